@@ -1,0 +1,182 @@
+"""The `sirefund` command line. Each command is a thin entry point: it builds the settings
+and engine, owns the transaction, and calls services."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+from pathlib import Path
+
+from .config import load_settings
+from .db import make_engine, make_session_factory, unit_of_work
+
+IMPORT_KINDS = (
+    "pension-payments",
+    "medical-registrations",
+    "medical-payments",
+    "unit-payments",
+    "unit-payment-persons",
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sirefund", description="城乡居民社会保险费退费")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="fresh demo database, demo data, web + worker + simulators")
+    d.add_argument("--host", default="127.0.0.1")
+    d.add_argument("--port", type=int, default=8000)
+    d.add_argument("--persons", type=int, default=200)
+    d.add_argument("--no-serve", action="store_true", help="prepare the demo database and exit")
+
+    s = sub.add_parser("serve", help="the web app (API + pages)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--worker", action="store_true", help="also run the dispatcher in-process")
+    s.add_argument("--simulate-agencies", action="store_true", help="mount the agency simulators")
+
+    sub.add_parser("worker", help="the dispatcher alone")
+
+    sa = sub.add_parser("simulate-agencies", help="the HRSS / medical security / bank simulators")
+    sa.add_argument("--host", default="127.0.0.1")
+    sa.add_argument("--port", type=int, default=8100)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="create or migrate the schema")
+
+    im = sub.add_parser("import", help="load a CSV import file")
+    im.add_argument("kind", choices=IMPORT_KINDS)
+    im.add_argument("file", type=Path)
+
+    of = sub.add_parser("officer", help="officer accounts")
+    of_sub = of.add_subparsers(dest="officer_command", required=True)
+    add = of_sub.add_parser("add", help="create an officer; password read from standard input")
+    add.add_argument("--code", required=True)
+    add.add_argument("--name", required=True)
+    add.add_argument("--region", required=True)
+    add.add_argument("--role", action="append", choices=["reviewer", "initiator"], default=None)
+
+    g = sub.add_parser("generate", help="write deterministic demo import files")
+    g.add_argument("--persons", type=int, required=True)
+    g.add_argument("--seed", type=int, default=1)
+    g.add_argument("--out", type=Path, required=True)
+    g.add_argument("--pension-payments", type=int, default=None)
+    return p
+
+
+def _engine(settings):  # type: ignore[no-untyped-def]
+    return make_engine(settings.database_url, echo=settings.echo_sql)
+
+
+def cmd_db_upgrade(args) -> int:  # type: ignore[no-untyped-def]
+    from . import migrate
+
+    settings = load_settings()
+    engine = _engine(settings)
+    migrate.upgrade(engine)
+    print(f"database at revision {migrate.current_revision(engine)}")
+    return 0
+
+
+def cmd_import(args) -> int:  # type: ignore[no-untyped-def]
+    from . import imports
+
+    settings = load_settings()
+    if not args.file.exists():
+        print(f"文件不存在: {args.file}", file=sys.stderr)
+        return 2
+    engine = _engine(settings)
+    summary = imports.import_file(engine, args.kind, args.file, progress=sys.stderr.isatty())
+    print(summary.line())
+    return 0
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("密码: ")
+        if getpass.getpass("再次输入密码: ") != first:
+            raise SystemExit("两次输入的密码不一致")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def cmd_officer_add(args) -> int:  # type: ignore[no-untyped-def]
+    from .clock import SystemClock
+    from .domain.errors import DomainError
+    from .services import officers
+
+    settings = load_settings()
+    password = _read_password()
+    roles = set(args.role or ["reviewer"])
+    factory = make_session_factory(_engine(settings))
+    try:
+        with unit_of_work(factory) as session:
+            officer = officers.add_officer(
+                session, code=args.code, name=args.name, region_code=args.region,
+                roles=roles, password=password, at=SystemClock().now(),
+            )
+            code = officer.code
+    except DomainError as exc:
+        print(f"{exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"officer {code} created")
+    return 0
+
+
+def cmd_generate(args) -> int:  # type: ignore[no-untyped-def]
+    from .generate import generate
+
+    counts = generate(args.persons, args.seed, args.out, pension_payments=args.pension_payments)
+    print(", ".join(f"{name}: {n}" for name, n in counts.items()))
+    return 0
+
+
+def cmd_serve(args) -> int:  # type: ignore[no-untyped-def]
+    from .runtime import serve
+
+    return serve(load_settings(), host=args.host, port=args.port, worker=args.worker,
+                 simulate_agencies=args.simulate_agencies)
+
+
+def cmd_worker(args) -> int:  # type: ignore[no-untyped-def]
+    from .worker import run_forever
+
+    return run_forever(load_settings())
+
+
+def cmd_simulate(args) -> int:  # type: ignore[no-untyped-def]
+    from .runtime import serve_simulators
+
+    return serve_simulators(load_settings(), host=args.host, port=args.port)
+
+
+def cmd_demo(args) -> int:  # type: ignore[no-untyped-def]
+    from .demo import run_demo
+
+    return run_demo(host=args.host, port=args.port, persons=args.persons, serve=not args.no_serve)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = _parser().parse_args(argv)
+    handlers = {
+        "db": cmd_db_upgrade,
+        "import": cmd_import,
+        "officer": cmd_officer_add,
+        "generate": cmd_generate,
+        "serve": cmd_serve,
+        "worker": cmd_worker,
+        "simulate-agencies": cmd_simulate,
+        "demo": cmd_demo,
+    }
+    try:
+        return handlers[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

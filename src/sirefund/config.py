@@ -1,0 +1,60 @@
+"""Settings, validated by pydantic-settings. Nothing is read at import time: call `load_settings()`."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDERS = {"changeme", "secret", "change-me", "dev", "test", ""}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SIREFUND_", extra="ignore")
+
+    database_url: str = "sqlite:///var/sirefund.db"
+    secret_key: str | None = None
+    agency_url: str | None = None
+    # Shared secret for signed agency callbacks (HMAC-SHA256).
+    callback_secret: str | None = None
+    var_dir: Path = Path("var")
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 12
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+    max_body_bytes: int = 1_000_000
+    dispatch_max_attempts: int = 8
+    agency_timeout_seconds: float = 5.0
+    cookie_secure: bool = False
+    echo_sql: bool = Field(default=False)
+
+    @field_validator("secret_key", "callback_secret")
+    @classmethod
+    def _refuse_placeholders(cls, v: str | None) -> str | None:
+        if v is not None and (v.strip().lower() in _PLACEHOLDERS or len(v) < 16):
+            raise ValueError("refusing a placeholder or short secret (need at least 16 characters)")
+        return v
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or one generated once and stored under var/ (never in the repo)."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.var_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+    def resolved_callback_secret(self) -> str:
+        if self.callback_secret:
+            return self.callback_secret
+        return "cb-" + self.resolved_secret_key()
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

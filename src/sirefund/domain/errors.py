@@ -1,0 +1,51 @@
+"""Domain errors. Raised in the core and in services, translated to HTTP once in web/errors.py.
+
+Every error carries a dotted ``code`` (stable, for clients), a Chinese ``message`` (for people)
+and the ``field`` it is about, when there is one (so a page can show it next to the input).
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status = 400
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+class Invalid(DomainError):
+    """Bad input: 422."""
+
+    status = 422
+
+
+class NotFound(DomainError):
+    """Absent, or not the caller's: 404 (never reveal another person's data)."""
+
+    status = 404
+
+    def __init__(self, code: str = "not_found", message: str = "记录不存在", field: str | None = None):
+        super().__init__(code, message, field)
+
+
+class Conflict(DomainError):
+    """State conflict: already applied, not cancellable, ...: 409."""
+
+    status = 409
+
+
+class Forbidden(DomainError):
+    """Wrong kind of account, or a rule such as four eyes: 403."""
+
+    status = 403
+
+
+class Unauthenticated(DomainError):
+    status = 401
+
+    def __init__(self, code: str = "auth.required", message: str = "请先登录", field: str | None = None):
+        super().__init__(code, message, field)

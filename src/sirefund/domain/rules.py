@@ -1,0 +1,131 @@
+"""Who may refund what. Pure functions over plain values; services call them with model data."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from .errors import Conflict, Invalid
+
+
+class ArrivalStatus(StrEnum):
+    ARRIVED = "arrived"  # 已到账
+    NOT_ARRIVED = "not_arrived"  # 未到账
+    ABNORMAL = "abnormal"  # 异常
+
+
+ARRIVAL_LABELS = {
+    ArrivalStatus.ARRIVED: "已到账",
+    ArrivalStatus.NOT_ARRIVED: "未到账",
+    ArrivalStatus.ABNORMAL: "异常",
+}
+
+
+class UnitPaymentType(StrEnum):
+    COLLECTIVE_SUBSIDY = "collective_subsidy"  # 村集体补助
+    SPECIAL_GROUP_PROXY = "special_group_proxy"  # 特殊人群代缴
+    NORMAL = "normal"  # 正常缴费
+
+
+UNIT_PAYMENT_TYPE_LABELS = {
+    UnitPaymentType.COLLECTIVE_SUBSIDY: "村集体补助",
+    UnitPaymentType.SPECIAL_GROUP_PROXY: "特殊人群代缴",
+    UnitPaymentType.NORMAL: "正常缴费",
+}
+
+
+class BankAccountType(StrEnum):
+    BANK_CARD = "bank_card"  # 银行卡
+    PASSBOOK = "passbook"  # 存折
+
+
+BANK_ACCOUNT_TYPE_LABELS = {BankAccountType.BANK_CARD: "银行卡", BankAccountType.PASSBOOK: "存折"}
+
+# CNAPS bank category codes (银行行别).
+BANK_CATEGORIES: dict[str, str] = {
+    "001": "中国人民银行",
+    "102": "中国工商银行",
+    "103": "中国农业银行",
+    "104": "中国银行",
+    "105": "中国建设银行",
+    "301": "交通银行",
+    "302": "中信银行",
+    "303": "中国光大银行",
+    "305": "中国民生银行",
+    "308": "招商银行",
+    "309": "兴业银行",
+    "310": "上海浦东发展银行",
+    "314": "农村商业银行",
+    "402": "农村信用合作社",
+    "403": "中国邮政储蓄银行",
+    "313": "城市商业银行",
+}
+
+MEDICAL_REFUND_REASONS: dict[str, str] = {
+    "duplicate_payment": "重复缴费",
+    "employee_insurance": "已参加职工医保",
+    "deceased": "参保人死亡",
+    "military": "参军",
+    "insured_elsewhere": "在外地参保",
+    "other": "其他",
+}
+
+
+def check_pension_refundable_by_person(arrival_status: str) -> None:
+    """A person refunds only not-arrived or abnormal payments; arrived ones need an officer."""
+    if ArrivalStatus(arrival_status) == ArrivalStatus.ARRIVED:
+        raise Invalid(
+            "pension.arrived_needs_officer",
+            "该缴费已到账，不能自行申请退费，请联系税务人员发起退费申请",
+            "payment_ids",
+        )
+
+
+def check_pension_refundable_by_officer(arrival_status: str) -> None:
+    """The officer route exists for arrived payments; others the citizen files themselves."""
+    if ArrivalStatus(arrival_status) != ArrivalStatus.ARRIVED:
+        raise Invalid(
+            "pension.not_arrived_self_service",
+            "该缴费未到账或异常，请由缴费人自行申请退费",
+            "payment_id",
+        )
+
+
+def pension_refundable_by_person(arrival_status: str) -> bool:
+    return ArrivalStatus(arrival_status) != ArrivalStatus.ARRIVED
+
+
+def unit_type_refundable(payment_type: str) -> bool:
+    return UnitPaymentType(payment_type) != UnitPaymentType.NORMAL
+
+
+def check_unit_payment_refundable(payment_type: str) -> None:
+    if not unit_type_refundable(payment_type):
+        raise Invalid(
+            "unit.payment_type_not_refundable",
+            "村组或单位只能退村集体补助和特殊人群代缴两种缴费类型的缴费记录；正常缴费已到账的不能退费，"
+            "未到账的由自然人登录系统申请退费",
+            "unit_payment_id",
+        )
+
+
+def check_bank_category(code: str, *, field: str = "bank_category") -> str:
+    if code not in BANK_CATEGORIES:
+        raise Invalid("bank_category.unknown", "请选择银行类别", field)
+    return code
+
+
+def check_medical_reason(code: str, text: str | None) -> tuple[str, str]:
+    if code not in MEDICAL_REFUND_REASONS:
+        raise Invalid("reason.unknown", "请选择退费理由", "reason_code")
+    text = (text or "").strip()
+    if code == "other" and not text:
+        raise Invalid("reason.text_required", "退费理由选择“其他”时请填写说明", "reason_text")
+    return code, text
+
+
+def check_refund_within_paid(paid_fen: int, already_refunded_fen: int, requested_fen: int) -> None:
+    """The sum refunded for a payment never exceeds what was paid."""
+    if requested_fen <= 0:
+        raise Invalid("amount.not_positive", "退费金额必须大于0", "amount")
+    if already_refunded_fen + requested_fen > paid_fen:
+        raise Conflict("amount.exceeds_paid", "退费金额不能超过缴费金额", "amount")

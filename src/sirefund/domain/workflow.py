@@ -1,0 +1,163 @@
+"""The application life cycle: one state machine for every kind of refund.
+
+The workflow is data (TRANSITIONS), and one function (`advance`) decides whether a move is
+allowed. The manual shows three columns for each state (退费状态 / 审核状态 / 审核结果); they
+are labels of the state, kept here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .errors import Conflict
+
+
+class ApplicationStatus(StrEnum):
+    PENDING_REVIEW = "pending_review"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    APPROVED = "approved"
+    AT_AGENCY = "at_agency"
+    AGENCY_REJECTED = "agency_rejected"
+    REFUNDED = "refunded"
+    REFUND_FAILED = "refund_failed"
+
+
+S = ApplicationStatus
+
+
+class ApplicationKind(StrEnum):
+    PENSION = "pension"
+    UNIT_PENSION = "unit_pension"
+    MEDICAL = "medical"
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    MOBILE_APP = "mobile_app"
+    OFFICER = "officer"
+
+
+CHANNEL_LABELS = {Channel.WEB: "电子税务局", Channel.MOBILE_APP: "楚税通", Channel.OFFICER: "税务端"}
+
+# Agency results only move an application forward; terminal states have no way out.
+TRANSITIONS: dict[ApplicationStatus, frozenset[ApplicationStatus]] = {
+    S.PENDING_REVIEW: frozenset({S.CANCELLED, S.REJECTED, S.APPROVED}),
+    S.APPROVED: frozenset({S.AT_AGENCY, S.AGENCY_REJECTED}),
+    # HRSS may acknowledge and pay in one answer, so at_agency is skippable in the callbacks,
+    # but the bank's result always comes after the agency accepted.
+    S.AT_AGENCY: frozenset({S.AGENCY_REJECTED, S.REFUNDED, S.REFUND_FAILED}),
+    S.CANCELLED: frozenset(),
+    S.REJECTED: frozenset(),
+    S.AGENCY_REJECTED: frozenset(),
+    S.REFUNDED: frozenset(),
+    S.REFUND_FAILED: frozenset(),
+}
+
+TERMINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+
+# A payment (or unit person line) may have at most one application in these states. The
+# database enforces it with partial unique indexes built from this same tuple.
+ACTIVE = (S.PENDING_REVIEW, S.APPROVED, S.AT_AGENCY, S.REFUNDED)
+
+# Order along the happy path; used to tell a late result (behind us) from a real move.
+PROGRESS_RANK = {
+    S.PENDING_REVIEW: 0,
+    S.APPROVED: 1,
+    S.AT_AGENCY: 2,
+    S.CANCELLED: 9,
+    S.REJECTED: 9,
+    S.AGENCY_REJECTED: 9,
+    S.REFUNDED: 9,
+    S.REFUND_FAILED: 9,
+}
+
+
+class InvalidTransition(Conflict):
+    def __init__(self, current: ApplicationStatus, target: ApplicationStatus) -> None:
+        super().__init__(
+            "application.invalid_transition",
+            f"当前状态（{labels(current).refund_status}）不允许此操作",
+        )
+        self.current = current
+        self.target = target
+
+
+def can_advance(current: ApplicationStatus, target: ApplicationStatus) -> bool:
+    return target in TRANSITIONS[ApplicationStatus(current)]
+
+
+def advance(current: ApplicationStatus, target: ApplicationStatus) -> ApplicationStatus:
+    """Return `target` if the machine allows current -> target, else raise InvalidTransition."""
+    current, target = ApplicationStatus(current), ApplicationStatus(target)
+    if target not in TRANSITIONS[current]:
+        raise InvalidTransition(current, target)
+    return target
+
+
+def is_active(status: ApplicationStatus | str) -> bool:
+    return ApplicationStatus(status) in ACTIVE
+
+
+@dataclass(frozen=True)
+class Labels:
+    refund_status: str  # 退费状态
+    review_status: str  # 审核状态
+    review_result: str  # 审核结果
+
+
+_LABELS = {
+    # The manual shows 人社退费中 right after submitting; we show 已申请 until an officer
+    # approves, because nothing reaches HRSS before that (domain.md).
+    S.PENDING_REVIEW: Labels("已申请", "待审核", "未知"),
+    S.CANCELLED: Labels("未申请", "—", "—"),
+    S.REJECTED: Labels("税务退回", "审核完成", "未通过"),
+    S.APPROVED: Labels("人社退费中", "审核完成", "通过"),
+    S.AT_AGENCY: Labels("人社退费中", "审核完成", "通过"),
+    S.AGENCY_REJECTED: Labels("人社退回", "审核完成", "通过"),
+    S.REFUNDED: Labels("退费成功", "审核完成", "通过"),
+    S.REFUND_FAILED: Labels("退付失败", "审核完成", "通过"),
+}
+
+# Medical refunds are verified by the medical security bureau, not HRSS.
+_MEDICAL_OVERRIDES = {
+    S.APPROVED: "医保核验中",
+    S.AT_AGENCY: "医保核验中",
+    S.AGENCY_REJECTED: "核验不通过",
+}
+
+NOT_APPLIED = Labels("未申请", "—", "—")
+
+
+def labels(status: ApplicationStatus | str | None, kind: ApplicationKind | str | None = None) -> Labels:
+    """The three labels the manual shows for a state; `None` (never applied) is 未申请."""
+    if status is None:
+        return NOT_APPLIED
+    status = ApplicationStatus(status)
+    base = _LABELS[status]
+    if kind == ApplicationKind.MEDICAL and status in _MEDICAL_OVERRIDES:
+        return Labels(_MEDICAL_OVERRIDES[status], base.review_status, base.review_result)
+    return base
+
+
+def hrss_status_label(status: ApplicationStatus | str) -> str:
+    """人社处理状态 on the unit progress table."""
+    status = ApplicationStatus(status)
+    if status in (S.PENDING_REVIEW, S.REJECTED, S.CANCELLED):
+        return "未申请"
+    if status in (S.APPROVED, S.AT_AGENCY):
+        return "处理中"
+    if status == S.REFUNDED:
+        return "已退费"
+    return "退回"
+
+
+def tax_review_result_label(status: ApplicationStatus | str) -> str:
+    """税务审核结果 on the unit progress table: 通过 / 不通过 / -- while pending."""
+    status = ApplicationStatus(status)
+    if status == S.PENDING_REVIEW or status == S.CANCELLED:
+        return "--"
+    if status == S.REJECTED:
+        return "不通过"
+    return "通过"

@@ -1,0 +1,151 @@
+"""The one way an application is created or moves state, with its audit row.
+
+Every transition is a conditional UPDATE on (id, status, version): two officers deciding the
+same application at once, or a duplicate agency callback, cannot both win — the loser sees
+zero rows updated and gets a Conflict (or, for agency results, a no-op).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..domain import workflow
+from ..domain.errors import Conflict, NotFound
+from ..domain.workflow import ApplicationStatus as S
+from ..models import Application, ApplicationEvent
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who or what causes a change: person/unit/officer/agency/system and an identifier."""
+
+    kind: str
+    id: str | None = None
+
+    @classmethod
+    def person(cls, person_id: int) -> Actor:
+        return cls("person", str(person_id))
+
+    @classmethod
+    def unit(cls, unit_id: int) -> Actor:
+        return cls("unit", str(unit_id))
+
+    @classmethod
+    def officer(cls, code: str) -> Actor:
+        return cls("officer", code)
+
+    @classmethod
+    def agency(cls, name: str) -> Actor:
+        return cls("agency", name)
+
+
+ALREADY_APPLIED = Conflict("application.already_applied", "该缴费已申请退费，请勿重复申请", "payment_ids")
+
+
+def record_event(
+    session: Session,
+    *,
+    application_id: int,
+    actor: Actor,
+    from_status: str | None,
+    to_status: str,
+    reason: str | None,
+    at: datetime,
+) -> None:
+    session.add(
+        ApplicationEvent(
+            application_id=application_id,
+            at=at,
+            actor_kind=actor.kind,
+            actor_id=actor.id,
+            from_status=from_status,
+            to_status=to_status,
+            reason=reason,
+        )
+    )
+
+
+def create(session: Session, *, application: Application, actor: Actor, at: datetime,
+           reason: str | None = "提交退费申请") -> Application:
+    """Insert a pending application and its first audit row.
+
+    The partial unique indexes decide races: a second active application for the same
+    payment or person line fails here with IntegrityError, reported as ALREADY_APPLIED.
+    A SAVEPOINT keeps the caller's transaction usable after that failure.
+    """
+    application.status = S.PENDING_REVIEW.value
+    application.created_at = at
+    application.updated_at = at
+    application.version = 1
+    try:
+        with session.begin_nested():
+            session.add(application)
+            session.flush()
+    except IntegrityError as exc:
+        if "uq_applications_active" in str(exc.orig) or "UNIQUE constraint failed: applications" in str(exc.orig):
+            raise ALREADY_APPLIED from None
+        raise
+    record_event(session, application_id=application.id, actor=actor, from_status=None,
+                 to_status=S.PENDING_REVIEW.value, reason=reason, at=at)
+    return application
+
+
+def transition(
+    session: Session,
+    *,
+    application: Application,
+    target: S,
+    actor: Actor,
+    at: datetime,
+    reason: str | None = None,
+    values: dict[str, object] | None = None,
+) -> Application:
+    """Move `application` to `target` if the workflow allows it and nobody moved it first.
+
+    Raises InvalidTransition for a move the machine forbids, Conflict when another
+    transaction changed the application since it was read. `values` are other columns
+    set in the same UPDATE (opinion, reviewer, results...).
+    """
+    current = S(application.status)
+    workflow.advance(current, target)
+    changes: dict[str, object] = dict(values or {})
+    changes.update(status=target.value, updated_at=at, version=application.version + 1)
+    result = session.execute(
+        update(Application)
+        .where(
+            Application.id == application.id,
+            Application.status == current.value,
+            Application.version == application.version,
+        )
+        .values(**changes)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.expire(application)
+        raise Conflict("application.changed", "该申请已被他人处理，请刷新后重试")
+    record_event(session, application_id=application.id, actor=actor, from_status=current.value,
+                 to_status=target.value, reason=reason, at=at)
+    session.expire(application)
+    return application
+
+
+def get(session: Session, application_id: int) -> Application:
+    app = session.get(Application, application_id)
+    if app is None:
+        raise NotFound("application.not_found", "退费申请不存在")
+    return app
+
+
+def lock(session: Session, application_id: int) -> Application:
+    """Read an application for a decision (FOR UPDATE on PostgreSQL; SQLite holds the write lock)."""
+    app = session.execute(
+        select(Application).where(Application.id == application_id).with_for_update()
+    ).scalar_one_or_none()
+    if app is None:
+        raise NotFound("application.not_found", "退费申请不存在")
+    return app

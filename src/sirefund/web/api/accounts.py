@@ -1,0 +1,5 @@
+"""API routes: accounts."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["accounts"])

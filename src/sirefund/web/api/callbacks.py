@@ -1,0 +1,5 @@
+"""API routes: callbacks."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["callbacks"])

@@ -1,0 +1,5 @@
+"""API routes: medical."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["medical"])

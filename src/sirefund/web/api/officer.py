@@ -1,0 +1,5 @@
+"""API routes: officer."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["officer"])

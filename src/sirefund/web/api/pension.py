@@ -1,0 +1,5 @@
+"""API routes: pension."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["pension"])

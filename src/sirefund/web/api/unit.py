@@ -1,0 +1,5 @@
+"""API routes: unit."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["unit"])

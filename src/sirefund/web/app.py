@@ -1,0 +1,92 @@
+"""create_app(settings): the one FastAPI application serving the API and the pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+
+from ..clock import SystemClock
+from ..config import Settings
+from ..db import make_engine, make_session_factory
+from . import errors
+from .api import accounts as api_accounts
+from .api import callbacks as api_callbacks
+from .api import medical as api_medical
+from .api import officer as api_officer
+from .api import pension as api_pension
+from .api import unit as api_unit
+from .pages import etax as pages_etax
+from .pages import mobile as pages_mobile
+from .pages import officer as pages_officer
+
+STATIC_DIR = Path(__file__).parent / "static"
+API_PREFIX = "/api/v1"
+
+OPENAPI_TAGS = [
+    {"name": "accounts", "description": "注册、登录、会话"},
+    {"name": "pension", "description": "城乡居民基本养老保险退费（个人）"},
+    {"name": "unit", "description": "城乡居民基本养老保险退费（村组）"},
+    {"name": "medical", "description": "城乡居民基本医疗保险退费、存款账户账号报告"},
+    {"name": "officer", "description": "税务端：审核、发起退费、派发监控"},
+    {"name": "callbacks", "description": "人社、医保、银行的签名回调"},
+]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    clock: Any = None,
+    extra_state: dict[str, Any] | None = None,
+) -> FastAPI:
+    app = FastAPI(
+        title="sirefund 城乡居民社会保险费退费",
+        version="1.0",
+        description="湖北省电子税务局 城乡居民社会保险费退费 API（养老、村组、医疗）。"
+        "金额为两位小数的元字符串，如 \"350.00\"；错误格式见 `Error`。",
+        openapi_tags=OPENAPI_TAGS,
+    )
+    engine = engine or make_engine(settings.database_url, echo=settings.echo_sql)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.clock = clock or SystemClock()
+    for key, value in (extra_state or {}).items():
+        setattr(app.state, key, value)
+
+    errors.install(app)
+
+    @app.middleware("http")
+    async def _limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
+        # Oversize bodies are refused before anything parses them.
+        length = request.headers.get("content-length")
+        if length is not None:
+            try:
+                too_big = int(length) > settings.max_body_bytes
+            except ValueError:
+                too_big = True
+            if too_big:
+                return JSONResponse(errors.error_body("request.too_large", "请求内容过大"), status_code=413)
+        return await call_next(request)
+
+    for module in (api_accounts, api_pension, api_unit, api_medical, api_officer, api_callbacks):
+        app.include_router(module.router, prefix=API_PREFIX)
+    for module in (pages_etax, pages_mobile, pages_officer):
+        app.include_router(module.router)
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def _root() -> RedirectResponse:
+        return RedirectResponse("/etax/", status_code=303)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def _health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

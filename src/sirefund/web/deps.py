@@ -1,0 +1,128 @@
+"""FastAPI dependencies: the unit of work, the clock, and who is calling.
+
+Routes own their transaction: `with db.begin() as session:` — committed when the block
+ends, rolled back on any error — so a failed commit surfaces inside the handler.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from ..config import Settings
+from ..domain.errors import Conflict, Forbidden, Unauthenticated
+from ..services import accounts
+from ..services.accounts import Principal
+
+SESSION_COOKIE = "sirefund_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+class Db:
+    def __init__(self, factory) -> None:  # type: ignore[no-untyped-def]
+        self._factory = factory
+
+    @contextmanager
+    def begin(self) -> Iterator[Session]:
+        with self._factory() as session, session.begin():
+            yield session
+
+
+def get_db(request: Request) -> Db:
+    return Db(request.app.state.session_factory)
+
+
+def get_clock(request: Request):  # type: ignore[no-untyped-def]
+    return request.app.state.clock
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+DbSession = Annotated[Db, Depends(get_db)]
+Clock = Annotated[object, Depends(get_clock)]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+def _token_from(request: Request) -> tuple[str | None, bool]:
+    """(token, came_from_cookie)."""
+    auth = request.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip() or None, False
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return (cookie or None), bool(cookie)
+
+
+async def _csrf_token_from(request: Request) -> str | None:
+    header = request.headers.get(CSRF_HEADER)
+    if header:
+        return header
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        value = form.get("csrf_token")
+        return value if isinstance(value, str) else None
+    return None
+
+
+async def optional_principal(request: Request) -> Principal | None:
+    """The logged-in account, or None. Cookie sessions must carry the CSRF token on writes."""
+    cached = getattr(request.state, "principal", False)
+    if cached is not False:
+        return cached
+    token, from_cookie = _token_from(request)
+    principal = None
+    if token:
+        app = request.app
+        with Db(app.state.session_factory).begin() as session:
+            principal = accounts.resolve_session(
+                session, token=token, at=app.state.clock.now(), settings=app.state.settings
+            )
+        if principal is not None and from_cookie and request.method not in SAFE_METHODS:
+            sent = await _csrf_token_from(request)
+            if not sent or not hmac.compare_digest(sent, principal.csrf_token):
+                raise Forbidden("auth.csrf", "页面已过期，请刷新后重试")
+    request.state.principal = principal
+    return principal
+
+
+async def current_principal(request: Request) -> Principal:
+    principal = await optional_principal(request)
+    if principal is None:
+        raise Unauthenticated()
+    return principal
+
+
+def _of_kind(kind: str):  # type: ignore[no-untyped-def]
+    async def dep(request: Request) -> Principal:
+        principal = await current_principal(request)
+        if principal.kind != kind:
+            raise Forbidden("auth.wrong_account_kind", "当前登录的账户类型无权使用此功能")
+        return principal
+
+    dep.__name__ = f"current_{kind}"
+    return dep
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+CurrentPerson = Annotated[Principal, Depends(_of_kind("person"))]
+CurrentUnit = Annotated[Principal, Depends(_of_kind("unit"))]
+CurrentOfficer = Annotated[Principal, Depends(_of_kind("officer"))]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+__all__ = [
+    "AppSettings", "Clock", "Conflict", "CurrentOfficer", "CurrentPerson", "CurrentPrincipal",
+    "CurrentUnit", "Db", "DbSession", "OptionalPrincipal", "client_address",
+]

@@ -1,0 +1,101 @@
+"""Domain errors -> HTTP, in one place. Every error body is
+{"error": {"code": "dotted.code", "message": "中文说明", "field": "name or null"}}."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..domain.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+_HTTP_MESSAGES = {
+    400: ("request.bad", "请求格式不正确"),
+    401: ("auth.required", "请先登录"),
+    403: ("auth.forbidden", "无权进行此操作"),
+    404: ("not_found", "记录不存在"),
+    405: ("request.method_not_allowed", "不支持的请求方法"),
+    413: ("request.too_large", "请求内容过大"),
+    415: ("request.unsupported_media_type", "不支持的内容类型"),
+    429: ("auth.throttled", "尝试次数过多，请稍后再试"),
+}
+
+# pydantic error type -> Chinese message
+_VALIDATION_MESSAGES = {
+    "missing": "此项为必填项",
+    "string_too_long": "内容过长",
+    "string_too_short": "内容过短",
+    "too_long": "项目过多",
+    "too_short": "请至少选择一项",
+    "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "bool_parsing": "应为是或否",
+    "bool_type": "应为是或否",
+    "date_from_datetime_parsing": "日期格式应为YYYY-MM-DD",
+    "date_parsing": "日期格式应为YYYY-MM-DD",
+    "date_type": "日期格式应为YYYY-MM-DD",
+    "literal_error": "取值不在允许范围内",
+    "enum": "取值不在允许范围内",
+    "string_type": "应为文本",
+    "list_type": "应为列表",
+    "json_invalid": "请求内容不是合法的JSON",
+    "model_attributes_type": "请求内容格式不正确",
+    "dict_type": "请求内容格式不正确",
+    "string_pattern_mismatch": "格式不正确",
+    "greater_than_equal": "数值过小",
+    "less_than_equal": "数值过大",
+    "greater_than": "数值过小",
+    "less_than": "数值过大",
+    "extra_forbidden": "不允许的字段",
+}
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "field": field}}
+
+
+def validation_error_body(exc: RequestValidationError) -> dict:
+    errors = exc.errors()
+    first = errors[0] if errors else {"type": "request.bad", "loc": ()}
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    field = ".".join(loc) or None
+    etype = first.get("type", "")
+    if etype == "json_invalid":
+        return error_body("request.malformed_json", "请求内容不是合法的JSON", None)
+    if etype == "value_error":
+        # Raised by our own validators, which carry a Chinese message.
+        ctx = first.get("ctx") or {}
+        err = ctx.get("error")
+        msg = str(err) if err else first.get("msg", "格式不正确")
+        return error_body(f"validation.{field or 'body'}", msg, field)
+    message = _VALIDATION_MESSAGES.get(etype, "输入内容格式不正确")
+    return error_body(f"validation.{etype or 'invalid'}", message, field)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(validation_error_body(exc), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code, message = _HTTP_MESSAGES.get(exc.status_code, ("http.error", "请求失败"))
+        if isinstance(exc.detail, dict) and "code" in exc.detail:
+            code, message = exc.detail["code"], exc.detail.get("message", message)
+        return JSONResponse(error_body(code, message), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Never echo the exception: it may carry personal data from the request.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body("server.error", "系统繁忙，请稍后再试"), status_code=500)

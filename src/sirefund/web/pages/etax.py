@@ -1,0 +1,5 @@
+"""Pages: etax."""
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)

@@ -1,0 +1,145 @@
+"""Shared fixtures. Integration tests take `engine` (or `session`) and so run twice: on SQLite
+and on PostgreSQL.
+
+PostgreSQL is switched on by SIREFUND_TEST_POSTGRES_URL (.ci/run sets it). Without it the
+PostgreSQL half is skipped with a visible reason; under CI=true an unset or unreachable
+server fails the run loudly instead.
+
+Isolation: SQLite tests each get a copy of a database migrated once per run; PostgreSQL
+tests share a database migrated once per run and emptied (TRUNCATE) after each test. Tests
+may therefore commit, run several connections, workers and subprocesses like production.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from sirefund import migrate
+from sirefund.db import Base, make_engine, make_session_factory
+
+PG_ENV = "SIREFUND_TEST_POSTGRES_URL"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+def _create_database_if_missing(url: str) -> None:
+    parsed = make_url(url)
+    admin = make_engine(parsed.set(database="postgres").render_as_string(hide_password=False))
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        exists = conn.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}
+        ).scalar()
+        if not exists:
+            conn.exec_driver_sql(f'CREATE DATABASE "{parsed.database}"')
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    url = os.environ.get(PG_ENV)
+    if not url:
+        if IN_CI:
+            pytest.fail(f"CI=true but {PG_ENV} is not set: the PostgreSQL tests must run in CI")
+        pytest.skip(f"PostgreSQL tests skipped: set {PG_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/sirefund_test)")
+    try:
+        _create_database_if_missing(url)
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+        migrate.upgrade(engine)
+        engine.dispose()
+    except Exception as exc:  # the server is down or refuses us
+        if IN_CI:
+            pytest.fail(f"PostgreSQL at {make_url(url).render_as_string()} is unreachable in CI: {exc}")
+        pytest.skip(f"PostgreSQL unreachable, tests skipped: {exc}")
+    return url
+
+
+def _truncate_all(engine: Engine) -> None:
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A freshly migrated, empty database URL of each backend."""
+    if request.param == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "sirefund.db"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+        yield url
+        engine = make_engine(url)
+        _truncate_all(engine)
+        engine.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session whose work the test commits or not; the database is fresh either way."""
+    with session_factory() as s:
+        yield s
+
+
+NOW = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
+
+
+class FixedClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime = NOW) -> None:
+        self.current = now
+
+    def now(self) -> datetime:
+        return self.current
+
+    def today(self):  # type: ignore[no-untyped-def]
+        return self.current.astimezone(CHINA_TZ).date()
+
+    def advance(self, **kwargs: float) -> None:
+        from datetime import timedelta
+
+        self.current += timedelta(**kwargs)
+
+
+from sirefund.clock import CHINA_TZ  # noqa: E402
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
