@@ -1,0 +1,43 @@
+"""Web fixtures: the real app over the test database, and logged-in clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sirefund.config import Settings
+from sirefund.services import accounts
+from sirefund.web.app import create_app
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path) -> Settings:
+    return Settings(database_url=db_url, var_dir=tmp_path / "var",
+                    secret_key="test-secret-key-0123456789abcdef",
+                    callback_secret="test-callback-secret-0123456789")
+
+
+@pytest.fixture
+def app(settings, engine, clock):
+    return create_app(settings, engine=engine, clock=clock)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def login(app, session_factory, clock, settings):
+    """login(kind, account_id) -> headers with a Bearer token for a fresh server session."""
+
+    def _login(kind: str, account_id: int) -> dict[str, str]:
+        with session_factory() as s, s.begin():
+            token, _ = accounts.create_session(s, kind=kind, account_id=account_id,
+                                               at=clock.now(), settings=settings)
+        return {"Authorization": f"Bearer {token}"}
+
+    return _login
