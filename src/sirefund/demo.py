@@ -1,0 +1,91 @@
+"""`sirefund demo`: a fresh embedded database under var/demo/, generated demo data, demo
+accounts, then web + worker + agency simulators in one process."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from sqlalchemy import select
+
+from . import generate as gen
+from . import migrate
+from .clock import SystemClock
+from .config import Settings
+from .db import make_engine, make_session_factory, unit_of_work
+from .models import Person, Unit
+from .services import officers, passwords
+
+DEMO_DIR = Path("var/demo")
+DEMO_PASSWORD = "Demo-2026-sirefund"
+DEMO_PHONE = "13800001234"
+DEMO_OFFICERS = (
+    # code, name, region, roles
+    ("SW42001", "王审核", "420000", {"reviewer", "initiator"}),
+    ("SW42072", "李复核", "420700", {"reviewer"}),
+)
+IMPORT_ORDER = (
+    "pension-payments",
+    "medical-registrations",
+    "medical-payments",
+    "unit-payments",
+    "unit-payment-persons",
+)
+
+
+def prepare(demo_dir: Path = DEMO_DIR, *, persons: int = 200, seed: int = 2026) -> Settings:
+    """Build the demo database from scratch and return settings pointing at it."""
+    from . import imports
+
+    if demo_dir.exists():
+        shutil.rmtree(demo_dir)
+    demo_dir.mkdir(parents=True)
+    settings = Settings(database_url=f"sqlite:///{demo_dir / 'sirefund.db'}", var_dir=demo_dir)
+    engine = make_engine(settings.database_url)
+    migrate.upgrade(engine)
+    data_dir = demo_dir / "data"
+    gen.generate(max(persons, 7), seed, data_dir, demo=True)
+    for kind in IMPORT_ORDER:
+        summary = imports.import_file(engine, kind, data_dir / f"{kind}.csv")
+        print(summary.line())
+    now = SystemClock().now()
+    factory = make_session_factory(engine)
+    demo_hash = passwords.hash_password(DEMO_PASSWORD)
+    with unit_of_work(factory) as session:
+        # Seeding: the demo accounts are registered directly, as a registration would.
+        for id_number, phone in ((gen.DEMO_PERSON_ID_NUMBER, DEMO_PHONE),
+                                 (gen.DEMO_SECOND_PERSON_ID_NUMBER, None)):
+            person = session.execute(select(Person).where(Person.id_number == id_number)).scalar_one()
+            person.password_hash, person.phone, person.registered_at = demo_hash, phone, now
+        unit = session.execute(select(Unit).where(Unit.tax_id == gen.DEMO_UNIT_TAX_ID)).scalar_one()
+        unit.password_hash, unit.registered_at = demo_hash, now
+        for code, name, region, roles in DEMO_OFFICERS:
+            officers.add_officer(session, code=code, name=name, region_code=region, roles=roles,
+                                 password=DEMO_PASSWORD, at=now)
+    engine.dispose()
+    return settings
+
+
+def banner(host: str, port: int) -> str:
+    url = f"http://{host}:{port}"
+    lines = [
+        "",
+        f"sirefund 演示系统已启动: {url}/   (API 文档: {url}/docs)",
+        f"  电子税务局(PC): {url}/etax/     楚税通(手机): {url}/m/     税务端: {url}/officer/",
+        f"  自然人  {gen.DEMO_PERSON_NAME}: 证件号码 {gen.DEMO_PERSON_ID_NUMBER} 或手机 {DEMO_PHONE}  密码 {DEMO_PASSWORD}",
+        f"  自然人  {gen.DEMO_SECOND_PERSON_NAME}: 证件号码 {gen.DEMO_SECOND_PERSON_ID_NUMBER}  密码 {DEMO_PASSWORD}",
+        f"  村组    {gen.DEMO_UNIT_NAME}: 纳税人识别号 {gen.DEMO_UNIT_TAX_ID}  密码 {DEMO_PASSWORD}",
+    ]
+    for code, name, region, roles in DEMO_OFFICERS:
+        lines.append(f"  税务人员 {name}({'/'.join(sorted(roles))}, {region}): 代码 {code}  密码 {DEMO_PASSWORD}")
+    return "\n".join(lines) + "\n"
+
+
+def run_demo(*, host: str, port: int, persons: int, serve: bool) -> int:
+    settings = prepare(persons=persons)
+    print(banner(host, port), flush=True)
+    if not serve:
+        return 0
+    from .runtime import serve as run_server
+
+    return run_server(settings, host=host, port=port, worker=True, simulate_agencies=True)
