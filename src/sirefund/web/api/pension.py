@@ -1,5 +1,127 @@
-"""API routes: pension."""
+"""API routes: 城乡居民基本养老保险退费（个人）, for persons (api.md "Pension, person").
 
-from fastapi import APIRouter
+Routes only translate HTTP to service calls: the transaction is opened here, the rules are in
+services/pension.py. Another person's payment or application answers 404.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+
+from ...services import pension
+from ...services.paging import MAX_PAGE_SIZE, paginate
+from ...services.views import application_view
+from ..deps import Clock, CurrentPerson, DbSession
+from ..idempotency import run_idempotent
+from .refund_schemas import (
+    ApplicationDetailOut,
+    ApplicationOut,
+    ApplicationsOut,
+    Page,
+    PensionPaymentOut,
+    PensionRefundIn,
+    error_responses,
+)
 
 router = APIRouter(tags=["pension"])
+
+ApplicationId = Annotated[int, Path(ge=1, le=2**63 - 1, description="退费申请编号")]
+Year = Annotated[int | None, Query(ge=1900, le=2100, description="缴费年度；不填为全部年度")]
+PageNo = Annotated[int, Query(ge=1, le=1_000_000, description="页码，从1开始")]
+PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="每页条数")]
+
+
+@router.get(
+    "/pension/payments",
+    response_model=Page[PensionPaymentOut],
+    summary="退费信息查询：本人的城乡居民养老保险缴费",
+    responses=error_responses(401, 403, 422),
+)
+def list_payments(
+    person: CurrentPerson,
+    db: DbSession,
+    year: Year = None,
+    state: Annotated[Literal["refundable", "applied", "all"], Query(
+        description="查询状态：refundable 可退费 / applied 已申请 / all 全部")] = "all",
+    page: PageNo = 1,
+    page_size: PageSize = 10,
+) -> dict:
+    with db.begin() as session:
+        result = pension.list_payments(session, person_id=person.account_id, year=year,
+                                       state=state, page=page, page_size=page_size)
+    return result.as_dict()
+
+
+@router.post(
+    "/pension/refunds",
+    status_code=201,
+    response_model=ApplicationsOut,
+    summary="申请退费：每条所选缴费一条申请（支持 Idempotency-Key）",
+    description="已到账的缴费返回 422 `pension.arrived_needs_officer`；已申请的返回 409 "
+    "`application.already_applied`；他人的缴费返回 404。全部成功或全部不成功。",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def apply_refund(
+    body: PensionRefundIn,
+    request: Request,
+    person: CurrentPerson,
+    db: DbSession,
+    clock: Clock,
+):  # type: ignore[no-untyped-def]
+    at = clock.now()  # type: ignore[attr-defined]
+    today = clock.today()  # type: ignore[attr-defined]
+
+    def action(session):  # type: ignore[no-untyped-def]
+        created = pension.apply(session, person_id=person.account_id, at=at, today=today,
+                                **body.model_dump())
+        return {"applications": [application_view(a) for a in created]}
+
+    return run_idempotent(request, db=db, principal=person, body=body.model_dump(mode="json"),
+                          at=at, action=action)
+
+
+@router.get(
+    "/pension/refunds",
+    response_model=Page[ApplicationOut],
+    summary="退费进度查询",
+    responses=error_responses(401, 403, 422),
+)
+def list_refunds(
+    person: CurrentPerson,
+    db: DbSession,
+    year: Year = None,
+    page: PageNo = 1,
+    page_size: PageSize = 10,
+) -> dict:
+    with db.begin() as session:
+        rows = pension.progress(session, person_id=person.account_id, year=year)
+    return paginate(rows, page=page, page_size=page_size).as_dict()
+
+
+@router.get(
+    "/pension/refunds/{application_id}",
+    response_model=ApplicationDetailOut,
+    summary="一条退费申请及其状态记录",
+    responses=error_responses(401, 403, 404),
+)
+def get_refund(application_id: ApplicationId, person: CurrentPerson, db: DbSession) -> dict:
+    with db.begin() as session:
+        return pension.detail(session, person_id=person.account_id, application_id=application_id)
+
+
+@router.post(
+    "/pension/refunds/{application_id}/cancel",
+    response_model=ApplicationOut,
+    summary="撤销退费：仅待审核的申请",
+    responses=error_responses(401, 403, 404, 409),
+)
+def cancel_refund(application_id: ApplicationId, person: CurrentPerson, db: DbSession,
+                  clock: Clock) -> dict:
+    with db.begin() as session:
+        app = pension.cancel(session, person_id=person.account_id,
+                             application_id=application_id, at=clock.now())  # type: ignore[attr-defined]
+        view = application_view(app)
+        view["cancellable"] = False
+        return view

@@ -1,0 +1,59 @@
+"""Pages of a list: ``{"items": [...], "total": N, "page": 1, "page_size": 10}`` (api.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..domain.errors import Invalid
+
+DEFAULT_PAGE_SIZE = 10  # the manual's 每页 10 条
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]] = field(default_factory=list)
+    total: int = 0
+    page: int = 1
+    page_size: int = DEFAULT_PAGE_SIZE
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+    @property
+    def first_row(self) -> int:
+        """1-based number of the first row shown (当前显示第 x 到 y 条), 0 when empty."""
+        return self.offset + 1 if self.items else 0
+
+    @property
+    def last_row(self) -> int:
+        return self.offset + len(self.items)
+
+    @property
+    def page_count(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"items": self.items, "total": self.total, "page": self.page,
+                "page_size": self.page_size}
+
+
+def check_page(page: int, page_size: int) -> tuple[int, int]:
+    """Refuse page numbers below 1 and page sizes outside 1..MAX_PAGE_SIZE."""
+    if not isinstance(page, int) or isinstance(page, bool) or page < 1:
+        raise Invalid("page.invalid", "页码应为正整数", "page")
+    if not isinstance(page_size, int) or isinstance(page_size, bool) or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise Invalid("page_size.invalid", f"每页条数应为1至{MAX_PAGE_SIZE}", "page_size")
+    return page, page_size
+
+
+def paginate(rows: Sequence[dict[str, Any]], *, page: int = 1,
+             page_size: int = DEFAULT_PAGE_SIZE) -> Page:
+    """One page of rows already in memory (small per-account lists)."""
+    page, page_size = check_page(page, page_size)
+    start = (page - 1) * page_size
+    return Page(items=list(rows[start:start + page_size]), total=len(rows), page=page,
+                page_size=page_size)
