@@ -69,6 +69,26 @@ MEDICAL_REFUND_REASONS: dict[str, str] = {
     "other": "其他",
 }
 
+# 存款账户账号报告. 账户性质 codes: the manual shows only "1110 基本存款账户"; the others follow
+# its numbering (11xx unit accounts, 12xx personal accounts, 9999 other) in the manual's order.
+ACCOUNT_NATURES: dict[str, str] = {
+    "1110": "基本存款账户",
+    "1120": "一般存款账户",
+    "1130": "预算单位专用存款账户",
+    "1140": "QFII专用存款账户",
+    "1150": "临时存款账户",
+    "1210": "个人银行结算账户",
+    "1220": "个人储蓄账户",
+    "9999": "其他",
+}
+
+# 操作类型 of a report row.
+DEPOSIT_OPERATION_TYPES: dict[str, str] = {"add": "新增", "change": "变更", "delete": "删除"}
+
+# 币种: the report accepts only 156 人民币元.
+CURRENCY_CNY = "156"
+CURRENCIES: dict[str, str] = {CURRENCY_CNY: "人民币元"}
+
 
 def check_pension_refundable_by_person(arrival_status: str) -> None:
     """A person refunds only not-arrived or abnormal payments; arrived ones need an officer."""
