@@ -1,5 +1,153 @@
-"""API routes: unit."""
+"""API routes: 城乡居民基本养老保险退费（村组）, for units (api.md "Pension, unit").
 
-from fastapi import APIRouter
+Routes only translate HTTP to service calls: the transaction is opened here, the rules are in
+services/units.py. Another unit's payment or application answers 404.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+
+from ...services import units
+from ...services.paging import MAX_PAGE_SIZE, paginate
+from ..deps import Clock, CurrentUnit, DbSession
+from ..idempotency import run_idempotent
+from .refund_schemas import (
+    BatchOut,
+    CancelledOut,
+    Page,
+    UnitBatchIn,
+    UnitPaymentOut,
+    UnitPersonOut,
+    UnitProgressOut,
+    UnitProgressPersonOut,
+    error_responses,
+)
 
 router = APIRouter(tags=["unit"])
+
+ApplicationId = Annotated[int, Path(ge=1, le=2**63 - 1, description="退费申请编号")]
+UnitPaymentId = Annotated[str, Path(min_length=1, max_length=40, description="缴费记录编号")]
+Year = Annotated[int | None, Query(ge=1900, le=2100, description="缴费年度；不填为全部年度")]
+PageNo = Annotated[int, Query(ge=1, le=1_000_000, description="页码，从1开始")]
+PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="每页条数")]
+IdNumber = Annotated[str | None, Query(max_length=40, description="证件号码（完整号码）")]
+
+
+@router.get(
+    "/unit/payments",
+    response_model=Page[UnitPaymentOut],
+    summary="可退费查询：村组的缴费记录，含实缴人数与退费人数",
+    responses=error_responses(401, 403, 422),
+)
+def list_payments(
+    unit: CurrentUnit,
+    db: DbSession,
+    year: Year = None,
+    month: Annotated[int | None, Query(ge=1, le=12, description="缴费月份")] = None,
+    payment_type: Annotated[
+        Literal["collective_subsidy", "special_group_proxy", "normal"] | None,
+        Query(description="缴费类型：collective_subsidy 村集体补助 / special_group_proxy 特殊人群代缴"),
+    ] = None,
+    id_number: IdNumber = None,
+    page: PageNo = 1,
+    page_size: PageSize = 10,
+) -> dict:
+    with db.begin() as session:
+        rows = units.list_payments(session, unit_id=unit.account_id, year=year, month=month,
+                                   payment_type=payment_type, id_number=id_number)
+    return paginate(rows, page=page, page_size=page_size).as_dict()
+
+
+@router.get(
+    "/unit/payments/{unit_payment_id}/persons",
+    response_model=Page[UnitPersonOut],
+    summary="选择区：缴费记录中的人员（证件号码脱敏）",
+    responses=error_responses(401, 403, 404, 422),
+)
+def list_persons(
+    unit_payment_id: UnitPaymentId,
+    unit: CurrentUnit,
+    db: DbSession,
+    id_number: IdNumber = None,
+    name: Annotated[str | None, Query(max_length=50, description="姓名（可输入部分）")] = None,
+    page: PageNo = 1,
+    page_size: PageSize = 10,
+) -> dict:
+    with db.begin() as session:
+        rows = units.list_persons(session, unit_id=unit.account_id,
+                                  unit_payment_id=unit_payment_id, id_number=id_number, name=name)
+    return paginate(rows, page=page, page_size=page_size).as_dict()
+
+
+@router.post(
+    "/unit/refund-batches",
+    status_code=201,
+    response_model=BatchOut,
+    summary="保存退费：一批，每个所选人员一条申请（支持 Idempotency-Key）",
+    description="金额由所选人员计算；正常缴费返回 422 `unit.payment_type_not_refundable`；"
+    "未选人员返回 422 `unit.no_person_selected`；已在申请中的人员返回 409。全部成功或全部不成功。",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def create_batch(
+    body: UnitBatchIn,
+    request: Request,
+    unit: CurrentUnit,
+    db: DbSession,
+    clock: Clock,
+):  # type: ignore[no-untyped-def]
+    at = clock.now()  # type: ignore[attr-defined]
+
+    def action(session):  # type: ignore[no-untyped-def]
+        result = units.create_batch(session, unit_id=unit.account_id, at=at, **body.model_dump())
+        return units.batch_view(result)
+
+    return run_idempotent(request, db=db, principal=unit, body=body.model_dump(mode="json"),
+                          at=at, action=action)
+
+
+@router.get(
+    "/unit/refunds",
+    response_model=Page[UnitProgressOut],
+    summary="退费进度：每条申请一行",
+    responses=error_responses(401, 403, 422),
+)
+def list_refunds(
+    unit: CurrentUnit,
+    db: DbSession,
+    year: Year = None,
+    page: PageNo = 1,
+    page_size: PageSize = 10,
+) -> dict:
+    with db.begin() as session:
+        rows = units.progress(session, unit_id=unit.account_id, year=year)
+    return paginate(rows, page=page, page_size=page_size).as_dict()
+
+
+@router.get(
+    "/unit/refunds/{application_id}/persons",
+    response_model=Page[UnitProgressPersonOut],
+    summary="退费人数明细：姓名、证件号码、个人编号、缴费金额、所属期",
+    responses=error_responses(401, 403, 404),
+)
+def list_refund_persons(application_id: ApplicationId, unit: CurrentUnit, db: DbSession) -> dict:
+    with db.begin() as session:
+        rows = units.progress_persons(session, unit_id=unit.account_id,
+                                      application_id=application_id)
+    return paginate(rows, page=1, page_size=MAX_PAGE_SIZE).as_dict()
+
+
+@router.post(
+    "/unit/refunds/{application_id}/cancel",
+    response_model=CancelledOut,
+    summary="撤销退费：同一批次待审核的申请全部撤销",
+    responses=error_responses(401, 403, 404, 409),
+)
+def cancel_refund(application_id: ApplicationId, unit: CurrentUnit, db: DbSession,
+                  clock: Clock) -> dict:
+    with db.begin() as session:
+        cancelled = units.cancel(session, unit_id=unit.account_id, application_id=application_id,
+                                 at=clock.now())  # type: ignore[attr-defined]
+    return {"cancelled": cancelled}
