@@ -1,0 +1,403 @@
+"""What the PC (电子税务局) and phone (楚税通) pages share: templates, who is logged in,
+the session cookie, CSRF for anonymous forms, form reading, and errors shown next to fields.
+
+Pages are plain HTML forms. Every state-changing form carries ``csrf_token``: for a logged-in
+browser it is the session's token (checked by ``deps.optional_principal``); before login (the
+login and registration forms) it is a double-submit token kept in its own cookie, so a third
+site cannot log a victim into the attacker's account.
+
+Service calls are blocking (SQL, argon2), so pages run them in the thread pool inside one
+transaction: ``await in_transaction(db, lambda session: ...)``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+
+from ...domain.errors import DomainError, Forbidden
+from ...services.accounts import Principal
+from .. import deps
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+
+
+def _cn_datetime(value: object, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """An instant (datetime or ISO text, stored in UTC) in China time, as the manual shows it."""
+    from datetime import date, datetime
+
+    from ...clock import CHINA_TZ, as_utc
+
+    if value in (None, ""):
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        return as_utc(value).astimezone(CHINA_TZ).strftime(fmt)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _cn_date(value: object) -> str:
+    return _cn_datetime(value, "%Y-%m-%d")
+
+
+def _or_dash(value: object) -> object:
+    return "--" if value in (None, "") else value
+
+
+templates.env.filters["cn_datetime"] = _cn_datetime
+templates.env.filters["cn_date"] = _cn_date
+templates.env.filters["or_dash"] = _or_dash
+
+ANON_CSRF_COOKIE = "sirefund_form"
+#: Longest value any single text field of our forms may carry; longer input is refused with
+#: a message next to the field rather than reaching a service or the database.
+MAX_FIELD_CHARS = 200
+MAX_LIST_ITEMS = 500
+
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------- transactions
+
+
+async def in_transaction(db: deps.Db, work: Callable[[Session], T]) -> T:
+    """Run ``work(session)`` in one transaction on a worker thread (commit on success)."""
+
+    def _run() -> T:
+        with db.begin() as session:
+            return work(session)
+
+    return await run_in_threadpool(_run)
+
+
+# --------------------------------------------------------------------------- who is calling
+
+
+@dataclass
+class Denied:
+    """Why a page cannot be shown to this caller; turned into a response by the page."""
+
+    response: Response
+
+
+async def principal_or_none(request: Request) -> Principal | None | Denied:
+    """The logged-in account (None when anonymous). A cookie POST with a wrong or missing
+    CSRF token answers an HTML 403 page instead of the API's JSON."""
+    try:
+        return await deps.optional_principal(request)
+    except Forbidden as exc:
+        return Denied(render(request, _error_template(request), {
+            "title": "页面已过期", "message": exc.message,
+            "back_url": referer_path(request) or home_url(request),
+        }, status_code=403))
+
+
+async def require(request: Request, kind: str) -> Principal | Denied:
+    """A principal of ``kind`` (person/unit), or a Denied: the login page for anonymous
+    visitors (coming back here afterwards), an explanation for the wrong kind of account."""
+    principal = await principal_or_none(request)
+    if isinstance(principal, Denied):
+        return principal
+    if principal is None:
+        target = request.url.path
+        if request.method == "GET" and request.url.query:
+            target += "?" + request.url.query
+        login = login_url(request)
+        return Denied(RedirectResponse(f"{login}?kind={kind}&next={quote(target)}", status_code=303))
+    if principal.kind != kind:
+        who = {"person": "自然人", "unit": "单位（村组）"}.get(kind, kind)
+        return Denied(render(request, _error_template(request), {
+            "title": "无权使用此功能",
+            "message": f"当前登录的账户类型无权使用此功能，请以{who}身份登录。",
+            "back_url": home_url(request),
+        }, status_code=403))
+    return principal
+
+
+def is_mobile(request: Request) -> bool:
+    return request.url.path.startswith("/m/") or request.url.path == "/m"
+
+
+def home_url(request: Request) -> str:
+    return "/m/" if is_mobile(request) else "/etax/"
+
+
+def login_url(request: Request) -> str:
+    return "/m/login" if is_mobile(request) else "/etax/login"
+
+
+def _error_template(request: Request) -> str:
+    return "mobile/error.html" if is_mobile(request) else "etax/error.html"
+
+
+def referer_path(request: Request) -> str | None:
+    """Our own page the visitor came from (path and query only), for a 返回 link."""
+    from urllib.parse import urlsplit
+
+    referer = request.headers.get("referer", "")
+    parts = urlsplit(referer)
+    if parts.netloc and parts.netloc != request.url.netloc:
+        return None
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    return safe_next(path, "") or None
+
+
+def safe_next(value: object, default: str) -> str:
+    """Only our own paths: never redirect a freshly logged-in user to another site."""
+    if not isinstance(value, str) or not value.startswith("/") or value.startswith("//"):
+        return default
+    if "\\" in value or len(value) > 500 or any(ord(c) < 32 for c in value):
+        return default
+    return value
+
+
+# --------------------------------------------------------------------------- cookies and CSRF
+
+
+def set_session_cookie(response: Response, request: Request, token: str) -> None:
+    # The API's helper, so a form login and an API login set the very same cookie.
+    from ..api.accounts import set_session_cookie as _set
+
+    _set(response, token=token, settings=request.app.state.settings)
+
+
+def clear_session_cookie(response: Response, request: Request) -> None:
+    from ..api.accounts import clear_session_cookie as _clear
+
+    _clear(response, settings=request.app.state.settings)
+
+
+def anon_csrf_token(request: Request) -> str:
+    """The double-submit token for forms shown before login (reused while its cookie lives)."""
+    current = request.cookies.get(ANON_CSRF_COOKIE, "")
+    if 20 <= len(current) <= 100 and current.replace("-", "").replace("_", "").isalnum():
+        return current
+    cached = getattr(request.state, "anon_csrf", None)
+    if cached is None:
+        cached = secrets.token_urlsafe(24)
+        request.state.anon_csrf = cached
+    return cached
+
+
+def attach_anon_csrf(response: Response, request: Request) -> Response:
+    if request.cookies.get(ANON_CSRF_COOKIE) != anon_csrf_token(request):
+        settings = request.app.state.settings
+        response.set_cookie(ANON_CSRF_COOKIE, anon_csrf_token(request), httponly=True,
+                            samesite="lax", path="/",
+                            secure=bool(getattr(settings, "cookie_secure", False)))
+    return response
+
+
+def anon_csrf_ok(request: Request, form: FormData) -> bool:
+    cookie = request.cookies.get(ANON_CSRF_COOKIE, "")
+    sent = form.get("csrf_token")
+    return bool(cookie) and isinstance(sent, str) and hmac.compare_digest(cookie, sent)
+
+
+# --------------------------------------------------------------------------- forms
+
+
+@dataclass
+class Form:
+    """Submitted values read defensively: strings only, trimmed, capped; lists capped.
+
+    ``values`` keeps what the user typed so a page re-rendered after an error loses nothing;
+    ``errors`` maps a field name to the Chinese message shown next to it (``_form`` for the
+    form as a whole).
+    """
+
+    data: FormData | Mapping[str, Any]
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    codes: dict[str, str] = field(default_factory=dict)
+
+    def text(self, name: str, *, max_chars: int = MAX_FIELD_CHARS, label: str | None = None) -> str:
+        raw = self.data.get(name)
+        value = raw.strip() if isinstance(raw, str) else ""
+        if len(value) > max_chars:
+            self.errors.setdefault(name, f"{label or '内容'}不能超过{max_chars}个字符")
+            value = value[:max_chars]
+        self.values[name] = value
+        return value
+
+    def many(self, name: str, *, max_items: int = MAX_LIST_ITEMS) -> list[str]:
+        getter = getattr(self.data, "getlist", None)
+        raw = getter(name) if getter else ([self.data[name]] if name in self.data else [])
+        out: list[str] = []
+        for item in raw:
+            if isinstance(item, str) and item.strip() and len(item) <= 60 and item.strip() not in out:
+                out.append(item.strip())
+        if len(out) > max_items:
+            self.errors.setdefault(name, "选择的记录过多")
+            out = out[:max_items]
+        self.values[name] = out
+        return out
+
+    def flag(self, name: str) -> bool:
+        value = self.data.get(name)
+        on = isinstance(value, str) and value.lower() in {"1", "on", "true", "yes"}
+        self.values[name] = on
+        return on
+
+    def integer(self, name: str, *, label: str, minimum: int | None = None,
+                maximum: int | None = None, required: bool = False) -> int | None:
+        value = self.text(name, max_chars=12, label=label)
+        if not value:
+            if required:
+                self.errors.setdefault(name, f"请选择{label}")
+            return None
+        if not value.isascii() or not value.isdigit():
+            self.errors.setdefault(name, f"{label}应为数字")
+            return None
+        number = int(value)
+        if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+            self.errors.setdefault(name, f"{label}不正确")
+            return None
+        return number
+
+    def fail(self, exc: DomainError, *, default_field: str = "_form",
+             aliases: Mapping[str, str] | None = None) -> None:
+        """Record a service error next to the field it names (or at the top of the form)."""
+        name = exc.field or default_field
+        if aliases and name in aliases:
+            name = aliases[name]
+        if name not in self.errors:
+            self.errors[name] = exc.message
+            self.codes[name] = exc.code
+
+
+async def read_form(request: Request) -> Form:
+    try:
+        data = await request.form(max_files=0, max_fields=2000)
+    except Exception:  # a malformed body is answered like an empty form, never a 500
+        data = FormData()
+    return Form(data)
+
+
+def query_int(request: Request, name: str, *, default: int | None = None,
+              minimum: int = 0, maximum: int = 10_000) -> int | None:
+    """An integer query parameter; anything odd falls back to the default (no 500, no 422)."""
+    raw = request.query_params.get(name, "")
+    raw = raw.strip()
+    if not raw or len(raw) > 9 or not raw.isascii() or not raw.isdigit():
+        return default
+    value = int(raw)
+    return value if minimum <= value <= maximum else default
+
+
+def query_text(request: Request, name: str, *, max_chars: int = 60) -> str:
+    raw = request.query_params.get(name, "")
+    return raw.strip()[:max_chars]
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
+           status_code: int = 200) -> HTMLResponse:
+    ctx = dict(context or {})
+    principal = getattr(request.state, "principal", None)
+    if principal is False:
+        principal = None
+    ctx.setdefault("principal", principal)
+    ctx.setdefault("csrf_token", principal.csrf_token if principal else anon_csrf_token(request))
+    ctx.setdefault("values", {})
+    ctx.setdefault("errors", {})
+    ctx.setdefault("notice", NOTICES.get(request.query_params.get("done", ""), ""))
+    response = templates.TemplateResponse(request, template, ctx, status_code=status_code)
+    # Pages show personal data: keep them out of shared caches and the back-forward cache.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'self'"
+    )
+    if principal is None:
+        attach_anon_csrf(response, request)
+    return response
+
+
+def redirect(url: str, **params: Any) -> RedirectResponse:
+    clean = {k: v for k, v in params.items() if v not in (None, "")}
+    if clean:
+        url += ("&" if "?" in url else "?") + urlencode(clean, doseq=True)
+    return RedirectResponse(url, status_code=303)
+
+
+#: Messages shown after a successful POST (Post/Redirect/Get carries only the code).
+NOTICES = {
+    "applied": "退费申请已提交，等待税务人员审核。",
+    "cancelled": "撤销成功，退费状态已更新为未申请。",
+    "batch_cancelled": "撤销成功，同一批操作的退费申请已全部撤销。",
+    "saved": "保存成功，退费申请已提交，等待税务人员审核。",
+    "draft": "暂存成功。",
+    "submitted": "存款账户账号报告提交成功。",
+    "registered": "注册成功，请登录。",
+    "logged_out": "您已安全退出。",
+    "account_saved": "银行账户信息已保存，请核实无误后提交。",
+}
+
+
+# --------------------------------------------------------------------------- display helpers
+
+
+@dataclass(frozen=True)
+class Pager:
+    """The manual's pagination line: 每页 10 条, 第 p 页 共 n 页, 当前显示第 x 到 y 条 共 n 条记录."""
+
+    page: int
+    page_size: int
+    total: int
+
+    @property
+    def page_count(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+    @property
+    def first_row(self) -> int:
+        return 0 if self.total == 0 else (self.page - 1) * self.page_size + 1
+
+    @property
+    def last_row(self) -> int:
+        return min(self.total, self.page * self.page_size)
+
+
+def paged(rows: list[T], page: int | None, page_size: int = 10) -> tuple[list[T], Pager]:
+    """One page of rows; a page number past the end shows the last page."""
+    total = len(rows)
+    count = max(1, -(-total // page_size))
+    page = min(max(1, page or 1), count)
+    start = (page - 1) * page_size
+    return rows[start:start + page_size], Pager(page, page_size, total)
+
+
+def year_choices(current: int, *, back: int = 10, ahead: int = 1, floor: int = 2010) -> list[int]:
+    return list(range(current + ahead, max(floor, current - back) - 1, -1))
+
+
+def first_error_field(errors: Mapping[str, str], order: Iterable[str]) -> str | None:
+    for name in order:
+        if name in errors:
+            return name
+    return next(iter(errors), None)
