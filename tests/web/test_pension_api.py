@@ -244,6 +244,8 @@ def test_a_rejected_payment_can_be_applied_for_again(client, login, session_fact
                if r["payment_id"] == ids["a"])
     assert (row["refund_status_label"], row["review_result_label"], row["refundable"]) == (
         "税务退回", "未通过", True)
+    applied = client.get("/api/v1/pension/payments", params={"state": "applied"}, headers=headers)
+    assert applied.json()["total"] == 0  # rejected is not an active application
     assert client.post("/api/v1/pension/refunds", json=apply_body(ids["a"]),
                        headers=headers).status_code == 201
 
@@ -451,3 +453,30 @@ def test_concurrent_identical_submissions_create_exactly_one_application(
     assert count_applications(session_factory) == 1
     with session_factory() as s:
         assert s.execute(select(func.count(ApplicationEvent.id))).scalar_one() == 1
+
+
+def test_only_the_applicant_cancels_an_officer_initiated_application_stays(
+        client, login, seed, session_factory, person_with_payments):
+    person, ids = person_with_payments
+
+    def officer_initiates(s):
+        officer = f.make_officer(s, initiator=True)
+        app = Application(
+            kind="pension", channel="officer", person_id=person.id, region_code="420703",
+            pension_payment_id=ids["arrived"], amount_fen=70000, payment_year=2025,
+            period_start=f.AT.date(), period_end=f.AT.date(), initiated_by_officer_id=officer.id,
+        )
+        return applications.create(s, application=app, actor=Actor.officer(officer.code),
+                                   at=f.AT).id
+
+    app_id = seed(officer_initiates)
+    headers = login("person", person.id)
+    row = next(r for r in client.get("/api/v1/pension/payments", headers=headers).json()["items"]
+               if r["payment_id"] == ids["arrived"])
+    assert (row["application_id"], row["refund_status_label"], row["cancellable"]) == (
+        app_id, "已申请", False)
+    response = client.post(f"/api/v1/pension/refunds/{app_id}/cancel", headers=headers)
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "application.not_cancellable"
+    with session_factory() as s:
+        assert s.get(Application, app_id).status == "pending_review"

@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..domain import identity, rules, workflow
 from ..domain.errors import Conflict, Invalid, NotFound
@@ -25,14 +25,15 @@ from ..domain.money import format_yuan
 from ..domain.rules import ARRIVAL_LABELS, ArrivalStatus
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, ApplicationEvent, PensionPayment, Person
-from . import applications
+from . import applications, queries
 from .applications import Actor
 from .bank_details import validate_bank_details
 from .paging import DEFAULT_PAGE_SIZE, Page, check_page
+from .queries import PensionPaymentRow
 from .views import application_view, event_view
 
 KIND = ApplicationKind.PENSION.value
-STATES = ("refundable", "applied", "all")
+STATES = queries.PENSION_STATES
 STATE_LABELS = {"refundable": "可退费", "applied": "已申请", "all": "全部"}
 SELF_SERVICE_CHANNELS = (Channel.WEB.value, Channel.MOBILE_APP.value)
 MAX_SELECTED = 100
@@ -62,27 +63,6 @@ def already_applied(field: str = "payment_ids") -> Conflict:
 # --------------------------------------------------------------------------- payments
 
 
-def _latest_applications():  # type: ignore[no-untyped-def]
-    """payment id -> id of its newest pension application.
-
-    The newest is also the only one that can be active: a new application is accepted only
-    when none is active, and no status ever becomes active again.
-    """
-    return (
-        select(Application.pension_payment_id.label("payment_id"),
-               func.max(Application.id).label("application_id"))
-        .where(Application.kind == KIND)
-        .group_by(Application.pension_payment_id)
-        .subquery()
-    )
-
-
-def _check_state(state: str) -> str:
-    if state not in STATES:
-        raise Invalid("pension.state_unknown", "查询状态不正确", "state")
-    return state
-
-
 def _check_year(year: int | None, field: str = "year") -> int | None:
     if year is None:
         return None
@@ -91,11 +71,11 @@ def _check_year(year: int | None, field: str = "year") -> int | None:
     return year
 
 
-def payment_row(pay: PensionPayment, person: Person, app: Application | None) -> dict[str, Any]:
-    """One line of the 退费信息查询 table. `app` is the payment's newest application, if any."""
-    shown = app if app is not None and app.status != ApplicationStatus.CANCELLED else None
-    lab = workflow.labels(shown.status if shown else None, KIND)
-    active = shown is not None and workflow.is_active(shown.status)
+def payment_row(pay: PensionPaymentRow, person: Person, *, cancellable: bool) -> dict[str, Any]:
+    """One line of the 退费信息查询 table, from the shared read query's row."""
+    status = pay.application_status
+    shown = status is not None and status != ApplicationStatus.CANCELLED
+    lab = workflow.labels(status if shown else None, KIND)
     return {
         "payment_id": pay.payment_id,
         "amount": format_yuan(pay.amount_fen),
@@ -106,10 +86,10 @@ def payment_row(pay: PensionPayment, person: Person, app: Application | None) ->
         "channel": pay.channel,  # 缴费渠道, a free label such as 楚税通
         "arrival_status": pay.arrival_status,
         "arrival_status_label": ARRIVAL_LABELS[ArrivalStatus(pay.arrival_status)],
-        "refundable": rules.pension_refundable_by_person(pay.arrival_status) and not active,
-        "application_id": shown.id if shown else None,
-        "application_status": shown.status if shown else None,
-        "cancellable": shown is not None and _cancellable_by_person(shown),
+        "refundable": pay.refundable,
+        "application_id": pay.application_id if shown else None,
+        "application_status": status if shown else None,
+        "cancellable": cancellable,
         "refund_status_label": lab.refund_status,
         "review_status_label": lab.review_status,
         "review_result_label": lab.review_result,
@@ -127,42 +107,32 @@ def list_payments(
     page: int = 1,
     page_size: int = DEFAULT_PAGE_SIZE,
 ) -> Page:
-    """The person's pension payments of 缴费年度 `year` (all years when None), newest first.
+    """The person's pension payments of 缴费年度 `year` (all years when None), by period.
 
     `state`: ``refundable`` (the person may apply now: not arrived and no active application),
-    ``applied`` (an application exists that was not cancelled: 已申请, 退费中, 退回, 成功 …)
-    or ``all``. A rejected payment is in both ``applied`` and ``refundable``.
+    ``applied`` (an active application: 已申请, 人社退费中, 退费成功) or ``all``. Rows come
+    from queries.pension_payments_for_person (one statement); a person has few payments, so
+    the page is cut here.
     """
-    _check_state(state)
     _check_year(year)
     page, page_size = check_page(page, page_size)
-    latest = _latest_applications()
-    app = aliased(Application)
-    conditions = [PensionPayment.person_id == person_id]
-    if year is not None:
-        conditions.append(PensionPayment.payment_year == year)
-    if state == "refundable":
-        conditions.append(PensionPayment.arrival_status != ArrivalStatus.ARRIVED.value)
-        conditions.append(or_(app.id.is_(None), app.status.not_in([s.value for s in workflow.ACTIVE])))
-    elif state == "applied":
-        conditions.append(and_(app.id.is_not(None), app.status != ApplicationStatus.CANCELLED.value))
-
-    base = (
-        select(PensionPayment, Person, app)
-        .join(Person, Person.id == PensionPayment.person_id)
-        .outerjoin(latest, latest.c.payment_id == PensionPayment.payment_id)
-        .outerjoin(app, app.id == latest.c.application_id)
-        .where(*conditions)
-    )
-    total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
-    rows = session.execute(
-        base.order_by(PensionPayment.payment_year.desc(), PensionPayment.period_start.desc(),
-                      PensionPayment.payment_id)
-        .limit(page_size)
-        .offset((page - 1) * page_size)
-    ).all()
-    items = [payment_row(pay, person, a) for pay, person, a in rows]
-    return Page(items=items, total=total, page=page, page_size=page_size)
+    person = session.get(Person, person_id)
+    if person is None:
+        return Page(items=[], total=0, page=page, page_size=page_size)
+    rows = queries.pension_payments_for_person(session, person_id=person_id, year=year,
+                                               state=state)
+    shown = rows[(page - 1) * page_size:page * page_size]
+    pending = [r.application_id for r in shown
+               if r.application_status == ApplicationStatus.PENDING_REVIEW]
+    cancellable: set[int] = set()
+    if pending:
+        # Officer-initiated applications are the officer's to withdraw, not the person's.
+        cancellable = set(session.execute(
+            select(Application.id).where(Application.id.in_(pending),
+                                         Application.initiated_by_officer_id.is_(None))
+        ).scalars())
+    items = [payment_row(r, person, cancellable=r.application_id in cancellable) for r in shown]
+    return Page(items=items, total=len(rows), page=page, page_size=page_size)
 
 
 # --------------------------------------------------------------------------- applying
