@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     dispatch_max_attempts: int = 8
     agency_timeout_seconds: float = 5.0
+    # How long a worker's claim on an outbox message lasts (at least 3x the timeout).
+    dispatch_lease_seconds: float = 60.0
+    # Wait this long for a callback before asking the agency about a result, and between asks.
+    dispatch_poll_seconds: float = 60.0
+    # Where `sirefund simulate-agencies` sends its callbacks (our /api/v1/callbacks).
+    callback_url: str | None = None
     cookie_secure: bool = False
     echo_sql: bool = Field(default=False)
 

@@ -1,0 +1,94 @@
+"""Long-running entry points: the web server (optionally with the dispatcher and the agency
+simulators in the same process) and the simulators on their own."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from typing import Any
+
+import uvicorn
+
+from .config import Settings
+from .db import make_engine, make_session_factory
+
+log = logging.getLogger("sirefund.runtime")
+
+
+def _local(host: str) -> str:
+    """An address this process can call itself on."""
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+
+
+def serve(settings: Settings, *, host: str, port: int, worker: bool, simulate_agencies: bool) -> int:
+    """`sirefund serve`: the app under uvicorn until SIGINT / SIGTERM.
+
+    With `simulate_agencies` the simulators are mounted under /_agencies and the adapters
+    point there; with `worker` the dispatcher runs in a background thread that starts once
+    the server listens and stops, after the message in hand, when the server shuts down.
+    """
+    from . import agencies
+    from . import worker as dispatcher
+    from .clock import SystemClock
+    from .web.app import create_app
+
+    base = f"http://{_local(host)}:{port}"
+    simulator_state = None
+    if simulate_agencies:
+        settings = settings.model_copy(update={"agency_url": f"{base}/_agencies"})
+    engine = make_engine(settings.database_url, echo=settings.echo_sql)
+    app = create_app(settings, engine=engine)
+    if simulate_agencies:
+        from .agencies.simulator import create_simulator_app
+
+        simulator = create_simulator_app(settings, callback_url=f"{base}/api/v1/callbacks")
+        simulator_state = simulator.state.simulator
+        app.mount("/_agencies", simulator)
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+    stop = threading.Event()
+    thread: threading.Thread | None = None
+    adapters: dict[str, Any] = {}
+    if worker:
+        if not settings.agency_url:
+            print("--worker needs SIREFUND_AGENCY_URL (or --simulate-agencies)")
+            return 2
+        adapters = agencies.build_adapters(settings)
+
+        def _run() -> None:
+            # The in-process simulators only answer once the server listens.
+            while not server.started and not stop.is_set():
+                stop.wait(0.05)
+            dispatcher.run_loop(make_session_factory(engine), adapters=adapters, settings=settings,
+                                clock=SystemClock(), worker_id=dispatcher.new_worker_id(),
+                                rng=random.Random(), stop=stop)
+
+        thread = threading.Thread(target=_run, name="sirefund-worker", daemon=True)
+        thread.start()
+    try:
+        server.run()
+    finally:
+        stop.set()
+        if thread is not None:
+            thread.join(timeout=settings.agency_timeout_seconds + 5)
+        for adapter in adapters.values():
+            adapter.close()
+        if simulator_state is not None:
+            simulator_state.close()
+        engine.dispose()
+    return 0
+
+
+def serve_simulators(settings: Settings, *, host: str, port: int) -> int:
+    """`sirefund simulate-agencies`: HRSS, medical security and the bank on their own port,
+    calling back settings.callback_url (default: the app on 127.0.0.1:8000)."""
+    from .agencies.simulator import create_simulator_app
+
+    callback_url = settings.callback_url or "http://127.0.0.1:8000/api/v1/callbacks"
+    app = create_simulator_app(settings, callback_url=callback_url)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    finally:
+        app.state.simulator.close()
+    return 0

@@ -1,0 +1,210 @@
+"""The dispatcher: claim due outbox messages -> send each through its agency adapter ->
+record the attempt. `run_once` is one pass (tests drive it with a fixed clock);
+`run_forever` is `sirefund worker` / `python -m sirefund.worker`.
+
+Several workers may run at once (PostgreSQL); each claims its own messages (outbox.py).
+SIGTERM or SIGINT stops the loop after the message in hand: its result is recorded, the
+messages claimed but not yet tried are handed back, and the process exits 0. A worker killed
+outright (SIGKILL, power loss) loses nothing: its claims expire and the messages come back as
+`unknown`, to be settled by asking the agency.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import agencies, outbox
+from .agencies.base import AgencyError, AgencyTimeout
+from .clock import SystemClock
+from .db import make_engine, make_session_factory, unit_of_work
+from .outbox import QUERY, ClaimedMessage, Outcome
+from .services import settlement
+
+log = logging.getLogger("sirefund.worker")
+
+DEFAULT_BATCH = 20
+IDLE_SECONDS = 0.5
+POLL_CHECK_SECONDS = 5.0
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def lease_seconds_for(settings: Any) -> float:
+    """How long a claim lasts. Longer than the slowest send (the timeout, with margin), or
+    a live worker's message could be taken over by another while still in flight."""
+    configured = float(getattr(settings, "dispatch_lease_seconds", 60.0))
+    return max(configured, 3 * settings.agency_timeout_seconds + 1)
+
+
+def deliver(adapter: Any, message: ClaimedMessage) -> Outcome:
+    """One attempt: query first if an earlier try may have arrived, else send.
+
+    Never raises: every way it can end is an Outcome the outbox knows how to record.
+    """
+    try:
+        if message.mode == QUERY:
+            found = adapter.query(message.request_id)
+            if found is not None:
+                return Outcome.ok(found, f"查询：对方已有此请求（{found.status}）")
+            result = agencies.submit(adapter, message.agency, message.request_id, message.payload,
+                                     attempt=message.attempt)
+            return Outcome.ok(result, f"查询无此请求，已提交（{result.status}）")
+        result = agencies.submit(adapter, message.agency, message.request_id, message.payload,
+                                 attempt=message.attempt)
+        return Outcome.ok(result, f"已提交（{result.status}）")
+    except AgencyTimeout as exc:
+        return Outcome("unknown", str(exc))
+    except AgencyError as exc:
+        return Outcome("permanent" if exc.permanent else "transient", exc.message)
+    except Exception:
+        # A bug on our side after the request may have left: treat as unknown (ask first).
+        log.exception("dispatch %s: unexpected error", message.id)
+        return Outcome("unknown", "内部错误（已记录日志）")
+
+
+def run_once(
+    session_factory: sessionmaker[Session], *, adapters: dict[str, Any], settings: Any, clock: Any,
+    worker_id: str, rng: random.Random, limit: int = DEFAULT_BATCH,
+    stop: threading.Event | None = None, lease_seconds: float | None = None,
+) -> int:
+    """Claim due messages, try each once, record every attempt. Returns how many were tried.
+
+    Stops between messages when `stop` is set and hands the untried ones back.
+    """
+    lease = lease_seconds or lease_seconds_for(settings)
+    claimed = outbox.claim_due(session_factory, worker_id=worker_id, at=clock.now(), limit=limit,
+                               lease_seconds=lease)
+    tried = 0
+    for index, message in enumerate(claimed):
+        if stop is not None and stop.is_set():
+            with unit_of_work(session_factory) as session:
+                for rest in claimed[index:]:
+                    outbox.release(session, message=rest, worker_id=worker_id, at=clock.now())
+            break
+        if index > 0:
+            # The batch was claimed before the earlier messages were sent: make sure this one
+            # is still ours and will stay ours for a whole send.
+            with unit_of_work(session_factory) as session:
+                mine = outbox.renew(session, message_id=message.id, worker_id=worker_id,
+                                    at=clock.now(), lease_seconds=lease)
+            if not mine:
+                continue
+        outcome = deliver(adapters[message.agency], message)
+        with unit_of_work(session_factory) as session:
+            outbox.record_result(session, message_id=message.id, worker_id=worker_id,
+                                 outcome=outcome, at=clock.now(), settings=settings, rng=rng,
+                                 poll_after_seconds=_poll_seconds(settings))
+        tried += 1
+        if outcome.kind != "ok":
+            log.info("dispatch %s (%s) attempt %s: %s %s", message.id, message.agency,
+                     message.attempt, outcome.kind, outcome.detail)
+    return tried
+
+
+def _poll_seconds(settings: Any) -> float:
+    return float(getattr(settings, "dispatch_poll_seconds", outbox.DEFAULT_POLL_AFTER_SECONDS))
+
+
+def poll_pending_results(
+    session_factory: sessionmaker[Session], *, adapters: dict[str, Any], clock: Any,
+    limit: int = 50, interval_seconds: float = outbox.DEFAULT_POLL_AFTER_SECONDS,
+) -> int:
+    """Ask the agencies about delivered requests whose result has not come back (a lost
+    callback). Idempotent like the callbacks; returns how many applications moved."""
+    applied = 0
+    for message in outbox.claim_polls(session_factory, at=clock.now(), limit=limit,
+                                      interval_seconds=interval_seconds):
+        try:
+            found = adapters[message.agency].query(message.request_id)
+        except (AgencyError, AgencyTimeout) as exc:
+            log.info("poll of dispatch %s (%s) failed: %s", message.id, message.agency, exc)
+            continue
+        if found is None:
+            log.warning("dispatch %s: %s no longer knows request %s", message.id,
+                        message.agency, message.request_id)
+            continue
+        with unit_of_work(session_factory) as session:
+            if settlement.apply_result(session, agency=message.agency, result=found, at=clock.now()):
+                applied += 1
+    return applied
+
+
+def run_loop(
+    session_factory: sessionmaker[Session], *, adapters: dict[str, Any], settings: Any,
+    clock: Any, worker_id: str, rng: random.Random, stop: threading.Event,
+    idle_seconds: float = IDLE_SECONDS,
+) -> None:
+    """Dispatch until `stop` is set: work while there is work, nap briefly when idle, and
+    poll for lost results every few seconds. A failing pass (database briefly unreachable)
+    is logged and retried; it never ends the loop."""
+    log.info("worker %s started", worker_id)
+    next_poll = 0.0
+    poll_every = _poll_seconds(settings)
+    while not stop.is_set():
+        tried = 0
+        try:
+            tried = run_once(session_factory, adapters=adapters, settings=settings, clock=clock,
+                             worker_id=worker_id, rng=rng, stop=stop)
+            if time.monotonic() >= next_poll and not stop.is_set():
+                poll_pending_results(session_factory, adapters=adapters, clock=clock,
+                                     interval_seconds=poll_every)
+                next_poll = time.monotonic() + min(POLL_CHECK_SECONDS, poll_every)
+        except Exception:
+            log.exception("dispatcher pass failed; retrying")
+            stop.wait(min(5.0, idle_seconds * 4))
+        if tried == 0:
+            stop.wait(idle_seconds)
+    log.info("worker %s stopped", worker_id)
+
+
+def run_forever(settings: Any) -> int:
+    """`sirefund worker`: the dispatcher alone until SIGTERM / SIGINT. Exit status 0 after a
+    clean stop, 2 when misconfigured."""
+    try:
+        adapters = agencies.build_adapters(settings)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    engine = make_engine(settings.database_url, echo=settings.echo_sql)
+    factory = make_session_factory(engine)
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: Any) -> None:
+        log.info("signal %s: finishing the current message, then stopping", signum)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+    try:
+        run_loop(factory, adapters=adapters, settings=settings, clock=SystemClock(),
+                 worker_id=new_worker_id(), rng=random.Random(), stop=stop)
+    finally:
+        for adapter in adapters.values():
+            adapter.close()
+        engine.dispose()
+    return 0
+
+
+def main() -> int:
+    from .config import load_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return run_forever(load_settings())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
