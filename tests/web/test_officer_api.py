@@ -635,7 +635,8 @@ def test_the_openapi_document_describes_the_officer_endpoints(client):
                  "/api/v1/officer/applications/{application_id}/reject",
                  "/api/v1/officer/applications/{application_id}/reveal",
                  "/api/v1/officer/reviews", "/api/v1/officer/pension/refunds",
-                 "/api/v1/officer/applications.xlsx"):
+                 "/api/v1/officer/applications.xlsx", "/api/v1/officer/dispatches",
+                 "/api/v1/officer/dispatches/{message_id}/retry"):
         assert path in paths, path
     assert "409" in paths["/api/v1/officer/applications/{application_id}/approve"]["post"]["responses"]
 
@@ -648,3 +649,39 @@ def test_working_day_clock_uses_china_dates(session_factory):
     assert clock["submitted_on"] == "2026-03-09"
     assert clock["working_days_pending"] == 1
 
+
+
+# --------------------------------------------------------------------------- dispatch monitor
+
+
+def _fail_message(session_factory, app_id: int) -> int:
+    """Put the approval's request where the worker leaves it after its last failed attempt."""
+    with session_factory() as s, s.begin():
+        msg = s.execute(select(OutboxMessage).where(OutboxMessage.application_id == app_id)).scalar_one()
+        msg.state, msg.attempts, msg.last_error = "failed", 8, "HTTP 500"
+        return msg.id
+
+
+def test_the_dispatch_monitor_lists_failed_requests_in_scope_and_retries_them(
+        client, login, session_factory):
+    with session_factory() as s, s.begin():
+        ezhou = f.make_officer(s, region="420700")
+        wuhan_officer = f.make_officer(s, region="420100")
+        app_id = _pension_app(s, region="420703").id
+    headers = login("officer", ezhou.id)
+    assert client.post(f"{API}/applications/{app_id}/approve", headers=headers).status_code == 200
+    msg_id = _fail_message(session_factory, app_id)
+
+    listed = client.get(f"{API}/dispatches", params={"state": "failed"}, headers=headers).json()
+    assert [(m["id"], m["application_id"], m["last_error"], m["can_retry"]) for m in listed["items"]] \
+        == [(msg_id, app_id, "HTTP 500", True)]
+    other = login("officer", wuhan_officer.id)
+    assert client.get(f"{API}/dispatches", headers=other).json()["total"] == 0
+    assert client.post(f"{API}/dispatches/{msg_id}/retry", headers=other).status_code == 404
+
+    r = client.post(f"{API}/dispatches/{msg_id}/retry", headers=headers)
+    assert r.status_code == 202
+    assert r.json()["state"] == "pending"
+    again = client.post(f"{API}/dispatches/{msg_id}/retry", headers=headers)
+    assert again.status_code == 409
+    assert client.get(f"{API}/dispatches", params={"state": "bogus"}, headers=headers).status_code == 422

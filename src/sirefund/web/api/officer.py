@@ -1,5 +1,5 @@
 """API routes: 税务端 (kind=officer) — review queue, detail, audited reveal, decisions,
-officer-initiated pension refunds, xlsx export.
+officer-initiated pension refunds, xlsx export, dispatch monitor.
 
 Routes only translate HTTP to services.review calls; each owns its transaction.
 """
@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from ... import outbox
 from ...services import review
 from ...services.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from ...services.views import application_view
@@ -241,3 +242,36 @@ def initiate_pension_refund(request: Request, body: InitiateBody, officer: Curre
 
     return run_idempotent(request, db=db, principal=officer, body=body.model_dump(), at=at,
                           action=action, status_code=201)
+
+
+# --------------------------------------------------------------------------- dispatch monitor
+
+
+class DispatchQuery(BaseModel):
+    state: Literal["pending", "sending", "unknown", "done", "failed"] | None = Field(
+        default=None, description="pending 待发送 / sending 发送中 / unknown 结果待确认 / "
+        "done 已送达 / failed 发送失败")
+    agency: Literal["hrss", "medical_security", "bank"] | None = None
+    page: int = Field(default=1, ge=1, le=1_000_000)
+    page_size: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
+
+
+@router.get("/officer/dispatches", summary="派发监控", responses=_errors(401, 403, 422))
+def list_dispatches(officer: CurrentOfficer, db: DbSession,
+                    q: Annotated[DispatchQuery, Query()]) -> dict[str, Any]:
+    """Requests to HRSS, medical security and the bank for applications within the officer's
+    region, newest change first, each with its attempts, state and last error."""
+    with db.begin() as session:
+        return outbox.list_dispatches(session, state=q.state, agency=q.agency, page=q.page,
+                                      page_size=q.page_size, region_scope=officer.region_code)
+
+
+@router.post("/officer/dispatches/{message_id}/retry", status_code=202, summary="重试发送失败的派发",
+             responses=_errors(401, 403, 404, 409))
+def retry_dispatch(message_id: int, officer: CurrentOfficer, db: DbSession,
+                   clock: Clock) -> dict[str, Any]:
+    """A failed request goes back to the worker with the same request id (202: it is sent
+    later). 409 unless the request is failed."""
+    with db.begin() as session:
+        return outbox.retry_failed(session, message_id=message_id, officer=officer,
+                                   at=clock.now())  # type: ignore[attr-defined]
