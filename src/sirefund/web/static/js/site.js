@@ -153,12 +153,17 @@
   }
 
   /* ---------------------------------------------------------------- unit: 选择区 / 退费区 */
+  // The chosen persons are the hidden "chosen" inputs (also those the 退费区 filter hides);
+  // 添加 / 撤销 move rows between the panes and keep those inputs and 缴费金额 in step.
   function setUpUnitPanes(form) {
     var left = form.querySelector("[data-pane=left] tbody");
     var right = form.querySelector("[data-pane=right] tbody");
-    var amount = form.querySelector("[data-amount-output]");
     var chosenBox = form.querySelector("[data-chosen]");
     if (!left || !right || !chosenBox) { return; }
+
+    function hiddenFor(id) {
+      return all("input[name=chosen]", chosenBox).filter(function (i) { return i.value === id; })[0];
+    }
 
     function renumber(body) {
       var rows = all("tr[data-line]", body);
@@ -174,58 +179,41 @@
 
     function refresh() {
       var total = 0;
-      var ids = {};
-      all("input[name=chosen]", chosenBox).forEach(function (i) { ids[i.value] = true; });
-      all("tr[data-line]", right).forEach(function (tr) { ids[tr.getAttribute("data-line")] = true; });
-      chosenBox.textContent = "";
-      Object.keys(ids).forEach(function (id) {
-        var input = document.createElement("input");
-        input.type = "hidden";
-        input.name = "chosen";
-        input.value = id;
-        input.setAttribute("data-fen", (form.querySelector('tr[data-line="' + id + '"]') || { getAttribute: function () { return chosenFen[id] || "0"; } }).getAttribute("data-fen"));
-        chosenBox.appendChild(input);
-      });
       all("input[name=chosen]", chosenBox).forEach(function (i) {
-        var f = parseInt(i.getAttribute("data-fen") || chosenFen[i.value] || "0", 10);
-        chosenFen[i.value] = String(f);
-        total += f;
+        total += parseInt(i.getAttribute("data-fen") || "0", 10);
       });
-      if (amount) {
-        amount.value = yuan(total);
-        amount.textContent = yuan(total);
-      }
-      var shown = form.querySelector("[data-amount-shown]");
-      if (shown) { shown.value = yuan(total); }
+      all("[data-amount-shown]", form).forEach(function (out) { out.value = yuan(total); });
       renumber(left);
       renumber(right);
+      all("[data-check-all]", form).forEach(function (c) { c.checked = false; });
     }
 
-    // Amounts of chosen persons hidden by the 退费区 filter come from the server.
-    var chosenFen = {};
-    all("input[name=chosen]", chosenBox).forEach(function (i) { chosenFen[i.value] = i.getAttribute("data-fen") || "0"; });
-
-    function move(rows, to, pick) {
+    function move(rows, toRight) {
       rows.forEach(function (tr) {
+        var id = tr.getAttribute("data-line");
         var box = tr.querySelector("input[type=checkbox]");
         box.checked = false;
-        box.name = pick ? "unpick" : "pick";
-        to.appendChild(tr);
-        if (pick) { chosenFen[tr.getAttribute("data-line")] = tr.getAttribute("data-fen"); }
-        else {
-          var hidden = chosenBox.querySelector('input[value="' + tr.getAttribute("data-line") + '"]');
-          if (hidden) { hidden.remove(); }
-          delete chosenFen[tr.getAttribute("data-line")];
+        box.name = toRight ? "unpick" : "pick";
+        (toRight ? right : left).insertBefore(tr, (toRight ? right : left).querySelector("tr[data-empty]"));
+        var hidden = hiddenFor(id);
+        if (toRight && !hidden) {
+          hidden = document.createElement("input");
+          hidden.type = "hidden";
+          hidden.name = "chosen";
+          hidden.value = id;
+          hidden.setAttribute("data-fen", tr.getAttribute("data-fen") || "0");
+          chosenBox.appendChild(hidden);
+        } else if (!toRight && hidden) {
+          hidden.parentNode.removeChild(hidden);
         }
       });
-      all("[data-check-all]", form).forEach(function (c) { c.checked = false; });
       refresh();
     }
 
     function rowsOf(body, onlyChecked) {
       return all("tr[data-line]", body).filter(function (tr) {
         var box = tr.querySelector("input[type=checkbox]");
-        return !onlyChecked || (box && box.checked);
+        return box && !box.disabled && (!onlyChecked || box.checked);
       });
     }
 
@@ -233,22 +221,29 @@
       var button = event.target.closest && event.target.closest("button[name=op]");
       if (!button) { return; }
       var op = button.value;
+      var rows;
       if (op === "add" || op === "add_all") {
         event.preventDefault();
-        var rows = rowsOf(left, op === "add");
+        rows = rowsOf(left, op === "add");
         if (!rows.length) { say(form, op === "add" ? "请在选择区勾选需要退费的人员" : "选择区没有可添加的人员"); return; }
-        move(rows, right, true);
+        move(rows, true);
       } else if (op === "remove" || op === "remove_all") {
         event.preventDefault();
-        var gone = rowsOf(right, op === "remove");
-        if (!gone.length) { say(form, op === "remove" ? "请在退费区勾选需要撤销的人员" : "退费区没有人员"); return; }
-        if (op === "remove_all") {
-          // Persons hidden by the 退费区 filter are chosen too: 全部撤销 drops them as well.
-          chosenBox.textContent = "";
-          chosenFen = {};
-        }
-        move(gone, left, false);
+        rows = rowsOf(right, op === "remove");
+        if (!rows.length) { say(form, op === "remove" ? "请在退费区勾选需要撤销的人员" : "退费区没有人员"); return; }
+        move(rows, false);
       }
+    });
+
+    // Enter in a pane's filter runs that pane's 查询, not 保存.
+    all("[data-filter] input", form).forEach(function (input) {
+      input.addEventListener("keydown", function (event) {
+        if (event.key !== "Enter") { return; }
+        event.preventDefault();
+        var op = input.closest("[data-filter]").getAttribute("data-filter");
+        var button = form.querySelector('button[name=op][value="' + op + '"]');
+        if (button) { button.click(); }
+      });
     });
     refresh();
   }
