@@ -44,7 +44,17 @@ class Actor:
         return cls("agency", name)
 
 
-ALREADY_APPLIED = Conflict("application.already_applied", "该缴费已申请退费，请勿重复申请", "payment_ids")
+ALREADY_APPLIED_CODE = "application.already_applied"
+ALREADY_APPLIED_MESSAGE = "该缴费已申请退费，请勿重复申请"
+
+
+def already_applied(field: str | None = "payment_ids") -> Conflict:
+    """A fresh error each time: a shared exception object would accumulate tracebacks."""
+    return Conflict(ALREADY_APPLIED_CODE, ALREADY_APPLIED_MESSAGE, field)
+
+
+# Kept for readers of .code/.message; raise already_applied() instead.
+ALREADY_APPLIED = already_applied()
 
 
 def record_event(
@@ -88,7 +98,7 @@ def create(session: Session, *, application: Application, actor: Actor, at: date
             session.flush()
     except IntegrityError as exc:
         if "uq_applications_active" in str(exc.orig) or "UNIQUE constraint failed: applications" in str(exc.orig):
-            raise ALREADY_APPLIED from None
+            raise already_applied() from None
         raise
     record_event(session, application_id=application.id, actor=actor, from_status=None,
                  to_status=S.PENDING_REVIEW.value, reason=reason, at=at)
