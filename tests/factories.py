@@ -39,7 +39,8 @@ def resident_id(region: str = "420703", birth: str = "19580312", seq: int | None
     """A valid 18-digit resident ID (GB 11643 check digit computed)."""
     n = next(_seq) if seq is None else seq
     body = f"{region}{birth}{n % 1000:03d}"
-    return body + ric.calc_check_digit(body)
+    # calc_check_digit ignores the last character it is given (it expects a full number).
+    return body + ric.calc_check_digit(body + "0")
 
 
 def make_person(session: Session, *, name: str = "邱世贵", region: str = "420703",

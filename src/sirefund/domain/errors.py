@@ -49,3 +49,14 @@ class Unauthenticated(DomainError):
 
     def __init__(self, code: str = "auth.required", message: str = "请先登录", field: str | None = None):
         super().__init__(code, message, field)
+
+
+class TooManyRequests(DomainError):
+    """Too many attempts (login throttling): 429. Says nothing about whether an account exists."""
+
+    status = 429
+
+    def __init__(self, code: str, message: str, field: str | None = None, *,
+                 retry_after_seconds: int | None = None) -> None:
+        super().__init__(code, message, field)
+        self.retry_after_seconds = retry_after_seconds

@@ -3,21 +3,33 @@
 A session token is random; only its SHA-256 is stored, so logout and expiry really end a
 session (30 minutes idle, 12 hours absolute by default). API clients send it as a Bearer
 token, browsers as an HttpOnly cookie plus a per-session CSRF token.
+
+Registration (register_person, register_unit) and login hash passwords with argon2, which
+is slow on purpose: web code calls them in a worker thread (run_in_threadpool), never on the
+event loop. Login records failures in the caller's session before raising, so the caller
+commits even on failure (web/api/accounts.py `perform_login` does).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, true, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..clock import as_utc
 from ..config import Settings
-from ..models import AuthSession, Officer, Person, Unit
+from ..domain import identity
+from ..domain.errors import Conflict, Invalid, TooManyRequests, Unauthenticated
+from ..models import AuthSession, LoginFailure, Officer, Person, SecurityEvent, Unit
+from . import passwords
 
 
 @dataclass(frozen=True)
@@ -33,6 +45,7 @@ class Principal:
     is_reviewer: bool = False
     is_initiator: bool = False
     login_code: str = ""  # officer code, unit tax id; empty for persons
+    expires_at: datetime | None = None  # the session's absolute end (UTC)
 
 
 def token_hash(token: str) -> str:
@@ -59,21 +72,25 @@ def create_session(
 
 
 def _principal_for(session: Session, row: AuthSession) -> Principal | None:
+    ends = as_utc(row.expires_at)
     if row.account_kind == "person":
         p = session.get(Person, row.account_id)
         if p is None:
             return None
-        return Principal("person", p.id, p.name, p.region_code, row.id, row.csrf_token)
+        return Principal("person", p.id, p.name, p.region_code, row.id, row.csrf_token,
+                         expires_at=ends)
     if row.account_kind == "unit":
         u = session.get(Unit, row.account_id)
         if u is None:
             return None
-        return Principal("unit", u.id, u.name, u.region_code, row.id, row.csrf_token, login_code=u.tax_id)
+        return Principal("unit", u.id, u.name, u.region_code, row.id, row.csrf_token,
+                         login_code=u.tax_id, expires_at=ends)
     o = session.get(Officer, row.account_id)
     if o is None or not o.active:
         return None
     return Principal("officer", o.id, o.name, o.region_code, row.id, row.csrf_token,
-                     is_reviewer=o.is_reviewer, is_initiator=o.is_initiator, login_code=o.code)
+                     is_reviewer=o.is_reviewer, is_initiator=o.is_initiator, login_code=o.code,
+                     expires_at=ends)
 
 
 def resolve_session(session: Session, *, token: str, at: datetime, settings: Settings) -> Principal | None:
@@ -111,3 +128,294 @@ def revoke_all_sessions(session: Session, *, kind: str, account_id: int, at: dat
         .values(revoked_at=at)
     )
     return result.rowcount
+
+
+# --------------------------------------------------------------------------- registration
+
+_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,39}")
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+_ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
+_TAX_ID = re.compile(r"[0-9A-Z]{15,20}")
+
+
+def _squeeze(value: object) -> str:
+    """Every whitespace removed: people paste numbers grouped with spaces."""
+    return "".join(value.split()) if isinstance(value, str) else ""
+
+
+def _check_mobile(phone: str) -> str:
+    text = identity.check_phone(phone, field="phone")
+    if not _MOBILE.fullmatch(text):
+        raise Invalid("register.phone_not_mobile", "请填写11位手机号码", "phone")
+    return text
+
+
+def _check_username(username: str | None) -> str | None:
+    """Optional. Stored lower-case so that `Qiu_SG` and `qiu_sg` are one name. It must start
+    with a letter, so it can never be mistaken for an ID number or a phone at login."""
+    text = (username or "").strip()
+    if not text:
+        return None
+    if not _USERNAME.fullmatch(text):
+        raise Invalid("register.username_format",
+                      "用户名应为4至40位字母、数字或下划线，且以字母开头", "username")
+    return text.lower()
+
+
+def _check_tax_id(tax_id: str) -> str:
+    text = _squeeze(tax_id).upper()
+    if not _TAX_ID.fullmatch(text):
+        raise Invalid("register.tax_id_format", "纳税人识别号应为15至20位数字或大写字母", "tax_id")
+    return text
+
+
+def _refuse_taken(session: Session, *, person_id: int | None, phone: str,
+                  username: str | None) -> None:
+    others = Person.id != person_id if person_id is not None else true()
+    if session.execute(select(Person.id).where(Person.phone == phone, others)).first():
+        raise Conflict("register.phone_taken", "该手机号码已被其他账户使用", "phone")
+    if username and session.execute(
+        select(Person.id).where(Person.username == username, others)
+    ).first():
+        raise Conflict("register.username_taken", "该用户名已被使用，请换一个", "username")
+
+
+def register_person(
+    session: Session, *, id_number: str, name: str, phone: str, password: str,
+    username: str | None = None, at: datetime, today: date,
+) -> Person:
+    """Register a person (自然人注册) and return the row.
+
+    A person already known from imported payments keeps their row: the name given must be
+    the one on record (`register.name_mismatch`), and an ID registered before is refused with
+    409 `register.already_registered`. An unknown ID creates the person, region taken from
+    the ID's first six digits. The password is hashed here (argon2, slow): call this from a
+    worker thread, not on the event loop.
+    """
+    id_number = identity.check_resident_id(id_number, today=today)
+    name = identity.check_name(name)
+    phone = _check_mobile(phone)
+    username = _check_username(username)
+    passwords.check_strength(password, avoid=(id_number, phone, username))
+
+    person = session.execute(
+        select(Person).where(Person.id_number == id_number)
+    ).scalar_one_or_none()
+    if person is not None:
+        # Name before "already registered": learning that an ID has an account needs its name.
+        if person.name.strip() != name:
+            raise Invalid("register.name_mismatch", "姓名与证件号码登记的信息不一致，请核对", "name")
+        if person.password_hash:
+            raise Conflict("register.already_registered", "该证件号码已注册，请直接登录", "id_number")
+    _refuse_taken(session, person_id=person.id if person else None, phone=phone, username=username)
+
+    existing_id = person.id if person is not None else None
+    password_hash = passwords.hash_password(password)
+    try:
+        with session.begin_nested():
+            if person is None:
+                person = Person(id_number=id_number, name=name, region_code=id_number[:6],
+                                phone=phone, username=username, password_hash=password_hash,
+                                registered_at=at, created_at=at)
+                session.add(person)
+                session.flush()
+            else:
+                # Conditional: of two simultaneous registrations of one ID, one wins.
+                claimed = session.execute(
+                    update(Person)
+                    .where(Person.id == person.id, Person.password_hash.is_(None))
+                    .values(phone=phone, username=username, password_hash=password_hash,
+                            registered_at=at)
+                    .execution_options(synchronize_session=False)
+                ).rowcount
+                if claimed != 1:
+                    raise Conflict("register.already_registered", "该证件号码已注册，请直接登录",
+                                   "id_number")
+    except IntegrityError:
+        # A concurrent registration took the ID, phone or username between check and write.
+        _refuse_taken(session, person_id=existing_id, phone=phone, username=username)
+        raise Conflict("register.already_registered", "该证件号码已注册，请直接登录", "id_number") from None
+    session.refresh(person)
+    return person
+
+
+def register_unit(session: Session, *, tax_id: str, name: str, password: str, at: datetime) -> Unit:
+    """Register a unit (村组) known from imported unit payments; the name must be the one on
+    record. Hashes the password: call from a worker thread."""
+    tax_id = _check_tax_id(tax_id)
+    name = (name or "").strip() if isinstance(name, str) else ""
+    if not name:
+        raise Invalid("register.unit_name_required", "请填写单位名称", "name")
+    passwords.check_strength(password, avoid=(tax_id,))
+    unit = session.execute(select(Unit).where(Unit.tax_id == tax_id)).scalar_one_or_none()
+    if unit is None:
+        raise Invalid("register.unit_unknown", "未查询到该单位信息，请核对纳税人识别号", "tax_id")
+    if unit.name.strip() != name:
+        raise Invalid("register.name_mismatch", "单位名称与纳税人识别号登记的信息不一致，请核对", "name")
+    if unit.password_hash:
+        raise Conflict("register.already_registered", "该单位已注册，请直接登录", "tax_id")
+    claimed = session.execute(
+        update(Unit)
+        .where(Unit.id == unit.id, Unit.password_hash.is_(None))
+        .values(password_hash=passwords.hash_password(password), registered_at=at)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        raise Conflict("register.already_registered", "该单位已注册，请直接登录", "tax_id")
+    session.refresh(unit)
+    return unit
+
+
+# --------------------------------------------------------------------------- login
+
+LOGIN_KINDS = ("person", "unit", "officer")
+_INVALID_CREDENTIALS = ("auth.invalid_credentials", "账号或密码错误")
+
+
+def _account_scope(kind: str, login: str, settings: Settings) -> str:
+    """Throttle key of an account: a keyed hash of what was typed, never the row, so unknown
+    accounts are throttled exactly like known ones and the table holds no ID or phone."""
+    normalised = _squeeze(login).lower()
+    digest = hmac.new(settings.resolved_secret_key().encode(), f"{kind}:{normalised}".encode(),
+                      hashlib.sha256).hexdigest()
+    return f"acct:{kind}:{digest[:40]}"
+
+
+def _address_scope(client_address: str) -> str:
+    return f"addr:{(client_address or 'unknown')[:90]}"
+
+
+def _throttled(session: Session, *, scopes: tuple[str, ...], at: datetime,
+               settings: Settings) -> bool:
+    since = at - timedelta(seconds=settings.login_window_seconds)
+    counts = session.execute(
+        select(LoginFailure.scope, func.count())
+        .where(LoginFailure.scope.in_(scopes), LoginFailure.at > since)
+        .group_by(LoginFailure.scope)
+    ).all()
+    return any(n >= settings.login_max_failures for _, n in counts)
+
+
+def _find_account(session: Session, kind: str, login: str) -> Person | Unit | Officer | None:
+    text = _squeeze(login)
+    if not text:
+        return None
+    if kind == "person":
+        if _ID_SHAPE.fullmatch(text.upper()):
+            where = Person.id_number == text.upper()
+        elif _MOBILE.fullmatch(text):
+            where = Person.phone == text
+        elif _USERNAME.fullmatch(text):
+            where = Person.username == text.lower()
+        else:
+            return None
+        return session.execute(select(Person).where(where)).scalar_one_or_none()
+    if kind == "unit":
+        return session.execute(select(Unit).where(Unit.tax_id == text.upper())).scalar_one_or_none()
+    officer = session.execute(select(Officer).where(Officer.code == text)).scalar_one_or_none()
+    return officer if officer is not None and officer.active else None
+
+
+def throttle_message(settings: Settings) -> str:
+    minutes = max(1, -(-settings.login_window_seconds // 60))
+    return f"登录失败次数过多，请{minutes}分钟后再试"
+
+
+def login(
+    session: Session, *, kind: str, login: str, password: str, client_address: str,
+    at: datetime, settings: Settings,
+) -> tuple[str, Principal]:
+    """Check the credentials and open a session: (raw token, principal).
+
+    Persons log in with their ID number, phone or username; units with their tax ID;
+    officers with their code. Every refusal looks the same whether or not the account
+    exists: `auth.invalid_credentials` (401) after the same argon2 work, or `auth.throttled`
+    (429) once an account string or a client address has `login_max_failures` failures in
+    the last `login_window_seconds`.
+
+    Failures are recorded in `session` BEFORE the error is raised: the caller must commit
+    the session even when this raises Unauthenticated or TooManyRequests (see
+    web/api/accounts.py `perform_login`), or throttling never engages. Hashes: call from a
+    worker thread.
+    """
+    if kind not in LOGIN_KINDS:
+        raise Invalid("auth.kind", "账户类型应为 person、unit 或 officer", "kind")
+    login = login if isinstance(login, str) else ""
+    password = password if isinstance(password, str) else ""
+    account_scope = _account_scope(kind, login, settings)
+    address_scope = _address_scope(client_address)
+    if _throttled(session, scopes=(account_scope, address_scope), at=at, settings=settings):
+        session.add(SecurityEvent(
+            at=at, kind="login.throttled", actor=f"anonymous:{kind}",
+            detail=f"account={account_scope.rsplit(':', 1)[1][:16]} address={client_address[:60]}",
+        ))
+        raise TooManyRequests("auth.throttled", throttle_message(settings),
+                              retry_after_seconds=settings.login_window_seconds)
+
+    account = _find_account(session, kind, login)
+    stored = account.password_hash if account is not None else None
+    # verify_password spends the argon2 time for a missing hash too: timing says nothing.
+    if not passwords.verify_password(stored, password):
+        since = at - timedelta(seconds=settings.login_window_seconds)
+        session.execute(
+            delete(LoginFailure)
+            .where(LoginFailure.scope.in_((account_scope, address_scope)), LoginFailure.at <= since)
+            .execution_options(synchronize_session=False)
+        )
+        session.add_all([LoginFailure(scope=account_scope, at=at),
+                         LoginFailure(scope=address_scope, at=at)])
+        session.flush()
+        raise Unauthenticated(*_INVALID_CREDENTIALS)
+
+    assert account is not None and stored is not None
+    if passwords.needs_rehash(stored):
+        account.password_hash = passwords.hash_password(password)
+    session.execute(
+        delete(LoginFailure).where(LoginFailure.scope == account_scope)
+        .execution_options(synchronize_session=False)
+    )
+    token, row = create_session(session, kind=kind, account_id=account.id, at=at, settings=settings)
+    principal = _principal_for(session, row)
+    assert principal is not None
+    return token, principal
+
+
+def purge_login_failures(session: Session, *, before: datetime) -> int:
+    """Drop failures older than the throttle window (for a periodic clean-up)."""
+    return session.execute(
+        delete(LoginFailure).where(LoginFailure.at < before)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+# --------------------------------------------------------------------------- the account
+
+def account_summary(account: Person | Unit) -> dict[str, Any]:
+    """A person or unit as its owner sees it (registration answers, GET /me); PII masked."""
+    if isinstance(account, Person):
+        return {"kind": "person", "display_name": account.name, "region_code": account.region_code,
+                "id_number_masked": identity.mask_id_number(account.id_number),
+                "phone_masked": identity.mask_phone(account.phone) or None,
+                "username": account.username, "registered_at": _utc_or_none(account.registered_at)}
+    return {"kind": "unit", "display_name": account.name, "region_code": account.region_code,
+            "tax_id": account.tax_id, "ss_no": account.ss_no,
+            "registered_at": _utc_or_none(account.registered_at)}
+
+
+def describe_account(session: Session, *, principal: Principal) -> dict[str, Any]:
+    """The logged-in account for its owner (GET /me), PII masked as domain.md says."""
+    if principal.kind in ("person", "unit"):
+        row = session.get(Person if principal.kind == "person" else Unit, principal.account_id)
+        if row is None:
+            raise Unauthenticated()
+        view = account_summary(row)
+    else:
+        view = {"kind": "officer", "display_name": principal.display_name,
+                "region_code": principal.region_code, "officer_code": principal.login_code,
+                "is_reviewer": principal.is_reviewer, "is_initiator": principal.is_initiator}
+    view["expires_at"] = principal.expires_at
+    return view
+
+
+def _utc_or_none(value: datetime | None) -> datetime | None:
+    return as_utc(value) if value is not None else None

@@ -3,6 +3,8 @@ thread pool in async code (the web layer uses run_in_threadpool)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -23,13 +25,21 @@ MIN_LENGTH = 8
 MAX_LENGTH = 128
 
 
-def check_strength(password: str, *, field: str = "password") -> None:
-    if len(password) < MIN_LENGTH:
+def check_strength(password: str, *, field: str = "password", avoid: Iterable[str | None] = ()) -> None:
+    """Refuse short, over-long and common passwords.
+
+    `avoid` lists the account's own identifiers (ID number, phone, username): a password equal
+    to one of them is the first thing anyone who knows the person would try.
+    """
+    if not isinstance(password, str) or len(password) < MIN_LENGTH:
         raise Invalid("password.too_short", "密码至少8位", field)
     if len(password) > MAX_LENGTH:
         raise Invalid("password.too_long", "密码不能超过128位", field)
-    if password.lower() in COMMON_PASSWORDS or len(set(password)) <= 2:
+    lowered = password.lower()
+    if lowered in COMMON_PASSWORDS or len(set(password)) <= 2:
         raise Invalid("password.too_common", "密码过于简单，请换一个不常见的密码", field)
+    if any(value and lowered == value.lower() for value in avoid):
+        raise Invalid("password.same_as_account", "密码不能与证件号码、手机号码或用户名相同", field)
 
 
 def hash_password(password: str) -> str:
@@ -48,7 +58,11 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 
 def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
+    """True when the hash was made with other parameters than today's (checked on login)."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except (InvalidHashError, ValueError):
+        return True
 
 
 _DUMMY_HASH = _hasher.hash("not-a-real-password")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
@@ -20,6 +20,7 @@ from .api import medical as api_medical
 from .api import officer as api_officer
 from .api import pension as api_pension
 from .api import unit as api_unit
+from .body_limit import BodyLimitMiddleware
 from .pages import etax as pages_etax
 from .pages import mobile as pages_mobile
 from .pages import officer as pages_officer
@@ -61,18 +62,9 @@ def create_app(
 
     errors.install(app)
 
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
-        # Oversize bodies are refused before anything parses them.
-        length = request.headers.get("content-length")
-        if length is not None:
-            try:
-                too_big = int(length) > settings.max_body_bytes
-            except ValueError:
-                too_big = True
-            if too_big:
-                return JSONResponse(errors.error_body("request.too_large", "请求内容过大"), status_code=413)
-        return await call_next(request)
+    # Oversize bodies are refused before anything parses them, whatever Content-Length says
+    # (chunked or understated bodies are counted as they arrive).
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 
     for module in (api_accounts, api_pension, api_unit, api_medical, api_officer, api_callbacks):
         app.include_router(module.router, prefix=API_PREFIX)

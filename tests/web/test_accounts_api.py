@@ -1,0 +1,461 @@
+"""Accounts and sessions through the API: registration, login, throttling, logout, expiry,
+cookies with CSRF, password hashing. Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from sirefund.models import LoginFailure, Person, SecurityEvent, Unit
+from sirefund.services import passwords
+from sirefund.web.deps import CSRF_HEADER, SESSION_COOKIE, CurrentPrincipal
+from tests.factories import PASSWORD, make_officer, make_person, make_unit, resident_id
+
+API = "/api/v1"
+NEW_PASSWORD = "Hubei-2026-refund"
+
+
+def _seed(session_factory, build):  # type: ignore[no-untyped-def]
+    """Run `build(session)` in a committed transaction and return its result."""
+    with session_factory() as s:
+        with s.begin():
+            result = build(s)
+        s.expunge_all()
+    return result
+
+
+def _register(client: TestClient, **overrides: object):  # type: ignore[no-untyped-def]
+    body = {"id_number": resident_id(), "name": "邱世贵", "phone": "13812341234",
+            "password": NEW_PASSWORD} | overrides
+    return client.post(f"{API}/register/person", json=body)
+
+
+def _login(client: TestClient, kind: str, login: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    return client.post(f"{API}/sessions", json={"kind": kind, "login": login, "password": password})
+
+
+def _bearer(response) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def _error(response) -> dict:  # type: ignore[no-untyped-def]
+    return response.json()["error"]
+
+
+# --------------------------------------------------------------------------- registration
+
+
+def test_registering_an_unknown_id_creates_the_person_with_an_argon2id_hash(client, session_factory):
+    id_number = resident_id(region="420102")
+    r = _register(client, id_number=id_number, username="Qiu_SG")
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["id_number_masked"] == id_number[0] + "*" * 16 + id_number[-1]
+    assert body["phone_masked"] == "138****1234"
+    assert body["username"] == "qiu_sg"
+    assert id_number not in r.text and "13812341234" not in r.text
+    with session_factory() as s:
+        person = s.execute(select(Person).where(Person.id_number == id_number)).scalar_one()
+        assert person.region_code == "420102"
+        assert person.password_hash.startswith("$argon2id$")
+        assert NEW_PASSWORD not in person.password_hash
+
+
+def test_registering_a_known_id_keeps_the_imported_person(client, session_factory):
+    known = _seed(session_factory, lambda s: make_person(s, name="王秀英"))
+    r = _register(client, id_number=known.id_number, name="王秀英")
+    assert r.status_code == 201, r.text
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Person)) == 1
+        assert s.get(Person, known.id).password_hash is not None
+
+
+def test_registering_a_known_id_with_another_name_is_refused(client, session_factory):
+    known = _seed(session_factory, lambda s: make_person(s, name="王秀英"))
+    r = _register(client, id_number=known.id_number, name="王秀兰")
+    assert r.status_code == 422
+    assert _error(r) == {"code": "register.name_mismatch", "message": _error(r)["message"],
+                         "field": "name"}
+    with session_factory() as s:
+        assert s.get(Person, known.id).password_hash is None
+
+
+def test_registering_an_id_with_a_wrong_check_digit_is_refused(client):
+    good = resident_id()
+    bad = good[:17] + ("0" if good[17] != "0" else "1")
+    r = _register(client, id_number=bad)
+    assert r.status_code == 422
+    assert _error(r)["code"] == "id_number.check_digit"
+    assert _error(r)["field"] == "id_number"
+
+
+def test_registering_twice_is_a_conflict(client):
+    id_number = resident_id()
+    assert _register(client, id_number=id_number).status_code == 201
+    r = _register(client, id_number=id_number, phone="13912345678")
+    assert r.status_code == 409
+    assert _error(r)["code"] == "register.already_registered"
+
+
+def test_a_phone_already_in_use_is_refused(client):
+    assert _register(client, phone="13700001111").status_code == 201
+    r = _register(client, phone="13700001111")
+    assert r.status_code == 409
+    assert _error(r) | {"message": ""} == {"code": "register.phone_taken", "message": "",
+                                           "field": "phone"}
+
+
+def test_a_username_already_in_use_is_refused_whatever_its_case(client):
+    assert _register(client, username="villager_1", phone="13700002222").status_code == 201
+    r = _register(client, username="Villager_1", phone="13700003333")
+    assert r.status_code == 409
+    assert _error(r)["code"] == "register.username_taken"
+
+
+@pytest.mark.parametrize("username", ["abc", "12345678", "bad name", "名字名字"])
+def test_a_malformed_username_is_refused(client, username):
+    r = _register(client, username=username)
+    assert r.status_code == 422
+    assert _error(r)["field"] == "username"
+
+
+@pytest.mark.parametrize(("password", "code"), [
+    ("short1!", "password.too_short"),
+    ("password123", "password.too_common"),
+    ("woaini1314", "password.too_common"),
+    ("aaaaaaaaaaaa", "password.too_common"),
+])
+def test_weak_or_common_passwords_are_refused(client, password, code):
+    r = _register(client, password=password)
+    assert r.status_code == 422
+    assert _error(r)["code"] == code
+    assert _error(r)["field"] == "password"
+
+
+def test_a_password_equal_to_the_phone_is_refused(client):
+    r = _register(client, phone="13655556666", password="13655556666")
+    assert r.status_code == 422
+    assert _error(r)["code"] == "password.same_as_account"
+
+
+def test_a_landline_is_not_accepted_as_the_account_phone(client):
+    r = _register(client, phone="027-87654321")
+    assert r.status_code == 422
+    assert _error(r)["field"] == "phone"
+
+
+def test_a_known_unit_registers_with_its_tax_id_and_name(client, session_factory):
+    unit = _seed(session_factory, lambda s: make_unit(s, name="新庙村村民委员会"))
+    r = client.post(f"{API}/register/unit",
+                    json={"tax_id": unit.tax_id.lower(), "name": "新庙村村民委员会",
+                          "password": NEW_PASSWORD})
+    assert r.status_code == 201, r.text
+    assert r.json()["tax_id"] == unit.tax_id
+    with session_factory() as s:
+        assert s.get(Unit, unit.id).password_hash.startswith("$argon2id$")
+    again = client.post(f"{API}/register/unit",
+                        json={"tax_id": unit.tax_id, "name": "新庙村村民委员会",
+                              "password": NEW_PASSWORD})
+    assert again.status_code == 409
+    assert _error(again)["code"] == "register.already_registered"
+
+
+def test_an_unknown_unit_cannot_register(client):
+    r = client.post(f"{API}/register/unit",
+                    json={"tax_id": "91420700MA4KXXXX0X", "name": "某村", "password": NEW_PASSWORD})
+    assert r.status_code == 422
+    assert _error(r) == {"code": "register.unit_unknown",
+                         "message": "未查询到该单位信息，请核对纳税人识别号", "field": "tax_id"}
+
+
+def test_a_unit_with_another_name_cannot_register(client, session_factory):
+    unit = _seed(session_factory, lambda s: make_unit(s, name="新庙村村民委员会"))
+    r = client.post(f"{API}/register/unit",
+                    json={"tax_id": unit.tax_id, "name": "旧庙村村民委员会", "password": NEW_PASSWORD})
+    assert r.status_code == 422
+    assert _error(r)["code"] == "register.name_mismatch"
+
+
+# --------------------------------------------------------------------------- login
+
+
+def test_a_registered_person_logs_in_by_id_number_phone_or_username(client):
+    id_number = resident_id()
+    assert _register(client, id_number=id_number, phone="13512345678",
+                     username="qiushigui").status_code == 201
+    for login in (id_number, id_number.lower(), "135 1234 5678", "QiuShiGui"):
+        r = _login(client, "person", login, NEW_PASSWORD)
+        assert r.status_code == 201, (login, r.text)
+        body = r.json()
+        assert body["kind"] == "person" and body["display_name"] == "邱世贵"
+        assert body["token"] and body["csrf_token"] and body["expires_at"]
+        me = client.get(f"{API}/me", headers=_bearer(r))
+        assert me.status_code == 200
+        assert me.json()["id_number_masked"] == id_number[0] + "*" * 16 + id_number[-1]
+        assert me.json()["phone_masked"] == "135****5678"
+
+
+def test_login_sets_the_token_as_an_httponly_samesite_lax_cookie(client, session_factory):
+    person = _seed(session_factory, lambda s: make_person(s, password=PASSWORD))
+    r = _login(client, "person", person.id_number)
+    assert r.status_code == 201
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}={r.json()['token']};")
+    assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
+    assert "secure" not in cookie.lower()  # cookie_secure is off in the test settings
+
+
+def test_the_session_cookie_is_secure_when_configured(client, session_factory, settings):
+    settings.cookie_secure = True
+    person = _seed(session_factory, lambda s: make_person(s, password=PASSWORD))
+    r = _login(client, "person", person.id_number)
+    assert "secure" in r.headers["set-cookie"].lower()
+
+
+def test_a_unit_logs_in_by_tax_id_and_an_officer_by_code(client, session_factory):
+    unit, officer = _seed(session_factory, lambda s: (
+        make_unit(s, password=PASSWORD), make_officer(s, code="OF7001", name="李审核")))
+    r = _login(client, "unit", unit.tax_id)
+    assert r.status_code == 201
+    assert r.json()["kind"] == "unit"
+    assert client.get(f"{API}/me", headers=_bearer(r)).json()["tax_id"] == unit.tax_id
+    r = _login(client, "officer", "OF7001")
+    assert r.status_code == 201
+    assert r.json() | {"token": "", "csrf_token": "", "expires_at": ""} == {
+        "token": "", "kind": "officer", "display_name": "李审核", "csrf_token": "", "expires_at": ""}
+    assert client.get(f"{API}/me", headers=_bearer(r)).json()["officer_code"] == "OF7001"
+
+
+def test_an_account_kind_does_not_log_in_as_another_kind(client, session_factory):
+    unit = _seed(session_factory, lambda s: make_unit(s, password=PASSWORD))
+    assert _login(client, "person", unit.tax_id).status_code == 401
+
+
+def test_a_wrong_password_and_an_unknown_account_get_the_same_401(client, session_factory):
+    person = _seed(session_factory, lambda s: make_person(s, password=PASSWORD))
+    wrong = _login(client, "person", person.id_number, "Wrong-passw0rd")
+    unknown = _login(client, "person", resident_id(), "Wrong-passw0rd")
+    imported_only = _seed(session_factory, lambda s: make_person(s))  # never registered
+    unregistered = _login(client, "person", imported_only.id_number, PASSWORD)
+    for r in (wrong, unknown, unregistered):
+        assert r.status_code == 401
+        assert r.json() == {"error": {"code": "auth.invalid_credentials",
+                                      "message": "账号或密码错误", "field": None}}
+        assert SESSION_COOKIE not in r.headers.get("set-cookie", "")
+
+
+def test_a_deactivated_officer_cannot_log_in(client, session_factory):
+    def build(s):  # type: ignore[no-untyped-def]
+        o = make_officer(s, code="OF7002")
+        o.active = False
+        return o
+
+    _seed(session_factory, build)
+    assert _login(client, "officer", "OF7002").status_code == 401
+
+
+# --------------------------------------------------------------------------- throttling
+
+
+def _fail(client: TestClient, login: str, times: int, kind: str = "person") -> None:
+    for _ in range(times):
+        assert _login(client, kind, login, "Wrong-passw0rd").status_code == 401
+
+
+def _other_address(app: FastAPI, host: str) -> TestClient:
+    return TestClient(app, raise_server_exceptions=False, client=(host, 50000))
+
+
+THROTTLED = {"error": {"code": "auth.throttled", "message": "登录失败次数过多，请15分钟后再试",
+                       "field": None}}
+
+
+def test_an_account_is_throttled_after_too_many_failures_even_with_the_right_password(
+        client, app, session_factory, settings, clock):
+    settings.login_max_failures = 3
+    person = _seed(session_factory, lambda s: make_person(s, password=PASSWORD))
+    _fail(client, person.id_number, 3)
+    r = _login(client, "person", person.id_number)
+    assert r.status_code == 429
+    assert r.json() == THROTTLED
+    assert r.headers["retry-after"] == "900"
+    # From another address too: the account itself is protected.
+    with _other_address(app, "198.51.100.20") as elsewhere:
+        assert _login(elsewhere, "person", person.id_number).status_code == 429
+    with session_factory() as s:
+        event = s.execute(select(SecurityEvent)).scalars().first()
+        assert event is not None and event.kind == "login.throttled"
+        assert person.id_number not in (event.detail or "")
+        assert all(person.id_number not in f.scope for f in s.execute(select(LoginFailure)).scalars())
+    clock.advance(seconds=settings.login_window_seconds + 1)
+    assert _login(client, "person", person.id_number).status_code == 201
+
+
+def test_an_unknown_account_is_throttled_exactly_like_a_known_one(
+        client, app, settings, session_factory):
+    settings.login_max_failures = 3
+    person = _seed(session_factory, lambda s: make_person(s, password=PASSWORD))
+    ghost = resident_id(region="420102")
+    _fail(client, ghost, 3)
+    with _other_address(app, "198.51.100.40") as elsewhere:
+        unknown = _login(elsewhere, "person", ghost, "Wrong-passw0rd")
+        assert (unknown.status_code, unknown.json()) == (429, THROTTLED)
+        # Refused attempts are not failures: that address is still free for real accounts.
+        assert _login(elsewhere, "person", person.id_number).status_code == 201
+    # The known account from the failing address: throttled by the address, same answer.
+    known = _login(client, "person", person.id_number)
+    assert (known.status_code, known.json()) == (429, THROTTLED)
+
+
+def test_one_address_failing_on_many_accounts_is_throttled_but_others_are_not(
+        client, app, session_factory, settings):
+    settings.login_max_failures = 3
+    person = _seed(session_factory, lambda s: make_person(s, password=PASSWORD))
+    with _other_address(app, "203.0.113.7") as attacker:
+        for _ in range(3):
+            _fail(attacker, resident_id(), 1)
+        assert _login(attacker, "person", person.id_number).status_code == 429
+    # The account itself had no failures: its owner elsewhere logs in.
+    assert _login(client, "person", person.id_number).status_code == 201
+
+
+def test_a_successful_login_clears_the_accounts_failures(client, app, session_factory, settings):
+    settings.login_max_failures = 3
+    person = _seed(session_factory, lambda s: make_person(s, password=PASSWORD))
+    with _other_address(app, "198.51.100.30") as first:
+        _fail(first, person.id_number, 2)
+        assert _login(first, "person", person.id_number).status_code == 201
+    with _other_address(app, "198.51.100.31") as second:
+        _fail(second, person.id_number, 2)
+        assert _login(second, "person", person.id_number).status_code == 201
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+def test_logout_ends_the_session_on_the_server(client, session_factory):
+    person = _seed(session_factory, lambda s: make_person(s, password=PASSWORD))
+    r = _login(client, "person", person.id_number)
+    headers = _bearer(r)
+    client.cookies.clear()
+    out = client.delete(f"{API}/sessions/current", headers=headers)
+    assert out.status_code == 204
+    assert f'{SESSION_COOKIE}=""' in out.headers["set-cookie"]
+    again = client.get(f"{API}/me", headers=headers)
+    assert again.status_code == 401
+    assert _error(again)["code"] == "auth.required"
+
+
+def test_a_session_ends_after_30_idle_minutes(client, session_factory, clock):
+    person = _seed(session_factory, lambda s: make_person(s, password=PASSWORD))
+    headers = _bearer(_login(client, "person", person.id_number))
+    client.cookies.clear()
+    clock.advance(minutes=29)
+    assert client.get(f"{API}/me", headers=headers).status_code == 200
+    clock.advance(minutes=31)
+    assert client.get(f"{API}/me", headers=headers).status_code == 401
+
+
+def test_a_session_ends_after_12_hours_even_when_active(client, session_factory, clock):
+    person = _seed(session_factory, lambda s: make_person(s, password=PASSWORD))
+    headers = _bearer(_login(client, "person", person.id_number))
+    client.cookies.clear()
+    elapsed = 0
+    while elapsed + 25 < 12 * 60:
+        clock.advance(minutes=25)
+        elapsed += 25
+        assert client.get(f"{API}/me", headers=headers).status_code == 200, elapsed
+    clock.advance(minutes=12 * 60 - elapsed)
+    assert client.get(f"{API}/me", headers=headers).status_code == 401
+
+
+def test_a_cookie_session_needs_the_csrf_token_to_write(app, client, session_factory):
+    @app.post("/test-only/write")
+    async def _write(principal: CurrentPrincipal) -> dict[str, str]:
+        return {"kind": principal.kind}
+
+    person = _seed(session_factory, lambda s: make_person(s, password=PASSWORD))
+    r = _login(client, "person", person.id_number)
+    csrf = r.json()["csrf_token"]
+    # The client keeps the cookie; no Authorization header from here on.
+    assert client.get(f"{API}/me").status_code == 200
+    refused = client.post("/test-only/write")
+    assert refused.status_code == 403
+    assert _error(refused)["code"] == "auth.csrf"
+    assert client.post("/test-only/write", headers={CSRF_HEADER: "forged"}).status_code == 403
+    assert client.post("/test-only/write", headers={CSRF_HEADER: csrf}).status_code == 200
+    assert client.delete(f"{API}/sessions/current").status_code == 403
+    assert client.delete(f"{API}/sessions/current", headers={CSRF_HEADER: csrf}).status_code == 204
+    assert client.get(f"{API}/me", headers={"Cookie": f"{SESSION_COOKIE}={r.json()['token']}"}
+                      ).status_code == 401
+
+
+def test_a_bearer_session_needs_no_csrf_token(app, client, session_factory):
+    @app.post("/test-only/write")
+    async def _write(principal: CurrentPrincipal) -> dict[str, str]:
+        return {"kind": principal.kind}
+
+    person = _seed(session_factory, lambda s: make_person(s, password=PASSWORD))
+    headers = _bearer(_login(client, "person", person.id_number))
+    client.cookies.clear()
+    assert client.post("/test-only/write", headers=headers).status_code == 200
+
+
+def test_anonymous_me_is_401(client):
+    r = client.get(f"{API}/me")
+    assert r.status_code == 401
+    assert _error(r)["code"] == "auth.required"
+
+
+# --------------------------------------------------------------------------- password hashing
+
+
+def test_a_hash_made_with_weaker_parameters_is_replaced_at_login(client, session_factory):
+    weak = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
+    assert passwords.needs_rehash(weak)
+
+    def build(s):  # type: ignore[no-untyped-def]
+        p = make_person(s)
+        p.password_hash, p.registered_at = weak, p.created_at
+        return p
+
+    person = _seed(session_factory, build)
+    assert _login(client, "person", person.id_number).status_code == 201
+    with session_factory() as s:
+        stored = s.get(Person, person.id).password_hash
+    assert stored != weak
+    assert stored.startswith("$argon2id$")
+    assert not passwords.needs_rehash(stored)
+    assert passwords.verify_password(stored, PASSWORD)
+
+
+def test_a_current_hash_is_left_alone_at_login(client, session_factory):
+    person = _seed(session_factory, lambda s: make_person(s, password=PASSWORD))
+    with session_factory() as s:
+        before = s.get(Person, person.id).password_hash
+    assert _login(client, "person", person.id_number).status_code == 201
+    with session_factory() as s:
+        assert s.get(Person, person.id).password_hash == before
+
+
+def test_login_hashes_in_a_worker_thread_not_on_the_event_loop(client, session_factory, monkeypatch):
+    import asyncio
+
+    loop_running: list[bool] = []
+    real = passwords.verify_password
+
+    def spy(password_hash, password):  # type: ignore[no-untyped-def]
+        try:
+            asyncio.get_running_loop()
+            loop_running.append(True)
+        except RuntimeError:
+            loop_running.append(False)
+        return real(password_hash, password)
+
+    monkeypatch.setattr(passwords, "verify_password", spy)
+    person = _seed(session_factory, lambda s: make_person(s, password=PASSWORD))
+    assert _login(client, "person", person.id_number).status_code == 201
+    assert loop_running == [False]
