@@ -140,6 +140,7 @@ def test_payments_show_the_manuals_columns_in_yuan(client, headers, insured):
 def test_one_registration_is_chosen_for_the_person(client, headers, insured):
     body = client.get("/api/v1/medical/payments", headers=headers).json()
     assert body["registration"]["registration_id"] == insured["registration"]
+    assert body["payer_name"] == "邱世贵" and body["id_number_masked"].count("*") == 16
     assert body["registration"]["agency_name"] == "武汉市医疗保障局(医疗)"
 
 
@@ -206,7 +207,7 @@ def test_medical_refund_amount_is_medical_plus_long_term_care(client, headers, i
     assert app["refund_status_label"] == "已申请" and app["review_status_label"] == "待审核"
     assert app["bank_account_masked"] == "***************0018"
     assert app["handler_phone_masked"] == "138****1234"
-    assert app["insurance_year"] == 2026 and app["channel"] == "web"
+    assert app["insurance_year"] == 2026 and app["channel"] == "web" and app["cancellable"] is True
     with session_factory() as s:
         row = s.get(Application, app["id"])
         assert row.amount_fen == 40000 and row.payment_year == 2026
@@ -339,6 +340,7 @@ def test_cancel_only_while_pending(client, headers, insured, session_factory):
     r = client.post(f"/api/v1/medical/refunds/{app_id}/cancel", headers=headers)
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "cancelled" and r.json()["refund_status_label"] == "未申请"
+    assert r.json()["cancellable"] is False
     r = client.post(f"/api/v1/medical/refunds/{app_id}/cancel", headers=headers)
     assert r.status_code == 409 and error(r)["code"] == "application.not_cancellable"
 

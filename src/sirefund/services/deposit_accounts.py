@@ -234,8 +234,15 @@ def _report_view(report: DepositAccountReport) -> Report:
     )
 
 
-def _owned_report(session: Session, *, person_id: int, report_id: int) -> DepositAccountReport:
-    report = session.get(DepositAccountReport, report_id) if isinstance(report_id, int) else None
+def _owned_report(session: Session, *, person_id: int, report_id: int,
+                  lock: bool = False) -> DepositAccountReport:
+    report = None
+    if isinstance(report_id, int) and not isinstance(report_id, bool):
+        query = select(DepositAccountReport).where(DepositAccountReport.id == report_id)
+        if lock:
+            # Two saves of one report at once: the second waits and sees the first's rows.
+            query = query.with_for_update().execution_options(populate_existing=True)
+        report = session.execute(query).scalar_one_or_none()
     if report is None or report.person_id != person_id:
         raise NotFound("deposit_account_report.not_found", "存款账户账号报告不存在")
     return report
@@ -383,7 +390,8 @@ def _flag(value: object, field: str, default: bool) -> bool:
     raise Invalid("deposit_account.flag_invalid", "应选择是或否", field)
 
 
-def _code(value: object, field: str, known: Mapping[str, str], code: str, message: str) -> str | None:
+def _code(value: object, field: str, known: Mapping[str, str], code: str,
+          message: str) -> str | None:
     text = _text(value, field, 10)
     if text is None:
         return None
@@ -461,7 +469,8 @@ def _parse_row(index: int, raw: Mapping[str, Any], errors: _Errors) -> _Row:
         v[name] = errors.run(lambda name=name, default=default: _flag(get(name), p + name, default))
         if v[name] is None:
             v[name] = default
-    confirmed = errors.run(lambda: _flag(get("account_no_confirmed"), p + "account_no_confirmed", False))
+    confirmed = errors.run(
+        lambda: _flag(get("account_no_confirmed"), p + "account_no_confirmed", False))
     account_id = errors.run(lambda: _account_id(get("account_id"), p + "account_id"))
     return _Row(index=index, account_id=account_id, values=v, account_no_confirmed=bool(confirmed))
 
@@ -485,8 +494,9 @@ def _check_submitted_row(row: _Row, *, saved: DepositAccount | None, person: Per
     if v["account_no"] is not None:
         # A number already accepted on an earlier submission was confirmed then.
         unchanged = saved is not None and saved.account_no == v["account_no"]
+        confirmed = row.account_no_confirmed or unchanged
         checked = errors.run(lambda: identity.check_bank_account(
-            v["account_no"], confirmed=row.account_no_confirmed or unchanged, field=p + "account_no"))
+            v["account_no"], confirmed=confirmed, field=p + "account_no"))
         if checked is not None:
             v["account_no"] = checked
     if v["opened_on"] is not None and v["opened_on"] > today:
@@ -550,32 +560,80 @@ def save_report(
         raise NotFound("person.not_found", "缴费人不存在")
     report = None
     if report_id is not None:
-        report = _owned_report(session, person_id=person_id, report_id=report_id)
+        report = _owned_report(session, person_id=person_id, report_id=report_id, lock=True)
         if report.state == SUBMITTED and not submit:
             raise Conflict("deposit_account_report.already_submitted",
                            "报告已提交，修改后请直接点击提交", "submit")
-
-    errors = _Errors()
-    header = {
-        "handler_name": errors.run(lambda: _text(handler_name, "handler_name", _CAPS["handler_name"])),
-        "report_date": errors.run(lambda: _date(report_date, "report_date")),
-        "business_address": errors.run(lambda: _text(business_address, "business_address",
-                                                     _CAPS["business_address"])),
-        "report_unit": errors.run(lambda: _text(report_unit, "report_unit", _CAPS["report_unit"])),
-    }
     if not isinstance(accounts, Sequence) or isinstance(accounts, str | bytes):
         raise Invalid("deposit_account.rows_invalid", "银行账户信息格式不正确", "accounts")
     if len(accounts) > MAX_ROWS:
         raise Invalid("deposit_account.too_many_rows", f"银行账户信息最多{MAX_ROWS}条", "accounts")
+
+    errors = _Errors()
     rows = []
     for i, raw in enumerate(accounts):
-        if not isinstance(raw, Mapping):
+        if isinstance(raw, Mapping):
+            rows.append(_parse_row(i, raw, errors))
+        else:
             errors.add("deposit_account.row_invalid", "银行账户信息格式不正确", f"accounts.{i}")
-            continue
-        rows.append(_parse_row(i, raw, errors))
+    header = {
+        name: errors.run(lambda name=name, value=value: _text(value, name, _CAPS[name]))
+        for name, value in (("handler_name", handler_name), ("business_address", business_address),
+                            ("report_unit", report_unit))
+    }
+    header["report_date"] = errors.run(lambda: _date(report_date, "report_date"))
 
+    submitted_before = report is not None and report.state == SUBMITTED
     saved_rows = {r.id: r for r in report.accounts} if report is not None else {}
-    report_was_submitted = report is not None and report.state == SUBMITTED
+    in_force = {i: r for i, r in saved_rows.items() if submitted_before and _in_force(r, SUBMITTED)}
+    referenced = _match_saved_rows(rows, saved_rows, errors)
+    if submitted_before:
+        _check_resubmission(rows, saved_rows=saved_rows, in_force=in_force,
+                            referenced=referenced, errors=errors)
+    for row in rows:
+        saved = in_force.get(row.account_id) if row.account_id else None
+        # A submitted number is shown masked, so it comes back masked or empty: keep it.
+        if saved is not None and row.values["account_no"] in (
+                None, identity.mask_account(saved.account_no)):
+            row.values["account_no"] = saved.account_no
+
+    if submit:
+        if not rows and not errors.items:
+            errors.add("deposit_account.rows_required", "请至少添加一条银行账户信息", "accounts")
+        for row in rows:
+            if _deletes_saved_account(row, saved_rows, submitted_before):
+                continue  # deleting a saved account needs nothing more
+            saved = in_force.get(row.account_id) if row.account_id else None
+            _check_submitted_row(row, saved=saved, person=person, today=today, errors=errors)
+        _check_header(handler_name=header["handler_name"], report_date=header["report_date"],
+                      today=today, errors=errors)
+    errors.raise_if_any()
+
+    if report is None:
+        report = DepositAccountReport(person_id=person_id, state=DRAFT, created_at=at)
+        session.add(report)
+    for name, value in header.items():
+        setattr(report, name, value)
+    kept = [_store_row(row, saved_rows=saved_rows, in_force=in_force, person_id=person_id,
+                       submitted_before=submitted_before) for row in rows]
+    if submitted_before:
+        # Retired rows stay on record, after the rows sent.
+        kept += [a for a in saved_rows.values() if a.id not in referenced]
+    for position, account in enumerate(kept):
+        account.position = position
+        if submit and account.operation_type == "delete":
+            account.retired = True
+    report.accounts = kept  # a draft's rows left out are removed (delete-orphan)
+    if submit:
+        report.state = SUBMITTED
+        report.submitted_at = at
+    session.flush()
+    return _report_view(report)
+
+
+def _match_saved_rows(rows: Sequence[_Row], saved_rows: Mapping[int, DepositAccount],
+                      errors: _Errors) -> set[int]:
+    """Check that each ``account_id`` names a row of this report, once; return those named."""
     referenced: set[int] = set()
     for row in rows:
         if row.account_id is None:
@@ -589,77 +647,49 @@ def save_report(
             row.account_id = None
         else:
             referenced.add(row.account_id)
+    return referenced
 
-    in_force_before = {i: r for i, r in saved_rows.items() if _in_force(r, report.state)} \
-        if report is not None else {}
-    if report_was_submitted:
-        missing = set(in_force_before) - referenced
-        if missing:
-            errors.add("deposit_account.row_missing",
-                       "已提交的账户不能直接移除，请将操作类型改为删除后提交", "accounts")
-        for row in rows:
-            saved = saved_rows.get(row.account_id) if row.account_id else None
-            if saved is not None and saved.id not in in_force_before and row.values["operation_type"] != "delete":
-                errors.add("deposit_account.retired", "该账户已删除，不能再修改",
-                           f"accounts.{row.index}.operation_type")
 
-    # A number shown masked comes back masked or empty: keep the saved one.
+def _check_resubmission(rows: Sequence[_Row], *, saved_rows: Mapping[int, DepositAccount],
+                        in_force: Mapping[int, DepositAccount], referenced: set[int],
+                        errors: _Errors) -> None:
+    """A submitted report's accounts may back applications: none may vanish silently, and a
+    deleted one stays deleted."""
+    if set(in_force) - referenced:
+        errors.add("deposit_account.row_missing",
+                   "已提交的账户不能直接移除，请将操作类型改为删除后提交", "accounts")
     for row in rows:
-        saved = in_force_before.get(row.account_id) if row.account_id else None
-        if saved is not None and row.values["account_no"] in (None, identity.mask_account(saved.account_no)):
-            row.values["account_no"] = saved.account_no
+        retired = row.account_id is not None and row.account_id not in in_force
+        if retired and row.values["operation_type"] != "delete":
+            errors.add("deposit_account.retired", "该账户已删除，不能再修改",
+                       f"accounts.{row.index}.operation_type")
 
-    if submit:
-        if not rows and not errors.items:
-            errors.add("deposit_account.rows_required", "请至少添加一条银行账户信息", "accounts")
-        for row in rows:
-            if row.values["operation_type"] == "delete" and report_was_submitted \
-                    and row.account_id in saved_rows:
-                continue  # deleting a saved account needs nothing more
-            saved = in_force_before.get(row.account_id) if row.account_id else None
-            _check_submitted_row(row, saved=saved, person=person, today=today, errors=errors)
-        _check_header(handler_name=header["handler_name"], report_date=header["report_date"],
-                      today=today, errors=errors)
-    errors.raise_if_any()
 
-    if report is None:
-        report = DepositAccountReport(person_id=person_id, state=DRAFT, created_at=at)
-        session.add(report)
-    for name, value in header.items():
-        setattr(report, name, value)
+def _deletes_saved_account(row: _Row, saved_rows: Mapping[int, DepositAccount],
+                           submitted_before: bool) -> bool:
+    return (row.values["operation_type"] == "delete" and submitted_before
+            and row.account_id in saved_rows)
 
-    kept: list[DepositAccount] = []
-    for position, row in enumerate(rows):
-        saved = saved_rows.get(row.account_id) if row.account_id else None
-        if saved is None:
-            account = DepositAccount(person_id=person_id, retired=False)
-            _assign(account, row.values)
-        elif row.values["operation_type"] == "delete" and report_was_submitted:
-            account = saved
-            account.operation_type = "delete"
-            account.changed_on = row.values["changed_on"] or account.changed_on
-            account.note = row.values["note"]
-        else:
-            account = saved
-            if account.id in in_force_before and row.values["operation_type"] == "add" \
-                    and _key_fields_changed(account, row.values):
-                row.values["operation_type"] = "change"
-            _assign(account, row.values)
-        account.position = position
-        if submit and account.operation_type == "delete":
-            account.retired = True
-        kept.append(account)
-    # Retired rows of a submitted report stay on record after the rows sent.
-    for account in saved_rows.values():
-        if account.id not in referenced and report_was_submitted:
-            account.position = len(kept)
-            kept.append(account)
-    report.accounts = kept  # drafts: rows left out are removed (delete-orphan)
-    if submit:
-        report.state = SUBMITTED
-        report.submitted_at = at
-    session.flush()
-    return _report_view(report)
+
+def _store_row(row: _Row, *, saved_rows: Mapping[int, DepositAccount],
+               in_force: Mapping[int, DepositAccount], person_id: int,
+               submitted_before: bool) -> DepositAccount:
+    saved = saved_rows.get(row.account_id) if row.account_id else None
+    if saved is None:
+        account = DepositAccount(person_id=person_id, retired=False)
+        _assign(account, row.values)
+        return account
+    if _deletes_saved_account(row, saved_rows, submitted_before):
+        # The account's details stay as they were registered; only the deletion is recorded.
+        saved.operation_type = "delete"
+        saved.changed_on = row.values["changed_on"] or saved.changed_on
+        saved.note = row.values["note"]
+        return saved
+    if saved.id in in_force and row.values["operation_type"] == "add" \
+            and _key_fields_changed(saved, row.values):
+        row.values["operation_type"] = "change"
+    _assign(saved, row.values)
+    return saved
 
 
 def _assign(account: DepositAccount, values: Mapping[str, Any]) -> None:

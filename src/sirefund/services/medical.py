@@ -88,17 +88,22 @@ class PaymentRow:
 
 @dataclass(frozen=True)
 class PaymentList:
-    """The query result: the year asked (or defaulted), the registration used, the rows."""
+    """The query result: the year asked (or defaulted), the registration used, the rows, and
+    the header of the page (缴费人, 证件号码 masked)."""
 
     insurance_year: int
     registration: Registration | None
     items: list[PaymentRow]
+    payer_name: str = ""
+    id_number_masked: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "insurance_year": self.insurance_year,
             "registration": self.registration.as_dict() if self.registration else None,
             "items": [row.as_dict() for row in self.items],
+            "payer_name": self.payer_name,
+            "id_number_masked": self.id_number_masked,
         }
 
 
@@ -128,7 +133,8 @@ def _choose_registration(session: Session, *, person_id: int,
     """The registration asked for (404 unless it is the person's); with none asked, the only
     one, or None when there is none; several and none chosen -> 422 registration_required."""
     if registration_id not in (None, ""):
-        reg = session.get(MedicalRegistration, registration_id) if isinstance(registration_id, str) else None
+        reg = (session.get(MedicalRegistration, registration_id)
+               if isinstance(registration_id, str) else None)
         if reg is None or reg.person_id != person_id:
             raise NotFound("medical.registration_not_found", "登记信息不存在", "registration_id")
         return reg
@@ -220,17 +226,21 @@ def list_payments(
     """
     year = _year(insurance_year, today)
     reg = _choose_registration(session, person_id=person_id, registration_id=registration_id)
+    person = session.get(Person, person_id)
+    payer = {"payer_name": person.name if person else "",
+             "id_number_masked": identity.mask_id_number(person.id_number) if person else ""}
     if reg is None:
-        return PaymentList(insurance_year=year, registration=None, items=[])
+        return PaymentList(insurance_year=year, registration=None, items=[], **payer)
     payments = list(session.execute(
         select(MedicalPayment)
         .where(MedicalPayment.registration_id == reg.registration_id,
                MedicalPayment.insurance_year == year)
-        .order_by(MedicalPayment.period_start, MedicalPayment.payment_date, MedicalPayment.payment_id)
+        .order_by(MedicalPayment.period_start, MedicalPayment.payment_date,
+                  MedicalPayment.payment_id)
     ).scalars())
     apps = _latest_applications(session, [p.payment_id for p in payments])
     return PaymentList(insurance_year=year, registration=_registration_view(reg),
-                       items=[_payment_row(p, apps.get(p.payment_id)) for p in payments])
+                       items=[_payment_row(p, apps.get(p.payment_id)) for p in payments], **payer)
 
 
 # --------------------------------------------------------------------------- views
@@ -263,6 +273,7 @@ def medical_view(app: Application, payment: MedicalPayment | None = None,
         applied_at=view["created_at"],
         applied_at_local=_local_datetime(app.created_at),
         reason_text=app.reason_text,
+        cancellable=app.status == ApplicationStatus.PENDING_REVIEW,
     )
     return view
 
@@ -324,7 +335,8 @@ def _phone_and_reason(handler_phone: object, reason_code: object,
         reason_text = None
     try:
         reason, text = rules.check_medical_reason(
-            reason_code if isinstance(reason_code, str) else "", reason_text)  # type: ignore[arg-type]
+            reason_code if isinstance(reason_code, str) else "",
+            reason_text if isinstance(reason_text, str) else None)
     except DomainError as exc:
         errors.append(exc)
     if errors:
@@ -382,7 +394,7 @@ def apply(
 
     existing = _latest_applications(session, ids)
     if any(workflow.is_active(a.status) for a in existing.values()):
-        raise applications.ALREADY_APPLIED
+        raise applications.already_applied()
 
     actor = Actor.person(person_id)
     created = []
@@ -419,7 +431,8 @@ def _rows(session: Session, *conditions: Any):  # type: ignore[no-untyped-def]
     return session.execute(
         select(Application, MedicalPayment, MedicalRegistration)
         .join(MedicalPayment, Application.medical_payment_id == MedicalPayment.payment_id)
-        .join(MedicalRegistration, MedicalPayment.registration_id == MedicalRegistration.registration_id)
+        .join(MedicalRegistration,
+              MedicalPayment.registration_id == MedicalRegistration.registration_id)
         .where(Application.kind == ApplicationKind.MEDICAL.value, *conditions)
         .order_by(Application.created_at.desc(), Application.id.desc())
     ).all()
@@ -433,9 +446,12 @@ def progress(session: Session, *, person_id: int, insurance_year: int | str | No
         session, Application.person_id == person_id, Application.payment_year == year)]
 
 
-def _owned(session: Session, *, person_id: int, application_id: int) -> tuple[Application, MedicalPayment, MedicalRegistration]:
-    found = _rows(session, Application.id == application_id, Application.person_id == person_id) \
-        if isinstance(application_id, int) and not isinstance(application_id, bool) else []
+def _owned(session: Session, *, person_id: int,
+           application_id: int) -> tuple[Application, MedicalPayment, MedicalRegistration]:
+    found = []
+    if isinstance(application_id, int) and not isinstance(application_id, bool):
+        found = _rows(session, Application.id == application_id,
+                      Application.person_id == person_id)
     if not found:
         raise NotFound("application.not_found", "退费申请不存在")
     app, pay, reg = found[0]
@@ -450,7 +466,8 @@ def get_application(session: Session, *, person_id: int, application_id: int) ->
     return view
 
 
-def cancel(session: Session, *, person_id: int, application_id: int, at: datetime) -> dict[str, Any]:
+def cancel(session: Session, *, person_id: int, application_id: int,
+           at: datetime) -> dict[str, Any]:
     """撤销退费: only the applicant, only while 待审核 (409 ``application.not_cancellable``)."""
     # Lock first, so that the status read is the one the transition will see.
     try:

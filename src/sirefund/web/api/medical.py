@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy.orm import Session
 
 from ...services import deposit_accounts, medical
 from ...services.deposit_accounts import FormInvalid
@@ -78,6 +79,8 @@ class MedicalPaymentOut(BaseModel):
 class MedicalPaymentPage(Page[MedicalPaymentOut]):
     insurance_year: int = Field(description="查询的参保年度", examples=[2026])
     registration: RegistrationOut | None = Field(description="所用的登记信息；无登记信息时为 null")
+    payer_name: str = Field(description="缴费人", examples=["邱世贵"])
+    id_number_masked: str = Field(description="证件号码（脱敏）", examples=["4****************5"])
 
 
 class DepositAccountOut(BaseModel):
@@ -243,7 +246,8 @@ class MedicalRefundIn(BaseModel):
                                   "employee_insurance 已参加职工医保 / deceased 参保人死亡 / military 参军 / "
                                   "insured_elsewhere 在外地参保 / other 其他（须填写说明）")
     reason_text: Str500 = Field(default=None, description="退费理由说明；选择“其他”时必填")
-    channel: Literal["web", "mobile_app"] = Field(default="web", description="web 电子税务局 / mobile_app 楚税通")
+    channel: Literal["web", "mobile_app"] = Field(
+        default="web", description="web 电子税务局 / mobile_app 楚税通")
 
 
 class MedicalApplicationOut(ApplicationOut):
@@ -292,7 +296,8 @@ def _form_error(exc: FormInvalid) -> JSONResponse:
     """The contract's error (the first problem) plus every problem, so a client can mark
     each field of each row at once."""
     body = error_body(exc.code, exc.message, exc.field)
-    body["error"]["errors"] = [{"code": e.code, "message": e.message, "field": e.field} for e in exc.errors]
+    body["error"]["errors"] = [{"code": e.code, "message": e.message, "field": e.field}
+                               for e in exc.errors]
     return JSONResponse(body, status_code=exc.status)
 
 
@@ -300,7 +305,7 @@ _FORM_ERRORS_NOTE = ("422 的 `error` 另带 `errors`：每个问题一项，字
                      "（第1行的账户名称）。")
 
 
-# --------------------------------------------------------------------------- registrations, payments
+# --------------------------------------------------------------------------- payments
 
 
 @router.get(
@@ -335,12 +340,15 @@ def list_payments(
     page_size: PageSize = 10,
 ) -> dict:
     with db.begin() as session:
-        result = medical.list_payments(session, person_id=person.account_id,
-                                       insurance_year=insurance_year, registration_id=registration_id,
-                                       today=clock.today())  # type: ignore[attr-defined]
-    body = paginate([row.as_dict() for row in result.items], page=page, page_size=page_size).as_dict()
+        result = medical.list_payments(
+            session, person_id=person.account_id, insurance_year=insurance_year,
+            registration_id=registration_id, today=clock.today())  # type: ignore[attr-defined]
+    rows = [row.as_dict() for row in result.items]
+    body = paginate(rows, page=page, page_size=page_size).as_dict()
     body["insurance_year"] = result.insurance_year
     body["registration"] = result.registration.as_dict() if result.registration else None
+    body["payer_name"] = result.payer_name
+    body["id_number_masked"] = result.id_number_masked
     return body
 
 
@@ -426,8 +434,8 @@ def update_report(report_id: ReportId, body: ReportIn, person: CurrentPerson, db
         return _form_error(exc)
 
 
-def _save(session, person_id: int, report_id: int | None, body: ReportIn,  # type: ignore[no-untyped-def]
-          at, today) -> dict:
+def _save(session: Session, person_id: int, report_id: int | None, body: ReportIn,
+          at: datetime, today: date) -> dict:
     report = deposit_accounts.save_report(
         session, person_id=person_id, report_id=report_id, handler_name=body.handler_name,
         report_date=body.report_date, business_address=body.business_address,
@@ -479,7 +487,8 @@ def list_refunds(person: CurrentPerson, db: DbSession, clock: Clock,
         rows = medical.progress(session, person_id=person.account_id,
                                 insurance_year=insurance_year, today=today)
     body = paginate(rows, page=page, page_size=page_size).as_dict()
-    body["insurance_year"] = insurance_year if insurance_year is not None else medical.default_year(today)
+    body["insurance_year"] = (insurance_year if insurance_year is not None
+                              else medical.default_year(today))
     return body
 
 
