@@ -267,6 +267,8 @@
         });
         var seq = tr.querySelector("[data-row-seq]");
         if (seq) { seq.textContent = String(i + 1); }
+        var pick = tr.querySelector("input[name=selected_rows]");
+        if (pick) { pick.value = String(i); }
       });
       var count = form.querySelector("input[name=row_count]");
       if (count) { count.value = String(all("tr[data-row]", body).length); }
