@@ -459,3 +459,47 @@ def test_login_hashes_in_a_worker_thread_not_on_the_event_loop(client, session_f
     person = _seed(session_factory, lambda s: make_person(s, password=PASSWORD))
     assert _login(client, "person", person.id_number).status_code == 201
     assert loop_running == [False]
+
+
+# --------------------------------------------------------------------------- races, contract
+
+
+@pytest.mark.parametrize("known", [False, True], ids=["unknown-id", "imported-id"])
+def test_a_registration_racing_another_for_the_same_id_gets_409_not_500(
+        client, session_factory, db_url, monkeypatch, known):
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): no race to lose")
+    id_number = resident_id()
+    if known:
+        _seed(session_factory, lambda s: make_person(s, id_number=id_number))
+    real_hash = passwords.hash_password
+
+    def rival_commits_first(password):  # type: ignore[no-untyped-def]
+        # Runs between our checks and our write: the other registration wins the race.
+        with session_factory() as s, s.begin():
+            rival = (s.execute(select(Person).where(Person.id_number == id_number)).scalar_one()
+                     if known else make_person(s, id_number=id_number))
+            rival.password_hash = real_hash("Rival-passw0rd!")
+        return real_hash(password)
+
+    monkeypatch.setattr(passwords, "hash_password", rival_commits_first)
+    r = _register(client, id_number=id_number)
+    assert r.status_code == 409, r.text
+    assert _error(r)["code"] == "register.already_registered"
+    with session_factory() as s:
+        person = s.execute(select(Person).where(Person.id_number == id_number)).scalar_one()
+        assert passwords.verify_password(person.password_hash, "Rival-passw0rd!")
+
+
+def test_openapi_documents_the_account_endpoints_with_examples(client):
+    doc = client.get("/openapi.json").json()
+    paths = doc["paths"]
+    for path, method in (("/register/person", "post"), ("/register/unit", "post"),
+                         ("/sessions", "post"), ("/sessions/current", "delete"), ("/me", "get")):
+        assert method in paths[f"{API}{path}"], path
+    login = paths[f"{API}/sessions"]["post"]
+    assert {"201", "401", "422", "429"} <= set(login["responses"])
+    schemas = doc["components"]["schemas"]
+    assert schemas["LoginIn"]["examples"][0]["kind"] == "person"
+    assert schemas["RegisterPersonIn"]["properties"]["name"]["maxLength"] == 50
+    assert schemas["Error"]["properties"]["error"]
