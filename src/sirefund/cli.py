@@ -83,13 +83,20 @@ def cmd_db_upgrade(args) -> int:  # type: ignore[no-untyped-def]
 
 def cmd_import(args) -> int:  # type: ignore[no-untyped-def]
     from . import imports
+    from .domain.errors import DomainError
 
     settings = load_settings()
-    if not args.file.exists():
+    if not args.file.is_file():
         print(f"文件不存在: {args.file}", file=sys.stderr)
         return 2
     engine = _engine(settings)
-    summary = imports.import_file(engine, args.kind, args.file, progress=sys.stderr.isatty())
+    try:
+        summary = imports.import_file(engine, args.kind, args.file, progress=sys.stderr.isatty())
+    except DomainError as exc:  # a whole-file error: nothing of the file is usable
+        print(f"{exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
     print(summary.line())
     return 0
 

@@ -1,0 +1,115 @@
+"""Read-side queries that pages and the API list from. Each is one SQL statement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+from sqlalchemy.orm import Session
+
+from ..domain.errors import Invalid
+from ..domain.rules import ArrivalStatus
+from ..domain.workflow import ACTIVE, ApplicationKind
+
+PENSION_STATES = ("all", "refundable", "applied")
+_ACTIVE_VALUES = frozenset(s.value for s in ACTIVE)
+_ARRIVED = ArrivalStatus.ARRIVED.value
+
+
+@dataclass(frozen=True)
+class PensionPaymentRow:
+    """A person's pension payment with the application that speaks for it.
+
+    ``application_*`` is the payment's active application if it has one, else its latest
+    (cancelled, rejected, ...) one, else None. ``refundable``: the person may apply now
+    (not arrived or abnormal, and no active application).
+    """
+
+    payment_id: str
+    person_id: int
+    amount_fen: int
+    period_start: date
+    period_end: date
+    payment_year: int
+    payment_date: date
+    channel: str
+    arrival_status: str
+    refundable: bool
+    application_id: int | None
+    application_status: str | None
+
+    @property
+    def has_active_application(self) -> bool:
+        return self.application_status in _ACTIVE_VALUES
+
+
+@lru_cache(maxsize=32)
+def _pension_sql(placeholder: str, with_year: bool, state: str) -> str:
+    """The statement, per driver placeholder style, year filter and state.
+
+    The join picks the payment's active application, else its latest: a correlated subquery
+    ordered by (active first, newest first). Filtering it on person and kind first lets the
+    (person_id, kind, payment_year) index of applications find the few candidates; the outer
+    filter uses the (person_id, payment_year) index of pension_payments.
+    """
+    active = ", ".join(f"'{s}'" for s in sorted(_ACTIVE_VALUES))
+    where = [f"p.person_id = {placeholder}"]
+    if with_year:
+        where.append(f"p.payment_year = {placeholder}")
+    if state == "refundable":
+        where.append(f"p.arrival_status <> '{_ARRIVED}' AND (a.id IS NULL OR a.status NOT IN ({active}))")
+    elif state == "applied":
+        where.append(f"a.status IN ({active})")
+    return (
+        "SELECT p.payment_id, p.person_id, p.amount_fen, p.period_start, p.period_end, "
+        "p.payment_year, p.payment_date, p.channel, p.arrival_status, a.id, a.status "
+        "FROM pension_payments p LEFT OUTER JOIN applications a ON a.id = ("
+        " SELECT c.id FROM applications c"
+        f" WHERE c.person_id = p.person_id AND c.kind = '{ApplicationKind.PENSION.value}'"
+        " AND c.pension_payment_id = p.payment_id"
+        f" ORDER BY CASE WHEN c.status IN ({active}) THEN 0 ELSE 1 END, c.id DESC LIMIT 1) "
+        f"WHERE {' AND '.join(where)} "
+        "ORDER BY p.period_start, p.payment_id"
+    )
+
+
+def _as_date(value: date | str) -> date:
+    # SQLite hands dates back as their ISO text.
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def pension_payments_for_person(
+    session: Session, *, person_id: int, year: int | None, state: str = "all"
+) -> list[PensionPaymentRow]:
+    """The person's pension payments of ``year`` (every year when None), by period start.
+
+    ``state``: ``all``; ``refundable`` (the person may apply now); ``applied`` (an active
+    application exists). One statement over the (person_id, payment_year) index.
+
+    It runs on the session's own connection and transaction, at the driver level: this is the
+    query behind every pension screen, and the ORM's per-execution cost is several times the
+    statement's own on SQLite (bench/RESULTS.md).
+    """
+    if state not in PENSION_STATES:
+        raise Invalid("state.unknown", "查询状态应为 all、refundable 或 applied", "state")
+    connection = session.connection()
+    placeholder = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    sql = _pension_sql(placeholder, year is not None, state)
+    params = (person_id,) if year is None else (person_id, year)
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    return [
+        PensionPaymentRow(
+            payment_id=r[0], person_id=r[1], amount_fen=r[2], period_start=_as_date(r[3]),
+            period_end=_as_date(r[4]), payment_year=r[5], payment_date=_as_date(r[6]),
+            channel=r[7], arrival_status=r[8],
+            refundable=r[8] != _ARRIVED and r[10] not in _ACTIVE_VALUES,
+            application_id=r[9], application_status=r[10],
+        )
+        for r in rows
+    ]
