@@ -1,0 +1,29 @@
+"""The import/query benchmark still runs end to end (tiny size, SQLite only); its figures
+are meaningful only at full size, see bench/RESULTS.md."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "import_and_query.py"
+
+
+def test_benchmark_main_prints_both_ratios_with_a_verdict(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("SIREFUND_BENCH_POSTGRES_URL", raising=False)
+    spec = importlib.util.spec_from_file_location("bench_import_and_query", BENCH)
+    assert spec and spec.loader
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    status = bench.main(["--payments", "2000", "--lookups", "300", "--workdir", str(tmp_path)])
+
+    out = capsys.readouterr().out
+    assert status == 0  # without --strict the verdict is printed, not enforced
+    assert re.search(r"^raw load \(executemany\): +[\d,]+ rows/s", out, re.M)
+    assert re.search(r"^import \(sirefund import\): +[\d,]+ rows/s", out, re.M)
+    assert re.search(r"^import speed / raw speed = \d+\.\d\d  \(target >= 0\.50\)  (PASS|FAIL)$", out, re.M)
+    assert re.search(r"^lookup service: +p50 [\d.]+ ms  p99 [\d.]+ ms", out, re.M)
+    assert re.search(r"^service p99 / raw p99 = \d+\.\d\d  \(target <= 2\.00\)  (PASS|FAIL)$", out, re.M)
+    assert "pension-payments: loaded 2000, updated 0, unchanged 0, rejected 0" in out
