@@ -719,6 +719,88 @@ def initiate_pension_refund(
         raise Conflict(exc.code, exc.message, "payment_id") from None
 
 
+def payments_to_initiate(session: Session, *, officer: Any, payment_id: str | None = None,
+                         id_number: str | None = None, year: int | None = None, today: date
+                         ) -> dict[str, Any]:
+    """The pension payments an officer looks at before 发起退费: one payment by its id, or the
+    ``arrived`` payments of the citizen with ``id_number`` (of ``year`` when given).
+
+    ``{"payer": {name, id_number_masked, region_name}, "payments": [...]}``; each payment says
+    whether a refund can be initiated now (``can_initiate``) and if not why (``blocked_reason``:
+    not arrived, or an active application exists). A payment or citizen outside the scope is
+    404 like an absent one; a malformed ID number is 422 on ``id_number``.
+    """
+    me = _officer(session, officer)
+    if not me.is_initiator:
+        raise Forbidden("officer.not_initiator", "您没有发起退费的权限")
+    pid = payment_id.strip() if isinstance(payment_id, str) else ""
+    idn = id_number.strip() if isinstance(id_number, str) else ""
+    if pid:
+        if len(pid) > 40:
+            raise payment_not_found()
+        pay = session.get(PensionPayment, pid)
+        person = session.get(Person, pay.person_id) if pay is not None else None
+        if pay is None or person is None or not _in_scope(me, person.region_code):
+            raise payment_not_found()
+        payments = [pay]
+    elif idn:
+        normalised = identity.check_resident_id(idn, today=today)
+        person = session.execute(
+            select(Person).where(Person.id_number == normalised)).scalar_one_or_none()
+        if person is None or not _in_scope(me, person.region_code):
+            raise NotFound("initiate.person_not_found", "未找到该缴费人的缴费记录", "id_number")
+        query = select(PensionPayment).where(
+            PensionPayment.person_id == person.id,
+            PensionPayment.arrival_status == ArrivalStatus.ARRIVED.value)
+        if year is not None:
+            query = query.where(PensionPayment.payment_year == year)
+        payments = list(session.execute(
+            query.order_by(PensionPayment.period_start, PensionPayment.payment_id).limit(200)
+        ).scalars())
+    else:
+        raise Invalid("initiate.lookup_required", "请输入缴费记录编号，或缴费人证件号码", "payment_id")
+
+    ids = [p.payment_id for p in payments]
+    active: dict[str, Application] = {}
+    if ids:
+        for app in session.execute(
+            select(Application).where(
+                Application.pension_payment_id.in_(ids),
+                Application.status.in_([s.value for s in workflow.ACTIVE]))
+        ).scalars():
+            active[app.pension_payment_id] = app  # type: ignore[index]
+    rows = []
+    for pay in payments:
+        app = active.get(pay.payment_id)
+        arrived = pay.arrival_status == ArrivalStatus.ARRIVED.value
+        blocked = None
+        if not arrived:
+            blocked = "该缴费未到账或异常，请由缴费人自行申请退费"
+        elif app is not None:
+            blocked = "该缴费已有退费申请，不能重复发起"
+        rows.append({
+            "payment_id": pay.payment_id,
+            "amount": format_yuan(pay.amount_fen),
+            "period_start": pay.period_start.isoformat(),
+            "period_end": pay.period_end.isoformat(),
+            "payment_year": pay.payment_year,
+            "payment_date": pay.payment_date.isoformat(),
+            "channel": pay.channel,
+            "arrival_status": pay.arrival_status,
+            "arrival_status_label": ARRIVAL_LABELS[ArrivalStatus(pay.arrival_status)],
+            "application_id": app.id if app is not None else None,
+            "refund_status_label": workflow.labels(app.status if app else None).refund_status,
+            "can_initiate": blocked is None,
+            "blocked_reason": blocked,
+        })
+    return {
+        "payer": {"name": person.name,
+                  "id_number_masked": identity.mask_id_number_for_officer(person.id_number),
+                  "region_name": regions.division_name(person.region_code)},
+        "payments": rows,
+    }
+
+
 # --------------------------------------------------------------------------- export
 
 

@@ -1,5 +1,677 @@
-"""Pages: officer."""
+"""Pages of the 税务端 (officer console) under /officer/: login, the review queue with batch
+decisions and the xlsx export, the detail with the audited reveal and the decision, 发起退费
+for arrived pension payments, and the dispatch monitor.
 
-from fastapi import APIRouter
+Plain HTML forms that work without JavaScript (site.js only adds 全选 and confirmations).
+Every POST carries the session's CSRF token (checked by ``deps.optional_principal``; the login
+form uses the double-submit cookie of ``common``). A successful POST redirects to a page that
+shows the result (Post/Redirect/Get), except the reveal and the batch, whose answers (a full
+ID number, a result per id) must not live in a URL and are rendered once in the POST's reply.
+A refused form is shown again with each message next to its field and what was typed kept.
+
+The work is the services' (services.review, outbox); routes read forms and choose templates.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from ... import outbox
+from ...domain import regions
+from ...domain.errors import DomainError, Forbidden, NotFound, TooManyRequests
+from ...domain.rules import BANK_ACCOUNT_TYPE_LABELS, BANK_CATEGORIES
+from ...domain.workflow import CHANNEL_LABELS, ApplicationKind, ApplicationStatus
+from ...services import accounts, bank_details, review
+from ...services.accounts import Principal
+from ..api.accounts import perform_login
+from ..deps import Db, DbSession, client_address, optional_principal
+from . import common
+from .common import Denied, Form, in_transaction, render
 
 router = APIRouter(include_in_schema=False)
+
+HOME = "/officer/applications"
+LOGIN = "/officer/login"
+PAGE_SIZE = 10
+DISPATCH_PAGE_SIZE = 20
+
+CONSOLE = ("税务端", HOME)
+QUEUE_CRUMB = ("退费审核", HOME)
+
+STATUS_OPTIONS = [
+    (ApplicationStatus.PENDING_REVIEW.value, "待审核"),
+    (ApplicationStatus.APPROVED.value, "审核通过（待机构受理）"),
+    (ApplicationStatus.AT_AGENCY.value, "人社/医保处理中"),
+    (ApplicationStatus.REFUNDED.value, "退费成功"),
+    (ApplicationStatus.AGENCY_REJECTED.value, "人社退回/核验不通过"),
+    (ApplicationStatus.REFUND_FAILED.value, "退付失败"),
+    (ApplicationStatus.REJECTED.value, "税务退回（审核不通过）"),
+    (ApplicationStatus.CANCELLED.value, "已撤销"),
+]
+KIND_OPTIONS = [(k.value, review.KIND_LABELS[k.value]) for k in ApplicationKind]
+CHANNEL_OPTIONS = [(c.value, label) for c, label in CHANNEL_LABELS.items()]
+DISPATCH_STATE_OPTIONS = list(outbox.STATE_LABELS.items())
+AGENCY_OPTIONS = list(outbox.AGENCY_LABELS.items())
+OPERATION_LABELS = {"refund_request": "退费申请", "verify_request": "核验申请",
+                    "payout_request": "退付指令"}
+QUEUE_FILTERS = ("status", "kind", "region", "channel", "date_from", "date_to")
+BANK_FIELDS = ("bank_account_type", "bank_account_no", "bank_category", "contact_name",
+               "contact_phone")
+INITIATE_FIELDS = ("payment_id", "reason", *BANK_FIELDS)
+
+NOTICES = {
+    "approved": "审核通过，系统已自动向人社（医保）部门发起退费申请。",
+    "rejected": "审核不通过，已退回申请人；不会向人社（医保）部门发起退费。",
+    "initiated": "退费申请已发起，需由其他税务人员审核。",
+    "retried": "已重新派发，系统将使用原请求编号再次发送。",
+    "logged_out": "您已安全退出税务端。",
+}
+
+
+# --------------------------------------------------------------------------- who is calling
+
+
+def _error_page(request: Request, *, title: str, message: str, status_code: int,
+                back_url: str = HOME, back_label: str = "返回") -> Response:
+    principal = getattr(request.state, "principal", None)
+    officer = principal if principal and getattr(principal, "kind", "") == "officer" else None
+    ctx = _base_context(officer, title=title, nav="", crumbs=[(title, None)])
+    ctx.update({"message": message, "back_url": back_url, "back_label": back_label})
+    return render(request, "officer/error.html", ctx, status_code=status_code)
+
+
+async def _principal(request: Request) -> Principal | None | Denied:
+    try:
+        return await optional_principal(request)
+    except Forbidden as exc:  # a cookie POST without the right CSRF token
+        return Denied(_error_page(request, title="页面已过期", message=exc.message,
+                                  status_code=403,
+                                  back_url=common.referer_path(request) or HOME))
+
+
+async def _officer(request: Request) -> Principal | Denied:
+    """The logged-in officer; anonymous visitors go to the login page and come back here."""
+    principal = await _principal(request)
+    if isinstance(principal, Denied):
+        return principal
+    if principal is None:
+        target = request.url.path
+        if request.method == "GET" and request.url.query:
+            target += "?" + request.url.query
+        if request.method != "GET":
+            target = common.referer_path(request) or HOME
+        return Denied(RedirectResponse(f"{LOGIN}?next={quote(target)}", status_code=303))
+    if principal.kind != "officer":
+        return Denied(_error_page(
+            request, title="无权使用此功能", status_code=403, back_url=LOGIN,
+            back_label="以税务人员身份登录",
+            message="当前登录的账户不是税务人员账户，请以税务人员身份登录税务端。"))
+    return principal
+
+
+def _base_context(principal: Principal | None, *, title: str, nav: str,
+                  crumbs: list[tuple[str, str | None]]) -> dict[str, Any]:
+    ctx: dict[str, Any] = {"title": title, "nav": nav, "crumbs": [CONSOLE, *crumbs]}
+    if principal is not None:
+        roles = [label for on, label in ((principal.is_reviewer, "审核"),
+                                         (principal.is_initiator, "发起")) if on]
+        ctx["officer"] = {
+            "code": principal.login_code, "name": principal.display_name,
+            "region_code": principal.region_code,
+            "region_name": regions.division_name(principal.region_code) or principal.region_code,
+            "roles": "、".join(roles) or "查询",
+            "is_reviewer": principal.is_reviewer, "is_initiator": principal.is_initiator,
+        }
+    return ctx
+
+
+def _notice(request: Request) -> str:
+    return NOTICES.get(request.query_params.get("done", ""), "")
+
+
+def _parse_id(raw: str) -> int | None:
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 12 else None
+
+
+def _not_found(request: Request) -> Response:
+    return _error_page(request, title="退费申请不存在", status_code=404,
+                       message="退费申请不存在，或不在本税务机关的管辖范围内。")
+
+
+# --------------------------------------------------------------------------- login, logout
+
+
+def _safe_next(value: object) -> str:
+    target = common.safe_next(value, HOME)
+    return target if target.startswith("/officer/") else HOME
+
+
+def _login_context(request: Request, form: Form | None, next_url: str) -> dict[str, Any]:
+    ctx = _base_context(None, title="税务人员登录", nav="", crumbs=[("登录", None)])
+    ctx.update({"next": next_url, "values": form.values if form else {},
+                "errors": form.errors if form else {}, "notice": _notice(request)})
+    return ctx
+
+
+@router.get("/officer")
+@router.get("/officer/")
+async def console_home(request: Request) -> Response:
+    return RedirectResponse(HOME, status_code=303)
+
+
+@router.get("/officer/login")
+async def login_page(request: Request) -> Response:
+    principal = await _principal(request)
+    if isinstance(principal, Denied):
+        return principal.response
+    next_url = _safe_next(request.query_params.get("next"))
+    if principal is not None and principal.kind == "officer":
+        return common.redirect(next_url)
+    return render(request, "officer/login.html", _login_context(request, None, next_url))
+
+
+@router.post("/officer/login")
+async def login_submit(request: Request) -> Response:
+    """税务人员代码 + 密码 through accounts.login (kind officer), throttled and recorded like an
+    API login; the session goes into the HttpOnly ``sirefund_session`` cookie."""
+    form = await common.read_form(request)
+    code = form.text("login", max_chars=30, label="税务人员代码")
+    raw_password = form.data.get("password")
+    password = raw_password if isinstance(raw_password, str) else ""
+    next_url = _safe_next(form.text("next", max_chars=500))
+
+    def again(status: int) -> Response:
+        return render(request, "officer/login.html", _login_context(request, form, next_url),
+                      status_code=status)
+
+    if not common.anon_csrf_ok(request, form.data):
+        form.errors["_form"] = "页面已过期，请重新登录"
+        return again(403)
+    if not code:
+        form.errors["login"] = "请输入税务人员代码"
+    if not password:
+        form.errors["password"] = "请输入密码"
+    elif len(password) > 128:
+        form.errors["password"] = "密码不能超过128位"
+    if form.errors:
+        return again(422)
+    app = request.app
+    try:
+        token, _ = await run_in_threadpool(
+            perform_login, Db(app.state.session_factory), kind="officer", login=code,
+            password=password, client_address=client_address(request), at=app.state.clock.now(),
+            settings=app.state.settings)
+    except TooManyRequests as exc:
+        form.errors["_form"] = exc.message
+        response = again(429)
+        if exc.retry_after_seconds:
+            response.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return response
+    except DomainError as exc:
+        # One answer for a wrong password and an unknown code, under the password.
+        form.fail(exc, default_field="password", aliases={"kind": "_form", "login": "login"})
+        return again(exc.status if exc.status in (401, 403, 422) else 422)
+    response = common.redirect(next_url)
+    common.set_session_cookie(response, request, token)
+    return response
+
+
+@router.post("/officer/logout")
+async def logout(request: Request) -> Response:
+    principal = await _principal(request)
+    if isinstance(principal, Denied):
+        return principal.response
+    if principal is not None:
+        app = request.app
+
+        def work() -> None:
+            with Db(app.state.session_factory).begin() as session:
+                accounts.revoke_session(session, session_id=principal.session_id,
+                                        at=app.state.clock.now())
+
+        await run_in_threadpool(work)
+    response = common.redirect(LOGIN, done="logged_out")
+    common.clear_session_cookie(response, request)
+    return response
+
+
+# --------------------------------------------------------------------------- queue
+
+
+def _queue_query(request: Request) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """(raw values for the form, parsed filters for the service, errors) from the query string."""
+    raw = {name: common.query_text(request, name, max_chars=16) for name in QUEUE_FILTERS}
+    errors: dict[str, str] = {}
+    parsed: dict[str, Any] = {k: raw[k] or None for k in ("status", "kind", "region", "channel")}
+    for name in ("date_from", "date_to"):
+        parsed[name] = None
+        if raw[name]:
+            try:
+                parsed[name] = date.fromisoformat(raw[name])
+            except ValueError:
+                errors[name] = "日期格式应为YYYY-MM-DD"
+    return raw, parsed, errors
+
+
+def _region_options(scope: str) -> list[tuple[str, str]]:
+    out = []
+    for code, name in regions.DIVISIONS.items():
+        if regions.is_within(code, scope):
+            indent = "" if code.endswith("00") else "　"
+            out.append((code, f"{indent}{name}（{code}）"))
+    return sorted(out)
+
+
+def _queue_listing(session: Any, principal: Principal, parsed: dict[str, Any], page: int,
+                   today: date) -> dict[str, Any]:
+    result = review.queue(session, officer=principal, **parsed, page=page, page_size=PAGE_SIZE,
+                          today=today)
+    if not result.items and result.total and page > 1:
+        # A page past the end (rows decided away, a stale link): show the last one.
+        page = -(-result.total // PAGE_SIZE)
+        result = review.queue(session, officer=principal, **parsed, page=page,
+                              page_size=PAGE_SIZE, today=today)
+    return {"rows": result.items, "pager": common.Pager(result.page, PAGE_SIZE, result.total)}
+
+
+async def _queue_response(request: Request, db: Db, principal: Principal, *,
+                          form: Form | None = None, results: list[dict[str, Any]] | None = None,
+                          status_code: int = 200, extra_errors: dict[str, str] | None = None
+                          ) -> Response:
+    raw, parsed, errors = _queue_query(request)
+    errors.update(extra_errors or {})
+    page = common.query_int(request, "page", default=1, minimum=1, maximum=1_000_000) or 1
+    listing: dict[str, Any] = {"rows": [], "pager": common.Pager(1, PAGE_SIZE, 0)}
+    if not any(k in errors for k in QUEUE_FILTERS):
+        today = request.app.state.clock.today()
+        try:
+            listing = await in_transaction(
+                db, lambda s: _queue_listing(s, principal, parsed, page, today))
+        except DomainError as exc:
+            errors[exc.field if exc.field in QUEUE_FILTERS else "_filters"] = exc.message
+    keep = {k: v for k, v in raw.items() if v}
+    ctx = _base_context(principal, title="退费审核", nav="queue", crumbs=[("退费审核", None)])
+    ctx.update({
+        "query": raw, "filter_errors": errors, "keep": keep,
+        "keep_page": dict(keep, page=listing["pager"].page),
+        "export_url": "/officer/applications.xlsx" + ("?" + urlencode(keep) if keep else ""),
+        "status_options": STATUS_OPTIONS, "kind_options": KIND_OPTIONS,
+        "channel_options": CHANNEL_OPTIONS,
+        "region_options": _region_options(principal.region_code),
+        "values": form.values if form else {}, "errors": form.errors if form else {},
+        "results": results, "notice": _notice(request),
+        **listing,
+    })
+    if status_code == 200 and any(k in errors for k in (*QUEUE_FILTERS, "_filters")):
+        status_code = 422
+    if results:
+        ctx["results_ok"] = sum(1 for r in results if r["ok"])
+        ctx["results_failed"] = len(results) - ctx["results_ok"]
+    return render(request, "officer/queue.html", ctx, status_code=status_code)
+
+
+@router.get("/officer/applications")
+async def queue_page(request: Request, db: DbSession) -> Response:
+    principal = await _officer(request)
+    if isinstance(principal, Denied):
+        return principal.response
+    return await _queue_response(request, db, principal)
+
+
+@router.post("/officer/applications/review")
+async def review_batch(request: Request, db: DbSession) -> Response:
+    """批量通过 / 批量不通过 with one shared 税务机关意见; the queue is shown again (same filters
+    and page, from the form's action URL) with a result per id."""
+    principal = await _officer(request)
+    if isinstance(principal, Denied):
+        return principal.response
+    form = await common.read_form(request)
+    raw_ids = form.many("application_ids", max_items=review.MAX_BATCH)
+    # Longer than allowed is refused by the service, with the whole text kept for editing.
+    opinion = form.text("opinion", max_chars=4 * review.OPINION_MAX, label="税务机关意见")
+    decision = form.text("decision", max_chars=10)
+    ids = [n for n in (_parse_id(r) for r in raw_ids) if n is not None]
+    if not ids:
+        form.errors.setdefault("application_ids", "请勾选需要审核的退费申请")
+    if decision not in review.DECISIONS:
+        form.errors.setdefault("_form", "请选择批量通过或批量不通过")
+    elif decision == "reject" and not opinion:
+        form.errors.setdefault("opinion", "批量不通过时必须填写税务机关意见")
+    if form.errors:
+        return await _queue_response(request, db, principal, form=form, status_code=422)
+    clock = request.app.state.clock
+    try:
+        results = await in_transaction(db, lambda s: review.review_many(
+            s, officer=principal, application_ids=ids, decision=decision, opinion=opinion or None,
+            at=clock.now()))
+    except DomainError as exc:
+        form.fail(exc, aliases={"decision": "_form"})
+        return await _queue_response(request, db, principal, form=form,
+                                     status_code=exc.status if exc.status in (403, 422) else 422)
+    verdict = "审核通过" if decision == "approve" else "审核不通过"
+    for r in results:
+        r["message"] = verdict if r["ok"] else r["error"]["message"]
+    # The decided rows leave the selection; the opinion is kept for a second try of failures.
+    form.values["application_ids"] = [str(r["id"]) for r in results if not r["ok"]]
+    return await _queue_response(request, db, principal, form=form, results=results)
+
+
+@router.get("/officer/applications.xlsx")
+async def export_queue(request: Request, db: DbSession) -> Response:
+    """导出Excel: the filtered queue (every page) as an xlsx workbook."""
+    principal = await _officer(request)
+    if isinstance(principal, Denied):
+        return principal.response
+    _, parsed, errors = _queue_query(request)
+    if errors:
+        return await _queue_response(request, db, principal, status_code=422)
+    clock = request.app.state.clock
+    today = clock.today()
+    try:
+        content = await in_transaction(db, lambda s: review.export_queue_xlsx(
+            s, officer=principal, today=today, **parsed))
+    except DomainError as exc:
+        return await _queue_response(request, db, principal, status_code=422,
+                                     extra_errors={"_filters": exc.message})
+    name = f"退费审核队列-{today.isoformat()}.xlsx"
+    disposition = (f"attachment; filename=\"refund-review-{today.isoformat()}.xlsx\"; "
+                   f"filename*=UTF-8''{quote(name)}")
+    return Response(content, media_type="application/vnd.openxmlformats-officedocument."
+                    "spreadsheetml.sheet",
+                    headers={"Content-Disposition": disposition, "Cache-Control": "no-store"})
+
+
+# --------------------------------------------------------------------------- detail
+
+
+async def _detail_response(request: Request, db: Db, principal: Principal, application_id: int,
+                           *, form: Form | None = None, reveal_form: Form | None = None,
+                           reveal_field: str = "", revealed: dict[str, str] | None = None,
+                           status_code: int = 200) -> Response:
+    today = request.app.state.clock.today()
+    try:
+        data = await in_transaction(db, lambda s: review.detail(
+            s, officer=principal, application_id=application_id, today=today))
+    except DomainError as exc:
+        if exc.status == 404:
+            return _not_found(request)
+        return _error_page(request, title="无法查看", message=exc.message, status_code=exc.status)
+    app = data["application"]
+    ctx = _base_context(principal, title=f"审核详情（申请编号 {app['id']}）", nav="queue",
+                        crumbs=[QUEUE_CRUMB, ("审核详情", None)])
+    actions = data["actions"]
+    blocked = ""
+    if app["status"] != ApplicationStatus.PENDING_REVIEW.value:
+        blocked = "该申请已审核或已撤销，不能再审核"
+    elif actions["four_eyes_blocked"]:
+        blocked = "发起人不能审核本人发起的退费申请"
+    elif not principal.is_reviewer:
+        blocked = "您没有审核权限"
+    ctx.update({
+        **data, "app": app, "blocked_reason": blocked,
+        "values": form.values if form else {}, "errors": form.errors if form else {},
+        "reveal_values": reveal_form.values if reveal_form else {},
+        "reveal_errors": reveal_form.errors if reveal_form else {},
+        "reveal_field": reveal_field, "revealed": revealed or {},
+        "reveal_labels": review.REVEAL_FIELD_LABELS,
+        "notice": _notice(request),
+    })
+    return render(request, "officer/detail.html", ctx, status_code=status_code)
+
+
+@router.get("/officer/applications/{application_id}")
+async def detail_page(application_id: str, request: Request, db: DbSession) -> Response:
+    principal = await _officer(request)
+    if isinstance(principal, Denied):
+        return principal.response
+    app_id = _parse_id(application_id)
+    if app_id is None:
+        return _not_found(request)
+    return await _detail_response(request, db, principal, app_id)
+
+
+@router.post("/officer/applications/{application_id}/decision")
+async def decide(application_id: str, request: Request, db: DbSession) -> Response:
+    """审核通过 (意见 optional) or 审核不通过 (意见 required), by the button pressed."""
+    principal = await _officer(request)
+    if isinstance(principal, Denied):
+        return principal.response
+    app_id = _parse_id(application_id)
+    if app_id is None:
+        return _not_found(request)
+    form = await common.read_form(request)
+    # Longer than allowed is refused by the service, with the whole text kept for editing.
+    opinion = form.text("opinion", max_chars=4 * review.OPINION_MAX, label="税务机关意见")
+    decision = form.text("decision", max_chars=10)
+    if decision not in review.DECISIONS:
+        form.errors["_form"] = "请选择审核通过或审核不通过"
+    elif decision == "reject" and not opinion:
+        form.errors["opinion"] = "审核不通过时必须填写税务机关意见"
+    if form.errors:
+        return await _detail_response(request, db, principal, app_id, form=form, status_code=422)
+    clock = request.app.state.clock
+    act = review.approve if decision == "approve" else review.reject
+    try:
+        await in_transaction(db, lambda s: act(s, officer=principal, application_id=app_id,
+                                               opinion=opinion or None, at=clock.now()))
+    except DomainError as exc:
+        if exc.status == 404:
+            return _not_found(request)
+        form.fail(exc, aliases={"application_id": "_form"})
+        return await _detail_response(request, db, principal, app_id, form=form,
+                                      status_code=exc.status)
+    done = "approved" if decision == "approve" else "rejected"
+    return common.redirect(f"/officer/applications/{app_id}", done=done)
+
+
+@router.post("/officer/applications/{application_id}/reveal")
+async def reveal(application_id: str, request: Request, db: DbSession) -> Response:
+    """查看完整信息: the full ID number or account number, shown in this reply only and
+    recorded with the officer and the reason (services.review.reveal)."""
+    principal = await _officer(request)
+    if isinstance(principal, Denied):
+        return principal.response
+    app_id = _parse_id(application_id)
+    if app_id is None:
+        return _not_found(request)
+    form = await common.read_form(request)
+    field = form.text("field", max_chars=20)
+    reason = form.text("reason", max_chars=review.REASON_MAX, label="查看理由")
+    if field not in review.REVEAL_FIELDS:
+        form.errors["reason"] = "查看的项目不正确"
+        field = ""
+    elif not reason:
+        form.errors["reason"] = "请填写查看理由"
+    if form.errors:
+        return await _detail_response(request, db, principal, app_id, reveal_form=form,
+                                      reveal_field=field, status_code=422)
+    clock = request.app.state.clock
+    try:
+        result = await in_transaction(db, lambda s: review.reveal(
+            s, officer=principal, application_id=app_id, field=field, reason=reason,
+            at=clock.now()))
+    except DomainError as exc:
+        if exc.status == 404 and exc.code == "application.not_found":
+            return _not_found(request)
+        form.fail(exc, default_field="reason", aliases={"field": "reason"})
+        return await _detail_response(request, db, principal, app_id, reveal_form=form,
+                                      reveal_field=field, status_code=exc.status)
+    return await _detail_response(request, db, principal, app_id,
+                                  revealed={result["field"]: result["value"]})
+
+
+# --------------------------------------------------------------------------- 发起退费
+
+
+def _lookup_from(source: dict[str, str]) -> dict[str, Any]:
+    year_raw = source.get("year", "")
+    year = int(year_raw) if year_raw.isascii() and year_raw.isdigit() and len(year_raw) == 4 else None
+    return {"payment_id": source.get("payment_id", ""), "id_number": source.get("id_number", ""),
+            "year": year, "year_raw": year_raw}
+
+
+async def _initiate_response(request: Request, db: Db, principal: Principal, *,
+                             lookup: dict[str, Any], form: Form | None = None,
+                             status_code: int = 200) -> Response:
+    ctx = _base_context(principal, title="发起退费", nav="initiate",
+                        crumbs=[("发起退费", None)])
+    lookup_errors: dict[str, str] = {}
+    found: dict[str, Any] | None = None
+    if lookup["year_raw"] and lookup["year"] is None:
+        lookup_errors["year"] = "缴费年度应为4位数字"
+    elif principal.is_initiator and (lookup["payment_id"] or lookup["id_number"]):
+        today = request.app.state.clock.today()
+        try:
+            found = await in_transaction(db, lambda s: review.payments_to_initiate(
+                s, officer=principal, payment_id=lookup["payment_id"] or None,
+                id_number=None if lookup["payment_id"] else lookup["id_number"],
+                year=lookup["year"], today=today))
+        except DomainError as exc:
+            name = exc.field if exc.field in ("payment_id", "id_number", "year") else "_lookup"
+            lookup_errors[name] = exc.message
+    values = form.values if form else {}
+    if found and not form:
+        choosable = [p for p in found["payments"] if p["can_initiate"]]
+        if len(choosable) == 1:
+            values = {"payment_id": choosable[0]["payment_id"]}
+    ctx.update({
+        "lookup": {k: lookup[k] for k in ("payment_id", "id_number")} | {"year": lookup["year_raw"]},
+        "lookup_errors": lookup_errors, "found": found,
+        "values": values, "errors": form.errors if form else {},
+        "codes": form.codes if form else {},
+        "account_types": {k.value: v for k, v in BANK_ACCOUNT_TYPE_LABELS.items()},
+        "bank_categories": BANK_CATEGORIES, "year_options": common.year_choices(
+            request.app.state.clock.today().year, back=15),
+    })
+    if not principal.is_initiator:
+        ctx["errors"] = {"_form": "您没有发起退费的权限"}
+        status_code = 403
+    return render(request, "officer/initiate.html", ctx, status_code=status_code)
+
+
+@router.get("/officer/initiate")
+async def initiate_page(request: Request, db: DbSession) -> Response:
+    principal = await _officer(request)
+    if isinstance(principal, Denied):
+        return principal.response
+    lookup = _lookup_from({k: common.query_text(request, k, max_chars=40)
+                           for k in ("payment_id", "id_number", "year")})
+    return await _initiate_response(request, db, principal, lookup=lookup)
+
+
+@router.post("/officer/initiate")
+async def initiate_submit(request: Request, db: DbSession) -> Response:
+    """税务端发起退费 of an arrived pension payment (channel 税务端); the new application
+    opens with its review buttons disabled for the initiator (four eyes)."""
+    principal = await _officer(request)
+    if isinstance(principal, Denied):
+        return principal.response
+    form = await common.read_form(request)
+    lookup = _lookup_from({k: form.text(f"lookup_{k}", max_chars=40)
+                           for k in ("payment_id", "id_number", "year")})
+    payment_id = form.text("payment_id", max_chars=40)
+    reason = form.text("reason", max_chars=review.OPINION_MAX, label="退费原因")
+    bank = {name: form.text(name, max_chars=40) for name in BANK_FIELDS}
+    confirmed = form.flag("account_no_confirmed")
+    labels = {"payment_id": "请选择需要退费的缴费记录", "reason": "请填写退费原因",
+              "bank_account_type": "请选择账户类型", "bank_account_no": "请填写银行账号",
+              "bank_category": "请选择银行类别", "contact_name": "请填写联系人名称",
+              "contact_phone": "请填写联系人电话"}
+    for name in INITIATE_FIELDS:
+        if not form.values.get(name):
+            form.errors.setdefault(name, labels[name])
+    # Every bank detail problem at once, each next to its field.
+    for exc in bank_details.bank_details_errors(account_no_confirmed=confirmed, **bank).values():
+        form.fail(exc)
+    if form.errors:
+        return await _initiate_response(request, db, principal, lookup=lookup, form=form,
+                                        status_code=422)
+    clock = request.app.state.clock
+    try:
+        app = await in_transaction(db, lambda s: review.initiate_pension_refund(
+            s, officer=principal, payment_id=payment_id, reason=reason,
+            account_no_confirmed=confirmed, at=clock.now(), **bank))
+    except DomainError as exc:
+        form.fail(exc)
+        return await _initiate_response(request, db, principal, lookup=lookup, form=form,
+                                        status_code=exc.status)
+    return common.redirect(f"/officer/applications/{app.id}", done="initiated")
+
+
+# --------------------------------------------------------------------------- dispatch monitor
+
+
+def _dispatch_query(request: Request) -> dict[str, Any]:
+    state = common.query_text(request, "state", max_chars=12)
+    agency = common.query_text(request, "agency", max_chars=20)
+    return {"state": state if state in outbox.STATE_LABELS else "",
+            "agency": agency if agency in outbox.AGENCY_LABELS else "",
+            "page": common.query_int(request, "page", default=1, minimum=1,
+                                     maximum=1_000_000) or 1}
+
+
+async def _dispatch_response(request: Request, db: Db, principal: Principal, *,
+                             errors: dict[str, str] | None = None, status_code: int = 200
+                             ) -> Response:
+    query = _dispatch_query(request)
+
+    def listing(session: Any) -> dict[str, Any]:
+        def fetch(page: int) -> dict[str, Any]:
+            return outbox.list_dispatches(session, state=query["state"] or None,
+                                          agency=query["agency"] or None, page=page,
+                                          page_size=DISPATCH_PAGE_SIZE,
+                                          region_scope=principal.region_code)
+        result = fetch(query["page"])
+        if not result["items"] and result["total"] and query["page"] > 1:
+            result = fetch(-(-result["total"] // DISPATCH_PAGE_SIZE))
+        return result
+
+    result = await in_transaction(db, listing)
+    for item in result["items"]:
+        item["operation_label"] = OPERATION_LABELS.get(item["operation"], item["operation"])
+    keep = {k: query[k] for k in ("state", "agency") if query[k]}
+    ctx = _base_context(principal, title="派发监控", nav="dispatches",
+                        crumbs=[("派发监控", None)])
+    ctx.update({
+        "query": query, "rows": result["items"], "keep": keep,
+        "keep_page": dict(keep, page=result["page"]),
+        "pager": common.Pager(result["page"], DISPATCH_PAGE_SIZE, result["total"]),
+        "state_options": DISPATCH_STATE_OPTIONS, "agency_options": AGENCY_OPTIONS,
+        "errors": errors or {}, "notice": _notice(request),
+    })
+    return render(request, "officer/dispatches.html", ctx, status_code=status_code)
+
+
+@router.get("/officer/dispatches")
+async def dispatches_page(request: Request, db: DbSession) -> Response:
+    principal = await _officer(request)
+    if isinstance(principal, Denied):
+        return principal.response
+    return await _dispatch_response(request, db, principal)
+
+
+@router.post("/officer/dispatches/{message_id}/retry")
+async def retry_dispatch(message_id: str, request: Request, db: DbSession) -> Response:
+    """重试: a failed request goes back to the worker with the same request id."""
+    principal = await _officer(request)
+    if isinstance(principal, Denied):
+        return principal.response
+    msg_id = _parse_id(message_id)
+    clock = request.app.state.clock
+    try:
+        if msg_id is None:
+            raise NotFound("dispatch.not_found", "派发记录不存在")
+        await in_transaction(db, lambda s: outbox.retry_failed(
+            s, message_id=msg_id, officer=principal, at=clock.now()))
+    except DomainError as exc:
+        return await _dispatch_response(request, db, principal, errors={"_form": exc.message},
+                                        status_code=exc.status)
+    query = _dispatch_query(request)
+    return common.redirect("/officer/dispatches", state=query["state"], agency=query["agency"],
+                           page=query["page"] if query["page"] > 1 else None, done="retried")
