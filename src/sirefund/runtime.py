@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
+import signal
 import threading
 from typing import Any
 
@@ -66,9 +67,16 @@ def serve(settings: Settings, *, host: str, port: int, worker: bool, simulate_ag
 
         thread = threading.Thread(target=_run, name="sirefund-worker", daemon=True)
         thread.start()
+    # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with
+    # SIGTERM's default disposition that kills the process before the finally below stops
+    # the worker and disposes of the engine (exit -15). Swallow that echo, then restore.
+    echo = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)
+            } if threading.current_thread() is threading.main_thread() else {}
     try:
         server.run()
     finally:
+        for sig, handler in echo.items():
+            signal.signal(sig, handler)
         stop.set()
         if thread is not None:
             thread.join(timeout=settings.agency_timeout_seconds + 5)
