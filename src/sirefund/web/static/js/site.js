@@ -55,29 +55,39 @@
     if (!dialog || typeof dialog.showModal !== "function") { return; } // the server shows it instead
     var form = formOf(button);
     var name = button.getAttribute("data-require-checked");
-    var boxes = name ? checkedIn(form, name) : [];
-    var refused = boxes.filter(function (b) { return b.getAttribute("data-refundable") === "0"; });
-    if (refused.length) {
-      event.preventDefault();
-      say(form.parentNode, refused[0].getAttribute("data-reason") || "所选记录不能申请退费");
-      return;
+    var picked = [];
+    if (button.hasAttribute("data-payment")) {
+      // A card's own button (phone): the dialog is for that one payment.
+      name = "payment_ids";
+      picked = [{ value: button.getAttribute("data-payment"), amount: button.getAttribute("data-amount") }];
+    } else if (name && form) {
+      var boxes = checkedIn(form, name);
+      var refused = boxes.filter(function (b) { return b.getAttribute("data-refundable") === "0"; });
+      if (refused.length) {
+        event.preventDefault();
+        say(form.parentNode, refused[0].getAttribute("data-reason") || "所选记录不能申请退费");
+        return;
+      }
+      picked = boxes.map(function (b) { return { value: b.value, amount: b.getAttribute("data-amount") }; });
     }
     event.preventDefault();
     var holder = dialog.querySelector("[data-selected-ids]");
     if (holder && name) {
       holder.textContent = "";
       var total = 0;
-      boxes.forEach(function (b) {
+      picked.forEach(function (p) {
         var input = document.createElement("input");
         input.type = "hidden";
         input.name = name;
-        input.value = b.value;
+        input.value = p.value;
         holder.appendChild(input);
-        total += fen(b.getAttribute("data-amount"));
+        total += fen(p.amount);
       });
       var summary = dialog.querySelector("[data-selected-summary]");
       if (summary) {
-        summary.textContent = "已选择 " + boxes.length + " 条缴费记录" + (total ? "，合计 " + yuan(total) + " 元" : "") + "。";
+        summary.textContent = button.hasAttribute("data-payment")
+          ? "退费金额 " + yuan(total) + " 元"
+          : "已选择 " + picked.length + " 条缴费记录" + (total ? "，合计 " + yuan(total) + " 元" : "") + "。";
       }
     }
     if (dialog.open) { dialog.close(); }
