@@ -25,8 +25,8 @@ from sqlalchemy.engine import make_url
 from sirefund import demo
 from sirefund import generate as gen
 from sirefund.clock import SystemClock
-from sirefund.domain.rules import ArrivalStatus
 from sirefund.db import make_engine, make_session_factory
+from sirefund.domain.rules import ArrivalStatus
 from sirefund.models import (
     Application,
     MedicalPayment,
