@@ -119,30 +119,8 @@ class Schemas:
 
 # Gaps known when these tests were written, each naming what is missing where. A strict
 # xfail: the test starts failing the day the gap is closed, so the entry gets removed.
-OFFICER_NO_MODEL = ("web/api/officer.py declares no response_model or example for its "
-                    "success response (it returns dict[str, Any])")
-NO_EXAMPLE_GAPS: dict[tuple[str, str], str] = {
-    ("GET", "/officer/applications"): OFFICER_NO_MODEL,
-    ("GET", "/officer/applications/{id}"): OFFICER_NO_MODEL,
-    ("POST", "/officer/applications/{id}/approve"): OFFICER_NO_MODEL,
-    ("POST", "/officer/applications/{id}/reject"): OFFICER_NO_MODEL,
-    ("POST", "/officer/reviews"): OFFICER_NO_MODEL,
-    ("POST", "/officer/pension/refunds"): OFFICER_NO_MODEL,
-    ("GET", "/officer/dispatches"): OFFICER_NO_MODEL,
-    ("POST", "/officer/dispatches/{id}/retry"): OFFICER_NO_MODEL,
-}
-DEFAULT_422 = ("FastAPI adds its own 422 (HTTPValidationError) to a route with a path "
-               "parameter whose `responses=` omit 422, but web/errors.py answers 422 with "
-               "{\"error\": ...}")
-ERROR_FORMAT_GAPS: dict[tuple[str, str], str] = {
-    ("GET", "/pension/refunds/{id}"): DEFAULT_422,
-    ("POST", "/pension/refunds/{id}/cancel"): DEFAULT_422,
-    ("GET", "/unit/refunds/{id}/persons"): DEFAULT_422,
-    ("POST", "/unit/refunds/{id}/cancel"): DEFAULT_422,
-    ("POST", "/medical/refunds/{id}/cancel"): DEFAULT_422,
-    ("GET", "/officer/applications/{id}"): DEFAULT_422,
-    ("POST", "/officer/dispatches/{id}/retry"): DEFAULT_422,
-}
+NO_EXAMPLE_GAPS: dict[tuple[str, str], str] = {}
+ERROR_FORMAT_GAPS: dict[tuple[str, str], str] = {}
 
 
 def _collected_contract() -> list[tuple[str, str]]:
@@ -238,9 +216,6 @@ def test_docs_serves_the_interactive_documentation_of_openapi_json(client):
     assert "/openapi.json" in r.text
 
 
-@pytest.mark.xfail(strict=True, reason="web/app.py serves FastAPI's default /docs, which loads "
-                   "swagger-ui-dist from cdn.jsdelivr.net: blank documentation offline, and "
-                   "issue 3 says no CDN")
 def test_docs_loads_nothing_from_another_host(client):
     r = client.get("/docs")
     external = re.findall(r"""(?:src|href)\s*=\s*["'](https?://[^"']+)""", r.text)

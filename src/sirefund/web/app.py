@@ -6,7 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, RedirectResponse
+from swagger_ui_bundle import swagger_ui_path
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
@@ -51,6 +54,9 @@ def create_app(
         description="湖北省电子税务局 城乡居民社会保险费退费 API（养老、村组、医疗）。"
         "金额为两位小数的元字符串，如 \"350.00\"；错误格式见 `Error`。",
         openapi_tags=OPENAPI_TAGS,
+        # Served below from the swagger-ui-bundle package: pages use no CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     engine = engine or make_engine(settings.database_url, echo=settings.echo_sql)
     app.state.settings = settings
@@ -71,7 +77,20 @@ def create_app(
     for module in (pages_etax, pages_mobile, pages_officer):
         app.include_router(module.router)
 
+    app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def _docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="sirefund API 文档",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+        )
+
+    app.openapi = lambda: _openapi_with_our_errors(app)  # type: ignore[method-assign]
 
     @app.get("/", include_in_schema=False)
     async def _root() -> RedirectResponse:
@@ -82,3 +101,28 @@ def create_app(
         return {"status": "ok"}
 
     return app
+
+
+def _openapi_with_our_errors(app: FastAPI) -> dict[str, Any]:
+    """FastAPI documents 422 as its own HTTPValidationError; ours answer in the Error format
+    (web/errors.py), so every 422 in the document is rewritten to say so."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                         routes=app.routes, tags=app.openapi_tags)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    if "Error" not in components:
+        components["Error"] = errors.Error.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in components["Error"].pop("$defs", {}).items():
+            components.setdefault(name, sub)
+    error_ref = {"$ref": "#/components/schemas/Error"}
+    for methods in schema.get("paths", {}).values():
+        for operation in methods.values():
+            responses = operation.get("responses", {})
+            if "422" in responses:
+                responses["422"]["content"] = {"application/json": {"schema": error_ref}}
+                responses["422"].setdefault("description", "输入不正确")
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    app.openapi_schema = schema
+    return schema

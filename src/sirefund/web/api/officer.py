@@ -19,6 +19,7 @@ from ...services import review
 from ...services.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from ...services.views import application_view
 from ..deps import Clock, CurrentOfficer, DbSession
+from ..errors import Error
 from ..idempotency import run_idempotent
 
 router = APIRouter(tags=["officer"])
@@ -26,16 +27,32 @@ router = APIRouter(tags=["officer"])
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    field: str | None = None
+_APP = {"id": 17, "kind": "pension", "status": "pending_review", "refund_status_label": "已申请",
+        "review_status_label": "待审核", "review_result_label": "未知", "amount": "700.00",
+        "channel": "web", "created_at": "2026-03-10T09:30:00+00:00", "payer_name": "邱世贵",
+        "payer_id_number_masked": "420703********0232", "working_days_pending": 3}
+_DECIDED = {**_APP, "status": "approved", "refund_status_label": "人社退费中",
+            "review_status_label": "审核完成", "review_result_label": "通过", "tax_opinion": "同意退费"}
+_EXAMPLES: dict[str, Any] = {
+    "queue": {"items": [_APP], "total": 1, "page": 1, "page_size": 10},
+    "detail": {"application": _APP, "payer": {"name": "邱世贵", "id_number_masked": "420703********0232"},
+               "history": [{"at": "2026-03-10T09:30:00+00:00", "actor": "缴费人", "from_status": None,
+                            "to_status": "pending_review", "reason": "提交退费申请"}]},
+    "decided": _DECIDED,
+    "reviews": {"results": [{"id": 17, "ok": True, "status": "approved", "error": None},
+                            {"id": 18, "ok": False, "status": "rejected",
+                             "error": {"code": "review.not_pending", "message": "该申请不是待审核状态"}}],
+                "succeeded": 1, "failed": 1},
+    "initiated": {**_APP, "channel": "officer", "channel_label": "税务端"},
+    "dispatches": {"items": [{"id": 5, "agency": "hrss", "operation": "refund_request",
+                              "request_id": "9f1c2e", "state": "failed", "attempts": 8,
+                              "last_error": "HTTP 503"}], "total": 1, "page": 1, "page_size": 20},
+    "retry": {"id": 5, "state": "pending"},
+}
 
 
-class ErrorResponse(BaseModel):
-    """Every error: `{"error": {"code", "message", "field"}}`."""
-
-    error: ErrorDetail
+def _ok(name: str, status: int = 200) -> dict[int | str, dict[str, Any]]:
+    return {status: {"description": "成功", "content": {"application/json": {"example": _EXAMPLES[name]}}}}
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -46,7 +63,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         409: "状态冲突：不是待审核、已被他人处理、已申请",
         422: "输入不正确",
     }
-    return {c: {"model": ErrorResponse, "description": described[c]} for c in codes}
+    return {c: {"model": Error, "description": described[c]} for c in codes}
 
 
 # --------------------------------------------------------------------------- bodies
@@ -142,7 +159,7 @@ class QueuePageQuery(QueueQuery):
 # --------------------------------------------------------------------------- routes
 
 
-@router.get("/officer/applications", summary="审核队列", responses=_errors(401, 403, 422))
+@router.get("/officer/applications", summary="审核队列", responses={**_ok("queue"), **_errors(401, 403, 422)})
 def list_applications(officer: CurrentOfficer, db: DbSession, clock: Clock,
                       q: Annotated[QueuePageQuery, Query()]) -> dict[str, Any]:
     """Applications within the officer's region, oldest first, with the working days each has
@@ -172,7 +189,7 @@ def export_applications(officer: CurrentOfficer, db: DbSession, clock: Clock,
 
 
 @router.get("/officer/applications/{application_id}", summary="审核详情",
-            responses=_errors(401, 403, 404))
+            responses={**_ok("detail"), **_errors(401, 403, 404, 422)})
 def get_application(application_id: int, officer: CurrentOfficer, db: DbSession,
                     clock: Clock) -> dict[str, Any]:
     """Application, payer (masked), payment, bank account (masked), the payer's other
@@ -195,7 +212,7 @@ def reveal(application_id: int, body: RevealBody, officer: CurrentOfficer, db: D
 
 
 @router.post("/officer/applications/{application_id}/approve", summary="审核通过",
-             responses=_errors(401, 403, 404, 409, 422))
+             responses={**_ok("decided"), **_errors(401, 403, 404, 409, 422)})
 def approve(application_id: int, officer: CurrentOfficer, db: DbSession, clock: Clock,
             body: Annotated[ApproveBody | None, Body()] = None) -> dict[str, Any]:
     """Pending → approved; the request to HRSS / medical security is queued in the same
@@ -207,7 +224,7 @@ def approve(application_id: int, officer: CurrentOfficer, db: DbSession, clock: 
 
 
 @router.post("/officer/applications/{application_id}/reject", summary="审核不通过",
-             responses=_errors(401, 403, 404, 409, 422))
+             responses={**_ok("decided"), **_errors(401, 403, 404, 409, 422)})
 def reject(application_id: int, officer: CurrentOfficer, db: DbSession, clock: Clock,
            body: Annotated[RejectBody | None, Body()] = None) -> dict[str, Any]:
     """Pending → rejected (税务退回) with the required opinion; nothing is sent."""
@@ -217,7 +234,7 @@ def reject(application_id: int, officer: CurrentOfficer, db: DbSession, clock: C
         return application_view(app, audience="officer")
 
 
-@router.post("/officer/reviews", summary="批量审核", responses=_errors(401, 403, 422))
+@router.post("/officer/reviews", summary="批量审核", responses={**_ok("reviews"), **_errors(401, 403, 422)})
 def review_many(body: ReviewManyBody, officer: CurrentOfficer, db: DbSession,
                 clock: Clock) -> dict[str, Any]:
     """A result per id: `{id, ok, status, error}`; one failure does not undo the others."""
@@ -229,7 +246,7 @@ def review_many(body: ReviewManyBody, officer: CurrentOfficer, db: DbSession,
 
 
 @router.post("/officer/pension/refunds", status_code=201, summary="税务端发起养老保险退费",
-             responses=_errors(401, 403, 404, 409, 422))
+             responses={**_ok("initiated", 201), **_errors(401, 403, 404, 409, 422)})
 def initiate_pension_refund(request: Request, body: InitiateBody, officer: CurrentOfficer,
                             db: DbSession, clock: Clock) -> JSONResponse:
     """An application (channel `officer`) for an `arrived` pension payment, at the citizen's
@@ -256,7 +273,7 @@ class DispatchQuery(BaseModel):
     page_size: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
 
 
-@router.get("/officer/dispatches", summary="派发监控", responses=_errors(401, 403, 422))
+@router.get("/officer/dispatches", summary="派发监控", responses={**_ok("dispatches"), **_errors(401, 403, 422)})
 def list_dispatches(officer: CurrentOfficer, db: DbSession,
                     q: Annotated[DispatchQuery, Query()]) -> dict[str, Any]:
     """Requests to HRSS, medical security and the bank for applications within the officer's
@@ -267,7 +284,7 @@ def list_dispatches(officer: CurrentOfficer, db: DbSession,
 
 
 @router.post("/officer/dispatches/{message_id}/retry", status_code=202, summary="重试发送失败的派发",
-             responses=_errors(401, 403, 404, 409))
+             responses={**_ok("retry", 202), **_errors(401, 403, 404, 409, 422)})
 def retry_dispatch(message_id: int, officer: CurrentOfficer, db: DbSession,
                    clock: Clock) -> dict[str, Any]:
     """A failed request goes back to the worker with the same request id (202: it is sent
