@@ -135,7 +135,8 @@ def test_an_officer_logs_in_with_code_and_password_and_gets_an_httponly_lax_sess
     assert first.status_code == 303
     assert first.headers["location"] == "/officer/login?next=/officer/applications"
     login_page = client.get("/officer/login?next=/officer/applications")
-    assert '<label for="f-login">' in login_page.text and '<label for="f-password">' in login_page.text
+    assert '<label for="f-login">' in login_page.text
+    assert '<label for="f-password">' in login_page.text
 
     r = client.post("/officer/login", follow_redirects=False, data={
         "csrf_token": _csrf_of(login_page.text), "login": "OF0101", "password": f.PASSWORD,
@@ -186,13 +187,21 @@ def test_logging_out_revokes_the_session(client, session_factory, sign_in):
     assert client.get("/officer/applications", follow_redirects=False).status_code == 303
 
 
-def test_a_citizen_session_cannot_open_the_console(client, session_factory, sign_in):
+def test_a_citizen_session_cannot_open_the_console_but_can_log_in_as_an_officer(
+        client, session_factory, sign_in):
     with session_factory() as s, s.begin():
         person = f.make_person(s, password=f.PASSWORD)
+        f.make_officer(s, code="OF0104")
     sign_in(person.id, kind="person")
     r = client.get("/officer/applications")
     assert r.status_code == 403
     assert "请以税务人员身份登录" in _text(r.text)
+
+    login_page = client.get("/officer/login")
+    r = client.post("/officer/login", follow_redirects=False, data={
+        "csrf_token": _csrf_of(login_page.text), "login": "OF0104", "password": f.PASSWORD})
+    assert r.status_code == 303
+    assert client.get("/officer/applications").status_code == 200
 
 
 # --------------------------------------------------------------------------- queue
@@ -293,7 +302,7 @@ def test_batch_approval_decides_each_selected_application_and_shows_a_result_per
     text = _text(r.text)
     assert "批量审核结果：成功 2 条，失败 1 条" in text
     assert "不是待审核状态，不能审核" in text
-    assert (_status(session_factory, a.id), _status(session_factory, b.id)) == ("approved", "approved")
+    assert _status(session_factory, a.id) == _status(session_factory, b.id) == "approved"
     assert _count(session_factory, OutboxMessage) == 2
     with session_factory() as s:
         assert s.get(Application, a.id).review_opinion == "同意退费"
@@ -448,7 +457,8 @@ def test_rejecting_needs_an_opinion_shown_next_to_the_field_with_the_typed_text_
     assert _field_error(empty.text, "review-opinion") == "审核不通过时必须填写税务机关意见"
 
     long_text = "缴费记录核实有误" * 70  # 560 characters, more than the 500 allowed
-    too_long = client.post(url, data={"csrf_token": csrf, "decision": "reject", "opinion": long_text})
+    too_long = client.post(url, data={"csrf_token": csrf, "decision": "reject",
+                                      "opinion": long_text})
     assert too_long.status_code == 422
     assert _field_error(too_long.text, "review-opinion") == "税务机关意见不能超过500个字符"
     assert f">{long_text}</textarea>" in too_long.text
@@ -474,7 +484,8 @@ def test_a_decision_without_the_csrf_token_is_refused(client, session_factory, s
 # --------------------------------------------------------------------------- 发起退费
 
 
-def test_an_initiator_finds_arrived_payments_by_id_number_and_year(client, session_factory, sign_in):
+def test_an_initiator_finds_arrived_payments_by_id_number_and_year(client, session_factory,
+                                                                   sign_in):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, initiator=True)
         person = f.make_person(s, name="王大妈")
@@ -533,15 +544,16 @@ def test_the_initiator_cannot_approve_their_own_refund_and_a_second_officer_can(
         "bank_account_no": ACCOUNT, "bank_category": "103", "contact_name": "王大妈",
         "contact_phone": "13812341234"})
     assert r.status_code == 303
-    app_id = int(re.search(r"/officer/applications/(\d+)\?done=initiated", r.headers["location"]).group(1))
+    location = r.headers["location"]
+    app_id = int(re.search(r"/officer/applications/(\d+)\?done=initiated", location).group(1))
     with session_factory() as s:
         app = s.get(Application, app_id)
         assert (app.channel, app.status) == ("officer", "pending_review")
 
     own = client.get(r.headers["location"])
     assert "退费申请已发起，需由其他税务人员审核。" in _text(own.text)
-    assert re.search(r'value="approve" class="btn btn-primary" disabled aria-describedby="blocked-reason"',
-                     own.text)
+    assert re.search(r'value="approve" class="btn btn-primary" disabled '
+                     r'aria-describedby="blocked-reason"', own.text)
     assert '<p class="oc-blocked" id="blocked-reason">发起人不能审核本人发起的退费申请</p>' in own.text
     forced = client.post(f"/officer/applications/{app_id}/decision",
                          data={"csrf_token": csrf, "decision": "approve"})

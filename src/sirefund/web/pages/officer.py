@@ -173,7 +173,11 @@ async def login_page(request: Request) -> Response:
     next_url = _safe_next(request.query_params.get("next"))
     if principal is not None and principal.kind == "officer":
         return common.redirect(next_url)
-    return render(request, "officer/login.html", _login_context(request, None, next_url))
+    # A citizen's browser may hold a session too: the login form still needs the anonymous
+    # double-submit token, not that session's.
+    ctx = _login_context(request, None, next_url)
+    ctx["csrf_token"] = common.anon_csrf_token(request)
+    return common.attach_anon_csrf(render(request, "officer/login.html", ctx), request)
 
 
 @router.post("/officer/login")
@@ -357,8 +361,10 @@ async def review_batch(request: Request, db: DbSession) -> Response:
     verdict = "审核通过" if decision == "approve" else "审核不通过"
     for r in results:
         r["message"] = verdict if r["ok"] else r["error"]["message"]
-    # The decided rows leave the selection; the opinion is kept for a second try of failures.
+    # The decided rows leave the selection; the opinion stays while failures remain to retry.
     form.values["application_ids"] = [str(r["id"]) for r in results if not r["ok"]]
+    if not form.values["application_ids"]:
+        form.values["opinion"] = ""
     return await _queue_response(request, db, principal, form=form, results=results)
 
 
@@ -511,7 +517,8 @@ async def reveal(application_id: str, request: Request, db: DbSession) -> Respon
 
 def _lookup_from(source: dict[str, str]) -> dict[str, Any]:
     year_raw = source.get("year", "")
-    year = int(year_raw) if year_raw.isascii() and year_raw.isdigit() and len(year_raw) == 4 else None
+    four_digits = year_raw.isascii() and year_raw.isdigit() and len(year_raw) == 4
+    year = int(year_raw) if four_digits else None
     return {"payment_id": source.get("payment_id", ""), "id_number": source.get("id_number", ""),
             "year": year, "year_raw": year_raw}
 
@@ -541,7 +548,8 @@ async def _initiate_response(request: Request, db: Db, principal: Principal, *,
         if len(choosable) == 1:
             values = {"payment_id": choosable[0]["payment_id"]}
     ctx.update({
-        "lookup": {k: lookup[k] for k in ("payment_id", "id_number")} | {"year": lookup["year_raw"]},
+        "lookup": {"payment_id": lookup["payment_id"], "id_number": lookup["id_number"],
+                   "year": lookup["year_raw"]},
         "lookup_errors": lookup_errors, "found": found,
         "values": values, "errors": form.errors if form else {},
         "codes": form.codes if form else {},

@@ -1,0 +1,331 @@
+"""Browser tests of the 税务端 console in real Chromium: queue, detail with the audited reveal,
+approve, reject with opinion, batch approve, 发起退费 and the second officer's approval,
+dispatch retry. Each test saves a screenshot of its final screen under test-artifacts/.
+
+A live server (uvicorn in a thread) serves the real app over a migrated SQLite file; tests put
+their own rows in through the factories, so they do not depend on each other's order.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from sirefund import migrate
+from sirefund.config import Settings
+from sirefund.db import make_engine, make_session_factory
+from sirefund.models import Application, DispatchAttempt, OutboxMessage
+from sirefund.services import applications, review
+from sirefund.services.applications import Actor
+from sirefund.web.app import create_app
+from tests import factories as f
+from tests.conftest import FixedClock
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ACCOUNT = "6228480402564890018"
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> str:
+    if not Path(CHROMIUM).exists():
+        if IN_CI:
+            pytest.fail(f"CI=true but {CHROMIUM} is missing: the browser tests must run in CI")
+        pytest.skip(f"browser tests skipped: {CHROMIUM} is not installed")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[dict]:
+    """The app on 127.0.0.1:<free port> over a fresh SQLite file; yields base URL and a
+    session factory for arranging rows."""
+    import uvicorn
+
+    root = tmp_path_factory.mktemp("officer-e2e")
+    url = f"sqlite:///{root / 'e2e.db'}"
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    settings = Settings(database_url=url, var_dir=root / "var",
+                        secret_key="e2e-secret-key-0123456789abcdef",
+                        callback_secret="e2e-callback-secret-0123456789")
+    app = create_app(settings, engine=engine, clock=FixedClock())
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the live server did not start")
+        time.sleep(0.05)
+    yield {"base": f"http://127.0.0.1:{port}", "sessions": make_session_factory(engine)}
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path: str) -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def new_page(browser):
+    """new_page() -> a page in a fresh context (own cookies), Chinese locale, 1440 wide."""
+    contexts = []
+
+    def _new_page():
+        context = browser.new_context(locale="zh-CN", viewport={"width": 1440, "height": 900})
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        # 批量通过 / 重试 / 提交 ask for confirmation with window.confirm: the officer says yes.
+        page.on("dialog", lambda dialog: dialog.accept())
+        return page
+
+    yield _new_page
+    for context in contexts:
+        context.close()
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"officer-{name}.png"), full_page=True)
+
+
+def _login(page, live, code: str) -> None:
+    page.goto(live["base"] + "/officer/applications")
+    assert "/officer/login" in page.url
+    page.get_by_label("税务人员代码").fill(code)
+    page.get_by_label("密码").fill(f.PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(re.compile(r".*/officer/applications$"))
+
+
+# --------------------------------------------------------------------------- data
+
+
+_codes = iter(range(1, 10_000))
+
+
+def _officer(live, *, initiator: bool = False, name: str = "李审核") -> str:
+    code = f"E2E{next(_codes):03d}"
+    with live["sessions"]() as s, s.begin():
+        f.make_officer(s, code=code, name=name, region="420700", initiator=initiator)
+    return code
+
+
+def _pension_app(live, *, at: datetime = f.AT, name: str = "邱世贵") -> int:
+    with live["sessions"]() as s, s.begin():
+        person = f.make_person(s, name=name, region="420703")
+        pay = f.make_pension_payment(s, person)
+        app = Application(
+            kind="pension", channel="web", person_id=person.id, region_code=person.region_code,
+            pension_payment_id=pay.payment_id, amount_fen=pay.amount_fen,
+            payment_year=pay.payment_year, period_start=pay.period_start,
+            period_end=pay.period_end, bank_account_type="bank_card", bank_account_no=ACCOUNT,
+            bank_category="103", contact_name=person.name, contact_phone="13812341234")
+        return applications.create(s, application=app, actor=Actor.person(person.id), at=at).id
+
+
+def _status(live, app_id: int) -> str:
+    with live["sessions"]() as s:
+        return s.get(Application, app_id).status
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_the_queue_lists_masked_applications_with_overdue_ones_highlighted(live, new_page):
+    old = _pension_app(live, at=datetime(2026, 1, 9, 2, 0, tzinfo=UTC), name="张桂兰")
+    recent = _pension_app(live, name="刘德明")
+    page = new_page()
+    _login(page, live, _officer(live))
+
+    row = page.locator("tr.overdue", has=page.locator(f"#pick-{old}"))
+    assert "已超期" in row.inner_text()
+    assert "42 / 30" in row.inner_text()
+    assert page.locator(f"#pick-{recent}").is_visible()
+    assert "当前显示第 1 到" in page.locator(".pager-summary").inner_text()
+    page.get_by_label("类型", exact=True).select_option("pension")
+    page.get_by_label("状态", exact=True).select_option("pending_review")
+    page.get_by_role("button", name="查询", exact=True).click()
+    page.wait_for_url(re.compile(r".*kind=pension.*"))
+    assert page.locator(f"#pick-{old}").is_visible()
+    assert not page.get_by_text(ACCOUNT).count()
+    _shot(page, "queue")
+
+
+def test_the_detail_shows_masked_data_and_reveals_the_full_id_once_with_a_reason(live, new_page):
+    app_id = _pension_app(live, name="邱世贵")
+    with live["sessions"]() as s:
+        full_id = s.get(Application, app_id).person.id_number
+    page = new_page()
+    _login(page, live, _officer(live))
+
+    page.goto(f"{live['base']}/officer/applications/{app_id}")
+    assert full_id not in page.content()
+    assert page.get_by_text(full_id[:6] + "********" + full_id[-4:]).is_visible()
+    page.locator("details.oc-reveal summary").first.click()
+    page.get_by_role("button", name="查看证件号码").click()
+    assert "请填写查看理由" in page.locator("#reveal-id_number-reason-error").inner_text()
+    page.get_by_label("查看理由").first.fill("缴费人来电核对身份")
+    page.get_by_role("button", name="查看证件号码").click()
+    assert page.locator('[data-revealed="id_number"]').inner_text() == full_id
+    _shot(page, "detail-reveal")
+    page.goto(f"{live['base']}/officer/applications/{app_id}")
+    assert full_id not in page.content()
+
+
+def test_an_officer_approves_one_application_with_an_opinion(live, new_page):
+    app_id = _pension_app(live, name="陈秀英")
+    page = new_page()
+    _login(page, live, _officer(live, name="周审核"))
+
+    page.locator(f"a[href='/officer/applications/{app_id}']").click()
+    page.get_by_label("税务机关意见", exact=True).fill("核实无误，同意退费")
+    page.get_by_role("button", name="审核通过").click()
+    page.wait_for_url(re.compile(r".*done=approved$"))
+    assert "审核通过，系统已自动向人社（医保）部门发起退费申请。" in page.locator(".alert-success").inner_text()
+    assert "人社退费中" in page.locator("main").inner_text()
+    assert "核实无误，同意退费" in page.locator("table.oc-history").inner_text()
+    assert _status(live, app_id) == "approved"
+    _shot(page, "approved")
+
+
+def test_rejecting_without_an_opinion_is_refused_then_rejected_with_one(live, new_page):
+    app_id = _pension_app(live, name="黄建国")
+    page = new_page()
+    _login(page, live, _officer(live))
+
+    page.goto(f"{live['base']}/officer/applications/{app_id}")
+    page.get_by_role("button", name="审核不通过").click()
+    error = page.locator("#review-opinion-error")
+    assert "审核不通过时必须填写税务机关意见" in error.inner_text()
+    assert page.get_by_label("税务机关意见", exact=True).get_attribute("aria-invalid") == "true"
+    assert _status(live, app_id) == "pending_review"
+    page.get_by_label("税务机关意见", exact=True).fill("该笔缴费已用于待遇计算，不予退费")
+    page.get_by_role("button", name="审核不通过").click()
+    page.wait_for_url(re.compile(r".*done=rejected$"))
+    assert "税务退回" in page.locator("main").inner_text()
+    assert _status(live, app_id) == "rejected"
+    _shot(page, "rejected")
+
+
+def test_batch_approval_shows_a_result_for_each_selected_application(live, new_page):
+    first, second = _pension_app(live, name="吴春花"), _pension_app(live, name="郑国强")
+    page = new_page()
+    _login(page, live, _officer(live))
+
+    page.locator(f"#pick-{first}").check()
+    page.locator(f"#pick-{second}").check()
+    page.locator("#batch-opinion").fill("同意退费")
+    page.get_by_role("button", name="批量通过").click()
+    results = page.locator("section.oc-results")
+    results.wait_for()
+    assert "成功 2 条" in results.inner_text()
+    assert str(first) in results.inner_text() and str(second) in results.inner_text()
+    assert (_status(live, first), _status(live, second)) == ("approved", "approved")
+    _shot(page, "batch-approved")
+
+
+def test_the_initiator_cannot_review_their_own_refund_and_a_second_officer_approves_it(
+        live, new_page):
+    with live["sessions"]() as s, s.begin():
+        person = f.make_person(s, name="王大妈", region="420703")
+        pay = f.make_pension_payment(s, person, arrival_status="arrived", year=2025)
+        id_number, payment_id = person.id_number, pay.payment_id
+    page = new_page()
+    _login(page, live, _officer(live, initiator=True, name="王发起"))
+
+    page.get_by_role("link", name="发起退费").click()
+    page.get_by_label("缴费人证件号码", exact=True).fill(id_number)
+    page.get_by_role("button", name="查询", exact=True).click()
+    assert payment_id in page.locator("#initiate-form").inner_text()
+    page.locator(f"input[name=payment_id][value={payment_id}]").check()
+    page.get_by_label("退费原因").fill("缴费人重复缴费，到办税服务厅申请退费")
+    page.get_by_label("账户类型").select_option("bank_card")
+    page.get_by_label("银行账号").fill(ACCOUNT)
+    page.get_by_label("银行类别").select_option("103")
+    page.get_by_label("联系人名称").fill("王大妈")
+    page.get_by_label("联系人电话").fill("13812341234")
+    page.get_by_role("button", name="提交", exact=True).click()
+    page.wait_for_url(re.compile(r".*/officer/applications/\d+\?done=initiated$"))
+    app_id = int(re.search(r"/applications/(\d+)", page.url).group(1))
+    assert page.get_by_role("button", name="审核通过").is_disabled()
+    assert page.get_by_role("button", name="审核不通过").is_disabled()
+    assert page.locator("#blocked-reason").inner_text() == "发起人不能审核本人发起的退费申请"
+    assert "税务端" in page.locator("main").inner_text()
+    _shot(page, "initiated-four-eyes")
+
+    other = new_page()
+    _login(other, live, _officer(live, name="赵复核"))
+    other.goto(f"{live['base']}/officer/applications/{app_id}")
+    assert other.get_by_role("button", name="审核通过").is_enabled()
+    other.get_by_role("button", name="审核通过").click()
+    other.wait_for_url(re.compile(r".*done=approved$"))
+    assert _status(live, app_id) == "approved"
+    _shot(other, "second-officer-approved")
+
+
+def test_a_failed_dispatch_is_shown_with_its_attempts_and_retried(live, new_page):
+    app_id = _pension_app(live, name="孙玉兰")
+    with live["sessions"]() as s, s.begin():
+        reviewer = f.make_officer(s, code=f"E2E{next(_codes):03d}", region="420700")
+        review.approve(s, officer=reviewer, application_id=app_id, at=f.AT)
+        msg = s.execute(select(OutboxMessage).where(OutboxMessage.application_id == app_id)
+                        ).scalar_one()
+        msg.state, msg.attempts = "failed", 8
+        msg.last_error = "人社系统返回 HTTP 503（服务暂不可用）"
+        for minutes in (1, 3, 7):
+            s.add(DispatchAttempt(message_id=msg.id, at=f.AT + timedelta(minutes=minutes),
+                                  worker="worker-1", outcome="retry", detail="HTTP 503"))
+        request_id = msg.request_id
+    page = new_page()
+    _login(page, live, _officer(live))
+
+    page.get_by_role("link", name="派发监控").click()
+    page.get_by_label("状态", exact=True).select_option("failed")
+    page.get_by_role("button", name="查询", exact=True).click()
+    row = page.locator("tr", has=page.get_by_text(request_id))
+    assert "发送失败" in row.inner_text() and "HTTP 503（服务暂不可用）" in row.inner_text()
+    row.locator("summary").click()
+    assert row.locator("table.oc-attempts-table tbody tr").count() == 3
+    row.get_by_role("button", name=re.compile("重试")).click()
+    page.wait_for_url(re.compile(r".*done=retried$"))
+    assert "已重新派发" in page.locator(".alert-success").inner_text()
+    with live["sessions"]() as s:
+        again = s.execute(select(OutboxMessage).where(OutboxMessage.request_id == request_id)
+                          ).scalar_one()
+        assert (again.state, again.attempts) == ("pending", 0)
+    page.get_by_label("状态", exact=True).select_option("")
+    page.get_by_role("button", name="查询", exact=True).click()
+    row = page.locator("tr", has=page.get_by_text(request_id))
+    assert "待发送" in row.inner_text()
+    _shot(page, "dispatch-retried")
