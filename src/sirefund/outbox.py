@@ -210,7 +210,8 @@ def claim_due(
     with unit_of_work(session_factory) as session:
         postgres = session.get_bind().dialect.name == "postgresql"
         query = (
-            select(M.id, M.state, M.claimed_by)
+            select(M.id, M.state, M.claimed_by, M.attempts, M.application_id, M.agency,
+                   M.operation, M.request_id, M.payload)
             .where(_due(at))
             .order_by(M.next_attempt_at, M.id)
             .limit(limit)
@@ -223,9 +224,9 @@ def claim_due(
             # PostgreSQL (the row is locked): it only succeeds if the row is still as seen.
             result = session.execute(
                 update(M)
-                .where(M.id == row.id, M.state == row.state, _due(at))
+                .where(M.id == row.id, M.state == row.state, M.attempts == row.attempts, _due(at))
                 .values(state="sending", claimed_by=worker_id, claimed_until=until,
-                        attempts=M.attempts + 1, updated_at=at)
+                        attempts=row.attempts + 1, updated_at=at)
                 .execution_options(synchronize_session=False)
             )
             if result.rowcount != 1:
@@ -236,12 +237,10 @@ def claim_due(
                     message_id=row.id, at=at, worker=row.claimed_by, outcome="unknown",
                     detail="租约到期，未收到发送结果（处理进程可能已中断），将先查询",
                 ))
-            msg = session.get(M, row.id, populate_existing=True)
-            assert msg is not None
             claimed.append(ClaimedMessage(
-                id=msg.id, application_id=msg.application_id, agency=msg.agency,
-                operation=msg.operation, request_id=msg.request_id, payload=dict(msg.payload),
-                attempt=msg.attempts, mode=SEND if row.state == "pending" else QUERY,
+                id=row.id, application_id=row.application_id, agency=row.agency,
+                operation=row.operation, request_id=row.request_id, payload=dict(row.payload),
+                attempt=row.attempts + 1, mode=SEND if row.state == "pending" else QUERY,
                 claimed_until=until,
             ))
     return claimed
@@ -352,7 +351,7 @@ def record_result(
     if not owned:
         log.warning("dispatch %s: result of %s arrived after its claim was lost", message_id, worker_id)
     if outcome.kind == "ok" and outcome.result is not None:
-        settlement.apply_result(session, agency=msg.agency, result=outcome.result, at=at)
+        settlement.apply_result(session, agency=msg.agency, result=outcome.result, at=at, message=msg)
     session.expire(msg)
     return owned
 

@@ -85,6 +85,7 @@ def run_once(
     Stops between messages when `stop` is set and hands the untried ones back.
     """
     lease = lease_seconds or lease_seconds_for(settings)
+    claimed_at = time.monotonic()
     claimed = outbox.claim_due(session_factory, worker_id=worker_id, at=clock.now(), limit=limit,
                                lease_seconds=lease)
     tried = 0
@@ -94,9 +95,9 @@ def run_once(
                 for rest in claimed[index:]:
                     outbox.release(session, message=rest, worker_id=worker_id, at=clock.now())
             break
-        if index > 0:
-            # The batch was claimed before the earlier messages were sent: make sure this one
-            # is still ours and will stay ours for a whole send.
+        if time.monotonic() - claimed_at > lease / 3:
+            # The batch was claimed a while ago: make sure this message is still ours and
+            # will stay ours for a whole send (the lease is longer than 3 timeouts).
             with unit_of_work(session_factory) as session:
                 mine = outbox.renew(session, message_id=message.id, worker_id=worker_id,
                                     at=clock.now(), lease_seconds=lease)

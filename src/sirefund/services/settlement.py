@@ -59,16 +59,21 @@ def find_message(session: Session, *, agency: str, request_id: str) -> OutboxMes
     return msg
 
 
-def apply_result(session: Session, *, agency: str, result: AgencyResult, at: datetime) -> bool:
+def apply_result(session: Session, *, agency: str, result: AgencyResult, at: datetime,
+                 message: OutboxMessage | None = None) -> bool:
     """Apply what `agency` says about `result.request_id`. True if the application moved.
 
     NotFound if we never sent that request to that agency. A non-final status ("received")
     or a result for an application no longer waiting for this agency is a no-op.
+    `message` is passed by the worker, which is recording that very message's answer.
     """
     at = as_utc(at)
-    msg = find_message(session, agency=agency, request_id=result.request_id)
-    # Whatever it says, the agency has the request: stop resending or querying it.
-    outbox.mark_delivered(session, message=msg, at=at)
+    if message is None:
+        msg = find_message(session, agency=agency, request_id=result.request_id)
+        # Whatever it says, the agency has the request: stop resending or querying it.
+        outbox.mark_delivered(session, message=msg, at=at)
+    else:
+        msg = message
     if result.status not in FINAL_STATUSES[agency]:
         return False
     app = applications.lock(session, msg.application_id)
