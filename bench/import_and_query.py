@@ -241,26 +241,35 @@ def pct(values: list[float], q: float) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def bench_database(label: str, url: str, path: Path, payments: int, lookups: int, seed: int) -> dict:
-    print(f"\n== {label}: {payments:,} pension payments", flush=True)
-    engine = fresh_engine(url)
-    t = time.perf_counter()
-    raw_rows = raw_load(engine, path)
-    raw_s = time.perf_counter() - t
-    engine.dispose()
-    raw_rate = raw_rows / raw_s
+def bench_database(label: str, url: str, path: Path, payments: int, lookups: int, seed: int,
+                   repeat: int) -> dict:
+    print(f"\n== {label}: {payments:,} pension payments, loads repeated {repeat}x alternately", flush=True)
     how = "COPY" if label == "postgresql" else "executemany"
-    print(f"raw load ({how}):        {raw_rate:>10,.0f} rows/s  ({raw_rows:,} rows in {raw_s:.1f} s)", flush=True)
+    raw_times: list[float] = []
+    import_times: list[float] = []
+    for attempt in range(repeat):
+        engine = fresh_engine(url)
+        t = time.perf_counter()
+        raw_rows = raw_load(engine, path)
+        raw_times.append(time.perf_counter() - t)
+        engine.dispose()
+        if raw_rows != payments:
+            raise SystemExit(f"raw load wrote {raw_rows} of {payments} rows")
 
-    engine = fresh_engine(url)
-    t = time.perf_counter()
-    summary = imports.import_file(engine, "pension-payments", path)
-    import_s = time.perf_counter() - t
-    import_rate = summary.total / import_s
-    print(f"import (sirefund import): {import_rate:>10,.0f} rows/s  ({summary.total:,} rows in {import_s:.1f} s)")
+        engine = fresh_engine(url)
+        t = time.perf_counter()
+        summary = imports.import_file(engine, "pension-payments", path)
+        import_times.append(time.perf_counter() - t)
+        if summary.loaded != payments:
+            raise SystemExit(f"import loaded {summary.loaded} of {payments} rows: {summary.line()}")
+        if attempt < repeat - 1:
+            engine.dispose()  # the last import's database serves the lookups
+        print(f"  run {attempt + 1}: raw {raw_times[-1]:.1f} s, import {import_times[-1]:.1f} s", flush=True)
+    raw_rate = payments / statistics.median(raw_times)
+    import_rate = payments / statistics.median(import_times)
+    print(f"{f'raw load ({how}):':26s}{raw_rate:>10,.0f} rows/s  (median of {repeat})")
+    print(f"{'import (sirefund import):':26s}{import_rate:>10,.0f} rows/s  (median of {repeat})")
     print(f"  {summary.line()}")
-    if summary.loaded != payments:
-        raise SystemExit(f"import loaded {summary.loaded} of {payments} rows")
     ratio = import_rate / raw_rate
     ok_import = ratio >= IMPORT_TARGET
     print(f"import speed / raw speed = {ratio:.2f}  (target >= {IMPORT_TARGET:.2f})  "
@@ -281,6 +290,7 @@ def bench_database(label: str, url: str, path: Path, payments: int, lookups: int
           f"{'PASS' if ok_lookup else 'FAIL'}", flush=True)
     return {
         "label": label, "raw_rate": raw_rate, "import_rate": import_rate, "import_ratio": ratio,
+        "raw_times": raw_times, "import_times": import_times,
         "raw_p50": r50, "raw_p99": r99, "service_p50": s50, "service_p99": s99,
         "lookup_ratio": lookup_ratio, "ok": ok_import and ok_lookup,
     }
@@ -292,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--persons", type=int, default=None, help="default: payments / 3")
     parser.add_argument("--lookups", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="raw and import loads alternate this many times; medians count")
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary directory")
     parser.add_argument("--postgres-url", default=os.environ.get(PG_ENV))
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
@@ -308,10 +320,10 @@ def main(argv: list[str] | None = None) -> int:
               f"in {time.perf_counter() - t:.1f} s")
         path = workdir / "data" / "pension-payments.csv"
         results = [bench_database("sqlite", f"sqlite:///{workdir / 'bench.db'}", path,
-                                  args.payments, args.lookups, args.seed)]
+                                  args.payments, args.lookups, args.seed, args.repeat)]
         if args.postgres_url:
             results.append(bench_database("postgresql", args.postgres_url, path,
-                                          args.payments, args.lookups, args.seed))
+                                          args.payments, args.lookups, args.seed, args.repeat))
         else:
             print(f"\n(PostgreSQL skipped: set {PG_ENV})")
     finally:

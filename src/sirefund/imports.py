@@ -64,7 +64,9 @@ from __future__ import annotations
 import csv
 import gc
 import io
+import queue
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -88,6 +90,8 @@ __all__ = ["KINDS", "ImportSummary", "import_file"]
 _ACTIVE_LIST = ", ".join(f"'{s.value}'" for s in ACTIVE)
 _ARRIVAL = frozenset(s.value for s in ArrivalStatus)
 _UNIT_TYPES = frozenset(s.value for s in UnitPaymentType)
+#: Tries of one batch that collides with concurrent importers before the import fails.
+_ATTEMPTS = 5
 #: Bound of the person / unit id caches (entries, about 200 bytes each).
 CACHE_LIMIT = 200_000
 
@@ -277,24 +281,31 @@ class _Db:
         marks = ", ".join("?" * len(columns))
         self.cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
 
-    def insert_ignoring(self, table: str, columns: Sequence[str], key: str, rows: list[tuple]) -> None:
-        """Insert rows, skipping those whose ``key`` exists (persons and units shared by files
-        and importers)."""
+    def insert_owners(self, table: str, columns: Sequence[str], key: str, rows: list[tuple]) -> list[int] | None:
+        """Insert new persons or units (looked up as absent in this transaction).
+
+        PostgreSQL: ids are drawn from the table's sequence in one statement and the rows
+        COPYed with them; returns the ids in row order. A concurrent importer creating the same
+        person makes the COPY fail with a unique violation, and the batch is redone.
+        SQLite (one writer at a time): executemany, skipping a key that exists; returns None
+        and the caller reads the ids back.
+        """
         if not rows:
-            return
-        cols = ", ".join(columns)
+            return []
         if self.pg:
-            arrays = ", ".join("%b::text[]" for _ in columns)
             self.cur.execute(
-                f"INSERT INTO {table} ({cols}) SELECT * FROM unnest({arrays}) "
-                f"ON CONFLICT ({key}) DO NOTHING",
-                tuple(list(col) for col in zip(*rows, strict=True)),
+                f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
+                "FROM generate_series(1, %s)", (len(rows),)
             )
-            return
+            ids = [r[0] for r in self.cur.fetchall()]
+            self.insert(table, ("id", *columns), [(i, *row) for i, row in zip(ids, rows, strict=True)])
+            return ids
+        cols = ", ".join(columns)
         marks = ", ".join("?" * len(columns))
         self.cur.executemany(
             f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT ({key}) DO NOTHING", rows
         )
+        return None
 
     def update(self, table: str, key: str, columns: Sequence[str], rows: list[tuple]) -> None:
         """Each row is (values of ``columns``..., key)."""
@@ -380,8 +391,13 @@ class _Owners:
                 if d[0] not in self.cache and d[0] not in new:
                     new[d[0]] = d
             if new:
-                db.insert_ignoring(self.table, self.columns, self.key, list(new.values()))
-                self._fetch(db, new)
+                described_new = list(new.values())
+                ids = db.insert_owners(self.table, self.columns, self.key, described_new)
+                if ids is None:
+                    self._fetch(db, new)
+                else:
+                    for id_, d in zip(ids, described_new, strict=True):
+                        self.cache[d[0]] = (id_, d[1])
         for r, d in described:
             id_, name = self.cache[d[0]]
             if name != d[1]:
@@ -898,6 +914,7 @@ def _import(
             pick = itemgetter(*_header_positions(spec, header))
             width = len(header)
             rejects = _Rejects(summary.rejected_path, [h.strip() for h in header])
+            writer = _Writer(lambda rows: _load_batch(engine, spec, rows, ctx, summary, rejects))
             try:
                 batch: list[_Row] = []
                 for raw in reader:
@@ -913,14 +930,16 @@ def _import(
                             row.reject_error(exc)
                     batch.append(row)
                     if len(batch) >= batch_size:
-                        _load_batch(engine, spec, batch, ctx, summary, rejects)
+                        writer.put(batch)
                         batch = []
                         gc.collect(0)  # see _collector_paused
                         bar.update(counter.count - bar.n)
                 if batch:
-                    _load_batch(engine, spec, batch, ctx, summary, rejects)
+                    writer.put(batch)
             finally:
+                writer.close()  # the batches already handed over are loaded, whatever happened
                 rejects.close()
+            writer.raise_failure()
         except UnicodeDecodeError as exc:
             raise Invalid("import.encoding", "文件不是UTF-8编码", "file") from exc
         except csv.Error as exc:
@@ -933,12 +952,50 @@ def _import(
     return summary
 
 
+class _Writer:
+    """Loads batches, in order, on a thread of its own while the caller reads and validates
+    the next one: the database's work (which releases the GIL) overlaps Python's.
+
+    At most two batches wait, so memory stays bounded. A failure stops the loading; the caller
+    learns of it at its next hand-over or at :meth:`raise_failure`.
+    """
+
+    def __init__(self, load: Callable[[list[_Row]], None]) -> None:
+        self._load = load
+        self._queue: queue.Queue[list[_Row] | None] = queue.Queue(maxsize=2)
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="sirefund-import-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self._failure is None:  # after a failure, only drain so that put() never blocks
+                try:
+                    self._load(batch)
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                    self._failure = exc
+
+    def put(self, batch: list[_Row]) -> None:
+        self.raise_failure()
+        self._queue.put(batch)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+
 def _load_batch(
     engine: Engine, spec: _Kind, batch: list[_Row], ctx: _Context, summary: ImportSummary,
     rejects: _Rejects,
 ) -> None:
     pending = [r for r in batch if r.rec is not None]
-    for attempt in (1, 2):
+    # The loader talks to the driver directly, so its errors arrive unwrapped as well.
+    integrity_errors = (IntegrityError, engine.dialect.loaded_dbapi.IntegrityError)
+    for attempt in range(1, _ATTEMPTS + 1):
         try:
             with engine.begin() as conn:
                 db = _Db(conn)
@@ -947,13 +1004,13 @@ def _load_batch(
                 finally:
                     db.close()
             break
-        except IntegrityError:
+        except integrity_errors:
             # Another importer inserted one of our keys (or persons) between our look-up and
             # our insert; our transaction is gone, so redo the batch against what is there now.
             ctx.forget()
             for r in pending:
                 r.reset()
-            if attempt == 2:
+            if attempt == _ATTEMPTS:
                 raise
     for r in batch:
         if r.outcome == LOADED:

@@ -17,7 +17,7 @@ def test_benchmark_main_prints_both_ratios_with_a_verdict(tmp_path, monkeypatch,
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
 
-    status = bench.main(["--payments", "2000", "--lookups", "300", "--workdir", str(tmp_path)])
+    status = bench.main(["--payments", "2000", "--lookups", "300", "--repeat", "1", "--workdir", str(tmp_path)])
 
     out = capsys.readouterr().out
     assert status == 0  # without --strict the verdict is printed, not enforced

@@ -402,3 +402,31 @@ def test_generated_files_load_completely_in_dependency_order(engine, session_fac
         assert (again.loaded, again.updated, again.unchanged) == (0, 0, counts[kind])
     assert summary.incomplete == 0
     assert count(session_factory, PensionPayment) == counts["pension-payments"]
+
+
+def test_two_importers_of_the_same_file_at_once_load_each_row_once(engine, session_factory, tmp_path):
+    import threading
+
+    rows = [pension_row(f"PP{i:04d}", resident_id("420703", "19580312", i), f"居民{i}")
+            for i in range(120)]
+    path = write_csv(tmp_path / "p.csv", PENSION_HEADER, rows)
+    summaries: list[imports.ImportSummary] = []
+    failures: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            summaries.append(run(engine, "pension-payments", path, batch_size=20))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=load) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+
+    assert not failures
+    assert sum(s.loaded for s in summaries) == 120
+    assert all(s.loaded + s.unchanged == 120 and s.rejected == 0 for s in summaries)
+    assert count(session_factory, PensionPayment) == 120
+    assert count(session_factory, Person) == 120
