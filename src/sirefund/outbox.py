@@ -80,6 +80,11 @@ _AWAITING = {"hrss": S.APPROVED.value, "medical_security": S.APPROVED.value, "ba
 
 SEND, QUERY = "send", "query"
 
+# Hot-path UPDATEs go through the table (Core), not the ORM: the worker issues several per
+# message, and the ORM's bulk-update machinery costs more than the statement itself.
+_T = OutboxMessage.__table__
+_C = _T.c
+
 
 # --------------------------------------------------------------------------- enqueue
 
@@ -186,11 +191,10 @@ class ClaimedMessage:
 
 
 def _due(at: datetime):  # type: ignore[no-untyped-def]
-    M = OutboxMessage
     return or_(
-        and_(M.state.in_(("pending", "unknown")), M.next_attempt_at <= at),
+        and_(_C.state.in_(("pending", "unknown")), _C.next_attempt_at <= at),
         # The worker holding it died (or hung past its lease) mid-send.
-        and_(M.state == "sending", M.claimed_until < at),
+        and_(_C.state == "sending", _C.claimed_until < at),
     )
 
 
@@ -205,7 +209,7 @@ def claim_due(
     """
     at = as_utc(at)
     until = at + timedelta(seconds=lease_seconds)
-    M = OutboxMessage
+    M = _C
     claimed: list[ClaimedMessage] = []
     with unit_of_work(session_factory) as session:
         postgres = session.get_bind().dialect.name == "postgresql"
@@ -223,11 +227,10 @@ def claim_due(
             # The conditional UPDATE is the claim on SQLite and a harmless re-check on
             # PostgreSQL (the row is locked): it only succeeds if the row is still as seen.
             result = session.execute(
-                update(M)
+                update(_T)
                 .where(M.id == row.id, M.state == row.state, M.attempts == row.attempts, _due(at))
                 .values(state="sending", claimed_by=worker_id, claimed_until=until,
                         attempts=row.attempts + 1, updated_at=at)
-                .execution_options(synchronize_session=False)
             )
             if result.rowcount != 1:
                 continue
@@ -251,11 +254,9 @@ def renew(session: Session, *, message_id: int, worker_id: str, at: datetime,
     """Extend this worker's claim before sending; False if the claim was lost (someone else
     took the message after the lease ran out), and then the message must not be sent."""
     result = session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.state == "sending",
-               OutboxMessage.claimed_by == worker_id)
+        update(_T)
+        .where(_C.id == message_id, _C.state == "sending", _C.claimed_by == worker_id)
         .values(claimed_until=as_utc(at) + timedelta(seconds=lease_seconds))
-        .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
 
@@ -264,13 +265,11 @@ def release(session: Session, *, message: ClaimedMessage, worker_id: str, at: da
     """Give back a claimed message that was not tried (the worker is stopping): due at once
     for the next worker, in the state it was claimed from, the attempt not counted."""
     result = session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message.id, OutboxMessage.state == "sending",
-               OutboxMessage.claimed_by == worker_id)
+        update(_T)
+        .where(_C.id == message.id, _C.state == "sending", _C.claimed_by == worker_id)
         .values(state="unknown" if message.mode == QUERY else "pending",
-                attempts=OutboxMessage.attempts - 1, claimed_by=None, claimed_until=None,
+                attempts=_C.attempts - 1, claimed_by=None, claimed_until=None,
                 next_attempt_at=as_utc(at), updated_at=as_utc(at))
-        .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
 
@@ -342,11 +341,9 @@ def record_result(
     # The message row first, then the application (settlement): the same lock order as a
     # callback, so the two can never deadlock on PostgreSQL.
     owned = session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.state == "sending",
-               OutboxMessage.claimed_by == worker_id)
+        update(_T)
+        .where(_C.id == message_id, _C.state == "sending", _C.claimed_by == worker_id)
         .values(**changes)
-        .execution_options(synchronize_session=False)
     ).rowcount == 1
     if not owned:
         log.warning("dispatch %s: result of %s arrived after its claim was lost", message_id, worker_id)
@@ -361,12 +358,10 @@ def mark_delivered(session: Session, *, message: OutboxMessage, at: datetime,
     """The agency reported on this request (callback or poll), so it has it: a message still
     waiting to be resent or queried is done. One being sent right now is left to its worker."""
     result = session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message.id,
-               OutboxMessage.state.in_(("pending", "unknown", "failed")))
+        update(_T)
+        .where(_C.id == message.id, _C.state.in_(("pending", "unknown", "failed")))
         .values(state="done", claimed_by=None, claimed_until=None, updated_at=as_utc(at),
                 next_attempt_at=as_utc(at) + timedelta(seconds=poll_after_seconds))
-        .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
 
@@ -391,10 +386,9 @@ def claim_polls(
         ).all()
         for row in rows:
             result = session.execute(
-                update(M)
-                .where(M.id == row.id, M.state == "done", M.next_attempt_at == row.next_attempt_at)
+                update(_T)
+                .where(_C.id == row.id, _C.state == "done", _C.next_attempt_at == row.next_attempt_at)
                 .values(next_attempt_at=at + timedelta(seconds=interval_seconds))
-                .execution_options(synchronize_session=False)
             )
             if result.rowcount == 1:
                 out.append(ClaimedMessage(
@@ -458,11 +452,10 @@ def retry_failed(session: Session, *, message_id: int, officer: Any, at: datetim
         .where(DispatchAttempt.message_id == msg.id, DispatchAttempt.outcome == "unknown")
     ).scalar_one() > 0
     result = session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == msg.id, OutboxMessage.state == "failed")
+        update(_T)
+        .where(_C.id == msg.id, _C.state == "failed")
         .values(state="unknown" if uncertain else "pending", attempts=0, next_attempt_at=at,
                 claimed_by=None, claimed_until=None, updated_at=at)
-        .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         raise Conflict("dispatch.changed", "该派发已被他人处理，请刷新后重试")

@@ -34,6 +34,7 @@ def serve(settings: Settings, *, host: str, port: int, worker: bool, simulate_ag
     from .clock import SystemClock
     from .web.app import create_app
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     base = f"http://{_local(host)}:{port}"
     simulator_state = None
     if simulate_agencies:
@@ -61,6 +62,8 @@ def serve(settings: Settings, *, host: str, port: int, worker: bool, simulate_ag
             # The in-process simulators only answer once the server listens.
             while not server.started and not stop.is_set():
                 stop.wait(0.05)
+            if stop.is_set():  # the server never came up (port taken, ...)
+                return
             dispatcher.run_loop(make_session_factory(engine), adapters=adapters, settings=settings,
                                 clock=SystemClock(), worker_id=dispatcher.new_worker_id(),
                                 rng=random.Random(), stop=stop)

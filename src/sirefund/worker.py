@@ -54,21 +54,27 @@ def deliver(adapter: Any, message: ClaimedMessage) -> Outcome:
 
     Never raises: every way it can end is an Outcome the outbox knows how to record.
     """
-    try:
-        if message.mode == QUERY:
+    prefix = ""
+    if message.mode == QUERY:
+        try:
             found = adapter.query(message.request_id)
-            if found is not None:
-                return Outcome.ok(found, f"查询：对方已有此请求（{found.status}）")
-            result = agencies.submit(adapter, message.agency, message.request_id, message.payload,
-                                     attempt=message.attempt)
-            return Outcome.ok(result, f"查询无此请求，已提交（{result.status}）")
+        except (AgencyError, AgencyTimeout) as exc:
+            # Still not known whether the agency has it: stay unknown, ask again later.
+            return Outcome("unknown", f"查询失败：{exc}")
+        except Exception:
+            log.exception("dispatch %s: unexpected error while querying", message.id)
+            return Outcome("unknown", "查询失败：内部错误（已记录日志）")
+        if found is not None:
+            return Outcome.ok(found, f"查询：对方已有此请求（{found.status}）")
+        prefix = "查询无此请求，"
+    try:
         result = agencies.submit(adapter, message.agency, message.request_id, message.payload,
                                  attempt=message.attempt)
-        return Outcome.ok(result, f"已提交（{result.status}）")
+        return Outcome.ok(result, f"{prefix}已提交（{result.status}）")
     except AgencyTimeout as exc:
         return Outcome("unknown", str(exc))
     except AgencyError as exc:
-        return Outcome("permanent" if exc.permanent else "transient", exc.message)
+        return Outcome("permanent" if exc.permanent else "transient", prefix + exc.message)
     except Exception:
         # A bug on our side after the request may have left: treat as unknown (ask first).
         log.exception("dispatch %s: unexpected error", message.id)
@@ -174,6 +180,8 @@ def run_loop(
 def run_forever(settings: Any) -> int:
     """`sirefund worker`: the dispatcher alone until SIGTERM / SIGINT. Exit status 0 after a
     clean stop, 2 when misconfigured."""
+    # One line per HTTP request would drown the log; outcomes are logged per attempt instead.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         adapters = agencies.build_adapters(settings)
     except ValueError as exc:

@@ -29,7 +29,8 @@ def unique_resident_id(region: str) -> str:
 def pending_application(session: Session, *, kind: str = "pension", at: datetime,
                         region: str = "420703") -> Application:
     person = factories.make_person(session, region=region, id_number=unique_resident_id(region))
-    common: dict[str, Any] = dict(kind=kind, channel="web", person_id=person.id, region_code=region)
+    common: dict[str, Any] = {"kind": kind, "channel": "web", "person_id": person.id,
+                              "region_code": region}
     actor = Actor.person(person.id)
     if kind == "pension":
         pay = factories.make_pension_payment(session, person)

@@ -125,11 +125,12 @@ def shift_clock() -> ShiftableClock:
 
 
 def make_settings(db_url: str, tmp_path: Any, **overrides: Any) -> Settings:
-    values: dict[str, Any] = dict(
-        database_url=db_url, var_dir=tmp_path / "var", secret_key="test-secret-key-0123456789abcdef",
-        callback_secret=SECRET, agency_timeout_seconds=0.5, dispatch_max_attempts=5,
-        dispatch_lease_seconds=5, dispatch_poll_seconds=60,
-    )
+    values: dict[str, Any] = {
+        "database_url": db_url, "var_dir": tmp_path / "var",
+        "secret_key": "test-secret-key-0123456789abcdef", "callback_secret": SECRET,
+        "agency_timeout_seconds": 0.5, "dispatch_max_attempts": 5,
+        "dispatch_lease_seconds": 5, "dispatch_poll_seconds": 60,
+    }
     values.update(overrides)
     return Settings(**values)
 

@@ -73,7 +73,7 @@ def test_approval_writes_one_pending_message_to_the_first_agency_with_its_reques
 def test_a_claimed_message_is_not_claimed_again_until_its_lease_expires_and_then_it_is_queried(
     make_approved, session_factory, clock, settings
 ):
-    [app_id] = make_approved(at=clock.now())
+    make_approved(at=clock.now())
     [first] = _claim(session_factory, "w-a", clock.now(), lease=30)
     assert (first.mode, first.attempt) == (SEND, 1)
     assert _claim(session_factory, "w-b", clock.now() + timedelta(seconds=29)) == []
@@ -169,7 +169,8 @@ def test_a_permanent_error_fails_at_once_and_the_monitor_shows_it_with_its_attem
         page = outbox.list_dispatches(session, state="failed", page=1, page_size=10, region_scope="420000")
     [item] = page["items"]
     assert page["total"] == 1
-    assert (item["id"], item["state"], item["state_label"], item["agency_label"]) == (m.id, "failed", "发送失败", "人社")
+    assert (item["id"], item["application_id"]) == (m.id, app_id)
+    assert (item["state"], item["state_label"], item["agency_label"]) == ("failed", "发送失败", "人社")
     assert item["can_retry"] and "422" in item["last_error"]
     assert [(a["outcome"], a["worker"]) for a in item["attempts"]] == [("permanent", "w")]
     assert "payload" not in item  # ID and account numbers stay out of the monitor
@@ -200,6 +201,7 @@ def test_retry_failed_sends_again_with_the_same_request_id_and_history_and_is_au
     assert [a["outcome"] for a in view["attempts"]] == ["permanent"]
     [again] = _claim(session_factory, "w", clock.now())
     assert (again.id, again.request_id, again.mode) == (m.id, m.request_id, SEND)
+    assert status_of(session_factory, app_id) == "approved"  # the application is untouched
     with session_factory() as session:
         [event] = session.execute(select(SecurityEvent)).scalars().all()
     assert (event.kind, event.actor) == ("dispatch.retry", "officer:OF7001")

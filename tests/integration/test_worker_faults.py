@@ -10,7 +10,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -82,6 +81,27 @@ def test_an_agency_that_books_then_drops_its_answer_is_asked_and_the_booking_is_
     assert len(simulator.queries("hrss")) == 1
     assert len(simulator.bookings("hrss")) == 1
     assert _outcomes(session_factory, app_id) == ["unknown", "ok"]
+
+
+def test_a_request_of_unknown_outcome_is_only_ever_asked_about_while_the_agency_is_down(
+    simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
+):
+    simulator.script.add("drop", agency="hrss", mode="close")
+    dispatcher = dispatcher_for(settings_for(simulator))
+    [app_id] = make_approved(at=shift_clock.now())
+    dispatcher.run_once()
+    simulator.down()
+    for _ in range(2):
+        shift_clock.advance(minutes=1)
+        dispatcher.run_once()
+        assert _hrss_state(session_factory, app_id) == "unknown"
+    simulator.up()
+    shift_clock.advance(minutes=1)
+    dispatcher.run_once()
+
+    assert status_of(session_factory, app_id) == "at_agency"
+    assert len(simulator.submits("hrss")) == 1
+    assert _outcomes(session_factory, app_id) == ["unknown", "unknown", "unknown", "ok"]
 
 
 def test_an_agency_that_books_then_claims_to_be_unavailable_gets_the_same_request_again_and_books_once(
@@ -297,7 +317,7 @@ def test_a_worker_killed_twenty_times_during_a_thousand_approvals_books_every_re
         ids += approvals.approved_applications(session_factory, n=25, at=shift_clock.now())
         # Kill it mid-work: after a random number of requests, whatever it is doing then.
         target = len(simulator.submits()) + rng.randint(10, 60)
-        wait_until(lambda: len(simulator.submits()) >= target, timeout=30, interval=0.005)
+        wait_until(lambda t=target: len(simulator.submits()) >= t, timeout=30, interval=0.005)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         kills += 1

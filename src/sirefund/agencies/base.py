@@ -67,7 +67,7 @@ class AgencyResult:
     def from_wire(cls, data: dict[str, Any]) -> AgencyResult:
         """Parse an answer or a callback body; ValueError if it is not one."""
         if not isinstance(data, dict):
-            raise ValueError("not an object")
+            raise ValueError("not an object")  # noqa: TRY004 - callers catch ValueError for any bad body
         request_id, status = data.get("request_id"), data.get("status")
         if not isinstance(request_id, str) or not request_id or not isinstance(status, str):
             raise ValueError("request_id and status are required")
@@ -192,6 +192,6 @@ def _error_code(response: httpx.Response) -> str:
     """The agency's error code, if it sent one (never the whole body: it may echo PII)."""
     try:
         code = response.json()["error"]["code"]
-    except Exception:
+    except (ValueError, KeyError, TypeError):
         return ""
     return f" {str(code)[:60]}"

@@ -78,7 +78,7 @@ def apply_result(session: Session, *, agency: str, result: AgencyResult, at: dat
         return False
     app = applications.lock(session, msg.application_id)
     if app.status != AWAITING[agency].value:
-        log.info("application %s: %s result %r ignored in status %s (duplicate or late)",
+        log.debug("application %s: %s result %r ignored in status %s (duplicate or late)",
                  app.id, agency, result.status, app.status)
         return False
     target, values, reason = _plan(agency, result, at)

@@ -229,7 +229,7 @@ class CallbackSender:
                     self._cond.wait(timeout=wait)
                 if self._closed:
                     return
-                due, seq, agency, payload, tries = heapq.heappop(self._heap)
+                _, seq, agency, payload, tries = heapq.heappop(self._heap)
                 self._busy += 1
             try:
                 done = self._post(agency, payload)
@@ -388,8 +388,9 @@ def create_simulator_app(settings: Any, *, callback_url: str | None, script: Scr
             try:
                 data = json.loads(body)
                 request_id = data["request_id"]
-                assert isinstance(request_id, str) and request_id
-            except Exception:
+                if not isinstance(request_id, str) or not request_id:
+                    raise ValueError("request_id")
+            except (ValueError, KeyError, TypeError):
                 return _error(400, "request.malformed", "请求格式不正确")
             application_id = _int(data.get("application_id"))
             state.log_request(agency, "submit", request_id, request.headers.get(ATTEMPT_HEADER), application_id)
