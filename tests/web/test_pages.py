@@ -804,3 +804,25 @@ def test_oversized_and_odd_form_values_are_refused_without_a_500(client, browse,
                              "x-csrf-token": csrf})
     assert r.status_code < 500
     assert apps(session_factory) == []
+
+
+def test_a_form_posted_after_the_session_ended_leads_to_login_and_back_to_its_page(client,
+                                                                                   person):
+    r = client.post("/etax/pension/apply", data={"payment_ids": person["a"], **BANK},
+                    headers={"referer": "http://testserver/etax/pension?year=2025"},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/etax/login?kind=person&next=/etax/pension%3Fyear%3D2025"
+
+
+def test_the_unit_progress_can_be_narrowed_to_the_checked_payments(client, browse, unit, seed):
+    csrf = browse("unit", unit["id"])
+    _refund_post(client, csrf, unit, op="save", chosen=unit["lines"][:1], payment_month="1",
+                 bank_account_no=GOOD_CARD, bank_account_name="村委会",
+                 bank_account_type="bank_card", contact_name="王会计",
+                 contact_phone="13812345678", bank_category="103")
+    page = client.get(f"/etax/unit/progress?payment={unit['payment']}").text
+    assert "仅显示所勾选缴费记录的退费进度" in page
+    assert "当前显示第 1 到 1 条 共 1 条记录" in page
+    assert "当前显示第 0 到 0 条 共 0 条记录" in client.get(
+        f"/etax/unit/progress?payment={unit['normal']}").text

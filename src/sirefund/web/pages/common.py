@@ -121,6 +121,10 @@ async def require(request: Request, kind: str) -> Principal | Denied:
         target = request.url.path
         if request.method == "GET" and request.url.query:
             target += "?" + request.url.query
+        elif request.method != "GET":
+            # A form posted after the session ended: come back to the page it was on (the
+            # POST address itself cannot be opened after login).
+            target = referer_path(request) or home_url(request)
         login = login_url(request)
         return Denied(RedirectResponse(f"{login}?kind={kind}&next={quote(target)}", status_code=303))
     if principal.kind != kind:
