@@ -13,6 +13,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -161,7 +162,10 @@ def test_a_request_a_dead_worker_never_sent_is_sent_after_the_agency_says_it_has
 def test_server_errors_are_retried_until_the_agency_answers(
     simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
 ):
-    simulator.script.add("error", agency="hrss", status_code=500, times=2)
+    # Scripted over HTTP, as a test in another process would.
+    r = httpx.post(simulator.url + "/_sim/script",
+                   json={"rules": [{"action": "error", "agency": "hrss", "status_code": 500, "times": 2}]})
+    assert r.status_code == 200
     dispatcher = dispatcher_for(settings_for(simulator))
     [app_id] = make_approved(at=shift_clock.now())
     for _ in range(3):
@@ -169,7 +173,19 @@ def test_server_errors_are_retried_until_the_agency_answers(
         shift_clock.advance(minutes=1)
     assert _outcomes(session_factory, app_id) == ["retry", "retry", "ok"]
     assert status_of(session_factory, app_id) == "at_agency"
-    assert len(simulator.bookings("hrss")) == 1
+    booked = httpx.get(simulator.url + "/_sim/bookings", params={"agency": "hrss"}).json()["items"]
+    assert [(b["application_id"], b["status"]) for b in booked] == [(app_id, "accepted")]
+
+
+def test_requests_signed_with_the_wrong_secret_are_refused_for_good(
+    simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
+):
+    dispatcher = dispatcher_for(settings_for(simulator, callback_secret="some-other-secret-0123456789"))
+    [app_id] = make_approved(at=shift_clock.now())
+    dispatcher.run_once()
+    [msg] = messages_of(session_factory, app_id)
+    assert (msg.state, msg.last_error) == ("failed", "hrss HTTP 401 signature.invalid")
+    assert simulator.bookings() == []
 
 
 def test_a_permanent_refusal_fails_shows_in_the_monitor_and_an_officer_retry_gets_it_booked(
