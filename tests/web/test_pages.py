@@ -826,3 +826,25 @@ def test_the_unit_progress_can_be_narrowed_to_the_checked_payments(client, brows
     assert "当前显示第 1 到 1 条 共 1 条记录" in page
     assert "当前显示第 0 到 0 条 共 0 条记录" in client.get(
         f"/etax/unit/progress?payment={unit['normal']}").text
+
+
+def test_a_submitted_report_reopens_masked_and_a_changed_account_needs_its_change_date(
+        client, browse, insured):
+    csrf = browse("person", insured["id"])
+    base = {"csrf_token": csrf, "handler_name": "邱世贵", "report_date": "2026-03-10"}
+    client.post("/etax/medical/deposit-report", data={**base, "op": "submit", **_report_row(0)})
+    page = client.get("/etax/medical/deposit-report").text
+    assert "当前状态：已提交" in page and GOOD_CARD not in page
+    assert 'value="***************0018"' in tag(page, "r0-account_no")
+    report_id = re.search(r'name="report_id" value="(\d+)"', page).group(1)
+    account_id = re.search(r'name="accounts.0.account_id" value="(\d+)"', page).group(1)
+    changed = _report_row(0, account_no="***************0018", bank_branch="中国农业银行鄂州分行",
+                          account_id=account_id)
+    r = client.post("/etax/medical/deposit-report", data={**base, "op": "submit",
+                                                          "report_id": report_id, **changed})
+    assert r.status_code == 422
+    assert "请填写变更日期" in error_next_to(r.text, "r0-changed_on")
+    r = client.post("/etax/medical/deposit-report", data={
+        **base, "op": "submit", "report_id": report_id,
+        **{**changed, "accounts.0.changed_on": "2026-03-09"}}, follow_redirects=False)
+    assert r.status_code == 303
