@@ -848,3 +848,11 @@ def test_a_submitted_report_reopens_masked_and_a_changed_account_needs_its_chang
         **base, "op": "submit", "report_id": report_id,
         **{**changed, "accounts.0.changed_on": "2026-03-09"}}, follow_redirects=False)
     assert r.status_code == 303
+
+
+@pytest.mark.parametrize("path", ["/etax/nothing-here", "/etax/pension/apply", "/m/nothing/here"])
+def test_unknown_page_addresses_answer_a_chinese_404_page(client, path):
+    r = client.get(path)
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("text/html")
+    assert "页面不存在" in r.text

@@ -466,3 +466,14 @@ async def pension_progress_cancel(request: Request, db: common.deps.DbSession) -
 
 router.include_router(etax_unit.router)
 router.include_router(etax_medical.router)
+
+
+@router.get("/etax/{rest:path}")
+async def not_found(request: Request, rest: str) -> Response:
+    """Any other address under /etax/ answers a Chinese page, not the API's JSON."""
+    principal = await _public(request)
+    if isinstance(principal, Denied):
+        return principal.response
+    return render(request, "etax/error.html", {
+        "title": "页面不存在", "message": "您访问的页面不存在或已调整，请从首页重新进入。",
+        "crumbs": [HOME, ("页面不存在", None)], "back_url": "/etax/"}, status_code=404)

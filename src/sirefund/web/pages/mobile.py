@@ -627,3 +627,14 @@ async def report_submit(request: Request, db: common.deps.DbSession) -> Response
     return render(request, "mobile/medical_report.html", _report_ctx(
         request, account=account, report=report, header=header, rows=rows, errors=errors,
         return_url=return_url), status_code=422)
+
+
+@router.get("/m/{rest:path}")
+async def not_found(request: Request, rest: str) -> Response:
+    """Any other address under /m/ answers a Chinese page, not the API's JSON."""
+    principal = await _public(request)
+    if isinstance(principal, Denied):
+        return principal.response
+    return render(request, "mobile/error.html", {
+        "title": "页面不存在", "message": "您访问的页面不存在或已调整，请从首页重新进入。",
+        "back_url": "/m/"}, status_code=404)
