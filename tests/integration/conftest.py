@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 import uvicorn
 from sqlalchemy import select
@@ -218,10 +217,6 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float = 10.0, interval:
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
-
-
-def get_json(url: str) -> Any:
-    return httpx.get(url, timeout=5).json()
 
 
 # --------------------------------------------------------------------------- the worker

@@ -35,7 +35,7 @@ from ..agencies.base import FINAL_STATUSES, AgencyResult
 from ..clock import CHINA_TZ, as_utc
 from ..domain.errors import Conflict, NotFound
 from ..domain.workflow import ApplicationStatus as S
-from ..models import Application, OutboxMessage
+from ..models import OutboxMessage
 from . import applications
 from .applications import Actor
 
@@ -115,8 +115,3 @@ def _plan(agency: str, result: AgencyResult, at: datetime) -> tuple[S, dict[str,
         return S.REFUNDED, {"refund_date": paid_on, "bank_result": BANK_PAID}, "银行退付成功"
     text = f"{BANK_FAILED}：{reason}" if reason else BANK_FAILED
     return S.REFUND_FAILED, {"bank_result": text[:100]}, text
-
-
-def awaiting_result(app: Application, agency: str) -> bool:
-    """Whether `app` still waits for `agency`'s result (polling asks only about those)."""
-    return app.status == AWAITING[agency].value
