@@ -58,19 +58,19 @@ def tag(page: str, element_id: str) -> str:
 
 def error_next_to(page: str, element_id: str) -> str:
     match = re.search(rf'<p class="field-error" id="{re.escape(element_id)}-error">(.*?)</p>',
-                      page, re.S)
+                      page, re.DOTALL)
     assert match, f"no error next to #{element_id}"
     return html_lib.unescape(match.group(1)).strip()
 
 
 def form_alert(page: str) -> str:
-    match = re.search(r'<div class="alert alert-error" role="alert"[^>]*>(.*?)</div>', page, re.S)
+    match = re.search(r'<div class="alert alert-error" role="alert"[^>]*>(.*?)</div>', page, re.DOTALL)
     assert match, "no form-level error"
     return html_lib.unescape(re.sub(r"<[^>]+>", "", match.group(1))).strip()
 
 
 def report_rows(page: str) -> int:
-    body = re.search(r"<tbody data-report-rows>(.*?)</tbody>", page, re.S).group(1)
+    body = re.search(r"<tbody data-report-rows>(.*?)</tbody>", page, re.DOTALL).group(1)
     return body.count("<tr data-row")
 
 
@@ -152,7 +152,7 @@ def test_pc_menus_follow_the_manuals_path_to_the_three_refund_functions(client):
     for title in ("城乡居民社会保险费退费（养老）", "城乡居民医疗保险费退费",
                   "城乡居民社会保险费退费（养老）（村组）"):
         assert title in other
-    crumbs = re.search(r'<nav class="breadcrumbs".*?</nav>', other, re.S).group(0)
+    crumbs = re.search(r'<nav class="breadcrumbs".*?</nav>', other, re.DOTALL).group(0)
     assert [w for w in ("首页", "办税中心", "税费申报及缴纳", "其他申报") if w in crumbs] == [
         "首页", "办税中心", "税费申报及缴纳", "其他申报"]
 
@@ -489,7 +489,7 @@ def test_the_two_panes_work_without_javascript_and_the_amount_follows(client, br
 def test_the_left_pane_filters_by_full_id_number_and_shows_it_masked(client, browse, unit):
     csrf = browse("unit", unit["id"])
     r = _refund_post(client, csrf, unit, op="filter_left", left_id_number=unit["id_numbers"][2])
-    left = re.search(r'data-pane="left".*?</table>', r.text, re.S).group(0)
+    left = re.search(r'data-pane="left".*?</table>', r.text, re.DOTALL).group(0)
     assert "王五" in left and "张三" not in left
     assert full_ids_in(r.text.replace(f'value="{unit["id_numbers"][2]}"', ""),
                        unit["id_numbers"]) == []
@@ -846,7 +846,7 @@ def test_a_submitted_report_reopens_masked_and_a_changed_account_needs_its_chang
     assert "请填写变更日期" in error_next_to(r.text, "r0-changed_on")
     r = client.post("/etax/medical/deposit-report", data={
         **base, "op": "submit", "report_id": report_id,
-        **{**changed, "accounts.0.changed_on": "2026-03-09"}}, follow_redirects=False)
+        **changed, "accounts.0.changed_on": "2026-03-09"}, follow_redirects=False)
     assert r.status_code == 303
 
 
@@ -856,3 +856,16 @@ def test_unknown_page_addresses_answer_a_chinese_404_page(client, path):
     assert r.status_code == 404
     assert r.headers["content-type"].startswith("text/html")
     assert "页面不存在" in r.text
+
+
+def test_malformed_multipart_and_too_many_fields_never_answer_a_500(client, browse, person):
+    csrf = browse("person", person["id"])
+    r = client.post("/etax/pension/apply", content=b"--x\r\nbroken",
+                    headers={"content-type": "multipart/form-data; boundary=x",
+                             "x-csrf-token": csrf})
+    assert r.status_code < 500
+    many = "&".join(f"f{i}=1" for i in range(3000)) + f"&csrf_token={csrf}"
+    r = client.post("/etax/pension/apply", content=many.encode(),
+                    headers={"content-type": "application/x-www-form-urlencoded",
+                             "x-csrf-token": csrf})
+    assert r.status_code < 500

@@ -290,9 +290,14 @@ class Form:
 
 
 async def read_form(request: Request) -> Form:
+    from starlette.exceptions import HTTPException
+    from starlette.formparsers import MultiPartException
+
     try:
         data = await request.form(max_files=0, max_fields=2000)
-    except Exception:  # a malformed body is answered like an empty form, never a 500
+    except (HTTPException, MultiPartException, ValueError):
+        # A malformed body (bad multipart, too many fields) is read as an empty form: the
+        # page answers with its usual messages, never a 500.
         data = FormData()
     return Form(data)
 

@@ -21,8 +21,7 @@ from ...domain.rules import BANK_ACCOUNT_TYPE_LABELS, BANK_CATEGORIES
 from ...domain.workflow import Channel
 from ...services import accounts, bank_details, pension
 from ...services.accounts import Principal
-from . import accounts_pages, common
-from . import etax_medical, etax_unit
+from . import accounts_pages, common, etax_medical, etax_unit
 from .common import Denied, Form, in_transaction, render
 
 router = APIRouter(include_in_schema=False)
