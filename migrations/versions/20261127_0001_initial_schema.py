@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 02:55:28.946975
+Create Date: 2026-11-27 03:37:25.029309
 """
 from alembic import op
 import sqlalchemy as sa
@@ -367,8 +367,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('request_id', name=op.f('uq_outbox_messages_request_id'))
     )
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_outbox_messages_application_id'), ['application_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_messages_state_next_attempt_at'), ['state', 'next_attempt_at'], unique=False)
+        batch_op.create_index('uq_outbox_messages_application_agency', ['application_id', 'agency'], unique=True)
 
     op.create_table('dispatch_attempts',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -393,8 +393,8 @@ def downgrade() -> None:
 
     op.drop_table('dispatch_attempts')
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
+        batch_op.drop_index('uq_outbox_messages_application_agency')
         batch_op.drop_index(batch_op.f('ix_outbox_messages_state_next_attempt_at'))
-        batch_op.drop_index(batch_op.f('ix_outbox_messages_application_id'))
 
     op.drop_table('outbox_messages')
     with op.batch_alter_table('application_events', schema=None) as batch_op:

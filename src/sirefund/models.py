@@ -483,7 +483,9 @@ class OutboxMessage(Base):
         ),
         CheckConstraint("attempts >= 0", name="attempts_nonneg"),
         Index(None, "state", "next_attempt_at"),
-        Index(None, "application_id"),
+        # One request per application and agency: a retry reuses the message (and its
+        # request id); it never adds a second one that could book the refund twice.
+        Index("uq_outbox_messages_application_agency", "application_id", "agency", unique=True),
     )
 
 
