@@ -4,10 +4,12 @@
 constant whatever the file's size: rows are validated in Python and written in batches of
 ``batch_size`` rows, one transaction per batch (a crash keeps the batches already loaded, and
 loading again is harmless because ids are keys). Per batch the database sees a constant number
-of statements: one ``IN`` look-up of the batch's keys, one of its persons (units), one
-executemany (SQLite) or COPY (PostgreSQL) of the new rows, and one executemany of the changed
-ones. Person and unit ids are remembered in a bounded cache, so a person paying many times is
-looked up once.
+of statements: one ``IN`` look-up of the batch's keys, one of its persons (units) not yet
+cached, an insert of the new persons with ids chosen by the loader (so they need no reading
+back), one bulk insert of the new rows (multi-row INSERTs on SQLite, COPY on PostgreSQL), and
+one executemany of the changed ones. Person and unit ids are remembered in a bounded cache,
+so a person paying many times is looked up once. bench/import_and_query.py measures it against
+a raw bulk load (bench/RESULTS.md).
 
 The file
 --------
@@ -64,14 +66,13 @@ from __future__ import annotations
 import csv
 import gc
 import io
-import queue
 import sys
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 
@@ -108,6 +109,7 @@ class ImportSummary:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    #: ``FILE.rejected.csv`` when rows were rejected, else None.
     rejected_path: Path | None = None
     #: After a person-lines file: unit payments whose lines still sum to less than their amount.
     incomplete: int | None = None
@@ -220,6 +222,20 @@ def _tax_id(value: str) -> str:
     return text
 
 
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+#: Rows per multi-row INSERT on SQLite (x columns stays far below its 32766 variables).
+_ROWS_PER_INSERT = 100
+
+
+def _copy_line(row: tuple, width: int) -> str:
+    """One line of PostgreSQL's COPY text format."""
+    line = "\t".join(map(str, row))
+    if line.count("\t") != width - 1 or "\\" in line or "\n" in line or "\r" in line:
+        # Rare: a value holds a tab, newline or backslash, which COPY needs escaped.
+        line = "\t".join([str(v).translate(_COPY_ESCAPES) for v in row])
+    return line + "\n"
+
+
 # --------------------------------------------------------------------------------------------
 # Database access at the driver level (one statement per batch, both backends)
 # --------------------------------------------------------------------------------------------
@@ -267,28 +283,41 @@ class _Db:
         return int(row[0] or 0) if row else 0
 
     def insert(self, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
-        """Insert rows known to be new (checked in this transaction)."""
+        """Insert rows known to be new (checked in this transaction).
+
+        Values are ints and strings, never None (every column the loader writes is required).
+        """
         if not rows:
             return
         cols = ", ".join(columns)
         if self.pg:
-            # COPY is PostgreSQL's bulk path; a concurrent importer inserting the same key
-            # makes it fail with a unique violation, and the batch is simply redone.
+            # COPY is PostgreSQL's bulk path, fed one text block per batch: formatting the
+            # lines here costs less than the driver's per-row write_row. A concurrent importer
+            # inserting the same key makes it fail with a unique violation; the batch is redone.
+            width = len(columns)
             with self.cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+                copy.write("".join([_copy_line(row, width) for row in rows]))
             return
-        marks = ", ".join("?" * len(columns))
-        self.cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
+        # Many rows per INSERT: SQLite then steps once per statement instead of once per row.
+        one = "(" + ", ".join("?" * len(columns)) + ")"
+        full = len(rows) - len(rows) % _ROWS_PER_INSERT
+        if full:
+            values = ", ".join([one] * _ROWS_PER_INSERT)
+            self.cur.executemany(
+                f"INSERT INTO {table} ({cols}) VALUES {values}",
+                [list(chain.from_iterable(rows[i : i + _ROWS_PER_INSERT]))
+                 for i in range(0, full, _ROWS_PER_INSERT)],
+            )
+        if full < len(rows):
+            self.cur.executemany(f"INSERT INTO {table} ({cols}) VALUES {one}", rows[full:])
 
-    def insert_owners(self, table: str, columns: Sequence[str], key: str, rows: list[tuple]) -> list[int] | None:
-        """Insert new persons or units (looked up as absent in this transaction).
+    def insert_owners(self, table: str, columns: Sequence[str], rows: list[tuple]) -> list[int]:
+        """Insert new persons or units (looked up as absent in this transaction) and return
+        their ids in row order, chosen here so that they need not be read back.
 
-        PostgreSQL: ids are drawn from the table's sequence in one statement and the rows
-        COPYed with them; returns the ids in row order. A concurrent importer creating the same
-        person makes the COPY fail with a unique violation, and the batch is redone.
-        SQLite (one writer at a time): executemany, skipping a key that exists; returns None
-        and the caller reads the ids back.
+        PostgreSQL draws them from the table's sequence in one statement; a concurrent
+        importer creating the same person makes the insert fail with a unique violation, and
+        the batch is redone.
         """
         if not rows:
             return []
@@ -298,14 +327,14 @@ class _Db:
                 "FROM generate_series(1, %s)", (len(rows),)
             )
             ids = [r[0] for r in self.cur.fetchall()]
-            self.insert(table, ("id", *columns), [(i, *row) for i, row in zip(ids, rows, strict=True)])
-            return ids
-        cols = ", ".join(columns)
-        marks = ", ".join("?" * len(columns))
-        self.cur.executemany(
-            f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT ({key}) DO NOTHING", rows
-        )
-        return None
+        else:
+            # The batch's transaction holds SQLite's only write lock (BEGIN IMMEDIATE), so the
+            # ids after the largest are ours to take.
+            self.cur.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
+            first = self.cur.fetchone()[0] + 1
+            ids = list(range(first, first + len(rows)))
+        self.insert(table, ("id", *columns), [(i, *row) for i, row in zip(ids, rows, strict=True)])
+        return ids
 
     def update(self, table: str, key: str, columns: Sequence[str], rows: list[tuple]) -> None:
         """Each row is (values of ``columns``..., key)."""
@@ -392,12 +421,9 @@ class _Owners:
                     new[d[0]] = d
             if new:
                 described_new = list(new.values())
-                ids = db.insert_owners(self.table, self.columns, self.key, described_new)
-                if ids is None:
-                    self._fetch(db, new)
-                else:
-                    for id_, d in zip(ids, described_new, strict=True):
-                        self.cache[d[0]] = (id_, d[1])
+                ids = db.insert_owners(self.table, self.columns, described_new)
+                for id_, d in zip(ids, described_new, strict=True):
+                    self.cache[d[0]] = (id_, d[1])
         for r, d in described:
             id_, name = self.cache[d[0]]
             if name != d[1]:
@@ -890,15 +916,18 @@ def import_file(
     spec = KINDS[kind]()
     ctx = _Context(today or SystemClock().today())
     path = Path(path)
-    summary = ImportSummary(kind=kind, rejected_path=rejected_path_for(path))
+    summary = ImportSummary(kind=kind)
     with _collector_paused():
-        return _import(engine, spec, ctx, path, summary, progress=progress, batch_size=batch_size)
+        _import(engine, spec, ctx, path, summary, progress=progress, batch_size=batch_size)
+    if summary.rejected:
+        summary.rejected_path = rejected_path_for(path)
+    return summary
 
 
 def _import(
     engine: Engine, spec: _Kind, ctx: _Context, path: Path, summary: ImportSummary, *,
     progress: bool, batch_size: int,
-) -> ImportSummary:
+) -> None:
     size = path.stat().st_size
     counter = _CountingReader(open(path, "rb", buffering=0))  # noqa: SIM115
     # utf-8-sig: spreadsheets save a byte-order mark in front of the header.
@@ -913,8 +942,7 @@ def _import(
                 raise Invalid("import.empty", "文件为空或缺少表头", "file")
             pick = itemgetter(*_header_positions(spec, header))
             width = len(header)
-            rejects = _Rejects(summary.rejected_path, [h.strip() for h in header])
-            writer = _Writer(lambda rows: _load_batch(engine, spec, rows, ctx, summary, rejects))
+            rejects = _Rejects(rejected_path_for(path), [h.strip() for h in header])
             try:
                 batch: list[_Row] = []
                 for raw in reader:
@@ -930,16 +958,14 @@ def _import(
                             row.reject_error(exc)
                     batch.append(row)
                     if len(batch) >= batch_size:
-                        writer.put(batch)
+                        _load_batch(engine, spec, batch, ctx, summary, rejects)
                         batch = []
                         gc.collect(0)  # see _collector_paused
                         bar.update(counter.count - bar.n)
                 if batch:
-                    writer.put(batch)
+                    _load_batch(engine, spec, batch, ctx, summary, rejects)
             finally:
-                writer.close()  # the batches already handed over are loaded, whatever happened
                 rejects.close()
-            writer.raise_failure()
         except UnicodeDecodeError as exc:
             raise Invalid("import.encoding", "文件不是UTF-8编码", "file") from exc
         except csv.Error as exc:
@@ -949,43 +975,6 @@ def _import(
         bar.close()
         text.close()
     spec.finish(engine, summary)
-    return summary
-
-
-class _Writer:
-    """Loads batches, in order, on a thread of its own while the caller reads and validates
-    the next one: the database's work (which releases the GIL) overlaps Python's.
-
-    At most two batches wait, so memory stays bounded. A failure stops the loading; the caller
-    learns of it at its next hand-over or at :meth:`raise_failure`.
-    """
-
-    def __init__(self, load: Callable[[list[_Row]], None]) -> None:
-        self._load = load
-        self._queue: queue.Queue[list[_Row] | None] = queue.Queue(maxsize=2)
-        self._failure: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="sirefund-import-writer", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while (batch := self._queue.get()) is not None:
-            if self._failure is None:  # after a failure, only drain so that put() never blocks
-                try:
-                    self._load(batch)
-                except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-                    self._failure = exc
-
-    def put(self, batch: list[_Row]) -> None:
-        self.raise_failure()
-        self._queue.put(batch)
-
-    def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
-
-    def raise_failure(self) -> None:
-        if self._failure is not None:
-            raise self._failure
 
 
 def _load_batch(

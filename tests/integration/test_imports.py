@@ -173,7 +173,8 @@ def test_a_clean_rerun_removes_the_rejected_file_of_an_earlier_run(engine, tmp_p
 
     summary = run(engine, "pension-payments", good)
 
-    assert summary.rejected == 0 and not summary.rejected_path.exists()
+    assert summary.rejected == 0 and summary.rejected_path is None
+    assert not (tmp_path / "p.rejected.csv").exists()
     assert "see" not in summary.line()
 
 
@@ -227,6 +228,18 @@ def test_a_payment_cannot_move_to_another_person(engine, tmp_path):
         pension_row("PP1", ID_B, "李伊岚")]))
 
     assert [r["code"] for r in read_rejects(summary)] == ["import.owner_changed"]
+
+
+def test_values_with_tabs_backslashes_and_line_breaks_are_stored_as_written(
+    engine, session_factory, tmp_path
+):
+    odd = "窗口\t3\\B栋\n二楼"
+    summary = run(engine, "pension-payments", write_csv(tmp_path / "p.csv", PENSION_HEADER, [
+        [*pension_row("PP1")[:9], odd, "not_arrived"]]))
+
+    assert summary.loaded == 1
+    with session_factory() as s:
+        assert s.get(PensionPayment, "PP1").channel == odd
 
 
 # --------------------------------------------------------------------------- the header
