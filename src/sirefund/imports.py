@@ -388,8 +388,9 @@ class _Row:
 class _Owners:
     """id_number -> (id, name) for persons, tax_id -> (id, name) for units.
 
-    Bounded: when full, the oldest entries go (a dict keeps insertion order). Forgotten after a
-    rolled-back batch, whose new ids no longer exist.
+    Bounded: emptied when it outgrows :data:`CACHE_LIMIT` (a person's rows usually come
+    together, so the next batch refills what it needs). Forgotten after a rolled-back batch,
+    whose new ids no longer exist.
     """
 
     def __init__(self, table: str, key: str, columns: tuple[str, ...], mismatch: Invalid) -> None:
@@ -430,8 +431,10 @@ class _Owners:
                 r.reject_error(self.mismatch)
             else:
                 r.ref = id_
-        while len(self.cache) > CACHE_LIMIT:
-            del self.cache[next(iter(self.cache))]
+        if len(self.cache) > CACHE_LIMIT:
+            # Start afresh rather than evict one by one: popping the oldest entries of a dict
+            # one at a time scans ever more deleted slots, quadratic over a long file.
+            self.cache.clear()
 
 
 class _Context:
