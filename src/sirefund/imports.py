@@ -104,6 +104,9 @@ CACHE_LIMIT = 200_000
 
 @dataclass
 class ImportSummary:
+    """What one file did: rows loaded (new), updated (key known, content changed), unchanged
+    (identical to what is stored) and rejected (written to ``rejected_path``)."""
+
     kind: str
     loaded: int = 0
     updated: int = 0
@@ -174,7 +177,7 @@ def _fen_or_error(text: str) -> int | Invalid:
     try:
         return money.parse_yuan(text)
     except Invalid as exc:
-        return exc
+        return exc.with_traceback(None)  # kept for its code and message only
 
 
 def _fen(value: str, field: str, *, positive: bool = True, empty_is_zero: bool = False) -> int:
@@ -501,9 +504,6 @@ class _Kind:
     def check_change(self, row: _Row, old: tuple, ctx: _Context) -> None:
         """Raise a DomainError to refuse a change; ``old`` is the stored row + extra columns."""
 
-    def after_batch(self, db: _Db, ctx: _Context) -> None:
-        pass
-
     def finish(self, engine: Engine, summary: ImportSummary) -> None:
         pass
 
@@ -557,13 +557,14 @@ class _Kind:
             except DomainError as exc:
                 r.reject_error(exc)
         for r, prev in duplicates:
-            if r.values == prev.values and prev.outcome != REJECTED:
-                r.outcome = UNCHANGED
-            else:
+            if r.values != prev.values:
                 r.reject("import.duplicate_key", f"{self.key} 在同一批数据中重复且内容不同")
+            elif prev.outcome == REJECTED:
+                r.reject(prev.code, prev.reason)
+            else:
+                r.outcome = UNCHANGED
         db.insert(self.table, (self.key, *self.fields), inserts)
         db.update(self.table, self.key, self.fields, updates)
-        self.after_batch(db, ctx)
 
 
 _DATE_COLUMNS = frozenset({"period_start", "period_end", "payment_date"})
