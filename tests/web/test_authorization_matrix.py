@@ -204,8 +204,19 @@ def world(session_factory, login, clock) -> World:
                                 actor=Actor.officer(officer.code), at=f.AT)
         failed = outbox.enqueue_for_approval(s, application=sent, at=f.AT)
         failed.state, failed.attempts, failed.last_error = "failed", 8, "HTTP 400"
-        answered = outbox.enqueue(s, application=sent, agency="hrss", operation=outbox.OPERATIONS["hrss"],
-                                  payload={"application_id": sent.id}, at=f.AT)
+        # The database allows one request per application and agency: the callback's
+        # request belongs to a third application.
+        pay3 = f.make_pension_payment(s, owner, year=2023)
+        waiting = _application(
+            s, kind="pension", channel="web", person_id=owner.id, region_code=REGION,
+            pension_payment_id=pay3.payment_id, amount_fen=pay3.amount_fen,
+            payment_year=pay3.payment_year, period_start=pay3.period_start,
+            period_end=pay3.period_end)
+        applications.transition(s, application=waiting, target=S.APPROVED,
+                                actor=Actor.officer(officer.code), at=f.AT)
+        answered = outbox.enqueue(s, application=waiting, agency="hrss",
+                                  operation=outbox.OPERATIONS["hrss"],
+                                  payload={"application_id": waiting.id}, at=f.AT)
         s.flush()
         ids = {"pension_app": pension_app.id, "medical_app": medical_app.id,
                "draft_report": draft.id, "unit_payment": up.unit_payment_id,
