@@ -9,6 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
+from . import logsafe
 from .config import load_settings
 from .db import make_engine, make_session_factory, unit_of_work
 
@@ -168,6 +169,7 @@ def cmd_demo(args) -> int:  # type: ignore[no-untyped-def]
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logsafe.install()
     args = _parser().parse_args(argv)
     handlers = {
         "db": cmd_db_upgrade,

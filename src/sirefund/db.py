@@ -34,6 +34,9 @@ def is_sqlite(engine_or_url: Engine | str) -> bool:
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create an engine. SQLite gets WAL, foreign keys, a busy timeout and BEGIN IMMEDIATE.
 
+    Bound parameters are hidden from error messages: they hold ID, phone and card numbers,
+    and a database error's text ends up in logs.
+
     SQLite upgrades a read lock to a write lock lazily; two deferred transactions that both
     read then write deadlock and one fails at once with "database is locked" whatever the
     busy timeout. Taking the write lock at BEGIN (IMMEDIATE) makes writers queue instead.
@@ -49,6 +52,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 30},
             # pysqlite's own transaction handling is off; we emit BEGIN ourselves below.
             isolation_level=None,
+            hide_parameters=True,
         )
 
         @event.listens_for(engine, "connect")
@@ -66,7 +70,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                         hide_parameters=True)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

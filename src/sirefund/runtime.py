@@ -11,6 +11,8 @@ from typing import Any
 
 import uvicorn
 
+from . import logsafe
+
 from .config import Settings
 from .db import make_engine, make_session_factory
 
@@ -49,6 +51,7 @@ def serve(settings: Settings, *, host: str, port: int, worker: bool, simulate_ag
         app.mount("/_agencies", simulator)
 
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+    logsafe.install()  # after uvicorn configured its loggers
     stop = threading.Event()
     thread: threading.Thread | None = None
     adapters: dict[str, Any] = {}
@@ -98,8 +101,10 @@ def serve_simulators(settings: Settings, *, host: str, port: int) -> int:
 
     callback_url = settings.callback_url or "http://127.0.0.1:8000/api/v1/callbacks"
     app = create_simulator_app(settings, callback_url=callback_url)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+    logsafe.install()
     try:
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        server.run()
     finally:
         app.state.simulator.close()
     return 0

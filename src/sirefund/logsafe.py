@@ -1,0 +1,59 @@
+"""Keep personal data out of logs.
+
+ID numbers, phones and card numbers can reach a log line three ways: a URL's query string
+(`?id_number=...` on the unit person filter), a database error's bound parameters, and an
+exception message. Query strings are cut from uvicorn's access log here; engines hide bound
+parameters (db.make_engine); and a last filter masks any long digit run that still slips
+through.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+# 6+ digits, optionally ending in X (resident IDs), e.g. phones, IDs, card numbers.
+_DIGIT_RUN = re.compile(r"(?<![\d*])(\d{2})\d{4,}(\d{2}|\d[Xx])(?!\d)")
+
+
+def scrub(text: str) -> str:
+    return _DIGIT_RUN.sub(lambda m: m.group(1) + "*" * (len(m.group(0)) - 4) + m.group(2), text)
+
+
+class AccessLogWithoutQuery(logging.Filter):
+    """uvicorn.access records carry (client, method, full_path, http_version, status)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
+class ScrubDigits(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = scrub(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and record.exc_info[1] is not None:
+            # Render the traceback now, scrubbed, instead of letting the handler print it raw.
+            formatted = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = scrub(formatted)
+            record.exc_info = None
+            record.msg, record.args = f"{record.msg}\n{record.exc_text}", None
+            record.exc_text = None
+        return True
+
+
+def install() -> None:
+    """Attach the filters to the root handlers and uvicorn's loggers."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, AccessLogWithoutQuery) for f in access.filters):
+        access.addFilter(AccessLogWithoutQuery())
+    scrubber = ScrubDigits()
+    for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access", "sirefund"):
+        logger = logging.getLogger(name)
+        for handler in logger.handlers:
+            if not any(isinstance(f, ScrubDigits) for f in handler.filters):
+                handler.addFilter(scrubber)
