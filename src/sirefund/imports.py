@@ -226,6 +226,8 @@ def _tax_id(value: str) -> str:
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+#: Rows per block of COPY text sent to PostgreSQL.
+_COPY_BLOCK_ROWS = 500
 #: Rows per multi-row INSERT on SQLite (x columns stays far below its 32766 variables).
 _ROWS_PER_INSERT = 100
 
@@ -294,12 +296,15 @@ class _Db:
             return
         cols = ", ".join(columns)
         if self.pg:
-            # COPY is PostgreSQL's bulk path, fed one text block per batch: formatting the
-            # lines here costs less than the driver's per-row write_row. A concurrent importer
-            # inserting the same key makes it fail with a unique violation; the batch is redone.
+            # COPY is PostgreSQL's bulk path, fed blocks of text lines: formatting them here
+            # costs less than the driver's per-row write_row, and the server works through a
+            # block while the next is formatted. A concurrent importer inserting the same key
+            # makes it fail with a unique violation; the batch is redone.
             width = len(columns)
             with self.cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-                copy.write("".join([_copy_line(row, width) for row in rows]))
+                for i in range(0, len(rows), _COPY_BLOCK_ROWS):
+                    block = rows[i : i + _COPY_BLOCK_ROWS]
+                    copy.write("".join([_copy_line(row, width) for row in block]))
             return
         # Many rows per INSERT: SQLite then steps once per statement instead of once per row.
         one = "(" + ", ".join("?" * len(columns)) + ")"
