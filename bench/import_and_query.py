@@ -33,10 +33,12 @@ import os
 import platform
 import random
 import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, bindparam, text
@@ -244,6 +246,11 @@ def pct(values: list[float], q: float) -> float:
 def bench_database(label: str, url: str, path: Path, payments: int, lookups: int, seed: int,
                    repeat: int) -> dict:
     print(f"\n== {label}: {payments:,} pension payments, loads repeated {repeat}x alternately", flush=True)
+    if label == "postgresql":
+        probe = make_engine(url)
+        with probe.connect() as conn:
+            print(f"server: {conn.exec_driver_sql('SHOW server_version').scalar()}")
+        probe.dispose()
     how = "COPY" if label == "postgresql" else "executemany"
     raw_times: list[float] = []
     import_times: list[float] = []
@@ -312,7 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     persons = args.persons or max(10, args.payments // 3)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="sirefund-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}")
+    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"SQLite {sqlite3.sqlite_version}, {platform.platform()}, "
+          f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     try:
         t = time.perf_counter()
         counts = generate(persons, args.seed, workdir / "data", pension_payments=args.payments)
