@@ -143,9 +143,9 @@ class ImportSummary:
 
 def _required(value: str, field: str, max_len: int) -> str:
     if not value:
-        raise Invalid("import.required", f"{field} 不能为空", field)
+        raise Invalid("import.required", "不能为空", field)
     if len(value) > max_len:
-        raise Invalid("import.too_long", f"{field} 不能超过{max_len}个字符", field)
+        raise Invalid("import.too_long", f"不能超过{max_len}个字符", field)
     return value
 
 
@@ -168,7 +168,7 @@ def _date(value: str, field: str) -> str:
     """A real calendar date written YYYY-MM-DD, returned as that text (ISO text sorts)."""
     text = _iso_date_or_none(value)
     if text is None:
-        raise Invalid("date.invalid", f"{field} 应为真实存在的日期，格式 YYYY-MM-DD", field)
+        raise Invalid("date.invalid", "日期不存在或格式不是 YYYY-MM-DD", field)
     return text
 
 
@@ -185,17 +185,17 @@ def _fen(value: str, field: str, *, positive: bool = True, empty_is_zero: bool =
         return 0
     fen = _fen_or_error(value)
     if isinstance(fen, Invalid):
-        raise Invalid(fen.code, f"{field} {fen.message}", field)
+        raise Invalid(fen.code, fen.message, field)
     if positive and fen <= 0:
-        raise Invalid("amount.not_positive", f"{field} 金额必须大于0", field)
+        raise Invalid("amount.not_positive", "金额必须大于0", field)
     if fen < 0:
-        raise Invalid("amount.negative", f"{field} 金额不能为负数", field)
+        raise Invalid("amount.negative", "金额不能为负数", field)
     return fen
 
 
 def _int(value: str, field: str, low: int, high: int) -> int:
     if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
-        raise Invalid("import.number", f"{field} 应为{low}至{high}之间的整数", field)
+        raise Invalid("import.number", f"应为{low}至{high}之间的整数", field)
     return int(value)
 
 
@@ -563,7 +563,7 @@ class _Kind:
                 r.reject_error(exc)
         for r, prev in duplicates:
             if r.values != prev.values:
-                r.reject("import.duplicate_key", f"{self.key} 在同一批数据中重复且内容不同")
+                r.reject("import.duplicate_key", f"编号在同一批数据中重复且内容不同（{self.key}）")
             elif prev.outcome == REJECTED:
                 r.reject(prev.code, prev.reason)
             else:
