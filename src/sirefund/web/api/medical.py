@@ -17,21 +17,19 @@ from sqlalchemy.orm import Session
 
 from ...services import deposit_accounts, medical
 from ...services.deposit_accounts import FormInvalid
-from ...services.paging import MAX_PAGE_SIZE, paginate
+from ...services.paging import paginate
 from ..deps import Clock, CurrentPerson, DbSession
 from ..errors import error_body
 from ..idempotency import run_idempotent
+from .params import ApplicationId, PageNo, PageSize
 from .refund_schemas import ApplicationOut, EventOut, Page, error_responses
 
 router = APIRouter(tags=["medical"])
 
-ApplicationId = Annotated[int, Path(ge=1, le=2**63 - 1, description="退费申请编号")]
 ReportId = Annotated[int, Path(ge=1, le=2**63 - 1, description="存款账户账号报告编号")]
 InsuranceYear = Annotated[int | None, Query(
     description="参保年度：9月1日至次年8月31日为一个年度（2023年9月1日至2024年8月31日为2024）；"
     "不填为当前参保年度；仅支持2023年及以后", examples=[2026])]
-PageNo = Annotated[int, Query(ge=1, le=1_000_000, description="页码，从1开始")]
-PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="每页条数")]
 
 # Optional capped strings: a longer value is a 422 naming the field, never a database error.
 Str3 = Annotated[str | None, StringConstraints(max_length=3)]

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from ...services import pension
-from ...services.paging import MAX_PAGE_SIZE, paginate
+from ...services.paging import paginate
 from ...services.views import application_view
 from ..deps import Clock, CurrentPerson, DbSession
 from ..idempotency import run_idempotent
+from .params import ApplicationId, PageNo, PageSize, Year
 from .refund_schemas import (
     ApplicationDetailOut,
     ApplicationOut,
@@ -27,10 +28,6 @@ from .refund_schemas import (
 
 router = APIRouter(tags=["pension"])
 
-ApplicationId = Annotated[int, Path(ge=1, le=2**63 - 1, description="退费申请编号")]
-Year = Annotated[int | None, Query(ge=1900, le=2100, description="缴费年度；不填为全部年度")]
-PageNo = Annotated[int, Query(ge=1, le=1_000_000, description="页码，从1开始")]
-PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="每页条数")]
 
 
 @router.get(

@@ -14,6 +14,7 @@ from ...services import units
 from ...services.paging import MAX_PAGE_SIZE, paginate
 from ..deps import Clock, CurrentUnit, DbSession
 from ..idempotency import run_idempotent
+from .params import ApplicationId, PageNo, PageSize, Year
 from .refund_schemas import (
     BatchOut,
     CancelledOut,
@@ -28,11 +29,7 @@ from .refund_schemas import (
 
 router = APIRouter(tags=["unit"])
 
-ApplicationId = Annotated[int, Path(ge=1, le=2**63 - 1, description="退费申请编号")]
 UnitPaymentId = Annotated[str, Path(min_length=1, max_length=40, description="缴费记录编号")]
-Year = Annotated[int | None, Query(ge=1900, le=2100, description="缴费年度；不填为全部年度")]
-PageNo = Annotated[int, Query(ge=1, le=1_000_000, description="页码，从1开始")]
-PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="每页条数")]
 IdNumber = Annotated[str | None, Query(max_length=40, description="证件号码（完整号码）")]
 
 
