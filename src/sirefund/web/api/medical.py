@@ -7,8 +7,9 @@ report or application answers 404.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -16,9 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.orm import Session
 
 from ...services import deposit_accounts, medical
+from ...services.accounts import Principal
 from ...services.deposit_accounts import FormInvalid
 from ...services.paging import paginate
-from ..deps import Clock, CurrentPerson, DbSession
+from ..deps import Clock, CurrentPerson, Db, DbSession
 from ..errors import error_body
 from ..idempotency import run_idempotent
 from .params import ApplicationId, PageNo, PageSize
@@ -299,6 +301,17 @@ def _form_error(exc: FormInvalid) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status)
 
 
+def _run_idempotent_form(request: Request, *, db: Db, person: Principal, body: BaseModel,
+                         at: datetime, action: Callable[[Session], Any]) -> Any:
+    """run_idempotent for a creating POST whose body is a form: a FormInvalid answers every
+    problem at once (see _form_error) instead of the plain contract error."""
+    try:
+        return run_idempotent(request, db=db, principal=person, body=body.model_dump(mode="json"),
+                              at=at, action=action)
+    except FormInvalid as exc:
+        return _form_error(exc)
+
+
 _FORM_ERRORS_NOTE = ("422 的 `error` 另带 `errors`：每个问题一项，字段名如 `accounts.0.account_name`"
                      "（第1行的账户名称）。")
 
@@ -394,11 +407,7 @@ def create_report(body: ReportIn, request: Request, person: CurrentPerson, db: D
     def action(session):  # type: ignore[no-untyped-def]
         return _save(session, person.account_id, None, body, at, today)
 
-    try:
-        return run_idempotent(request, db=db, principal=person, body=body.model_dump(mode="json"),
-                              at=at, action=action)
-    except FormInvalid as exc:
-        return _form_error(exc)
+    return _run_idempotent_form(request, db=db, person=person, body=body, at=at, action=action)
 
 
 @router.get(
@@ -464,11 +473,7 @@ def apply_refund(body: MedicalRefundIn, request: Request, person: CurrentPerson,
                                 **body.model_dump())
         return {"applications": created}
 
-    try:
-        return run_idempotent(request, db=db, principal=person, body=body.model_dump(mode="json"),
-                              at=at, action=action)
-    except FormInvalid as exc:
-        return _form_error(exc)
+    return _run_idempotent_form(request, db=db, person=person, body=body, at=at, action=action)
 
 
 @router.get(
