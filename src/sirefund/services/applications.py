@@ -144,10 +144,31 @@ def transition(
     return application
 
 
+def application_not_found() -> NotFound:
+    """A fresh error each time (see already_applied)."""
+    return NotFound("application.not_found", "退费申请不存在")
+
+
+def find(session: Session, application_id: object, *, lock: bool = False) -> Application | None:
+    """The application with this id, or None; an id that is not a whole number (a bool, a
+    string from a form) finds nothing rather than reaching the database.
+
+    ``lock``: FOR UPDATE on PostgreSQL (SQLite's BEGIN IMMEDIATE already serialises writers);
+    populate_existing so a row read earlier in this session is seen as committed now.
+    Callers check ownership or scope themselves and answer 404 for another's application.
+    """
+    if isinstance(application_id, bool) or not isinstance(application_id, int):
+        return None
+    query = select(Application).where(Application.id == application_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return session.execute(query).scalar_one_or_none()
+
+
 def get(session: Session, application_id: int) -> Application:
     app = session.get(Application, application_id)
     if app is None:
-        raise NotFound("application.not_found", "退费申请不存在")
+        raise application_not_found()
     return app
 
 
@@ -157,5 +178,5 @@ def lock(session: Session, application_id: int) -> Application:
         select(Application).where(Application.id == application_id).with_for_update()
     ).scalar_one_or_none()
     if app is None:
-        raise NotFound("application.not_found", "退费申请不存在")
+        raise application_not_found()
     return app

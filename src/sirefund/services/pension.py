@@ -26,7 +26,7 @@ from ..domain.rules import ARRIVAL_LABELS, ArrivalStatus
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, ApplicationEvent, PensionPayment, Person
 from . import applications, queries
-from .applications import Actor
+from .applications import Actor, application_not_found
 from .bank_details import validate_bank_details
 from .paging import DEFAULT_PAGE_SIZE, Page, check_page
 from .queries import PensionPaymentRow
@@ -45,10 +45,6 @@ _ID_MAX = 40  # pension_payments.payment_id
 # shared between threads.
 def payment_not_found() -> NotFound:
     return NotFound("pension.payment_not_found", "缴费记录不存在", "payment_ids")
-
-
-def application_not_found() -> NotFound:
-    return NotFound("application.not_found", "退费申请不存在")
 
 
 def not_cancellable() -> Conflict:
@@ -267,12 +263,7 @@ def progress(session: Session, *, person_id: int, year: int | None = None) -> li
 
 def _own_application(session: Session, *, person_id: int, application_id: int,
                      lock: bool = False) -> Application:
-    if isinstance(application_id, bool) or not isinstance(application_id, int):
-        raise application_not_found()
-    query = select(Application).where(Application.id == application_id)
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    app = session.execute(query).scalar_one_or_none()
+    app = applications.find(session, application_id, lock=lock)
     if app is None or app.kind != KIND or app.person_id != person_id:
         raise application_not_found()
     return app

@@ -55,7 +55,7 @@ from ..models import (
 )
 from .. import outbox
 from . import applications
-from .applications import Actor
+from .applications import Actor, application_not_found
 from .bank_details import validate_bank_details
 from .paging import DEFAULT_PAGE_SIZE, Page, check_page
 from .views import application_view, event_view, iso
@@ -79,10 +79,6 @@ EXPORT_HEADERS = ("申请编号", "类型", "缴费人", "证件号码(脱敏)",
 
 # Fresh instances on every raise: a shared exception object would collect tracebacks and be
 # shared between threads.
-def application_not_found() -> NotFound:
-    return NotFound("application.not_found", "退费申请不存在")
-
-
 def payment_not_found() -> NotFound:
     return NotFound("pension.payment_not_found", "缴费记录不存在", "payment_id")
 
@@ -134,14 +130,7 @@ def _in_scope(officer: Officer, region_code: str) -> bool:
 
 def _visible_application(session: Session, officer: Officer, application_id: object, *,
                          lock: bool = False) -> Application:
-    if isinstance(application_id, bool) or not isinstance(application_id, int):
-        raise application_not_found()
-    query = select(Application).where(Application.id == application_id)
-    if lock:
-        # FOR UPDATE on PostgreSQL (SQLite's BEGIN IMMEDIATE already serialises writers);
-        # populate_existing so a row read earlier in this session is seen as committed now.
-        query = query.with_for_update().execution_options(populate_existing=True)
-    app = session.execute(query).scalar_one_or_none()
+    app = applications.find(session, application_id, lock=lock)
     if app is None or not _in_scope(officer, app.region_code):
         raise application_not_found()
     return app

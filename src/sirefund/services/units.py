@@ -26,7 +26,7 @@ from ..domain.rules import UNIT_PAYMENT_TYPE_LABELS, UnitPaymentType
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, Person, RefundBatch, Unit, UnitPayment, UnitPaymentPerson
 from . import applications
-from .applications import Actor
+from .applications import Actor, application_not_found
 from .bank_details import validate_bank_details
 from .pension import check_self_service_channel
 from .views import application_view
@@ -43,10 +43,6 @@ def payment_not_found() -> NotFound:
 
 def line_not_found() -> NotFound:
     return NotFound("unit_line.not_found", "退费人员不在该缴费记录中", "line_ids")
-
-
-def application_not_found() -> NotFound:
-    return NotFound("application.not_found", "退费申请不存在")
 
 
 def not_cancellable() -> Conflict:
@@ -413,12 +409,7 @@ def progress(session: Session, *, unit_id: int, year: int | None = None) -> list
 
 def _own_application(session: Session, *, unit_id: int, application_id: object,
                      lock: bool = False) -> Application:
-    if isinstance(application_id, bool) or not isinstance(application_id, int):
-        raise application_not_found()
-    query = select(Application).where(Application.id == application_id)
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    app = session.execute(query).scalar_one_or_none()
+    app = applications.find(session, application_id, lock=lock)
     if app is None or app.kind != KIND or app.unit_id != unit_id:
         raise application_not_found()
     return app
