@@ -67,11 +67,9 @@ def _check_year(year: int | None, field: str = "year") -> int | None:
     return year
 
 
-def payment_row(pay: PensionPaymentRow, person: Person, *, cancellable: bool) -> dict[str, Any]:
-    """One line of the 退费信息查询 table, from the shared read query's row."""
-    status = pay.application_status
-    shown = status is not None and status != ApplicationStatus.CANCELLED
-    lab = workflow.labels(status if shown else None, KIND)
+def payment_fields(pay: PensionPayment | PensionPaymentRow) -> dict[str, Any]:
+    """The payment's own columns as every screen shows them (the person's 退费信息查询, the
+    officer's application detail and 代发起 lookup): yuan strings, ISO dates, arrival label."""
     return {
         "payment_id": pay.payment_id,
         "amount": format_yuan(pay.amount_fen),
@@ -82,6 +80,16 @@ def payment_row(pay: PensionPaymentRow, person: Person, *, cancellable: bool) ->
         "channel": pay.channel,  # 缴费渠道, a free label such as 楚税通
         "arrival_status": pay.arrival_status,
         "arrival_status_label": ARRIVAL_LABELS[ArrivalStatus(pay.arrival_status)],
+    }
+
+
+def payment_row(pay: PensionPaymentRow, person: Person, *, cancellable: bool) -> dict[str, Any]:
+    """One line of the 退费信息查询 table, from the shared read query's row."""
+    status = pay.application_status
+    shown = status is not None and status != ApplicationStatus.CANCELLED
+    lab = workflow.labels(status if shown else None, KIND)
+    return {
+        **payment_fields(pay),
         "refundable": pay.refundable,
         "application_id": pay.application_id if shown else None,
         "application_status": status if shown else None,

@@ -30,7 +30,6 @@ from ..domain.calendar import STATUTORY_REVIEW_WORKING_DAYS, add_working_days, w
 from ..domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from ..domain.money import format_yuan
 from ..domain.rules import (
-    ARRIVAL_LABELS,
     BANK_ACCOUNT_TYPE_LABELS,
     BANK_CATEGORIES,
     UNIT_PAYMENT_TYPE_LABELS,
@@ -54,7 +53,7 @@ from ..models import (
     UnitPaymentPerson,
 )
 from .. import outbox
-from . import applications
+from . import applications, pension
 from .applications import Actor, application_not_found
 from .bank_details import validate_bank_details
 from .paging import DEFAULT_PAGE_SIZE, Page, check_page
@@ -320,18 +319,7 @@ def _payment(session: Session, app: Application) -> dict[str, Any]:
     if app.kind == ApplicationKind.PENSION:
         pay = session.get(PensionPayment, app.pension_payment_id)
         assert pay is not None  # foreign key
-        return {
-            "kind": app.kind,
-            "payment_id": pay.payment_id,
-            "amount": format_yuan(pay.amount_fen),
-            "period_start": pay.period_start.isoformat(),
-            "period_end": pay.period_end.isoformat(),
-            "payment_year": pay.payment_year,
-            "payment_date": pay.payment_date.isoformat(),
-            "channel": pay.channel,
-            "arrival_status": pay.arrival_status,
-            "arrival_status_label": ARRIVAL_LABELS[ArrivalStatus(pay.arrival_status)],
-        }
+        return {"kind": app.kind, **pension.payment_fields(pay)}
     if app.kind == ApplicationKind.UNIT_PENSION:
         line = session.get(UnitPaymentPerson, app.unit_line_id)
         assert line is not None
@@ -768,15 +756,7 @@ def payments_to_initiate(session: Session, *, officer: Any, payment_id: str | No
         elif app is not None:
             blocked = "该缴费已有退费申请，不能重复发起"
         rows.append({
-            "payment_id": pay.payment_id,
-            "amount": format_yuan(pay.amount_fen),
-            "period_start": pay.period_start.isoformat(),
-            "period_end": pay.period_end.isoformat(),
-            "payment_year": pay.payment_year,
-            "payment_date": pay.payment_date.isoformat(),
-            "channel": pay.channel,
-            "arrival_status": pay.arrival_status,
-            "arrival_status_label": ARRIVAL_LABELS[ArrivalStatus(pay.arrival_status)],
+            **pension.payment_fields(pay),
             "application_id": app.id if app is not None else None,
             "refund_status_label": workflow.labels(app.status if app else None).refund_status,
             "can_initiate": blocked is None,
