@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -83,9 +84,14 @@ _STATUS_TEXT = {
 }
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict]:
-    """`responses=` for a route: the listed statuses documented with the Error model."""
-    return {s: {"model": Error, "description": _STATUS_TEXT.get(s, "错误")} for s in statuses}
+def error_responses(*statuses: int,
+                    descriptions: Mapping[int, str] | None = None) -> dict[int | str, dict]:
+    """`responses=` for a route: the listed statuses documented with the Error model.
+
+    ``descriptions``: a router's own wording per status (what 404 means for an officer, say);
+    by default the generic one."""
+    text = _STATUS_TEXT if descriptions is None else descriptions
+    return {s: {"model": Error, "description": text.get(s, "错误")} for s in statuses}
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict:

@@ -19,7 +19,7 @@ from ...services import review
 from ...services.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from ...services.views import application_view
 from ..deps import Clock, CurrentOfficer, DbSession
-from ..errors import Error
+from ..errors import error_responses
 from ..idempotency import run_idempotent
 
 router = APIRouter(tags=["officer"])
@@ -63,7 +63,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         409: "状态冲突：不是待审核、已被他人处理、已申请",
         422: "输入不正确",
     }
-    return {c: {"model": Error, "description": described[c]} for c in codes}
+    return error_responses(*codes, descriptions=described)
 
 
 # --------------------------------------------------------------------------- bodies

@@ -12,31 +12,26 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from .. import errors
+
 T = TypeVar("T")
 
 PaymentId = Annotated[str, StringConstraints(max_length=40)]
 MAX_IDS = 1000
 
 
-class ErrorDetail(BaseModel):
-    code: str = Field(examples=["pension.arrived_needs_officer"])
-    message: str = Field(examples=["该缴费已到账，不能自行申请退费，请联系税务人员发起退费申请"])
-    field: str | None = Field(default=None, examples=["payment_ids"])
-
-
-class ErrorOut(BaseModel):
-    error: ErrorDetail
+_STATUS_TEXT = {
+    401: "未登录",
+    403: "账户类型不符（如自然人调用村组接口），或页面会话的CSRF校验失败",
+    404: "记录不存在，或不属于当前账户（不透露他人数据）",
+    409: "状态冲突：已申请、不可撤销等",
+    422: "输入不正确（含字段名与中文说明）",
+}
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    text = {
-        401: "未登录",
-        403: "账户类型不符（如自然人调用村组接口），或页面会话的CSRF校验失败",
-        404: "记录不存在，或不属于当前账户（不透露他人数据）",
-        409: "状态冲突：已申请、不可撤销等",
-        422: "输入不正确（含字段名与中文说明）",
-    }
-    return {s: {"model": ErrorOut, "description": text[s]} for s in statuses}
+    """The applicant routers' errors: the one Error model, with their own wording."""
+    return errors.error_responses(*statuses, descriptions=_STATUS_TEXT)
 
 
 class Page(BaseModel, Generic[T]):
