@@ -17,7 +17,7 @@ _ACTIVE_VALUES = frozenset(s.value for s in ACTIVE)
 _ARRIVED = ArrivalStatus.ARRIVED.value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PensionPaymentRow:
     """A person's pension payment with the application that speaks for it.
 
@@ -103,13 +103,11 @@ def pension_payments_for_person(
         rows = cursor.fetchall()
     finally:
         cursor.close()
+    # Positional: the hot path builds these for every lookup (field order as declared).
     return [
         PensionPaymentRow(
-            payment_id=r[0], person_id=r[1], amount_fen=r[2], period_start=_as_date(r[3]),
-            period_end=_as_date(r[4]), payment_year=r[5], payment_date=_as_date(r[6]),
-            channel=r[7], arrival_status=r[8],
-            refundable=r[8] != _ARRIVED and r[10] not in _ACTIVE_VALUES,
-            application_id=r[9], application_status=r[10],
+            r[0], r[1], r[2], _as_date(r[3]), _as_date(r[4]), r[5], _as_date(r[6]), r[7], r[8],
+            r[8] != _ARRIVED and r[10] not in _ACTIVE_VALUES, r[9], r[10],
         )
         for r in rows
     ]
