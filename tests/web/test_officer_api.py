@@ -18,66 +18,16 @@ from sirefund.models import (
     Application,
     ApplicationEvent,
     OutboxMessage,
-    RefundBatch,
     SecurityEvent,
 )
-from sirefund.services import applications, review
-from sirefund.services.applications import Actor
+from sirefund.services import review
 from tests import factories as f
+from tests.web.officer_helpers import ACCOUNT, medical_app, pension_app, unit_app
 
-ACCOUNT = "6228480402564890018"
 API = "/api/v1/officer"
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _pension_app(s, *, region: str = "420703", at: datetime = f.AT, person=None,
-                 arrival: str = "not_arrived") -> Application:
-    person = person or f.make_person(s, region=region)
-    pay = f.make_pension_payment(s, person, arrival_status=arrival)
-    app = Application(
-        kind="pension", channel="web", person_id=person.id, region_code=person.region_code,
-        pension_payment_id=pay.payment_id, amount_fen=pay.amount_fen,
-        payment_year=pay.payment_year, period_start=pay.period_start, period_end=pay.period_end,
-        bank_account_type="bank_card", bank_account_no=ACCOUNT, bank_category="103",
-        contact_name=person.name, contact_phone="13812341234",
-    )
-    return applications.create(s, application=app, actor=Actor.person(person.id), at=at)
-
-
-def _unit_app(s, *, region: str = "420703") -> Application:
-    person = f.make_person(s, region=region)
-    unit = f.make_unit(s, region=region)
-    up, (line,) = f.make_unit_payment(s, unit, [person])
-    batch = RefundBatch(unit_id=unit.id, unit_payment_id=up.unit_payment_id,
-                        amount_fen=line.amount_fen, created_at=f.AT)
-    s.add(batch)
-    s.flush()
-    app = Application(
-        kind="unit_pension", channel="web", person_id=person.id, unit_id=unit.id,
-        region_code=person.region_code, unit_line_id=line.line_id, batch_id=batch.id,
-        amount_fen=line.amount_fen, payment_year=up.payment_year, payment_month=1,
-        period_start=up.period_start, period_end=up.period_end, bank_account_type="bank_card",
-        bank_account_no=ACCOUNT, bank_account_name=unit.name, bank_category="314",
-        contact_name="村会计", contact_phone="027-87654321",
-    )
-    return applications.create(s, application=app, actor=Actor.unit(unit.id), at=f.AT)
-
-
-def _medical_app(s, *, region: str = "420703") -> Application:
-    person = f.make_person(s, region=region)
-    reg = f.make_registration(s, person)
-    mp = f.make_medical_payment(s, reg, medical_fen=30000, ltc_fen=5000)
-    acct = f.make_submitted_account(s, person, account_no="6217000010001234567")
-    app = Application(
-        kind="medical", channel="mobile_app", person_id=person.id, region_code=person.region_code,
-        medical_payment_id=mp.payment_id, registration_id=reg.registration_id,
-        deposit_account_id=acct.id, amount_fen=mp.refund_amount_fen,
-        payment_year=mp.insurance_year, period_start=mp.period_start, period_end=mp.period_end,
-        handler_phone="13912345678", reason_code="duplicate_payment",
-    )
-    return applications.create(s, application=app, actor=Actor.person(person.id), at=f.AT)
 
 
 def _count(session_factory, model, *where) -> int:
@@ -118,8 +68,8 @@ def test_the_sql_scope_rule_agrees_with_regions_is_within_for_every_hubei_code(s
 def test_a_city_officer_cannot_see_another_citys_application(client, login, session_factory):
     with session_factory() as s, s.begin():
         ezhou = f.make_officer(s, region="420700")
-        wuhan_app = _pension_app(s, region="420102").id
-        ezhou_app = _pension_app(s, region="420703").id
+        wuhan_app = pension_app(s, region="420102").id
+        ezhou_app = pension_app(s, region="420703").id
     headers = login("officer", ezhou.id)
 
     assert client.get(f"{API}/applications/{wuhan_app}", headers=headers).status_code == 404
@@ -135,7 +85,7 @@ def test_a_city_officer_cannot_see_another_citys_application(client, login, sess
 def test_the_province_officer_sees_every_city_and_can_filter_by_region(client, login, session_factory):
     with session_factory() as s, s.begin():
         province = f.make_officer(s, region="420000")
-        ids = [_pension_app(s, region=r).id for r in ("420102", "420703", "429004")]
+        ids = [pension_app(s, region=r).id for r in ("420102", "420703", "429004")]
     headers = login("officer", province.id)
 
     everything = client.get(f"{API}/applications", headers=headers).json()
@@ -148,8 +98,8 @@ def test_the_province_officer_sees_every_city_and_can_filter_by_region(client, l
 def test_a_county_officer_filtering_outside_the_county_gets_nothing(client, login, session_factory):
     with session_factory() as s, s.begin():
         huarong = f.make_officer(s, region="420703")
-        _pension_app(s, region="420703")
-        _pension_app(s, region="420704")
+        pension_app(s, region="420703")
+        pension_app(s, region="420704")
     headers = login("officer", huarong.id)
 
     assert client.get(f"{API}/applications", headers=headers).json()["total"] == 1
@@ -172,10 +122,10 @@ def test_the_queue_is_filtered_paginated_and_masks_the_payers_id(client, login, 
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, region="420700")
         person = f.make_person(s, region="420703", name="邱世贵")
-        first = _pension_app(s, person=person, at=datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
-        _pension_app(s, region="420703", at=datetime(2026, 3, 3, 2, 0, tzinfo=UTC))
-        _pension_app(s, region="420703", at=datetime(2026, 3, 4, 2, 0, tzinfo=UTC))
-        _medical_app(s, region="420703")
+        first = pension_app(s, person=person, at=datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
+        pension_app(s, region="420703", at=datetime(2026, 3, 3, 2, 0, tzinfo=UTC))
+        pension_app(s, region="420703", at=datetime(2026, 3, 4, 2, 0, tzinfo=UTC))
+        medical_app(s, region="420703")
     headers = login("officer", officer.id)
 
     r = client.get(f"{API}/applications", headers=headers,
@@ -219,9 +169,9 @@ def test_days_pending_count_working_days_against_the_statutory_thirty(client, lo
     with session_factory() as s, s.begin():
         officer = f.make_officer(s)
         # Friday 2026-03-06 18:00 China time: Monday and Tuesday have elapsed.
-        recent = _pension_app(s, at=datetime(2026, 3, 6, 10, 0, tzinfo=UTC)).id
+        recent = pension_app(s, at=datetime(2026, 3, 6, 10, 0, tzinfo=UTC)).id
         # Tuesday 2026-01-20: seven calendar weeks ago, 35 working days.
-        old = _pension_app(s, at=datetime(2026, 1, 20, 2, 0, tzinfo=UTC)).id
+        old = pension_app(s, at=datetime(2026, 1, 20, 2, 0, tzinfo=UTC)).id
     headers = login("officer", officer.id)
 
     items = {i["id"]: i for i in client.get(f"{API}/applications", headers=headers).json()["items"]}
@@ -237,7 +187,7 @@ def test_days_pending_count_working_days_against_the_statutory_thirty(client, lo
 def test_the_review_clock_stops_on_the_day_of_the_decision(client, login, session_factory, clock):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s)
-        app_id = _pension_app(s, at=datetime(2026, 3, 6, 10, 0, tzinfo=UTC)).id
+        app_id = pension_app(s, at=datetime(2026, 3, 6, 10, 0, tzinfo=UTC)).id
     headers = login("officer", officer.id)
     assert client.post(f"{API}/applications/{app_id}/approve", headers=headers).status_code == 200
     clock.advance(days=14)
@@ -252,11 +202,11 @@ def test_the_review_clock_stops_on_the_day_of_the_decision(client, login, sessio
 @pytest.mark.parametrize("kind", ["pension", "unit_pension", "medical"])
 def test_the_detail_shows_payer_payment_bank_account_other_applications_and_history(
         kind, client, login, session_factory):
-    make = {"pension": _pension_app, "unit_pension": _unit_app, "medical": _medical_app}[kind]
+    make = {"pension": pension_app, "unit_pension": unit_app, "medical": medical_app}[kind]
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, region="420700")
         app = make(s)
-        other = _pension_app(s, person=app.person).id
+        other = pension_app(s, person=app.person).id
         id_number = app.person.id_number
     headers = login("officer", officer.id)
     client.post(f"{API}/applications/{other}/reject", json={"opinion": "资料不全"}, headers=headers)
@@ -286,7 +236,7 @@ def test_the_detail_shows_payer_payment_bank_account_other_applications_and_hist
 def test_reveal_needs_a_reason_and_is_recorded_without_the_value(client, login, session_factory):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, code="OFREVEAL")
-        app = _pension_app(s)
+        app = pension_app(s)
         id_number = app.person.id_number
     headers = login("officer", officer.id)
     url = f"{API}/applications/{app.id}/reveal"
@@ -317,7 +267,7 @@ def test_reveal_needs_a_reason_and_is_recorded_without_the_value(client, login, 
 def test_reveal_of_a_medical_applications_account_reads_the_deposit_account(client, login, session_factory):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s)
-        app_id = _medical_app(s).id
+        app_id = medical_app(s).id
     r = client.post(f"{API}/applications/{app_id}/reveal", headers=login("officer", officer.id),
                     json={"field": "bank_account_no", "reason": "核对医保退费账户"})
     assert r.json()["value"] == "6217000010001234567"
@@ -326,7 +276,7 @@ def test_reveal_of_a_medical_applications_account_reads_the_deposit_account(clie
 def test_reveal_outside_the_scope_is_not_found_and_not_recorded(client, login, session_factory):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, region="420700")
-        app_id = _pension_app(s, region="420102").id
+        app_id = pension_app(s, region="420102").id
     r = client.post(f"{API}/applications/{app_id}/reveal", headers=login("officer", officer.id),
                     json={"field": "id_number", "reason": "好奇"})
     assert r.status_code == 404
@@ -339,7 +289,7 @@ def test_reveal_outside_the_scope_is_not_found_and_not_recorded(client, login, s
 def test_approve_writes_the_state_the_audit_row_and_one_outbox_message(client, login, session_factory):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, code="OFAPPROVE")
-        app_id = _pension_app(s).id
+        app_id = pension_app(s).id
     r = client.post(f"{API}/applications/{app_id}/approve", json={"opinion": "同意退费"},
                     headers=login("officer", officer.id))
 
@@ -360,7 +310,7 @@ def test_approve_writes_the_state_the_audit_row_and_one_outbox_message(client, l
 def test_an_approval_rolled_back_leaves_neither_audit_row_nor_outbox_message(session_factory, clock):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s)
-        app_id = _pension_app(s).id
+        app_id = pension_app(s).id
     with session_factory() as s:
         with s.begin():
             review.approve(s, officer=officer, application_id=app_id, at=clock.now())
@@ -374,7 +324,7 @@ def test_an_approval_rolled_back_leaves_neither_audit_row_nor_outbox_message(ses
 def test_approving_twice_is_a_conflict_and_sends_once(client, login, session_factory):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s)
-        app_id = _pension_app(s).id
+        app_id = pension_app(s).id
     headers = login("officer", officer.id)
     assert client.post(f"{API}/applications/{app_id}/approve", headers=headers).status_code == 200
     r = client.post(f"{API}/applications/{app_id}/approve", headers=headers)
@@ -386,7 +336,7 @@ def test_approving_twice_is_a_conflict_and_sends_once(client, login, session_fac
 def test_a_medical_approval_goes_to_medical_security_first(client, login, session_factory):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s)
-        app_id = _medical_app(s).id
+        app_id = medical_app(s).id
     r = client.post(f"{API}/applications/{app_id}/approve", headers=login("officer", officer.id))
     assert r.json()["refund_status_label"] == "医保核验中"
     with session_factory() as s:
@@ -396,7 +346,7 @@ def test_a_medical_approval_goes_to_medical_security_first(client, login, sessio
 def test_reject_needs_an_opinion_and_sends_nothing(client, login, session_factory):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s)
-        app_id = _pension_app(s).id
+        app_id = pension_app(s).id
     headers = login("officer", officer.id)
     url = f"{API}/applications/{app_id}/reject"
 
@@ -421,7 +371,7 @@ def test_reject_needs_an_opinion_and_sends_nothing(client, login, session_factor
 def test_an_officer_without_the_reviewer_role_cannot_decide(client, login, session_factory):
     with session_factory() as s, s.begin():
         clerk = f.make_officer(s, reviewer=False, initiator=True)
-        app_id = _pension_app(s).id
+        app_id = pension_app(s).id
     r = client.post(f"{API}/applications/{app_id}/approve", headers=login("officer", clerk.id))
     assert r.status_code == 403
     assert r.json()["error"]["code"] == "review.not_reviewer"
@@ -432,8 +382,8 @@ def test_batch_review_gives_a_result_per_id_and_one_failure_keeps_the_others(
         client, login, session_factory):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, region="420700")
-        a, b, c = (_pension_app(s).id for _ in range(3))
-        wuhan = _pension_app(s, region="420102").id
+        a, b, c = (pension_app(s).id for _ in range(3))
+        wuhan = pension_app(s, region="420102").id
     headers = login("officer", officer.id)
     assert client.post(f"{API}/applications/{b}/reject", json={"opinion": "重复申请"},
                        headers=headers).status_code == 200
@@ -459,7 +409,7 @@ def test_batch_review_gives_a_result_per_id_and_one_failure_keeps_the_others(
 def test_batch_rejection_without_an_opinion_is_refused_as_a_whole(client, login, session_factory):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s)
-        app_id = _pension_app(s).id
+        app_id = pension_app(s).id
     r = client.post(f"{API}/reviews", headers=login("officer", officer.id),
                     json={"application_ids": [app_id], "decision": "reject"})
     assert r.status_code == 422
@@ -471,7 +421,7 @@ def test_two_officers_deciding_the_same_application_at_once_exactly_one_wins(ses
     with session_factory() as s, s.begin():
         approver = f.make_officer(s)
         rejecter = f.make_officer(s)
-        app_id = _pension_app(s).id
+        app_id = pension_app(s).id
     start = threading.Barrier(2)
     outcomes: dict[str, str] = {}
 
@@ -600,9 +550,9 @@ def test_the_xlsx_export_opens_with_openpyxl_and_has_the_filtered_rows(client, l
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, region="420700")
         person = f.make_person(s, region="420703", name="邱世贵")
-        app = _pension_app(s, person=person, at=datetime(2026, 3, 6, 10, 0, tzinfo=UTC))
-        _medical_app(s, region="420704")
-        _pension_app(s, region="420102")  # outside the scope
+        app = pension_app(s, person=person, at=datetime(2026, 3, 6, 10, 0, tzinfo=UTC))
+        medical_app(s, region="420704")
+        pension_app(s, region="420102")  # outside the scope
     headers = login("officer", officer.id)
 
     r = client.get(f"{API}/applications.xlsx", headers=headers)
@@ -644,11 +594,10 @@ def test_the_openapi_document_describes_the_officer_endpoints(client):
 def test_working_day_clock_uses_china_dates(session_factory):
     # 2026-03-08 17:00 UTC is Monday 2026-03-09 01:00 in China.
     with session_factory() as s, s.begin():
-        app = _pension_app(s, at=datetime(2026, 3, 8, 17, 0, tzinfo=UTC))
+        app = pension_app(s, at=datetime(2026, 3, 8, 17, 0, tzinfo=UTC))
         clock = review.review_clock(app, today=date(2026, 3, 10))
     assert clock["submitted_on"] == "2026-03-09"
     assert clock["working_days_pending"] == 1
-
 
 
 # --------------------------------------------------------------------------- dispatch monitor
@@ -667,7 +616,7 @@ def test_the_dispatch_monitor_lists_failed_requests_in_scope_and_retries_them(
     with session_factory() as s, s.begin():
         ezhou = f.make_officer(s, region="420700")
         wuhan_officer = f.make_officer(s, region="420100")
-        app_id = _pension_app(s, region="420703").id
+        app_id = pension_app(s, region="420703").id
     headers = login("officer", ezhou.id)
     assert client.post(f"{API}/applications/{app_id}/approve", headers=headers).status_code == 200
     msg_id = _fail_message(session_factory, app_id)

@@ -18,65 +18,13 @@ from sirefund.models import (
     AuthSession,
     DispatchAttempt,
     OutboxMessage,
-    RefundBatch,
     SecurityEvent,
 )
-from sirefund.services import accounts, applications, review
-from sirefund.services.applications import Actor
+from sirefund.services import accounts, review
 from tests import factories as f
-
-ACCOUNT = "6228480402564890018"
-
+from tests.web.officer_helpers import ACCOUNT, medical_app, pension_app, unit_app
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _pension_app(s, *, region: str = "420703", at: datetime = f.AT, person=None,
-                 channel: str = "web") -> Application:
-    person = person or f.make_person(s, region=region)
-    pay = f.make_pension_payment(s, person)
-    app = Application(
-        kind="pension", channel=channel, person_id=person.id, region_code=person.region_code,
-        pension_payment_id=pay.payment_id, amount_fen=pay.amount_fen,
-        payment_year=pay.payment_year, period_start=pay.period_start, period_end=pay.period_end,
-        bank_account_type="bank_card", bank_account_no=ACCOUNT, bank_category="103",
-        contact_name=person.name, contact_phone="13812341234",
-    )
-    return applications.create(s, application=app, actor=Actor.person(person.id), at=at)
-
-
-def _unit_app(s, *, region: str = "420703") -> Application:
-    person = f.make_person(s, region=region)
-    unit = f.make_unit(s, region=region)
-    up, (line,) = f.make_unit_payment(s, unit, [person])
-    batch = RefundBatch(unit_id=unit.id, unit_payment_id=up.unit_payment_id,
-                        amount_fen=line.amount_fen, created_at=f.AT)
-    s.add(batch)
-    s.flush()
-    app = Application(
-        kind="unit_pension", channel="web", person_id=person.id, unit_id=unit.id,
-        region_code=person.region_code, unit_line_id=line.line_id, batch_id=batch.id,
-        amount_fen=line.amount_fen, payment_year=up.payment_year, payment_month=1,
-        period_start=up.period_start, period_end=up.period_end, bank_account_type="bank_card",
-        bank_account_no=ACCOUNT, bank_account_name=unit.name, bank_category="314",
-        contact_name="村会计", contact_phone="027-87654321",
-    )
-    return applications.create(s, application=app, actor=Actor.unit(unit.id), at=f.AT)
-
-
-def _medical_app(s, *, region: str = "420703") -> Application:
-    person = f.make_person(s, region=region)
-    reg = f.make_registration(s, person)
-    mp = f.make_medical_payment(s, reg, medical_fen=30000, ltc_fen=5000)
-    acct = f.make_submitted_account(s, person, account_no="6217000010001234567")
-    app = Application(
-        kind="medical", channel="mobile_app", person_id=person.id, region_code=person.region_code,
-        medical_payment_id=mp.payment_id, registration_id=reg.registration_id,
-        deposit_account_id=acct.id, amount_fen=mp.refund_amount_fen,
-        payment_year=mp.insurance_year, period_start=mp.period_start, period_end=mp.period_end,
-        handler_phone="13912345678", reason_code="duplicate_payment",
-    )
-    return applications.create(s, application=app, actor=Actor.person(person.id), at=f.AT)
 
 
 @pytest.fixture
@@ -213,9 +161,9 @@ def test_the_queue_masks_ids_counts_working_days_against_30_and_paginates_by_ten
         officer = f.make_officer(s, region="420700")
         person = f.make_person(s, region="420703", name="邱世贵")
         # Submitted 2026-01-09: 42 working days before the clock's 2026-03-10.
-        old = _pension_app(s, person=person, at=datetime(2026, 1, 9, 2, 0, tzinfo=UTC))
+        old = pension_app(s, person=person, at=datetime(2026, 1, 9, 2, 0, tzinfo=UTC))
         for _ in range(11):
-            _pension_app(s)
+            pension_app(s)
     sign_in(officer.id)
 
     r = client.get("/officer/applications")
@@ -240,10 +188,10 @@ def test_the_queue_masks_ids_counts_working_days_against_30_and_paginates_by_ten
 def test_the_queue_filters_by_status_kind_region_channel_and_date(client, session_factory, sign_in):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, region="420000")
-        early = _pension_app(s, region="420703", at=datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
-        wuhan = _pension_app(s, region="420102", channel="mobile_app")
-        medical = _medical_app(s, region="420703")
-        decided = _pension_app(s, region="420703")
+        early = pension_app(s, region="420703", at=datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
+        wuhan = pension_app(s, region="420102", channel="mobile_app")
+        medical = medical_app(s, region="420703")
+        decided = pension_app(s, region="420703")
         review.reject(s, officer=officer, application_id=decided.id, opinion="不符合条件", at=f.AT)
     sign_in(officer.id)
 
@@ -276,8 +224,8 @@ def test_a_bad_filter_is_explained_next_to_its_field(client, session_factory, si
 def test_the_queue_shows_nothing_outside_the_officers_region(client, session_factory, sign_in):
     with session_factory() as s, s.begin():
         ezhou = f.make_officer(s, region="420700")
-        wuhan_app = _pension_app(s, region="420102")
-        ezhou_app = _pension_app(s, region="420703")
+        wuhan_app = pension_app(s, region="420102")
+        ezhou_app = pension_app(s, region="420703")
     sign_in(ezhou.id)
 
     page = client.get("/officer/applications").text
@@ -290,8 +238,8 @@ def test_batch_approval_decides_each_selected_application_and_shows_a_result_per
         client, session_factory, sign_in):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, region="420700")
-        a, b = _pension_app(s), _medical_app(s)
-        done = _pension_app(s)
+        a, b = pension_app(s), medical_app(s)
+        done = pension_app(s)
         review.reject(s, officer=officer, application_id=done.id, opinion="不符合条件", at=f.AT)
     csrf = sign_in(officer.id)
 
@@ -312,7 +260,7 @@ def test_batch_rejection_needs_the_shared_opinion_and_keeps_the_selection(
         client, session_factory, sign_in):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s)
-        a = _pension_app(s)
+        a = pension_app(s)
     csrf = sign_in(officer.id)
 
     r = client.post("/officer/applications/review", data={
@@ -331,8 +279,8 @@ def test_batch_rejection_needs_the_shared_opinion_and_keeps_the_selection(
 def test_the_export_link_downloads_the_filtered_queue_as_xlsx(client, session_factory, sign_in):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s)
-        _pension_app(s)
-        medical = _medical_app(s)
+        pension_app(s)
+        medical = medical_app(s)
     sign_in(officer.id)
 
     page = client.get("/officer/applications?kind=medical").text
@@ -353,8 +301,8 @@ def test_the_detail_shows_payer_payment_bank_account_other_applications_and_hist
     with session_factory() as s, s.begin():
         officer = f.make_officer(s)
         person = f.make_person(s, name="邱世贵", phone="13912345678")
-        app = _pension_app(s, person=person)
-        other = _pension_app(s, person=person)
+        app = pension_app(s, person=person)
+        other = pension_app(s, person=person)
     sign_in(officer.id)
 
     r = client.get(f"/officer/applications/{app.id}")
@@ -375,7 +323,7 @@ def test_the_detail_shows_payer_payment_bank_account_other_applications_and_hist
     assert client.get("/officer/applications/abc").status_code == 404
 
 
-@pytest.mark.parametrize("make", [_unit_app, _medical_app], ids=["unit", "medical"])
+@pytest.mark.parametrize("make", [unit_app, medical_app], ids=["unit", "medical"])
 def test_the_detail_of_unit_and_medical_applications_shows_their_payment(
         make, client, session_factory, sign_in):
     with session_factory() as s, s.begin():
@@ -395,7 +343,7 @@ def test_revealing_the_full_id_needs_a_reason_is_audited_and_shows_the_value_onc
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, code="OF0201")
         person = f.make_person(s)
-        app = _pension_app(s, person=person)
+        app = pension_app(s, person=person)
     csrf = sign_in(officer.id)
     url = f"/officer/applications/{app.id}"
 
@@ -429,7 +377,7 @@ def test_approving_with_an_optional_opinion_queues_the_request_and_says_so(
         client, session_factory, sign_in):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, code="OF0301", name="李审核")
-        app = _pension_app(s)
+        app = pension_app(s)
     csrf = sign_in(officer.id)
 
     r = client.post(f"/officer/applications/{app.id}/decision",
@@ -448,7 +396,7 @@ def test_rejecting_needs_an_opinion_shown_next_to_the_field_with_the_typed_text_
         client, session_factory, sign_in):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s)
-        app = _pension_app(s)
+        app = pension_app(s)
     csrf = sign_in(officer.id)
     url = f"/officer/applications/{app.id}/decision"
 
@@ -474,7 +422,7 @@ def test_rejecting_needs_an_opinion_shown_next_to_the_field_with_the_typed_text_
 def test_a_decision_without_the_csrf_token_is_refused(client, session_factory, sign_in):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s)
-        app = _pension_app(s)
+        app = pension_app(s)
     sign_in(officer.id)
     r = client.post(f"/officer/applications/{app.id}/decision", data={"decision": "approve"})
     assert r.status_code == 403
@@ -586,13 +534,13 @@ def test_the_dispatch_monitor_lists_failed_requests_with_attempts_and_retries_th
         client, session_factory, sign_in, clock):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, code="OF0501")
-        app = _pension_app(s)
+        app = pension_app(s)
         review.approve(s, officer=officer, application_id=app.id, at=f.AT)
         msg = s.execute(select(OutboxMessage)).scalar_one()
         msg.state, msg.attempts, msg.last_error = "failed", 8, "HTTP 503 人社系统暂不可用"
         s.add(DispatchAttempt(message_id=msg.id, at=f.AT + timedelta(minutes=1),
                               worker="worker-1", outcome="retry", detail="HTTP 503"))
-        delivered = _pension_app(s)
+        delivered = pension_app(s)
         review.approve(s, officer=officer, application_id=delivered.id, at=f.AT)
         s.execute(select(OutboxMessage).where(OutboxMessage.application_id == delivered.id)
                   ).scalar_one().state = "done"
