@@ -8,35 +8,20 @@ their own rows in through the factories, so they do not depend on each other's o
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from sirefund import migrate
-from sirefund.config import Settings
-from sirefund.db import make_engine, make_session_factory
 from sirefund.models import Application, DispatchAttempt, OutboxMessage
 from sirefund.services import applications, review
 from sirefund.services.applications import Actor
-from sirefund.web.app import create_app
 from tests import factories as f
-from tests.conftest import FixedClock
+from tests.e2e.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ACCOUNT = "6228480402564890018"
 
 
@@ -44,64 +29,20 @@ ACCOUNT = "6228480402564890018"
 
 
 @pytest.fixture(scope="module")
-def chromium_path() -> str:
-    if not Path(CHROMIUM).exists():
-        if IN_CI:
-            pytest.fail(f"CI=true but {CHROMIUM} is missing: the browser tests must run in CI")
-        pytest.skip(f"browser tests skipped: {CHROMIUM} is not installed")
-    return CHROMIUM
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[dict]:
-    """The app on 127.0.0.1:<free port> over a fresh SQLite file; yields base URL and a
-    session factory for arranging rows."""
-    import uvicorn
-
-    root = tmp_path_factory.mktemp("officer-e2e")
-    url = f"sqlite:///{root / 'e2e.db'}"
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    settings = Settings(database_url=url, var_dir=root / "var",
-                        secret_key="e2e-secret-key-0123456789abcdef",
-                        callback_secret="e2e-callback-secret-0123456789")
-    app = create_app(settings, engine=engine, clock=FixedClock())
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the live server did not start")
-        time.sleep(0.05)
-    yield {"base": f"http://127.0.0.1:{port}", "sessions": make_session_factory(engine)}
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path: str) -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+def live(applicant_site: dict) -> dict:
+    """The shared live server of tests/e2e/conftest.py (this module's own SQLite copy): base
+    URL and a session factory for arranging rows."""
+    return applicant_site
 
 
 @pytest.fixture
-def new_page(browser):
+def new_page(applicant_browser):
     """new_page() -> a page in a fresh context (own cookies), Chinese locale, 1440 wide."""
     contexts = []
 
     def _new_page():
-        context = browser.new_context(locale="zh-CN", viewport={"width": 1440, "height": 900})
+        context = applicant_browser.new_context(locale="zh-CN",
+                                                viewport={"width": 1440, "height": 900})
         context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()
