@@ -8,6 +8,7 @@ next to its field and sets or clears the session cookie.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
@@ -65,8 +66,6 @@ async def do_login(request: Request, *, template: str, default_next: str,
     kind = _kind_of(form.text("kind", max_chars=10))
     form.values["kind"] = kind
     login = form.text("login", max_chars=64, label="账号")
-    password_raw = form.data.get("password")
-    password = password_raw if isinstance(password_raw, str) else ""
     next_url = common.safe_next(form.text("next", max_chars=500), default_next)
 
     def again(status: int) -> Response:
@@ -79,6 +78,18 @@ async def do_login(request: Request, *, template: str, default_next: str,
         return again(403)
     if not login:
         form.errors["login"] = f"请输入{LOGIN_LABELS[kind]}"
+    return await finish_login(request, form, kind=kind, login=login, next_url=next_url,
+                              again=again)
+
+
+async def finish_login(request: Request, form: Form, *, kind: str, login: str, next_url: str,
+                       again: Callable[[int], Response]) -> Response:
+    """The end of every login form (citizen, unit, officer), once the page has read and checked
+    its own fields and the CSRF token: the password's presence and length, then perform_login
+    in a thread. A redirect to ``next_url`` with the session cookie, or ``again(status)``: the
+    form with its errors."""
+    password_raw = form.data.get("password")
+    password = password_raw if isinstance(password_raw, str) else ""
     if not password:
         form.errors["password"] = "请输入密码"
     elif len(password) > 128:

@@ -24,14 +24,14 @@ from starlette.concurrency import run_in_threadpool
 
 from ... import outbox
 from ...domain import regions
-from ...domain.errors import DomainError, Forbidden, NotFound, TooManyRequests
+from ...domain.errors import DomainError, Forbidden, NotFound
 from ...domain.rules import BANK_ACCOUNT_TYPE_LABELS, BANK_CATEGORIES
 from ...domain.workflow import CHANNEL_LABELS, ApplicationKind, ApplicationStatus
 from ...services import accounts, bank_details, review
 from ...services.accounts import Principal
-from ..api.accounts import perform_login
-from ..deps import Db, DbSession, client_address, optional_principal
+from ..deps import Db, DbSession, optional_principal
 from . import common
+from .accounts_pages import finish_login
 from .common import Denied, Form, in_transaction, render
 
 router = APIRouter(include_in_schema=False)
@@ -186,8 +186,6 @@ async def login_submit(request: Request) -> Response:
     API login; the session goes into the HttpOnly ``sirefund_session`` cookie."""
     form = await common.read_form(request)
     code = form.text("login", max_chars=30, label="税务人员代码")
-    raw_password = form.data.get("password")
-    password = raw_password if isinstance(raw_password, str) else ""
     next_url = _safe_next(form.text("next", max_chars=500))
 
     def again(status: int) -> Response:
@@ -199,31 +197,8 @@ async def login_submit(request: Request) -> Response:
         return again(403)
     if not code:
         form.errors["login"] = "请输入税务人员代码"
-    if not password:
-        form.errors["password"] = "请输入密码"
-    elif len(password) > 128:
-        form.errors["password"] = "密码不能超过128位"
-    if form.errors:
-        return again(422)
-    app = request.app
-    try:
-        token, _ = await run_in_threadpool(
-            perform_login, Db(app.state.session_factory), kind="officer", login=code,
-            password=password, client_address=client_address(request), at=app.state.clock.now(),
-            settings=app.state.settings)
-    except TooManyRequests as exc:
-        form.errors["_form"] = exc.message
-        response = again(429)
-        if exc.retry_after_seconds:
-            response.headers["Retry-After"] = str(exc.retry_after_seconds)
-        return response
-    except DomainError as exc:
-        # One answer for a wrong password and an unknown code, under the password.
-        form.fail(exc, default_field="password", aliases={"kind": "_form", "login": "login"})
-        return again(exc.status if exc.status in (401, 403, 422) else 422)
-    response = common.redirect(next_url)
-    common.set_session_cookie(response, request, token)
-    return response
+    return await finish_login(request, form, kind="officer", login=code, next_url=next_url,
+                              again=again)
 
 
 @router.post("/officer/logout")
