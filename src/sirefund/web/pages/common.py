@@ -111,6 +111,18 @@ async def principal_or_none(request: Request) -> Principal | None | Denied:
         }, status_code=403))
 
 
+def return_target(request: Request, fallback: str) -> str:
+    """Where to come back to after logging in: this page (with its query) for a GET. For a
+    form posted after the session ended, the page it was on (the POST address itself cannot be
+    opened after login), else ``fallback``."""
+    target = request.url.path
+    if request.method == "GET" and request.url.query:
+        target += "?" + request.url.query
+    elif request.method != "GET":
+        target = referer_path(request) or fallback
+    return target
+
+
 async def require(request: Request, kind: str) -> Principal | Denied:
     """A principal of ``kind`` (person/unit), or a Denied: the login page for anonymous
     visitors (coming back here afterwards), an explanation for the wrong kind of account."""
@@ -118,13 +130,7 @@ async def require(request: Request, kind: str) -> Principal | Denied:
     if isinstance(principal, Denied):
         return principal
     if principal is None:
-        target = request.url.path
-        if request.method == "GET" and request.url.query:
-            target += "?" + request.url.query
-        elif request.method != "GET":
-            # A form posted after the session ended: come back to the page it was on (the
-            # POST address itself cannot be opened after login).
-            target = referer_path(request) or home_url(request)
+        target = return_target(request, home_url(request))
         login = login_url(request)
         return Denied(RedirectResponse(f"{login}?kind={kind}&next={quote(target)}", status_code=303))
     if principal.kind != kind:

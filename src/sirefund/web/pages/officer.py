@@ -101,11 +101,7 @@ async def _officer(request: Request) -> Principal | Denied:
     if isinstance(principal, Denied):
         return principal
     if principal is None:
-        target = request.url.path
-        if request.method == "GET" and request.url.query:
-            target += "?" + request.url.query
-        if request.method != "GET":
-            target = common.referer_path(request) or HOME
+        target = common.return_target(request, HOME)
         return Denied(RedirectResponse(f"{LOGIN}?next={quote(target)}", status_code=303))
     if principal.kind != "officer":
         return Denied(_error_page(
