@@ -31,6 +31,17 @@ def client(app) -> Iterator[TestClient]:
 
 
 @pytest.fixture
+def seed(session_factory):
+    """seed(fn): run fn(session) in a committed transaction and return its result."""
+
+    def _seed(fn):
+        with session_factory() as s, s.begin():
+            return fn(s)
+
+    return _seed
+
+
+@pytest.fixture
 def login(app, session_factory, clock, settings):
     """login(kind, account_id) -> headers with a Bearer token for a fresh server session."""
 

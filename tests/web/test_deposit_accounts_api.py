@@ -15,15 +15,6 @@ CHANGE_HINT = deposit_accounts.CHANGE_DATE_HINT
 
 
 @pytest.fixture
-def seed(session_factory):
-    def _seed(fn):
-        with session_factory() as s, s.begin():
-            return fn(s)
-
-    return _seed
-
-
-@pytest.fixture
 def person(seed):
     return seed(lambda s: f.make_person(s, name="邱世贵").id)
 

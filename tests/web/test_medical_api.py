@@ -18,15 +18,6 @@ from tests import factories as f
 
 
 @pytest.fixture
-def seed(session_factory):
-    def _seed(fn):
-        with session_factory() as s, s.begin():
-            return fn(s)
-
-    return _seed
-
-
-@pytest.fixture
 def insured(seed):
     """邱世贵 with one registration, a 2026 payment (350 + 50 长护), a 2025 one, a submitted account."""
 

@@ -26,15 +26,6 @@ BANK = {"bank_account_type": "bank_card", "bank_account_no": GOOD_CARD, "bank_ca
 
 
 @pytest.fixture
-def seed(session_factory):
-    def _seed(fn):
-        with session_factory() as s, s.begin():
-            return fn(s)
-
-    return _seed
-
-
-@pytest.fixture
 def browse(client, session_factory, clock, settings):
     """browse(kind, account_id) -> the CSRF token of a fresh cookie session in `client`."""
 

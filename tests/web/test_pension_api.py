@@ -28,17 +28,6 @@ BANK = {
 
 
 @pytest.fixture
-def seed(session_factory):
-    """seed(fn): run fn(session) in a committed transaction and return its result."""
-
-    def _seed(fn):
-        with session_factory() as s, s.begin():
-            return fn(s)
-
-    return _seed
-
-
-@pytest.fixture
 def person_with_payments(seed):
     """A person with two not-arrived payments, an abnormal one and an arrived one in 2025."""
 

@@ -20,15 +20,6 @@ BAD_CARD = "6228480402564890019"
 
 
 @pytest.fixture
-def seed(session_factory):
-    def _seed(fn):
-        with session_factory() as s, s.begin():
-            return fn(s)
-
-    return _seed
-
-
-@pytest.fixture
 def village(seed):
     """A unit with a 村集体补助 payment for four villagers (amounts 200, 200, 150, 300 yuan),
     a normal payment, and a second unit."""
