@@ -172,7 +172,7 @@ def add_applications(engine: Engine) -> int:
             )
         count = conn.exec_driver_sql("SELECT COUNT(*) FROM applications").scalar()
         conn.exec_driver_sql("ANALYZE")
-    return int(count or 0)
+    return count or 0
 
 
 def lookup_pairs(engine: Engine, payments: int, count: int, seed: int) -> list[tuple[int, int]]:
@@ -235,7 +235,7 @@ def time_lookups(engine: Engine, pairs: list[tuple[int, int]]) -> tuple[list[flo
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 # --------------------------------------------------------------------------------------------

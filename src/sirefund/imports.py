@@ -362,7 +362,7 @@ LOADED, UPDATED, UNCHANGED, REJECTED = "loaded", "updated", "unchanged", "reject
 class _Row:
     """One data row on its way through a batch."""
 
-    __slots__ = ("line", "raw", "rec", "values", "outcome", "code", "reason", "ref")
+    __slots__ = ("code", "line", "outcome", "raw", "reason", "rec", "ref", "values")
 
     def __init__(self, line: int, raw: list[str]) -> None:
         self.line = line

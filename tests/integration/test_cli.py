@@ -46,7 +46,8 @@ def test_import_prints_one_summary_line_and_writes_the_rejected_rows(db_url, ses
     path = _pension_file(tmp_path / "pension.csv", [_row("PP1"), _row("PP2", status="lost")])
 
     done = subprocess.run([str(SIREFUND), "import", "pension-payments", str(path)],
-                          env=_env(db_url, tmp_path), capture_output=True, text=True, timeout=120)
+                          env=_env(db_url, tmp_path), capture_output=True, text=True, timeout=120,
+                          check=False)
 
     assert done.returncode == 0, done.stderr
     rejected = tmp_path / "pension.rejected.csv"
@@ -89,7 +90,8 @@ def test_officer_add_reads_the_password_from_stdin_and_stores_an_argon2id_hash(
     done = subprocess.run(
         [str(SIREFUND), "officer", "add", "--code", "OF0420", "--name", "张税务",
          "--region", "420700", "--role", "reviewer", "--role", "initiator"],
-        input=PASSWORD + "\n", env=_env(db_url, tmp_path), capture_output=True, text=True, timeout=120,
+        input=PASSWORD + "\n", env=_env(db_url, tmp_path), capture_output=True, text=True,
+        timeout=120, check=False,
     )
 
     assert done.returncode == 0, done.stderr

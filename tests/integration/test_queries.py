@@ -32,7 +32,7 @@ def test_a_persons_payments_of_a_year_come_by_period_start_with_their_applicatio
     late.period_start = date(2025, 6, 1)
     back = make_pension_payment(session, me, year=2025, payment_id="PPA", amount_fen=120000)
     back.period_start = date(2021, 10, 31)  # a back payment (补缴) covering earlier years
-    arrived = make_pension_payment(session, me, year=2025, arrival_status="arrived", payment_id="PPC")
+    make_pension_payment(session, me, year=2025, arrival_status="arrived", payment_id="PPC")
     make_pension_payment(session, me, year=2024, payment_id="PPD")
     make_pension_payment(session, other, year=2025, payment_id="PPE")
     # Cancelled first, then filed again: the active application speaks for the payment.
