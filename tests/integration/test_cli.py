@@ -120,3 +120,20 @@ def test_officer_add_refuses_a_weak_password_and_a_taken_code(db_url, session_fa
     with session_factory() as s:
         officer = s.execute(select(Officer).where(Officer.code == "OF0421")).scalar_one()
         assert officer.is_reviewer and not officer.is_initiator  # reviewer is the default role
+
+
+def test_db_upgrade_creates_the_schema_of_an_empty_database_and_is_idempotent(tmp_path):
+    from sirefund import migrate
+    from sirefund.db import make_engine
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    for _ in range(2):
+        done = subprocess.run([str(SIREFUND), "db", "upgrade"], env=_env(url, tmp_path),
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert f"database at revision {migrate.head_revision()}" in done.stdout
+    engine = make_engine(url)
+    try:
+        assert migrate.current_revision(engine) == migrate.head_revision()
+    finally:
+        engine.dispose()
