@@ -31,18 +31,25 @@ class AccessLogWithoutQuery(logging.Filter):
 
 
 class ScrubDigits(logging.Filter):
+    """Masks long digit runs in the message template, its arguments and any traceback.
+
+    Arguments are scrubbed one by one, never collapsed into the message: formatters such as
+    uvicorn's access formatter read `record.args` as a tuple.
+    """
+
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = scrub(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
+        if isinstance(record.msg, str):
+            record.msg = scrub(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(scrub(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: scrub(v) if isinstance(v, str) else v for k, v in record.args.items()}
         if record.exc_info and record.exc_info[1] is not None:
             # Render the traceback now, scrubbed, instead of letting the handler print it raw.
-            formatted = logging.Formatter().formatException(record.exc_info)
-            record.exc_text = scrub(formatted)
+            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
-            record.msg, record.args = f"{record.msg}\n{record.exc_text}", None
-            record.exc_text = None
+        elif record.exc_text:
+            record.exc_text = scrub(record.exc_text)
         return True
 
 

@@ -60,3 +60,16 @@ def test_database_errors_do_not_carry_bound_parameters(tmp_path):
     else:
         raise AssertionError("the duplicate insert should have failed")
     engine.dispose()
+
+
+def test_scrubbed_access_records_still_format_with_uvicorns_access_formatter():
+    from uvicorn.logging import AccessFormatter
+
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1,
+                               '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5000", "GET", f"/api/v1/pension/payments/{ID}", "1.1", 200),
+                               None)
+    logsafe.AccessLogWithoutQuery().filter(record)
+    logsafe.ScrubDigits().filter(record)
+    line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s').format(record)
+    assert ID not in line and "200" in line
