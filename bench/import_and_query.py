@@ -112,7 +112,8 @@ def raw_load(engine: Engine, path: Path) -> int:
             else:
                 cur.execute("BEGIN")
                 cur.executemany(
-                    "INSERT INTO persons (id, id_number, name, region_code) VALUES (?, ?, ?, ?)", persons
+                    "INSERT INTO persons (id, id_number, name, region_code) VALUES (?, ?, ?, ?)",
+                    persons,
                 )
                 cur.executemany(
                     "INSERT INTO pension_payments (payment_id, person_id, amount_fen, period_start, "
@@ -126,9 +127,15 @@ def raw_load(engine: Engine, path: Path) -> int:
             reader = csv.reader(fh)
             header = next(reader)
             col = {name: i for i, name in enumerate(header)}
-            i_pid, i_idn, i_name, i_region = (col[c] for c in ("payment_id", "id_number", "name", "region_code"))
-            i_amount, i_start, i_end, i_year = (col[c] for c in ("amount", "period_start", "period_end", "payment_year"))
-            i_paid, i_channel, i_status = (col[c] for c in ("payment_date", "channel", "arrival_status"))
+            i_pid, i_idn, i_name, i_region = (
+                col[c] for c in ("payment_id", "id_number", "name", "region_code")
+            )
+            i_amount, i_start, i_end, i_year = (
+                col[c] for c in ("amount", "period_start", "period_end", "payment_year")
+            )
+            i_paid, i_channel, i_status = (
+                col[c] for c in ("payment_date", "channel", "arrival_status")
+            )
             persons: list[tuple] = []
             payments: list[tuple] = []
             for row in reader:
@@ -137,10 +144,19 @@ def raw_load(engine: Engine, path: Path) -> int:
                 if person_id is None:
                     person_id = person_ids[idn] = len(person_ids) + 1
                     persons.append((person_id, idn, row[i_name], row[i_region]))
-                payments.append((
-                    row[i_pid], person_id, round(float(row[i_amount]) * 100), row[i_start],
-                    row[i_end], int(row[i_year]), row[i_paid], row[i_channel], row[i_status],
-                ))
+                payments.append(
+                    (
+                        row[i_pid],
+                        person_id,
+                        round(float(row[i_amount]) * 100),
+                        row[i_start],
+                        row[i_end],
+                        int(row[i_year]),
+                        row[i_paid],
+                        row[i_channel],
+                        row[i_status],
+                    )
+                )
                 if len(payments) >= BATCH:
                     flush(persons, payments)
                     n += len(payments)
@@ -159,8 +175,12 @@ def add_applications(engine: Engine) -> int:
     (payments ending in 77 get a cancelled one beside the pending one: the active must win)."""
     at = "2026-03-10 09:00:00"
     with engine.begin() as conn:
-        for suffix, status in (("7", "pending_review"), ("3", "cancelled"), ("1", "refunded"),
-                               ("77", "cancelled")):
+        for suffix, status in (
+            ("7", "pending_review"),
+            ("3", "cancelled"),
+            ("1", "refunded"),
+            ("77", "cancelled"),
+        ):
             conn.exec_driver_sql(
                 "INSERT INTO applications (kind, status, channel, person_id, region_code, "
                 "pension_payment_id, amount_fen, payment_year, period_start, period_end, "
@@ -194,7 +214,9 @@ def lookup_pairs(engine: Engine, payments: int, count: int, seed: int) -> list[t
     return pairs
 
 
-def time_lookups(engine: Engine, pairs: list[tuple[int, int]]) -> tuple[list[float], list[float], int]:
+def time_lookups(
+    engine: Engine, pairs: list[tuple[int, int]]
+) -> tuple[list[float], list[float], int]:
     """Each pair through the service and as raw SQL, alternating which goes first."""
     pg = engine.dialect.name == "postgresql"
     sql = LOOKUP_SQL.replace("{ph}", "%s" if pg else "?")
@@ -213,10 +235,12 @@ def time_lookups(engine: Engine, pairs: list[tuple[int, int]]) -> tuple[list[flo
                 cur.fetchall()
             perf = time.perf_counter
             for i, (person_id, year) in enumerate(pairs):
-                for which in ((0, 1) if i % 2 == 0 else (1, 0)):
+                for which in (0, 1) if i % 2 == 0 else (1, 0):
                     if which == 0:
                         t = perf()
-                        result = pension_payments_for_person(session, person_id=person_id, year=year)
+                        result = pension_payments_for_person(
+                            session, person_id=person_id, year=year
+                        )
                         service.append(perf() - t)
                         rows_seen += len(result)
                     else:
@@ -243,9 +267,13 @@ def pct(values: list[float], q: float) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def bench_database(label: str, url: str, path: Path, payments: int, lookups: int, seed: int,
-                   repeat: int) -> dict:
-    print(f"\n== {label}: {payments:,} pension payments, loads repeated {repeat}x alternately", flush=True)
+def bench_database(
+    label: str, url: str, path: Path, payments: int, lookups: int, seed: int, repeat: int
+) -> dict:
+    print(
+        f"\n== {label}: {payments:,} pension payments, loads repeated {repeat}x alternately",
+        flush=True,
+    )
     if label == "postgresql":
         probe = make_engine(url)
         with probe.connect() as conn:
@@ -271,7 +299,10 @@ def bench_database(label: str, url: str, path: Path, payments: int, lookups: int
             raise SystemExit(f"import loaded {summary.loaded} of {payments} rows: {summary.line()}")
         if attempt < repeat - 1:
             engine.dispose()  # the last import's database serves the lookups
-        print(f"  run {attempt + 1}: raw {raw_times[-1]:.1f} s, import {import_times[-1]:.1f} s", flush=True)
+        print(
+            f"  run {attempt + 1}: raw {raw_times[-1]:.1f} s, import {import_times[-1]:.1f} s",
+            flush=True,
+        )
     raw_rate = payments / statistics.median(raw_times)
     import_rate = payments / statistics.median(import_times)
     print(f"{f'raw load ({how}):':26s}{raw_rate:>10,.0f} rows/s  (median of {repeat})")
@@ -279,27 +310,52 @@ def bench_database(label: str, url: str, path: Path, payments: int, lookups: int
     print(f"  {summary.line()}")
     ratio = import_rate / raw_rate
     ok_import = ratio >= IMPORT_TARGET
-    print(f"import speed / raw speed = {ratio:.2f}  (target >= {IMPORT_TARGET:.2f})  "
-          f"{'PASS' if ok_import else 'FAIL'}", flush=True)
+    print(
+        f"import speed / raw speed = {ratio:.2f}  (target >= {IMPORT_TARGET:.2f})  "
+        f"{'PASS' if ok_import else 'FAIL'}",
+        flush=True,
+    )
 
     apps = add_applications(engine)
     pairs = lookup_pairs(engine, payments, lookups, seed)
     service, raw, rows_seen = time_lookups(engine, pairs)
     engine.dispose()
     ms = 1000.0
-    s50, s99, r50, r99 = pct(service, .5) * ms, pct(service, .99) * ms, pct(raw, .5) * ms, pct(raw, .99) * ms
-    print(f"lookups: {len(pairs):,} (person, year) pairs, {rows_seen:,} rows returned, {apps:,} applications")
-    print(f"lookup raw SQL:  p50 {r50:.3f} ms  p99 {r99:.3f} ms  (mean {statistics.fmean(raw) * ms:.3f} ms)")
-    print(f"lookup service:  p50 {s50:.3f} ms  p99 {s99:.3f} ms  (mean {statistics.fmean(service) * ms:.3f} ms)")
+    s50, s99, r50, r99 = (
+        pct(service, 0.5) * ms,
+        pct(service, 0.99) * ms,
+        pct(raw, 0.5) * ms,
+        pct(raw, 0.99) * ms,
+    )
+    print(
+        f"lookups: {len(pairs):,} (person, year) pairs, {rows_seen:,} rows returned, {apps:,} applications"
+    )
+    print(
+        f"lookup raw SQL:  p50 {r50:.3f} ms  p99 {r99:.3f} ms  (mean {statistics.fmean(raw) * ms:.3f} ms)"
+    )
+    print(
+        f"lookup service:  p50 {s50:.3f} ms  p99 {s99:.3f} ms  (mean {statistics.fmean(service) * ms:.3f} ms)"
+    )
     lookup_ratio = s99 / r99
     ok_lookup = lookup_ratio <= LOOKUP_TARGET
-    print(f"service p99 / raw p99 = {lookup_ratio:.2f}  (target <= {LOOKUP_TARGET:.2f})  "
-          f"{'PASS' if ok_lookup else 'FAIL'}", flush=True)
+    print(
+        f"service p99 / raw p99 = {lookup_ratio:.2f}  (target <= {LOOKUP_TARGET:.2f})  "
+        f"{'PASS' if ok_lookup else 'FAIL'}",
+        flush=True,
+    )
     return {
-        "label": label, "raw_rate": raw_rate, "import_rate": import_rate, "import_ratio": ratio,
-        "raw_times": raw_times, "import_times": import_times,
-        "raw_p50": r50, "raw_p99": r99, "service_p50": s50, "service_p99": s99,
-        "lookup_ratio": lookup_ratio, "ok": ok_import and ok_lookup,
+        "label": label,
+        "raw_rate": raw_rate,
+        "import_rate": import_rate,
+        "import_ratio": ratio,
+        "raw_times": raw_times,
+        "import_times": import_times,
+        "raw_p50": r50,
+        "raw_p99": r99,
+        "service_p50": s50,
+        "service_p99": s99,
+        "lookup_ratio": lookup_ratio,
+        "ok": ok_import and ok_lookup,
     }
 
 
@@ -309,8 +365,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--persons", type=int, default=None, help="default: payments / 3")
     parser.add_argument("--lookups", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="raw and import loads alternate this many times; medians count")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="raw and import loads alternate this many times; medians count",
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary directory")
     parser.add_argument("--postgres-url", default=os.environ.get(PG_ENV))
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
@@ -319,20 +379,42 @@ def main(argv: list[str] | None = None) -> int:
     persons = args.persons or max(10, args.payments // 3)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="sirefund-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"SQLite {sqlite3.sqlite_version}, {platform.platform()}, "
-          f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(
+        f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}, {platform.platform()}, "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    )
     try:
         t = time.perf_counter()
         counts = generate(persons, args.seed, workdir / "data", pension_payments=args.payments)
-        print(f"generated {counts['pension-payments']:,} pension payments of {persons:,} persons "
-              f"in {time.perf_counter() - t:.1f} s")
+        print(
+            f"generated {counts['pension-payments']:,} pension payments of {persons:,} persons "
+            f"in {time.perf_counter() - t:.1f} s"
+        )
         path = workdir / "data" / "pension-payments.csv"
-        results = [bench_database("sqlite", f"sqlite:///{workdir / 'bench.db'}", path,
-                                  args.payments, args.lookups, args.seed, args.repeat)]
+        results = [
+            bench_database(
+                "sqlite",
+                f"sqlite:///{workdir / 'bench.db'}",
+                path,
+                args.payments,
+                args.lookups,
+                args.seed,
+                args.repeat,
+            )
+        ]
         if args.postgres_url:
-            results.append(bench_database("postgresql", args.postgres_url, path,
-                                          args.payments, args.lookups, args.seed, args.repeat))
+            results.append(
+                bench_database(
+                    "postgresql",
+                    args.postgres_url,
+                    path,
+                    args.payments,
+                    args.lookups,
+                    args.seed,
+                    args.repeat,
+                )
+            )
         else:
             print(f"\n(PostgreSQL skipped: set {PG_ENV})")
     finally:

@@ -123,8 +123,13 @@ def cmd_officer_add(args) -> int:  # type: ignore[no-untyped-def]
     try:
         with unit_of_work(factory) as session:
             officer = officers.add_officer(
-                session, code=args.code, name=args.name, region_code=args.region,
-                roles=roles, password=password, at=SystemClock().now(),
+                session,
+                code=args.code,
+                name=args.name,
+                region_code=args.region,
+                roles=roles,
+                password=password,
+                at=SystemClock().now(),
             )
             code = officer.code
     except DomainError as exc:
@@ -145,8 +150,13 @@ def cmd_generate(args) -> int:  # type: ignore[no-untyped-def]
 def cmd_serve(args) -> int:  # type: ignore[no-untyped-def]
     from .runtime import serve
 
-    return serve(load_settings(), host=args.host, port=args.port, worker=args.worker,
-                 simulate_agencies=args.simulate_agencies)
+    return serve(
+        load_settings(),
+        host=args.host,
+        port=args.port,
+        worker=args.worker,
+        simulate_agencies=args.simulate_agencies,
+    )
 
 
 def cmd_worker(args) -> int:  # type: ignore[no-untyped-def]

@@ -53,15 +53,26 @@ def prepare(demo_dir: Path = DEMO_DIR, *, persons: int = 200, seed: int = 2026) 
     demo_hash = passwords.hash_password(DEMO_PASSWORD)
     with unit_of_work(factory) as session:
         # Seeding: the demo accounts are registered directly, as a registration would.
-        for id_number, phone in ((gen.DEMO_PERSON_ID_NUMBER, DEMO_PHONE),
-                                 (gen.DEMO_SECOND_PERSON_ID_NUMBER, None)):
-            person = session.execute(select(Person).where(Person.id_number == id_number)).scalar_one()
+        for id_number, phone in (
+            (gen.DEMO_PERSON_ID_NUMBER, DEMO_PHONE),
+            (gen.DEMO_SECOND_PERSON_ID_NUMBER, None),
+        ):
+            person = session.execute(
+                select(Person).where(Person.id_number == id_number)
+            ).scalar_one()
             person.password_hash, person.phone, person.registered_at = demo_hash, phone, now
         unit = session.execute(select(Unit).where(Unit.tax_id == gen.DEMO_UNIT_TAX_ID)).scalar_one()
         unit.password_hash, unit.registered_at = demo_hash, now
         for code, name, region, roles in DEMO_OFFICERS:
-            officers.add_officer(session, code=code, name=name, region_code=region, roles=roles,
-                                 password=DEMO_PASSWORD, at=now)
+            officers.add_officer(
+                session,
+                code=code,
+                name=name,
+                region_code=region,
+                roles=roles,
+                password=DEMO_PASSWORD,
+                at=now,
+            )
     engine.dispose()
     return settings
 
@@ -77,7 +88,9 @@ def banner(host: str, port: int) -> str:
         f"  村组    {gen.DEMO_UNIT_NAME}: 纳税人识别号 {gen.DEMO_UNIT_TAX_ID}  密码 {DEMO_PASSWORD}",
     ]
     for code, name, region, roles in DEMO_OFFICERS:
-        lines.append(f"  税务人员 {name}({'/'.join(sorted(roles))}, {region}): 代码 {code}  密码 {DEMO_PASSWORD}")
+        lines.append(
+            f"  税务人员 {name}({'/'.join(sorted(roles))}, {region}): 代码 {code}  密码 {DEMO_PASSWORD}"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -60,8 +60,8 @@ import calendar
 import csv
 import random
 from array import array
-from functools import cache
 from datetime import date
+from functools import cache
 from pathlib import Path
 
 from stdnum.cn import ric, uscc
@@ -172,13 +172,58 @@ _SURNAMES = (
 _MALE_GIVEN = "伟强磊军勇杰涛斌超明刚平辉鹏华飞鑫波宇浩凯健俊帆旭宁龙林阳建国峰志文海山春生德成兵世贵福祥荣发家庆永"
 _FEMALE_GIVEN = "芳娜敏静丽艳娟霞秀英玲桂兰红梅琴云莲凤洁燕萍雪琳晶颖倩婷慧佳欣怡悦彤月淑珍翠菊香"
 _TOWNS = (
-    "段店", "庙岭", "蒲团", "临江", "华容", "葛店", "涂家垴", "太和", "东沟", "沙窝",
-    "新店", "杨叶", "长港", "汀祖", "燕矶", "花湖", "泽林", "碧石", "杜山", "沙河",
+    "段店",
+    "庙岭",
+    "蒲团",
+    "临江",
+    "华容",
+    "葛店",
+    "涂家垴",
+    "太和",
+    "东沟",
+    "沙窝",
+    "新店",
+    "杨叶",
+    "长港",
+    "汀祖",
+    "燕矶",
+    "花湖",
+    "泽林",
+    "碧石",
+    "杜山",
+    "沙河",
 )
 _VILLAGES = (
-    "新庙", "红星", "东港", "桥头", "西湾", "柳林", "石桥", "长岭", "胜利", "团结",
-    "光明", "荷花", "杨湾", "李岗", "高桥", "南湖", "北港", "王湾", "陈坊", "大屋",
-    "前进", "和平", "新华", "联合", "三合", "五四", "黄山", "泉塘", "松林", "建新",
+    "新庙",
+    "红星",
+    "东港",
+    "桥头",
+    "西湾",
+    "柳林",
+    "石桥",
+    "长岭",
+    "胜利",
+    "团结",
+    "光明",
+    "荷花",
+    "杨湾",
+    "李岗",
+    "高桥",
+    "南湖",
+    "北港",
+    "王湾",
+    "陈坊",
+    "大屋",
+    "前进",
+    "和平",
+    "新华",
+    "联合",
+    "三合",
+    "五四",
+    "黄山",
+    "泉塘",
+    "松林",
+    "建新",
 )
 
 # --------------------------------------------------------------------------------------------
@@ -434,8 +479,16 @@ def generate(
         for kind, (_name, header) in FILES.items():
             writers[kind].writerow(header)
         buckets = _write_person_files(
-            people, persons, first_random, extra if pension_payments is not None else None,
-            demo, cal, rng_pension, rng_medical, handles, counts,
+            people,
+            persons,
+            first_random,
+            extra if pension_payments is not None else None,
+            demo,
+            cal,
+            rng_pension,
+            rng_medical,
+            handles,
+            counts,
         )
         _write_unit_files(people, persons, demo, rng_unit, buckets, writers, counts)
     finally:

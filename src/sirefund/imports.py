@@ -155,7 +155,9 @@ def _iso_date_or_none(text: str) -> str | None:
     if len(text) != 10 or text[4] != "-" or text[7] != "-":
         return None
     y, m, d = text[0:4], text[5:7], text[8:10]
-    if not (y.isascii() and y.isdigit() and m.isdigit() and m.isascii() and d.isascii() and d.isdigit()):
+    if not (
+        y.isascii() and y.isdigit() and m.isdigit() and m.isascii() and d.isascii() and d.isdigit()
+    ):
         return None
     try:
         date(int(y), int(m), int(d))
@@ -313,8 +315,10 @@ class _Db:
             values = ", ".join([one] * _ROWS_PER_INSERT)
             self.cur.executemany(
                 f"INSERT INTO {table} ({cols}) VALUES {values}",
-                [list(chain.from_iterable(rows[i : i + _ROWS_PER_INSERT]))
-                 for i in range(0, full, _ROWS_PER_INSERT)],
+                [
+                    list(chain.from_iterable(rows[i : i + _ROWS_PER_INSERT]))
+                    for i in range(0, full, _ROWS_PER_INSERT)
+                ],
             )
         if full < len(rows):
             self.cur.executemany(f"INSERT INTO {table} ({cols}) VALUES {one}", rows[full:])
@@ -332,7 +336,8 @@ class _Db:
         if self.pg:
             self.cur.execute(
                 f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
-                "FROM generate_series(1, %s)", (len(rows),)
+                "FROM generate_series(1, %s)",
+                (len(rows),),
             )
             ids = [r[0] for r in self.cur.fetchall()]
         else:
@@ -449,11 +454,15 @@ class _Context:
     def __init__(self, today: date) -> None:
         self.today = today
         self.persons = _Owners(
-            "persons", "id_number", ("id_number", "name", "region_code"),
+            "persons",
+            "id_number",
+            ("id_number", "name", "region_code"),
             Invalid("person.name_mismatch", "姓名与该证件号码已有的姓名不一致", "name"),
         )
         self.units = _Owners(
-            "units", "tax_id", ("tax_id", "name", "ss_no", "region_code"),
+            "units",
+            "tax_id",
+            ("tax_id", "name", "ss_no", "region_code"),
             Invalid("unit.name_mismatch", "单位名称与该税号已有的单位名称不一致", "unit_name"),
         )
         self._valid_ids: set[str] = set()
@@ -553,9 +562,17 @@ class _Kind:
                     r.outcome = UNCHANGED
                     continue
                 if any(stored[i] != r.values[i] for i in owner_positions):
-                    raise Invalid("import.owner_changed", "该编号已存在，且属于另一缴费人或记录，不能更改", self.key)
+                    raise Invalid(
+                        "import.owner_changed",
+                        "该编号已存在，且属于另一缴费人或记录，不能更改",
+                        self.key,
+                    )
                 if old[n] and any(stored[i] != r.values[i] for i in guarded_positions):
-                    raise Invalid("payment.has_application", "该缴费已有在办或已完成的退费申请，不能修改金额或所属期", self.key)
+                    raise Invalid(
+                        "payment.has_application",
+                        "该缴费已有在办或已完成的退费申请，不能修改金额或所属期",
+                        self.key,
+                    )
                 self.check_change(r, old, ctx)
                 updates.append((*r.values[1:], key))
                 r.outcome = UPDATED
@@ -595,14 +612,26 @@ class _PensionPayments(_Kind):
         # descriptive validator runs to raise its error.
         fen = _fen_or_error(amount)
         if not (
-            status in _ARRIVAL and 0 < len(pid) <= 40 and 0 < len(channel) <= 40
-            and _iso_date_or_none(start) and _iso_date_or_none(end) and start <= end
-            and _iso_date_or_none(paid) and type(fen) is int and fen > 0
-            and len(region) == 6 and region.isdigit() and region.isascii()
+            status in _ARRIVAL
+            and 0 < len(pid) <= 40
+            and 0 < len(channel) <= 40
+            and _iso_date_or_none(start)
+            and _iso_date_or_none(end)
+            and start <= end
+            and _iso_date_or_none(paid)
+            and type(fen) is int
+            and fen > 0
+            and len(region) == 6
+            and region.isdigit()
+            and region.isascii()
             and _year_or_none(year)
         ):
             if status not in _ARRIVAL:
-                raise Invalid("arrival_status.unknown", "到账状态应为 arrived、not_arrived 或 abnormal", "arrival_status")
+                raise Invalid(
+                    "arrival_status.unknown",
+                    "到账状态应为 arrived、not_arrived 或 abnormal",
+                    "arrival_status",
+                )
             _required(pid, "payment_id", 40)
             _period(start, end)
             _date(paid, "payment_date")
@@ -611,8 +640,17 @@ class _PensionPayments(_Kind):
             _int(year, "payment_year", 1900, 2100)
             _required(channel, "channel", 40)
         return (
-            pid, ctx.resident_id(idn), identity.check_name(name), region, fen, start, end,
-            int(year), paid, channel, status,
+            pid,
+            ctx.resident_id(idn),
+            identity.check_name(name),
+            region,
+            fen,
+            start,
+            end,
+            int(year),
+            paid,
+            channel,
+            status,
         )
 
     def resolve(self, db: _Db, rows: list[_Row], ctx: _Context) -> None:
@@ -634,9 +672,13 @@ class _MedicalRegistrations(_Kind):
     def prepare(self, v: list[str], ctx: _Context) -> tuple:
         rid, idn, name, region, agency_code, agency_name, ss_code = v
         return (
-            _required(rid, "registration_id", 40), ctx.resident_id(idn), identity.check_name(name),
-            _region(region), _required(agency_code, "agency_code", 40),
-            _required(agency_name, "agency_name", 100), _required(ss_code, "ss_code", 40),
+            _required(rid, "registration_id", 40),
+            ctx.resident_id(idn),
+            identity.check_name(name),
+            _region(region),
+            _required(agency_code, "agency_code", 40),
+            _required(agency_name, "agency_name", 100),
+            _required(ss_code, "ss_code", 40),
         )
 
     def resolve(self, db: _Db, rows: list[_Row], ctx: _Context) -> None:
@@ -656,7 +698,13 @@ class _MedicalPayments(_Kind):
               "ltc_amount_fen", "period_start", "period_end", "payment_date", "channel",
               "insurance_year")  # fmt: skip
     owner = ("registration_id",)
-    guarded = ("medical_amount_fen", "ltc_amount_fen", "period_start", "period_end", "insurance_year")
+    guarded = (
+        "medical_amount_fen",
+        "ltc_amount_fen",
+        "period_start",
+        "period_end",
+        "insurance_year",
+    )
     active_sql = (
         "EXISTS (SELECT 1 FROM applications a WHERE a.medical_payment_id = t.payment_id "
         f"AND a.status IN ({_ACTIVE_LIST}))"
@@ -667,24 +715,37 @@ class _MedicalPayments(_Kind):
         start, end = _period(start, end)
         year = years.insurance_year_of_period(date.fromisoformat(start), date.fromisoformat(end))
         return (
-            _required(pid, "payment_id", 40), _required(rid, "registration_id", 40),
-            _required(ticket, "ticket_no", 40), _required(item, "item_name", 60),
+            _required(pid, "payment_id", 40),
+            _required(rid, "registration_id", 40),
+            _required(ticket, "ticket_no", 40),
+            _required(item, "item_name", 60),
             _fen(medical, "medical_amount"),
             _fen(ltc, "ltc_amount", positive=False, empty_is_zero=True),
-            start, end, _date(paid, "payment_date"), _required(channel, "channel", 40), year,
+            start,
+            end,
+            _date(paid, "payment_date"),
+            _required(channel, "channel", 40),
+            year,
         )
 
     def resolve(self, db: _Db, rows: list[_Row], ctx: _Context) -> None:
         wanted = {r.rec[1] for r in rows if not r.outcome}
-        known = {row[0] for row in db.select_in(
-            "SELECT registration_id FROM medical_registrations WHERE {where}", "registration_id", wanted
-        )}
+        known = {
+            row[0]
+            for row in db.select_in(
+                "SELECT registration_id FROM medical_registrations WHERE {where}",
+                "registration_id",
+                wanted,
+            )
+        }
         for r in rows:
             if r.outcome:
                 continue
             if r.rec[1] not in known:
-                r.reject("medical_payment.unknown_registration",
-                         "未找到该缴费的登记信息，请先导入医保登记信息（registration_id）")
+                r.reject(
+                    "medical_payment.unknown_registration",
+                    "未找到该缴费的登记信息，请先导入医保登记信息（registration_id）",
+                )
             else:
                 r.values = r.rec
 
@@ -698,7 +759,14 @@ class _UnitPayments(_Kind):
     fields = ("unit_id", "payment_type", "payment_year", "payment_month", "amount_fen",
               "period_start", "period_end", "declaration_channel")  # fmt: skip
     owner = ("unit_id",)
-    guarded = ("payment_type", "payment_year", "payment_month", "amount_fen", "period_start", "period_end")
+    guarded = (
+        "payment_type",
+        "payment_year",
+        "payment_month",
+        "amount_fen",
+        "period_start",
+        "period_end",
+    )
     active_sql = (
         "EXISTS (SELECT 1 FROM unit_payment_persons l JOIN applications a ON a.unit_line_id = l.line_id "
         f"WHERE l.unit_payment_id = t.unit_payment_id AND a.status IN ({_ACTIVE_LIST}))"
@@ -711,14 +779,24 @@ class _UnitPayments(_Kind):
     def prepare(self, v: list[str], ctx: _Context) -> tuple:
         upid, tax_id, unit_name, ss_no, region, ptype, year, month, amount, start, end, channel = v
         if ptype not in _UNIT_TYPES:
-            raise Invalid("payment_type.unknown",
-                          "缴费类型应为 collective_subsidy、special_group_proxy 或 normal", "payment_type")
+            raise Invalid(
+                "payment_type.unknown",
+                "缴费类型应为 collective_subsidy、special_group_proxy 或 normal",
+                "payment_type",
+            )
         start, end = _period(start, end)
         return (
-            _required(upid, "unit_payment_id", 40), _tax_id(tax_id),
-            _required(unit_name, "unit_name", 100), _required(ss_no, "unit_ss_no", 30),
-            _region(region), ptype, _int(year, "payment_year", 1900, 2100),
-            _int(month, "payment_month", 1, 12), _fen(amount, "amount"), start, end,
+            _required(upid, "unit_payment_id", 40),
+            _tax_id(tax_id),
+            _required(unit_name, "unit_name", 100),
+            _required(ss_no, "unit_ss_no", 30),
+            _region(region),
+            ptype,
+            _int(year, "payment_year", 1900, 2100),
+            _int(month, "payment_month", 1, 12),
+            _fen(amount, "amount"),
+            start,
+            end,
             _required(channel, "declaration_channel", 40),
         )
 
@@ -732,8 +810,9 @@ class _UnitPayments(_Kind):
     def check_change(self, row: _Row, old: tuple, ctx: _Context) -> None:
         lines_sum = old[-1]
         if row.values[5] < lines_sum:
-            raise Invalid("unit_payment.amount_below_lines",
-                          "实缴金额小于已导入的人员明细金额合计", "amount")
+            raise Invalid(
+                "unit_payment.amount_below_lines", "实缴金额小于已导入的人员明细金额合计", "amount"
+            )
 
 
 class _UnitPaymentPersons(_Kind):
@@ -755,8 +834,11 @@ class _UnitPaymentPersons(_Kind):
     def prepare(self, v: list[str], ctx: _Context) -> tuple:
         upid, line_id, idn, name, ss_no, amount = v
         return (
-            _required(upid, "unit_payment_id", 40), _required(line_id, "line_id", 40),
-            ctx.resident_id(idn), identity.check_name(name), _required(ss_no, "ss_no", 30),
+            _required(upid, "unit_payment_id", 40),
+            _required(line_id, "line_id", 40),
+            ctx.resident_id(idn),
+            identity.check_name(name),
+            _required(ss_no, "ss_no", 30),
             _fen(amount, "amount"),
         )
 
@@ -769,14 +851,17 @@ class _UnitPaymentPersons(_Kind):
             "(SELECT COALESCE(SUM(l.amount_fen), 0) FROM unit_payment_persons l "
             " WHERE l.unit_payment_id = up.unit_payment_id), u.region_code "
             "FROM unit_payments up JOIN units u ON u.id = up.unit_id WHERE {where}",
-            "up.unit_payment_id", wanted,
+            "up.unit_payment_id",
+            wanted,
         ):
             self.payments[upid] = [int(amount), int(total)]
             regions[upid] = region
         for r in rows:
             if not r.outcome and r.rec[0] not in self.payments:
-                r.reject("unit_payment_person.unknown_payment",
-                         "未找到该人员明细所属的单位缴费记录，请先导入单位缴费（unit_payment_id）")
+                r.reject(
+                    "unit_payment_person.unknown_payment",
+                    "未找到该人员明细所属的单位缴费记录，请先导入单位缴费（unit_payment_id）",
+                )
         # A villager's region is the village's: person lines carry no region of their own.
         ctx.persons.resolve(db, rows, lambda rec: (rec[2], rec[3], regions[rec[0]]))
         for r in rows:
@@ -787,8 +872,11 @@ class _UnitPaymentPersons(_Kind):
     def _add(self, upid: str, delta: int) -> None:
         payment = self.payments[upid]
         if payment[1] + delta > payment[0]:
-            raise Invalid("unit_payment.lines_exceed_amount",
-                          "人员明细金额合计将超过该单位缴费的实缴金额", "amount")
+            raise Invalid(
+                "unit_payment.lines_exceed_amount",
+                "人员明细金额合计将超过该单位缴费的实缴金额",
+                "amount",
+            )
         payment[1] += delta
 
     def check_new(self, row: _Row, ctx: _Context) -> None:
@@ -812,7 +900,13 @@ class _UnitPaymentPersons(_Kind):
 
 KINDS: dict[str, type[_Kind]] = {
     k.name: k
-    for k in (_PensionPayments, _MedicalRegistrations, _MedicalPayments, _UnitPayments, _UnitPaymentPersons)
+    for k in (
+        _PensionPayments,
+        _MedicalRegistrations,
+        _MedicalPayments,
+        _UnitPayments,
+        _UnitPaymentPersons,
+    )
 }
 
 
@@ -934,15 +1028,28 @@ def import_file(
 
 
 def _import(
-    engine: Engine, spec: _Kind, ctx: _Context, path: Path, summary: ImportSummary, *,
-    progress: bool, batch_size: int,
+    engine: Engine,
+    spec: _Kind,
+    ctx: _Context,
+    path: Path,
+    summary: ImportSummary,
+    *,
+    progress: bool,
+    batch_size: int,
 ) -> None:
     size = path.stat().st_size
     counter = _CountingReader(open(path, "rb", buffering=0))  # noqa: SIM115
     # utf-8-sig: spreadsheets save a byte-order mark in front of the header.
     text = io.TextIOWrapper(io.BufferedReader(counter, 1 << 16), encoding="utf-8-sig", newline="")
-    bar = tqdm(total=size, unit="B", unit_scale=True, desc=spec.name, file=sys.stderr,
-               disable=not progress, leave=False)
+    bar = tqdm(
+        total=size,
+        unit="B",
+        unit_scale=True,
+        desc=spec.name,
+        file=sys.stderr,
+        disable=not progress,
+        leave=False,
+    )
     try:
         reader = csv.reader(text)
         try:
@@ -978,7 +1085,9 @@ def _import(
         except UnicodeDecodeError as exc:
             raise Invalid("import.encoding", "文件不是UTF-8编码", "file") from exc
         except csv.Error as exc:
-            raise Invalid("import.csv", f"CSV格式错误（第{reader.line_num}行）: {exc}", "file") from exc
+            raise Invalid(
+                "import.csv", f"CSV格式错误（第{reader.line_num}行）: {exc}", "file"
+            ) from exc
     finally:
         bar.update(counter.count - bar.n)
         bar.close()
@@ -987,7 +1096,11 @@ def _import(
 
 
 def _load_batch(
-    engine: Engine, spec: _Kind, batch: list[_Row], ctx: _Context, summary: ImportSummary,
+    engine: Engine,
+    spec: _Kind,
+    batch: list[_Row],
+    ctx: _Context,
+    summary: ImportSummary,
     rejects: _Rejects,
 ) -> None:
     pending = [r for r in batch if r.rec is not None]

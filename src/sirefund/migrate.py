@@ -16,7 +16,9 @@ _ROOT = Path(__file__).resolve().parents[2]
 def alembic_config(url: str | None = None) -> Config:
     ini = _ROOT / "alembic.ini"
     if not ini.exists():
-        raise RuntimeError(f"alembic.ini not found at {ini}; install sirefund from its checkout (pip install -e .)")
+        raise RuntimeError(
+            f"alembic.ini not found at {ini}; install sirefund from its checkout (pip install -e .)"
+        )
     cfg = Config(str(ini))
     cfg.set_main_option("script_location", str(_ROOT / "migrations"))
     if url:

@@ -166,7 +166,9 @@ class MedicalPayment(Base):
 
     __tablename__ = "medical_payments"
     payment_id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    registration_id: Mapped[str] = mapped_column(ForeignKey("medical_registrations.registration_id"))
+    registration_id: Mapped[str] = mapped_column(
+        ForeignKey("medical_registrations.registration_id")
+    )
     ticket_no: Mapped[str] = mapped_column(String(40))
     item_name: Mapped[str] = mapped_column(String(60))
     medical_amount_fen: Mapped[int] = mapped_column(Fen)
@@ -303,7 +305,10 @@ class RefundBatch(Base):
     unit_payment_id: Mapped[str] = mapped_column(ForeignKey("unit_payments.unit_payment_id"))
     amount_fen: Mapped[int] = mapped_column(Fen)
     created_at: Mapped[datetime] = mapped_column(_TZ)
-    __table_args__ = (CheckConstraint("amount_fen > 0", name="amount_positive"), Index(None, "unit_id"))
+    __table_args__ = (
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        Index(None, "unit_id"),
+    )
 
 
 class Application(Base):
@@ -318,9 +323,13 @@ class Application(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     region_code: Mapped[str] = mapped_column(String(6))
-    pension_payment_id: Mapped[str | None] = mapped_column(ForeignKey("pension_payments.payment_id"))
+    pension_payment_id: Mapped[str | None] = mapped_column(
+        ForeignKey("pension_payments.payment_id")
+    )
     unit_line_id: Mapped[str | None] = mapped_column(ForeignKey("unit_payment_persons.line_id"))
-    medical_payment_id: Mapped[str | None] = mapped_column(ForeignKey("medical_payments.payment_id"))
+    medical_payment_id: Mapped[str | None] = mapped_column(
+        ForeignKey("medical_payments.payment_id")
+    )
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("refund_batches.id"))
     amount_fen: Mapped[int] = mapped_column(Fen)
     payment_year: Mapped[int] = mapped_column(Integer)  # 缴费年度 or 参保年度 (medical)
@@ -335,7 +344,9 @@ class Application(Base):
     contact_phone: Mapped[str | None] = mapped_column(String(20))
     payment_month: Mapped[int | None] = mapped_column(Integer)
     # Medical.
-    registration_id: Mapped[str | None] = mapped_column(ForeignKey("medical_registrations.registration_id"))
+    registration_id: Mapped[str | None] = mapped_column(
+        ForeignKey("medical_registrations.registration_id")
+    )
     deposit_account_id: Mapped[int | None] = mapped_column(ForeignKey("deposit_accounts.id"))
     handler_phone: Mapped[str | None] = mapped_column(String(20))
     reason_code: Mapped[str | None] = mapped_column(String(24))
@@ -386,16 +397,25 @@ class Application(Base):
         ),
         # At most one active application per payment / unit person line.
         Index(
-            "uq_applications_active_pension_payment", "pension_payment_id", unique=True,
-            sqlite_where=text(_ACTIVE_SQL), postgresql_where=text(_ACTIVE_SQL),
+            "uq_applications_active_pension_payment",
+            "pension_payment_id",
+            unique=True,
+            sqlite_where=text(_ACTIVE_SQL),
+            postgresql_where=text(_ACTIVE_SQL),
         ),
         Index(
-            "uq_applications_active_unit_line", "unit_line_id", unique=True,
-            sqlite_where=text(_ACTIVE_SQL), postgresql_where=text(_ACTIVE_SQL),
+            "uq_applications_active_unit_line",
+            "unit_line_id",
+            unique=True,
+            sqlite_where=text(_ACTIVE_SQL),
+            postgresql_where=text(_ACTIVE_SQL),
         ),
         Index(
-            "uq_applications_active_medical_payment", "medical_payment_id", unique=True,
-            sqlite_where=text(_ACTIVE_SQL), postgresql_where=text(_ACTIVE_SQL),
+            "uq_applications_active_medical_payment",
+            "medical_payment_id",
+            unique=True,
+            sqlite_where=text(_ACTIVE_SQL),
+            postgresql_where=text(_ACTIVE_SQL),
         ),
         Index(None, "person_id", "kind", "payment_year"),
         Index(None, "unit_id", "payment_year"),

@@ -12,7 +12,6 @@ from typing import Any
 import uvicorn
 
 from . import logsafe
-
 from .config import Settings
 from .db import make_engine, make_session_factory
 
@@ -24,7 +23,9 @@ def _local(host: str) -> str:
     return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
 
 
-def serve(settings: Settings, *, host: str, port: int, worker: bool, simulate_agencies: bool) -> int:
+def serve(
+    settings: Settings, *, host: str, port: int, worker: bool, simulate_agencies: bool
+) -> int:
     """`sirefund serve`: the app under uvicorn until SIGINT / SIGTERM.
 
     With `simulate_agencies` the simulators are mounted under /_agencies and the adapters
@@ -67,17 +68,26 @@ def serve(settings: Settings, *, host: str, port: int, worker: bool, simulate_ag
                 stop.wait(0.05)
             if stop.is_set():  # the server never came up (port taken, ...)
                 return
-            dispatcher.run_loop(make_session_factory(engine), adapters=adapters, settings=settings,
-                                clock=SystemClock(), worker_id=dispatcher.new_worker_id(),
-                                rng=random.Random(), stop=stop)
+            dispatcher.run_loop(
+                make_session_factory(engine),
+                adapters=adapters,
+                settings=settings,
+                clock=SystemClock(),
+                worker_id=dispatcher.new_worker_id(),
+                rng=random.Random(),
+                stop=stop,
+            )
 
         thread = threading.Thread(target=_run, name="sirefund-worker", daemon=True)
         thread.start()
     # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with
     # SIGTERM's default disposition that kills the process before the finally below stops
     # the worker and disposes of the engine (exit -15). Swallow that echo, then restore.
-    echo = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)
-            } if threading.current_thread() is threading.main_thread() else {}
+    echo = (
+        {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+        if threading.current_thread() is threading.main_thread()
+        else {}
+    )
     try:
         server.run()
     finally:

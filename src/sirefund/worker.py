@@ -68,8 +68,9 @@ def deliver(adapter: Any, message: ClaimedMessage) -> Outcome:
             return Outcome.ok(found, f"查询：对方已有此请求（{found.status}）")
         prefix = "查询无此请求，"
     try:
-        result = agencies.submit(adapter, message.agency, message.request_id, message.payload,
-                                 attempt=message.attempt)
+        result = agencies.submit(
+            adapter, message.agency, message.request_id, message.payload, attempt=message.attempt
+        )
         return Outcome.ok(result, f"{prefix}已提交（{result.status}）")
     except AgencyTimeout as exc:
         return Outcome("unknown", str(exc))
@@ -82,9 +83,16 @@ def deliver(adapter: Any, message: ClaimedMessage) -> Outcome:
 
 
 def run_once(
-    session_factory: sessionmaker[Session], *, adapters: dict[str, Any], settings: Any, clock: Any,
-    worker_id: str, rng: random.Random, limit: int = DEFAULT_BATCH,
-    stop: threading.Event | None = None, lease_seconds: float | None = None,
+    session_factory: sessionmaker[Session],
+    *,
+    adapters: dict[str, Any],
+    settings: Any,
+    clock: Any,
+    worker_id: str,
+    rng: random.Random,
+    limit: int = DEFAULT_BATCH,
+    stop: threading.Event | None = None,
+    lease_seconds: float | None = None,
 ) -> int:
     """Claim due messages, try each once, record every attempt. Returns how many were tried.
 
@@ -92,8 +100,9 @@ def run_once(
     """
     lease = lease_seconds or lease_seconds_for(settings)
     claimed_at = time.monotonic()
-    claimed = outbox.claim_due(session_factory, worker_id=worker_id, at=clock.now(), limit=limit,
-                               lease_seconds=lease)
+    claimed = outbox.claim_due(
+        session_factory, worker_id=worker_id, at=clock.now(), limit=limit, lease_seconds=lease
+    )
     tried = 0
     for index, message in enumerate(claimed):
         if stop is not None and stop.is_set():
@@ -105,19 +114,37 @@ def run_once(
             # The batch was claimed a while ago: make sure this message is still ours and
             # will stay ours for a whole send (the lease is longer than 3 timeouts).
             with unit_of_work(session_factory) as session:
-                mine = outbox.renew(session, message_id=message.id, worker_id=worker_id,
-                                    at=clock.now(), lease_seconds=lease)
+                mine = outbox.renew(
+                    session,
+                    message_id=message.id,
+                    worker_id=worker_id,
+                    at=clock.now(),
+                    lease_seconds=lease,
+                )
             if not mine:
                 continue
         outcome = deliver(adapters[message.agency], message)
         with unit_of_work(session_factory) as session:
-            outbox.record_result(session, message_id=message.id, worker_id=worker_id,
-                                 outcome=outcome, at=clock.now(), settings=settings, rng=rng,
-                                 poll_after_seconds=_poll_seconds(settings))
+            outbox.record_result(
+                session,
+                message_id=message.id,
+                worker_id=worker_id,
+                outcome=outcome,
+                at=clock.now(),
+                settings=settings,
+                rng=rng,
+                poll_after_seconds=_poll_seconds(settings),
+            )
         tried += 1
         if outcome.kind != "ok":
-            log.info("dispatch %s (%s) attempt %s: %s %s", message.id, message.agency,
-                     message.attempt, outcome.kind, outcome.detail)
+            log.info(
+                "dispatch %s (%s) attempt %s: %s %s",
+                message.id,
+                message.agency,
+                message.attempt,
+                outcome.kind,
+                outcome.detail,
+            )
     return tried
 
 
@@ -126,32 +153,49 @@ def _poll_seconds(settings: Any) -> float:
 
 
 def poll_pending_results(
-    session_factory: sessionmaker[Session], *, adapters: dict[str, Any], clock: Any,
-    limit: int = 50, interval_seconds: float = outbox.DEFAULT_POLL_AFTER_SECONDS,
+    session_factory: sessionmaker[Session],
+    *,
+    adapters: dict[str, Any],
+    clock: Any,
+    limit: int = 50,
+    interval_seconds: float = outbox.DEFAULT_POLL_AFTER_SECONDS,
 ) -> int:
     """Ask the agencies about delivered requests whose result has not come back (a lost
     callback). Idempotent like the callbacks; returns how many applications moved."""
     applied = 0
-    for message in outbox.claim_polls(session_factory, at=clock.now(), limit=limit,
-                                      interval_seconds=interval_seconds):
+    for message in outbox.claim_polls(
+        session_factory, at=clock.now(), limit=limit, interval_seconds=interval_seconds
+    ):
         try:
             found = adapters[message.agency].query(message.request_id)
         except (AgencyError, AgencyTimeout) as exc:
             log.info("poll of dispatch %s (%s) failed: %s", message.id, message.agency, exc)
             continue
         if found is None:
-            log.warning("dispatch %s: %s no longer knows request %s", message.id,
-                        message.agency, message.request_id)
+            log.warning(
+                "dispatch %s: %s no longer knows request %s",
+                message.id,
+                message.agency,
+                message.request_id,
+            )
             continue
         with unit_of_work(session_factory) as session:
-            if settlement.apply_result(session, agency=message.agency, result=found, at=clock.now()):
+            if settlement.apply_result(
+                session, agency=message.agency, result=found, at=clock.now()
+            ):
                 applied += 1
     return applied
 
 
 def run_loop(
-    session_factory: sessionmaker[Session], *, adapters: dict[str, Any], settings: Any,
-    clock: Any, worker_id: str, rng: random.Random, stop: threading.Event,
+    session_factory: sessionmaker[Session],
+    *,
+    adapters: dict[str, Any],
+    settings: Any,
+    clock: Any,
+    worker_id: str,
+    rng: random.Random,
+    stop: threading.Event,
     idle_seconds: float = IDLE_SECONDS,
 ) -> None:
     """Dispatch until `stop` is set: work while there is work, nap briefly when idle, and
@@ -163,11 +207,19 @@ def run_loop(
     while not stop.is_set():
         tried = 0
         try:
-            tried = run_once(session_factory, adapters=adapters, settings=settings, clock=clock,
-                             worker_id=worker_id, rng=rng, stop=stop)
+            tried = run_once(
+                session_factory,
+                adapters=adapters,
+                settings=settings,
+                clock=clock,
+                worker_id=worker_id,
+                rng=rng,
+                stop=stop,
+            )
             if time.monotonic() >= next_poll and not stop.is_set():
-                poll_pending_results(session_factory, adapters=adapters, clock=clock,
-                                     interval_seconds=poll_every)
+                poll_pending_results(
+                    session_factory, adapters=adapters, clock=clock, interval_seconds=poll_every
+                )
                 next_poll = time.monotonic() + min(POLL_CHECK_SECONDS, poll_every)
         except Exception:
             log.exception("dispatcher pass failed; retrying")
@@ -199,8 +251,15 @@ def run_forever(settings: Any) -> int:
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
     try:
-        run_loop(factory, adapters=adapters, settings=settings, clock=SystemClock(),
-                 worker_id=new_worker_id(), rng=random.Random(), stop=stop)
+        run_loop(
+            factory,
+            adapters=adapters,
+            settings=settings,
+            clock=SystemClock(),
+            worker_id=new_worker_id(),
+            rng=random.Random(),
+            stop=stop,
+        )
     finally:
         for adapter in adapters.values():
             adapter.close()

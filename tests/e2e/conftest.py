@@ -16,15 +16,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.conftest import FixedClock
 
 from sirefund.config import Settings
 from sirefund.db import make_engine, make_session_factory
 from sirefund.web.app import create_app
-from tests.conftest import FixedClock
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PC = {"width": 1366, "height": 900}
@@ -35,16 +42,21 @@ PHONE = {"width": 390, "height": 844}
 def applicant_chromium() -> str:
     if not Path(CHROMIUM).exists():
         if IN_CI:
-            pytest.fail(f"CI=true but {CHROMIUM} is missing: the browser tests must run in CI "
-                        "(scripts/ensure-browser.sh installs chromium and fonts-wqy-microhei)")
-        pytest.skip(f"browser tests skipped: {CHROMIUM} is not installed "
-                    "(apt-get install chromium fonts-wqy-microhei)")
+            pytest.fail(
+                f"CI=true but {CHROMIUM} is missing: the browser tests must run in CI "
+                "(scripts/ensure-browser.sh installs chromium and fonts-wqy-microhei)"
+            )
+        pytest.skip(
+            f"browser tests skipped: {CHROMIUM} is not installed "
+            "(apt-get install chromium fonts-wqy-microhei)"
+        )
     return CHROMIUM
 
 
 @pytest.fixture(scope="module")
-def applicant_site(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path,
-                   applicant_chromium: str) -> Iterator[dict]:
+def applicant_site(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, applicant_chromium: str
+) -> Iterator[dict]:
     """{"base": URL, "sessions": session factory} of the app over a fresh SQLite copy, with
     the tests' fixed clock (2026-03-10: 参保年度 2026)."""
     import uvicorn
@@ -54,9 +66,12 @@ def applicant_site(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Pa
     shutil.copyfile(sqlite_template, db)
     url = f"sqlite:///{db}"
     engine = make_engine(url)
-    settings = Settings(database_url=url, var_dir=root / "var",
-                        secret_key="e2e-secret-key-0123456789abcdef",
-                        callback_secret="e2e-callback-secret-0123456789")
+    settings = Settings(
+        database_url=url,
+        var_dir=root / "var",
+        secret_key="e2e-secret-key-0123456789abcdef",
+        callback_secret="e2e-callback-secret-0123456789",
+    )
     app = create_app(settings, engine=engine, clock=FixedClock())
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -95,8 +110,9 @@ def open_page(applicant_browser, applicant_site):
     errors: list[str] = []
 
     def _open(viewport: dict = PC, *, javascript: bool = True):
-        context = applicant_browser.new_context(locale="zh-CN", viewport=viewport,
-                                                java_script_enabled=javascript)
+        context = applicant_browser.new_context(
+            locale="zh-CN", viewport=viewport, java_script_enabled=javascript
+        )
         context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()

@@ -13,11 +13,11 @@ import re
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
+from tests import factories as f
+from tests.e2e.conftest import PHONE, screenshot
 
 from sirefund.domain.workflow import ApplicationStatus
 from sirefund.models import Application
-from tests import factories as f
-from tests.e2e.conftest import PHONE, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -78,7 +78,13 @@ def test_pc_person_pension_apply_errors_cancel_reapply_and_progress(open_page, a
     go_to_other_declarations(page)
     page.get_by_role("link", name="城乡居民社会保险费退费（养老）").first.click()
     crumbs = page.locator(".breadcrumbs")
-    for word in ("首页", "办税中心", "税费申报及缴纳", "其他申报", "城乡居民社会保险费退费（养老）"):
+    for word in (
+        "首页",
+        "办税中心",
+        "税费申报及缴纳",
+        "其他申报",
+        "城乡居民社会保险费退费（养老）",
+    ):
         expect(crumbs).to_contain_text(word)
 
     page.get_by_label("缴费年度:").select_option("2019")
@@ -92,7 +98,8 @@ def test_pc_person_pension_apply_errors_cancel_reapply_and_progress(open_page, a
     table.locator("tbody tr", has_text="500.00").get_by_role("checkbox").check()
     page.get_by_role("button", name="申请退费").click()
     expect(page.locator("[data-live-message]")).to_have_text(
-        "该缴费已到账，不能自行申请退费，请联系税务人员发起退费申请")
+        "该缴费已到账，不能自行申请退费，请联系税务人员发起退费申请"
+    )
     table.locator("tbody tr", has_text="500.00").get_by_role("checkbox").uncheck()
 
     row = table.locator("tbody tr", has_text="1000.00")
@@ -147,7 +154,10 @@ def test_pc_person_pension_apply_errors_cancel_reapply_and_progress(open_page, a
     screenshot(page, "pc-pension-progress")
 
     made = applications(site, person_id=person_id)
-    assert [a.status for a in made] == [ApplicationStatus.CANCELLED, ApplicationStatus.PENDING_REVIEW]
+    assert [a.status for a in made] == [
+        ApplicationStatus.CANCELLED,
+        ApplicationStatus.PENDING_REVIEW,
+    ]
     assert {a.channel for a in made} == {"web"}
 
 
@@ -187,7 +197,9 @@ def test_pc_unit_batch_panes_save_progress_drilldown_and_batch_cancel(open_page,
 
     def build(s):
         u = f.make_unit(s, name="鄂城区新庙村村民委员会", password=f.PASSWORD)
-        people = [f.make_person(s, name=n) for n in ("张三", "李四", "王五", "赵六", "钱七", "孙八")]
+        people = [
+            f.make_person(s, name=n) for n in ("张三", "李四", "王五", "赵六", "钱七", "孙八")
+        ]
         f.make_unit_payment(s, u, people, year=2022, month=1, line_amount_fen=20000)
         f.make_unit_payment(s, u, people[:2], year=2022, month=2, payment_type="normal")
         return u.id, u.tax_id
@@ -255,13 +267,23 @@ def test_pc_unit_batch_panes_save_progress_drilldown_and_batch_cancel(open_page,
 
     progress.first.get_by_role("link", name=re.compile("退费人数")).click()
     detail = page.locator("table.grid")
-    for word in ("姓名", "证件号码", "个人编号", "缴费金额", "税款所属期起", "税款所属期止", "200.00"):
+    for word in (
+        "姓名",
+        "证件号码",
+        "个人编号",
+        "缴费金额",
+        "税款所属期起",
+        "税款所属期止",
+        "200.00",
+    ):
         expect(detail).to_contain_text(word)
     page.get_by_role("link", name="返回").click()
 
     page.locator("#progress-list tbody tr").first.get_by_role("checkbox").check()
     page.get_by_role("button", name="撤销退费").click()
-    expect(page.locator(".alert-success")).to_have_text("撤销成功，同一批操作的退费申请已全部撤销。")
+    expect(page.locator(".alert-success")).to_have_text(
+        "撤销成功，同一批操作的退费申请已全部撤销。"
+    )
     expect(page.locator("#progress-list tbody tr", has_text="待审核")).to_have_count(0)
     screenshot(page, "pc-unit-progress")
     assert {a.status for a in applications(site, unit_id=unit_id)} == {ApplicationStatus.CANCELLED}
@@ -281,13 +303,16 @@ def fill_report_row(page, i: int = 0) -> None:
 
 
 def test_pc_medical_choose_registration_report_draft_submit_apply_and_progress(
-        open_page, applicant_site):
+    open_page, applicant_site
+):
     site = applicant_site
 
     def build(s):
         p = f.make_person(s, name="李伊岚", password=f.PASSWORD)
         r1 = f.make_registration(s, p)
-        r2 = f.make_registration(s, p, agency_name="华容区医疗保障局(城乡医疗)", agency_code="420703YB")
+        r2 = f.make_registration(
+            s, p, agency_name="华容区医疗保障局(城乡医疗)", agency_code="420703YB"
+        )
         f.make_medical_payment(s, r1, year=2026)
         f.make_medical_payment(s, r2, year=2026, medical_fen=38000, ltc_fen=2000)
         return p.id, p.id_number
@@ -347,14 +372,32 @@ def test_pc_medical_choose_registration_report_draft_submit_apply_and_progress(
 
     expect(page.locator(".alert-success")).to_have_text("退费申请已提交，等待税务人员审核。")
     table = page.get_by_role("table", name="城乡居民医保社保费退费进度")
-    for word in ("缴费所属期起", "缴费所属期止", "退费申请日期", "退费金额", "医疗金额", "长护金额",
-                 "银行帐号", "申请理由", "税务机关意见", "社保部门核验结果", "社保部门核验时间",
-                 "退费日期", "银行退付结果", "2026-03-10 17:30:00", "400.00", "在外地参保：已在广东参保",
-                 "***************0018", "已申请"):
+    for word in (
+        "缴费所属期起",
+        "缴费所属期止",
+        "退费申请日期",
+        "退费金额",
+        "医疗金额",
+        "长护金额",
+        "银行帐号",
+        "申请理由",
+        "税务机关意见",
+        "社保部门核验结果",
+        "社保部门核验时间",
+        "退费日期",
+        "银行退付结果",
+        "2026-03-10 17:30:00",
+        "400.00",
+        "在外地参保：已在广东参保",
+        "***************0018",
+        "已申请",
+    ):
         expect(table).to_contain_text(word)
     screenshot(page, "pc-medical-progress")
     made = applications(site, person_id=person_id)
-    assert len(made) == 1 and made[0].channel == "web" and made[0].reason_code == "insured_elsewhere"
+    assert (
+        len(made) == 1 and made[0].channel == "web" and made[0].reason_code == "insured_elsewhere"
+    )
 
 
 # --------------------------------------------------------------------------- 1.1 phone pension
@@ -395,8 +438,18 @@ def test_phone_pension_query_apply_in_the_popup_progress_and_cancel(open_page, a
     page.get_by_role("button", name="可退费信息查询").click()
     cards = page.locator("section.detail")
     expect(cards).to_have_count(1)
-    for word in ("缴费金额", "700.00元", "税款所属期", "20210101—20211231", "缴费渠道", "楚税通",
-                 "退费状态", "未申请", "审核状态", "审核结果"):
+    for word in (
+        "缴费金额",
+        "700.00元",
+        "税款所属期",
+        "20210101—20211231",
+        "缴费渠道",
+        "楚税通",
+        "退费状态",
+        "未申请",
+        "审核状态",
+        "审核结果",
+    ):
         expect(cards.first).to_contain_text(word)
 
     cards.first.get_by_role("link", name="申请退费").click()
@@ -435,13 +488,16 @@ def test_phone_pension_query_apply_in_the_popup_progress_and_cancel(open_page, a
 
 
 def test_phone_medical_confirm_registration_report_new_record_apply_and_progress(
-        open_page, applicant_site):
+    open_page, applicant_site
+):
     site = applicant_site
     phone = str(next(_phones))
 
     def build(s):
         p = f.make_person(s, name="邱世贵", password=f.PASSWORD, phone=phone)
-        reg = f.make_registration(s, p, agency_name="华容区医疗保障局(城乡医疗)", agency_code="420703YB")
+        reg = f.make_registration(
+            s, p, agency_name="华容区医疗保障局(城乡医疗)", agency_code="420703YB"
+        )
         f.make_medical_payment(s, reg, year=2026)
         return p.id
 
@@ -494,10 +550,26 @@ def test_phone_medical_confirm_registration_report_new_record_apply_and_progress
 
     expect(page.locator(".alert-success")).to_have_text("退费申请已提交，等待税务人员审核。")
     card = page.locator("section.detail").first
-    for word in ("费款所属期起", "2026-01-01", "费款所属期止", "2026-12-31", "退费申请日期",
-                 "2026-03-10 17:30:00", "缴费金额", "350.00", "长护金额", "银行账号",
-                 "***************0018", "申请理由", "重复缴费", "税务机关意见", "社保部门核验结果",
-                 "社保部门核验时间", "退费日期", "银行退付结果"):
+    for word in (
+        "费款所属期起",
+        "2026-01-01",
+        "费款所属期止",
+        "2026-12-31",
+        "退费申请日期",
+        "2026-03-10 17:30:00",
+        "缴费金额",
+        "350.00",
+        "长护金额",
+        "银行账号",
+        "***************0018",
+        "申请理由",
+        "重复缴费",
+        "税务机关意见",
+        "社保部门核验结果",
+        "社保部门核验时间",
+        "退费日期",
+        "银行退付结果",
+    ):
         expect(card).to_contain_text(word)
     screenshot(page, "phone-medical-progress")
     made = applications(site, person_id=person_id)

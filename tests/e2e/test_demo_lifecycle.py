@@ -22,11 +22,11 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM_ARGS, PC
+from tests.integration.test_demo import _env, _free_port, _sirefund
 
 from sirefund import demo
 from sirefund import generate as gen
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM_ARGS, PC
-from tests.integration.test_demo import _env, _free_port, _sirefund
 
 pytestmark = pytest.mark.e2e
 
@@ -50,8 +50,14 @@ def demo_site(tmp_path_factory: pytest.TempPathFactory, applicant_chromium: str)
     base = f"http://127.0.0.1:{port}"
     log = cwd / "demo.log"
     with log.open("w") as out:
-        proc = subprocess.Popen([*_sirefund(), "demo", "--port", str(port), "--persons", str(PERSONS)],
-                                cwd=cwd, env=_env(), stdout=out, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            [*_sirefund(), "demo", "--port", str(port), "--persons", str(PERSONS)],
+            cwd=cwd,
+            env=_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
@@ -139,7 +145,9 @@ def go_to_other_declarations(page: Page) -> None:
     page.locator(".main-nav").get_by_role("link", name="办税中心").click()
     page.get_by_role("link", name="税费申报及缴纳").click()
     page.get_by_role("link", name="其他申报").click()
-    expect(page.locator(".breadcrumbs li")).to_have_text(["首页", "办税中心", "税费申报及缴纳", "其他申报"])
+    expect(page.locator(".breadcrumbs li")).to_have_text(
+        ["首页", "办税中心", "税费申报及缴纳", "其他申报"]
+    )
 
 
 def login_officer(page: Page, base: str, code: str = "SW42001") -> None:
@@ -184,8 +192,9 @@ def cells(table, row) -> dict[str, str]:
     return dict(zip(headers, texts, strict=True))
 
 
-def reload_until(page: Page, table, row, column: str, value: str, *,
-                 timeout: float = SETTLE_TIMEOUT) -> dict[str, str]:
+def reload_until(
+    page: Page, table, row, column: str, value: str, *, timeout: float = SETTLE_TIMEOUT
+) -> dict[str, str]:
     """Reload the page the way a waiting citizen does until `row` says `value` under
     `column`; returns the row's cells then."""
     deadline = time.monotonic() + timeout
@@ -196,14 +205,23 @@ def reload_until(page: Page, table, row, column: str, value: str, *,
             return shown
         if time.monotonic() > deadline:
             shot(page, "stuck")
-            raise AssertionError(f"{column} did not reach {value!r} within {timeout:.0f} s: {shown}")
+            raise AssertionError(
+                f"{column} did not reach {value!r} within {timeout:.0f} s: {shown}"
+            )
         time.sleep(1)
         page.reload()
 
 
-def citizen_then_officer_then_citizen(page: Page, base: str, *, login: str, kind: str,
-                                      apply: Callable[[], None], queue_kind: str,
-                                      review: Callable[[], None]) -> None:
+def citizen_then_officer_then_citizen(
+    page: Page,
+    base: str,
+    *,
+    login: str,
+    kind: str,
+    apply: Callable[[], None],
+    queue_kind: str,
+    review: Callable[[], None],
+) -> None:
     login_etax(page, base, kind=kind, login=login)
     apply()
     logout_etax(page)
@@ -244,8 +262,15 @@ def test_demo_citizen_pension_refund_is_approved_and_reaches_refund_success(demo
         approve_one(page, "1000.00", "核实无误，同意退费")
         expect(page.locator("main")).to_contain_text("人社退费中")
 
-    citizen_then_officer_then_citizen(page, base, login=demo.DEMO_PHONE, kind="person",
-                                      apply=apply, queue_kind="pension", review=review)
+    citizen_then_officer_then_citizen(
+        page,
+        base,
+        login=demo.DEMO_PHONE,
+        kind="person",
+        apply=apply,
+        queue_kind="pension",
+        review=review,
+    )
     page.goto(base + "/etax/pension/progress?year=2025")
     table = page.locator("table.grid")
     row = table.locator("tbody tr", has_text="1000.00")
@@ -256,7 +281,8 @@ def test_demo_citizen_pension_refund_is_approved_and_reaches_refund_success(demo
 
 
 def test_demo_citizen_medical_refund_is_verified_paid_and_reaches_refund_success(
-        demo_site, newcomer):
+    demo_site, newcomer
+):
     base, page = demo_site, newcomer
 
     def apply() -> None:
@@ -299,8 +325,15 @@ def test_demo_citizen_medical_refund_is_verified_paid_and_reaches_refund_success
     def review() -> None:
         approve_one(page, "350.00", "同意退费")
 
-    citizen_then_officer_then_citizen(page, base, login=gen.DEMO_PERSON_ID_NUMBER, kind="person",
-                                      apply=apply, queue_kind="medical", review=review)
+    citizen_then_officer_then_citizen(
+        page,
+        base,
+        login=gen.DEMO_PERSON_ID_NUMBER,
+        kind="person",
+        apply=apply,
+        queue_kind="medical",
+        review=review,
+    )
     page.goto(base + "/etax/medical/progress?insurance_year=2026")
     table = page.get_by_role("table", name="城乡居民医保社保费退费进度")
     row = table.locator("tbody tr", has_text="350.00")
@@ -356,13 +389,22 @@ def test_demo_village_unit_batch_of_two_is_batch_approved_and_shows_refunded(dem
         results = page.locator("section.oc-results")
         expect(results).to_contain_text("成功 2 条，失败 0 条")
 
-    citizen_then_officer_then_citizen(page, base, login=gen.DEMO_UNIT_TAX_ID, kind="unit",
-                                      apply=apply, queue_kind="unit_pension", review=review)
+    citizen_then_officer_then_citizen(
+        page,
+        base,
+        login=gen.DEMO_UNIT_TAX_ID,
+        kind="unit",
+        apply=apply,
+        queue_kind="unit_pension",
+        review=review,
+    )
     page.goto(base + "/etax/unit/progress?year=2025")
     table = page.locator("#progress-list table")
     expect(table.locator("tbody tr")).to_have_count(2)
     for i in range(2):
-        shown = reload_until(page, table, table.locator("tbody tr").nth(i), "人社处理状态", "已退费")
+        shown = reload_until(
+            page, table, table.locator("tbody tr").nth(i), "人社处理状态", "已退费"
+        )
         assert shown["税务审核结果"] == "通过", shown
         assert shown["退费人数"] == "1" and shown["缴费金额"] == "200.00", shown
     shot(page, "unit-refunded")

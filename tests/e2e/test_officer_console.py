@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from tests import factories as f
+from tests.e2e.conftest import ARTIFACTS
 
 from sirefund.models import Application, DispatchAttempt, OutboxMessage
 from sirefund.services import applications, review
 from sirefund.services.applications import Actor
-from tests import factories as f
-from tests.e2e.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
 
@@ -41,8 +41,9 @@ def new_page(applicant_browser):
     contexts = []
 
     def _new_page():
-        context = applicant_browser.new_context(locale="zh-CN",
-                                                viewport={"width": 1440, "height": 900})
+        context = applicant_browser.new_context(
+            locale="zh-CN", viewport={"width": 1440, "height": 900}
+        )
         context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()
@@ -87,11 +88,21 @@ def _pension_app(live, *, at: datetime = f.AT, name: str = "邱世贵") -> int:
         person = f.make_person(s, name=name, region="420703")
         pay = f.make_pension_payment(s, person)
         app = Application(
-            kind="pension", channel="web", person_id=person.id, region_code=person.region_code,
-            pension_payment_id=pay.payment_id, amount_fen=pay.amount_fen,
-            payment_year=pay.payment_year, period_start=pay.period_start,
-            period_end=pay.period_end, bank_account_type="bank_card", bank_account_no=ACCOUNT,
-            bank_category="103", contact_name=person.name, contact_phone="13812341234")
+            kind="pension",
+            channel="web",
+            person_id=person.id,
+            region_code=person.region_code,
+            pension_payment_id=pay.payment_id,
+            amount_fen=pay.amount_fen,
+            payment_year=pay.payment_year,
+            period_start=pay.period_start,
+            period_end=pay.period_end,
+            bank_account_type="bank_card",
+            bank_account_no=ACCOUNT,
+            bank_category="103",
+            contact_name=person.name,
+            contact_phone="13812341234",
+        )
         return applications.create(s, application=app, actor=Actor.person(person.id), at=at).id
 
 
@@ -153,7 +164,10 @@ def test_an_officer_approves_one_application_with_an_opinion(live, new_page):
     page.get_by_label("税务机关意见", exact=True).fill("核实无误，同意退费")
     page.get_by_role("button", name="审核通过").click()
     page.wait_for_url(re.compile(r".*done=approved$"))
-    assert "审核通过，系统已自动向人社（医保）部门发起退费申请。" in page.locator(".alert-success").inner_text()
+    assert (
+        "审核通过，系统已自动向人社（医保）部门发起退费申请。"
+        in page.locator(".alert-success").inner_text()
+    )
     assert "人社退费中" in page.locator("main").inner_text()
     assert "核实无误，同意退费" in page.locator("table.oc-history").inner_text()
     assert _status(live, app_id) == "approved"
@@ -197,7 +211,8 @@ def test_batch_approval_shows_a_result_for_each_selected_application(live, new_p
 
 
 def test_the_initiator_cannot_review_their_own_refund_and_a_second_officer_approves_it(
-        live, new_page):
+    live, new_page
+):
     with live["sessions"]() as s, s.begin():
         person = f.make_person(s, name="王大妈", region="420703")
         pay = f.make_pension_payment(s, person, arrival_status="arrived", year=2025)
@@ -240,13 +255,21 @@ def test_a_failed_dispatch_is_shown_with_its_attempts_and_retried(live, new_page
     with live["sessions"]() as s, s.begin():
         reviewer = f.make_officer(s, code=f"E2E{next(_codes):03d}", region="420700")
         review.approve(s, officer=reviewer, application_id=app_id, at=f.AT)
-        msg = s.execute(select(OutboxMessage).where(OutboxMessage.application_id == app_id)
-                        ).scalar_one()
+        msg = s.execute(
+            select(OutboxMessage).where(OutboxMessage.application_id == app_id)
+        ).scalar_one()
         msg.state, msg.attempts = "failed", 8
         msg.last_error = "人社系统返回 HTTP 503（服务暂不可用）"
         for minutes in (1, 3, 7):
-            s.add(DispatchAttempt(message_id=msg.id, at=f.AT + timedelta(minutes=minutes),
-                                  worker="worker-1", outcome="retry", detail="HTTP 503"))
+            s.add(
+                DispatchAttempt(
+                    message_id=msg.id,
+                    at=f.AT + timedelta(minutes=minutes),
+                    worker="worker-1",
+                    outcome="retry",
+                    detail="HTTP 503",
+                )
+            )
         request_id = msg.request_id
     page = new_page()
     _login(page, live, _officer(live))
@@ -262,8 +285,9 @@ def test_a_failed_dispatch_is_shown_with_its_attempts_and_retried(live, new_page
     page.wait_for_url(re.compile(r".*done=retried$"))
     assert "已重新派发" in page.locator(".alert-success").inner_text()
     with live["sessions"]() as s:
-        again = s.execute(select(OutboxMessage).where(OutboxMessage.request_id == request_id)
-                          ).scalar_one()
+        again = s.execute(
+            select(OutboxMessage).where(OutboxMessage.request_id == request_id)
+        ).scalar_one()
         assert (again.state, again.attempts) == ("pending", 0)
     page.get_by_label("状态", exact=True).select_option("")
     page.get_by_role("button", name="查询", exact=True).click()

@@ -65,8 +65,14 @@ class ServerThread:
         self._thread: threading.Thread | None = None
 
     def start(self) -> ServerThread:
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="critical",
-                                lifespan="off", timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="critical",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
@@ -104,12 +110,18 @@ class Simulator:
         return self.state.booking_views(agency)
 
     def submits(self, agency: str | None = None) -> list[dict[str, Any]]:
-        return [r for r in self.state.request_log()
-                if r["op"] == "submit" and (agency is None or r["agency"] == agency)]
+        return [
+            r
+            for r in self.state.request_log()
+            if r["op"] == "submit" and (agency is None or r["agency"] == agency)
+        ]
 
     def queries(self, agency: str | None = None) -> list[dict[str, Any]]:
-        return [r for r in self.state.request_log()
-                if r["op"] == "query" and (agency is None or r["agency"] == agency)]
+        return [
+            r
+            for r in self.state.request_log()
+            if r["op"] == "query" and (agency is None or r["agency"] == agency)
+        ]
 
     def down(self) -> None:
         self.server.stop()
@@ -125,24 +137,34 @@ def shift_clock() -> ShiftableClock:
 
 def make_settings(db_url: str, tmp_path: Any, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "database_url": db_url, "var_dir": tmp_path / "var",
-        "secret_key": "test-secret-key-0123456789abcdef", "callback_secret": SECRET,
-        "agency_timeout_seconds": 0.5, "dispatch_max_attempts": 5,
-        "dispatch_lease_seconds": 5, "dispatch_poll_seconds": 60,
+        "database_url": db_url,
+        "var_dir": tmp_path / "var",
+        "secret_key": "test-secret-key-0123456789abcdef",
+        "callback_secret": SECRET,
+        "agency_timeout_seconds": 0.5,
+        "dispatch_max_attempts": 5,
+        "dispatch_lease_seconds": 5,
+        "dispatch_poll_seconds": 60,
     }
     values.update(overrides)
     return Settings(**values)
 
 
 @pytest.fixture
-def start_simulator(db_url: str, tmp_path: Any, shift_clock: ShiftableClock) -> Iterator[Callable[..., Simulator]]:
+def start_simulator(
+    db_url: str, tmp_path: Any, shift_clock: ShiftableClock
+) -> Iterator[Callable[..., Simulator]]:
     """start_simulator(callback_url=None, port=None) -> a running Simulator."""
     started: list[Simulator] = []
 
     def _start(*, callback_url: str | None = None, port: int | None = None) -> Simulator:
         settings = make_settings(db_url, tmp_path)
-        state = SimulatorState(secret=settings.resolved_callback_secret(), callback_url=callback_url,
-                               script=Script(), clock=shift_clock)
+        state = SimulatorState(
+            secret=settings.resolved_callback_secret(),
+            callback_url=callback_url,
+            script=Script(),
+            clock=shift_clock,
+        )
         app = create_simulator_app(settings, callback_url=callback_url, state=state)
         sim = Simulator(ServerThread(app, port).start(), state)
         started.append(sim)
@@ -186,7 +208,9 @@ def adapters_for(shift_clock: ShiftableClock) -> Iterator[Callable[[Settings], d
 
 
 @pytest.fixture
-def app_server(engine: Any, db_url: str, tmp_path: Any, shift_clock: ShiftableClock) -> Iterator[ServerThread]:
+def app_server(
+    engine: Any, db_url: str, tmp_path: Any, shift_clock: ShiftableClock
+) -> Iterator[ServerThread]:
     """Our web app on a real port (to receive the simulators' callbacks)."""
     app = create_app(make_settings(db_url, tmp_path), engine=engine, clock=shift_clock)
     server = ServerThread(app).start()
@@ -202,13 +226,19 @@ def make_approved(session_factory: sessionmaker[Session]) -> Callable[..., list[
     """make_approved(n=1, kind="pension", at=...) -> ids of applications approved (each with
     its first request in the outbox, in the same transaction), committed."""
 
-    def _make(n: int = 1, *, kind: str = "pension", at: datetime, region: str = "420703") -> list[int]:
-        return approvals.approved_applications(session_factory, n=n, kind=kind, at=at, region=region)
+    def _make(
+        n: int = 1, *, kind: str = "pension", at: datetime, region: str = "420703"
+    ) -> list[int]:
+        return approvals.approved_applications(
+            session_factory, n=n, kind=kind, at=at, region=region
+        )
 
     return _make
 
 
-def wait_until(predicate: Callable[[], Any], *, timeout: float = 10.0, interval: float = 0.02) -> Any:
+def wait_until(
+    predicate: Callable[[], Any], *, timeout: float = 10.0, interval: float = 0.02
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -234,12 +264,20 @@ class Dispatcher:
     rng: random.Random
 
     def run_once(self, **kwargs: Any) -> int:
-        return worker.run_once(self.factory, adapters=self.adapters, settings=self.settings,
-                               clock=self.clock, worker_id=self.worker_id, rng=self.rng, **kwargs)
+        return worker.run_once(
+            self.factory,
+            adapters=self.adapters,
+            settings=self.settings,
+            clock=self.clock,
+            worker_id=self.worker_id,
+            rng=self.rng,
+            **kwargs,
+        )
 
     def poll(self, **kwargs: Any) -> int:
-        return worker.poll_pending_results(self.factory, adapters=self.adapters, clock=self.clock,
-                                           **kwargs)
+        return worker.poll_pending_results(
+            self.factory, adapters=self.adapters, clock=self.clock, **kwargs
+        )
 
     def drive(self, predicate: Callable[[], Any], *, timeout: float = 15.0) -> None:
         """Run passes until `predicate()` holds (results may also arrive by callback)."""
@@ -247,11 +285,22 @@ class Dispatcher:
 
 
 @pytest.fixture
-def dispatcher_for(session_factory: sessionmaker[Session], adapters_for: Callable[[Settings], dict[str, Any]],
-                   shift_clock: ShiftableClock) -> Callable[..., Dispatcher]:
-    def _make(settings: Settings, *, worker_id: str = "w1", seed: int = 1, clock: Any = None) -> Dispatcher:
-        return Dispatcher(session_factory, adapters_for(settings), settings, clock or shift_clock,
-                          worker_id, random.Random(seed))
+def dispatcher_for(
+    session_factory: sessionmaker[Session],
+    adapters_for: Callable[[Settings], dict[str, Any]],
+    shift_clock: ShiftableClock,
+) -> Callable[..., Dispatcher]:
+    def _make(
+        settings: Settings, *, worker_id: str = "w1", seed: int = 1, clock: Any = None
+    ) -> Dispatcher:
+        return Dispatcher(
+            session_factory,
+            adapters_for(settings),
+            settings,
+            clock or shift_clock,
+            worker_id,
+            random.Random(seed),
+        )
 
     return _make
 
@@ -266,8 +315,15 @@ def load(session_factory: sessionmaker[Session], app_id: int) -> Application:
 
 def messages_of(session_factory: sessionmaker[Session], app_id: int) -> list[OutboxMessage]:
     with session_factory() as session:
-        rows = session.execute(select(OutboxMessage).where(OutboxMessage.application_id == app_id)
-                               .order_by(OutboxMessage.id)).scalars().all()
+        rows = (
+            session.execute(
+                select(OutboxMessage)
+                .where(OutboxMessage.application_id == app_id)
+                .order_by(OutboxMessage.id)
+            )
+            .scalars()
+            .all()
+        )
         for row in rows:
             session.expunge(row)
         return list(rows)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from sqlalchemy import func, select
 
 from sirefund import migrate
@@ -24,10 +24,16 @@ from tests import factories as f
 
 def _pension_application(person, payment) -> Application:
     return Application(
-        kind="pension", channel="web", person_id=person.id, region_code=person.region_code,
-        pension_payment_id=payment.payment_id, amount_fen=payment.amount_fen,
-        payment_year=payment.payment_year, period_start=payment.period_start,
-        period_end=payment.period_end, bank_account_no="6228480402564890018",
+        kind="pension",
+        channel="web",
+        person_id=person.id,
+        region_code=person.region_code,
+        pension_payment_id=payment.payment_id,
+        amount_fen=payment.amount_fen,
+        payment_year=payment.payment_year,
+        period_start=payment.period_start,
+        period_end=payment.period_end,
+        bank_account_no="6228480402564890018",
     )
 
 
@@ -43,8 +49,12 @@ def test_two_concurrent_applications_for_one_payment_commit_exactly_one(session_
         start.wait()
         try:
             with session_factory() as s, s.begin():
-                applications.create(s, application=_pension_application(person, payment),
-                                    actor=Actor.person(person.id), at=f.AT)
+                applications.create(
+                    s,
+                    application=_pension_application(person, payment),
+                    actor=Actor.person(person.id),
+                    at=f.AT,
+                )
             result = "committed"
         except Conflict as exc:
             result = exc.code
@@ -58,8 +68,11 @@ def test_two_concurrent_applications_for_one_payment_commit_exactly_one(session_
         t.join(timeout=60)
     assert sorted(outcomes) == ["application.already_applied", "committed"]
     with session_factory() as s:
-        count = s.scalar(select(func.count()).select_from(Application)
-                         .where(Application.pension_payment_id == payment.payment_id))
+        count = s.scalar(
+            select(func.count())
+            .select_from(Application)
+            .where(Application.pension_payment_id == payment.payment_id)
+        )
         events = s.scalar(select(func.count()).select_from(ApplicationEvent))
     assert count == 1
     assert events == 1
@@ -106,8 +119,9 @@ class ApplicationLifecycle(RuleBasedStateMachine):
         # fresh person and fresh payments instead of emptying the tables.
         with self.factory() as s, s.begin():
             self.person = f.make_person(s)
-            self.payments = [f.make_pension_payment(s, self.person, amount_fen=a)
-                             for a in (10000, 70000, 123456)]
+            self.payments = [
+                f.make_pension_payment(s, self.person, amount_fen=a) for a in (10000, 70000, 123456)
+            ]
         self.payment_ids = [p.payment_id for p in self.payments]
 
     def _tick(self) -> datetime:
@@ -115,8 +129,13 @@ class ApplicationLifecycle(RuleBasedStateMachine):
         return self.clock
 
     def _apps(self, s) -> list[Application]:
-        return list(s.scalars(select(Application).where(
-            Application.pension_payment_id.in_(self.payment_ids)).order_by(Application.id)))
+        return list(
+            s.scalars(
+                select(Application)
+                .where(Application.pension_payment_id.in_(self.payment_ids))
+                .order_by(Application.id)
+            )
+        )
 
     @rule(index=st.integers(0, 2))
     def apply(self, index: int) -> None:
@@ -124,13 +143,20 @@ class ApplicationLifecycle(RuleBasedStateMachine):
         with self.factory() as s:
             try:
                 with s.begin():
-                    applications.create(s, application=_pension_application(self.person, payment),
-                                        actor=Actor.person(self.person.id), at=self._tick())
+                    applications.create(
+                        s,
+                        application=_pension_application(self.person, payment),
+                        actor=Actor.person(self.person.id),
+                        at=self._tick(),
+                    )
             except Conflict as exc:
                 assert exc.code == "application.already_applied"
                 with s.begin():
-                    active = [a for a in self._apps(s)
-                              if a.pension_payment_id == payment.payment_id and S(a.status) in ACTIVE]
+                    active = [
+                        a
+                        for a in self._apps(s)
+                        if a.pension_payment_id == payment.payment_id and S(a.status) in ACTIVE
+                    ]
                 assert len(active) == 1, "refused although no active application exists"
 
     @rule(event=st.sampled_from(sorted(FORWARD)), pick=st.integers(0, 50))
@@ -146,8 +172,13 @@ class ApplicationLifecycle(RuleBasedStateMachine):
             try:
                 with s.begin():
                     fresh = s.get(Application, app.id)
-                    applications.transition(s, application=fresh, target=target,
-                                            actor=Actor.agency("test"), at=self._tick())
+                    applications.transition(
+                        s,
+                        application=fresh,
+                        target=target,
+                        actor=Actor.agency("test"),
+                        at=self._tick(),
+                    )
                 moved = True
             except Conflict:
                 moved = False
@@ -162,25 +193,40 @@ class ApplicationLifecycle(RuleBasedStateMachine):
     def at_most_one_active_application_per_payment(self) -> None:
         with self.factory() as s, s.begin():
             for pid in self.payment_ids:
-                n = s.scalar(select(func.count()).select_from(Application).where(
-                    Application.pension_payment_id == pid, Application.status.in_([x.value for x in ACTIVE])))
+                n = s.scalar(
+                    select(func.count())
+                    .select_from(Application)
+                    .where(
+                        Application.pension_payment_id == pid,
+                        Application.status.in_([x.value for x in ACTIVE]),
+                    )
+                )
                 assert n <= 1
 
     @invariant()
     def refunded_never_above_paid(self) -> None:
         with self.factory() as s, s.begin():
             for payment in self.payments:
-                refunded = s.scalar(select(func.coalesce(func.sum(Application.amount_fen), 0)).where(
-                    Application.pension_payment_id == payment.payment_id,
-                    Application.status == S.REFUNDED.value))
+                refunded = s.scalar(
+                    select(func.coalesce(func.sum(Application.amount_fen), 0)).where(
+                        Application.pension_payment_id == payment.payment_id,
+                        Application.status == S.REFUNDED.value,
+                    )
+                )
                 assert refunded <= payment.amount_fen
 
     @invariant()
     def terminal_states_stay_terminal(self) -> None:
         with self.factory() as s, s.begin():
             for app in self._apps(s):
-                statuses = [e.to_status for e in s.scalars(select(ApplicationEvent).where(
-                    ApplicationEvent.application_id == app.id).order_by(ApplicationEvent.id))]
+                statuses = [
+                    e.to_status
+                    for e in s.scalars(
+                        select(ApplicationEvent)
+                        .where(ApplicationEvent.application_id == app.id)
+                        .order_by(ApplicationEvent.id)
+                    )
+                ]
                 assert statuses[-1] == app.status, "state changed without an audit row"
                 for earlier in statuses[:-1]:
                     assert S(earlier) not in TERMINAL, "a terminal state was left"
@@ -189,6 +235,10 @@ class ApplicationLifecycle(RuleBasedStateMachine):
 def test_no_sequence_of_events_breaks_the_invariants(invariant_db):
     ApplicationLifecycle.engine = invariant_db
     runner = ApplicationLifecycle.TestCase
-    runner.settings = settings(max_examples=30, stateful_step_count=20, deadline=None,
-                               suppress_health_check=[HealthCheck.too_slow])
+    runner.settings = settings(
+        max_examples=30,
+        stateful_step_count=20,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
     runner().runTest()

@@ -17,13 +17,21 @@ def test_benchmark_main_prints_both_ratios_with_a_verdict(tmp_path, monkeypatch,
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
 
-    status = bench.main(["--payments", "2000", "--lookups", "300", "--repeat", "1", "--workdir", str(tmp_path)])
+    status = bench.main(
+        ["--payments", "2000", "--lookups", "300", "--repeat", "1", "--workdir", str(tmp_path)]
+    )
 
     out = capsys.readouterr().out
     assert status == 0  # without --strict the verdict is printed, not enforced
     assert re.search(r"^raw load \(executemany\): +[\d,]+ rows/s", out, re.MULTILINE)
     assert re.search(r"^import \(sirefund import\): +[\d,]+ rows/s", out, re.MULTILINE)
-    assert re.search(r"^import speed / raw speed = \d+\.\d\d  \(target >= 0\.50\)  (PASS|FAIL)$", out, re.MULTILINE)
+    assert re.search(
+        r"^import speed / raw speed = \d+\.\d\d  \(target >= 0\.50\)  (PASS|FAIL)$",
+        out,
+        re.MULTILINE,
+    )
     assert re.search(r"^lookup service: +p50 [\d.]+ ms  p99 [\d.]+ ms", out, re.MULTILINE)
-    assert re.search(r"^service p99 / raw p99 = \d+\.\d\d  \(target <= 2\.00\)  (PASS|FAIL)$", out, re.MULTILINE)
+    assert re.search(
+        r"^service p99 / raw p99 = \d+\.\d\d  \(target <= 2\.00\)  (PASS|FAIL)$", out, re.MULTILINE
+    )
     assert "pension-payments: loaded 2000, updated 0, unchanged 0, rejected 0" in out

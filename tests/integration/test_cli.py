@@ -18,8 +18,19 @@ from sirefund.services import passwords
 from tests.factories import PASSWORD, resident_id
 
 SIREFUND = Path(sys.executable).with_name("sirefund")
-HEADER = ["payment_id", "id_number", "name", "region_code", "amount", "period_start",
-          "period_end", "payment_year", "payment_date", "channel", "arrival_status"]
+HEADER = [
+    "payment_id",
+    "id_number",
+    "name",
+    "region_code",
+    "amount",
+    "period_start",
+    "period_end",
+    "payment_year",
+    "payment_date",
+    "channel",
+    "arrival_status",
+]
 ID_A = resident_id("420703", "19580312", 21)
 
 
@@ -38,16 +49,34 @@ def _pension_file(path: Path, rows: list[list[str]], header: list[str] = HEADER)
 
 
 def _row(pid: str, status: str = "not_arrived") -> list[str]:
-    return [pid, ID_A, "邱世贵", "420703", "700.00", "2025-01-01", "2025-12-31", "2025",
-            "2025-03-01", "楚税通", status]
+    return [
+        pid,
+        ID_A,
+        "邱世贵",
+        "420703",
+        "700.00",
+        "2025-01-01",
+        "2025-12-31",
+        "2025",
+        "2025-03-01",
+        "楚税通",
+        status,
+    ]
 
 
-def test_import_prints_one_summary_line_and_writes_the_rejected_rows(db_url, session_factory, tmp_path):
+def test_import_prints_one_summary_line_and_writes_the_rejected_rows(
+    db_url, session_factory, tmp_path
+):
     path = _pension_file(tmp_path / "pension.csv", [_row("PP1"), _row("PP2", status="lost")])
 
-    done = subprocess.run([str(SIREFUND), "import", "pension-payments", str(path)],
-                          env=_env(db_url, tmp_path), capture_output=True, text=True, timeout=120,
-                          check=False)
+    done = subprocess.run(
+        [str(SIREFUND), "import", "pension-payments", str(path)],
+        env=_env(db_url, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
     assert done.returncode == 0, done.stderr
     rejected = tmp_path / "pension.rejected.csv"
@@ -88,10 +117,27 @@ def test_officer_add_reads_the_password_from_stdin_and_stores_an_argon2id_hash(
     db_url, session_factory, tmp_path
 ):
     done = subprocess.run(
-        [str(SIREFUND), "officer", "add", "--code", "OF0420", "--name", "张税务",
-         "--region", "420700", "--role", "reviewer", "--role", "initiator"],
-        input=PASSWORD + "\n", env=_env(db_url, tmp_path), capture_output=True, text=True,
-        timeout=120, check=False,
+        [
+            str(SIREFUND),
+            "officer",
+            "add",
+            "--code",
+            "OF0420",
+            "--name",
+            "张税务",
+            "--region",
+            "420700",
+            "--role",
+            "reviewer",
+            "--role",
+            "initiator",
+        ],
+        input=PASSWORD + "\n",
+        env=_env(db_url, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
     assert done.returncode == 0, done.stderr
@@ -104,7 +150,9 @@ def test_officer_add_reads_the_password_from_stdin_and_stores_an_argon2id_hash(
         assert passwords.verify_password(officer.password_hash, PASSWORD)
 
 
-def test_officer_add_refuses_a_weak_password_and_a_taken_code(db_url, session_factory, monkeypatch, capsys):
+def test_officer_add_refuses_a_weak_password_and_a_taken_code(
+    db_url, session_factory, monkeypatch, capsys
+):
     monkeypatch.setenv("SIREFUND_DATABASE_URL", db_url)
     argv = ["officer", "add", "--code", "OF0421", "--name", "李审核", "--region", "420700"]
 
@@ -128,8 +176,13 @@ def test_db_upgrade_creates_the_schema_of_an_empty_database_and_is_idempotent(tm
 
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     for _ in range(2):
-        done = subprocess.run([str(SIREFUND), "db", "upgrade"], env=_env(url, tmp_path),
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [str(SIREFUND), "db", "upgrade"],
+            env=_env(url, tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr
         assert f"database at revision {migrate.head_revision()}" in done.stdout
     engine = make_engine(url)

@@ -89,11 +89,20 @@ def test_prepare_builds_a_fresh_sqlite_database_in_the_demo_directory(prepared):
 
 def test_prepare_loads_pension_payments_registrations_and_unit_payments(demo_sessions):
     with demo_sessions() as s:
-        counts = {model.__name__: _count(s, model) for model in (
-            Person, PensionPayment, MedicalRegistration, MedicalPayment, UnitPayment,
-            UnitPaymentPerson)}
-        demo_person = s.execute(select(Person).where(
-            Person.id_number == gen.DEMO_PERSON_ID_NUMBER)).scalar_one()
+        counts = {
+            model.__name__: _count(s, model)
+            for model in (
+                Person,
+                PensionPayment,
+                MedicalRegistration,
+                MedicalPayment,
+                UnitPayment,
+                UnitPaymentPerson,
+            )
+        }
+        demo_person = s.execute(
+            select(Person).where(Person.id_number == gen.DEMO_PERSON_ID_NUMBER)
+        ).scalar_one()
         own_payments = _count(s, PensionPayment, PensionPayment.person_id == demo_person.id)
         arrival = set(s.execute(select(PensionPayment.arrival_status).distinct()).scalars())
         applications = _count(s, Application)
@@ -109,8 +118,14 @@ def test_the_demo_person_logs_in_with_the_demo_password(prepared, demo_sessions,
     _, settings = prepared
     with demo_sessions() as s, s.begin():
         token, principal = accounts.login(
-            s, kind="person", login=login, password=demo.DEMO_PASSWORD,
-            client_address="127.0.0.1", at=SystemClock().now(), settings=settings)
+            s,
+            kind="person",
+            login=login,
+            password=demo.DEMO_PASSWORD,
+            client_address="127.0.0.1",
+            at=SystemClock().now(),
+            settings=settings,
+        )
         person = s.get(Person, principal.account_id)
     assert token and principal.kind == "person"
     assert person.id_number == gen.DEMO_PERSON_ID_NUMBER
@@ -118,11 +133,22 @@ def test_the_demo_person_logs_in_with_the_demo_password(prepared, demo_sessions,
 
 def test_the_demo_unit_and_both_demo_officers_log_in(prepared, demo_sessions):
     _, settings = prepared
-    logins = [("unit", gen.DEMO_UNIT_TAX_ID)] + [("officer", code) for code, *_ in demo.DEMO_OFFICERS]
+    logins = [("unit", gen.DEMO_UNIT_TAX_ID)] + [
+        ("officer", code) for code, *_ in demo.DEMO_OFFICERS
+    ]
     with demo_sessions() as s, s.begin():
-        kinds = [accounts.login(s, kind=kind, login=login, password=demo.DEMO_PASSWORD,
-                                client_address="127.0.0.1", at=SystemClock().now(),
-                                settings=settings)[1].kind for kind, login in logins]
+        kinds = [
+            accounts.login(
+                s,
+                kind=kind,
+                login=login,
+                password=demo.DEMO_PASSWORD,
+                client_address="127.0.0.1",
+                at=SystemClock().now(),
+                settings=settings,
+            )[1].kind
+            for kind, login in logins
+        ]
         officers = {(o.code, o.region_code) for o in s.execute(select(Officer)).scalars()}
     assert kinds == ["unit", "officer", "officer"]
     assert officers == {(code, region) for code, _, region, _ in demo.DEMO_OFFICERS}
@@ -134,11 +160,18 @@ def test_an_app_over_the_demo_database_serves_docs_and_the_demo_persons_payments
     with TestClient(create_app(settings)) as client:
         docs = client.get("/docs")
         spec = client.get("/openapi.json")
-        login = client.post("/api/v1/sessions", json={
-            "kind": "person", "login": gen.DEMO_PERSON_ID_NUMBER, "password": demo.DEMO_PASSWORD})
+        login = client.post(
+            "/api/v1/sessions",
+            json={
+                "kind": "person",
+                "login": gen.DEMO_PERSON_ID_NUMBER,
+                "password": demo.DEMO_PASSWORD,
+            },
+        )
         assert login.status_code == 201, login.text
-        payments = client.get("/api/v1/pension/payments", headers={
-            "Authorization": f"Bearer {login.json()['token']}"})
+        payments = client.get(
+            "/api/v1/pension/payments", headers={"Authorization": f"Bearer {login.json()['token']}"}
+        )
     assert docs.status_code == 200 and docs.headers["content-type"].startswith("text/html")
     assert spec.status_code == 200 and "/api/v1/pension/payments" in spec.json()["paths"]
     assert payments.status_code == 200 and payments.json()["total"] > 0
@@ -153,28 +186,49 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_sirefund_demo_no_serve_prepares_var_demo_in_the_working_directory_and_prints_logins(tmp_path):
-    done = subprocess.run([*_sirefund(), "demo", "--no-serve", "--persons", str(PERSONS)],
-                          cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+def test_sirefund_demo_no_serve_prepares_var_demo_in_the_working_directory_and_prints_logins(
+    tmp_path,
+):
+    done = subprocess.run(
+        [*_sirefund(), "demo", "--no-serve", "--persons", str(PERSONS)],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "var" / "demo" / "sirefund.db").is_file()
     out = done.stdout
-    for expected in (gen.DEMO_PERSON_ID_NUMBER, demo.DEMO_PHONE, gen.DEMO_UNIT_TAX_ID,
-                     demo.DEMO_PASSWORD, *(code for code, *_ in demo.DEMO_OFFICERS), "/docs"):
+    for expected in (
+        gen.DEMO_PERSON_ID_NUMBER,
+        demo.DEMO_PHONE,
+        gen.DEMO_UNIT_TAX_ID,
+        demo.DEMO_PASSWORD,
+        *(code for code, *_ in demo.DEMO_OFFICERS),
+        "/docs",
+    ):
         assert expected in out, f"{expected!r} not printed:\n{out}"
 
 
 def test_sirefund_demo_serves_docs_and_the_home_page_and_stops_cleanly_on_sigterm(tmp_path):
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([*_sirefund(), "demo", "--port", str(port), "--persons", str(PERSONS)],
-                            cwd=tmp_path, env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [*_sirefund(), "demo", "--port", str(port), "--persons", str(PERSONS)],
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + SERVE_TIMEOUT
         docs = None
         while time.monotonic() < deadline:
-            assert proc.poll() is None, f"demo exited early ({proc.returncode}):\n{proc.stdout.read()}"
+            assert proc.poll() is None, (
+                f"demo exited early ({proc.returncode}):\n{proc.stdout.read()}"
+            )
             try:
                 docs = httpx.get(f"{base}/docs", timeout=2)
                 if docs.status_code == 200:

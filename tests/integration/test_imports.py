@@ -25,8 +25,19 @@ from sirefund.models import (
 from tests.factories import resident_id
 
 TODAY = date(2026, 3, 10)
-PENSION_HEADER = ["payment_id", "id_number", "name", "region_code", "amount", "period_start",
-                  "period_end", "payment_year", "payment_date", "channel", "arrival_status"]
+PENSION_HEADER = [
+    "payment_id",
+    "id_number",
+    "name",
+    "region_code",
+    "amount",
+    "period_start",
+    "period_end",
+    "payment_year",
+    "payment_date",
+    "channel",
+    "arrival_status",
+]
 ID_A = resident_id("420703", "19580312", 11)
 ID_B = resident_id("420704", "19620101", 12)
 ID_C = resident_id("420102", "19700505", 13)
@@ -59,10 +70,30 @@ def count(session_factory, model) -> int:  # type: ignore[no-untyped-def]
         return s.execute(select(func.count()).select_from(model)).scalar_one()
 
 
-def pension_row(pid: str, id_number: str = ID_A, name: str = "邱世贵", *, amount: str = "700.00",
-                start: str = "2025-01-01", end: str = "2025-12-31", status: str = "not_arrived",
-                region: str = "420703") -> list[str]:
-    return [pid, id_number, name, region, amount, start, end, "2025", "2025-03-01", "楚税通", status]
+def pension_row(
+    pid: str,
+    id_number: str = ID_A,
+    name: str = "邱世贵",
+    *,
+    amount: str = "700.00",
+    start: str = "2025-01-01",
+    end: str = "2025-12-31",
+    status: str = "not_arrived",
+    region: str = "420703",
+) -> list[str]:
+    return [
+        pid,
+        id_number,
+        name,
+        region,
+        amount,
+        start,
+        end,
+        "2025",
+        "2025-03-01",
+        "楚税通",
+        status,
+    ]
 
 
 # --------------------------------------------------------------------------- bad rows
@@ -72,17 +103,21 @@ def pension_row(pid: str, id_number: str = ID_A, name: str = "邱世贵", *, amo
 def test_bad_pension_rows_are_rejected_with_line_and_reason_while_good_rows_load(
     engine, session_factory, tmp_path, batch_size
 ):
-    path = write_csv(tmp_path / "pension.csv", PENSION_HEADER, [
-        pension_row("PP1"),                                             # line 2
-        pension_row("PP2", amount="1000"),                              # line 3, same person
-        pension_row("PP3", _wrong_check_digit(ID_B), "李伊岚"),          # line 4
-        pension_row("PP4", ID_B, "李伊岚", amount="-5.00"),              # line 5
-        pension_row("PP5", ID_B, "李伊岚", status="refunded"),           # line 6
-        pension_row("PP6", ID_B, "李伊岚", start="2023-02-30"),          # line 7
-        pension_row("PP7", ID_C, "王波", amount="12.345"),               # line 8
-        pension_row("PP8", ID_C, "王波", start="2025-06-01", end="2025-01-01"),  # line 9
-        pension_row("PP9", ID_C, "王波", status="arrived"),              # line 10
-    ])
+    path = write_csv(
+        tmp_path / "pension.csv",
+        PENSION_HEADER,
+        [
+            pension_row("PP1"),  # line 2
+            pension_row("PP2", amount="1000"),  # line 3, same person
+            pension_row("PP3", _wrong_check_digit(ID_B), "李伊岚"),  # line 4
+            pension_row("PP4", ID_B, "李伊岚", amount="-5.00"),  # line 5
+            pension_row("PP5", ID_B, "李伊岚", status="refunded"),  # line 6
+            pension_row("PP6", ID_B, "李伊岚", start="2023-02-30"),  # line 7
+            pension_row("PP7", ID_C, "王波", amount="12.345"),  # line 8
+            pension_row("PP8", ID_C, "王波", start="2025-06-01", end="2025-01-01"),  # line 9
+            pension_row("PP9", ID_C, "王波", status="arrived"),  # line 10
+        ],
+    )
 
     summary = run(engine, "pension-payments", path, batch_size=batch_size)
 
@@ -104,40 +139,62 @@ def test_bad_pension_rows_are_rejected_with_line_and_reason_while_good_rows_load
         f"pension-payments: loaded 3, updated 0, unchanged 0, rejected 6 (see {summary.rejected_path})"
     )
     with session_factory() as s:
-        loaded = s.execute(select(PensionPayment.payment_id, PensionPayment.amount_fen,
-                                  PensionPayment.period_start).order_by(PensionPayment.payment_id)).all()
-        assert loaded == [("PP1", 70000, date(2025, 1, 1)), ("PP2", 100000, date(2025, 1, 1)),
-                          ("PP9", 70000, date(2025, 1, 1))]
-        persons = s.execute(select(Person.id_number, Person.name, Person.region_code)
-                            .order_by(Person.id_number)).all()
+        loaded = s.execute(
+            select(
+                PensionPayment.payment_id, PensionPayment.amount_fen, PensionPayment.period_start
+            ).order_by(PensionPayment.payment_id)
+        ).all()
+        assert loaded == [
+            ("PP1", 70000, date(2025, 1, 1)),
+            ("PP2", 100000, date(2025, 1, 1)),
+            ("PP9", 70000, date(2025, 1, 1)),
+        ]
+        persons = s.execute(
+            select(Person.id_number, Person.name, Person.region_code).order_by(Person.id_number)
+        ).all()
         assert sorted(persons) == sorted([(ID_A, "邱世贵", "420703"), (ID_C, "王波", "420703")])
 
 
-def test_a_row_naming_a_known_id_number_with_another_name_is_rejected(engine, session_factory, tmp_path):
-    run(engine, "pension-payments", write_csv(tmp_path / "p.csv", PENSION_HEADER, [pension_row("PP1")]))
-    path = write_csv(tmp_path / "p2.csv", PENSION_HEADER, [
-        pension_row("PP2", ID_A, "邱世贵"),
-        pension_row("PP3", ID_A, "邱仕贵"),
-        pension_row("PP4", ID_B, "李伊岚"),
-        pension_row("PP5", ID_B, "李依岚"),  # a new person: the first row of the file decides
-    ])
+def test_a_row_naming_a_known_id_number_with_another_name_is_rejected(
+    engine, session_factory, tmp_path
+):
+    run(
+        engine,
+        "pension-payments",
+        write_csv(tmp_path / "p.csv", PENSION_HEADER, [pension_row("PP1")]),
+    )
+    path = write_csv(
+        tmp_path / "p2.csv",
+        PENSION_HEADER,
+        [
+            pension_row("PP2", ID_A, "邱世贵"),
+            pension_row("PP3", ID_A, "邱仕贵"),
+            pension_row("PP4", ID_B, "李伊岚"),
+            pension_row("PP5", ID_B, "李依岚"),  # a new person: the first row of the file decides
+        ],
+    )
 
     summary = run(engine, "pension-payments", path)
 
     assert (summary.loaded, summary.rejected) == (2, 2)
     assert [(r["line"], r["code"]) for r in read_rejects(summary)] == [
-        ("3", "person.name_mismatch"), ("5", "person.name_mismatch")]
+        ("3", "person.name_mismatch"),
+        ("5", "person.name_mismatch"),
+    ]
     assert count(session_factory, Person) == 2
 
 
 def test_rows_with_too_few_fields_or_blank_keys_are_rejected(engine, tmp_path):
     path = tmp_path / "p.csv"
     path.write_text(
-        ",".join(PENSION_HEADER) + "\n"
-        + ",".join(pension_row("PP1")) + "\n"
+        ",".join(PENSION_HEADER)
+        + "\n"
+        + ",".join(pension_row("PP1"))
+        + "\n"
         + "PP2,only,three\n"
         + "\n"
-        + ",".join(pension_row("")) + "\n",
+        + ",".join(pension_row(""))
+        + "\n",
         encoding="utf-8",
     )
 
@@ -145,17 +202,25 @@ def test_rows_with_too_few_fields_or_blank_keys_are_rejected(engine, tmp_path):
 
     assert (summary.loaded, summary.rejected) == (1, 2)
     assert [(r["line"], r["code"]) for r in read_rejects(summary)] == [
-        ("3", "import.columns"), ("5", "import.required")]
+        ("3", "import.columns"),
+        ("5", "import.required"),
+    ]
 
 
 # --------------------------------------------------------------------------- re-import
 
 
 def test_importing_the_same_file_twice_changes_nothing(engine, session_factory, tmp_path):
-    path = write_csv(tmp_path / "pension.csv", PENSION_HEADER, [
-        pension_row("PP1"), pension_row("PP2", ID_B, "李伊岚"), pension_row("PP3", ID_B, "李伊岚"),
-        pension_row("PPX", _wrong_check_digit(ID_C), "王波"),
-    ])
+    path = write_csv(
+        tmp_path / "pension.csv",
+        PENSION_HEADER,
+        [
+            pension_row("PP1"),
+            pension_row("PP2", ID_B, "李伊岚"),
+            pension_row("PP3", ID_B, "李伊岚"),
+            pension_row("PPX", _wrong_check_digit(ID_C), "王波"),
+        ],
+    )
     first = run(engine, "pension-payments", path)
     assert (first.loaded, first.rejected) == (3, 1)
 
@@ -179,11 +244,21 @@ def test_a_clean_rerun_removes_the_rejected_file_of_an_earlier_run(engine, tmp_p
 
 
 def test_a_new_arrival_status_updates_the_payment(engine, session_factory, tmp_path):
-    run(engine, "pension-payments", write_csv(tmp_path / "a.csv", PENSION_HEADER, [
-        pension_row("PP1"), pension_row("PP2")]))
+    run(
+        engine,
+        "pension-payments",
+        write_csv(tmp_path / "a.csv", PENSION_HEADER, [pension_row("PP1"), pension_row("PP2")]),
+    )
 
-    summary = run(engine, "pension-payments", write_csv(tmp_path / "b.csv", PENSION_HEADER, [
-        pension_row("PP1", status="arrived"), pension_row("PP2")]))
+    summary = run(
+        engine,
+        "pension-payments",
+        write_csv(
+            tmp_path / "b.csv",
+            PENSION_HEADER,
+            [pension_row("PP1", status="arrived"), pension_row("PP2")],
+        ),
+    )
 
     assert (summary.loaded, summary.updated, summary.unchanged) == (0, 1, 1)
     with session_factory() as s:
@@ -193,27 +268,55 @@ def test_a_new_arrival_status_updates_the_payment(engine, session_factory, tmp_p
 def test_a_payment_with_an_active_application_keeps_its_amount_but_takes_its_arrival(
     engine, session_factory, tmp_path
 ):
-    run(engine, "pension-payments", write_csv(tmp_path / "a.csv", PENSION_HEADER, [
-        pension_row("PP1"), pension_row("PP2")]))
+    run(
+        engine,
+        "pension-payments",
+        write_csv(tmp_path / "a.csv", PENSION_HEADER, [pension_row("PP1"), pension_row("PP2")]),
+    )
     at = datetime(2026, 3, 10, tzinfo=UTC)
     with session_factory() as s, s.begin():
         pay = s.get(PensionPayment, "PP1")
-        s.add(Application(kind="pension", status="pending_review", channel="web",
-                          person_id=pay.person_id, region_code="420703", pension_payment_id="PP1",
-                          amount_fen=pay.amount_fen, payment_year=2025, period_start=pay.period_start,
-                          period_end=pay.period_end, created_at=at, updated_at=at))
+        s.add(
+            Application(
+                kind="pension",
+                status="pending_review",
+                channel="web",
+                person_id=pay.person_id,
+                region_code="420703",
+                pension_payment_id="PP1",
+                amount_fen=pay.amount_fen,
+                payment_year=2025,
+                period_start=pay.period_start,
+                period_end=pay.period_end,
+                created_at=at,
+                updated_at=at,
+            )
+        )
 
-    summary = run(engine, "pension-payments", write_csv(tmp_path / "b.csv", PENSION_HEADER, [
-        pension_row("PP1", amount="800.00"),
-        pension_row("PP1", status="abnormal"),  # same key again in the batch: rejected
-        pension_row("PP2", amount="800.00"),    # no application: the file is the truth
-    ]))
+    summary = run(
+        engine,
+        "pension-payments",
+        write_csv(
+            tmp_path / "b.csv",
+            PENSION_HEADER,
+            [
+                pension_row("PP1", amount="800.00"),
+                pension_row("PP1", status="abnormal"),  # same key again in the batch: rejected
+                pension_row("PP2", amount="800.00"),  # no application: the file is the truth
+            ],
+        ),
+    )
 
     assert (summary.updated, summary.rejected) == (1, 2)
     assert [(r["line"], r["code"]) for r in read_rejects(summary)] == [
-        ("2", "payment.has_application"), ("3", "import.duplicate_key")]
-    summary = run(engine, "pension-payments", write_csv(tmp_path / "c.csv", PENSION_HEADER, [
-        pension_row("PP1", status="arrived")]))
+        ("2", "payment.has_application"),
+        ("3", "import.duplicate_key"),
+    ]
+    summary = run(
+        engine,
+        "pension-payments",
+        write_csv(tmp_path / "c.csv", PENSION_HEADER, [pension_row("PP1", status="arrived")]),
+    )
     assert summary.updated == 1
     with session_factory() as s:
         pp1, pp2 = s.get(PensionPayment, "PP1"), s.get(PensionPayment, "PP2")
@@ -222,10 +325,17 @@ def test_a_payment_with_an_active_application_keeps_its_amount_but_takes_its_arr
 
 
 def test_a_payment_cannot_move_to_another_person(engine, tmp_path):
-    run(engine, "pension-payments", write_csv(tmp_path / "a.csv", PENSION_HEADER, [pension_row("PP1")]))
+    run(
+        engine,
+        "pension-payments",
+        write_csv(tmp_path / "a.csv", PENSION_HEADER, [pension_row("PP1")]),
+    )
 
-    summary = run(engine, "pension-payments", write_csv(tmp_path / "b.csv", PENSION_HEADER, [
-        pension_row("PP1", ID_B, "李伊岚")]))
+    summary = run(
+        engine,
+        "pension-payments",
+        write_csv(tmp_path / "b.csv", PENSION_HEADER, [pension_row("PP1", ID_B, "李伊岚")]),
+    )
 
     assert [r["code"] for r in read_rejects(summary)] == ["import.owner_changed"]
 
@@ -234,8 +344,13 @@ def test_values_with_tabs_backslashes_and_line_breaks_are_stored_as_written(
     engine, session_factory, tmp_path
 ):
     odd = "窗口\t3\\B栋\n二楼"
-    summary = run(engine, "pension-payments", write_csv(tmp_path / "p.csv", PENSION_HEADER, [
-        [*pension_row("PP1")[:9], odd, "not_arrived"]]))
+    summary = run(
+        engine,
+        "pension-payments",
+        write_csv(
+            tmp_path / "p.csv", PENSION_HEADER, [[*pension_row("PP1")[:9], odd, "not_arrived"]]
+        ),
+    )
 
     assert summary.loaded == 1
     with session_factory() as s:
@@ -264,7 +379,7 @@ def test_columns_in_any_order_and_extra_columns_load(engine, session_factory, tm
 
 def test_a_missing_required_column_fails_the_whole_file(engine, session_factory, tmp_path):
     header = [c for c in PENSION_HEADER if c not in ("amount", "channel")]
-    path = write_csv(tmp_path / "p.csv", header, [pension_row("PP1")[:len(header)]])
+    path = write_csv(tmp_path / "p.csv", header, [pension_row("PP1")[: len(header)]])
 
     with pytest.raises(Invalid) as failure:
         run(engine, "pension-payments", path)
@@ -286,51 +401,121 @@ def test_an_empty_file_fails(engine, tmp_path):
 # --------------------------------------------------------------------------- medical
 
 
-REG_HEADER = ["registration_id", "id_number", "name", "region_code", "agency_code", "agency_name", "ss_code"]
-MED_HEADER = ["payment_id", "registration_id", "ticket_no", "item_name", "medical_amount",
-              "ltc_amount", "period_start", "period_end", "payment_date", "channel"]
+REG_HEADER = [
+    "registration_id",
+    "id_number",
+    "name",
+    "region_code",
+    "agency_code",
+    "agency_name",
+    "ss_code",
+]
+MED_HEADER = [
+    "payment_id",
+    "registration_id",
+    "ticket_no",
+    "item_name",
+    "medical_amount",
+    "ltc_amount",
+    "period_start",
+    "period_end",
+    "payment_date",
+    "channel",
+]
 
 
-def med_row(pid: str, reg: str, *, medical: str = "380.00", ltc: str = "20.00",
-            start: str = "2024-01-01", end: str = "2024-12-31") -> list[str]:
-    return [pid, reg, f"T{pid}", "城乡居民基本医疗保险费", medical, ltc, start, end, "2023-10-08", "楚税通"]
+def med_row(
+    pid: str,
+    reg: str,
+    *,
+    medical: str = "380.00",
+    ltc: str = "20.00",
+    start: str = "2024-01-01",
+    end: str = "2024-12-31",
+) -> list[str]:
+    return [
+        pid,
+        reg,
+        f"T{pid}",
+        "城乡居民基本医疗保险费",
+        medical,
+        ltc,
+        start,
+        end,
+        "2023-10-08",
+        "楚税通",
+    ]
 
 
 def test_medical_payments_need_their_registration_and_get_their_insurance_year(
     engine, session_factory, tmp_path
 ):
-    regs = run(engine, "medical-registrations", write_csv(tmp_path / "r.csv", REG_HEADER, [
-        ["MR1", ID_A, "邱世贵", "420703", "H420703", "华容区医疗保障局(城乡医疗)", "S1"],
-    ]))
+    regs = run(
+        engine,
+        "medical-registrations",
+        write_csv(
+            tmp_path / "r.csv",
+            REG_HEADER,
+            [
+                ["MR1", ID_A, "邱世贵", "420703", "H420703", "华容区医疗保障局(城乡医疗)", "S1"],
+            ],
+        ),
+    )
     assert regs.loaded == 1
 
-    summary = run(engine, "medical-payments", write_csv(tmp_path / "m.csv", MED_HEADER, [
-        med_row("MP1", "MR1"),
-        med_row("MP2", "MR9"),
-        med_row("MP3", "MR1", ltc="", start="2025-09-01", end="2026-08-31"),
-        med_row("MP4", "MR1", medical="0"),
-        med_row("MP5", "MR1", ltc="-1"),
-    ]))
+    summary = run(
+        engine,
+        "medical-payments",
+        write_csv(
+            tmp_path / "m.csv",
+            MED_HEADER,
+            [
+                med_row("MP1", "MR1"),
+                med_row("MP2", "MR9"),
+                med_row("MP3", "MR1", ltc="", start="2025-09-01", end="2026-08-31"),
+                med_row("MP4", "MR1", medical="0"),
+                med_row("MP5", "MR1", ltc="-1"),
+            ],
+        ),
+    )
 
     assert (summary.loaded, summary.rejected) == (2, 3)
     assert [(r["line"], r["code"]) for r in read_rejects(summary)] == [
-        ("3", "medical_payment.unknown_registration"), ("5", "amount.not_positive"),
-        ("6", "amount.negative")]
+        ("3", "medical_payment.unknown_registration"),
+        ("5", "amount.not_positive"),
+        ("6", "amount.negative"),
+    ]
     with session_factory() as s:
         mp1, mp3 = s.get(MedicalPayment, "MP1"), s.get(MedicalPayment, "MP3")
-        assert (mp1.medical_amount_fen, mp1.ltc_amount_fen, mp1.insurance_year) == (38000, 2000, 2024)
+        assert (mp1.medical_amount_fen, mp1.ltc_amount_fen, mp1.insurance_year) == (
+            38000,
+            2000,
+            2024,
+        )
         assert (mp3.ltc_amount_fen, mp3.insurance_year) == (0, 2026)
 
 
 def test_a_registration_naming_a_pension_payer_with_another_name_is_rejected(
     engine, session_factory, tmp_path
 ):
-    run(engine, "pension-payments", write_csv(tmp_path / "p.csv", PENSION_HEADER, [pension_row("PP1")]))
+    run(
+        engine,
+        "pension-payments",
+        write_csv(tmp_path / "p.csv", PENSION_HEADER, [pension_row("PP1")]),
+    )
 
-    summary = run(engine, "medical-registrations", write_csv(tmp_path / "r.csv", REG_HEADER, [
-        ["MR1", ID_A, "邱仕贵", "420703", "H1", "华容区医疗保障局(城乡医疗)", "S1"],
-        ["MR2", ID_A, "邱世贵", "420703", "H1", "华容区医疗保障局(城乡医疗)", "S2"],
-    ]))
+    summary = run(
+        engine,
+        "medical-registrations",
+        write_csv(
+            tmp_path / "r.csv",
+            REG_HEADER,
+            [
+                ["MR1", ID_A, "邱仕贵", "420703", "H1", "华容区医疗保障局(城乡医疗)", "S1"],
+                ["MR2", ID_A, "邱世贵", "420703", "H1", "华容区医疗保障局(城乡医疗)", "S2"],
+            ],
+        ),
+    )
 
     assert (summary.loaded, summary.rejected) == (1, 1)
     assert read_rejects(summary)[0]["code"] == "person.name_mismatch"
@@ -340,62 +525,126 @@ def test_a_registration_naming_a_pension_payer_with_another_name_is_rejected(
 # --------------------------------------------------------------------------- units
 
 
-UNIT_HEADER = ["unit_payment_id", "unit_tax_id", "unit_name", "unit_ss_no", "region_code",
-               "payment_type", "payment_year", "payment_month", "amount", "period_start",
-               "period_end", "declaration_channel"]
+UNIT_HEADER = [
+    "unit_payment_id",
+    "unit_tax_id",
+    "unit_name",
+    "unit_ss_no",
+    "region_code",
+    "payment_type",
+    "payment_year",
+    "payment_month",
+    "amount",
+    "period_start",
+    "period_end",
+    "declaration_channel",
+]
 LINE_HEADER = ["unit_payment_id", "line_id", "id_number", "name", "ss_no", "amount"]
 TAX_ID = "54420703MJH123456X"
 VILLAGE = "华容区庙岭镇新庙村村民委员会"
 
 
-def unit_row(upid: str, amount: str, ptype: str = "collective_subsidy", month: str = "01") -> list[str]:
-    return [upid, TAX_ID, VILLAGE, "420703000001", "420703", ptype, "2025", month, amount,
-            "2025-01-01", "2025-12-31", "电子税务局"]
+def unit_row(
+    upid: str, amount: str, ptype: str = "collective_subsidy", month: str = "01"
+) -> list[str]:
+    return [
+        upid,
+        TAX_ID,
+        VILLAGE,
+        "420703000001",
+        "420703",
+        ptype,
+        "2025",
+        month,
+        amount,
+        "2025-01-01",
+        "2025-12-31",
+        "电子税务局",
+    ]
 
 
 def test_unit_payment_lines_may_not_exceed_the_payment_amount(engine, session_factory, tmp_path):
-    units = run(engine, "unit-payments", write_csv(tmp_path / "u.csv", UNIT_HEADER, [
-        unit_row("UP1", "300.00"), unit_row("UP2", "100.00", ptype="special_group_proxy"),
-        unit_row("UP3", "100.00", ptype="free_lunch"), unit_row("UP4", "100.00", month="13"),
-    ]))
+    units = run(
+        engine,
+        "unit-payments",
+        write_csv(
+            tmp_path / "u.csv",
+            UNIT_HEADER,
+            [
+                unit_row("UP1", "300.00"),
+                unit_row("UP2", "100.00", ptype="special_group_proxy"),
+                unit_row("UP3", "100.00", ptype="free_lunch"),
+                unit_row("UP4", "100.00", month="13"),
+            ],
+        ),
+    )
     assert (units.loaded, units.rejected) == (2, 2)
     assert [r["code"] for r in read_rejects(units)] == ["payment_type.unknown", "import.number"]
 
-    lines = run(engine, "unit-payment-persons", write_csv(tmp_path / "l.csv", LINE_HEADER, [
-        ["UP1", "UL1", ID_A, "邱世贵", "SS1", "100.00"],
-        ["UP1", "UL2", ID_B, "李伊岚", "SS2", "100.00"],
-        ["UP1", "UL3", ID_C, "王波", "SS3", "150.00"],   # 350 > 300
-        ["UP9", "UL4", ID_C, "王波", "SS3", "50.00"],    # no such unit payment
-        ["UP2", "UL5", ID_C, "王波", "SS3", "100.00"],
-    ]), batch_size=2)
+    lines = run(
+        engine,
+        "unit-payment-persons",
+        write_csv(
+            tmp_path / "l.csv",
+            LINE_HEADER,
+            [
+                ["UP1", "UL1", ID_A, "邱世贵", "SS1", "100.00"],
+                ["UP1", "UL2", ID_B, "李伊岚", "SS2", "100.00"],
+                ["UP1", "UL3", ID_C, "王波", "SS3", "150.00"],  # 350 > 300
+                ["UP9", "UL4", ID_C, "王波", "SS3", "50.00"],  # no such unit payment
+                ["UP2", "UL5", ID_C, "王波", "SS3", "100.00"],
+            ],
+        ),
+        batch_size=2,
+    )
 
     assert (lines.loaded, lines.rejected) == (3, 2)
     assert [(r["line"], r["code"]) for r in read_rejects(lines)] == [
-        ("4", "unit_payment.lines_exceed_amount"), ("5", "unit_payment_person.unknown_payment")]
+        ("4", "unit_payment.lines_exceed_amount"),
+        ("5", "unit_payment_person.unknown_payment"),
+    ]
     assert lines.incomplete == 1  # UP1: 200.00 of 300.00
     assert "warning: 1 unit payments are incomplete" in lines.line()
     with session_factory() as s:
-        assert s.execute(select(Person.region_code).where(Person.id_number == ID_C)).scalar_one() == "420703"
+        assert (
+            s.execute(select(Person.region_code).where(Person.id_number == ID_C)).scalar_one()
+            == "420703"
+        )
         assert s.execute(select(Unit.name)).scalars().all() == [VILLAGE]
 
-    rest = run(engine, "unit-payment-persons", write_csv(tmp_path / "l2.csv", LINE_HEADER, [
-        ["UP1", "UL3", ID_C, "王波", "SS3", "100.00"]]))
+    rest = run(
+        engine,
+        "unit-payment-persons",
+        write_csv(
+            tmp_path / "l2.csv", LINE_HEADER, [["UP1", "UL3", ID_C, "王波", "SS3", "100.00"]]
+        ),
+    )
     assert (rest.loaded, rest.incomplete) == (1, 0)
     assert "warning" not in rest.line()
 
     # Now that the lines are in, the payment's amount may not drop below them.
-    lower = run(engine, "unit-payments", write_csv(tmp_path / "u2.csv", UNIT_HEADER, [
-        unit_row("UP1", "200.00")]))
+    lower = run(
+        engine,
+        "unit-payments",
+        write_csv(tmp_path / "u2.csv", UNIT_HEADER, [unit_row("UP1", "200.00")]),
+    )
     assert [r["code"] for r in read_rejects(lower)] == ["unit_payment.amount_below_lines"]
     with session_factory() as s:
         assert s.get(UnitPayment, "UP1").amount_fen == 30000
-        total = s.execute(select(func.sum(UnitPaymentPerson.amount_fen))
-                          .where(UnitPaymentPerson.unit_payment_id == "UP1")).scalar_one()
+        total = s.execute(
+            select(func.sum(UnitPaymentPerson.amount_fen)).where(
+                UnitPaymentPerson.unit_payment_id == "UP1"
+            )
+        ).scalar_one()
         assert total == 30000
 
 
 def test_a_unit_payment_naming_a_known_tax_id_with_another_name_is_rejected(engine, tmp_path):
-    run(engine, "unit-payments", write_csv(tmp_path / "u.csv", UNIT_HEADER, [unit_row("UP1", "100")]))
+    run(
+        engine,
+        "unit-payments",
+        write_csv(tmp_path / "u.csv", UNIT_HEADER, [unit_row("UP1", "100")]),
+    )
     other = unit_row("UP2", "100")
     other[2] = "另一个村民委员会"
 
@@ -417,11 +666,15 @@ def test_generated_files_load_completely_in_dependency_order(engine, session_fac
     assert count(session_factory, PensionPayment) == counts["pension-payments"]
 
 
-def test_two_importers_of_the_same_file_at_once_load_each_row_once(engine, session_factory, tmp_path):
+def test_two_importers_of_the_same_file_at_once_load_each_row_once(
+    engine, session_factory, tmp_path
+):
     import threading
 
-    rows = [pension_row(f"PP{i:04d}", resident_id("420703", "19580312", i), f"居民{i}")
-            for i in range(120)]
+    rows = [
+        pension_row(f"PP{i:04d}", resident_id("420703", "19580312", i), f"居民{i}")
+        for i in range(120)
+    ]
     path = write_csv(tmp_path / "p.csv", PENSION_HEADER, rows)
     summaries: list[imports.ImportSummary] = []
     failures: list[BaseException] = []

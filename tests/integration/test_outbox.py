@@ -31,8 +31,15 @@ def _claim(factory, worker_id, at, *, limit=10, lease=30):  # type: ignore[no-un
 
 def _record(factory, message_id, worker_id, outcome, at, settings, seed=7):  # type: ignore[no-untyped-def]
     with factory() as session, session.begin():
-        return outbox.record_result(session, message_id=message_id, worker_id=worker_id,
-                                    outcome=outcome, at=at, settings=settings, rng=random.Random(seed))
+        return outbox.record_result(
+            session,
+            message_id=message_id,
+            worker_id=worker_id,
+            outcome=outcome,
+            at=at,
+            settings=settings,
+            rng=random.Random(seed),
+        )
 
 
 def _message(factory, message_id):  # type: ignore[no-untyped-def]
@@ -44,8 +51,15 @@ def _message(factory, message_id):  # type: ignore[no-untyped-def]
 
 def _attempts(factory, message_id):  # type: ignore[no-untyped-def]
     with factory() as session:
-        return session.execute(select(DispatchAttempt).where(DispatchAttempt.message_id == message_id)
-                               .order_by(DispatchAttempt.id)).scalars().all()
+        return (
+            session.execute(
+                select(DispatchAttempt)
+                .where(DispatchAttempt.message_id == message_id)
+                .order_by(DispatchAttempt.id)
+            )
+            .scalars()
+            .all()
+        )
 
 
 @pytest.fixture
@@ -62,7 +76,12 @@ def test_approval_writes_one_pending_message_to_the_first_agency_with_its_reques
     [pension] = make_approved(at=clock.now())
     [medical] = make_approved(kind="medical", at=clock.now())
     [msg] = messages_of(session_factory, pension)
-    assert (msg.agency, msg.operation, msg.state, msg.attempts) == ("hrss", "refund_request", "pending", 0)
+    assert (msg.agency, msg.operation, msg.state, msg.attempts) == (
+        "hrss",
+        "refund_request",
+        "pending",
+        0,
+    )
     assert len(msg.request_id) == 32
     assert msg.payload["amount"] == "700.00" and msg.payload["payer"]["id_number"]
     [med] = messages_of(session_factory, medical)
@@ -80,11 +99,18 @@ def test_a_claimed_message_is_not_claimed_again_until_its_lease_expires_and_then
 
     # w-a died mid-send: after the lease the message comes back, and the agency is asked first.
     [again] = _claim(session_factory, "w-b", clock.now() + timedelta(seconds=31))
-    assert (again.id, again.request_id, again.mode, again.attempt) == (first.id, first.request_id, QUERY, 2)
+    assert (again.id, again.request_id, again.mode, again.attempt) == (
+        first.id,
+        first.request_id,
+        QUERY,
+        2,
+    )
     [dead] = _attempts(session_factory, first.id)
     assert (dead.worker, dead.outcome) == ("w-a", "unknown")
     # The dead worker's late report does not take the message back from w-b.
-    assert not _record(session_factory, first.id, "w-a", Outcome("transient", "x"), clock.now(), settings)
+    assert not _record(
+        session_factory, first.id, "w-a", Outcome("transient", "x"), clock.now(), settings
+    )
     assert _message(session_factory, first.id).claimed_by == "w-b"
 
 
@@ -136,7 +162,15 @@ def test_transient_failures_back_off_exponentially_with_jitter_then_fail(
     for attempt in range(1, 5):
         [m] = _claim(session_factory, "w", at)
         assert m.attempt == attempt
-        _record(session_factory, m.id, "w", Outcome("transient", "人社 HTTP 503"), at, settings, seed=attempt)
+        _record(
+            session_factory,
+            m.id,
+            "w",
+            Outcome("transient", "人社 HTTP 503"),
+            at,
+            settings,
+            seed=attempt,
+        )
         msg = _message(session_factory, m.id)
         if attempt < 4:
             assert msg.state == "pending"
@@ -153,7 +187,9 @@ def test_transient_failures_back_off_exponentially_with_jitter_then_fail(
 
 def test_backoff_is_capped_at_ten_minutes_and_jitter_comes_from_the_injected_random():
     assert 300 <= outbox.backoff_seconds(40, random.Random(1)) <= 600
-    assert outbox.backoff_seconds(3, random.Random(5)) == outbox.backoff_seconds(3, random.Random(5))
+    assert outbox.backoff_seconds(3, random.Random(5)) == outbox.backoff_seconds(
+        3, random.Random(5)
+    )
     spread = {round(outbox.backoff_seconds(3, random.Random(s)), 3) for s in range(20)}
     assert len(spread) > 10 and all(4 <= d <= 8 for d in spread)
 
@@ -163,14 +199,26 @@ def test_a_permanent_error_fails_at_once_and_the_monitor_shows_it_with_its_attem
 ):
     [app_id] = make_approved(at=clock.now())
     [m] = _claim(session_factory, "w", clock.now())
-    _record(session_factory, m.id, "w", Outcome("permanent", "人社 HTTP 422 agency.request_refused"),
-            clock.now(), settings)
+    _record(
+        session_factory,
+        m.id,
+        "w",
+        Outcome("permanent", "人社 HTTP 422 agency.request_refused"),
+        clock.now(),
+        settings,
+    )
     with session_factory() as session:
-        page = outbox.list_dispatches(session, state="failed", page=1, page_size=10, region_scope="420000")
+        page = outbox.list_dispatches(
+            session, state="failed", page=1, page_size=10, region_scope="420000"
+        )
     [item] = page["items"]
     assert page["total"] == 1
     assert (item["id"], item["application_id"]) == (m.id, app_id)
-    assert (item["state"], item["state_label"], item["agency_label"]) == ("failed", "发送失败", "人社")
+    assert (item["state"], item["state_label"], item["agency_label"]) == (
+        "failed",
+        "发送失败",
+        "人社",
+    )
     assert item["can_retry"] and "422" in item["last_error"]
     assert [(a["outcome"], a["worker"]) for a in item["attempts"]] == [("permanent", "w")]
     assert "payload" not in item  # ID and account numbers stay out of the monitor
@@ -181,7 +229,14 @@ def test_a_timeout_leaves_the_outcome_unknown_and_the_next_try_asks_first(
 ):
     make_approved(at=clock.now())
     [m] = _claim(session_factory, "w", clock.now())
-    _record(session_factory, m.id, "w", Outcome("unknown", "人社 无应答（ReadTimeout）"), clock.now(), settings)
+    _record(
+        session_factory,
+        m.id,
+        "w",
+        Outcome("unknown", "人社 无应答（ReadTimeout）"),
+        clock.now(),
+        settings,
+    )
     msg = _message(session_factory, m.id)
     assert msg.state == "unknown"
     [again] = _claim(session_factory, "w", as_utc(msg.next_attempt_at))
@@ -218,7 +273,10 @@ def test_retry_failed_of_a_message_whose_outcome_was_unknown_asks_before_sending
     assert _message(session_factory, m.id).state == "failed"
     with session_factory() as session, session.begin():
         officer = factories.make_officer(session)
-        assert outbox.retry_failed(session, message_id=m.id, officer=officer, at=clock.now())["state"] == "unknown"
+        assert (
+            outbox.retry_failed(session, message_id=m.id, officer=officer, at=clock.now())["state"]
+            == "unknown"
+        )
     [again] = _claim(session_factory, "w", clock.now())
     assert again.mode == QUERY
 
@@ -246,7 +304,9 @@ def test_the_monitor_lists_only_the_officers_region_by_state_a_page_at_a_time(
     approvals.approved_applications(session_factory, n=3, at=clock.now(), region="420703")
     approvals.approved_applications(session_factory, n=2, at=clock.now(), region="420102")
     with session_factory() as session:
-        ezhou = outbox.list_dispatches(session, state="pending", page=1, page_size=2, region_scope="420700")
+        ezhou = outbox.list_dispatches(
+            session, state="pending", page=1, page_size=2, region_scope="420700"
+        )
         province = outbox.list_dispatches(session, page=3, page_size=2, region_scope="420000")
         wuhan_failed = outbox.list_dispatches(session, state="failed", region_scope="420100")
     assert ezhou["total"] == 3 and len(ezhou["items"]) == 2
@@ -259,13 +319,24 @@ def test_the_monitor_lists_only_the_officers_region_by_state_a_page_at_a_time(
 
 def _events(session_factory, app_id):  # type: ignore[no-untyped-def]
     with session_factory() as session:
-        return [(e.actor_kind, e.actor_id, e.from_status, e.to_status) for e in session.execute(
-            select(ApplicationEvent).where(ApplicationEvent.application_id == app_id)
-            .order_by(ApplicationEvent.id)).scalars()]
+        return [
+            (e.actor_kind, e.actor_id, e.from_status, e.to_status)
+            for e in session.execute(
+                select(ApplicationEvent)
+                .where(ApplicationEvent.application_id == app_id)
+                .order_by(ApplicationEvent.id)
+            ).scalars()
+        ]
 
 
 def test_an_approved_pension_refund_is_booked_once_and_reaches_refunded(
-    start_simulator, app_server, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
+    start_simulator,
+    app_server,
+    settings_for,
+    dispatcher_for,
+    make_approved,
+    session_factory,
+    shift_clock,
 ):
     sim = start_simulator(callback_url=app_server.url + "/api/v1/callbacks")
     dispatcher = dispatcher_for(settings_for(sim))
@@ -281,12 +352,19 @@ def test_an_approved_pension_refund_is_booked_once_and_reaches_refunded(
     assert (view["refund_status_label"], view["bank_result"]) == ("退费成功", "退付成功")
     assert view["refund_date"] == shift_clock.today().isoformat()
     assert _events(session_factory, app_id)[-2:] == [
-        ("agency", "hrss", "approved", "at_agency"), ("agency", "bank", "at_agency", "refunded"),
+        ("agency", "hrss", "approved", "at_agency"),
+        ("agency", "bank", "at_agency", "refunded"),
     ]
 
 
 def test_a_medical_refund_is_verified_then_paid_and_shows_both_results(
-    start_simulator, app_server, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
+    start_simulator,
+    app_server,
+    settings_for,
+    dispatcher_for,
+    make_approved,
+    session_factory,
+    shift_clock,
 ):
     sim = start_simulator(callback_url=app_server.url + "/api/v1/callbacks")
     dispatcher = dispatcher_for(settings_for(sim))
@@ -316,26 +394,46 @@ def test_a_unit_refund_shows_hrss_done_on_the_unit_progress(
     assert simulator.bookings("hrss")[0]["application_id"] == app_id
 
 
-def test_a_rejected_application_sends_nothing(simulator, settings_for, dispatcher_for, session_factory, shift_clock):
+def test_a_rejected_application_sends_nothing(
+    simulator, settings_for, dispatcher_for, session_factory, shift_clock
+):
     from sirefund.domain.workflow import ApplicationStatus as S
     from sirefund.services import applications
     from sirefund.services.applications import Actor
 
     with session_factory() as session, session.begin():
         app = approvals.pending_application(session, at=shift_clock.now())
-        applications.transition(session, application=app, target=S.REJECTED, actor=Actor.officer("OF1"),
-                                at=shift_clock.now(), reason="审核不通过：材料不全")
+        applications.transition(
+            session,
+            application=app,
+            target=S.REJECTED,
+            actor=Actor.officer("OF1"),
+            at=shift_clock.now(),
+            reason="审核不通过：材料不全",
+        )
         app_id = app.id
     assert dispatcher_for(settings_for(simulator)).run_once() == 0
     assert messages_of(session_factory, app_id) == []
     assert simulator.submits() == []
 
 
-@pytest.mark.parametrize("kind,agency,label", [
-    ("pension", "hrss", "人社退回"), ("medical", "medical_security", "核验不通过"),
-])
+@pytest.mark.parametrize(
+    "kind,agency,label",
+    [
+        ("pension", "hrss", "人社退回"),
+        ("medical", "medical_security", "核验不通过"),
+    ],
+)
 def test_an_agency_declining_ends_in_agency_rejected_and_nothing_goes_to_the_bank(
-    kind, agency, label, simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
+    kind,
+    agency,
+    label,
+    simulator,
+    settings_for,
+    dispatcher_for,
+    make_approved,
+    session_factory,
+    shift_clock,
 ):
     simulator.script.add("decline", agency=agency)
     dispatcher = dispatcher_for(settings_for(simulator))
@@ -369,7 +467,11 @@ def test_a_lost_callback_is_made_good_by_polling_and_polling_twice_changes_nothi
     simulator.script.set_delay("bank", 0.3)
     dispatcher = dispatcher_for(settings_for(simulator))
     [app_id] = make_approved(at=shift_clock.now())
-    dispatcher.drive(lambda: {m.agency: m.state for m in messages_of(session_factory, app_id)}.get("bank") == "done")
+    dispatcher.drive(
+        lambda: (
+            {m.agency: m.state for m in messages_of(session_factory, app_id)}.get("bank") == "done"
+        )
+    )
     assert status_of(session_factory, app_id) == "at_agency"
     assert dispatcher.poll() == 0  # not due yet: a callback may still come
 
@@ -380,5 +482,11 @@ def test_a_lost_callback_is_made_good_by_polling_and_polling_twice_changes_nothi
     shift_clock.advance(seconds=61)
     assert dispatcher.poll() == 0
     with session_factory() as session:
-        assert session.execute(select(func.count()).select_from(ApplicationEvent)
-                               .where(ApplicationEvent.to_status == "refunded")).scalar_one() == 1
+        assert (
+            session.execute(
+                select(func.count())
+                .select_from(ApplicationEvent)
+                .where(ApplicationEvent.to_status == "refunded")
+            ).scalar_one()
+            == 1
+        )

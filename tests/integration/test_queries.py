@@ -16,10 +16,18 @@ AT = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 
 def _apply(session, payment, status: str, minutes: int = 0) -> Application:  # type: ignore[no-untyped-def]
     app = Application(
-        kind="pension", status=status, channel="web", person_id=payment.person_id,
-        region_code="420703", pension_payment_id=payment.payment_id, amount_fen=payment.amount_fen,
-        payment_year=payment.payment_year, period_start=payment.period_start,
-        period_end=payment.period_end, created_at=AT, updated_at=AT,
+        kind="pension",
+        status=status,
+        channel="web",
+        person_id=payment.person_id,
+        region_code="420703",
+        pension_payment_id=payment.payment_id,
+        amount_fen=payment.amount_fen,
+        payment_year=payment.payment_year,
+        period_start=payment.period_start,
+        period_end=payment.period_end,
+        created_at=AT,
+        updated_at=AT,
     )
     session.add(app)
     session.flush()
@@ -46,8 +54,16 @@ def test_a_persons_payments_of_a_year_come_by_period_start_with_their_applicatio
     assert [r.payment_id for r in rows] == ["PPA", "PPC", "PPB"]
     a, c, b = rows
     assert (a.amount_fen, a.period_start, a.application_status, a.refundable) == (
-        120000, date(2021, 10, 31), "rejected", True)
-    assert (b.application_id, b.application_status, b.refundable) == (active.id, "pending_review", False)
+        120000,
+        date(2021, 10, 31),
+        "rejected",
+        True,
+    )
+    assert (b.application_id, b.application_status, b.refundable) == (
+        active.id,
+        "pending_review",
+        False,
+    )
     assert b.has_active_application
     assert (c.arrival_status, c.application_id, c.refundable) == ("arrived", None, False)
     assert isinstance(c.payment_date, date)
@@ -61,7 +77,11 @@ def test_the_latest_application_speaks_when_none_is_active(session):
 
     (row,) = pension_payments_for_person(session, person_id=me.id, year=None)
 
-    assert (row.application_id, row.application_status, row.refundable) == (latest.id, "cancelled", True)
+    assert (row.application_id, row.application_status, row.refundable) == (
+        latest.id,
+        "cancelled",
+        True,
+    )
 
 
 def test_state_filters_refundable_and_applied_payments(session):

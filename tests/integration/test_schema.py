@@ -17,16 +17,29 @@ from tests import factories as f
 
 def test_migrations_produce_the_schema_of_the_models(engine):
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), Base.metadata)
-    assert diff == [], f"models.py and migrations differ; run scripts/regen-initial-migration.sh: {diff}"
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": False}), Base.metadata
+        )
+    assert diff == [], (
+        f"models.py and migrations differ; run scripts/regen-initial-migration.sh: {diff}"
+    )
     assert migrate.current_revision(engine) == migrate.head_revision()
 
 
 def _pension_app(person, payment, status="pending_review"):
     return Application(
-        kind="pension", status=status, channel="web", person_id=person.id, region_code=person.region_code,
-        pension_payment_id=payment.payment_id, amount_fen=payment.amount_fen, payment_year=payment.payment_year,
-        period_start=payment.period_start, period_end=payment.period_end, created_at=f.AT, updated_at=f.AT,
+        kind="pension",
+        status=status,
+        channel="web",
+        person_id=person.id,
+        region_code=person.region_code,
+        pension_payment_id=payment.payment_id,
+        amount_fen=payment.amount_fen,
+        payment_year=payment.payment_year,
+        period_start=payment.period_start,
+        period_end=payment.period_end,
+        created_at=f.AT,
+        updated_at=f.AT,
     )
 
 
@@ -82,12 +95,14 @@ def test_audit_events_cannot_be_updated_or_deleted(session):
     app = _pension_app(person, pay)
     session.add(app)
     session.flush()
-    session.execute(text(
-        "INSERT INTO application_events (application_id, at, actor_kind, to_status) "
-        "VALUES (:a, CURRENT_TIMESTAMP, 'person', 'pending_review')"), {"a": app.id})
-    with pytest.raises(DBAPIError):
-        with session.begin_nested():
-            session.execute(text("UPDATE application_events SET to_status = 'refunded'"))
-    with pytest.raises(DBAPIError):
-        with session.begin_nested():
-            session.execute(text("DELETE FROM application_events"))
+    session.execute(
+        text(
+            "INSERT INTO application_events (application_id, at, actor_kind, to_status) "
+            "VALUES (:a, CURRENT_TIMESTAMP, 'person', 'pending_review')"
+        ),
+        {"a": app.id},
+    )
+    with pytest.raises(DBAPIError), session.begin_nested():
+        session.execute(text("UPDATE application_events SET to_status = 'refunded'"))
+    with pytest.raises(DBAPIError), session.begin_nested():
+        session.execute(text("DELETE FROM application_events"))

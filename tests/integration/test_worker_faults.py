@@ -30,9 +30,14 @@ pytestmark = pytest.mark.timeout(300)
 def _outcomes(session_factory, app_id, agency="hrss"):  # type: ignore[no-untyped-def]
     [msg] = [m for m in messages_of(session_factory, app_id) if m.agency == agency]
     with session_factory() as session:
-        return [a.outcome for a in session.execute(
-            select(DispatchAttempt).where(DispatchAttempt.message_id == msg.id)
-            .order_by(DispatchAttempt.id)).scalars()]
+        return [
+            a.outcome
+            for a in session.execute(
+                select(DispatchAttempt)
+                .where(DispatchAttempt.message_id == msg.id)
+                .order_by(DispatchAttempt.id)
+            ).scalars()
+        ]
 
 
 def _hrss_state(session_factory, app_id):  # type: ignore[no-untyped-def]
@@ -41,8 +46,11 @@ def _hrss_state(session_factory, app_id):  # type: ignore[no-untyped-def]
 
 def _events_to(session_factory, status):  # type: ignore[no-untyped-def]
     with session_factory() as session:
-        return session.execute(select(func.count()).select_from(ApplicationEvent)
-                               .where(ApplicationEvent.to_status == status)).scalar_one()
+        return session.execute(
+            select(func.count())
+            .select_from(ApplicationEvent)
+            .where(ApplicationEvent.to_status == status)
+        ).scalar_one()
 
 
 def test_an_agency_down_for_a_while_then_back_loses_nothing_and_books_each_refund_once(
@@ -148,8 +156,9 @@ def test_a_request_a_dead_worker_never_sent_is_sent_after_the_agency_says_it_has
     dispatcher = dispatcher_for(settings_for(simulator))
     [app_id] = make_approved(at=shift_clock.now())
     # A worker claims it and dies before sending anything.
-    [claimed] = outbox.claim_due(session_factory, worker_id="dead", at=shift_clock.now(), limit=5,
-                                 lease_seconds=5)
+    [claimed] = outbox.claim_due(
+        session_factory, worker_id="dead", at=shift_clock.now(), limit=5, lease_seconds=5
+    )
     assert claimed.mode == SEND
     shift_clock.advance(seconds=6)
     dispatcher.run_once()
@@ -163,8 +172,10 @@ def test_server_errors_are_retried_until_the_agency_answers(
     simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
 ):
     # Scripted over HTTP, as a test in another process would.
-    r = httpx.post(simulator.url + "/_sim/script",
-                   json={"rules": [{"action": "error", "agency": "hrss", "status_code": 500, "times": 2}]})
+    r = httpx.post(
+        simulator.url + "/_sim/script",
+        json={"rules": [{"action": "error", "agency": "hrss", "status_code": 500, "times": 2}]},
+    )
     assert r.status_code == 200
     dispatcher = dispatcher_for(settings_for(simulator))
     [app_id] = make_approved(at=shift_clock.now())
@@ -180,7 +191,9 @@ def test_server_errors_are_retried_until_the_agency_answers(
 def test_requests_signed_with_the_wrong_secret_are_refused_for_good(
     simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
 ):
-    dispatcher = dispatcher_for(settings_for(simulator, callback_secret="some-other-secret-0123456789"))
+    dispatcher = dispatcher_for(
+        settings_for(simulator, callback_secret="some-other-secret-0123456789")
+    )
     [app_id] = make_approved(at=shift_clock.now())
     dispatcher.run_once()
     [msg] = messages_of(session_factory, app_id)
@@ -214,7 +227,13 @@ def test_a_permanent_refusal_fails_shows_in_the_monitor_and_an_officer_retry_get
 
 
 def test_duplicate_and_out_of_order_callbacks_apply_each_result_once(
-    start_simulator, app_server, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
+    start_simulator,
+    app_server,
+    settings_for,
+    dispatcher_for,
+    make_approved,
+    session_factory,
+    shift_clock,
 ):
     sim = start_simulator(callback_url=app_server.url + "/api/v1/callbacks")
     sim.script.set_delay("bank", 0.1)
@@ -226,7 +245,9 @@ def test_duplicate_and_out_of_order_callbacks_apply_each_result_once(
     dispatcher.drive(lambda: status_of(session_factory, app_id) == "refunded")
     wait_until(lambda: sim.state.sender.pending() == 0)
 
-    delivered = Counter((c["agency"], c["status"], c["http_status"]) for c in sim.state.sender.delivered)
+    delivered = Counter(
+        (c["agency"], c["status"], c["http_status"]) for c in sim.state.sender.delivered
+    )
     assert delivered[("bank", "paid", 200)] == 10
     assert delivered[("hrss", "received", 200)] == 1
     assert _events_to(session_factory, "at_agency") == 1
@@ -240,24 +261,34 @@ def test_duplicate_and_out_of_order_callbacks_apply_each_result_once(
 def _worker_env(db_url: str, sim_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIREFUND_")}
     env.update(
-        SIREFUND_DATABASE_URL=db_url, SIREFUND_AGENCY_URL=sim_url, SIREFUND_CALLBACK_SECRET=SECRET,
-        SIREFUND_SECRET_KEY="test-secret-key-0123456789abcdef", SIREFUND_VAR_DIR=str(tmp_path / "var"),
-        SIREFUND_AGENCY_TIMEOUT_SECONDS="1", SIREFUND_DISPATCH_LEASE_SECONDS="2",
-        SIREFUND_DISPATCH_MAX_ATTEMPTS="20", PYTHONUNBUFFERED="1",
+        SIREFUND_DATABASE_URL=db_url,
+        SIREFUND_AGENCY_URL=sim_url,
+        SIREFUND_CALLBACK_SECRET=SECRET,
+        SIREFUND_SECRET_KEY="test-secret-key-0123456789abcdef",
+        SIREFUND_VAR_DIR=str(tmp_path / "var"),
+        SIREFUND_AGENCY_TIMEOUT_SECONDS="1",
+        SIREFUND_DISPATCH_LEASE_SECONDS="2",
+        SIREFUND_DISPATCH_MAX_ATTEMPTS="20",
+        PYTHONUNBUFFERED="1",
     )
     env.update(extra)
     return env
 
 
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "sirefund.worker"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=log.open("ab"))
+    return subprocess.Popen(
+        [sys.executable, "-m", "sirefund.worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("ab"),
+    )
 
 
 def _count(session_factory, status):  # type: ignore[no-untyped-def]
     with session_factory() as session:
-        return session.execute(select(func.count()).select_from(Application)
-                               .where(Application.status == status)).scalar_one()
+        return session.execute(
+            select(func.count()).select_from(Application).where(Application.status == status)
+        ).scalar_one()
 
 
 def _assert_each_booked_exactly_once(sim, ids: list[int]) -> None:  # type: ignore[no-untyped-def]
@@ -282,7 +313,9 @@ def test_sigterm_stops_the_worker_after_the_message_in_hand_and_hands_back_the_r
         assert proc.wait(timeout=15) == 0
     finally:
         proc.kill()
-    states = sorted(m.state for i in ids for m in messages_of(session_factory, i) if m.agency == "hrss")
+    states = sorted(
+        m.state for i in ids for m in messages_of(session_factory, i) if m.agency == "hrss"
+    )
     assert states == ["done", "pending", "pending"]
     [sent] = simulator.submits("hrss")
     assert status_of(session_factory, sent["application_id"]) == "at_agency"
@@ -311,7 +344,9 @@ def test_two_workers_against_postgresql_send_no_request_twice_and_book_each_refu
             p.kill()
     _assert_each_booked_exactly_once(simulator, ids)
     with session_factory() as session:
-        workers = session.execute(select(func.count(func.distinct(DispatchAttempt.worker)))).scalar_one()
+        workers = session.execute(
+            select(func.count(func.distinct(DispatchAttempt.worker)))
+        ).scalar_one()
     assert workers == 2  # both took part
     assert _events_to(session_factory, "refunded") == 1000
 
@@ -350,6 +385,9 @@ def test_a_worker_killed_twenty_times_during_a_thousand_approvals_books_every_re
     _assert_each_booked_exactly_once(simulator, ids)
     assert _events_to(session_factory, "refunded") == 1000
     with session_factory() as session:
-        lost = session.execute(select(func.count()).select_from(DispatchAttempt)
-                               .where(DispatchAttempt.detail.like("租约到期%"))).scalar_one()
+        lost = session.execute(
+            select(func.count())
+            .select_from(DispatchAttempt)
+            .where(DispatchAttempt.detail.like("租约到期%"))
+        ).scalar_one()
     assert lost > 0  # some messages were caught mid-send and settled by asking

@@ -122,9 +122,9 @@ def test_units_have_valid_distinct_tax_ids(data) -> None:
         assert uscc.is_valid(payment["unit_tax_id"])
         assert payment["unit_ss_no"].isdigit()
         assert payment["unit_name"].endswith("村村民委员会")
-        assert name_of.setdefault(payment["unit_tax_id"], payment["unit_name"]) == payment[
-            "unit_name"
-        ]
+        assert (
+            name_of.setdefault(payment["unit_tax_id"], payment["unit_name"]) == payment["unit_name"]
+        )
     assert len(name_of) == PERSONS // 50
 
 
@@ -195,8 +195,7 @@ def test_demo_identities(data) -> None:
         p for p in data["medical-payments"] if p["registration_id"] == regs[0]["registration_id"]
     ]
     assert any(
-        p["period_start"] == "2026-01-01" and p["medical_amount"] == "350.00"
-        for p in demo_payments
+        p["period_start"] == "2026-01-01" and p["medical_amount"] == "350.00" for p in demo_payments
     )
 
     second = [

@@ -182,7 +182,7 @@ def test_province_codes_are_the_34_gbt2260_prefixes() -> None:
     expected |= {str(n) for n in range(61, 66)}
     expected |= {"71", "81", "82"}
     assert len(PROVINCE_CODES) == 34
-    assert PROVINCE_CODES == expected
+    assert expected == PROVINCE_CODES
 
 
 @given(
@@ -214,7 +214,9 @@ def test_bank_account_spaces_are_removed() -> None:
     assert check_bank_account(spaced) == card
 
 
-@pytest.mark.parametrize("value", ["12345", "1" * 33, "", "12345a789", "1234-5678", "１２３４５６７"])
+@pytest.mark.parametrize(
+    "value", ["12345", "1" * 33, "", "12345a789", "1234-5678", "１２３４５６７"]
+)
 def test_bank_account_not_6_to_32_digits_is_refused(value: str) -> None:
     with pytest.raises(Invalid) as exc:
         check_bank_account(value)
@@ -354,7 +356,13 @@ def test_account_for_officer_shows_first_six_and_last_four_with_length_preserved
 
 @pytest.mark.parametrize(
     "mask",
-    [mask_id_number, mask_id_number_for_officer, mask_phone, mask_account, mask_account_for_officer],
+    [
+        mask_id_number,
+        mask_id_number_for_officer,
+        mask_phone,
+        mask_account,
+        mask_account_for_officer,
+    ],
 )
 def test_masking_none_or_empty_gives_empty(mask) -> None:  # type: ignore[no-untyped-def]
     assert mask(None) == ""

@@ -19,10 +19,15 @@ def test_scrub_masks_ids_phones_and_card_numbers_but_keeps_short_numbers():
 
 
 def test_access_log_drops_the_query_string():
-    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1,
-                               '%s - "%s %s HTTP/%s" %d',
-                               ("127.0.0.1:5000", "GET", f"/api/v1/unit/payments/U1/persons?id_number={ID}",
-                                "1.1", 200), None)
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", f"/api/v1/unit/payments/U1/persons?id_number={ID}", "1.1", 200),
+        None,
+    )
     logsafe.AccessLogWithoutQuery().filter(record)
     assert ID not in record.getMessage()
     assert "/api/v1/unit/payments/U1/persons" in record.getMessage()
@@ -34,8 +39,9 @@ def test_tracebacks_are_scrubbed_before_a_handler_prints_them():
     except ValueError:
         import sys
 
-        record = logging.LogRecord("sirefund", logging.ERROR, __file__, 1, "failed for %s",
-                                   (PHONE,), sys.exc_info())
+        record = logging.LogRecord(
+            "sirefund", logging.ERROR, __file__, 1, "failed for %s", (PHONE,), sys.exc_info()
+        )
     logsafe.ScrubDigits().filter(record)
     text = logging.Formatter().format(record)
     assert CARD not in text and PHONE not in text
@@ -65,10 +71,15 @@ def test_database_errors_do_not_carry_bound_parameters(tmp_path):
 def test_scrubbed_access_records_still_format_with_uvicorns_access_formatter():
     from uvicorn.logging import AccessFormatter
 
-    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1,
-                               '%s - "%s %s HTTP/%s" %d',
-                               ("127.0.0.1:5000", "GET", f"/api/v1/pension/payments/{ID}", "1.1", 200),
-                               None)
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", f"/api/v1/pension/payments/{ID}", "1.1", 200),
+        None,
+    )
     logsafe.AccessLogWithoutQuery().filter(record)
     logsafe.ScrubDigits().filter(record)
     line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s').format(record)

@@ -14,9 +14,12 @@ from sirefund.web.app import create_app
 
 @pytest.fixture
 def settings(db_url: str, tmp_path) -> Settings:
-    return Settings(database_url=db_url, var_dir=tmp_path / "var",
-                    secret_key="test-secret-key-0123456789abcdef",
-                    callback_secret="test-callback-secret-0123456789")
+    return Settings(
+        database_url=db_url,
+        var_dir=tmp_path / "var",
+        secret_key="test-secret-key-0123456789abcdef",
+        callback_secret="test-callback-secret-0123456789",
+    )
 
 
 @pytest.fixture
@@ -47,8 +50,9 @@ def login(app, session_factory, clock, settings):
 
     def _login(kind: str, account_id: int) -> dict[str, str]:
         with session_factory() as s, s.begin():
-            token, _ = accounts.create_session(s, kind=kind, account_id=account_id,
-                                               at=clock.now(), settings=settings)
+            token, _ = accounts.create_session(
+                s, kind=kind, account_id=account_id, at=clock.now(), settings=settings
+            )
         return {"Authorization": f"Bearer {token}"}
 
     return _login

@@ -14,16 +14,32 @@ from tests import factories as f
 ACCOUNT = "6228480402564890018"
 
 
-def pension_app(s, *, region: str = "420703", at: datetime = f.AT, person=None,
-                arrival: str = "not_arrived", channel: str = "web") -> Application:
+def pension_app(
+    s,
+    *,
+    region: str = "420703",
+    at: datetime = f.AT,
+    person=None,
+    arrival: str = "not_arrived",
+    channel: str = "web",
+) -> Application:
     person = person or f.make_person(s, region=region)
     pay = f.make_pension_payment(s, person, arrival_status=arrival)
     app = Application(
-        kind="pension", channel=channel, person_id=person.id, region_code=person.region_code,
-        pension_payment_id=pay.payment_id, amount_fen=pay.amount_fen,
-        payment_year=pay.payment_year, period_start=pay.period_start, period_end=pay.period_end,
-        bank_account_type="bank_card", bank_account_no=ACCOUNT, bank_category="103",
-        contact_name=person.name, contact_phone="13812341234",
+        kind="pension",
+        channel=channel,
+        person_id=person.id,
+        region_code=person.region_code,
+        pension_payment_id=pay.payment_id,
+        amount_fen=pay.amount_fen,
+        payment_year=pay.payment_year,
+        period_start=pay.period_start,
+        period_end=pay.period_end,
+        bank_account_type="bank_card",
+        bank_account_no=ACCOUNT,
+        bank_category="103",
+        contact_name=person.name,
+        contact_phone="13812341234",
     )
     return applications.create(s, application=app, actor=Actor.person(person.id), at=at)
 
@@ -32,17 +48,33 @@ def unit_app(s, *, region: str = "420703") -> Application:
     person = f.make_person(s, region=region)
     unit = f.make_unit(s, region=region)
     up, (line,) = f.make_unit_payment(s, unit, [person])
-    batch = RefundBatch(unit_id=unit.id, unit_payment_id=up.unit_payment_id,
-                        amount_fen=line.amount_fen, created_at=f.AT)
+    batch = RefundBatch(
+        unit_id=unit.id,
+        unit_payment_id=up.unit_payment_id,
+        amount_fen=line.amount_fen,
+        created_at=f.AT,
+    )
     s.add(batch)
     s.flush()
     app = Application(
-        kind="unit_pension", channel="web", person_id=person.id, unit_id=unit.id,
-        region_code=person.region_code, unit_line_id=line.line_id, batch_id=batch.id,
-        amount_fen=line.amount_fen, payment_year=up.payment_year, payment_month=1,
-        period_start=up.period_start, period_end=up.period_end, bank_account_type="bank_card",
-        bank_account_no=ACCOUNT, bank_account_name=unit.name, bank_category="314",
-        contact_name="村会计", contact_phone="027-87654321",
+        kind="unit_pension",
+        channel="web",
+        person_id=person.id,
+        unit_id=unit.id,
+        region_code=person.region_code,
+        unit_line_id=line.line_id,
+        batch_id=batch.id,
+        amount_fen=line.amount_fen,
+        payment_year=up.payment_year,
+        payment_month=1,
+        period_start=up.period_start,
+        period_end=up.period_end,
+        bank_account_type="bank_card",
+        bank_account_no=ACCOUNT,
+        bank_account_name=unit.name,
+        bank_category="314",
+        contact_name="村会计",
+        contact_phone="027-87654321",
     )
     return applications.create(s, application=app, actor=Actor.unit(unit.id), at=f.AT)
 
@@ -53,10 +85,18 @@ def medical_app(s, *, region: str = "420703") -> Application:
     mp = f.make_medical_payment(s, reg, medical_fen=30000, ltc_fen=5000)
     acct = f.make_submitted_account(s, person, account_no="6217000010001234567")
     app = Application(
-        kind="medical", channel="mobile_app", person_id=person.id, region_code=person.region_code,
-        medical_payment_id=mp.payment_id, registration_id=reg.registration_id,
-        deposit_account_id=acct.id, amount_fen=mp.refund_amount_fen,
-        payment_year=mp.insurance_year, period_start=mp.period_start, period_end=mp.period_end,
-        handler_phone="13912345678", reason_code="duplicate_payment",
+        kind="medical",
+        channel="mobile_app",
+        person_id=person.id,
+        region_code=person.region_code,
+        medical_payment_id=mp.payment_id,
+        registration_id=reg.registration_id,
+        deposit_account_id=acct.id,
+        amount_fen=mp.refund_amount_fen,
+        payment_year=mp.insurance_year,
+        period_start=mp.period_start,
+        period_end=mp.period_end,
+        handler_phone="13912345678",
+        reason_code="duplicate_payment",
     )
     return applications.create(s, application=app, actor=Actor.person(person.id), at=f.AT)

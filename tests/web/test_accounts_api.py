@@ -28,8 +28,12 @@ def _seed(session_factory, build):  # type: ignore[no-untyped-def]
 
 
 def _register(client: TestClient, **overrides: object):  # type: ignore[no-untyped-def]
-    body = {"id_number": resident_id(), "name": "邱世贵", "phone": "13812341234",
-            "password": NEW_PASSWORD} | overrides
+    body = {
+        "id_number": resident_id(),
+        "name": "邱世贵",
+        "phone": "13812341234",
+        "password": NEW_PASSWORD,
+    } | overrides
     return client.post(f"{API}/register/person", json=body)
 
 
@@ -48,7 +52,9 @@ def _error(response) -> dict:  # type: ignore[no-untyped-def]
 # --------------------------------------------------------------------------- registration
 
 
-def test_registering_an_unknown_id_creates_the_person_with_an_argon2id_hash(client, session_factory):
+def test_registering_an_unknown_id_creates_the_person_with_an_argon2id_hash(
+    client, session_factory
+):
     id_number = resident_id(region="420102")
     r = _register(client, id_number=id_number, username="Qiu_SG")
     assert r.status_code == 201, r.text
@@ -77,8 +83,11 @@ def test_registering_a_known_id_with_another_name_is_refused(client, session_fac
     known = _seed(session_factory, lambda s: make_person(s, name="王秀英"))
     r = _register(client, id_number=known.id_number, name="王秀兰")
     assert r.status_code == 422
-    assert _error(r) == {"code": "register.name_mismatch", "message": _error(r)["message"],
-                         "field": "name"}
+    assert _error(r) == {
+        "code": "register.name_mismatch",
+        "message": _error(r)["message"],
+        "field": "name",
+    }
     with session_factory() as s:
         assert s.get(Person, known.id).password_hash is None
 
@@ -104,8 +113,11 @@ def test_a_phone_already_in_use_is_refused(client):
     assert _register(client, phone="13700001111").status_code == 201
     r = _register(client, phone="13700001111")
     assert r.status_code == 409
-    assert _error(r) | {"message": ""} == {"code": "register.phone_taken", "message": "",
-                                           "field": "phone"}
+    assert _error(r) | {"message": ""} == {
+        "code": "register.phone_taken",
+        "message": "",
+        "field": "phone",
+    }
 
 
 def test_a_username_already_in_use_is_refused_whatever_its_case(client):
@@ -122,12 +134,15 @@ def test_a_malformed_username_is_refused(client, username):
     assert _error(r)["field"] == "username"
 
 
-@pytest.mark.parametrize(("password", "code"), [
-    ("short1!", "password.too_short"),
-    ("password123", "password.too_common"),
-    ("woaini1314", "password.too_common"),
-    ("aaaaaaaaaaaa", "password.too_common"),
-])
+@pytest.mark.parametrize(
+    ("password", "code"),
+    [
+        ("short1!", "password.too_short"),
+        ("password123", "password.too_common"),
+        ("woaini1314", "password.too_common"),
+        ("aaaaaaaaaaaa", "password.too_common"),
+    ],
+)
 def test_weak_or_common_passwords_are_refused(client, password, code):
     r = _register(client, password=password)
     assert r.status_code == 422
@@ -149,32 +164,41 @@ def test_a_landline_is_not_accepted_as_the_account_phone(client):
 
 def test_a_known_unit_registers_with_its_tax_id_and_name(client, session_factory):
     unit = _seed(session_factory, lambda s: make_unit(s, name="新庙村村民委员会"))
-    r = client.post(f"{API}/register/unit",
-                    json={"tax_id": unit.tax_id.lower(), "name": "新庙村村民委员会",
-                          "password": NEW_PASSWORD})
+    r = client.post(
+        f"{API}/register/unit",
+        json={"tax_id": unit.tax_id.lower(), "name": "新庙村村民委员会", "password": NEW_PASSWORD},
+    )
     assert r.status_code == 201, r.text
     assert r.json()["tax_id"] == unit.tax_id
     with session_factory() as s:
         assert s.get(Unit, unit.id).password_hash.startswith("$argon2id$")
-    again = client.post(f"{API}/register/unit",
-                        json={"tax_id": unit.tax_id, "name": "新庙村村民委员会",
-                              "password": NEW_PASSWORD})
+    again = client.post(
+        f"{API}/register/unit",
+        json={"tax_id": unit.tax_id, "name": "新庙村村民委员会", "password": NEW_PASSWORD},
+    )
     assert again.status_code == 409
     assert _error(again)["code"] == "register.already_registered"
 
 
 def test_an_unknown_unit_cannot_register(client):
-    r = client.post(f"{API}/register/unit",
-                    json={"tax_id": "91420700MA4KXXXX0X", "name": "某村", "password": NEW_PASSWORD})
+    r = client.post(
+        f"{API}/register/unit",
+        json={"tax_id": "91420700MA4KXXXX0X", "name": "某村", "password": NEW_PASSWORD},
+    )
     assert r.status_code == 422
-    assert _error(r) == {"code": "register.unit_unknown",
-                         "message": "未查询到该单位信息，请核对纳税人识别号", "field": "tax_id"}
+    assert _error(r) == {
+        "code": "register.unit_unknown",
+        "message": "未查询到该单位信息，请核对纳税人识别号",
+        "field": "tax_id",
+    }
 
 
 def test_a_unit_with_another_name_cannot_register(client, session_factory):
     unit = _seed(session_factory, lambda s: make_unit(s, name="新庙村村民委员会"))
-    r = client.post(f"{API}/register/unit",
-                    json={"tax_id": unit.tax_id, "name": "旧庙村村民委员会", "password": NEW_PASSWORD})
+    r = client.post(
+        f"{API}/register/unit",
+        json={"tax_id": unit.tax_id, "name": "旧庙村村民委员会", "password": NEW_PASSWORD},
+    )
     assert r.status_code == 422
     assert _error(r)["code"] == "register.name_mismatch"
 
@@ -184,8 +208,12 @@ def test_a_unit_with_another_name_cannot_register(client, session_factory):
 
 def test_a_registered_person_logs_in_by_id_number_phone_or_username(client):
     id_number = resident_id()
-    assert _register(client, id_number=id_number, phone="13512345678",
-                     username="qiushigui").status_code == 201
+    assert (
+        _register(
+            client, id_number=id_number, phone="13512345678", username="qiushigui"
+        ).status_code
+        == 201
+    )
     for login in (id_number, id_number.lower(), "135 1234 5678", "QiuShiGui"):
         r = _login(client, "person", login, NEW_PASSWORD)
         assert r.status_code == 201, (login, r.text)
@@ -216,8 +244,10 @@ def test_the_session_cookie_is_secure_when_configured(client, session_factory, s
 
 
 def test_a_unit_logs_in_by_tax_id_and_an_officer_by_code(client, session_factory):
-    unit, officer = _seed(session_factory, lambda s: (
-        make_unit(s, password=PASSWORD), make_officer(s, code="OF7001", name="李审核")))
+    unit, officer = _seed(
+        session_factory,
+        lambda s: (make_unit(s, password=PASSWORD), make_officer(s, code="OF7001", name="李审核")),
+    )
     r = _login(client, "unit", unit.tax_id)
     assert r.status_code == 201
     assert r.json()["kind"] == "unit"
@@ -225,7 +255,12 @@ def test_a_unit_logs_in_by_tax_id_and_an_officer_by_code(client, session_factory
     r = _login(client, "officer", "OF7001")
     assert r.status_code == 201
     assert r.json() | {"token": "", "csrf_token": "", "expires_at": ""} == {
-        "token": "", "kind": "officer", "display_name": "李审核", "csrf_token": "", "expires_at": ""}
+        "token": "",
+        "kind": "officer",
+        "display_name": "李审核",
+        "csrf_token": "",
+        "expires_at": "",
+    }
     assert client.get(f"{API}/me", headers=_bearer(r)).json()["officer_code"] == "OF7001"
 
 
@@ -242,8 +277,13 @@ def test_a_wrong_password_and_an_unknown_account_get_the_same_401(client, sessio
     unregistered = _login(client, "person", imported_only.id_number, PASSWORD)
     for r in (wrong, unknown, unregistered):
         assert r.status_code == 401
-        assert r.json() == {"error": {"code": "auth.invalid_credentials",
-                                      "message": "账号或密码错误", "field": None}}
+        assert r.json() == {
+            "error": {
+                "code": "auth.invalid_credentials",
+                "message": "账号或密码错误",
+                "field": None,
+            }
+        }
         assert SESSION_COOKIE not in r.headers.get("set-cookie", "")
 
 
@@ -269,12 +309,18 @@ def _other_address(app: FastAPI, host: str) -> TestClient:
     return TestClient(app, raise_server_exceptions=False, client=(host, 50000))
 
 
-THROTTLED = {"error": {"code": "auth.throttled", "message": "登录失败次数过多，请15分钟后再试",
-                       "field": None}}
+THROTTLED = {
+    "error": {
+        "code": "auth.throttled",
+        "message": "登录失败次数过多，请15分钟后再试",
+        "field": None,
+    }
+}
 
 
 def test_an_account_is_throttled_after_too_many_failures_even_with_the_right_password(
-        client, app, session_factory, settings, clock):
+    client, app, session_factory, settings, clock
+):
     settings.login_max_failures = 3
     person = _seed(session_factory, lambda s: make_person(s, password=PASSWORD))
     _fail(client, person.id_number, 3)
@@ -289,13 +335,16 @@ def test_an_account_is_throttled_after_too_many_failures_even_with_the_right_pas
         event = s.execute(select(SecurityEvent)).scalars().first()
         assert event is not None and event.kind == "login.throttled"
         assert person.id_number not in (event.detail or "")
-        assert all(person.id_number not in f.scope for f in s.execute(select(LoginFailure)).scalars())
+        assert all(
+            person.id_number not in f.scope for f in s.execute(select(LoginFailure)).scalars()
+        )
     clock.advance(seconds=settings.login_window_seconds + 1)
     assert _login(client, "person", person.id_number).status_code == 201
 
 
 def test_an_unknown_account_is_throttled_exactly_like_a_known_one(
-        client, app, settings, session_factory):
+    client, app, settings, session_factory
+):
     settings.login_max_failures = 3
     person = _seed(session_factory, lambda s: make_person(s, password=PASSWORD))
     ghost = resident_id(region="420102")
@@ -311,7 +360,8 @@ def test_an_unknown_account_is_throttled_exactly_like_a_known_one(
 
 
 def test_one_address_failing_on_many_accounts_is_throttled_but_others_are_not(
-        client, app, session_factory, settings):
+    client, app, session_factory, settings
+):
     settings.login_max_failures = 3
     person = _seed(session_factory, lambda s: make_person(s, password=PASSWORD))
     with _other_address(app, "203.0.113.7") as attacker:
@@ -389,8 +439,12 @@ def test_a_cookie_session_needs_the_csrf_token_to_write(app, client, session_fac
     assert client.post("/test-only/write", headers={CSRF_HEADER: csrf}).status_code == 200
     assert client.delete(f"{API}/sessions/current").status_code == 403
     assert client.delete(f"{API}/sessions/current", headers={CSRF_HEADER: csrf}).status_code == 204
-    assert client.get(f"{API}/me", headers={"Cookie": f"{SESSION_COOKIE}={r.json()['token']}"}
-                      ).status_code == 401
+    assert (
+        client.get(
+            f"{API}/me", headers={"Cookie": f"{SESSION_COOKIE}={r.json()['token']}"}
+        ).status_code
+        == 401
+    )
 
 
 def test_a_bearer_session_needs_no_csrf_token(app, client, session_factory):
@@ -441,7 +495,9 @@ def test_a_current_hash_is_left_alone_at_login(client, session_factory):
         assert s.get(Person, person.id).password_hash == before
 
 
-def test_login_hashes_in_a_worker_thread_not_on_the_event_loop(client, session_factory, monkeypatch):
+def test_login_hashes_in_a_worker_thread_not_on_the_event_loop(
+    client, session_factory, monkeypatch
+):
     import asyncio
 
     loop_running: list[bool] = []
@@ -466,7 +522,8 @@ def test_login_hashes_in_a_worker_thread_not_on_the_event_loop(client, session_f
 
 @pytest.mark.parametrize("known", [False, True], ids=["unknown-id", "imported-id"])
 def test_a_registration_racing_another_for_the_same_id_gets_409_not_500(
-        client, session_factory, db_url, monkeypatch, known):
+    client, session_factory, db_url, monkeypatch, known
+):
     if db_url.startswith("sqlite"):
         pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): no race to lose")
     id_number = resident_id()
@@ -477,8 +534,11 @@ def test_a_registration_racing_another_for_the_same_id_gets_409_not_500(
     def rival_commits_first(password):  # type: ignore[no-untyped-def]
         # Runs between our checks and our write: the other registration wins the race.
         with session_factory() as s, s.begin():
-            rival = (s.execute(select(Person).where(Person.id_number == id_number)).scalar_one()
-                     if known else make_person(s, id_number=id_number))
+            rival = (
+                s.execute(select(Person).where(Person.id_number == id_number)).scalar_one()
+                if known
+                else make_person(s, id_number=id_number)
+            )
             rival.password_hash = real_hash("Rival-passw0rd!")
         return real_hash(password)
 
@@ -494,8 +554,13 @@ def test_a_registration_racing_another_for_the_same_id_gets_409_not_500(
 def test_openapi_documents_the_account_endpoints_with_examples(client):
     doc = client.get("/openapi.json").json()
     paths = doc["paths"]
-    for path, method in (("/register/person", "post"), ("/register/unit", "post"),
-                         ("/sessions", "post"), ("/sessions/current", "delete"), ("/me", "get")):
+    for path, method in (
+        ("/register/person", "post"),
+        ("/register/unit", "post"),
+        ("/sessions", "post"),
+        ("/sessions/current", "delete"),
+        ("/me", "get"),
+    ):
         assert method in paths[f"{API}{path}"], path
     login = paths[f"{API}/sessions"]["post"]
     assert {"201", "401", "422", "429"} <= set(login["responses"])

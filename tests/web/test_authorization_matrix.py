@@ -37,14 +37,13 @@ from tests import factories as f
 
 API = "/api/v1"
 ACCOUNT = "6228480402564890018"
-REGION = "420703"           # 鄂州市华容区: where every applicant of the world lives
-OFFICER_REGION = "420700"   # 鄂州市: the officer whose scope covers REGION
-ELSEWHERE = "420100"        # 武汉市: an officer whose scope does not
+REGION = "420703"  # 鄂州市华容区: where every applicant of the world lives
+OFFICER_REGION = "420700"  # 鄂州市: the officer whose scope covers REGION
+ELSEWHERE = "420100"  # 武汉市: an officer whose scope does not
 
 # Ids that exist nowhere: what "not found" looks like, to compare "not yours" against.
 MISSING_INT = 987_654_321
 MISSING_STR = "UP99999999"
-
 
 
 # --------------------------------------------------------------------------- the matrix
@@ -58,8 +57,8 @@ class Row:
     what the owner gets on repeating the call (409 once a cancel or decision is done).
     """
 
-    audience: str              # person | unit | officer | agency
-    target: str                # key of World.ids
+    audience: str  # person | unit | officer | agency
+    target: str  # key of World.ids
     owner: int
     again: int | None = None
     body: dict[str, Any] | None = None
@@ -67,33 +66,54 @@ class Row:
     overrides: dict[str, int] = field(default_factory=dict)
 
 
-_REPORT_DRAFT = {"handler_name": "邱世贵", "report_date": "2026-03-10", "accounts": [],
-                 "submit": False}
+_REPORT_DRAFT = {
+    "handler_name": "邱世贵",
+    "report_date": "2026-03-10",
+    "accounts": [],
+    "submit": False,
+}
 
 MATRIX: dict[tuple[str, str], Row] = {
     # Pension, person
     ("GET", "/pension/refunds/{application_id}"): Row("person", "pension_app", 200, again=200),
-    ("POST", "/pension/refunds/{application_id}/cancel"): Row("person", "pension_app", 200, again=409),
+    ("POST", "/pension/refunds/{application_id}/cancel"): Row(
+        "person", "pension_app", 200, again=409
+    ),
     # Medical, person
     ("GET", "/medical/refunds/{application_id}"): Row("person", "medical_app", 200, again=200),
-    ("POST", "/medical/refunds/{application_id}/cancel"): Row("person", "medical_app", 200, again=409),
+    ("POST", "/medical/refunds/{application_id}/cancel"): Row(
+        "person", "medical_app", 200, again=409
+    ),
     ("GET", "/deposit-account-reports/{report_id}"): Row("person", "draft_report", 200, again=200),
-    ("PUT", "/deposit-account-reports/{report_id}"): Row("person", "draft_report", 200, again=200,
-                                                         body=_REPORT_DRAFT),
+    ("PUT", "/deposit-account-reports/{report_id}"): Row(
+        "person", "draft_report", 200, again=200, body=_REPORT_DRAFT
+    ),
     # Pension, unit
-    ("GET", "/unit/payments/{unit_payment_id}/persons"): Row("unit", "unit_payment", 200, again=200,
-                                                             missing=MISSING_STR),
+    ("GET", "/unit/payments/{unit_payment_id}/persons"): Row(
+        "unit", "unit_payment", 200, again=200, missing=MISSING_STR
+    ),
     ("GET", "/unit/refunds/{application_id}/persons"): Row("unit", "unit_app", 200, again=200),
     ("POST", "/unit/refunds/{application_id}/cancel"): Row("unit", "unit_app", 200, again=409),
     # Officer
-    ("GET", "/officer/applications/{application_id}"): Row("officer", "pension_app", 200, again=200),
+    ("GET", "/officer/applications/{application_id}"): Row(
+        "officer", "pension_app", 200, again=200
+    ),
     ("POST", "/officer/applications/{application_id}/reveal"): Row(
-        "officer", "pension_app", 200, again=200, body={"field": "id_number", "reason": "缴费人来电核对身份"}),
+        "officer",
+        "pension_app",
+        200,
+        again=200,
+        body={"field": "id_number", "reason": "缴费人来电核对身份"},
+    ),
     ("POST", "/officer/applications/{application_id}/approve"): Row(
-        "officer", "pension_app", 200, again=409, body={"opinion": "同意退费"}),
+        "officer", "pension_app", 200, again=409, body={"opinion": "同意退费"}
+    ),
     ("POST", "/officer/applications/{application_id}/reject"): Row(
-        "officer", "pension_app", 200, again=409, body={"opinion": "缴费记录已到账"}),
-    ("POST", "/officer/dispatches/{message_id}/retry"): Row("officer", "failed_dispatch", 202, again=409),
+        "officer", "pension_app", 200, again=409, body={"opinion": "缴费记录已到账"}
+    ),
+    ("POST", "/officer/dispatches/{message_id}/retry"): Row(
+        "officer", "failed_dispatch", 202, again=409
+    ),
     # Agencies: the signature is the credential; no login of ours is one.
     ("POST", "/callbacks/{agency}"): Row("agency", "agency", 200, again=200, missing="nowhere"),
 }
@@ -102,14 +122,29 @@ MATRIX: dict[tuple[str, str], Row] = {
 # is: the person who applied / reported, the unit that saved the batch, the officer whose
 # region covers the application, the agency that was sent the request.
 AUDIENCES: dict[str, dict[str, int]] = {
-    "person": {"anonymous": 401, "person": 404, "unit": 403, "officer": 403,
-               "officer_elsewhere": 403},
-    "unit": {"anonymous": 401, "person": 403, "unit": 404, "officer": 403,
-             "officer_elsewhere": 403},
+    "person": {
+        "anonymous": 401,
+        "person": 404,
+        "unit": 403,
+        "officer": 403,
+        "officer_elsewhere": 403,
+    },
+    "unit": {
+        "anonymous": 401,
+        "person": 403,
+        "unit": 404,
+        "officer": 403,
+        "officer_elsewhere": 403,
+    },
     # The officer whose region covers the application is the owner here.
     "officer": {"anonymous": 401, "person": 403, "unit": 403, "officer_elsewhere": 404},
-    "agency": {"anonymous": 401, "person": 401, "unit": 401, "officer": 401,
-               "officer_elsewhere": 401},
+    "agency": {
+        "anonymous": 401,
+        "person": 401,
+        "unit": 401,
+        "officer": 401,
+        "officer_elsewhere": 401,
+    },
 }
 
 
@@ -130,13 +165,19 @@ def expected(row: Row, actor: str) -> int:
 @dataclass
 class World:
     ids: dict[str, Any]
-    headers: dict[str, dict[str, str]]   # actor -> request headers (owner is per audience)
-    owners: dict[str, str]               # audience -> actor key in `accounts`
+    headers: dict[str, dict[str, str]]  # actor -> request headers (owner is per audience)
+    owners: dict[str, str]  # audience -> actor key in `accounts`
 
 
 def _application(s, **values) -> Application:
-    app = Application(bank_account_type="bank_card", bank_account_no=ACCOUNT, bank_category="103",
-                      contact_name="邱世贵", contact_phone="13812341234", **values)
+    app = Application(
+        bank_account_type="bank_card",
+        bank_account_no=ACCOUNT,
+        bank_category="103",
+        contact_name="邱世贵",
+        contact_phone="13812341234",
+        **values,
+    )
     return applications.create(s, application=app, actor=Actor.person(values["person_id"]), at=f.AT)
 
 
@@ -159,77 +200,150 @@ def world(session_factory, login, clock) -> World:
 
         pay = f.make_pension_payment(s, owner)
         pension_app = _application(
-            s, kind="pension", channel="web", person_id=owner.id, region_code=REGION,
-            pension_payment_id=pay.payment_id, amount_fen=pay.amount_fen,
-            payment_year=pay.payment_year, period_start=pay.period_start,
-            period_end=pay.period_end)
+            s,
+            kind="pension",
+            channel="web",
+            person_id=owner.id,
+            region_code=REGION,
+            pension_payment_id=pay.payment_id,
+            amount_fen=pay.amount_fen,
+            payment_year=pay.payment_year,
+            period_start=pay.period_start,
+            period_end=pay.period_end,
+        )
 
         reg = f.make_registration(s, owner)
         mp = f.make_medical_payment(s, reg, medical_fen=30000, ltc_fen=5000)
         acct = f.make_submitted_account(s, owner)
         medical_app = _application(
-            s, kind="medical", channel="web", person_id=owner.id, region_code=REGION,
-            medical_payment_id=mp.payment_id, registration_id=reg.registration_id,
-            deposit_account_id=acct.id, amount_fen=mp.refund_amount_fen,
-            payment_year=mp.insurance_year, period_start=mp.period_start,
-            period_end=mp.period_end, handler_phone="13912345678", reason_code="duplicate_payment")
+            s,
+            kind="medical",
+            channel="web",
+            person_id=owner.id,
+            region_code=REGION,
+            medical_payment_id=mp.payment_id,
+            registration_id=reg.registration_id,
+            deposit_account_id=acct.id,
+            amount_fen=mp.refund_amount_fen,
+            payment_year=mp.insurance_year,
+            period_start=mp.period_start,
+            period_end=mp.period_end,
+            handler_phone="13912345678",
+            reason_code="duplicate_payment",
+        )
 
-        draft = DepositAccountReport(person_id=owner.id, handler_name="邱世贵", state="draft",
-                                     created_at=f.AT)
+        draft = DepositAccountReport(
+            person_id=owner.id, handler_name="邱世贵", state="draft", created_at=f.AT
+        )
         s.add(draft)
 
         up, (line,) = f.make_unit_payment(s, unit, [owner])
-        batch = RefundBatch(unit_id=unit.id, unit_payment_id=up.unit_payment_id,
-                            amount_fen=line.amount_fen, created_at=f.AT)
+        batch = RefundBatch(
+            unit_id=unit.id,
+            unit_payment_id=up.unit_payment_id,
+            amount_fen=line.amount_fen,
+            created_at=f.AT,
+        )
         s.add(batch)
         s.flush()
-        unit_app = applications.create(s, application=Application(
-            kind="unit_pension", channel="web", person_id=owner.id, unit_id=unit.id,
-            region_code=REGION, unit_line_id=line.line_id, batch_id=batch.id,
-            amount_fen=line.amount_fen, payment_year=up.payment_year, payment_month=1,
-            period_start=up.period_start, period_end=up.period_end, bank_account_type="bank_card",
-            bank_account_no=ACCOUNT, bank_account_name=unit.name, bank_category="314",
-            contact_name="村会计", contact_phone="027-87654321",
-        ), actor=Actor.unit(unit.id), at=f.AT)
+        unit_app = applications.create(
+            s,
+            application=Application(
+                kind="unit_pension",
+                channel="web",
+                person_id=owner.id,
+                unit_id=unit.id,
+                region_code=REGION,
+                unit_line_id=line.line_id,
+                batch_id=batch.id,
+                amount_fen=line.amount_fen,
+                payment_year=up.payment_year,
+                payment_month=1,
+                period_start=up.period_start,
+                period_end=up.period_end,
+                bank_account_type="bank_card",
+                bank_account_no=ACCOUNT,
+                bank_account_name=unit.name,
+                bank_category="314",
+                contact_name="村会计",
+                contact_phone="027-87654321",
+            ),
+            actor=Actor.unit(unit.id),
+            at=f.AT,
+        )
 
         # A second pension application, approved, with its HRSS request: one failed dispatch
         # to retry, and one the agency may answer by callback.
         pay2 = f.make_pension_payment(s, owner, year=2024)
         sent = _application(
-            s, kind="pension", channel="web", person_id=owner.id, region_code=REGION,
-            pension_payment_id=pay2.payment_id, amount_fen=pay2.amount_fen,
-            payment_year=pay2.payment_year, period_start=pay2.period_start,
-            period_end=pay2.period_end)
-        applications.transition(s, application=sent, target=S.APPROVED,
-                                actor=Actor.officer(officer.code), at=f.AT)
+            s,
+            kind="pension",
+            channel="web",
+            person_id=owner.id,
+            region_code=REGION,
+            pension_payment_id=pay2.payment_id,
+            amount_fen=pay2.amount_fen,
+            payment_year=pay2.payment_year,
+            period_start=pay2.period_start,
+            period_end=pay2.period_end,
+        )
+        applications.transition(
+            s, application=sent, target=S.APPROVED, actor=Actor.officer(officer.code), at=f.AT
+        )
         failed = outbox.enqueue_for_approval(s, application=sent, at=f.AT)
         failed.state, failed.attempts, failed.last_error = "failed", 8, "HTTP 400"
         # The database allows one request per application and agency: the callback's
         # request belongs to a third application.
         pay3 = f.make_pension_payment(s, owner, year=2023)
         waiting = _application(
-            s, kind="pension", channel="web", person_id=owner.id, region_code=REGION,
-            pension_payment_id=pay3.payment_id, amount_fen=pay3.amount_fen,
-            payment_year=pay3.payment_year, period_start=pay3.period_start,
-            period_end=pay3.period_end)
-        applications.transition(s, application=waiting, target=S.APPROVED,
-                                actor=Actor.officer(officer.code), at=f.AT)
-        answered = outbox.enqueue(s, application=waiting, agency="hrss",
-                                  operation=outbox.OPERATIONS["hrss"],
-                                  payload={"application_id": waiting.id}, at=f.AT)
+            s,
+            kind="pension",
+            channel="web",
+            person_id=owner.id,
+            region_code=REGION,
+            pension_payment_id=pay3.payment_id,
+            amount_fen=pay3.amount_fen,
+            payment_year=pay3.payment_year,
+            period_start=pay3.period_start,
+            period_end=pay3.period_end,
+        )
+        applications.transition(
+            s, application=waiting, target=S.APPROVED, actor=Actor.officer(officer.code), at=f.AT
+        )
+        answered = outbox.enqueue(
+            s,
+            application=waiting,
+            agency="hrss",
+            operation=outbox.OPERATIONS["hrss"],
+            payload={"application_id": waiting.id},
+            at=f.AT,
+        )
         s.flush()
-        ids = {"pension_app": pension_app.id, "medical_app": medical_app.id,
-               "draft_report": draft.id, "unit_payment": up.unit_payment_id,
-               "unit_app": unit_app.id, "failed_dispatch": failed.id, "agency": "hrss",
-               "request_id": answered.request_id}
-        accounts = {"owner_person": ("person", owner.id), "person": ("person", other.id),
-                    "owner_unit": ("unit", unit.id), "unit": ("unit", other_unit.id),
-                    "officer": ("officer", officer.id),
-                    "officer_elsewhere": ("officer", elsewhere.id)}
+        ids = {
+            "pension_app": pension_app.id,
+            "medical_app": medical_app.id,
+            "draft_report": draft.id,
+            "unit_payment": up.unit_payment_id,
+            "unit_app": unit_app.id,
+            "failed_dispatch": failed.id,
+            "agency": "hrss",
+            "request_id": answered.request_id,
+        }
+        accounts = {
+            "owner_person": ("person", owner.id),
+            "person": ("person", other.id),
+            "owner_unit": ("unit", unit.id),
+            "unit": ("unit", other_unit.id),
+            "officer": ("officer", officer.id),
+            "officer_elsewhere": ("officer", elsewhere.id),
+        }
     headers = {key: login(kind, account_id) for key, (kind, account_id) in accounts.items()}
     headers["anonymous"] = {}
-    return World(ids=ids, headers=headers,
-                 owners={"person": "owner_person", "unit": "owner_unit", "officer": "officer"})
+    return World(
+        ids=ids,
+        headers=headers,
+        owners={"person": "owner_person", "unit": "owner_unit", "officer": "officer"},
+    )
 
 
 # --------------------------------------------------------------------------- calling
@@ -248,10 +362,17 @@ def _actor_headers(world: World, row: Row, actor: str) -> dict[str, str]:
     return world.headers[actor]
 
 
-def _call(client, world: World, method: str, template: str, row: Row, actor: str,
-          target: Any | None = None):
+def _call(
+    client,
+    world: World,
+    method: str,
+    template: str,
+    row: Row,
+    actor: str,
+    target: Any | None = None,
+):
     value = world.ids[row.target] if target is None else target
-    name = template[template.index("{") + 1:template.index("}")]
+    name = template[template.index("{") + 1 : template.index("}")]
     url = API + template.replace("{" + name + "}", str(value))
     headers = dict(_actor_headers(world, row, actor))
     content = None
@@ -260,8 +381,13 @@ def _call(client, world: World, method: str, template: str, row: Row, actor: str
         content = json.dumps({"request_id": world.ids["request_id"], "status": "received"}).encode()
         headers["Content-Type"] = "application/json"
         if actor == "owner":
-            headers.update(signed_headers(client.app.state.settings.resolved_callback_secret(),
-                                          content, at=client.app.state.clock.now()))
+            headers.update(
+                signed_headers(
+                    client.app.state.settings.resolved_callback_secret(),
+                    content,
+                    at=client.app.state.clock.now(),
+                )
+            )
     elif row.body is not None:
         content = json.dumps(row.body).encode()
         headers["Content-Type"] = "application/json"
@@ -285,7 +411,7 @@ def _api_routes(app) -> set[tuple[str, str]]:
         path, methods = getattr(route, "path", None), getattr(route, "methods", None)
         if path and methods and path.startswith(API + "/") and "{" in path:
             for method in set(methods) - {"HEAD", "OPTIONS"}:
-                found.add((method, path[len(API):]))
+                found.add((method, path[len(API) :]))
     return found
 
 
@@ -319,9 +445,11 @@ def test_each_caller_gets_the_status_of_the_matrix(client, world, method, templa
         assert r.status_code == row.again, r.text
 
 
-@pytest.mark.parametrize(("method", "template"),
-                         sorted(k for k, row in MATRIX.items() if 404 in AUDIENCES[row.audience].values()),
-                         ids=lambda v: v)
+@pytest.mark.parametrize(
+    ("method", "template"),
+    sorted(k for k, row in MATRIX.items() if 404 in AUDIENCES[row.audience].values()),
+    ids=lambda v: v,
+)
 def test_not_yours_looks_exactly_like_not_there(client, world, method, template):
     row = MATRIX[(method, template)]
     stranger = next(a for a, status in AUDIENCES[row.audience].items() if status == 404)
@@ -346,8 +474,10 @@ def test_an_owner_id_of_another_kind_is_not_found_on_each_kinds_route(client, wo
         ("GET", f"/unit/refunds/{ids['pension_app']}/persons", world.headers["owner_unit"]),
         ("POST", f"/unit/refunds/{ids['pension_app']}/cancel", world.headers["owner_unit"]),
     ]
-    got = {(m, p): client.request(m, API + p, headers=person_or_unit).status_code
-           for m, p, person_or_unit in cases}
+    got = {
+        (m, p): client.request(m, API + p, headers=person_or_unit).status_code
+        for m, p, person_or_unit in cases
+    }
     assert got == {(m, p): 404 for m, p, _ in cases}
 
 
@@ -355,14 +485,20 @@ def test_the_agency_callback_for_another_agency_is_not_found(client, world, sess
     """A correctly signed answer posted as the wrong agency names a request that agency was
     never sent: 404, and the request stays unanswered."""
     content = json.dumps({"request_id": world.ids["request_id"], "status": "paid"}).encode()
-    headers = {"Content-Type": "application/json",
-               **signed_headers(client.app.state.settings.resolved_callback_secret(), content,
-                                at=client.app.state.clock.now())}
+    headers = {
+        "Content-Type": "application/json",
+        **signed_headers(
+            client.app.state.settings.resolved_callback_secret(),
+            content,
+            at=client.app.state.clock.now(),
+        ),
+    }
     r = client.post(f"{API}/callbacks/bank", content=content, headers=headers)
     assert r.status_code == 404, r.text
     with session_factory() as s:
-        state = s.execute(select(OutboxMessage.state)
-                          .where(OutboxMessage.request_id == world.ids["request_id"])).scalar_one()
+        state = s.execute(
+            select(OutboxMessage.state).where(OutboxMessage.request_id == world.ids["request_id"])
+        ).scalar_one()
     assert state == "pending"
 
 
@@ -374,12 +510,15 @@ def test_matrix_calls_by_others_leave_the_objects_untouched(client, world, sessi
             _call(client, world, method, template, row, actor)
     ids = world.ids
     with session_factory() as s:
-        statuses = {key: s.get(Application, ids[key]).status
-                    for key in ("pension_app", "medical_app", "unit_app")}
+        statuses = {
+            key: s.get(Application, ids[key]).status
+            for key in ("pension_app", "medical_app", "unit_app")
+        }
         dispatch = s.get(OutboxMessage, ids["failed_dispatch"]).state
         report = s.get(DepositAccountReport, ids["draft_report"])
-        answered = s.execute(select(OutboxMessage.state)
-                             .where(OutboxMessage.request_id == ids["request_id"])).scalar_one()
+        answered = s.execute(
+            select(OutboxMessage.state).where(OutboxMessage.request_id == ids["request_id"])
+        ).scalar_one()
     assert statuses == dict.fromkeys(statuses, "pending_review")
     assert dispatch == "failed"
     assert (report.state, report.report_date) == ("draft", None)

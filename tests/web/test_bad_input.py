@@ -16,8 +16,12 @@ from tests.factories import resident_id
 
 API = "/api/v1"
 LOGIN = {"kind": "person", "login": "420703195803120013", "password": "Hubei-2026-refund"}
-REGISTER = {"id_number": "420703195803120013", "name": "邱世贵", "phone": "13812341234",
-            "password": "Hubei-2026-refund"}
+REGISTER = {
+    "id_number": "420703195803120013",
+    "name": "邱世贵",
+    "phone": "13812341234",
+    "password": "Hubei-2026-refund",
+}
 UNIT = {"tax_id": "544207030000000001", "name": "新庙村村民委员会", "password": "Hubei-2026-refund"}
 ENDPOINTS = [("/sessions", LOGIN), ("/register/person", REGISTER), ("/register/unit", UNIT)]
 
@@ -38,12 +42,12 @@ def _post_raw(client, path: str, content: bytes, content_type: str = "applicatio
 
 
 MALFORMED = [
-    b'{"kind": "person", "login": ',          # truncated
-    b"{'kind': 'person'}",                    # not JSON quotes
-    b'{"kind": "person",}',                   # trailing comma
-    b"\xff\xfe\x00{",                          # not UTF-8
-    b'{"login": ' + b"9" * 5000 + b"}",       # a number too long to parse
-    b"[" * 100_000 + b"]" * 100_000,          # nesting deeper than the parser goes
+    b'{"kind": "person", "login": ',  # truncated
+    b"{'kind': 'person'}",  # not JSON quotes
+    b'{"kind": "person",}',  # trailing comma
+    b"\xff\xfe\x00{",  # not UTF-8
+    b'{"login": ' + b"9" * 5000 + b"}",  # a number too long to parse
+    b"[" * 100_000 + b"]" * 100_000,  # nesting deeper than the parser goes
 ]
 
 
@@ -108,8 +112,11 @@ def test_a_10000_character_string_in_any_field_is_a_422(client, path, valid):
             if field == "kind":
                 continue
             r = client.post(f"{API}{path}", json=valid | {field: filler * 10_000})
-            assert _error(r, 422) == {"code": "validation.string_too_long", "message": "内容过长",
-                                      "field": field}
+            assert _error(r, 422) == {
+                "code": "validation.string_too_long",
+                "message": "内容过长",
+                "field": field,
+            }
 
 
 def test_control_characters_and_lone_surrogates_are_a_422(client):
@@ -121,8 +128,10 @@ def test_control_characters_and_lone_surrogates_are_a_422(client):
 
 
 def test_rare_characters_beyond_the_basic_plane_are_accepted_in_names(client):
-    r = client.post(f"{API}/register/person",
-                    json=REGISTER | {"name": "𠀋阿卜杜 热合曼", "id_number": resident_id()})
+    r = client.post(
+        f"{API}/register/person",
+        json=REGISTER | {"name": "𠀋阿卜杜 热合曼", "id_number": resident_id()},
+    )
     assert r.status_code == 201, r.text
     assert r.json()["display_name"] == "𠀋阿卜杜 热合曼"
 
@@ -143,8 +152,9 @@ def test_a_2_mb_chunked_body_without_content_length_is_a_413(client):
             yield b"x" * 64_000
         yield b'"}'
 
-    r = client.post(f"{API}/sessions", content=chunks(),
-                    headers={"Content-Type": "application/json"})
+    r = client.post(
+        f"{API}/sessions", content=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert "content-length" not in r.request.headers
     assert _error(r, 413)["code"] == "request.too_large"
 
@@ -163,9 +173,17 @@ async def _asgi_post(app, path: str, headers: dict[str, str], chunks: list[bytes
         sent.append(message)
 
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-        "root_path": "", "client": ("192.0.2.1", 1234), "server": ("testserver", 80),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "client": ("192.0.2.1", 1234),
+        "server": ("testserver", 80),
         "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
     }
     await app(scope, receive, send)
@@ -176,9 +194,14 @@ async def _asgi_post(app, path: str, headers: dict[str, str], chunks: list[bytes
 
 def test_a_body_longer_than_its_content_length_is_cut_off_at_the_limit(app, settings):
     chunk = b"x" * 64_000
-    status, body, read = asyncio.run(_asgi_post(
-        app, f"{API}/sessions", {"content-type": "application/json", "content-length": "20"},
-        [chunk] * 40))  # 2.5 MB claimed as 20 bytes
+    status, body, read = asyncio.run(
+        _asgi_post(
+            app,
+            f"{API}/sessions",
+            {"content-type": "application/json", "content-length": "20"},
+            [chunk] * 40,
+        )
+    )  # 2.5 MB claimed as 20 bytes
     assert status == 413
     assert body["error"]["code"] == "request.too_large"
     # Reading stopped just past the limit instead of buffering the whole body.
@@ -186,8 +209,11 @@ def test_a_body_longer_than_its_content_length_is_cut_off_at_the_limit(app, sett
 
 
 def test_an_unparsable_content_length_is_refused(client):
-    r = client.post(f"{API}/sessions", content=json.dumps(LOGIN).encode(),
-                    headers={"Content-Type": "application/json", "Content-Length": "abc"})
+    r = client.post(
+        f"{API}/sessions",
+        content=json.dumps(LOGIN).encode(),
+        headers={"Content-Type": "application/json", "Content-Length": "abc"},
+    )
     assert r.status_code in (400, 413)
     _error(r, r.status_code)
 
@@ -207,7 +233,10 @@ def test_an_unknown_route_is_a_404_in_the_error_format(client):
 
 
 def test_a_wrong_method_is_a_405_in_the_error_format(client):
-    assert _error(client.put(f"{API}/sessions", json=LOGIN), 405)["code"] == "request.method_not_allowed"
+    assert (
+        _error(client.put(f"{API}/sessions", json=LOGIN), 405)["code"]
+        == "request.method_not_allowed"
+    )
 
 
 # --------------------------------------------------------------------------- the database's limits
@@ -222,7 +251,8 @@ def lookup_route(app):  # type: ignore[no-untyped-def]
     def _lookup(person_id: int, db: DbSession, name: str = "") -> dict[str, int]:
         with db.begin() as session:
             rows = session.execute(
-                select(Person.id).where(Person.id == person_id, Person.name == name)).all()
+                select(Person.id).where(Person.id == person_id, Person.name == name)
+            ).all()
         return {"found": len(rows)}
 
     return "/test-only/persons"

@@ -11,8 +11,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from sirefund.domain.workflow import ApplicationStatus as S
-from sirefund.models import Application, DepositAccount, DepositAccountReport, MedicalRegistration, Person
-from sirefund.services import applications, medical
+from sirefund.models import (
+    Application,
+    DepositAccount,
+    DepositAccountReport,
+    MedicalRegistration,
+    Person,
+)
+from sirefund.services import applications
 from sirefund.services.applications import Actor
 from tests import factories as f
 
@@ -27,8 +33,13 @@ def insured(seed):
         pay = f.make_medical_payment(s, reg, year=2026, medical_fen=35000, ltc_fen=5000)
         old = f.make_medical_payment(s, reg, year=2025, medical_fen=32000)
         acct = f.make_submitted_account(s, p)
-        return {"person": p.id, "registration": reg.registration_id, "payment": pay.payment_id,
-                "payment_2025": old.payment_id, "account": acct.id}
+        return {
+            "person": p.id,
+            "registration": reg.registration_id,
+            "payment": pay.payment_id,
+            "payment_2025": old.payment_id,
+            "account": acct.id,
+        }
 
     return seed(build)
 
@@ -39,15 +50,21 @@ def headers(insured, login):
 
 
 def apply_body(*payment_ids, **overrides):
-    body = {"payment_ids": list(payment_ids), "handler_phone": "13812341234",
-            "reason_code": "duplicate_payment", "reason_text": "", "channel": "web"}
+    body = {
+        "payment_ids": list(payment_ids),
+        "handler_phone": "13812341234",
+        "reason_code": "duplicate_payment",
+        "reason_text": "",
+        "channel": "web",
+    }
     body.update(overrides)
     return body
 
 
 def apply(client, headers, *payment_ids, **overrides):
-    return client.post("/api/v1/medical/refunds", json=apply_body(*payment_ids, **overrides),
-                       headers=headers)
+    return client.post(
+        "/api/v1/medical/refunds", json=apply_body(*payment_ids, **overrides), headers=headers
+    )
 
 
 def error(r):
@@ -65,8 +82,14 @@ def walk(session_factory, app_id: int, *path: S, values: dict | None = None) -> 
         for target in path:
             app = applications.get(s, app_id)
             s.refresh(app)
-            applications.transition(s, application=app, target=target, actor=Actor.officer("OF0001"),
-                                    at=f.AT, values=(values or {}).get(target))
+            applications.transition(
+                s,
+                application=app,
+                target=target,
+                actor=Actor.officer("OF0001"),
+                at=f.AT,
+                values=(values or {}).get(target),
+            )
 
 
 # --------------------------------------------------------------------------- 参保年度
@@ -78,15 +101,24 @@ def test_insurance_year_defaults_to_todays_which_is_2026_on_2026_03_10(client, h
     body = r.json()
     assert body["insurance_year"] == 2026
     assert [i["payment_id"] for i in body["items"]] == [insured["payment"]]
-    assert client.get("/api/v1/medical/payments?insurance_year=2025",
-                      headers=headers).json()["items"][0]["payment_id"] == insured["payment_2025"]
+    assert (
+        client.get("/api/v1/medical/payments?insurance_year=2025", headers=headers).json()["items"][
+            0
+        ]["payment_id"]
+        == insured["payment_2025"]
+    )
 
 
-@pytest.mark.parametrize("utc_now,year", [
-    (datetime(2026, 8, 31, 15, 59, tzinfo=UTC), 2026),  # 23:59 on 31 August in China
-    (datetime(2026, 8, 31, 16, 0, tzinfo=UTC), 2027),  # 00:00 on 1 September in China
-])
-def test_insurance_year_turns_over_on_1_september_china_time(client, insured, login, clock, utc_now, year):
+@pytest.mark.parametrize(
+    "utc_now,year",
+    [
+        (datetime(2026, 8, 31, 15, 59, tzinfo=UTC), 2026),  # 23:59 on 31 August in China
+        (datetime(2026, 8, 31, 16, 0, tzinfo=UTC), 2027),  # 00:00 on 1 September in China
+    ],
+)
+def test_insurance_year_turns_over_on_1_september_china_time(
+    client, insured, login, clock, utc_now, year
+):
     clock.current = utc_now
     headers = login("person", insured["person"])
     assert client.get("/api/v1/medical/payments", headers=headers).json()["insurance_year"] == year
@@ -114,14 +146,27 @@ def test_a_payment_of_a_year_before_2023_cannot_be_applied_for(client, headers, 
 def test_payments_show_the_manuals_columns_in_yuan(client, headers, insured):
     [item] = client.get("/api/v1/medical/payments", headers=headers).json()["items"]
     assert item | {"ticket_no": None} == {
-        "payment_id": insured["payment"], "registration_id": insured["registration"],
-        "ticket_no": None, "item_name": "城乡居民基本医疗保险费",
-        "refund_amount": "400.00", "medical_amount": "350.00", "ltc_amount": "50.00",
-        "period_start": "2026-01-01", "period_end": "2026-12-31", "payment_date": "2025-09-06",
-        "insurance_year": 2026, "refundable": True, "application_id": None, "status": None,
-        "refund_status_label": "未申请", "review_status_label": "—", "review_result_label": "—",
+        "payment_id": insured["payment"],
+        "registration_id": insured["registration"],
+        "ticket_no": None,
+        "item_name": "城乡居民基本医疗保险费",
+        "refund_amount": "400.00",
+        "medical_amount": "350.00",
+        "ltc_amount": "50.00",
+        "period_start": "2026-01-01",
+        "period_end": "2026-12-31",
+        "payment_date": "2025-09-06",
+        "insurance_year": 2026,
+        "refundable": True,
+        "application_id": None,
+        "status": None,
+        "refund_status_label": "未申请",
+        "review_status_label": "—",
+        "review_result_label": "—",
     }
-    old = client.get("/api/v1/medical/payments?insurance_year=2025", headers=headers).json()["items"][0]
+    old = client.get("/api/v1/medical/payments?insurance_year=2025", headers=headers).json()[
+        "items"
+    ][0]
     assert old["ltc_amount"] == "0.00" and old["refund_amount"] == "320.00"
 
 
@@ -138,7 +183,9 @@ def test_one_registration_is_chosen_for_the_person(client, headers, insured):
 def test_two_registrations_require_a_choice(client, headers, insured, seed):
     def build(s):
         p = s.get(Person, insured["person"])
-        reg = f.make_registration(s, p, agency_name="华容区医疗保障局(城乡医疗)", agency_code="420703YB")
+        reg = f.make_registration(
+            s, p, agency_name="华容区医疗保障局(城乡医疗)", agency_code="420703YB"
+        )
         return reg.registration_id, f.make_medical_payment(s, reg, year=2026).payment_id
 
     second, second_payment = seed(build)
@@ -148,12 +195,17 @@ def test_two_registrations_require_a_choice(client, headers, insured, seed):
 
     r = client.get("/api/v1/medical/payments", headers=headers)
     assert r.status_code == 422
-    assert error(r) == {"code": "medical.registration_required", "message": "请选择登记信息",
-                        "field": "registration_id"}
+    assert error(r) == {
+        "code": "medical.registration_required",
+        "message": "请选择登记信息",
+        "field": "registration_id",
+    }
     r = apply(client, headers, second_payment)
     assert r.status_code == 422 and error(r)["code"] == "medical.registration_required"
 
-    chosen = client.get(f"/api/v1/medical/payments?registration_id={second}", headers=headers).json()
+    chosen = client.get(
+        f"/api/v1/medical/payments?registration_id={second}", headers=headers
+    ).json()
     assert [i["payment_id"] for i in chosen["items"]] == [second_payment]
     assert apply(client, headers, second_payment, registration_id=second).status_code == 201
     # A payment of the other registration is not one of the chosen registration's.
@@ -175,8 +227,11 @@ def test_no_submitted_account_refuses_with_deposit_account_missing(client, seed,
         p = f.make_person(s, name="李伊岚")
         reg = f.make_registration(s, p)
         # A draft is not a report: 暂存 alone does not put an account in force.
-        s.add(DepositAccountReport(
-            person_id=p.id, handler_name=p.name, state="draft", created_at=f.AT))
+        s.add(
+            DepositAccountReport(
+                person_id=p.id, handler_name=p.name, state="draft", created_at=f.AT
+            )
+        )
         return p.id, f.make_medical_payment(s, reg).payment_id
 
     person_id, payment_id = seed(build)
@@ -189,12 +244,18 @@ def test_no_submitted_account_refuses_with_deposit_account_missing(client, seed,
     assert client.get("/api/v1/deposit-accounts", headers=headers).json()["items"] == []
 
 
-def test_medical_refund_amount_is_medical_plus_long_term_care(client, headers, insured, session_factory):
+def test_medical_refund_amount_is_medical_plus_long_term_care(
+    client, headers, insured, session_factory
+):
     r = apply(client, headers, insured["payment"])
     assert r.status_code == 201, r.text
     [app] = r.json()["applications"]
     assert app["kind"] == "medical" and app["status"] == "pending_review"
-    assert (app["amount"], app["medical_amount"], app["ltc_amount"]) == ("400.00", "350.00", "50.00")
+    assert (app["amount"], app["medical_amount"], app["ltc_amount"]) == (
+        "400.00",
+        "350.00",
+        "50.00",
+    )
     assert app["refund_status_label"] == "已申请" and app["review_status_label"] == "待审核"
     assert app["bank_account_masked"] == "***************0018"
     assert app["handler_phone_masked"] == "138****1234"
@@ -204,32 +265,50 @@ def test_medical_refund_amount_is_medical_plus_long_term_care(client, headers, i
         assert row.amount_fen == 40000 and row.payment_year == 2026
         # The payout account is copied, so later report changes do not redirect this refund.
         assert (row.bank_account_no, row.bank_category, row.bank_account_name) == (
-            "6228480402564890018", "103", "邱世贵")
-        assert (row.registration_id, row.deposit_account_id) == (insured["registration"], insured["account"])
+            "6228480402564890018",
+            "103",
+            "邱世贵",
+        )
+        assert (row.registration_id, row.deposit_account_id) == (
+            insured["registration"],
+            insured["account"],
+        )
 
 
-def test_applying_marks_the_payment_applied_and_a_second_application_is_refused(client, headers, insured):
+def test_applying_marks_the_payment_applied_and_a_second_application_is_refused(
+    client, headers, insured
+):
     app_id = apply(client, headers, insured["payment"]).json()["applications"][0]["id"]
     [item] = client.get("/api/v1/medical/payments", headers=headers).json()["items"]
-    assert (item["refundable"], item["application_id"], item["refund_status_label"]) == (False, app_id, "已申请")
+    assert (item["refundable"], item["application_id"], item["refund_status_label"]) == (
+        False,
+        app_id,
+        "已申请",
+    )
     r = apply(client, headers, insured["payment"])
     assert r.status_code == 409 and error(r)["code"] == "application.already_applied"
 
 
-@pytest.mark.parametrize("reason_code,reason_text,field,code", [
-    (None, None, "reason_code", "reason.unknown"),
-    ("催缴", None, "reason_code", "reason.unknown"),
-    ("other", "  ", "reason_text", "reason.text_required"),
-])
-def test_a_reason_from_the_list_is_required_and_other_needs_text(client, headers, insured,
-                                                                  reason_code, reason_text, field, code):
+@pytest.mark.parametrize(
+    "reason_code,reason_text,field,code",
+    [
+        (None, None, "reason_code", "reason.unknown"),
+        ("催缴", None, "reason_code", "reason.unknown"),
+        ("other", "  ", "reason_text", "reason.text_required"),
+    ],
+)
+def test_a_reason_from_the_list_is_required_and_other_needs_text(
+    client, headers, insured, reason_code, reason_text, field, code
+):
     r = apply(client, headers, insured["payment"], reason_code=reason_code, reason_text=reason_text)
     assert r.status_code == 422
     assert (error(r)["field"], error(r)["code"]) == (field, code)
 
 
 def test_other_with_text_is_accepted_and_shown_as_the_reason(client, headers, insured):
-    r = apply(client, headers, insured["payment"], reason_code="other", reason_text="重复参保已退出")
+    r = apply(
+        client, headers, insured["payment"], reason_code="other", reason_text="重复参保已退出"
+    )
     assert r.status_code == 201
     assert r.json()["applications"][0]["reason"] == "其他：重复参保已退出"
 
@@ -243,10 +322,16 @@ def test_handler_phone_is_required_and_checked_with_the_reason_at_once(client, h
     assert r.status_code == 422 and error(r)["code"] == "phone.format"
 
 
-def test_several_accounts_require_a_choice_and_the_choice_is_used(client, headers, insured, seed,
-                                                                  session_factory):
-    second = seed(lambda s: f.make_submitted_account(
-        s, s.get(Person, insured["person"]), account_no="6217002870012345672").id)
+def test_several_accounts_require_a_choice_and_the_choice_is_used(
+    client, headers, insured, seed, session_factory
+):
+    second = seed(
+        lambda s: (
+            f.make_submitted_account(
+                s, s.get(Person, insured["person"]), account_no="6217002870012345672"
+            ).id
+        )
+    )
     r = apply(client, headers, insured["payment"])
     assert r.status_code == 422 and error(r)["code"] == "deposit_account.required"
     r = apply(client, headers, insured["payment"], deposit_account_id=second)
@@ -254,7 +339,9 @@ def test_several_accounts_require_a_choice_and_the_choice_is_used(client, header
     assert r.json()["applications"][0]["bank_account_masked"].endswith("5672")
 
 
-def test_another_persons_or_a_deleted_account_answers_404(client, headers, insured, seed, session_factory):
+def test_another_persons_or_a_deleted_account_answers_404(
+    client, headers, insured, seed, session_factory
+):
     others = seed(lambda s: f.make_submitted_account(s, f.make_person(s, name="李伊岚")).id)
     r = apply(client, headers, insured["payment"], deposit_account_id=others)
     assert r.status_code == 404 and error(r)["code"] == "deposit_account.not_found"
@@ -299,31 +386,74 @@ def test_the_phone_channel_is_recorded(client, headers, insured):
 # --------------------------------------------------------------------------- progress, cancel
 
 
-def test_progress_shows_every_column_null_until_results_arrive(client, headers, insured, session_factory):
+def test_progress_shows_every_column_null_until_results_arrive(
+    client, headers, insured, session_factory
+):
     app_id = apply(client, headers, insured["payment"]).json()["applications"][0]["id"]
     body = client.get("/api/v1/medical/refunds", headers=headers).json()
     assert body["insurance_year"] == 2026 and body["total"] == 1
     [row] = body["items"]
-    assert {k: row[k] for k in ("period_start", "period_end", "applied_at_local", "amount",
-                                "medical_amount", "ltc_amount", "bank_account_masked", "reason")} == {
-        "period_start": "2026-01-01", "period_end": "2026-12-31",
-        "applied_at_local": "2026-03-10 17:30:00", "amount": "400.00", "medical_amount": "350.00",
-        "ltc_amount": "50.00", "bank_account_masked": "***************0018", "reason": "重复缴费"}
-    for column in ("tax_opinion", "verification_result", "verified_at", "refund_date", "bank_result"):
+    assert {
+        k: row[k]
+        for k in (
+            "period_start",
+            "period_end",
+            "applied_at_local",
+            "amount",
+            "medical_amount",
+            "ltc_amount",
+            "bank_account_masked",
+            "reason",
+        )
+    } == {
+        "period_start": "2026-01-01",
+        "period_end": "2026-12-31",
+        "applied_at_local": "2026-03-10 17:30:00",
+        "amount": "400.00",
+        "medical_amount": "350.00",
+        "ltc_amount": "50.00",
+        "bank_account_masked": "***************0018",
+        "reason": "重复缴费",
+    }
+    for column in (
+        "tax_opinion",
+        "verification_result",
+        "verified_at",
+        "refund_date",
+        "bank_result",
+    ):
         assert column in row and row[column] is None
 
-    walk(session_factory, app_id, S.APPROVED, S.AT_AGENCY, S.REFUNDED, values={
-        S.APPROVED: {"review_opinion": "同意退费"},
-        S.AT_AGENCY: {"verification_result": "核验通过",
-                      "verified_at": datetime(2026, 3, 12, 2, 0, tzinfo=UTC)},
-        S.REFUNDED: {"refund_date": date(2026, 3, 20), "bank_result": "退付成功"},
-    })
-    [row] = client.get("/api/v1/medical/refunds?insurance_year=2026", headers=headers).json()["items"]
-    assert (row["tax_opinion"], row["verification_result"], row["refund_date"], row["bank_result"]) == (
-        "同意退费", "核验通过", "2026-03-20", "退付成功")
+    walk(
+        session_factory,
+        app_id,
+        S.APPROVED,
+        S.AT_AGENCY,
+        S.REFUNDED,
+        values={
+            S.APPROVED: {"review_opinion": "同意退费"},
+            S.AT_AGENCY: {
+                "verification_result": "核验通过",
+                "verified_at": datetime(2026, 3, 12, 2, 0, tzinfo=UTC),
+            },
+            S.REFUNDED: {"refund_date": date(2026, 3, 20), "bank_result": "退付成功"},
+        },
+    )
+    [row] = client.get("/api/v1/medical/refunds?insurance_year=2026", headers=headers).json()[
+        "items"
+    ]
+    assert (
+        row["tax_opinion"],
+        row["verification_result"],
+        row["refund_date"],
+        row["bank_result"],
+    ) == ("同意退费", "核验通过", "2026-03-20", "退付成功")
     assert row["verified_at"].startswith("2026-03-12T02:00:00")
     assert row["refund_status_label"] == "退费成功"
-    assert client.get("/api/v1/medical/refunds?insurance_year=2025", headers=headers).json()["items"] == []
+    assert (
+        client.get("/api/v1/medical/refunds?insurance_year=2025", headers=headers).json()["items"]
+        == []
+    )
 
 
 def test_cancel_only_while_pending(client, headers, insured, session_factory):
@@ -360,9 +490,14 @@ def test_another_persons_application_answers_404(client, headers, insured, seed,
 def test_medical_routes_answer_401_anonymous_and_403_to_units_and_officers(client, seed, login):
     unit = login("unit", seed(lambda s: f.make_unit(s).id))
     officer = login("officer", seed(lambda s: f.make_officer(s).id))
-    routes = [("get", "/api/v1/medical/registrations"), ("get", "/api/v1/medical/payments"),
-              ("get", "/api/v1/medical/refunds"), ("get", "/api/v1/medical/refunds/1"),
-              ("post", "/api/v1/medical/refunds"), ("post", "/api/v1/medical/refunds/1/cancel")]
+    routes = [
+        ("get", "/api/v1/medical/registrations"),
+        ("get", "/api/v1/medical/payments"),
+        ("get", "/api/v1/medical/refunds"),
+        ("get", "/api/v1/medical/refunds/1"),
+        ("post", "/api/v1/medical/refunds"),
+        ("post", "/api/v1/medical/refunds/1/cancel"),
+    ]
     for method, url in routes:
         kwargs = {"json": apply_body("MP1")} if url.endswith("refunds") and method == "post" else {}
         assert getattr(client, method)(url, **kwargs).status_code == 401, url
@@ -373,24 +508,34 @@ def test_medical_routes_answer_401_anonymous_and_403_to_units_and_officers(clien
 def test_idempotency_key_replays_the_first_result(client, headers, insured, session_factory):
     key = {**headers, "Idempotency-Key": "medical-apply-1"}
     first = client.post("/api/v1/medical/refunds", json=apply_body(insured["payment"]), headers=key)
-    second = client.post("/api/v1/medical/refunds", json=apply_body(insured["payment"]), headers=key)
+    second = client.post(
+        "/api/v1/medical/refunds", json=apply_body(insured["payment"]), headers=key
+    )
     assert first.status_code == second.status_code == 201
     assert second.json() == first.json()
     assert count_applications(session_factory) == 1
-    other = client.post("/api/v1/medical/refunds", headers=key,
-                        json=apply_body(insured["payment"], handler_phone="13912341234"))
+    other = client.post(
+        "/api/v1/medical/refunds",
+        headers=key,
+        json=apply_body(insured["payment"], handler_phone="13912341234"),
+    )
     assert other.status_code == 422 and error(other)["code"] == "idempotency.key_reused"
 
 
-def test_concurrent_identical_submissions_create_one_application(app, headers, insured, session_factory):
+def test_concurrent_identical_submissions_create_one_application(
+    app, headers, insured, session_factory
+):
     results: list[int] = []
     barrier = threading.Barrier(2)
 
     def submit() -> None:
         with TestClient(app, raise_server_exceptions=False) as c:
             barrier.wait()
-            results.append(c.post("/api/v1/medical/refunds", json=apply_body(insured["payment"]),
-                                  headers=headers).status_code)
+            results.append(
+                c.post(
+                    "/api/v1/medical/refunds", json=apply_body(insured["payment"]), headers=headers
+                ).status_code
+            )
 
     threads = [threading.Thread(target=submit) for _ in range(2)]
     for t in threads:
@@ -402,20 +547,35 @@ def test_concurrent_identical_submissions_create_one_application(app, headers, i
 
 
 def test_bad_input_is_a_422_never_a_500(client, headers, insured):
-    for body in ({"payment_ids": "MP1"}, {"payment_ids": ["x" * 41]},
-                 {**apply_body(insured["payment"]), "reason_text": "很" * 501},
-                 {**apply_body(insured["payment"]), "deposit_account_id": "abc"}):
+    for body in (
+        {"payment_ids": "MP1"},
+        {"payment_ids": ["x" * 41]},
+        {**apply_body(insured["payment"]), "reason_text": "很" * 501},
+        {**apply_body(insured["payment"]), "deposit_account_id": "abc"},
+    ):
         r = client.post("/api/v1/medical/refunds", json=body, headers=headers)
         assert r.status_code == 422, (body, r.text)
-    assert client.get("/api/v1/medical/payments?insurance_year=abc", headers=headers).status_code == 422
-    r = client.post("/api/v1/medical/refunds", content=b"{", headers={**headers, "Content-Type": "application/json"})
+    assert (
+        client.get("/api/v1/medical/payments?insurance_year=abc", headers=headers).status_code
+        == 422
+    )
+    r = client.post(
+        "/api/v1/medical/refunds",
+        content=b"{",
+        headers={**headers, "Content-Type": "application/json"},
+    )
     assert r.status_code == 422
 
 
 def test_openapi_describes_the_medical_routes_with_examples(client):
     doc = client.get("/openapi.json").json()
-    for path in ("/api/v1/medical/payments", "/api/v1/medical/refunds", "/api/v1/deposit-accounts",
-                 "/api/v1/deposit-account-reports", "/api/v1/deposit-account-reports/{report_id}"):
+    for path in (
+        "/api/v1/medical/payments",
+        "/api/v1/medical/refunds",
+        "/api/v1/deposit-accounts",
+        "/api/v1/deposit-account-reports",
+        "/api/v1/deposit-account-reports/{report_id}",
+    ):
         assert path in doc["paths"], path
     schemas = doc["components"]["schemas"]
     assert schemas["MedicalRefundIn"]["examples"][0]["reason_code"] == "duplicate_payment"

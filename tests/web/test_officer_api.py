@@ -41,9 +41,15 @@ def _status(session_factory, app_id: int) -> str:
 
 
 def _initiate_body(payment_id: str, **over) -> dict:
-    body = {"payment_id": payment_id, "reason": "缴费人重复缴费，到办税服务厅申请退费",
-            "bank_account_type": "bank_card", "bank_account_no": ACCOUNT,
-            "bank_category": "103", "contact_name": "邱世贵", "contact_phone": "13812341234"}
+    body = {
+        "payment_id": payment_id,
+        "reason": "缴费人重复缴费，到办税服务厅申请退费",
+        "bank_account_type": "bank_card",
+        "bank_account_no": ACCOUNT,
+        "bank_category": "103",
+        "contact_name": "邱世贵",
+        "contact_phone": "13812341234",
+    }
     body.update(over)
     return body
 
@@ -51,8 +57,18 @@ def _initiate_body(payment_id: str, **over) -> dict:
 # --------------------------------------------------------------------------- scope
 
 
-SCOPES = ["", "420000", "420100", "420700", "420703", "429004", "429000", "421000", "4207",
-          "42070x"]
+SCOPES = [
+    "",
+    "420000",
+    "420100",
+    "420700",
+    "420703",
+    "429004",
+    "429000",
+    "421000",
+    "4207",
+    "42070x",
+]
 
 
 def test_the_sql_scope_rule_agrees_with_regions_is_within_for_every_hubei_code(session):
@@ -60,8 +76,11 @@ def test_the_sql_scope_rule_agrees_with_regions_is_within_for_every_hubei_code(s
     # A UNION of literals: SQLite cannot name the columns of a VALUES list.
     table = union_all(*(select(literal(c, String).label("code")) for c in codes)).subquery()
     for scope in SCOPES:
-        got = set(session.execute(
-            select(table.c.code).where(review.region_clause(table.c.code, scope))).scalars())
+        got = set(
+            session.execute(
+                select(table.c.code).where(review.region_clause(table.c.code, scope))
+            ).scalars()
+        )
         assert got == {c for c in codes if regions.is_within(c, scope)}, scope
 
 
@@ -82,7 +101,9 @@ def test_a_city_officer_cannot_see_another_citys_application(client, login, sess
     assert _status(session_factory, wuhan_app) == "pending_review"
 
 
-def test_the_province_officer_sees_every_city_and_can_filter_by_region(client, login, session_factory):
+def test_the_province_officer_sees_every_city_and_can_filter_by_region(
+    client, login, session_factory
+):
     with session_factory() as s, s.begin():
         province = f.make_officer(s, region="420000")
         ids = [pension_app(s, region=r).id for r in ("420102", "420703", "429004")]
@@ -128,26 +149,38 @@ def test_the_queue_is_filtered_paginated_and_masks_the_payers_id(client, login, 
         medical_app(s, region="420703")
     headers = login("officer", officer.id)
 
-    r = client.get(f"{API}/applications", headers=headers,
-                   params={"kind": "pension", "status": "pending_review", "page": 1, "page_size": 2})
+    r = client.get(
+        f"{API}/applications",
+        headers=headers,
+        params={"kind": "pension", "status": "pending_review", "page": 1, "page_size": 2},
+    )
     body = r.json()
     assert r.status_code == 200
     assert (body["total"], body["page"], body["page_size"], len(body["items"])) == (3, 1, 2, 2)
     item = body["items"][0]
     assert item["id"] == first.id  # the longest-waiting first
     assert item["payer_name"] == "邱世贵"
-    assert item["payer_id_number_masked"] == person.id_number[:6] + "********" + person.id_number[-4:]
+    assert (
+        item["payer_id_number_masked"] == person.id_number[:6] + "********" + person.id_number[-4:]
+    )
     assert item["amount"] == "700.00"
     assert item["bank_account_masked"] == "622848*********0018"
-    assert (item["refund_status_label"], item["review_status_label"], item["review_result_label"]) \
-        == ("已申请", "待审核", "未知")
+    assert (
+        item["refund_status_label"],
+        item["review_status_label"],
+        item["review_result_label"],
+    ) == ("已申请", "待审核", "未知")
     assert ACCOUNT not in r.text and person.id_number not in r.text
 
-    medical = client.get(f"{API}/applications", params={"kind": "medical", "channel": "mobile_app"},
-                         headers=headers).json()
+    medical = client.get(
+        f"{API}/applications", params={"kind": "medical", "channel": "mobile_app"}, headers=headers
+    ).json()
     assert medical["total"] == 1
-    by_date = client.get(f"{API}/applications", headers=headers,
-                         params={"date_from": "2026-03-03", "date_to": "2026-03-03"}).json()
+    by_date = client.get(
+        f"{API}/applications",
+        headers=headers,
+        params={"date_from": "2026-03-03", "date_to": "2026-03-03"},
+    ).json()
     assert by_date["total"] == 1
 
 
@@ -155,16 +188,22 @@ def test_the_queue_refuses_bad_filters_with_the_field(client, login, session_fac
     with session_factory() as s, s.begin():
         officer = f.make_officer(s)
     headers = login("officer", officer.id)
-    cases = [({"status": "done"}, "status"), ({"region": "4207"}, "region"),
-             ({"date_from": "2026-03-09", "date_to": "2026-03-01"}, "date_from"),
-             ({"page_size": 1000}, "page_size"), ({"date_from": "yesterday"}, "date_from")]
+    cases = [
+        ({"status": "done"}, "status"),
+        ({"region": "4207"}, "region"),
+        ({"date_from": "2026-03-09", "date_to": "2026-03-01"}, "date_from"),
+        ({"page_size": 1000}, "page_size"),
+        ({"date_from": "yesterday"}, "date_from"),
+    ]
     for params, field in cases:
         r = client.get(f"{API}/applications", params=params, headers=headers)
         assert r.status_code == 422, params
         assert r.json()["error"]["field"] == field
 
 
-def test_days_pending_count_working_days_against_the_statutory_thirty(client, login, session_factory):
+def test_days_pending_count_working_days_against_the_statutory_thirty(
+    client, login, session_factory
+):
     # Today (the fixed clock) is Tuesday 2026-03-10 in China.
     with session_factory() as s, s.begin():
         officer = f.make_officer(s)
@@ -191,7 +230,9 @@ def test_the_review_clock_stops_on_the_day_of_the_decision(client, login, sessio
     headers = login("officer", officer.id)
     assert client.post(f"{API}/applications/{app_id}/approve", headers=headers).status_code == 200
     clock.advance(days=14)
-    item = client.get(f"{API}/applications", headers=login("officer", officer.id)).json()["items"][0]
+    item = client.get(f"{API}/applications", headers=login("officer", officer.id)).json()["items"][
+        0
+    ]
     assert item["working_days_pending"] == 2
     assert item["working_days_left"] is None
 
@@ -201,7 +242,8 @@ def test_the_review_clock_stops_on_the_day_of_the_decision(client, login, sessio
 
 @pytest.mark.parametrize("kind", ["pension", "unit_pension", "medical"])
 def test_the_detail_shows_payer_payment_bank_account_other_applications_and_history(
-        kind, client, login, session_factory):
+    kind, client, login, session_factory
+):
     make = {"pension": pension_app, "unit_pension": unit_app, "medical": medical_app}[kind]
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, region="420700")
@@ -222,8 +264,12 @@ def test_the_detail_shows_payer_payment_bank_account_other_applications_and_hist
     assert [o["id"] for o in body["other_applications"]] == [other]
     assert body["other_applications"][0]["refund_status_label"] == "税务退回"
     assert [h["to_status"] for h in body["history"]] == ["pending_review"]
-    assert body["actions"] == {"can_approve": True, "can_reject": True, "can_reveal": True,
-                               "four_eyes_blocked": False}
+    assert body["actions"] == {
+        "can_approve": True,
+        "can_reject": True,
+        "can_reveal": True,
+        "four_eyes_blocked": False,
+    }
     assert id_number not in r.text
     if kind == "medical":
         assert body["payment"]["amount"] == "350.00"
@@ -247,11 +293,15 @@ def test_reveal_needs_a_reason_and_is_recorded_without_the_value(client, login, 
         assert r.json()["error"]["code"] == "reveal.reason_required"
     assert _count(session_factory, SecurityEvent) == 0
 
-    r = client.post(url, json={"field": "id_number", "reason": "缴费人来电核对身份"}, headers=headers)
+    r = client.post(
+        url, json={"field": "id_number", "reason": "缴费人来电核对身份"}, headers=headers
+    )
     assert r.status_code == 200
     assert r.json()["value"] == id_number
     assert r.headers["cache-control"] == "no-store"
-    r = client.post(url, json={"field": "bank_account_no", "reason": "核对退费账户"}, headers=headers)
+    r = client.post(
+        url, json={"field": "bank_account_no", "reason": "核对退费账户"}, headers=headers
+    )
     assert r.json()["value"] == ACCOUNT
 
     with session_factory() as s:
@@ -259,17 +309,26 @@ def test_reveal_needs_a_reason_and_is_recorded_without_the_value(client, login, 
     assert [e.kind for e in events] == ["reveal", "reveal"]
     assert events[0].actor == "officer:OFREVEAL"
     detail = json.loads(events[0].detail)
-    assert detail == {"application_id": app.id, "field": "id_number", "reason": "缴费人来电核对身份"}
+    assert detail == {
+        "application_id": app.id,
+        "field": "id_number",
+        "reason": "缴费人来电核对身份",
+    }
     for e in events:
         assert id_number not in e.detail and ACCOUNT not in e.detail
 
 
-def test_reveal_of_a_medical_applications_account_reads_the_deposit_account(client, login, session_factory):
+def test_reveal_of_a_medical_applications_account_reads_the_deposit_account(
+    client, login, session_factory
+):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s)
         app_id = medical_app(s).id
-    r = client.post(f"{API}/applications/{app_id}/reveal", headers=login("officer", officer.id),
-                    json={"field": "bank_account_no", "reason": "核对医保退费账户"})
+    r = client.post(
+        f"{API}/applications/{app_id}/reveal",
+        headers=login("officer", officer.id),
+        json={"field": "bank_account_no", "reason": "核对医保退费账户"},
+    )
     assert r.json()["value"] == "6217000010001234567"
 
 
@@ -277,8 +336,11 @@ def test_reveal_outside_the_scope_is_not_found_and_not_recorded(client, login, s
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, region="420700")
         app_id = pension_app(s, region="420102").id
-    r = client.post(f"{API}/applications/{app_id}/reveal", headers=login("officer", officer.id),
-                    json={"field": "id_number", "reason": "好奇"})
+    r = client.post(
+        f"{API}/applications/{app_id}/reveal",
+        headers=login("officer", officer.id),
+        json={"field": "id_number", "reason": "好奇"},
+    )
     assert r.status_code == 404
     assert _count(session_factory, SecurityEvent) == 0
 
@@ -286,12 +348,17 @@ def test_reveal_outside_the_scope_is_not_found_and_not_recorded(client, login, s
 # --------------------------------------------------------------------------- decisions
 
 
-def test_approve_writes_the_state_the_audit_row_and_one_outbox_message(client, login, session_factory):
+def test_approve_writes_the_state_the_audit_row_and_one_outbox_message(
+    client, login, session_factory
+):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, code="OFAPPROVE")
         app_id = pension_app(s).id
-    r = client.post(f"{API}/applications/{app_id}/approve", json={"opinion": "同意退费"},
-                    headers=login("officer", officer.id))
+    r = client.post(
+        f"{API}/applications/{app_id}/approve",
+        json={"opinion": "同意退费"},
+        headers=login("officer", officer.id),
+    )
 
     assert r.status_code == 200
     assert r.json()["status"] == "approved"
@@ -300,22 +367,34 @@ def test_approve_writes_the_state_the_audit_row_and_one_outbox_message(client, l
         app = s.get(Application, app_id)
         assert (app.reviewed_by_officer_id, app.review_opinion) == (officer.id, "同意退费")
         assert app.reviewed_at is not None
-        event = s.execute(select(ApplicationEvent).where(
-            ApplicationEvent.application_id == app_id, ApplicationEvent.to_status == "approved")).scalar_one()
-        assert (event.actor_kind, event.actor_id, event.from_status) == ("officer", "OFAPPROVE", "pending_review")
-        messages = s.execute(select(OutboxMessage).where(OutboxMessage.application_id == app_id)).scalars().all()
+        event = s.execute(
+            select(ApplicationEvent).where(
+                ApplicationEvent.application_id == app_id, ApplicationEvent.to_status == "approved"
+            )
+        ).scalar_one()
+        assert (event.actor_kind, event.actor_id, event.from_status) == (
+            "officer",
+            "OFAPPROVE",
+            "pending_review",
+        )
+        messages = (
+            s.execute(select(OutboxMessage).where(OutboxMessage.application_id == app_id))
+            .scalars()
+            .all()
+        )
     assert [(m.agency, m.state) for m in messages] == [("hrss", "pending")]
 
 
-def test_an_approval_rolled_back_leaves_neither_audit_row_nor_outbox_message(session_factory, clock):
+def test_an_approval_rolled_back_leaves_neither_audit_row_nor_outbox_message(
+    session_factory, clock
+):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s)
         app_id = pension_app(s).id
-    with session_factory() as s:
-        with s.begin():
-            review.approve(s, officer=officer, application_id=app_id, at=clock.now())
-            assert s.execute(select(func.count()).select_from(OutboxMessage)).scalar_one() == 1
-            s.rollback()
+    with session_factory() as s, s.begin():
+        review.approve(s, officer=officer, application_id=app_id, at=clock.now())
+        assert s.execute(select(func.count()).select_from(OutboxMessage)).scalar_one() == 1
+        s.rollback()
     assert _status(session_factory, app_id) == "pending_review"
     assert _count(session_factory, OutboxMessage) == 0
     assert _count(session_factory, ApplicationEvent, ApplicationEvent.to_status == "approved") == 0
@@ -353,18 +432,29 @@ def test_reject_needs_an_opinion_and_sends_nothing(client, login, session_factor
     for kwargs in ({}, {"json": {}}, {"json": {"opinion": "  "}}):
         r = client.post(url, headers=headers, **kwargs)
         assert r.status_code == 422
-        assert r.json()["error"] == {"code": "review.opinion_required",
-                                     "message": "审核不通过时必须填写税务机关意见", "field": "opinion"}
+        assert r.json()["error"] == {
+            "code": "review.opinion_required",
+            "message": "审核不通过时必须填写税务机关意见",
+            "field": "opinion",
+        }
     assert _status(session_factory, app_id) == "pending_review"
 
     r = client.post(url, json={"opinion": "该缴费已到账，不符合退费条件"}, headers=headers)
     assert r.status_code == 200
-    assert (r.json()["status"], r.json()["refund_status_label"], r.json()["tax_opinion"]) == \
-        ("rejected", "税务退回", "该缴费已到账，不符合退费条件")
+    assert (r.json()["status"], r.json()["refund_status_label"], r.json()["tax_opinion"]) == (
+        "rejected",
+        "税务退回",
+        "该缴费已到账，不符合退费条件",
+    )
     assert _count(session_factory, OutboxMessage) == 0
     with session_factory() as s:
-        reasons = s.execute(select(ApplicationEvent.reason).where(
-            ApplicationEvent.to_status == "rejected")).scalars().all()
+        reasons = (
+            s.execute(
+                select(ApplicationEvent.reason).where(ApplicationEvent.to_status == "rejected")
+            )
+            .scalars()
+            .all()
+        )
     assert reasons == ["审核不通过：该缴费已到账，不符合退费条件"]
 
 
@@ -379,28 +469,46 @@ def test_an_officer_without_the_reviewer_role_cannot_decide(client, login, sessi
 
 
 def test_batch_review_gives_a_result_per_id_and_one_failure_keeps_the_others(
-        client, login, session_factory):
+    client, login, session_factory
+):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, region="420700")
         a, b, c = (pension_app(s).id for _ in range(3))
         wuhan = pension_app(s, region="420102").id
     headers = login("officer", officer.id)
-    assert client.post(f"{API}/applications/{b}/reject", json={"opinion": "重复申请"},
-                       headers=headers).status_code == 200
+    assert (
+        client.post(
+            f"{API}/applications/{b}/reject", json={"opinion": "重复申请"}, headers=headers
+        ).status_code
+        == 200
+    )
 
-    r = client.post(f"{API}/reviews", headers=headers,
-                    json={"application_ids": [a, b, c, wuhan, 999999, a], "decision": "approve",
-                          "opinion": "同意"})
+    r = client.post(
+        f"{API}/reviews",
+        headers=headers,
+        json={
+            "application_ids": [a, b, c, wuhan, 999999, a],
+            "decision": "approve",
+            "opinion": "同意",
+        },
+    )
     assert r.status_code == 200
     results = {x["id"]: x for x in r.json()["results"]}
     assert list(results) == [a, b, c, wuhan, 999999]
     assert results[a] == {"id": a, "ok": True, "status": "approved", "error": None}
     assert results[c]["ok"] is True
-    assert (results[b]["ok"], results[b]["status"], results[b]["error"]["code"]) == \
-        (False, "rejected", "review.not_pending")
+    assert (results[b]["ok"], results[b]["status"], results[b]["error"]["code"]) == (
+        False,
+        "rejected",
+        "review.not_pending",
+    )
     for missing in (wuhan, 999999):
-        assert results[missing] == {"id": missing, "ok": False, "status": None, "error": {
-            "code": "application.not_found", "message": "退费申请不存在"}}
+        assert results[missing] == {
+            "id": missing,
+            "ok": False,
+            "status": None,
+            "error": {"code": "application.not_found", "message": "退费申请不存在"},
+        }
     assert (r.json()["succeeded"], r.json()["failed"]) == (2, 3)
     assert _count(session_factory, OutboxMessage) == 2
     assert _status(session_factory, wuhan) == "pending_review"
@@ -410,14 +518,19 @@ def test_batch_rejection_without_an_opinion_is_refused_as_a_whole(client, login,
     with session_factory() as s, s.begin():
         officer = f.make_officer(s)
         app_id = pension_app(s).id
-    r = client.post(f"{API}/reviews", headers=login("officer", officer.id),
-                    json={"application_ids": [app_id], "decision": "reject"})
+    r = client.post(
+        f"{API}/reviews",
+        headers=login("officer", officer.id),
+        json={"application_ids": [app_id], "decision": "reject"},
+    )
     assert r.status_code == 422
     assert r.json()["error"]["code"] == "review.opinion_required"
     assert _status(session_factory, app_id) == "pending_review"
 
 
-def test_two_officers_deciding_the_same_application_at_once_exactly_one_wins(session_factory, clock):
+def test_two_officers_deciding_the_same_application_at_once_exactly_one_wins(
+    session_factory, clock
+):
     with session_factory() as s, s.begin():
         approver = f.make_officer(s)
         rejecter = f.make_officer(s)
@@ -435,8 +548,10 @@ def test_two_officers_deciding_the_same_application_at_once_exactly_one_wins(ses
         except DomainError as exc:
             outcomes[name] = exc.code
 
-    threads = [threading.Thread(target=decide, args=("approve", approver)),
-               threading.Thread(target=decide, args=("reject", rejecter), kwargs={"opinion": "不符合"})]
+    threads = [
+        threading.Thread(target=decide, args=("approve", approver)),
+        threading.Thread(target=decide, args=("reject", rejecter), kwargs={"opinion": "不符合"}),
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -448,14 +563,19 @@ def test_two_officers_deciding_the_same_application_at_once_exactly_one_wins(ses
     winner = next(name for name, code in outcomes.items() if code == "won")
     status = _status(session_factory, app_id)
     assert status == {"approve": "approved", "reject": "rejected"}[winner]
-    assert _count(session_factory, ApplicationEvent, ApplicationEvent.from_status == "pending_review") == 1
+    assert (
+        _count(session_factory, ApplicationEvent, ApplicationEvent.from_status == "pending_review")
+        == 1
+    )
     assert _count(session_factory, OutboxMessage) == (1 if winner == "approve" else 0)
 
 
 # --------------------------------------------------------------------------- initiate, four eyes
 
 
-def test_an_officer_initiated_refund_needs_a_second_officer_to_approve(client, login, session_factory):
+def test_an_officer_initiated_refund_needs_a_second_officer_to_approve(
+    client, login, session_factory
+):
     with session_factory() as s, s.begin():
         initiator = f.make_officer(s, code="OFINIT", reviewer=True, initiator=True)
         second = f.make_officer(s, code="OFSECOND")
@@ -466,22 +586,43 @@ def test_an_officer_initiated_refund_needs_a_second_officer_to_approve(client, l
     r = client.post(f"{API}/pension/refunds", json=_initiate_body(payment_id), headers=mine)
     assert r.status_code == 201
     app = r.json()
-    assert (app["channel"], app["status"], app["payment_id"]) == ("officer", "pending_review", payment_id)
+    assert (app["channel"], app["status"], app["payment_id"]) == (
+        "officer",
+        "pending_review",
+        payment_id,
+    )
 
     own = client.post(f"{API}/applications/{app['id']}/approve", headers=mine)
     assert own.status_code == 403
-    assert own.json()["error"] == {"code": "review.four_eyes",
-                                   "message": "发起人不能审核本人发起的退费申请", "field": None}
-    assert client.get(f"{API}/applications/{app['id']}", headers=mine).json()["actions"][
-        "four_eyes_blocked"] is True
+    assert own.json()["error"] == {
+        "code": "review.four_eyes",
+        "message": "发起人不能审核本人发起的退费申请",
+        "field": None,
+    }
+    assert (
+        client.get(f"{API}/applications/{app['id']}", headers=mine).json()["actions"][
+            "four_eyes_blocked"
+        ]
+        is True
+    )
 
     ok = client.post(f"{API}/applications/{app['id']}/approve", headers=login("officer", second.id))
     assert ok.status_code == 200
     with session_factory() as s:
         row = s.get(Application, app["id"])
-        assert (row.initiated_by_officer_id, row.reviewed_by_officer_id) == (initiator.id, second.id)
-        first_event = s.execute(select(ApplicationEvent).where(
-            ApplicationEvent.application_id == row.id).order_by(ApplicationEvent.id)).scalars().first()
+        assert (row.initiated_by_officer_id, row.reviewed_by_officer_id) == (
+            initiator.id,
+            second.id,
+        )
+        first_event = (
+            s.execute(
+                select(ApplicationEvent)
+                .where(ApplicationEvent.application_id == row.id)
+                .order_by(ApplicationEvent.id)
+            )
+            .scalars()
+            .first()
+        )
         assert (first_event.actor_kind, first_event.actor_id) == ("officer", "OFINIT")
 
 
@@ -490,8 +631,11 @@ def test_initiating_is_refused_for_a_payment_that_has_not_arrived(client, login,
         officer = f.make_officer(s, initiator=True)
         person = f.make_person(s)
         payment_id = f.make_pension_payment(s, person, arrival_status="not_arrived").payment_id
-    r = client.post(f"{API}/pension/refunds", json=_initiate_body(payment_id),
-                    headers=login("officer", officer.id))
+    r = client.post(
+        f"{API}/pension/refunds",
+        json=_initiate_body(payment_id),
+        headers=login("officer", officer.id),
+    )
     assert r.status_code == 422
     assert r.json()["error"]["code"] == "pension.not_arrived_self_service"
     assert _count(session_factory, Application) == 0
@@ -506,25 +650,33 @@ def test_initiating_needs_the_initiator_role_and_a_payer_in_scope(client, login,
         local = f.make_person(s, region="420703")
         local_payment = f.make_pension_payment(s, local, arrival_status="arrived").payment_id
 
-    r = client.post(f"{API}/pension/refunds", json=_initiate_body(local_payment),
-                    headers=login("officer", reviewer_only.id))
+    r = client.post(
+        f"{API}/pension/refunds",
+        json=_initiate_body(local_payment),
+        headers=login("officer", reviewer_only.id),
+    )
     assert (r.status_code, r.json()["error"]["code"]) == (403, "officer.not_initiator")
     headers = login("officer", ezhou_initiator.id)
     r = client.post(f"{API}/pension/refunds", json=_initiate_body(wuhan_payment), headers=headers)
     assert (r.status_code, r.json()["error"]["code"]) == (404, "pension.payment_not_found")
     r = client.post(f"{API}/pension/refunds", json=_initiate_body("NOPE"), headers=headers)
     assert r.status_code == 404
-    r = client.post(f"{API}/pension/refunds", headers=headers,
-                    json=_initiate_body(local_payment, reason=" "))
+    r = client.post(
+        f"{API}/pension/refunds", headers=headers, json=_initiate_body(local_payment, reason=" ")
+    )
     assert (r.status_code, r.json()["error"]["field"]) == (422, "reason")
-    r = client.post(f"{API}/pension/refunds", headers=headers,
-                    json=_initiate_body(local_payment, bank_account_no="12"))
+    r = client.post(
+        f"{API}/pension/refunds",
+        headers=headers,
+        json=_initiate_body(local_payment, bank_account_no="12"),
+    )
     assert (r.status_code, r.json()["error"]["field"]) == (422, "bank_account_no")
     assert _count(session_factory, Application) == 0
 
 
 def test_initiating_twice_is_a_conflict_but_a_repeated_idempotency_key_replays(
-        client, login, session_factory):
+    client, login, session_factory
+):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, initiator=True)
         person = f.make_person(s)
@@ -546,7 +698,9 @@ def test_initiating_twice_is_a_conflict_but_a_repeated_idempotency_key_replays(
 # --------------------------------------------------------------------------- export
 
 
-def test_the_xlsx_export_opens_with_openpyxl_and_has_the_filtered_rows(client, login, session_factory):
+def test_the_xlsx_export_opens_with_openpyxl_and_has_the_filtered_rows(
+    client, login, session_factory
+):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, region="420700")
         person = f.make_person(s, region="420703", name="邱世贵")
@@ -558,9 +712,12 @@ def test_the_xlsx_export_opens_with_openpyxl_and_has_the_filtered_rows(client, l
     r = client.get(f"{API}/applications.xlsx", headers=headers)
     assert r.status_code == 200
     assert r.headers["content-type"].startswith(
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
     assert "attachment" in r.headers["content-disposition"]
-    rows = list(load_workbook(io.BytesIO(r.content), read_only=True).active.iter_rows(values_only=True))
+    rows = list(
+        load_workbook(io.BytesIO(r.content), read_only=True).active.iter_rows(values_only=True)
+    )
     assert rows[0] == review.EXPORT_HEADERS
     assert len(rows) == 3
     first = rows[1]
@@ -572,23 +729,35 @@ def test_the_xlsx_export_opens_with_openpyxl_and_has_the_filtered_rows(client, l
     assert first[5:10] == ("电子税务局", "已申请", "待审核", "未知", "2026-03-06")
     assert first[10] == 2
 
-    only_medical = client.get(f"{API}/applications.xlsx", params={"kind": "medical"}, headers=headers)
-    rows = list(load_workbook(io.BytesIO(only_medical.content), read_only=True).active.iter_rows(
-        values_only=True))
+    only_medical = client.get(
+        f"{API}/applications.xlsx", params={"kind": "medical"}, headers=headers
+    )
+    rows = list(
+        load_workbook(io.BytesIO(only_medical.content), read_only=True).active.iter_rows(
+            values_only=True
+        )
+    )
     assert [row[1] for row in rows[1:]] == ["城乡居民医疗保险"]
 
 
 def test_the_openapi_document_describes_the_officer_endpoints(client):
     paths = client.get("/openapi.json").json()["paths"]
-    for path in ("/api/v1/officer/applications", "/api/v1/officer/applications/{application_id}",
-                 "/api/v1/officer/applications/{application_id}/approve",
-                 "/api/v1/officer/applications/{application_id}/reject",
-                 "/api/v1/officer/applications/{application_id}/reveal",
-                 "/api/v1/officer/reviews", "/api/v1/officer/pension/refunds",
-                 "/api/v1/officer/applications.xlsx", "/api/v1/officer/dispatches",
-                 "/api/v1/officer/dispatches/{message_id}/retry"):
+    for path in (
+        "/api/v1/officer/applications",
+        "/api/v1/officer/applications/{application_id}",
+        "/api/v1/officer/applications/{application_id}/approve",
+        "/api/v1/officer/applications/{application_id}/reject",
+        "/api/v1/officer/applications/{application_id}/reveal",
+        "/api/v1/officer/reviews",
+        "/api/v1/officer/pension/refunds",
+        "/api/v1/officer/applications.xlsx",
+        "/api/v1/officer/dispatches",
+        "/api/v1/officer/dispatches/{message_id}/retry",
+    ):
         assert path in paths, path
-    assert "409" in paths["/api/v1/officer/applications/{application_id}/approve"]["post"]["responses"]
+    assert (
+        "409" in paths["/api/v1/officer/applications/{application_id}/approve"]["post"]["responses"]
+    )
 
 
 def test_working_day_clock_uses_china_dates(session_factory):
@@ -606,13 +775,16 @@ def test_working_day_clock_uses_china_dates(session_factory):
 def _fail_message(session_factory, app_id: int) -> int:
     """Put the approval's request where the worker leaves it after its last failed attempt."""
     with session_factory() as s, s.begin():
-        msg = s.execute(select(OutboxMessage).where(OutboxMessage.application_id == app_id)).scalar_one()
+        msg = s.execute(
+            select(OutboxMessage).where(OutboxMessage.application_id == app_id)
+        ).scalar_one()
         msg.state, msg.attempts, msg.last_error = "failed", 8, "HTTP 500"
         return msg.id
 
 
 def test_the_dispatch_monitor_lists_failed_requests_in_scope_and_retries_them(
-        client, login, session_factory):
+    client, login, session_factory
+):
     with session_factory() as s, s.begin():
         ezhou = f.make_officer(s, region="420700")
         wuhan_officer = f.make_officer(s, region="420100")
@@ -622,8 +794,9 @@ def test_the_dispatch_monitor_lists_failed_requests_in_scope_and_retries_them(
     msg_id = _fail_message(session_factory, app_id)
 
     listed = client.get(f"{API}/dispatches", params={"state": "failed"}, headers=headers).json()
-    assert [(m["id"], m["application_id"], m["last_error"], m["can_retry"]) for m in listed["items"]] \
-        == [(msg_id, app_id, "HTTP 500", True)]
+    assert [
+        (m["id"], m["application_id"], m["last_error"], m["can_retry"]) for m in listed["items"]
+    ] == [(msg_id, app_id, "HTTP 500", True)]
     other = login("officer", wuhan_officer.id)
     assert client.get(f"{API}/dispatches", headers=other).json()["total"] == 0
     assert client.post(f"{API}/dispatches/{msg_id}/retry", headers=other).status_code == 404
@@ -633,4 +806,7 @@ def test_the_dispatch_monitor_lists_failed_requests_in_scope_and_retries_them(
     assert r.json()["state"] == "pending"
     again = client.post(f"{API}/dispatches/{msg_id}/retry", headers=headers)
     assert again.status_code == 409
-    assert client.get(f"{API}/dispatches", params={"state": "bogus"}, headers=headers).status_code == 422
+    assert (
+        client.get(f"{API}/dispatches", params={"state": "bogus"}, headers=headers).status_code
+        == 422
+    )

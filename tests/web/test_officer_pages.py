@@ -33,8 +33,9 @@ def sign_in(client, session_factory, clock, settings):
 
     def _sign_in(account_id: int, kind: str = "officer") -> str:
         with session_factory() as s, s.begin():
-            token, principal = accounts.create_session(s, kind=kind, account_id=account_id,
-                                                       at=clock.now(), settings=settings)
+            token, principal = accounts.create_session(
+                s, kind=kind, account_id=account_id, at=clock.now(), settings=settings
+            )
         client.cookies.set("sirefund_session", token)
         return principal.csrf_token
 
@@ -75,7 +76,8 @@ def _forms_without_csrf(page: str) -> list[str]:
 
 
 def test_an_officer_logs_in_with_code_and_password_and_gets_an_httponly_lax_session_cookie(
-        client, session_factory):
+    client, session_factory
+):
     with session_factory() as s, s.begin():
         f.make_officer(s, code="OF0101", name="李审核", region="420700")
 
@@ -86,9 +88,16 @@ def test_an_officer_logs_in_with_code_and_password_and_gets_an_httponly_lax_sess
     assert '<label for="f-login">' in login_page.text
     assert '<label for="f-password">' in login_page.text
 
-    r = client.post("/officer/login", follow_redirects=False, data={
-        "csrf_token": _csrf_of(login_page.text), "login": "OF0101", "password": f.PASSWORD,
-        "next": "/officer/applications"})
+    r = client.post(
+        "/officer/login",
+        follow_redirects=False,
+        data={
+            "csrf_token": _csrf_of(login_page.text),
+            "login": "OF0101",
+            "password": f.PASSWORD,
+            "next": "/officer/applications",
+        },
+    )
     assert r.status_code == 303
     assert r.headers["location"] == "/officer/applications"
     cookie = r.headers["set-cookie"]
@@ -105,8 +114,10 @@ def test_a_wrong_password_is_shown_under_the_password_and_the_code_is_kept(clien
         f.make_officer(s, code="OF0102")
     page = client.get("/officer/login")
 
-    r = client.post("/officer/login", data={"csrf_token": _csrf_of(page.text), "login": "OF0102",
-                                            "password": "wrong-password"})
+    r = client.post(
+        "/officer/login",
+        data={"csrf_token": _csrf_of(page.text), "login": "OF0102", "password": "wrong-password"},
+    )
     assert r.status_code == 401
     assert _field_error(r.text, "f-password")
     assert 'value="OF0102"' in r.text
@@ -136,7 +147,8 @@ def test_logging_out_revokes_the_session(client, session_factory, sign_in):
 
 
 def test_a_citizen_session_cannot_open_the_console_but_can_log_in_as_an_officer(
-        client, session_factory, sign_in):
+    client, session_factory, sign_in
+):
     with session_factory() as s, s.begin():
         person = f.make_person(s, password=f.PASSWORD)
         f.make_officer(s, code="OF0104")
@@ -146,8 +158,11 @@ def test_a_citizen_session_cannot_open_the_console_but_can_log_in_as_an_officer(
     assert "请以税务人员身份登录" in _text(r.text)
 
     login_page = client.get("/officer/login")
-    r = client.post("/officer/login", follow_redirects=False, data={
-        "csrf_token": _csrf_of(login_page.text), "login": "OF0104", "password": f.PASSWORD})
+    r = client.post(
+        "/officer/login",
+        follow_redirects=False,
+        data={"csrf_token": _csrf_of(login_page.text), "login": "OF0104", "password": f.PASSWORD},
+    )
     assert r.status_code == 303
     assert client.get("/officer/applications").status_code == 200
 
@@ -156,7 +171,8 @@ def test_a_citizen_session_cannot_open_the_console_but_can_log_in_as_an_officer(
 
 
 def test_the_queue_masks_ids_counts_working_days_against_30_and_paginates_by_ten(
-        client, session_factory, sign_in):
+    client, session_factory, sign_in
+):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, region="420700")
         person = f.make_person(s, region="420703", name="邱世贵")
@@ -169,14 +185,27 @@ def test_the_queue_masks_ids_counts_working_days_against_30_and_paginates_by_ten
     r = client.get("/officer/applications")
     text = _text(r.text)
     assert r.status_code == 200
-    for column in ("选择", "申请编号", "类型", "缴费人", "证件号码", "金额（元）", "渠道", "退费状态",
-                   "审核状态", "审核结果", "申请日期", "已等待工作日", "操作"):
+    for column in (
+        "选择",
+        "申请编号",
+        "类型",
+        "缴费人",
+        "证件号码",
+        "金额（元）",
+        "渠道",
+        "退费状态",
+        "审核状态",
+        "审核结果",
+        "申请日期",
+        "已等待工作日",
+        "操作",
+    ):
         assert column in text
     assert "每页 10 条" in text
     assert "当前显示第 1 到 10 条 共 12 条记录" in text
     assert person.id_number not in r.text and ACCOUNT not in r.text
     assert person.id_number[:6] + "********" + person.id_number[-4:] in text
-    row = re.search(rf'<tr class="overdue">.*?</tr>', r.text, flags=re.S).group(0)
+    row = re.search(r'<tr class="overdue">.*?</tr>', r.text, flags=re.S).group(0)
     assert f"<td>{old.id}</td>" in row
     assert "42 / 30" in _text(row) and "已超期" in _text(row)
     assert f'href="/officer/applications/{old.id}"' in row
@@ -235,7 +264,8 @@ def test_the_queue_shows_nothing_outside_the_officers_region(client, session_fac
 
 
 def test_batch_approval_decides_each_selected_application_and_shows_a_result_per_id(
-        client, session_factory, sign_in):
+    client, session_factory, sign_in
+):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, region="420700")
         a, b = pension_app(s), medical_app(s)
@@ -243,9 +273,15 @@ def test_batch_approval_decides_each_selected_application_and_shows_a_result_per
         review.reject(s, officer=officer, application_id=done.id, opinion="不符合条件", at=f.AT)
     csrf = sign_in(officer.id)
 
-    r = client.post("/officer/applications/review?status=pending_review", data={
-        "csrf_token": csrf, "application_ids": [str(a.id), str(b.id), str(done.id)],
-        "opinion": "同意退费", "decision": "approve"})
+    r = client.post(
+        "/officer/applications/review?status=pending_review",
+        data={
+            "csrf_token": csrf,
+            "application_ids": [str(a.id), str(b.id), str(done.id)],
+            "opinion": "同意退费",
+            "decision": "approve",
+        },
+    )
     assert r.status_code == 200
     text = _text(r.text)
     assert "批量审核结果：成功 2 条，失败 1 条" in text
@@ -257,21 +293,31 @@ def test_batch_approval_decides_each_selected_application_and_shows_a_result_per
 
 
 def test_batch_rejection_needs_the_shared_opinion_and_keeps_the_selection(
-        client, session_factory, sign_in):
+    client, session_factory, sign_in
+):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s)
         a = pension_app(s)
     csrf = sign_in(officer.id)
 
-    r = client.post("/officer/applications/review", data={
-        "csrf_token": csrf, "application_ids": [str(a.id)], "opinion": "  ", "decision": "reject"})
+    r = client.post(
+        "/officer/applications/review",
+        data={
+            "csrf_token": csrf,
+            "application_ids": [str(a.id)],
+            "opinion": "  ",
+            "decision": "reject",
+        },
+    )
     assert r.status_code == 422
     assert _field_error(r.text, "batch-opinion") == "批量不通过时必须填写税务机关意见"
     assert re.search(rf'value="{a.id}" id="pick-{a.id}"\s+checked', r.text)
     assert _status(session_factory, a.id) == "pending_review"
 
-    nothing = client.post("/officer/applications/review", data={
-        "csrf_token": csrf, "opinion": "同意", "decision": "approve"})
+    nothing = client.post(
+        "/officer/applications/review",
+        data={"csrf_token": csrf, "opinion": "同意", "decision": "approve"},
+    )
     assert nothing.status_code == 422
     assert "请勾选需要审核的退费申请" in _text(nothing.text)
 
@@ -297,7 +343,8 @@ def test_the_export_link_downloads_the_filtered_queue_as_xlsx(client, session_fa
 
 
 def test_the_detail_shows_payer_payment_bank_account_other_applications_and_history_masked(
-        client, session_factory, sign_in):
+    client, session_factory, sign_in
+):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s)
         person = f.make_person(s, name="邱世贵", phone="13912345678")
@@ -311,7 +358,14 @@ def test_the_detail_shows_payer_payment_bank_account_other_applications_and_hist
     assert person.id_number not in r.text and ACCOUNT not in r.text and "13912345678" not in r.text
     assert "420703********" + person.id_number[-4:] in text
     assert "622848*********0018" in text and "139****5678" in text
-    for heading in ("申请信息", "缴费人信息", "缴费信息", "银行账户信息", "该缴费人的其他申请", "处理记录"):
+    for heading in (
+        "申请信息",
+        "缴费人信息",
+        "缴费信息",
+        "银行账户信息",
+        "该缴费人的其他申请",
+        "处理记录",
+    ):
         assert heading in text
     assert f'href="/officer/applications/{other.id}"' in r.text
     history = re.search(r'<table class="grid oc-history">.*?</table>', r.text, flags=re.S).group(0)
@@ -325,21 +379,25 @@ def test_the_detail_shows_payer_payment_bank_account_other_applications_and_hist
 
 @pytest.mark.parametrize("make", [unit_app, medical_app], ids=["unit", "medical"])
 def test_the_detail_of_unit_and_medical_applications_shows_their_payment(
-        make, client, session_factory, sign_in):
+    make, client, session_factory, sign_in
+):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s)
         app = make(s)
     sign_in(officer.id)
     text = _text(client.get(f"/officer/applications/{app.id}").text)
     if app.kind == "medical":
-        assert "票证号码" in text and "武汉市医疗保障局(医疗)" in text and "社保部门核验结果" in text
+        assert (
+            "票证号码" in text and "武汉市医疗保障局(医疗)" in text and "社保部门核验结果" in text
+        )
         assert "621700*********4567" in text
     else:
         assert "纳税人识别号" in text and "村集体补助" in text and "个人编号" in text
 
 
 def test_revealing_the_full_id_needs_a_reason_is_audited_and_shows_the_value_once(
-        client, session_factory, sign_in):
+    client, session_factory, sign_in
+):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, code="OF0201")
         person = f.make_person(s)
@@ -347,15 +405,18 @@ def test_revealing_the_full_id_needs_a_reason_is_audited_and_shows_the_value_onc
     csrf = sign_in(officer.id)
     url = f"/officer/applications/{app.id}"
 
-    refused = client.post(f"{url}/reveal", data={"csrf_token": csrf, "field": "id_number",
-                                                 "reason": " "})
+    refused = client.post(
+        f"{url}/reveal", data={"csrf_token": csrf, "field": "id_number", "reason": " "}
+    )
     assert refused.status_code == 422
     assert _field_error(refused.text, "reveal-id_number-reason") == "请填写查看理由"
     assert person.id_number not in refused.text
     assert _count(session_factory, SecurityEvent, SecurityEvent.kind == "reveal") == 0
 
-    shown = client.post(f"{url}/reveal", data={"csrf_token": csrf, "field": "id_number",
-                                               "reason": "缴费人来电核对身份"})
+    shown = client.post(
+        f"{url}/reveal",
+        data={"csrf_token": csrf, "field": "id_number", "reason": "缴费人来电核对身份"},
+    )
     assert shown.status_code == 200
     assert f'data-revealed="id_number">{person.id_number}<' in shown.text
     assert shown.headers["cache-control"] == "no-store"
@@ -367,22 +428,27 @@ def test_revealing_the_full_id_needs_a_reason_is_audited_and_shows_the_value_onc
     again = client.get(url)
     assert person.id_number not in again.text
 
-    account = client.post(f"{url}/reveal", data={"csrf_token": csrf, "field": "bank_account_no",
-                                                 "reason": "核对退费账户"})
+    account = client.post(
+        f"{url}/reveal",
+        data={"csrf_token": csrf, "field": "bank_account_no", "reason": "核对退费账户"},
+    )
     assert f'data-revealed="bank_account_no">{ACCOUNT}<' in account.text
     assert person.id_number not in account.text
 
 
 def test_approving_with_an_optional_opinion_queues_the_request_and_says_so(
-        client, session_factory, sign_in):
+    client, session_factory, sign_in
+):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, code="OF0301", name="李审核")
         app = pension_app(s)
     csrf = sign_in(officer.id)
 
-    r = client.post(f"/officer/applications/{app.id}/decision",
-                    data={"csrf_token": csrf, "decision": "approve", "opinion": ""},
-                    follow_redirects=False)
+    r = client.post(
+        f"/officer/applications/{app.id}/decision",
+        data={"csrf_token": csrf, "decision": "approve", "opinion": ""},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     assert r.headers["location"] == f"/officer/applications/{app.id}?done=approved"
     page = _text(client.get(r.headers["location"]).text)
@@ -393,7 +459,8 @@ def test_approving_with_an_optional_opinion_queues_the_request_and_says_so(
 
 
 def test_rejecting_needs_an_opinion_shown_next_to_the_field_with_the_typed_text_kept(
-        client, session_factory, sign_in):
+    client, session_factory, sign_in
+):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s)
         app = pension_app(s)
@@ -405,15 +472,19 @@ def test_rejecting_needs_an_opinion_shown_next_to_the_field_with_the_typed_text_
     assert _field_error(empty.text, "review-opinion") == "审核不通过时必须填写税务机关意见"
 
     long_text = "缴费记录核实有误" * 70  # 560 characters, more than the 500 allowed
-    too_long = client.post(url, data={"csrf_token": csrf, "decision": "reject",
-                                      "opinion": long_text})
+    too_long = client.post(
+        url, data={"csrf_token": csrf, "decision": "reject", "opinion": long_text}
+    )
     assert too_long.status_code == 422
     assert _field_error(too_long.text, "review-opinion") == "税务机关意见不能超过500个字符"
     assert f">{long_text}</textarea>" in too_long.text
     assert _status(session_factory, app.id) == "pending_review"
 
-    ok = client.post(url, data={"csrf_token": csrf, "decision": "reject", "opinion": "缴费记录已到账"},
-                     follow_redirects=False)
+    ok = client.post(
+        url,
+        data={"csrf_token": csrf, "decision": "reject", "opinion": "缴费记录已到账"},
+        follow_redirects=False,
+    )
     assert ok.headers["location"].endswith("done=rejected")
     assert _status(session_factory, app.id) == "rejected"
     assert _count(session_factory, OutboxMessage) == 0
@@ -432,8 +503,9 @@ def test_a_decision_without_the_csrf_token_is_refused(client, session_factory, s
 # --------------------------------------------------------------------------- 发起退费
 
 
-def test_an_initiator_finds_arrived_payments_by_id_number_and_year(client, session_factory,
-                                                                   sign_in):
+def test_an_initiator_finds_arrived_payments_by_id_number_and_year(
+    client, session_factory, sign_in
+):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, initiator=True)
         person = f.make_person(s, name="王大妈")
@@ -449,8 +521,14 @@ def test_an_initiator_finds_arrived_payments_by_id_number_and_year(client, sessi
     assert arrived_2024.payment_id not in text and not_arrived.payment_id not in text
     # The only choice is chosen already; the bank details are asked next to their labels.
     assert re.search(rf'value="{arrived_2025.payment_id}" id="pay-1" checked', page.text)
-    for name in ("reason", "bank_account_type", "bank_account_no", "bank_category",
-                 "contact_name", "contact_phone"):
+    for name in (
+        "reason",
+        "bank_account_type",
+        "bank_account_no",
+        "bank_category",
+        "contact_name",
+        "contact_phone",
+    ):
         assert f'<label for="f-{name}">' in page.text
 
     by_id = _text(client.get(f"/officer/initiate?payment_id={not_arrived.payment_id}").text)
@@ -460,16 +538,27 @@ def test_an_initiator_finds_arrived_payments_by_id_number_and_year(client, sessi
 
 
 def test_initiating_shows_missing_fields_next_to_them_and_keeps_what_was_typed(
-        client, session_factory, sign_in):
+    client, session_factory, sign_in
+):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, initiator=True)
         pay = f.make_pension_payment(s, f.make_person(s), arrival_status="arrived")
     csrf = sign_in(officer.id)
 
-    r = client.post("/officer/initiate", data={
-        "csrf_token": csrf, "lookup_payment_id": pay.payment_id, "payment_id": pay.payment_id,
-        "reason": "重复缴费", "bank_account_type": "bank_card", "bank_account_no": "12",
-        "bank_category": "", "contact_name": "王大妈", "contact_phone": ""})
+    r = client.post(
+        "/officer/initiate",
+        data={
+            "csrf_token": csrf,
+            "lookup_payment_id": pay.payment_id,
+            "payment_id": pay.payment_id,
+            "reason": "重复缴费",
+            "bank_account_type": "bank_card",
+            "bank_account_no": "12",
+            "bank_category": "",
+            "contact_name": "王大妈",
+            "contact_phone": "",
+        },
+    )
     assert r.status_code == 422
     assert _field_error(r.text, "f-bank_category") == "请选择银行类别"
     assert _field_error(r.text, "f-contact_phone") == "请填写联系人电话"
@@ -479,18 +568,29 @@ def test_initiating_shows_missing_fields_next_to_them_and_keeps_what_was_typed(
 
 
 def test_the_initiator_cannot_approve_their_own_refund_and_a_second_officer_can(
-        client, session_factory, sign_in):
+    client, session_factory, sign_in
+):
     with session_factory() as s, s.begin():
         initiator = f.make_officer(s, code="OF0401", initiator=True)
         second = f.make_officer(s, code="OF0402")
         pay = f.make_pension_payment(s, f.make_person(s), arrival_status="arrived")
     csrf = sign_in(initiator.id)
 
-    r = client.post("/officer/initiate", follow_redirects=False, data={
-        "csrf_token": csrf, "lookup_payment_id": pay.payment_id, "payment_id": pay.payment_id,
-        "reason": "缴费人重复缴费，到办税服务厅申请退费", "bank_account_type": "bank_card",
-        "bank_account_no": ACCOUNT, "bank_category": "103", "contact_name": "王大妈",
-        "contact_phone": "13812341234"})
+    r = client.post(
+        "/officer/initiate",
+        follow_redirects=False,
+        data={
+            "csrf_token": csrf,
+            "lookup_payment_id": pay.payment_id,
+            "payment_id": pay.payment_id,
+            "reason": "缴费人重复缴费，到办税服务厅申请退费",
+            "bank_account_type": "bank_card",
+            "bank_account_no": ACCOUNT,
+            "bank_category": "103",
+            "contact_name": "王大妈",
+            "contact_phone": "13812341234",
+        },
+    )
     assert r.status_code == 303
     location = r.headers["location"]
     app_id = int(re.search(r"/officer/applications/(\d+)\?done=initiated", location).group(1))
@@ -500,20 +600,30 @@ def test_the_initiator_cannot_approve_their_own_refund_and_a_second_officer_can(
 
     own = client.get(r.headers["location"])
     assert "退费申请已发起，需由其他税务人员审核。" in _text(own.text)
-    assert re.search(r'value="approve" class="btn btn-primary" disabled '
-                     r'aria-describedby="blocked-reason"', own.text)
-    assert '<p class="oc-blocked" id="blocked-reason">发起人不能审核本人发起的退费申请</p>' in own.text
-    forced = client.post(f"/officer/applications/{app_id}/decision",
-                         data={"csrf_token": csrf, "decision": "approve"})
+    assert re.search(
+        r'value="approve" class="btn btn-primary" disabled '
+        r'aria-describedby="blocked-reason"',
+        own.text,
+    )
+    assert (
+        '<p class="oc-blocked" id="blocked-reason">发起人不能审核本人发起的退费申请</p>' in own.text
+    )
+    forced = client.post(
+        f"/officer/applications/{app_id}/decision", data={"csrf_token": csrf, "decision": "approve"}
+    )
     assert forced.status_code == 403
     assert "发起人不能审核本人发起的退费申请" in _text(forced.text)
     assert _status(session_factory, app_id) == "pending_review"
 
     csrf2 = sign_in(second.id)
-    assert "disabled" not in re.search(r'<button[^>]*value="approve"[^>]*>',
-                                       client.get(f"/officer/applications/{app_id}").text).group(0)
-    ok = client.post(f"/officer/applications/{app_id}/decision", follow_redirects=False,
-                     data={"csrf_token": csrf2, "decision": "approve", "opinion": "核实无误"})
+    assert "disabled" not in re.search(
+        r'<button[^>]*value="approve"[^>]*>', client.get(f"/officer/applications/{app_id}").text
+    ).group(0)
+    ok = client.post(
+        f"/officer/applications/{app_id}/decision",
+        follow_redirects=False,
+        data={"csrf_token": csrf2, "decision": "approve", "opinion": "核实无误"},
+    )
     assert ok.status_code == 303
     assert _status(session_factory, app_id) == "approved"
 
@@ -531,19 +641,28 @@ def test_an_officer_without_the_initiator_role_is_told_so(client, session_factor
 
 
 def test_the_dispatch_monitor_lists_failed_requests_with_attempts_and_retries_them(
-        client, session_factory, sign_in, clock):
+    client, session_factory, sign_in, clock
+):
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, code="OF0501")
         app = pension_app(s)
         review.approve(s, officer=officer, application_id=app.id, at=f.AT)
         msg = s.execute(select(OutboxMessage)).scalar_one()
         msg.state, msg.attempts, msg.last_error = "failed", 8, "HTTP 503 人社系统暂不可用"
-        s.add(DispatchAttempt(message_id=msg.id, at=f.AT + timedelta(minutes=1),
-                              worker="worker-1", outcome="retry", detail="HTTP 503"))
+        s.add(
+            DispatchAttempt(
+                message_id=msg.id,
+                at=f.AT + timedelta(minutes=1),
+                worker="worker-1",
+                outcome="retry",
+                detail="HTTP 503",
+            )
+        )
         delivered = pension_app(s)
         review.approve(s, officer=officer, application_id=delivered.id, at=f.AT)
-        s.execute(select(OutboxMessage).where(OutboxMessage.application_id == delivered.id)
-                  ).scalar_one().state = "done"
+        s.execute(
+            select(OutboxMessage).where(OutboxMessage.application_id == delivered.id)
+        ).scalar_one().state = "done"
         msg_id, request_id = msg.id, msg.request_id
     csrf = sign_in(officer.id)
 
@@ -557,8 +676,11 @@ def test_the_dispatch_monitor_lists_failed_requests_with_attempts_and_retries_th
     assert f'/officer/applications/{delivered.id}"' not in page.text  # done ones filtered out
     assert not _forms_without_csrf(page.text)
 
-    r = client.post(f"/officer/dispatches/{msg_id}/retry?state=failed",
-                    data={"csrf_token": csrf}, follow_redirects=False)
+    r = client.post(
+        f"/officer/dispatches/{msg_id}/retry?state=failed",
+        data={"csrf_token": csrf},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     assert r.headers["location"] == "/officer/dispatches?state=failed&done=retried"
     with session_factory() as s:

@@ -30,14 +30,19 @@ def village(seed):
         subsidy, lines = f.make_unit_payment(s, unit, people, year=2022, month=1)
         lines[2].amount_fen = 15000
         lines[3].amount_fen = 30000
-        normal, normal_lines = f.make_unit_payment(s, unit, people[:1], payment_type="normal",
-                                                   year=2022, month=1)
+        normal, normal_lines = f.make_unit_payment(
+            s, unit, people[:1], payment_type="normal", year=2022, month=1
+        )
         other_unit = f.make_unit(s, name="华容区临江乡东港村村民委员会")
         s.flush()
         return {
-            "unit": unit.id, "other_unit": other_unit.id, "people": people,
-            "subsidy": subsidy.unit_payment_id, "lines": [ln.line_id for ln in lines],
-            "normal": normal.unit_payment_id, "normal_line": normal_lines[0].line_id,
+            "unit": unit.id,
+            "other_unit": other_unit.id,
+            "people": people,
+            "subsidy": subsidy.unit_payment_id,
+            "lines": [ln.line_id for ln in lines],
+            "normal": normal.unit_payment_id,
+            "normal_line": normal_lines[0].line_id,
         }
 
     return seed(build)
@@ -71,8 +76,9 @@ def set_status(session_factory, app_id: int, *path: S) -> None:
         for target in path:
             app = applications.get(s, app_id)
             s.refresh(app)
-            applications.transition(s, application=app, target=target,
-                                    actor=Actor.officer("OF0001"), at=f.AT)
+            applications.transition(
+                s, application=app, target=target, actor=Actor.officer("OF0001"), at=f.AT
+            )
 
 
 def status_of(session_factory, app_id: int) -> str:
@@ -81,8 +87,9 @@ def status_of(session_factory, app_id: int) -> str:
 
 
 def save(client, headers, *args, **kwargs):
-    return client.post("/api/v1/unit/refund-batches", json=batch_body(*args, **kwargs),
-                       headers=headers)
+    return client.post(
+        "/api/v1/unit/refund-batches", json=batch_body(*args, **kwargs), headers=headers
+    )
 
 
 # --------------------------------------------------------------------------- who may call
@@ -90,23 +97,34 @@ def save(client, headers, *args, **kwargs):
 
 def test_anonymous_callers_get_401_and_persons_get_403(client, login, village):
     person = village["people"][0]
-    for method, path in [("get", "/api/v1/unit/payments"),
-                         ("get", f"/api/v1/unit/payments/{village['subsidy']}/persons"),
-                         ("get", "/api/v1/unit/refunds"), ("get", "/api/v1/unit/refunds/1/persons"),
-                         ("post", "/api/v1/unit/refunds/1/cancel")]:
+    for method, path in [
+        ("get", "/api/v1/unit/payments"),
+        ("get", f"/api/v1/unit/payments/{village['subsidy']}/persons"),
+        ("get", "/api/v1/unit/refunds"),
+        ("get", "/api/v1/unit/refunds/1/persons"),
+        ("post", "/api/v1/unit/refunds/1/cancel"),
+    ]:
         assert getattr(client, method)(path).status_code == 401
         assert getattr(client, method)(path, headers=login("person", person.id)).status_code == 403
-    assert client.post("/api/v1/unit/refund-batches",
-                       json=batch_body(village["subsidy"], village["lines"][0]),
-                       headers=login("person", person.id)).status_code == 403
+    assert (
+        client.post(
+            "/api/v1/unit/refund-batches",
+            json=batch_body(village["subsidy"], village["lines"][0]),
+            headers=login("person", person.id),
+        ).status_code
+        == 403
+    )
 
 
 # --------------------------------------------------------------------------- 可退费查询
 
 
 def test_payment_rows_show_unit_counts_and_amount(client, login, village):
-    response = client.get("/api/v1/unit/payments", params={"year": 2022, "month": 1},
-                          headers=login("unit", village["unit"]))
+    response = client.get(
+        "/api/v1/unit/payments",
+        params={"year": 2022, "month": 1},
+        headers=login("unit", village["unit"]),
+    )
     assert response.status_code == 200
     rows = {r["unit_payment_id"]: r for r in response.json()["items"]}
     assert response.json()["total"] == 2
@@ -136,16 +154,20 @@ def test_payments_filter_by_type_month_and_id_number(client, login, village):
     assert bad.status_code == 422
 
 
-def test_refund_count_counts_persons_refunded_or_being_refunded(client, login, session_factory,
-                                                                village):
+def test_refund_count_counts_persons_refunded_or_being_refunded(
+    client, login, session_factory, village
+):
     headers = login("unit", village["unit"])
     apps = save(client, headers, village["subsidy"], *village["lines"]).json()["applications"]
     refunded, pending, rejected, cancelled = (a["id"] for a in apps)
     set_status(session_factory, refunded, S.APPROVED, S.AT_AGENCY, S.REFUNDED)
     set_status(session_factory, rejected, S.REJECTED)
     set_status(session_factory, cancelled, S.CANCELLED)
-    row = next(r for r in client.get("/api/v1/unit/payments", headers=headers).json()["items"]
-               if r["unit_payment_id"] == village["subsidy"])
+    row = next(
+        r
+        for r in client.get("/api/v1/unit/payments", headers=headers).json()["items"]
+        if r["unit_payment_id"] == village["subsidy"]
+    )
     assert (row["paid_count"], row["refund_count"]) == (4, 2)  # refunded + pending
     del pending
 
@@ -166,8 +188,9 @@ def test_person_lines_show_masked_id_numbers_and_filter(client, login, village):
     assert all(i["refundable"] and i["application_id"] is None for i in items)
     for person in village["people"]:
         assert person.id_number not in response.text
-    by_id = client.get(url, params={"id_number": village["people"][1].id_number.lower()},
-                       headers=headers).json()["items"]
+    by_id = client.get(
+        url, params={"id_number": village["people"][1].id_number.lower()}, headers=headers
+    ).json()["items"]
     assert [i["name"] for i in by_id] == ["王秀英"]
     by_name = client.get(url, params={"name": "建"}, headers=headers).json()["items"]
     assert [i["name"] for i in by_name] == ["李建国"]
@@ -176,10 +199,12 @@ def test_person_lines_show_masked_id_numbers_and_filter(client, login, village):
 
 def test_a_line_in_an_active_application_is_not_refundable(client, login, village):
     headers = login("unit", village["unit"])
-    app_id = save(client, headers, village["subsidy"],
-                  village["lines"][0]).json()["applications"][0]["id"]
-    items = client.get(f"/api/v1/unit/payments/{village['subsidy']}/persons",
-                       headers=headers).json()["items"]
+    app_id = save(client, headers, village["subsidy"], village["lines"][0]).json()["applications"][
+        0
+    ]["id"]
+    items = client.get(
+        f"/api/v1/unit/payments/{village['subsidy']}/persons", headers=headers
+    ).json()["items"]
     assert (items[0]["refundable"], items[0]["application_id"]) == (False, app_id)
     assert items[1]["refundable"] is True
 
@@ -187,20 +212,24 @@ def test_a_line_in_an_active_application_is_not_refundable(client, login, villag
 # --------------------------------------------------------------------------- 保存
 
 
-def test_unit_normal_payment_is_refused_with_payment_type_not_refundable(client, login,
-                                                                          session_factory, village):
-    response = save(client, login("unit", village["unit"]), village["normal"],
-                    village["normal_line"])
+def test_unit_normal_payment_is_refused_with_payment_type_not_refundable(
+    client, login, session_factory, village
+):
+    response = save(
+        client, login("unit", village["unit"]), village["normal"], village["normal_line"]
+    )
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "unit.payment_type_not_refundable"
     assert count(session_factory, Application) == count(session_factory, RefundBatch) == 0
 
 
-def test_one_save_is_one_batch_with_one_application_per_chosen_person(client, login,
-                                                                        session_factory, village):
+def test_one_save_is_one_batch_with_one_application_per_chosen_person(
+    client, login, session_factory, village
+):
     lines = village["lines"]
-    response = save(client, login("unit", village["unit"]), village["subsidy"],
-                    lines[0], lines[2], lines[0])
+    response = save(
+        client, login("unit", village["unit"]), village["subsidy"], lines[0], lines[2], lines[0]
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     apps = body["applications"]
@@ -234,20 +263,30 @@ def test_batch_amount_is_computed_from_the_chosen_lines(client, login, session_f
 def test_an_empty_selection_is_refused_with_no_person_selected(client, login, village):
     response = save(client, login("unit", village["unit"]), village["subsidy"])
     assert response.status_code == 422
-    assert response.json()["error"] == {"code": "unit.no_person_selected",
-                                        "message": "请选择退费人员", "field": "line_ids"}
+    assert response.json()["error"] == {
+        "code": "unit.no_person_selected",
+        "message": "请选择退费人员",
+        "field": "line_ids",
+    }
 
 
-def test_a_line_of_another_payment_answers_404_and_creates_nothing(client, login,
-                                                                  session_factory, village):
-    response = save(client, login("unit", village["unit"]), village["subsidy"],
-                    village["lines"][0], village["normal_line"])
+def test_a_line_of_another_payment_answers_404_and_creates_nothing(
+    client, login, session_factory, village
+):
+    response = save(
+        client,
+        login("unit", village["unit"]),
+        village["subsidy"],
+        village["lines"][0],
+        village["normal_line"],
+    )
     assert response.status_code == 404
     assert count(session_factory, Application) == count(session_factory, RefundBatch) == 0
 
 
-def test_a_line_already_in_an_active_application_is_a_conflict(client, login, session_factory,
-                                                               village):
+def test_a_line_already_in_an_active_application_is_a_conflict(
+    client, login, session_factory, village
+):
     lines = village["lines"]
     headers = login("unit", village["unit"])
     assert save(client, headers, village["subsidy"], lines[0]).status_code == 201
@@ -259,12 +298,22 @@ def test_a_line_already_in_an_active_application_is_a_conflict(client, login, se
 
 def test_bank_account_failing_luhn_is_refused_unless_confirmed(client, login, village):
     headers = login("unit", village["unit"])
-    refused = save(client, headers, village["subsidy"], village["lines"][0],
-                   bank_account_no=BAD_CARD)
+    refused = save(
+        client, headers, village["subsidy"], village["lines"][0], bank_account_no=BAD_CARD
+    )
     assert refused.status_code == 422
     assert refused.json()["error"]["code"] == "bank_account.luhn"
-    assert save(client, headers, village["subsidy"], village["lines"][0],
-                bank_account_no=BAD_CARD, account_no_confirmed=True).status_code == 201
+    assert (
+        save(
+            client,
+            headers,
+            village["subsidy"],
+            village["lines"][0],
+            bank_account_no=BAD_CARD,
+            account_no_confirmed=True,
+        ).status_code
+        == 201
+    )
 
 
 @pytest.mark.parametrize(
@@ -277,10 +326,12 @@ def test_bank_account_failing_luhn_is_refused_unless_confirmed(client, login, vi
         ({"contact_phone": "027-1234"}, "phone.format", "contact_phone"),
     ],
 )
-def test_every_field_of_the_maintenance_area_is_required_and_checked(client, login, village,
-                                                                      override, code, field):
-    response = save(client, login("unit", village["unit"]), village["subsidy"],
-                    village["lines"][0], **override)
+def test_every_field_of_the_maintenance_area_is_required_and_checked(
+    client, login, village, override, code, field
+):
+    response = save(
+        client, login("unit", village["unit"]), village["subsidy"], village["lines"][0], **override
+    )
     assert response.status_code == 422
     assert (response.json()["error"]["code"], response.json()["error"]["field"]) == (code, field)
 
@@ -288,35 +339,47 @@ def test_every_field_of_the_maintenance_area_is_required_and_checked(client, log
 # --------------------------------------------------------------------------- 退费进度, 撤销
 
 
-def test_progress_has_one_row_per_application_with_the_manual_columns(client, login,
-                                                                       session_factory, village):
+def test_progress_has_one_row_per_application_with_the_manual_columns(
+    client, login, session_factory, village
+):
     lines = village["lines"]
     headers = login("unit", village["unit"])
     apps = save(client, headers, village["subsidy"], lines[0], lines[1], lines[2]).json()[
-        "applications"]
+        "applications"
+    ]
     set_status(session_factory, apps[0]["id"], S.APPROVED)
     set_status(session_factory, apps[1]["id"], S.REJECTED)
     response = client.get("/api/v1/unit/refunds", params={"year": 2022}, headers=headers)
     assert response.status_code == 200
     rows = {r["id"]: r for r in response.json()["items"]}
     assert len(rows) == 3
-    labels = {i: (r["hrss_status_label"], r["tax_review_status_label"],
-                  r["tax_review_result_label"]) for i, r in rows.items()}
-    assert labels == {apps[0]["id"]: ("处理中", "审核完成", "通过"),
-                      apps[1]["id"]: ("未申请", "审核完成", "不通过"),
-                      apps[2]["id"]: ("未申请", "待审核", "--")}
+    labels = {
+        i: (r["hrss_status_label"], r["tax_review_status_label"], r["tax_review_result_label"])
+        for i, r in rows.items()
+    }
+    assert labels == {
+        apps[0]["id"]: ("处理中", "审核完成", "通过"),
+        apps[1]["id"]: ("未申请", "审核完成", "不通过"),
+        apps[2]["id"]: ("未申请", "待审核", "--"),
+    }
     row = rows[apps[2]["id"]]
     assert (row["refund_count"], row["amount"], row["unit_name"]) == (
-        1, "150.00", "华容区庙岭镇新庙村村民委员会")
+        1,
+        "150.00",
+        "华容区庙岭镇新庙村村民委员会",
+    )
     assert row["period_start"] == "2022-01-01" and row["unit_ss_no"]
-    assert client.get("/api/v1/unit/refunds", params={"year": 2021},
-                      headers=headers).json()["total"] == 0
+    assert (
+        client.get("/api/v1/unit/refunds", params={"year": 2021}, headers=headers).json()["total"]
+        == 0
+    )
 
 
 def test_refund_count_link_opens_the_person_detail(client, login, village):
     headers = login("unit", village["unit"])
-    app_id = save(client, headers, village["subsidy"],
-                  village["lines"][3]).json()["applications"][0]["id"]
+    app_id = save(client, headers, village["subsidy"], village["lines"][3]).json()["applications"][
+        0
+    ]["id"]
     response = client.get(f"/api/v1/unit/refunds/{app_id}/persons", headers=headers)
     assert response.status_code == 200
     person = village["people"][3]
@@ -330,12 +393,15 @@ def test_refund_count_link_opens_the_person_detail(client, login, village):
 
 
 def test_cancelling_one_pending_application_cancels_its_batch_but_not_reviewed_ones(
-        client, login, session_factory, village):
+    client, login, session_factory, village
+):
     lines = village["lines"]
     headers = login("unit", village["unit"])
     batch = save(client, headers, village["subsidy"], lines[0], lines[1], lines[2]).json()
     reviewed, a, b = (x["id"] for x in batch["applications"])
-    other_batch = save(client, headers, village["subsidy"], lines[3]).json()["applications"][0]["id"]
+    other_batch = save(client, headers, village["subsidy"], lines[3]).json()["applications"][0][
+        "id"
+    ]
     set_status(session_factory, reviewed, S.APPROVED)
 
     response = client.post(f"/api/v1/unit/refunds/{b}/cancel", headers=headers)
@@ -346,11 +412,13 @@ def test_cancelling_one_pending_application_cancels_its_batch_but_not_reviewed_o
     assert status_of(session_factory, other_batch) == "pending_review"
 
 
-def test_cancel_is_refused_when_the_application_is_not_pending(client, login, session_factory,
-                                                               village):
+def test_cancel_is_refused_when_the_application_is_not_pending(
+    client, login, session_factory, village
+):
     headers = login("unit", village["unit"])
-    apps = save(client, headers, village["subsidy"], village["lines"][0],
-                village["lines"][1]).json()["applications"]
+    apps = save(
+        client, headers, village["subsidy"], village["lines"][0], village["lines"][1]
+    ).json()["applications"]
     set_status(session_factory, apps[0]["id"], S.APPROVED)
     response = client.post(f"/api/v1/unit/refunds/{apps[0]['id']}/cancel", headers=headers)
     assert response.status_code == 409
@@ -360,8 +428,9 @@ def test_cancel_is_refused_when_the_application_is_not_pending(client, login, se
 
 def test_cancelled_lines_can_be_saved_again(client, login, village):
     headers = login("unit", village["unit"])
-    app_id = save(client, headers, village["subsidy"],
-                  village["lines"][0]).json()["applications"][0]["id"]
+    app_id = save(client, headers, village["subsidy"], village["lines"][0]).json()["applications"][
+        0
+    ]["id"]
     assert client.post(f"/api/v1/unit/refunds/{app_id}/cancel", headers=headers).status_code == 200
     assert save(client, headers, village["subsidy"], village["lines"][0]).status_code == 201
 
@@ -369,14 +438,18 @@ def test_cancelled_lines_can_be_saved_again(client, login, village):
 def test_another_units_payment_or_application_answers_404(client, login, village):
     owner = login("unit", village["unit"])
     intruder = login("unit", village["other_unit"])
-    app_id = save(client, owner, village["subsidy"],
-                  village["lines"][0]).json()["applications"][0]["id"]
-    assert client.get(f"/api/v1/unit/payments/{village['subsidy']}/persons",
-                      headers=intruder).status_code == 404
+    app_id = save(client, owner, village["subsidy"], village["lines"][0]).json()["applications"][0][
+        "id"
+    ]
+    assert (
+        client.get(
+            f"/api/v1/unit/payments/{village['subsidy']}/persons", headers=intruder
+        ).status_code
+        == 404
+    )
     assert save(client, intruder, village["subsidy"], village["lines"][1]).status_code == 404
     assert client.get(f"/api/v1/unit/refunds/{app_id}/persons", headers=intruder).status_code == 404
-    assert client.post(f"/api/v1/unit/refunds/{app_id}/cancel",
-                       headers=intruder).status_code == 404
+    assert client.post(f"/api/v1/unit/refunds/{app_id}/cancel", headers=intruder).status_code == 404
     assert client.get("/api/v1/unit/payments", headers=intruder).json()["total"] == 0
     assert client.get("/api/v1/unit/refunds", headers=intruder).json()["total"] == 0
     assert client.get("/api/v1/unit/payments/UP-NO-SUCH/persons", headers=owner).status_code == 404
@@ -396,8 +469,11 @@ def test_another_units_payment_or_application_answers_404(client, login, village
 def test_malformed_batches_get_422_never_500(client, login, village, body):
     headers = login("unit", village["unit"])
     if isinstance(body, str):
-        response = client.post("/api/v1/unit/refund-batches", content=body,
-                               headers={**headers, "Content-Type": "application/json"})
+        response = client.post(
+            "/api/v1/unit/refund-batches",
+            content=body,
+            headers={**headers, "Content-Type": "application/json"},
+        )
     else:
         response = client.post("/api/v1/unit/refund-batches", json=body, headers=headers)
     assert response.status_code == 422
@@ -407,8 +483,9 @@ def test_malformed_batches_get_422_never_500(client, login, village, body):
 # --------------------------------------------------------------------------- retries and races
 
 
-def test_same_idempotency_key_and_body_replays_the_first_batch(client, login, session_factory,
-                                                               village):
+def test_same_idempotency_key_and_body_replays_the_first_batch(
+    client, login, session_factory, village
+):
     headers = {**login("unit", village["unit"]), "Idempotency-Key": "batch-1"}
     first = save(client, headers, village["subsidy"], village["lines"][0])
     second = save(client, headers, village["subsidy"], village["lines"][0])
@@ -430,8 +507,9 @@ def test_concurrent_identical_saves_create_exactly_one_batch(app, login, session
     def submit() -> None:
         with TestClient(app, raise_server_exceptions=False) as own_client:
             barrier.wait()
-            statuses.append(save(own_client, headers, village["subsidy"], *village["lines"][:2])
-                            .status_code)
+            statuses.append(
+                save(own_client, headers, village["subsidy"], *village["lines"][:2]).status_code
+            )
 
     threads = [threading.Thread(target=submit) for _ in range(n)]
     for t in threads:

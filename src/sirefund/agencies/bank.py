@@ -10,7 +10,9 @@ from .base import AgencyResult, HttpAgency
 class Bank(Protocol):
     name: str
 
-    def submit_payout(self, request_id: str, payload: dict[str, Any], *, attempt: int = 1) -> AgencyResult:
+    def submit_payout(
+        self, request_id: str, payload: dict[str, Any], *, attempt: int = 1
+    ) -> AgencyResult:
         """Order a payout; answers the booking (paid / failed / received)."""
         ...
 
@@ -23,5 +25,7 @@ class BankClient(HttpAgency):
     name = "bank"
     path = "bank/payouts"
 
-    def submit_payout(self, request_id: str, payload: dict[str, Any], *, attempt: int = 1) -> AgencyResult:
+    def submit_payout(
+        self, request_id: str, payload: dict[str, Any], *, attempt: int = 1
+    ) -> AgencyResult:
         return self._submit(request_id, payload, attempt=attempt)

@@ -146,8 +146,14 @@ class HttpAgency:
 
     # -- plumbing
 
-    def _send(self, method: str, url: str, *, body: dict | None, attempt: int | None) -> httpx.Response | None:
-        content = b"" if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    def _send(
+        self, method: str, url: str, *, body: dict | None, attempt: int | None
+    ) -> httpx.Response | None:
+        content = (
+            b""
+            if body is None
+            else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        )
         headers = signed_headers(self._secret, content, at=self._clock.now())
         headers["Content-Type"] = "application/json"
         if attempt is not None:
@@ -156,14 +162,18 @@ class HttpAgency:
             response = self._client.request(method, url, content=content, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Nothing left us: safe to try again later.
-            raise AgencyError(f"{self.name} 无法连接（{type(exc).__name__}）", permanent=False) from None
+            raise AgencyError(
+                f"{self.name} 无法连接（{type(exc).__name__}）", permanent=False
+            ) from None
         except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
             raise AgencyTimeout(f"{self.name} 无应答（{type(exc).__name__}）") from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
             # The connection broke after (part of) the request went out.
             raise AgencyTimeout(f"{self.name} 连接中断（{type(exc).__name__}）") from None
         except httpx.UnsupportedProtocol as exc:
-            raise AgencyError(f"{self.name} 地址配置错误（{type(exc).__name__}）", permanent=True) from None
+            raise AgencyError(
+                f"{self.name} 地址配置错误（{type(exc).__name__}）", permanent=True
+            ) from None
         except httpx.TransportError as exc:
             # Anything else on the wire: we cannot tell whether it arrived.
             raise AgencyTimeout(f"{self.name} 传输错误（{type(exc).__name__}）") from None

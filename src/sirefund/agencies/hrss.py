@@ -10,7 +10,9 @@ from .base import AgencyResult, HttpAgency
 class Hrss(Protocol):
     name: str
 
-    def submit_refund(self, request_id: str, payload: dict[str, Any], *, attempt: int = 1) -> AgencyResult:
+    def submit_refund(
+        self, request_id: str, payload: dict[str, Any], *, attempt: int = 1
+    ) -> AgencyResult:
         """Hand over a refund; answers the booking (accepted / rejected / received)."""
         ...
 
@@ -23,5 +25,7 @@ class HrssClient(HttpAgency):
     name = "hrss"
     path = "hrss/refunds"
 
-    def submit_refund(self, request_id: str, payload: dict[str, Any], *, attempt: int = 1) -> AgencyResult:
+    def submit_refund(
+        self, request_id: str, payload: dict[str, Any], *, attempt: int = 1
+    ) -> AgencyResult:
         return self._submit(request_id, payload, attempt=attempt)

@@ -10,7 +10,9 @@ from .base import AgencyResult, HttpAgency
 class MedicalSecurity(Protocol):
     name: str
 
-    def submit_verification(self, request_id: str, payload: dict[str, Any], *, attempt: int = 1) -> AgencyResult:
+    def submit_verification(
+        self, request_id: str, payload: dict[str, Any], *, attempt: int = 1
+    ) -> AgencyResult:
         """Ask for verification; answers the booking (passed / failed / received)."""
         ...
 
@@ -23,5 +25,7 @@ class MedicalSecurityClient(HttpAgency):
     name = "medical_security"
     path = "medical-security/verifications"
 
-    def submit_verification(self, request_id: str, payload: dict[str, Any], *, attempt: int = 1) -> AgencyResult:
+    def submit_verification(
+        self, request_id: str, payload: dict[str, Any], *, attempt: int = 1
+    ) -> AgencyResult:
         return self._submit(request_id, payload, attempt=attempt)

@@ -28,7 +28,9 @@ class NotFound(DomainError):
 
     status = 404
 
-    def __init__(self, code: str = "not_found", message: str = "记录不存在", field: str | None = None):
+    def __init__(
+        self, code: str = "not_found", message: str = "记录不存在", field: str | None = None
+    ):
         super().__init__(code, message, field)
 
 
@@ -47,7 +49,9 @@ class Forbidden(DomainError):
 class Unauthenticated(DomainError):
     status = 401
 
-    def __init__(self, code: str = "auth.required", message: str = "请先登录", field: str | None = None):
+    def __init__(
+        self, code: str = "auth.required", message: str = "请先登录", field: str | None = None
+    ):
         super().__init__(code, message, field)
 
 
@@ -56,7 +60,13 @@ class TooManyRequests(DomainError):
 
     status = 429
 
-    def __init__(self, code: str, message: str, field: str | None = None, *,
-                 retry_after_seconds: int | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        field: str | None = None,
+        *,
+        retry_after_seconds: int | None = None,
+    ) -> None:
         super().__init__(code, message, field)
         self.retry_after_seconds = retry_after_seconds

@@ -159,7 +159,9 @@ _LANDLINE = re.compile(r"(0[0-9]{2,3})-([0-9]{7,8})")
 _NAME_MAX = 50
 
 
-def check_bank_account(value: str, *, confirmed: bool = False, field: str = "bank_account_no") -> str:
+def check_bank_account(
+    value: str, *, confirmed: bool = False, field: str = "bank_account_no"
+) -> str:
     """Validate a bank account or card number and return it without whitespace.
 
     * 6 to 32 ASCII digits, else ``bank_account.format``.

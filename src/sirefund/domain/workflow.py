@@ -39,7 +39,11 @@ class Channel(StrEnum):
     OFFICER = "officer"
 
 
-CHANNEL_LABELS = {Channel.WEB: "电子税务局", Channel.MOBILE_APP: "楚税通", Channel.OFFICER: "税务端"}
+CHANNEL_LABELS = {
+    Channel.WEB: "电子税务局",
+    Channel.MOBILE_APP: "楚税通",
+    Channel.OFFICER: "税务端",
+}
 
 # Agency results only move an application forward; terminal states have no way out.
 TRANSITIONS: dict[ApplicationStatus, frozenset[ApplicationStatus]] = {
@@ -130,7 +134,9 @@ _MEDICAL_OVERRIDES = {
 NOT_APPLIED = Labels("未申请", "—", "—")
 
 
-def labels(status: ApplicationStatus | str | None, kind: ApplicationKind | str | None = None) -> Labels:
+def labels(
+    status: ApplicationStatus | str | None, kind: ApplicationKind | str | None = None
+) -> Labels:
     """The three labels the manual shows for a state; `None` (never applied) is 未申请."""
     if status is None:
         return NOT_APPLIED

@@ -77,23 +77,43 @@ def _principal_for(session: Session, row: AuthSession) -> Principal | None:
         p = session.get(Person, row.account_id)
         if p is None:
             return None
-        return Principal("person", p.id, p.name, p.region_code, row.id, row.csrf_token,
-                         expires_at=ends)
+        return Principal(
+            "person", p.id, p.name, p.region_code, row.id, row.csrf_token, expires_at=ends
+        )
     if row.account_kind == "unit":
         u = session.get(Unit, row.account_id)
         if u is None:
             return None
-        return Principal("unit", u.id, u.name, u.region_code, row.id, row.csrf_token,
-                         login_code=u.tax_id, expires_at=ends)
+        return Principal(
+            "unit",
+            u.id,
+            u.name,
+            u.region_code,
+            row.id,
+            row.csrf_token,
+            login_code=u.tax_id,
+            expires_at=ends,
+        )
     o = session.get(Officer, row.account_id)
     if o is None or not o.active:
         return None
-    return Principal("officer", o.id, o.name, o.region_code, row.id, row.csrf_token,
-                     is_reviewer=o.is_reviewer, is_initiator=o.is_initiator, login_code=o.code,
-                     expires_at=ends)
+    return Principal(
+        "officer",
+        o.id,
+        o.name,
+        o.region_code,
+        row.id,
+        row.csrf_token,
+        is_reviewer=o.is_reviewer,
+        is_initiator=o.is_initiator,
+        login_code=o.code,
+        expires_at=ends,
+    )
 
 
-def resolve_session(session: Session, *, token: str, at: datetime, settings: Settings) -> Principal | None:
+def resolve_session(
+    session: Session, *, token: str, at: datetime, settings: Settings
+) -> Principal | None:
     """The principal of a live session, touching its idle timer; None if unknown or ended."""
     if len(token) > 200:
         return None
@@ -123,8 +143,11 @@ def revoke_session(session: Session, *, session_id: int, at: datetime) -> None:
 def revoke_all_sessions(session: Session, *, kind: str, account_id: int, at: datetime) -> int:
     result = session.execute(
         update(AuthSession)
-        .where(AuthSession.account_kind == kind, AuthSession.account_id == account_id,
-               AuthSession.revoked_at.is_(None))
+        .where(
+            AuthSession.account_kind == kind,
+            AuthSession.account_id == account_id,
+            AuthSession.revoked_at.is_(None),
+        )
         .values(revoked_at=at)
     )
     return result.rowcount
@@ -157,8 +180,11 @@ def _check_username(username: str | None) -> str | None:
     if not text:
         return None
     if not _USERNAME.fullmatch(text):
-        raise Invalid("register.username_format",
-                      "用户名应为4至40位字母、数字或下划线，且以字母开头", "username")
+        raise Invalid(
+            "register.username_format",
+            "用户名应为4至40位字母、数字或下划线，且以字母开头",
+            "username",
+        )
     return text.lower()
 
 
@@ -169,20 +195,29 @@ def _check_tax_id(tax_id: str) -> str:
     return text
 
 
-def _refuse_taken(session: Session, *, person_id: int | None, phone: str,
-                  username: str | None) -> None:
+def _refuse_taken(
+    session: Session, *, person_id: int | None, phone: str, username: str | None
+) -> None:
     others = Person.id != person_id if person_id is not None else true()
     if session.execute(select(Person.id).where(Person.phone == phone, others)).first():
         raise Conflict("register.phone_taken", "该手机号码已被其他账户使用", "phone")
-    if username and session.execute(
-        select(Person.id).where(Person.username == username, others)
-    ).first():
+    if (
+        username
+        and session.execute(select(Person.id).where(Person.username == username, others)).first()
+    ):
         raise Conflict("register.username_taken", "该用户名已被使用，请换一个", "username")
 
 
 def register_person(
-    session: Session, *, id_number: str, name: str, phone: str, password: str,
-    username: str | None = None, at: datetime, today: date,
+    session: Session,
+    *,
+    id_number: str,
+    name: str,
+    phone: str,
+    password: str,
+    username: str | None = None,
+    at: datetime,
+    today: date,
 ) -> Person:
     """Register a person (自然人注册) and return the row.
 
@@ -204,9 +239,13 @@ def register_person(
     if person is not None:
         # Name before "already registered": learning that an ID has an account needs its name.
         if person.name.strip() != name:
-            raise Invalid("register.name_mismatch", "姓名与证件号码登记的信息不一致，请核对", "name")
+            raise Invalid(
+                "register.name_mismatch", "姓名与证件号码登记的信息不一致，请核对", "name"
+            )
         if person.password_hash:
-            raise Conflict("register.already_registered", "该证件号码已注册，请直接登录", "id_number")
+            raise Conflict(
+                "register.already_registered", "该证件号码已注册，请直接登录", "id_number"
+            )
     _refuse_taken(session, person_id=person.id if person else None, phone=phone, username=username)
 
     existing_id = person.id if person is not None else None
@@ -214,9 +253,16 @@ def register_person(
     try:
         with session.begin_nested():
             if person is None:
-                person = Person(id_number=id_number, name=name, region_code=id_number[:6],
-                                phone=phone, username=username, password_hash=password_hash,
-                                registered_at=at, created_at=at)
+                person = Person(
+                    id_number=id_number,
+                    name=name,
+                    region_code=id_number[:6],
+                    phone=phone,
+                    username=username,
+                    password_hash=password_hash,
+                    registered_at=at,
+                    created_at=at,
+                )
                 session.add(person)
                 session.flush()
             else:
@@ -224,17 +270,24 @@ def register_person(
                 claimed = session.execute(
                     update(Person)
                     .where(Person.id == person.id, Person.password_hash.is_(None))
-                    .values(phone=phone, username=username, password_hash=password_hash,
-                            registered_at=at)
+                    .values(
+                        phone=phone,
+                        username=username,
+                        password_hash=password_hash,
+                        registered_at=at,
+                    )
                     .execution_options(synchronize_session=False)
                 ).rowcount
                 if claimed != 1:
-                    raise Conflict("register.already_registered", "该证件号码已注册，请直接登录",
-                                   "id_number")
+                    raise Conflict(
+                        "register.already_registered", "该证件号码已注册，请直接登录", "id_number"
+                    )
     except IntegrityError:
         # A concurrent registration took the ID, phone or username between check and write.
         _refuse_taken(session, person_id=existing_id, phone=phone, username=username)
-        raise Conflict("register.already_registered", "该证件号码已注册，请直接登录", "id_number") from None
+        raise Conflict(
+            "register.already_registered", "该证件号码已注册，请直接登录", "id_number"
+        ) from None
     session.refresh(person)
     return person
 
@@ -251,7 +304,9 @@ def register_unit(session: Session, *, tax_id: str, name: str, password: str, at
     if unit is None:
         raise Invalid("register.unit_unknown", "未查询到该单位信息，请核对纳税人识别号", "tax_id")
     if unit.name.strip() != name:
-        raise Invalid("register.name_mismatch", "单位名称与纳税人识别号登记的信息不一致，请核对", "name")
+        raise Invalid(
+            "register.name_mismatch", "单位名称与纳税人识别号登记的信息不一致，请核对", "name"
+        )
     if unit.password_hash:
         raise Conflict("register.already_registered", "该单位已注册，请直接登录", "tax_id")
     claimed = session.execute(
@@ -276,8 +331,9 @@ def _account_scope(kind: str, login: str, settings: Settings) -> str:
     """Throttle key of an account: a keyed hash of what was typed, never the row, so unknown
     accounts are throttled exactly like known ones and the table holds no ID or phone."""
     normalised = _squeeze(login).lower()
-    digest = hmac.new(settings.resolved_secret_key().encode(), f"{kind}:{normalised}".encode(),
-                      hashlib.sha256).hexdigest()
+    digest = hmac.new(
+        settings.resolved_secret_key().encode(), f"{kind}:{normalised}".encode(), hashlib.sha256
+    ).hexdigest()
     return f"acct:{kind}:{digest[:40]}"
 
 
@@ -285,8 +341,9 @@ def _address_scope(client_address: str) -> str:
     return f"addr:{(client_address or 'unknown')[:90]}"
 
 
-def _throttled(session: Session, *, scopes: tuple[str, ...], at: datetime,
-               settings: Settings) -> bool:
+def _throttled(
+    session: Session, *, scopes: tuple[str, ...], at: datetime, settings: Settings
+) -> bool:
     since = at - timedelta(seconds=settings.login_window_seconds)
     counts = session.execute(
         select(LoginFailure.scope, func.count())
@@ -322,8 +379,14 @@ def throttle_message(settings: Settings) -> str:
 
 
 def login(
-    session: Session, *, kind: str, login: str, password: str, client_address: str,
-    at: datetime, settings: Settings,
+    session: Session,
+    *,
+    kind: str,
+    login: str,
+    password: str,
+    client_address: str,
+    at: datetime,
+    settings: Settings,
 ) -> tuple[str, Principal]:
     """Check the credentials and open a session: (raw token, principal).
 
@@ -345,12 +408,19 @@ def login(
     account_scope = _account_scope(kind, login, settings)
     address_scope = _address_scope(client_address)
     if _throttled(session, scopes=(account_scope, address_scope), at=at, settings=settings):
-        session.add(SecurityEvent(
-            at=at, kind="login.throttled", actor=f"anonymous:{kind}",
-            detail=f"account={account_scope.rsplit(':', 1)[1][:16]} address={client_address[:60]}",
-        ))
-        raise TooManyRequests("auth.throttled", throttle_message(settings),
-                              retry_after_seconds=settings.login_window_seconds)
+        session.add(
+            SecurityEvent(
+                at=at,
+                kind="login.throttled",
+                actor=f"anonymous:{kind}",
+                detail=f"account={account_scope.rsplit(':', 1)[1][:16]} address={client_address[:60]}",
+            )
+        )
+        raise TooManyRequests(
+            "auth.throttled",
+            throttle_message(settings),
+            retry_after_seconds=settings.login_window_seconds,
+        )
 
     account = _find_account(session, kind, login)
     stored = account.password_hash if account is not None else None
@@ -362,8 +432,9 @@ def login(
             .where(LoginFailure.scope.in_((account_scope, address_scope)), LoginFailure.at <= since)
             .execution_options(synchronize_session=False)
         )
-        session.add_all([LoginFailure(scope=account_scope, at=at),
-                         LoginFailure(scope=address_scope, at=at)])
+        session.add_all(
+            [LoginFailure(scope=account_scope, at=at), LoginFailure(scope=address_scope, at=at)]
+        )
         session.flush()
         raise Unauthenticated(*_INVALID_CREDENTIALS)
 
@@ -371,7 +442,8 @@ def login(
     if passwords.needs_rehash(stored):
         account.password_hash = passwords.hash_password(password)
     session.execute(
-        delete(LoginFailure).where(LoginFailure.scope == account_scope)
+        delete(LoginFailure)
+        .where(LoginFailure.scope == account_scope)
         .execution_options(synchronize_session=False)
     )
     token, row = create_session(session, kind=kind, account_id=account.id, at=at, settings=settings)
@@ -383,23 +455,35 @@ def login(
 def purge_login_failures(session: Session, *, before: datetime) -> int:
     """Drop failures older than the throttle window (for a periodic clean-up)."""
     return session.execute(
-        delete(LoginFailure).where(LoginFailure.at < before)
+        delete(LoginFailure)
+        .where(LoginFailure.at < before)
         .execution_options(synchronize_session=False)
     ).rowcount
 
 
 # --------------------------------------------------------------------------- the account
 
+
 def account_summary(account: Person | Unit) -> dict[str, Any]:
     """A person or unit as its owner sees it (registration answers, GET /me); PII masked."""
     if isinstance(account, Person):
-        return {"kind": "person", "display_name": account.name, "region_code": account.region_code,
-                "id_number_masked": identity.mask_id_number(account.id_number),
-                "phone_masked": identity.mask_phone(account.phone) or None,
-                "username": account.username, "registered_at": _utc_or_none(account.registered_at)}
-    return {"kind": "unit", "display_name": account.name, "region_code": account.region_code,
-            "tax_id": account.tax_id, "ss_no": account.ss_no,
-            "registered_at": _utc_or_none(account.registered_at)}
+        return {
+            "kind": "person",
+            "display_name": account.name,
+            "region_code": account.region_code,
+            "id_number_masked": identity.mask_id_number(account.id_number),
+            "phone_masked": identity.mask_phone(account.phone) or None,
+            "username": account.username,
+            "registered_at": _utc_or_none(account.registered_at),
+        }
+    return {
+        "kind": "unit",
+        "display_name": account.name,
+        "region_code": account.region_code,
+        "tax_id": account.tax_id,
+        "ss_no": account.ss_no,
+        "registered_at": _utc_or_none(account.registered_at),
+    }
 
 
 def describe_account(session: Session, *, principal: Principal) -> dict[str, Any]:
@@ -410,9 +494,14 @@ def describe_account(session: Session, *, principal: Principal) -> dict[str, Any
             raise Unauthenticated()
         view = account_summary(row)
     else:
-        view = {"kind": "officer", "display_name": principal.display_name,
-                "region_code": principal.region_code, "officer_code": principal.login_code,
-                "is_reviewer": principal.is_reviewer, "is_initiator": principal.is_initiator}
+        view = {
+            "kind": "officer",
+            "display_name": principal.display_name,
+            "region_code": principal.region_code,
+            "officer_code": principal.login_code,
+            "is_reviewer": principal.is_reviewer,
+            "is_initiator": principal.is_initiator,
+        }
     view["expires_at"] = principal.expires_at
     return view
 

@@ -80,8 +80,14 @@ def record_event(
     )
 
 
-def create(session: Session, *, application: Application, actor: Actor, at: datetime,
-           reason: str | None = "提交退费申请") -> Application:
+def create(
+    session: Session,
+    *,
+    application: Application,
+    actor: Actor,
+    at: datetime,
+    reason: str | None = "提交退费申请",
+) -> Application:
     """Insert a pending application and its first audit row.
 
     The partial unique indexes decide races: a second active application for the same
@@ -97,11 +103,20 @@ def create(session: Session, *, application: Application, actor: Actor, at: date
             session.add(application)
             session.flush()
     except IntegrityError as exc:
-        if "uq_applications_active" in str(exc.orig) or "UNIQUE constraint failed: applications" in str(exc.orig):
+        if "uq_applications_active" in str(
+            exc.orig
+        ) or "UNIQUE constraint failed: applications" in str(exc.orig):
             raise already_applied() from None
         raise
-    record_event(session, application_id=application.id, actor=actor, from_status=None,
-                 to_status=S.PENDING_REVIEW.value, reason=reason, at=at)
+    record_event(
+        session,
+        application_id=application.id,
+        actor=actor,
+        from_status=None,
+        to_status=S.PENDING_REVIEW.value,
+        reason=reason,
+        at=at,
+    )
     return application
 
 
@@ -138,8 +153,15 @@ def transition(
     if result.rowcount != 1:
         session.expire(application)
         raise Conflict("application.changed", "该申请已被他人处理，请刷新后重试")
-    record_event(session, application_id=application.id, actor=actor, from_status=current.value,
-                 to_status=target.value, reason=reason, at=at)
+    record_event(
+        session,
+        application_id=application.id,
+        actor=actor,
+        from_status=current.value,
+        to_status=target.value,
+        reason=reason,
+        at=at,
+    )
     session.expire(application)
     return application
 

@@ -70,8 +70,11 @@ def _contact_phone(value: object) -> str:
 def _account_name(value: object) -> str:
     text = _required(value, "bank_account_name.required", "请填写银行账户名称", "bank_account_name")
     if len(text) > _ACCOUNT_NAME_MAX:
-        raise Invalid("bank_account_name.too_long",
-                      f"银行账户名称不能超过{_ACCOUNT_NAME_MAX}个字符", "bank_account_name")
+        raise Invalid(
+            "bank_account_name.too_long",
+            f"银行账户名称不能超过{_ACCOUNT_NAME_MAX}个字符",
+            "bank_account_name",
+        )
     return text
 
 
@@ -90,8 +93,14 @@ def _checks(
 ) -> list[tuple[str, Callable[[], str]]]:
     checks: list[tuple[str, Callable[[], str]]] = [
         ("bank_account_type", lambda: _account_type(bank_account_type)),
-        ("bank_account_no", lambda: _account_no(bank_account_no, account_type=bank_account_type,
-                                                confirmed=bool(account_no_confirmed))),
+        (
+            "bank_account_no",
+            lambda: _account_no(
+                bank_account_no,
+                account_type=bank_account_type,
+                confirmed=bool(account_no_confirmed),
+            ),
+        ),
     ]
     if bank_account_name is not _NOT_ASKED:
         checks.append(("bank_account_name", lambda: _account_name(bank_account_name)))
@@ -118,11 +127,18 @@ def validate_bank_details(
     ``bank_account_name`` is checked only when passed (the unit form has it, the person's
     dialog does not). A UnionPay card number failing Luhn passes when ``account_no_confirmed``.
     """
-    values = {field: check() for field, check in _checks(
-        bank_account_type=bank_account_type, bank_account_no=bank_account_no,
-        account_no_confirmed=account_no_confirmed, bank_category=bank_category,
-        contact_name=contact_name, contact_phone=contact_phone,
-        bank_account_name=bank_account_name)}
+    values = {
+        field: check()
+        for field, check in _checks(
+            bank_account_type=bank_account_type,
+            bank_account_no=bank_account_no,
+            account_no_confirmed=account_no_confirmed,
+            bank_category=bank_category,
+            contact_name=contact_name,
+            contact_phone=contact_phone,
+            bank_account_name=bank_account_name,
+        )
+    }
     return BankDetails(**values)
 
 
@@ -139,9 +155,12 @@ def bank_details_errors(
     """Every problem at once, keyed by field name; empty when the details are valid."""
     errors: dict[str, DomainError] = {}
     for field, check in _checks(
-        bank_account_type=bank_account_type, bank_account_no=bank_account_no,
-        account_no_confirmed=account_no_confirmed, bank_category=bank_category,
-        contact_name=contact_name, contact_phone=contact_phone,
+        bank_account_type=bank_account_type,
+        bank_account_no=bank_account_no,
+        account_no_confirmed=account_no_confirmed,
+        bank_category=bank_category,
+        contact_name=contact_name,
+        contact_phone=contact_phone,
         bank_account_name=bank_account_name,
     ):
         try:

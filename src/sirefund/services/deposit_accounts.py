@@ -59,8 +59,16 @@ _TRUE = {"1", "true", "on", "yes", "y", "是"}
 _FALSE = {"0", "false", "off", "no", "n", "否"}
 
 # Text caps follow the columns of models.DepositAccount / DepositAccountReport.
-_CAPS = {"permit_no": 40, "bank_branch": 100, "account_name": 100, "account_no": 32, "note": 200,
-         "handler_name": 50, "business_address": 200, "report_unit": 100}
+_CAPS = {
+    "permit_no": 40,
+    "bank_branch": 100,
+    "account_name": 100,
+    "account_no": 32,
+    "note": 200,
+    "handler_name": 50,
+    "business_address": 200,
+    "report_unit": 100,
+}
 
 # field -> (label, verb) for "请填写开户银行" / "请选择账户性质".
 _REQUIRED = {
@@ -234,8 +242,9 @@ def _report_view(report: DepositAccountReport) -> Report:
     )
 
 
-def _owned_report(session: Session, *, person_id: int, report_id: int,
-                  lock: bool = False) -> DepositAccountReport:
+def _owned_report(
+    session: Session, *, person_id: int, report_id: int, lock: bool = False
+) -> DepositAccountReport:
     report = None
     if isinstance(report_id, int) and not isinstance(report_id, bool):
         query = select(DepositAccountReport).where(DepositAccountReport.id == report_id)
@@ -390,8 +399,9 @@ def _flag(value: object, field: str, default: bool) -> bool:
     raise Invalid("deposit_account.flag_invalid", "应选择是或否", field)
 
 
-def _code(value: object, field: str, known: Mapping[str, str], code: str,
-          message: str) -> str | None:
+def _code(
+    value: object, field: str, known: Mapping[str, str], code: str, message: str
+) -> str | None:
     text = _text(value, field, 10)
     if text is None:
         return None
@@ -443,9 +453,15 @@ def _parse_row(index: int, raw: Mapping[str, Any], errors: _Errors) -> _Row:
         errors.add("deposit_account.operation_type", "请选择操作类型", p + "operation_type")
         op = "add"
     v["operation_type"] = op
-    v["account_nature"] = errors.run(lambda: _code(
-        get("account_nature"), p + "account_nature", ACCOUNT_NATURES,
-        "deposit_account.account_nature", "请选择账户性质"))
+    v["account_nature"] = errors.run(
+        lambda: _code(
+            get("account_nature"),
+            p + "account_nature",
+            ACCOUNT_NATURES,
+            "deposit_account.account_nature",
+            "请选择账户性质",
+        )
+    )
     for name in ("permit_no", "bank_branch", "account_name", "note"):
         v[name] = errors.run(lambda name=name: _text(get(name), p + name, _CAPS[name]))
     number = get("account_no")
@@ -453,9 +469,15 @@ def _parse_row(index: int, raw: Mapping[str, Any], errors: _Errors) -> _Row:
         number = re.sub(r"\s+", "", number)
     v["account_no"] = errors.run(lambda: _text(number, p + "account_no", _CAPS["account_no"]))
     v["division_code"] = errors.run(lambda: _division(get("division_code"), p + "division_code"))
-    v["bank_category"] = errors.run(lambda: _code(
-        get("bank_category"), p + "bank_category", BANK_CATEGORIES,
-        "bank_category.unknown", "请选择银行行别"))
+    v["bank_category"] = errors.run(
+        lambda: _code(
+            get("bank_category"),
+            p + "bank_category",
+            BANK_CATEGORIES,
+            "bank_category.unknown",
+            "请选择银行行别",
+        )
+    )
     currency = get("currency")
     currency = currency.strip() if isinstance(currency, str) else currency
     # 币种 offers only 人民币; the column refuses anything else, even in a draft.
@@ -464,13 +486,17 @@ def _parse_row(index: int, raw: Mapping[str, Any], errors: _Errors) -> _Row:
     v["currency"] = CURRENCY_CNY
     for name in ("issue_date", "opened_on", "changed_on", "registered_on"):
         v[name] = errors.run(lambda name=name: _date(get(name), p + name))
-    for name, default in (("preferred_tax_account", True), ("general_refund_account", True),
-                          ("export_refund_account", False)):
+    for name, default in (
+        ("preferred_tax_account", True),
+        ("general_refund_account", True),
+        ("export_refund_account", False),
+    ):
         v[name] = errors.run(lambda name=name, default=default: _flag(get(name), p + name, default))
         if v[name] is None:
             v[name] = default
     confirmed = errors.run(
-        lambda: _flag(get("account_no_confirmed"), p + "account_no_confirmed", False))
+        lambda: _flag(get("account_no_confirmed"), p + "account_no_confirmed", False)
+    )
     account_id = errors.run(lambda: _account_id(get("account_id"), p + "account_id"))
     return _Row(index=index, account_id=account_id, values=v, account_no_confirmed=bool(confirmed))
 
@@ -478,25 +504,34 @@ def _parse_row(index: int, raw: Mapping[str, Any], errors: _Errors) -> _Row:
 # --------------------------------------------------------------------------- saving
 
 
-def _check_submitted_row(row: _Row, *, saved: DepositAccount | None, person: Person, today: date,
-                         errors: _Errors) -> None:
+def _check_submitted_row(
+    row: _Row, *, saved: DepositAccount | None, person: Person, today: date, errors: _Errors
+) -> None:
     """The checks of 提交 for one row that is (or stays) an account in force."""
     p = f"accounts.{row.index}."
     v = row.values
     if saved is None and v["operation_type"] != "add":
-        errors.add("deposit_account.not_saved", "只能变更或删除已提交的账户，新账户请选择新增",
-                   p + "operation_type")
+        errors.add(
+            "deposit_account.not_saved",
+            "只能变更或删除已提交的账户，新账户请选择新增",
+            p + "operation_type",
+        )
     for name, (label, verb) in _REQUIRED.items():
         if v.get(name) is None and not any(e.field == p + name for e in errors.items):
             errors.add("deposit_account.required", f"{verb}{label}", p + name)
     if v["account_name"] is not None and v["account_name"] != person.name.strip():
-        errors.add("deposit_account.name_mismatch", "账户名称必须与退费人名称一致", p + "account_name")
+        errors.add(
+            "deposit_account.name_mismatch", "账户名称必须与退费人名称一致", p + "account_name"
+        )
     if v["account_no"] is not None:
         # A number already accepted on an earlier submission was confirmed then.
         unchanged = saved is not None and saved.account_no == v["account_no"]
         confirmed = row.account_no_confirmed or unchanged
-        checked = errors.run(lambda: identity.check_bank_account(
-            v["account_no"], confirmed=confirmed, field=p + "account_no"))
+        checked = errors.run(
+            lambda: identity.check_bank_account(
+                v["account_no"], confirmed=confirmed, field=p + "account_no"
+            )
+        )
         if checked is not None:
             v["account_no"] = checked
     if v["opened_on"] is not None and v["opened_on"] > today:
@@ -504,10 +539,15 @@ def _check_submitted_row(row: _Row, *, saved: DepositAccount | None, person: Per
     changed_on = v["changed_on"]
     if changed_on is not None:
         if changed_on > today:
-            errors.add("deposit_account.changed_on_future", "变更日期不能晚于今天", p + "changed_on")
+            errors.add(
+                "deposit_account.changed_on_future", "变更日期不能晚于今天", p + "changed_on"
+            )
         elif v["opened_on"] is not None and changed_on < v["opened_on"]:
-            errors.add("deposit_account.changed_on_before_opened", "变更日期不能早于开户日期",
-                       p + "changed_on")
+            errors.add(
+                "deposit_account.changed_on_before_opened",
+                "变更日期不能早于开户日期",
+                p + "changed_on",
+            )
     if saved is not None and changed_on is None and _key_fields_changed(saved, v):
         errors.add("deposit_account.change_date_required", CHANGE_DATE_HINT, p + "changed_on")
 
@@ -516,14 +556,17 @@ def _key_fields_changed(saved: DepositAccount, values: Mapping[str, Any]) -> boo
     return any((getattr(saved, name) or None) != values.get(name) for name in _KEY_FIELDS)
 
 
-def _check_header(*, handler_name: str | None, report_date: date | None, today: date,
-                  errors: _Errors) -> None:
+def _check_header(
+    *, handler_name: str | None, report_date: date | None, today: date, errors: _Errors
+) -> None:
     if handler_name is None:
         errors.add("deposit_account_report.handler_required", "请填写经办人", "handler_name")
     if report_date is None:
         errors.add("deposit_account_report.report_date_required", "请选择报告日期", "report_date")
     elif report_date > today:
-        errors.add("deposit_account_report.report_date_future", "报告日期不能晚于今天", "report_date")
+        errors.add(
+            "deposit_account_report.report_date_future", "报告日期不能晚于今天", "report_date"
+        )
 
 
 def save_report(
@@ -562,8 +605,11 @@ def save_report(
     if report_id is not None:
         report = _owned_report(session, person_id=person_id, report_id=report_id, lock=True)
         if report.state == SUBMITTED and not submit:
-            raise Conflict("deposit_account_report.already_submitted",
-                           "报告已提交，修改后请直接点击提交", "submit")
+            raise Conflict(
+                "deposit_account_report.already_submitted",
+                "报告已提交，修改后请直接点击提交",
+                "submit",
+            )
     if not isinstance(accounts, Sequence) or isinstance(accounts, str | bytes):
         raise Invalid("deposit_account.rows_invalid", "银行账户信息格式不正确", "accounts")
     if len(accounts) > MAX_ROWS:
@@ -578,8 +624,11 @@ def save_report(
             errors.add("deposit_account.row_invalid", "银行账户信息格式不正确", f"accounts.{i}")
     header = {
         name: errors.run(lambda name=name, value=value: _text(value, name, _CAPS[name]))
-        for name, value in (("handler_name", handler_name), ("business_address", business_address),
-                            ("report_unit", report_unit))
+        for name, value in (
+            ("handler_name", handler_name),
+            ("business_address", business_address),
+            ("report_unit", report_unit),
+        )
     }
     header["report_date"] = errors.run(lambda: _date(report_date, "report_date"))
 
@@ -588,13 +637,16 @@ def save_report(
     in_force = {i: r for i, r in saved_rows.items() if submitted_before and _in_force(r, SUBMITTED)}
     referenced = _match_saved_rows(rows, saved_rows, errors)
     if submitted_before:
-        _check_resubmission(rows, saved_rows=saved_rows, in_force=in_force,
-                            referenced=referenced, errors=errors)
+        _check_resubmission(
+            rows, saved_rows=saved_rows, in_force=in_force, referenced=referenced, errors=errors
+        )
     for row in rows:
         saved = in_force.get(row.account_id) if row.account_id else None
         # A submitted number is shown masked, so it comes back masked or empty: keep it.
         if saved is not None and row.values["account_no"] in (
-                None, identity.mask_account(saved.account_no)):
+            None,
+            identity.mask_account(saved.account_no),
+        ):
             row.values["account_no"] = saved.account_no
 
     if submit:
@@ -605,8 +657,12 @@ def save_report(
                 continue  # deleting a saved account needs nothing more
             saved = in_force.get(row.account_id) if row.account_id else None
             _check_submitted_row(row, saved=saved, person=person, today=today, errors=errors)
-        _check_header(handler_name=header["handler_name"], report_date=header["report_date"],
-                      today=today, errors=errors)
+        _check_header(
+            handler_name=header["handler_name"],
+            report_date=header["report_date"],
+            today=today,
+            errors=errors,
+        )
     errors.raise_if_any()
 
     if report is None:
@@ -614,8 +670,16 @@ def save_report(
         session.add(report)
     for name, value in header.items():
         setattr(report, name, value)
-    kept = [_store_row(row, saved_rows=saved_rows, in_force=in_force, person_id=person_id,
-                       submitted_before=submitted_before) for row in rows]
+    kept = [
+        _store_row(
+            row,
+            saved_rows=saved_rows,
+            in_force=in_force,
+            person_id=person_id,
+            submitted_before=submitted_before,
+        )
+        for row in rows
+    ]
     if submitted_before:
         # Retired rows stay on record, after the rows sent.
         kept += [a for a in saved_rows.values() if a.id not in referenced]
@@ -631,8 +695,9 @@ def save_report(
     return _report_view(report)
 
 
-def _match_saved_rows(rows: Sequence[_Row], saved_rows: Mapping[int, DepositAccount],
-                      errors: _Errors) -> set[int]:
+def _match_saved_rows(
+    rows: Sequence[_Row], saved_rows: Mapping[int, DepositAccount], errors: _Errors
+) -> set[int]:
     """Check that each ``account_id`` names a row of this report, once; return those named."""
     referenced: set[int] = set()
     for row in rows:
@@ -650,30 +715,50 @@ def _match_saved_rows(rows: Sequence[_Row], saved_rows: Mapping[int, DepositAcco
     return referenced
 
 
-def _check_resubmission(rows: Sequence[_Row], *, saved_rows: Mapping[int, DepositAccount],
-                        in_force: Mapping[int, DepositAccount], referenced: set[int],
-                        errors: _Errors) -> None:
+def _check_resubmission(
+    rows: Sequence[_Row],
+    *,
+    saved_rows: Mapping[int, DepositAccount],
+    in_force: Mapping[int, DepositAccount],
+    referenced: set[int],
+    errors: _Errors,
+) -> None:
     """A submitted report's accounts may back applications: none may vanish silently, and a
     deleted one stays deleted."""
     if set(in_force) - referenced:
-        errors.add("deposit_account.row_missing",
-                   "已提交的账户不能直接移除，请将操作类型改为删除后提交", "accounts")
+        errors.add(
+            "deposit_account.row_missing",
+            "已提交的账户不能直接移除，请将操作类型改为删除后提交",
+            "accounts",
+        )
     for row in rows:
         retired = row.account_id is not None and row.account_id not in in_force
         if retired and row.values["operation_type"] != "delete":
-            errors.add("deposit_account.retired", "该账户已删除，不能再修改",
-                       f"accounts.{row.index}.operation_type")
+            errors.add(
+                "deposit_account.retired",
+                "该账户已删除，不能再修改",
+                f"accounts.{row.index}.operation_type",
+            )
 
 
-def _deletes_saved_account(row: _Row, saved_rows: Mapping[int, DepositAccount],
-                           submitted_before: bool) -> bool:
-    return (row.values["operation_type"] == "delete" and submitted_before
-            and row.account_id in saved_rows)
+def _deletes_saved_account(
+    row: _Row, saved_rows: Mapping[int, DepositAccount], submitted_before: bool
+) -> bool:
+    return (
+        row.values["operation_type"] == "delete"
+        and submitted_before
+        and row.account_id in saved_rows
+    )
 
 
-def _store_row(row: _Row, *, saved_rows: Mapping[int, DepositAccount],
-               in_force: Mapping[int, DepositAccount], person_id: int,
-               submitted_before: bool) -> DepositAccount:
+def _store_row(
+    row: _Row,
+    *,
+    saved_rows: Mapping[int, DepositAccount],
+    in_force: Mapping[int, DepositAccount],
+    person_id: int,
+    submitted_before: bool,
+) -> DepositAccount:
     saved = saved_rows.get(row.account_id) if row.account_id else None
     if saved is None:
         account = DepositAccount(person_id=person_id, retired=False)
@@ -685,8 +770,11 @@ def _store_row(row: _Row, *, saved_rows: Mapping[int, DepositAccount],
         saved.changed_on = row.values["changed_on"] or saved.changed_on
         saved.note = row.values["note"]
         return saved
-    if saved.id in in_force and row.values["operation_type"] == "add" \
-            and _key_fields_changed(saved, row.values):
+    if (
+        saved.id in in_force
+        and row.values["operation_type"] == "add"
+        and _key_fields_changed(saved, row.values)
+    ):
         row.values["operation_type"] = "change"
     _assign(saved, row.values)
     return saved

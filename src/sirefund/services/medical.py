@@ -108,19 +108,25 @@ class PaymentList:
 
 
 def _registration_view(reg: MedicalRegistration) -> Registration:
-    return Registration(registration_id=reg.registration_id, agency_name=reg.agency_name,
-                        agency_code=reg.agency_code, ss_code=reg.ss_code)
+    return Registration(
+        registration_id=reg.registration_id,
+        agency_name=reg.agency_name,
+        agency_code=reg.agency_code,
+        ss_code=reg.ss_code,
+    )
 
 
 # --------------------------------------------------------------------------- registrations
 
 
 def _registrations(session: Session, person_id: int) -> list[MedicalRegistration]:
-    return list(session.execute(
-        select(MedicalRegistration)
-        .where(MedicalRegistration.person_id == person_id)
-        .order_by(MedicalRegistration.registration_id)
-    ).scalars())
+    return list(
+        session.execute(
+            select(MedicalRegistration)
+            .where(MedicalRegistration.person_id == person_id)
+            .order_by(MedicalRegistration.registration_id)
+        ).scalars()
+    )
 
 
 def list_registrations(session: Session, *, person_id: int) -> list[Registration]:
@@ -128,13 +134,17 @@ def list_registrations(session: Session, *, person_id: int) -> list[Registration
     return [_registration_view(r) for r in _registrations(session, person_id)]
 
 
-def _choose_registration(session: Session, *, person_id: int,
-                         registration_id: str | None) -> MedicalRegistration | None:
+def _choose_registration(
+    session: Session, *, person_id: int, registration_id: str | None
+) -> MedicalRegistration | None:
     """The registration asked for (404 unless it is the person's); with none asked, the only
     one, or None when there is none; several and none chosen -> 422 registration_required."""
     if registration_id not in (None, ""):
-        reg = (session.get(MedicalRegistration, registration_id)
-               if isinstance(registration_id, str) else None)
+        reg = (
+            session.get(MedicalRegistration, registration_id)
+            if isinstance(registration_id, str)
+            else None
+        )
         if reg is None or reg.person_id != person_id:
             raise NotFound("medical.registration_not_found", "登记信息不存在", "registration_id")
         return reg
@@ -227,20 +237,31 @@ def list_payments(
     year = _year(insurance_year, today)
     reg = _choose_registration(session, person_id=person_id, registration_id=registration_id)
     person = session.get(Person, person_id)
-    payer = {"payer_name": person.name if person else "",
-             "id_number_masked": identity.mask_id_number(person.id_number) if person else ""}
+    payer = {
+        "payer_name": person.name if person else "",
+        "id_number_masked": identity.mask_id_number(person.id_number) if person else "",
+    }
     if reg is None:
         return PaymentList(insurance_year=year, registration=None, items=[], **payer)
-    payments = list(session.execute(
-        select(MedicalPayment)
-        .where(MedicalPayment.registration_id == reg.registration_id,
-               MedicalPayment.insurance_year == year)
-        .order_by(MedicalPayment.period_start, MedicalPayment.payment_date,
-                  MedicalPayment.payment_id)
-    ).scalars())
+    payments = list(
+        session.execute(
+            select(MedicalPayment)
+            .where(
+                MedicalPayment.registration_id == reg.registration_id,
+                MedicalPayment.insurance_year == year,
+            )
+            .order_by(
+                MedicalPayment.period_start, MedicalPayment.payment_date, MedicalPayment.payment_id
+            )
+        ).scalars()
+    )
     apps = _latest_applications(session, [p.payment_id for p in payments])
-    return PaymentList(insurance_year=year, registration=_registration_view(reg),
-                       items=[_payment_row(p, apps.get(p.payment_id)) for p in payments], **payer)
+    return PaymentList(
+        insurance_year=year,
+        registration=_registration_view(reg),
+        items=[_payment_row(p, apps.get(p.payment_id)) for p in payments],
+        **payer,
+    )
 
 
 # --------------------------------------------------------------------------- views
@@ -251,8 +272,11 @@ def _local_datetime(value: datetime) -> str:
     return as_utc(value).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def medical_view(app: Application, payment: MedicalPayment | None = None,
-                 registration: MedicalRegistration | None = None) -> dict[str, Any]:
+def medical_view(
+    app: Application,
+    payment: MedicalPayment | None = None,
+    registration: MedicalRegistration | None = None,
+) -> dict[str, Any]:
     """The contract's application view plus every column of 城乡居民医保社保费退费进度.
 
     Result columns (tax_opinion, verification_result, verified_at, refund_date, bank_result)
@@ -293,8 +317,11 @@ def _payment_ids(payment_ids: object) -> list[str]:
     if not ids:
         raise Invalid("medical.payments_required", "请选择要退费的缴费记录", "payment_ids")
     if len(ids) > MAX_PAYMENTS_PER_APPLICATION:
-        raise Invalid("medical.too_many_payments",
-                      f"一次最多选择{MAX_PAYMENTS_PER_APPLICATION}条缴费记录", "payment_ids")
+        raise Invalid(
+            "medical.too_many_payments",
+            f"一次最多选择{MAX_PAYMENTS_PER_APPLICATION}条缴费记录",
+            "payment_ids",
+        )
     return ids
 
 
@@ -315,8 +342,9 @@ def _account(session: Session, *, person_id: int, deposit_account_id: object) ->
     raise NotFound("deposit_account.not_found", "银行账户信息不存在", "deposit_account_id")
 
 
-def _phone_and_reason(handler_phone: object, reason_code: object,
-                      reason_text: object) -> tuple[str, str, str]:
+def _phone_and_reason(
+    handler_phone: object, reason_code: object, reason_text: object
+) -> tuple[str, str, str]:
     errors: list[DomainError] = []
     phone = reason = text = ""
     if not isinstance(handler_phone, str) or not handler_phone.strip():
@@ -330,13 +358,19 @@ def _phone_and_reason(handler_phone: object, reason_code: object,
         errors.append(Invalid("reason.text_invalid", "退费理由说明应为文本", "reason_text"))
         reason_text = None
     elif isinstance(reason_text, str) and len(reason_text.strip()) > _REASON_TEXT_MAX:
-        errors.append(Invalid("reason.text_too_long", f"退费理由说明不能超过{_REASON_TEXT_MAX}个字符",
-                              "reason_text"))
+        errors.append(
+            Invalid(
+                "reason.text_too_long",
+                f"退费理由说明不能超过{_REASON_TEXT_MAX}个字符",
+                "reason_text",
+            )
+        )
         reason_text = None
     try:
         reason, text = rules.check_medical_reason(
             reason_code if isinstance(reason_code, str) else "",
-            reason_text if isinstance(reason_text, str) else None)
+            reason_text if isinstance(reason_text, str) else None,
+        )
     except DomainError as exc:
         errors.append(exc)
     if errors:
@@ -378,10 +412,15 @@ def apply(
     reg = _choose_registration(session, person_id=person_id, registration_id=registration_id)
     if reg is None:
         raise NotFound("medical.payment_not_found", "缴费记录不存在", "payment_ids")
-    payments = {p.payment_id: p for p in session.execute(
-        select(MedicalPayment).where(MedicalPayment.payment_id.in_(ids),
-                                     MedicalPayment.registration_id == reg.registration_id)
-    ).scalars()}
+    payments = {
+        p.payment_id: p
+        for p in session.execute(
+            select(MedicalPayment).where(
+                MedicalPayment.payment_id.in_(ids),
+                MedicalPayment.registration_id == reg.registration_id,
+            )
+        ).scalars()
+    }
     if len(payments) != len(ids):
         raise NotFound("medical.payment_not_found", "缴费记录不存在", "payment_ids")
     for pay in payments.values():
@@ -400,26 +439,31 @@ def apply(
     created = []
     for pid in ids:
         pay = payments[pid]
-        app = applications.create(session, actor=actor, at=at, application=Application(
-            kind=ApplicationKind.MEDICAL.value,
-            channel=channel,
-            person_id=person_id,
-            region_code=person.region_code,
-            medical_payment_id=pay.payment_id,
-            amount_fen=pay.refund_amount_fen,
-            payment_year=pay.insurance_year,
-            period_start=pay.period_start,
-            period_end=pay.period_end,
-            registration_id=reg.registration_id,
-            deposit_account_id=account.id,
-            # Copied: the refund is paid to the account as it was when the person applied.
-            bank_account_no=account.account_no,
-            bank_category=account.bank_category,
-            bank_account_name=account.account_name,
-            handler_phone=phone,
-            reason_code=reason,
-            reason_text=text or None,
-        ))
+        app = applications.create(
+            session,
+            actor=actor,
+            at=at,
+            application=Application(
+                kind=ApplicationKind.MEDICAL.value,
+                channel=channel,
+                person_id=person_id,
+                region_code=person.region_code,
+                medical_payment_id=pay.payment_id,
+                amount_fen=pay.refund_amount_fen,
+                payment_year=pay.insurance_year,
+                period_start=pay.period_start,
+                period_end=pay.period_end,
+                registration_id=reg.registration_id,
+                deposit_account_id=account.id,
+                # Copied: the refund is paid to the account as it was when the person applied.
+                bank_account_no=account.account_no,
+                bank_category=account.bank_category,
+                bank_account_name=account.account_name,
+                handler_phone=phone,
+                reason_code=reason,
+                reason_text=text or None,
+            ),
+        )
         created.append(medical_view(app, pay, reg))
     return created
 
@@ -431,27 +475,38 @@ def _rows(session: Session, *conditions: Any):  # type: ignore[no-untyped-def]
     return session.execute(
         select(Application, MedicalPayment, MedicalRegistration)
         .join(MedicalPayment, Application.medical_payment_id == MedicalPayment.payment_id)
-        .join(MedicalRegistration,
-              MedicalPayment.registration_id == MedicalRegistration.registration_id)
+        .join(
+            MedicalRegistration,
+            MedicalPayment.registration_id == MedicalRegistration.registration_id,
+        )
         .where(Application.kind == ApplicationKind.MEDICAL.value, *conditions)
         .order_by(Application.created_at.desc(), Application.id.desc())
     ).all()
 
 
-def progress(session: Session, *, person_id: int, insurance_year: int | str | None = None,
-             today: date | None = None) -> list[dict[str, Any]]:
+def progress(
+    session: Session,
+    *,
+    person_id: int,
+    insurance_year: int | str | None = None,
+    today: date | None = None,
+) -> list[dict[str, Any]]:
     """城乡居民医保社保费退费进度 of one 参保年度 (today's by default), newest first."""
     year = _year(insurance_year, today)
-    return [medical_view(app, pay, reg) for app, pay, reg in _rows(
-        session, Application.person_id == person_id, Application.payment_year == year)]
+    return [
+        medical_view(app, pay, reg)
+        for app, pay, reg in _rows(
+            session, Application.person_id == person_id, Application.payment_year == year
+        )
+    ]
 
 
-def _owned(session: Session, *, person_id: int,
-           application_id: int) -> tuple[Application, MedicalPayment, MedicalRegistration]:
+def _owned(
+    session: Session, *, person_id: int, application_id: int
+) -> tuple[Application, MedicalPayment, MedicalRegistration]:
     found = []
     if isinstance(application_id, int) and not isinstance(application_id, bool):
-        found = _rows(session, Application.id == application_id,
-                      Application.person_id == person_id)
+        found = _rows(session, Application.id == application_id, Application.person_id == person_id)
     if not found:
         raise NotFound("application.not_found", "退费申请不存在")
     app, pay, reg = found[0]
@@ -466,8 +521,9 @@ def get_application(session: Session, *, person_id: int, application_id: int) ->
     return view
 
 
-def cancel(session: Session, *, person_id: int, application_id: int,
-           at: datetime) -> dict[str, Any]:
+def cancel(
+    session: Session, *, person_id: int, application_id: int, at: datetime
+) -> dict[str, Any]:
     """撤销退费: only the applicant, only while 待审核 (409 ``application.not_cancellable``)."""
     # Lock first, so that the status read is the one the transition will see.
     try:
@@ -478,8 +534,15 @@ def cancel(session: Session, *, person_id: int, application_id: int,
         raise NotFound("application.not_found", "退费申请不存在")
     app, pay, reg = _owned(session, person_id=person_id, application_id=application_id)
     if app.status != ApplicationStatus.PENDING_REVIEW:
-        raise Conflict("application.not_cancellable",
-                       "税务审核状态为待审核才能撤销退费，已审核的记录不能撤销")
-    applications.transition(session, application=app, target=ApplicationStatus.CANCELLED,
-                            actor=Actor.person(person_id), at=at, reason="缴费人撤销退费申请")
+        raise Conflict(
+            "application.not_cancellable", "税务审核状态为待审核才能撤销退费，已审核的记录不能撤销"
+        )
+    applications.transition(
+        session,
+        application=app,
+        target=ApplicationStatus.CANCELLED,
+        actor=Actor.person(person_id),
+        at=at,
+        reason="缴费人撤销退费申请",
+    )
     return medical_view(app, pay, reg)

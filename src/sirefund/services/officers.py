@@ -16,7 +16,13 @@ _CODE = re.compile(r"^[A-Za-z0-9_-]{2,30}$")
 
 
 def add_officer(
-    session: Session, *, code: str, name: str, region_code: str, roles: set[str], password: str,
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    region_code: str,
+    roles: set[str],
+    password: str,
     at: datetime,
 ) -> Officer:
     if not _CODE.match(code):
@@ -32,9 +38,14 @@ def add_officer(
     if session.execute(select(Officer.id).where(Officer.code == code)).first():
         raise Conflict("officer.exists", "该税务人员代码已存在", "code")
     officer = Officer(
-        code=code, name=name, region_code=region_code,
-        is_reviewer="reviewer" in roles, is_initiator="initiator" in roles,
-        password_hash=passwords.hash_password(password), active=True, created_at=at,
+        code=code,
+        name=name,
+        region_code=region_code,
+        is_reviewer="reviewer" in roles,
+        is_initiator="initiator" in roles,
+        password_hash=passwords.hash_password(password),
+        active=True,
+        created_at=at,
     )
     session.add(officer)
     session.flush()

@@ -40,7 +40,6 @@ MAX_SELECTED = 100
 _ID_MAX = 40  # pension_payments.payment_id
 
 
-
 # Fresh instances on every raise: a shared exception object would collect tracebacks and be
 # shared between threads.
 def payment_not_found() -> NotFound:
@@ -123,18 +122,21 @@ def list_payments(
     person = session.get(Person, person_id)
     if person is None:
         return Page(items=[], total=0, page=page, page_size=page_size)
-    rows = queries.pension_payments_for_person(session, person_id=person_id, year=year,
-                                               state=state)
-    shown = rows[(page - 1) * page_size:page * page_size]
-    pending = [r.application_id for r in shown
-               if r.application_status == ApplicationStatus.PENDING_REVIEW]
+    rows = queries.pension_payments_for_person(session, person_id=person_id, year=year, state=state)
+    shown = rows[(page - 1) * page_size : page * page_size]
+    pending = [
+        r.application_id for r in shown if r.application_status == ApplicationStatus.PENDING_REVIEW
+    ]
     cancellable: set[int] = set()
     if pending:
         # Officer-initiated applications are the officer's to withdraw, not the person's.
-        cancellable = set(session.execute(
-            select(Application.id).where(Application.id.in_(pending),
-                                         Application.initiated_by_officer_id.is_(None))
-        ).scalars())
+        cancellable = set(
+            session.execute(
+                select(Application.id).where(
+                    Application.id.in_(pending), Application.initiated_by_officer_id.is_(None)
+                )
+            ).scalars()
+        )
     items = [payment_row(r, person, cancellable=r.application_id in cancellable) for r in shown]
     return Page(items=items, total=len(rows), page=page, page_size=page_size)
 
@@ -156,7 +158,9 @@ def _selected_ids(payment_ids: Iterable[object] | None) -> list[str]:
     if not ids:
         raise Invalid("pension.no_payment_selected", "请选择需要退费的缴费记录", "payment_ids")
     if len(ids) > MAX_SELECTED:
-        raise Invalid("pension.too_many_selected", f"一次最多选择{MAX_SELECTED}条缴费记录", "payment_ids")
+        raise Invalid(
+            "pension.too_many_selected", f"一次最多选择{MAX_SELECTED}条缴费记录", "payment_ids"
+        )
     return ids
 
 
@@ -198,8 +202,9 @@ def apply(
     payments = {
         p.payment_id: p
         for p in session.execute(
-            select(PensionPayment).where(PensionPayment.payment_id.in_(ids),
-                                         PensionPayment.person_id == person_id)
+            select(PensionPayment).where(
+                PensionPayment.payment_id.in_(ids), PensionPayment.person_id == person_id
+            )
         ).scalars()
     }
     if any(pid not in payments for pid in ids):
@@ -207,31 +212,45 @@ def apply(
     for pid in ids:
         rules.check_pension_refundable_by_person(payments[pid].arrival_status)
     already = session.execute(
-        select(Application.id).where(
+        select(Application.id)
+        .where(
             Application.pension_payment_id.in_(ids),
             Application.status.in_([s.value for s in workflow.ACTIVE]),
-        ).limit(1)
+        )
+        .limit(1)
     ).first()
     if already is not None:
         raise already_applied()
     details = validate_bank_details(
-        bank_account_type=bank_account_type, bank_account_no=bank_account_no,
-        account_no_confirmed=account_no_confirmed, bank_category=bank_category,
-        contact_name=contact_name, contact_phone=contact_phone,
+        bank_account_type=bank_account_type,
+        bank_account_no=bank_account_no,
+        account_no_confirmed=account_no_confirmed,
+        bank_category=bank_category,
+        contact_name=contact_name,
+        contact_phone=contact_phone,
     )
     created = []
     for pid in ids:
         pay = payments[pid]
         app = Application(
-            kind=KIND, channel=channel, person_id=person.id, region_code=person.region_code,
-            pension_payment_id=pay.payment_id, amount_fen=pay.amount_fen,
-            payment_year=pay.payment_year, period_start=pay.period_start,
-            period_end=pay.period_end, bank_account_type=details.bank_account_type,
-            bank_account_no=details.bank_account_no, bank_category=details.bank_category,
-            contact_name=details.contact_name, contact_phone=details.contact_phone,
+            kind=KIND,
+            channel=channel,
+            person_id=person.id,
+            region_code=person.region_code,
+            pension_payment_id=pay.payment_id,
+            amount_fen=pay.amount_fen,
+            payment_year=pay.payment_year,
+            period_start=pay.period_start,
+            period_end=pay.period_end,
+            bank_account_type=details.bank_account_type,
+            bank_account_no=details.bank_account_no,
+            bank_category=details.bank_category,
+            contact_name=details.contact_name,
+            contact_phone=details.contact_phone,
         )
-        created.append(applications.create(session, application=app,
-                                           actor=Actor.person(person.id), at=at))
+        created.append(
+            applications.create(session, application=app, actor=Actor.person(person.id), at=at)
+        )
     return created
 
 
@@ -265,12 +284,15 @@ def progress(session: Session, *, person_id: int, year: int | None = None) -> li
     )
     if year is not None:
         query = query.where(Application.payment_year == year)
-    rows = session.execute(query.order_by(Application.created_at.desc(), Application.id.desc())).all()
+    rows = session.execute(
+        query.order_by(Application.created_at.desc(), Application.id.desc())
+    ).all()
     return [_with_payment(application_view(app), app, pay) for app, pay in rows]
 
 
-def _own_application(session: Session, *, person_id: int, application_id: int,
-                     lock: bool = False) -> Application:
+def _own_application(
+    session: Session, *, person_id: int, application_id: int, lock: bool = False
+) -> Application:
     app = applications.find(session, application_id, lock=lock)
     if app is None or app.kind != KIND or app.person_id != person_id:
         raise application_not_found()
@@ -283,7 +305,8 @@ def detail(session: Session, *, person_id: int, application_id: int) -> dict[str
     pay = session.get(PensionPayment, app.pension_payment_id)
     view = _with_payment(application_view(app), app, pay)  # type: ignore[arg-type]
     events = session.execute(
-        select(ApplicationEvent).where(ApplicationEvent.application_id == app.id)
+        select(ApplicationEvent)
+        .where(ApplicationEvent.application_id == app.id)
         .order_by(ApplicationEvent.id)
     ).scalars()
     view["history"] = [event_view(ev) for ev in events]
@@ -298,7 +321,13 @@ def cancel(session: Session, *, person_id: int, application_id: int, at: datetim
     app = _own_application(session, person_id=person_id, application_id=application_id, lock=True)
     if not _cancellable_by_person(app):
         raise not_cancellable()
-    applications.transition(session, application=app, target=ApplicationStatus.CANCELLED,
-                            actor=Actor.person(person_id), at=at, reason="缴费人撤销退费申请")
+    applications.transition(
+        session,
+        application=app,
+        target=ApplicationStatus.CANCELLED,
+        actor=Actor.person(person_id),
+        at=at,
+        reason="缴费人撤销退费申请",
+    )
     session.refresh(app)
     return app

@@ -58,7 +58,9 @@ def _pension_sql(placeholder: str, with_year: bool, state: str) -> str:
     if with_year:
         where.append(f"p.payment_year = {placeholder}")
     if state == "refundable":
-        where.append(f"p.arrival_status <> '{_ARRIVED}' AND (a.id IS NULL OR a.status NOT IN ({active}))")
+        where.append(
+            f"p.arrival_status <> '{_ARRIVED}' AND (a.id IS NULL OR a.status NOT IN ({active}))"
+        )
     elif state == "applied":
         where.append(f"a.status IN ({active})")
     return (
@@ -106,8 +108,18 @@ def pension_payments_for_person(
     # Positional: the hot path builds these for every lookup (field order as declared).
     return [
         PensionPaymentRow(
-            r[0], r[1], r[2], _as_date(r[3]), _as_date(r[4]), r[5], _as_date(r[6]), r[7], r[8],
-            r[8] != _ARRIVED and r[10] not in _ACTIVE_VALUES, r[9], r[10],
+            r[0],
+            r[1],
+            r[2],
+            _as_date(r[3]),
+            _as_date(r[4]),
+            r[5],
+            _as_date(r[6]),
+            r[7],
+            r[8],
+            r[8] != _ARRIVED and r[10] not in _ACTIVE_VALUES,
+            r[9],
+            r[10],
         )
         for r in rows
     ]

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, func, select, true
 from sqlalchemy.orm import Session, aliased
 
+from .. import outbox
 from ..clock import CHINA_TZ, as_utc
 from ..domain import identity, regions, rules, workflow
 from ..domain.calendar import STATUTORY_REVIEW_WORKING_DAYS, add_working_days, working_days_between
@@ -52,12 +53,11 @@ from ..models import (
     UnitPayment,
     UnitPaymentPerson,
 )
-from .. import outbox
 from . import applications, pension
 from .applications import Actor, application_not_found
 from .bank_details import validate_bank_details
 from .paging import DEFAULT_PAGE_SIZE, Page, check_page
-from .views import application_view, event_view, iso
+from .views import application_view, event_view
 
 KIND_LABELS = {
     ApplicationKind.PENSION.value: "城乡居民养老保险（个人）",
@@ -72,8 +72,19 @@ REASON_MAX = 200
 MAX_BATCH = 200
 OTHER_APPLICATIONS_MAX = 50
 EXPORT_MAX_ROWS = 200_000
-EXPORT_HEADERS = ("申请编号", "类型", "缴费人", "证件号码(脱敏)", "金额", "渠道", "退费状态",
-                  "审核状态", "审核结果", "申请日期", "已等待工作日")
+EXPORT_HEADERS = (
+    "申请编号",
+    "类型",
+    "缴费人",
+    "证件号码(脱敏)",
+    "金额",
+    "渠道",
+    "退费状态",
+    "审核状态",
+    "审核结果",
+    "申请日期",
+    "已等待工作日",
+)
 
 
 # Fresh instances on every raise: a shared exception object would collect tracebacks and be
@@ -110,8 +121,12 @@ def region_clause(column: Any, scope_code: str) -> ColumnElement[bool]:
     """
     if scope_code in ("", "000000"):
         return true()
-    if not (isinstance(scope_code, str) and len(scope_code) == 6 and scope_code.isascii()
-            and scope_code.isdigit()):
+    if not (
+        isinstance(scope_code, str)
+        and len(scope_code) == 6
+        and scope_code.isascii()
+        and scope_code.isdigit()
+    ):
         return false()
     if scope_code.endswith("0000"):
         prefix = scope_code[:2]
@@ -127,8 +142,9 @@ def _in_scope(officer: Officer, region_code: str) -> bool:
     return regions.is_within(region_code, officer.region_code)
 
 
-def _visible_application(session: Session, officer: Officer, application_id: object, *,
-                         lock: bool = False) -> Application:
+def _visible_application(
+    session: Session, officer: Officer, application_id: object, *, lock: bool = False
+) -> Application:
     app = applications.find(session, application_id, lock=lock)
     if app is None or not _in_scope(officer, app.region_code):
         raise application_not_found()
@@ -158,9 +174,16 @@ class QueueFilters:
     date_to: date | None = None
 
     @classmethod
-    def check(cls, *, status: object = None, kind: object = None, region: object = None,
-              channel: object = None, date_from: object = None, date_to: object = None
-              ) -> QueueFilters:
+    def check(
+        cls,
+        *,
+        status: object = None,
+        kind: object = None,
+        region: object = None,
+        channel: object = None,
+        date_from: object = None,
+        date_to: object = None,
+    ) -> QueueFilters:
         def blank(v: object) -> bool:
             return v is None or (isinstance(v, str) and not v.strip())
 
@@ -176,16 +199,26 @@ class QueueFilters:
             raise Invalid("queue.channel", "申请渠道不正确", "channel")
         if region is not None:
             region = region.strip() if isinstance(region, str) else region
-            if not (isinstance(region, str) and len(region) == 6 and region.isascii()
-                    and region.isdigit()):
+            if not (
+                isinstance(region, str)
+                and len(region) == 6
+                and region.isascii()
+                and region.isdigit()
+            ):
                 raise Invalid("queue.region", "行政区划代码应为6位数字", "region")
         for name, value in (("date_from", date_from), ("date_to", date_to)):
             if value is not None and (not isinstance(value, date) or isinstance(value, datetime)):
                 raise Invalid("queue.date", "日期格式应为YYYY-MM-DD", name)
         if date_from is not None and date_to is not None and date_from > date_to:  # type: ignore[operator]
             raise Invalid("queue.date_range", "申请日期起不能晚于申请日期止", "date_from")
-        return cls(status=status, kind=kind, region=region, channel=channel,  # type: ignore[arg-type]
-                   date_from=date_from, date_to=date_to)  # type: ignore[arg-type]
+        return cls(
+            status=status,
+            kind=kind,
+            region=region,
+            channel=channel,  # type: ignore[arg-type]
+            date_from=date_from,
+            date_to=date_to,
+        )  # type: ignore[arg-type]
 
 
 def _conditions(officer: Officer, filters: QueueFilters) -> list[ColumnElement[bool]]:
@@ -249,9 +282,15 @@ def review_clock(app: Application, *, today: date) -> dict[str, Any]:
     }
 
 
-def _queue_item(app: Application, payer_name: str, payer_id_number: str,
-                initiator_code: str | None, reviewer_code: str | None, *, today: date
-                ) -> dict[str, Any]:
+def _queue_item(
+    app: Application,
+    payer_name: str,
+    payer_id_number: str,
+    initiator_code: str | None,
+    reviewer_code: str | None,
+    *,
+    today: date,
+) -> dict[str, Any]:
     item = application_view(app, audience="officer")
     item.update(
         kind_label=KIND_LABELS.get(app.kind, app.kind),
@@ -288,8 +327,14 @@ def queue(
     four), and the working-day clock (:func:`review_clock`).
     """
     me = _officer(session, officer)
-    filters = QueueFilters.check(status=status, kind=kind, region=region, channel=channel,
-                                 date_from=date_from, date_to=date_to)
+    filters = QueueFilters.check(
+        status=status,
+        kind=kind,
+        region=region,
+        channel=channel,
+        date_from=date_from,
+        date_to=date_to,
+    )
     page, page_size = check_page(page, page_size)
     total = session.execute(
         select(func.count()).select_from(Application).where(*_conditions(me, filters))
@@ -389,19 +434,24 @@ def _bank_account(session: Session, app: Application) -> dict[str, Any] | None:
             "bank_branch": acct.bank_branch,
             "bank_category": acct.bank_category,
             "bank_category_label": BANK_CATEGORIES.get(acct.bank_category or ""),
-            "handler_phone_masked": identity.mask_phone(app.handler_phone) if app.handler_phone else None,
+            "handler_phone_masked": identity.mask_phone(app.handler_phone)
+            if app.handler_phone
+            else None,
         }
     return {
         "source": "application",
         "account_no_masked": identity.mask_account_for_officer(app.bank_account_no),
         "account_type": app.bank_account_type,
         "account_type_label": BANK_ACCOUNT_TYPE_LABELS.get(BankAccountType(app.bank_account_type))
-        if app.bank_account_type in set(BankAccountType) else None,
+        if app.bank_account_type in set(BankAccountType)
+        else None,
         "account_name": app.bank_account_name,
         "bank_category": app.bank_category,
         "bank_category_label": BANK_CATEGORIES.get(app.bank_category or ""),
         "contact_name": app.contact_name,
-        "contact_phone_masked": identity.mask_phone(app.contact_phone) if app.contact_phone else None,
+        "contact_phone_masked": identity.mask_phone(app.contact_phone)
+        if app.contact_phone
+        else None,
     }
 
 
@@ -425,8 +475,9 @@ def actions_for(officer: Officer, app: Application) -> dict[str, Any]:
     }
 
 
-def detail(session: Session, *, officer: Any, application_id: int, today: date | None = None
-           ) -> dict[str, Any]:
+def detail(
+    session: Session, *, officer: Any, application_id: int, today: date | None = None
+) -> dict[str, Any]:
     """One application for review: ``application`` (officer view + working-day clock),
     ``payer`` (masked), ``payment`` (by kind), ``bank_account`` (masked for officers),
     ``other_applications`` (the payer's others within scope, newest first), ``history``
@@ -444,13 +495,17 @@ def detail(session: Session, *, officer: Any, application_id: int, today: date |
         view.update(review_clock(app, today=today))
     others = session.execute(
         select(Application)
-        .where(Application.person_id == app.person_id, Application.id != app.id,
-               region_clause(Application.region_code, me.region_code))
+        .where(
+            Application.person_id == app.person_id,
+            Application.id != app.id,
+            region_clause(Application.region_code, me.region_code),
+        )
         .order_by(Application.created_at.desc(), Application.id.desc())
         .limit(OTHER_APPLICATIONS_MAX)
     ).scalars()
     events = session.execute(
-        select(ApplicationEvent).where(ApplicationEvent.application_id == app.id)
+        select(ApplicationEvent)
+        .where(ApplicationEvent.application_id == app.id)
         .order_by(ApplicationEvent.id)
     ).scalars()
     return {
@@ -459,7 +514,10 @@ def detail(session: Session, *, officer: Any, application_id: int, today: date |
         "payment": _payment(session, app),
         "bank_account": _bank_account(session, app),
         "other_applications": [
-            {**application_view(o, audience="officer"), "kind_label": KIND_LABELS.get(o.kind, o.kind)}
+            {
+                **application_view(o, audience="officer"),
+                "kind_label": KIND_LABELS.get(o.kind, o.kind),
+            }
             for o in others
         ],
         "history": [event_view(ev, audience="officer") for ev in events],
@@ -470,8 +528,9 @@ def detail(session: Session, *, officer: Any, application_id: int, today: date |
 # --------------------------------------------------------------------------- reveal
 
 
-def reveal(session: Session, *, officer: Any, application_id: int, field: str, reason: str,
-           at: datetime) -> dict[str, Any]:
+def reveal(
+    session: Session, *, officer: Any, application_id: int, field: str, reason: str, at: datetime
+) -> dict[str, Any]:
     """The full ID number or bank account number of an application, audited.
 
     A reason is required (422 ``reveal.reason_required``). A SecurityEvent (kind
@@ -491,17 +550,24 @@ def reveal(session: Session, *, officer: Any, application_id: int, field: str, r
         person = session.get(Person, app.person_id)
         value = person.id_number if person is not None else None
     elif app.kind == ApplicationKind.MEDICAL:
-        acct = session.get(DepositAccount, app.deposit_account_id) if app.deposit_account_id else None
+        acct = (
+            session.get(DepositAccount, app.deposit_account_id) if app.deposit_account_id else None
+        )
         value = acct.account_no if acct is not None else None
     else:
         value = app.bank_account_no
     if not value:
         raise NotFound("reveal.no_value", f"该申请没有{REVEAL_FIELD_LABELS[field]}", "field")
-    session.add(SecurityEvent(
-        at=at, kind="reveal", actor=f"officer:{me.code}",
-        detail=json.dumps({"application_id": app.id, "field": field, "reason": text},
-                          ensure_ascii=False),
-    ))
+    session.add(
+        SecurityEvent(
+            at=at,
+            kind="reveal",
+            actor=f"officer:{me.code}",
+            detail=json.dumps(
+                {"application_id": app.id, "field": field, "reason": text}, ensure_ascii=False
+            ),
+        )
+    )
     session.flush()
     return {"application_id": app.id, "field": field, "value": value}
 
@@ -516,7 +582,9 @@ def _opinion(opinion: object, *, required: bool) -> str | None:
     if required and not text:
         raise Invalid("review.opinion_required", "审核不通过时必须填写税务机关意见", "opinion")
     if len(text) > OPINION_MAX:
-        raise Invalid("review.opinion_too_long", f"税务机关意见不能超过{OPINION_MAX}个字符", "opinion")
+        raise Invalid(
+            "review.opinion_too_long", f"税务机关意见不能超过{OPINION_MAX}个字符", "opinion"
+        )
     return text or None
 
 
@@ -525,8 +593,15 @@ def _check_reviewer(officer: Officer) -> None:
         raise Forbidden("review.not_reviewer", "您没有审核权限")
 
 
-def _decide(session: Session, *, me: Officer, application_id: int, approve: bool,
-            opinion: str | None, at: datetime) -> Application:
+def _decide(
+    session: Session,
+    *,
+    me: Officer,
+    application_id: int,
+    approve: bool,
+    opinion: str | None,
+    at: datetime,
+) -> Application:
     _check_reviewer(me)
     app = _visible_application(session, me, application_id, lock=True)
     if app.initiated_by_officer_id is not None and app.initiated_by_officer_id == me.id:
@@ -539,7 +614,11 @@ def _decide(session: Session, *, me: Officer, application_id: int, approve: bool
     # The reviewer, opinion and time go into the same conditional UPDATE as the status, so a
     # concurrent decision cannot leave one officer's status with another's opinion.
     applications.transition(
-        session, application=app, target=target, actor=Actor.officer(me.code), at=at,
+        session,
+        application=app,
+        target=target,
+        actor=Actor.officer(me.code),
+        at=at,
         reason=f"{verdict}：{opinion}" if opinion else verdict,
         values={"reviewed_by_officer_id": me.id, "review_opinion": opinion, "reviewed_at": at},
     )
@@ -550,8 +629,9 @@ def _decide(session: Session, *, me: Officer, application_id: int, approve: bool
     return app
 
 
-def approve(session: Session, *, officer: Any, application_id: int, opinion: str | None = None,
-            at: datetime) -> Application:
+def approve(
+    session: Session, *, officer: Any, application_id: int, opinion: str | None = None, at: datetime
+) -> Application:
     """审核通过: pending -> approved, with the officer, opinion (optional) and time, plus the
     request to the first agency in the outbox, in the caller's transaction.
 
@@ -564,13 +644,16 @@ def approve(session: Session, *, officer: Any, application_id: int, opinion: str
     return _decide(session, me=me, application_id=application_id, approve=True, opinion=text, at=at)
 
 
-def reject(session: Session, *, officer: Any, application_id: int, opinion: str | None,
-           at: datetime) -> Application:
+def reject(
+    session: Session, *, officer: Any, application_id: int, opinion: str | None, at: datetime
+) -> Application:
     """审核不通过: pending -> rejected; the opinion (税务机关意见) is required (422
     ``review.opinion_required``). Nothing is sent to any agency."""
     me = _officer(session, officer)
     text = _opinion(opinion, required=True)
-    return _decide(session, me=me, application_id=application_id, approve=False, opinion=text, at=at)
+    return _decide(
+        session, me=me, application_id=application_id, approve=False, opinion=text, at=at
+    )
 
 
 def _batch_ids(application_ids: Iterable[object] | None) -> list[int]:
@@ -589,8 +672,15 @@ def _batch_ids(application_ids: Iterable[object] | None) -> list[int]:
     return ids
 
 
-def review_many(session: Session, *, officer: Any, application_ids: Iterable[int], decision: str,
-                opinion: str | None = None, at: datetime) -> list[dict[str, Any]]:
+def review_many(
+    session: Session,
+    *,
+    officer: Any,
+    application_ids: Iterable[int],
+    decision: str,
+    opinion: str | None = None,
+    at: datetime,
+) -> list[dict[str, Any]]:
     """Approve or reject many applications with one shared opinion: a result per id, in the
     order given (duplicates once): ``{id, ok, status, error: {code, message} | None}``.
 
@@ -610,16 +700,23 @@ def review_many(session: Session, *, officer: Any, application_ids: Iterable[int
     for app_id in ids:
         try:
             with session.begin_nested():
-                app = _decide(session, me=me, application_id=app_id, approve=approving,
-                              opinion=text, at=at)
+                app = _decide(
+                    session, me=me, application_id=app_id, approve=approving, opinion=text, at=at
+                )
             results.append({"id": app_id, "ok": True, "status": app.status, "error": None})
         except DomainError as exc:
             status = None
             if not isinstance(exc, NotFound):
                 current = session.get(Application, app_id)
                 status = current.status if current is not None else None
-            results.append({"id": app_id, "ok": False, "status": status,
-                            "error": {"code": exc.code, "message": exc.message}})
+            results.append(
+                {
+                    "id": app_id,
+                    "ok": False,
+                    "status": status,
+                    "error": {"code": exc.code, "message": exc.message},
+                }
+            )
     return results
 
 
@@ -664,41 +761,69 @@ def initiate_pension_refund(
     if not text:
         raise Invalid("initiate.reason_required", "请填写发起退费的原因", "reason")
     if len(text) > OPINION_MAX:
-        raise Invalid("initiate.reason_too_long", f"发起退费的原因不能超过{OPINION_MAX}个字符", "reason")
+        raise Invalid(
+            "initiate.reason_too_long", f"发起退费的原因不能超过{OPINION_MAX}个字符", "reason"
+        )
     already = session.execute(
-        select(Application.id).where(
+        select(Application.id)
+        .where(
             Application.pension_payment_id == pay.payment_id,
             Application.status.in_([s.value for s in workflow.ACTIVE]),
-        ).limit(1)
+        )
+        .limit(1)
     ).first()
     if already is not None:
-        raise Conflict(applications.ALREADY_APPLIED.code, applications.ALREADY_APPLIED.message,
-                       "payment_id")
+        raise Conflict(
+            applications.ALREADY_APPLIED.code, applications.ALREADY_APPLIED.message, "payment_id"
+        )
     details = validate_bank_details(
-        bank_account_type=bank_account_type, bank_account_no=bank_account_no,
-        account_no_confirmed=account_no_confirmed, bank_category=bank_category,
-        contact_name=contact_name, contact_phone=contact_phone,
+        bank_account_type=bank_account_type,
+        bank_account_no=bank_account_no,
+        account_no_confirmed=account_no_confirmed,
+        bank_category=bank_category,
+        contact_name=contact_name,
+        contact_phone=contact_phone,
     )
     app = Application(
-        kind=ApplicationKind.PENSION.value, channel=Channel.OFFICER.value, person_id=person.id,
-        region_code=person.region_code, pension_payment_id=pay.payment_id,
-        amount_fen=pay.amount_fen, payment_year=pay.payment_year, period_start=pay.period_start,
-        period_end=pay.period_end, bank_account_type=details.bank_account_type,
-        bank_account_no=details.bank_account_no, bank_category=details.bank_category,
-        contact_name=details.contact_name, contact_phone=details.contact_phone,
-        reason_text=text, initiated_by_officer_id=me.id,
+        kind=ApplicationKind.PENSION.value,
+        channel=Channel.OFFICER.value,
+        person_id=person.id,
+        region_code=person.region_code,
+        pension_payment_id=pay.payment_id,
+        amount_fen=pay.amount_fen,
+        payment_year=pay.payment_year,
+        period_start=pay.period_start,
+        period_end=pay.period_end,
+        bank_account_type=details.bank_account_type,
+        bank_account_no=details.bank_account_no,
+        bank_category=details.bank_category,
+        contact_name=details.contact_name,
+        contact_phone=details.contact_phone,
+        reason_text=text,
+        initiated_by_officer_id=me.id,
     )
     try:
-        return applications.create(session, application=app, actor=Actor.officer(me.code), at=at,
-                                   reason=f"税务人员发起退费：{text}")
+        return applications.create(
+            session,
+            application=app,
+            actor=Actor.officer(me.code),
+            at=at,
+            reason=f"税务人员发起退费：{text}",
+        )
     except Conflict as exc:
         # A concurrent submission won on the partial unique index.
         raise Conflict(exc.code, exc.message, "payment_id") from None
 
 
-def payments_to_initiate(session: Session, *, officer: Any, payment_id: str | None = None,
-                         id_number: str | None = None, year: int | None = None, today: date
-                         ) -> dict[str, Any]:
+def payments_to_initiate(
+    session: Session,
+    *,
+    officer: Any,
+    payment_id: str | None = None,
+    id_number: str | None = None,
+    year: int | None = None,
+    today: date,
+) -> dict[str, Any]:
     """The pension payments an officer looks at before 发起退费: one payment by its id, or the
     ``arrived`` payments of the citizen with ``id_number`` (of ``year`` when given).
 
@@ -723,19 +848,25 @@ def payments_to_initiate(session: Session, *, officer: Any, payment_id: str | No
     elif idn:
         normalised = identity.check_resident_id(idn, today=today)
         person = session.execute(
-            select(Person).where(Person.id_number == normalised)).scalar_one_or_none()
+            select(Person).where(Person.id_number == normalised)
+        ).scalar_one_or_none()
         if person is None or not _in_scope(me, person.region_code):
             raise NotFound("initiate.person_not_found", "未找到该缴费人的缴费记录", "id_number")
         query = select(PensionPayment).where(
             PensionPayment.person_id == person.id,
-            PensionPayment.arrival_status == ArrivalStatus.ARRIVED.value)
+            PensionPayment.arrival_status == ArrivalStatus.ARRIVED.value,
+        )
         if year is not None:
             query = query.where(PensionPayment.payment_year == year)
-        payments = list(session.execute(
-            query.order_by(PensionPayment.period_start, PensionPayment.payment_id).limit(200)
-        ).scalars())
+        payments = list(
+            session.execute(
+                query.order_by(PensionPayment.period_start, PensionPayment.payment_id).limit(200)
+            ).scalars()
+        )
     else:
-        raise Invalid("initiate.lookup_required", "请输入缴费记录编号，或缴费人证件号码", "payment_id")
+        raise Invalid(
+            "initiate.lookup_required", "请输入缴费记录编号，或缴费人证件号码", "payment_id"
+        )
 
     ids = [p.payment_id for p in payments]
     active: dict[str, Application] = {}
@@ -743,7 +874,8 @@ def payments_to_initiate(session: Session, *, officer: Any, payment_id: str | No
         for app in session.execute(
             select(Application).where(
                 Application.pension_payment_id.in_(ids),
-                Application.status.in_([s.value for s in workflow.ACTIVE]))
+                Application.status.in_([s.value for s in workflow.ACTIVE]),
+            )
         ).scalars():
             active[app.pension_payment_id] = app  # type: ignore[index]
     rows = []
@@ -755,17 +887,21 @@ def payments_to_initiate(session: Session, *, officer: Any, payment_id: str | No
             blocked = "该缴费未到账或异常，请由缴费人自行申请退费"
         elif app is not None:
             blocked = "该缴费已有退费申请，不能重复发起"
-        rows.append({
-            **pension.payment_fields(pay),
-            "application_id": app.id if app is not None else None,
-            "refund_status_label": workflow.labels(app.status if app else None).refund_status,
-            "can_initiate": blocked is None,
-            "blocked_reason": blocked,
-        })
+        rows.append(
+            {
+                **pension.payment_fields(pay),
+                "application_id": app.id if app is not None else None,
+                "refund_status_label": workflow.labels(app.status if app else None).refund_status,
+                "can_initiate": blocked is None,
+                "blocked_reason": blocked,
+            }
+        )
     return {
-        "payer": {"name": person.name,
-                  "id_number_masked": identity.mask_id_number_for_officer(person.id_number),
-                  "region_name": regions.division_name(person.region_code)},
+        "payer": {
+            "name": person.name,
+            "id_number_masked": identity.mask_id_number_for_officer(person.id_number),
+            "region_name": regions.division_name(person.region_code),
+        },
         "payments": rows,
     }
 
@@ -773,8 +909,9 @@ def payments_to_initiate(session: Session, *, officer: Any, payment_id: str | No
 # --------------------------------------------------------------------------- export
 
 
-def iter_queue_rows(session: Session, *, officer: Any, today: date, **filters: Any
-                    ) -> Iterator[dict[str, Any]]:
+def iter_queue_rows(
+    session: Session, *, officer: Any, today: date, **filters: Any
+) -> Iterator[dict[str, Any]]:
     """Every item of the filtered queue (no paging), read in chunks of 500 rows."""
     me = _officer(session, officer)
     checked = QueueFilters.check(**filters)
@@ -783,10 +920,18 @@ def iter_queue_rows(session: Session, *, officer: Any, today: date, **filters: A
         yield _queue_item(*row, today=today)
 
 
-def export_queue_xlsx(session: Session, *, officer: Any, today: date, status: str | None = None,
-                      kind: str | None = None, region: str | None = None,
-                      channel: str | None = None, date_from: date | None = None,
-                      date_to: date | None = None) -> bytes:
+def export_queue_xlsx(
+    session: Session,
+    *,
+    officer: Any,
+    today: date,
+    status: str | None = None,
+    kind: str | None = None,
+    region: str | None = None,
+    channel: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> bytes:
     """The filtered queue as an .xlsx workbook (openpyxl write-only: rows are streamed to
     the file, not held as cells). Amounts are numbers with two decimals so that Excel can
     sum them; ID numbers are masked as officers see them. More than EXPORT_MAX_ROWS rows
@@ -795,8 +940,14 @@ def export_queue_xlsx(session: Session, *, officer: Any, today: date, status: st
     from openpyxl.cell import WriteOnlyCell
 
     me = _officer(session, officer)
-    filters = dict(status=status, kind=kind, region=region, channel=channel,
-                   date_from=date_from, date_to=date_to)
+    filters = dict(
+        status=status,
+        kind=kind,
+        region=region,
+        channel=channel,
+        date_from=date_from,
+        date_to=date_to,
+    )
     checked = QueueFilters.check(**filters)
     total = session.execute(
         select(func.count()).select_from(Application).where(*_conditions(me, checked))
@@ -814,12 +965,21 @@ def export_queue_xlsx(session: Session, *, officer: Any, today: date, status: st
     for item in iter_queue_rows(session, officer=me, today=today, **filters):
         amount = WriteOnlyCell(ws, value=Decimal(item["amount"]))
         amount.number_format = "0.00"
-        ws.append([
-            item["id"], item["kind_label"], item["payer_name"], item["payer_id_number_masked"],
-            amount, item["channel_label"], item["refund_status_label"],
-            item["review_status_label"], item["review_result_label"], item["submitted_on"],
-            item["working_days_pending"],
-        ])
+        ws.append(
+            [
+                item["id"],
+                item["kind_label"],
+                item["payer_name"],
+                item["payer_id_number_masked"],
+                amount,
+                item["channel_label"],
+                item["refund_status_label"],
+                item["review_status_label"],
+                item["review_result_label"],
+                item["submitted_on"],
+                item["working_days_pending"],
+            ]
+        )
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()

@@ -59,8 +59,14 @@ def find_message(session: Session, *, agency: str, request_id: str) -> OutboxMes
     return msg
 
 
-def apply_result(session: Session, *, agency: str, result: AgencyResult, at: datetime,
-                 message: OutboxMessage | None = None) -> bool:
+def apply_result(
+    session: Session,
+    *,
+    agency: str,
+    result: AgencyResult,
+    at: datetime,
+    message: OutboxMessage | None = None,
+) -> bool:
     """Apply what `agency` says about `result.request_id`. True if the application moved.
 
     NotFound if we never sent that request to that agency. A non-final status ("received")
@@ -78,13 +84,25 @@ def apply_result(session: Session, *, agency: str, result: AgencyResult, at: dat
         return False
     app = applications.lock(session, msg.application_id)
     if app.status != AWAITING[agency].value:
-        log.debug("application %s: %s result %r ignored in status %s (duplicate or late)",
-                 app.id, agency, result.status, app.status)
+        log.debug(
+            "application %s: %s result %r ignored in status %s (duplicate or late)",
+            app.id,
+            agency,
+            result.status,
+            app.status,
+        )
         return False
     target, values, reason = _plan(agency, result, at)
     try:
-        applications.transition(session, application=app, target=target,
-                                actor=Actor.agency(agency), at=at, reason=reason, values=values)
+        applications.transition(
+            session,
+            application=app,
+            target=target,
+            actor=Actor.agency(agency),
+            at=at,
+            reason=reason,
+            values=values,
+        )
     except Conflict:
         # Moved by someone else between our read and our write: theirs was first.
         return False
@@ -103,13 +121,21 @@ def _plan(agency: str, result: AgencyResult, at: datetime) -> tuple[S, dict[str,
         return S.AGENCY_REJECTED, {"agency_message": text[:200]}, text
     if agency == "medical_security":
         if result.status == "passed":
-            return (S.AT_AGENCY, {"verification_result": VERIFICATION_PASSED, "verified_at": decided},
-                    "医保核验通过")
+            return (
+                S.AT_AGENCY,
+                {"verification_result": VERIFICATION_PASSED, "verified_at": decided},
+                "医保核验通过",
+            )
         text = f"{VERIFICATION_FAILED}：{reason}" if reason else VERIFICATION_FAILED
-        return (S.AGENCY_REJECTED,
-                {"verification_result": VERIFICATION_FAILED, "verified_at": decided,
-                 "agency_message": text[:200]},
-                text)
+        return (
+            S.AGENCY_REJECTED,
+            {
+                "verification_result": VERIFICATION_FAILED,
+                "verified_at": decided,
+                "agency_message": text[:200],
+            },
+            text,
+        )
     if result.status == "paid":
         paid_on = result.paid_on or decided.astimezone(CHINA_TZ).date()
         return S.REFUNDED, {"refund_date": paid_on, "bank_result": BANK_PAID}, "银行退付成功"

@@ -108,8 +108,10 @@ def _counts():  # type: ignore[no-untyped-def]
     refunding = (
         select(func.count(func.distinct(Application.unit_line_id)))
         .join(UnitPaymentPerson, UnitPaymentPerson.line_id == Application.unit_line_id)
-        .where(UnitPaymentPerson.unit_payment_id == UnitPayment.unit_payment_id,
-               Application.status.in_(_ACTIVE))
+        .where(
+            UnitPaymentPerson.unit_payment_id == UnitPayment.unit_payment_id,
+            Application.status.in_(_ACTIVE),
+        )
         .correlate(UnitPayment)
         .scalar_subquery()
     )
@@ -171,20 +173,31 @@ def list_payments(
         query = query.where(
             select(UnitPaymentPerson.line_id)
             .join(Person, Person.id == UnitPaymentPerson.person_id)
-            .where(UnitPaymentPerson.unit_payment_id == UnitPayment.unit_payment_id,
-                   Person.id_number == wanted)
+            .where(
+                UnitPaymentPerson.unit_payment_id == UnitPayment.unit_payment_id,
+                Person.id_number == wanted,
+            )
             .correlate(UnitPayment)
             .exists()
         )
     rows = session.execute(
-        query.order_by(UnitPayment.payment_year.desc(), UnitPayment.payment_month.desc(),
-                       UnitPayment.unit_payment_id)
+        query.order_by(
+            UnitPayment.payment_year.desc(),
+            UnitPayment.payment_month.desc(),
+            UnitPayment.unit_payment_id,
+        )
     ).all()
-    return [_payment_row(up, unit, paid_n or 0, refund_n or 0) for up, unit, paid_n, refund_n in rows]
+    return [
+        _payment_row(up, unit, paid_n or 0, refund_n or 0) for up, unit, paid_n, refund_n in rows
+    ]
 
 
 def _own_payment(session: Session, *, unit_id: int, unit_payment_id: object) -> UnitPayment:
-    if not isinstance(unit_payment_id, str) or not unit_payment_id or len(unit_payment_id) > _ID_MAX:
+    if (
+        not isinstance(unit_payment_id, str)
+        or not unit_payment_id
+        or len(unit_payment_id) > _ID_MAX
+    ):
         raise payment_not_found()
     up = session.get(UnitPayment, unit_payment_id)
     if up is None or up.unit_id != unit_id:
@@ -219,8 +232,11 @@ def list_persons(
     """
     up = _own_payment(session, unit_id=unit_id, unit_payment_id=unit_payment_id)
     active = (
-        select(Application.unit_line_id, Application.id.label("application_id"),
-               Application.status.label("status"))
+        select(
+            Application.unit_line_id,
+            Application.id.label("application_id"),
+            Application.status.label("status"),
+        )
         .where(Application.kind == KIND, Application.status.in_(_ACTIVE))
         .subquery()
     )
@@ -312,8 +328,10 @@ def create_batch(
         for line, person in session.execute(
             select(UnitPaymentPerson, Person)
             .join(Person, Person.id == UnitPaymentPerson.person_id)
-            .where(UnitPaymentPerson.line_id.in_(ids),
-                   UnitPaymentPerson.unit_payment_id == up.unit_payment_id)
+            .where(
+                UnitPaymentPerson.line_id.in_(ids),
+                UnitPaymentPerson.unit_payment_id == up.unit_payment_id,
+            )
         ).all()
     }
     if any(lid not in lines for lid in ids):
@@ -323,9 +341,13 @@ def create_batch(
     month = _check_month(payment_month, "payment_month")
     channel = check_self_service_channel(channel)
     details = validate_bank_details(
-        bank_account_type=bank_account_type, bank_account_no=bank_account_no,
-        account_no_confirmed=account_no_confirmed, bank_account_name=bank_account_name,
-        bank_category=bank_category, contact_name=contact_name, contact_phone=contact_phone,
+        bank_account_type=bank_account_type,
+        bank_account_no=bank_account_no,
+        account_no_confirmed=account_no_confirmed,
+        bank_account_name=bank_account_name,
+        bank_category=bank_category,
+        contact_name=contact_name,
+        contact_phone=contact_phone,
     )
     busy = session.execute(
         select(Application.id)
@@ -335,25 +357,41 @@ def create_batch(
     if busy is not None:
         raise line_already_applied()
 
-    batch = RefundBatch(unit_id=unit_id, unit_payment_id=up.unit_payment_id,
-                        amount_fen=sum(lines[lid][0].amount_fen for lid in ids), created_at=at)
+    batch = RefundBatch(
+        unit_id=unit_id,
+        unit_payment_id=up.unit_payment_id,
+        amount_fen=sum(lines[lid][0].amount_fen for lid in ids),
+        created_at=at,
+    )
     session.add(batch)
     session.flush()
     created = []
     for lid in ids:
         line, person = lines[lid]
         app = Application(
-            kind=KIND, channel=channel, person_id=person.id, unit_id=unit_id,
-            region_code=person.region_code, unit_line_id=line.line_id, batch_id=batch.id,
-            amount_fen=line.amount_fen, payment_year=up.payment_year, payment_month=month,
-            period_start=up.period_start, period_end=up.period_end,
-            bank_account_type=details.bank_account_type, bank_account_no=details.bank_account_no,
-            bank_account_name=details.bank_account_name, bank_category=details.bank_category,
-            contact_name=details.contact_name, contact_phone=details.contact_phone,
+            kind=KIND,
+            channel=channel,
+            person_id=person.id,
+            unit_id=unit_id,
+            region_code=person.region_code,
+            unit_line_id=line.line_id,
+            batch_id=batch.id,
+            amount_fen=line.amount_fen,
+            payment_year=up.payment_year,
+            payment_month=month,
+            period_start=up.period_start,
+            period_end=up.period_end,
+            bank_account_type=details.bank_account_type,
+            bank_account_no=details.bank_account_no,
+            bank_account_name=details.bank_account_name,
+            bank_category=details.bank_category,
+            contact_name=details.contact_name,
+            contact_phone=details.contact_phone,
         )
         try:
-            created.append(applications.create(session, application=app,
-                                               actor=Actor.unit(unit_id), at=at))
+            created.append(
+                applications.create(session, application=app, actor=Actor.unit(unit_id), at=at)
+            )
         except Conflict as exc:
             if exc.code == "application.already_applied":
                 raise line_already_applied() from None
@@ -403,19 +441,24 @@ def progress(session: Session, *, unit_id: int, year: int | None = None) -> list
     )
     if year is not None:
         query = query.where(Application.payment_year == year)
-    rows = session.execute(query.order_by(Application.created_at.desc(), Application.id.desc())).all()
+    rows = session.execute(
+        query.order_by(Application.created_at.desc(), Application.id.desc())
+    ).all()
     return [_progress_row(app, unit, line) for app, unit, line in rows]
 
 
-def _own_application(session: Session, *, unit_id: int, application_id: object,
-                     lock: bool = False) -> Application:
+def _own_application(
+    session: Session, *, unit_id: int, application_id: object, lock: bool = False
+) -> Application:
     app = applications.find(session, application_id, lock=lock)
     if app is None or app.kind != KIND or app.unit_id != unit_id:
         raise application_not_found()
     return app
 
 
-def progress_persons(session: Session, *, unit_id: int, application_id: int) -> list[dict[str, Any]]:
+def progress_persons(
+    session: Session, *, unit_id: int, application_id: int
+) -> list[dict[str, Any]]:
     """The 退费人数 drill-down: 姓名, 证件号码 (masked), 个人编号, 缴费金额, 税款所属期起/止."""
     app = _own_application(session, unit_id=unit_id, application_id=application_id)
     line, person = session.execute(
@@ -423,15 +466,17 @@ def progress_persons(session: Session, *, unit_id: int, application_id: int) -> 
         .join(Person, Person.id == UnitPaymentPerson.person_id)
         .where(UnitPaymentPerson.line_id == app.unit_line_id)
     ).one()
-    return [{
-        "line_id": line.line_id,
-        "name": person.name,
-        "id_number": identity.mask_id_number(person.id_number),
-        "ss_no": line.ss_no,
-        "amount": format_yuan(app.amount_fen),
-        "period_start": app.period_start.isoformat(),
-        "period_end": app.period_end.isoformat(),
-    }]
+    return [
+        {
+            "line_id": line.line_id,
+            "name": person.name,
+            "id_number": identity.mask_id_number(person.id_number),
+            "ss_no": line.ss_no,
+            "amount": format_yuan(app.amount_fen),
+            "period_start": app.period_start.isoformat(),
+            "period_end": app.period_end.isoformat(),
+        }
+    ]
 
 
 def cancel(session: Session, *, unit_id: int, application_id: int, at: datetime) -> list[int]:
@@ -444,23 +489,41 @@ def cancel(session: Session, *, unit_id: int, application_id: int, at: datetime)
     if app.status != ApplicationStatus.PENDING_REVIEW:
         raise not_cancellable()
     app_id, batch_id = app.id, app.batch_id
-    siblings = session.execute(
-        select(Application)
-        .where(Application.batch_id == batch_id, Application.id != app_id,
-               Application.status == ApplicationStatus.PENDING_REVIEW.value)
-        .order_by(Application.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalars().all()
+    siblings = (
+        session.execute(
+            select(Application)
+            .where(
+                Application.batch_id == batch_id,
+                Application.id != app_id,
+                Application.status == ApplicationStatus.PENDING_REVIEW.value,
+            )
+            .order_by(Application.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        .scalars()
+        .all()
+    )
     actor = Actor.unit(unit_id)
-    applications.transition(session, application=app, target=ApplicationStatus.CANCELLED,
-                            actor=actor, at=at, reason="村组撤销退费申请")
+    applications.transition(
+        session,
+        application=app,
+        target=ApplicationStatus.CANCELLED,
+        actor=actor,
+        at=at,
+        reason="村组撤销退费申请",
+    )
     cancelled = [app_id]
     for other in siblings:
         try:
-            applications.transition(session, application=other,
-                                    target=ApplicationStatus.CANCELLED, actor=actor, at=at,
-                                    reason=f"同批次申请{app_id}撤销，随批撤销")
+            applications.transition(
+                session,
+                application=other,
+                target=ApplicationStatus.CANCELLED,
+                actor=actor,
+                at=at,
+                reason=f"同批次申请{app_id}撤销，随批撤销",
+            )
         except Conflict:
             # Reviewed in the meantime (the conditional UPDATE lost): reviewed ones stay.
             continue

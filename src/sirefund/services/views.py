@@ -50,7 +50,9 @@ def application_view(app: Application, *, audience: str = "owner") -> dict[str, 
         "bank_category": app.bank_category,
         "bank_category_label": BANK_CATEGORIES.get(app.bank_category or "", None),
         "contact_name": app.contact_name,
-        "contact_phone_masked": identity.mask_phone(app.contact_phone) if app.contact_phone else None,
+        "contact_phone_masked": identity.mask_phone(app.contact_phone)
+        if app.contact_phone
+        else None,
         "tax_opinion": app.review_opinion,
         "reviewed_at": iso(app.reviewed_at),
         "hrss_status_label": workflow.hrss_status_label(app.status),
@@ -61,7 +63,9 @@ def application_view(app: Application, *, audience: str = "owner") -> dict[str, 
         "bank_result": app.bank_result,
         "reason_code": app.reason_code,
         "reason": _reason(app),
-        "handler_phone_masked": identity.mask_phone(app.handler_phone) if app.handler_phone else None,
+        "handler_phone_masked": identity.mask_phone(app.handler_phone)
+        if app.handler_phone
+        else None,
     }
     return view
 
@@ -77,8 +81,13 @@ def event_view(ev: ApplicationEvent, *, audience: str = "owner") -> dict[str, An
     def label(status: str | None) -> str | None:
         return workflow.labels(status).refund_status if status else None
 
-    actor = {"person": "缴费人", "unit": "村组（单位）", "officer": "税务人员",
-             "agency": "外部机构", "system": "系统"}.get(ev.actor_kind, ev.actor_kind)
+    actor = {
+        "person": "缴费人",
+        "unit": "村组（单位）",
+        "officer": "税务人员",
+        "agency": "外部机构",
+        "system": "系统",
+    }.get(ev.actor_kind, ev.actor_kind)
     return {
         "at": iso(ev.at),
         "actor_kind": ev.actor_kind,

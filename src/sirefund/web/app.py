@@ -9,9 +9,9 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, RedirectResponse
-from swagger_ui_bundle import swagger_ui_path
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from swagger_ui_bundle import swagger_ui_path
 
 from ..clock import SystemClock
 from ..config import Settings
@@ -52,7 +52,7 @@ def create_app(
         title="sirefund 城乡居民社会保险费退费",
         version="1.0",
         description="湖北省电子税务局 城乡居民社会保险费退费 API（养老、村组、医疗）。"
-        "金额为两位小数的元字符串，如 \"350.00\"；错误格式见 `Error`。",
+        '金额为两位小数的元字符串，如 "350.00"；错误格式见 `Error`。',
         openapi_tags=OPENAPI_TAGS,
         # Served below from the swagger-ui-bundle package: pages use no CDN.
         docs_url=None,
@@ -108,11 +108,18 @@ def _openapi_with_our_errors(app: FastAPI) -> dict[str, Any]:
     (web/errors.py), so every 422 in the document is rewritten to say so."""
     if app.openapi_schema:
         return app.openapi_schema
-    schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                         routes=app.routes, tags=app.openapi_tags)
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+    )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     if "Error" not in components:
-        components["Error"] = errors.Error.model_json_schema(ref_template="#/components/schemas/{model}")
+        components["Error"] = errors.Error.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
         for name, sub in components["Error"].pop("$defs", {}).items():
             components.setdefault(name, sub)
     error_ref = {"$ref": "#/components/schemas/Error"}

@@ -76,6 +76,7 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
-    response = JSONResponse(error_body(*_TOO_LARGE), status_code=413,
-                            headers={"Connection": "close"})
+    response = JSONResponse(
+        error_body(*_TOO_LARGE), status_code=413, headers={"Connection": "close"}
+    )
     await response(scope, receive, send)

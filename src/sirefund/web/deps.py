@@ -123,6 +123,15 @@ def client_address(request: Request) -> str:
 
 
 __all__ = [
-    "AppSettings", "Clock", "Conflict", "CurrentOfficer", "CurrentPerson", "CurrentPrincipal",
-    "CurrentUnit", "Db", "DbSession", "OptionalPrincipal", "client_address",
+    "AppSettings",
+    "Clock",
+    "Conflict",
+    "CurrentOfficer",
+    "CurrentPerson",
+    "CurrentPrincipal",
+    "CurrentUnit",
+    "Db",
+    "DbSession",
+    "OptionalPrincipal",
+    "client_address",
 ]

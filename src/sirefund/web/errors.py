@@ -72,20 +72,36 @@ class ErrorDetail(BaseModel):
 class Error(BaseModel):
     """The one error format of the API."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"error": {"code": "auth.invalid_credentials", "message": "账号或密码错误", "field": None}},
-    ]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": {
+                        "code": "auth.invalid_credentials",
+                        "message": "账号或密码错误",
+                        "field": None,
+                    }
+                },
+            ]
+        }
+    )
     error: ErrorDetail
 
 
 _STATUS_TEXT = {
-    401: "未登录或会话已结束", 403: "账户类型不符或CSRF校验失败", 404: "记录不存在或不属于当前账户",
-    409: "状态冲突", 413: "请求内容过大", 422: "输入不正确", 429: "尝试次数过多",
+    401: "未登录或会话已结束",
+    403: "账户类型不符或CSRF校验失败",
+    404: "记录不存在或不属于当前账户",
+    409: "状态冲突",
+    413: "请求内容过大",
+    422: "输入不正确",
+    429: "尝试次数过多",
 }
 
 
-def error_responses(*statuses: int,
-                    descriptions: Mapping[int, str] | None = None) -> dict[int | str, dict]:
+def error_responses(
+    *statuses: int, descriptions: Mapping[int, str] | None = None
+) -> dict[int | str, dict]:
     """`responses=` for a route: the listed statuses documented with the Error model.
 
     ``descriptions``: a router's own wording per status (what 404 means for an officer, say);
@@ -128,8 +144,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(TooManyRequests)
     async def _too_many(_: Request, exc: TooManyRequests) -> JSONResponse:
         headers = {"Retry-After": str(exc.retry_after_seconds)} if exc.retry_after_seconds else None
-        return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status,
-                            headers=headers)
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.field), status_code=exc.status, headers=headers
+        )
 
     # Input the validators let through but the database cannot store (a NUL character or a
     # number beyond BIGINT on PostgreSQL, an integer beyond 64 bits or a lone surrogate on
@@ -138,22 +155,29 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(OverflowError)
     @app.exception_handler(UnicodeEncodeError)
     async def _unstorable(request: Request, exc: Exception) -> JSONResponse:
-        log.warning("unstorable input on %s %s: %s", request.method, request.url.path,
-                    type(exc).__name__)
-        return JSONResponse(error_body("request.unstorable_value", "输入内容包含无法处理的字符或数值"),
-                            status_code=422)
+        log.warning(
+            "unstorable input on %s %s: %s", request.method, request.url.path, type(exc).__name__
+        )
+        return JSONResponse(
+            error_body("request.unstorable_value", "输入内容包含无法处理的字符或数值"),
+            status_code=422,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400 and exc.detail == _FASTAPI_BODY_PARSE_ERROR:
             # JSON that is not UTF-8, or a number too long to parse: malformed, like bad syntax.
-            return JSONResponse(error_body("request.malformed_json", "请求内容不是合法的JSON"),
-                                status_code=422)
+            return JSONResponse(
+                error_body("request.malformed_json", "请求内容不是合法的JSON"), status_code=422
+            )
         code, message = _HTTP_MESSAGES.get(exc.status_code, ("http.error", "请求失败"))
         if isinstance(exc.detail, dict) and "code" in exc.detail:
             code, message = exc.detail["code"], exc.detail.get("message", message)
-        return JSONResponse(error_body(code, message), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            error_body(code, message),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -29,7 +29,9 @@ HEADER = "Idempotency-Key"
 
 
 def _fingerprint(body: Any) -> str:
-    return hashlib.sha256(json.dumps(jsonable_encoder(body), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(jsonable_encoder(body), sort_keys=True, ensure_ascii=False).encode()
+    ).hexdigest()
 
 
 def _lookup(session: Session, principal: Principal, key: str) -> IdempotencyKey | None:
@@ -45,8 +47,9 @@ def _lookup(session: Session, principal: Principal, key: str) -> IdempotencyKey 
 def _replay(row: IdempotencyKey, fingerprint: str, method_path: str) -> JSONResponse:
     if row.request_hash != fingerprint or row.method_path != method_path:
         raise Invalid("idempotency.key_reused", "该幂等键已用于其他请求内容", "Idempotency-Key")
-    return JSONResponse(row.response_body, status_code=row.response_status,
-                        headers={"Idempotent-Replayed": "true"})
+    return JSONResponse(
+        row.response_body, status_code=row.response_status, headers={"Idempotent-Replayed": "true"}
+    )
 
 
 def run_idempotent(
@@ -79,11 +82,18 @@ def run_idempotent(
     try:
         with db.begin() as session:
             result = jsonable_encoder(action(session))
-            session.add(IdempotencyKey(
-                account_kind=principal.kind, account_id=principal.account_id, key=key,
-                method_path=method_path, request_hash=fingerprint, response_status=status_code,
-                response_body=result, created_at=at,
-            ))
+            session.add(
+                IdempotencyKey(
+                    account_kind=principal.kind,
+                    account_id=principal.account_id,
+                    key=key,
+                    method_path=method_path,
+                    request_hash=fingerprint,
+                    response_status=status_code,
+                    response_body=result,
+                    created_at=at,
+                )
+            )
             session.flush()
     except IntegrityError:
         # A concurrent request with the same key committed first: answer as it did.

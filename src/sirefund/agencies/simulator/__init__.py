@@ -49,7 +49,11 @@ from ..base import ATTEMPT_HEADER
 
 log = logging.getLogger("sirefund.simulator")
 
-PATHS = {"hrss": "hrss/refunds", "medical_security": "medical-security/verifications", "bank": "bank/payouts"}
+PATHS = {
+    "hrss": "hrss/refunds",
+    "medical_security": "medical-security/verifications",
+    "bank": "bank/payouts",
+}
 POSITIVE = {"hrss": "accepted", "medical_security": "passed", "bank": "paid"}
 NEGATIVE = {"hrss": "rejected", "medical_security": "failed", "bank": "failed"}
 DECLINE_REASONS = {
@@ -58,8 +62,18 @@ DECLINE_REASONS = {
     "bank": "账户已销户",
 }
 PREFIX = {"hrss": "HRSS", "medical_security": "YB", "bank": "BANK"}
-ACTIONS = frozenset({"reject", "error", "hang", "drop", "decline", "no_callback",
-                     "duplicate_callbacks", "out_of_order_callbacks"})
+ACTIONS = frozenset(
+    {
+        "reject",
+        "error",
+        "hang",
+        "drop",
+        "decline",
+        "no_callback",
+        "duplicate_callbacks",
+        "out_of_order_callbacks",
+    }
+)
 DEFAULT_DELAYS = {"hrss": 0.0, "medical_security": 0.0, "bank": 0.05}
 
 
@@ -93,8 +107,13 @@ class Script:
     """What the simulators do besides succeeding. Thread-safe; tests change it while the
     server runs."""
 
-    def __init__(self, rules: list[Rule] | None = None, *, delays: dict[str, float] | None = None,
-                 callbacks: bool = True) -> None:
+    def __init__(
+        self,
+        rules: list[Rule] | None = None,
+        *,
+        delays: dict[str, float] | None = None,
+        callbacks: bool = True,
+    ) -> None:
         self._lock = threading.Lock()
         self.rules: list[Rule] = list(rules or [])
         self.delays = {**DEFAULT_DELAYS, **(delays or {})}
@@ -142,8 +161,11 @@ class Script:
 
     def to_dict(self) -> dict[str, Any]:
         with self._lock:
-            return {"rules": [asdict(r) for r in self.rules], "delays": dict(self.delays),
-                    "callbacks": self.callbacks}
+            return {
+                "rules": [asdict(r) for r in self.rules],
+                "delays": dict(self.delays),
+                "callbacks": self.callbacks,
+            }
 
 
 # --------------------------------------------------------------------------- state
@@ -175,13 +197,20 @@ class Booking:
             "reason": self.reason if final else None,
             "decided_at": self.decided_at.isoformat() if final else None,
             "paid_on": self.decided_at.astimezone(CHINA_TZ).date().isoformat()
-            if final and status == "paid" else None,
+            if final and status == "paid"
+            else None,
         }
 
     def view(self) -> dict[str, Any]:
-        return {"agency": self.agency, "request_id": self.request_id, "booking_id": self.booking_id,
-                "application_id": self.application_id, "amount_fen": self.amount_fen,
-                "status": self.status(), "created_at": self.created_at.isoformat()}
+        return {
+            "agency": self.agency,
+            "request_id": self.request_id,
+            "booking_id": self.booking_id,
+            "application_id": self.application_id,
+            "amount_fen": self.amount_fen,
+            "status": self.status(),
+            "created_at": self.created_at.isoformat(),
+        }
 
 
 class CallbackSender:
@@ -205,7 +234,9 @@ class CallbackSender:
         with self._cond:
             heapq.heappush(self._heap, (due, next(self._seq), agency, payload, 0))
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="simulator-callbacks", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="simulator-callbacks", daemon=True
+                )
                 self._thread.start()
             self._cond.notify()
 
@@ -237,8 +268,11 @@ class CallbackSender:
                 with self._cond:
                     self._busy -= 1
                     if not done and tries + 1 < self._max_tries:
-                        backoff = min(0.05 * 2 ** tries, 2.0)
-                        heapq.heappush(self._heap, (time.monotonic() + backoff, seq, agency, payload, tries + 1))
+                        backoff = min(0.05 * 2**tries, 2.0)
+                        heapq.heappush(
+                            self._heap,
+                            (time.monotonic() + backoff, seq, agency, payload, tries + 1),
+                        )
 
     def _post(self, agency: str, payload: dict[str, Any]) -> bool:
         body = json.dumps({**payload, "agency": agency}, ensure_ascii=False).encode()
@@ -248,22 +282,34 @@ class CallbackSender:
             response = self._client.post(f"{self.url}/{agency}", content=body, headers=headers)
         except httpx.HTTPError:
             return False  # we are down: try again later
-        record = {"agency": agency, "request_id": payload["request_id"], "status": payload["status"],
-                  "http_status": response.status_code}
+        record = {
+            "agency": agency,
+            "request_id": payload["request_id"],
+            "status": payload["status"],
+            "http_status": response.status_code,
+        }
         with self._cond:
             self.delivered.append(record)
         if response.status_code >= 500:
             return False
         if response.status_code != 200:
-            log.warning("callback %s %s refused: HTTP %s", agency, payload["status"], response.status_code)
+            log.warning(
+                "callback %s %s refused: HTTP %s", agency, payload["status"], response.status_code
+            )
         return True
 
 
 class SimulatorState:
     """Bookings, the log of requests received, the script and the callback sender."""
 
-    def __init__(self, *, secret: str, callback_url: str | None = None, script: Script | None = None,
-                 clock: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        secret: str,
+        callback_url: str | None = None,
+        script: Script | None = None,
+        clock: Any = None,
+    ) -> None:
         self.secret = secret
         self.clock = clock or SystemClock()
         self.script = script or Script()
@@ -273,13 +319,20 @@ class SimulatorState:
         self.bookings: dict[tuple[str, str], Booking] = {}
         self.requests: list[dict[str, Any]] = []
 
-    def log_request(self, agency: str, op: str, request_id: str, attempt: str | None,
-                    application_id: int | None) -> None:
+    def log_request(
+        self, agency: str, op: str, request_id: str, attempt: str | None, application_id: int | None
+    ) -> None:
         with self._lock:
-            self.requests.append({"agency": agency, "op": op, "request_id": request_id,
-                                  "attempt": int(attempt) if attempt and attempt.isdigit() else None,
-                                  "application_id": application_id,
-                                  "at": self.clock.now().isoformat()})
+            self.requests.append(
+                {
+                    "agency": agency,
+                    "op": op,
+                    "request_id": request_id,
+                    "attempt": int(attempt) if attempt and attempt.isdigit() else None,
+                    "application_id": application_id,
+                    "at": self.clock.now().isoformat(),
+                }
+            )
 
     def book(self, agency: str, body: dict[str, Any], rule: Rule | None) -> Booking:
         """The booking for this request id: made on first sight, the same one ever after."""
@@ -292,12 +345,17 @@ class SimulatorState:
             declined = rule is not None and rule.action == "decline"
             now = self.clock.now()
             booking = Booking(
-                agency=agency, request_id=request_id,
+                agency=agency,
+                request_id=request_id,
                 booking_id=f"{PREFIX[agency]}{next(self._seq):08d}",
-                application_id=_int(body.get("application_id")), amount_fen=_int(body.get("amount_fen")),
-                created_at=now, decide_at=time.monotonic() + delay,
+                application_id=_int(body.get("application_id")),
+                amount_fen=_int(body.get("amount_fen")),
+                created_at=now,
+                decide_at=time.monotonic() + delay,
                 final_status=NEGATIVE[agency] if declined else POSITIVE[agency],
-                reason=((rule.reason if rule else None) or DECLINE_REASONS[agency]) if declined else None,
+                reason=((rule.reason if rule else None) or DECLINE_REASONS[agency])
+                if declined
+                else None,
                 decided_at=now + timedelta(seconds=delay),
             )
             self.bookings[(agency, request_id)] = booking
@@ -356,28 +414,49 @@ class _DroppedResponse(Response):
         super().__init__(status_code=200)
 
     async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+            }
+        )
         await send({"type": "http.response.body", "body": b'{"request_id": ', "more_body": True})
         # Returning without finishing the body makes the server close the connection.
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, "field": None}}, status_code=status)
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "field": None}}, status_code=status
+    )
 
 
-def create_simulator_app(settings: Any, *, callback_url: str | None, script: Script | None = None,
-                         state: SimulatorState | None = None, clock: Any = None) -> FastAPI:
+def create_simulator_app(
+    settings: Any,
+    *,
+    callback_url: str | None,
+    script: Script | None = None,
+    state: SimulatorState | None = None,
+    clock: Any = None,
+) -> FastAPI:
     """The three agencies in one app. Pass `state` to keep bookings across a restart."""
-    state = state or SimulatorState(secret=settings.resolved_callback_secret(),
-                                    callback_url=callback_url, script=script, clock=clock)
+    state = state or SimulatorState(
+        secret=settings.resolved_callback_secret(),
+        callback_url=callback_url,
+        script=script,
+        clock=clock,
+    )
     app = FastAPI(title="sirefund agency simulators (人社 / 医保 / 银行)", version="1.0")
     app.state.simulator = state
 
     def _signed(request: Request, body: bytes) -> bool:
-        verdict = verify(state.secret, timestamp=request.headers.get(TIMESTAMP_HEADER),
-                         signature=request.headers.get(SIGNATURE_HEADER), body=body,
-                         at=state.clock.now())
+        verdict = verify(
+            state.secret,
+            timestamp=request.headers.get(TIMESTAMP_HEADER),
+            signature=request.headers.get(SIGNATURE_HEADER),
+            body=body,
+            at=state.clock.now(),
+        )
         return verdict.ok
 
     def make_submit(agency: str):  # type: ignore[no-untyped-def]
@@ -393,12 +472,17 @@ def create_simulator_app(settings: Any, *, callback_url: str | None, script: Scr
             except (ValueError, KeyError, TypeError):
                 return _error(400, "request.malformed", "请求格式不正确")
             application_id = _int(data.get("application_id"))
-            state.log_request(agency, "submit", request_id, request.headers.get(ATTEMPT_HEADER), application_id)
+            state.log_request(
+                agency, "submit", request_id, request.headers.get(ATTEMPT_HEADER), application_id
+            )
             rule = state.script.take(agency, "submit", application_id)
             action = rule.action if rule else None
             if action == "reject":
-                return _error(rule.status_code or 422, "agency.request_refused",  # type: ignore[union-attr]
-                              rule.reason or "请求被拒绝")  # type: ignore[union-attr]
+                return _error(
+                    rule.status_code or 422,
+                    "agency.request_refused",  # type: ignore[union-attr]
+                    rule.reason or "请求被拒绝",
+                )  # type: ignore[union-attr]
             if action == "error":
                 return _error(rule.status_code or 500, "agency.unavailable", "系统繁忙")  # type: ignore[union-attr]
             booking = state.book(agency, data, rule)
@@ -418,8 +502,9 @@ def create_simulator_app(settings: Any, *, callback_url: str | None, script: Scr
             if not _signed(request, b""):
                 return _error(401, "signature.invalid", "签名无效")
             booking = state.find(agency, request_id)
-            state.log_request(agency, "query", request_id, None,
-                              booking.application_id if booking else None)
+            state.log_request(
+                agency, "query", request_id, None, booking.application_id if booking else None
+            )
             rule = state.script.take(agency, "query", booking.application_id if booking else None)
             action = rule.action if rule else None
             if action == "error":
@@ -448,8 +533,10 @@ def create_simulator_app(settings: Any, *, callback_url: str | None, script: Scr
     @app.get("/_sim/callbacks")
     async def callbacks() -> dict[str, Any]:
         sender = state.sender
-        return {"items": list(sender.delivered) if sender else [],
-                "pending": sender.pending() if sender else 0}
+        return {
+            "items": list(sender.delivered) if sender else [],
+            "pending": sender.pending() if sender else 0,
+        }
 
     @app.get("/_sim/script")
     async def get_script() -> dict[str, Any]:

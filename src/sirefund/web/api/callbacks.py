@@ -40,16 +40,27 @@ async def receive_callback(agency: str, request: Request) -> dict[str, Any]:
     body = await request.body()
     app = request.app
     at = app.state.clock.now()
-    verdict = verify(app.state.settings.resolved_callback_secret(),
-                     timestamp=request.headers.get(TIMESTAMP_HEADER),
-                     signature=request.headers.get(SIGNATURE_HEADER), body=body, at=at)
+    verdict = verify(
+        app.state.settings.resolved_callback_secret(),
+        timestamp=request.headers.get(TIMESTAMP_HEADER),
+        signature=request.headers.get(SIGNATURE_HEADER),
+        body=body,
+        at=at,
+    )
     db = Db(app.state.session_factory)
     if not verdict.ok:
         # Logged and kept, without the body: it may carry personal data, and it is untrusted.
         address = client_address(request)
         log.warning("refused %s callback from %s: %s", agency, address, verdict.reason)
-        await run_in_threadpool(_record_refusal, db, agency=agency, reason=verdict.reason,
-                                address=address, size=len(body), at=at)
+        await run_in_threadpool(
+            _record_refusal,
+            db,
+            agency=agency,
+            reason=verdict.reason,
+            address=address,
+            size=len(body),
+            at=at,
+        )
         raise REFUSED
     try:
         result = AgencyResult.from_wire(json.loads(body))
@@ -68,5 +79,11 @@ def _apply(db: Db, *, agency: str, result: AgencyResult, at: Any) -> bool:
 
 def _record_refusal(db: Db, *, agency: str, reason: str, address: str, size: int, at: Any) -> None:
     with db.begin() as session:
-        session.add(SecurityEvent(at=at, kind="callback.refused", actor=f"agency:{agency}",
-                                  detail=f"reason={reason} from={address} bytes={size}"))
+        session.add(
+            SecurityEvent(
+                at=at,
+                kind="callback.refused",
+                actor=f"agency:{agency}",
+                detail=f"reason={reason} from={address} bytes={size}",
+            )
+        )

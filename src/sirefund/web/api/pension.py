@@ -29,7 +29,6 @@ from .refund_schemas import (
 router = APIRouter(tags=["pension"])
 
 
-
 @router.get(
     "/pension/payments",
     response_model=Page[PensionPaymentOut],
@@ -40,14 +39,22 @@ def list_payments(
     person: CurrentPerson,
     db: DbSession,
     year: Year = None,
-    state: Annotated[Literal["refundable", "applied", "all"], Query(
-        description="查询状态：refundable 可退费 / applied 已申请 / all 全部")] = "all",
+    state: Annotated[
+        Literal["refundable", "applied", "all"],
+        Query(description="查询状态：refundable 可退费 / applied 已申请 / all 全部"),
+    ] = "all",
     page: PageNo = 1,
     page_size: PageSize = 10,
 ) -> dict:
     with db.begin() as session:
-        result = pension.list_payments(session, person_id=person.account_id, year=year,
-                                       state=state, page=page, page_size=page_size)
+        result = pension.list_payments(
+            session,
+            person_id=person.account_id,
+            year=year,
+            state=state,
+            page=page,
+            page_size=page_size,
+        )
     return result.as_dict()
 
 
@@ -71,12 +78,14 @@ def apply_refund(
     today = clock.today()  # type: ignore[attr-defined]
 
     def action(session):  # type: ignore[no-untyped-def]
-        created = pension.apply(session, person_id=person.account_id, at=at, today=today,
-                                **body.model_dump())
+        created = pension.apply(
+            session, person_id=person.account_id, at=at, today=today, **body.model_dump()
+        )
         return {"applications": [application_view(a) for a in created]}
 
-    return run_idempotent(request, db=db, principal=person, body=body.model_dump(mode="json"),
-                          at=at, action=action)
+    return run_idempotent(
+        request, db=db, principal=person, body=body.model_dump(mode="json"), at=at, action=action
+    )
 
 
 @router.get(
@@ -114,11 +123,13 @@ def get_refund(application_id: ApplicationId, person: CurrentPerson, db: DbSessi
     summary="撤销退费：仅待审核的申请",
     responses=error_responses(401, 403, 404, 409),
 )
-def cancel_refund(application_id: ApplicationId, person: CurrentPerson, db: DbSession,
-                  clock: Clock) -> dict:
+def cancel_refund(
+    application_id: ApplicationId, person: CurrentPerson, db: DbSession, clock: Clock
+) -> dict:
     with db.begin() as session:
-        app = pension.cancel(session, person_id=person.account_id,
-                             application_id=application_id, at=clock.now())  # type: ignore[attr-defined]
+        app = pension.cancel(
+            session, person_id=person.account_id, application_id=application_id, at=clock.now()
+        )  # type: ignore[attr-defined]
         view = application_view(app)
         view["cancellable"] = False
         return view

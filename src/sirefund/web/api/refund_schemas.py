@@ -114,36 +114,52 @@ class PensionPaymentOut(BaseModel):
     review_status_label: str = Field(description="审核状态", examples=["—"])
     review_result_label: str = Field(description="审核结果", examples=["—"])
     payer_name: str | None = Field(default=None, description="缴费人", examples=["邱世贵"])
-    id_number_masked: str | None = Field(default=None, description="证件号码（脱敏）",
-                                         examples=["4****************5"])
+    id_number_masked: str | None = Field(
+        default=None, description="证件号码（脱敏）", examples=["4****************5"]
+    )
 
 
 class PensionRefundIn(BaseModel):
     """申请退费: one application per selected payment, with the dialog's bank details."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "payment_ids": ["PP00000001"],
-        "bank_account_type": "bank_card",
-        "bank_account_no": "6228480402564890018",
-        "account_no_confirmed": False,
-        "bank_category": "103",
-        "contact_name": "邱世贵",
-        "contact_phone": "13812341234",
-        "channel": "web",
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "payment_ids": ["PP00000001"],
+                    "bank_account_type": "bank_card",
+                    "bank_account_no": "6228480402564890018",
+                    "account_no_confirmed": False,
+                    "bank_category": "103",
+                    "contact_name": "邱世贵",
+                    "contact_phone": "13812341234",
+                    "channel": "web",
+                }
+            ]
+        },
+    )
 
     payment_ids: list[PaymentId] = Field(max_length=100, description="所选缴费记录；重复的只算一次")
     bank_account_type: Annotated[str, StringConstraints(max_length=20)] = Field(
-        description="账户类型：bank_card 银行卡 / passbook 存折")
-    bank_account_no: Annotated[str, StringConstraints(max_length=40)] = Field(description="银行账号")
+        description="账户类型：bank_card 银行卡 / passbook 存折"
+    )
+    bank_account_no: Annotated[str, StringConstraints(max_length=40)] = Field(
+        description="银行账号"
+    )
     account_no_confirmed: bool = Field(
-        default=False, description="银联卡号未通过校验时，申请人确认卡号无误")
+        default=False, description="银联卡号未通过校验时，申请人确认卡号无误"
+    )
     bank_category: Annotated[str, StringConstraints(max_length=6)] = Field(
-        description="银行类别（CNAPS 行别代码，如 103 中国农业银行）")
+        description="银行类别（CNAPS 行别代码，如 103 中国农业银行）"
+    )
     contact_name: Annotated[str, StringConstraints(max_length=50)] = Field(description="联系人名称")
-    contact_phone: Annotated[str, StringConstraints(max_length=20)] = Field(description="联系人电话")
+    contact_phone: Annotated[str, StringConstraints(max_length=20)] = Field(
+        description="联系人电话"
+    )
     channel: Literal["web", "mobile_app"] = Field(
-        default="web", description="web 电子税务局 / mobile_app 楚税通")
+        default="web", description="web 电子税务局 / mobile_app 楚税通"
+    )
 
 
 # --------------------------------------------------------------------------- unit
@@ -183,31 +199,46 @@ class UnitPersonOut(BaseModel):
 class UnitBatchIn(BaseModel):
     """保存 in the 退费维护区: the chosen persons (退费区) and the bank details."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "unit_payment_id": "UP00000001",
-        "line_ids": ["UL00000001", "UL00000002"],
-        "payment_month": 1,
-        "bank_account_no": "6228480402564890018",
-        "account_no_confirmed": False,
-        "bank_account_name": "华容区庙岭镇新庙村村民委员会",
-        "bank_account_type": "bank_card",
-        "bank_category": "103",
-        "contact_name": "邱世贵",
-        "contact_phone": "13812341234",
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "unit_payment_id": "UP00000001",
+                    "line_ids": ["UL00000001", "UL00000002"],
+                    "payment_month": 1,
+                    "bank_account_no": "6228480402564890018",
+                    "account_no_confirmed": False,
+                    "bank_account_name": "华容区庙岭镇新庙村村民委员会",
+                    "bank_account_type": "bank_card",
+                    "bank_category": "103",
+                    "contact_name": "邱世贵",
+                    "contact_phone": "13812341234",
+                }
+            ]
+        },
+    )
 
     unit_payment_id: PaymentId
-    line_ids: list[PaymentId] = Field(max_length=MAX_IDS, description="退费区的人员；重复的只算一次")
+    line_ids: list[PaymentId] = Field(
+        max_length=MAX_IDS, description="退费区的人员；重复的只算一次"
+    )
     payment_month: int | None = Field(description="缴费月份 1-12")
-    bank_account_no: Annotated[str, StringConstraints(max_length=40)] = Field(description="银行账号")
+    bank_account_no: Annotated[str, StringConstraints(max_length=40)] = Field(
+        description="银行账号"
+    )
     account_no_confirmed: bool = False
     bank_account_name: Annotated[str, StringConstraints(max_length=100)] = Field(
-        description="银行账户名称")
+        description="银行账户名称"
+    )
     bank_account_type: Annotated[str, StringConstraints(max_length=20)] = Field(
-        description="账户类型：bank_card 银行卡 / passbook 存折")
+        description="账户类型：bank_card 银行卡 / passbook 存折"
+    )
     bank_category: Annotated[str, StringConstraints(max_length=6)] = Field(description="银行类别")
     contact_name: Annotated[str, StringConstraints(max_length=50)] = Field(description="联系人名称")
-    contact_phone: Annotated[str, StringConstraints(max_length=20)] = Field(description="联系人电话")
+    contact_phone: Annotated[str, StringConstraints(max_length=20)] = Field(
+        description="联系人电话"
+    )
     channel: Literal["web", "mobile_app"] = "web"
 
 
@@ -238,5 +269,6 @@ class UnitProgressPersonOut(BaseModel):
 
 
 class CancelledOut(BaseModel):
-    cancelled: list[int] = Field(description="本次撤销的申请（同一批次待审核的全部撤销）",
-                                 examples=[[101, 102]])
+    cancelled: list[int] = Field(
+        description="本次撤销的申请（同一批次待审核的全部撤销）", examples=[[101, 102]]
+    )

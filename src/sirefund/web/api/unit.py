@@ -46,15 +46,23 @@ def list_payments(
     month: Annotated[int | None, Query(ge=1, le=12, description="缴费月份")] = None,
     payment_type: Annotated[
         Literal["collective_subsidy", "special_group_proxy", "normal"] | None,
-        Query(description="缴费类型：collective_subsidy 村集体补助 / special_group_proxy 特殊人群代缴"),
+        Query(
+            description="缴费类型：collective_subsidy 村集体补助 / special_group_proxy 特殊人群代缴"
+        ),
     ] = None,
     id_number: IdNumber = None,
     page: PageNo = 1,
     page_size: PageSize = 10,
 ) -> dict:
     with db.begin() as session:
-        rows = units.list_payments(session, unit_id=unit.account_id, year=year, month=month,
-                                   payment_type=payment_type, id_number=id_number)
+        rows = units.list_payments(
+            session,
+            unit_id=unit.account_id,
+            year=year,
+            month=month,
+            payment_type=payment_type,
+            id_number=id_number,
+        )
     return paginate(rows, page=page, page_size=page_size).as_dict()
 
 
@@ -74,8 +82,13 @@ def list_persons(
     page_size: PageSize = 10,
 ) -> dict:
     with db.begin() as session:
-        rows = units.list_persons(session, unit_id=unit.account_id,
-                                  unit_payment_id=unit_payment_id, id_number=id_number, name=name)
+        rows = units.list_persons(
+            session,
+            unit_id=unit.account_id,
+            unit_payment_id=unit_payment_id,
+            id_number=id_number,
+            name=name,
+        )
     return paginate(rows, page=page, page_size=page_size).as_dict()
 
 
@@ -101,8 +114,9 @@ def create_batch(
         result = units.create_batch(session, unit_id=unit.account_id, at=at, **body.model_dump())
         return units.batch_view(result)
 
-    return run_idempotent(request, db=db, principal=unit, body=body.model_dump(mode="json"),
-                          at=at, action=action)
+    return run_idempotent(
+        request, db=db, principal=unit, body=body.model_dump(mode="json"), at=at, action=action
+    )
 
 
 @router.get(
@@ -131,8 +145,9 @@ def list_refunds(
 )
 def list_refund_persons(application_id: ApplicationId, unit: CurrentUnit, db: DbSession) -> dict:
     with db.begin() as session:
-        rows = units.progress_persons(session, unit_id=unit.account_id,
-                                      application_id=application_id)
+        rows = units.progress_persons(
+            session, unit_id=unit.account_id, application_id=application_id
+        )
     return paginate(rows, page=1, page_size=MAX_PAGE_SIZE).as_dict()
 
 
@@ -142,9 +157,11 @@ def list_refund_persons(application_id: ApplicationId, unit: CurrentUnit, db: Db
     summary="撤销退费：同一批次待审核的申请全部撤销",
     responses=error_responses(401, 403, 404, 409),
 )
-def cancel_refund(application_id: ApplicationId, unit: CurrentUnit, db: DbSession,
-                  clock: Clock) -> dict:
+def cancel_refund(
+    application_id: ApplicationId, unit: CurrentUnit, db: DbSession, clock: Clock
+) -> dict:
     with db.begin() as session:
-        cancelled = units.cancel(session, unit_id=unit.account_id, application_id=application_id,
-                                 at=clock.now())  # type: ignore[attr-defined]
+        cancelled = units.cancel(
+            session, unit_id=unit.account_id, application_id=application_id, at=clock.now()
+        )  # type: ignore[attr-defined]
     return {"cancelled": cancelled}

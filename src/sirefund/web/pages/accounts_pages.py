@@ -31,8 +31,9 @@ def _kind_of(value: object) -> str:
     return value if isinstance(value, str) and value in LOGIN_KINDS else "person"
 
 
-def login_context(request: Request, *, kind: str, form: Form | None = None,
-                  next_url: str = "") -> dict[str, Any]:
+def login_context(
+    request: Request, *, kind: str, form: Form | None = None, next_url: str = ""
+) -> dict[str, Any]:
     return {
         "title": "登录",
         "kind": kind,
@@ -45,8 +46,9 @@ def login_context(request: Request, *, kind: str, form: Form | None = None,
     }
 
 
-async def show_login(request: Request, *, template: str, default_next: str,
-                     extra: dict[str, Any] | None = None) -> Response:
+async def show_login(
+    request: Request, *, template: str, default_next: str, extra: dict[str, Any] | None = None
+) -> Response:
     principal = await common.principal_or_none(request)
     if isinstance(principal, Denied):
         return principal.response
@@ -59,8 +61,9 @@ async def show_login(request: Request, *, template: str, default_next: str,
     return common.render(request, template, ctx)
 
 
-async def do_login(request: Request, *, template: str, default_next: str,
-                   extra: dict[str, Any] | None = None) -> Response:
+async def do_login(
+    request: Request, *, template: str, default_next: str, extra: dict[str, Any] | None = None
+) -> Response:
     """POST of the login form: a session cookie and a redirect, or the form with its errors."""
     form = await common.read_form(request)
     kind = _kind_of(form.text("kind", max_chars=10))
@@ -78,12 +81,18 @@ async def do_login(request: Request, *, template: str, default_next: str,
         return again(403)
     if not login:
         form.errors["login"] = f"请输入{LOGIN_LABELS[kind]}"
-    return await finish_login(request, form, kind=kind, login=login, next_url=next_url,
-                              again=again)
+    return await finish_login(request, form, kind=kind, login=login, next_url=next_url, again=again)
 
 
-async def finish_login(request: Request, form: Form, *, kind: str, login: str, next_url: str,
-                       again: Callable[[int], Response]) -> Response:
+async def finish_login(
+    request: Request,
+    form: Form,
+    *,
+    kind: str,
+    login: str,
+    next_url: str,
+    again: Callable[[int], Response],
+) -> Response:
     """The end of every login form (citizen, unit, officer), once the page has read and checked
     its own fields and the CSRF token: the password's presence and length, then perform_login
     in a thread. A redirect to ``next_url`` with the session cookie, or ``again(status)``: the
@@ -100,8 +109,13 @@ async def finish_login(request: Request, form: Form, *, kind: str, login: str, n
     app = request.app
     try:
         token, _principal = await run_in_threadpool(
-            perform_login, common.deps.Db(app.state.session_factory), kind=kind, login=login,
-            password=password, client_address=client_address(request), at=app.state.clock.now(),
+            perform_login,
+            common.deps.Db(app.state.session_factory),
+            kind=kind,
+            login=login,
+            password=password,
+            client_address=client_address(request),
+            at=app.state.clock.now(),
             settings=app.state.settings,
         )
     except TooManyRequests as exc:
@@ -112,8 +126,11 @@ async def finish_login(request: Request, form: Form, *, kind: str, login: str, n
         return response
     except DomainError as exc:
         # One answer for a wrong password and an unknown account: shown under the password.
-        form.fail(exc, default_field="password",
-                  aliases={"kind": "_form", "login": "login", "password": "password"})
+        form.fail(
+            exc,
+            default_field="password",
+            aliases={"kind": "_form", "login": "login", "password": "password"},
+        )
         return again(exc.status if exc.status in (401, 403, 422) else 422)
 
     response = common.redirect(next_url)
@@ -125,12 +142,18 @@ REGISTER_KINDS = {"person": "自然人用户注册", "unit": "单位（村组）
 
 
 def register_context(*, kind: str, form: Form | None = None) -> dict[str, Any]:
-    return {"title": "用户注册", "kind": kind, "register_kinds": REGISTER_KINDS,
-            "values": form.values if form else {}, "errors": form.errors if form else {}}
+    return {
+        "title": "用户注册",
+        "kind": kind,
+        "register_kinds": REGISTER_KINDS,
+        "values": form.values if form else {},
+        "errors": form.errors if form else {},
+    }
 
 
-async def show_register(request: Request, *, template: str,
-                        extra: dict[str, Any] | None = None) -> Response:
+async def show_register(
+    request: Request, *, template: str, extra: dict[str, Any] | None = None
+) -> Response:
     principal = await common.principal_or_none(request)
     if isinstance(principal, Denied):
         return principal.response
@@ -140,8 +163,9 @@ async def show_register(request: Request, *, template: str,
     return common.render(request, template, ctx)
 
 
-async def do_register(request: Request, *, template: str, login_url: str,
-                      extra: dict[str, Any] | None = None) -> Response:
+async def do_register(
+    request: Request, *, template: str, login_url: str, extra: dict[str, Any] | None = None
+) -> Response:
     form = await common.read_form(request)
     kind = _kind_of(form.text("kind", max_chars=10))
     form.values["kind"] = kind
@@ -182,12 +206,20 @@ async def do_register(request: Request, *, template: str, login_url: str,
     def work() -> None:
         with common.deps.Db(app.state.session_factory).begin() as session:
             if kind == "person":
-                accounts.register_person(session, id_number=id_number, name=name, phone=phone,
-                                         password=password, username=username or None,
-                                         at=clock.now(), today=clock.today())
+                accounts.register_person(
+                    session,
+                    id_number=id_number,
+                    name=name,
+                    phone=phone,
+                    password=password,
+                    username=username or None,
+                    at=clock.now(),
+                    today=clock.today(),
+                )
             else:
-                accounts.register_unit(session, tax_id=tax_id, name=name, password=password,
-                                       at=clock.now())
+                accounts.register_unit(
+                    session, tax_id=tax_id, name=name, password=password, at=clock.now()
+                )
 
     try:
         await run_in_threadpool(work)
@@ -209,8 +241,9 @@ async def do_logout(request: Request, *, after: str) -> Response:
 
         def work() -> None:
             with common.deps.Db(app.state.session_factory).begin() as session:
-                accounts.revoke_session(session, session_id=principal.session_id,
-                                        at=app.state.clock.now())
+                accounts.revoke_session(
+                    session, session_id=principal.session_id, at=app.state.clock.now()
+                )
 
         await run_in_threadpool(work)
     response = common.redirect(after, done="logged_out")

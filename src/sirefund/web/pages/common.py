@@ -105,10 +105,18 @@ async def principal_or_none(request: Request) -> Principal | None | Denied:
     try:
         return await deps.optional_principal(request)
     except Forbidden as exc:
-        return Denied(render(request, _error_template(request), {
-            "title": "页面已过期", "message": exc.message,
-            "back_url": referer_path(request) or home_url(request),
-        }, status_code=403))
+        return Denied(
+            render(
+                request,
+                _error_template(request),
+                {
+                    "title": "页面已过期",
+                    "message": exc.message,
+                    "back_url": referer_path(request) or home_url(request),
+                },
+                status_code=403,
+            )
+        )
 
 
 def return_target(request: Request, fallback: str) -> str:
@@ -132,14 +140,23 @@ async def require(request: Request, kind: str) -> Principal | Denied:
     if principal is None:
         target = return_target(request, home_url(request))
         login = login_url(request)
-        return Denied(RedirectResponse(f"{login}?kind={kind}&next={quote(target)}", status_code=303))
+        return Denied(
+            RedirectResponse(f"{login}?kind={kind}&next={quote(target)}", status_code=303)
+        )
     if principal.kind != kind:
         who = {"person": "自然人", "unit": "单位（村组）"}.get(kind, kind)
-        return Denied(render(request, _error_template(request), {
-            "title": "无权使用此功能",
-            "message": f"当前登录的账户类型无权使用此功能，请以{who}身份登录。",
-            "back_url": home_url(request),
-        }, status_code=403))
+        return Denied(
+            render(
+                request,
+                _error_template(request),
+                {
+                    "title": "无权使用此功能",
+                    "message": f"当前登录的账户类型无权使用此功能，请以{who}身份登录。",
+                    "back_url": home_url(request),
+                },
+                status_code=403,
+            )
+        )
     return principal
 
 
@@ -211,9 +228,14 @@ def anon_csrf_token(request: Request) -> str:
 def attach_anon_csrf(response: Response, request: Request) -> Response:
     if request.cookies.get(ANON_CSRF_COOKIE) != anon_csrf_token(request):
         settings = request.app.state.settings
-        response.set_cookie(ANON_CSRF_COOKIE, anon_csrf_token(request), httponly=True,
-                            samesite="lax", path="/",
-                            secure=bool(getattr(settings, "cookie_secure", False)))
+        response.set_cookie(
+            ANON_CSRF_COOKIE,
+            anon_csrf_token(request),
+            httponly=True,
+            samesite="lax",
+            path="/",
+            secure=bool(getattr(settings, "cookie_secure", False)),
+        )
     return response
 
 
@@ -254,7 +276,12 @@ class Form:
         raw = getter(name) if getter else ([self.data[name]] if name in self.data else [])
         out: list[str] = []
         for item in raw:
-            if isinstance(item, str) and item.strip() and len(item) <= 60 and item.strip() not in out:
+            if (
+                isinstance(item, str)
+                and item.strip()
+                and len(item) <= 60
+                and item.strip() not in out
+            ):
                 out.append(item.strip())
         if len(out) > max_items:
             self.errors.setdefault(name, "选择的记录过多")
@@ -268,8 +295,15 @@ class Form:
         self.values[name] = on
         return on
 
-    def integer(self, name: str, *, label: str, minimum: int | None = None,
-                maximum: int | None = None, required: bool = False) -> int | None:
+    def integer(
+        self,
+        name: str,
+        *,
+        label: str,
+        minimum: int | None = None,
+        maximum: int | None = None,
+        required: bool = False,
+    ) -> int | None:
         value = self.text(name, max_chars=12, label=label)
         if not value:
             if required:
@@ -284,8 +318,13 @@ class Form:
             return None
         return number
 
-    def fail(self, exc: DomainError, *, default_field: str = "_form",
-             aliases: Mapping[str, str] | None = None) -> None:
+    def fail(
+        self,
+        exc: DomainError,
+        *,
+        default_field: str = "_form",
+        aliases: Mapping[str, str] | None = None,
+    ) -> None:
         """Record a service error next to the field it names (or at the top of the form)."""
         name = exc.field or default_field
         if aliases and name in aliases:
@@ -308,8 +347,14 @@ async def read_form(request: Request) -> Form:
     return Form(data)
 
 
-def query_int(request: Request, name: str, *, default: int | None = None,
-              minimum: int = 0, maximum: int = 10_000) -> int | None:
+def query_int(
+    request: Request,
+    name: str,
+    *,
+    default: int | None = None,
+    minimum: int = 0,
+    maximum: int = 10_000,
+) -> int | None:
     """An integer query parameter; anything odd falls back to the default (no 500, no 422)."""
     raw = request.query_params.get(name, "")
     raw = raw.strip()
@@ -327,8 +372,13 @@ def query_text(request: Request, name: str, *, max_chars: int = 60) -> str:
 # --------------------------------------------------------------------------- rendering
 
 
-def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
-           status_code: int = 200) -> HTMLResponse:
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
     ctx = dict(context or {})
     principal = getattr(request.state, "principal", None)
     if principal is False:
@@ -404,7 +454,7 @@ def paged(rows: list[T], page: int | None, page_size: int = 10) -> tuple[list[T]
     count = max(1, -(-total // page_size))
     page = min(max(1, page or 1), count)
     start = (page - 1) * page_size
-    return rows[start:start + page_size], Pager(page, page_size, total)
+    return rows[start : start + page_size], Pager(page, page_size, total)
 
 
 def year_choices(current: int, *, back: int = 10, ahead: int = 1, floor: int = 2010) -> list[int]:

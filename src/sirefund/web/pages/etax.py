@@ -38,12 +38,21 @@ UNIT_TITLE = "城乡居民社会保险费退费（养老）（村组）"
 MEDICAL_TITLE = "城乡居民医疗保险费退费"
 
 FUNCTIONS = {
-    "pension": {"label": PENSION_TITLE, "url": "/etax/pension",
-                "hint": "自然人：城乡居民基本养老保险未到账、异常缴费退费"},
-    "medical": {"label": MEDICAL_TITLE, "url": "/etax/medical",
-                "hint": "自然人：城乡居民基本医疗保险费退费"},
-    "unit": {"label": UNIT_TITLE, "url": "/etax/unit",
-             "hint": "村组（单位）：村集体补助、特殊人群代缴退费"},
+    "pension": {
+        "label": PENSION_TITLE,
+        "url": "/etax/pension",
+        "hint": "自然人：城乡居民基本养老保险未到账、异常缴费退费",
+    },
+    "medical": {
+        "label": MEDICAL_TITLE,
+        "url": "/etax/medical",
+        "hint": "自然人：城乡居民基本医疗保险费退费",
+    },
+    "unit": {
+        "label": UNIT_TITLE,
+        "url": "/etax/unit",
+        "hint": "村组（单位）：村集体补助、特殊人群代缴退费",
+    },
 }
 
 
@@ -74,10 +83,18 @@ async def home(request: Request, db: common.deps.DbSession) -> Response:
     todos: list[dict[str, Any]] = []
     if principal is not None and principal.kind in ("person", "unit"):
         account, todos = await in_transaction(db, lambda s: _home_data(s, principal))
-    return render(request, "etax/home.html", {
-        "title": "用户中心", "nav": "user", "crumbs": [HOME, ("用户中心", None)],
-        "functions": functions_for(principal), "account": account, "todos": todos,
-    })
+    return render(
+        request,
+        "etax/home.html",
+        {
+            "title": "用户中心",
+            "nav": "user",
+            "crumbs": [HOME, ("用户中心", None)],
+            "functions": functions_for(principal),
+            "account": account,
+            "todos": todos,
+        },
+    )
 
 
 def _home_data(session: Any, principal: Principal) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -86,17 +103,39 @@ def _home_data(session: Any, principal: Principal) -> tuple[dict[str, Any], list
     if principal.kind == "person":
         draft = etax_medical.latest_draft(session, principal.account_id)
         if draft is not None:
-            todos.append({"name": "社会保险费缴费人存款账户账号报告（暂存，待提交）", "due": None,
-                          "state": "暂存", "url": "/etax/medical/deposit-report"})
+            todos.append(
+                {
+                    "name": "社会保险费缴费人存款账户账号报告（暂存，待提交）",
+                    "due": None,
+                    "state": "暂存",
+                    "url": "/etax/medical/deposit-report",
+                }
+            )
     return account, todos
 
 
-def _menu(request: Request, principal: Principal | None, *, heading: str, crumbs: list,
-          items: list[dict[str, str]], nav: str, intro: str = "") -> Response:
-    return render(request, "etax/menu.html", {
-        "title": heading, "heading": heading, "crumbs": crumbs, "items": items, "nav": nav,
-        "intro": intro,
-    })
+def _menu(
+    request: Request,
+    principal: Principal | None,
+    *,
+    heading: str,
+    crumbs: list,
+    items: list[dict[str, str]],
+    nav: str,
+    intro: str = "",
+) -> Response:
+    return render(
+        request,
+        "etax/menu.html",
+        {
+            "title": heading,
+            "heading": heading,
+            "crumbs": crumbs,
+            "items": items,
+            "nav": nav,
+            "intro": intro,
+        },
+    )
 
 
 @router.get("/etax/tax-center")
@@ -105,8 +144,14 @@ async def tax_center(request: Request) -> Response:
     if isinstance(principal, Denied):
         return principal.response
     items = [{"label": "税费申报及缴纳", "url": DECLARE[1], "hint": "各类税费的申报、缴纳与退费"}]
-    return _menu(request, principal, heading="办税中心", crumbs=[HOME, ("办税中心", None)],
-                 items=items, nav="tax")
+    return _menu(
+        request,
+        principal,
+        heading="办税中心",
+        crumbs=[HOME, ("办税中心", None)],
+        items=items,
+        nav="tax",
+    )
 
 
 @router.get("/etax/tax-center/declare")
@@ -115,8 +160,14 @@ async def declare(request: Request) -> Response:
     if isinstance(principal, Denied):
         return principal.response
     items = [{"label": "其他申报", "url": OTHER[1], "hint": "城乡居民社会保险费退费等"}]
-    return _menu(request, principal, heading="税费申报及缴纳",
-                 crumbs=[HOME, TAX_CENTER, ("税费申报及缴纳", None)], items=items, nav="tax")
+    return _menu(
+        request,
+        principal,
+        heading="税费申报及缴纳",
+        crumbs=[HOME, TAX_CENTER, ("税费申报及缴纳", None)],
+        items=items,
+        nav="tax",
+    )
 
 
 @router.get("/etax/tax-center/declare/other")
@@ -124,9 +175,14 @@ async def other(request: Request) -> Response:
     principal = await _public(request)
     if isinstance(principal, Denied):
         return principal.response
-    return _menu(request, principal, heading="其他申报",
-                 crumbs=[HOME, TAX_CENTER, DECLARE, ("其他申报", None)],
-                 items=functions_for(principal), nav="tax")
+    return _menu(
+        request,
+        principal,
+        heading="其他申报",
+        crumbs=[HOME, TAX_CENTER, DECLARE, ("其他申报", None)],
+        items=functions_for(principal),
+        nav="tax",
+    )
 
 
 _SECTIONS = {
@@ -145,15 +201,39 @@ async def _section(request: Request, section: str) -> Response:
     items: list[dict[str, str]] = []
     if section == "query-center":
         if principal is None or principal.kind == "person":
-            items = [{"label": "养老保险退费进度查询", "url": "/etax/pension/progress", "hint": PENSION_TITLE},
-                     {"label": "医疗保险退费进度查询", "url": "/etax/medical/progress", "hint": MEDICAL_TITLE}]
+            items = [
+                {
+                    "label": "养老保险退费进度查询",
+                    "url": "/etax/pension/progress",
+                    "hint": PENSION_TITLE,
+                },
+                {
+                    "label": "医疗保险退费进度查询",
+                    "url": "/etax/medical/progress",
+                    "hint": MEDICAL_TITLE,
+                },
+            ]
         if principal is None or principal.kind == "unit":
-            items.append({"label": "村组养老退费进度", "url": "/etax/unit/progress", "hint": UNIT_TITLE})
+            items.append(
+                {"label": "村组养老退费进度", "url": "/etax/unit/progress", "hint": UNIT_TITLE}
+            )
     if section == "personal" and (principal is None or principal.kind == "person"):
-        items = [{"label": "存款账户账号报告", "url": "/etax/medical/deposit-report",
-                  "hint": "社会保险费缴费人存款账户账号报告"}]
-    return _menu(request, principal, heading=heading, crumbs=[HOME, (heading, None)], items=items,
-                 nav=nav, intro="" if items else "本栏目的其他事项请到办税服务厅办理。")
+        items = [
+            {
+                "label": "存款账户账号报告",
+                "url": "/etax/medical/deposit-report",
+                "hint": "社会保险费缴费人存款账户账号报告",
+            }
+        ]
+    return _menu(
+        request,
+        principal,
+        heading=heading,
+        crumbs=[HOME, (heading, None)],
+        items=items,
+        nav=nav,
+        intro="" if items else "本栏目的其他事项请到办税服务厅办理。",
+    )
 
 
 def _section_route(section: str) -> None:
@@ -177,26 +257,30 @@ REGISTER_EXTRA = {"crumbs": [HOME, ("用户注册", None)]}
 
 @router.get("/etax/login")
 async def login_page(request: Request) -> Response:
-    return await accounts_pages.show_login(request, template="etax/login.html",
-                                           default_next="/etax/", extra=LOGIN_EXTRA)
+    return await accounts_pages.show_login(
+        request, template="etax/login.html", default_next="/etax/", extra=LOGIN_EXTRA
+    )
 
 
 @router.post("/etax/login")
 async def login_submit(request: Request) -> Response:
-    return await accounts_pages.do_login(request, template="etax/login.html",
-                                         default_next="/etax/", extra=LOGIN_EXTRA)
+    return await accounts_pages.do_login(
+        request, template="etax/login.html", default_next="/etax/", extra=LOGIN_EXTRA
+    )
 
 
 @router.get("/etax/register")
 async def register_page(request: Request) -> Response:
-    return await accounts_pages.show_register(request, template="etax/register.html",
-                                              extra=REGISTER_EXTRA)
+    return await accounts_pages.show_register(
+        request, template="etax/register.html", extra=REGISTER_EXTRA
+    )
 
 
 @router.post("/etax/register")
 async def register_submit(request: Request) -> Response:
-    return await accounts_pages.do_register(request, template="etax/register.html",
-                                            login_url="/etax/login", extra=REGISTER_EXTRA)
+    return await accounts_pages.do_register(
+        request, template="etax/register.html", login_url="/etax/login", extra=REGISTER_EXTRA
+    )
 
 
 @router.post("/etax/logout")
@@ -208,8 +292,13 @@ async def logout(request: Request) -> Response:
 
 PENSION_CRUMBS = [*PATH_TO_OTHER, (PENSION_TITLE, "/etax/pension")]
 STATE_OPTIONS = [("refundable", "可退费"), ("applied", "已申请")]
-BANK_FIELDS = ("bank_account_type", "bank_account_no", "bank_category", "contact_name",
-               "contact_phone")
+BANK_FIELDS = (
+    "bank_account_type",
+    "bank_account_no",
+    "bank_category",
+    "contact_name",
+    "contact_phone",
+)
 
 
 def _pension_query(request: Request, form: Form | None = None) -> dict[str, Any]:
@@ -247,32 +336,51 @@ def all_pension_rows(session: Any, person_id: int) -> dict[str, dict[str, Any]]:
 
 def _pension_listing(session: Any, principal: Principal, query: dict[str, Any]) -> dict[str, Any]:
     page = query["page"]
-    result = pension.list_payments(session, person_id=principal.account_id, year=query["year"],
-                                   state=query["state"] or "all", page=page, page_size=10)
+    result = pension.list_payments(
+        session,
+        person_id=principal.account_id,
+        year=query["year"],
+        state=query["state"] or "all",
+        page=page,
+        page_size=10,
+    )
     if not result.items and result.total and page > 1:
         # A page past the end (rows cancelled away, a stale link): show the last one.
         page = -(-result.total // 10)
-        result = pension.list_payments(session, person_id=principal.account_id,
-                                       year=query["year"], state=query["state"] or "all",
-                                       page=page, page_size=10)
+        result = pension.list_payments(
+            session,
+            person_id=principal.account_id,
+            year=query["year"],
+            state=query["state"] or "all",
+            page=page,
+            page_size=10,
+        )
     return {"rows": result.items, "pager": common.Pager(result.page, 10, result.total)}
 
 
-def _pension_context(request: Request, query: dict[str, Any], listing: dict[str, Any],
-                     **extra: Any) -> dict[str, Any]:
+def _pension_context(
+    request: Request, query: dict[str, Any], listing: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
     today = request.app.state.clock.today()
     keep_query = _clean({"year": query["year"], "state": query["state"]})
     ctx = {
-        "title": PENSION_TITLE, "nav": "tax", "crumbs": PENSION_CRUMBS,
+        "title": PENSION_TITLE,
+        "nav": "tax",
+        "crumbs": PENSION_CRUMBS,
         "query": {"year": query["year"] or "", "state": query["state"]},
         "year_options": [(y, f"{y}") for y in common.year_choices(today.year, back=15)],
         "state_options": STATE_OPTIONS,
-        "keep": _clean({"year": query["year"], "state": query["state"], "page": listing["pager"].page}),
+        "keep": _clean(
+            {"year": query["year"], "state": query["state"], "page": listing["pager"].page}
+        ),
         "keep_query": keep_query,
         "account_types": {k.value: v for k, v in BANK_ACCOUNT_TYPE_LABELS.items()},
         "bank_categories": BANK_CATEGORIES,
-        "selected": [], "selected_total": "", "show_dialog": False,
-        "list_errors": {}, "codes": {},
+        "selected": [],
+        "selected_total": "",
+        "show_dialog": False,
+        "list_errors": {},
+        "codes": {},
         **listing,
     }
     ctx.update(extra)
@@ -309,6 +417,7 @@ async def pension_action(request: Request, db: common.deps.DbSession) -> Respons
     list_errors: dict[str, str] = {}
 
     if op == "cancel":
+
         def cancel(session: Any) -> None:
             rows = all_pension_rows(session, principal.account_id)
             chosen = [rows[i] for i in ids if i in rows]
@@ -317,8 +426,12 @@ async def pension_action(request: Request, db: common.deps.DbSession) -> Respons
             if any(not r["cancellable"] for r in chosen):
                 raise pension.not_cancellable()
             for r in chosen:
-                pension.cancel(session, person_id=principal.account_id,
-                               application_id=r["application_id"], at=clock.now())
+                pension.cancel(
+                    session,
+                    person_id=principal.account_id,
+                    application_id=r["application_id"],
+                    at=clock.now(),
+                )
 
         if not ids:
             list_errors["_form"] = "请勾选需要撤销退费的记录"
@@ -328,12 +441,17 @@ async def pension_action(request: Request, db: common.deps.DbSession) -> Respons
             except DomainError as exc:
                 list_errors["_form"] = exc.message
             else:
-                return common.redirect("/etax/pension", **_clean(
-                    {"year": query["year"], "state": query["state"], "done": "cancelled"}))
+                return common.redirect(
+                    "/etax/pension",
+                    **_clean({"year": query["year"], "state": query["state"], "done": "cancelled"}),
+                )
         listing = await in_transaction(db, lambda s: _pension_listing(s, principal, query))
-        return render(request, "etax/pension.html", _pension_context(
-            request, query, listing, list_errors=list_errors, selected=ids),
-            status_code=409 if ids else 422)
+        return render(
+            request,
+            "etax/pension.html",
+            _pension_context(request, query, listing, list_errors=list_errors, selected=ids),
+            status_code=409 if ids else 422,
+        )
 
     # 申请退费 without JavaScript: show the dialog for the checked rows.
     def prepare(session: Any) -> tuple[dict[str, Any], str]:
@@ -350,8 +468,15 @@ async def pension_action(request: Request, db: common.deps.DbSession) -> Respons
         return listing, _selection_total(rows, ids)
 
     listing, total = await in_transaction(db, prepare)
-    ctx = _pension_context(request, query, listing, list_errors=list_errors, selected=ids,
-                           selected_total=total, show_dialog=not list_errors)
+    ctx = _pension_context(
+        request,
+        query,
+        listing,
+        list_errors=list_errors,
+        selected=ids,
+        selected_total=total,
+        show_dialog=not list_errors,
+    )
     return render(request, "etax/pension.html", ctx, status_code=422 if list_errors else 200)
 
 
@@ -364,17 +489,28 @@ async def pension_apply(request: Request, db: common.deps.DbSession) -> Response
     outcome = await apply_pension(request, db, principal, form, channel=CHANNEL)
     query = _pension_query(request, form)
     if outcome is None:
-        return common.redirect("/etax/pension", **_clean(
-            {"year": query["year"], "state": query["state"], "done": "applied"}))
+        return common.redirect(
+            "/etax/pension",
+            **_clean({"year": query["year"], "state": query["state"], "done": "applied"}),
+        )
     listing, total = outcome
-    ctx = _pension_context(request, query, listing, values=form.values, errors=form.errors,
-                           codes=form.codes, selected=form.values["payment_ids"],
-                           selected_total=total, show_dialog=True)
+    ctx = _pension_context(
+        request,
+        query,
+        listing,
+        values=form.values,
+        errors=form.errors,
+        codes=form.codes,
+        selected=form.values["payment_ids"],
+        selected_total=total,
+        show_dialog=True,
+    )
     return render(request, "etax/pension.html", ctx, status_code=422)
 
 
-async def apply_pension(request: Request, db: common.deps.Db, principal: Principal, form: Form, *,
-                        channel: str) -> tuple[dict[str, Any], str] | None:
+async def apply_pension(
+    request: Request, db: common.deps.Db, principal: Principal, form: Form, *, channel: str
+) -> tuple[dict[str, Any], str] | None:
     """申请退费 for the checked payments; None on success, else (listing, total) to re-render.
 
     Every bank field is checked at once so the person sees all problems together; then the
@@ -387,8 +523,10 @@ async def apply_pension(request: Request, db: common.deps.Db, principal: Princip
     if not form.errors:
         for name, exc in bank_details.bank_details_errors(
             bank_account_type=form.values["bank_account_type"],
-            bank_account_no=form.values["bank_account_no"], account_no_confirmed=confirmed,
-            bank_category=form.values["bank_category"], contact_name=form.values["contact_name"],
+            bank_account_no=form.values["bank_account_no"],
+            account_no_confirmed=confirmed,
+            bank_category=form.values["bank_category"],
+            contact_name=form.values["contact_name"],
             contact_phone=form.values["contact_phone"],
         ).items():
             form.fail(exc, default_field=name)
@@ -397,13 +535,22 @@ async def apply_pension(request: Request, db: common.deps.Db, principal: Princip
     clock = request.app.state.clock
     if not form.errors:
         try:
-            await in_transaction(db, lambda s: pension.apply(
-                s, person_id=principal.account_id, payment_ids=ids,
-                bank_account_type=form.values["bank_account_type"],
-                bank_account_no=form.values["bank_account_no"], account_no_confirmed=confirmed,
-                bank_category=form.values["bank_category"],
-                contact_name=form.values["contact_name"],
-                contact_phone=form.values["contact_phone"], channel=channel, at=clock.now()))
+            await in_transaction(
+                db,
+                lambda s: pension.apply(
+                    s,
+                    person_id=principal.account_id,
+                    payment_ids=ids,
+                    bank_account_type=form.values["bank_account_type"],
+                    bank_account_no=form.values["bank_account_no"],
+                    account_no_confirmed=confirmed,
+                    bank_category=form.values["bank_category"],
+                    contact_name=form.values["contact_name"],
+                    contact_phone=form.values["contact_phone"],
+                    channel=channel,
+                    at=clock.now(),
+                ),
+            )
             return None
         except DomainError as exc:
             form.fail(exc, default_field="_form")
@@ -431,14 +578,21 @@ async def pension_progress(request: Request, db: common.deps.DbSession) -> Respo
     rows, account = await in_transaction(db, load)
     shown, pager = common.paged(rows, page)
     today = request.app.state.clock.today()
-    return render(request, "etax/pension_progress.html", {
-        "title": "退费进度查询", "nav": "tax",
-        "crumbs": [*PENSION_CRUMBS, ("进度查询", None)],
-        "rows": shown, "pager": pager, "account": account,
-        "query": {"year": year or ""},
-        "year_options": [(y, f"{y}") for y in common.year_choices(today.year, back=15)],
-        "keep_query": _clean({"year": year}),
-    })
+    return render(
+        request,
+        "etax/pension_progress.html",
+        {
+            "title": "退费进度查询",
+            "nav": "tax",
+            "crumbs": [*PENSION_CRUMBS, ("进度查询", None)],
+            "rows": shown,
+            "pager": pager,
+            "account": account,
+            "query": {"year": year or ""},
+            "year_options": [(y, f"{y}") for y in common.year_choices(today.year, back=15)],
+            "keep_query": _clean({"year": year}),
+        },
+    )
 
 
 @router.post("/etax/pension/progress/cancel")
@@ -454,12 +608,24 @@ async def pension_progress_cancel(request: Request, db: common.deps.DbSession) -
     if app_id is None:
         return common.redirect("/etax/pension/progress", **_clean({"year": year}))
     try:
-        await in_transaction(db, lambda s: pension.cancel(
-            s, person_id=principal.account_id, application_id=app_id, at=clock.now()))
+        await in_transaction(
+            db,
+            lambda s: pension.cancel(
+                s, person_id=principal.account_id, application_id=app_id, at=clock.now()
+            ),
+        )
     except DomainError as exc:
-        return render(request, "etax/error.html", {
-            "title": "撤销退费", "message": exc.message, "crumbs": PENSION_CRUMBS,
-            "back_url": "/etax/pension/progress"}, status_code=exc.status)
+        return render(
+            request,
+            "etax/error.html",
+            {
+                "title": "撤销退费",
+                "message": exc.message,
+                "crumbs": PENSION_CRUMBS,
+                "back_url": "/etax/pension/progress",
+            },
+            status_code=exc.status,
+        )
     return common.redirect("/etax/pension/progress", **_clean({"year": year, "done": "cancelled"}))
 
 
@@ -473,6 +639,14 @@ async def not_found(request: Request, rest: str) -> Response:
     principal = await _public(request)
     if isinstance(principal, Denied):
         return principal.response
-    return render(request, "etax/error.html", {
-        "title": "页面不存在", "message": "您访问的页面不存在或已调整，请从首页重新进入。",
-        "crumbs": [HOME, ("页面不存在", None)], "back_url": "/etax/"}, status_code=404)
+    return render(
+        request,
+        "etax/error.html",
+        {
+            "title": "页面不存在",
+            "message": "您访问的页面不存在或已调整，请从首页重新进入。",
+            "crumbs": [HOME, ("页面不存在", None)],
+            "back_url": "/etax/",
+        },
+        status_code=404,
+    )

@@ -51,17 +51,29 @@ async def home(request: Request) -> Response:
     principal = await _public(request)
     if isinstance(principal, Denied):
         return principal.response
-    groups = [{"title": "常用服务", "items": [
-        {"label": "我要办税", "url": "/m/more", "glyph": "办"},
-        {"label": "我要查询", "url": "/m/more", "glyph": "查"},
-        {"label": "社保费缴纳", "url": "/m/more", "glyph": "缴"},
-        {"label": "退税", "url": "/m/refund", "glyph": "退"},
-        {"label": "更多功能", "url": "/m/more", "glyph": "⋯"},
-    ]}]
-    return render(request, "mobile/menu.html", {
-        "title": "楚税通", "heading": "楚税通", "banner": "湖北税务 · 楚税通", "groups": groups,
-        "tabbar": "home",
-    })
+    groups = [
+        {
+            "title": "常用服务",
+            "items": [
+                {"label": "我要办税", "url": "/m/more", "glyph": "办"},
+                {"label": "我要查询", "url": "/m/more", "glyph": "查"},
+                {"label": "社保费缴纳", "url": "/m/more", "glyph": "缴"},
+                {"label": "退税", "url": "/m/refund", "glyph": "退"},
+                {"label": "更多功能", "url": "/m/more", "glyph": "⋯"},
+            ],
+        }
+    ]
+    return render(
+        request,
+        "mobile/menu.html",
+        {
+            "title": "楚税通",
+            "heading": "楚税通",
+            "banner": "湖北税务 · 楚税通",
+            "groups": groups,
+            "tabbar": "home",
+        },
+    )
 
 
 @router.get("/m/more")
@@ -70,15 +82,32 @@ async def more(request: Request) -> Response:
     if isinstance(principal, Denied):
         return principal.response
     groups = [
-        {"title": "退税", "items": [{"label": "退税", "url": "/m/refund", "glyph": "退"},
-                                   {"label": "社保费退费", "url": "/m/sif", "glyph": "社"}]},
-        {"title": "社保费", "items": [{"label": "社保费缴纳", "url": "/m/more", "glyph": "缴"},
-                                    {"label": "缴费记录", "url": "/m/more", "glyph": "记"}]},
+        {
+            "title": "退税",
+            "items": [
+                {"label": "退税", "url": "/m/refund", "glyph": "退"},
+                {"label": "社保费退费", "url": "/m/sif", "glyph": "社"},
+            ],
+        },
+        {
+            "title": "社保费",
+            "items": [
+                {"label": "社保费缴纳", "url": "/m/more", "glyph": "缴"},
+                {"label": "缴费记录", "url": "/m/more", "glyph": "记"},
+            ],
+        },
     ]
-    return render(request, "mobile/menu.html", {
-        "title": "更多功能", "back_url": "/m/", "crumbs": [HOME, ("更多功能", None)],
-        "groups": groups, "tabbar": "more",
-    })
+    return render(
+        request,
+        "mobile/menu.html",
+        {
+            "title": "更多功能",
+            "back_url": "/m/",
+            "crumbs": [HOME, ("更多功能", None)],
+            "groups": groups,
+            "tabbar": "more",
+        },
+    )
 
 
 @router.get("/m/refund")
@@ -86,11 +115,19 @@ async def refund(request: Request) -> Response:
     principal = await _public(request)
     if isinstance(principal, Denied):
         return principal.response
-    return render(request, "mobile/menu.html", {
-        "title": "退税", "back_url": "/m/more", "crumbs": [HOME, MORE, ("退税", None)],
-        "groups": [], "list_items": [{"label": "社保费退费", "url": "/m/sif",
-                                      "hint": "城乡居民养老、医保社保费退费"}],
-    })
+    return render(
+        request,
+        "mobile/menu.html",
+        {
+            "title": "退税",
+            "back_url": "/m/more",
+            "crumbs": [HOME, MORE, ("退税", None)],
+            "groups": [],
+            "list_items": [
+                {"label": "社保费退费", "url": "/m/sif", "hint": "城乡居民养老、医保社保费退费"}
+            ],
+        },
+    )
 
 
 @router.get("/m/sif")
@@ -98,13 +135,28 @@ async def sif(request: Request) -> Response:
     principal = await common.require(request, "person")
     if isinstance(principal, Denied):
         return principal.response
-    return render(request, "mobile/menu.html", {
-        "title": "社保费退费", "back_url": "/m/refund", "crumbs": [HOME, MORE, REFUND, ("社保费退费", None)],
-        "groups": [], "list_items": [
-            {"label": PENSION_TITLE, "url": "/m/pension", "hint": "退回当期及补缴以前年度的城乡居民养老保险费"},
-            {"label": MEDICAL_TITLE, "url": "/m/medical", "hint": "退回已缴纳的城乡居民基本医疗保险费"},
-        ],
-    })
+    return render(
+        request,
+        "mobile/menu.html",
+        {
+            "title": "社保费退费",
+            "back_url": "/m/refund",
+            "crumbs": [HOME, MORE, REFUND, ("社保费退费", None)],
+            "groups": [],
+            "list_items": [
+                {
+                    "label": PENSION_TITLE,
+                    "url": "/m/pension",
+                    "hint": "退回当期及补缴以前年度的城乡居民养老保险费",
+                },
+                {
+                    "label": MEDICAL_TITLE,
+                    "url": "/m/medical",
+                    "hint": "退回已缴纳的城乡居民基本医疗保险费",
+                },
+            ],
+        },
+    )
 
 
 # --------------------------------------------------------------------------- login
@@ -116,26 +168,30 @@ REGISTER_EXTRA = {"back_url": "/m/login", "heading": "用户注册"}
 
 @router.get("/m/login")
 async def login_page(request: Request) -> Response:
-    return await accounts_pages.show_login(request, template="mobile/login.html",
-                                           default_next="/m/sif", extra=LOGIN_EXTRA)
+    return await accounts_pages.show_login(
+        request, template="mobile/login.html", default_next="/m/sif", extra=LOGIN_EXTRA
+    )
 
 
 @router.post("/m/login")
 async def login_submit(request: Request) -> Response:
-    return await accounts_pages.do_login(request, template="mobile/login.html",
-                                         default_next="/m/sif", extra=LOGIN_EXTRA)
+    return await accounts_pages.do_login(
+        request, template="mobile/login.html", default_next="/m/sif", extra=LOGIN_EXTRA
+    )
 
 
 @router.get("/m/register")
 async def register_page(request: Request) -> Response:
-    return await accounts_pages.show_register(request, template="mobile/register.html",
-                                              extra=REGISTER_EXTRA)
+    return await accounts_pages.show_register(
+        request, template="mobile/register.html", extra=REGISTER_EXTRA
+    )
 
 
 @router.post("/m/register")
 async def register_submit(request: Request) -> Response:
-    return await accounts_pages.do_register(request, template="mobile/register.html",
-                                            login_url="/m/login", extra=REGISTER_EXTRA)
+    return await accounts_pages.do_register(
+        request, template="mobile/register.html", login_url="/m/login", extra=REGISTER_EXTRA
+    )
 
 
 @router.post("/m/logout")
@@ -148,22 +204,30 @@ async def logout(request: Request) -> Response:
 
 def _pension_query(request: Request, form: Form | None = None) -> dict[str, Any]:
     q = etax._pension_query(request, form)
-    view = (form.text("view", max_chars=10) if form is not None
-            else common.query_text(request, "view"))
+    view = (
+        form.text("view", max_chars=10) if form is not None else common.query_text(request, "view")
+    )
     q["view"] = "progress" if view == "progress" else "query"
     return q
 
 
-async def _pension_render(request: Request, db: common.deps.Db, principal: Principal,
-                          query: dict[str, Any], *, status_code: int = 200,
-                          **extra: Any) -> Response:
+async def _pension_render(
+    request: Request,
+    db: common.deps.Db,
+    principal: Principal,
+    query: dict[str, Any],
+    *,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
     apply_id = extra.pop("apply_id", None)
 
     def load(session: Any) -> dict[str, Any]:
         data: dict[str, Any] = {"account": accounts.describe_account(session, principal=principal)}
         if query["view"] == "progress":
-            data["rows"] = pension.progress(session, person_id=principal.account_id,
-                                            year=query["year"])
+            data["rows"] = pension.progress(
+                session, person_id=principal.account_id, year=query["year"]
+            )
             data["pager"] = common.Pager(1, max(1, len(data["rows"])), len(data["rows"]))
         else:
             data.update(etax._pension_listing(session, principal, query))
@@ -172,16 +236,30 @@ async def _pension_render(request: Request, db: common.deps.Db, principal: Princ
 
     data = await in_transaction(db, load)
     today = request.app.state.clock.today()
-    keep = _clean({"year": query["year"], "state": query["state"],
-                   "view": "progress" if query["view"] == "progress" else None})
+    keep = _clean(
+        {
+            "year": query["year"],
+            "state": query["state"],
+            "view": "progress" if query["view"] == "progress" else None,
+        }
+    )
     ctx: dict[str, Any] = {
-        "title": "社保费退费", "back_url": "/m/sif", "crumbs": PENSION_CRUMBS,
-        "query": {"year": query["year"] or "", "state": query["state"]}, "view": query["view"],
+        "title": "社保费退费",
+        "back_url": "/m/sif",
+        "crumbs": PENSION_CRUMBS,
+        "query": {"year": query["year"] or "", "state": query["state"]},
+        "view": query["view"],
         "year_options": [(y, str(y)) for y in common.year_choices(today.year, back=15)],
-        "state_options": etax.STATE_OPTIONS, "keep": keep,
+        "state_options": etax.STATE_OPTIONS,
+        "keep": keep,
         "account_types": {k.value: v for k, v in BANK_ACCOUNT_TYPE_LABELS.items()},
-        "bank_categories": BANK_CATEGORIES, "selected": [], "selected_total": "",
-        "show_dialog": False, "list_errors": {}, "codes": {}, **data,
+        "bank_categories": BANK_CATEGORIES,
+        "selected": [],
+        "selected_total": "",
+        "show_dialog": False,
+        "list_errors": {},
+        "codes": {},
+        **data,
     }
     if apply_id:
         row = data["all_rows"].get(apply_id)
@@ -213,14 +291,32 @@ async def pension_apply(request: Request, db: common.deps.DbSession) -> Response
     outcome = await etax.apply_pension(request, db, principal, form, channel=CHANNEL)
     query = _pension_query(request, form)
     if outcome is None:
-        return common.redirect("/m/pension", **_clean(
-            {"year": query["year"], "state": query["state"], "view": "progress", "done": "applied"}))
+        return common.redirect(
+            "/m/pension",
+            **_clean(
+                {
+                    "year": query["year"],
+                    "state": query["state"],
+                    "view": "progress",
+                    "done": "applied",
+                }
+            ),
+        )
     _listing, total = outcome
     query["view"] = "query"
-    return await _pension_render(request, db, principal, query, status_code=422,
-                                 values=form.values, errors=form.errors, codes=form.codes,
-                                 selected=form.values["payment_ids"], selected_total=total,
-                                 show_dialog=True)
+    return await _pension_render(
+        request,
+        db,
+        principal,
+        query,
+        status_code=422,
+        values=form.values,
+        errors=form.errors,
+        codes=form.codes,
+        selected=form.values["payment_ids"],
+        selected_total=total,
+        show_dialog=True,
+    )
 
 
 @router.post("/m/pension/cancel")
@@ -233,14 +329,32 @@ async def pension_cancel(request: Request, db: common.deps.DbSession) -> Respons
     app_id = form.integer("application_id", label="退费申请", minimum=1, maximum=2**62)
     clock = request.app.state.clock
     try:
-        await in_transaction(db, lambda s: pension.cancel(
-            s, person_id=principal.account_id, application_id=app_id or -1, at=clock.now()))
+        await in_transaction(
+            db,
+            lambda s: pension.cancel(
+                s, person_id=principal.account_id, application_id=app_id or -1, at=clock.now()
+            ),
+        )
     except DomainError as exc:
-        return await _pension_render(request, db, principal, query, status_code=exc.status,
-                                     list_errors={"_form": exc.message})
-    return common.redirect("/m/pension", **_clean({
-        "year": query["year"], "state": query["state"],
-        "view": "progress" if query["view"] == "progress" else None, "done": "cancelled"}))
+        return await _pension_render(
+            request,
+            db,
+            principal,
+            query,
+            status_code=exc.status,
+            list_errors={"_form": exc.message},
+        )
+    return common.redirect(
+        "/m/pension",
+        **_clean(
+            {
+                "year": query["year"],
+                "state": query["state"],
+                "view": "progress" if query["view"] == "progress" else None,
+                "done": "cancelled",
+            }
+        ),
+    )
 
 
 # --------------------------------------------------------------------------- 医保 (2.1)
@@ -254,21 +368,34 @@ async def medical_registrations(request: Request, db: common.deps.DbSession) -> 
         return principal.response
 
     def load(session: Any) -> tuple[list[Any], dict[str, Any]]:
-        return (medical.list_registrations(session, person_id=principal.account_id),
-                accounts.describe_account(session, principal=principal))
+        return (
+            medical.list_registrations(session, person_id=principal.account_id),
+            accounts.describe_account(session, principal=principal),
+        )
 
     regs, account = await in_transaction(db, load)
-    return render(request, "mobile/medical_reg.html", {
-        "title": "城乡居民医保社保费退费", "back_url": "/m/sif", "crumbs": MEDICAL_CRUMBS,
-        "registrations": regs, "account": account,
-        "chosen": common.query_text(request, "registration_id", max_chars=40),
-    })
+    return render(
+        request,
+        "mobile/medical_reg.html",
+        {
+            "title": "城乡居民医保社保费退费",
+            "back_url": "/m/sif",
+            "crumbs": MEDICAL_CRUMBS,
+            "registrations": regs,
+            "account": account,
+            "chosen": common.query_text(request, "registration_id", max_chars=40),
+        },
+    )
 
 
 def _medical_keep(data: dict[str, Any]) -> dict[str, Any]:
     reg = data["registration"]
-    return _clean({"insurance_year": data["insurance_year"],
-                   "registration_id": reg.registration_id if reg else None})
+    return _clean(
+        {
+            "insurance_year": data["insurance_year"],
+            "registration_id": reg.registration_id if reg else None,
+        }
+    )
 
 
 @router.get("/m/medical/query")
@@ -287,8 +414,11 @@ async def medical_query(request: Request, db: common.deps.DbSession) -> Response
         if view == "progress" and not data["query_errors"]:
             try:
                 data["progress"] = medical.progress(
-                    session, person_id=principal.account_id,
-                    insurance_year=query["insurance_year"] or None, today=today)
+                    session,
+                    person_id=principal.account_id,
+                    insurance_year=query["insurance_year"] or None,
+                    today=today,
+                )
             except DomainError as exc:
                 data["query_errors"] = {"insurance_year": exc.message}
         return data
@@ -296,12 +426,22 @@ async def medical_query(request: Request, db: common.deps.DbSession) -> Response
     data = await in_transaction(db, load)
     if data["need_choice"]:
         return common.redirect("/m/medical", insurance_year=query["insurance_year"])
-    return render(request, "mobile/medical.html", {
-        "title": "城乡居民医保可退费信息查询", "back_url": "/m/medical", "crumbs": MEDICAL_CRUMBS,
-        "view": view, "year_options": etax_medical.year_options(today),
-        "query": {"insurance_year": data["insurance_year"]}, "keep": _medical_keep(data),
-        "list_errors": {}, **data,
-    }, status_code=422 if data["query_errors"] else 200)
+    return render(
+        request,
+        "mobile/medical.html",
+        {
+            "title": "城乡居民医保可退费信息查询",
+            "back_url": "/m/medical",
+            "crumbs": MEDICAL_CRUMBS,
+            "view": view,
+            "year_options": etax_medical.year_options(today),
+            "query": {"insurance_year": data["insurance_year"]},
+            "keep": _medical_keep(data),
+            "list_errors": {},
+            **data,
+        },
+        status_code=422 if data["query_errors"] else 200,
+    )
 
 
 @router.get("/m/medical/apply")
@@ -313,48 +453,98 @@ async def medical_apply(request: Request, db: common.deps.DbSession) -> Response
     return await _medical_apply_render(request, db, principal)
 
 
-async def _medical_apply_render(request: Request, db: common.deps.Db, principal: Principal, *,
-                                step: str = "accounts", form: Form | None = None,
-                                status_code: int = 200) -> Response:
-    ids = (form.values["payment_ids"] if form is not None
-           else etax_medical._payment_ids_from_query(request))
+async def _medical_apply_render(
+    request: Request,
+    db: common.deps.Db,
+    principal: Principal,
+    *,
+    step: str = "accounts",
+    form: Form | None = None,
+    status_code: int = 200,
+) -> Response:
+    ids = (
+        form.values["payment_ids"]
+        if form is not None
+        else etax_medical._payment_ids_from_query(request)
+    )
     query = etax_medical.medical_query(request)
     if form is not None:
-        query.update(insurance_year=form.values["insurance_year"],
-                     registration_id=form.values["registration_id"])
+        query.update(
+            insurance_year=form.values["insurance_year"],
+            registration_id=form.values["registration_id"],
+        )
     today = request.app.state.clock.today()
-    data = await in_transaction(db, lambda s: etax_medical._apply_state(
-        s, principal, payment_ids=ids, registration_id=query["registration_id"],
-        insurance_year=query["insurance_year"], today=today))
+    data = await in_transaction(
+        db,
+        lambda s: etax_medical._apply_state(
+            s,
+            principal,
+            payment_ids=ids,
+            registration_id=query["registration_id"],
+            insurance_year=query["insurance_year"],
+            today=today,
+        ),
+    )
     keep = _medical_keep(data)
     back = "/m/medical/query?" + urlencode(keep)
     if data["problem"] and not (form is not None and data["chosen_rows"]):
-        return render(request, "mobile/medical.html", {
-            "title": "城乡居民医保可退费信息查询", "back_url": "/m/medical", "crumbs": MEDICAL_CRUMBS,
-            "view": "query", "year_options": etax_medical.year_options(today),
-            "query": {"insurance_year": data["insurance_year"]}, "keep": keep, "progress": [],
-            "list_errors": {"_form": data["problem"]}, **data,
-        }, status_code=422)
-    chosen_account = (form.values.get("deposit_account_id") if form is not None
-                      else common.query_text(request, "deposit_account_id", max_chars=20))
+        return render(
+            request,
+            "mobile/medical.html",
+            {
+                "title": "城乡居民医保可退费信息查询",
+                "back_url": "/m/medical",
+                "crumbs": MEDICAL_CRUMBS,
+                "view": "query",
+                "year_options": etax_medical.year_options(today),
+                "query": {"insurance_year": data["insurance_year"]},
+                "keep": keep,
+                "progress": [],
+                "list_errors": {"_form": data["problem"]},
+                **data,
+            },
+            status_code=422,
+        )
+    chosen_account = (
+        form.values.get("deposit_account_id")
+        if form is not None
+        else common.query_text(request, "deposit_account_id", max_chars=20)
+    )
     accounts_by_id = {str(a["account_id"]): a for a in data["deposit_accounts"]}
     if step == "fill" and chosen_account not in accounts_by_id:
         step = "accounts"
-    values: dict[str, Any] = {"deposit_account_id": chosen_account or (
-        str(data["deposit_accounts"][0]["account_id"]) if data["deposit_accounts"] else "")}
+    values: dict[str, Any] = {
+        "deposit_account_id": chosen_account
+        or (str(data["deposit_accounts"][0]["account_id"]) if data["deposit_accounts"] else "")
+    }
     if form is not None:
         values.update({k: v for k, v in form.values.items() if v not in (None, "")})
     apply_here = etax_medical.apply_url(ids, keep, base="/m/medical/apply")
-    return render(request, "mobile/medical_apply.html", {
-        "title": ("城乡居民医保社保费退费" if not data["deposit_accounts"]
-                  else "城乡居民医保社保退费信息填写" if step == "fill" else "选择银行账户信息"),
-        "back_url": back if step == "accounts" else apply_here, "crumbs": MEDICAL_CRUMBS,
-        "step": step, "payment_ids": ids, "keep": keep, "values": values,
-        "errors": form.errors if form else {}, "reasons": etax_medical.REASON_OPTIONS,
-        "account_row": accounts_by_id.get(values["deposit_account_id"]),
-        "report_url": "/m/medical/report?" + urlencode({"return": apply_here}),
-        **data,
-    }, status_code=status_code)
+    return render(
+        request,
+        "mobile/medical_apply.html",
+        {
+            "title": (
+                "城乡居民医保社保费退费"
+                if not data["deposit_accounts"]
+                else "城乡居民医保社保退费信息填写"
+                if step == "fill"
+                else "选择银行账户信息"
+            ),
+            "back_url": back if step == "accounts" else apply_here,
+            "crumbs": MEDICAL_CRUMBS,
+            "step": step,
+            "payment_ids": ids,
+            "keep": keep,
+            "values": values,
+            "errors": form.errors if form else {},
+            "reasons": etax_medical.REASON_OPTIONS,
+            "account_row": accounts_by_id.get(values["deposit_account_id"]),
+            "report_url": "/m/medical/report?" + urlencode({"return": apply_here}),
+            **data,
+        },
+        status_code=status_code,
+    )
 
 
 @router.get("/m/medical/apply/fill")
@@ -374,12 +564,17 @@ async def medical_apply_submit(request: Request, db: common.deps.DbSession) -> R
     form = await common.read_form(request)
     outcome = await etax_medical.submit_application(request, db, principal, form, channel=CHANNEL)
     if isinstance(outcome, str):
-        return common.redirect("/m/medical/query", insurance_year=outcome,
-                               registration_id=form.values["registration_id"], view="progress",
-                               done="applied")
+        return common.redirect(
+            "/m/medical/query",
+            insurance_year=outcome,
+            registration_id=form.values["registration_id"],
+            view="progress",
+            done="applied",
+        )
     status = 409 if form.codes.get("deposit_account_id") == "deposit_account.missing" else 422
-    return await _medical_apply_render(request, db, principal, step="fill", form=form,
-                                       status_code=status)
+    return await _medical_apply_render(
+        request, db, principal, step="fill", form=form, status_code=status
+    )
 
 
 @router.post("/m/medical/cancel")
@@ -389,17 +584,32 @@ async def medical_cancel(request: Request, db: common.deps.DbSession) -> Respons
         return principal.response
     form = await common.read_form(request)
     app_id = form.integer("application_id", label="退费申请", minimum=1, maximum=2**62)
-    keep = _clean({"insurance_year": form.text("insurance_year", max_chars=8),
-                   "registration_id": form.text("registration_id", max_chars=40),
-                   "view": "progress"})
+    keep = _clean(
+        {
+            "insurance_year": form.text("insurance_year", max_chars=8),
+            "registration_id": form.text("registration_id", max_chars=40),
+            "view": "progress",
+        }
+    )
     clock = request.app.state.clock
     try:
-        await in_transaction(db, lambda s: medical.cancel(
-            s, person_id=principal.account_id, application_id=app_id or -1, at=clock.now()))
+        await in_transaction(
+            db,
+            lambda s: medical.cancel(
+                s, person_id=principal.account_id, application_id=app_id or -1, at=clock.now()
+            ),
+        )
     except DomainError as exc:
-        return render(request, "mobile/error.html", {
-            "title": "撤销退费", "message": exc.message,
-            "back_url": "/m/medical/query?" + urlencode(keep)}, status_code=exc.status)
+        return render(
+            request,
+            "mobile/error.html",
+            {
+                "title": "撤销退费",
+                "message": exc.message,
+                "back_url": "/m/medical/query?" + urlencode(keep),
+            },
+            status_code=exc.status,
+        )
     return common.redirect("/m/medical/query", **keep, done="cancelled")
 
 
@@ -414,8 +624,9 @@ def _draft_rows(report: deposit_accounts.Report | None) -> list[dict[str, str]]:
     return etax_medical.rows_from_report(report) if report else []
 
 
-async def _report_state(db: common.deps.Db, principal: Principal
-                        ) -> tuple[dict[str, Any], deposit_accounts.Report | None]:
+async def _report_state(
+    db: common.deps.Db, principal: Principal
+) -> tuple[dict[str, Any], deposit_accounts.Report | None]:
     def load(session: Any) -> tuple[dict[str, Any], deposit_accounts.Report | None]:
         account = accounts.describe_account(session, principal=principal)
         return account, deposit_accounts.current_report(session, person_id=principal.account_id)
@@ -430,8 +641,11 @@ def _labels(row: dict[str, str]) -> dict[str, str]:
 
     division = row.get("division_code") or ""
     name = regions.division_name(division) if division else None
-    prefecture = regions.division_name(regions.prefecture_of(division)) \
-        if division and division.isdigit() and len(division) == 6 else None
+    prefecture = (
+        regions.division_name(regions.prefecture_of(division))
+        if division and division.isdigit() and len(division) == 6
+        else None
+    )
     where = ""
     if name:
         where = f"湖北省({prefecture})" if prefecture == name else f"湖北省({prefecture}{name})"
@@ -439,8 +653,9 @@ def _labels(row: dict[str, str]) -> dict[str, str]:
     from ...domain.identity import mask_account
 
     return {
-        "account_no": mask_account(row.get("account_no", "")) if "*" not in row.get(
-            "account_no", "") else row.get("account_no", ""),
+        "account_no": mask_account(row.get("account_no", ""))
+        if "*" not in row.get("account_no", "")
+        else row.get("account_no", ""),
         "operation_type": DEPOSIT_OPERATION_TYPES.get(row.get("operation_type", ""), ""),
         "account_nature": ACCOUNT_NATURES.get(row.get("account_nature", ""), ""),
         "division_code": where or division,
@@ -452,14 +667,26 @@ def _labels(row: dict[str, str]) -> dict[str, str]:
     }
 
 
-def _report_ctx(request: Request, *, account: dict[str, Any],
-                report: deposit_accounts.Report | None, header: dict[str, str],
-                rows: list[dict[str, str]], errors: dict[str, str], return_url: str
-                ) -> dict[str, Any]:
+def _report_ctx(
+    request: Request,
+    *,
+    account: dict[str, Any],
+    report: deposit_accounts.Report | None,
+    header: dict[str, str],
+    rows: list[dict[str, str]],
+    errors: dict[str, str],
+    return_url: str,
+) -> dict[str, Any]:
     return {
-        "title": "社会保险费缴费人存款账户账号报告", "heading": "存款账户账号报告",
-        "back_url": return_url, "crumbs": MEDICAL_CRUMBS, "account": account, "report": report,
-        "values": header, "rows": [{**r, "labels": _labels(r)} for r in rows], "errors": errors,
+        "title": "社会保险费缴费人存款账户账号报告",
+        "heading": "存款账户账号报告",
+        "back_url": return_url,
+        "crumbs": MEDICAL_CRUMBS,
+        "account": account,
+        "report": report,
+        "values": header,
+        "rows": [{**r, "labels": _labels(r)} for r in rows],
+        "errors": errors,
         "return_url": return_url,
         "editable": report is None or report.state == deposit_accounts.DRAFT,
     }
@@ -478,19 +705,41 @@ async def report_page(request: Request, db: common.deps.DbSession) -> Response:
         if typed:
             header[name] = typed
     return_url = common.safe_next(request.query_params.get("return"), "/m/medical")
-    return render(request, "mobile/medical_report.html", _report_ctx(
-        request, account=account, report=report, header=header, rows=_draft_rows(report),
-        errors={}, return_url=return_url))
+    return render(
+        request,
+        "mobile/medical_report.html",
+        _report_ctx(
+            request,
+            account=account,
+            report=report,
+            header=header,
+            rows=_draft_rows(report),
+            errors={},
+            return_url=return_url,
+        ),
+    )
 
 
-def _account_ctx(request: Request, *, principal: Principal, row: dict[str, str], index: str,
-                 header: dict[str, str], errors: dict[str, str], return_url: str
-                 ) -> dict[str, Any]:
+def _account_ctx(
+    request: Request,
+    *,
+    principal: Principal,
+    row: dict[str, str],
+    index: str,
+    header: dict[str, str],
+    errors: dict[str, str],
+    return_url: str,
+) -> dict[str, Any]:
     return {
-        "title": "银行账户信息", "heading": "存款账户账号报告",
+        "title": "银行账户信息",
+        "heading": "存款账户账号报告",
         "back_url": "/m/medical/report?" + urlencode({"return": return_url}),
-        "crumbs": MEDICAL_CRUMBS, "values": row, "errors": errors, "index": index,
-        "header": header, "return_url": return_url,
+        "crumbs": MEDICAL_CRUMBS,
+        "values": row,
+        "errors": errors,
+        "index": index,
+        "header": header,
+        "return_url": return_url,
         "operation_options": etax_medical.OPERATION_OPTIONS,
         "nature_options": etax_medical.NATURE_OPTIONS,
         "division_options": etax_medical.DIVISION_OPTIONS,
@@ -514,29 +763,57 @@ async def report_account_page(request: Request, db: common.deps.DbSession) -> Re
     if row is None:
         index = ""
         row = etax_medical.blank_row(principal.display_name, today)
-    header = {name: common.query_text(request, name, max_chars=50)
-              for name in ("handler_name", "report_date")}
+    header = {
+        name: common.query_text(request, name, max_chars=50)
+        for name in ("handler_name", "report_date")
+    }
     return_url = common.safe_next(request.query_params.get("return"), "/m/medical")
-    return render(request, "mobile/medical_account.html", _account_ctx(
-        request, principal=principal, row=row, index=index, header=header, errors={},
-        return_url=return_url))
+    return render(
+        request,
+        "mobile/medical_account.html",
+        _account_ctx(
+            request,
+            principal=principal,
+            row=row,
+            index=index,
+            header=header,
+            errors={},
+            return_url=return_url,
+        ),
+    )
 
 
-async def _save_draft(request: Request, db: common.deps.Db, principal: Principal, *,
-                      header: dict[str, str], rows: list[dict[str, str]], submit: bool,
-                      report: deposit_accounts.Report | None) -> deposit_accounts.Report:
+async def _save_draft(
+    request: Request,
+    db: common.deps.Db,
+    principal: Principal,
+    *,
+    header: dict[str, str],
+    rows: list[dict[str, str]],
+    submit: bool,
+    report: deposit_accounts.Report | None,
+) -> deposit_accounts.Report:
     clock = request.app.state.clock
     today = clock.today()
     # A submitted report takes new accounts in a new draft (a submitted one is only ever
     # submitted again, with all of its accounts).
     report_id = report.report_id if report and report.state == deposit_accounts.DRAFT else None
-    return await in_transaction(db, lambda s: deposit_accounts.save_report(
-        s, person_id=principal.account_id, report_id=report_id,
-        handler_name=header.get("handler_name") or None,
-        report_date=header.get("report_date") or today.isoformat(),
-        business_address=None, report_unit=None,
-        accounts=[{k: v for k, v in r.items() if k in etax_medical.ROW_FIELDS} for r in rows],
-        submit=submit, at=clock.now(), today=today))
+    return await in_transaction(
+        db,
+        lambda s: deposit_accounts.save_report(
+            s,
+            person_id=principal.account_id,
+            report_id=report_id,
+            handler_name=header.get("handler_name") or None,
+            report_date=header.get("report_date") or today.isoformat(),
+            business_address=None,
+            report_unit=None,
+            accounts=[{k: v for k, v in r.items() if k in etax_medical.ROW_FIELDS} for r in rows],
+            submit=submit,
+            at=clock.now(),
+            today=today,
+        ),
+    )
 
 
 @router.post("/m/medical/report/account")
@@ -561,25 +838,40 @@ async def report_account_save(request: Request, db: common.deps.DbSession) -> Re
         row["account_id"] = ""
         rows.append(row)
     if report is not None and report.state == deposit_accounts.DRAFT:
-        header = {"handler_name": header["handler_name"] or (report.handler_name or ""),
-                  "report_date": header["report_date"] or (
-                      report.report_date.isoformat() if report.report_date else "")}
+        header = {
+            "handler_name": header["handler_name"] or (report.handler_name or ""),
+            "report_date": header["report_date"]
+            or (report.report_date.isoformat() if report.report_date else ""),
+        }
     errors: dict[str, str] = {}
     try:
-        await _save_draft(request, db, principal, header=header, rows=rows, submit=False,
-                          report=report)
+        await _save_draft(
+            request, db, principal, header=header, rows=rows, submit=False, report=report
+        )
     except ReportInvalid as exc:
         prefix = f"accounts.{position}."
         for err in exc.errors:
-            field = (err.field or "")
-            errors.setdefault(field[len(prefix):] if field.startswith(prefix) else "_form",
-                              err.message)
+            field = err.field or ""
+            errors.setdefault(
+                field[len(prefix) :] if field.startswith(prefix) else "_form", err.message
+            )
     except DomainError as exc:
         errors["_form"] = exc.message
     if errors:
-        return render(request, "mobile/medical_account.html", _account_ctx(
-            request, principal=principal, row=row, index=index, header=header, errors=errors,
-            return_url=return_url), status_code=422)
+        return render(
+            request,
+            "mobile/medical_account.html",
+            _account_ctx(
+                request,
+                principal=principal,
+                row=row,
+                index=index,
+                header=header,
+                errors=errors,
+                return_url=return_url,
+            ),
+            status_code=422,
+        )
     return common.redirect("/m/medical/report", **{"return": return_url}, done="account_saved")
 
 
@@ -597,12 +889,17 @@ async def report_submit(request: Request, db: common.deps.DbSession) -> Response
     rows = _draft_rows(report)
     errors: dict[str, str] = {}
     if op == "new_record":
-        return common.redirect("/m/medical/report/account",
-                               **_clean({**header, "return": return_url}))
+        return common.redirect(
+            "/m/medical/report/account", **_clean({**header, "return": return_url})
+        )
     if op.startswith("delete_"):
         index = op.removeprefix("delete_")
-        if report is not None and report.state == deposit_accounts.DRAFT and index.isdigit() \
-                and int(index) < len(rows):
+        if (
+            report is not None
+            and report.state == deposit_accounts.DRAFT
+            and index.isdigit()
+            and int(index) < len(rows)
+        ):
             rows.pop(int(index))
     elif report is not None and report.state == deposit_accounts.SUBMITTED:
         errors["_form"] = "报告已提交。如需新增账户，请点击【新增记录】"
@@ -610,8 +907,15 @@ async def report_submit(request: Request, db: common.deps.DbSession) -> Response
         op = "draft"
     if not errors:
         try:
-            saved = await _save_draft(request, db, principal, header=header, rows=rows,
-                                      submit=op == "submit", report=report)
+            saved = await _save_draft(
+                request,
+                db,
+                principal,
+                header=header,
+                rows=rows,
+                submit=op == "submit",
+                report=report,
+            )
         except ReportInvalid as exc:
             for err in exc.errors:
                 errors.setdefault(err.field or "_form", err.message)
@@ -624,9 +928,20 @@ async def report_submit(request: Request, db: common.deps.DbSession) -> Response
                 sep = "&" if "?" in return_url else "?"
                 return common.redirect(return_url + sep + "done=submitted")
             return common.redirect("/m/medical/report", **{"return": return_url}, done="draft")
-    return render(request, "mobile/medical_report.html", _report_ctx(
-        request, account=account, report=report, header=header, rows=rows, errors=errors,
-        return_url=return_url), status_code=422)
+    return render(
+        request,
+        "mobile/medical_report.html",
+        _report_ctx(
+            request,
+            account=account,
+            report=report,
+            header=header,
+            rows=rows,
+            errors=errors,
+            return_url=return_url,
+        ),
+        status_code=422,
+    )
 
 
 @router.get("/m/{rest:path}")
@@ -635,6 +950,13 @@ async def not_found(request: Request, rest: str) -> Response:
     principal = await _public(request)
     if isinstance(principal, Denied):
         return principal.response
-    return render(request, "mobile/error.html", {
-        "title": "页面不存在", "message": "您访问的页面不存在或已调整，请从首页重新进入。",
-        "back_url": "/m/"}, status_code=404)
+    return render(
+        request,
+        "mobile/error.html",
+        {
+            "title": "页面不存在",
+            "message": "您访问的页面不存在或已调整，请从首页重新进入。",
+            "back_url": "/m/",
+        },
+        status_code=404,
+    )

@@ -58,11 +58,19 @@ KIND_OPTIONS = [(k.value, review.KIND_LABELS[k.value]) for k in ApplicationKind]
 CHANNEL_OPTIONS = [(c.value, label) for c, label in CHANNEL_LABELS.items()]
 DISPATCH_STATE_OPTIONS = list(outbox.STATE_LABELS.items())
 AGENCY_OPTIONS = list(outbox.AGENCY_LABELS.items())
-OPERATION_LABELS = {"refund_request": "退费申请", "verify_request": "核验申请",
-                    "payout_request": "退付指令"}
+OPERATION_LABELS = {
+    "refund_request": "退费申请",
+    "verify_request": "核验申请",
+    "payout_request": "退付指令",
+}
 QUEUE_FILTERS = ("status", "kind", "region", "channel", "date_from", "date_to")
-BANK_FIELDS = ("bank_account_type", "bank_account_no", "bank_category", "contact_name",
-               "contact_phone")
+BANK_FIELDS = (
+    "bank_account_type",
+    "bank_account_no",
+    "bank_category",
+    "contact_name",
+    "contact_phone",
+)
 INITIATE_FIELDS = ("payment_id", "reason", *BANK_FIELDS)
 
 NOTICES = {
@@ -77,8 +85,15 @@ NOTICES = {
 # --------------------------------------------------------------------------- who is calling
 
 
-def _error_page(request: Request, *, title: str, message: str, status_code: int,
-                back_url: str = HOME, back_label: str = "返回") -> Response:
+def _error_page(
+    request: Request,
+    *,
+    title: str,
+    message: str,
+    status_code: int,
+    back_url: str = HOME,
+    back_label: str = "返回",
+) -> Response:
     principal = getattr(request.state, "principal", None)
     officer = principal if principal and getattr(principal, "kind", "") == "officer" else None
     ctx = _base_context(officer, title=title, nav="", crumbs=[(title, None)])
@@ -90,9 +105,15 @@ async def _principal(request: Request) -> Principal | None | Denied:
     try:
         return await optional_principal(request)
     except Forbidden as exc:  # a cookie POST without the right CSRF token
-        return Denied(_error_page(request, title="页面已过期", message=exc.message,
-                                  status_code=403,
-                                  back_url=common.referer_path(request) or HOME))
+        return Denied(
+            _error_page(
+                request,
+                title="页面已过期",
+                message=exc.message,
+                status_code=403,
+                back_url=common.referer_path(request) or HOME,
+            )
+        )
 
 
 async def _officer(request: Request) -> Principal | Denied:
@@ -104,25 +125,37 @@ async def _officer(request: Request) -> Principal | Denied:
         target = common.return_target(request, HOME)
         return Denied(RedirectResponse(f"{LOGIN}?next={quote(target)}", status_code=303))
     if principal.kind != "officer":
-        return Denied(_error_page(
-            request, title="无权使用此功能", status_code=403, back_url=LOGIN,
-            back_label="以税务人员身份登录",
-            message="当前登录的账户不是税务人员账户，请以税务人员身份登录税务端。"))
+        return Denied(
+            _error_page(
+                request,
+                title="无权使用此功能",
+                status_code=403,
+                back_url=LOGIN,
+                back_label="以税务人员身份登录",
+                message="当前登录的账户不是税务人员账户，请以税务人员身份登录税务端。",
+            )
+        )
     return principal
 
 
-def _base_context(principal: Principal | None, *, title: str, nav: str,
-                  crumbs: list[tuple[str, str | None]]) -> dict[str, Any]:
+def _base_context(
+    principal: Principal | None, *, title: str, nav: str, crumbs: list[tuple[str, str | None]]
+) -> dict[str, Any]:
     ctx: dict[str, Any] = {"title": title, "nav": nav, "crumbs": [CONSOLE, *crumbs]}
     if principal is not None:
-        roles = [label for on, label in ((principal.is_reviewer, "审核"),
-                                         (principal.is_initiator, "发起")) if on]
+        roles = [
+            label
+            for on, label in ((principal.is_reviewer, "审核"), (principal.is_initiator, "发起"))
+            if on
+        ]
         ctx["officer"] = {
-            "code": principal.login_code, "name": principal.display_name,
+            "code": principal.login_code,
+            "name": principal.display_name,
             "region_code": principal.region_code,
             "region_name": regions.division_name(principal.region_code) or principal.region_code,
             "roles": "、".join(roles) or "查询",
-            "is_reviewer": principal.is_reviewer, "is_initiator": principal.is_initiator,
+            "is_reviewer": principal.is_reviewer,
+            "is_initiator": principal.is_initiator,
         }
     return ctx
 
@@ -136,8 +169,12 @@ def _parse_id(raw: str) -> int | None:
 
 
 def _not_found(request: Request) -> Response:
-    return _error_page(request, title="退费申请不存在", status_code=404,
-                       message="退费申请不存在，或不在本税务机关的管辖范围内。")
+    return _error_page(
+        request,
+        title="退费申请不存在",
+        status_code=404,
+        message="退费申请不存在，或不在本税务机关的管辖范围内。",
+    )
 
 
 # --------------------------------------------------------------------------- login, logout
@@ -150,8 +187,14 @@ def _safe_next(value: object) -> str:
 
 def _login_context(request: Request, form: Form | None, next_url: str) -> dict[str, Any]:
     ctx = _base_context(None, title="税务人员登录", nav="", crumbs=[("登录", None)])
-    ctx.update({"next": next_url, "values": form.values if form else {},
-                "errors": form.errors if form else {}, "notice": _notice(request)})
+    ctx.update(
+        {
+            "next": next_url,
+            "values": form.values if form else {},
+            "errors": form.errors if form else {},
+            "notice": _notice(request),
+        }
+    )
     return ctx
 
 
@@ -185,16 +228,21 @@ async def login_submit(request: Request) -> Response:
     next_url = _safe_next(form.text("next", max_chars=500))
 
     def again(status: int) -> Response:
-        return render(request, "officer/login.html", _login_context(request, form, next_url),
-                      status_code=status)
+        return render(
+            request,
+            "officer/login.html",
+            _login_context(request, form, next_url),
+            status_code=status,
+        )
 
     if not common.anon_csrf_ok(request, form.data):
         form.errors["_form"] = "页面已过期，请重新登录"
         return again(403)
     if not code:
         form.errors["login"] = "请输入税务人员代码"
-    return await finish_login(request, form, kind="officer", login=code, next_url=next_url,
-                              again=again)
+    return await finish_login(
+        request, form, kind="officer", login=code, next_url=next_url, again=again
+    )
 
 
 @router.post("/officer/logout")
@@ -207,8 +255,9 @@ async def logout(request: Request) -> Response:
 
         def work() -> None:
             with Db(app.state.session_factory).begin() as session:
-                accounts.revoke_session(session, session_id=principal.session_id,
-                                        at=app.state.clock.now())
+                accounts.revoke_session(
+                    session, session_id=principal.session_id, at=app.state.clock.now()
+                )
 
         await run_in_threadpool(work)
     response = common.redirect(LOGIN, done="logged_out")
@@ -243,22 +292,31 @@ def _region_options(scope: str) -> list[tuple[str, str]]:
     return sorted(out)
 
 
-def _queue_listing(session: Any, principal: Principal, parsed: dict[str, Any], page: int,
-                   today: date) -> dict[str, Any]:
-    result = review.queue(session, officer=principal, **parsed, page=page, page_size=PAGE_SIZE,
-                          today=today)
+def _queue_listing(
+    session: Any, principal: Principal, parsed: dict[str, Any], page: int, today: date
+) -> dict[str, Any]:
+    result = review.queue(
+        session, officer=principal, **parsed, page=page, page_size=PAGE_SIZE, today=today
+    )
     if not result.items and result.total and page > 1:
         # A page past the end (rows decided away, a stale link): show the last one.
         page = -(-result.total // PAGE_SIZE)
-        result = review.queue(session, officer=principal, **parsed, page=page,
-                              page_size=PAGE_SIZE, today=today)
+        result = review.queue(
+            session, officer=principal, **parsed, page=page, page_size=PAGE_SIZE, today=today
+        )
     return {"rows": result.items, "pager": common.Pager(result.page, PAGE_SIZE, result.total)}
 
 
-async def _queue_response(request: Request, db: Db, principal: Principal, *,
-                          form: Form | None = None, results: list[dict[str, Any]] | None = None,
-                          status_code: int = 200, extra_errors: dict[str, str] | None = None
-                          ) -> Response:
+async def _queue_response(
+    request: Request,
+    db: Db,
+    principal: Principal,
+    *,
+    form: Form | None = None,
+    results: list[dict[str, Any]] | None = None,
+    status_code: int = 200,
+    extra_errors: dict[str, str] | None = None,
+) -> Response:
     raw, parsed, errors = _queue_query(request)
     errors.update(extra_errors or {})
     page = common.query_int(request, "page", default=1, minimum=1, maximum=1_000_000) or 1
@@ -267,22 +325,30 @@ async def _queue_response(request: Request, db: Db, principal: Principal, *,
         today = request.app.state.clock.today()
         try:
             listing = await in_transaction(
-                db, lambda s: _queue_listing(s, principal, parsed, page, today))
+                db, lambda s: _queue_listing(s, principal, parsed, page, today)
+            )
         except DomainError as exc:
             errors[exc.field if exc.field in QUEUE_FILTERS else "_filters"] = exc.message
     keep = {k: v for k, v in raw.items() if v}
     ctx = _base_context(principal, title="退费审核", nav="queue", crumbs=[("退费审核", None)])
-    ctx.update({
-        "query": raw, "filter_errors": errors, "keep": keep,
-        "keep_page": dict(keep, page=listing["pager"].page),
-        "export_url": "/officer/applications.xlsx" + ("?" + urlencode(keep) if keep else ""),
-        "status_options": STATUS_OPTIONS, "kind_options": KIND_OPTIONS,
-        "channel_options": CHANNEL_OPTIONS,
-        "region_options": _region_options(principal.region_code),
-        "values": form.values if form else {}, "errors": form.errors if form else {},
-        "results": results, "notice": _notice(request),
-        **listing,
-    })
+    ctx.update(
+        {
+            "query": raw,
+            "filter_errors": errors,
+            "keep": keep,
+            "keep_page": dict(keep, page=listing["pager"].page),
+            "export_url": "/officer/applications.xlsx" + ("?" + urlencode(keep) if keep else ""),
+            "status_options": STATUS_OPTIONS,
+            "kind_options": KIND_OPTIONS,
+            "channel_options": CHANNEL_OPTIONS,
+            "region_options": _region_options(principal.region_code),
+            "values": form.values if form else {},
+            "errors": form.errors if form else {},
+            "results": results,
+            "notice": _notice(request),
+            **listing,
+        }
+    )
     if status_code == 200 and any(k in errors for k in (*QUEUE_FILTERS, "_filters")):
         status_code = 422
     if results:
@@ -322,13 +388,26 @@ async def review_batch(request: Request, db: DbSession) -> Response:
         return await _queue_response(request, db, principal, form=form, status_code=422)
     clock = request.app.state.clock
     try:
-        results = await in_transaction(db, lambda s: review.review_many(
-            s, officer=principal, application_ids=ids, decision=decision, opinion=opinion or None,
-            at=clock.now()))
+        results = await in_transaction(
+            db,
+            lambda s: review.review_many(
+                s,
+                officer=principal,
+                application_ids=ids,
+                decision=decision,
+                opinion=opinion or None,
+                at=clock.now(),
+            ),
+        )
     except DomainError as exc:
         form.fail(exc, aliases={"decision": "_form"})
-        return await _queue_response(request, db, principal, form=form,
-                                     status_code=exc.status if exc.status in (403, 422) else 422)
+        return await _queue_response(
+            request,
+            db,
+            principal,
+            form=form,
+            status_code=exc.status if exc.status in (403, 422) else 422,
+        )
     verdict = "审核通过" if decision == "approve" else "审核不通过"
     for r in results:
         r["message"] = verdict if r["ok"] else r["error"]["message"]
@@ -351,37 +430,59 @@ async def export_queue(request: Request, db: DbSession) -> Response:
     clock = request.app.state.clock
     today = clock.today()
     try:
-        content = await in_transaction(db, lambda s: review.export_queue_xlsx(
-            s, officer=principal, today=today, **parsed))
+        content = await in_transaction(
+            db, lambda s: review.export_queue_xlsx(s, officer=principal, today=today, **parsed)
+        )
     except DomainError as exc:
-        return await _queue_response(request, db, principal, status_code=422,
-                                     extra_errors={"_filters": exc.message})
+        return await _queue_response(
+            request, db, principal, status_code=422, extra_errors={"_filters": exc.message}
+        )
     name = f"退费审核队列-{today.isoformat()}.xlsx"
-    disposition = (f"attachment; filename=\"refund-review-{today.isoformat()}.xlsx\"; "
-                   f"filename*=UTF-8''{quote(name)}")
-    return Response(content, media_type="application/vnd.openxmlformats-officedocument."
-                    "spreadsheetml.sheet",
-                    headers={"Content-Disposition": disposition, "Cache-Control": "no-store"})
+    disposition = (
+        f'attachment; filename="refund-review-{today.isoformat()}.xlsx"; '
+        f"filename*=UTF-8''{quote(name)}"
+    )
+    return Response(
+        content,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
+    )
 
 
 # --------------------------------------------------------------------------- detail
 
 
-async def _detail_response(request: Request, db: Db, principal: Principal, application_id: int,
-                           *, form: Form | None = None, reveal_form: Form | None = None,
-                           reveal_field: str = "", revealed: dict[str, str] | None = None,
-                           status_code: int = 200) -> Response:
+async def _detail_response(
+    request: Request,
+    db: Db,
+    principal: Principal,
+    application_id: int,
+    *,
+    form: Form | None = None,
+    reveal_form: Form | None = None,
+    reveal_field: str = "",
+    revealed: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
     today = request.app.state.clock.today()
     try:
-        data = await in_transaction(db, lambda s: review.detail(
-            s, officer=principal, application_id=application_id, today=today))
+        data = await in_transaction(
+            db,
+            lambda s: review.detail(
+                s, officer=principal, application_id=application_id, today=today
+            ),
+        )
     except DomainError as exc:
         if exc.status == 404:
             return _not_found(request)
         return _error_page(request, title="无法查看", message=exc.message, status_code=exc.status)
     app = data["application"]
-    ctx = _base_context(principal, title=f"审核详情（申请编号 {app['id']}）", nav="queue",
-                        crumbs=[QUEUE_CRUMB, ("审核详情", None)])
+    ctx = _base_context(
+        principal,
+        title=f"审核详情（申请编号 {app['id']}）",
+        nav="queue",
+        crumbs=[QUEUE_CRUMB, ("审核详情", None)],
+    )
     actions = data["actions"]
     blocked = ""
     if app["status"] != ApplicationStatus.PENDING_REVIEW.value:
@@ -390,15 +491,21 @@ async def _detail_response(request: Request, db: Db, principal: Principal, appli
         blocked = "发起人不能审核本人发起的退费申请"
     elif not principal.is_reviewer:
         blocked = "您没有审核权限"
-    ctx.update({
-        **data, "app": app, "blocked_reason": blocked,
-        "values": form.values if form else {}, "errors": form.errors if form else {},
-        "reveal_values": reveal_form.values if reveal_form else {},
-        "reveal_errors": reveal_form.errors if reveal_form else {},
-        "reveal_field": reveal_field, "revealed": revealed or {},
-        "reveal_labels": review.REVEAL_FIELD_LABELS,
-        "notice": _notice(request),
-    })
+    ctx.update(
+        {
+            **data,
+            "app": app,
+            "blocked_reason": blocked,
+            "values": form.values if form else {},
+            "errors": form.errors if form else {},
+            "reveal_values": reveal_form.values if reveal_form else {},
+            "reveal_errors": reveal_form.errors if reveal_form else {},
+            "reveal_field": reveal_field,
+            "revealed": revealed or {},
+            "reveal_labels": review.REVEAL_FIELD_LABELS,
+            "notice": _notice(request),
+        }
+    )
     return render(request, "officer/detail.html", ctx, status_code=status_code)
 
 
@@ -435,14 +542,19 @@ async def decide(application_id: str, request: Request, db: DbSession) -> Respon
     clock = request.app.state.clock
     act = review.approve if decision == "approve" else review.reject
     try:
-        await in_transaction(db, lambda s: act(s, officer=principal, application_id=app_id,
-                                               opinion=opinion or None, at=clock.now()))
+        await in_transaction(
+            db,
+            lambda s: act(
+                s, officer=principal, application_id=app_id, opinion=opinion or None, at=clock.now()
+            ),
+        )
     except DomainError as exc:
         if exc.status == 404:
             return _not_found(request)
         form.fail(exc, aliases={"application_id": "_form"})
-        return await _detail_response(request, db, principal, app_id, form=form,
-                                      status_code=exc.status)
+        return await _detail_response(
+            request, db, principal, app_id, form=form, status_code=exc.status
+        )
     done = "approved" if decision == "approve" else "rejected"
     return common.redirect(f"/officer/applications/{app_id}", done=done)
 
@@ -466,21 +578,38 @@ async def reveal(application_id: str, request: Request, db: DbSession) -> Respon
     elif not reason:
         form.errors["reason"] = "请填写查看理由"
     if form.errors:
-        return await _detail_response(request, db, principal, app_id, reveal_form=form,
-                                      reveal_field=field, status_code=422)
+        return await _detail_response(
+            request, db, principal, app_id, reveal_form=form, reveal_field=field, status_code=422
+        )
     clock = request.app.state.clock
     try:
-        result = await in_transaction(db, lambda s: review.reveal(
-            s, officer=principal, application_id=app_id, field=field, reason=reason,
-            at=clock.now()))
+        result = await in_transaction(
+            db,
+            lambda s: review.reveal(
+                s,
+                officer=principal,
+                application_id=app_id,
+                field=field,
+                reason=reason,
+                at=clock.now(),
+            ),
+        )
     except DomainError as exc:
         if exc.status == 404 and exc.code == "application.not_found":
             return _not_found(request)
         form.fail(exc, default_field="reason", aliases={"field": "reason"})
-        return await _detail_response(request, db, principal, app_id, reveal_form=form,
-                                      reveal_field=field, status_code=exc.status)
-    return await _detail_response(request, db, principal, app_id,
-                                  revealed={result["field"]: result["value"]})
+        return await _detail_response(
+            request,
+            db,
+            principal,
+            app_id,
+            reveal_form=form,
+            reveal_field=field,
+            status_code=exc.status,
+        )
+    return await _detail_response(
+        request, db, principal, app_id, revealed={result["field"]: result["value"]}
+    )
 
 
 # --------------------------------------------------------------------------- 发起退费
@@ -490,15 +619,24 @@ def _lookup_from(source: dict[str, str]) -> dict[str, Any]:
     year_raw = source.get("year", "")
     four_digits = year_raw.isascii() and year_raw.isdigit() and len(year_raw) == 4
     year = int(year_raw) if four_digits else None
-    return {"payment_id": source.get("payment_id", ""), "id_number": source.get("id_number", ""),
-            "year": year, "year_raw": year_raw}
+    return {
+        "payment_id": source.get("payment_id", ""),
+        "id_number": source.get("id_number", ""),
+        "year": year,
+        "year_raw": year_raw,
+    }
 
 
-async def _initiate_response(request: Request, db: Db, principal: Principal, *,
-                             lookup: dict[str, Any], form: Form | None = None,
-                             status_code: int = 200) -> Response:
-    ctx = _base_context(principal, title="发起退费", nav="initiate",
-                        crumbs=[("发起退费", None)])
+async def _initiate_response(
+    request: Request,
+    db: Db,
+    principal: Principal,
+    *,
+    lookup: dict[str, Any],
+    form: Form | None = None,
+    status_code: int = 200,
+) -> Response:
+    ctx = _base_context(principal, title="发起退费", nav="initiate", crumbs=[("发起退费", None)])
     lookup_errors: dict[str, str] = {}
     found: dict[str, Any] | None = None
     if lookup["year_raw"] and lookup["year"] is None:
@@ -506,10 +644,17 @@ async def _initiate_response(request: Request, db: Db, principal: Principal, *,
     elif principal.is_initiator and (lookup["payment_id"] or lookup["id_number"]):
         today = request.app.state.clock.today()
         try:
-            found = await in_transaction(db, lambda s: review.payments_to_initiate(
-                s, officer=principal, payment_id=lookup["payment_id"] or None,
-                id_number=None if lookup["payment_id"] else lookup["id_number"],
-                year=lookup["year"], today=today))
+            found = await in_transaction(
+                db,
+                lambda s: review.payments_to_initiate(
+                    s,
+                    officer=principal,
+                    payment_id=lookup["payment_id"] or None,
+                    id_number=None if lookup["payment_id"] else lookup["id_number"],
+                    year=lookup["year"],
+                    today=today,
+                ),
+            )
         except DomainError as exc:
             name = exc.field if exc.field in ("payment_id", "id_number", "year") else "_lookup"
             lookup_errors[name] = exc.message
@@ -518,16 +663,23 @@ async def _initiate_response(request: Request, db: Db, principal: Principal, *,
         choosable = [p for p in found["payments"] if p["can_initiate"]]
         if len(choosable) == 1:
             values = {"payment_id": choosable[0]["payment_id"]}
-    ctx.update({
-        "lookup": {"payment_id": lookup["payment_id"], "id_number": lookup["id_number"],
-                   "year": lookup["year_raw"]},
-        "lookup_errors": lookup_errors, "found": found,
-        "values": values, "errors": form.errors if form else {},
-        "codes": form.codes if form else {},
-        "account_types": {k.value: v for k, v in BANK_ACCOUNT_TYPE_LABELS.items()},
-        "bank_categories": BANK_CATEGORIES, "year_options": common.year_choices(
-            request.app.state.clock.today().year, back=15),
-    })
+    ctx.update(
+        {
+            "lookup": {
+                "payment_id": lookup["payment_id"],
+                "id_number": lookup["id_number"],
+                "year": lookup["year_raw"],
+            },
+            "lookup_errors": lookup_errors,
+            "found": found,
+            "values": values,
+            "errors": form.errors if form else {},
+            "codes": form.codes if form else {},
+            "account_types": {k.value: v for k, v in BANK_ACCOUNT_TYPE_LABELS.items()},
+            "bank_categories": BANK_CATEGORIES,
+            "year_options": common.year_choices(request.app.state.clock.today().year, back=15),
+        }
+    )
     if not principal.is_initiator:
         ctx["errors"] = {"_form": "您没有发起退费的权限"}
         status_code = 403
@@ -539,8 +691,12 @@ async def initiate_page(request: Request, db: DbSession) -> Response:
     principal = await _officer(request)
     if isinstance(principal, Denied):
         return principal.response
-    lookup = _lookup_from({k: common.query_text(request, k, max_chars=40)
-                           for k in ("payment_id", "id_number", "year")})
+    lookup = _lookup_from(
+        {
+            k: common.query_text(request, k, max_chars=40)
+            for k in ("payment_id", "id_number", "year")
+        }
+    )
     return await _initiate_response(request, db, principal, lookup=lookup)
 
 
@@ -552,16 +708,22 @@ async def initiate_submit(request: Request, db: DbSession) -> Response:
     if isinstance(principal, Denied):
         return principal.response
     form = await common.read_form(request)
-    lookup = _lookup_from({k: form.text(f"lookup_{k}", max_chars=40)
-                           for k in ("payment_id", "id_number", "year")})
+    lookup = _lookup_from(
+        {k: form.text(f"lookup_{k}", max_chars=40) for k in ("payment_id", "id_number", "year")}
+    )
     payment_id = form.text("payment_id", max_chars=40)
     reason = form.text("reason", max_chars=review.OPINION_MAX, label="退费原因")
     bank = {name: form.text(name, max_chars=40) for name in BANK_FIELDS}
     confirmed = form.flag("account_no_confirmed")
-    labels = {"payment_id": "请选择需要退费的缴费记录", "reason": "请填写退费原因",
-              "bank_account_type": "请选择账户类型", "bank_account_no": "请填写银行账号",
-              "bank_category": "请选择银行类别", "contact_name": "请填写联系人名称",
-              "contact_phone": "请填写联系人电话"}
+    labels = {
+        "payment_id": "请选择需要退费的缴费记录",
+        "reason": "请填写退费原因",
+        "bank_account_type": "请选择账户类型",
+        "bank_account_no": "请填写银行账号",
+        "bank_category": "请选择银行类别",
+        "contact_name": "请填写联系人名称",
+        "contact_phone": "请填写联系人电话",
+    }
     for name in INITIATE_FIELDS:
         if not form.values.get(name):
             form.errors.setdefault(name, labels[name])
@@ -569,17 +731,28 @@ async def initiate_submit(request: Request, db: DbSession) -> Response:
     for exc in bank_details.bank_details_errors(account_no_confirmed=confirmed, **bank).values():
         form.fail(exc)
     if form.errors:
-        return await _initiate_response(request, db, principal, lookup=lookup, form=form,
-                                        status_code=422)
+        return await _initiate_response(
+            request, db, principal, lookup=lookup, form=form, status_code=422
+        )
     clock = request.app.state.clock
     try:
-        app = await in_transaction(db, lambda s: review.initiate_pension_refund(
-            s, officer=principal, payment_id=payment_id, reason=reason,
-            account_no_confirmed=confirmed, at=clock.now(), **bank))
+        app = await in_transaction(
+            db,
+            lambda s: review.initiate_pension_refund(
+                s,
+                officer=principal,
+                payment_id=payment_id,
+                reason=reason,
+                account_no_confirmed=confirmed,
+                at=clock.now(),
+                **bank,
+            ),
+        )
     except DomainError as exc:
         form.fail(exc)
-        return await _initiate_response(request, db, principal, lookup=lookup, form=form,
-                                        status_code=exc.status)
+        return await _initiate_response(
+            request, db, principal, lookup=lookup, form=form, status_code=exc.status
+        )
     return common.redirect(f"/officer/applications/{app.id}", done="initiated")
 
 
@@ -589,23 +762,34 @@ async def initiate_submit(request: Request, db: DbSession) -> Response:
 def _dispatch_query(request: Request) -> dict[str, Any]:
     state = common.query_text(request, "state", max_chars=12)
     agency = common.query_text(request, "agency", max_chars=20)
-    return {"state": state if state in outbox.STATE_LABELS else "",
-            "agency": agency if agency in outbox.AGENCY_LABELS else "",
-            "page": common.query_int(request, "page", default=1, minimum=1,
-                                     maximum=1_000_000) or 1}
+    return {
+        "state": state if state in outbox.STATE_LABELS else "",
+        "agency": agency if agency in outbox.AGENCY_LABELS else "",
+        "page": common.query_int(request, "page", default=1, minimum=1, maximum=1_000_000) or 1,
+    }
 
 
-async def _dispatch_response(request: Request, db: Db, principal: Principal, *,
-                             errors: dict[str, str] | None = None, status_code: int = 200
-                             ) -> Response:
+async def _dispatch_response(
+    request: Request,
+    db: Db,
+    principal: Principal,
+    *,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
     query = _dispatch_query(request)
 
     def listing(session: Any) -> dict[str, Any]:
         def fetch(page: int) -> dict[str, Any]:
-            return outbox.list_dispatches(session, state=query["state"] or None,
-                                          agency=query["agency"] or None, page=page,
-                                          page_size=DISPATCH_PAGE_SIZE,
-                                          region_scope=principal.region_code)
+            return outbox.list_dispatches(
+                session,
+                state=query["state"] or None,
+                agency=query["agency"] or None,
+                page=page,
+                page_size=DISPATCH_PAGE_SIZE,
+                region_scope=principal.region_code,
+            )
+
         result = fetch(query["page"])
         if not result["items"] and result["total"] and query["page"] > 1:
             result = fetch(-(-result["total"] // DISPATCH_PAGE_SIZE))
@@ -615,15 +799,20 @@ async def _dispatch_response(request: Request, db: Db, principal: Principal, *,
     for item in result["items"]:
         item["operation_label"] = OPERATION_LABELS.get(item["operation"], item["operation"])
     keep = {k: query[k] for k in ("state", "agency") if query[k]}
-    ctx = _base_context(principal, title="派发监控", nav="dispatches",
-                        crumbs=[("派发监控", None)])
-    ctx.update({
-        "query": query, "rows": result["items"], "keep": keep,
-        "keep_page": dict(keep, page=result["page"]),
-        "pager": common.Pager(result["page"], DISPATCH_PAGE_SIZE, result["total"]),
-        "state_options": DISPATCH_STATE_OPTIONS, "agency_options": AGENCY_OPTIONS,
-        "errors": errors or {}, "notice": _notice(request),
-    })
+    ctx = _base_context(principal, title="派发监控", nav="dispatches", crumbs=[("派发监控", None)])
+    ctx.update(
+        {
+            "query": query,
+            "rows": result["items"],
+            "keep": keep,
+            "keep_page": dict(keep, page=result["page"]),
+            "pager": common.Pager(result["page"], DISPATCH_PAGE_SIZE, result["total"]),
+            "state_options": DISPATCH_STATE_OPTIONS,
+            "agency_options": AGENCY_OPTIONS,
+            "errors": errors or {},
+            "notice": _notice(request),
+        }
+    )
     return render(request, "officer/dispatches.html", ctx, status_code=status_code)
 
 
@@ -646,11 +835,19 @@ async def retry_dispatch(message_id: str, request: Request, db: DbSession) -> Re
     try:
         if msg_id is None:
             raise NotFound("dispatch.not_found", "派发记录不存在")
-        await in_transaction(db, lambda s: outbox.retry_failed(
-            s, message_id=msg_id, officer=principal, at=clock.now()))
+        await in_transaction(
+            db,
+            lambda s: outbox.retry_failed(s, message_id=msg_id, officer=principal, at=clock.now()),
+        )
     except DomainError as exc:
-        return await _dispatch_response(request, db, principal, errors={"_form": exc.message},
-                                        status_code=exc.status)
+        return await _dispatch_response(
+            request, db, principal, errors={"_form": exc.message}, status_code=exc.status
+        )
     query = _dispatch_query(request)
-    return common.redirect("/officer/dispatches", state=query["state"], agency=query["agency"],
-                           page=query["page"] if query["page"] > 1 else None, done="retried")
+    return common.redirect(
+        "/officer/dispatches",
+        state=query["state"],
+        agency=query["agency"],
+        page=query["page"] if query["page"] > 1 else None,
+        done="retried",
+    )
