@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .clock import as_utc
 from .db import unit_of_work
-from .domain.errors import Conflict, Forbidden, Invalid, NotFound
+from .domain.errors import Conflict, Invalid, NotFound
 from .domain.money import format_yuan
 from .domain.workflow import ApplicationStatus as S
 from .models import (
@@ -48,13 +48,13 @@ from .models import (
     DispatchAttempt,
     MedicalPayment,
     MedicalRegistration,
-    Officer,
     OutboxMessage,
     Person,
     SecurityEvent,
     Unit,
     UnitPaymentPerson,
 )
+from .services.officers import active_officer, in_scope, region_clause
 
 log = logging.getLogger(__name__)
 
@@ -569,35 +569,6 @@ def claim_polls(
 # --------------------------------------------------------------------------- officers
 
 
-def _officer_row(session: Session, officer: Any) -> Officer:
-    """An Officer row from an Officer, a Principal (account_id) or an officer code."""
-    if isinstance(officer, Officer):
-        return officer
-    if isinstance(officer, str):
-        row = session.execute(select(Officer).where(Officer.code == officer)).scalar_one_or_none()
-    else:
-        if getattr(officer, "kind", "officer") != "officer":
-            raise Forbidden("auth.wrong_account_kind", "当前登录的账户类型无权使用此功能")
-        row = session.get(Officer, officer.account_id)
-    if row is None or not row.active:
-        raise Forbidden("officer.inactive", "税务人员账户不可用")
-    return row
-
-
-def _region_clause(column: Any, scope: str | None):  # type: ignore[no-untyped-def]
-    """SQL form of domain.regions.is_within(column, scope)."""
-    if scope is None or scope in ("", "000000"):
-        return None
-    if scope.endswith("0000"):
-        lo = scope[:2]
-    elif scope.endswith("00"):
-        lo = scope[:4]
-    else:
-        return column == scope
-    # A range rather than LIKE: it uses the region index whatever the collation.
-    return and_(column >= lo + "0" * (6 - len(lo)), column <= lo + "9" * (6 - len(lo)))
-
-
 def retry_failed(
     session: Session, *, message_id: int, officer: Any, at: datetime
 ) -> dict[str, Any]:
@@ -609,10 +580,10 @@ def retry_failed(
     officer's region; 409 unless the message is failed.
     """
     at = as_utc(at)
-    who = _officer_row(session, officer)
+    who = active_officer(session, officer)
     msg = session.get(OutboxMessage, message_id) if isinstance(message_id, int) else None
     app = session.get(Application, msg.application_id) if msg is not None else None
-    if msg is None or app is None or not _within(app.region_code, who.region_code):
+    if msg is None or app is None or not in_scope(who, app.region_code):
         raise NotFound("dispatch.not_found", "派发记录不存在")
     if msg.state != "failed":
         raise Conflict(
@@ -652,12 +623,6 @@ def retry_failed(
     session.flush()
     session.refresh(msg)
     return dispatch_view(msg, _attempts_of(session, [msg.id]).get(msg.id, []))
-
-
-def _within(region_code: str, scope: str) -> bool:
-    from .domain.regions import is_within
-
-    return is_within(region_code, scope)
 
 
 def _attempts_of(session: Session, ids: list[int]) -> dict[int, list[DispatchAttempt]]:
@@ -739,10 +704,9 @@ def list_dispatches(
         conditions.append(M.state == state)
     if agency is not None:
         conditions.append(M.agency == agency)
-    region = _region_clause(Application.region_code, region_scope)
     base = select(M).join(Application, Application.id == M.application_id)
-    if region is not None:
-        conditions.append(region)
+    if region_scope is not None:
+        conditions.append(region_clause(Application.region_code, region_scope))
     if conditions:
         base = base.where(*conditions)
     total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()

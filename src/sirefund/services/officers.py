@@ -1,16 +1,66 @@
-"""Officer accounts (税务人员)."""
+"""Officer accounts (税务人员) and their data scope: an officer sees only what lies within
+their division code (domain.regions.is_within), in SQL and in Python alike."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, false, select, true
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from ..domain.errors import Conflict, Invalid
+from ..domain import regions
+from ..domain.errors import Conflict, Forbidden, Invalid
 from ..models import Officer
 from . import passwords
+from .accounts import Principal
+
+OfficerRef = Officer | Principal | str
+"""Who acts: an Officer row, a logged-in officer's Principal, or an officer code (CLI)."""
+
+
+def active_officer(session: Session, officer: OfficerRef) -> Officer:
+    """The acting officer's row; 403 for another kind of account or a deactivated officer."""
+    if isinstance(officer, Officer):
+        row: Officer | None = officer
+    elif isinstance(officer, str):
+        row = session.execute(select(Officer).where(Officer.code == officer)).scalar_one_or_none()
+    else:
+        if officer.kind != "officer":
+            raise Forbidden("auth.wrong_account_kind", "当前登录的账户类型无权使用此功能")
+        row = session.get(Officer, officer.account_id)
+    if row is None or not row.active:
+        raise Forbidden("officer.inactive", "税务人员账户不可用")
+    return row
+
+
+def in_scope(officer: Officer, region_code: str) -> bool:
+    return regions.is_within(region_code, officer.region_code)
+
+
+def region_clause(column: InstrumentedAttribute[str], scope_code: str) -> ColumnElement[bool]:
+    """SQL for ``regions.is_within(column, scope_code)`` on six-digit codes.
+
+    A scope ``xx0000`` or ``xxxx00`` is a prefix; it is written as a range
+    (``'420700' <= code <= '420799'``) rather than ``LIKE '4207%'`` because a range uses the
+    (region_code, status) index on both databases whatever the collation, and for digit
+    strings the two are the same set. A county code, or a 4290xx province-administered unit,
+    covers only itself; ``429000`` (not a real code) would cover the four 4290xx units, as
+    ``is_within`` says. ``""`` and ``000000`` cover the province.
+    """
+    if scope_code in ("", "000000"):
+        return true()
+    if not (len(scope_code) == 6 and scope_code.isascii() and scope_code.isdigit()):
+        return false()
+    if scope_code.endswith("0000"):
+        prefix = scope_code[:2]
+    elif scope_code.endswith("00"):
+        prefix = scope_code[:4]
+    else:
+        return column == scope_code
+    rest = 6 - len(prefix)
+    return and_(column >= prefix + "0" * rest, column <= prefix + "9" * rest)
+
 
 _CODE = re.compile(r"^[A-Za-z0-9_-]{2,30}$")
 

@@ -14,7 +14,50 @@ _hasher = PasswordHasher()  # argon2id with the library's current recommended pa
 
 # The most common passwords, refused whatever their length (lower-cased comparison).
 COMMON_PASSWORDS = frozenset(
-    ["12345678", "123456789", "1234567890", "password", "password1", "password123", "qwertyui", "qwerty123", "11111111", "88888888", "66666666", "00000000", "12341234", "abc12345", "abcd1234", "a1234567", "1qaz2wsx", "iloveyou", "woaini520", "woaini1314", "5201314520", "sunshine", "princess", "football", "baseball", "welcome1", "admin123", "administrator", "passw0rd", "p@ssw0rd", "123qweasd", "qweasdzxc", "987654321", "147258369", "aa123456", "asdfghjk", "zxcvbnm1", "11223344", "12121212", "123123123", "112233445566", "qwertyuiop"]
+    [
+        "12345678",
+        "123456789",
+        "1234567890",
+        "password",
+        "password1",
+        "password123",
+        "qwertyui",
+        "qwerty123",
+        "11111111",
+        "88888888",
+        "66666666",
+        "00000000",
+        "12341234",
+        "abc12345",
+        "abcd1234",
+        "a1234567",
+        "1qaz2wsx",
+        "iloveyou",
+        "woaini520",
+        "woaini1314",
+        "5201314520",
+        "sunshine",
+        "princess",
+        "football",
+        "baseball",
+        "welcome1",
+        "admin123",
+        "administrator",
+        "passw0rd",
+        "p@ssw0rd",
+        "123qweasd",
+        "qweasdzxc",
+        "987654321",
+        "147258369",
+        "aa123456",
+        "asdfghjk",
+        "zxcvbnm1",
+        "11223344",
+        "12121212",
+        "123123123",
+        "112233445566",
+        "qwertyuiop",
+    ]
 )
 
 MIN_LENGTH = 8

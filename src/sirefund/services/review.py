@@ -21,7 +21,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, select, true
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
 
 from .. import outbox
@@ -56,6 +56,7 @@ from ..models import (
 from . import applications, pension
 from .applications import Actor, application_not_found
 from .bank_details import validate_bank_details
+from .officers import active_officer, in_scope, region_clause
 from .paging import DEFAULT_PAGE_SIZE, Page, check_page
 from .views import application_view, event_view
 
@@ -96,57 +97,11 @@ def payment_not_found() -> NotFound:
 # --------------------------------------------------------------------------- officer, scope
 
 
-def _officer(session: Session, officer: Any) -> Officer:
-    if isinstance(officer, Officer):
-        officer_id = officer.id
-    else:
-        if getattr(officer, "kind", "officer") != "officer":
-            raise Forbidden("auth.wrong_account_kind", "当前登录的账户类型无权使用此功能")
-        officer_id = officer.account_id
-    row = session.get(Officer, officer_id)
-    if row is None or not row.active:
-        raise Forbidden("officer.inactive", "税务人员账户不可用")
-    return row
-
-
-def region_clause(column: Any, scope_code: str) -> ColumnElement[bool]:
-    """SQL for ``regions.is_within(column, scope_code)`` on six-digit codes.
-
-    A scope ``xx0000`` or ``xxxx00`` is a prefix; it is written as a range
-    (``'420700' <= code <= '420799'``) rather than ``LIKE '4207%'`` because a range uses the
-    (region_code, status) index on both databases whatever the collation, and for digit
-    strings the two are the same set. A county code, or a 4290xx province-administered unit,
-    covers only itself; ``429000`` (not a real code) would cover the four 4290xx units, as
-    ``is_within`` says.
-    """
-    if scope_code in ("", "000000"):
-        return true()
-    if not (
-        isinstance(scope_code, str)
-        and len(scope_code) == 6
-        and scope_code.isascii()
-        and scope_code.isdigit()
-    ):
-        return false()
-    if scope_code.endswith("0000"):
-        prefix = scope_code[:2]
-    elif scope_code.endswith("00"):
-        prefix = scope_code[:4]
-    else:
-        return column == scope_code
-    rest = 6 - len(prefix)
-    return and_(column >= prefix + "0" * rest, column <= prefix + "9" * rest)
-
-
-def _in_scope(officer: Officer, region_code: str) -> bool:
-    return regions.is_within(region_code, officer.region_code)
-
-
 def _visible_application(
     session: Session, officer: Officer, application_id: object, *, lock: bool = False
 ) -> Application:
     app = applications.find(session, application_id, lock=lock)
-    if app is None or not _in_scope(officer, app.region_code):
+    if app is None or not in_scope(officer, app.region_code):
         raise application_not_found()
     return app
 
@@ -326,7 +281,7 @@ def queue(
     officer view of the application plus payer name, masked ID number (first six, last
     four), and the working-day clock (:func:`review_clock`).
     """
-    me = _officer(session, officer)
+    me = active_officer(session, officer)
     filters = QueueFilters.check(
         status=status,
         kind=kind,
@@ -482,7 +437,7 @@ def detail(
     ``payer`` (masked), ``payment`` (by kind), ``bank_account`` (masked for officers),
     ``other_applications`` (the payer's others within scope, newest first), ``history``
     (every transition with the actor's code) and ``actions``. 404 outside the scope."""
-    me = _officer(session, officer)
+    me = active_officer(session, officer)
     app = _visible_application(session, me, application_id)
     person = session.get(Person, app.person_id)
     assert person is not None
@@ -536,7 +491,7 @@ def reveal(
     A reason is required (422 ``reveal.reason_required``). A SecurityEvent (kind
     ``reveal``) records who, which application, which field and why — never the value.
     """
-    me = _officer(session, officer)
+    me = active_officer(session, officer)
     if field not in REVEAL_FIELDS:
         raise Invalid("reveal.field", "查看的项目不正确", "field")
     text = reason.strip() if isinstance(reason, str) else ""
@@ -639,7 +594,7 @@ def approve(
     application may not review it); 404 outside the scope; 409 ``review.not_pending`` (or
     ``application.changed`` when another officer decided in between).
     """
-    me = _officer(session, officer)
+    me = active_officer(session, officer)
     text = _opinion(opinion, required=False)
     return _decide(session, me=me, application_id=application_id, approve=True, opinion=text, at=at)
 
@@ -649,7 +604,7 @@ def reject(
 ) -> Application:
     """审核不通过: pending -> rejected; the opinion (税务机关意见) is required (422
     ``review.opinion_required``). Nothing is sent to any agency."""
-    me = _officer(session, officer)
+    me = active_officer(session, officer)
     text = _opinion(opinion, required=True)
     return _decide(
         session, me=me, application_id=application_id, approve=False, opinion=text, at=at
@@ -689,7 +644,7 @@ def review_many(
     without opinion, no ids — are 422 for the whole request; so is a non-reviewer (403).
     A failed id outside the scope reports ``status: null``, like a missing one.
     """
-    me = _officer(session, officer)
+    me = active_officer(session, officer)
     if decision not in DECISIONS:
         raise Invalid("review.decision", "审核结果应为通过或不通过", "decision")
     approving = decision == "approve"
@@ -745,7 +700,7 @@ def initiate_pension_refund(
     (the citizen files those), a missing reason or bad bank details; 409 when the payment
     already has an active application.
     """
-    me = _officer(session, officer)
+    me = active_officer(session, officer)
     if not me.is_initiator:
         raise Forbidden("officer.not_initiator", "您没有发起退费的权限")
     if not isinstance(payment_id, str) or not payment_id.strip() or len(payment_id.strip()) > 40:
@@ -754,7 +709,7 @@ def initiate_pension_refund(
     if pay is None:
         raise payment_not_found()
     person = session.get(Person, pay.person_id)
-    if person is None or not _in_scope(me, person.region_code):
+    if person is None or not in_scope(me, person.region_code):
         raise payment_not_found()
     rules.check_pension_refundable_by_officer(pay.arrival_status)
     text = reason.strip() if isinstance(reason, str) else ""
@@ -832,7 +787,7 @@ def payments_to_initiate(
     not arrived, or an active application exists). A payment or citizen outside the scope is
     404 like an absent one; a malformed ID number is 422 on ``id_number``.
     """
-    me = _officer(session, officer)
+    me = active_officer(session, officer)
     if not me.is_initiator:
         raise Forbidden("officer.not_initiator", "您没有发起退费的权限")
     pid = payment_id.strip() if isinstance(payment_id, str) else ""
@@ -842,7 +797,7 @@ def payments_to_initiate(
             raise payment_not_found()
         pay = session.get(PensionPayment, pid)
         person = session.get(Person, pay.person_id) if pay is not None else None
-        if pay is None or person is None or not _in_scope(me, person.region_code):
+        if pay is None or person is None or not in_scope(me, person.region_code):
             raise payment_not_found()
         payments = [pay]
     elif idn:
@@ -850,7 +805,7 @@ def payments_to_initiate(
         person = session.execute(
             select(Person).where(Person.id_number == normalised)
         ).scalar_one_or_none()
-        if person is None or not _in_scope(me, person.region_code):
+        if person is None or not in_scope(me, person.region_code):
             raise NotFound("initiate.person_not_found", "未找到该缴费人的缴费记录", "id_number")
         query = select(PensionPayment).where(
             PensionPayment.person_id == person.id,
@@ -913,7 +868,7 @@ def iter_queue_rows(
     session: Session, *, officer: Any, today: date, **filters: Any
 ) -> Iterator[dict[str, Any]]:
     """Every item of the filtered queue (no paging), read in chunks of 500 rows."""
-    me = _officer(session, officer)
+    me = active_officer(session, officer)
     checked = QueueFilters.check(**filters)
     result = session.execute(_queue_select(me, checked), execution_options={"yield_per": 500})
     for row in result:
@@ -939,7 +894,7 @@ def export_queue_xlsx(
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 
-    me = _officer(session, officer)
+    me = active_officer(session, officer)
     filters = dict(
         status=status,
         kind=kind,
