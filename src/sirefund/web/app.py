@@ -24,7 +24,9 @@ from .api import officer as api_officer
 from .api import pension as api_pension
 from .api import unit as api_unit
 from .body_limit import BodyLimitMiddleware
+from .pages import common as pages_common
 from .pages import etax as pages_etax
+from .pages import guard
 from .pages import mobile as pages_mobile
 from .pages import officer as pages_officer
 
@@ -67,6 +69,9 @@ def create_app(
         setattr(app.state, key, value)
 
     errors.install(app)
+    guard.install(
+        app, applicant=pages_common.denied_response, officer=pages_officer.denied_response
+    )
 
     # Oversize bodies are refused before anything parses them, whatever Content-Length says
     # (chunked or understated bodies are counted as they arrive).

@@ -17,10 +17,11 @@ from starlette.concurrency import run_in_threadpool
 
 from ...domain.errors import DomainError, TooManyRequests
 from ...services import accounts
+from ...services.accounts import Principal
 from ..api.accounts import perform_login
 from ..deps import client_address
 from . import common
-from .common import Denied, Form
+from .common import Form
 
 LOGIN_KINDS = {"person": "自然人业务", "unit": "单位业务（村组）"}
 LOGIN_LABELS = {"person": "居民身份证号码/手机号码/用户名", "unit": "纳税人识别号"}
@@ -47,11 +48,13 @@ def login_context(
 
 
 async def show_login(
-    request: Request, *, template: str, default_next: str, extra: dict[str, Any] | None = None
+    request: Request,
+    *,
+    template: str,
+    default_next: str,
+    extra: dict[str, Any] | None = None,
+    principal: Principal | None,
 ) -> Response:
-    principal = await common.principal_or_none(request)
-    if isinstance(principal, Denied):
-        return principal.response
     next_url = common.safe_next(request.query_params.get("next"), default_next)
     if principal is not None and principal.kind in LOGIN_KINDS:
         return common.redirect(next_url)
@@ -152,11 +155,12 @@ def register_context(*, kind: str, form: Form | None = None) -> dict[str, Any]:
 
 
 async def show_register(
-    request: Request, *, template: str, extra: dict[str, Any] | None = None
+    request: Request,
+    *,
+    template: str,
+    extra: dict[str, Any] | None = None,
+    principal: Principal | None,
 ) -> Response:
-    principal = await common.principal_or_none(request)
-    if isinstance(principal, Denied):
-        return principal.response
     kind = _kind_of(request.query_params.get("kind"))
     ctx = register_context(kind=kind)
     ctx.update(extra or {})
@@ -232,10 +236,7 @@ async def do_register(
     return common.redirect(login_url, kind=kind, done="registered")
 
 
-async def do_logout(request: Request, *, after: str) -> Response:
-    principal = await common.principal_or_none(request)
-    if isinstance(principal, Denied):
-        return principal.response
+async def do_logout(request: Request, *, after: str, principal: Principal | None) -> Response:
     if principal is not None:
         app = request.app
 

@@ -27,9 +27,9 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from ...domain.errors import DomainError, Forbidden
-from ...services.accounts import Principal
+from ...domain.errors import DomainError
 from .. import deps
+from . import guard
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
@@ -92,33 +92,6 @@ async def in_transaction(db: deps.Db, work: Callable[[Session], T]) -> T:
 # --------------------------------------------------------------------------- who is calling
 
 
-@dataclass
-class Denied:
-    """Why a page cannot be shown to this caller; turned into a response by the page."""
-
-    response: Response
-
-
-async def principal_or_none(request: Request) -> Principal | None | Denied:
-    """The logged-in account (None when anonymous). A cookie POST with a wrong or missing
-    CSRF token answers an HTML 403 page instead of the API's JSON."""
-    try:
-        return await deps.optional_principal(request)
-    except Forbidden as exc:
-        return Denied(
-            render(
-                request,
-                _error_template(request),
-                {
-                    "title": "页面已过期",
-                    "message": exc.message,
-                    "back_url": referer_path(request) or home_url(request),
-                },
-                status_code=403,
-            )
-        )
-
-
 def return_target(request: Request, fallback: str) -> str:
     """Where to come back to after logging in: this page (with its query) for a GET. For a
     form posted after the session ended, the page it was on (the POST address itself cannot be
@@ -131,33 +104,35 @@ def return_target(request: Request, fallback: str) -> str:
     return target
 
 
-async def require(request: Request, kind: str) -> Principal | Denied:
-    """A principal of ``kind`` (person/unit), or a Denied: the login page for anonymous
-    visitors (coming back here afterwards), an explanation for the wrong kind of account."""
-    principal = await principal_or_none(request)
-    if isinstance(principal, Denied):
-        return principal
-    if principal is None:
+def denied_response(request: Request, exc: guard.PageDenied) -> Response:
+    """The PC or phone site's answer to a visitor a page does not fit (see guard.py)."""
+    if isinstance(exc, guard.LoginRequired):
         target = return_target(request, home_url(request))
-        login = login_url(request)
-        return Denied(
-            RedirectResponse(f"{login}?kind={kind}&next={quote(target)}", status_code=303)
+        kind = f"kind={exc.kind}&" if exc.kind else ""
+        return RedirectResponse(f"{login_url(request)}?{kind}next={quote(target)}", status_code=303)
+    if isinstance(exc, guard.WrongAccountKind):
+        who = {"person": "自然人", "unit": "单位（村组）"}.get(exc.kind, exc.kind)
+        return render(
+            request,
+            _error_template(request),
+            {
+                "title": "无权使用此功能",
+                "message": f"当前登录的账户类型无权使用此功能，请以{who}身份登录。",
+                "back_url": home_url(request),
+            },
+            status_code=403,
         )
-    if principal.kind != kind:
-        who = {"person": "自然人", "unit": "单位（村组）"}.get(kind, kind)
-        return Denied(
-            render(
-                request,
-                _error_template(request),
-                {
-                    "title": "无权使用此功能",
-                    "message": f"当前登录的账户类型无权使用此功能，请以{who}身份登录。",
-                    "back_url": home_url(request),
-                },
-                status_code=403,
-            )
-        )
-    return principal
+    message = exc.message if isinstance(exc, guard.PageExpired) else "页面已过期，请刷新后重试"
+    return render(
+        request,
+        _error_template(request),
+        {
+            "title": "页面已过期",
+            "message": message,
+            "back_url": referer_path(request) or home_url(request),
+        },
+        status_code=403,
+    )
 
 
 def is_mobile(request: Request) -> bool:

@@ -21,8 +21,8 @@ from ...domain.rules import BANK_ACCOUNT_TYPE_LABELS, BANK_CATEGORIES
 from ...domain.workflow import Channel
 from ...services import accounts, bank_details, pension
 from ...services.accounts import Principal
-from . import accounts_pages, common, etax_medical, etax_unit
-from .common import Denied, Form, in_transaction, render
+from . import accounts_pages, common, etax_medical, etax_unit, guard
+from .common import Form, in_transaction, render
 
 router = APIRouter(include_in_schema=False)
 CHANNEL = Channel.WEB.value
@@ -66,19 +66,14 @@ def functions_for(principal: Principal | None) -> list[dict[str, str]]:
     return [FUNCTIONS[k] for k in keys]
 
 
-async def _public(request: Request) -> Principal | None | Denied:
-    return await common.principal_or_none(request)
-
-
 # --------------------------------------------------------------------------- home and menus
 
 
 @router.get("/etax/")
 @router.get("/etax")
-async def home(request: Request, db: common.deps.DbSession) -> Response:
-    principal = await _public(request)
-    if isinstance(principal, Denied):
-        return principal.response
+async def home(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePrincipal
+) -> Response:
     account = None
     todos: list[dict[str, Any]] = []
     if principal is not None and principal.kind in ("person", "unit"):
@@ -139,10 +134,7 @@ def _menu(
 
 
 @router.get("/etax/tax-center")
-async def tax_center(request: Request) -> Response:
-    principal = await _public(request)
-    if isinstance(principal, Denied):
-        return principal.response
+async def tax_center(request: Request, principal: guard.PagePrincipal) -> Response:
     items = [{"label": "税费申报及缴纳", "url": DECLARE[1], "hint": "各类税费的申报、缴纳与退费"}]
     return _menu(
         request,
@@ -155,10 +147,7 @@ async def tax_center(request: Request) -> Response:
 
 
 @router.get("/etax/tax-center/declare")
-async def declare(request: Request) -> Response:
-    principal = await _public(request)
-    if isinstance(principal, Denied):
-        return principal.response
+async def declare(request: Request, principal: guard.PagePrincipal) -> Response:
     items = [{"label": "其他申报", "url": OTHER[1], "hint": "城乡居民社会保险费退费等"}]
     return _menu(
         request,
@@ -171,10 +160,7 @@ async def declare(request: Request) -> Response:
 
 
 @router.get("/etax/tax-center/declare/other")
-async def other(request: Request) -> Response:
-    principal = await _public(request)
-    if isinstance(principal, Denied):
-        return principal.response
+async def other(request: Request, principal: guard.PagePrincipal) -> Response:
     return _menu(
         request,
         principal,
@@ -193,10 +179,7 @@ _SECTIONS = {
 }
 
 
-async def _section(request: Request, section: str) -> Response:
-    principal = await _public(request)
-    if isinstance(principal, Denied):
-        return principal.response
+async def _section(request: Request, section: str, principal: guard.PagePrincipal) -> Response:
     heading, nav = _SECTIONS[section]
     items: list[dict[str, str]] = []
     if section == "query-center":
@@ -256,9 +239,13 @@ REGISTER_EXTRA = {"crumbs": [HOME, ("用户注册", None)]}
 
 
 @router.get("/etax/login")
-async def login_page(request: Request) -> Response:
+async def login_page(request: Request, principal: guard.PagePrincipal) -> Response:
     return await accounts_pages.show_login(
-        request, template="etax/login.html", default_next="/etax/", extra=LOGIN_EXTRA
+        request,
+        principal=principal,
+        template="etax/login.html",
+        default_next="/etax/",
+        extra=LOGIN_EXTRA,
     )
 
 
@@ -270,9 +257,9 @@ async def login_submit(request: Request) -> Response:
 
 
 @router.get("/etax/register")
-async def register_page(request: Request) -> Response:
+async def register_page(request: Request, principal: guard.PagePrincipal) -> Response:
     return await accounts_pages.show_register(
-        request, template="etax/register.html", extra=REGISTER_EXTRA
+        request, principal=principal, template="etax/register.html", extra=REGISTER_EXTRA
     )
 
 
@@ -284,8 +271,8 @@ async def register_submit(request: Request) -> Response:
 
 
 @router.post("/etax/logout")
-async def logout(request: Request) -> Response:
-    return await accounts_pages.do_logout(request, after="/etax/")
+async def logout(request: Request, principal: guard.PagePrincipal) -> Response:
+    return await accounts_pages.do_logout(request, after="/etax/", principal=principal)
 
 
 # --------------------------------------------------------------------------- pension (person)
@@ -388,10 +375,9 @@ def _pension_context(
 
 
 @router.get("/etax/pension")
-async def pension_page(request: Request, db: common.deps.DbSession) -> Response:
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
+async def pension_page(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+) -> Response:
     query = _pension_query(request)
     listing = await in_transaction(db, lambda s: _pension_listing(s, principal, query))
     return render(request, "etax/pension.html", _pension_context(request, query, listing))
@@ -404,11 +390,10 @@ def _selection_total(rows: dict[str, dict[str, Any]], ids: list[str]) -> str:
 
 
 @router.post("/etax/pension/action")
-async def pension_action(request: Request, db: common.deps.DbSession) -> Response:
+async def pension_action(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+) -> Response:
     """The list's buttons: 申请退费 (opens the dialog — the no-JavaScript path) and 撤销退费."""
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
     form = await common.read_form(request)
     query = _pension_query(request, form)
     op = form.text("op", max_chars=10)
@@ -481,10 +466,9 @@ async def pension_action(request: Request, db: common.deps.DbSession) -> Respons
 
 
 @router.post("/etax/pension/apply")
-async def pension_apply(request: Request, db: common.deps.DbSession) -> Response:
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
+async def pension_apply(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+) -> Response:
     form = await common.read_form(request)
     outcome = await apply_pension(request, db, principal, form, channel=CHANNEL)
     query = _pension_query(request, form)
@@ -564,10 +548,9 @@ async def apply_pension(
 
 
 @router.get("/etax/pension/progress")
-async def pension_progress(request: Request, db: common.deps.DbSession) -> Response:
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
+async def pension_progress(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+) -> Response:
     year = common.query_int(request, "year", minimum=1900, maximum=2100)
     page = common.query_int(request, "page", default=1, minimum=1)
 
@@ -596,11 +579,10 @@ async def pension_progress(request: Request, db: common.deps.DbSession) -> Respo
 
 
 @router.post("/etax/pension/progress/cancel")
-async def pension_progress_cancel(request: Request, db: common.deps.DbSession) -> Response:
+async def pension_progress_cancel(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+) -> Response:
     """撤销退费 from the progress table (one application at a time)."""
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
     form = await common.read_form(request)
     app_id = form.integer("application_id", label="退费申请", minimum=1, maximum=2**62)
     year = form.integer("year", label="缴费年度", minimum=1900, maximum=2100)
@@ -634,11 +616,8 @@ router.include_router(etax_medical.router)
 
 
 @router.get("/etax/{rest:path}")
-async def not_found(request: Request, rest: str) -> Response:
+async def not_found(request: Request, rest: str, principal: guard.PagePrincipal) -> Response:
     """Any other address under /etax/ answers a Chinese page, not the API's JSON."""
-    principal = await _public(request)
-    if isinstance(principal, Denied):
-        return principal.response
     return render(
         request,
         "etax/error.html",

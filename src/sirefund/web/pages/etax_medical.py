@@ -33,8 +33,8 @@ from ...domain.workflow import Channel
 from ...services import accounts, deposit_accounts, medical
 from ...services.accounts import Principal
 from ...services.deposit_accounts import FormInvalid, ReportInvalid
-from . import common
-from .common import Denied, Form, in_transaction, render
+from . import common, guard
+from .common import Form, in_transaction, render
 
 router = APIRouter(include_in_schema=False)
 CHANNEL = Channel.WEB.value
@@ -186,10 +186,9 @@ def _base_context(request: Request, data: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/etax/medical")
-async def medical_page(request: Request, db: common.deps.DbSession) -> Response:
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
+async def medical_page(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+) -> Response:
     query = medical_query(request)
     today = request.app.state.clock.today()
     data = await in_transaction(db, lambda s: load_listing(s, principal, query, today))
@@ -276,10 +275,9 @@ def _payment_ids_from_query(request: Request) -> list[str]:
 
 
 @router.get("/etax/medical/apply")
-async def apply_page(request: Request, db: common.deps.DbSession) -> Response:
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
+async def apply_page(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+) -> Response:
     ids = _payment_ids_from_query(request)
     query = medical_query(request)
     today = request.app.state.clock.today()
@@ -302,10 +300,9 @@ async def apply_page(request: Request, db: common.deps.DbSession) -> Response:
 
 
 @router.post("/etax/medical/apply")
-async def apply_submit(request: Request, db: common.deps.DbSession) -> Response:
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
+async def apply_submit(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+) -> Response:
     form = await common.read_form(request)
     outcome = await submit_application(request, db, principal, form, channel=CHANNEL)
     if isinstance(outcome, str):
@@ -385,10 +382,9 @@ async def submit_application(
 
 
 @router.get("/etax/medical/progress")
-async def progress_page(request: Request, db: common.deps.DbSession) -> Response:
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
+async def progress_page(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+) -> Response:
     query = medical_query(request)
     today = request.app.state.clock.today()
     page = common.query_int(request, "page", default=1, minimum=1)
@@ -422,10 +418,9 @@ async def progress_page(request: Request, db: common.deps.DbSession) -> Response
 
 
 @router.post("/etax/medical/progress/cancel")
-async def progress_cancel(request: Request, db: common.deps.DbSession) -> Response:
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
+async def progress_cancel(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+) -> Response:
     form = await common.read_form(request)
     app_id = form.integer("application_id", label="退费申请", minimum=1, maximum=2**62)
     keep = _clean(
@@ -623,10 +618,9 @@ def header_from_report(report: deposit_accounts.Report | None, today: date) -> d
 
 
 @router.get("/etax/medical/deposit-report")
-async def report_page(request: Request, db: common.deps.DbSession) -> Response:
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
+async def report_page(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+) -> Response:
     today = request.app.state.clock.today()
     account, report = await load_report(db, principal, today)
     rows = rows_from_report(report) if report else []
@@ -732,10 +726,9 @@ async def handle_report_post(
 
 
 @router.post("/etax/medical/deposit-report")
-async def report_submit(request: Request, db: common.deps.DbSession) -> Response:
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
+async def report_submit(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+) -> Response:
     form = await common.read_form(request)
     return_url = _return_url(form.text("return", max_chars=500), "/etax/medical")
     outcome, data = await handle_report_post(request, db, principal, form)

@@ -21,8 +21,8 @@ from ...domain.rules import BANK_ACCOUNT_TYPE_LABELS, BANK_CATEGORIES, UNIT_PAYM
 from ...domain.workflow import Channel
 from ...services import bank_details, units
 from ...services.accounts import Principal
-from . import common
-from .common import Denied, Form, in_transaction, render
+from . import common, guard
+from .common import Form, in_transaction, render
 
 router = APIRouter(include_in_schema=False)
 CHANNEL = Channel.WEB.value
@@ -72,10 +72,9 @@ def _payments_query(request: Request) -> dict[str, Any]:
 
 
 @router.get("/etax/unit")
-async def unit_payments(request: Request, db: common.deps.DbSession) -> Response:
-    principal = await common.require(request, "unit")
-    if isinstance(principal, Denied):
-        return principal.response
+async def unit_payments(
+    request: Request, db: common.deps.DbSession, principal: guard.PageUnit
+) -> Response:
     q = _payments_query(request)
     rows = await in_transaction(
         db,
@@ -224,10 +223,9 @@ def _payment_id_ok(payment_id: str) -> bool:
 
 
 @router.get("/etax/unit/payments/{payment_id}/refund")
-async def refund_page(request: Request, payment_id: str, db: common.deps.DbSession) -> Response:
-    principal = await common.require(request, "unit")
-    if isinstance(principal, Denied):
-        return principal.response
+async def refund_page(
+    request: Request, payment_id: str, db: common.deps.DbSession, principal: guard.PageUnit
+) -> Response:
     try:
         if not _payment_id_ok(payment_id):
             raise units.payment_not_found()
@@ -252,10 +250,9 @@ def _not_found(request: Request, exc: DomainError) -> Response:
 
 
 @router.post("/etax/unit/payments/{payment_id}/refund")
-async def refund_submit(request: Request, payment_id: str, db: common.deps.DbSession) -> Response:
-    principal = await common.require(request, "unit")
-    if isinstance(principal, Denied):
-        return principal.response
+async def refund_submit(
+    request: Request, payment_id: str, db: common.deps.DbSession, principal: guard.PageUnit
+) -> Response:
     form = await common.read_form(request)
     op = form.text("op", max_chars=20) or "refresh"
     for name in MAINT_FIELDS:
@@ -342,10 +339,9 @@ async def refund_submit(request: Request, payment_id: str, db: common.deps.DbSes
 
 
 @router.get("/etax/unit/progress")
-async def progress_page(request: Request, db: common.deps.DbSession) -> Response:
-    principal = await common.require(request, "unit")
-    if isinstance(principal, Denied):
-        return principal.response
+async def progress_page(
+    request: Request, db: common.deps.DbSession, principal: guard.PageUnit
+) -> Response:
     return await _progress(request, db, principal)
 
 
@@ -394,11 +390,10 @@ async def _progress(
 
 
 @router.post("/etax/unit/progress/cancel")
-async def progress_cancel(request: Request, db: common.deps.DbSession) -> Response:
+async def progress_cancel(
+    request: Request, db: common.deps.DbSession, principal: guard.PageUnit
+) -> Response:
     """撤销退费: each checked pending application, with every pending one of its batch."""
-    principal = await common.require(request, "unit")
-    if isinstance(principal, Denied):
-        return principal.response
     form = await common.read_form(request)
     ids_raw = form.many("application_ids", max_items=200)
     year = form.integer("year", label="缴费年度", minimum=1900, maximum=2100)
@@ -438,11 +433,8 @@ async def progress_cancel(request: Request, db: common.deps.DbSession) -> Respon
 
 @router.get("/etax/unit/progress/{application_id}/persons")
 async def progress_persons(
-    request: Request, application_id: str, db: common.deps.DbSession
+    request: Request, application_id: str, db: common.deps.DbSession, principal: guard.PageUnit
 ) -> Response:
-    principal = await common.require(request, "unit")
-    if isinstance(principal, Denied):
-        return principal.response
     app_id = (
         int(application_id)
         if application_id.isascii() and application_id.isdigit() and len(application_id) < 18

@@ -18,8 +18,8 @@ from ...domain.workflow import Channel
 from ...services import accounts, deposit_accounts, medical, pension
 from ...services.accounts import Principal
 from ...services.deposit_accounts import ReportInvalid
-from . import accounts_pages, common, etax, etax_medical
-from .common import Denied, Form, in_transaction, render
+from . import accounts_pages, common, etax, etax_medical, guard
+from .common import Form, in_transaction, render
 
 router = APIRouter(include_in_schema=False)
 CHANNEL = Channel.MOBILE_APP.value
@@ -38,19 +38,12 @@ def _clean(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v not in (None, "")}
 
 
-async def _public(request: Request) -> Principal | None | Denied:
-    return await common.principal_or_none(request)
-
-
 # --------------------------------------------------------------------------- menus
 
 
 @router.get("/m/")
 @router.get("/m")
-async def home(request: Request) -> Response:
-    principal = await _public(request)
-    if isinstance(principal, Denied):
-        return principal.response
+async def home(request: Request, principal: guard.PagePrincipal) -> Response:
     groups = [
         {
             "title": "常用服务",
@@ -77,10 +70,7 @@ async def home(request: Request) -> Response:
 
 
 @router.get("/m/more")
-async def more(request: Request) -> Response:
-    principal = await _public(request)
-    if isinstance(principal, Denied):
-        return principal.response
+async def more(request: Request, principal: guard.PagePrincipal) -> Response:
     groups = [
         {
             "title": "退税",
@@ -111,10 +101,7 @@ async def more(request: Request) -> Response:
 
 
 @router.get("/m/refund")
-async def refund(request: Request) -> Response:
-    principal = await _public(request)
-    if isinstance(principal, Denied):
-        return principal.response
+async def refund(request: Request, principal: guard.PagePrincipal) -> Response:
     return render(
         request,
         "mobile/menu.html",
@@ -131,10 +118,7 @@ async def refund(request: Request) -> Response:
 
 
 @router.get("/m/sif")
-async def sif(request: Request) -> Response:
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
+async def sif(request: Request, principal: guard.PagePerson) -> Response:
     return render(
         request,
         "mobile/menu.html",
@@ -167,9 +151,13 @@ REGISTER_EXTRA = {"back_url": "/m/login", "heading": "用户注册"}
 
 
 @router.get("/m/login")
-async def login_page(request: Request) -> Response:
+async def login_page(request: Request, principal: guard.PagePrincipal) -> Response:
     return await accounts_pages.show_login(
-        request, template="mobile/login.html", default_next="/m/sif", extra=LOGIN_EXTRA
+        request,
+        principal=principal,
+        template="mobile/login.html",
+        default_next="/m/sif",
+        extra=LOGIN_EXTRA,
     )
 
 
@@ -181,9 +169,9 @@ async def login_submit(request: Request) -> Response:
 
 
 @router.get("/m/register")
-async def register_page(request: Request) -> Response:
+async def register_page(request: Request, principal: guard.PagePrincipal) -> Response:
     return await accounts_pages.show_register(
-        request, template="mobile/register.html", extra=REGISTER_EXTRA
+        request, principal=principal, template="mobile/register.html", extra=REGISTER_EXTRA
     )
 
 
@@ -195,8 +183,8 @@ async def register_submit(request: Request) -> Response:
 
 
 @router.post("/m/logout")
-async def logout(request: Request) -> Response:
-    return await accounts_pages.do_logout(request, after="/m/")
+async def logout(request: Request, principal: guard.PagePrincipal) -> Response:
+    return await accounts_pages.do_logout(request, after="/m/", principal=principal)
 
 
 # --------------------------------------------------------------------------- 养老 (1.1)
@@ -273,20 +261,18 @@ async def _pension_render(
 
 
 @router.get("/m/pension")
-async def pension_page(request: Request, db: common.deps.DbSession) -> Response:
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
+async def pension_page(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+) -> Response:
     query = _pension_query(request)
     apply_id = common.query_text(request, "apply", max_chars=40) or None
     return await _pension_render(request, db, principal, query, apply_id=apply_id)
 
 
 @router.post("/m/pension/apply")
-async def pension_apply(request: Request, db: common.deps.DbSession) -> Response:
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
+async def pension_apply(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+) -> Response:
     form = await common.read_form(request)
     outcome = await etax.apply_pension(request, db, principal, form, channel=CHANNEL)
     query = _pension_query(request, form)
@@ -320,10 +306,9 @@ async def pension_apply(request: Request, db: common.deps.DbSession) -> Response
 
 
 @router.post("/m/pension/cancel")
-async def pension_cancel(request: Request, db: common.deps.DbSession) -> Response:
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
+async def pension_cancel(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+) -> Response:
     form = await common.read_form(request)
     query = _pension_query(request, form)
     app_id = form.integer("application_id", label="退费申请", minimum=1, maximum=2**62)
@@ -361,11 +346,10 @@ async def pension_cancel(request: Request, db: common.deps.DbSession) -> Respons
 
 
 @router.get("/m/medical")
-async def medical_registrations(request: Request, db: common.deps.DbSession) -> Response:
+async def medical_registrations(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+) -> Response:
     """选择【城乡居民医保社保费退费】后带出医保登记信息，点击【确认】."""
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
 
     def load(session: Any) -> tuple[list[Any], dict[str, Any]]:
         return (
@@ -399,11 +383,10 @@ def _medical_keep(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/m/medical/query")
-async def medical_query(request: Request, db: common.deps.DbSession) -> Response:
+async def medical_query(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+) -> Response:
     """城乡居民医保可退费信息查询: 可退费信息查询 / 已退费进度查询."""
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
     query = etax_medical.medical_query(request)
     view = "progress" if request.query_params.get("view") == "progress" else "query"
     today = request.app.state.clock.today()
@@ -445,11 +428,10 @@ async def medical_query(request: Request, db: common.deps.DbSession) -> Response
 
 
 @router.get("/m/medical/apply")
-async def medical_apply(request: Request, db: common.deps.DbSession) -> Response:
+async def medical_apply(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+) -> Response:
     """退费: the prompt 未查询到存款账户报告信息 without an account, else 选择银行账户信息."""
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
     return await _medical_apply_render(request, db, principal)
 
 
@@ -548,19 +530,17 @@ async def _medical_apply_render(
 
 
 @router.get("/m/medical/apply/fill")
-async def medical_fill(request: Request, db: common.deps.DbSession) -> Response:
+async def medical_fill(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+) -> Response:
     """城乡居民医保社保退费信息填写 for the chosen account."""
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
     return await _medical_apply_render(request, db, principal, step="fill")
 
 
 @router.post("/m/medical/apply")
-async def medical_apply_submit(request: Request, db: common.deps.DbSession) -> Response:
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
+async def medical_apply_submit(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+) -> Response:
     form = await common.read_form(request)
     outcome = await etax_medical.submit_application(request, db, principal, form, channel=CHANNEL)
     if isinstance(outcome, str):
@@ -578,10 +558,9 @@ async def medical_apply_submit(request: Request, db: common.deps.DbSession) -> R
 
 
 @router.post("/m/medical/cancel")
-async def medical_cancel(request: Request, db: common.deps.DbSession) -> Response:
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
+async def medical_cancel(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+) -> Response:
     form = await common.read_form(request)
     app_id = form.integer("application_id", label="退费申请", minimum=1, maximum=2**62)
     keep = _clean(
@@ -693,10 +672,9 @@ def _report_ctx(
 
 
 @router.get("/m/medical/report")
-async def report_page(request: Request, db: common.deps.DbSession) -> Response:
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
+async def report_page(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+) -> Response:
     today = request.app.state.clock.today()
     account, report = await _report_state(db, principal)
     header = etax_medical.header_from_report(report, today)
@@ -750,11 +728,10 @@ def _account_ctx(
 
 
 @router.get("/m/medical/report/account")
-async def report_account_page(request: Request, db: common.deps.DbSession) -> Response:
+async def report_account_page(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+) -> Response:
     """新增记录 (or 修改 of a draft row): one 银行账户信息 form."""
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
     today = request.app.state.clock.today()
     _account, report = await _report_state(db, principal)
     rows = _draft_rows(report) if report and report.state == deposit_accounts.DRAFT else []
@@ -817,11 +794,10 @@ async def _save_draft(
 
 
 @router.post("/m/medical/report/account")
-async def report_account_save(request: Request, db: common.deps.DbSession) -> Response:
+async def report_account_save(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+) -> Response:
     """保存 of one account: kept in the draft report (暂存); the report is submitted later."""
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
     form = await common.read_form(request)
     return_url = common.safe_next(form.text("return", max_chars=500), "/m/medical")
     header = {name: form.text(name, max_chars=50) for name in ("handler_name", "report_date")}
@@ -876,11 +852,10 @@ async def report_account_save(request: Request, db: common.deps.DbSession) -> Re
 
 
 @router.post("/m/medical/report")
-async def report_submit(request: Request, db: common.deps.DbSession) -> Response:
+async def report_submit(
+    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+) -> Response:
     """暂存 / 提交 of the report, or 删除 of a draft row."""
-    principal = await common.require(request, "person")
-    if isinstance(principal, Denied):
-        return principal.response
     form = await common.read_form(request)
     op = form.text("op", max_chars=20)
     return_url = common.safe_next(form.text("return", max_chars=500), "/m/medical")
@@ -945,11 +920,8 @@ async def report_submit(request: Request, db: common.deps.DbSession) -> Response
 
 
 @router.get("/m/{rest:path}")
-async def not_found(request: Request, rest: str) -> Response:
+async def not_found(request: Request, rest: str, principal: guard.PagePrincipal) -> Response:
     """Any other address under /m/ answers a Chinese page, not the API's JSON."""
-    principal = await _public(request)
-    if isinstance(principal, Denied):
-        return principal.response
     return render(
         request,
         "mobile/error.html",

@@ -24,15 +24,15 @@ from starlette.concurrency import run_in_threadpool
 
 from ... import outbox
 from ...domain import regions
-from ...domain.errors import DomainError, Forbidden, NotFound
+from ...domain.errors import DomainError, NotFound
 from ...domain.rules import BANK_ACCOUNT_TYPE_LABELS, BANK_CATEGORIES
 from ...domain.workflow import CHANNEL_LABELS, ApplicationKind, ApplicationStatus
 from ...services import accounts, bank_details, review
 from ...services.accounts import Principal
-from ..deps import Db, DbSession, optional_principal
-from . import common
+from ..deps import Db, DbSession
+from . import common, guard
 from .accounts_pages import finish_login
-from .common import Denied, Form, in_transaction, render
+from .common import Form, in_transaction, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -101,41 +101,29 @@ def _error_page(
     return render(request, "officer/error.html", ctx, status_code=status_code)
 
 
-async def _principal(request: Request) -> Principal | None | Denied:
-    try:
-        return await optional_principal(request)
-    except Forbidden as exc:  # a cookie POST without the right CSRF token
-        return Denied(
-            _error_page(
-                request,
-                title="页面已过期",
-                message=exc.message,
-                status_code=403,
-                back_url=common.referer_path(request) or HOME,
-            )
-        )
-
-
-async def _officer(request: Request) -> Principal | Denied:
-    """The logged-in officer; anonymous visitors go to the login page and come back here."""
-    principal = await _principal(request)
-    if isinstance(principal, Denied):
-        return principal
-    if principal is None:
+def denied_response(request: Request, exc: guard.PageDenied) -> Response:
+    """The console's answer to a visitor a page does not fit (see guard.py): anonymous
+    visitors go to the login page and come back here; other accounts are told why not."""
+    if isinstance(exc, guard.LoginRequired):
         target = common.return_target(request, HOME)
-        return Denied(RedirectResponse(f"{LOGIN}?next={quote(target)}", status_code=303))
-    if principal.kind != "officer":
-        return Denied(
-            _error_page(
-                request,
-                title="无权使用此功能",
-                status_code=403,
-                back_url=LOGIN,
-                back_label="以税务人员身份登录",
-                message="当前登录的账户不是税务人员账户，请以税务人员身份登录税务端。",
-            )
+        return RedirectResponse(f"{LOGIN}?next={quote(target)}", status_code=303)
+    if isinstance(exc, guard.WrongAccountKind):
+        return _error_page(
+            request,
+            title="无权使用此功能",
+            status_code=403,
+            back_url=LOGIN,
+            back_label="以税务人员身份登录",
+            message="当前登录的账户不是税务人员账户，请以税务人员身份登录税务端。",
         )
-    return principal
+    message = exc.message if isinstance(exc, guard.PageExpired) else "页面已过期，请刷新后重试"
+    return _error_page(
+        request,
+        title="页面已过期",
+        message=message,
+        status_code=403,
+        back_url=common.referer_path(request) or HOME,
+    )
 
 
 def _base_context(
@@ -205,10 +193,7 @@ async def console_home(request: Request) -> Response:
 
 
 @router.get("/officer/login")
-async def login_page(request: Request) -> Response:
-    principal = await _principal(request)
-    if isinstance(principal, Denied):
-        return principal.response
+async def login_page(request: Request, principal: guard.PagePrincipal) -> Response:
     next_url = _safe_next(request.query_params.get("next"))
     if principal is not None and principal.kind == "officer":
         return common.redirect(next_url)
@@ -246,10 +231,7 @@ async def login_submit(request: Request) -> Response:
 
 
 @router.post("/officer/logout")
-async def logout(request: Request) -> Response:
-    principal = await _principal(request)
-    if isinstance(principal, Denied):
-        return principal.response
+async def logout(request: Request, principal: guard.PagePrincipal) -> Response:
     if principal is not None:
         app = request.app
 
@@ -358,20 +340,14 @@ async def _queue_response(
 
 
 @router.get("/officer/applications")
-async def queue_page(request: Request, db: DbSession) -> Response:
-    principal = await _officer(request)
-    if isinstance(principal, Denied):
-        return principal.response
+async def queue_page(request: Request, db: DbSession, principal: guard.PageOfficer) -> Response:
     return await _queue_response(request, db, principal)
 
 
 @router.post("/officer/applications/review")
-async def review_batch(request: Request, db: DbSession) -> Response:
+async def review_batch(request: Request, db: DbSession, principal: guard.PageOfficer) -> Response:
     """批量通过 / 批量不通过 with one shared 税务机关意见; the queue is shown again (same filters
     and page, from the form's action URL) with a result per id."""
-    principal = await _officer(request)
-    if isinstance(principal, Denied):
-        return principal.response
     form = await common.read_form(request)
     raw_ids = form.many("application_ids", max_items=review.MAX_BATCH)
     # Longer than allowed is refused by the service, with the whole text kept for editing.
@@ -419,11 +395,8 @@ async def review_batch(request: Request, db: DbSession) -> Response:
 
 
 @router.get("/officer/applications.xlsx")
-async def export_queue(request: Request, db: DbSession) -> Response:
+async def export_queue(request: Request, db: DbSession, principal: guard.PageOfficer) -> Response:
     """导出Excel: the filtered queue (every page) as an xlsx workbook."""
-    principal = await _officer(request)
-    if isinstance(principal, Denied):
-        return principal.response
     _, parsed, errors = _queue_query(request)
     if errors:
         return await _queue_response(request, db, principal, status_code=422)
@@ -510,10 +483,9 @@ async def _detail_response(
 
 
 @router.get("/officer/applications/{application_id}")
-async def detail_page(application_id: str, request: Request, db: DbSession) -> Response:
-    principal = await _officer(request)
-    if isinstance(principal, Denied):
-        return principal.response
+async def detail_page(
+    application_id: str, request: Request, db: DbSession, principal: guard.PageOfficer
+) -> Response:
     app_id = _parse_id(application_id)
     if app_id is None:
         return _not_found(request)
@@ -521,11 +493,10 @@ async def detail_page(application_id: str, request: Request, db: DbSession) -> R
 
 
 @router.post("/officer/applications/{application_id}/decision")
-async def decide(application_id: str, request: Request, db: DbSession) -> Response:
+async def decide(
+    application_id: str, request: Request, db: DbSession, principal: guard.PageOfficer
+) -> Response:
     """审核通过 (意见 optional) or 审核不通过 (意见 required), by the button pressed."""
-    principal = await _officer(request)
-    if isinstance(principal, Denied):
-        return principal.response
     app_id = _parse_id(application_id)
     if app_id is None:
         return _not_found(request)
@@ -560,12 +531,11 @@ async def decide(application_id: str, request: Request, db: DbSession) -> Respon
 
 
 @router.post("/officer/applications/{application_id}/reveal")
-async def reveal(application_id: str, request: Request, db: DbSession) -> Response:
+async def reveal(
+    application_id: str, request: Request, db: DbSession, principal: guard.PageOfficer
+) -> Response:
     """查看完整信息: the full ID number or account number, shown in this reply only and
     recorded with the officer and the reason (services.review.reveal)."""
-    principal = await _officer(request)
-    if isinstance(principal, Denied):
-        return principal.response
     app_id = _parse_id(application_id)
     if app_id is None:
         return _not_found(request)
@@ -687,10 +657,7 @@ async def _initiate_response(
 
 
 @router.get("/officer/initiate")
-async def initiate_page(request: Request, db: DbSession) -> Response:
-    principal = await _officer(request)
-    if isinstance(principal, Denied):
-        return principal.response
+async def initiate_page(request: Request, db: DbSession, principal: guard.PageOfficer) -> Response:
     lookup = _lookup_from(
         {
             k: common.query_text(request, k, max_chars=40)
@@ -701,12 +668,11 @@ async def initiate_page(request: Request, db: DbSession) -> Response:
 
 
 @router.post("/officer/initiate")
-async def initiate_submit(request: Request, db: DbSession) -> Response:
+async def initiate_submit(
+    request: Request, db: DbSession, principal: guard.PageOfficer
+) -> Response:
     """税务端发起退费 of an arrived pension payment (channel 税务端); the new application
     opens with its review buttons disabled for the initiator (four eyes)."""
-    principal = await _officer(request)
-    if isinstance(principal, Denied):
-        return principal.response
     form = await common.read_form(request)
     lookup = _lookup_from(
         {k: form.text(f"lookup_{k}", max_chars=40) for k in ("payment_id", "id_number", "year")}
@@ -817,19 +783,17 @@ async def _dispatch_response(
 
 
 @router.get("/officer/dispatches")
-async def dispatches_page(request: Request, db: DbSession) -> Response:
-    principal = await _officer(request)
-    if isinstance(principal, Denied):
-        return principal.response
+async def dispatches_page(
+    request: Request, db: DbSession, principal: guard.PageOfficer
+) -> Response:
     return await _dispatch_response(request, db, principal)
 
 
 @router.post("/officer/dispatches/{message_id}/retry")
-async def retry_dispatch(message_id: str, request: Request, db: DbSession) -> Response:
+async def retry_dispatch(
+    message_id: str, request: Request, db: DbSession, principal: guard.PageOfficer
+) -> Response:
     """重试: a failed request goes back to the worker with the same request id."""
-    principal = await _officer(request)
-    if isinstance(principal, Denied):
-        return principal.response
     msg_id = _parse_id(message_id)
     clock = request.app.state.clock
     try:

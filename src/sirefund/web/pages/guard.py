@@ -1,0 +1,87 @@
+"""Who may see a page: login as a dependency that raises, one HTML handler that answers.
+
+A page route names what it needs in its signature — ``principal: PagePerson`` — and never
+checks the caller itself. When the caller does not fit, the dependency raises a
+:class:`PageDenied`; :func:`install` registers the one handler that turns it into the answer
+of the area the page belongs to (PC 电子税务局, phone 楚税通, officer console):
+
+- :class:`LoginRequired` — anonymous: 303 to that area's login page, coming back here after;
+- :class:`WrongAccountKind` — logged in as another kind of account: 403 无权使用此功能;
+- :class:`PageExpired` — a cookie POST without the session's CSRF token: 403 页面已过期.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import Response
+
+from ...domain.errors import Forbidden
+from ...services.accounts import Principal
+from .. import deps
+
+
+class PageDenied(Exception):
+    """This page cannot be shown to this caller."""
+
+
+class LoginRequired(PageDenied):
+    def __init__(self, kind: str | None) -> None:
+        super().__init__(kind)
+        self.kind = kind  # the kind of account the login page should offer first
+
+
+class WrongAccountKind(PageDenied):
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind  # the kind the page is for
+
+
+class PageExpired(PageDenied):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+async def page_principal(request: Request) -> Principal | None:
+    """The logged-in account of any kind, or None for an anonymous visitor."""
+    try:
+        return await deps.optional_principal(request)
+    except Forbidden as exc:  # a cookie POST with a wrong or missing CSRF token
+        raise PageExpired(exc.message) from exc
+
+
+def _of_kind(kind: str) -> Callable[[Request], Awaitable[Principal]]:
+    async def dependency(request: Request) -> Principal:
+        principal = await page_principal(request)
+        if principal is None:
+            raise LoginRequired(kind)
+        if principal.kind != kind:
+            raise WrongAccountKind(kind)
+        return principal
+
+    dependency.__name__ = f"page_{kind}"
+    return dependency
+
+
+PagePrincipal = Annotated[Principal | None, Depends(page_principal)]
+PagePerson = Annotated[Principal, Depends(_of_kind("person"))]
+PageUnit = Annotated[Principal, Depends(_of_kind("unit"))]
+PageOfficer = Annotated[Principal, Depends(_of_kind("officer"))]
+
+DeniedRenderer = Callable[[Request, PageDenied], Response]
+
+
+def install(app: FastAPI, *, applicant: DeniedRenderer, officer: DeniedRenderer) -> None:
+    """One exception handler for every page: the officer console answers in its own layout,
+    the PC and phone sites in theirs (``applicant`` tells the two apart by path)."""
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PageDenied)  # registered for PageDenied only
+        if request.url.path.startswith("/officer"):
+            return officer(request, exc)
+        return applicant(request, exc)
+
+    app.add_exception_handler(PageDenied, handler)
