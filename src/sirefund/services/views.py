@@ -1,100 +1,147 @@
 """Read models: what an application looks like outside. Masking happens here, on the server,
-via domain.identity — never in a template or in JavaScript."""
+via domain.identity — never in a template or in JavaScript.
+
+:class:`ApplicationView` and :class:`EventView` are typed: fen, dates, instants and enums.
+Turning them into text (yuan strings, ISO or China time, the manual's labels) happens once at
+the edge, in ``web/presenters.py``, for the API and the pages alike.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
 
 from ..clock import as_utc
-from ..domain import identity, workflow
-from ..domain.money import format_yuan
-from ..domain.rules import BANK_CATEGORIES, MEDICAL_REFUND_REASONS
+from ..domain import identity
+from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, ApplicationEvent
 
-
-def iso(value: datetime | None) -> str | None:
-    return as_utc(value).isoformat() if value is not None else None
+Audience = Literal["owner", "officer"]
 
 
-def application_view(app: Application, *, audience: str = "owner") -> dict[str, Any]:
-    """The contract's application fields plus the kind's extras.
+@dataclass(frozen=True, slots=True)
+class ApplicationView:
+    """An application as its owner (or an officer) may see it; personal data already masked."""
 
-    audience "owner" masks as domain.md says for citizens; "officer" shows the longer
-    officer masks (first six, last four). Full values only through an audited reveal.
-    """
-    lab = workflow.labels(app.status, app.kind)
+    id: int
+    kind: ApplicationKind
+    status: ApplicationStatus
+    amount_fen: int
+    channel: Channel
+    created_at: datetime
+    updated_at: datetime | None
+    payment_year: int
+    period_start: date
+    period_end: date
+    region_code: str
+    batch_id: int | None
+    payment_id: str | None
+    line_id: str | None
+    bank_account_masked: str | None
+    bank_account_type: str | None
+    bank_category: str | None
+    contact_name: str | None
+    contact_phone_masked: str | None
+    tax_opinion: str | None
+    reviewed_at: datetime | None
+    verification_result: str | None
+    verified_at: datetime | None
+    refund_date: date | None
+    bank_result: str | None
+    reason_code: str | None
+    reason_text: str | None
+    handler_phone_masked: str | None
+
+
+ACTOR_LABELS = {
+    "person": "缴费人",
+    "unit": "村组（单位）",
+    "officer": "税务人员",
+    "agency": "外部机构",
+    "system": "系统",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    """One recorded state change: who, when, from, to and why."""
+
+    at: datetime
+    actor_kind: str
+    actor_id: str | None
+    from_status: ApplicationStatus | None
+    to_status: ApplicationStatus
+    reason: str | None
+    audience: Audience
+
+
+def application(app: Application, *, audience: Audience = "owner") -> ApplicationView:
+    """The typed view of ``app``. audience "owner" masks as domain.md says for citizens;
+    "officer" shows the longer officer masks (first six, last four). Full values only through
+    an audited reveal."""
     officer = audience == "officer"
     mask_account = identity.mask_account_for_officer if officer else identity.mask_account
-    view: dict[str, Any] = {
-        "id": app.id,
-        "kind": app.kind,
-        "status": app.status,
-        "refund_status_label": lab.refund_status,
-        "review_status_label": lab.review_status,
-        "review_result_label": lab.review_result,
-        "amount": format_yuan(app.amount_fen),
-        "channel": app.channel,
-        "channel_label": workflow.CHANNEL_LABELS.get(workflow.Channel(app.channel), app.channel),
-        "created_at": iso(app.created_at),
-        "updated_at": iso(app.updated_at),
-        "payment_year": app.payment_year,
-        "period_start": app.period_start.isoformat(),
-        "period_end": app.period_end.isoformat(),
-        "region_code": app.region_code,
-        "batch_id": app.batch_id,
-        "payment_id": app.pension_payment_id or app.medical_payment_id,
-        "line_id": app.unit_line_id,
-        "bank_account_masked": mask_account(app.bank_account_no) if app.bank_account_no else None,
-        "bank_account_type": app.bank_account_type,
-        "bank_category": app.bank_category,
-        "bank_category_label": BANK_CATEGORIES.get(app.bank_category or "", None),
-        "contact_name": app.contact_name,
-        "contact_phone_masked": identity.mask_phone(app.contact_phone)
-        if app.contact_phone
-        else None,
-        "tax_opinion": app.review_opinion,
-        "reviewed_at": iso(app.reviewed_at),
-        "hrss_status_label": workflow.hrss_status_label(app.status),
-        "tax_review_result_label": workflow.tax_review_result_label(app.status),
-        "verification_result": app.verification_result,
-        "verified_at": iso(app.verified_at),
-        "refund_date": app.refund_date.isoformat() if app.refund_date else None,
-        "bank_result": app.bank_result,
-        "reason_code": app.reason_code,
-        "reason": _reason(app),
-        "handler_phone_masked": identity.mask_phone(app.handler_phone)
-        if app.handler_phone
-        else None,
-    }
-    return view
+    return ApplicationView(
+        id=app.id,
+        kind=ApplicationKind(app.kind),
+        status=ApplicationStatus(app.status),
+        amount_fen=app.amount_fen,
+        channel=Channel(app.channel),
+        created_at=as_utc(app.created_at),
+        updated_at=as_utc(app.updated_at) if app.updated_at is not None else None,
+        payment_year=app.payment_year,
+        period_start=app.period_start,
+        period_end=app.period_end,
+        region_code=app.region_code,
+        batch_id=app.batch_id,
+        payment_id=app.pension_payment_id or app.medical_payment_id,
+        line_id=app.unit_line_id,
+        bank_account_masked=mask_account(app.bank_account_no) if app.bank_account_no else None,
+        bank_account_type=app.bank_account_type,
+        bank_category=app.bank_category,
+        contact_name=app.contact_name,
+        contact_phone_masked=(
+            identity.mask_phone(app.contact_phone) if app.contact_phone else None
+        ),
+        tax_opinion=app.review_opinion,
+        reviewed_at=as_utc(app.reviewed_at) if app.reviewed_at is not None else None,
+        verification_result=app.verification_result,
+        verified_at=as_utc(app.verified_at) if app.verified_at is not None else None,
+        refund_date=app.refund_date,
+        bank_result=app.bank_result,
+        reason_code=app.reason_code,
+        reason_text=app.reason_text,
+        handler_phone_masked=(
+            identity.mask_phone(app.handler_phone) if app.handler_phone else None
+        ),
+    )
 
 
-def _reason(app: Application) -> str | None:
-    if not app.reason_code:
-        return app.reason_text
-    label = MEDICAL_REFUND_REASONS.get(app.reason_code, app.reason_code)
-    return f"{label}：{app.reason_text}" if app.reason_text else label
+def event(ev: ApplicationEvent, *, audience: Audience = "owner") -> EventView:
+    return EventView(
+        at=as_utc(ev.at),
+        actor_kind=ev.actor_kind,
+        actor_id=ev.actor_id,
+        from_status=ApplicationStatus(ev.from_status) if ev.from_status else None,
+        to_status=ApplicationStatus(ev.to_status),
+        reason=ev.reason,
+        audience=audience,
+    )
 
 
-def event_view(ev: ApplicationEvent, *, audience: str = "owner") -> dict[str, Any]:
-    def label(status: str | None) -> str | None:
-        return workflow.labels(status).refund_status if status else None
+# --------------------------------------------------------------------------- legacy dicts
+# The dict forms below are what callers used before the typed views; they go once every
+# caller presents ApplicationView/EventView through web/presenters.py.
 
-    actor = {
-        "person": "缴费人",
-        "unit": "村组（单位）",
-        "officer": "税务人员",
-        "agency": "外部机构",
-        "system": "系统",
-    }.get(ev.actor_kind, ev.actor_kind)
-    return {
-        "at": iso(ev.at),
-        "actor_kind": ev.actor_kind,
-        "actor": actor if audience != "officer" else f"{actor} {ev.actor_id or ''}".strip(),
-        "from_status": ev.from_status,
-        "to_status": ev.to_status,
-        "from_label": label(ev.from_status),
-        "to_label": label(ev.to_status),
-        "reason": ev.reason,
-    }
+
+def application_view(app: Application, *, audience: Audience = "owner") -> dict[str, Any]:
+    from ..web import presenters  # noqa: PLC0415  legacy bridge, removed with its callers
+
+    return presenters.application(application(app, audience=audience))
+
+
+def event_view(ev: ApplicationEvent, *, audience: Audience = "owner") -> dict[str, Any]:
+    from ..web import presenters  # noqa: PLC0415  legacy bridge, removed with its callers
+
+    return presenters.event(event(ev, audience=audience))

@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from ...domain.errors import DomainError
+from ...domain.money import format_yuan
 from .. import deps
 from . import guard
 
@@ -63,6 +64,12 @@ def _or_dash(value: object) -> object:
     return "--" if value in (None, "") else value
 
 
+def _yuan(fen: int | None) -> str:
+    """Integer fen as the manual's two-decimal yuan ("350.00"); empty for no amount."""
+    return "" if fen is None else format_yuan(fen)
+
+
+templates.env.filters["yuan"] = _yuan
 templates.env.filters["cn_datetime"] = _cn_datetime
 templates.env.filters["cn_date"] = _cn_date
 templates.env.filters["or_dash"] = _or_dash

@@ -1,0 +1,91 @@
+"""The one place where typed read models become text: yuan strings, ISO instants, the
+manual's labels. The API's response models and the pages' templates both start from here,
+so a screen and the JSON never disagree about how an application reads.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from ..clock import as_utc
+from ..domain import workflow
+from ..domain.money import format_yuan
+from ..domain.rules import BANK_CATEGORIES, MEDICAL_REFUND_REASONS
+from ..services.views import ACTOR_LABELS, ApplicationView, EventView
+
+
+def iso(value: datetime | date | None) -> str | None:
+    """ISO 8601: an instant in UTC with its offset, a day as YYYY-MM-DD."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return as_utc(value).isoformat()
+    return value.isoformat()
+
+
+def reason(code: str | None, text: str | None) -> str | None:
+    """退费原因 as shown: the medical reason's label and the applicant's words."""
+    if not code:
+        return text
+    label = MEDICAL_REFUND_REASONS.get(code, code)
+    return f"{label}：{text}" if text else label
+
+
+def application(view: ApplicationView) -> dict[str, Any]:
+    """The contract's application fields (api.md) of a typed view."""
+    lab = workflow.labels(view.status, view.kind)
+    return {
+        "id": view.id,
+        "kind": view.kind.value,
+        "status": view.status.value,
+        "refund_status_label": lab.refund_status,
+        "review_status_label": lab.review_status,
+        "review_result_label": lab.review_result,
+        "amount": format_yuan(view.amount_fen),
+        "channel": view.channel.value,
+        "channel_label": workflow.CHANNEL_LABELS[view.channel],
+        "created_at": iso(view.created_at),
+        "updated_at": iso(view.updated_at),
+        "payment_year": view.payment_year,
+        "period_start": iso(view.period_start),
+        "period_end": iso(view.period_end),
+        "region_code": view.region_code,
+        "batch_id": view.batch_id,
+        "payment_id": view.payment_id,
+        "line_id": view.line_id,
+        "bank_account_masked": view.bank_account_masked,
+        "bank_account_type": view.bank_account_type,
+        "bank_category": view.bank_category,
+        "bank_category_label": BANK_CATEGORIES.get(view.bank_category or ""),
+        "contact_name": view.contact_name,
+        "contact_phone_masked": view.contact_phone_masked,
+        "tax_opinion": view.tax_opinion,
+        "reviewed_at": iso(view.reviewed_at),
+        "hrss_status_label": workflow.hrss_status_label(view.status),
+        "tax_review_result_label": workflow.tax_review_result_label(view.status),
+        "verification_result": view.verification_result,
+        "verified_at": iso(view.verified_at),
+        "refund_date": iso(view.refund_date),
+        "bank_result": view.bank_result,
+        "reason_code": view.reason_code,
+        "reason": reason(view.reason_code, view.reason_text),
+        "handler_phone_masked": view.handler_phone_masked,
+    }
+
+
+def event(view: EventView) -> dict[str, Any]:
+    """One history line: who (税务人员 with their code for officers), when, from, to, why."""
+    actor = ACTOR_LABELS.get(view.actor_kind, view.actor_kind)
+    if view.audience == "officer":
+        actor = f"{actor} {view.actor_id or ''}".strip()
+    return {
+        "at": iso(view.at),
+        "actor_kind": view.actor_kind,
+        "actor": actor,
+        "from_status": view.from_status.value if view.from_status else None,
+        "to_status": view.to_status.value,
+        "from_label": workflow.labels(view.from_status).refund_status if view.from_status else None,
+        "to_label": workflow.labels(view.to_status).refund_status,
+        "reason": view.reason,
+    }
