@@ -27,6 +27,7 @@ from ..models import (
 from . import fields as f
 from .batch import Context, Kind, Owners, Row
 from .bulk import BulkCursor, Values, table_of
+from .fields import ID_MAX, fen_or_error, iso_date_or_none, year_or_none  # hot: bound directly
 
 _ARRIVAL = frozenset(s.value for s in ArrivalStatus)
 _UNIT_TYPES = frozenset(s.value for s in UnitPaymentType)
@@ -98,19 +99,21 @@ class PensionPayments(Kind):
         pid, idn, name, region, amount, start, end, year, paid, channel, status = v
         # The hot path of the largest file: cheap checks inline, and only when one fails the
         # descriptive validators run to raise their error.
-        fen = f.fen_or_error(amount)
+        fen = fen_or_error(amount)
         if not (
             status in _ARRIVAL
-            and 0 < len(pid) <= f.ID_MAX
-            and 0 < len(channel) <= f.ID_MAX
-            and f.iso_date_or_none(start)
-            and f.iso_date_or_none(end)
+            and 0 < len(pid) <= ID_MAX
+            and 0 < len(channel) <= ID_MAX
+            and iso_date_or_none(start)
+            and iso_date_or_none(end)
             and start <= end
-            and f.iso_date_or_none(paid)
+            and iso_date_or_none(paid)
             and type(fen) is int
             and fen > 0
-            and f.is_region(region)
-            and f.year_or_none(year)
+            and len(region) == f.REGION_DIGITS
+            and region.isdigit()
+            and region.isascii()
+            and year_or_none(year)
         ):
             if status not in _ARRIVAL:
                 raise Invalid(

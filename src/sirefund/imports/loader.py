@@ -192,10 +192,14 @@ def _import(
             positions = _header_positions(spec, header)
             rejects = _Rejects(rejected_path_for(path), [h.strip() for h in header])
             try:
-                rows = _rows(reader, len(header), itemgetter(*positions), spec, ctx)
-                for batch in _batches(rows, batch_size):
+                pick = itemgetter(*positions)
+                for batch in _batches(reader, len(header), pick, spec, ctx, batch_size):
                     _load_batch(engine, spec, batch, ctx, summary, rejects)
-                    gc.collect(0)  # see _collector_paused
+                    # Free the rows now (the generator holds the list too), so that the
+                    # collection of the young generation (see _collector_paused) finds them
+                    # gone instead of scanning and promoting them.
+                    batch.clear()
+                    gc.collect(0)
                     # The bytes read so far (the raw file's position) drive the bar.
                     bar.update(raw_file.tell() - bar.n)
             finally:
@@ -219,14 +223,17 @@ def _import(
                 db.close()
 
 
-def _rows(
+def _batches(
     reader: CsvReader,
     width: int,
     pick: Callable[[list[str]], tuple[str, ...]],
     spec: Kind,
     ctx: Context,
-) -> Iterator[Row]:
-    """The file's data rows, validated (``row.rec``) or rejected; blank lines skipped."""
+    size: int,
+) -> Iterator[list[Row]]:
+    """The file's data rows in lists of ``size`` (the last one shorter), each validated
+    (``row.rec``) or rejected; blank lines skipped."""
+    batch: list[Row] = []
     for raw in reader:
         if not raw or (len(raw) == 1 and not raw[0].strip()):
             continue  # blank line
@@ -238,13 +245,6 @@ def _rows(
                 row.rec = spec.prepare(list(map(str.strip, pick(raw))), ctx)
             except DomainError as exc:
                 row.reject_error(exc)
-        yield row
-
-
-def _batches(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
-    """``rows`` in lists of ``size`` (the last one shorter)."""
-    batch: list[Row] = []
-    for row in rows:
         batch.append(row)
         if len(batch) >= size:
             yield batch
