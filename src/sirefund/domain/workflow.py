@@ -162,7 +162,7 @@ def hrss_status_label(status: ApplicationStatus | str) -> str:
 def tax_review_result_label(status: ApplicationStatus | str) -> str:
     """税务审核结果 on the unit progress table: 通过 / 不通过 / -- while pending."""
     status = ApplicationStatus(status)
-    if status == S.PENDING_REVIEW or status == S.CANCELLED:
+    if status in {S.PENDING_REVIEW, S.CANCELLED}:
         return "--"
     if status == S.REJECTED:
         return "不通过"

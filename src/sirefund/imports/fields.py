@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from ..domain import money
 from ..domain.errors import Invalid
+from ..domain.regions import CODE_DIGITS
 
 #: Longest text of an id or channel column (the table columns are String(40)).
 ID_MAX = 40
@@ -20,10 +21,11 @@ ID_MAX = 40
 YEAR_MIN, YEAR_MAX = 1900, 2100
 #: Months of a unit payment.
 MONTH_MIN, MONTH_MAX = 1, 12
-#: Digits of an administrative region code (行政区划代码).
-REGION_DIGITS = 6
 #: Lengths of a unit tax id: 统一社会信用代码 (18) or an older tax registration number.
 TAX_ID_MIN, TAX_ID_MAX = 15, 20
+
+#: Digits of an administrative region code (行政区划代码).
+REGION_DIGITS = CODE_DIGITS
 
 _ISO_DATE_LENGTH = 10  # YYYY-MM-DD
 _CACHE_SIZE = 16384
