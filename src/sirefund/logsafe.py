@@ -29,9 +29,11 @@ class AccessLogWithoutQuery(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
-        if isinstance(args, tuple) and len(args) > _PATH_ARG and isinstance(args[_PATH_ARG], str):
-            path = args[_PATH_ARG].split("?", 1)[0]
-            record.args = (*args[:_PATH_ARG], path, *args[_PATH_ARG + 1 :])
+        if isinstance(args, tuple) and len(args) > _PATH_ARG:
+            full_path = args[_PATH_ARG]
+            if isinstance(full_path, str):
+                path = full_path.split("?", 1)[0]
+                record.args = (*args[:_PATH_ARG], path, *args[_PATH_ARG + 1 :])
         return True
 
 
