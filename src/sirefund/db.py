@@ -30,11 +30,6 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def is_sqlite(engine_or_url: Engine | str) -> bool:
-    url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
-    return url.get_backend_name() == "sqlite"
-
-
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create an engine. SQLite gets WAL, foreign keys, a busy timeout and BEGIN IMMEDIATE.
 
