@@ -7,19 +7,20 @@ import argparse
 import getpass
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from . import logsafe
-from .config import load_settings
-from .db import make_engine, make_session_factory, unit_of_work
+from sqlalchemy import Engine
 
-IMPORT_KINDS = (
-    "pension-payments",
-    "medical-registrations",
-    "medical-payments",
-    "unit-payments",
-    "unit-payment-persons",
-)
+from . import imports, logsafe, migrate
+from .clock import SystemClock
+from .config import Settings, load_settings
+from .db import make_engine, make_session_factory, unit_of_work
+from .domain.errors import DomainError
+from .generate import generate
+
+#: Exit status of a command interrupted with Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     db_sub.add_parser("upgrade", help="create or migrate the schema")
 
     im = sub.add_parser("import", help="load a CSV import file")
-    im.add_argument("kind", choices=IMPORT_KINDS)
+    im.add_argument("kind", choices=list(imports.KINDS))
     im.add_argument("file", type=Path)
 
     of = sub.add_parser("officer", help="officer accounts")
@@ -68,13 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _engine(settings):  # type: ignore[no-untyped-def]
+def _engine(settings: Settings) -> Engine:
     return make_engine(settings.database_url, echo=settings.echo_sql)
 
 
-def cmd_db_upgrade(args) -> int:  # type: ignore[no-untyped-def]
-    from . import migrate
-
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
     settings = load_settings()
     engine = _engine(settings)
     migrate.upgrade(engine)
@@ -82,10 +81,7 @@ def cmd_db_upgrade(args) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def cmd_import(args) -> int:  # type: ignore[no-untyped-def]
-    from . import imports
-    from .domain.errors import DomainError
-
+def cmd_import(args: argparse.Namespace) -> int:
     settings = load_settings()
     if not args.file.is_file():
         print(f"文件不存在: {args.file}", file=sys.stderr)
@@ -111,10 +107,8 @@ def _read_password() -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-def cmd_officer_add(args) -> int:  # type: ignore[no-untyped-def]
-    from .clock import SystemClock
-    from .domain.errors import DomainError
-    from .services import officers
+def cmd_officer_add(args: argparse.Namespace) -> int:
+    from .services import officers  # noqa: PLC0415 - lazy: password hashing loads argon2
 
     settings = load_settings()
     password = _read_password()
@@ -139,16 +133,14 @@ def cmd_officer_add(args) -> int:  # type: ignore[no-untyped-def]
     return 0
 
 
-def cmd_generate(args) -> int:  # type: ignore[no-untyped-def]
-    from .generate import generate
-
+def cmd_generate(args: argparse.Namespace) -> int:
     counts = generate(args.persons, args.seed, args.out, pension_payments=args.pension_payments)
     print(", ".join(f"{name}: {n}" for name, n in counts.items()))
     return 0
 
 
-def cmd_serve(args) -> int:  # type: ignore[no-untyped-def]
-    from .runtime import serve
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .runtime import serve  # noqa: PLC0415 - lazy: the web stack loads only to serve
 
     return serve(
         load_settings(),
@@ -159,20 +151,20 @@ def cmd_serve(args) -> int:  # type: ignore[no-untyped-def]
     )
 
 
-def cmd_worker(args) -> int:  # type: ignore[no-untyped-def]
-    from .worker import run_forever
+def cmd_worker(args: argparse.Namespace) -> int:
+    from .worker import run_forever  # noqa: PLC0415 - lazy: loads the services and agency clients
 
     return run_forever(load_settings())
 
 
-def cmd_simulate(args) -> int:  # type: ignore[no-untyped-def]
-    from .runtime import serve_simulators
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from .runtime import serve_simulators  # noqa: PLC0415 - lazy: the web stack loads only to serve
 
     return serve_simulators(load_settings(), host=args.host, port=args.port)
 
 
-def cmd_demo(args) -> int:  # type: ignore[no-untyped-def]
-    from .demo import run_demo
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo  # noqa: PLC0415 - lazy: the demo loads the services and web stack
 
     return run_demo(host=args.host, port=args.port, persons=args.persons, serve=not args.no_serve)
 
@@ -181,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logsafe.install()
     args = _parser().parse_args(argv)
-    handlers = {
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "db": cmd_db_upgrade,
         "import": cmd_import,
         "officer": cmd_officer_add,
@@ -194,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDERS = {"changeme", "secret", "change-me", "dev", "test", ""}
+#: Shortest secret accepted (characters).
+SECRET_MIN_LENGTH = 16
 
 
 class Settings(BaseSettings):
@@ -39,7 +41,7 @@ class Settings(BaseSettings):
     @field_validator("secret_key", "callback_secret")
     @classmethod
     def _refuse_placeholders(cls, v: str | None) -> str | None:
-        if v is not None and (v.strip().lower() in _PLACEHOLDERS or len(v) < 16):
+        if v is not None and (v.strip().lower() in _PLACEHOLDERS or len(v) < SECRET_MIN_LENGTH):
             raise ValueError("refusing a placeholder or short secret (need at least 16 characters)")
         return v
 
@@ -62,5 +64,6 @@ class Settings(BaseSettings):
         return "cb-" + self.resolved_secret_key()
 
 
-def load_settings(**overrides: object) -> Settings:
-    return Settings(**overrides)  # type: ignore[arg-type]
+def load_settings() -> Settings:
+    """The settings of this process, from ``SIREFUND_*`` environment variables."""
+    return Settings()

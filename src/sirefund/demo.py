@@ -9,11 +9,12 @@ from pathlib import Path
 from sqlalchemy import select
 
 from . import generate as gen
-from . import migrate
+from . import imports, migrate
 from .clock import SystemClock
 from .config import Settings
 from .db import make_engine, make_session_factory, unit_of_work
 from .models import Person, Unit
+from .runtime import serve as run_server
 from .services import officers, passwords
 
 DEMO_DIR = Path("var/demo")
@@ -24,19 +25,10 @@ DEMO_OFFICERS = (
     ("SW42001", "王审核", "420000", {"reviewer", "initiator"}),
     ("SW42072", "李复核", "420700", {"reviewer"}),
 )
-IMPORT_ORDER = (
-    "pension-payments",
-    "medical-registrations",
-    "medical-payments",
-    "unit-payments",
-    "unit-payment-persons",
-)
 
 
 def prepare(demo_dir: Path = DEMO_DIR, *, persons: int = 200, seed: int = 2026) -> Settings:
     """Build the demo database from scratch and return settings pointing at it."""
-    from . import imports
-
     if demo_dir.exists():
         shutil.rmtree(demo_dir)
     demo_dir.mkdir(parents=True)
@@ -44,8 +36,8 @@ def prepare(demo_dir: Path = DEMO_DIR, *, persons: int = 200, seed: int = 2026) 
     engine = make_engine(settings.database_url)
     migrate.upgrade(engine)
     data_dir = demo_dir / "data"
-    gen.generate(max(persons, 7), seed, data_dir, demo=True)
-    for kind in IMPORT_ORDER:
+    gen.generate(max(persons, len(gen.DEMO_PERSONS)), seed, data_dir, demo=True)
+    for kind in imports.KINDS:  # in dependency order
         summary = imports.import_file(engine, kind, data_dir / f"{kind}.csv")
         print(summary.line())
     now = SystemClock().now()
@@ -99,6 +91,4 @@ def run_demo(*, host: str, port: int, persons: int, serve: bool) -> int:
     print(banner(host, port), flush=True)
     if not serve:
         return 0
-    from .runtime import serve as run_server
-
     return run_server(settings, host=host, port=port, worker=True, simulate_agencies=True)

@@ -60,13 +60,18 @@ import calendar
 import csv
 import random
 from array import array
+from collections.abc import Sequence
 from datetime import date
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from stdnum.cn import ric, uscc
 
 from .domain.regions import COUNTIES, PREFECTURES, prefecture_of
+
+if TYPE_CHECKING:  # the type csv.writer returns is named only in the stubs
+    from _csv import Writer as CsvWriter
 
 __all__ = [
     "DATA_AS_OF",
@@ -293,6 +298,16 @@ _DEMO_YEAR = 2025
 # --------------------------------------------------------------------------------------------
 
 _M64 = (1 << 64) - 1
+#: GB 11714 computes its check character modulo 11.
+_ORG_MODULUS = 11
+_DECEMBER = 12
+#: Share of pension payments for a single year (the rest are back payments), and the
+#: thresholds of the arrival status draw: arrived below the first, not_arrived below the second.
+_SINGLE_YEAR_SHARE = 0.8
+_ARRIVED_BELOW, _NOT_ARRIVED_BELOW = 0.5, 0.85
+#: Person lines of a unit payment, and the share of lines paying the payment's usual grade.
+_MIN_LINES, _MAX_LINES = 2, 12
+_SAME_GRADE_SHARE = 0.9
 
 
 def _mix64(x: int) -> int:
@@ -321,9 +336,11 @@ def _yuan(fen: int) -> str:
 def _org_check(body: str) -> str:
     """GB 11714 check character of an 8-character organisation code body."""
     weights = (3, 7, 9, 10, 5, 8, 4, 2)
-    total = sum((int(c) if c.isdigit() else ord(c) - 55) * w for c, w in zip(body, weights))
-    c = 11 - total % 11
-    return "X" if c == 10 else "0" if c == 11 else str(c)
+    total = sum(
+        (int(c) if c.isdigit() else ord(c) - 55) * w for c, w in zip(body, weights, strict=True)
+    )
+    c = _ORG_MODULUS - total % _ORG_MODULUS
+    return "X" if c == _ORG_MODULUS - 1 else "0" if c == _ORG_MODULUS else str(c)
 
 
 def _unit_tax_id(county: str, body: str) -> str:
@@ -470,7 +487,7 @@ def generate(
             raise ValueError("pension_payments needs persons to carry them")
 
     counts = dict.fromkeys(FILES, 0)
-    handles = {
+    handles: dict[str, TextIO] = {
         kind: open(out_dir / name, "w", encoding="utf-8", newline="")  # noqa: SIM115
         for kind, (name, _header) in FILES.items()
     }
@@ -478,23 +495,170 @@ def generate(
         writers = {kind: csv.writer(fh, lineterminator="\n") for kind, fh in handles.items()}
         for kind, (_name, header) in FILES.items():
             writers[kind].writerow(header)
-        buckets = _write_person_files(
-            people,
-            persons,
-            first_random,
-            extra if pension_payments is not None else None,
-            demo,
-            cal,
-            rng_pension,
-            rng_medical,
-            handles,
-            counts,
-        )
+        person_files = _PersonFiles(cal, rng_pension, rng_medical, handles)
+        spread = extra if pension_payments is not None else None
+        buckets = _write_person_files(people, persons, first_random, spread, demo, person_files)
+        counts.update(person_files.counts())
         _write_unit_files(people, persons, demo, rng_unit, buckets, writers, counts)
     finally:
         for fh in handles.values():
             fh.close()
     return counts
+
+
+class _PersonFiles:
+    """Pension payments, medical registrations and medical payments, one person at a time.
+
+    These rows are written as plain text, about three times faster than csv.writer; every
+    value comes from the fixed tables above or is digits, so none needs quoting. The random
+    draws happen in a fixed order per person, so the files depend only on the seed.
+    """
+
+    def __init__(
+        self,
+        cal: _Calendar,
+        rng_pension: random.Random,
+        rng_medical: random.Random,
+        files: dict[str, TextIO],
+    ) -> None:
+        self.pension_w = files["pension-payments"].write
+        self.reg_w = files["medical-registrations"].write
+        self.medpay_w = files["medical-payments"].write
+        self.text = cal.text
+        self.as_of = cal.as_of
+        # int(random() * n) instead of randrange(n): several times faster, and just as
+        # deterministic (the sizes here are tiny, so the float's bias does not matter).
+        self.random_p = rng_pension.random
+        self.random_m = rng_medical.random
+        self.pension_n = self.reg_n = self.medpay_n = 0
+
+        # Pension: per payment year, the first day, the number of days up to
+        # min(31 Dec, as-of), and the month ends (as indices) not later than that.
+        self.year_first: dict[int, int] = {}
+        self.year_days: dict[int, int] = {}
+        self.year_month_ends: dict[int, list[int]] = {}
+        for y in PENSION_YEARS:
+            first = cal.index(date(y, 1, 1))
+            last = cal.clamp(cal.index(date(y, 12, 31)))
+            self.year_first[y], self.year_days[y] = first, last - first + 1
+            ends = [cal.index(date(y + (m == _DECEMBER), m % 12 + 1, 1)) - 1 for m in range(1, 13)]
+            self.year_month_ends[y] = [e for e in ends if e <= last]
+        self.years = tuple(PENSION_YEARS)
+        self.pension_yuan = {a: f"{a}.00" for a in set(_PENSION_GRADES) | set(_BACK_AMOUNTS)}
+        # Medical: collection window of insurance year Y = 1 Sept Y-1 .. end of Feb Y (as-of
+        # cap).
+        self.window: dict[int, tuple[int, int]] = {}
+        for y in MEDICAL_YEARS:
+            first = cal.index(date(y - 1, 9, 1))
+            last = cal.clamp(cal.index(date(y, 3, 1)) - 1)
+            self.window[y] = (first, last - first + 1)
+        self.med_years = tuple(y for y in MEDICAL_YEARS if self.window[y][1] > 0)
+        self.agencies_of = {c: _agencies(c) for c in COUNTIES}
+        self.med_yuan = {f: _yuan(f) for f in _MEDICAL_FEN}
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "pension-payments": self.pension_n,
+            "medical-registrations": self.reg_n,
+            "medical-payments": self.medpay_n,
+        }
+
+    def _pension_row(
+        self, person: tuple[str, str, str], amount: str, start: str, end: str, year: int,
+        paid: str, channel: str, status: str,
+    ) -> None:  # fmt: skip
+        id_number, name, county = person
+        self.pension_n += 1
+        self.pension_w(
+            f"PP{self.pension_n:010d},{id_number},{name},{county},{amount},{start},{end},"
+            f"{year},{paid},{channel},{status}\n"
+        )
+
+    def demo_pensions(self, person: tuple[str, str, str]) -> None:
+        for status, year, yuan, start, end, paid, channel in _DEMO_PENSION:
+            self._pension_row(person, f"{yuan}.00", start, end, year, paid, channel, status)
+
+    def pensions(self, person: tuple[str, str, str], k: int) -> None:
+        """``k`` random pension payments of ``person``."""
+        random_p, text = self.random_p, self.text
+        years, year_first, year_days = self.years, self.year_first, self.year_days
+        for _ in range(k):
+            year = years[int(random_p() * len(years))]
+            if random_p() < _SINGLE_YEAR_SHARE:
+                amount = self.pension_yuan[_PENSION_GRADES[int(random_p() * len(_PENSION_GRADES))]]
+                start, end = f"{year}-01-01", f"{year}-12-31"
+                paid = text[year_first[year] + int(random_p() * year_days[year])]
+            else:  # back payment over 1-4 years, ending on a month end of the year
+                amount = self.pension_yuan[_BACK_AMOUNTS[int(random_p() * len(_BACK_AMOUNTS))]]
+                ends = self.year_month_ends[year]
+                end_idx = ends[int(random_p() * len(ends))]
+                end = text[end_idx]
+                start = f"{year - 1 - int(random_p() * 4)}{end[4:]}"
+                if start.endswith("02-29"):
+                    start = start[:-2] + "28"
+                last = min(year_first[year] + year_days[year] - 1, self.as_of)
+                paid = text[end_idx + int(random_p() * (last - end_idx + 1))]
+            r = random_p()
+            status = (
+                "arrived"
+                if r < _ARRIVED_BELOW
+                else "not_arrived"
+                if r < _NOT_ARRIVED_BELOW
+                else "abnormal"
+            )
+            channel = PENSION_CHANNELS[int(random_p() * len(PENSION_CHANNELS))]
+            self._pension_row(person, amount, start, end, year, paid, channel, status)
+
+    def _registration(
+        self, person: tuple[str, str, str], agency_code: str, agency_name: str
+    ) -> str:
+        id_number, name, county = person
+        self.reg_n += 1
+        reg_id = f"MR{self.reg_n:010d}"
+        self.reg_w(
+            f"{reg_id},{id_number},{name},{county},{agency_code},{agency_name},"
+            f"{agency_code[1:7]}{self.reg_n:010d}\n"
+        )
+        return reg_id
+
+    def _medical_payment(
+        self, reg_id: str, year: int, fen: int, ltc: str, paid: str, channel: str
+    ) -> None:
+        self.medpay_n += 1
+        n = self.medpay_n
+        self.medpay_w(
+            f"MP{n:010d},{reg_id},342{n:015d},{MEDICAL_ITEM},{self.med_yuan[fen]},{ltc},"
+            f"{year}-01-01,{year}-12-31,{paid},{channel}\n"
+        )
+
+    def demo_medical(self, i: int, person: tuple[str, str, str]) -> None:
+        for agency_code, agency_name, payments in _DEMO_MEDICAL.get(i, ()):
+            reg_id = self._registration(person, agency_code, agency_name)
+            for year, fen, ltc, paid, channel in payments:
+                self._medical_payment(reg_id, year, fen, ltc, paid, channel)
+
+    def medical(self, person: tuple[str, str, str]) -> None:
+        """Maybe one or two registrations of ``person``, each with some payments."""
+        random_m = self.random_m
+        if random_m() >= MEDICAL_REGISTERED_SHARE:
+            return
+        pair = self.agencies_of[person[2]]
+        first_agency = int(random_m() * 2)
+        n_regs = 2 if random_m() < MEDICAL_SECOND_REGISTRATION_SHARE else 1
+        for r_i in range(n_regs):
+            agency_code, agency_name = pair[(first_agency + r_i) % 2]
+            reg_id = self._registration(person, agency_code, agency_name)
+            y0 = int(random_m() * len(self.med_years))
+            for year in self.med_years[y0 : y0 + 1 + int(random_m() * 3)]:
+                first, days = self.window[year]
+                self._medical_payment(
+                    reg_id,
+                    year,
+                    _MEDICAL_FEN[int(random_m() * len(_MEDICAL_FEN))],
+                    _LTC[int(random_m() * len(_LTC))],
+                    self.text[first + int(random_m() * days)],
+                    MEDICAL_CHANNELS[int(random_m() * len(MEDICAL_CHANNELS))],
+                )
 
 
 def _write_person_files(
@@ -503,155 +667,31 @@ def _write_person_files(
     first_random: int,
     spread: int | None,
     demo: bool,
-    cal: _Calendar,
-    rng_p: random.Random,
-    rng_m: random.Random,
-    files: dict,
-    counts: dict[str, int],
-) -> dict[str, array]:
-    """Pension payments, medical registrations and medical payments, one person at a time.
-
-    Returns the person indices grouped by prefecture code (for the units).
-    """
-    # These rows are written as plain text, about three times faster than csv.writer; every
-    # value comes from the fixed tables above or is digits, so none needs quoting.
-    pension_w = files["pension-payments"].write
-    reg_w = files["medical-registrations"].write
-    medpay_w = files["medical-payments"].write
-    text = cal.text
-    as_of = cal.as_of
-
-    # Pension: per payment year, the first day, the number of days up to min(31 Dec, as-of),
-    # and the month ends (as indices) not later than that.
-    year_first: dict[int, int] = {}
-    year_days: dict[int, int] = {}
-    year_month_ends: dict[int, list[int]] = {}
-    for y in PENSION_YEARS:
-        first = cal.index(date(y, 1, 1))
-        last = cal.clamp(cal.index(date(y, 12, 31)))
-        year_first[y], year_days[y] = first, last - first + 1
-        ends = [cal.index(date(y + (m == 12), m % 12 + 1, 1)) - 1 for m in range(1, 13)]
-        year_month_ends[y] = [e for e in ends if e <= last]
-    years = tuple(PENSION_YEARS)
-    # Medical: collection window of insurance year Y = 1 Sept Y-1 .. end of Feb Y (as-of cap).
-    window: dict[int, tuple[int, int]] = {}
-    for y in MEDICAL_YEARS:
-        first = cal.index(date(y - 1, 9, 1))
-        last = cal.clamp(cal.index(date(y, 3, 1)) - 1)
-        window[y] = (first, last - first + 1)
-    med_years = tuple(y for y in MEDICAL_YEARS if window[y][1] > 0)
-    agencies_of = {c: _agencies(c) for c in COUNTIES}
-
-    pension_yuan = {a: f"{a}.00" for a in set(_PENSION_GRADES) | set(_BACK_AMOUNTS)}
-    med_yuan = {f: _yuan(f) for f in _MEDICAL_FEN}
-    grades, backs = _PENSION_GRADES, _BACK_AMOUNTS
-    channels = PENSION_CHANNELS
-    n_channels = len(channels)
-    per_person = PAYMENTS_PER_PERSON
-    # int(random() * n) instead of randrange(n): several times faster, and just as
-    # deterministic (the sizes here are tiny, so the float's bias does not matter).
-    random_p = rng_p.random
-    random_m = rng_m.random
-
-    buckets: dict[str, array] = {p: array("I") for p in PREFECTURES}
+    out: _PersonFiles,
+) -> dict[str, array[int]]:
+    """Every person's pension and medical rows; returns the person indices grouped by
+    prefecture code (for the units)."""
+    buckets: dict[str, array[int]] = {p: array("I") for p in PREFECTURES}
     bucket_of = {c: buckets[prefecture_of(c)] for c in COUNTIES}
-    pension_n = 0
-    reg_n = 0
-    medpay_n = 0
+    per_person = PAYMENTS_PER_PERSON
+    random_p = out.random_p
     n_random = persons - first_random
-
-    def medical_payment(reg_id: str, year: int, fen: int, ltc: str, paid: str, channel: str):
-        nonlocal medpay_n
-        medpay_n += 1
-        medpay_w(
-            f"MP{medpay_n:010d},{reg_id},342{medpay_n:015d},{MEDICAL_ITEM},{med_yuan[fen]},{ltc},"
-            f"{year}-01-01,{year}-12-31,{paid},{channel}\n"
-        )
-
     for i in range(persons):
-        id_number, name, county = people.get(i)
+        person = people.get(i)
         if not (demo and i == 1):  # the child demo person is no villager
-            bucket_of[county].append(i)
-
-        # ---- pension payments
-        if i < first_random:
-            rows = _DEMO_PENSION if i == 0 else ()
-            for status, year, yuan, start, end, paid, channel in rows:
-                pension_n += 1
-                pension_w(
-                    f"PP{pension_n:010d},{id_number},{name},{county},{yuan}.00,{start},{end},"
-                    f"{year},{paid},{channel},{status}\n"
-                )
+            bucket_of[person[2]].append(i)
+        if i < first_random:  # fixed rows (demo)
+            if i == 0:
+                out.demo_pensions(person)
+            out.demo_medical(i, person)
+            continue
+        if spread is None:
+            k = per_person[int(random_p() * len(per_person))]
         else:
-            if spread is None:
-                k = per_person[int(random_p() * len(per_person))]
-            else:
-                j = i - first_random
-                k = (j + 1) * spread // n_random - j * spread // n_random
-            for _ in range(k):
-                year = years[int(random_p() * len(years))]
-                if random_p() < 0.8:
-                    amount = pension_yuan[grades[int(random_p() * len(grades))]]
-                    start, end = f"{year}-01-01", f"{year}-12-31"
-                    paid = text[year_first[year] + int(random_p() * year_days[year])]
-                else:  # back payment over 1-4 years, ending on a month end of the year
-                    amount = pension_yuan[backs[int(random_p() * len(backs))]]
-                    ends = year_month_ends[year]
-                    end_idx = ends[int(random_p() * len(ends))]
-                    end = text[end_idx]
-                    start = f"{year - 1 - int(random_p() * 4)}{end[4:]}"
-                    if start.endswith("02-29"):
-                        start = start[:-2] + "28"
-                    last = min(year_first[year] + year_days[year] - 1, as_of)
-                    paid = text[end_idx + int(random_p() * (last - end_idx + 1))]
-                r = random_p()
-                status = "arrived" if r < 0.5 else "not_arrived" if r < 0.85 else "abnormal"
-                pension_n += 1
-                pension_w(
-                    f"PP{pension_n:010d},{id_number},{name},{county},{amount},{start},{end},"
-                    f"{year},{paid},{channels[int(random_p() * n_channels)]},{status}\n"
-                )
-
-        # ---- medical registrations and payments
-        if i < first_random:
-            for agency_code, agency_name, payments in _DEMO_MEDICAL.get(i, ()):
-                reg_n += 1
-                reg_id = f"MR{reg_n:010d}"
-                reg_w(
-                    f"{reg_id},{id_number},{name},{county},{agency_code},{agency_name},"
-                    f"{agency_code[1:7]}{reg_n:010d}\n"
-                )
-                for year, fen, ltc, paid, channel in payments:
-                    medical_payment(reg_id, year, fen, ltc, paid, channel)
-            continue
-        if random_m() >= MEDICAL_REGISTERED_SHARE:
-            continue
-        pair = agencies_of[county]
-        first_agency = int(random_m() * 2)
-        n_regs = 2 if random_m() < MEDICAL_SECOND_REGISTRATION_SHARE else 1
-        for r_i in range(n_regs):
-            agency_code, agency_name = pair[(first_agency + r_i) % 2]
-            reg_n += 1
-            reg_id = f"MR{reg_n:010d}"
-            reg_w(
-                f"{reg_id},{id_number},{name},{county},{agency_code},{agency_name},"
-                f"{agency_code[1:7]}{reg_n:010d}\n"
-            )
-            y0 = int(random_m() * len(med_years))
-            for year in med_years[y0 : y0 + 1 + int(random_m() * 3)]:
-                first, days = window[year]
-                medical_payment(
-                    reg_id,
-                    year,
-                    _MEDICAL_FEN[int(random_m() * len(_MEDICAL_FEN))],
-                    _LTC[int(random_m() * len(_LTC))],
-                    text[first + int(random_m() * days)],
-                    MEDICAL_CHANNELS[int(random_m() * len(MEDICAL_CHANNELS))],
-                )
-
-    counts["pension-payments"] = pension_n
-    counts["medical-registrations"] = reg_n
-    counts["medical-payments"] = medpay_n
+            j = i - first_random
+            k = (j + 1) * spread // n_random - j * spread // n_random
+        out.pensions(person, k)
+        out.medical(person)
     return buckets
 
 
@@ -660,8 +700,8 @@ def _write_unit_files(
     persons: int,
     demo: bool,
     rng: random.Random,
-    buckets: dict[str, array],
-    writers: dict,
+    buckets: dict[str, array[int]],
+    writers: dict[str, CsvWriter],
     counts: dict[str, int],
 ) -> None:
     """Village committees, their payments and the person lines of each payment."""
@@ -681,7 +721,14 @@ def _write_unit_files(
     def ss_no(i: int, id_number: str) -> str:
         return f"{id_number[:6]}{i:010d}"
 
-    def write_payment(unit, ptype, year, month, lines, channel):
+    def write_payment(
+        unit: tuple[str, str, str, str],
+        ptype: str,
+        year: int,
+        month: int,
+        lines: list[tuple[int, int]],
+        channel: str,
+    ) -> None:
         """lines: [(person index, fen)]"""
         nonlocal payment_n, line_n
         tax_id, unit_name, unit_ss_no, region = unit
@@ -700,8 +747,8 @@ def _write_unit_files(
     for u in range(n_units):
         if demo and u == 0:
             unit = (DEMO_UNIT_TAX_ID, DEMO_UNIT_NAME, DEMO_UNIT_SS_NO, DEMO_UNIT_REGION)
-            for ptype, month, yuan, members, channel in _DEMO_UNIT_PAYMENTS:
-                lines = [(i, yuan * 100) for i in members]
+            for ptype, month, yuan, demo_members, channel in _DEMO_UNIT_PAYMENTS:
+                lines = [(i, yuan * 100) for i in demo_members]
                 write_payment(unit, ptype, _DEMO_YEAR, month, lines, channel)
             continue
         # A unit sits where one of its villagers lives.
@@ -713,21 +760,24 @@ def _write_unit_files(
         body = f"{(u * 7919 + body_offset) % 10**8:08d}"  # a bijection: distinct per unit
         unit = (_unit_tax_id(county, body), unit_name, f"{county}{u + 1:06d}", county)
         bucket = buckets[prefecture_of(county)]
-        pool = bucket if len(bucket) >= 2 else everyone
+        pool: Sequence[int] = bucket if len(bucket) >= _MIN_LINES else everyone
         n_payments = rng.randint(1, 4)
         if u == 0:
-            n_payments = max(n_payments, 3)
+            n_payments = max(n_payments, len(_UNIT_TYPES))
         for _ in range(n_payments):
             # The first three payments of a file cover the three types.
-            ptype = _UNIT_TYPES[payment_n] if payment_n < 3 else rng.choice(_UNIT_TYPES)
+            ptype = (
+                _UNIT_TYPES[payment_n] if payment_n < len(_UNIT_TYPES) else rng.choice(_UNIT_TYPES)
+            )
             year = years[rng.randrange(len(years))]
             month = rng.randint(1, last_month_of[year])
             grades = _UNIT_GRADES[ptype]
             grade = rng.choice(grades)
-            k = min(rng.randint(2, 12), len(pool))
+            k = min(rng.randint(_MIN_LINES, _MAX_LINES), len(pool))
             members = sorted(rng.sample(pool, k))
             lines = [
-                (i, (grade if rng.random() < 0.9 else rng.choice(grades)) * 100) for i in members
+                (i, (grade if rng.random() < _SAME_GRADE_SHARE else rng.choice(grades)) * 100)
+                for i in members
             ]
             write_payment(unit, ptype, year, month, lines, rng.choice(DECLARATION_CHANNELS))
 

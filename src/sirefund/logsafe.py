@@ -20,13 +20,20 @@ def scrub(text: str) -> str:
     return _DIGIT_RUN.sub(lambda m: m.group(1) + "*" * (len(m.group(0)) - 4) + m.group(2), text)
 
 
+#: Position of full_path in the arguments of a uvicorn.access record.
+_PATH_ARG = 2
+
+
 class AccessLogWithoutQuery(logging.Filter):
     """uvicorn.access records carry (client, method, full_path, http_version, status)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
-        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        if isinstance(args, tuple) and len(args) > _PATH_ARG:
+            full_path = args[_PATH_ARG]
+            if isinstance(full_path, str):
+                path = full_path.split("?", 1)[0]
+                record.args = (*args[:_PATH_ARG], path, *args[_PATH_ARG + 1 :])
         return True
 
 

@@ -6,7 +6,9 @@ Models never do I/O; use cases live in services/.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -33,7 +35,8 @@ Fen = BigInteger().with_variant(Integer(), "sqlite")
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
-def _in(column: str, values) -> str:  # type: ignore[no-untyped-def]
+def _in(column: str, values: Iterable[object]) -> str:
+    """SQL: ``column`` holds one of ``values`` (enum members give their value)."""
     return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
 
@@ -454,7 +457,7 @@ class IdempotencyKey(Base):
     method_path: Mapped[str] = mapped_column(String(200))
     request_hash: Mapped[str] = mapped_column(String(64))
     response_status: Mapped[int] = mapped_column(Integer)
-    response_body: Mapped[dict] = mapped_column(JSON)
+    response_body: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(_TZ)
     __table_args__ = (
         Index("uq_idempotency_keys_owner_key", "account_kind", "account_id", "key", unique=True),
@@ -488,7 +491,7 @@ class OutboxMessage(Base):
     agency: Mapped[str] = mapped_column(String(20))  # hrss / medical_security / bank
     operation: Mapped[str] = mapped_column(String(30))
     request_id: Mapped[str] = mapped_column(String(64), unique=True)
-    payload: Mapped[dict] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(_TZ)

@@ -6,11 +6,14 @@ from __future__ import annotations
 import csv
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from sirefund import imports
+from sirefund.db import Base
 from sirefund.domain.errors import Invalid
 from sirefund.models import (
     Application,
@@ -61,11 +64,11 @@ def read_rejects(summary: imports.ImportSummary) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def run(engine, kind: str, path: Path, **kw) -> imports.ImportSummary:  # type: ignore[no-untyped-def]
+def run(engine: Engine, kind: str, path: Path, **kw: Any) -> imports.ImportSummary:
     return imports.import_file(engine, kind, path, today=TODAY, **kw)
 
 
-def count(session_factory, model) -> int:  # type: ignore[no-untyped-def]
+def count(session_factory: sessionmaker[Session], model: type[Base]) -> int:
     with session_factory() as s:
         return s.execute(select(func.count()).select_from(model)).scalar_one()
 

@@ -14,17 +14,19 @@ from datetime import date, timedelta
 
 #: Working days the tax office has to review an application.
 STATUTORY_REVIEW_WORKING_DAYS = 30
+#: Days of a week, and how many of them (Monday to Friday) are working days.
+_WEEK_DAYS, _WORKING_DAYS_PER_WEEK = 7, 5
 
 
 def _weekdays_before(day: date) -> int:
     """Monday-to-Friday days from 0001-01-01 (a Monday) up to, not including, `day`."""
     n = day.toordinal() - 1
-    weeks, rest = divmod(n, 7)
-    return weeks * 5 + min(rest, 5)
+    weeks, rest = divmod(n, _WEEK_DAYS)
+    return weeks * _WORKING_DAYS_PER_WEEK + min(rest, _WORKING_DAYS_PER_WEEK)
 
 
 def is_working_day(day: date) -> bool:
-    return day.weekday() < 5
+    return day.weekday() < _WORKING_DAYS_PER_WEEK  # Monday is 0
 
 
 def working_days_between(start: date, end: date) -> int:

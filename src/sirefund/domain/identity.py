@@ -70,7 +70,7 @@ def _normalise_id(value: object) -> str:
 def _id_birth_date_or_none(normalised: str) -> date | None:
     """The calendar date in characters 7-14, or None when it is not a real date."""
     digits = normalised[6:14]
-    if len(digits) != 8 or not digits.isascii() or not digits.isdigit():
+    if len(digits) != len("YYYYMMDD") or not digits.isascii() or not digits.isdigit():
         return None
     try:
         return date(int(digits[0:4]), int(digits[4:6]), int(digits[6:8]))

@@ -164,8 +164,12 @@ COUNTIES: dict[str, str] = {
 DIVISIONS: dict[str, str] = {PROVINCE_CODE: PROVINCE_NAME, **PREFECTURES, **COUNTIES}
 
 
+#: Digits of an administrative division code (行政区划代码).
+CODE_DIGITS = 6
+
+
 def _is_code(code: object) -> bool:
-    return isinstance(code, str) and len(code) == 6 and code.isascii() and code.isdigit()
+    return isinstance(code, str) and len(code) == CODE_DIGITS and code.isascii() and code.isdigit()
 
 
 def division_name(code: str) -> str | None:

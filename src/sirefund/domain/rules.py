@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from .errors import Conflict, Invalid
+from .errors import Invalid
 
 
 class ArrivalStatus(StrEnum):
@@ -110,10 +110,6 @@ def check_pension_refundable_by_officer(arrival_status: str) -> None:
         )
 
 
-def pension_refundable_by_person(arrival_status: str) -> bool:
-    return ArrivalStatus(arrival_status) != ArrivalStatus.ARRIVED
-
-
 def unit_type_refundable(payment_type: str) -> bool:
     return UnitPaymentType(payment_type) != UnitPaymentType.NORMAL
 
@@ -141,11 +137,3 @@ def check_medical_reason(code: str, text: str | None) -> tuple[str, str]:
     if code == "other" and not text:
         raise Invalid("reason.text_required", "退费理由选择“其他”时请填写说明", "reason_text")
     return code, text
-
-
-def check_refund_within_paid(paid_fen: int, already_refunded_fen: int, requested_fen: int) -> None:
-    """The sum refunded for a payment never exceeds what was paid."""
-    if requested_fen <= 0:
-        raise Invalid("amount.not_positive", "退费金额必须大于0", "amount")
-    if already_refunded_fen + requested_fen > paid_fen:
-        raise Conflict("amount.exceeds_paid", "退费金额不能超过缴费金额", "amount")

@@ -65,18 +65,6 @@ TERMINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 # database enforces it with partial unique indexes built from this same tuple.
 ACTIVE = (S.PENDING_REVIEW, S.APPROVED, S.AT_AGENCY, S.REFUNDED)
 
-# Order along the happy path; used to tell a late result (behind us) from a real move.
-PROGRESS_RANK = {
-    S.PENDING_REVIEW: 0,
-    S.APPROVED: 1,
-    S.AT_AGENCY: 2,
-    S.CANCELLED: 9,
-    S.REJECTED: 9,
-    S.AGENCY_REJECTED: 9,
-    S.REFUNDED: 9,
-    S.REFUND_FAILED: 9,
-}
-
 
 class InvalidTransition(Conflict):
     def __init__(self, current: ApplicationStatus, target: ApplicationStatus) -> None:
@@ -86,10 +74,6 @@ class InvalidTransition(Conflict):
         )
         self.current = current
         self.target = target
-
-
-def can_advance(current: ApplicationStatus, target: ApplicationStatus) -> bool:
-    return target in TRANSITIONS[ApplicationStatus(current)]
 
 
 def advance(current: ApplicationStatus, target: ApplicationStatus) -> ApplicationStatus:
@@ -162,7 +146,7 @@ def hrss_status_label(status: ApplicationStatus | str) -> str:
 def tax_review_result_label(status: ApplicationStatus | str) -> str:
     """税务审核结果 on the unit progress table: 通过 / 不通过 / -- while pending."""
     status = ApplicationStatus(status)
-    if status == S.PENDING_REVIEW or status == S.CANCELLED:
+    if status in {S.PENDING_REVIEW, S.CANCELLED}:
         return "--"
     if status == S.REJECTED:
         return "不通过"

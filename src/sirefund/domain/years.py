@@ -16,6 +16,8 @@ MIN_MEDICAL_INSURANCE_YEAR = 2023
 # Plausibility bounds: anything outside is a typo or a garbage parameter, not an old year.
 _MIN_PLAUSIBLE_YEAR = 1900
 _MAX_PLAUSIBLE_YEAR = 2100
+#: The month an insurance year begins (September).
+_FIRST_MONTH = 9
 
 
 def insurance_year(on: date) -> int:
@@ -24,7 +26,7 @@ def insurance_year(on: date) -> int:
     ``2024-08-31`` -> 2024, ``2024-09-01`` -> 2025. The medical query defaults to
     ``insurance_year(today)``.
     """
-    return on.year + 1 if on.month >= 9 else on.year
+    return on.year + 1 if on.month >= _FIRST_MONTH else on.year
 
 
 def insurance_year_of_period(period_start: date, period_end: date) -> int:
