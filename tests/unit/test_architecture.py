@@ -52,10 +52,11 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
             continue
         for target in targets:
             # `import a.b.c` also runs a and a.b: the nearest known module is the edge.
-            while target and target not in known:
-                target = target.rpartition(".")[0]
-            if target.startswith(PACKAGE) and target != name:
-                found.add(target)
+            nearest = target
+            while nearest and nearest not in known:
+                nearest = nearest.rpartition(".")[0]
+            if nearest.startswith(PACKAGE) and nearest != name:
+                found.add(nearest)
     return found
 
 
