@@ -469,7 +469,7 @@ def list_dispatches(
             page_size=q.page_size,
             region_scope=officer.region_code,
         )
-    return DispatchPageOut.of(page)
+    return DispatchPageOut.model_validate(page)
 
 
 @router.post(
@@ -488,4 +488,4 @@ def retry_dispatch(
         view = dispatches.retry_failed(
             session, message_id=message_id, officer=officer, at=clock.now()
         )
-    return DispatchOut.of(view)
+    return DispatchOut.model_validate(view)
