@@ -7,13 +7,16 @@ import logging
 import random
 import signal
 import threading
-from typing import Any
 
 import uvicorn
 
-from . import logsafe
+from . import agencies, logsafe
+from . import worker as dispatcher
+from .agencies.simulator import SimulatorState, create_simulator_app
+from .clock import SystemClock
 from .config import Settings
 from .db import make_engine, make_session_factory
+from .web.app import create_app
 
 log = logging.getLogger("sirefund.runtime")
 
@@ -32,21 +35,14 @@ def serve(
     point there; with `worker` the dispatcher runs in a background thread that starts once
     the server listens and stops, after the message in hand, when the server shuts down.
     """
-    from . import agencies
-    from . import worker as dispatcher
-    from .clock import SystemClock
-    from .web.app import create_app
-
     logging.getLogger("httpx").setLevel(logging.WARNING)
     base = f"http://{_local(host)}:{port}"
-    simulator_state = None
+    simulator_state: SimulatorState | None = None
     if simulate_agencies:
         settings = settings.model_copy(update={"agency_url": f"{base}/_agencies"})
     engine = make_engine(settings.database_url, echo=settings.echo_sql)
     app = create_app(settings, engine=engine)
     if simulate_agencies:
-        from .agencies.simulator import create_simulator_app
-
         simulator = create_simulator_app(settings, callback_url=f"{base}/api/v1/callbacks")
         simulator_state = simulator.state.simulator
         app.mount("/_agencies", simulator)
@@ -55,7 +51,7 @@ def serve(
     logsafe.install()  # after uvicorn configured its loggers
     stop = threading.Event()
     thread: threading.Thread | None = None
-    adapters: dict[str, Any] = {}
+    adapters: dispatcher.Adapters = {}
     if worker:
         if not settings.agency_url:
             print("--worker needs SIREFUND_AGENCY_URL (or --simulate-agencies)")
@@ -107,8 +103,6 @@ def serve(
 def serve_simulators(settings: Settings, *, host: str, port: int) -> int:
     """`sirefund simulate-agencies`: HRSS, medical security and the bank on their own port,
     calling back settings.callback_url (default: the app on 127.0.0.1:8000)."""
-    from .agencies.simulator import create_simulator_app
-
     callback_url = settings.callback_url or "http://127.0.0.1:8000/api/v1/callbacks"
     app = create_simulator_app(settings, callback_url=callback_url)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))

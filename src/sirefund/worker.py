@@ -1,5 +1,6 @@
 """The dispatcher: claim due outbox messages -> send each through its agency adapter ->
-record the attempt. `run_once` is one pass (tests drive it with a fixed clock);
+record the attempt -> apply the agency's answer (services.settlement), the last two in one
+transaction. `run_once` is one pass (tests drive it with a fixed clock);
 `run_forever` is `sirefund worker` / `python -m sirefund.worker`.
 
 Several workers may run at once (PostgreSQL); each claims its own messages (outbox.py).
@@ -20,15 +21,19 @@ import socket
 import sys
 import threading
 import time
-from typing import Any
+from collections.abc import Mapping
+from datetime import datetime
+from types import FrameType
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import agencies, outbox
-from .agencies.base import AgencyError, AgencyTimeout
-from .clock import SystemClock
+from .agencies.base import AgencyAdapter, AgencyError, AgencyTimeout
+from .clock import Clock, SystemClock
+from .config import Settings, load_settings
 from .db import make_engine, make_session_factory, unit_of_work
-from .outbox import QUERY, ClaimedMessage, Outcome
+from .domain.agencies import Agency
+from .outbox import QUERY, ClaimedMessage, Outcome, OutcomeKind
 from .services import settlement
 
 log = logging.getLogger("sirefund.worker")
@@ -42,52 +47,62 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-def lease_seconds_for(settings: Any) -> float:
-    """How long a claim lasts. Longer than the slowest send (the timeout, with margin), or
+Adapters = Mapping[Agency, AgencyAdapter]
+
+
+def lease_seconds_for(settings: Settings) -> float:
+    """How long a claim lasts. Longer than the slowest send (three timeouts, with margin), or
     a live worker's message could be taken over by another while still in flight."""
-    configured = float(getattr(settings, "dispatch_lease_seconds", 60.0))
-    return max(configured, 3 * settings.agency_timeout_seconds + 1)
+    return max(settings.dispatch_lease_seconds, 3 * settings.agency_timeout_seconds + 1)
 
 
-def deliver(adapter: Any, message: ClaimedMessage) -> Outcome:
+def deliver(adapter: AgencyAdapter, message: ClaimedMessage) -> Outcome:
     """One attempt: query first if an earlier try may have arrived, else send.
 
     Never raises: every way it can end is an Outcome the outbox knows how to record.
     """
     prefix = ""
     if message.mode == QUERY:
-        try:
-            found = adapter.query(message.request_id)
-        except (AgencyError, AgencyTimeout) as exc:
-            # Still not known whether the agency has it: stay unknown, ask again later.
-            return Outcome("unknown", f"查询失败：{exc}")
-        except Exception:
-            log.exception("dispatch %s: unexpected error while querying", message.id)
-            return Outcome("unknown", "查询失败：内部错误（已记录日志）")
-        if found is not None:
-            return Outcome.ok(found, f"查询：对方已有此请求（{found.status}）")
+        known = _ask(adapter, message)
+        if known is not None:
+            return known
         prefix = "查询无此请求，"
     try:
-        result = agencies.submit(
-            adapter, message.agency, message.request_id, message.payload, attempt=message.attempt
-        )
+        result = adapter.submit(message.request_id, message.payload, attempt=message.attempt)
         return Outcome.ok(result, f"{prefix}已提交（{result.status}）")
     except AgencyTimeout as exc:
-        return Outcome("unknown", str(exc))
+        return Outcome(OutcomeKind.UNKNOWN, str(exc))
     except AgencyError as exc:
-        return Outcome("permanent" if exc.permanent else "transient", prefix + exc.message)
+        kind = OutcomeKind.PERMANENT if exc.permanent else OutcomeKind.TRANSIENT
+        return Outcome(kind, prefix + exc.message)
     except Exception:
         # A bug on our side after the request may have left: treat as unknown (ask first).
         log.exception("dispatch %s: unexpected error", message.id)
-        return Outcome("unknown", "内部错误（已记录日志）")
+        return Outcome(OutcomeKind.UNKNOWN, "内部错误（已记录日志）")
+
+
+def _ask(adapter: AgencyAdapter, message: ClaimedMessage) -> Outcome | None:
+    """Whether the agency already has this request: its answer, an unknown outcome if asking
+    failed, or None when it has never seen the request id (then it is sent)."""
+    try:
+        found = adapter.query(message.request_id)
+    except (AgencyError, AgencyTimeout) as exc:
+        # Still not known whether the agency has it: stay unknown, ask again later.
+        return Outcome(OutcomeKind.UNKNOWN, f"查询失败：{exc}")
+    except Exception:
+        log.exception("dispatch %s: unexpected error while querying", message.id)
+        return Outcome(OutcomeKind.UNKNOWN, "查询失败：内部错误（已记录日志）")
+    if found is None:
+        return None
+    return Outcome.ok(found, f"查询：对方已有此请求（{found.status}）")
 
 
 def run_once(
     session_factory: sessionmaker[Session],
     *,
-    adapters: dict[str, Any],
-    settings: Any,
-    clock: Any,
+    adapters: Adapters,
+    settings: Settings,
+    clock: Clock,
     worker_id: str,
     rng: random.Random,
     limit: int = DEFAULT_BATCH,
@@ -125,18 +140,17 @@ def run_once(
                 continue
         outcome = deliver(adapters[message.agency], message)
         with unit_of_work(session_factory) as session:
-            outbox.record_result(
+            record(
                 session,
-                message_id=message.id,
+                message=message,
                 worker_id=worker_id,
                 outcome=outcome,
                 at=clock.now(),
                 settings=settings,
                 rng=rng,
-                poll_after_seconds=_poll_seconds(settings),
             )
         tried += 1
-        if outcome.kind != "ok":
+        if outcome.kind != OutcomeKind.OK:
             log.info(
                 "dispatch %s (%s) attempt %s: %s %s",
                 message.id,
@@ -148,15 +162,45 @@ def run_once(
     return tried
 
 
-def _poll_seconds(settings: Any) -> float:
-    return float(getattr(settings, "dispatch_poll_seconds", outbox.DEFAULT_POLL_AFTER_SECONDS))
+def record(
+    session: Session,
+    *,
+    message: ClaimedMessage,
+    worker_id: str,
+    outcome: Outcome,
+    at: datetime,
+    settings: Settings,
+    rng: random.Random,
+) -> bool:
+    """Record one attempt and, if the agency answered, apply its answer to the application,
+    in the caller's transaction. False when this worker had lost the claim (outbox.py); the
+    answer is applied all the same (settlement is idempotent)."""
+    owned = outbox.record_attempt(
+        session,
+        message_id=message.id,
+        worker_id=worker_id,
+        outcome=outcome,
+        at=at,
+        max_attempts=settings.dispatch_max_attempts,
+        rng=rng,
+        poll_after_seconds=settings.dispatch_poll_seconds,
+    )
+    if outcome.result is not None:
+        settlement.apply_result(
+            session,
+            agency=message.agency,
+            result=outcome.result,
+            at=at,
+            application_id=message.application_id,
+        )
+    return owned
 
 
 def poll_pending_results(
     session_factory: sessionmaker[Session],
     *,
-    adapters: dict[str, Any],
-    clock: Any,
+    adapters: Adapters,
+    clock: Clock,
     limit: int = 50,
     interval_seconds: float = outbox.DEFAULT_POLL_AFTER_SECONDS,
 ) -> int:
@@ -190,9 +234,9 @@ def poll_pending_results(
 def run_loop(
     session_factory: sessionmaker[Session],
     *,
-    adapters: dict[str, Any],
-    settings: Any,
-    clock: Any,
+    adapters: Adapters,
+    settings: Settings,
+    clock: Clock,
     worker_id: str,
     rng: random.Random,
     stop: threading.Event,
@@ -203,7 +247,7 @@ def run_loop(
     is logged and retried; it never ends the loop."""
     log.info("worker %s started", worker_id)
     next_poll = 0.0
-    poll_every = _poll_seconds(settings)
+    poll_every = settings.dispatch_poll_seconds
     while not stop.is_set():
         tried = 0
         try:
@@ -229,7 +273,7 @@ def run_loop(
     log.info("worker %s stopped", worker_id)
 
 
-def run_forever(settings: Any) -> int:
+def run_forever(settings: Settings) -> int:
     """`sirefund worker`: the dispatcher alone until SIGTERM / SIGINT. Exit status 0 after a
     clean stop, 2 when misconfigured."""
     # One line per HTTP request would drown the log; outcomes are logged per attempt instead.
@@ -243,7 +287,7 @@ def run_forever(settings: Any) -> int:
     factory = make_session_factory(engine)
     stop = threading.Event()
 
-    def _stop(signum: int, _frame: Any) -> None:
+    def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %s: finishing the current message, then stopping", signum)
         stop.set()
 
@@ -268,8 +312,6 @@ def run_forever(settings: Any) -> int:
 
 
 def main() -> int:
-    from .config import load_settings
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return run_forever(load_settings())
 

@@ -9,10 +9,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from sirefund import outbox
 from sirefund.domain.workflow import ApplicationStatus as S
 from sirefund.models import Application, RefundBatch
-from sirefund.services import applications
+from sirefund.services import applications, dispatches
 from sirefund.services.applications import Actor
 from tests import factories
 
@@ -111,7 +110,7 @@ def approve(session: Session, app: Application, *, at: datetime) -> None:
         at=at,
         reason="审核通过",
     )
-    outbox.enqueue_for_approval(session, application=app, at=at)
+    dispatches.enqueue_for_approval(session, application=app, at=at)
 
 
 def approved_applications(

@@ -14,9 +14,11 @@ from sqlalchemy import func, select
 
 from sirefund import outbox
 from sirefund.clock import as_utc
+from sirefund.domain.dispatch import DispatchState
 from sirefund.domain.errors import Conflict, NotFound
 from sirefund.models import ApplicationEvent, DispatchAttempt, OutboxMessage, SecurityEvent
 from sirefund.outbox import QUERY, SEND, Outcome
+from sirefund.services import dispatches
 from sirefund.services.views import application_view
 from tests import factories
 from tests.integration import approvals
@@ -31,13 +33,13 @@ def _claim(factory, worker_id, at, *, limit=10, lease=30):  # type: ignore[no-un
 
 def _record(factory, message_id, worker_id, outcome, at, settings, seed=7):  # type: ignore[no-untyped-def]
     with factory() as session, session.begin():
-        return outbox.record_result(
+        return outbox.record_attempt(
             session,
             message_id=message_id,
             worker_id=worker_id,
             outcome=outcome,
             at=at,
-            settings=settings,
+            max_attempts=settings.dispatch_max_attempts,
             rng=random.Random(seed),
         )
 
@@ -208,20 +210,16 @@ def test_a_permanent_error_fails_at_once_and_the_monitor_shows_it_with_its_attem
         settings,
     )
     with session_factory() as session:
-        page = outbox.list_dispatches(
-            session, state="failed", page=1, page_size=10, region_scope="420000"
+        page = dispatches.list_dispatches(
+            session, state=DispatchState.FAILED, page=1, page_size=10, region_scope="420000"
         )
-    [item] = page["items"]
-    assert page["total"] == 1
-    assert (item["id"], item["application_id"]) == (m.id, app_id)
-    assert (item["state"], item["state_label"], item["agency_label"]) == (
-        "failed",
-        "发送失败",
-        "人社",
-    )
-    assert item["can_retry"] and "422" in item["last_error"]
-    assert [(a["outcome"], a["worker"]) for a in item["attempts"]] == [("permanent", "w")]
-    assert "payload" not in item  # ID and account numbers stay out of the monitor
+    [item] = page.items
+    assert page.total == 1
+    assert (item.id, item.application_id) == (m.id, app_id)
+    assert (item.state, item.state.label, item.agency.label) == ("failed", "发送失败", "人社")
+    assert item.can_retry and item.last_error and "422" in item.last_error
+    assert [(a.outcome, a.worker) for a in item.attempts] == [("permanent", "w")]
+    assert not hasattr(item, "payload")  # ID and account numbers stay out of the monitor
 
 
 def test_a_timeout_leaves_the_outcome_unknown_and_the_next_try_asks_first(
@@ -251,9 +249,9 @@ def test_retry_failed_sends_again_with_the_same_request_id_and_history_and_is_au
     _record(session_factory, m.id, "w", Outcome("permanent", "HTTP 400"), clock.now(), settings)
     with session_factory() as session, session.begin():
         officer = factories.make_officer(session, code="OF7001", region="420700")
-        view = outbox.retry_failed(session, message_id=m.id, officer=officer, at=clock.now())
-    assert view["state"] == "pending" and view["attempt_count"] == 0
-    assert [a["outcome"] for a in view["attempts"]] == ["permanent"]
+        view = dispatches.retry_failed(session, message_id=m.id, officer=officer, at=clock.now())
+    assert view.state == "pending" and view.attempt_count == 0
+    assert [a.outcome for a in view.attempts] == ["permanent"]
     [again] = _claim(session_factory, "w", clock.now())
     assert (again.id, again.request_id, again.mode) == (m.id, m.request_id, SEND)
     assert status_of(session_factory, app_id) == "approved"  # the application is untouched
@@ -274,7 +272,7 @@ def test_retry_failed_of_a_message_whose_outcome_was_unknown_asks_before_sending
     with session_factory() as session, session.begin():
         officer = factories.make_officer(session)
         assert (
-            outbox.retry_failed(session, message_id=m.id, officer=officer, at=clock.now())["state"]
+            dispatches.retry_failed(session, message_id=m.id, officer=officer, at=clock.now()).state
             == "unknown"
         )
     [again] = _claim(session_factory, "w", clock.now())
@@ -290,12 +288,12 @@ def test_retry_failed_refuses_messages_that_have_not_failed_or_lie_outside_the_o
         local = factories.make_officer(session, region="420700")
         elsewhere = factories.make_officer(session, region="420100")
         with pytest.raises(Conflict) as not_failed:
-            outbox.retry_failed(session, message_id=msg.id, officer=local, at=clock.now())
+            dispatches.retry_failed(session, message_id=msg.id, officer=local, at=clock.now())
         assert not_failed.value.code == "dispatch.not_failed"
         with pytest.raises(NotFound):
-            outbox.retry_failed(session, message_id=msg.id, officer=elsewhere, at=clock.now())
+            dispatches.retry_failed(session, message_id=msg.id, officer=elsewhere, at=clock.now())
         with pytest.raises(NotFound):
-            outbox.retry_failed(session, message_id=999999, officer=local, at=clock.now())
+            dispatches.retry_failed(session, message_id=999999, officer=local, at=clock.now())
 
 
 def test_the_monitor_lists_only_the_officers_region_by_state_a_page_at_a_time(
@@ -304,14 +302,16 @@ def test_the_monitor_lists_only_the_officers_region_by_state_a_page_at_a_time(
     approvals.approved_applications(session_factory, n=3, at=clock.now(), region="420703")
     approvals.approved_applications(session_factory, n=2, at=clock.now(), region="420102")
     with session_factory() as session:
-        ezhou = outbox.list_dispatches(
-            session, state="pending", page=1, page_size=2, region_scope="420700"
+        ezhou = dispatches.list_dispatches(
+            session, state=DispatchState.PENDING, page=1, page_size=2, region_scope="420700"
         )
-        province = outbox.list_dispatches(session, page=3, page_size=2, region_scope="420000")
-        wuhan_failed = outbox.list_dispatches(session, state="failed", region_scope="420100")
-    assert ezhou["total"] == 3 and len(ezhou["items"]) == 2
-    assert province["total"] == 5 and len(province["items"]) == 1
-    assert wuhan_failed["total"] == 0
+        province = dispatches.list_dispatches(session, page=3, page_size=2, region_scope="420000")
+        wuhan_failed = dispatches.list_dispatches(
+            session, state=DispatchState.FAILED, region_scope="420100"
+        )
+    assert ezhou.total == 3 and len(ezhou.items) == 2
+    assert province.total == 5 and len(province.items) == 1
+    assert wuhan_failed.total == 0
 
 
 # --------------------------------------------------------------------------- end to end over HTTP

@@ -18,8 +18,10 @@ import pytest
 from sqlalchemy import func, select
 
 from sirefund import outbox
+from sirefund.domain.dispatch import DispatchState
 from sirefund.models import Application, ApplicationEvent, DispatchAttempt
 from sirefund.outbox import SEND
+from sirefund.services import dispatches
 from tests import factories
 from tests.integration import approvals
 from tests.integration.conftest import SECRET, messages_of, status_of, wait_until
@@ -212,14 +214,16 @@ def test_a_permanent_refusal_fails_shows_in_the_monitor_and_an_officer_retry_get
     assert dispatcher.run_once() == 0  # failed messages are not retried on their own
 
     with session_factory() as session:
-        [item] = outbox.list_dispatches(session, state="failed", region_scope="420700")["items"]
-    assert item["application_id"] == app_id
-    assert item["last_error"] == "hrss HTTP 422 agency.request_refused"
+        [item] = dispatches.list_dispatches(
+            session, state=DispatchState.FAILED, region_scope="420700"
+        ).items
+    assert item.application_id == app_id
+    assert item.last_error == "hrss HTTP 422 agency.request_refused"
     assert simulator.bookings("hrss") == []
 
     with session_factory() as session, session.begin():
         officer = factories.make_officer(session, region="420700")
-        outbox.retry_failed(session, message_id=item["id"], officer=officer, at=shift_clock.now())
+        dispatches.retry_failed(session, message_id=item.id, officer=officer, at=shift_clock.now())
     dispatcher.run_once()
     assert status_of(session_factory, app_id) == "at_agency"
     assert len(simulator.bookings("hrss")) == 1

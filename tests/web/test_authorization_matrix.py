@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy import select
 
 from sirefund import outbox
+from sirefund.domain.agencies import OPERATIONS, Agency
 from sirefund.domain.workflow import ApplicationStatus as S
 from sirefund.models import (
     Application,
@@ -30,7 +31,7 @@ from sirefund.models import (
     OutboxMessage,
     RefundBatch,
 )
-from sirefund.services import applications
+from sirefund.services import applications, dispatches
 from sirefund.services.applications import Actor
 from sirefund.signing import signed_headers
 from tests import factories as f
@@ -290,7 +291,7 @@ def world(session_factory, login, clock) -> World:
         applications.transition(
             s, application=sent, target=S.APPROVED, actor=Actor.officer(officer.code), at=f.AT
         )
-        failed = outbox.enqueue_for_approval(s, application=sent, at=f.AT)
+        failed = dispatches.enqueue_for_approval(s, application=sent, at=f.AT)
         failed.state, failed.attempts, failed.last_error = "failed", 8, "HTTP 400"
         # The database allows one request per application and agency: the callback's
         # request belongs to a third application.
@@ -313,8 +314,8 @@ def world(session_factory, login, clock) -> World:
         answered = outbox.enqueue(
             s,
             application=waiting,
-            agency="hrss",
-            operation=outbox.OPERATIONS["hrss"],
+            agency=Agency.HRSS,
+            operation=OPERATIONS[Agency.HRSS],
             payload={"application_id": waiting.id},
             at=f.AT,
         )

@@ -797,6 +797,31 @@ def test_the_dispatch_monitor_lists_failed_requests_in_scope_and_retries_them(
     assert [
         (m["id"], m["application_id"], m["last_error"], m["can_retry"]) for m in listed["items"]
     ] == [(msg_id, app_id, "HTTP 500", True)]
+    [item] = listed["items"]
+    assert set(item) == {
+        "id",
+        "application_id",
+        "agency",
+        "agency_label",
+        "operation",
+        "request_id",
+        "state",
+        "state_label",
+        "attempt_count",
+        "next_attempt_at",
+        "claimed_by",
+        "last_error",
+        "created_at",
+        "updated_at",
+        "can_retry",
+        "attempts",
+    }
+    assert (item["agency"], item["agency_label"], item["state_label"]) == (
+        "hrss",
+        "人社",
+        "发送失败",
+    )
+    assert item["created_at"].endswith("+00:00") and item["next_attempt_at"] is None
     other = login("officer", wuhan_officer.id)
     assert client.get(f"{API}/dispatches", headers=other).json()["total"] == 0
     assert client.post(f"{API}/dispatches/{msg_id}/retry", headers=other).status_code == 404

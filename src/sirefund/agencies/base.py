@@ -1,5 +1,6 @@
-"""What every agency adapter shares: the errors that say whether a retry can help, the
-result an agency reports, and signed JSON over HTTP with timeouts.
+"""The adapter every agency is reached through: signed JSON over HTTP with timeouts, and the
+errors that say whether a retry can help. HRSS, medical security and the bank speak the same
+protocol at different paths, so one class serves all three (`HttpAgency(agency, ...)`).
 
 The wire protocol (spoken by the simulators in agencies/simulator/ as well):
 
@@ -10,30 +11,38 @@ The wire protocol (spoken by the simulators in agencies/simulator/ as well):
 Every request and every callback is signed (signing.py). An agency must treat a request id
 it has already seen as the same request: it answers with the booking it made the first
 time. That is what makes resending after a transient error safe.
+
+The agencies, their statuses and the result they report are domain concepts
+(domain/agencies.py); this package is only how we talk to them.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import date, datetime
+from http import HTTPStatus
 from typing import Any, Protocol
 
 import httpx
 
-from ..clock import SystemClock
+from ..clock import Clock, SystemClock
+from ..domain.agencies import STATUSES, Agency, AgencyResult
 from ..signing import signed_headers
 
 ATTEMPT_HEADER = "X-Sirefund-Attempt"
 
-# Statuses each agency reports. "received" means booked but not decided yet.
-STATUSES = {
-    "hrss": ("received", "accepted", "rejected"),
-    "medical_security": ("received", "passed", "failed"),
-    "bank": ("received", "paid", "failed"),
+# Where each agency takes requests, under the agencies' base URL.
+PATHS = {
+    Agency.HRSS: "hrss/refunds",
+    Agency.MEDICAL_SECURITY: "medical-security/verifications",
+    Agency.BANK: "bank/payouts",
 }
-FINAL_STATUSES = {agency: frozenset(s[1:]) for agency, s in STATUSES.items()}
-AGENCY_LABELS = {"hrss": "人社", "medical_security": "医保", "bank": "银行"}
+
+# Answers that say "not now": nothing was booked, and a later try may pass.
+_RETRYABLE = frozenset(
+    {HTTPStatus.REQUEST_TIMEOUT, HTTPStatus.TOO_EARLY, HTTPStatus.TOO_MANY_REQUESTS}
+)
+_ERROR_CODE_MAX_CHARS = 60
+_STATUS_SHOWN_CHARS = 20
 
 
 class AgencyError(Exception):
@@ -52,52 +61,15 @@ class AgencyTimeout(Exception):
     unknown, and it is settled by querying the same request id, never by a new request."""
 
 
-@dataclass(frozen=True)
-class AgencyResult:
-    """What an agency says about one request id."""
+class AgencyAdapter(Protocol):
+    """What the worker needs of an agency: send a request, ask about one, let go."""
 
-    request_id: str
-    status: str
-    booking_id: str | None = None
-    reason: str | None = None
-    decided_at: datetime | None = None
-    paid_on: date | None = None
+    @property
+    def agency(self) -> Agency: ...
 
-    @classmethod
-    def from_wire(cls, data: dict[str, Any]) -> AgencyResult:
-        """Parse an answer or a callback body; ValueError if it is not one."""
-        if not isinstance(data, dict):
-            raise ValueError("not an object")  # noqa: TRY004 - callers catch ValueError for any bad body
-        request_id, status = data.get("request_id"), data.get("status")
-        if not isinstance(request_id, str) or not request_id or not isinstance(status, str):
-            raise ValueError("request_id and status are required")
-        decided_at = data.get("decided_at")
-        paid_on = data.get("paid_on")
-        reason = data.get("reason")
-        return cls(
-            request_id=request_id,
-            status=status,
-            booking_id=str(data["booking_id"]) if data.get("booking_id") is not None else None,
-            reason=str(reason)[:200] if reason is not None else None,
-            decided_at=datetime.fromisoformat(decided_at) if decided_at else None,
-            paid_on=date.fromisoformat(paid_on) if paid_on else None,
-        )
-
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "request_id": self.request_id,
-            "booking_id": self.booking_id,
-            "status": self.status,
-            "reason": self.reason,
-            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
-            "paid_on": self.paid_on.isoformat() if self.paid_on else None,
-        }
-
-
-class Agency(Protocol):
-    """The part every adapter has: asking about a request already sent."""
-
-    name: str
+    def submit(self, request_id: str, payload: dict[str, Any], *, attempt: int = 1) -> AgencyResult:
+        """Send a request; answers the booking (its status may still be "received")."""
+        ...
 
     def query(self, request_id: str) -> AgencyResult | None:
         """The agency's booking for `request_id`, or None if it never received it."""
@@ -107,48 +79,50 @@ class Agency(Protocol):
 
 
 class HttpAgency:
-    """Signed JSON over httpx, with the errors above. Subclasses name the paths."""
-
-    name = ""
-    path = ""
+    """An agency over signed JSON and httpx, raising the errors above."""
 
     def __init__(
         self,
+        agency: Agency,
         base_url: str,
         *,
         secret: str,
         timeout_seconds: float,
-        client: httpx.Client | None = None,
-        clock: Any = None,
+        clock: Clock | None = None,
     ) -> None:
+        self._agency = agency
+        self._path = PATHS[agency]
         self._secret = secret
-        self._owns_client = client is None
-        self._client = client or httpx.Client(
+        self._client = httpx.Client(
             base_url=base_url.rstrip("/"), timeout=httpx.Timeout(timeout_seconds)
         )
         # Signatures carry real time: the agency compares them with its own clock.
-        self._clock = clock or SystemClock()
+        self._clock: Clock = clock or SystemClock()
+
+    @property
+    def agency(self) -> Agency:
+        return self._agency
 
     def close(self) -> None:
-        if self._owns_client:
-            self._client.close()
+        self._client.close()
 
-    def _submit(self, request_id: str, payload: dict[str, Any], *, attempt: int) -> AgencyResult:
+    def submit(self, request_id: str, payload: dict[str, Any], *, attempt: int = 1) -> AgencyResult:
         body = {**payload, "request_id": request_id}
-        response = self._send("POST", f"/{self.path}", body=body, attempt=attempt)
-        return self._result(response)
+        return self._result(self._send("POST", f"/{self._path}", body=body, attempt=attempt))
 
     def query(self, request_id: str) -> AgencyResult | None:
-        response = self._send("GET", f"/{self.path}/{request_id}", body=None, attempt=None)
-        if response is None:
+        response = self._send("GET", f"/{self._path}/{request_id}", body=None, attempt=None)
+        if response.status_code == HTTPStatus.NOT_FOUND:
             return None
         return self._result(response)
 
     # -- plumbing
 
     def _send(
-        self, method: str, url: str, *, body: dict | None, attempt: int | None
-    ) -> httpx.Response | None:
+        self, method: str, url: str, *, body: dict[str, Any] | None, attempt: int | None
+    ) -> httpx.Response:
+        """The 2xx answer (or a GET's 404: the agency never received that request id)."""
+        name = self._agency.value
         content = (
             b""
             if body is None
@@ -162,39 +136,35 @@ class HttpAgency:
             response = self._client.request(method, url, content=content, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Nothing left us: safe to try again later.
-            raise AgencyError(
-                f"{self.name} 无法连接（{type(exc).__name__}）", permanent=False
-            ) from None
+            raise AgencyError(f"{name} 无法连接（{type(exc).__name__}）", permanent=False) from None
         except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
-            raise AgencyTimeout(f"{self.name} 无应答（{type(exc).__name__}）") from None
+            raise AgencyTimeout(f"{name} 无应答（{type(exc).__name__}）") from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
             # The connection broke after (part of) the request went out.
-            raise AgencyTimeout(f"{self.name} 连接中断（{type(exc).__name__}）") from None
+            raise AgencyTimeout(f"{name} 连接中断（{type(exc).__name__}）") from None
         except httpx.UnsupportedProtocol as exc:
             raise AgencyError(
-                f"{self.name} 地址配置错误（{type(exc).__name__}）", permanent=True
+                f"{name} 地址配置错误（{type(exc).__name__}）", permanent=True
             ) from None
         except httpx.TransportError as exc:
             # Anything else on the wire: we cannot tell whether it arrived.
-            raise AgencyTimeout(f"{self.name} 传输错误（{type(exc).__name__}）") from None
+            raise AgencyTimeout(f"{name} 传输错误（{type(exc).__name__}）") from None
         status = response.status_code
-        if method == "GET" and status == 404:
-            return None
-        if 200 <= status < 300:
+        if response.is_success or (method == "GET" and status == HTTPStatus.NOT_FOUND):
             return response
         detail = _error_code(response)
-        if status in (408, 425, 429) or status >= 500:
-            raise AgencyError(f"{self.name} HTTP {status}{detail}", permanent=False)
-        raise AgencyError(f"{self.name} HTTP {status}{detail}", permanent=True)
+        retryable = status in _RETRYABLE or status >= HTTPStatus.INTERNAL_SERVER_ERROR
+        raise AgencyError(f"{name} HTTP {status}{detail}", permanent=not retryable)
 
     def _result(self, response: httpx.Response) -> AgencyResult:
+        name = self._agency.value
         try:
             result = AgencyResult.from_wire(response.json())
         except ValueError:
             # The agency answered 2xx but we cannot read it: whether it booked is unknown.
-            raise AgencyTimeout(f"{self.name} 应答无法解析") from None
-        if result.status not in STATUSES[self.name]:
-            raise AgencyTimeout(f"{self.name} 未知状态 {result.status[:20]}")
+            raise AgencyTimeout(f"{name} 应答无法解析") from None
+        if result.status not in STATUSES[self._agency]:
+            raise AgencyTimeout(f"{name} 未知状态 {result.status[:_STATUS_SHOWN_CHARS]}")
         return result
 
 
@@ -204,4 +174,4 @@ def _error_code(response: httpx.Response) -> str:
         code = response.json()["error"]["code"]
     except (ValueError, KeyError, TypeError):
         return ""
-    return f" {str(code)[:60]}"
+    return f" {str(code)[:_ERROR_CODE_MAX_CHARS]}"

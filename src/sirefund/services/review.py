@@ -24,7 +24,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
 
-from .. import outbox
 from ..clock import CHINA_TZ, as_utc
 from ..domain import identity, regions, rules, workflow
 from ..domain.calendar import STATUTORY_REVIEW_WORKING_DAYS, add_working_days, working_days_between
@@ -53,7 +52,7 @@ from ..models import (
     UnitPayment,
     UnitPaymentPerson,
 )
-from . import applications, pension
+from . import applications, dispatches, pension
 from .applications import Actor, application_not_found
 from .bank_details import validate_bank_details
 from .officers import active_officer, in_scope, region_clause
@@ -579,7 +578,7 @@ def _decide(
     )
     if approve:
         # Same transaction as the approval: both commit or neither does.
-        outbox.enqueue_for_approval(session, application=app, at=at)
+        dispatches.enqueue_for_approval(session, application=app, at=at)
     session.refresh(app)
     return app
 

@@ -19,10 +19,15 @@ exactly that agency (HRSS and medical security in `approved`, the bank in `at_ag
 anything else is a duplicate or a late result and changes nothing: no error, no audit row.
 The application row is locked first, so of two copies of one result arriving at once, the
 second sees the first one's status.
+
+The worker applies answers and polls after recording the attempt (outbox.py); the callback
+route reads the agency and the body through `callback_agency` / `parse_callback`, so the web
+layer needs neither the outbox nor the agency adapters.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 from typing import Any
@@ -31,12 +36,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import outbox
-from ..agencies.base import FINAL_STATUSES, AgencyResult
 from ..clock import CHINA_TZ, as_utc
-from ..domain.errors import Conflict, NotFound
+from ..domain.agencies import AWAITING, FINAL_STATUSES, POSITIVE, STATUSES, Agency, AgencyResult
+from ..domain.errors import Conflict, Invalid, NotFound
 from ..domain.workflow import ApplicationStatus as S
 from ..models import OutboxMessage
-from . import applications
+from . import applications, dispatches
 from .applications import Actor
 
 log = logging.getLogger(__name__)
@@ -45,45 +50,57 @@ VERIFICATION_PASSED = "核验通过"
 VERIFICATION_FAILED = "核验不通过"
 BANK_PAID = "退付成功"
 BANK_FAILED = "退付失败"
+# Widths of the application columns the texts go into.
+AGENCY_MESSAGE_MAX_CHARS = 200
+BANK_RESULT_MAX_CHARS = 100
 
-# The status an application waits in for each agency's result.
-AWAITING = {"hrss": S.APPROVED, "medical_security": S.APPROVED, "bank": S.AT_AGENCY}
+
+def callback_agency(name: str) -> Agency:
+    """The agency a callback URL names; NotFound for any other name."""
+    try:
+        return Agency(name)
+    except ValueError:
+        raise NotFound("callback.unknown_agency", "未知的机构") from None
 
 
-def find_message(session: Session, *, agency: str, request_id: str) -> OutboxMessage:
-    msg = session.execute(
-        select(OutboxMessage).where(OutboxMessage.request_id == request_id)
-    ).scalar_one_or_none()
-    if msg is None or msg.agency != agency:
-        raise NotFound("callback.unknown_request", "未找到该请求")
-    return msg
+def parse_callback(agency: Agency, body: bytes) -> AgencyResult:
+    """A callback body (already authenticated) as a result of `agency`; Invalid if it is not
+    one, or reports a status that agency never uses."""
+    try:
+        result = AgencyResult.from_wire(json.loads(body))
+    except ValueError:
+        raise Invalid("callback.malformed", "回调内容格式不正确") from None
+    if result.status not in STATUSES[agency]:
+        raise Invalid("callback.status", "回调状态不正确", "status")
+    return result
 
 
 def apply_result(
     session: Session,
     *,
-    agency: str,
+    agency: Agency,
     result: AgencyResult,
     at: datetime,
-    message: OutboxMessage | None = None,
+    application_id: int | None = None,
 ) -> bool:
     """Apply what `agency` says about `result.request_id`. True if the application moved.
 
-    NotFound if we never sent that request to that agency. A non-final status ("received")
-    or a result for an application no longer waiting for this agency is a no-op.
-    `message` is passed by the worker, which is recording that very message's answer.
+    From a callback or a poll (`application_id` None) the request id is looked up, and the
+    message marked delivered; NotFound if we never sent that request to that agency. The
+    worker, recording the answer to its own request, passes the application's id instead.
+    A non-final status ("received") or a result for an application no longer waiting for
+    this agency is a no-op.
     """
     at = as_utc(at)
-    if message is None:
-        msg = find_message(session, agency=agency, request_id=result.request_id)
+    if application_id is None:
+        msg = _message_for(session, agency=agency, request_id=result.request_id)
         # Whatever it says, the agency has the request: stop resending or querying it.
-        outbox.mark_delivered(session, message=msg, at=at)
-    else:
-        msg = message
+        outbox.mark_delivered(session, message_id=msg.id, at=at)
+        application_id = msg.application_id
     if result.status not in FINAL_STATUSES[agency]:
         return False
-    app = applications.lock(session, msg.application_id)
-    if app.status != AWAITING[agency].value:
+    app = applications.lock(session, application_id)
+    if app.status != AWAITING[agency]:
         log.debug(
             "application %s: %s result %r ignored in status %s (duplicate or late)",
             app.id,
@@ -98,7 +115,7 @@ def apply_result(
             session,
             application=app,
             target=target,
-            actor=Actor.agency(agency),
+            actor=Actor.agency(agency.value),
             at=at,
             reason=reason,
             values=values,
@@ -107,20 +124,31 @@ def apply_result(
         # Moved by someone else between our read and our write: theirs was first.
         return False
     if target == S.AT_AGENCY:
-        outbox.enqueue_payout(session, application=app, at=at)
+        dispatches.enqueue_payout(session, application=app, at=at)
     return True
 
 
-def _plan(agency: str, result: AgencyResult, at: datetime) -> tuple[S, dict[str, Any], str]:
+def _message_for(session: Session, *, agency: Agency, request_id: str) -> OutboxMessage:
+    msg = session.execute(
+        select(OutboxMessage).where(OutboxMessage.request_id == request_id)
+    ).scalar_one_or_none()
+    if msg is None or msg.agency != agency:
+        raise NotFound("callback.unknown_request", "未找到该请求")
+    return msg
+
+
+def _plan(agency: Agency, result: AgencyResult, at: datetime) -> tuple[S, dict[str, Any], str]:
+    """Where a final result takes the application, the values it sets, and the audit reason."""
     reason = result.reason
+    positive = result.status == POSITIVE[agency]
     decided = as_utc(result.decided_at) if result.decided_at else at
-    if agency == "hrss":
-        if result.status == "accepted":
+    if agency == Agency.HRSS:
+        if positive:
             return S.AT_AGENCY, {"agency_message": "人社已受理"}, "人社受理"
         text = f"人社退回：{reason}" if reason else "人社退回"
-        return S.AGENCY_REJECTED, {"agency_message": text[:200]}, text
-    if agency == "medical_security":
-        if result.status == "passed":
+        return S.AGENCY_REJECTED, {"agency_message": text[:AGENCY_MESSAGE_MAX_CHARS]}, text
+    if agency == Agency.MEDICAL_SECURITY:
+        if positive:
             return (
                 S.AT_AGENCY,
                 {"verification_result": VERIFICATION_PASSED, "verified_at": decided},
@@ -132,12 +160,12 @@ def _plan(agency: str, result: AgencyResult, at: datetime) -> tuple[S, dict[str,
             {
                 "verification_result": VERIFICATION_FAILED,
                 "verified_at": decided,
-                "agency_message": text[:200],
+                "agency_message": text[:AGENCY_MESSAGE_MAX_CHARS],
             },
             text,
         )
-    if result.status == "paid":
+    if positive:
         paid_on = result.paid_on or decided.astimezone(CHINA_TZ).date()
         return S.REFUNDED, {"refund_date": paid_on, "bank_result": BANK_PAID}, "银行退付成功"
     text = f"{BANK_FAILED}：{reason}" if reason else BANK_FAILED
-    return S.REFUND_FAILED, {"bank_result": text[:100]}, text
+    return S.REFUND_FAILED, {"bank_result": text[:BANK_RESULT_MAX_CHARS]}, text

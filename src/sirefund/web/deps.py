@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from .. import clock as clocks
 from ..config import Settings
 from ..domain.errors import Conflict, Forbidden, Unauthenticated
 from ..services import accounts
@@ -38,8 +39,9 @@ def get_db(request: Request) -> Db:
     return Db(request.app.state.session_factory)
 
 
-def get_clock(request: Request):  # type: ignore[no-untyped-def]
-    return request.app.state.clock
+def get_clock(request: Request) -> clocks.Clock:
+    app_clock: clocks.Clock = request.app.state.clock
+    return app_clock
 
 
 def get_settings(request: Request) -> Settings:
@@ -47,7 +49,7 @@ def get_settings(request: Request) -> Settings:
 
 
 DbSession = Annotated[Db, Depends(get_db)]
-Clock = Annotated[object, Depends(get_clock)]
+Clock = Annotated[clocks.Clock, Depends(get_clock)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 

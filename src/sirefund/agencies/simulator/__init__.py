@@ -34,34 +34,33 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from http import HTTPStatus
 from typing import Any
 
 import anyio
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
-from ...clock import CHINA_TZ, SystemClock
+from ...clock import CHINA_TZ, Clock, SystemClock
+from ...config import Settings
+from ...domain.agencies import POSITIVE, RECEIVED, Agency
 from ...signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers, verify
-from ..base import ATTEMPT_HEADER
+from ..base import ATTEMPT_HEADER, PATHS
 
 log = logging.getLogger("sirefund.simulator")
 
-PATHS = {
-    "hrss": "hrss/refunds",
-    "medical_security": "medical-security/verifications",
-    "bank": "bank/payouts",
-}
-POSITIVE = {"hrss": "accepted", "medical_security": "passed", "bank": "paid"}
-NEGATIVE = {"hrss": "rejected", "medical_security": "failed", "bank": "failed"}
+NEGATIVE = {Agency.HRSS: "rejected", Agency.MEDICAL_SECURITY: "failed", Agency.BANK: "failed"}
 DECLINE_REASONS = {
-    "hrss": "参保信息与缴费记录不符",
-    "medical_security": "参保人已参加职工医保",
-    "bank": "账户已销户",
+    Agency.HRSS: "参保信息与缴费记录不符",
+    Agency.MEDICAL_SECURITY: "参保人已参加职工医保",
+    Agency.BANK: "账户已销户",
 }
-PREFIX = {"hrss": "HRSS", "medical_security": "YB", "bank": "BANK"}
+PREFIX = {Agency.HRSS: "HRSS", Agency.MEDICAL_SECURITY: "YB", Agency.BANK: "BANK"}
 ACTIONS = frozenset(
     {
         "reject",
@@ -74,7 +73,17 @@ ACTIONS = frozenset(
         "out_of_order_callbacks",
     }
 )
-DEFAULT_DELAYS = {"hrss": 0.0, "medical_security": 0.0, "bank": 0.05}
+DEFAULT_DELAYS = {
+    Agency.HRSS.value: 0.0,
+    Agency.MEDICAL_SECURITY.value: 0.0,
+    Agency.BANK.value: 0.05,
+}
+# The answer `reject` and `error` give unless the rule names another.
+REJECT_STATUS = HTTPStatus.UNPROCESSABLE_ENTITY
+ERROR_STATUS = HTTPStatus.INTERNAL_SERVER_ERROR
+# A callback answered with a server error is tried again; anything else was received.
+_CALLBACK_RETRY_FROM = HTTPStatus.INTERNAL_SERVER_ERROR
+_SCRIPT_ERROR_MAX_CHARS = 200
 
 
 # --------------------------------------------------------------------------- script
@@ -173,7 +182,7 @@ class Script:
 
 @dataclass
 class Booking:
-    agency: str
+    agency: Agency
     request_id: str
     booking_id: str
     application_id: int | None
@@ -185,11 +194,11 @@ class Booking:
     decided_at: datetime
 
     def status(self, now: float | None = None) -> str:
-        return self.final_status if (now or time.monotonic()) >= self.decide_at else "received"
+        return self.final_status if (now or time.monotonic()) >= self.decide_at else RECEIVED
 
     def wire(self, status: str | None = None) -> dict[str, Any]:
         status = status or self.status()
-        final = status != "received"
+        final = status != RECEIVED
         return {
             "request_id": self.request_id,
             "booking_id": self.booking_id,
@@ -197,7 +206,7 @@ class Booking:
             "reason": self.reason if final else None,
             "decided_at": self.decided_at.isoformat() if final else None,
             "paid_on": self.decided_at.astimezone(CHINA_TZ).date().isoformat()
-            if final and status == "paid"
+            if final and status == POSITIVE[Agency.BANK]
             else None,
         }
 
@@ -216,7 +225,7 @@ class Booking:
 class CallbackSender:
     """Delivers callbacks in the background, in due order, retrying while we are down."""
 
-    def __init__(self, url: str, secret: str, clock: Any, *, max_tries: int = 40) -> None:
+    def __init__(self, url: str, secret: str, clock: Clock, *, max_tries: int = 40) -> None:
         self.url = url.rstrip("/")
         self._secret = secret
         self._clock = clock
@@ -290,9 +299,9 @@ class CallbackSender:
         }
         with self._cond:
             self.delivered.append(record)
-        if response.status_code >= 500:
+        if response.status_code >= _CALLBACK_RETRY_FROM:
             return False
-        if response.status_code != 200:
+        if response.status_code != HTTPStatus.OK:
             log.warning(
                 "callback %s %s refused: HTTP %s", agency, payload["status"], response.status_code
             )
@@ -308,10 +317,10 @@ class SimulatorState:
         secret: str,
         callback_url: str | None = None,
         script: Script | None = None,
-        clock: Any = None,
+        clock: Clock | None = None,
     ) -> None:
         self.secret = secret
-        self.clock = clock or SystemClock()
+        self.clock: Clock = clock or SystemClock()
         self.script = script or Script()
         self.sender = CallbackSender(callback_url, secret, self.clock) if callback_url else None
         self._lock = threading.Lock()
@@ -320,7 +329,12 @@ class SimulatorState:
         self.requests: list[dict[str, Any]] = []
 
     def log_request(
-        self, agency: str, op: str, request_id: str, attempt: str | None, application_id: int | None
+        self,
+        agency: Agency,
+        op: str,
+        request_id: str,
+        attempt: str | None,
+        application_id: int | None,
     ) -> None:
         with self._lock:
             self.requests.append(
@@ -334,7 +348,7 @@ class SimulatorState:
                 }
             )
 
-    def book(self, agency: str, body: dict[str, Any], rule: Rule | None) -> Booking:
+    def book(self, agency: Agency, body: dict[str, Any], rule: Rule | None) -> Booking:
         """The booking for this request id: made on first sight, the same one ever after."""
         request_id = body["request_id"]
         with self._lock:
@@ -371,7 +385,7 @@ class SimulatorState:
         final = booking.wire(booking.final_status)
         due = booking.decide_at
         if action == "out_of_order_callbacks":
-            sequence = [final, booking.wire("received")]
+            sequence = [final, booking.wire(RECEIVED)]
         elif action == "duplicate_callbacks":
             sequence = [final] * max(1, rule.count if rule else 2)
         else:
@@ -379,7 +393,7 @@ class SimulatorState:
         for i, payload in enumerate(sequence):
             self.sender.schedule(booking.agency, payload, due=due + i * 0.001)
 
-    def find(self, agency: str, request_id: str) -> Booking | None:
+    def find(self, agency: Agency, request_id: str) -> Booking | None:
         with self._lock:
             return self.bookings.get((agency, request_id))
 
@@ -413,7 +427,7 @@ class _DroppedResponse(Response):
     def __init__(self) -> None:
         super().__init__(status_code=200)
 
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send(
             {
                 "type": "http.response.start",
@@ -431,13 +445,36 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     )
 
 
+def _parse_request(body: bytes) -> dict[str, Any] | None:
+    """A request body with a non-empty string request id, or None."""
+    try:
+        data = json.loads(body)
+        request_id = data["request_id"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(data, dict) or not isinstance(request_id, str) or not request_id:
+        return None
+    return data
+
+
+def _scripted_failure(rule: Rule | None) -> Response | None:
+    """The answer a `reject` or `error` rule gives instead of booking, if that is the rule."""
+    if rule is not None and rule.action == "reject":
+        return _error(
+            rule.status_code or REJECT_STATUS, "agency.request_refused", rule.reason or "请求被拒绝"
+        )
+    if rule is not None and rule.action == "error":
+        return _error(rule.status_code or ERROR_STATUS, "agency.unavailable", "系统繁忙")
+    return None
+
+
 def create_simulator_app(
-    settings: Any,
+    settings: Settings,
     *,
     callback_url: str | None,
     script: Script | None = None,
     state: SimulatorState | None = None,
-    clock: Any = None,
+    clock: Clock | None = None,
 ) -> FastAPI:
     """The three agencies in one app. Pass `state` to keep bookings across a restart."""
     state = state or SimulatorState(
@@ -459,60 +496,53 @@ def create_simulator_app(
         )
         return verdict.ok
 
-    def make_submit(agency: str):  # type: ignore[no-untyped-def]
+    def make_submit(agency: Agency) -> Callable[[Request], Awaitable[Response]]:
         async def submit(request: Request) -> Response:
             body = await request.body()
             if not _signed(request, body):
-                return _error(401, "signature.invalid", "签名无效")
-            try:
-                data = json.loads(body)
-                request_id = data["request_id"]
-                if not isinstance(request_id, str) or not request_id:
-                    raise ValueError("request_id")
-            except (ValueError, KeyError, TypeError):
-                return _error(400, "request.malformed", "请求格式不正确")
+                return _error(HTTPStatus.UNAUTHORIZED, "signature.invalid", "签名无效")
+            data = _parse_request(body)
+            if data is None:
+                return _error(HTTPStatus.BAD_REQUEST, "request.malformed", "请求格式不正确")
             application_id = _int(data.get("application_id"))
             state.log_request(
-                agency, "submit", request_id, request.headers.get(ATTEMPT_HEADER), application_id
+                agency,
+                "submit",
+                data["request_id"],
+                request.headers.get(ATTEMPT_HEADER),
+                application_id,
             )
             rule = state.script.take(agency, "submit", application_id)
-            action = rule.action if rule else None
-            if action == "reject":
-                return _error(
-                    rule.status_code or 422,
-                    "agency.request_refused",  # type: ignore[union-attr]
-                    rule.reason or "请求被拒绝",
-                )  # type: ignore[union-attr]
-            if action == "error":
-                return _error(rule.status_code or 500, "agency.unavailable", "系统繁忙")  # type: ignore[union-attr]
+            failure = _scripted_failure(rule)
+            if failure is not None:
+                return failure
             booking = state.book(agency, data, rule)
-            if action == "hang":
-                await anyio.sleep(rule.seconds)  # type: ignore[union-attr]
-            if action == "drop":
-                if rule.mode == "503":  # type: ignore[union-attr]
-                    return _error(503, "agency.unavailable", "系统繁忙")
+            if rule is not None and rule.action == "hang":
+                await anyio.sleep(rule.seconds)
+            if rule is not None and rule.action == "drop":
+                if rule.mode == "503":
+                    return _error(HTTPStatus.SERVICE_UNAVAILABLE, "agency.unavailable", "系统繁忙")
                 return _DroppedResponse()
             return JSONResponse(booking.wire())
 
         submit.__name__ = f"submit_{agency}"
         return submit
 
-    def make_query(agency: str):  # type: ignore[no-untyped-def]
+    def make_query(agency: Agency) -> Callable[[str, Request], Awaitable[Response]]:
         async def query(request_id: str, request: Request) -> Response:
             if not _signed(request, b""):
-                return _error(401, "signature.invalid", "签名无效")
+                return _error(HTTPStatus.UNAUTHORIZED, "signature.invalid", "签名无效")
             booking = state.find(agency, request_id)
             state.log_request(
                 agency, "query", request_id, None, booking.application_id if booking else None
             )
             rule = state.script.take(agency, "query", booking.application_id if booking else None)
-            action = rule.action if rule else None
-            if action == "error":
-                return _error(rule.status_code or 500, "agency.unavailable", "系统繁忙")  # type: ignore[union-attr]
-            if action == "hang":
-                await anyio.sleep(rule.seconds)  # type: ignore[union-attr]
+            if rule is not None and rule.action == "error":
+                return _error(rule.status_code or ERROR_STATUS, "agency.unavailable", "系统繁忙")
+            if rule is not None and rule.action == "hang":
+                await anyio.sleep(rule.seconds)
             if booking is None:
-                return _error(404, "request.not_found", "无此请求")
+                return _error(HTTPStatus.NOT_FOUND, "request.not_found", "无此请求")
             return JSONResponse(booking.wire())
 
         query.__name__ = f"query_{agency}"
@@ -521,6 +551,12 @@ def create_simulator_app(
     for agency, path in PATHS.items():
         app.add_api_route(f"/{path}", make_submit(agency), methods=["POST"])
         app.add_api_route(f"/{path}/{{request_id}}", make_query(agency), methods=["GET"])
+    _add_control_routes(app, state)
+    return app
+
+
+def _add_control_routes(app: FastAPI, state: SimulatorState) -> None:
+    """The test-only /_sim endpoints: what was booked, asked and called back; the script."""
 
     @app.get("/_sim/bookings")
     async def bookings(agency: str | None = None) -> dict[str, Any]:
@@ -547,7 +583,11 @@ def create_simulator_app(
         try:
             state.script.update(json.loads(await request.body()))
         except (ValueError, TypeError) as exc:
-            return _error(422, "script.invalid", str(exc)[:200])
+            return _error(
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                "script.invalid",
+                str(exc)[:_SCRIPT_ERROR_MAX_CHARS],
+            )
         return JSONResponse(state.script.to_dict())
 
     @app.delete("/_sim/script")
@@ -558,8 +598,6 @@ def create_simulator_app(
     @app.get("/_sim/health")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
-
-    return app
 
 
 __all__ = ["Booking", "Rule", "Script", "SimulatorState", "create_simulator_app"]

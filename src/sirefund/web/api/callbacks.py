@@ -12,15 +12,14 @@ POST /callbacks/{agency}  (hrss | medical_security | bank)
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any
+from datetime import datetime
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from ...agencies.base import STATUSES, AgencyResult
-from ...domain.errors import Invalid, NotFound, Unauthenticated
+from ...domain.agencies import Agency, AgencyResult
+from ...domain.errors import Unauthenticated
 from ...models import SecurityEvent
 from ...services import settlement
 from ...signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
@@ -34,9 +33,8 @@ REFUSED = Unauthenticated("callback.signature", "回调签名无效或已过期"
 
 
 @router.post("/callbacks/{agency}", summary="机构结果回调（人社 / 医保 / 银行）")
-async def receive_callback(agency: str, request: Request) -> dict[str, Any]:
-    if agency not in STATUSES:
-        raise NotFound("callback.unknown_agency", "未知的机构")
+async def receive_callback(agency: str, request: Request) -> dict[str, bool]:
+    sender = settlement.callback_agency(agency)
     body = await request.body()
     app = request.app
     at = app.state.clock.now()
@@ -55,35 +53,32 @@ async def receive_callback(agency: str, request: Request) -> dict[str, Any]:
         await run_in_threadpool(
             _record_refusal,
             db,
-            agency=agency,
+            agency=sender,
             reason=verdict.reason,
             address=address,
             size=len(body),
             at=at,
         )
         raise REFUSED
-    try:
-        result = AgencyResult.from_wire(json.loads(body))
-    except ValueError:
-        raise Invalid("callback.malformed", "回调内容格式不正确") from None
-    if result.status not in STATUSES[agency]:
-        raise Invalid("callback.status", "回调状态不正确", "status")
-    applied = await run_in_threadpool(_apply, db, agency=agency, result=result, at=at)
+    result = settlement.parse_callback(sender, body)
+    applied = await run_in_threadpool(_apply, db, agency=sender, result=result, at=at)
     return {"applied": applied}
 
 
-def _apply(db: Db, *, agency: str, result: AgencyResult, at: Any) -> bool:
+def _apply(db: Db, *, agency: Agency, result: AgencyResult, at: datetime) -> bool:
     with db.begin() as session:
         return settlement.apply_result(session, agency=agency, result=result, at=at)
 
 
-def _record_refusal(db: Db, *, agency: str, reason: str, address: str, size: int, at: Any) -> None:
+def _record_refusal(
+    db: Db, *, agency: Agency, reason: str, address: str, size: int, at: datetime
+) -> None:
     with db.begin() as session:
         session.add(
             SecurityEvent(
                 at=at,
                 kind="callback.refused",
-                actor=f"agency:{agency}",
+                actor=f"agency:{agency.value}",
                 detail=f"reason={reason} from={address} bytes={size}",
             )
         )

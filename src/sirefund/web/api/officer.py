@@ -14,13 +14,15 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ... import outbox
-from ...services import review
+from ...domain.agencies import Agency
+from ...domain.dispatch import DispatchState
+from ...services import dispatches, review
 from ...services.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from ...services.views import application_view
 from ..deps import Clock, CurrentOfficer, DbSession
 from ..errors import error_responses
 from ..idempotency import run_idempotent
+from .dispatch_schemas import DispatchOut, DispatchPageOut
 
 router = APIRouter(tags=["officer"])
 
@@ -87,8 +89,10 @@ _EXAMPLES: dict[str, Any] = {
                 "operation": "refund_request",
                 "request_id": "9f1c2e",
                 "state": "failed",
-                "attempts": 8,
+                "state_label": "发送失败",
+                "attempt_count": 8,
                 "last_error": "HTTP 503",
+                "can_retry": True,
             }
         ],
         "total": 1,
@@ -448,34 +452,40 @@ class DispatchQuery(BaseModel):
 @router.get(
     "/officer/dispatches",
     summary="派发监控",
+    response_model=DispatchPageOut,
     responses={**_ok("dispatches"), **_errors(401, 403, 422)},
 )
 def list_dispatches(
     officer: CurrentOfficer, db: DbSession, q: Annotated[DispatchQuery, Query()]
-) -> dict[str, Any]:
+) -> DispatchPageOut:
     """Requests to HRSS, medical security and the bank for applications within the officer's
     region, newest change first, each with its attempts, state and last error."""
     with db.begin() as session:
-        return outbox.list_dispatches(
+        page = dispatches.list_dispatches(
             session,
-            state=q.state,
-            agency=q.agency,
+            state=DispatchState(q.state) if q.state else None,
+            agency=Agency(q.agency) if q.agency else None,
             page=q.page,
             page_size=q.page_size,
             region_scope=officer.region_code,
         )
+    return DispatchPageOut.model_validate(page)
 
 
 @router.post(
     "/officer/dispatches/{message_id}/retry",
     status_code=202,
     summary="重试发送失败的派发",
+    response_model=DispatchOut,
     responses={**_ok("retry", 202), **_errors(401, 403, 404, 409, 422)},
 )
 def retry_dispatch(
     message_id: int, officer: CurrentOfficer, db: DbSession, clock: Clock
-) -> dict[str, Any]:
+) -> DispatchOut:
     """A failed request goes back to the worker with the same request id (202: it is sent
     later). 409 unless the request is failed."""
     with db.begin() as session:
-        return outbox.retry_failed(session, message_id=message_id, officer=officer, at=clock.now())  # type: ignore[attr-defined]
+        view = dispatches.retry_failed(
+            session, message_id=message_id, officer=officer, at=clock.now()
+        )
+    return DispatchOut.model_validate(view)

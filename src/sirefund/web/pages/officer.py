@@ -20,14 +20,16 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from ... import outbox
 from ...domain import regions
+from ...domain.agencies import Agency
+from ...domain.dispatch import DispatchState
 from ...domain.errors import DomainError, NotFound
 from ...domain.rules import BANK_ACCOUNT_TYPE_LABELS, BANK_CATEGORIES
 from ...domain.workflow import CHANNEL_LABELS, ApplicationKind, ApplicationStatus
-from ...services import accounts, bank_details, review
+from ...services import accounts, bank_details, dispatches, review
 from ...services.accounts import Principal
 from ..deps import Db, DbSession
 from . import common, guard
@@ -56,13 +58,8 @@ STATUS_OPTIONS = [
 ]
 KIND_OPTIONS = [(k.value, review.KIND_LABELS[k.value]) for k in ApplicationKind]
 CHANNEL_OPTIONS = [(c.value, label) for c, label in CHANNEL_LABELS.items()]
-DISPATCH_STATE_OPTIONS = list(outbox.STATE_LABELS.items())
-AGENCY_OPTIONS = list(outbox.AGENCY_LABELS.items())
-OPERATION_LABELS = {
-    "refund_request": "退费申请",
-    "verify_request": "核验申请",
-    "payout_request": "退付指令",
-}
+DISPATCH_STATE_OPTIONS = [(s.value, s.label) for s in DispatchState]
+AGENCY_OPTIONS = [(a.value, a.label) for a in Agency]
 QUEUE_FILTERS = ("status", "kind", "region", "channel", "date_from", "date_to")
 BANK_FIELDS = (
     "bank_account_type",
@@ -729,8 +726,8 @@ def _dispatch_query(request: Request) -> dict[str, Any]:
     state = common.query_text(request, "state", max_chars=12)
     agency = common.query_text(request, "agency", max_chars=20)
     return {
-        "state": state if state in outbox.STATE_LABELS else "",
-        "agency": agency if agency in outbox.AGENCY_LABELS else "",
+        "state": state if state in set(DispatchState) else "",
+        "agency": agency if agency in set(Agency) else "",
         "page": common.query_int(request, "page", default=1, minimum=1, maximum=1_000_000) or 1,
     }
 
@@ -745,34 +742,32 @@ async def _dispatch_response(
 ) -> Response:
     query = _dispatch_query(request)
 
-    def listing(session: Any) -> dict[str, Any]:
-        def fetch(page: int) -> dict[str, Any]:
-            return outbox.list_dispatches(
+    def listing(session: Session) -> dispatches.DispatchPage:
+        def fetch(page: int) -> dispatches.DispatchPage:
+            return dispatches.list_dispatches(
                 session,
-                state=query["state"] or None,
-                agency=query["agency"] or None,
+                state=DispatchState(query["state"]) if query["state"] else None,
+                agency=Agency(query["agency"]) if query["agency"] else None,
                 page=page,
                 page_size=DISPATCH_PAGE_SIZE,
                 region_scope=principal.region_code,
             )
 
         result = fetch(query["page"])
-        if not result["items"] and result["total"] and query["page"] > 1:
-            result = fetch(-(-result["total"] // DISPATCH_PAGE_SIZE))
+        if not result.items and result.total and query["page"] > 1:
+            result = fetch(result.page_count)
         return result
 
     result = await in_transaction(db, listing)
-    for item in result["items"]:
-        item["operation_label"] = OPERATION_LABELS.get(item["operation"], item["operation"])
     keep = {k: query[k] for k in ("state", "agency") if query[k]}
     ctx = _base_context(principal, title="派发监控", nav="dispatches", crumbs=[("派发监控", None)])
     ctx.update(
         {
             "query": query,
-            "rows": result["items"],
+            "rows": result.items,
             "keep": keep,
-            "keep_page": dict(keep, page=result["page"]),
-            "pager": common.Pager(result["page"], DISPATCH_PAGE_SIZE, result["total"]),
+            "keep_page": dict(keep, page=result.page),
+            "pager": common.Pager(result.page, DISPATCH_PAGE_SIZE, result.total),
             "state_options": DISPATCH_STATE_OPTIONS,
             "agency_options": AGENCY_OPTIONS,
             "errors": errors or {},
@@ -801,7 +796,9 @@ async def retry_dispatch(
             raise NotFound("dispatch.not_found", "派发记录不存在")
         await in_transaction(
             db,
-            lambda s: outbox.retry_failed(s, message_id=msg_id, officer=principal, at=clock.now()),
+            lambda s: dispatches.retry_failed(
+                s, message_id=msg_id, officer=principal, at=clock.now()
+            ),
         )
     except DomainError as exc:
         return await _dispatch_response(
