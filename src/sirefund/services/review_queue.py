@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -131,7 +131,9 @@ def _china_date(value: datetime) -> date:
 
 
 def _china_midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, CHINA_TZ)
+    # In UTC, like the stored values: SQLite compares the text and drops the offset, so a
+    # +08:00 bound would be read as UTC and miss the applications of the first eight hours.
+    return datetime.combine(day, time.min, CHINA_TZ).astimezone(UTC)
 
 
 def review_clock(app: Application, *, today: date) -> ReviewClock:
