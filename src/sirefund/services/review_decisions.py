@@ -154,6 +154,22 @@ def _decide(
     return app
 
 
+def _decide_one(
+    session: Session,
+    *,
+    officer: OfficerRef,
+    application_id: int,
+    decision: Decision,
+    opinion: str | None,
+    at: datetime,
+) -> views.ApplicationView:
+    me = active_officer(session, officer)
+    app = _decide(
+        session, me=me, application_id=application_id, decision=decision, opinion=opinion, at=at
+    )
+    return views.application(app, audience="officer")
+
+
 def approve(
     session: Session,
     *,
@@ -165,17 +181,15 @@ def approve(
     """审核通过: pending -> approved, with the officer, opinion (optional) and time, plus the
     request to the first agency in the outbox. 409 ``review.not_pending`` (or
     ``application.changed`` when another officer decided in between)."""
-    me = active_officer(session, officer)
     opinion = request.opinion if request is not None else None
-    app = _decide(
+    return _decide_one(
         session,
-        me=me,
+        officer=officer,
         application_id=application_id,
         decision=Decision.APPROVE,
         opinion=opinion,
         at=at,
     )
-    return views.application(app, audience="officer")
 
 
 def reject(
@@ -187,16 +201,14 @@ def reject(
     at: datetime,
 ) -> views.ApplicationView:
     """审核不通过: pending -> rejected with the opinion; nothing is sent to any agency."""
-    me = active_officer(session, officer)
-    app = _decide(
+    return _decide_one(
         session,
-        me=me,
+        officer=officer,
         application_id=application_id,
         decision=Decision.REJECT,
         opinion=request.opinion,
         at=at,
     )
-    return views.application(app, audience="officer")
 
 
 def review_many(

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
@@ -46,6 +53,13 @@ def _member(value: object, enum: type[StrEnum], code: str, message: str, field: 
     return value
 
 
+_CHOICES: dict[str, tuple[type[StrEnum], str]] = {
+    "status": (ApplicationStatus, "退费状态不正确"),
+    "kind": (ApplicationKind, "申请类型不正确"),
+    "channel": (Channel, "申请渠道不正确"),
+}
+
+
 class QueueFilters(BaseModel):
     """The queue's filters, built by the API from the query string and by the page from the
     same query string; None means "any". A bad value raises ``Invalid`` with its field."""
@@ -63,20 +77,12 @@ class QueueFilters(BaseModel):
     date_from: date | None = Field(default=None, description="申请日期起 YYYY-MM-DD")
     date_to: date | None = Field(default=None, description="申请日期止 YYYY-MM-DD")
 
-    @field_validator("status", mode="before")
+    @field_validator("status", "kind", "channel", mode="before")
     @classmethod
-    def _status(cls, value: object) -> object:
-        return _member(value, ApplicationStatus, "queue.status", "退费状态不正确", "status")
-
-    @field_validator("kind", mode="before")
-    @classmethod
-    def _kind(cls, value: object) -> object:
-        return _member(value, ApplicationKind, "queue.kind", "申请类型不正确", "kind")
-
-    @field_validator("channel", mode="before")
-    @classmethod
-    def _channel(cls, value: object) -> object:
-        return _member(value, Channel, "queue.channel", "申请渠道不正确", "channel")
+    def _one_of(cls, value: object, info: ValidationInfo) -> object:
+        name = info.field_name or ""
+        enum, message = _CHOICES[name]
+        return _member(value, enum, f"queue.{name}", message, name)
 
     @field_validator("region", mode="before")
     @classmethod
