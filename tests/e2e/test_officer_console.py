@@ -17,7 +17,7 @@ from tests import factories as f
 from tests.e2e.conftest import ARTIFACTS
 
 from sirefund.models import Application, DispatchAttempt, OutboxMessage
-from sirefund.services import applications, review
+from sirefund.services import applications, review_decisions
 from sirefund.services.applications import Actor
 
 pytestmark = pytest.mark.e2e
@@ -254,7 +254,7 @@ def test_a_failed_dispatch_is_shown_with_its_attempts_and_retried(live, new_page
     app_id = _pension_app(live, name="孙玉兰")
     with live["sessions"]() as s, s.begin():
         reviewer = f.make_officer(s, code=f"E2E{next(_codes):03d}", region="420700")
-        review.approve(s, officer=reviewer, application_id=app_id, at=f.AT)
+        review_decisions.approve(s, officer=reviewer, application_id=app_id, at=f.AT)
         msg = s.execute(
             select(OutboxMessage).where(OutboxMessage.application_id == app_id)
         ).scalar_one()

@@ -20,7 +20,10 @@ from sirefund.models import (
     OutboxMessage,
     SecurityEvent,
 )
-from sirefund.services import review
+from sirefund.services import review_decisions, review_queue
+from sirefund.services.officers import region_clause
+from sirefund.services.review_decisions import RejectRequest
+from sirefund.web.officer_export import EXPORT_HEADERS
 from tests import factories as f
 from tests.web.officer_helpers import ACCOUNT, medical_app, pension_app, unit_app
 
@@ -78,7 +81,7 @@ def test_the_sql_scope_rule_agrees_with_regions_is_within_for_every_hubei_code(s
     for scope in SCOPES:
         got = set(
             session.execute(
-                select(table.c.code).where(review.region_clause(table.c.code, scope))
+                select(table.c.code).where(region_clause(table.c.code, scope))
             ).scalars()
         )
         assert got == {c for c in codes if regions.is_within(c, scope)}, scope
@@ -392,7 +395,7 @@ def test_an_approval_rolled_back_leaves_neither_audit_row_nor_outbox_message(
         officer = f.make_officer(s)
         app_id = pension_app(s).id
     with session_factory() as s, s.begin():
-        review.approve(s, officer=officer, application_id=app_id, at=clock.now())
+        review_decisions.approve(s, officer=officer, application_id=app_id, at=clock.now())
         assert s.execute(select(func.count()).select_from(OutboxMessage)).scalar_one() == 1
         s.rollback()
     assert _status(session_factory, app_id) == "pending_review"
@@ -542,7 +545,7 @@ def test_two_officers_deciding_the_same_application_at_once_exactly_one_wins(
         start.wait()
         try:
             with session_factory() as s, s.begin():
-                fn = review.approve if name == "approve" else review.reject
+                fn = review_decisions.approve if name == "approve" else review_decisions.reject
                 fn(s, officer=officer, application_id=app_id, at=clock.now(), **kw)
             outcomes[name] = "won"
         except DomainError as exc:
@@ -550,7 +553,11 @@ def test_two_officers_deciding_the_same_application_at_once_exactly_one_wins(
 
     threads = [
         threading.Thread(target=decide, args=("approve", approver)),
-        threading.Thread(target=decide, args=("reject", rejecter), kwargs={"opinion": "不符合"}),
+        threading.Thread(
+            target=decide,
+            args=("reject", rejecter),
+            kwargs={"request": RejectRequest(opinion="不符合")},
+        ),
     ]
     for t in threads:
         t.start()
@@ -718,7 +725,7 @@ def test_the_xlsx_export_opens_with_openpyxl_and_has_the_filtered_rows(
     rows = list(
         load_workbook(io.BytesIO(r.content), read_only=True).active.iter_rows(values_only=True)
     )
-    assert rows[0] == review.EXPORT_HEADERS
+    assert rows[0] == EXPORT_HEADERS
     assert len(rows) == 3
     first = rows[1]
     assert first[0] == app.id
@@ -764,9 +771,9 @@ def test_working_day_clock_uses_china_dates(session_factory):
     # 2026-03-08 17:00 UTC is Monday 2026-03-09 01:00 in China.
     with session_factory() as s, s.begin():
         app = pension_app(s, at=datetime(2026, 3, 8, 17, 0, tzinfo=UTC))
-        clock = review.review_clock(app, today=date(2026, 3, 10))
-    assert clock["submitted_on"] == "2026-03-09"
-    assert clock["working_days_pending"] == 1
+        clock = review_queue.review_clock(app, today=date(2026, 3, 10))
+    assert clock.submitted_on == date(2026, 3, 9)
+    assert clock.working_days_pending == 1
 
 
 # --------------------------------------------------------------------------- dispatch monitor

@@ -20,7 +20,8 @@ from sirefund.models import (
     OutboxMessage,
     SecurityEvent,
 )
-from sirefund.services import accounts, review
+from sirefund.services import accounts, review_decisions
+from sirefund.services.review_decisions import RejectRequest
 from tests import factories as f
 from tests.web.officer_helpers import ACCOUNT, medical_app, pension_app, unit_app
 
@@ -221,7 +222,13 @@ def test_the_queue_filters_by_status_kind_region_channel_and_date(client, sessio
         wuhan = pension_app(s, region="420102", channel="mobile_app")
         medical = medical_app(s, region="420703")
         decided = pension_app(s, region="420703")
-        review.reject(s, officer=officer, application_id=decided.id, opinion="不符合条件", at=f.AT)
+        review_decisions.reject(
+            s,
+            officer=officer,
+            application_id=decided.id,
+            request=RejectRequest(opinion="不符合条件"),
+            at=f.AT,
+        )
     sign_in(officer.id)
 
     def ids(query: str) -> set[int]:
@@ -270,7 +277,13 @@ def test_batch_approval_decides_each_selected_application_and_shows_a_result_per
         officer = f.make_officer(s, region="420700")
         a, b = pension_app(s), medical_app(s)
         done = pension_app(s)
-        review.reject(s, officer=officer, application_id=done.id, opinion="不符合条件", at=f.AT)
+        review_decisions.reject(
+            s,
+            officer=officer,
+            application_id=done.id,
+            request=RejectRequest(opinion="不符合条件"),
+            at=f.AT,
+        )
     csrf = sign_in(officer.id)
 
     r = client.post(
@@ -646,7 +659,7 @@ def test_the_dispatch_monitor_lists_failed_requests_with_attempts_and_retries_th
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, code="OF0501")
         app = pension_app(s)
-        review.approve(s, officer=officer, application_id=app.id, at=f.AT)
+        review_decisions.approve(s, officer=officer, application_id=app.id, at=f.AT)
         msg = s.execute(select(OutboxMessage)).scalar_one()
         msg.state, msg.attempts, msg.last_error = "failed", 8, "HTTP 503 人社系统暂不可用"
         s.add(
@@ -659,7 +672,7 @@ def test_the_dispatch_monitor_lists_failed_requests_with_attempts_and_retries_th
             )
         )
         delivered = pension_app(s)
-        review.approve(s, officer=officer, application_id=delivered.id, at=f.AT)
+        review_decisions.approve(s, officer=officer, application_id=delivered.id, at=f.AT)
         s.execute(
             select(OutboxMessage).where(OutboxMessage.application_id == delivered.id)
         ).scalar_one().state = "done"

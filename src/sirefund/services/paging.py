@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic
+
+from typing_extensions import TypeVar
 
 from ..domain.errors import Invalid
+
+# Lists still built as dicts (the applicants' pages) keep writing a bare ``Page``.
+T = TypeVar("T", default=dict[str, Any])
 
 DEFAULT_PAGE_SIZE = 10  # the manual's 每页 10 条
 MAX_PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
-class Page:
-    items: list[dict[str, Any]] = field(default_factory=list)
+class Page(Generic[T]):
+    items: list[T] = field(default_factory=list)
     total: int = 0
     page: int = 1
     page_size: int = DEFAULT_PAGE_SIZE

@@ -1,32 +1,45 @@
 """API routes: 税务端 (kind=officer) — review queue, detail, audited reveal, decisions,
 officer-initiated pension refunds, xlsx export, dispatch monitor.
 
-Routes only translate HTTP to services.review calls; each owns its transaction.
+Routes only translate HTTP to the review services; each owns its transaction. The bodies and
+the queue filters are the services' own input models; answers are their typed read models,
+presented once by ``web.officer_presenters``.
 """
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Any, Literal
-from urllib.parse import quote
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, Protocol
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from ...domain.agencies import Agency
 from ...domain.dispatch import DispatchState
-from ...services import dispatches, review
+from ...services import dispatches, officer_refunds, review_decisions, review_detail, review_queue
+from ...services.officer_refunds import InitiateRefund
 from ...services.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from ...services.views import application_view
-from ..deps import Clock, CurrentOfficer, DbSession
+from ...services.review_decisions import ApproveRequest, BatchReview, RejectRequest
+from ...services.review_detail import RevealRequest
+from ...services.review_queue import QueueFilters
+from .. import officer_export, officer_presenters, presenters
+from ..deps import Clock, CurrentOfficer, DbSession, get_clock
 from ..errors import error_responses
 from ..idempotency import run_idempotent
 from .dispatch_schemas import DispatchOut, DispatchPageOut
 
 router = APIRouter(tags=["officer"])
 
-XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+class _TimeSource(Protocol):
+    def now(self) -> datetime: ...
+    def today(self) -> date: ...
+
+
+# deps.Clock is typed ``object``; this names what the routes read of it.
+TimeSource = Annotated[_TimeSource, Depends(get_clock)]
 
 
 _APP = {
@@ -123,121 +136,12 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return error_responses(*codes, descriptions=described)
 
 
-# --------------------------------------------------------------------------- bodies
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class RevealBody(_Body):
-    field: Literal["id_number", "bank_account_no"] = Field(
-        description="id_number 证件号码 / bank_account_no 银行账号"
-    )
-    # Optional here so that a missing reason gets the service's own code and message.
-    reason: str | None = Field(
-        default=None, max_length=review.REASON_MAX, description="查看原因（必填，留痕）"
-    )
-
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"field": "id_number", "reason": "缴费人来电核对身份"}]}
-    )
-
-
-class ApproveBody(_Body):
-    opinion: str | None = Field(
-        default=None, max_length=review.OPINION_MAX, description="税务机关意见（可选）"
-    )
-
-    model_config = ConfigDict(json_schema_extra={"examples": [{"opinion": "同意退费"}]})
-
-
-class RejectBody(_Body):
-    # Optional here so that a missing opinion gets 422 review.opinion_required from the service.
-    opinion: str | None = Field(
-        default=None, max_length=review.OPINION_MAX, description="税务机关意见（必填）"
-    )
-
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"opinion": "缴费记录已到账，请联系主管税务机关"}]}
-    )
-
-
-class ReviewManyBody(_Body):
-    application_ids: list[int] = Field(min_length=1, max_length=review.MAX_BATCH)
-    decision: Literal["approve", "reject"]
-    opinion: str | None = Field(
-        default=None, max_length=review.OPINION_MAX, description="共用的税务机关意见；不通过时必填"
-    )
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {"application_ids": [101, 102, 103], "decision": "approve", "opinion": "同意"}
-            ]
-        }
-    )
-
-
-class InitiateBody(_Body):
-    payment_id: str = Field(min_length=1, max_length=40)
-    reason: str = Field(max_length=review.OPINION_MAX, description="发起退费的原因")
-    bank_account_type: Literal["bank_card", "passbook"]
-    bank_account_no: str = Field(max_length=40)
-    account_no_confirmed: bool = Field(
-        default=False, description="银联卡号未通过校验但缴费人确认无误时为 true"
-    )
-    bank_category: str = Field(max_length=6, description="银行行别（CNAPS），如 103")
-    contact_name: str = Field(max_length=50)
-    contact_phone: str = Field(max_length=20)
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "payment_id": "PP00012345",
-                    "reason": "缴费人重复缴费，到办税服务厅申请退费",
-                    "bank_account_type": "bank_card",
-                    "bank_account_no": "6228480402564890018",
-                    "account_no_confirmed": False,
-                    "bank_category": "103",
-                    "contact_name": "邱世贵",
-                    "contact_phone": "13812341234",
-                }
-            ]
-        }
-    )
-
-
 # --------------------------------------------------------------------------- queue filters
 
 
-class QueueQuery(BaseModel):
-    status: str | None = Field(
-        default=None, max_length=16, description="pending_review / approved / rejected / …"
-    )
-    kind: str | None = Field(
-        default=None, max_length=14, description="pension / unit_pension / medical"
-    )
-    region: str | None = Field(
-        default=None, max_length=6, description="行政区划代码，如 420703；420700 表示全市"
-    )
-    channel: str | None = Field(
-        default=None, max_length=12, description="web / mobile_app / officer"
-    )
-    date_from: date | None = Field(default=None, description="申请日期起 YYYY-MM-DD")
-    date_to: date | None = Field(default=None, description="申请日期止 YYYY-MM-DD")
-
-    def as_filters(self) -> dict[str, Any]:
-        return self.model_dump()
-
-
-class QueuePageQuery(QueueQuery):
+class QueuePageQuery(QueueFilters):
     page: int = Field(default=1, ge=1, le=1_000_000)
     page_size: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
-
-    def as_filters(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"page", "page_size"})
 
 
 # --------------------------------------------------------------------------- routes
@@ -249,20 +153,20 @@ class QueuePageQuery(QueueQuery):
     responses={**_ok("queue"), **_errors(401, 403, 422)},
 )
 def list_applications(
-    officer: CurrentOfficer, db: DbSession, clock: Clock, q: Annotated[QueuePageQuery, Query()]
+    officer: CurrentOfficer, db: DbSession, clock: TimeSource, q: Annotated[QueuePageQuery, Query()]
 ) -> dict[str, Any]:
     """Applications within the officer's region, oldest first, with the working days each has
     waited against the statutory 30 (`working_days_pending`, `review_deadline`, `overdue`)."""
     with db.begin() as session:
-        page = review.queue(
+        page = review_queue.queue(
             session,
             officer=officer,
-            **q.as_filters(),
+            filters=q,
             page=q.page,
             page_size=q.page_size,
             today=clock.today(),
-        )  # type: ignore[attr-defined]
-    return page.as_dict()
+        )
+        return officer_presenters.queue_page(page)
 
 
 @router.get(
@@ -270,30 +174,21 @@ def list_applications(
     summary="导出审核队列（xlsx）",
     response_class=Response,
     responses={
-        200: {"content": {XLSX_MEDIA_TYPE: {}}, "description": "xlsx 文件"},
+        200: {"content": {officer_export.XLSX_MEDIA_TYPE: {}}, "description": "xlsx 文件"},
         **_errors(401, 403, 422),
     },
 )
 def export_applications(
-    officer: CurrentOfficer, db: DbSession, clock: Clock, q: Annotated[QueueQuery, Query()]
+    officer: CurrentOfficer, db: DbSession, clock: TimeSource, q: Annotated[QueueFilters, Query()]
 ) -> Response:
     """The filtered queue (same filters as the list, no paging) as an Excel workbook."""
+    today = clock.today()
     with db.begin() as session:
-        content = review.export_queue_xlsx(
-            session,
-            officer=officer,
-            today=clock.today(),  # type: ignore[attr-defined]
-            **q.as_filters(),
-        )
-    today = clock.today().isoformat()  # type: ignore[attr-defined]
-    name = f"退费审核队列-{today}.xlsx"
-    disposition = (
-        f"attachment; filename=\"refund-review-{today}.xlsx\"; filename*=UTF-8''{quote(name)}"
-    )
+        content = officer_export.queue_xlsx(session, officer=officer, filters=q, today=today)
     return Response(
         content,
-        media_type=XLSX_MEDIA_TYPE,
-        headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
+        media_type=officer_export.XLSX_MEDIA_TYPE,
+        headers=officer_export.download_headers(today),
     )
 
 
@@ -303,14 +198,15 @@ def export_applications(
     responses={**_ok("detail"), **_errors(401, 403, 404, 422)},
 )
 def get_application(
-    application_id: int, officer: CurrentOfficer, db: DbSession, clock: Clock
+    application_id: int, officer: CurrentOfficer, db: DbSession, clock: TimeSource
 ) -> dict[str, Any]:
     """Application, payer (masked), payment, bank account (masked), the payer's other
     applications, full history and the actions this officer may take."""
     with db.begin() as session:
-        return review.detail(
+        found = review_detail.detail(
             session, officer=officer, application_id=application_id, today=clock.today()
-        )  # type: ignore[attr-defined]
+        )
+    return officer_presenters.detail(found)
 
 
 @router.post(
@@ -319,20 +215,28 @@ def get_application(
     responses=_errors(401, 403, 404, 422),
 )
 def reveal(
-    application_id: int, body: RevealBody, officer: CurrentOfficer, db: DbSession, clock: Clock
+    application_id: int,
+    body: RevealRequest,
+    officer: CurrentOfficer,
+    db: DbSession,
+    clock: TimeSource,
 ) -> JSONResponse:
     """The full value, once; the reveal is recorded with the officer and the reason."""
     with db.begin() as session:
-        result = review.reveal(
+        result = review_detail.reveal(
             session,
             officer=officer,
             application_id=application_id,
-            field=body.field,
-            reason=body.reason,
+            request=body,
             at=clock.now(),
-        )  # type: ignore[attr-defined]
+        )
+    content = {
+        "application_id": result.application_id,
+        "field": result.field,
+        "value": result.value,
+    }
     # Personal data: no cache may keep it.
-    return JSONResponse(result, headers={"Cache-Control": "no-store"})
+    return JSONResponse(content, headers={"Cache-Control": "no-store"})
 
 
 @router.post(
@@ -344,20 +248,16 @@ def approve(
     application_id: int,
     officer: CurrentOfficer,
     db: DbSession,
-    clock: Clock,
-    body: Annotated[ApproveBody | None, Body()] = None,
+    clock: TimeSource,
+    body: Annotated[ApproveRequest | None, Body()] = None,
 ) -> dict[str, Any]:
     """Pending → approved; the request to HRSS / medical security is queued in the same
     transaction. 409 when not pending; 403 for the initiator of an officer-initiated refund."""
     with db.begin() as session:
-        app = review.approve(
-            session,
-            officer=officer,
-            application_id=application_id,
-            opinion=body.opinion if body else None,
-            at=clock.now(),
-        )  # type: ignore[attr-defined]
-        return application_view(app, audience="officer")
+        view = review_decisions.approve(
+            session, officer=officer, application_id=application_id, request=body, at=clock.now()
+        )
+    return presenters.application(view)
 
 
 @router.post(
@@ -369,41 +269,38 @@ def reject(
     application_id: int,
     officer: CurrentOfficer,
     db: DbSession,
-    clock: Clock,
-    body: Annotated[RejectBody | None, Body()] = None,
+    clock: TimeSource,
+    body: Annotated[RejectRequest | None, Body()] = None,
 ) -> dict[str, Any]:
     """Pending → rejected (税务退回) with the required opinion; nothing is sent."""
+    # No body at all is a rejection without an opinion: the same 422 as an empty one.
+    request = body if body is not None else RejectRequest.model_validate({})
     with db.begin() as session:
-        app = review.reject(
+        view = review_decisions.reject(
             session,
             officer=officer,
             application_id=application_id,
-            opinion=body.opinion if body else None,
+            request=request,
             at=clock.now(),
-        )  # type: ignore[attr-defined]
-        return application_view(app, audience="officer")
+        )
+    return presenters.application(view)
 
 
 @router.post(
     "/officer/reviews", summary="批量审核", responses={**_ok("reviews"), **_errors(401, 403, 422)}
 )
 def review_many(
-    body: ReviewManyBody, officer: CurrentOfficer, db: DbSession, clock: Clock
+    body: BatchReview, officer: CurrentOfficer, db: DbSession, clock: TimeSource
 ) -> dict[str, Any]:
     """A result per id: `{id, ok, status, error}`; one failure does not undo the others."""
     with db.begin() as session:
-        results = review.review_many(
-            session,
-            officer=officer,
-            application_ids=body.application_ids,
-            decision=body.decision,
-            opinion=body.opinion,
-            at=clock.now(),
-        )  # type: ignore[attr-defined]
+        outcomes = review_decisions.review_many(
+            session, officer=officer, request=body, at=clock.now()
+        )
     return {
-        "results": results,
-        "succeeded": sum(r["ok"] for r in results),
-        "failed": sum(not r["ok"] for r in results),
+        "results": [officer_presenters.batch_outcome(o) for o in outcomes],
+        "succeeded": sum(o.ok for o in outcomes),
+        "failed": sum(not o.ok for o in outcomes),
     }
 
 
@@ -414,15 +311,21 @@ def review_many(
     responses={**_ok("initiated", 201), **_errors(401, 403, 404, 409, 422)},
 )
 def initiate_pension_refund(
-    request: Request, body: InitiateBody, officer: CurrentOfficer, db: DbSession, clock: Clock
+    request: Request,
+    body: InitiateRefund,
+    officer: CurrentOfficer,
+    db: DbSession,
+    clock: TimeSource,
 ) -> JSONResponse:
     """An application (channel `officer`) for an `arrived` pension payment, at the citizen's
     request; a different officer must review it. Idempotent with `Idempotency-Key`."""
-    at = clock.now()  # type: ignore[attr-defined]
+    at = clock.now()
 
-    def action(session):  # type: ignore[no-untyped-def]
-        app = review.initiate_pension_refund(session, officer=officer, **body.model_dump(), at=at)
-        return application_view(app, audience="officer")
+    def action(session: Session) -> dict[str, Any]:
+        view = officer_refunds.initiate_pension_refund(
+            session, officer=officer, request=body, at=at
+        )
+        return presenters.application(view)
 
     return run_idempotent(
         request,

@@ -21,8 +21,10 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -30,6 +32,7 @@ from starlette.datastructures import FormData
 from ...domain.errors import DomainError
 from ...domain.money import format_yuan
 from .. import deps
+from ..errors import validation_error_body
 from . import guard
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -314,6 +317,34 @@ class Form:
         if name not in self.errors:
             self.errors[name] = exc.message
             self.codes[name] = exc.code
+
+
+def validation_errors(
+    exc: ValidationError,
+    *,
+    labels: Mapping[str, str] | None = None,
+    messages: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The problems pydantic found in a form's input model, one Chinese message per field
+    (the first), to show next to it: ``messages`` replaces a field's message outright, a
+    field's ``label`` words a length limit like :meth:`Form.text`; otherwise the API's
+    message for that kind of problem."""
+    out: dict[str, str] = {}
+    for err in exc.errors():
+        loc = err.get("loc", ())
+        name = str(loc[0]) if loc else "_form"
+        if name in out:
+            continue
+        label = (labels or {}).get(name)
+        limit = (err.get("ctx") or {}).get("max_length")
+        if messages and name in messages:
+            out[name] = messages[name]
+        elif err["type"] == "string_too_long" and label and limit is not None:
+            out[name] = f"{label}不能超过{limit}个字符"
+        else:
+            body = validation_error_body(RequestValidationError([err]))
+            out[name] = body["error"]["message"]
+    return out
 
 
 async def read_form(request: Request) -> Form:

@@ -9,17 +9,22 @@ shows the result (Post/Redirect/Get), except the reveal and the batch, whose ans
 ID number, a result per id) must not live in a URL and are rendered once in the POST's reply.
 A refused form is shown again with each message next to its field and what was typed kept.
 
-The work is the services' (services.review, outbox); routes read forms and choose templates.
+The work is the services' (review_queue, review_detail, review_decisions, officer_refunds,
+outbox): a form is read into the same input model the API takes, and a refusal is shown next
+to its field; routes choose templates.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -28,9 +33,23 @@ from ...domain.agencies import Agency
 from ...domain.dispatch import DispatchState
 from ...domain.errors import DomainError, NotFound
 from ...domain.rules import BANK_ACCOUNT_TYPE_LABELS, BANK_CATEGORIES
-from ...domain.workflow import CHANNEL_LABELS, ApplicationKind, ApplicationStatus
-from ...services import accounts, bank_details, dispatches, review
+from ...domain.workflow import CHANNEL_LABELS, ApplicationStatus
+from ...services import (
+    accounts,
+    bank_details,
+    dispatches,
+    officer_refunds,
+    review_decisions,
+    review_detail,
+    review_queue,
+)
 from ...services.accounts import Principal
+from ...services.officer_refunds import InitiateRefund
+from ...services.paging import Page
+from ...services.review_decisions import ApproveRequest, BatchReview, Decision, RejectRequest
+from ...services.review_detail import RevealRequest
+from ...services.review_queue import QueueFilters, QueueItem
+from .. import officer_export, officer_presenters
 from ..deps import Db, DbSession
 from . import common, guard
 from .accounts_pages import finish_login
@@ -56,7 +75,7 @@ STATUS_OPTIONS = [
     (ApplicationStatus.REJECTED.value, "税务退回（审核不通过）"),
     (ApplicationStatus.CANCELLED.value, "已撤销"),
 ]
-KIND_OPTIONS = [(k.value, review.KIND_LABELS[k.value]) for k in ApplicationKind]
+KIND_OPTIONS = [(k.value, label) for k, label in officer_presenters.KIND_LABELS.items()]
 CHANNEL_OPTIONS = [(c.value, label) for c, label in CHANNEL_LABELS.items()]
 DISPATCH_STATE_OPTIONS = [(s.value, s.label) for s in DispatchState]
 AGENCY_OPTIONS = [(a.value, a.label) for a in Agency]
@@ -69,6 +88,39 @@ BANK_FIELDS = (
     "contact_phone",
 )
 INITIATE_FIELDS = ("payment_id", "reason", *BANK_FIELDS)
+INITIATE_REQUIRED = {
+    "payment_id": "请选择需要退费的缴费记录",
+    "reason": "请填写退费原因",
+    "bank_account_type": "请选择账户类型",
+    "bank_account_no": "请填写银行账号",
+    "bank_category": "请选择银行类别",
+    "contact_name": "请填写联系人名称",
+    "contact_phone": "请填写联系人电话",
+}
+INITIATE_LABELS = {
+    "reason": "退费原因",
+    "bank_account_no": "银行账号",
+    "bank_category": "银行类别",
+    "contact_name": "联系人名称",
+    "contact_phone": "联系人电话",
+}
+YEAR_DIGITS = 4
+#: A text field is read this many times longer than its limit, so a refused text is shown
+#: again whole for editing rather than cut.
+TEXT_KEPT = 4
+OPINION_LABEL = {"opinion": "税务机关意见"}
+# The batch form's own wording for what the shared input model refuses.
+BATCH_MESSAGES: dict[str, dict[str, str]] = {
+    "labels": OPINION_LABEL,
+    "messages": {
+        "application_ids": "请勾选需要审核的退费申请",
+        "decision": "请选择批量通过或批量不通过",
+    },
+}
+BATCH_CODE_MESSAGES = {"review.opinion_required": "批量不通过时必须填写税务机关意见"}
+REVEAL_LABEL = {"reason": "查看理由"}
+REVEAL_MESSAGES = {"field": "查看的项目不正确"}
+REVEAL_CODE_MESSAGES = {"reveal.reason_required": "请填写查看理由"}
 
 NOTICES = {
     "approved": "审核通过，系统已自动向人社（医保）部门发起退费申请。",
@@ -149,8 +201,11 @@ def _notice(request: Request) -> str:
     return NOTICES.get(request.query_params.get("done", ""), "")
 
 
+ID_MAX_DIGITS = 12  # more than any id the database holds; longer is simply not found
+
+
 def _parse_id(raw: str) -> int | None:
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 12 else None
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= ID_MAX_DIGITS else None
 
 
 def _not_found(request: Request) -> Response:
@@ -247,19 +302,16 @@ async def logout(request: Request, principal: guard.PagePrincipal) -> Response:
 # --------------------------------------------------------------------------- queue
 
 
-def _queue_query(request: Request) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
-    """(raw values for the form, parsed filters for the service, errors) from the query string."""
+def _queue_query(request: Request) -> tuple[dict[str, str], QueueFilters | None, dict[str, str]]:
+    """(raw values for the form, the filters for the service or None, errors) from the query
+    string, through the same QueueFilters model as the API."""
     raw = {name: common.query_text(request, name, max_chars=16) for name in QUEUE_FILTERS}
-    errors: dict[str, str] = {}
-    parsed: dict[str, Any] = {k: raw[k] or None for k in ("status", "kind", "region", "channel")}
-    for name in ("date_from", "date_to"):
-        parsed[name] = None
-        if raw[name]:
-            try:
-                parsed[name] = date.fromisoformat(raw[name])
-            except ValueError:
-                errors[name] = "日期格式应为YYYY-MM-DD"
-    return raw, parsed, errors
+    try:
+        return raw, QueueFilters.model_validate(raw), {}
+    except DomainError as exc:
+        return raw, None, {exc.field if exc.field in QUEUE_FILTERS else "_filters": exc.message}
+    except ValidationError as exc:
+        return raw, None, common.validation_errors(exc)
 
 
 def _region_options(scope: str) -> list[tuple[str, str]]:
@@ -272,18 +324,26 @@ def _region_options(scope: str) -> list[tuple[str, str]]:
 
 
 def _queue_listing(
-    session: Any, principal: Principal, parsed: dict[str, Any], page: int, today: date
+    session: Session, principal: Principal, filters: QueueFilters, page: int, today: date
 ) -> dict[str, Any]:
-    result = review.queue(
-        session, officer=principal, **parsed, page=page, page_size=PAGE_SIZE, today=today
-    )
+    def fetch(number: int) -> Page[QueueItem]:
+        return review_queue.queue(
+            session,
+            officer=principal,
+            filters=filters,
+            page=number,
+            page_size=PAGE_SIZE,
+            today=today,
+        )
+
+    result = fetch(page)
     if not result.items and result.total and page > 1:
         # A page past the end (rows decided away, a stale link): show the last one.
-        page = -(-result.total // PAGE_SIZE)
-        result = review.queue(
-            session, officer=principal, **parsed, page=page, page_size=PAGE_SIZE, today=today
-        )
-    return {"rows": result.items, "pager": common.Pager(result.page, PAGE_SIZE, result.total)}
+        result = fetch(result.page_count)
+    return {
+        "rows": [officer_presenters.queue_item(item) for item in result.items],
+        "pager": common.Pager(result.page, PAGE_SIZE, result.total),
+    }
 
 
 async def _queue_response(
@@ -296,15 +356,16 @@ async def _queue_response(
     status_code: int = 200,
     extra_errors: dict[str, str] | None = None,
 ) -> Response:
-    raw, parsed, errors = _queue_query(request)
+    raw, filters, errors = _queue_query(request)
     errors.update(extra_errors or {})
     page = common.query_int(request, "page", default=1, minimum=1, maximum=1_000_000) or 1
     listing: dict[str, Any] = {"rows": [], "pager": common.Pager(1, PAGE_SIZE, 0)}
-    if not any(k in errors for k in QUEUE_FILTERS):
+    if filters is not None:
+        chosen = filters
         today = request.app.state.clock.today()
         try:
             listing = await in_transaction(
-                db, lambda s: _queue_listing(s, principal, parsed, page, today)
+                db, lambda s: _queue_listing(s, principal, chosen, page, today)
             )
         except DomainError as exc:
             errors[exc.field if exc.field in QUEUE_FILTERS else "_filters"] = exc.message
@@ -328,8 +389,8 @@ async def _queue_response(
             **listing,
         }
     )
-    if status_code == 200 and any(k in errors for k in (*QUEUE_FILTERS, "_filters")):
-        status_code = 422
+    if status_code == HTTPStatus.OK and any(k in errors for k in (*QUEUE_FILTERS, "_filters")):
+        status_code = HTTPStatus.UNPROCESSABLE_ENTITY
     if results:
         ctx["results_ok"] = sum(1 for r in results if r["ok"])
         ctx["results_failed"] = len(results) - ctx["results_ok"]
@@ -346,46 +407,41 @@ async def review_batch(request: Request, db: DbSession, principal: guard.PageOff
     """批量通过 / 批量不通过 with one shared 税务机关意见; the queue is shown again (same filters
     and page, from the form's action URL) with a result per id."""
     form = await common.read_form(request)
-    raw_ids = form.many("application_ids", max_items=review.MAX_BATCH)
-    # Longer than allowed is refused by the service, with the whole text kept for editing.
-    opinion = form.text("opinion", max_chars=4 * review.OPINION_MAX, label="税务机关意见")
+    raw_ids = form.many("application_ids", max_items=review_decisions.MAX_BATCH)
+    # The whole text is kept for editing; the model refuses what is longer than allowed.
+    opinion = form.text("opinion", max_chars=TEXT_KEPT * review_decisions.OPINION_MAX)
     decision = form.text("decision", max_chars=10)
     ids = [n for n in (_parse_id(r) for r in raw_ids) if n is not None]
-    if not ids:
-        form.errors.setdefault("application_ids", "请勾选需要审核的退费申请")
-    if decision not in review.DECISIONS:
-        form.errors.setdefault("_form", "请选择批量通过或批量不通过")
-    elif decision == "reject" and not opinion:
-        form.errors.setdefault("opinion", "批量不通过时必须填写税务机关意见")
-    if form.errors:
+    try:
+        batch = BatchReview.model_validate(
+            {"application_ids": ids, "decision": decision, "opinion": opinion}
+        )
+    except ValidationError as exc:
+        form.errors.update(common.validation_errors(exc, **BATCH_MESSAGES))
+        if "decision" in form.errors:
+            form.errors.setdefault("_form", form.errors.pop("decision"))
+        return await _queue_response(request, db, principal, form=form, status_code=422)
+    except DomainError as exc:
+        form.errors.setdefault(exc.field or "_form", BATCH_CODE_MESSAGES.get(exc.code, exc.message))
         return await _queue_response(request, db, principal, form=form, status_code=422)
     clock = request.app.state.clock
     try:
-        results = await in_transaction(
+        outcomes = await in_transaction(
             db,
-            lambda s: review.review_many(
-                s,
-                officer=principal,
-                application_ids=ids,
-                decision=decision,
-                opinion=opinion or None,
-                at=clock.now(),
+            lambda s: review_decisions.review_many(
+                s, officer=principal, request=batch, at=clock.now()
             ),
         )
     except DomainError as exc:
         form.fail(exc, aliases={"decision": "_form"})
-        return await _queue_response(
-            request,
-            db,
-            principal,
-            form=form,
-            status_code=exc.status if exc.status in (403, 422) else 422,
-        )
-    verdict = "审核通过" if decision == "approve" else "审核不通过"
-    for r in results:
-        r["message"] = verdict if r["ok"] else r["error"]["message"]
+        refused = exc.status if exc.status in (403, 422) else 422
+        return await _queue_response(request, db, principal, form=form, status_code=refused)
+    verdict = review_decisions.VERDICTS[batch.decision]
+    results = [
+        {"id": o.id, "ok": o.ok, "message": verdict if o.ok else o.error_message} for o in outcomes
+    ]
     # The decided rows leave the selection; the opinion stays while failures remain to retry.
-    form.values["application_ids"] = [str(r["id"]) for r in results if not r["ok"]]
+    form.values["application_ids"] = [str(o.id) for o in outcomes if not o.ok]
     if not form.values["application_ids"]:
         form.values["opinion"] = ""
     return await _queue_response(request, db, principal, form=form, results=results)
@@ -394,28 +450,24 @@ async def review_batch(request: Request, db: DbSession, principal: guard.PageOff
 @router.get("/officer/applications.xlsx")
 async def export_queue(request: Request, db: DbSession, principal: guard.PageOfficer) -> Response:
     """导出Excel: the filtered queue (every page) as an xlsx workbook."""
-    _, parsed, errors = _queue_query(request)
-    if errors:
+    _, filters, errors = _queue_query(request)
+    if filters is None:
         return await _queue_response(request, db, principal, status_code=422)
-    clock = request.app.state.clock
-    today = clock.today()
+    chosen = filters
+    today = request.app.state.clock.today()
     try:
         content = await in_transaction(
-            db, lambda s: review.export_queue_xlsx(s, officer=principal, today=today, **parsed)
+            db,
+            lambda s: officer_export.queue_xlsx(s, officer=principal, filters=chosen, today=today),
         )
     except DomainError as exc:
         return await _queue_response(
             request, db, principal, status_code=422, extra_errors={"_filters": exc.message}
         )
-    name = f"退费审核队列-{today.isoformat()}.xlsx"
-    disposition = (
-        f'attachment; filename="refund-review-{today.isoformat()}.xlsx"; '
-        f"filename*=UTF-8''{quote(name)}"
-    )
     return Response(
         content,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
+        media_type=officer_export.XLSX_MEDIA_TYPE,
+        headers=officer_export.download_headers(today),
     )
 
 
@@ -436,16 +488,17 @@ async def _detail_response(
 ) -> Response:
     today = request.app.state.clock.today()
     try:
-        data = await in_transaction(
+        found = await in_transaction(
             db,
-            lambda s: review.detail(
+            lambda s: review_detail.detail(
                 s, officer=principal, application_id=application_id, today=today
             ),
         )
     except DomainError as exc:
-        if exc.status == 404:
+        if exc.status == HTTPStatus.NOT_FOUND:
             return _not_found(request)
         return _error_page(request, title="无法查看", message=exc.message, status_code=exc.status)
+    data = officer_presenters.detail(found)
     app = data["application"]
     ctx = _base_context(
         principal,
@@ -453,11 +506,10 @@ async def _detail_response(
         nav="queue",
         crumbs=[QUEUE_CRUMB, ("审核详情", None)],
     )
-    actions = data["actions"]
     blocked = ""
-    if app["status"] != ApplicationStatus.PENDING_REVIEW.value:
+    if found.application.status != ApplicationStatus.PENDING_REVIEW:
         blocked = "该申请已审核或已撤销，不能再审核"
-    elif actions["four_eyes_blocked"]:
+    elif found.actions.four_eyes_blocked:
         blocked = "发起人不能审核本人发起的退费申请"
     elif not principal.is_reviewer:
         blocked = "您没有审核权限"
@@ -472,7 +524,7 @@ async def _detail_response(
             "reveal_errors": reveal_form.errors if reveal_form else {},
             "reveal_field": reveal_field,
             "revealed": revealed or {},
-            "reveal_labels": review.REVEAL_FIELD_LABELS,
+            "reveal_labels": officer_presenters.REVEAL_FIELD_LABELS,
             "notice": _notice(request),
         }
     )
@@ -489,6 +541,27 @@ async def detail_page(
     return await _detail_response(request, db, principal, app_id)
 
 
+def _decision_request(
+    form: Form, decision: str, opinion: str
+) -> ApproveRequest | RejectRequest | None:
+    """The decision's input model, or None with the problems recorded on ``form``."""
+    model: type[ApproveRequest] | type[RejectRequest]
+    if decision == Decision.APPROVE:
+        model = ApproveRequest
+    elif decision == Decision.REJECT:
+        model = RejectRequest
+    else:
+        form.errors["_form"] = "请选择审核通过或审核不通过"
+        return None
+    try:
+        return model.model_validate({"opinion": opinion})
+    except ValidationError as exc:
+        form.errors.update(common.validation_errors(exc, labels=OPINION_LABEL))
+    except DomainError as exc:
+        form.fail(exc)
+    return None
+
+
 @router.post("/officer/applications/{application_id}/decision")
 async def decide(
     application_id: str, request: Request, db: DbSession, principal: guard.PageOfficer
@@ -498,32 +571,33 @@ async def decide(
     if app_id is None:
         return _not_found(request)
     form = await common.read_form(request)
-    # Longer than allowed is refused by the service, with the whole text kept for editing.
-    opinion = form.text("opinion", max_chars=4 * review.OPINION_MAX, label="税务机关意见")
+    # The whole text is kept for editing; the model refuses what is longer than allowed.
+    opinion = form.text("opinion", max_chars=TEXT_KEPT * review_decisions.OPINION_MAX)
     decision = form.text("decision", max_chars=10)
-    if decision not in review.DECISIONS:
-        form.errors["_form"] = "请选择审核通过或审核不通过"
-    elif decision == "reject" and not opinion:
-        form.errors["opinion"] = "审核不通过时必须填写税务机关意见"
-    if form.errors:
+    body = _decision_request(form, decision, opinion)
+    if body is None:
         return await _detail_response(request, db, principal, app_id, form=form, status_code=422)
     clock = request.app.state.clock
-    act = review.approve if decision == "approve" else review.reject
-    try:
-        await in_transaction(
-            db,
-            lambda s: act(
-                s, officer=principal, application_id=app_id, opinion=opinion or None, at=clock.now()
-            ),
+
+    def act(session: Session) -> object:
+        if isinstance(body, RejectRequest):
+            return review_decisions.reject(
+                session, officer=principal, application_id=app_id, request=body, at=clock.now()
+            )
+        return review_decisions.approve(
+            session, officer=principal, application_id=app_id, request=body, at=clock.now()
         )
+
+    try:
+        await in_transaction(db, act)
     except DomainError as exc:
-        if exc.status == 404:
+        if exc.status == HTTPStatus.NOT_FOUND:
             return _not_found(request)
         form.fail(exc, aliases={"application_id": "_form"})
         return await _detail_response(
             request, db, principal, app_id, form=form, status_code=exc.status
         )
-    done = "approved" if decision == "approve" else "rejected"
+    done = "rejected" if isinstance(body, RejectRequest) else "approved"
     return common.redirect(f"/officer/applications/{app_id}", done=done)
 
 
@@ -532,18 +606,23 @@ async def reveal(
     application_id: str, request: Request, db: DbSession, principal: guard.PageOfficer
 ) -> Response:
     """查看完整信息: the full ID number or account number, shown in this reply only and
-    recorded with the officer and the reason (services.review.reveal)."""
+    recorded with the officer and the reason (services.review_detail.reveal)."""
     app_id = _parse_id(application_id)
     if app_id is None:
         return _not_found(request)
     form = await common.read_form(request)
     field = form.text("field", max_chars=20)
-    reason = form.text("reason", max_chars=review.REASON_MAX, label="查看理由")
-    if field not in review.REVEAL_FIELDS:
-        form.errors["reason"] = "查看的项目不正确"
-        field = ""
-    elif not reason:
-        form.errors["reason"] = "请填写查看理由"
+    reason = form.text("reason", max_chars=TEXT_KEPT * review_detail.REASON_MAX)
+    try:
+        body = RevealRequest.model_validate({"field": field, "reason": reason})
+    except ValidationError as exc:
+        # Problems with the hidden field are told next to the one input the officer sees.
+        refused = common.validation_errors(exc, labels=REVEAL_LABEL, messages=REVEAL_MESSAGES)
+        if "field" in refused:
+            field = ""
+        form.errors["reason"] = refused.get("field") or refused["reason"]
+    except DomainError as exc:
+        form.errors["reason"] = REVEAL_CODE_MESSAGES.get(exc.code, exc.message)
     if form.errors:
         return await _detail_response(
             request, db, principal, app_id, reveal_form=form, reveal_field=field, status_code=422
@@ -552,17 +631,12 @@ async def reveal(
     try:
         result = await in_transaction(
             db,
-            lambda s: review.reveal(
-                s,
-                officer=principal,
-                application_id=app_id,
-                field=field,
-                reason=reason,
-                at=clock.now(),
+            lambda s: review_detail.reveal(
+                s, officer=principal, application_id=app_id, request=body, at=clock.now()
             ),
         )
     except DomainError as exc:
-        if exc.status == 404 and exc.code == "application.not_found":
+        if exc.status == HTTPStatus.NOT_FOUND and exc.code == "application.not_found":
             return _not_found(request)
         form.fail(exc, default_field="reason", aliases={"field": "reason"})
         return await _detail_response(
@@ -575,23 +649,25 @@ async def reveal(
             status_code=exc.status,
         )
     return await _detail_response(
-        request, db, principal, app_id, revealed={result["field"]: result["value"]}
+        request, db, principal, app_id, revealed={result.field: result.value}
     )
 
 
 # --------------------------------------------------------------------------- 发起退费
 
 
-def _lookup_from(source: dict[str, str]) -> dict[str, Any]:
-    year_raw = source.get("year", "")
-    four_digits = year_raw.isascii() and year_raw.isdigit() and len(year_raw) == 4
-    year = int(year_raw) if four_digits else None
-    return {
-        "payment_id": source.get("payment_id", ""),
-        "id_number": source.get("id_number", ""),
-        "year": year,
-        "year_raw": year_raw,
-    }
+@dataclass(frozen=True)
+class _Lookup:
+    """What the officer searched for: a payment id, or an ID number (and maybe a year)."""
+
+    payment_id: str
+    id_number: str
+    year_raw: str
+
+    @property
+    def year(self) -> int | None:
+        four_digits = self.year_raw.isascii() and self.year_raw.isdigit()
+        return int(self.year_raw) if four_digits and len(self.year_raw) == YEAR_DIGITS else None
 
 
 async def _initiate_response(
@@ -599,29 +675,30 @@ async def _initiate_response(
     db: Db,
     principal: Principal,
     *,
-    lookup: dict[str, Any],
+    lookup: _Lookup,
     form: Form | None = None,
     status_code: int = 200,
 ) -> Response:
     ctx = _base_context(principal, title="发起退费", nav="initiate", crumbs=[("发起退费", None)])
     lookup_errors: dict[str, str] = {}
     found: dict[str, Any] | None = None
-    if lookup["year_raw"] and lookup["year"] is None:
+    if lookup.year_raw and lookup.year is None:
         lookup_errors["year"] = "缴费年度应为4位数字"
-    elif principal.is_initiator and (lookup["payment_id"] or lookup["id_number"]):
+    elif principal.is_initiator and (lookup.payment_id or lookup.id_number):
         today = request.app.state.clock.today()
         try:
-            found = await in_transaction(
+            candidates = await in_transaction(
                 db,
-                lambda s: review.payments_to_initiate(
+                lambda s: officer_refunds.payments_to_initiate(
                     s,
                     officer=principal,
-                    payment_id=lookup["payment_id"] or None,
-                    id_number=None if lookup["payment_id"] else lookup["id_number"],
-                    year=lookup["year"],
+                    payment_id=lookup.payment_id or None,
+                    id_number=None if lookup.payment_id else lookup.id_number,
+                    year=lookup.year,
                     today=today,
                 ),
             )
+            found = officer_presenters.candidates(candidates)
         except DomainError as exc:
             name = exc.field if exc.field in ("payment_id", "id_number", "year") else "_lookup"
             lookup_errors[name] = exc.message
@@ -633,9 +710,9 @@ async def _initiate_response(
     ctx.update(
         {
             "lookup": {
-                "payment_id": lookup["payment_id"],
-                "id_number": lookup["id_number"],
-                "year": lookup["year_raw"],
+                "payment_id": lookup.payment_id,
+                "id_number": lookup.id_number,
+                "year": lookup.year_raw,
             },
             "lookup_errors": lookup_errors,
             "found": found,
@@ -655,11 +732,8 @@ async def _initiate_response(
 
 @router.get("/officer/initiate")
 async def initiate_page(request: Request, db: DbSession, principal: guard.PageOfficer) -> Response:
-    lookup = _lookup_from(
-        {
-            k: common.query_text(request, k, max_chars=40)
-            for k in ("payment_id", "id_number", "year")
-        }
+    lookup = _Lookup(
+        *(common.query_text(request, k, max_chars=40) for k in ("payment_id", "id_number", "year"))
     )
     return await _initiate_response(request, db, principal, lookup=lookup)
 
@@ -671,44 +745,39 @@ async def initiate_submit(
     """税务端发起退费 of an arrived pension payment (channel 税务端); the new application
     opens with its review buttons disabled for the initiator (four eyes)."""
     form = await common.read_form(request)
-    lookup = _lookup_from(
-        {k: form.text(f"lookup_{k}", max_chars=40) for k in ("payment_id", "id_number", "year")}
+    lookup = _Lookup(
+        *(form.text(f"lookup_{k}", max_chars=40) for k in ("payment_id", "id_number", "year"))
     )
-    payment_id = form.text("payment_id", max_chars=40)
-    reason = form.text("reason", max_chars=review.OPINION_MAX, label="退费原因")
-    bank = {name: form.text(name, max_chars=40) for name in BANK_FIELDS}
-    confirmed = form.flag("account_no_confirmed")
-    labels = {
-        "payment_id": "请选择需要退费的缴费记录",
-        "reason": "请填写退费原因",
-        "bank_account_type": "请选择账户类型",
-        "bank_account_no": "请填写银行账号",
-        "bank_category": "请选择银行类别",
-        "contact_name": "请填写联系人名称",
-        "contact_phone": "请填写联系人电话",
+    fields = {
+        "payment_id": form.text("payment_id", max_chars=40),
+        "reason": form.text("reason", max_chars=review_decisions.OPINION_MAX, label="退费原因"),
+        **{name: form.text(name, max_chars=40) for name in BANK_FIELDS},
     }
+    confirmed = form.flag("account_no_confirmed")
+    # Every empty field and every bank detail problem at once, each next to its field.
     for name in INITIATE_FIELDS:
-        if not form.values.get(name):
-            form.errors.setdefault(name, labels[name])
-    # Every bank detail problem at once, each next to its field.
+        if not fields[name]:
+            form.errors.setdefault(name, INITIATE_REQUIRED[name])
+    bank = {name: fields[name] for name in BANK_FIELDS}
     for exc in bank_details.bank_details_errors(account_no_confirmed=confirmed, **bank).values():
         form.fail(exc)
-    if form.errors:
+    body: InitiateRefund | None = None
+    if not form.errors:
+        try:
+            body = InitiateRefund.model_validate({**fields, "account_no_confirmed": confirmed})
+        except ValidationError as exc:
+            form.errors.update(common.validation_errors(exc, labels=INITIATE_LABELS))
+    if body is None:
         return await _initiate_response(
             request, db, principal, lookup=lookup, form=form, status_code=422
         )
+    chosen = body
     clock = request.app.state.clock
     try:
         app = await in_transaction(
             db,
-            lambda s: review.initiate_pension_refund(
-                s,
-                officer=principal,
-                payment_id=payment_id,
-                reason=reason,
-                account_no_confirmed=confirmed,
-                at=clock.now(),
-                **bank,
+            lambda s: officer_refunds.initiate_pension_refund(
+                s, officer=principal, request=chosen, at=clock.now()
             ),
         )
     except DomainError as exc:

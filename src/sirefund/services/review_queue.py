@@ -1,0 +1,264 @@
+"""税务端 review queue: the filters, the working-day review clock, and the filtered list (a
+page for the screen, every row for the export).
+
+Data scope: an officer sees only applications whose payer region lies under the office's
+division (``officers.region_clause``); a region filter outside it intersects to nothing.
+Every function takes the session of a transaction the caller owns and never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import Session, aliased
+
+from ..clock import CHINA_TZ, as_utc
+from ..domain import identity, regions
+from ..domain.calendar import STATUTORY_REVIEW_WORKING_DAYS, add_working_days, working_days_between
+from ..domain.errors import Invalid
+from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
+from ..models import Application, Officer, Person
+from . import views
+from .officers import OfficerRef, active_officer, region_clause
+from .paging import DEFAULT_PAGE_SIZE, Page, check_page
+
+DIVISION_CODE_DIGITS = 6
+EXPORT_CHUNK_ROWS = 500  # rows fetched at a time while streaming the whole queue
+
+
+def _blank_to_none(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _member(value: object, enum: type[StrEnum], code: str, message: str, field: str) -> object:
+    """Blank means "any"; anything else must be one of the enum's values (the domain's code
+    and message, not pydantic's, so a client keeps the codes it knows)."""
+    value = _blank_to_none(value)
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in {member.value for member in enum}:
+        raise Invalid(code, message, field)
+    return value
+
+
+_CHOICES: dict[str, tuple[type[StrEnum], str]] = {
+    "status": (ApplicationStatus, "退费状态不正确"),
+    "kind": (ApplicationKind, "申请类型不正确"),
+    "channel": (Channel, "申请渠道不正确"),
+}
+
+
+class QueueFilters(BaseModel):
+    """The queue's filters, built by the API from the query string and by the page from the
+    same query string; None means "any". A bad value raises ``Invalid`` with its field."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: ApplicationStatus | None = Field(
+        default=None, description="pending_review / approved / rejected / …"
+    )
+    kind: ApplicationKind | None = Field(
+        default=None, description="pension / unit_pension / medical"
+    )
+    region: str | None = Field(default=None, description="行政区划代码，如 420703；420700 表示全市")
+    channel: Channel | None = Field(default=None, description="web / mobile_app / officer")
+    date_from: date | None = Field(default=None, description="申请日期起 YYYY-MM-DD")
+    date_to: date | None = Field(default=None, description="申请日期止 YYYY-MM-DD")
+
+    @field_validator("status", "kind", "channel", mode="before")
+    @classmethod
+    def _one_of(cls, value: object, info: ValidationInfo) -> object:
+        name = info.field_name or ""
+        enum, message = _CHOICES[name]
+        return _member(value, enum, f"queue.{name}", message, name)
+
+    @field_validator("region", mode="before")
+    @classmethod
+    def _region(cls, value: object) -> object:
+        value = _blank_to_none(value)
+        if value is None:
+            return None
+        code = value.strip() if isinstance(value, str) else ""
+        if not (len(code) == DIVISION_CODE_DIGITS and code.isascii() and code.isdigit()):
+            raise Invalid("queue.region", "行政区划代码应为6位数字", "region")
+        return code
+
+    @field_validator("date_from", "date_to", mode="before")
+    @classmethod
+    def _date(cls, value: object) -> object:
+        return _blank_to_none(value)
+
+    @model_validator(mode="after")
+    def _range(self) -> QueueFilters:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise Invalid("queue.date_range", "申请日期起不能晚于申请日期止", "date_from")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewClock:
+    """Working days an application waited for review, against the statutory 30."""
+
+    submitted_on: date
+    working_days_pending: int
+    statutory_working_days: int
+    working_days_left: int | None  # None once decided or cancelled
+    review_deadline: date
+    overdue: bool
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    """One row of the queue: the officer's view of the application and who pays, masked."""
+
+    application: views.ApplicationView
+    region_name: str | None
+    payer_name: str
+    payer_id_number_masked: str
+    initiated_by_officer_code: str | None
+    reviewed_by_officer_code: str | None
+    clock: ReviewClock
+
+
+def _china_date(value: datetime) -> date:
+    return as_utc(value).astimezone(CHINA_TZ).date()
+
+
+def _china_midnight(day: date) -> datetime:
+    # In UTC, like the stored values: SQLite compares the text and drops the offset, so a
+    # +08:00 bound would be read as UTC and miss the applications of the first eight hours.
+    return datetime.combine(day, time.min, CHINA_TZ).astimezone(UTC)
+
+
+def review_clock(app: Application, *, today: date) -> ReviewClock:
+    """Pending: from the day of submission to ``today`` (China dates). Decided or cancelled:
+    the count stops on the day of the decision, so the figure says how long the review took.
+    """
+    submitted = _china_date(app.created_at)
+    pending = app.status == ApplicationStatus.PENDING_REVIEW
+    if pending:
+        until = today
+    elif app.reviewed_at is not None:
+        until = _china_date(app.reviewed_at)
+    else:  # cancelled by the applicant: the clock stopped then
+        until = _china_date(app.updated_at)
+    waited = max(0, working_days_between(submitted, until))
+    return ReviewClock(
+        submitted_on=submitted,
+        working_days_pending=waited,
+        statutory_working_days=STATUTORY_REVIEW_WORKING_DAYS,
+        working_days_left=max(0, STATUTORY_REVIEW_WORKING_DAYS - waited) if pending else None,
+        review_deadline=add_working_days(submitted, STATUTORY_REVIEW_WORKING_DAYS),
+        overdue=waited > STATUTORY_REVIEW_WORKING_DAYS,
+    )
+
+
+def _conditions(officer: Officer, filters: QueueFilters) -> list[ColumnElement[bool]]:
+    conds = [region_clause(Application.region_code, officer.region_code)]
+    if filters.region is not None:
+        # A region outside the officer's scope simply intersects to nothing.
+        conds.append(region_clause(Application.region_code, filters.region))
+    if filters.status is not None:
+        conds.append(Application.status == filters.status.value)
+    if filters.kind is not None:
+        conds.append(Application.kind == filters.kind.value)
+    if filters.channel is not None:
+        conds.append(Application.channel == filters.channel.value)
+    # 申请日期 is a date in China; created_at is stored in UTC.
+    if filters.date_from is not None:
+        conds.append(Application.created_at >= _china_midnight(filters.date_from))
+    if filters.date_to is not None:
+        conds.append(Application.created_at < _china_midnight(filters.date_to + timedelta(days=1)))
+    return conds
+
+
+_Initiator = aliased(Officer, name="initiator")
+_Reviewer = aliased(Officer, name="reviewer")
+
+
+def _queue_select(
+    officer: Officer, filters: QueueFilters
+) -> Select[Application, str, str, str, str]:
+    return (
+        select(Application, Person.name, Person.id_number, _Initiator.code, _Reviewer.code)
+        .join(Person, Person.id == Application.person_id)
+        .outerjoin(_Initiator, _Initiator.id == Application.initiated_by_officer_id)
+        .outerjoin(_Reviewer, _Reviewer.id == Application.reviewed_by_officer_id)
+        .where(*_conditions(officer, filters))
+        # The longest-waiting first: the statutory clock runs on them.
+        .order_by(Application.created_at, Application.id)
+    )
+
+
+def _queue_item(
+    app: Application,
+    payer_name: str,
+    payer_id_number: str,
+    initiator_code: str | None,  # None when nobody initiated or reviewed (outer joins)
+    reviewer_code: str | None,
+    *,
+    today: date,
+) -> QueueItem:
+    return QueueItem(
+        application=views.application(app, audience="officer"),
+        region_name=regions.division_name(app.region_code),
+        payer_name=payer_name,
+        payer_id_number_masked=identity.mask_id_number_for_officer(payer_id_number),
+        initiated_by_officer_code=initiator_code,
+        reviewed_by_officer_code=reviewer_code,
+        clock=review_clock(app, today=today),
+    )
+
+
+def queue_count(session: Session, *, officer: OfficerRef, filters: QueueFilters) -> int:
+    """How many applications the filtered queue holds."""
+    me = active_officer(session, officer)
+    return session.execute(
+        select(func.count()).select_from(Application).where(*_conditions(me, filters))
+    ).scalar_one()
+
+
+def queue(
+    session: Session,
+    *,
+    officer: OfficerRef,
+    filters: QueueFilters,
+    page: int = 1,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    today: date,
+) -> Page[QueueItem]:
+    """The review queue within the officer's scope, filtered, oldest first: the officer view
+    of each application plus payer name, masked ID number (first six, last four) and the
+    working-day clock (:func:`review_clock`)."""
+    me = active_officer(session, officer)
+    page, page_size = check_page(page, page_size)
+    total = queue_count(session, officer=me, filters=filters)
+    rows = session.execute(
+        _queue_select(me, filters).limit(page_size).offset((page - 1) * page_size)
+    ).all()
+    items = [_queue_item(*row, today=today) for row in rows]
+    return Page(items=items, total=total, page=page, page_size=page_size)
+
+
+def queue_rows(
+    session: Session, *, officer: OfficerRef, filters: QueueFilters, today: date
+) -> Iterator[QueueItem]:
+    """Every item of the filtered queue (no paging), read in chunks, for the export."""
+    me = active_officer(session, officer)
+    result = session.execute(
+        _queue_select(me, filters), execution_options={"yield_per": EXPORT_CHUNK_ROWS}
+    )
+    for row in result:
+        yield _queue_item(*row, today=today)

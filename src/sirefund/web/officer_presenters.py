@@ -1,0 +1,244 @@
+"""The officer console's read models as text: the contract's dicts (api.md) that the JSON API
+answers and the console's templates show, so both read the same. Application and history
+lines come from ``presenters``; this adds the queue, the detail and the 发起退费 lookup.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..domain import workflow
+from ..domain.money import format_yuan
+from ..domain.rules import (
+    ARRIVAL_LABELS,
+    BANK_ACCOUNT_TYPE_LABELS,
+    BANK_CATEGORIES,
+    UNIT_PAYMENT_TYPE_LABELS,
+    BankAccountType,
+)
+from ..domain.workflow import ApplicationKind
+from ..services.officer_refunds import Candidate, Candidates
+from ..services.paging import Page
+from ..services.review_decisions import BatchOutcome
+from ..services.review_detail import (
+    ApplicationAccountView,
+    DepositAccountView,
+    MedicalPaymentView,
+    OfficerBrief,
+    PensionPaymentView,
+    ReviewDetail,
+    UnitLineView,
+)
+from ..services.review_queue import QueueItem, ReviewClock
+from ..services.views import ApplicationView
+from . import presenters
+
+KIND_LABELS = {
+    ApplicationKind.PENSION: "城乡居民养老保险（个人）",
+    ApplicationKind.UNIT_PENSION: "城乡居民养老保险（村组）",
+    ApplicationKind.MEDICAL: "城乡居民医疗保险",
+}
+REVEAL_FIELD_LABELS = {"id_number": "证件号码", "bank_account_no": "银行账号"}
+
+
+def _clock(clock: ReviewClock) -> dict[str, Any]:
+    return {
+        "submitted_on": clock.submitted_on.isoformat(),
+        "working_days_pending": clock.working_days_pending,
+        "statutory_working_days": clock.statutory_working_days,
+        "working_days_left": clock.working_days_left,
+        "review_deadline": clock.review_deadline.isoformat(),
+        "overdue": clock.overdue,
+    }
+
+
+def application(view: ApplicationView) -> dict[str, Any]:
+    """An application with its 类型 as the console names it."""
+    return {**presenters.application(view), "kind_label": KIND_LABELS[view.kind]}
+
+
+def queue_item(item: QueueItem) -> dict[str, Any]:
+    return {
+        **application(item.application),
+        "region_name": item.region_name,
+        "payer_name": item.payer_name,
+        "payer_id_number_masked": item.payer_id_number_masked,
+        "initiated_by_officer_code": item.initiated_by_officer_code,
+        "reviewed_by_officer_code": item.reviewed_by_officer_code,
+        **_clock(item.clock),
+    }
+
+
+def queue_page(page: Page[QueueItem]) -> dict[str, Any]:
+    return {
+        "items": [queue_item(i) for i in page.items],
+        "total": page.total,
+        "page": page.page,
+        "page_size": page.page_size,
+    }
+
+
+def _officer(brief: OfficerBrief | None) -> dict[str, Any] | None:
+    return None if brief is None else {"id": brief.id, "code": brief.code, "name": brief.name}
+
+
+def pension_payment(pay: PensionPaymentView) -> dict[str, Any]:
+    """A pension payment's columns as every screen shows them (yuan, ISO dates, 到账 label)."""
+    return {
+        "payment_id": pay.payment_id,
+        "amount": format_yuan(pay.amount_fen),
+        "period_start": pay.period_start.isoformat(),
+        "period_end": pay.period_end.isoformat(),
+        "payment_year": pay.payment_year,
+        "payment_date": pay.payment_date.isoformat(),
+        "channel": pay.channel,
+        "arrival_status": pay.arrival_status.value,
+        "arrival_status_label": ARRIVAL_LABELS[pay.arrival_status],
+    }
+
+
+def _payment(
+    kind: ApplicationKind, pay: PensionPaymentView | UnitLineView | MedicalPaymentView
+) -> dict[str, Any]:
+    if isinstance(pay, PensionPaymentView):
+        return {"kind": kind.value, **pension_payment(pay)}
+    if isinstance(pay, UnitLineView):
+        up = pay.unit_payment
+        return {
+            "kind": kind.value,
+            "line_id": pay.line_id,
+            "ss_no": pay.ss_no,
+            "amount": format_yuan(pay.amount_fen),
+            "batch_id": pay.batch_id,
+            "payment_month": pay.payment_month,
+            "unit_payment": {
+                "unit_payment_id": up.unit_payment_id,
+                "unit_name": up.unit_name,
+                "unit_tax_id": up.unit_tax_id,
+                "unit_ss_no": up.unit_ss_no,
+                "payment_type": up.payment_type.value,
+                "payment_type_label": UNIT_PAYMENT_TYPE_LABELS[up.payment_type],
+                "payment_year": up.payment_year,
+                "payment_month": up.payment_month,
+                "amount": format_yuan(up.amount_fen),
+                "period_start": up.period_start.isoformat(),
+                "period_end": up.period_end.isoformat(),
+                "declaration_channel": up.declaration_channel,
+            },
+        }
+    reg = pay.registration
+    return {
+        "kind": kind.value,
+        "payment_id": pay.payment_id,
+        "ticket_no": pay.ticket_no,
+        "item_name": pay.item_name,
+        "medical_amount": format_yuan(pay.medical_amount_fen),
+        "ltc_amount": format_yuan(pay.ltc_amount_fen),
+        "amount": format_yuan(pay.refund_amount_fen),
+        "period_start": pay.period_start.isoformat(),
+        "period_end": pay.period_end.isoformat(),
+        "payment_date": pay.payment_date.isoformat(),
+        "insurance_year": pay.insurance_year,
+        "channel": pay.channel,
+        "registration": {
+            "registration_id": reg.registration_id,
+            "agency_name": reg.agency_name,
+            "agency_code": reg.agency_code,
+            "ss_code": reg.ss_code,
+        },
+    }
+
+
+def _bank_account(
+    account: DepositAccountView | ApplicationAccountView | None,
+) -> dict[str, Any] | None:
+    if account is None:
+        return None
+    category_label = BANK_CATEGORIES.get(account.bank_category or "")
+    if isinstance(account, DepositAccountView):
+        return {
+            "source": "deposit_account",
+            "account_no_masked": account.account_no_masked,
+            "account_name": account.account_name,
+            "bank_branch": account.bank_branch,
+            "bank_category": account.bank_category,
+            "bank_category_label": category_label,
+            "handler_phone_masked": account.handler_phone_masked,
+        }
+    known = {t.value: t for t in BankAccountType}
+    account_type = known.get(account.account_type or "")
+    return {
+        "source": "application",
+        "account_no_masked": account.account_no_masked,
+        "account_type": account.account_type,
+        "account_type_label": BANK_ACCOUNT_TYPE_LABELS[account_type] if account_type else None,
+        "account_name": account.account_name,
+        "bank_category": account.bank_category,
+        "bank_category_label": category_label,
+        "contact_name": account.contact_name,
+        "contact_phone_masked": account.contact_phone_masked,
+    }
+
+
+def detail(d: ReviewDetail) -> dict[str, Any]:
+    payer = d.payer
+    return {
+        "application": {
+            **application(d.application),
+            "region_name": d.region_name,
+            "initiated_by": _officer(d.initiated_by),
+            "reviewed_by": _officer(d.reviewed_by),
+            **_clock(d.clock),
+        },
+        "payer": {
+            "person_id": payer.person_id,
+            "name": payer.name,
+            "id_number_masked": payer.id_number_masked,
+            "region_code": payer.region_code,
+            "region_name": payer.region_name,
+            "phone_masked": payer.phone_masked,
+        },
+        "payment": _payment(d.application.kind, d.payment),
+        "bank_account": _bank_account(d.bank_account),
+        "other_applications": [application(o) for o in d.other_applications],
+        "history": [presenters.event(ev) for ev in d.history],
+        "actions": {
+            "can_approve": d.actions.can_approve,
+            "can_reject": d.actions.can_reject,
+            "can_reveal": d.actions.can_reveal,
+            "four_eyes_blocked": d.actions.four_eyes_blocked,
+        },
+    }
+
+
+def batch_outcome(outcome: BatchOutcome) -> dict[str, Any]:
+    error = None
+    if outcome.error_code is not None:
+        error = {"code": outcome.error_code, "message": outcome.error_message}
+    return {
+        "id": outcome.id,
+        "ok": outcome.ok,
+        "status": outcome.status.value if outcome.status is not None else None,
+        "error": error,
+    }
+
+
+def _candidate(c: Candidate) -> dict[str, Any]:
+    return {
+        **pension_payment(c.payment),
+        "application_id": c.application_id,
+        "refund_status_label": workflow.labels(c.application_status).refund_status,
+        "can_initiate": c.can_initiate,
+        "blocked_reason": c.blocked_reason,
+    }
+
+
+def candidates(found: Candidates) -> dict[str, Any]:
+    return {
+        "payer": {
+            "name": found.payer.name,
+            "id_number_masked": found.payer.id_number_masked,
+            "region_name": found.payer.region_name,
+        },
+        "payments": [_candidate(c) for c in found.payments],
+    }

@@ -1,0 +1,333 @@
+"""The officer's use cases called directly (no HTTP): queue filters, approve / reject rules
+(four eyes, scope, opinion), batch decisions, officer-initiated refunds and the audited
+reveal. Each test takes a fresh database session and the fixed clock; the HTTP tests in
+tests/web prove the contract on top of these."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from sirefund.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from sirefund.domain.workflow import ApplicationKind, ApplicationStatus, Channel
+from sirefund.models import OutboxMessage, SecurityEvent
+from sirefund.services import officer_refunds, review_decisions, review_detail, review_queue
+from sirefund.services.officer_refunds import InitiateRefund
+from sirefund.services.review_decisions import (
+    ApproveRequest,
+    BatchReview,
+    Decision,
+    RejectRequest,
+)
+from sirefund.services.review_detail import RevealRequest
+from sirefund.services.review_queue import QueueFilters
+from tests import factories as f
+from tests.web.officer_helpers import ACCOUNT, medical_app, pension_app
+
+TODAY = date(2026, 3, 10)
+ANY = QueueFilters()
+
+
+def _outbox_count(session) -> int:
+    return session.execute(select(func.count()).select_from(OutboxMessage)).scalar_one()
+
+
+def _initiate(payment_id: str, **over: object) -> InitiateRefund:
+    body: dict[str, object] = {
+        "payment_id": payment_id,
+        "reason": "缴费人重复缴费",
+        "bank_account_type": "bank_card",
+        "bank_account_no": ACCOUNT,
+        "bank_category": "103",
+        "contact_name": "邱世贵",
+        "contact_phone": "13812341234",
+    }
+    return InitiateRefund.model_validate(body | over)
+
+
+def _code(exc: pytest.ExceptionInfo[DomainError]) -> tuple[str, str | None]:
+    return exc.value.code, exc.value.field
+
+
+# --------------------------------------------------------------------------- queue
+
+
+def test_the_queue_filters_by_kind_channel_region_and_china_dates(session, clock):
+    officer = f.make_officer(session, region="420700")
+    early = pension_app(session, region="420703", at=datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
+    # 2026-03-03 17:00 UTC is already 2026-03-04 in China.
+    late = pension_app(session, region="420704", at=datetime(2026, 3, 3, 17, 0, tzinfo=UTC))
+    medical = medical_app(session, region="420703")
+    pension_app(session, region="420102")  # 武汉: outside the scope
+
+    def ids(**filters: object) -> list[int]:
+        page = review_queue.queue(
+            session,
+            officer=officer,
+            filters=QueueFilters.model_validate(filters),
+            today=clock.today(),
+        )
+        return [item.application.id for item in page.items]
+
+    assert ids() == [early.id, late.id, medical.id]  # the longest-waiting first
+    assert ids(kind="medical", channel="mobile_app") == [medical.id]
+    assert ids(region="420704") == [late.id]
+    assert ids(region="420100") == []  # outside the scope intersects to nothing
+    assert ids(date_from="2026-03-04", date_to="2026-03-04") == [late.id]
+    assert ids(status="", kind=" ") == [early.id, late.id, medical.id]  # blank means any
+
+
+@pytest.mark.parametrize(
+    ("filters", "code", "field"),
+    [
+        ({"status": "done"}, "queue.status", "status"),
+        ({"kind": "car"}, "queue.kind", "kind"),
+        ({"channel": "fax"}, "queue.channel", "channel"),
+        ({"region": "4207"}, "queue.region", "region"),
+        ({"date_from": "2026-03-09", "date_to": "2026-03-01"}, "queue.date_range", "date_from"),
+    ],
+)
+def test_a_bad_queue_filter_is_refused_with_its_code_and_field(filters, code, field):
+    with pytest.raises(Invalid) as exc:
+        QueueFilters.model_validate(filters)
+    assert _code(exc) == (code, field)
+
+
+def test_a_queue_item_carries_fen_enums_the_masked_id_and_the_review_clock(session, clock):
+    officer = f.make_officer(session, region="420700")
+    app = pension_app(session, at=datetime(2026, 3, 6, 10, 0, tzinfo=UTC))  # Friday evening
+    (item,) = review_queue.queue(session, officer=officer, filters=ANY, today=clock.today()).items
+    view = item.application
+    assert (view.id, view.kind, view.status, view.channel, view.amount_fen) == (
+        app.id,
+        ApplicationKind.PENSION,
+        ApplicationStatus.PENDING_REVIEW,
+        Channel.WEB,
+        70000,
+    )
+    assert (
+        item.payer_id_number_masked
+        == app.person.id_number[:6] + "********" + (app.person.id_number[-4:])
+    )
+    assert (item.clock.submitted_on, item.clock.working_days_pending) == (date(2026, 3, 6), 2)
+    assert item.clock.working_days_left == 28 and not item.clock.overdue
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def test_approving_records_the_reviewer_and_opinion_and_queues_one_request(session, clock):
+    officer = f.make_officer(session, region="420700")
+    app = pension_app(session)
+    view = review_decisions.approve(
+        session,
+        officer=officer,
+        application_id=app.id,
+        request=ApproveRequest(opinion=" 同意退费 "),
+        at=clock.now(),
+    )
+    assert (view.status, view.tax_opinion) == (ApplicationStatus.APPROVED, "同意退费")
+    assert app.reviewed_by_officer_id == officer.id
+    assert _outbox_count(session) == 1
+
+
+def test_a_decided_application_cannot_be_decided_again(session, clock):
+    officer = f.make_officer(session)
+    app = pension_app(session)
+    review_decisions.approve(session, officer=officer, application_id=app.id, at=clock.now())
+    with pytest.raises(Conflict) as exc:
+        review_decisions.reject(
+            session,
+            officer=officer,
+            application_id=app.id,
+            request=RejectRequest(opinion="不符合"),
+            at=clock.now(),
+        )
+    assert _code(exc) == ("review.not_pending", None)
+    assert _outbox_count(session) == 1
+
+
+@pytest.mark.parametrize("body", [{}, {"opinion": None}, {"opinion": "   "}])
+def test_rejecting_needs_an_opinion(body):
+    with pytest.raises(Invalid) as exc:
+        RejectRequest.model_validate(body)
+    assert _code(exc) == ("review.opinion_required", "opinion")
+
+
+def test_rejecting_sends_nothing(session, clock):
+    officer = f.make_officer(session)
+    app = pension_app(session)
+    view = review_decisions.reject(
+        session,
+        officer=officer,
+        application_id=app.id,
+        request=RejectRequest(opinion="资料不全"),
+        at=clock.now(),
+    )
+    assert (view.status, view.tax_opinion) == (ApplicationStatus.REJECTED, "资料不全")
+    assert _outbox_count(session) == 0
+
+
+def test_an_application_outside_the_scope_is_not_found_to_decide_read_or_reveal(session, clock):
+    ezhou = f.make_officer(session, region="420700")
+    wuhan = pension_app(session, region="420102")
+    with pytest.raises(NotFound) as exc:
+        review_decisions.approve(session, officer=ezhou, application_id=wuhan.id, at=clock.now())
+    assert _code(exc) == ("application.not_found", None)
+    with pytest.raises(NotFound):
+        review_detail.detail(session, officer=ezhou, application_id=wuhan.id, today=TODAY)
+    reason = RevealRequest(field="id_number", reason="核对身份")
+    with pytest.raises(NotFound):
+        review_detail.reveal(
+            session, officer=ezhou, application_id=wuhan.id, request=reason, at=clock.now()
+        )
+    assert wuhan.status == ApplicationStatus.PENDING_REVIEW
+
+
+def test_an_officer_without_the_reviewer_role_cannot_decide(session, clock):
+    looker = f.make_officer(session, reviewer=False)
+    app = pension_app(session)
+    with pytest.raises(Forbidden) as exc:
+        review_decisions.approve(session, officer=looker, application_id=app.id, at=clock.now())
+    assert _code(exc) == ("review.not_reviewer", None)
+
+
+def test_the_initiator_of_a_refund_may_not_review_it_but_another_officer_may(session, clock):
+    initiator = f.make_officer(session, initiator=True)
+    second = f.make_officer(session)
+    pay = f.make_pension_payment(session, f.make_person(session), arrival_status="arrived")
+    view = officer_refunds.initiate_pension_refund(
+        session, officer=initiator, request=_initiate(pay.payment_id), at=clock.now()
+    )
+    assert view.channel == Channel.OFFICER
+
+    with pytest.raises(Forbidden) as exc:
+        review_decisions.approve(session, officer=initiator, application_id=view.id, at=clock.now())
+    assert _code(exc) == ("review.four_eyes", None)
+    found = review_detail.detail(session, officer=initiator, application_id=view.id, today=TODAY)
+    assert found.actions.four_eyes_blocked and not found.actions.can_approve
+
+    approved = review_decisions.approve(
+        session, officer=second, application_id=view.id, at=clock.now()
+    )
+    assert approved.status == ApplicationStatus.APPROVED
+
+
+# --------------------------------------------------------------------------- batch
+
+
+def test_a_batch_gives_an_outcome_per_id_and_one_failure_keeps_the_others(session, clock):
+    officer = f.make_officer(session, region="420700")
+    a, b = pension_app(session), pension_app(session)
+    outside = pension_app(session, region="420102")
+    review_decisions.approve(session, officer=officer, application_id=b.id, at=clock.now())
+
+    batch = BatchReview(
+        application_ids=[a.id, b.id, a.id, outside.id], decision=Decision.APPROVE, opinion="同意"
+    )
+    outcomes = review_decisions.review_many(session, officer=officer, request=batch, at=clock.now())
+    assert [(o.id, o.ok, o.status, o.error_code) for o in outcomes] == [
+        (a.id, True, ApplicationStatus.APPROVED, None),
+        (b.id, False, ApplicationStatus.APPROVED, "review.not_pending"),
+        (outside.id, False, None, "application.not_found"),
+    ]
+    assert _outbox_count(session) == 2
+
+
+def test_a_batch_rejection_without_an_opinion_is_refused_as_a_whole():
+    with pytest.raises(Invalid) as exc:
+        BatchReview.model_validate({"application_ids": [1, 2], "decision": "reject"})
+    assert _code(exc) == ("review.opinion_required", "opinion")
+
+
+# --------------------------------------------------------------------------- initiate
+
+
+def test_initiating_needs_the_role_an_arrived_payment_in_scope_and_a_reason(session, clock):
+    initiator = f.make_officer(session, region="420700", initiator=True)
+    reviewer_only = f.make_officer(session, region="420700")
+    here = f.make_person(session, region="420703")
+    arrived = f.make_pension_payment(session, here, arrival_status="arrived")
+    waiting = f.make_pension_payment(session, here, arrival_status="not_arrived")
+    elsewhere = f.make_pension_payment(
+        session, f.make_person(session, region="420102"), arrival_status="arrived"
+    )
+
+    def refused(officer, request: InitiateRefund) -> tuple[str, str | None]:
+        with pytest.raises(DomainError) as exc:
+            officer_refunds.initiate_pension_refund(
+                session, officer=officer, request=request, at=clock.now()
+            )
+        return _code(exc)
+
+    assert refused(reviewer_only, _initiate(arrived.payment_id)) == ("officer.not_initiator", None)
+    assert refused(initiator, _initiate(elsewhere.payment_id)) == (
+        "pension.payment_not_found",
+        "payment_id",
+    )
+    assert refused(initiator, _initiate(waiting.payment_id))[0] == (
+        "pension.not_arrived_self_service"
+    )
+    assert refused(initiator, _initiate(arrived.payment_id, reason=" ")) == (
+        "initiate.reason_required",
+        "reason",
+    )
+    officer_refunds.initiate_pension_refund(
+        session, officer=initiator, request=_initiate(arrived.payment_id), at=clock.now()
+    )
+    assert refused(initiator, _initiate(arrived.payment_id)) == (
+        "application.already_applied",
+        "payment_id",
+    )
+
+
+def test_the_lookup_before_initiating_says_why_a_payment_cannot_be_chosen(session, clock):
+    initiator = f.make_officer(session, initiator=True)
+    person = f.make_person(session)
+    free = f.make_pension_payment(session, person, arrival_status="arrived", year=2024)
+    taken = f.make_pension_payment(session, person, arrival_status="arrived", year=2025)
+    officer_refunds.initiate_pension_refund(
+        session, officer=initiator, request=_initiate(taken.payment_id), at=clock.now()
+    )
+
+    found = officer_refunds.payments_to_initiate(
+        session, officer=initiator, id_number=person.id_number, today=TODAY
+    )
+    assert found.payer.name == person.name
+    assert [(c.payment.payment_id, c.can_initiate) for c in found.payments] == [
+        (free.payment_id, True),
+        (taken.payment_id, False),
+    ]
+    assert found.payments[1].blocked_reason == "该缴费已有退费申请，不能重复发起"
+    only_2024 = officer_refunds.payments_to_initiate(
+        session, officer=initiator, id_number=person.id_number, year=2024, today=TODAY
+    )
+    assert [c.payment.payment_id for c in only_2024.payments] == [free.payment_id]
+    with pytest.raises(Invalid) as exc:
+        officer_refunds.payments_to_initiate(session, officer=initiator, today=TODAY)
+    assert _code(exc) == ("initiate.lookup_required", "payment_id")
+
+
+# --------------------------------------------------------------------------- reveal
+
+
+def test_a_reveal_needs_a_reason_and_records_it_without_the_value(session, clock):
+    officer = f.make_officer(session, code="OFLOOK")
+    app = pension_app(session)
+    with pytest.raises(Invalid) as exc:
+        RevealRequest.model_validate({"field": "id_number", "reason": "  "})
+    assert _code(exc) == ("reveal.reason_required", "reason")
+
+    shown = review_detail.reveal(
+        session,
+        officer=officer,
+        application_id=app.id,
+        request=RevealRequest(field="bank_account_no", reason="缴费人来电核对"),
+        at=clock.now(),
+    )
+    assert shown.value == ACCOUNT
+    (event,) = session.execute(select(SecurityEvent)).scalars()
+    assert (event.kind, event.actor) == ("reveal", "officer:OFLOOK")
+    assert "缴费人来电核对" in event.detail and ACCOUNT not in event.detail
