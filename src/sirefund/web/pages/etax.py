@@ -259,7 +259,7 @@ async def login_submit(request: Request) -> Response:
 @router.get("/etax/register")
 async def register_page(request: Request, principal: guard.PagePrincipal) -> Response:
     return await accounts_pages.show_register(
-        request, principal=principal, template="etax/register.html", extra=REGISTER_EXTRA
+        request, template="etax/register.html", extra=REGISTER_EXTRA
     )
 
 
