@@ -150,21 +150,6 @@ def revoke_session(session: Session, *, session_id: int, at: datetime) -> None:
     )
 
 
-def revoke_all_sessions(
-    session: Session, *, kind: AccountKind, account_id: int, at: datetime
-) -> int:
-    return _rows_changed(
-        session,
-        update(AuthSession)
-        .where(
-            AuthSession.account_kind == kind,
-            AuthSession.account_id == account_id,
-            AuthSession.revoked_at.is_(None),
-        )
-        .values(revoked_at=at),
-    )
-
-
 def _rows_changed(session: Session, statement: Executable) -> int:
     """Rows an UPDATE or DELETE touched (its result is a cursor result; the stubs say Result)."""
     return cast("CursorResult[Any]", session.execute(statement)).rowcount
@@ -395,7 +380,7 @@ def _find_account(
     return officer if officer is not None and officer.active else None
 
 
-def throttle_message(settings: Settings) -> str:
+def _throttle_message(settings: Settings) -> str:
     minutes = max(1, -(-settings.login_window_seconds // 60))
     return f"登录失败次数过多，请{minutes}分钟后再试"
 
@@ -436,7 +421,7 @@ def login(
         )
         raise TooManyRequests(
             "auth.throttled",
-            throttle_message(settings),
+            _throttle_message(settings),
             retry_after_seconds=settings.login_window_seconds,
         )
 

@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Settings
-from ..domain.errors import Conflict, Forbidden, Unauthenticated
+from ..domain.errors import Forbidden, Unauthenticated
 from ..services import accounts
 from ..services.accounts import Principal
 
@@ -113,7 +113,6 @@ def _of_kind(kind: str) -> Callable[[Request], Awaitable[Principal]]:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
-OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 CurrentPerson = Annotated[Principal, Depends(_of_kind("person"))]
 CurrentUnit = Annotated[Principal, Depends(_of_kind("unit"))]
 CurrentOfficer = Annotated[Principal, Depends(_of_kind("officer"))]
@@ -121,18 +120,3 @@ CurrentOfficer = Annotated[Principal, Depends(_of_kind("officer"))]
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-__all__ = [
-    "AppSettings",
-    "Clock",
-    "Conflict",
-    "CurrentOfficer",
-    "CurrentPerson",
-    "CurrentPrincipal",
-    "CurrentUnit",
-    "Db",
-    "DbSession",
-    "OptionalPrincipal",
-    "client_address",
-]

@@ -1,5 +1,6 @@
-"""What the PC (电子税务局) and phone (楚税通) pages share: templates, who is logged in,
-the session cookie, CSRF for anonymous forms, form reading, and errors shown next to fields.
+"""What the PC (电子税务局) and phone (楚税通) pages share: templates and their filters, the
+answer to a visitor a page does not fit, CSRF for anonymous forms, form reading (into the use
+case's input model, ``form_model``), and errors shown next to fields.
 
 Pages are plain HTML forms. Every state-changing form carries ``csrf_token``: for a logged-in
 browser it is the session's token (checked by ``deps.optional_principal``); before login (the
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -475,10 +476,3 @@ def paged(rows: list[T], page: int | None, page_size: int = 10) -> tuple[list[T]
 
 def year_choices(current: int, *, back: int = 10, ahead: int = 1, floor: int = 2010) -> list[int]:
     return list(range(current + ahead, max(floor, current - back) - 1, -1))
-
-
-def first_error_field(errors: Mapping[str, str], order: Iterable[str]) -> str | None:
-    for name in order:
-        if name in errors:
-            return name
-    return next(iter(errors), None)
