@@ -465,43 +465,41 @@ def purge_login_failures(session: Session, *, before: datetime) -> int:
 # --------------------------------------------------------------------------- the account
 
 
-@dataclass(frozen=True)
-class PersonAccount:
-    """A person as its owner sees it (registration answers, GET /me): PII masked."""
-
+@dataclass(frozen=True, kw_only=True)
+class _AccountView:
     display_name: str
     region_code: str
+    expires_at: datetime | None = None  # of the session asking (describe_account), UTC
+
+
+@dataclass(frozen=True, kw_only=True)
+class PersonAccount(_AccountView):
+    """A person as its owner sees it (registration answers, GET /me): PII masked."""
+
     id_number_masked: str
     phone_masked: str | None
     username: str | None
     registered_at: datetime | None  # UTC
-    expires_at: datetime | None = None  # of the session asking (describe_account)
     kind: Literal["person"] = "person"
 
 
-@dataclass(frozen=True)
-class UnitAccount:
+@dataclass(frozen=True, kw_only=True)
+class UnitAccount(_AccountView):
     """A unit (村组) as its owner sees it."""
 
-    display_name: str
-    region_code: str
     tax_id: str
     ss_no: str
     registered_at: datetime | None  # UTC
-    expires_at: datetime | None = None
     kind: Literal["unit"] = "unit"
 
 
-@dataclass(frozen=True)
-class OfficerAccount:
+@dataclass(frozen=True, kw_only=True)
+class OfficerAccount(_AccountView):
     """A logged-in officer as the console shows them."""
 
-    display_name: str
-    region_code: str
     officer_code: str
     is_reviewer: bool
     is_initiator: bool
-    expires_at: datetime | None = None
     kind: Literal["officer"] = "officer"
 
 

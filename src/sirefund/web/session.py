@@ -12,19 +12,13 @@ from fastapi import Response
 from ..config import Settings
 from ..domain.errors import DomainError
 from ..services import accounts
-from ..services.accounts import AccountKind, Principal
+from ..services.accounts import Principal
+from .api.accounts_schemas import LoginIn
 from .deps import SESSION_COOKIE, Db
 
 
 def perform_login(
-    db: Db,
-    *,
-    kind: AccountKind,
-    login: str,
-    password: str,
-    client_address: str,
-    at: datetime,
-    settings: Settings,
+    db: Db, credentials: LoginIn, *, client_address: str, at: datetime, settings: Settings
 ) -> tuple[str, Principal]:
     """accounts.login in its own transaction, committed even when the login is refused (the
     failure must count toward throttling). Blocking (argon2): call through run_in_threadpool.
@@ -34,9 +28,9 @@ def perform_login(
         try:
             return accounts.login(
                 session,
-                kind=kind,
-                login=login,
-                password=password,
+                kind=credentials.kind,
+                login=credentials.login,
+                password=credentials.password,
                 client_address=client_address,
                 at=at,
                 settings=settings,

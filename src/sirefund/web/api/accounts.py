@@ -46,14 +46,7 @@ async def register_person(body: RegisterPersonIn, db: DbSession, clock: Clock) -
     def work() -> PersonOut:
         with db.begin() as session:
             person = accounts.register_person(
-                session,
-                id_number=body.id_number,
-                name=body.name,
-                phone=body.phone,
-                password=body.password,
-                username=body.username,
-                at=clock.now(),
-                today=clock.today(),
+                session, **body.model_dump(), at=clock.now(), today=clock.today()
             )
             return PersonOut.model_validate(person, from_attributes=True)
 
@@ -72,9 +65,7 @@ async def register_unit(body: RegisterUnitIn, db: DbSession, clock: Clock) -> Un
 
     def work() -> UnitOut:
         with db.begin() as session:
-            unit = accounts.register_unit(
-                session, tax_id=body.tax_id, name=body.name, password=body.password, at=clock.now()
-            )
+            unit = accounts.register_unit(session, **body.model_dump(), at=clock.now())
             return UnitOut.model_validate(unit, from_attributes=True)
 
     return await run_in_threadpool(work)
@@ -102,9 +93,7 @@ async def open_session(
     token, principal = await run_in_threadpool(
         perform_login,
         db,
-        kind=body.kind,
-        login=body.login,
-        password=body.password,
+        body,
         client_address=client_address(request),
         at=clock.now(),
         settings=settings,

@@ -136,9 +136,7 @@ async def finish_login(
         token, _principal = await run_in_threadpool(
             perform_login,
             deps.get_db(request),
-            kind=credentials.kind,
-            login=credentials.login,
-            password=credentials.password,
+            credentials,
             client_address=deps.client_address(request),
             at=request.app.state.clock.now(),
             settings=settings,
@@ -218,22 +216,12 @@ async def do_register(
     registration = body
 
     def work(session: Session) -> None:
-        body = registration
-        if isinstance(body, RegisterPersonIn):
-            accounts.register_person(
-                session,
-                id_number=body.id_number,
-                name=body.name,
-                phone=body.phone,
-                password=body.password,
-                username=body.username,
-                at=clock.now(),
-                today=clock.today(),
-            )
+        # The model's fields are the service's parameters, as in the API's routes.
+        if isinstance(registration, RegisterPersonIn):
+            fields = registration.model_dump()
+            accounts.register_person(session, **fields, at=clock.now(), today=clock.today())
         else:
-            accounts.register_unit(
-                session, tax_id=body.tax_id, name=body.name, password=body.password, at=clock.now()
-            )
+            accounts.register_unit(session, **registration.model_dump(), at=clock.now())
 
     try:
         await common.in_transaction(deps.get_db(request), work)
