@@ -273,7 +273,7 @@ def test_a_wrong_password_and_an_unknown_account_get_the_same_401(client, sessio
     person = _seed(session_factory, lambda s: make_person(s, password=PASSWORD))
     wrong = _login(client, "person", person.id_number, "Wrong-passw0rd")
     unknown = _login(client, "person", resident_id(), "Wrong-passw0rd")
-    imported_only = _seed(session_factory, lambda s: make_person(s))  # never registered
+    imported_only = _seed(session_factory, make_person)  # never registered
     unregistered = _login(client, "person", imported_only.id_number, PASSWORD)
     for r in (wrong, unknown, unregistered):
         assert r.status_code == 401

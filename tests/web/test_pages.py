@@ -332,6 +332,34 @@ def test_registration_errors_appear_next_to_their_fields_with_the_values_kept(cl
     assert 'value="邱世贵"' in tag(r.text, "f-name")
 
 
+def test_registration_fields_left_empty_or_too_long_are_flagged_next_to_themselves(client):
+    token = _login_form(client, "/m/register")
+    r = client.post(
+        "/m/register",
+        data={
+            "csrf_token": token,
+            "kind": "person",
+            "id_number": "",
+            "name": "邱" * 51,
+            "phone": "13812341234",
+            "password": "",
+        },
+    )
+    assert r.status_code == 422
+    assert error_next_to(r.text, "f-id_number") == "请填写证件号码"
+    assert error_next_to(r.text, "f-name") == "姓名不能超过50个字符"
+    assert error_next_to(r.text, "f-password") == "请设置密码"
+    assert 'value="13812341234"' in tag(r.text, "f-phone")
+
+
+def test_a_login_without_account_or_password_asks_for_both(client):
+    token = _login_form(client)
+    r = client.post("/etax/login", data={"csrf_token": token, "kind": "unit"})
+    assert r.status_code == 422
+    assert error_next_to(r.text, "f-login") == "请输入纳税人识别号"
+    assert error_next_to(r.text, "f-password") == "请输入密码"
+
+
 def test_a_person_registers_and_then_logs_in_with_the_id_number(client):
     id_number = f.resident_id()
     token = _login_form(client, "/etax/register")

@@ -7,7 +7,12 @@ token, browsers as an HttpOnly cookie plus a per-session CSRF token.
 Registration (register_person, register_unit) and login hash passwords with argon2, which
 is slow on purpose: web code calls them in a worker thread (run_in_threadpool), never on the
 event loop. Login records failures in the caller's session before raising, so the caller
-commits even on failure (web/api/accounts.py `perform_login` does).
+commits even on failure (web/session.py `perform_login` does).
+
+Inputs arrive validated and typed (web/api/accounts_schemas.py caps and cleans every string);
+what is checked here is the domain's (ID number, phone, password strength, who is on record).
+Answers are typed read models (`PersonAccount`, `UnitAccount`, `OfficerAccount`): ID number
+and phone masked, instants in UTC; the web layer formats them.
 """
 
 from __future__ import annotations
@@ -16,11 +21,11 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, cast
 
-from sqlalchemy import delete, func, select, true, update
+from sqlalchemy import CursorResult, Executable, delete, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,12 +36,17 @@ from ..domain.errors import Conflict, Invalid, TooManyRequests, Unauthenticated
 from ..models import AuthSession, LoginFailure, Officer, Person, SecurityEvent, Unit
 from . import passwords
 
+AccountKind = Literal["person", "unit", "officer"]
+
+#: A longer bearer token was never issued by us: refused before hashing or querying.
+MAX_TOKEN_CHARS = 200
+
 
 @dataclass(frozen=True)
 class Principal:
     """Who is calling. `account_id` is persons.id, units.id or officers.id by `kind`."""
 
-    kind: str  # person / unit / officer
+    kind: AccountKind
     account_id: int
     display_name: str
     region_code: str
@@ -53,7 +63,7 @@ def token_hash(token: str) -> str:
 
 
 def create_session(
-    session: Session, *, kind: str, account_id: int, at: datetime, settings: Settings
+    session: Session, *, kind: AccountKind, account_id: int, at: datetime, settings: Settings
 ) -> tuple[str, AuthSession]:
     """Open a session; returns the raw token (shown once) and the stored row."""
     token = secrets.token_urlsafe(32)
@@ -115,7 +125,7 @@ def resolve_session(
     session: Session, *, token: str, at: datetime, settings: Settings
 ) -> Principal | None:
     """The principal of a live session, touching its idle timer; None if unknown or ended."""
-    if len(token) > 200:
+    if len(token) > MAX_TOKEN_CHARS:
         return None
     row = session.execute(
         select(AuthSession).where(AuthSession.token_hash == token_hash(token))
@@ -140,17 +150,9 @@ def revoke_session(session: Session, *, session_id: int, at: datetime) -> None:
     )
 
 
-def revoke_all_sessions(session: Session, *, kind: str, account_id: int, at: datetime) -> int:
-    result = session.execute(
-        update(AuthSession)
-        .where(
-            AuthSession.account_kind == kind,
-            AuthSession.account_id == account_id,
-            AuthSession.revoked_at.is_(None),
-        )
-        .values(revoked_at=at)
-    )
-    return result.rowcount
+def _rows_changed(session: Session, statement: Executable) -> int:
+    """Rows an UPDATE or DELETE touched (its result is a cursor result; the stubs say Result)."""
+    return cast("CursorResult[Any]", session.execute(statement)).rowcount
 
 
 # --------------------------------------------------------------------------- registration
@@ -161,9 +163,9 @@ _ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
 _TAX_ID = re.compile(r"[0-9A-Z]{15,20}")
 
 
-def _squeeze(value: object) -> str:
+def _squeeze(value: str) -> str:
     """Every whitespace removed: people paste numbers grouped with spaces."""
-    return "".join(value.split()) if isinstance(value, str) else ""
+    return "".join(value.split())
 
 
 def _check_mobile(phone: str) -> str:
@@ -218,8 +220,8 @@ def register_person(
     username: str | None = None,
     at: datetime,
     today: date,
-) -> Person:
-    """Register a person (自然人注册) and return the row.
+) -> PersonAccount:
+    """Register a person (自然人注册) and return the account as its owner sees it.
 
     A person already known from imported payments keeps their row: the name given must be
     the one on record (`register.name_mismatch`), and an ID registered before is refused with
@@ -267,7 +269,8 @@ def register_person(
                 session.flush()
             else:
                 # Conditional: of two simultaneous registrations of one ID, one wins.
-                claimed = session.execute(
+                claimed = _rows_changed(
+                    session,
                     update(Person)
                     .where(Person.id == person.id, Person.password_hash.is_(None))
                     .values(
@@ -276,8 +279,8 @@ def register_person(
                         password_hash=password_hash,
                         registered_at=at,
                     )
-                    .execution_options(synchronize_session=False)
-                ).rowcount
+                    .execution_options(synchronize_session=False),
+                )
                 if claimed != 1:
                     raise Conflict(
                         "register.already_registered", "该证件号码已注册，请直接登录", "id_number"
@@ -289,14 +292,16 @@ def register_person(
             "register.already_registered", "该证件号码已注册，请直接登录", "id_number"
         ) from None
     session.refresh(person)
-    return person
+    return _person_account(person)
 
 
-def register_unit(session: Session, *, tax_id: str, name: str, password: str, at: datetime) -> Unit:
+def register_unit(
+    session: Session, *, tax_id: str, name: str, password: str, at: datetime
+) -> UnitAccount:
     """Register a unit (村组) known from imported unit payments; the name must be the one on
     record. Hashes the password: call from a worker thread."""
     tax_id = _check_tax_id(tax_id)
-    name = (name or "").strip() if isinstance(name, str) else ""
+    name = name.strip()
     if not name:
         raise Invalid("register.unit_name_required", "请填写单位名称", "name")
     passwords.check_strength(password, avoid=(tax_id,))
@@ -309,25 +314,25 @@ def register_unit(session: Session, *, tax_id: str, name: str, password: str, at
         )
     if unit.password_hash:
         raise Conflict("register.already_registered", "该单位已注册，请直接登录", "tax_id")
-    claimed = session.execute(
+    claimed = _rows_changed(
+        session,
         update(Unit)
         .where(Unit.id == unit.id, Unit.password_hash.is_(None))
         .values(password_hash=passwords.hash_password(password), registered_at=at)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )
     if claimed != 1:
         raise Conflict("register.already_registered", "该单位已注册，请直接登录", "tax_id")
     session.refresh(unit)
-    return unit
+    return _unit_account(unit)
 
 
 # --------------------------------------------------------------------------- login
 
-LOGIN_KINDS = ("person", "unit", "officer")
 _INVALID_CREDENTIALS = ("auth.invalid_credentials", "账号或密码错误")
 
 
-def _account_scope(kind: str, login: str, settings: Settings) -> str:
+def _account_scope(kind: AccountKind, login: str, settings: Settings) -> str:
     """Throttle key of an account: a keyed hash of what was typed, never the row, so unknown
     accounts are throttled exactly like known ones and the table holds no ID or phone."""
     normalised = _squeeze(login).lower()
@@ -353,7 +358,9 @@ def _throttled(
     return any(n >= settings.login_max_failures for _, n in counts)
 
 
-def _find_account(session: Session, kind: str, login: str) -> Person | Unit | Officer | None:
+def _find_account(
+    session: Session, kind: AccountKind, login: str
+) -> Person | Unit | Officer | None:
     text = _squeeze(login)
     if not text:
         return None
@@ -373,7 +380,7 @@ def _find_account(session: Session, kind: str, login: str) -> Person | Unit | Of
     return officer if officer is not None and officer.active else None
 
 
-def throttle_message(settings: Settings) -> str:
+def _throttle_message(settings: Settings) -> str:
     minutes = max(1, -(-settings.login_window_seconds // 60))
     return f"登录失败次数过多，请{minutes}分钟后再试"
 
@@ -381,7 +388,7 @@ def throttle_message(settings: Settings) -> str:
 def login(
     session: Session,
     *,
-    kind: str,
+    kind: AccountKind,
     login: str,
     password: str,
     client_address: str,
@@ -398,13 +405,9 @@ def login(
 
     Failures are recorded in `session` BEFORE the error is raised: the caller must commit
     the session even when this raises Unauthenticated or TooManyRequests (see
-    web/api/accounts.py `perform_login`), or throttling never engages. Hashes: call from a
+    web/session.py `perform_login`), or throttling never engages. Hashes: call from a
     worker thread.
     """
-    if kind not in LOGIN_KINDS:
-        raise Invalid("auth.kind", "账户类型应为 person、unit 或 officer", "kind")
-    login = login if isinstance(login, str) else ""
-    password = password if isinstance(password, str) else ""
     account_scope = _account_scope(kind, login, settings)
     address_scope = _address_scope(client_address)
     if _throttled(session, scopes=(account_scope, address_scope), at=at, settings=settings):
@@ -418,7 +421,7 @@ def login(
         )
         raise TooManyRequests(
             "auth.throttled",
-            throttle_message(settings),
+            _throttle_message(settings),
             retry_after_seconds=settings.login_window_seconds,
         )
 
@@ -426,12 +429,7 @@ def login(
     stored = account.password_hash if account is not None else None
     # verify_password spends the argon2 time for a missing hash too: timing says nothing.
     if not passwords.verify_password(stored, password):
-        since = at - timedelta(seconds=settings.login_window_seconds)
-        session.execute(
-            delete(LoginFailure)
-            .where(LoginFailure.scope.in_((account_scope, address_scope)), LoginFailure.at <= since)
-            .execution_options(synchronize_session=False)
-        )
+        purge_login_failures(session, before=at - timedelta(seconds=settings.login_window_seconds))
         session.add_all(
             [LoginFailure(scope=account_scope, at=at), LoginFailure(scope=address_scope, at=at)]
         )
@@ -453,57 +451,104 @@ def login(
 
 
 def purge_login_failures(session: Session, *, before: datetime) -> int:
-    """Drop failures older than the throttle window (for a periodic clean-up)."""
-    return session.execute(
+    """Drop the failures of every scope made at or before `before` (the start of the throttle
+    window), which no longer count. `login` calls it whenever it records a failure, so the
+    table holds about one window of failures and needs no separate clean-up job."""
+    return _rows_changed(
+        session,
         delete(LoginFailure)
-        .where(LoginFailure.at < before)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .where(LoginFailure.at <= before)
+        .execution_options(synchronize_session=False),
+    )
 
 
 # --------------------------------------------------------------------------- the account
 
 
-def account_summary(account: Person | Unit) -> dict[str, Any]:
-    """A person or unit as its owner sees it (registration answers, GET /me); PII masked."""
-    if isinstance(account, Person):
-        return {
-            "kind": "person",
-            "display_name": account.name,
-            "region_code": account.region_code,
-            "id_number_masked": identity.mask_id_number(account.id_number),
-            "phone_masked": identity.mask_phone(account.phone) or None,
-            "username": account.username,
-            "registered_at": _utc_or_none(account.registered_at),
-        }
-    return {
-        "kind": "unit",
-        "display_name": account.name,
-        "region_code": account.region_code,
-        "tax_id": account.tax_id,
-        "ss_no": account.ss_no,
-        "registered_at": _utc_or_none(account.registered_at),
-    }
+@dataclass(frozen=True, kw_only=True)
+class _AccountView:
+    display_name: str
+    region_code: str
+    expires_at: datetime | None = None  # of the session asking (describe_account), UTC
 
 
-def describe_account(session: Session, *, principal: Principal) -> dict[str, Any]:
+@dataclass(frozen=True, kw_only=True)
+class PersonAccount(_AccountView):
+    """A person as its owner sees it (registration answers, GET /me): PII masked."""
+
+    id_number_masked: str
+    phone_masked: str | None
+    username: str | None
+    registered_at: datetime | None  # UTC
+    kind: Literal["person"] = "person"
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnitAccount(_AccountView):
+    """A unit (村组) as its owner sees it."""
+
+    tax_id: str
+    ss_no: str
+    registered_at: datetime | None  # UTC
+    kind: Literal["unit"] = "unit"
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfficerAccount(_AccountView):
+    """A logged-in officer as the console shows them."""
+
+    officer_code: str
+    is_reviewer: bool
+    is_initiator: bool
+    kind: Literal["officer"] = "officer"
+
+
+Account = PersonAccount | UnitAccount | OfficerAccount
+
+
+def _person_account(person: Person) -> PersonAccount:
+    return PersonAccount(
+        display_name=person.name,
+        region_code=person.region_code,
+        id_number_masked=identity.mask_id_number(person.id_number),
+        phone_masked=identity.mask_phone(person.phone) or None,
+        username=person.username,
+        registered_at=_utc_or_none(person.registered_at),
+    )
+
+
+def _unit_account(unit: Unit) -> UnitAccount:
+    return UnitAccount(
+        display_name=unit.name,
+        region_code=unit.region_code,
+        tax_id=unit.tax_id,
+        ss_no=unit.ss_no,
+        registered_at=_utc_or_none(unit.registered_at),
+    )
+
+
+def describe_account(session: Session, *, principal: Principal) -> Account:
     """The logged-in account for its owner (GET /me), PII masked as domain.md says."""
-    if principal.kind in ("person", "unit"):
-        row = session.get(Person if principal.kind == "person" else Unit, principal.account_id)
-        if row is None:
+    account: Account
+    if principal.kind == "person":
+        person = session.get(Person, principal.account_id)
+        if person is None:
             raise Unauthenticated()
-        view = account_summary(row)
+        account = _person_account(person)
+    elif principal.kind == "unit":
+        unit = session.get(Unit, principal.account_id)
+        if unit is None:
+            raise Unauthenticated()
+        account = _unit_account(unit)
     else:
-        view = {
-            "kind": "officer",
-            "display_name": principal.display_name,
-            "region_code": principal.region_code,
-            "officer_code": principal.login_code,
-            "is_reviewer": principal.is_reviewer,
-            "is_initiator": principal.is_initiator,
-        }
-    view["expires_at"] = principal.expires_at
-    return view
+        account = OfficerAccount(
+            display_name=principal.display_name,
+            region_code=principal.region_code,
+            officer_code=principal.login_code,
+            is_reviewer=principal.is_reviewer,
+            is_initiator=principal.is_initiator,
+        )
+    return replace(account, expires_at=principal.expires_at)
 
 
 def _utc_or_none(value: datetime | None) -> datetime | None:

@@ -15,6 +15,8 @@ from ..models import Officer
 from . import passwords
 from .accounts import Principal
 
+_REGION_LENGTH = 6  # a division code: province, prefecture, county digits (two each)
+
 OfficerRef = Officer | Principal | str
 """Who acts: an Officer row, a logged-in officer's Principal, or an officer code (CLI)."""
 
@@ -50,7 +52,7 @@ def region_clause(column: InstrumentedAttribute[str], scope_code: str) -> Column
     """
     if scope_code in ("", "000000"):
         return true()
-    if not (len(scope_code) == 6 and scope_code.isascii() and scope_code.isdigit()):
+    if not (len(scope_code) == _REGION_LENGTH and scope_code.isascii() and scope_code.isdigit()):
         return false()
     if scope_code.endswith("0000"):
         prefix = scope_code[:2]
@@ -58,11 +60,13 @@ def region_clause(column: InstrumentedAttribute[str], scope_code: str) -> Column
         prefix = scope_code[:4]
     else:
         return column == scope_code
-    rest = 6 - len(prefix)
+    rest = _REGION_LENGTH - len(prefix)
     return and_(column >= prefix + "0" * rest, column <= prefix + "9" * rest)
 
 
 _CODE = re.compile(r"^[A-Za-z0-9_-]{2,30}$")
+_REGION = re.compile(r"\d{6}")
+_NAME_MAX = 50
 
 
 def add_officer(
@@ -77,10 +81,10 @@ def add_officer(
 ) -> Officer:
     if not _CODE.match(code):
         raise Invalid("officer.code", "税务人员代码应为2至30位字母、数字", "code")
-    if not re.fullmatch(r"\d{6}", region_code):
+    if not _REGION.fullmatch(region_code):
         raise Invalid("officer.region", "行政区划代码应为6位数字", "region")
     name = name.strip()
-    if not name or len(name) > 50:
+    if not name or len(name) > _NAME_MAX:
         raise Invalid("officer.name", "请填写姓名", "name")
     if not roles or not roles <= {"reviewer", "initiator"}:
         raise Invalid("officer.roles", "角色应为 reviewer 或 initiator", "role")

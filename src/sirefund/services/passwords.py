@@ -3,6 +3,7 @@ thread pool in async code (the web layer uses run_in_threadpool)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 from argon2 import PasswordHasher
@@ -62,6 +63,9 @@ COMMON_PASSWORDS = frozenset(
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128
+#: A password of one or two distinct characters ("aaaaaaaa", "abababab") is as weak as a
+#: common one, whatever its length.
+MIN_DISTINCT_CHARS = 3
 
 
 def check_strength(
@@ -72,12 +76,12 @@ def check_strength(
     `avoid` lists the account's own identifiers (ID number, phone, username): a password equal
     to one of them is the first thing anyone who knows the person would try.
     """
-    if not isinstance(password, str) or len(password) < MIN_LENGTH:
+    if len(password) < MIN_LENGTH:
         raise Invalid("password.too_short", "密码至少8位", field)
     if len(password) > MAX_LENGTH:
         raise Invalid("password.too_long", "密码不能超过128位", field)
     lowered = password.lower()
-    if lowered in COMMON_PASSWORDS or len(set(password)) <= 2:
+    if lowered in COMMON_PASSWORDS or len(set(password)) < MIN_DISTINCT_CHARS:
         raise Invalid("password.too_common", "密码过于简单，请换一个不常见的密码", field)
     if any(value and lowered == value.lower() for value in avoid):
         raise Invalid("password.same_as_account", "密码不能与证件号码、手机号码或用户名相同", field)
@@ -110,7 +114,5 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
 def _burn(password: str) -> None:
-    try:
+    with contextlib.suppress(VerifyMismatchError, VerificationError, InvalidHashError):
         _hasher.verify(_DUMMY_HASH, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        pass

@@ -7,7 +7,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
@@ -43,6 +42,35 @@ OPENAPI_TAGS = [
 ]
 
 
+class SirefundApp(FastAPI):
+    """FastAPI whose OpenAPI document describes our error format instead of FastAPI's."""
+
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI documents 422 as its own HTTPValidationError; ours answer in the Error
+        format (web/errors.py), so every 422 in the document is rewritten to say so."""
+        if self.openapi_schema:
+            return self.openapi_schema
+        schema = super().openapi()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        if "Error" not in components:
+            components["Error"] = errors.Error.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+            for name, sub in components["Error"].pop("$defs", {}).items():
+                components.setdefault(name, sub)
+        error_ref = {"$ref": "#/components/schemas/Error"}
+        for methods in schema.get("paths", {}).values():
+            for operation in methods.values():
+                responses = operation.get("responses", {})
+                if "422" in responses:
+                    responses["422"]["content"] = {"application/json": {"schema": error_ref}}
+                    responses["422"].setdefault("description", "输入不正确")
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        self.openapi_schema = schema
+        return schema
+
+
 def create_app(
     settings: Settings,
     *,
@@ -50,7 +78,7 @@ def create_app(
     clock: Any = None,
     extra_state: dict[str, Any] | None = None,
 ) -> FastAPI:
-    app = FastAPI(
+    app = SirefundApp(
         title="sirefund 城乡居民社会保险费退费",
         version="1.0",
         description="湖北省电子税务局 城乡居民社会保险费退费 API（养老、村组、医疗）。"
@@ -95,8 +123,6 @@ def create_app(
             swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
         )
 
-    app.openapi = lambda: _openapi_with_our_errors(app)  # type: ignore[method-assign]
-
     @app.get("/", include_in_schema=False)
     async def _root() -> RedirectResponse:
         return RedirectResponse("/etax/", status_code=303)
@@ -106,35 +132,3 @@ def create_app(
         return {"status": "ok"}
 
     return app
-
-
-def _openapi_with_our_errors(app: FastAPI) -> dict[str, Any]:
-    """FastAPI documents 422 as its own HTTPValidationError; ours answer in the Error format
-    (web/errors.py), so every 422 in the document is rewritten to say so."""
-    if app.openapi_schema:
-        return app.openapi_schema
-    schema = get_openapi(
-        title=app.title,
-        version=app.version,
-        description=app.description,
-        routes=app.routes,
-        tags=app.openapi_tags,
-    )
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    if "Error" not in components:
-        components["Error"] = errors.Error.model_json_schema(
-            ref_template="#/components/schemas/{model}"
-        )
-        for name, sub in components["Error"].pop("$defs", {}).items():
-            components.setdefault(name, sub)
-    error_ref = {"$ref": "#/components/schemas/Error"}
-    for methods in schema.get("paths", {}).values():
-        for operation in methods.values():
-            responses = operation.get("responses", {})
-            if "422" in responses:
-                responses["422"]["content"] = {"application/json": {"schema": error_ref}}
-                responses["422"].setdefault("description", "输入不正确")
-    for name in ("HTTPValidationError", "ValidationError"):
-        components.pop(name, None)
-    app.openapi_schema = schema
-    return schema

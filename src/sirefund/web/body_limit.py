@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
+from starlette.status import HTTP_413_CONTENT_TOO_LARGE
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_body
@@ -18,10 +19,11 @@ _TOO_LARGE = ("request.too_large", "请求内容过大")
 
 class BodyTooLarge(HTTPException):
     """Raised from `receive` while a handler reads the body; an HTTPException so that the
-    app's own handler answers 413 in the error format wherever the body was being read."""
+    app's own handler (web/errors.py) answers 413 `request.too_large` in the error format
+    wherever the body was being read."""
 
     def __init__(self) -> None:
-        super().__init__(status_code=413, detail={"code": _TOO_LARGE[0], "message": _TOO_LARGE[1]})
+        super().__init__(status_code=HTTP_413_CONTENT_TOO_LARGE)
 
 
 class BodyLimitMiddleware:
@@ -77,6 +79,8 @@ def _content_length(scope: Scope) -> int | None:
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
     response = JSONResponse(
-        error_body(*_TOO_LARGE), status_code=413, headers={"Connection": "close"}
+        error_body(*_TOO_LARGE),
+        status_code=HTTP_413_CONTENT_TOO_LARGE,
+        headers={"Connection": "close"},
     )
     await response(scope, receive, send)

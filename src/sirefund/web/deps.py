@@ -7,16 +7,16 @@ ends, rolled back on any error — so a failed commit surfaces inside the handle
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from .. import clock as clocks
 from ..config import Settings
-from ..domain.errors import Conflict, Forbidden, Unauthenticated
+from ..domain.errors import Forbidden, Unauthenticated
 from ..services import accounts
 from ..services.accounts import Principal
 
@@ -26,7 +26,7 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 class Db:
-    def __init__(self, factory) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, factory: sessionmaker[Session]) -> None:
         self._factory = factory
 
     @contextmanager
@@ -45,7 +45,8 @@ def get_clock(request: Request) -> clocks.Clock:
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 DbSession = Annotated[Db, Depends(get_db)]
@@ -76,8 +77,8 @@ async def _csrf_token_from(request: Request) -> str | None:
 
 async def optional_principal(request: Request) -> Principal | None:
     """The logged-in account, or None. Cookie sessions must carry the CSRF token on writes."""
-    cached = getattr(request.state, "principal", False)
-    if cached is not False:
+    if hasattr(request.state, "principal"):
+        cached: Principal | None = request.state.principal
         return cached
     token, from_cookie = _token_from(request)
     principal = None
@@ -102,7 +103,7 @@ async def current_principal(request: Request) -> Principal:
     return principal
 
 
-def _of_kind(kind: str):  # type: ignore[no-untyped-def]
+def _of_kind(kind: str) -> Callable[[Request], Awaitable[Principal]]:
     async def dep(request: Request) -> Principal:
         principal = await current_principal(request)
         if principal.kind != kind:
@@ -114,7 +115,6 @@ def _of_kind(kind: str):  # type: ignore[no-untyped-def]
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
-OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 CurrentPerson = Annotated[Principal, Depends(_of_kind("person"))]
 CurrentUnit = Annotated[Principal, Depends(_of_kind("unit"))]
 CurrentOfficer = Annotated[Principal, Depends(_of_kind("officer"))]
@@ -122,18 +122,3 @@ CurrentOfficer = Annotated[Principal, Depends(_of_kind("officer"))]
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-__all__ = [
-    "AppSettings",
-    "Clock",
-    "Conflict",
-    "CurrentOfficer",
-    "CurrentPerson",
-    "CurrentPrincipal",
-    "CurrentUnit",
-    "Db",
-    "DbSession",
-    "OptionalPrincipal",
-    "client_address",
-]

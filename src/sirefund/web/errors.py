@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from pydantic_core import ErrorDetails
 from sqlalchemy.exc import DataError as DatabaseDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -61,6 +63,7 @@ _VALIDATION_MESSAGES = {
 
 # FastAPI's detail when reading the body failed other than by a JSON syntax error.
 _FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
+_BAD_REQUEST = 400
 
 
 class ErrorDetail(BaseModel):
@@ -101,7 +104,7 @@ _STATUS_TEXT = {
 
 def error_responses(
     *statuses: int, descriptions: Mapping[int, str] | None = None
-) -> dict[int | str, dict]:
+) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a route: the listed statuses documented with the Error model.
 
     ``descriptions``: a router's own wording per status (what 404 means for an officer, say);
@@ -110,26 +113,33 @@ def error_responses(
     return {s: {"model": Error, "description": text.get(s, "错误")} for s in statuses}
 
 
-def error_body(code: str, message: str, field: str | None = None) -> dict:
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "field": field}}
 
 
-def validation_error_body(exc: RequestValidationError) -> dict:
+def validation_message(error: ErrorDetails | Mapping[str, Any]) -> str:
+    """The Chinese message of one pydantic error: our own validators' text (they raise
+    ValueError with a Chinese message), else the message of its type."""
+    etype = error.get("type", "")
+    if etype == "value_error":
+        cause = (error.get("ctx") or {}).get("error")
+        return str(cause) if cause else str(error.get("msg", "格式不正确"))
+    return _VALIDATION_MESSAGES.get(etype, "输入内容格式不正确")
+
+
+def validation_error_body(exc: RequestValidationError) -> dict[str, Any]:
     errors = exc.errors()
-    first = errors[0] if errors else {"type": "request.bad", "loc": ()}
-    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
-    field = ".".join(loc) or None
+    if not errors:
+        return error_body("validation.request.bad", "输入内容格式不正确")
+    first: Mapping[str, Any] = errors[0]
+    where = ("body", "query", "path", "header")
+    field = ".".join(str(p) for p in first.get("loc", ()) if p not in where) or None
     etype = first.get("type", "")
     if etype == "json_invalid":
         return error_body("request.malformed_json", "请求内容不是合法的JSON", None)
     if etype == "value_error":
-        # Raised by our own validators, which carry a Chinese message.
-        ctx = first.get("ctx") or {}
-        err = ctx.get("error")
-        msg = str(err) if err else first.get("msg", "格式不正确")
-        return error_body(f"validation.{field or 'body'}", msg, field)
-    message = _VALIDATION_MESSAGES.get(etype, "输入内容格式不正确")
-    return error_body(f"validation.{etype or 'invalid'}", message, field)
+        return error_body(f"validation.{field or 'body'}", validation_message(first), field)
+    return error_body(f"validation.{etype or 'invalid'}", validation_message(first), field)
 
 
 def install(app: FastAPI) -> None:
@@ -165,14 +175,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 400 and exc.detail == _FASTAPI_BODY_PARSE_ERROR:
+        if exc.status_code == _BAD_REQUEST and exc.detail == _FASTAPI_BODY_PARSE_ERROR:
             # JSON that is not UTF-8, or a number too long to parse: malformed, like bad syntax.
             return JSONResponse(
                 error_body("request.malformed_json", "请求内容不是合法的JSON"), status_code=422
             )
         code, message = _HTTP_MESSAGES.get(exc.status_code, ("http.error", "请求失败"))
-        if isinstance(exc.detail, dict) and "code" in exc.detail:
-            code, message = exc.detail["code"], exc.detail.get("message", message)
         return JSONResponse(
             error_body(code, message),
             status_code=exc.status_code,

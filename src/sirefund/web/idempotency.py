@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from fastapi import Request
@@ -26,6 +27,7 @@ from ..services.accounts import Principal
 from .deps import Db
 
 HEADER = "Idempotency-Key"
+MAX_KEY_CHARS = 100
 
 
 def _fingerprint(body: Any) -> str:
@@ -58,7 +60,7 @@ def run_idempotent(
     db: Db,
     principal: Principal,
     body: Any,
-    at: Any,
+    at: datetime,
     action: Callable[[Session], Any],
     status_code: int = 201,
 ) -> JSONResponse:
@@ -67,7 +69,7 @@ def run_idempotent(
     Without the header the action simply runs. `action` returns a JSON-able value.
     """
     key = request.headers.get(HEADER)
-    if key is not None and not (1 <= len(key) <= 100):
+    if key is not None and not (1 <= len(key) <= MAX_KEY_CHARS):
         raise Invalid("idempotency.key_invalid", "幂等键长度应为1至100个字符", "Idempotency-Key")
     method_path = f"{request.method} {request.url.path}"
     fingerprint = _fingerprint(body)

@@ -1,5 +1,6 @@
-"""What the PC (电子税务局) and phone (楚税通) pages share: templates, who is logged in,
-the session cookie, CSRF for anonymous forms, form reading, and errors shown next to fields.
+"""What the PC (电子税务局) and phone (楚税通) pages share: templates and their filters, the
+answer to a visitor a page does not fit, CSRF for anonymous forms, form reading (into the use
+case's input model, ``form_model``), and errors shown next to fields.
 
 Pages are plain HTML forms. Every state-changing form carries ``csrf_token``: for a logged-in
 browser it is the session's token (checked by ``deps.optional_principal``); before login (the
@@ -14,25 +15,29 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
+from ...clock import CHINA_TZ, as_utc
 from ...domain.errors import DomainError
 from ...domain.money import format_yuan
 from .. import deps
-from ..errors import validation_error_body
+from ..errors import validation_message
 from . import guard
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -41,17 +46,13 @@ templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 
 def _cn_datetime(value: object, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     """An instant (datetime or ISO text, stored in UTC) in China time, as the manual shows it."""
-    from datetime import date, datetime
-
-    from ...clock import CHINA_TZ, as_utc
-
     if value in (None, ""):
         return ""
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            return value
+            return str(value)
     if isinstance(value, datetime):
         return as_utc(value).astimezone(CHINA_TZ).strftime(fmt)
     if isinstance(value, date):
@@ -78,12 +79,22 @@ templates.env.filters["cn_date"] = _cn_date
 templates.env.filters["or_dash"] = _or_dash
 
 ANON_CSRF_COOKIE = "sirefund_form"
+#: Our double-submit tokens are token_urlsafe(24), 32 characters; a cookie far off that
+#: shape was not set by us and is replaced.
+ANON_CSRF_CHARS = range(20, 101)
 #: Longest value any single text field of our forms may carry; longer input is refused with
 #: a message next to the field rather than reaching a service or the database.
 MAX_FIELD_CHARS = 200
 MAX_LIST_ITEMS = 500
+#: A selectable list item is an id or a code, never longer.
+MAX_LIST_ITEM_CHARS = 60
+#: A ``next`` target longer than this is not one of our pages.
+MAX_NEXT_CHARS = 500
+#: Longest integer query parameter read (page numbers, years, ids).
+MAX_QUERY_DIGITS = 9
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 # --------------------------------------------------------------------------- transactions
@@ -163,8 +174,6 @@ def _error_template(request: Request) -> str:
 
 def referer_path(request: Request) -> str | None:
     """Our own page the visitor came from (path and query only), for a 返回 link."""
-    from urllib.parse import urlsplit
-
     referer = request.headers.get("referer", "")
     parts = urlsplit(referer)
     if parts.netloc and parts.netloc != request.url.netloc:
@@ -177,7 +186,7 @@ def safe_next(value: object, default: str) -> str:
     """Only our own paths: never redirect a freshly logged-in user to another site."""
     if not isinstance(value, str) or not value.startswith("/") or value.startswith("//"):
         return default
-    if "\\" in value or len(value) > 500 or any(ord(c) < 32 for c in value):
+    if "\\" in value or len(value) > MAX_NEXT_CHARS or any(c < " " for c in value):
         return default
     return value
 
@@ -185,23 +194,10 @@ def safe_next(value: object, default: str) -> str:
 # --------------------------------------------------------------------------- cookies and CSRF
 
 
-def set_session_cookie(response: Response, request: Request, token: str) -> None:
-    # The API's helper, so a form login and an API login set the very same cookie.
-    from ..api.accounts import set_session_cookie as _set
-
-    _set(response, token=token, settings=request.app.state.settings)
-
-
-def clear_session_cookie(response: Response, request: Request) -> None:
-    from ..api.accounts import clear_session_cookie as _clear
-
-    _clear(response, settings=request.app.state.settings)
-
-
 def anon_csrf_token(request: Request) -> str:
     """The double-submit token for forms shown before login (reused while its cookie lives)."""
     current = request.cookies.get(ANON_CSRF_COOKIE, "")
-    if 20 <= len(current) <= 100 and current.replace("-", "").replace("_", "").isalnum():
+    if len(current) in ANON_CSRF_CHARS and current.replace("-", "").replace("_", "").isalnum():
         return current
     cached = getattr(request.state, "anon_csrf", None)
     if cached is None:
@@ -219,12 +215,12 @@ def attach_anon_csrf(response: Response, request: Request) -> Response:
             httponly=True,
             samesite="lax",
             path="/",
-            secure=bool(getattr(settings, "cookie_secure", False)),
+            secure=settings.cookie_secure,
         )
     return response
 
 
-def anon_csrf_ok(request: Request, form: FormData) -> bool:
+def anon_csrf_ok(request: Request, form: FormData | Mapping[str, Any]) -> bool:
     cookie = request.cookies.get(ANON_CSRF_COOKIE, "")
     sent = form.get("csrf_token")
     return bool(cookie) and isinstance(sent, str) and hmac.compare_digest(cookie, sent)
@@ -264,7 +260,7 @@ class Form:
             if (
                 isinstance(item, str)
                 and item.strip()
-                and len(item) <= 60
+                and len(item) <= MAX_LIST_ITEM_CHARS
                 and item.strip() not in out
             ):
                 out.append(item.strip())
@@ -273,6 +269,14 @@ class Form:
             out = out[:max_items]
         self.values[name] = out
         return out
+
+    def secret(self, name: str, *, max_chars: int = MAX_FIELD_CHARS) -> str:
+        """A password as typed: not trimmed (spaces may be part of it), capped; kept in
+        ``values`` only for the forms that show it again (registration)."""
+        raw = self.data.get(name)
+        value = raw[:max_chars] if isinstance(raw, str) else ""
+        self.values[name] = value
+        return value
 
     def flag(self, name: str) -> bool:
         value = self.data.get(name)
@@ -342,15 +346,51 @@ def validation_errors(
         elif err["type"] == "string_too_long" and label and limit is not None:
             out[name] = f"{label}不能超过{limit}个字符"
         else:
-            body = validation_error_body(RequestValidationError([err]))
-            out[name] = body["error"]["message"]
+            out[name] = validation_message(err)
     return out
 
 
-async def read_form(request: Request) -> Form:
-    from starlette.exceptions import HTTPException
-    from starlette.formparsers import MultiPartException
+def form_model(
+    form: Form,
+    model: type[M],
+    *,
+    labels: Mapping[str, str],
+    secret_fields: Collection[str] = (),
+    given: Mapping[str, object] | None = None,
+    missing: Mapping[str, str] | None = None,
+) -> M | None:
+    """The use case's input model built from the form, as the API builds it from JSON.
 
+    Reads the fields named in ``labels`` (trimmed; the ``secret_fields`` as typed) plus ``given``
+    values the page decided itself. A field left empty is missing, so a required one reads
+    "请填写<label>" (or its ``missing`` message) and an optional one takes its default. On a
+    refusal each error goes next to its field in Chinese and None is returned.
+    """
+    data: dict[str, object] = dict(given or {})
+    for name, label in labels.items():
+        value = form.secret(name) if name in secret_fields else form.text(name, label=label)
+        if value:
+            data[name] = value
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "_form"
+            form.errors.setdefault(
+                name, _field_message(error, labels.get(name, "内容"), (missing or {}).get(name))
+            )
+        return None
+
+
+def _field_message(error: ErrorDetails, label: str, missing: str | None) -> str:
+    if error["type"] == "missing":
+        return missing or f"请填写{label}"
+    if error["type"] == "string_too_long":
+        return f"{label}不能超过{(error.get('ctx') or {}).get('max_length')}个字符"
+    return validation_message(error)
+
+
+async def read_form(request: Request) -> Form:
     try:
         data = await request.form(max_files=0, max_fields=2000)
     except (HTTPException, MultiPartException, ValueError):
@@ -371,7 +411,7 @@ def query_int(
     """An integer query parameter; anything odd falls back to the default (no 500, no 422)."""
     raw = request.query_params.get(name, "")
     raw = raw.strip()
-    if not raw or len(raw) > 9 or not raw.isascii() or not raw.isdigit():
+    if not raw or len(raw) > MAX_QUERY_DIGITS or not raw.isascii() or not raw.isdigit():
         return default
     value = int(raw)
     return value if minimum <= value <= maximum else default
@@ -394,8 +434,6 @@ def render(
 ) -> HTMLResponse:
     ctx = dict(context or {})
     principal = getattr(request.state, "principal", None)
-    if principal is False:
-        principal = None
     ctx.setdefault("principal", principal)
     ctx.setdefault("csrf_token", principal.csrf_token if principal else anon_csrf_token(request))
     ctx.setdefault("values", {})
@@ -472,10 +510,3 @@ def paged(rows: list[T], page: int | None, page_size: int = 10) -> tuple[list[T]
 
 def year_choices(current: int, *, back: int = 10, ahead: int = 1, floor: int = 2010) -> list[int]:
     return list(range(current + ahead, max(floor, current - back) - 1, -1))
-
-
-def first_error_field(errors: Mapping[str, str], order: Iterable[str]) -> str | None:
-    for name in order:
-        if name in errors:
-            return name
-    return next(iter(errors), None)

@@ -15,12 +15,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from ...domain.errors import DomainError
 from ...domain.rules import BANK_ACCOUNT_TYPE_LABELS, BANK_CATEGORIES
 from ...domain.workflow import Channel
 from ...services import accounts, bank_details, pension
 from ...services.accounts import Principal
+from ..deps import DbSession
 from . import accounts_pages, common, etax_medical, etax_unit, guard
 from .common import Form, in_transaction, render
 
@@ -71,11 +73,9 @@ def functions_for(principal: Principal | None) -> list[dict[str, str]]:
 
 @router.get("/etax/")
 @router.get("/etax")
-async def home(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePrincipal
-) -> Response:
-    account = None
-    todos: list[dict[str, Any]] = []
+async def home(request: Request, db: DbSession, principal: guard.PagePrincipal) -> Response:
+    account: accounts.Account | None = None
+    todos: list[dict[str, str | None]] = []
     if principal is not None and principal.kind in ("person", "unit"):
         account, todos = await in_transaction(db, lambda s: _home_data(s, principal))
     return render(
@@ -92,9 +92,11 @@ async def home(
     )
 
 
-def _home_data(session: Any, principal: Principal) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _home_data(
+    session: Session, principal: Principal
+) -> tuple[accounts.Account, list[dict[str, str | None]]]:
     account = accounts.describe_account(session, principal=principal)
-    todos = []
+    todos: list[dict[str, str | None]] = []
     if principal.kind == "person":
         draft = etax_medical.latest_draft(session, principal.account_id)
         if draft is not None:
@@ -259,7 +261,7 @@ async def login_submit(request: Request) -> Response:
 @router.get("/etax/register")
 async def register_page(request: Request, principal: guard.PagePrincipal) -> Response:
     return await accounts_pages.show_register(
-        request, principal=principal, template="etax/register.html", extra=REGISTER_EXTRA
+        request, template="etax/register.html", extra=REGISTER_EXTRA
     )
 
 

@@ -171,7 +171,7 @@ async def login_submit(request: Request) -> Response:
 @router.get("/m/register")
 async def register_page(request: Request, principal: guard.PagePrincipal) -> Response:
     return await accounts_pages.show_register(
-        request, principal=principal, template="mobile/register.html", extra=REGISTER_EXTRA
+        request, template="mobile/register.html", extra=REGISTER_EXTRA
     )
 
 

@@ -26,7 +26,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from ...domain import regions
 from ...domain.agencies import Agency
@@ -35,7 +34,6 @@ from ...domain.errors import DomainError, NotFound
 from ...domain.rules import BANK_ACCOUNT_TYPE_LABELS, BANK_CATEGORIES
 from ...domain.workflow import CHANNEL_LABELS, ApplicationStatus
 from ...services import (
-    accounts,
     bank_details,
     dispatches,
     officer_refunds,
@@ -51,8 +49,7 @@ from ...services.review_detail import RevealRequest
 from ...services.review_queue import QueueFilters, QueueItem
 from .. import officer_export, officer_presenters
 from ..deps import Db, DbSession
-from . import common, guard
-from .accounts_pages import finish_login
+from . import accounts_pages, common, guard
 from .common import Form, in_transaction, render
 
 router = APIRouter(include_in_schema=False)
@@ -261,8 +258,7 @@ async def login_submit(request: Request) -> Response:
     """税务人员代码 + 密码 through accounts.login (kind officer), throttled and recorded like an
     API login; the session goes into the HttpOnly ``sirefund_session`` cookie."""
     form = await common.read_form(request)
-    code = form.text("login", max_chars=30, label="税务人员代码")
-    next_url = _safe_next(form.text("next", max_chars=500))
+    next_url = _safe_next(form.text("next", max_chars=common.MAX_NEXT_CHARS))
 
     def again(status: int) -> Response:
         return render(
@@ -272,31 +268,20 @@ async def login_submit(request: Request) -> Response:
             status_code=status,
         )
 
-    if not common.anon_csrf_ok(request, form.data):
-        form.errors["_form"] = "页面已过期，请重新登录"
-        return again(403)
-    if not code:
-        form.errors["login"] = "请输入税务人员代码"
-    return await finish_login(
-        request, form, kind="officer", login=code, next_url=next_url, again=again
+    return await accounts_pages.finish_login(
+        request,
+        form,
+        kind="officer",
+        login_label="税务人员代码",
+        next_url=next_url,
+        again=again,
+        expired="页面已过期，请重新登录",
     )
 
 
 @router.post("/officer/logout")
 async def logout(request: Request, principal: guard.PagePrincipal) -> Response:
-    if principal is not None:
-        app = request.app
-
-        def work() -> None:
-            with Db(app.state.session_factory).begin() as session:
-                accounts.revoke_session(
-                    session, session_id=principal.session_id, at=app.state.clock.now()
-                )
-
-        await run_in_threadpool(work)
-    response = common.redirect(LOGIN, done="logged_out")
-    common.clear_session_cookie(response, request)
-    return response
+    return await accounts_pages.do_logout(request, after=LOGIN, principal=principal)
 
 
 # --------------------------------------------------------------------------- queue

@@ -1,0 +1,214 @@
+"""Pydantic models of registration, login and the current account: validation and
+/openapi.json for the API, and the same input models for the login and registration pages
+(built there from form data), so a field is checked alike whichever way it arrives.
+
+Every string is capped and refuses control characters; what the domain checks with its own
+codes and Chinese messages (ID number, phone, password strength …) is left to the services, so
+a client gets the domain's code (``register.phone_not_mobile``) rather than a generic one.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from ...services.accounts import AccountKind
+
+# --------------------------------------------------------------------------- input types
+
+
+def _plain_text(value: str) -> str:
+    """Refuse control characters and lone surrogates: no one types them, and the database
+    (NUL on PostgreSQL) or the UTF-8 encoder (surrogates) would choke on them."""
+    for ch in value:
+        if unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\t":
+            raise ValueError("内容包含不允许的字符")
+    return value
+
+
+# Every string is capped: nothing unbounded reaches argon2, the database or a log line.
+IdNumberText = Annotated[str, Field(max_length=24), AfterValidator(_plain_text)]
+TaxIdText = Annotated[str, Field(max_length=24), AfterValidator(_plain_text)]
+NameText = Annotated[str, Field(max_length=50), AfterValidator(_plain_text)]
+UnitNameText = Annotated[str, Field(max_length=100), AfterValidator(_plain_text)]
+PhoneText = Annotated[str, Field(max_length=20), AfterValidator(_plain_text)]
+UsernameText = Annotated[str, Field(max_length=40), AfterValidator(_plain_text)]
+LoginText = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_plain_text)]
+PasswordText = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_plain_text)]
+
+
+class RegisterPersonIn(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id_number": "420703195803120013",
+                    "name": "邱世贵",
+                    "phone": "13812341234",
+                    "password": "Hubei-2026-refund",
+                    "username": "qiushigui",
+                }
+            ]
+        },
+    )
+    id_number: IdNumberText = Field(description="居民身份证号码（18位）")
+    name: NameText = Field(description="姓名，须与系统登记的一致")
+    phone: PhoneText = Field(description="手机号码")
+    password: PasswordText = Field(description="密码，至少8位，不可为常见密码")
+    username: UsernameText | None = Field(
+        default=None, description="用户名（可选），4至40位字母、数字或下划线，以字母开头"
+    )
+
+
+class RegisterUnitIn(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "tax_id": "544207030000000001",
+                    "name": "华容区庙岭镇新庙村村民委员会",
+                    "password": "Hubei-2026-refund",
+                }
+            ]
+        },
+    )
+    tax_id: TaxIdText = Field(description="纳税人识别号（统一社会信用代码）")
+    name: UnitNameText = Field(description="单位名称，须与系统登记的一致")
+    password: PasswordText = Field(description="密码，至少8位，不可为常见密码")
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {"kind": "person", "login": "420703195803120013", "password": "Hubei-2026-refund"},
+                {"kind": "person", "login": "13812341234", "password": "Hubei-2026-refund"},
+                {"kind": "unit", "login": "544207030000000001", "password": "Hubei-2026-refund"},
+                {"kind": "officer", "login": "24207030001", "password": "Hubei-2026-refund"},
+            ]
+        },
+    )
+    kind: AccountKind = Field(description="账户类型：自然人、单位（村组）、税务人员")
+    login: LoginText = Field(
+        description="自然人：身份证号码、手机号码或用户名；单位：纳税人识别号；税务人员：人员代码"
+    )
+    password: PasswordText = Field(description="密码")
+
+
+# --------------------------------------------------------------------------- output types
+
+
+class PersonOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "person",
+                    "display_name": "邱世贵",
+                    "region_code": "420703",
+                    "id_number_masked": "4****************3",
+                    "phone_masked": "138****1234",
+                    "username": "qiushigui",
+                    "registered_at": "2026-03-10T09:30:00Z",
+                }
+            ]
+        }
+    )
+    kind: Literal["person"] = "person"
+    display_name: str
+    region_code: str
+    id_number_masked: str
+    phone_masked: str | None
+    username: str | None
+    registered_at: datetime | None
+
+
+class UnitOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "unit",
+                    "display_name": "华容区庙岭镇新庙村村民委员会",
+                    "region_code": "420703",
+                    "tax_id": "544207030000000001",
+                    "ss_no": "42098400001",
+                    "registered_at": "2026-03-10T09:30:00Z",
+                }
+            ]
+        }
+    )
+    kind: Literal["unit"] = "unit"
+    display_name: str
+    region_code: str
+    tax_id: str
+    ss_no: str
+    registered_at: datetime | None
+
+
+class SessionOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "token": "q3Vb...（仅返回一次）",
+                    "kind": "person",
+                    "display_name": "邱世贵",
+                    "csrf_token": "H7x...",
+                    "expires_at": "2026-03-10T21:30:00Z",
+                }
+            ]
+        }
+    )
+    token: str = Field(
+        description="会话令牌：以 Authorization: Bearer 发送；浏览器另得同值的 HttpOnly Cookie"
+    )
+    kind: AccountKind
+    display_name: str
+    csrf_token: str = Field(
+        description="以 Cookie 会话提交修改时须放入 X-CSRF-Token 请求头或表单 csrf_token 字段"
+    )
+    expires_at: datetime = Field(description="会话的绝对过期时间（空闲30分钟也会结束）")
+
+
+class MeOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "person",
+                    "display_name": "邱世贵",
+                    "region_code": "420703",
+                    "id_number_masked": "4****************3",
+                    "phone_masked": "138****1234",
+                    "username": "qiushigui",
+                    "registered_at": "2026-03-10T09:30:00Z",
+                    "csrf_token": "H7x...",
+                    "expires_at": "2026-03-10T21:30:00Z",
+                }
+            ]
+        }
+    )
+    kind: AccountKind
+    display_name: str
+    region_code: str
+    csrf_token: str
+    expires_at: datetime | None
+    # person
+    id_number_masked: str | None = None
+    phone_masked: str | None = None
+    username: str | None = None
+    # unit
+    tax_id: str | None = None
+    ss_no: str | None = None
+    registered_at: datetime | None = None
+    # officer
+    officer_code: str | None = None
+    is_reviewer: bool | None = None
+    is_initiator: bool | None = None

@@ -1,0 +1,64 @@
+"""The browser session: the login transaction and the session cookie, shared by the API
+(POST /sessions, DELETE /sessions/current) and the login pages, so a form login and an API
+login are throttled and recorded alike and set the very same cookie.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import Response
+
+from ..config import Settings
+from ..domain.errors import DomainError
+from ..services import accounts
+from ..services.accounts import Principal
+from .api.accounts_schemas import LoginIn
+from .deps import SESSION_COOKIE, Db
+
+
+def perform_login(
+    db: Db, credentials: LoginIn, *, client_address: str, at: datetime, settings: Settings
+) -> tuple[str, Principal]:
+    """accounts.login in its own transaction, committed even when the login is refused (the
+    failure must count toward throttling). Blocking (argon2): call through run_in_threadpool.
+    """
+    refused: DomainError | None = None
+    with db.begin() as session:
+        try:
+            return accounts.login(
+                session,
+                kind=credentials.kind,
+                login=credentials.login,
+                password=credentials.password,
+                client_address=client_address,
+                at=at,
+                settings=settings,
+            )
+        except DomainError as exc:
+            refused = exc
+    raise refused
+
+
+def end_session(db: Db, *, principal: Principal, at: datetime) -> None:
+    """Log out: the session ends on the server at once, whatever the cookie still says."""
+    with db.begin() as session:
+        accounts.revoke_session(session, session_id=principal.session_id, at=at)
+
+
+def set_session_cookie(response: Response, *, token: str, settings: Settings) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.session_absolute_hours * 3600,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+    )
+
+
+def clear_session_cookie(response: Response, *, settings: Settings) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=settings.cookie_secure
+    )

@@ -1,0 +1,273 @@
+"""Accounts use cases at the service layer: registration, login and throttling, sessions and
+the owner's view of the account. A session on a fresh database and a fixed clock, no HTTP
+(tests/web/test_accounts_api.py proves the HTTP contract). Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sirefund.config import Settings
+from sirefund.domain import identity
+from sirefund.domain.errors import Conflict, Invalid, TooManyRequests, Unauthenticated
+from sirefund.models import LoginFailure, Person
+from sirefund.services import accounts
+from sirefund.services.accounts import (
+    AccountKind,
+    OfficerAccount,
+    PersonAccount,
+    Principal,
+    UnitAccount,
+)
+from tests import factories as f
+from tests.conftest import NOW, FixedClock
+
+NEW_PASSWORD = "Hubei-2026-refund"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        database_url="sqlite://",
+        var_dir=tmp_path / "var",
+        secret_key="test-secret-key-0123456789abcdef",
+        callback_secret="test-callback-secret-0123456789",
+        login_max_failures=3,
+    )
+
+
+def _login(
+    session: Session,
+    settings: Settings,
+    login: str,
+    password: str = f.PASSWORD,
+    *,
+    kind: AccountKind = "person",
+    client_address: str = "192.0.2.1",
+    at: datetime = NOW,
+) -> tuple[str, Principal]:
+    return accounts.login(
+        session,
+        kind=kind,
+        login=login,
+        password=password,
+        client_address=client_address,
+        at=at,
+        settings=settings,
+    )
+
+
+def _failures(session: Session) -> int:
+    return session.execute(select(func.count()).select_from(LoginFailure)).scalar_one()
+
+
+# --------------------------------------------------------------------------- registration
+
+
+def test_a_person_known_from_payments_registers_on_their_own_row_and_sees_it_masked(
+    session: Session, clock: FixedClock
+) -> None:
+    known = f.make_person(session, name="邱世贵")
+    account = accounts.register_person(
+        session,
+        id_number=known.id_number,
+        name=" 邱世贵 ",
+        phone="13812341234",
+        password=NEW_PASSWORD,
+        username="Qiu_SG",
+        at=clock.now(),
+        today=clock.today(),
+    )
+    assert account == PersonAccount(
+        display_name="邱世贵",
+        region_code="420703",
+        id_number_masked=identity.mask_id_number(known.id_number),
+        phone_masked="138****1234",
+        username="qiu_sg",
+        registered_at=NOW,
+    )
+    assert session.execute(select(func.count()).select_from(Person)).scalar_one() == 1
+
+
+def test_an_unknown_id_creates_the_person_in_the_region_of_its_first_six_digits(
+    session: Session, clock: FixedClock
+) -> None:
+    account = accounts.register_person(
+        session,
+        id_number=f.resident_id("420102"),
+        name="新用户",
+        phone="13900001111",
+        password=NEW_PASSWORD,
+        at=clock.now(),
+        today=clock.today(),
+    )
+    assert account.region_code == "420102" and account.username is None
+
+
+def test_a_name_other_than_the_one_on_record_is_refused_before_saying_already_registered(
+    session: Session, clock: FixedClock
+) -> None:
+    known = f.make_person(session, password=f.PASSWORD)
+    with pytest.raises(Invalid) as refused:
+        accounts.register_person(
+            session,
+            id_number=known.id_number,
+            name="别人",
+            phone="13900001111",
+            password=NEW_PASSWORD,
+            at=clock.now(),
+            today=clock.today(),
+        )
+    assert (refused.value.code, refused.value.field) == ("register.name_mismatch", "name")
+    with pytest.raises(Conflict) as again:
+        accounts.register_person(
+            session,
+            id_number=known.id_number,
+            name=known.name,
+            phone="13900001111",
+            password=NEW_PASSWORD,
+            at=clock.now(),
+            today=clock.today(),
+        )
+    assert again.value.code == "register.already_registered"
+
+
+def test_a_password_equal_to_the_accounts_own_phone_is_refused(
+    session: Session, clock: FixedClock
+) -> None:
+    with pytest.raises(Invalid) as refused:
+        accounts.register_person(
+            session,
+            id_number=f.resident_id(),
+            name="新用户",
+            phone="13900001111",
+            password="13900001111",
+            at=clock.now(),
+            today=clock.today(),
+        )
+    assert (refused.value.code, refused.value.field) == ("password.same_as_account", "password")
+
+
+def test_a_unit_registers_only_when_known_and_named_as_on_record(
+    session: Session, clock: FixedClock
+) -> None:
+    unit = f.make_unit(session)
+    with pytest.raises(Invalid) as unknown:
+        accounts.register_unit(
+            session, tax_id="9" * 18, name=unit.name, password=NEW_PASSWORD, at=clock.now()
+        )
+    assert unknown.value.code == "register.unit_unknown"
+    account = accounts.register_unit(
+        session,
+        tax_id=f"{unit.tax_id[:6]} {unit.tax_id[6:]}",  # pasted in groups
+        name=f" {unit.name} ",
+        password=NEW_PASSWORD,
+        at=clock.now(),
+    )
+    assert account == UnitAccount(
+        display_name=unit.name,
+        region_code="420703",
+        tax_id=unit.tax_id,
+        ss_no=unit.ss_no,
+        registered_at=NOW,
+    )
+
+
+# --------------------------------------------------------------------------- login, sessions
+
+
+@pytest.mark.parametrize("how", ["id_number", "phone", "username"])
+def test_a_person_logs_in_by_id_number_phone_or_username_and_the_token_resolves(
+    session: Session, settings: Settings, how: str
+) -> None:
+    person = f.make_person(session, password=f.PASSWORD, phone="13812341234", username="qiu_sg")
+    login = {"id_number": person.id_number, "phone": "13812341234", "username": "QIU_SG"}[how]
+    token, principal = _login(session, settings, login)
+    assert (principal.kind, principal.account_id) == ("person", person.id)
+    resolved = accounts.resolve_session(session, token=token, at=NOW, settings=settings)
+    assert resolved == principal
+
+
+def test_a_session_ends_when_idle_too_long_or_revoked(session: Session, settings: Settings) -> None:
+    person = f.make_person(session, password=f.PASSWORD)
+    token, principal = _login(session, settings, person.id_number)
+    idle = NOW + timedelta(minutes=settings.session_idle_minutes)
+    assert accounts.resolve_session(session, token=token, at=idle, settings=settings) is None
+    token, principal = _login(session, settings, person.id_number)
+    accounts.revoke_session(session, session_id=principal.session_id, at=NOW)
+    assert accounts.resolve_session(session, token=token, at=NOW, settings=settings) is None
+
+
+def test_an_unknown_account_and_a_wrong_password_get_the_same_refusal(
+    session: Session, settings: Settings
+) -> None:
+    person = f.make_person(session, password=f.PASSWORD)
+    refusals = []
+    for login in (person.id_number, f.resident_id()):
+        with pytest.raises(Unauthenticated) as refused:
+            _login(session, settings, login, "wrong-password")
+        refusals.append((refused.value.code, refused.value.message))
+    assert refusals[0] == refusals[1] == ("auth.invalid_credentials", "账号或密码错误")
+
+
+def test_too_many_failures_throttle_the_account_even_with_the_right_password(
+    session: Session, settings: Settings
+) -> None:
+    person = f.make_person(session, password=f.PASSWORD)
+    for _ in range(settings.login_max_failures):
+        with pytest.raises(Unauthenticated):
+            _login(session, settings, person.id_number, "wrong-password")
+    with pytest.raises(TooManyRequests) as throttled:
+        _login(session, settings, person.id_number, client_address="198.51.100.20")
+    assert throttled.value.retry_after_seconds == settings.login_window_seconds
+    later = NOW + timedelta(seconds=settings.login_window_seconds + 1)
+    _, principal = _login(session, settings, person.id_number, at=later)
+    assert principal.account_id == person.id
+
+
+def test_recording_a_failure_purges_the_expired_failures_of_every_account(
+    session: Session, settings: Settings
+) -> None:
+    for login in ("13800000001", "13800000002"):
+        with pytest.raises(Unauthenticated):
+            _login(session, settings, login, "wrong-password", client_address=login)
+    assert _failures(session) == 4  # one per account, one per address
+    later = NOW + timedelta(seconds=settings.login_window_seconds)
+    with pytest.raises(Unauthenticated):
+        _login(session, settings, "13800000003", "wrong-password", at=later)
+    assert _failures(session) == 2  # only the new failure's two scopes are left
+
+
+# --------------------------------------------------------------------------- the account
+
+
+def test_each_kind_of_account_is_described_to_its_owner_with_the_sessions_end(
+    session: Session, settings: Settings
+) -> None:
+    person = f.make_person(session, password=f.PASSWORD, phone="13812341234")
+    unit = f.make_unit(session, password=f.PASSWORD)
+    officer = f.make_officer(session, code="OF9001", region="420700", initiator=True)
+    ends = NOW + timedelta(hours=settings.session_absolute_hours)
+
+    _, as_person = _login(session, settings, person.id_number)
+    described = accounts.describe_account(session, principal=as_person)
+    assert isinstance(described, PersonAccount)
+    assert (described.phone_masked, described.expires_at) == ("138****1234", ends)
+
+    _, as_unit = _login(session, settings, unit.tax_id, kind="unit")
+    described = accounts.describe_account(session, principal=as_unit)
+    assert isinstance(described, UnitAccount) and described.tax_id == unit.tax_id
+
+    _, as_officer = _login(session, settings, "OF9001", kind="officer")
+    assert accounts.describe_account(session, principal=as_officer) == OfficerAccount(
+        display_name=officer.name,
+        region_code="420700",
+        officer_code="OF9001",
+        is_reviewer=True,
+        is_initiator=True,
+        expires_at=ends,
+    )
