@@ -8,22 +8,26 @@ a saved account (开户银行, 账户名称, 账号, 银行开户登记证号) i
 a row whose 操作类型 is 删除 retires its account. Retired accounts stay in the report for the
 record and remain referenced by the applications that used them.
 
-Functions take values the way both an API model and an HTML form hand them over (dates as
-``date`` or ``"2026-03-10"``/``"2026/03/10"``, flags as ``bool`` or ``"是"``/``"1"``/``"on"``)
-and return plain dataclasses. Every problem of a save is reported at once through
-:class:`ReportInvalid` (``errors``, each with a field such as ``"accounts.1.account_no"``);
-the exception itself carries the first one, which is what the API answers.
+:func:`save_report` takes the one input model of the use case, :class:`ReportIn` (built by
+the API from JSON and by the pages from form data), so types and lengths are already checked;
+what is left here are the rules a field alone cannot state (known codes, 提交's required
+fields, the account name, rows of a submitted report). Every such problem of a save is
+reported at once through :class:`FormInvalid` (``errors``, each with a field such as
+``"accounts.1.account_no"``); the exception itself carries the first one, which is what the
+API answers. Results are frozen dataclasses.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, TypeVar
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 
-from sqlalchemy import select
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ..clock import as_utc
@@ -38,13 +42,21 @@ from ..domain.rules import (
 )
 from ..models import DepositAccount, DepositAccountReport, Person
 
-T = TypeVar("T")
 
-DRAFT = "draft"
-SUBMITTED = "submitted"
+class ReportState(StrEnum):
+    DRAFT = "draft"  # 暂存
+    SUBMITTED = "submitted"  # 已提交
+
+
+DRAFT = ReportState.DRAFT
+SUBMITTED = ReportState.SUBMITTED
 STATE_LABELS = {DRAFT: "暂存", SUBMITTED: "已提交"}
 
 MAX_ROWS = 20
+ADD, CHANGE, DELETE = "add", "change", "delete"
+#: Longest account number the column holds, once the spaces people type are removed.
+ACCOUNT_NO_MAX = 32
+BIGINT_MAX = 2**63 - 1
 
 #: The manual's hint under the report form, shown when 变更日期 is missing.
 CHANGE_DATE_HINT = (
@@ -55,20 +67,6 @@ CHANGE_DATE_HINT = (
 _KEY_FIELDS = ("permit_no", "bank_branch", "account_name", "account_no")
 
 _SIX_DIGITS = re.compile(r"[1-9][0-9]{5}")
-_TRUE = {"1", "true", "on", "yes", "y", "是"}
-_FALSE = {"0", "false", "off", "no", "n", "否"}
-
-# Text caps follow the columns of models.DepositAccount / DepositAccountReport.
-_CAPS = {
-    "permit_no": 40,
-    "bank_branch": 100,
-    "account_name": 100,
-    "account_no": 32,
-    "note": 200,
-    "handler_name": 50,
-    "business_address": 200,
-    "report_unit": 100,
-}
 
 # field -> (label, verb) for "请填写开户银行" / "请选择账户性质".
 _REQUIRED = {
@@ -82,6 +80,110 @@ _REQUIRED = {
     "opened_on": ("开户日期", "请选择"),
 }
 
+# Optional capped strings: a longer value is a 422 naming the field, never a database error.
+# The caps follow the columns of models.DepositAccount / DepositAccountReport.
+Str3 = Annotated[str | None, StringConstraints(max_length=3)]
+Str6 = Annotated[str | None, StringConstraints(max_length=6)]
+Str10 = Annotated[str | None, StringConstraints(max_length=10)]
+Str40 = Annotated[str | None, StringConstraints(max_length=40)]
+Str50 = Annotated[str | None, StringConstraints(max_length=50)]
+Str100 = Annotated[str | None, StringConstraints(max_length=100)]
+Str200 = Annotated[str | None, StringConstraints(max_length=200)]
+
+
+# --------------------------------------------------------------------------- input
+
+
+class AccountRowIn(BaseModel):
+    """One 银行账户信息 row. All optional for 暂存; 提交 requires the starred fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=BIGINT_MAX,
+        description="已保存的行的编号（修改、变更或删除时带上）；新行不填",
+    )
+    operation_type: Literal["add", "change", "delete"] = Field(
+        default="add", description="*操作类型：add 新增 / change 变更 / delete 删除"
+    )
+    account_nature: Str10 = Field(
+        default=None, description="*账户性质代码，如 1110 基本存款账户", examples=["1110"]
+    )
+    permit_no: Str40 = Field(default=None, description="银行开户登记证号（个人可不填）")
+    issue_date: date | None = Field(default=None, description="*发放日期", examples=["2026-03-10"])
+    division_code: Str6 = Field(
+        default=None, description="*行政区划（开户行所在地，GB/T 2260）", examples=["420700"]
+    )
+    bank_category: Str6 = Field(default=None, description="*银行行别", examples=["103"])
+    bank_branch: Str100 = Field(
+        default=None, description="*开户银行", examples=["中国农业银行股份有限公司鄂州鄂城支行"]
+    )
+    account_name: Str100 = Field(
+        default=None, description="*账户名称：必须与退费人名称一致", examples=["邱世贵"]
+    )
+    account_no: Str40 = Field(
+        default=None,
+        description="*账号；已提交的行可留空或原样带回脱敏值以保留原账号",
+        examples=["6228480402564890018"],
+    )
+    account_no_confirmed: bool = Field(default=False, description="银联卡号未通过校验时确认无误")
+    currency: Str3 = Field(default="156", description="*币种：只能为 156 人民币元")
+    preferred_tax_account: bool = Field(default=True, description="*首选缴税账户标识")
+    general_refund_account: bool = Field(default=True, description="*一般退税账户标识")
+    export_refund_account: bool = Field(default=False, description="出口退税账户标识")
+    opened_on: date | None = Field(default=None, description="*开户日期", examples=["2020-01-01"])
+    changed_on: date | None = Field(
+        default=None,
+        description="变更日期：修改已保存账户的开户银行、账户名称、账号或银行开户登记证号时必填",
+    )
+    registered_on: date | None = Field(default=None, description="注册日期")
+    note: Str200 = Field(default=None, description="备注")
+
+
+_REPORT_EXAMPLE: dict[str, Any] = {
+    "handler_name": "邱世贵",
+    "report_date": "2026-03-10",
+    "business_address": None,
+    "report_unit": None,
+    "submit": True,
+    "accounts": [
+        {
+            "operation_type": "add",
+            "account_nature": "1110",
+            "issue_date": "2026-03-10",
+            "division_code": "420700",
+            "bank_category": "103",
+            "bank_branch": "中国农业银行股份有限公司鄂州鄂城支行",
+            "account_name": "邱世贵",
+            "account_no": "6228480402564890018",
+            "currency": "156",
+            "preferred_tax_account": True,
+            "general_refund_account": True,
+            "export_refund_account": False,
+            "opened_on": "2026-03-10",
+        }
+    ],
+}
+
+
+class ReportIn(BaseModel):
+    """社会保险费缴费人存款账户账号报告: ``submit`` false = 暂存, true = 提交."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_REPORT_EXAMPLE]})
+
+    handler_name: Str50 = Field(default=None, description="*经办人（可与退费人不一致）")
+    report_date: date | None = Field(default=None, description="*报告日期")
+    business_address: Str200 = Field(default=None, description="经营地址")
+    report_unit: Str100 = Field(default=None, description="报告单位")
+    accounts: list[AccountRowIn] = Field(
+        default_factory=list, max_length=MAX_ROWS, description="银行账户信息"
+    )
+    submit: bool = Field(
+        default=False, description="false 暂存（可不完整）/ true 提交（校验全部必填项）"
+    )
+
 
 # --------------------------------------------------------------------------- results
 
@@ -93,17 +195,6 @@ class FormInvalid(Invalid):
         first = errors[0]
         super().__init__(first.code, first.message, first.field)
         self.errors = list(errors)
-
-    def by_field(self) -> dict[str, DomainError]:
-        """First problem per field, for showing each one next to its input."""
-        out: dict[str, DomainError] = {}
-        for err in self.errors:
-            out.setdefault(err.field or "", err)
-        return out
-
-
-class ReportInvalid(FormInvalid):
-    """Every problem of one report save (fields such as ``"accounts.1.account_no"``)."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +238,7 @@ class AccountRow:
 @dataclass(frozen=True)
 class Report:
     report_id: int
-    state: str
+    state: ReportState
     state_label: str
     handler_name: str | None
     report_date: date | None
@@ -156,9 +247,6 @@ class Report:
     created_at: datetime
     submitted_at: datetime | None
     accounts: list[AccountRow]
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -177,9 +265,6 @@ class SubmittedAccount:
     division_code: str | None
     division_name: str | None
     opened_on: date | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 # --------------------------------------------------------------------------- reading
@@ -224,14 +309,14 @@ def _row_view(row: DepositAccount, *, report_state: str) -> AccountRow:
 
 
 def _in_force(row: DepositAccount, report_state: str) -> bool:
-    return report_state == SUBMITTED and not row.retired and row.operation_type != "delete"
+    return report_state == SUBMITTED and not row.retired and row.operation_type != DELETE
 
 
 def _report_view(report: DepositAccountReport) -> Report:
     return Report(
         report_id=report.id,
-        state=report.state,
-        state_label=STATE_LABELS.get(report.state, report.state),
+        state=ReportState(report.state),
+        state_label=STATE_LABELS[ReportState(report.state)],
         handler_name=report.handler_name,
         report_date=report.report_date,
         business_address=report.business_address,
@@ -245,13 +330,11 @@ def _report_view(report: DepositAccountReport) -> Report:
 def _owned_report(
     session: Session, *, person_id: int, report_id: int, lock: bool = False
 ) -> DepositAccountReport:
-    report = None
-    if isinstance(report_id, int) and not isinstance(report_id, bool):
-        query = select(DepositAccountReport).where(DepositAccountReport.id == report_id)
-        if lock:
-            # Two saves of one report at once: the second waits and sees the first's rows.
-            query = query.with_for_update().execution_options(populate_existing=True)
-        report = session.execute(query).scalar_one_or_none()
+    query = select(DepositAccountReport).where(DepositAccountReport.id == report_id)
+    if lock:
+        # Two saves of one report at once: the second waits and sees the first's rows.
+        query = query.with_for_update().execution_options(populate_existing=True)
+    report = session.execute(query).scalar_one_or_none()
     if report is None or report.person_id != person_id:
         raise NotFound("deposit_account_report.not_found", "存款账户账号报告不存在")
     return report
@@ -294,7 +377,7 @@ def list_reports(session: Session, *, person_id: int) -> list[Report]:
     return [_report_view(r) for r in reports]
 
 
-def _in_force_query(person_id: int):  # type: ignore[no-untyped-def]
+def _in_force_query(person_id: int) -> Select[DepositAccount]:
     return (
         select(DepositAccount)
         .join(DepositAccountReport, DepositAccount.report_id == DepositAccountReport.id)
@@ -303,7 +386,7 @@ def _in_force_query(person_id: int):  # type: ignore[no-untyped-def]
             DepositAccountReport.person_id == person_id,
             DepositAccountReport.state == SUBMITTED,
             DepositAccount.retired.is_(False),
-            DepositAccount.operation_type != "delete",
+            DepositAccount.operation_type != DELETE,
         )
         .order_by(DepositAccount.report_id, DepositAccount.position, DepositAccount.id)
     )
@@ -337,219 +420,128 @@ def accounts_in_force(session: Session, *, person_id: int) -> list[DepositAccoun
     return list(session.execute(_in_force_query(person_id)).scalars())
 
 
-# --------------------------------------------------------------------------- parsing
+# --------------------------------------------------------------------------- checking
 
 
-class _Errors:
-    """Collects problems so that a form can show all of them at once."""
-
-    def __init__(self) -> None:
-        self.items: list[DomainError] = []
-
-    def add(self, code: str, message: str, field: str) -> None:
-        self.items.append(Invalid(code, message, field))
-
-    def run(self, fn: Callable[[], T]) -> T | None:
-        try:
-            return fn()
-        except DomainError as exc:
-            self.items.append(exc)
-            return None
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise ReportInvalid(self.items)
-
-
-def _text(value: object, field: str, cap: int) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise Invalid("deposit_account.text_invalid", "应为文本", field)
-    text = value.strip()
-    if len(text) > cap:
-        raise Invalid("deposit_account.too_long", f"内容不能超过{cap}个字符", field)
-    return text or None
-
-
-def _date(value: object, field: str) -> date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip().replace("/", "-"))
-        except ValueError:
-            pass
-    raise Invalid("date.invalid", "日期格式应为YYYY-MM-DD", field)
-
-
-def _flag(value: object, field: str, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE:
-        return True
-    if isinstance(value, str) and value.strip().lower() in _FALSE:
-        return False
-    raise Invalid("deposit_account.flag_invalid", "应选择是或否", field)
-
-
-def _code(
-    value: object, field: str, known: Mapping[str, str], code: str, message: str
-) -> str | None:
-    text = _text(value, field, 10)
-    if text is None:
-        return None
-    if text not in known:
-        raise Invalid(code, message, field)
-    return text
-
-
-def _division(value: object, field: str) -> str | None:
-    text = _text(value, field, 6)
-    if text is None:
-        return None
-    # Accounts may be opened outside Hubei, so any well-formed GB/T 2260 code is accepted;
-    # known Hubei codes are also shown by name.
-    if not (regions.is_known_hubei_division(text) or _SIX_DIGITS.fullmatch(text)):
-        raise Invalid("deposit_account.division_code", "请选择行政区划", field)
-    return text
-
-
-def _account_id(value: object, field: str) -> int | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise Invalid("deposit_account.not_found", "账户不存在", field)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    raise Invalid("deposit_account.not_found", "账户不存在", field)
+def _blank(text: str | None) -> str | None:
+    """Trimmed text, None when empty: a form sends "" for a field left empty."""
+    return (text.strip() or None) if text is not None else None
 
 
 @dataclass
 class _Row:
     index: int
     account_id: int | None
-    values: dict[str, Any]
+    values: dict[str, Any]  # column -> value, assigned to the DepositAccount as they are
     account_no_confirmed: bool
 
+    def field(self, name: str) -> str:
+        return f"accounts.{self.index}.{name}"
 
-def _parse_row(index: int, raw: Mapping[str, Any], errors: _Errors) -> _Row:
-    p = f"accounts.{index}."
-    get = raw.get
-    v: dict[str, Any] = {}
-    op = get("operation_type")
-    op = op.strip() if isinstance(op, str) else op
-    if op in (None, ""):
-        op = "add"
-    if op not in DEPOSIT_OPERATION_TYPES:
-        errors.add("deposit_account.operation_type", "请选择操作类型", p + "operation_type")
-        op = "add"
-    v["operation_type"] = op
-    v["account_nature"] = errors.run(
-        lambda: _code(
-            get("account_nature"),
-            p + "account_nature",
-            ACCOUNT_NATURES,
-            "deposit_account.account_nature",
-            "请选择账户性质",
-        )
-    )
-    for name in ("permit_no", "bank_branch", "account_name", "note"):
-        v[name] = errors.run(lambda name=name: _text(get(name), p + name, _CAPS[name]))
-    number = get("account_no")
-    if isinstance(number, str):
-        number = re.sub(r"\s+", "", number)
-    v["account_no"] = errors.run(lambda: _text(number, p + "account_no", _CAPS["account_no"]))
-    v["division_code"] = errors.run(lambda: _division(get("division_code"), p + "division_code"))
-    v["bank_category"] = errors.run(
-        lambda: _code(
-            get("bank_category"),
-            p + "bank_category",
-            BANK_CATEGORIES,
-            "bank_category.unknown",
-            "请选择银行行别",
-        )
-    )
-    currency = get("currency")
-    currency = currency.strip() if isinstance(currency, str) else currency
-    # 币种 offers only 人民币; the column refuses anything else, even in a draft.
-    if currency not in (None, "", CURRENCY_CNY):
-        errors.add("deposit_account.currency", "币种只能选择人民币", p + "currency")
-    v["currency"] = CURRENCY_CNY
-    for name in ("issue_date", "opened_on", "changed_on", "registered_on"):
-        v[name] = errors.run(lambda name=name: _date(get(name), p + name))
-    for name, default in (
-        ("preferred_tax_account", True),
-        ("general_refund_account", True),
-        ("export_refund_account", False),
+
+def _row(index: int, raw: AccountRowIn, errors: list[DomainError]) -> _Row:
+    """A row's column values, with the problems a single field shows (unknown codes, 币种)."""
+    row = _Row(index, raw.account_id, {}, raw.account_no_confirmed)
+
+    def refuse(code: str, message: str, name: str) -> None:
+        errors.append(Invalid(code, message, row.field(name)))
+
+    nature = _blank(raw.account_nature)
+    if nature is not None and nature not in ACCOUNT_NATURES:
+        refuse("deposit_account.account_nature", "请选择账户性质", "account_nature")
+        nature = None
+    number = _blank(re.sub(r"\s+", "", raw.account_no)) if raw.account_no is not None else None
+    if number is not None and len(number) > ACCOUNT_NO_MAX:
+        refuse("deposit_account.too_long", f"内容不能超过{ACCOUNT_NO_MAX}个字符", "account_no")
+        number = None
+    division = _blank(raw.division_code)
+    # Accounts may be opened outside Hubei, so any well-formed GB/T 2260 code is accepted;
+    # known Hubei codes are also shown by name.
+    if division is not None and not (
+        regions.is_known_hubei_division(division) or _SIX_DIGITS.fullmatch(division)
     ):
-        v[name] = errors.run(lambda name=name, default=default: _flag(get(name), p + name, default))
-        if v[name] is None:
-            v[name] = default
-    confirmed = errors.run(
-        lambda: _flag(get("account_no_confirmed"), p + "account_no_confirmed", False)
-    )
-    account_id = errors.run(lambda: _account_id(get("account_id"), p + "account_id"))
-    return _Row(index=index, account_id=account_id, values=v, account_no_confirmed=bool(confirmed))
+        refuse("deposit_account.division_code", "请选择行政区划", "division_code")
+        division = None
+    bank = _blank(raw.bank_category)
+    if bank is not None and bank not in BANK_CATEGORIES:
+        refuse("bank_category.unknown", "请选择银行行别", "bank_category")
+        bank = None
+    # 币种 offers only 人民币; the column refuses anything else, even in a draft.
+    if _blank(raw.currency) not in (None, CURRENCY_CNY):
+        refuse("deposit_account.currency", "币种只能选择人民币", "currency")
+    row.values = {
+        "operation_type": raw.operation_type,
+        "account_nature": nature,
+        "permit_no": _blank(raw.permit_no),
+        "bank_branch": _blank(raw.bank_branch),
+        "account_name": _blank(raw.account_name),
+        "note": _blank(raw.note),
+        "account_no": number,
+        "division_code": division,
+        "bank_category": bank,
+        "currency": CURRENCY_CNY,
+        "issue_date": raw.issue_date,
+        "opened_on": raw.opened_on,
+        "changed_on": raw.changed_on,
+        "registered_on": raw.registered_on,
+        "preferred_tax_account": raw.preferred_tax_account,
+        "general_refund_account": raw.general_refund_account,
+        "export_refund_account": raw.export_refund_account,
+    }
+    return row
 
 
 # --------------------------------------------------------------------------- saving
 
 
 def _check_submitted_row(
-    row: _Row, *, saved: DepositAccount | None, person: Person, today: date, errors: _Errors
+    row: _Row,
+    *,
+    saved: DepositAccount | None,
+    person: Person,
+    today: date,
+    errors: list[DomainError],
 ) -> None:
     """The checks of 提交 for one row that is (or stays) an account in force."""
-    p = f"accounts.{row.index}."
     v = row.values
-    if saved is None and v["operation_type"] != "add":
-        errors.add(
+
+    def refuse(code: str, message: str, name: str) -> None:
+        errors.append(Invalid(code, message, row.field(name)))
+
+    if saved is None and v["operation_type"] != ADD:
+        refuse(
             "deposit_account.not_saved",
             "只能变更或删除已提交的账户，新账户请选择新增",
-            p + "operation_type",
+            "operation_type",
         )
     for name, (label, verb) in _REQUIRED.items():
-        if v.get(name) is None and not any(e.field == p + name for e in errors.items):
-            errors.add("deposit_account.required", f"{verb}{label}", p + name)
+        if v.get(name) is None and not any(e.field == row.field(name) for e in errors):
+            refuse("deposit_account.required", f"{verb}{label}", name)
     if v["account_name"] is not None and v["account_name"] != person.name.strip():
-        errors.add(
-            "deposit_account.name_mismatch", "账户名称必须与退费人名称一致", p + "account_name"
-        )
+        refuse("deposit_account.name_mismatch", "账户名称必须与退费人名称一致", "account_name")
     if v["account_no"] is not None:
         # A number already accepted on an earlier submission was confirmed then.
         unchanged = saved is not None and saved.account_no == v["account_no"]
-        confirmed = row.account_no_confirmed or unchanged
-        checked = errors.run(
-            lambda: identity.check_bank_account(
-                v["account_no"], confirmed=confirmed, field=p + "account_no"
+        try:
+            v["account_no"] = identity.check_bank_account(
+                v["account_no"],
+                confirmed=row.account_no_confirmed or unchanged,
+                field=row.field("account_no"),
             )
-        )
-        if checked is not None:
-            v["account_no"] = checked
+        except DomainError as exc:
+            errors.append(exc)
     if v["opened_on"] is not None and v["opened_on"] > today:
-        errors.add("deposit_account.opened_on_future", "开户日期不能晚于今天", p + "opened_on")
+        refuse("deposit_account.opened_on_future", "开户日期不能晚于今天", "opened_on")
     changed_on = v["changed_on"]
     if changed_on is not None:
         if changed_on > today:
-            errors.add(
-                "deposit_account.changed_on_future", "变更日期不能晚于今天", p + "changed_on"
-            )
+            refuse("deposit_account.changed_on_future", "变更日期不能晚于今天", "changed_on")
         elif v["opened_on"] is not None and changed_on < v["opened_on"]:
-            errors.add(
-                "deposit_account.changed_on_before_opened",
-                "变更日期不能早于开户日期",
-                p + "changed_on",
+            refuse(
+                "deposit_account.changed_on_before_opened", "变更日期不能早于开户日期", "changed_on"
             )
     if saved is not None and changed_on is None and _key_fields_changed(saved, v):
-        errors.add("deposit_account.change_date_required", CHANGE_DATE_HINT, p + "changed_on")
+        refuse("deposit_account.change_date_required", CHANGE_DATE_HINT, "changed_on")
 
 
 def _key_fields_changed(saved: DepositAccount, values: Mapping[str, Any]) -> bool:
@@ -557,16 +549,31 @@ def _key_fields_changed(saved: DepositAccount, values: Mapping[str, Any]) -> boo
 
 
 def _check_header(
-    *, handler_name: str | None, report_date: date | None, today: date, errors: _Errors
-) -> None:
+    *, handler_name: str | None, report_date: date | None, today: date
+) -> list[DomainError]:
+    errors: list[DomainError] = []
     if handler_name is None:
-        errors.add("deposit_account_report.handler_required", "请填写经办人", "handler_name")
-    if report_date is None:
-        errors.add("deposit_account_report.report_date_required", "请选择报告日期", "report_date")
-    elif report_date > today:
-        errors.add(
-            "deposit_account_report.report_date_future", "报告日期不能晚于今天", "report_date"
+        errors.append(
+            Invalid("deposit_account_report.handler_required", "请填写经办人", "handler_name")
         )
+    if report_date is None:
+        errors.append(
+            Invalid("deposit_account_report.report_date_required", "请选择报告日期", "report_date")
+        )
+    elif report_date > today:
+        errors.append(
+            Invalid(
+                "deposit_account_report.report_date_future", "报告日期不能晚于今天", "report_date"
+            )
+        )
+    return errors
+
+
+def _person(session: Session, person_id: int) -> Person:
+    person = session.get(Person, person_id)
+    if person is None:
+        raise NotFound("person.not_found", "缴费人不存在")
+    return person
 
 
 def save_report(
@@ -574,20 +581,14 @@ def save_report(
     *,
     person_id: int,
     report_id: int | None = None,
-    handler_name: object,
-    report_date: object,
-    business_address: object = None,
-    report_unit: object = None,
-    accounts: Sequence[Mapping[str, Any]],
-    submit: bool,
+    report_in: ReportIn,
     at: datetime,
     today: date,
 ) -> Report:
-    """暂存 (``submit=False``) or 提交 (``submit=True``) a report; returns it as saved.
+    """暂存 (``submit`` false) or 提交 (``submit`` true) a report; returns it as saved.
 
-    ``report_id=None`` starts a new report; otherwise the person's report is updated. Each
-    entry of ``accounts`` is a row as the form has it; a row carrying ``account_id`` edits
-    that saved row of this report, a row without one is new.
+    ``report_id=None`` starts a new report; otherwise the person's report is updated. A row
+    carrying ``account_id`` edits that saved row of this report, a row without one is new.
 
     A draft's rows are replaced by the rows sent. A submitted report can only be submitted
     again (409 ``deposit_account_report.already_submitted`` for 暂存): its accounts may back
@@ -595,42 +596,30 @@ def save_report(
     setting its 操作类型 to 删除 (the account is then retired, not erased). For a deleted
     row only 操作类型, 变更日期 and 备注 are taken.
 
-    Raises :class:`ReportInvalid` (422) listing every problem, with fields such as
+    Raises :class:`FormInvalid` (422) listing every problem, with fields such as
     ``"accounts.0.account_name"``; ``NotFound`` for a report that is not the person's.
     """
-    person = session.get(Person, person_id)
-    if person is None:
-        raise NotFound("person.not_found", "缴费人不存在")
-    report = None
-    if report_id is not None:
-        report = _owned_report(session, person_id=person_id, report_id=report_id, lock=True)
-        if report.state == SUBMITTED and not submit:
-            raise Conflict(
-                "deposit_account_report.already_submitted",
-                "报告已提交，修改后请直接点击提交",
-                "submit",
-            )
-    if not isinstance(accounts, Sequence) or isinstance(accounts, str | bytes):
-        raise Invalid("deposit_account.rows_invalid", "银行账户信息格式不正确", "accounts")
-    if len(accounts) > MAX_ROWS:
-        raise Invalid("deposit_account.too_many_rows", f"银行账户信息最多{MAX_ROWS}条", "accounts")
-
-    errors = _Errors()
-    rows = []
-    for i, raw in enumerate(accounts):
-        if isinstance(raw, Mapping):
-            rows.append(_parse_row(i, raw, errors))
-        else:
-            errors.add("deposit_account.row_invalid", "银行账户信息格式不正确", f"accounts.{i}")
-    header = {
-        name: errors.run(lambda name=name, value=value: _text(value, name, _CAPS[name]))
-        for name, value in (
-            ("handler_name", handler_name),
-            ("business_address", business_address),
-            ("report_unit", report_unit),
+    submit = report_in.submit
+    person = _person(session, person_id)
+    report = (
+        None
+        if report_id is None
+        else _owned_report(session, person_id=person_id, report_id=report_id, lock=True)
+    )
+    if report is not None and report.state == SUBMITTED and not submit:
+        raise Conflict(
+            "deposit_account_report.already_submitted", "报告已提交，修改后请直接点击提交", "submit"
         )
+
+    errors: list[DomainError] = []
+    rows = [_row(i, raw, errors) for i, raw in enumerate(report_in.accounts)]
+    handler_name = _blank(report_in.handler_name)
+    header: dict[str, object] = {
+        "handler_name": handler_name,
+        "business_address": _blank(report_in.business_address),
+        "report_unit": _blank(report_in.report_unit),
+        "report_date": report_in.report_date,
     }
-    header["report_date"] = errors.run(lambda: _date(report_date, "report_date"))
 
     submitted_before = report is not None and report.state == SUBMITTED
     saved_rows = {r.id: r for r in report.accounts} if report is not None else {}
@@ -640,34 +629,25 @@ def save_report(
         _check_resubmission(
             rows, saved_rows=saved_rows, in_force=in_force, referenced=referenced, errors=errors
         )
-    for row in rows:
-        saved = in_force.get(row.account_id) if row.account_id else None
-        # A submitted number is shown masked, so it comes back masked or empty: keep it.
-        if saved is not None and row.values["account_no"] in (
-            None,
-            identity.mask_account(saved.account_no),
-        ):
-            row.values["account_no"] = saved.account_no
-
+    _keep_saved_numbers(rows, in_force)
     if submit:
-        if not rows and not errors.items:
-            errors.add("deposit_account.rows_required", "请至少添加一条银行账户信息", "accounts")
+        if not rows and not errors:
+            errors.append(
+                Invalid("deposit_account.rows_required", "请至少添加一条银行账户信息", "accounts")
+            )
         for row in rows:
-            if _deletes_saved_account(row, saved_rows, submitted_before):
-                continue  # deleting a saved account needs nothing more
-            saved = in_force.get(row.account_id) if row.account_id else None
-            _check_submitted_row(row, saved=saved, person=person, today=today, errors=errors)
-        _check_header(
-            handler_name=header["handler_name"],
-            report_date=header["report_date"],
-            today=today,
-            errors=errors,
+            if not _deletes_saved_account(row, saved_rows, submitted_before):
+                # Deleting a saved account needs nothing more; every other row is checked.
+                saved = in_force.get(row.account_id) if row.account_id else None
+                _check_submitted_row(row, saved=saved, person=person, today=today, errors=errors)
+        errors += _check_header(
+            handler_name=handler_name, report_date=report_in.report_date, today=today
         )
-    errors.raise_if_any()
+    if errors:
+        raise FormInvalid(errors)
 
-    if report is None:
-        report = DepositAccountReport(person_id=person_id, state=DRAFT, created_at=at)
-        session.add(report)
+    report = report or DepositAccountReport(person_id=person_id, state=DRAFT, created_at=at)
+    session.add(report)
     for name, value in header.items():
         setattr(report, name, value)
     kept = [
@@ -685,8 +665,7 @@ def save_report(
         kept += [a for a in saved_rows.values() if a.id not in referenced]
     for position, account in enumerate(kept):
         account.position = position
-        if submit and account.operation_type == "delete":
-            account.retired = True
+        account.retired = account.retired or (submit and account.operation_type == DELETE)
     report.accounts = kept  # a draft's rows left out are removed (delete-orphan)
     if submit:
         report.state = SUBMITTED
@@ -695,20 +674,31 @@ def save_report(
     return _report_view(report)
 
 
+def _keep_saved_numbers(rows: Sequence[_Row], in_force: Mapping[int, DepositAccount]) -> None:
+    """A submitted number is shown masked, so it comes back masked or empty: keep it."""
+    for row in rows:
+        saved = in_force.get(row.account_id) if row.account_id else None
+        if saved is not None and row.values["account_no"] in (
+            None,
+            identity.mask_account(saved.account_no),
+        ):
+            row.values["account_no"] = saved.account_no
+
+
 def _match_saved_rows(
-    rows: Sequence[_Row], saved_rows: Mapping[int, DepositAccount], errors: _Errors
+    rows: Sequence[_Row], saved_rows: Mapping[int, DepositAccount], errors: list[DomainError]
 ) -> set[int]:
     """Check that each ``account_id`` names a row of this report, once; return those named."""
     referenced: set[int] = set()
     for row in rows:
         if row.account_id is None:
             continue
-        field = f"accounts.{row.index}.account_id"
+        field = row.field("account_id")
         if row.account_id not in saved_rows:
-            errors.add("deposit_account.not_found", "账户不存在", field)
+            errors.append(Invalid("deposit_account.not_found", "账户不存在", field))
             row.account_id = None
         elif row.account_id in referenced:
-            errors.add("deposit_account.duplicate_row", "同一账户不能出现两次", field)
+            errors.append(Invalid("deposit_account.duplicate_row", "同一账户不能出现两次", field))
             row.account_id = None
         else:
             referenced.add(row.account_id)
@@ -721,23 +711,27 @@ def _check_resubmission(
     saved_rows: Mapping[int, DepositAccount],
     in_force: Mapping[int, DepositAccount],
     referenced: set[int],
-    errors: _Errors,
+    errors: list[DomainError],
 ) -> None:
     """A submitted report's accounts may back applications: none may vanish silently, and a
     deleted one stays deleted."""
     if set(in_force) - referenced:
-        errors.add(
-            "deposit_account.row_missing",
-            "已提交的账户不能直接移除，请将操作类型改为删除后提交",
-            "accounts",
+        errors.append(
+            Invalid(
+                "deposit_account.row_missing",
+                "已提交的账户不能直接移除，请将操作类型改为删除后提交",
+                "accounts",
+            )
         )
     for row in rows:
         retired = row.account_id is not None and row.account_id not in in_force
-        if retired and row.values["operation_type"] != "delete":
-            errors.add(
-                "deposit_account.retired",
-                "该账户已删除，不能再修改",
-                f"accounts.{row.index}.operation_type",
+        if retired and row.values["operation_type"] != DELETE:
+            errors.append(
+                Invalid(
+                    "deposit_account.retired",
+                    "该账户已删除，不能再修改",
+                    row.field("operation_type"),
+                )
             )
 
 
@@ -745,9 +739,7 @@ def _deletes_saved_account(
     row: _Row, saved_rows: Mapping[int, DepositAccount], submitted_before: bool
 ) -> bool:
     return (
-        row.values["operation_type"] == "delete"
-        and submitted_before
-        and row.account_id in saved_rows
+        row.values["operation_type"] == DELETE and submitted_before and row.account_id in saved_rows
     )
 
 
@@ -766,16 +758,16 @@ def _store_row(
         return account
     if _deletes_saved_account(row, saved_rows, submitted_before):
         # The account's details stay as they were registered; only the deletion is recorded.
-        saved.operation_type = "delete"
+        saved.operation_type = DELETE
         saved.changed_on = row.values["changed_on"] or saved.changed_on
         saved.note = row.values["note"]
         return saved
     if (
         saved.id in in_force
-        and row.values["operation_type"] == "add"
+        and row.values["operation_type"] == ADD
         and _key_fields_changed(saved, row.values)
     ):
-        row.values["operation_type"] = "change"
+        row.values["operation_type"] = CHANGE
     _assign(saved, row.values)
     return saved
 

@@ -9,39 +9,86 @@ refused with 未查询到存款账户报告信息 and the person is led to the r
 its amount is 医疗金额 + 长护金额, and the account's details are copied onto it so that a later
 change of the report does not redirect a refund already under way.
 
-Functions return plain dataclasses or dicts (the contract's application view plus the
-medical columns) and raise domain errors naming the field, for API routes and form handlers
-alike.
+:func:`apply` takes the use case's input model :class:`MedicalRefundIn` (built by the API from
+JSON and by the pages from form data). Functions return frozen dataclasses holding fen, dates
+and statuses (presented as text once, in ``web/medical_presenters.py``) and raise domain
+errors naming the field, for API routes and form handlers alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Literal
 
-from sqlalchemy import select
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.orm import Session
 
-from ..clock import CHINA_TZ, as_utc
 from ..domain import identity, rules, workflow, years
 from ..domain.errors import Conflict, DomainError, Invalid, NotFound
-from ..domain.money import format_yuan
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, DepositAccount, MedicalPayment, MedicalRegistration, Person
-from . import applications, deposit_accounts
+from . import applications, deposit_accounts, views
 from .applications import Actor
-from .deposit_accounts import FormInvalid
-from .views import application_view, event_view
+from .deposit_accounts import BIGINT_MAX, FormInvalid
 
 MAX_PAYMENTS_PER_APPLICATION = 50
-_REASON_TEXT_MAX = 500
+PAYMENT_ID_MAX = 40
 
 NO_DEPOSIT_ACCOUNT_MESSAGE = "未查询到存款账户报告信息"
 
-#: Channels a person applies through (an officer's channel is the officer's own route).
-PERSON_CHANNELS = (Channel.WEB.value, Channel.MOBILE_APP.value)
+Str20 = Annotated[str | None, StringConstraints(max_length=20)]
+Str24 = Annotated[str | None, StringConstraints(max_length=24)]
+Str40 = Annotated[str | None, StringConstraints(max_length=40)]
+Str500 = Annotated[str | None, StringConstraints(max_length=500)]
+
+
+# --------------------------------------------------------------------------- input
+
+
+class MedicalRefundIn(BaseModel):
+    """申请退费 of the ticked payments, with the chosen account, 办理人电话 and 退费理由."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "payment_ids": ["MP00000001"],
+                    "registration_id": "MR00000001",
+                    "deposit_account_id": 12,
+                    "handler_phone": "13812341234",
+                    "reason_code": "duplicate_payment",
+                    "reason_text": "",
+                    "channel": "web",
+                }
+            ]
+        },
+    )
+
+    payment_ids: list[Annotated[str, StringConstraints(max_length=PAYMENT_ID_MAX)]] = Field(
+        max_length=MAX_PAYMENTS_PER_APPLICATION, description="所选缴费记录；重复的只算一次"
+    )
+    registration_id: Str40 = Field(default=None, description="登记信息；只有一条登记信息时可不填")
+    deposit_account_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=BIGINT_MAX,
+        description="银行账户信息（GET /deposit-accounts）；只有一个时可不填",
+    )
+    handler_phone: Str20 = Field(default=None, description="*办理人电话", examples=["13812341234"])
+    reason_code: Str24 = Field(
+        default=None,
+        description="*退费理由：duplicate_payment 重复缴费 / "
+        "employee_insurance 已参加职工医保 / deceased 参保人死亡 / military 参军 / "
+        "insured_elsewhere 在外地参保 / other 其他（须填写说明）",
+    )
+    reason_text: Str500 = Field(default=None, description="退费理由说明；选择“其他”时必填")
+    channel: Literal["web", "mobile_app"] = Field(
+        default="web", description="web 电子税务局 / mobile_app 楚税通"
+    )
 
 
 # --------------------------------------------------------------------------- results
@@ -56,34 +103,30 @@ class Registration:
     agency_code: str
     ss_code: str
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class PaymentRow:
-    """One row of 城乡居民医疗社保费(退费): amounts are yuan strings, 长护金额 "0.00" when none."""
+    """One row of 城乡居民医疗社保费(退费); 退费金额 = 医疗金额 + 长护金额 (0 when none)."""
 
     payment_id: str
     registration_id: str
     ticket_no: str
     item_name: str
-    refund_amount: str
-    medical_amount: str
-    ltc_amount: str
+    refund_amount_fen: int
+    medical_amount_fen: int
+    ltc_amount_fen: int
     period_start: date
     period_end: date
     payment_date: date
     insurance_year: int
     refundable: bool
     application_id: int | None
-    status: str | None
-    refund_status_label: str
-    review_status_label: str
-    review_result_label: str
+    status: ApplicationStatus | None
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    @property
+    def labels(self) -> workflow.Labels:
+        """退费状态 / 审核状态 / 审核结果 of the row's application (未申请 without one)."""
+        return workflow.labels(self.status, ApplicationKind.MEDICAL)
 
 
 @dataclass(frozen=True)
@@ -97,14 +140,30 @@ class PaymentList:
     payer_name: str = ""
     id_number_masked: str = ""
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "insurance_year": self.insurance_year,
-            "registration": self.registration.as_dict() if self.registration else None,
-            "items": [row.as_dict() for row in self.items],
-            "payer_name": self.payer_name,
-            "id_number_masked": self.id_number_masked,
-        }
+
+@dataclass(frozen=True)
+class MedicalApplication:
+    """A medical application: the common view plus every column of 城乡居民医保社保费退费进度.
+
+    Result columns of ``application`` (tax_opinion, verification_result, verified_at,
+    refund_date, bank_result) are None until the officer and the agencies fill them;
+    ``history`` is filled for one application asked by id only.
+    """
+
+    application: views.ApplicationView
+    medical_amount_fen: int
+    ltc_amount_fen: int
+    ticket_no: str
+    item_name: str
+    payment_date: date
+    registration_id: str | None
+    agency_name: str
+    deposit_account_id: int | None
+    history: list[views.EventView] = field(default_factory=list)
+
+    @property
+    def cancellable(self) -> bool:
+        return self.application.status == ApplicationStatus.PENDING_REVIEW
 
 
 def _registration_view(reg: MedicalRegistration) -> Registration:
@@ -139,12 +198,8 @@ def _choose_registration(
 ) -> MedicalRegistration | None:
     """The registration asked for (404 unless it is the person's); with none asked, the only
     one, or None when there is none; several and none chosen -> 422 registration_required."""
-    if registration_id not in (None, ""):
-        reg = (
-            session.get(MedicalRegistration, registration_id)
-            if isinstance(registration_id, str)
-            else None
-        )
+    if registration_id:
+        reg = session.get(MedicalRegistration, registration_id)
         if reg is None or reg.person_id != person_id:
             raise NotFound("medical.registration_not_found", "登记信息不存在", "registration_id")
         return reg
@@ -159,18 +214,10 @@ def default_year(today: date) -> int:
     return years.insurance_year(today)
 
 
-def _year(insurance_year: int | str | None, today: date | None) -> int:
-    if insurance_year in (None, ""):
-        if today is None:
-            raise Invalid("medical.year_invalid", "参保年度不正确", "insurance_year")
-        return years.check_medical_insurance_year(years.insurance_year(today))
-    if isinstance(insurance_year, str):
-        # Form handlers pass the query string as typed.
-        text = insurance_year.strip()
-        if not (text.isascii() and text.isdigit() and len(text) == 4):
-            raise Invalid("medical.year_invalid", "参保年度不正确", "insurance_year")
-        insurance_year = int(text)
-    return years.check_medical_insurance_year(insurance_year)
+def _year(insurance_year: int | None, today: date) -> int:
+    return years.check_medical_insurance_year(
+        default_year(today) if insurance_year is None else insurance_year
+    )
 
 
 # --------------------------------------------------------------------------- payments
@@ -196,26 +243,21 @@ def _latest_applications(session: Session, payment_ids: Sequence[str]) -> dict[s
 
 
 def _payment_row(pay: MedicalPayment, app: Application | None) -> PaymentRow:
-    active = app is not None and workflow.is_active(app.status)
-    lab = workflow.labels(app.status if app else None, ApplicationKind.MEDICAL)
     return PaymentRow(
         payment_id=pay.payment_id,
         registration_id=pay.registration_id,
         ticket_no=pay.ticket_no,
         item_name=pay.item_name,
-        refund_amount=format_yuan(pay.refund_amount_fen),
-        medical_amount=format_yuan(pay.medical_amount_fen),
-        ltc_amount=format_yuan(pay.ltc_amount_fen or 0),
+        refund_amount_fen=pay.refund_amount_fen,
+        medical_amount_fen=pay.medical_amount_fen,
+        ltc_amount_fen=pay.ltc_amount_fen or 0,
         period_start=pay.period_start,
         period_end=pay.period_end,
         payment_date=pay.payment_date,
         insurance_year=pay.insurance_year,
-        refundable=not active,
+        refundable=not (app is not None and workflow.is_active(app.status)),
         application_id=app.id if app else None,
-        status=app.status if app else None,
-        refund_status_label=lab.refund_status,
-        review_status_label=lab.review_status,
-        review_result_label=lab.review_result,
+        status=ApplicationStatus(app.status) if app else None,
     )
 
 
@@ -223,9 +265,9 @@ def list_payments(
     session: Session,
     *,
     person_id: int,
-    insurance_year: int | str | None = None,
+    insurance_year: int | None = None,
     registration_id: str | None = None,
-    today: date | None = None,
+    today: date,
 ) -> PaymentList:
     """城乡居民医疗社保费(退费) for one 参保年度 and registration.
 
@@ -237,12 +279,10 @@ def list_payments(
     year = _year(insurance_year, today)
     reg = _choose_registration(session, person_id=person_id, registration_id=registration_id)
     person = session.get(Person, person_id)
-    payer = {
-        "payer_name": person.name if person else "",
-        "id_number_masked": identity.mask_id_number(person.id_number) if person else "",
-    }
+    payer_name = person.name if person else ""
+    masked = identity.mask_id_number(person.id_number) if person else ""
     if reg is None:
-        return PaymentList(insurance_year=year, registration=None, items=[], **payer)
+        return PaymentList(year, None, [], payer_name, masked)
     payments = list(
         session.execute(
             select(MedicalPayment)
@@ -256,121 +296,73 @@ def list_payments(
         ).scalars()
     )
     apps = _latest_applications(session, [p.payment_id for p in payments])
-    return PaymentList(
-        insurance_year=year,
-        registration=_registration_view(reg),
-        items=[_payment_row(p, apps.get(p.payment_id)) for p in payments],
-        **payer,
-    )
+    items = [_payment_row(p, apps.get(p.payment_id)) for p in payments]
+    return PaymentList(year, _registration_view(reg), items, payer_name, masked)
 
 
 # --------------------------------------------------------------------------- views
 
 
-def _local_datetime(value: datetime) -> str:
-    """退费申请日期 as the manual prints it: ``2023-10-17 00:00:00``, China time."""
-    return as_utc(value).astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def medical_view(
-    app: Application,
-    payment: MedicalPayment | None = None,
-    registration: MedicalRegistration | None = None,
-) -> dict[str, Any]:
-    """The contract's application view plus every column of 城乡居民医保社保费退费进度.
-
-    Result columns (tax_opinion, verification_result, verified_at, refund_date, bank_result)
-    are null until the officer and the agencies fill them.
-    """
-    view = application_view(app)
-    view.update(
-        insurance_year=app.payment_year,
-        refund_amount=view["amount"],
-        medical_amount=format_yuan(payment.medical_amount_fen) if payment else None,
-        ltc_amount=format_yuan(payment.ltc_amount_fen or 0) if payment else None,
-        ticket_no=payment.ticket_no if payment else None,
-        item_name=payment.item_name if payment else None,
-        payment_date=payment.payment_date.isoformat() if payment else None,
+def _medical_application(
+    app: Application, payment: MedicalPayment, registration: MedicalRegistration
+) -> MedicalApplication:
+    return MedicalApplication(
+        application=views.application(app),
+        medical_amount_fen=payment.medical_amount_fen,
+        ltc_amount_fen=payment.ltc_amount_fen or 0,
+        ticket_no=payment.ticket_no,
+        item_name=payment.item_name,
+        payment_date=payment.payment_date,
         registration_id=app.registration_id,
-        agency_name=registration.agency_name if registration else None,
+        agency_name=registration.agency_name,
         deposit_account_id=app.deposit_account_id,
-        applied_at=view["created_at"],
-        applied_at_local=_local_datetime(app.created_at),
-        reason_text=app.reason_text,
-        cancellable=app.status == ApplicationStatus.PENDING_REVIEW,
     )
-    return view
 
 
 # --------------------------------------------------------------------------- applying
 
 
-def _payment_ids(payment_ids: object) -> list[str]:
-    if isinstance(payment_ids, str) or not isinstance(payment_ids, Sequence):
-        raise Invalid("medical.payments_required", "请选择要退费的缴费记录", "payment_ids")
+def _payment_ids(payment_ids: Sequence[str]) -> list[str]:
+    """The chosen payments once each, in the order ticked."""
     ids: list[str] = []
     for pid in payment_ids:
-        if not isinstance(pid, str) or not pid.strip() or len(pid) > 40:
+        if not pid.strip():
             raise NotFound("medical.payment_not_found", "缴费记录不存在", "payment_ids")
         if pid.strip() not in ids:
             ids.append(pid.strip())
     if not ids:
         raise Invalid("medical.payments_required", "请选择要退费的缴费记录", "payment_ids")
-    if len(ids) > MAX_PAYMENTS_PER_APPLICATION:
-        raise Invalid(
-            "medical.too_many_payments",
-            f"一次最多选择{MAX_PAYMENTS_PER_APPLICATION}条缴费记录",
-            "payment_ids",
-        )
     return ids
 
 
-def _account(session: Session, *, person_id: int, deposit_account_id: object) -> DepositAccount:
+def _account(session: Session, *, person_id: int, deposit_account_id: int | None) -> DepositAccount:
     accounts = deposit_accounts.accounts_in_force(session, person_id=person_id)
     if not accounts:
         raise Conflict("deposit_account.missing", NO_DEPOSIT_ACCOUNT_MESSAGE, "deposit_account_id")
-    if deposit_account_id in (None, ""):
+    if deposit_account_id is None:
         if len(accounts) == 1:
             return accounts[0]
         raise Invalid("deposit_account.required", "请选择银行账户信息", "deposit_account_id")
-    if isinstance(deposit_account_id, str) and deposit_account_id.strip().isdigit():
-        deposit_account_id = int(deposit_account_id.strip())
     for account in accounts:
-        if account.id == deposit_account_id and not isinstance(deposit_account_id, bool):
+        if account.id == deposit_account_id:
             return account
     # Someone else's, deleted, or only in a draft: all look the same from outside.
     raise NotFound("deposit_account.not_found", "银行账户信息不存在", "deposit_account_id")
 
 
-def _phone_and_reason(
-    handler_phone: object, reason_code: object, reason_text: object
-) -> tuple[str, str, str]:
+def _phone_and_reason(refund: MedicalRefundIn) -> tuple[str, str, str]:
+    """办理人电话 and 退费理由, both checked so that the form shows every problem at once."""
     errors: list[DomainError] = []
     phone = reason = text = ""
-    if not isinstance(handler_phone, str) or not handler_phone.strip():
+    if not (refund.handler_phone or "").strip():
         errors.append(Invalid("handler_phone.required", "请填写办理人电话", "handler_phone"))
     else:
         try:
-            phone = identity.check_phone(handler_phone, field="handler_phone")
+            phone = identity.check_phone(refund.handler_phone or "", field="handler_phone")
         except DomainError as exc:
             errors.append(exc)
-    if reason_text is not None and not isinstance(reason_text, str):
-        errors.append(Invalid("reason.text_invalid", "退费理由说明应为文本", "reason_text"))
-        reason_text = None
-    elif isinstance(reason_text, str) and len(reason_text.strip()) > _REASON_TEXT_MAX:
-        errors.append(
-            Invalid(
-                "reason.text_too_long",
-                f"退费理由说明不能超过{_REASON_TEXT_MAX}个字符",
-                "reason_text",
-            )
-        )
-        reason_text = None
     try:
-        reason, text = rules.check_medical_reason(
-            reason_code if isinstance(reason_code, str) else "",
-            reason_text if isinstance(reason_text, str) else None,
-        )
+        reason, text = rules.check_medical_reason(refund.reason_code or "", refund.reason_text)
     except DomainError as exc:
         errors.append(exc)
     if errors:
@@ -379,20 +371,9 @@ def _phone_and_reason(
 
 
 def apply(
-    session: Session,
-    *,
-    person_id: int,
-    payment_ids: Sequence[str],
-    registration_id: str | None,
-    deposit_account_id: int | str | None,
-    handler_phone: str | None,
-    reason_code: str | None,
-    reason_text: str | None,
-    channel: str,
-    at: datetime,
-    today: date | None = None,
-) -> list[dict[str, Any]]:
-    """Apply for a refund of each chosen payment; returns one application view per payment.
+    session: Session, *, person_id: int, refund: MedicalRefundIn, at: datetime
+) -> list[MedicalApplication]:
+    """Apply for a refund of each chosen payment; returns one application per payment.
 
     Checked in the order the person meets them on the page: the payments are theirs and of
     the registration (404), their 参保年度 is 2023 or later (422), a submitted deposit
@@ -400,16 +381,12 @@ def apply(
     one is theirs and in force (404; with only one it may be left out), then 办理人电话 and
     退费理由 (422, both reported at once via :class:`FormInvalid`), then that none is
     already applied for (409 ``application.already_applied``; the database decides races).
-    ``today`` is accepted for symmetry with the other medical services and not needed.
     """
-    del today
-    if channel not in PERSON_CHANNELS:
-        raise Invalid("channel.invalid", "申请渠道不正确", "channel")
-    ids = _payment_ids(payment_ids)
+    ids = _payment_ids(refund.payment_ids)
     person = session.get(Person, person_id)
     if person is None:
         raise NotFound("person.not_found", "缴费人不存在")
-    reg = _choose_registration(session, person_id=person_id, registration_id=registration_id)
+    reg = _choose_registration(session, person_id=person_id, registration_id=refund.registration_id)
     if reg is None:
         raise NotFound("medical.payment_not_found", "缴费记录不存在", "payment_ids")
     payments = {
@@ -428,8 +405,8 @@ def apply(
             years.check_medical_insurance_year(pay.insurance_year)
         except Invalid as exc:
             raise Invalid(exc.code, exc.message, "payment_ids") from None
-    account = _account(session, person_id=person_id, deposit_account_id=deposit_account_id)
-    phone, reason, text = _phone_and_reason(handler_phone, reason_code, reason_text)
+    account = _account(session, person_id=person_id, deposit_account_id=refund.deposit_account_id)
+    phone, reason, text = _phone_and_reason(refund)
 
     existing = _latest_applications(session, ids)
     if any(workflow.is_active(a.status) for a in existing.values()):
@@ -445,7 +422,7 @@ def apply(
             at=at,
             application=Application(
                 kind=ApplicationKind.MEDICAL.value,
-                channel=channel,
+                channel=Channel(refund.channel).value,
                 person_id=person_id,
                 region_code=person.region_code,
                 medical_payment_id=pay.payment_id,
@@ -464,14 +441,16 @@ def apply(
                 reason_text=text or None,
             ),
         )
-        created.append(medical_view(app, pay, reg))
+        created.append(_medical_application(app, pay, reg))
     return created
 
 
 # --------------------------------------------------------------------------- progress
 
 
-def _rows(session: Session, *conditions: Any):  # type: ignore[no-untyped-def]
+def _rows(
+    session: Session, *conditions: ColumnElement[bool]
+) -> Sequence[Row[Application, MedicalPayment, MedicalRegistration]]:
     return session.execute(
         select(Application, MedicalPayment, MedicalRegistration)
         .join(MedicalPayment, Application.medical_payment_id == MedicalPayment.payment_id)
@@ -485,16 +464,12 @@ def _rows(session: Session, *conditions: Any):  # type: ignore[no-untyped-def]
 
 
 def progress(
-    session: Session,
-    *,
-    person_id: int,
-    insurance_year: int | str | None = None,
-    today: date | None = None,
-) -> list[dict[str, Any]]:
+    session: Session, *, person_id: int, insurance_year: int | None = None, today: date
+) -> list[MedicalApplication]:
     """城乡居民医保社保费退费进度 of one 参保年度 (today's by default), newest first."""
     year = _year(insurance_year, today)
     return [
-        medical_view(app, pay, reg)
+        _medical_application(app, pay, reg)
         for app, pay, reg in _rows(
             session, Application.person_id == person_id, Application.payment_year == year
         )
@@ -504,26 +479,23 @@ def progress(
 def _owned(
     session: Session, *, person_id: int, application_id: int
 ) -> tuple[Application, MedicalPayment, MedicalRegistration]:
-    found = []
-    if isinstance(application_id, int) and not isinstance(application_id, bool):
-        found = _rows(session, Application.id == application_id, Application.person_id == person_id)
+    found = _rows(session, Application.id == application_id, Application.person_id == person_id)
     if not found:
         raise NotFound("application.not_found", "退费申请不存在")
     app, pay, reg = found[0]
     return app, pay, reg
 
 
-def get_application(session: Session, *, person_id: int, application_id: int) -> dict[str, Any]:
+def get_application(session: Session, *, person_id: int, application_id: int) -> MedicalApplication:
     """One of the person's medical applications with its history (404 if not theirs)."""
     app, pay, reg = _owned(session, person_id=person_id, application_id=application_id)
-    view = medical_view(app, pay, reg)
-    view["history"] = [event_view(ev) for ev in app.events]
-    return view
+    view = _medical_application(app, pay, reg)
+    return replace(view, history=[views.event(ev) for ev in app.events])
 
 
 def cancel(
     session: Session, *, person_id: int, application_id: int, at: datetime
-) -> dict[str, Any]:
+) -> MedicalApplication:
     """撤销退费: only the applicant, only while 待审核 (409 ``application.not_cancellable``)."""
     # Lock first, so that the status read is the one the transition will see.
     try:
@@ -545,4 +517,4 @@ def cancel(
         at=at,
         reason="缴费人撤销退费申请",
     )
-    return medical_view(app, pay, reg)
+    return _medical_application(app, pay, reg)

@@ -13,27 +13,21 @@ back to it. The registration and year travel in the query string.
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
-from ...domain import regions
 from ...domain.errors import DomainError
-from ...domain.rules import (
-    ACCOUNT_NATURES,
-    BANK_CATEGORIES,
-    CURRENCIES,
-    DEPOSIT_OPERATION_TYPES,
-    MEDICAL_REFUND_REASONS,
-)
 from ...domain.workflow import Channel
-from ...services import accounts, deposit_accounts, medical
+from ...services import deposit_accounts
 from ...services.accounts import Principal
-from ...services.deposit_accounts import FormInvalid, ReportInvalid
+from ...services.deposit_accounts import FormInvalid, Report
+from ..deps import Db, DbSession
 from . import common, guard
+from . import medical_flows as flows
 from .common import Form, in_transaction, render
 
 router = APIRouter(include_in_schema=False)
@@ -47,151 +41,47 @@ CRUMBS = [
     ("其他申报", "/etax/tax-center/declare/other"),
     (TITLE, "/etax/medical"),
 ]
-
-ROW_FIELDS = (
-    "account_id",
-    "operation_type",
-    "account_nature",
-    "permit_no",
-    "issue_date",
-    "division_code",
-    "bank_category",
-    "bank_branch",
-    "account_name",
-    "account_no",
-    "currency",
-    "preferred_tax_account",
-    "general_refund_account",
-    "export_refund_account",
-    "opened_on",
-    "changed_on",
-    "registered_on",
-    "note",
-    "account_no_confirmed",
-)
+APPLY_URL = "/etax/medical/apply"
 _ROW_KEY = re.compile(r"accounts\.(\d{1,2})\.([a-z_]+)")
-FLAG_OPTIONS = [("1", "是"), ("0", "否")]
+REPORT_HINT = (
+    "提示提醒：如果修改已保存的银行账户相关信息（银行开户登记证号、开户银行、账户名称、账号），"
+    "请填写变更日期，保存后会根据变更日期判断是否需要自动制法盖章登记！"
+)
 
 
-def latest_draft(session: Any, person_id: int) -> Any:
+def latest_draft(session: Session, person_id: int) -> Report | None:
+    """The person's draft report, for the home page's 待办 (etax.py)."""
     return deposit_accounts.latest_draft(session, person_id=person_id)
-
-
-def _clean(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in params.items() if v not in (None, "")}
-
-
-def division_options() -> list[tuple[str, str]]:
-    """行政区划 choices: the province, each prefecture, then its counties."""
-    out = [(regions.PROVINCE_CODE, f"{regions.PROVINCE_CODE} {regions.PROVINCE_NAME}")]
-    for code, name in regions.PREFECTURES.items():
-        out.append((code, f"{code} {regions.PROVINCE_NAME}({name})"))
-        for county, county_name in regions.COUNTIES.items():
-            if county != code and regions.prefecture_of(county) == code:
-                out.append((county, f"{county} {name}{county_name}"))
-    return out
-
-
-DIVISION_OPTIONS = division_options()
-NATURE_OPTIONS = [(k, f"{k} {v}") for k, v in ACCOUNT_NATURES.items()]
-BANK_OPTIONS = [(k, f"{k} {v}") for k, v in BANK_CATEGORIES.items()]
-CURRENCY_OPTIONS = [(k, f"{k} {v}") for k, v in CURRENCIES.items()]
-OPERATION_OPTIONS = list(DEPOSIT_OPERATION_TYPES.items())
-REASON_OPTIONS = list(MEDICAL_REFUND_REASONS.items())
-
-
-def year_options(today: date) -> list[tuple[int, str]]:
-    current = medical.default_year(today)
-    return [(y, str(y)) for y in range(current + 1, 2022, -1)]
 
 
 # --------------------------------------------------------------------------- 城乡居民医疗社保费(退费)
 
 
-def medical_query(request: Request) -> dict[str, Any]:
-    raw_year = common.query_text(request, "insurance_year", max_chars=8)
-    return {
-        "insurance_year": raw_year,
-        "registration_id": common.query_text(request, "registration_id", max_chars=40),
-        "choose": request.query_params.get("choose") == "1",
-    }
-
-
-def load_listing(
-    session: Any, principal: Principal, query: dict[str, Any], today: date
-) -> dict[str, Any]:
-    """The registrations, the chosen one, the payments and any problem with the query."""
-    regs = medical.list_registrations(session, person_id=principal.account_id)
-    account = accounts.describe_account(session, principal=principal)
-    errors: dict[str, str] = {}
-    listing = None
-    reg_id = query["registration_id"]
-    if reg_id and reg_id not in {r.registration_id for r in regs}:
-        errors["registration_id"] = "登记信息不存在"
-        reg_id = ""
-    need_choice = query["choose"] or (len(regs) > 1 and not reg_id)
-    year = query["insurance_year"] or None
-    if not need_choice or reg_id:
-        try:
-            listing = medical.list_payments(
-                session,
-                person_id=principal.account_id,
-                insurance_year=year,
-                registration_id=reg_id or None,
-                today=today,
-            )
-        except DomainError as exc:
-            if exc.field == "registration_id":
-                need_choice = True
-            else:
-                errors[exc.field or "_form"] = exc.message
-    chosen = (
-        listing.registration
-        if listing
-        else next(
-            (r for r in regs if r.registration_id == reg_id), regs[0] if len(regs) == 1 else None
-        )
-    )
-    return {
-        "registrations": regs,
-        "registration": chosen,
-        "account": account,
-        "rows": [row.as_dict() for row in listing.items] if listing else [],
-        "insurance_year": listing.insurance_year
-        if listing
-        else (query["insurance_year"] or medical.default_year(today)),
-        "need_choice": need_choice and len(regs) > 0,
-        "query_errors": errors,
-    }
-
-
 def _base_context(request: Request, data: dict[str, Any]) -> dict[str, Any]:
     today = request.app.state.clock.today()
-    reg = data["registration"]
-    keep = _clean(
-        {
-            "insurance_year": data["insurance_year"],
-            "registration_id": reg.registration_id if reg else None,
-        }
-    )
     return {
         "title": "城乡居民医疗社保费(退费)",
         "nav": "tax",
         "crumbs": CRUMBS,
-        "year_options": year_options(today),
-        "keep": keep,
+        "year_options": flows.year_options(today),
+        "keep": flows.keep_of(data),
         **data,
         "query": {"insurance_year": data["insurance_year"]},
     }
 
 
+def _listing_page(request: Request, data: dict[str, Any], problem: str) -> Response:
+    """The list again with a problem at the top (the chosen payments cannot be applied for)."""
+    ctx = _base_context(request, data)
+    ctx["list_errors"] = {"_form": problem}
+    return render(request, "etax/medical.html", ctx, status_code=422)
+
+
 @router.get("/etax/medical")
-async def medical_page(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
-) -> Response:
-    query = medical_query(request)
+async def medical_page(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
+    query = flows.read_query(request)
     today = request.app.state.clock.today()
-    data = await in_transaction(db, lambda s: load_listing(s, principal, query, today))
+    data = await in_transaction(db, lambda s: flows.load_listing(s, principal, query, today))
     status = 422 if data["query_errors"] else 200
     ctx = _base_context(request, data)
     ctx["list_errors"] = {}
@@ -201,50 +91,13 @@ async def medical_page(
 # --------------------------------------------------------------------------- 退费申请
 
 
-def _apply_state(
-    session: Any,
-    principal: Principal,
-    *,
-    payment_ids: list[str],
-    registration_id: str,
-    insurance_year: str,
-    today: date,
-) -> dict[str, Any]:
-    """The payments being applied for, the accounts in force, and any reason to go back."""
-    query = {"insurance_year": insurance_year, "registration_id": registration_id, "choose": False}
-    data = load_listing(session, principal, query, today)
-    by_id = {r["payment_id"]: r for r in data["rows"]}
-    problem = ""
-    if data["need_choice"]:
-        problem = "请选择登记信息"
-    elif not payment_ids:
-        problem = "请选择要退费的缴费记录"
-    elif any(p not in by_id for p in payment_ids):
-        problem = "缴费记录不存在"
-    elif any(not by_id[p]["refundable"] for p in payment_ids):
-        problem = "该缴费已申请退费，请勿重复申请"
-    data["chosen_rows"] = [by_id[p] for p in payment_ids if p in by_id]
-    data["deposit_accounts"] = [
-        a.as_dict()
-        for a in deposit_accounts.submitted_accounts(session, person_id=principal.account_id)
-    ]
-    data["problem"] = problem or data["query_errors"].get("insurance_year", "")
-    return data
-
-
-def apply_url(
-    payment_ids: list[str], keep: dict[str, Any], base: str = "/etax/medical/apply"
-) -> str:
-    return base + "?" + urlencode([*(("payment_ids", p) for p in payment_ids), *keep.items()])
-
-
 def _apply_context(
     request: Request, data: dict[str, Any], payment_ids: list[str], form: Form | None = None
 ) -> dict[str, Any]:
     ctx = _base_context(request, data)
     values: dict[str, Any] = {}
     if data["deposit_accounts"]:
-        values["deposit_account_id"] = str(data["deposit_accounts"][0]["account_id"])
+        values["deposit_account_id"] = str(data["deposit_accounts"][0].account_id)
     if form is not None:
         values.update({k: v for k, v in form.values.items() if v not in (None, "")})
     ctx.update(
@@ -254,70 +107,38 @@ def _apply_context(
             "payment_ids": payment_ids,
             "values": values,
             "errors": form.errors if form else {},
-            "reasons": REASON_OPTIONS,
+            "reasons": flows.REASON_OPTIONS,
             "report_url": "/etax/medical/deposit-report?"
-            + urlencode({"return": apply_url(payment_ids, ctx["keep"])}),
+            + urlencode({"return": flows.apply_url(payment_ids, ctx["keep"], APPLY_URL)}),
             "back_url": "/etax/medical?" + urlencode(ctx["keep"]),
         }
     )
     return ctx
 
 
-def _payment_ids_from_query(request: Request) -> list[str]:
-    ids: list[str] = []
-    for raw in request.query_params.getlist("payment_ids")[
-        : medical.MAX_PAYMENTS_PER_APPLICATION + 1
-    ]:
-        raw = raw.strip()
-        if raw and len(raw) <= 40 and raw not in ids:
-            ids.append(raw)
-    return ids
-
-
 @router.get("/etax/medical/apply")
-async def apply_page(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
-) -> Response:
-    ids = _payment_ids_from_query(request)
-    query = medical_query(request)
+async def apply_page(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
+    ids = flows.payment_ids_from_query(request)
+    query = flows.read_query(request)
     today = request.app.state.clock.today()
     data = await in_transaction(
-        db,
-        lambda s: _apply_state(
-            s,
-            principal,
-            payment_ids=ids,
-            registration_id=query["registration_id"],
-            insurance_year=query["insurance_year"],
-            today=today,
-        ),
+        db, lambda s: flows.apply_state(s, principal, payment_ids=ids, query=query, today=today)
     )
     if data["problem"]:
-        ctx = _base_context(request, data)
-        ctx["list_errors"] = {"_form": data["problem"]}
-        return render(request, "etax/medical.html", ctx, status_code=422)
+        return _listing_page(request, data, data["problem"])
     return render(request, "etax/medical_apply.html", _apply_context(request, data, ids))
 
 
 @router.post("/etax/medical/apply")
-async def apply_submit(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
-) -> Response:
+async def apply_submit(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
     form = await common.read_form(request)
-    outcome = await submit_application(request, db, principal, form, channel=CHANNEL)
+    outcome = await flows.submit_application(request, db, principal, form, channel=CHANNEL)
     if isinstance(outcome, str):
-        return common.redirect(
-            "/etax/medical/progress",
-            insurance_year=outcome,
-            registration_id=form.values["registration_id"],
-            done="applied",
-        )
+        return flows.after_applying("/etax/medical/progress", outcome, form)
     data, ids = outcome
     if data["problem"] and not data["chosen_rows"]:
-        ctx = _base_context(request, data)
-        ctx["list_errors"] = {"_form": data["problem"]}
-        return render(request, "etax/medical.html", ctx, status_code=422)
-    status = 409 if form.codes.get("deposit_account_id") == "deposit_account.missing" else 422
+        return _listing_page(request, data, data["problem"])
+    status = flows.refusal_status(form)
     return render(
         request,
         "etax/medical_apply.html",
@@ -326,84 +147,17 @@ async def apply_submit(
     )
 
 
-async def submit_application(
-    request: Request, db: common.deps.Db, principal: Principal, form: Form, *, channel: str
-) -> str | tuple[dict[str, Any], list[str]]:
-    """提交 / 退费 of the application form: the 参保年度 on success (for the redirect), else the
-    state to re-render with every problem next to its field."""
-    ids = form.many("payment_ids", max_items=medical.MAX_PAYMENTS_PER_APPLICATION + 1)
-    registration_id = form.text("registration_id", max_chars=40)
-    insurance_year = form.text("insurance_year", max_chars=8)
-    account_id = form.text("deposit_account_id", max_chars=20)
-    phone = form.text("handler_phone", max_chars=20, label="办税人电话")
-    reason_code = form.text("reason_code", max_chars=30)
-    reason_text = form.text("reason_text", max_chars=500, label="退费理由说明")
-    clock = request.app.state.clock
-
-    def work(session: Any) -> str:
-        created = medical.apply(
-            session,
-            person_id=principal.account_id,
-            payment_ids=ids,
-            registration_id=registration_id or None,
-            deposit_account_id=account_id or None,
-            handler_phone=phone,
-            reason_code=reason_code,
-            reason_text=reason_text or None,
-            channel=channel,
-            at=clock.now(),
-        )
-        return str(created[0]["insurance_year"])
-
-    if not form.errors:
-        try:
-            return await in_transaction(db, work)
-        except FormInvalid as exc:
-            for err in exc.errors:
-                form.fail(err)
-        except DomainError as exc:
-            form.fail(exc)
-    today = clock.today()
-    data = await in_transaction(
-        db,
-        lambda s: _apply_state(
-            s,
-            principal,
-            payment_ids=ids,
-            registration_id=registration_id,
-            insurance_year=insurance_year,
-            today=today,
-        ),
-    )
-    return data, ids
-
-
 # --------------------------------------------------------------------------- 进度查询
 
 
 @router.get("/etax/medical/progress")
-async def progress_page(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
-) -> Response:
-    query = medical_query(request)
+async def progress_page(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
+    query = flows.read_query(request)
     today = request.app.state.clock.today()
     page = common.query_int(request, "page", default=1, minimum=1)
-
-    def load(session: Any) -> tuple[list[dict[str, Any]], str, dict[str, Any]]:
-        data = load_listing(session, principal, {**query, "choose": False}, today)
-        try:
-            rows = medical.progress(
-                session,
-                person_id=principal.account_id,
-                insurance_year=query["insurance_year"] or None,
-                today=today,
-            )
-        except DomainError as exc:
-            return [], exc.message, data
-        return rows, "", data
-
-    rows, problem, data = await in_transaction(db, load)
-    shown, pager = common.paged(rows, page)
+    data = await in_transaction(db, lambda s: flows.load_progress(s, principal, query, today))
+    problem = data.pop("progress_error")
+    shown, pager = common.paged(data.pop("progress"), page)
     ctx = _base_context(request, data)
     ctx.update(
         {
@@ -418,36 +172,26 @@ async def progress_page(
 
 
 @router.post("/etax/medical/progress/cancel")
-async def progress_cancel(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
-) -> Response:
+async def progress_cancel(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
     form = await common.read_form(request)
-    app_id = form.integer("application_id", label="退费申请", minimum=1, maximum=2**62)
-    keep = _clean(
+    refused = await flows.cancel_application(request, db, principal, form)
+    keep = flows.clean(
         {
             "insurance_year": form.text("insurance_year", max_chars=8),
             "registration_id": form.text("registration_id", max_chars=40),
         }
     )
-    clock = request.app.state.clock
-    try:
-        await in_transaction(
-            db,
-            lambda s: medical.cancel(
-                s, person_id=principal.account_id, application_id=app_id or -1, at=clock.now()
-            ),
-        )
-    except DomainError as exc:
+    if refused is not None:
         return render(
             request,
             "etax/error.html",
             {
                 "title": "撤销退费",
-                "message": exc.message,
+                "message": refused.message,
                 "crumbs": CRUMBS,
                 "back_url": "/etax/medical/progress?" + urlencode(keep),
             },
-            status_code=exc.status,
+            status_code=refused.status,
         )
     return common.redirect("/etax/medical/progress", **keep, done="cancelled")
 
@@ -460,91 +204,16 @@ def rows_from_form(form: Form) -> list[dict[str, str]]:
     rows: dict[int, dict[str, str]] = {}
     for key in list(form.data.keys()):
         match = _ROW_KEY.fullmatch(key)
-        if not match or match.group(2) not in ROW_FIELDS:
+        if not match or match.group(2) not in flows.ROW_FIELDS:
             continue
         value = form.data.get(key)
         text = value.strip() if isinstance(value, str) else ""
-        rows.setdefault(int(match.group(1)), {})[match.group(2)] = text[:200]
+        rows.setdefault(int(match.group(1)), {})[match.group(2)] = text[: common.MAX_FIELD_CHARS]
     ordered = [rows[i] for i in sorted(rows)][: deposit_accounts.MAX_ROWS]
     for row in ordered:
-        for name in ROW_FIELDS:
+        for name in flows.ROW_FIELDS:
             row.setdefault(name, "")
     return ordered
-
-
-def _report_errors(exc: ReportInvalid) -> tuple[dict[str, str], dict[str, str]]:
-    """(messages, codes) by field. The service's fields (``accounts.<i>.<field>``) index the
-    rows as they were sent, which is the order the form shows them in."""
-    errors: dict[str, str] = {}
-    codes: dict[str, str] = {}
-    for err in exc.errors:
-        field = err.field or "_form"
-        if field == "accounts":
-            field = "_form"
-        if field not in errors:
-            errors[field] = err.message
-            codes[field] = err.code
-    return errors, codes
-
-
-def blank_row(name: str, today: date) -> dict[str, str]:
-    """A new row as the manual's form starts it: 新增, 人民币, 是/是/否, the person's name."""
-    return {
-        "account_id": "",
-        "operation_type": "add",
-        "account_nature": "",
-        "permit_no": "",
-        "issue_date": today.isoformat(),
-        "division_code": "",
-        "bank_category": "",
-        "bank_branch": "",
-        "account_name": name,
-        "account_no": "",
-        "currency": "156",
-        "preferred_tax_account": "1",
-        "general_refund_account": "1",
-        "export_refund_account": "0",
-        "opened_on": "",
-        "changed_on": "",
-        "registered_on": "",
-        "note": "",
-        "account_no_confirmed": "",
-    }
-
-
-def rows_from_report(report: deposit_accounts.Report) -> list[dict[str, str]]:
-    def d(value: date | None) -> str:
-        return value.isoformat() if value else ""
-
-    def flag(value: bool) -> str:
-        return "1" if value else "0"
-
-    return [
-        {
-            "account_id": str(r.account_id),
-            "operation_type": r.operation_type,
-            "account_nature": r.account_nature or "",
-            "permit_no": r.permit_no or "",
-            "issue_date": d(r.issue_date),
-            "division_code": r.division_code or "",
-            "bank_category": r.bank_category or "",
-            "bank_branch": r.bank_branch or "",
-            "account_name": r.account_name or "",
-            "account_no": r.account_no if r.account_no is not None else r.account_no_masked,
-            "currency": r.currency,
-            "preferred_tax_account": flag(r.preferred_tax_account),
-            "general_refund_account": flag(r.general_refund_account),
-            "export_refund_account": flag(r.export_refund_account),
-            "opened_on": d(r.opened_on),
-            "changed_on": d(r.changed_on),
-            "registered_on": d(r.registered_on),
-            "note": r.note or "",
-            "account_no_confirmed": "",
-            "saved": "1" if report.state == deposit_accounts.SUBMITTED else "",
-        }
-        for r in report.accounts
-        if not r.retired
-    ]
 
 
 def report_context(
@@ -552,7 +221,7 @@ def report_context(
     *,
     principal: Principal,
     account: dict[str, Any],
-    report: deposit_accounts.Report | None,
+    report: Report | None,
     header: dict[str, str],
     rows: list[dict[str, str]],
     errors: dict[str, str],
@@ -571,61 +240,17 @@ def report_context(
         "errors": errors,
         "codes": codes or {},
         "return_url": return_url,
-        "blank": blank_row(principal.display_name, today),
-        "operation_options": OPERATION_OPTIONS,
-        "nature_options": NATURE_OPTIONS,
-        "division_options": DIVISION_OPTIONS,
-        "bank_options": BANK_OPTIONS,
-        "currency_options": CURRENCY_OPTIONS,
-        "flag_options": FLAG_OPTIONS,
-        "hint": (
-            "提示提醒：如果修改已保存的银行账户相关信息（银行开户登记证号、开户银行、账户名称、账号），"
-            "请填写变更日期，保存后会根据变更日期判断是否需要自动制法盖章登记！"
-        ),
-    }
-
-
-def _return_url(value: object, default: str) -> str:
-    return common.safe_next(value, default)
-
-
-async def load_report(
-    db: common.deps.Db, principal: Principal, today: date
-) -> tuple[dict[str, Any], deposit_accounts.Report | None]:
-    def load(session: Any) -> tuple[dict[str, Any], deposit_accounts.Report | None]:
-        account = accounts.describe_account(session, principal=principal)
-        return account, deposit_accounts.current_report(session, person_id=principal.account_id)
-
-    return await in_transaction(db, load)
-
-
-def header_from_report(report: deposit_accounts.Report | None, today: date) -> dict[str, str]:
-    if report is None:
-        return {
-            "handler_name": "",
-            "report_date": today.isoformat(),
-            "business_address": "",
-            "report_unit": "",
-            "report_id": "",
-        }
-    return {
-        "handler_name": report.handler_name or "",
-        "report_date": report.report_date.isoformat() if report.report_date else today.isoformat(),
-        "business_address": report.business_address or "",
-        "report_unit": report.report_unit or "",
-        "report_id": str(report.report_id),
+        "blank": flows.blank_row(principal.display_name, today),
+        **flows.ROW_OPTIONS,
+        "hint": REPORT_HINT,
     }
 
 
 @router.get("/etax/medical/deposit-report")
-async def report_page(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
-) -> Response:
+async def report_page(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
     today = request.app.state.clock.today()
-    account, report = await load_report(db, principal, today)
-    rows = rows_from_report(report) if report else []
-    if not rows:
-        rows = [blank_row(principal.display_name, today)]
+    account, report = await flows.load_report(db, principal)
+    rows = flows.rows_from_report(report) or [flows.blank_row(principal.display_name, today)]
     return render(
         request,
         "etax/medical_report.html",
@@ -634,28 +259,47 @@ async def report_page(
             principal=principal,
             account=account,
             report=report,
-            header=header_from_report(report, today),
+            header=flows.header_from_report(report, today),
             rows=rows,
             errors={},
-            return_url=_return_url(request.query_params.get("return"), "/etax/medical"),
+            return_url=common.safe_next(request.query_params.get("return"), "/etax/medical"),
         ),
     )
 
 
+def _edit_rows(
+    op: str, form: Form, rows: list[dict[str, str]], blank: dict[str, str]
+) -> list[dict[str, str]] | str:
+    """``add_row`` / ``delete_rows`` without JavaScript: the rows after, or the problem."""
+    if op == "add_row":
+        if len(rows) >= deposit_accounts.MAX_ROWS:
+            return f"银行账户信息最多{deposit_accounts.MAX_ROWS}条"
+        return [*rows, blank]
+    picked = set(form.many("selected_rows", max_items=deposit_accounts.MAX_ROWS))
+    if not picked:
+        return "请先勾选需要删除的行"
+    kept = []
+    for i, row in enumerate(rows):
+        if str(i) not in picked:
+            kept.append(row)
+        elif row["saved"]:
+            # A submitted account is not erased: it is reported as 删除.
+            row["operation_type"] = deposit_accounts.DELETE
+            kept.append(row)
+    return kept
+
+
 async def handle_report_post(
-    request: Request, db: common.deps.Db, principal: Principal, form: Form
+    request: Request, db: Db, principal: Principal, form: Form
 ) -> tuple[str, dict[str, Any]]:
     """The report form's buttons: ``add_row`` / ``delete_rows`` (without JavaScript), 暂存
     (``draft``) and 提交 (``submit``). Returns ("saved", {state, report_id}) or
     ("form", context pieces) to re-render with every problem next to its cell."""
     op = form.text("op", max_chars=20)
-    header = {
-        name: form.text(name, max_chars=200)
-        for name in ("handler_name", "report_date", "business_address", "report_unit", "report_id")
-    }
+    header = {name: form.text(name, max_chars=200) for name in (*flows.HEADER_FIELDS, "report_id")}
     rows = rows_from_form(form)
     today = request.app.state.clock.today()
-    account, report = await load_report(db, principal, today)
+    account, report = await flows.load_report(db, principal)
     saved_ids = {str(a.account_id) for a in report.accounts} if report else set()
     submitted = report is not None and report.state == deposit_accounts.SUBMITTED
     for row in rows:
@@ -663,58 +307,31 @@ async def handle_report_post(
     errors: dict[str, str] = {}
     codes: dict[str, str] = {}
 
-    if op == "add_row":
-        if len(rows) >= deposit_accounts.MAX_ROWS:
-            errors["_form"] = f"银行账户信息最多{deposit_accounts.MAX_ROWS}条"
+    if op in ("add_row", "delete_rows"):
+        edited = _edit_rows(op, form, rows, flows.blank_row(principal.display_name, today))
+        if isinstance(edited, str):
+            errors["_form"] = edited
         else:
-            rows.append(blank_row(principal.display_name, today))
-    elif op == "delete_rows":
-        picked = set(form.many("selected_rows", max_items=deposit_accounts.MAX_ROWS))
-        kept = []
-        for i, row in enumerate(rows):
-            if str(i) not in picked:
-                kept.append(row)
-            elif row["saved"]:
-                # A submitted account is not erased: it is reported as 删除.
-                row["operation_type"] = "delete"
-                kept.append(row)
-        rows = kept
-        if not picked:
-            errors["_form"] = "请先勾选需要删除的行"
+            rows = edited
     elif op in ("draft", "submit"):
-        report_id = (
-            int(header["report_id"])
-            if header["report_id"].isdigit() and len(header["report_id"]) < 18
-            else None
-        )
-        clock = request.app.state.clock
-
-        def save(session: Any) -> tuple[str, int]:
-            saved = deposit_accounts.save_report(
-                session,
-                person_id=principal.account_id,
-                report_id=report_id,
-                handler_name=header["handler_name"],
-                report_date=header["report_date"],
-                business_address=header["business_address"] or None,
-                report_unit=header["report_unit"] or None,
-                accounts=[{k: v for k, v in r.items() if k in ROW_FIELDS} for r in rows],
-                submit=op == "submit",
-                at=clock.now(),
-                today=today,
-            )
-            return saved.state, saved.report_id
-
         try:
-            state, saved_id = await in_transaction(db, save)
-        except ReportInvalid as exc:
-            errors, codes = _report_errors(exc)
+            saved = await flows.save_report(
+                request,
+                db,
+                principal,
+                report_id=flows.report_id_of(header["report_id"]),
+                header=header,
+                rows=rows,
+                submit=op == "submit",
+            )
+        except FormInvalid as exc:
+            errors, codes = flows.errors_by_field(exc)
         except DomainError as exc:
             errors = {exc.field if exc.field and exc.field != "submit" else "_form": exc.message}
         else:
-            return "saved", {"state": state, "report_id": saved_id}
+            return "saved", {"state": saved.state, "report_id": saved.report_id}
     if not rows:
-        rows = [blank_row(principal.display_name, today)]
+        rows = [flows.blank_row(principal.display_name, today)]
     return "form", {
         "account": account,
         "report": report,
@@ -726,11 +343,9 @@ async def handle_report_post(
 
 
 @router.post("/etax/medical/deposit-report")
-async def report_submit(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
-) -> Response:
+async def report_submit(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
     form = await common.read_form(request)
-    return_url = _return_url(form.text("return", max_chars=500), "/etax/medical")
+    return_url = common.safe_next(form.text("return", max_chars=500), "/etax/medical")
     outcome, data = await handle_report_post(request, db, principal, form)
     if outcome == "saved":
         if data["state"] == deposit_accounts.SUBMITTED:

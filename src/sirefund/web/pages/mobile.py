@@ -11,14 +11,16 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from ...domain.errors import DomainError
 from ...domain.rules import BANK_ACCOUNT_TYPE_LABELS, BANK_CATEGORIES
 from ...domain.workflow import Channel
 from ...services import accounts, deposit_accounts, medical, pension
 from ...services.accounts import Principal
-from ...services.deposit_accounts import ReportInvalid
-from . import accounts_pages, common, etax, etax_medical, guard
+from ...services.deposit_accounts import FormInvalid, Report
+from ..deps import Db, DbSession
+from . import accounts_pages, common, etax, guard, medical_flows
 from .common import Form, in_transaction, render
 
 router = APIRouter(include_in_schema=False)
@@ -347,11 +349,11 @@ async def pension_cancel(
 
 @router.get("/m/medical")
 async def medical_registrations(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+    request: Request, db: DbSession, principal: guard.PagePerson
 ) -> Response:
     """选择【城乡居民医保社保费退费】后带出医保登记信息，点击【确认】."""
 
-    def load(session: Any) -> tuple[list[Any], dict[str, Any]]:
+    def load(session: Session) -> tuple[list[medical.Registration], dict[str, Any]]:
         return (
             medical.list_registrations(session, person_id=principal.account_id),
             accounts.describe_account(session, principal=principal),
@@ -372,43 +374,10 @@ async def medical_registrations(
     )
 
 
-def _medical_keep(data: dict[str, Any]) -> dict[str, Any]:
-    reg = data["registration"]
-    return _clean(
-        {
-            "insurance_year": data["insurance_year"],
-            "registration_id": reg.registration_id if reg else None,
-        }
-    )
-
-
-@router.get("/m/medical/query")
-async def medical_query(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+def _medical_list(
+    request: Request, data: dict[str, Any], *, view: str, status_code: int, **extra: Any
 ) -> Response:
-    """城乡居民医保可退费信息查询: 可退费信息查询 / 已退费进度查询."""
-    query = etax_medical.medical_query(request)
-    view = "progress" if request.query_params.get("view") == "progress" else "query"
-    today = request.app.state.clock.today()
-
-    def load(session: Any) -> dict[str, Any]:
-        data = etax_medical.load_listing(session, principal, query, today)
-        data["progress"] = []
-        if view == "progress" and not data["query_errors"]:
-            try:
-                data["progress"] = medical.progress(
-                    session,
-                    person_id=principal.account_id,
-                    insurance_year=query["insurance_year"] or None,
-                    today=today,
-                )
-            except DomainError as exc:
-                data["query_errors"] = {"insurance_year": exc.message}
-        return data
-
-    data = await in_transaction(db, load)
-    if data["need_choice"]:
-        return common.redirect("/m/medical", insurance_year=query["insurance_year"])
+    """城乡居民医保可退费信息查询 with its two views: 可退费信息 / 已退费进度."""
     return render(
         request,
         "mobile/medical.html",
@@ -417,110 +386,111 @@ async def medical_query(
             "back_url": "/m/medical",
             "crumbs": MEDICAL_CRUMBS,
             "view": view,
-            "year_options": etax_medical.year_options(today),
+            "year_options": medical_flows.year_options(request.app.state.clock.today()),
             "query": {"insurance_year": data["insurance_year"]},
-            "keep": _medical_keep(data),
+            "keep": medical_flows.keep_of(data),
             "list_errors": {},
+            "progress": [],
             **data,
+            **extra,
         },
-        status_code=422 if data["query_errors"] else 200,
+        status_code=status_code,
     )
 
 
+@router.get("/m/medical/query")
+async def medical_query(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
+    """城乡居民医保可退费信息查询: 可退费信息查询 / 已退费进度查询."""
+    query = medical_flows.read_query(request)
+    view = "progress" if request.query_params.get("view") == "progress" else "query"
+    today = request.app.state.clock.today()
+
+    def load(session: Session) -> dict[str, Any]:
+        if view != "progress":
+            return medical_flows.load_listing(session, principal, query, today)
+        data = medical_flows.load_progress(session, principal, query, today)
+        problem = data.pop("progress_error")
+        if data["query_errors"]:
+            data["progress"] = []
+        elif problem:
+            data["query_errors"] = {"insurance_year": problem}
+        return data
+
+    data = await in_transaction(db, load)
+    if data["need_choice"]:
+        return common.redirect("/m/medical", insurance_year=query.insurance_year)
+    return _medical_list(request, data, view=view, status_code=422 if data["query_errors"] else 200)
+
+
 @router.get("/m/medical/apply")
-async def medical_apply(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
-) -> Response:
+async def medical_apply(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
     """退费: the prompt 未查询到存款账户报告信息 without an account, else 选择银行账户信息."""
     return await _medical_apply_render(request, db, principal)
 
 
 async def _medical_apply_render(
     request: Request,
-    db: common.deps.Db,
+    db: Db,
     principal: Principal,
     *,
     step: str = "accounts",
     form: Form | None = None,
     status_code: int = 200,
 ) -> Response:
-    ids = (
-        form.values["payment_ids"]
-        if form is not None
-        else etax_medical._payment_ids_from_query(request)
-    )
-    query = etax_medical.medical_query(request)
-    if form is not None:
-        query.update(
-            insurance_year=form.values["insurance_year"],
-            registration_id=form.values["registration_id"],
-        )
+    if form is None:
+        ids = medical_flows.payment_ids_from_query(request)
+        query = medical_flows.read_query(request)
+    else:
+        ids = form.values["payment_ids"]
+        query = medical_flows.form_query(form)
     today = request.app.state.clock.today()
     data = await in_transaction(
         db,
-        lambda s: etax_medical._apply_state(
-            s,
-            principal,
-            payment_ids=ids,
-            registration_id=query["registration_id"],
-            insurance_year=query["insurance_year"],
-            today=today,
+        lambda s: medical_flows.apply_state(
+            s, principal, payment_ids=ids, query=query, today=today
         ),
     )
-    keep = _medical_keep(data)
-    back = "/m/medical/query?" + urlencode(keep)
+    keep = medical_flows.keep_of(data)
     if data["problem"] and not (form is not None and data["chosen_rows"]):
-        return render(
+        return _medical_list(
             request,
-            "mobile/medical.html",
-            {
-                "title": "城乡居民医保可退费信息查询",
-                "back_url": "/m/medical",
-                "crumbs": MEDICAL_CRUMBS,
-                "view": "query",
-                "year_options": etax_medical.year_options(today),
-                "query": {"insurance_year": data["insurance_year"]},
-                "keep": keep,
-                "progress": [],
-                "list_errors": {"_form": data["problem"]},
-                **data,
-            },
+            data,
+            view="query",
             status_code=422,
+            list_errors={"_form": data["problem"]},
         )
     chosen_account = (
         form.values.get("deposit_account_id")
         if form is not None
         else common.query_text(request, "deposit_account_id", max_chars=20)
     )
-    accounts_by_id = {str(a["account_id"]): a for a in data["deposit_accounts"]}
+    accounts_by_id = {str(a.account_id): a for a in data["deposit_accounts"]}
     if step == "fill" and chosen_account not in accounts_by_id:
         step = "accounts"
-    values: dict[str, Any] = {
-        "deposit_account_id": chosen_account
-        or (str(data["deposit_accounts"][0]["account_id"]) if data["deposit_accounts"] else "")
-    }
+    first = next(iter(accounts_by_id), "")
+    values: dict[str, Any] = {"deposit_account_id": chosen_account or first}
     if form is not None:
         values.update({k: v for k, v in form.values.items() if v not in (None, "")})
-    apply_here = etax_medical.apply_url(ids, keep, base="/m/medical/apply")
+    apply_here = medical_flows.apply_url(ids, keep, "/m/medical/apply")
+    if not data["deposit_accounts"]:
+        title = "城乡居民医保社保费退费"
+    elif step == "fill":
+        title = "城乡居民医保社保退费信息填写"
+    else:
+        title = "选择银行账户信息"
     return render(
         request,
         "mobile/medical_apply.html",
         {
-            "title": (
-                "城乡居民医保社保费退费"
-                if not data["deposit_accounts"]
-                else "城乡居民医保社保退费信息填写"
-                if step == "fill"
-                else "选择银行账户信息"
-            ),
-            "back_url": back if step == "accounts" else apply_here,
+            "title": title,
+            "back_url": "/m/medical/query?" + urlencode(keep) if step == "accounts" else apply_here,
             "crumbs": MEDICAL_CRUMBS,
             "step": step,
             "payment_ids": ids,
             "keep": keep,
             "values": values,
             "errors": form.errors if form else {},
-            "reasons": etax_medical.REASON_OPTIONS,
+            "reasons": medical_flows.REASON_OPTIONS,
             "account_row": accounts_by_id.get(values["deposit_account_id"]),
             "report_url": "/m/medical/report?" + urlencode({"return": apply_here}),
             **data,
@@ -530,64 +500,46 @@ async def _medical_apply_render(
 
 
 @router.get("/m/medical/apply/fill")
-async def medical_fill(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
-) -> Response:
+async def medical_fill(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
     """城乡居民医保社保退费信息填写 for the chosen account."""
     return await _medical_apply_render(request, db, principal, step="fill")
 
 
 @router.post("/m/medical/apply")
 async def medical_apply_submit(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+    request: Request, db: DbSession, principal: guard.PagePerson
 ) -> Response:
     form = await common.read_form(request)
-    outcome = await etax_medical.submit_application(request, db, principal, form, channel=CHANNEL)
+    outcome = await medical_flows.submit_application(request, db, principal, form, channel=CHANNEL)
     if isinstance(outcome, str):
-        return common.redirect(
-            "/m/medical/query",
-            insurance_year=outcome,
-            registration_id=form.values["registration_id"],
-            view="progress",
-            done="applied",
-        )
-    status = 409 if form.codes.get("deposit_account_id") == "deposit_account.missing" else 422
+        return medical_flows.after_applying("/m/medical/query", outcome, form, view="progress")
+    status = medical_flows.refusal_status(form)
     return await _medical_apply_render(
         request, db, principal, step="fill", form=form, status_code=status
     )
 
 
 @router.post("/m/medical/cancel")
-async def medical_cancel(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
-) -> Response:
+async def medical_cancel(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
     form = await common.read_form(request)
-    app_id = form.integer("application_id", label="退费申请", minimum=1, maximum=2**62)
-    keep = _clean(
+    refused = await medical_flows.cancel_application(request, db, principal, form)
+    keep = medical_flows.clean(
         {
             "insurance_year": form.text("insurance_year", max_chars=8),
             "registration_id": form.text("registration_id", max_chars=40),
             "view": "progress",
         }
     )
-    clock = request.app.state.clock
-    try:
-        await in_transaction(
-            db,
-            lambda s: medical.cancel(
-                s, person_id=principal.account_id, application_id=app_id or -1, at=clock.now()
-            ),
-        )
-    except DomainError as exc:
+    if refused is not None:
         return render(
             request,
             "mobile/error.html",
             {
                 "title": "撤销退费",
-                "message": exc.message,
+                "message": refused.message,
                 "back_url": "/m/medical/query?" + urlencode(keep),
             },
-            status_code=exc.status,
+            status_code=refused.status,
         )
     return common.redirect("/m/medical/query", **keep, done="cancelled")
 
@@ -599,58 +551,19 @@ async def medical_cancel(
 # lost between the two screens; 提交 on the report submits the draft.
 
 
-def _draft_rows(report: deposit_accounts.Report | None) -> list[dict[str, str]]:
-    return etax_medical.rows_from_report(report) if report else []
+def _draft_rows(report: Report | None) -> list[dict[str, str]]:
+    """The rows of a draft (a submitted report takes new accounts in a new draft)."""
+    return medical_flows.rows_from_report(report) if _is_draft(report) else []
 
 
-async def _report_state(
-    db: common.deps.Db, principal: Principal
-) -> tuple[dict[str, Any], deposit_accounts.Report | None]:
-    def load(session: Any) -> tuple[dict[str, Any], deposit_accounts.Report | None]:
-        account = accounts.describe_account(session, principal=principal)
-        return account, deposit_accounts.current_report(session, person_id=principal.account_id)
-
-    return await in_transaction(db, load)
-
-
-def _labels(row: dict[str, str]) -> dict[str, str]:
-    """Display texts of a row's codes for the cards."""
-    from ...domain import regions
-    from ...domain.rules import ACCOUNT_NATURES, CURRENCIES, DEPOSIT_OPERATION_TYPES
-
-    division = row.get("division_code") or ""
-    name = regions.division_name(division) if division else None
-    prefecture = (
-        regions.division_name(regions.prefecture_of(division))
-        if division and division.isdigit() and len(division) == 6
-        else None
-    )
-    where = ""
-    if name:
-        where = f"湖北省({prefecture})" if prefecture == name else f"湖北省({prefecture}{name})"
-    flag = {"1": "是", "0": "否"}
-    from ...domain.identity import mask_account
-
-    return {
-        "account_no": mask_account(row.get("account_no", ""))
-        if "*" not in row.get("account_no", "")
-        else row.get("account_no", ""),
-        "operation_type": DEPOSIT_OPERATION_TYPES.get(row.get("operation_type", ""), ""),
-        "account_nature": ACCOUNT_NATURES.get(row.get("account_nature", ""), ""),
-        "division_code": where or division,
-        "bank_category": BANK_CATEGORIES.get(row.get("bank_category", ""), ""),
-        "currency": CURRENCIES.get(row.get("currency", ""), ""),
-        "preferred_tax_account": flag.get(row.get("preferred_tax_account", ""), ""),
-        "general_refund_account": flag.get(row.get("general_refund_account", ""), ""),
-        "export_refund_account": flag.get(row.get("export_refund_account", ""), ""),
-    }
+def _is_draft(report: Report | None) -> bool:
+    return report is not None and report.state == deposit_accounts.DRAFT
 
 
 def _report_ctx(
-    request: Request,
     *,
     account: dict[str, Any],
-    report: deposit_accounts.Report | None,
+    report: Report | None,
     header: dict[str, str],
     rows: list[dict[str, str]],
     errors: dict[str, str],
@@ -664,7 +577,7 @@ def _report_ctx(
         "account": account,
         "report": report,
         "values": header,
-        "rows": [{**r, "labels": _labels(r)} for r in rows],
+        "rows": [{**r, "labels": medical_flows.row_labels(r)} for r in rows],
         "errors": errors,
         "return_url": return_url,
         "editable": report is None or report.state == deposit_accounts.DRAFT,
@@ -672,148 +585,136 @@ def _report_ctx(
 
 
 @router.get("/m/medical/report")
-async def report_page(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
-) -> Response:
+async def report_page(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
     today = request.app.state.clock.today()
-    account, report = await _report_state(db, principal)
-    header = etax_medical.header_from_report(report, today)
+    account, report = await medical_flows.load_report(db, principal)
+    header = medical_flows.header_from_report(report, today)
     for name in ("handler_name", "report_date"):
         typed = common.query_text(request, name, max_chars=50)
         if typed:
             header[name] = typed
-    return_url = common.safe_next(request.query_params.get("return"), "/m/medical")
     return render(
         request,
         "mobile/medical_report.html",
         _report_ctx(
-            request,
             account=account,
             report=report,
             header=header,
-            rows=_draft_rows(report),
+            rows=medical_flows.rows_from_report(report),
             errors={},
-            return_url=return_url,
+            return_url=common.safe_next(request.query_params.get("return"), "/m/medical"),
         ),
     )
 
 
-def _account_ctx(
+def _account_page(
     request: Request,
     *,
-    principal: Principal,
     row: dict[str, str],
     index: str,
     header: dict[str, str],
     errors: dict[str, str],
     return_url: str,
-) -> dict[str, Any]:
-    return {
-        "title": "银行账户信息",
-        "heading": "存款账户账号报告",
-        "back_url": "/m/medical/report?" + urlencode({"return": return_url}),
-        "crumbs": MEDICAL_CRUMBS,
-        "values": row,
-        "errors": errors,
-        "index": index,
-        "header": header,
-        "return_url": return_url,
-        "operation_options": etax_medical.OPERATION_OPTIONS,
-        "nature_options": etax_medical.NATURE_OPTIONS,
-        "division_options": etax_medical.DIVISION_OPTIONS,
-        "bank_options": etax_medical.BANK_OPTIONS,
-        "currency_options": etax_medical.CURRENCY_OPTIONS,
-        "flag_options": etax_medical.FLAG_OPTIONS,
-    }
+) -> Response:
+    return render(
+        request,
+        "mobile/medical_account.html",
+        {
+            "title": "银行账户信息",
+            "heading": "存款账户账号报告",
+            "back_url": "/m/medical/report?" + urlencode({"return": return_url}),
+            "crumbs": MEDICAL_CRUMBS,
+            "values": row,
+            "errors": errors,
+            "index": index,
+            "header": header,
+            "return_url": return_url,
+            **medical_flows.ROW_OPTIONS,
+        },
+        status_code=422 if errors else 200,
+    )
+
+
+def _row_index(index: str, rows: list[dict[str, str]]) -> int | None:
+    return int(index) if index.isdigit() and int(index) < len(rows) else None
 
 
 @router.get("/m/medical/report/account")
 async def report_account_page(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+    request: Request, db: DbSession, principal: guard.PagePerson
 ) -> Response:
     """新增记录 (or 修改 of a draft row): one 银行账户信息 form."""
     today = request.app.state.clock.today()
-    _account, report = await _report_state(db, principal)
-    rows = _draft_rows(report) if report and report.state == deposit_accounts.DRAFT else []
+    _account, report = await medical_flows.load_report(db, principal)
+    rows = _draft_rows(report)
     index = common.query_text(request, "index", max_chars=3)
-    row = rows[int(index)] if index.isdigit() and int(index) < len(rows) else None
-    if row is None:
+    position = _row_index(index, rows)
+    if position is None:
         index = ""
-        row = etax_medical.blank_row(principal.display_name, today)
-    header = {
-        name: common.query_text(request, name, max_chars=50)
-        for name in ("handler_name", "report_date")
-    }
-    return_url = common.safe_next(request.query_params.get("return"), "/m/medical")
-    return render(
+        row = medical_flows.blank_row(principal.display_name, today)
+    else:
+        row = rows[position]
+    return _account_page(
         request,
-        "mobile/medical_account.html",
-        _account_ctx(
-            request,
-            principal=principal,
-            row=row,
-            index=index,
-            header=header,
-            errors={},
-            return_url=return_url,
-        ),
+        row=row,
+        index=index,
+        header={
+            name: common.query_text(request, name, max_chars=50)
+            for name in ("handler_name", "report_date")
+        },
+        errors={},
+        return_url=common.safe_next(request.query_params.get("return"), "/m/medical"),
     )
 
 
 async def _save_draft(
     request: Request,
-    db: common.deps.Db,
+    db: Db,
     principal: Principal,
     *,
     header: dict[str, str],
     rows: list[dict[str, str]],
     submit: bool,
-    report: deposit_accounts.Report | None,
-) -> deposit_accounts.Report:
-    clock = request.app.state.clock
-    today = clock.today()
+    report: Report | None,
+) -> Report:
+    today = request.app.state.clock.today()
     # A submitted report takes new accounts in a new draft (a submitted one is only ever
     # submitted again, with all of its accounts).
-    report_id = report.report_id if report and report.state == deposit_accounts.DRAFT else None
-    return await in_transaction(
+    return await medical_flows.save_report(
+        request,
         db,
-        lambda s: deposit_accounts.save_report(
-            s,
-            person_id=principal.account_id,
-            report_id=report_id,
-            handler_name=header.get("handler_name") or None,
-            report_date=header.get("report_date") or today.isoformat(),
-            business_address=None,
-            report_unit=None,
-            accounts=[{k: v for k, v in r.items() if k in etax_medical.ROW_FIELDS} for r in rows],
-            submit=submit,
-            at=clock.now(),
-            today=today,
-        ),
+        principal,
+        report_id=report.report_id if report is not None and _is_draft(report) else None,
+        header={
+            "handler_name": header.get("handler_name", ""),
+            "report_date": header.get("report_date") or today.isoformat(),
+        },
+        rows=rows,
+        submit=submit,
     )
 
 
 @router.post("/m/medical/report/account")
 async def report_account_save(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+    request: Request, db: DbSession, principal: guard.PagePerson
 ) -> Response:
     """保存 of one account: kept in the draft report (暂存); the report is submitted later."""
     form = await common.read_form(request)
     return_url = common.safe_next(form.text("return", max_chars=500), "/m/medical")
     header = {name: form.text(name, max_chars=50) for name in ("handler_name", "report_date")}
     index = form.text("index", max_chars=3)
-    row = {name: form.text(name, max_chars=200) for name in etax_medical.ROW_FIELDS}
-    _account, report = await _report_state(db, principal)
-    rows = _draft_rows(report) if report and report.state == deposit_accounts.DRAFT else []
-    if index.isdigit() and int(index) < len(rows):
-        position = int(index)
-        row["account_id"] = rows[position].get("account_id", "")
-        rows[position] = row
-    else:
+    row = {name: form.text(name, max_chars=200) for name in medical_flows.ROW_FIELDS}
+    _account, report = await medical_flows.load_report(db, principal)
+    rows = _draft_rows(report)
+    position = _row_index(index, rows)
+    if position is None:
         position = len(rows)
         row["account_id"] = ""
         rows.append(row)
-    if report is not None and report.state == deposit_accounts.DRAFT:
+    else:
+        row["account_id"] = rows[position].get("account_id", "")
+        rows[position] = row
+    if report is not None and _is_draft(report):
         header = {
             "handler_name": header["handler_name"] or (report.handler_name or ""),
             "report_date": header["report_date"]
@@ -824,7 +725,7 @@ async def report_account_save(
         await _save_draft(
             request, db, principal, header=header, rows=rows, submit=False, report=report
         )
-    except ReportInvalid as exc:
+    except FormInvalid as exc:
         prefix = f"accounts.{position}."
         for err in exc.errors:
             field = err.field or ""
@@ -834,48 +735,30 @@ async def report_account_save(
     except DomainError as exc:
         errors["_form"] = exc.message
     if errors:
-        return render(
-            request,
-            "mobile/medical_account.html",
-            _account_ctx(
-                request,
-                principal=principal,
-                row=row,
-                index=index,
-                header=header,
-                errors=errors,
-                return_url=return_url,
-            ),
-            status_code=422,
+        return _account_page(
+            request, row=row, index=index, header=header, errors=errors, return_url=return_url
         )
     return common.redirect("/m/medical/report", **{"return": return_url}, done="account_saved")
 
 
 @router.post("/m/medical/report")
-async def report_submit(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
-) -> Response:
+async def report_submit(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
     """暂存 / 提交 of the report, or 删除 of a draft row."""
     form = await common.read_form(request)
     op = form.text("op", max_chars=20)
     return_url = common.safe_next(form.text("return", max_chars=500), "/m/medical")
     header = {name: form.text(name, max_chars=50) for name in ("handler_name", "report_date")}
-    account, report = await _report_state(db, principal)
-    rows = _draft_rows(report)
+    account, report = await medical_flows.load_report(db, principal)
+    rows = medical_flows.rows_from_report(report)
     errors: dict[str, str] = {}
     if op == "new_record":
         return common.redirect(
-            "/m/medical/report/account", **_clean({**header, "return": return_url})
+            "/m/medical/report/account", **medical_flows.clean({**header, "return": return_url})
         )
     if op.startswith("delete_"):
-        index = op.removeprefix("delete_")
-        if (
-            report is not None
-            and report.state == deposit_accounts.DRAFT
-            and index.isdigit()
-            and int(index) < len(rows)
-        ):
-            rows.pop(int(index))
+        position = _row_index(op.removeprefix("delete_"), rows)
+        if _is_draft(report) and position is not None:
+            rows.pop(position)
     elif report is not None and report.state == deposit_accounts.SUBMITTED:
         errors["_form"] = "报告已提交。如需新增账户，请点击【新增记录】"
     elif op not in ("draft", "submit"):
@@ -891,11 +774,8 @@ async def report_submit(
                 submit=op == "submit",
                 report=report,
             )
-        except ReportInvalid as exc:
-            for err in exc.errors:
-                errors.setdefault(err.field or "_form", err.message)
-            if "accounts" in errors:
-                errors.setdefault("_form", errors.pop("accounts"))
+        except FormInvalid as exc:
+            errors, _codes = medical_flows.errors_by_field(exc)
         except DomainError as exc:
             errors["_form"] = exc.message
         else:
@@ -907,7 +787,6 @@ async def report_submit(
         request,
         "mobile/medical_report.html",
         _report_ctx(
-            request,
             account=account,
             report=report,
             header=header,
