@@ -191,6 +191,7 @@ def test_sirefund_demo_no_serve_prepares_var_demo_in_the_working_directory_and_p
 ):
     done = subprocess.run(
         [*_sirefund(), "demo", "--no-serve", "--persons", str(PERSONS)],
+        check=False,
         cwd=tmp_path,
         env=_env(),
         capture_output=True,

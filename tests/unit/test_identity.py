@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from stdnum import luhn
 from stdnum.cn import ric
+from stdnum.exceptions import ValidationError
 
 from sirefund.domain.errors import Invalid
 from sirefund.domain.identity import (
@@ -77,7 +78,8 @@ def test_id_with_county_code_younger_than_holder_is_accepted() -> None:
     # 华容区 (420703) was created decades after 1950; 18-digit IDs carry the code in force
     # when issued, so an elderly resident holds it. stdnum's validate refuses such numbers.
     id_number = make_id(region="420703", birth="19500101")
-    with pytest.raises(Exception):  # documents why stdnum's validate must not be the verdict
+    # Documents why stdnum's validate must not be the verdict.
+    with pytest.raises(ValidationError):
         ric.validate(id_number)
     assert check_resident_id(id_number, today=TODAY) == id_number
 

@@ -506,10 +506,10 @@ def report_id_of(text: str) -> int | None:
     return int(text) if text.isdigit() and len(text) < REPORT_ID_DIGITS else None
 
 
-async def load_report(db: Db, principal: Principal) -> tuple[dict[str, Any], Report | None]:
+async def load_report(db: Db, principal: Principal) -> tuple[accounts.Account, Report | None]:
     """The person's account header and the report the form opens (see current_report)."""
 
-    def load(session: Session) -> tuple[dict[str, Any], Report | None]:
+    def load(session: Session) -> tuple[accounts.Account, Report | None]:
         account = accounts.describe_account(session, principal=principal)
         return account, deposit_accounts.current_report(session, person_id=principal.account_id)
 
