@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -101,7 +102,7 @@ _STATUS_TEXT = {
 
 def error_responses(
     *statuses: int, descriptions: Mapping[int, str] | None = None
-) -> dict[int | str, dict]:
+) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a route: the listed statuses documented with the Error model.
 
     ``descriptions``: a router's own wording per status (what 404 means for an officer, say);
@@ -110,26 +111,39 @@ def error_responses(
     return {s: {"model": Error, "description": text.get(s, "错误")} for s in statuses}
 
 
-def error_body(code: str, message: str, field: str | None = None) -> dict:
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "field": field}}
 
 
-def validation_error_body(exc: RequestValidationError) -> dict:
-    errors = exc.errors()
-    first = errors[0] if errors else {"type": "request.bad", "loc": ()}
-    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+def describe_validation_error(error: Mapping[str, Any]) -> ErrorDetail:
+    """One pydantic error as the contract's code, Chinese message and field. The API answers
+    the first of a request's errors with it; a page shows each next to its field.
+
+    An error whose type is a dotted domain code was raised by an input model's validator from
+    a domain error (services/bank_details.refusal): its code and message pass unchanged.
+    """
+    loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "header")]
     field = ".".join(loc) or None
-    etype = first.get("type", "")
+    etype = str(error.get("type", ""))
+    ctx = error.get("ctx") or {}
+    if "." in etype and "message" in ctx:
+        return ErrorDetail(code=etype, message=str(ctx["message"]), field=field)
     if etype == "json_invalid":
-        return error_body("request.malformed_json", "请求内容不是合法的JSON", None)
+        return ErrorDetail(code="request.malformed_json", message="请求内容不是合法的JSON")
     if etype == "value_error":
         # Raised by our own validators, which carry a Chinese message.
-        ctx = first.get("ctx") or {}
         err = ctx.get("error")
-        msg = str(err) if err else first.get("msg", "格式不正确")
-        return error_body(f"validation.{field or 'body'}", msg, field)
+        msg = str(err) if err else str(error.get("msg", "格式不正确"))
+        return ErrorDetail(code=f"validation.{field or 'body'}", message=msg, field=field)
     message = _VALIDATION_MESSAGES.get(etype, "输入内容格式不正确")
-    return error_body(f"validation.{etype or 'invalid'}", message, field)
+    return ErrorDetail(code=f"validation.{etype or 'invalid'}", message=message, field=field)
+
+
+def validation_error_body(exc: RequestValidationError) -> dict[str, Any]:
+    errors = exc.errors()
+    first = errors[0] if errors else {"type": "request.bad", "loc": ()}
+    detail = describe_validation_error(first)
+    return error_body(detail.code, detail.message, detail.field)
 
 
 def install(app: FastAPI) -> None:
