@@ -119,10 +119,11 @@ class BankDetailsIn(BaseModel):
         description="联系人电话"
     )
 
-    @field_validator("bank_account_type")
+    @field_validator("bank_account_type", "bank_category", "contact_name", "contact_phone")
     @classmethod
-    def _account_type(cls, value: str) -> str:
-        return checked(lambda: check_account_type(value))
+    def _own_check(cls, value: str, info: ValidationInfo) -> str:
+        check = _FIELD_CHECKS[str(info.field_name)]
+        return checked(lambda: check(value))
 
     @field_validator("bank_account_no")
     @classmethod
@@ -133,20 +134,15 @@ class BankDetailsIn(BaseModel):
             lambda: check_account_no(value, account_type=account_type, confirmed=confirmed)
         )
 
-    @field_validator("bank_category")
-    @classmethod
-    def _category(cls, value: str) -> str:
-        return checked(lambda: check_category(value))
 
-    @field_validator("contact_name")
-    @classmethod
-    def _contact_name(cls, value: str) -> str:
-        return checked(lambda: check_contact_name(value))
-
-    @field_validator("contact_phone")
-    @classmethod
-    def _contact_phone(cls, value: str) -> str:
-        return checked(lambda: check_contact_phone(value))
+_FIELD_CHECKS: dict[str, Callable[[str], str]] = {
+    "bank_account_type": check_account_type,
+    "bank_category": check_category,
+    "contact_name": check_contact_name,
+    "contact_phone": check_contact_phone,
+}
+#: The details' own fields, in the order forms show them (the flag is not one).
+FIELDS = ("bank_account_type", "bank_account_no", "bank_category", "contact_name", "contact_phone")
 
 
 # --------------------------------------------------------------------------- legacy bridge
@@ -169,74 +165,37 @@ def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _legacy_checks(
-    *,
-    bank_account_type: object,
-    bank_account_no: object,
-    account_no_confirmed: bool,
-    bank_category: object,
-    contact_name: object,
-    contact_phone: object,
-) -> list[tuple[str, Callable[[], str]]]:
-    account_type = _text(bank_account_type)
-    return [
-        ("bank_account_type", lambda: check_account_type(account_type)),
-        (
-            "bank_account_no",
-            lambda: check_account_no(
-                _text(bank_account_no),
-                account_type=account_type,
-                confirmed=bool(account_no_confirmed),
-            ),
-        ),
-        ("bank_category", lambda: check_category(_text(bank_category))),
-        ("contact_name", lambda: check_contact_name(_text(contact_name))),
-        ("contact_phone", lambda: check_contact_phone(_text(contact_phone))),
-    ]
+def _legacy_check(
+    values: dict[str, object], confirmed: bool
+) -> tuple[dict[str, str], dict[str, DomainError]]:
+    """(normalised values, problems) of loose values, keyed by field."""
+    account_type = _text(values.get("bank_account_type"))
+    good: dict[str, str] = {}
+    bad: dict[str, DomainError] = {}
+    for field in FIELDS:
+        value = _text(values.get(field))
+        try:
+            if field == "bank_account_no":
+                good[field] = check_account_no(
+                    value, account_type=account_type, confirmed=confirmed
+                )
+            else:
+                good[field] = _FIELD_CHECKS[field](value)
+        except DomainError as exc:
+            bad[field] = exc
+    return good, bad
 
 
-def validate_bank_details(
-    *,
-    bank_account_type: object,
-    bank_account_no: object,
-    account_no_confirmed: bool = False,
-    bank_category: object,
-    contact_name: object,
-    contact_phone: object,
-) -> BankDetails:
+def validate_bank_details(*, account_no_confirmed: bool = False, **values: object) -> BankDetails:
     """Normalised details, or the first problem as ``Invalid`` (with its ``field``)."""
-    checks = _legacy_checks(
-        bank_account_type=bank_account_type,
-        bank_account_no=bank_account_no,
-        account_no_confirmed=account_no_confirmed,
-        bank_category=bank_category,
-        contact_name=contact_name,
-        contact_phone=contact_phone,
-    )
-    return BankDetails(**{field: check() for field, check in checks})
+    good, bad = _legacy_check(values, bool(account_no_confirmed))
+    if bad:
+        raise next(iter(bad.values()))
+    return BankDetails(**good)
 
 
 def bank_details_errors(
-    *,
-    bank_account_type: object,
-    bank_account_no: object,
-    account_no_confirmed: bool = False,
-    bank_category: object,
-    contact_name: object,
-    contact_phone: object,
+    *, account_no_confirmed: bool = False, **values: object
 ) -> dict[str, DomainError]:
     """Every problem at once, keyed by field name; empty when the details are valid."""
-    errors: dict[str, DomainError] = {}
-    for field, check in _legacy_checks(
-        bank_account_type=bank_account_type,
-        bank_account_no=bank_account_no,
-        account_no_confirmed=account_no_confirmed,
-        bank_category=bank_category,
-        contact_name=contact_name,
-        contact_phone=contact_phone,
-    ):
-        try:
-            check()
-        except DomainError as exc:
-            errors[field] = exc
-    return errors
+    return _legacy_check(values, bool(account_no_confirmed))[1]

@@ -95,16 +95,22 @@ def unit_payment(view: UnitPaymentView) -> dict[str, Any]:
     }
 
 
-def unit_person(line: PersonLine) -> dict[str, Any]:
-    """A person of the 选择区 / 退费区 (ID number masked)."""
+def _person(person: PersonLine | RefundPerson) -> dict[str, Any]:
     return {
-        "line_id": line.line_id,
-        "name": line.name,
-        "ss_no": line.ss_no,
-        "id_number": line.id_number_masked,
-        "amount": format_yuan(line.amount_fen),
-        "period_start": iso(line.period_start),
-        "period_end": iso(line.period_end),
+        "line_id": person.line_id,
+        "name": person.name,
+        "ss_no": person.ss_no,
+        "id_number": person.id_number_masked,
+        "amount": format_yuan(person.amount_fen),
+        "period_start": iso(person.period_start),
+        "period_end": iso(person.period_end),
+    }
+
+
+def unit_person(line: PersonLine) -> dict[str, Any]:
+    """A person of the 选择区 / 退费区 (ID number masked) and whether they can be chosen."""
+    return {
+        **_person(line),
         "refundable": line.refundable,
         "application_id": line.application_id,
         "refund_status_label": workflow.labels(
@@ -137,12 +143,5 @@ def unit_refund(refund: UnitRefund) -> dict[str, Any]:
 
 
 def refund_person(person: RefundPerson) -> dict[str, Any]:
-    return {
-        "line_id": person.line_id,
-        "name": person.name,
-        "id_number": person.id_number_masked,
-        "ss_no": person.ss_no,
-        "amount": format_yuan(person.amount_fen),
-        "period_start": iso(person.period_start),
-        "period_end": iso(person.period_end),
-    }
+    """A line of the 退费人数 drill-down."""
+    return _person(person)

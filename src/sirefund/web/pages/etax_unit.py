@@ -22,7 +22,7 @@ from ...domain.errors import DomainError
 from ...domain.money import format_yuan
 from ...domain.rules import UNIT_PAYMENT_TYPE_LABELS, UnitPaymentType
 from ...domain.workflow import Channel
-from ...services import units
+from ...services import bank_details, units
 from ...services.accounts import Principal
 from ...services.units import PersonLine, UnitBatchIn
 from .. import refund_presenters
@@ -45,14 +45,7 @@ TYPE_OPTIONS = [
     (k.value, v) for k, v in UNIT_PAYMENT_TYPE_LABELS.items() if k != UnitPaymentType.NORMAL
 ]
 MONTH_OPTIONS = [(m, f"{m:02d}") for m in range(units.FIRST_MONTH, units.LAST_MONTH + 1)]
-MAINT_FIELDS = (
-    "bank_account_no",
-    "bank_account_name",
-    "bank_account_type",
-    "contact_name",
-    "contact_phone",
-    "bank_category",
-)
+MAINT_FIELDS = (*bank_details.FIELDS, "bank_account_name")
 PANE_OPS = {"add", "add_all", "remove", "remove_all", "filter_left", "filter_right", "refresh"}
 ID_NUMBER_MAX = 24  # the search boxes: an 18-character ID number with room for spaces
 NAME_MAX = 50

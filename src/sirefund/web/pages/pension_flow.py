@@ -5,7 +5,8 @@ and 撤销退费 of checked rows. Each site keeps only its own layout and addres
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from fastapi import Request
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 from ...domain.errors import DomainError
 from ...domain.money import format_yuan
 from ...domain.rules import BANK_ACCOUNT_TYPE_LABELS, BANK_CATEGORIES, ArrivalStatus
-from ...services import pension
+from ...services import bank_details, pension
 from ...services.accounts import Principal
 from ...services.pension import PaymentLine, PensionRefundIn
 from ...services.queries import PensionState
@@ -23,13 +24,6 @@ from . import common, model_forms
 from .common import Form, in_transaction
 
 STATE_OPTIONS = [("refundable", "可退费"), ("applied", "已申请")]
-BANK_FIELDS = (
-    "bank_account_type",
-    "bank_account_no",
-    "bank_category",
-    "contact_name",
-    "contact_phone",
-)
 FIRST_YEAR, LAST_YEAR = 1900, 2100
 MAX_PAGE = 10_000
 MAX_APPLICATION_ID = 2**62
@@ -123,7 +117,7 @@ async def apply(
     The form is validated as the API's PensionRefundIn, so every field's problem shows at
     once; then the service decides (arrived, already applied, someone else's payment …).
     """
-    data: dict[str, object] = {name: form.text(name) for name in BANK_FIELDS}
+    data: dict[str, object] = {name: form.text(name) for name in bank_details.FIELDS}
     data.update(
         payment_ids=form.many("payment_ids", max_items=pension.MAX_SELECTED),
         account_no_confirmed=form.flag("account_no_confirmed"),
@@ -146,16 +140,16 @@ async def apply(
     )
 
 
-def cancel_checked(session: Session, principal: Principal, ids: list[str], at: Any) -> None:
+def cancel_checked(session: Session, principal: Principal, ids: list[str], at: datetime) -> None:
     """撤销退费 of the checked rows, all or nothing."""
     lines = all_lines(session, principal.account_id)
     chosen = [lines[i] for i in ids if i in lines]
     if len(chosen) != len(ids):
         raise pension.payment_not_found()
-    if any(not line.cancellable or line.application_id is None for line in chosen):
+    if any(not line.cancellable for line in chosen):
         raise pension.not_cancellable()
     for line in chosen:
-        assert line.application_id is not None  # cancellable lines have one
+        assert line.application_id is not None  # a cancellable line has its application
         pension.cancel(
             session, person_id=principal.account_id, application_id=line.application_id, at=at
         )
@@ -172,7 +166,3 @@ async def cancel_one(
             s, person_id=principal.account_id, application_id=application_id or -1, at=at
         ),
     )
-
-
-def with_page(query: Query, page: int) -> Query:
-    return replace(query, page=page)
