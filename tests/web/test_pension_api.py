@@ -71,7 +71,7 @@ def set_status(session_factory, app_id: int, *path: ApplicationStatus, at=f.AT) 
 
 
 def test_anonymous_callers_get_401_and_units_get_403(client, login, seed):
-    unit = seed(lambda s: f.make_unit(s))
+    unit = seed(f.make_unit)
     for method, path in [
         ("get", "/api/v1/pension/payments"),
         ("get", "/api/v1/pension/refunds"),

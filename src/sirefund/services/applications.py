@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -140,15 +141,20 @@ def transition(
     workflow.advance(current, target)
     changes: dict[str, object] = dict(values or {})
     changes.update(status=target.value, updated_at=at, version=application.version + 1)
-    result = session.execute(
-        update(Application)
-        .where(
-            Application.id == application.id,
-            Application.status == current.value,
-            Application.version == application.version,
-        )
-        .values(**changes)
-        .execution_options(synchronize_session=False)
+    # An UPDATE answers with a CursorResult (Session.execute is typed as the general Result),
+    # which carries the matched row count.
+    result = cast(
+        "CursorResult[Any]",
+        session.execute(
+            update(Application)
+            .where(
+                Application.id == application.id,
+                Application.status == current.value,
+                Application.version == application.version,
+            )
+            .values(**changes)
+            .execution_options(synchronize_session=False)
+        ),
     )
     if result.rowcount != 1:
         session.expire(application)
@@ -171,16 +177,13 @@ def application_not_found() -> NotFound:
     return NotFound("application.not_found", "退费申请不存在")
 
 
-def find(session: Session, application_id: object, *, lock: bool = False) -> Application | None:
-    """The application with this id, or None; an id that is not a whole number (a bool, a
-    string from a form) finds nothing rather than reaching the database.
+def find(session: Session, application_id: int, *, lock: bool = False) -> Application | None:
+    """The application with this id, or None.
 
     ``lock``: FOR UPDATE on PostgreSQL (SQLite's BEGIN IMMEDIATE already serialises writers);
     populate_existing so a row read earlier in this session is seen as committed now.
     Callers check ownership or scope themselves and answer 404 for another's application.
     """
-    if isinstance(application_id, bool) or not isinstance(application_id, int):
-        return None
     query = select(Application).where(Application.id == application_id)
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)

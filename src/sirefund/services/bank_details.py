@@ -1,21 +1,153 @@
 """The bank and contact details every pension refund carries (个人、村组、税务端发起).
 
-One place validates them, so the person's dialog, the unit's 退费维护区 and the officer's form
-refuse the same input with the same codes and Chinese messages. Forms call
-:func:`bank_details_errors` to show every problem next to its field at once; services call
-:func:`validate_bank_details`, which raises the first.
+:class:`BankDetailsIn` is the one input model of those fields: the person's refund and the
+unit's batch extend it, the API builds them from JSON and the pages from form data. Its
+validators run the domain checks (domain.identity, domain.rules), so a bad account number is
+refused with the same code and Chinese message everywhere, each error naming its field. A
+domain error becomes a pydantic error whose *type* is the domain code (see :func:`refusal`);
+web/errors.py answers it as that code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from ..domain import identity, rules
 from ..domain.errors import DomainError, Invalid
 from ..domain.rules import BankAccountType
 
-_ACCOUNT_NAME_MAX = 100
+ACCOUNT_NAME_MAX = 100
+ACCOUNT_TYPE_MAX = 20
+ACCOUNT_NO_MAX = 40
+CATEGORY_MAX = 6
+CONTACT_NAME_MAX = 50
+CONTACT_PHONE_MAX = 20
+
+
+def refusal(exc: DomainError) -> PydanticCustomError:
+    """A domain error as a validation error: its type is the domain code, its message the
+    Chinese one (passed as context so braces in a message are never read as a template)."""
+    return PydanticCustomError(exc.code, "{message}", {"message": exc.message})
+
+
+def checked(check: Callable[[], str]) -> str:
+    """``check()``, its domain error turned into the validation error of the field."""
+    try:
+        return check()
+    except Invalid as exc:
+        raise refusal(exc) from None
+
+
+def _required(value: str, code: str, message: str, field: str) -> str:
+    text = value.strip()
+    if not text:
+        raise Invalid(code, message, field)
+    return text
+
+
+# --------------------------------------------------------------------------- the checks
+
+
+def check_account_type(value: str) -> str:
+    try:
+        return BankAccountType(value).value
+    except ValueError:
+        raise Invalid("bank_account_type.unknown", "请选择账户类型", "bank_account_type") from None
+
+
+def check_account_no(value: str, *, account_type: str, confirmed: bool) -> str:
+    _required(value, "bank_account.required", "请填写银行账号", "bank_account_no")
+    # The Luhn check is about UnionPay *cards*; a passbook number has no public check digit.
+    skip_luhn = confirmed or account_type == BankAccountType.PASSBOOK.value
+    return identity.check_bank_account(value, confirmed=skip_luhn)
+
+
+def check_category(value: str) -> str:
+    return rules.check_bank_category(value.strip())
+
+
+def check_contact_name(value: str) -> str:
+    _required(value, "contact_name.required", "请填写联系人名称", "contact_name")
+    return identity.check_name(value, field="contact_name")
+
+
+def check_contact_phone(value: str) -> str:
+    _required(value, "contact_phone.required", "请填写联系人电话", "contact_phone")
+    return identity.check_phone(value)
+
+
+def check_account_name(value: str) -> str:
+    text = _required(value, "bank_account_name.required", "请填写银行账户名称", "bank_account_name")
+    if len(text) > ACCOUNT_NAME_MAX:
+        raise Invalid(
+            "bank_account_name.too_long",
+            f"银行账户名称不能超过{ACCOUNT_NAME_MAX}个字符",
+            "bank_account_name",
+        )
+    return text
+
+
+# --------------------------------------------------------------------------- the input model
+
+
+class BankDetailsIn(BaseModel):
+    """账户类型、银行账号、银行类别、联系人: validated and normalised (whitespace removed from
+    numbers, names trimmed). ``account_no_confirmed`` comes before the number because the
+    number's Luhn check depends on it (and on the account type)."""
+
+    bank_account_type: Annotated[str, StringConstraints(max_length=ACCOUNT_TYPE_MAX)] = Field(
+        description="账户类型：bank_card 银行卡 / passbook 存折"
+    )
+    account_no_confirmed: bool = Field(
+        default=False, description="银联卡号未通过校验时，申请人确认卡号无误"
+    )
+    bank_account_no: Annotated[str, StringConstraints(max_length=ACCOUNT_NO_MAX)] = Field(
+        description="银行账号"
+    )
+    bank_category: Annotated[str, StringConstraints(max_length=CATEGORY_MAX)] = Field(
+        description="银行类别（CNAPS 行别代码，如 103 中国农业银行）"
+    )
+    contact_name: Annotated[str, StringConstraints(max_length=CONTACT_NAME_MAX)] = Field(
+        description="联系人名称"
+    )
+    contact_phone: Annotated[str, StringConstraints(max_length=CONTACT_PHONE_MAX)] = Field(
+        description="联系人电话"
+    )
+
+    @field_validator("bank_account_type", "bank_category", "contact_name", "contact_phone")
+    @classmethod
+    def _own_check(cls, value: str, info: ValidationInfo) -> str:
+        check = _FIELD_CHECKS[str(info.field_name)]
+        return checked(lambda: check(value))
+
+    @field_validator("bank_account_no")
+    @classmethod
+    def _account_no(cls, value: str, info: ValidationInfo) -> str:
+        account_type = info.data.get("bank_account_type", "")
+        confirmed = bool(info.data.get("account_no_confirmed", False))
+        return checked(
+            lambda: check_account_no(value, account_type=account_type, confirmed=confirmed)
+        )
+
+
+_FIELD_CHECKS: dict[str, Callable[[str], str]] = {
+    "bank_account_type": check_account_type,
+    "bank_category": check_category,
+    "contact_name": check_contact_name,
+    "contact_phone": check_contact_phone,
+}
+#: The details' own fields, in the order forms show them (the flag is not one).
+FIELDS = ("bank_account_type", "bank_account_no", "bank_category", "contact_name", "contact_phone")
+
+
+# --------------------------------------------------------------------------- legacy bridge
+# The officer's 税务端发起 (services/review.py, web/pages/officer.py) still passes loose values;
+# these two go once it builds a BankDetailsIn too.
 
 
 @dataclass(frozen=True)
@@ -27,144 +159,43 @@ class BankDetails:
     bank_category: str
     contact_name: str
     contact_phone: str
-    bank_account_name: str | None = None
 
 
-def _required(value: object, code: str, message: str, field: str) -> str:
-    text = value.strip() if isinstance(value, str) else ""
-    if not text:
-        raise Invalid(code, message, field)
-    return text
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
 
 
-def _account_type(value: object) -> str:
-    try:
-        return BankAccountType(value).value
-    except ValueError:
-        raise Invalid("bank_account_type.unknown", "请选择账户类型", "bank_account_type") from None
+def _legacy_check(
+    values: dict[str, object], confirmed: bool
+) -> tuple[dict[str, str], dict[str, DomainError]]:
+    """(normalised values, problems) of loose values, keyed by field."""
+    account_type = _text(values.get("bank_account_type"))
+    good: dict[str, str] = {}
+    bad: dict[str, DomainError] = {}
+    for field in FIELDS:
+        value = _text(values.get(field))
+        try:
+            if field == "bank_account_no":
+                good[field] = check_account_no(
+                    value, account_type=account_type, confirmed=confirmed
+                )
+            else:
+                good[field] = _FIELD_CHECKS[field](value)
+        except DomainError as exc:
+            bad[field] = exc
+    return good, bad
 
 
-def _account_no(value: object, *, account_type: object, confirmed: bool) -> str:
-    _required(value, "bank_account.required", "请填写银行账号", "bank_account_no")
-    # The Luhn check is about UnionPay *cards*; a passbook number has no public check digit.
-    skip_luhn = confirmed or account_type == BankAccountType.PASSBOOK.value
-    return identity.check_bank_account(value, confirmed=skip_luhn)  # type: ignore[arg-type]
-
-
-def _category(value: object) -> str:
-    if not isinstance(value, str):
-        raise Invalid("bank_category.unknown", "请选择银行类别", "bank_category")
-    return rules.check_bank_category(value.strip())
-
-
-def _contact_name(value: object) -> str:
-    _required(value, "contact_name.required", "请填写联系人名称", "contact_name")
-    return identity.check_name(value, field="contact_name")  # type: ignore[arg-type]
-
-
-def _contact_phone(value: object) -> str:
-    _required(value, "contact_phone.required", "请填写联系人电话", "contact_phone")
-    return identity.check_phone(value)  # type: ignore[arg-type]
-
-
-def _account_name(value: object) -> str:
-    text = _required(value, "bank_account_name.required", "请填写银行账户名称", "bank_account_name")
-    if len(text) > _ACCOUNT_NAME_MAX:
-        raise Invalid(
-            "bank_account_name.too_long",
-            f"银行账户名称不能超过{_ACCOUNT_NAME_MAX}个字符",
-            "bank_account_name",
-        )
-    return text
-
-
-_NOT_ASKED = object()
-
-
-def _checks(
-    *,
-    bank_account_type: object,
-    bank_account_no: object,
-    account_no_confirmed: bool,
-    bank_category: object,
-    contact_name: object,
-    contact_phone: object,
-    bank_account_name: object,
-) -> list[tuple[str, Callable[[], str]]]:
-    checks: list[tuple[str, Callable[[], str]]] = [
-        ("bank_account_type", lambda: _account_type(bank_account_type)),
-        (
-            "bank_account_no",
-            lambda: _account_no(
-                bank_account_no,
-                account_type=bank_account_type,
-                confirmed=bool(account_no_confirmed),
-            ),
-        ),
-    ]
-    if bank_account_name is not _NOT_ASKED:
-        checks.append(("bank_account_name", lambda: _account_name(bank_account_name)))
-    checks += [
-        ("bank_category", lambda: _category(bank_category)),
-        ("contact_name", lambda: _contact_name(contact_name)),
-        ("contact_phone", lambda: _contact_phone(contact_phone)),
-    ]
-    return checks
-
-
-def validate_bank_details(
-    *,
-    bank_account_type: object,
-    bank_account_no: object,
-    account_no_confirmed: bool = False,
-    bank_category: object,
-    contact_name: object,
-    contact_phone: object,
-    bank_account_name: object = _NOT_ASKED,
-) -> BankDetails:
-    """Normalised details, or the first problem as ``Invalid`` (with its ``field``).
-
-    ``bank_account_name`` is checked only when passed (the unit form has it, the person's
-    dialog does not). A UnionPay card number failing Luhn passes when ``account_no_confirmed``.
-    """
-    values = {
-        field: check()
-        for field, check in _checks(
-            bank_account_type=bank_account_type,
-            bank_account_no=bank_account_no,
-            account_no_confirmed=account_no_confirmed,
-            bank_category=bank_category,
-            contact_name=contact_name,
-            contact_phone=contact_phone,
-            bank_account_name=bank_account_name,
-        )
-    }
-    return BankDetails(**values)
+def validate_bank_details(*, account_no_confirmed: bool = False, **values: object) -> BankDetails:
+    """Normalised details, or the first problem as ``Invalid`` (with its ``field``)."""
+    good, bad = _legacy_check(values, bool(account_no_confirmed))
+    if bad:
+        raise next(iter(bad.values()))
+    return BankDetails(**good)
 
 
 def bank_details_errors(
-    *,
-    bank_account_type: object,
-    bank_account_no: object,
-    account_no_confirmed: bool = False,
-    bank_category: object,
-    contact_name: object,
-    contact_phone: object,
-    bank_account_name: object = _NOT_ASKED,
+    *, account_no_confirmed: bool = False, **values: object
 ) -> dict[str, DomainError]:
     """Every problem at once, keyed by field name; empty when the details are valid."""
-    errors: dict[str, DomainError] = {}
-    for field, check in _checks(
-        bank_account_type=bank_account_type,
-        bank_account_no=bank_account_no,
-        account_no_confirmed=account_no_confirmed,
-        bank_category=bank_category,
-        contact_name=contact_name,
-        contact_phone=contact_phone,
-        bank_account_name=bank_account_name,
-    ):
-        try:
-            check()
-        except DomainError as exc:
-            errors[field] = exc
-    return errors
+    return _legacy_check(values, bool(account_no_confirmed))[1]

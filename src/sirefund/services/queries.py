@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from typing import Literal, get_args
 
 from sqlalchemy.orm import Session
 
@@ -12,7 +13,8 @@ from ..domain.errors import Invalid
 from ..domain.rules import ArrivalStatus
 from ..domain.workflow import ACTIVE, ApplicationKind
 
-PENSION_STATES = ("all", "refundable", "applied")
+PensionState = Literal["all", "refundable", "applied"]
+PENSION_STATES: tuple[str, ...] = get_args(PensionState)
 _ACTIVE_VALUES = frozenset(s.value for s in ACTIVE)
 _ARRIVED = ArrivalStatus.ARRIVED.value
 
@@ -82,7 +84,7 @@ def _as_date(value: date | str) -> date:
 
 
 def pension_payments_for_person(
-    session: Session, *, person_id: int, year: int | None, state: str = "all"
+    session: Session, *, person_id: int, year: int | None, state: PensionState = "all"
 ) -> list[PensionPaymentRow]:
     """The person's pension payments of ``year`` (every year when None), by period start.
 

@@ -8,32 +8,34 @@ application; 撤销退费 on a pending one cancels every pending application of 
 
 Every function takes the session of a transaction the caller owns and never commits; when a
 function raises, the caller's rollback undoes everything it added (all-or-nothing).
+Reads return typed rows (fen, dates, enums, ID numbers masked); the web layer turns them
+into text (web/refund_presenters.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated, Literal
 
-from sqlalchemy import func, select
+from pydantic import ConfigDict, Field, StringConstraints, field_validator
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from ..domain import identity, rules, workflow
 from ..domain.errors import Conflict, Invalid, NotFound
-from ..domain.money import format_yuan
-from ..domain.rules import UNIT_PAYMENT_TYPE_LABELS, UnitPaymentType
+from ..domain.rules import UnitPaymentType
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, Person, RefundBatch, Unit, UnitPayment, UnitPaymentPerson
-from . import applications
+from . import applications, views
 from .applications import Actor, application_not_found
-from .bank_details import validate_bank_details
-from .pension import check_self_service_channel
-from .views import application_view
+from .bank_details import ACCOUNT_NAME_MAX, BankDetailsIn, check_account_name, checked, refusal
+from .views import ApplicationView
 
 KIND = ApplicationKind.UNIT_PENSION.value
 MAX_SELECTED = 1000  # a village's payment covers a few hundred persons
-_ID_MAX = 40
+ID_MAX = 40  # unit_payments.unit_payment_id, unit_payment_persons.line_id
+FIRST_MONTH, LAST_MONTH = 1, 12
 _ACTIVE = [s.value for s in workflow.ACTIVE]
 
 
@@ -53,39 +55,9 @@ def line_already_applied() -> Conflict:
     return Conflict("application.already_applied", "所选人员已申请退费，请勿重复申请", "line_ids")
 
 
-# --------------------------------------------------------------------------- filters
-
-
-def _check_year(year: object) -> int | None:
-    if year is None:
-        return None
-    if isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 2100:
-        raise Invalid("year.invalid", "缴费年度不正确", "year")
-    return year
-
-
-def _check_month(month: object, field: str = "month") -> int | None:
-    if month is None:
-        return None
-    if isinstance(month, bool) or not isinstance(month, int) or not 1 <= month <= 12:
-        raise Invalid("month.invalid", "缴费月份应为1至12", field)
-    return month
-
-
-def _check_payment_type(payment_type: object) -> str | None:
-    if payment_type in (None, ""):
-        return None
-    try:
-        return UnitPaymentType(payment_type).value
-    except ValueError:
-        raise Invalid("unit.payment_type_unknown", "缴费类型不正确", "payment_type") from None
-
-
-def _normalise_id_number(id_number: object) -> str | None:
+def _normalise_id_number(id_number: str | None) -> str | None:
     """A search box value: whitespace removed, trailing x uppercased; None when empty."""
-    if not isinstance(id_number, str):
-        return None
-    text = "".join(id_number.split()).upper()
+    text = "".join((id_number or "").split()).upper()
     return text or None
 
 
@@ -94,10 +66,80 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+# --------------------------------------------------------------------------- read models
+
+
+@dataclass(frozen=True, slots=True)
+class UnitPaymentView:
+    """One line of 可退费查询 (and the header of the 退费维护区)."""
+
+    unit_payment_id: str
+    unit_name: str
+    unit_tax_id: str
+    unit_ss_no: str
+    payment_type: UnitPaymentType
+    payment_year: int
+    payment_month: int
+    paid_count: int  # 实缴人数
+    refund_count: int  # 退费人数: lines refunded or being refunded
+    amount_fen: int
+    period_start: date
+    period_end: date
+    declaration_channel: str
+    refundable: bool  # the type allows it and someone is left to refund
+
+
+@dataclass(frozen=True, slots=True)
+class PersonLine:
+    """A person of a unit payment (选择区 / 退费区), ID number masked."""
+
+    line_id: str
+    name: str
+    ss_no: str
+    id_number_masked: str
+    amount_fen: int
+    period_start: date
+    period_end: date
+    refundable: bool
+    application_id: int | None
+    application_status: ApplicationStatus | None
+
+
+@dataclass(frozen=True, slots=True)
+class SavedBatch:
+    batch_id: int
+    amount_fen: int
+    applications: list[ApplicationView]
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRefund:
+    """One row of 退费进度: an application and its unit's 纳税人名称 / 单位社保号."""
+
+    application: ApplicationView
+    unit_name: str
+    unit_ss_no: str
+    unit_payment_id: str
+    cancellable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RefundPerson:
+    """The 退费人数 drill-down: 姓名, 证件号码 (masked), 个人编号, 缴费金额, 税款所属期起/止."""
+
+    line_id: str
+    name: str
+    id_number_masked: str
+    ss_no: str
+    amount_fen: int
+    period_start: date
+    period_end: date
+
+
 # --------------------------------------------------------------------------- payments
 
 
-def _counts():  # type: ignore[no-untyped-def]
+def _counts() -> tuple[ColumnElement[int], ColumnElement[int]]:
     """Per unit payment: 实缴人数 (its lines) and 退费人数 (lines refunded or being refunded)."""
     paid = (
         select(func.count(UnitPaymentPerson.line_id))
@@ -118,26 +160,26 @@ def _counts():  # type: ignore[no-untyped-def]
     return paid, refunding
 
 
-def _payment_row(up: UnitPayment, unit: Unit, paid_count: int, refund_count: int) -> dict[str, Any]:
-    type_refundable = rules.unit_type_refundable(up.payment_type)
-    return {
-        "unit_payment_id": up.unit_payment_id,
-        "unit_name": unit.name,
-        "unit_tax_id": unit.tax_id,
-        "unit_ss_no": unit.ss_no,
-        "payment_type": up.payment_type,
-        "payment_type_label": UNIT_PAYMENT_TYPE_LABELS[UnitPaymentType(up.payment_type)],
-        "payment_year": up.payment_year,
-        "payment_month": up.payment_month,
-        "paid_count": paid_count,
-        "refund_count": refund_count,
-        "amount": format_yuan(up.amount_fen),
-        "period_start": up.period_start.isoformat(),
-        "period_end": up.period_end.isoformat(),
-        "declaration_channel": up.declaration_channel,
-        # 退费 is offered while the type allows it and someone is left to refund.
-        "refundable": type_refundable and refund_count < paid_count,
-    }
+def _payment_view(
+    up: UnitPayment, unit: Unit, paid_count: int | None, refund_count: int | None
+) -> UnitPaymentView:
+    paid, refunding = paid_count or 0, refund_count or 0
+    return UnitPaymentView(
+        unit_payment_id=up.unit_payment_id,
+        unit_name=unit.name,
+        unit_tax_id=unit.tax_id,
+        unit_ss_no=unit.ss_no,
+        payment_type=UnitPaymentType(up.payment_type),
+        payment_year=up.payment_year,
+        payment_month=up.payment_month,
+        paid_count=paid,
+        refund_count=refunding,
+        amount_fen=up.amount_fen,
+        period_start=up.period_start,
+        period_end=up.period_end,
+        declaration_channel=up.declaration_channel,
+        refundable=rules.unit_type_refundable(up.payment_type) and refunding < paid,
+    )
 
 
 def list_payments(
@@ -146,16 +188,13 @@ def list_payments(
     unit_id: int,
     year: int | None = None,
     month: int | None = None,
-    payment_type: str | None = None,
+    payment_type: UnitPaymentType | None = None,
     id_number: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[UnitPaymentView]:
     """可退费查询: the unit's payments of 缴费年度 / 缴费月份 / 缴费类型 (None = any).
 
     `id_number` keeps the payments that cover that person. One SQL statement.
     """
-    _check_year(year)
-    _check_month(month)
-    payment_type = _check_payment_type(payment_type)
     paid, refunding = _counts()
     query = (
         select(UnitPayment, Unit, paid.label("paid_count"), refunding.label("refund_count"))
@@ -167,7 +206,7 @@ def list_payments(
     if month is not None:
         query = query.where(UnitPayment.payment_month == month)
     if payment_type is not None:
-        query = query.where(UnitPayment.payment_type == payment_type)
+        query = query.where(UnitPayment.payment_type == payment_type.value)
     wanted = _normalise_id_number(id_number)
     if wanted is not None:
         query = query.where(
@@ -187,25 +226,17 @@ def list_payments(
             UnitPayment.unit_payment_id,
         )
     ).all()
-    return [
-        _payment_row(up, unit, paid_n or 0, refund_n or 0) for up, unit, paid_n, refund_n in rows
-    ]
+    return [_payment_view(*row) for row in rows]
 
 
-def _own_payment(session: Session, *, unit_id: int, unit_payment_id: object) -> UnitPayment:
-    if (
-        not isinstance(unit_payment_id, str)
-        or not unit_payment_id
-        or len(unit_payment_id) > _ID_MAX
-    ):
-        raise payment_not_found()
-    up = session.get(UnitPayment, unit_payment_id)
+def _own_payment(session: Session, *, unit_id: int, unit_payment_id: str) -> UnitPayment:
+    up = session.get(UnitPayment, unit_payment_id) if unit_payment_id else None
     if up is None or up.unit_id != unit_id:
         raise payment_not_found()
     return up
 
 
-def get_payment(session: Session, *, unit_id: int, unit_payment_id: str) -> dict[str, Any]:
+def get_payment(session: Session, *, unit_id: int, unit_payment_id: str) -> UnitPaymentView:
     """One payment row (the header of the 退费维护区), 404 unless it is the unit's."""
     up = _own_payment(session, unit_id=unit_id, unit_payment_id=unit_payment_id)
     paid, refunding = _counts()
@@ -214,7 +245,7 @@ def get_payment(session: Session, *, unit_id: int, unit_payment_id: str) -> dict
         .join(Unit, Unit.id == UnitPayment.unit_id)
         .where(UnitPayment.unit_payment_id == up.unit_payment_id)
     ).one()
-    return _payment_row(row[0], row[1], row[2] or 0, row[3] or 0)
+    return _payment_view(*row)
 
 
 def list_persons(
@@ -224,7 +255,7 @@ def list_persons(
     unit_payment_id: str,
     id_number: str | None = None,
     name: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[PersonLine]:
     """选择区 / 退费区: the person lines of one of the unit's payments (404 otherwise).
 
     Filters: the full ID number, and a part of the name. A line is refundable when it has no
@@ -249,23 +280,23 @@ def list_persons(
     wanted = _normalise_id_number(id_number)
     if wanted is not None:
         query = query.where(Person.id_number == wanted)
-    if isinstance(name, str) and name.strip():
+    if name and name.strip():
         query = query.where(Person.name.like(_like_pattern(name.strip()), escape="\\"))
     type_refundable = rules.unit_type_refundable(up.payment_type)
     rows = session.execute(query.order_by(UnitPaymentPerson.line_id)).all()
     return [
-        {
-            "line_id": line.line_id,
-            "name": person.name,
-            "ss_no": line.ss_no,
-            "id_number": identity.mask_id_number(person.id_number),
-            "amount": format_yuan(line.amount_fen),
-            "period_start": up.period_start.isoformat(),
-            "period_end": up.period_end.isoformat(),
-            "refundable": type_refundable and app_id is None,
-            "application_id": app_id,
-            "refund_status_label": workflow.labels(status, KIND).refund_status,
-        }
+        PersonLine(
+            line_id=line.line_id,
+            name=person.name,
+            ss_no=line.ss_no,
+            id_number_masked=identity.mask_id_number(person.id_number),
+            amount_fen=line.amount_fen,
+            period_start=up.period_start,
+            period_end=up.period_end,
+            refundable=type_refundable and app_id is None,
+            application_id=app_id,
+            application_status=ApplicationStatus(status) if status else None,
+        )
         for line, person, app_id, status in rows
     ]
 
@@ -273,56 +304,74 @@ def list_persons(
 # --------------------------------------------------------------------------- saving a batch
 
 
-class BatchResult(NamedTuple):
-    batch: RefundBatch
-    applications: list[Application]
+class UnitBatchIn(BankDetailsIn):
+    """保存 in the 退费维护区: the chosen persons (退费区), 缴费月份 and the bank details."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "unit_payment_id": "UP00000001",
+                    "line_ids": ["UL00000001", "UL00000002"],
+                    "payment_month": 1,
+                    "bank_account_no": "6228480402564890018",
+                    "account_no_confirmed": False,
+                    "bank_account_name": "华容区庙岭镇新庙村村民委员会",
+                    "bank_account_type": "bank_card",
+                    "bank_category": "103",
+                    "contact_name": "邱世贵",
+                    "contact_phone": "13812341234",
+                }
+            ]
+        },
+    )
+
+    unit_payment_id: Annotated[str, StringConstraints(max_length=ID_MAX)]
+    line_ids: list[Annotated[str, StringConstraints(max_length=ID_MAX)]] = Field(
+        max_length=MAX_SELECTED, description="退费区的人员；重复的只算一次"
+    )
+    payment_month: int | None = Field(description="缴费月份 1-12")
+    bank_account_name: Annotated[str, StringConstraints(max_length=ACCOUNT_NAME_MAX)] = Field(
+        description="银行账户名称"
+    )
+    channel: Literal["web", "mobile_app"] = "web"
+
+    @field_validator("line_ids")
+    @classmethod
+    def _selection(cls, value: list[str]) -> list[str]:
+        """Trimmed, without duplicates, in the order given; a blank id stays (404 later)."""
+        if not value:
+            raise refusal(Invalid("unit.no_person_selected", "请选择退费人员", "line_ids"))
+        return list(dict.fromkeys(i.strip() for i in value))
+
+    @field_validator("payment_month")
+    @classmethod
+    def _month(cls, value: int | None) -> int | None:
+        if value is None:
+            raise refusal(Invalid("month.required", "请填写缴费月份", "payment_month"))
+        if not FIRST_MONTH <= value <= LAST_MONTH:
+            raise refusal(Invalid("month.invalid", "缴费月份应为1至12", "payment_month"))
+        return value
+
+    @field_validator("bank_account_name")
+    @classmethod
+    def _account_name(cls, value: str) -> str:
+        return checked(lambda: check_account_name(value))
 
 
-def _selected_line_ids(line_ids: Iterable[object] | None) -> list[str]:
-    if line_ids is None or isinstance(line_ids, (str, bytes)):
-        raise Invalid("unit.no_person_selected", "请选择退费人员", "line_ids")
-    ids: list[str] = []
-    for raw in line_ids:
-        if not isinstance(raw, str) or not raw.strip() or len(raw.strip()) > _ID_MAX:
-            raise line_not_found()
-        lid = raw.strip()
-        if lid not in ids:
-            ids.append(lid)
-    if not ids:
-        raise Invalid("unit.no_person_selected", "请选择退费人员", "line_ids")
-    if len(ids) > MAX_SELECTED:
-        raise Invalid("unit.too_many_selected", f"一次最多选择{MAX_SELECTED}名退费人员", "line_ids")
-    return ids
-
-
-def create_batch(
-    session: Session,
-    *,
-    unit_id: int,
-    unit_payment_id: str,
-    line_ids: Iterable[object],
-    payment_month: object,
-    bank_account_no: object,
-    account_no_confirmed: bool = False,
-    bank_account_name: object,
-    bank_account_type: object,
-    bank_category: object,
-    contact_name: object,
-    contact_phone: object,
-    channel: object = Channel.WEB.value,
-    at: datetime,
-) -> BatchResult:
+def save_batch(session: Session, *, unit_id: int, batch: UnitBatchIn, at: datetime) -> SavedBatch:
     """保存 in the 退费维护区: one RefundBatch and one pending application per chosen line.
 
-    Checks, in order: the payment is the unit's (404); its type is refundable (422
-    ``unit.payment_type_not_refundable``); a selection (422 ``unit.no_person_selected``); every
-    line belongs to that payment (404); 缴费月份 and the bank details (422 with the field);
-    no chosen line is in an active application (409 ``application.already_applied``, also
-    when a concurrent save wins the race). The amount is the sum of the chosen lines.
+    The input model has checked the selection, 缴费月份 and the bank details. Then, in order:
+    the payment is the unit's (404); its type is refundable (422
+    ``unit.payment_type_not_refundable``); every line belongs to that payment (404); no chosen
+    line is in an active application (409 ``application.already_applied``, also when a
+    concurrent save wins the race). The amount is the sum of the chosen lines.
     """
-    up = _own_payment(session, unit_id=unit_id, unit_payment_id=unit_payment_id)
+    up = _own_payment(session, unit_id=unit_id, unit_payment_id=batch.unit_payment_id)
     rules.check_unit_payment_refundable(up.payment_type)
-    ids = _selected_line_ids(line_ids)
+    ids = batch.line_ids
     lines = {
         line.line_id: (line, person)
         for line, person in session.execute(
@@ -336,19 +385,6 @@ def create_batch(
     }
     if any(lid not in lines for lid in ids):
         raise line_not_found()
-    if payment_month is None or payment_month == "":
-        raise Invalid("month.required", "请填写缴费月份", "payment_month")
-    month = _check_month(payment_month, "payment_month")
-    channel = check_self_service_channel(channel)
-    details = validate_bank_details(
-        bank_account_type=bank_account_type,
-        bank_account_no=bank_account_no,
-        account_no_confirmed=account_no_confirmed,
-        bank_account_name=bank_account_name,
-        bank_category=bank_category,
-        contact_name=contact_name,
-        contact_phone=contact_phone,
-    )
     busy = session.execute(
         select(Application.id)
         .where(Application.unit_line_id.in_(ids), Application.status.in_(_ACTIVE))
@@ -357,82 +393,56 @@ def create_batch(
     if busy is not None:
         raise line_already_applied()
 
-    batch = RefundBatch(
+    row = RefundBatch(
         unit_id=unit_id,
         unit_payment_id=up.unit_payment_id,
         amount_fen=sum(lines[lid][0].amount_fen for lid in ids),
         created_at=at,
     )
-    session.add(batch)
+    session.add(row)
     session.flush()
     created = []
     for lid in ids:
         line, person = lines[lid]
         app = Application(
             kind=KIND,
-            channel=channel,
+            channel=Channel(batch.channel).value,
             person_id=person.id,
             unit_id=unit_id,
             region_code=person.region_code,
             unit_line_id=line.line_id,
-            batch_id=batch.id,
+            batch_id=row.id,
             amount_fen=line.amount_fen,
             payment_year=up.payment_year,
-            payment_month=month,
+            payment_month=batch.payment_month,
             period_start=up.period_start,
             period_end=up.period_end,
-            bank_account_type=details.bank_account_type,
-            bank_account_no=details.bank_account_no,
-            bank_account_name=details.bank_account_name,
-            bank_category=details.bank_category,
-            contact_name=details.contact_name,
-            contact_phone=details.contact_phone,
+            bank_account_type=batch.bank_account_type,
+            bank_account_no=batch.bank_account_no,
+            bank_account_name=batch.bank_account_name,
+            bank_category=batch.bank_category,
+            contact_name=batch.contact_name,
+            contact_phone=batch.contact_phone,
         )
         try:
-            created.append(
-                applications.create(session, application=app, actor=Actor.unit(unit_id), at=at)
-            )
+            applications.create(session, application=app, actor=Actor.unit(unit_id), at=at)
         except Conflict as exc:
-            if exc.code == "application.already_applied":
+            if exc.code == applications.ALREADY_APPLIED_CODE:
                 raise line_already_applied() from None
             raise
-    return BatchResult(batch, created)
-
-
-def batch_view(result: BatchResult) -> dict[str, Any]:
-    """The API's answer to a save: ``{batch_id, amount, applications: [...]}``."""
-    return {
-        "batch_id": result.batch.id,
-        "amount": format_yuan(result.batch.amount_fen),
-        "applications": [application_view(a) for a in result.applications],
-    }
+        created.append(views.application(app))
+    return SavedBatch(batch_id=row.id, amount_fen=row.amount_fen, applications=created)
 
 
 # --------------------------------------------------------------------------- progress, cancel
 
 
-def _progress_row(app: Application, unit: Unit, line: UnitPaymentPerson) -> dict[str, Any]:
-    view = application_view(app)
-    view.update(
-        unit_name=unit.name,
-        unit_ss_no=unit.ss_no,
-        unit_payment_id=line.unit_payment_id,
-        refund_count=1,
-        hrss_status_label=workflow.hrss_status_label(app.status),
-        tax_review_status_label=workflow.labels(app.status, KIND).review_status,
-        tax_review_result_label=workflow.tax_review_result_label(app.status),
-        cancellable=app.status == ApplicationStatus.PENDING_REVIEW,
-    )
-    return view
-
-
-def progress(session: Session, *, unit_id: int, year: int | None = None) -> list[dict[str, Any]]:
+def progress(session: Session, *, unit_id: int, year: int | None = None) -> list[UnitRefund]:
     """退费进度: one row per application of the unit (of 缴费年度 `year`), newest first.
 
     Columns of the manual: 纳税人名称, 单位社保号, 缴费金额, 退费人数 (1), 所属期起/止,
     人社处理状态, 税务审核状态, 税务审核结果. Cancelled applications are included.
     """
-    _check_year(year)
     query = (
         select(Application, Unit, UnitPaymentPerson)
         .join(Unit, Unit.id == Application.unit_id)
@@ -444,11 +454,20 @@ def progress(session: Session, *, unit_id: int, year: int | None = None) -> list
     rows = session.execute(
         query.order_by(Application.created_at.desc(), Application.id.desc())
     ).all()
-    return [_progress_row(app, unit, line) for app, unit, line in rows]
+    return [
+        UnitRefund(
+            application=views.application(app),
+            unit_name=unit.name,
+            unit_ss_no=unit.ss_no,
+            unit_payment_id=line.unit_payment_id,
+            cancellable=app.status == ApplicationStatus.PENDING_REVIEW,
+        )
+        for app, unit, line in rows
+    ]
 
 
 def _own_application(
-    session: Session, *, unit_id: int, application_id: object, lock: bool = False
+    session: Session, *, unit_id: int, application_id: int, lock: bool = False
 ) -> Application:
     app = applications.find(session, application_id, lock=lock)
     if app is None or app.kind != KIND or app.unit_id != unit_id:
@@ -456,10 +475,8 @@ def _own_application(
     return app
 
 
-def progress_persons(
-    session: Session, *, unit_id: int, application_id: int
-) -> list[dict[str, Any]]:
-    """The 退费人数 drill-down: 姓名, 证件号码 (masked), 个人编号, 缴费金额, 税款所属期起/止."""
+def progress_persons(session: Session, *, unit_id: int, application_id: int) -> list[RefundPerson]:
+    """The 退费人数 drill-down of one of the unit's applications (one person each)."""
     app = _own_application(session, unit_id=unit_id, application_id=application_id)
     line, person = session.execute(
         select(UnitPaymentPerson, Person)
@@ -467,15 +484,15 @@ def progress_persons(
         .where(UnitPaymentPerson.line_id == app.unit_line_id)
     ).one()
     return [
-        {
-            "line_id": line.line_id,
-            "name": person.name,
-            "id_number": identity.mask_id_number(person.id_number),
-            "ss_no": line.ss_no,
-            "amount": format_yuan(app.amount_fen),
-            "period_start": app.period_start.isoformat(),
-            "period_end": app.period_end.isoformat(),
-        }
+        RefundPerson(
+            line_id=line.line_id,
+            name=person.name,
+            id_number_masked=identity.mask_id_number(person.id_number),
+            ss_no=line.ss_no,
+            amount_fen=app.amount_fen,
+            period_start=app.period_start,
+            period_end=app.period_end,
+        )
     ]
 
 

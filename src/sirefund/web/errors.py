@@ -117,29 +117,40 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, A
     return {"error": {"code": code, "message": message, "field": field}}
 
 
-def validation_message(error: ErrorDetails | Mapping[str, Any]) -> str:
-    """The Chinese message of one pydantic error: our own validators' text (they raise
-    ValueError with a Chinese message), else the message of its type."""
-    etype = error.get("type", "")
+def describe_validation_error(error: Mapping[str, Any]) -> ErrorDetail:
+    """One pydantic error as the contract's code, Chinese message and field. The API answers
+    the first of a request's errors with it; a page shows each next to its field.
+
+    An error whose type is a dotted domain code was raised by an input model's validator from
+    a domain error (services/bank_details.refusal): its code and message pass unchanged.
+    """
+    loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    field = ".".join(loc) or None
+    etype = str(error.get("type", ""))
+    ctx = error.get("ctx") or {}
+    if "." in etype and "message" in ctx:
+        return ErrorDetail(code=etype, message=str(ctx["message"]), field=field)
+    if etype == "json_invalid":
+        return ErrorDetail(code="request.malformed_json", message="请求内容不是合法的JSON")
     if etype == "value_error":
-        cause = (error.get("ctx") or {}).get("error")
-        return str(cause) if cause else str(error.get("msg", "格式不正确"))
-    return _VALIDATION_MESSAGES.get(etype, "输入内容格式不正确")
+        # Raised by our own validators, which carry a Chinese message.
+        err = ctx.get("error")
+        msg = str(err) if err else str(error.get("msg", "格式不正确"))
+        return ErrorDetail(code=f"validation.{field or 'body'}", message=msg, field=field)
+    message = _VALIDATION_MESSAGES.get(etype, "输入内容格式不正确")
+    return ErrorDetail(code=f"validation.{etype or 'invalid'}", message=message, field=field)
 
 
 def validation_error_body(exc: RequestValidationError) -> dict[str, Any]:
     errors = exc.errors()
-    if not errors:
-        return error_body("validation.request.bad", "输入内容格式不正确")
-    first: Mapping[str, Any] = errors[0]
-    where = ("body", "query", "path", "header")
-    field = ".".join(str(p) for p in first.get("loc", ()) if p not in where) or None
-    etype = first.get("type", "")
-    if etype == "json_invalid":
-        return error_body("request.malformed_json", "请求内容不是合法的JSON", None)
-    if etype == "value_error":
-        return error_body(f"validation.{field or 'body'}", validation_message(first), field)
-    return error_body(f"validation.{etype or 'invalid'}", validation_message(first), field)
+    first = errors[0] if errors else {"type": "request.bad", "loc": ()}
+    detail = describe_validation_error(first)
+    return error_body(detail.code, detail.message, detail.field)
+
+
+def validation_message(error: ErrorDetails | Mapping[str, Any]) -> str:
+    """The Chinese message of one pydantic error, as a page shows it next to the field."""
+    return describe_validation_error(error).message
 
 
 def install(app: FastAPI) -> None:

@@ -1,20 +1,24 @@
 """API routes: 城乡居民基本养老保险退费（个人）, for persons (api.md "Pension, person").
 
 Routes only translate HTTP to service calls: the transaction is opened here, the rules are in
-services/pension.py. Another person's payment or application answers 404.
+services/pension.py, the text of the answers in web/refund_presenters.py. Another person's
+payment or application answers 404.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from ...services import pension
-from ...services.paging import paginate
-from ...services.views import application_view
-from ..deps import Clock, CurrentPerson, DbSession
-from ..idempotency import run_idempotent
+from ...services.queries import PensionState
+from .. import presenters, refund_presenters
+from ..deps import CurrentPerson, DbSession
+from .listing import create_once, page_of
 from .params import ApplicationId, PageNo, PageSize, Year
 from .refund_schemas import (
     ApplicationDetailOut,
@@ -40,22 +44,15 @@ def list_payments(
     db: DbSession,
     year: Year = None,
     state: Annotated[
-        Literal["refundable", "applied", "all"],
+        PensionState,
         Query(description="查询状态：refundable 可退费 / applied 已申请 / all 全部"),
     ] = "all",
     page: PageNo = 1,
     page_size: PageSize = 10,
-) -> dict:
+) -> dict[str, Any]:
     with db.begin() as session:
-        result = pension.list_payments(
-            session,
-            person_id=person.account_id,
-            year=year,
-            state=state,
-            page=page,
-            page_size=page_size,
-        )
-    return result.as_dict()
+        rows = pension.payments(session, person_id=person.account_id, year=year, state=state)
+    return page_of(rows, page=page, page_size=page_size, present=refund_presenters.pension_line)
 
 
 @router.post(
@@ -68,24 +65,13 @@ def list_payments(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def apply_refund(
-    body: PensionRefundIn,
-    request: Request,
-    person: CurrentPerson,
-    db: DbSession,
-    clock: Clock,
-):  # type: ignore[no-untyped-def]
-    at = clock.now()  # type: ignore[attr-defined]
-    today = clock.today()  # type: ignore[attr-defined]
+    body: PensionRefundIn, request: Request, person: CurrentPerson, db: DbSession
+) -> JSONResponse:
+    def create(session: Session, at: datetime) -> dict[str, Any]:
+        created = pension.apply(session, person_id=person.account_id, refund=body, at=at)
+        return {"applications": [presenters.application(a) for a in created]}
 
-    def action(session):  # type: ignore[no-untyped-def]
-        created = pension.apply(
-            session, person_id=person.account_id, at=at, today=today, **body.model_dump()
-        )
-        return {"applications": [application_view(a) for a in created]}
-
-    return run_idempotent(
-        request, db=db, principal=person, body=body.model_dump(mode="json"), at=at, action=action
-    )
+    return create_once(request, db=db, principal=person, body=body, create=create)
 
 
 @router.get(
@@ -100,10 +86,10 @@ def list_refunds(
     year: Year = None,
     page: PageNo = 1,
     page_size: PageSize = 10,
-) -> dict:
+) -> dict[str, Any]:
     with db.begin() as session:
         rows = pension.progress(session, person_id=person.account_id, year=year)
-    return paginate(rows, page=page, page_size=page_size).as_dict()
+    return page_of(rows, page=page, page_size=page_size, present=refund_presenters.pension_refund)
 
 
 @router.get(
@@ -112,9 +98,12 @@ def list_refunds(
     summary="一条退费申请及其状态记录",
     responses=error_responses(401, 403, 404),
 )
-def get_refund(application_id: ApplicationId, person: CurrentPerson, db: DbSession) -> dict:
+def get_refund(
+    application_id: ApplicationId, person: CurrentPerson, db: DbSession
+) -> dict[str, Any]:
     with db.begin() as session:
-        return pension.detail(session, person_id=person.account_id, application_id=application_id)
+        detail = pension.detail(session, person_id=person.account_id, application_id=application_id)
+    return refund_presenters.pension_refund_detail(detail)
 
 
 @router.post(
@@ -124,12 +113,13 @@ def get_refund(application_id: ApplicationId, person: CurrentPerson, db: DbSessi
     responses=error_responses(401, 403, 404, 409),
 )
 def cancel_refund(
-    application_id: ApplicationId, person: CurrentPerson, db: DbSession, clock: Clock
-) -> dict:
+    application_id: ApplicationId, request: Request, person: CurrentPerson, db: DbSession
+) -> dict[str, Any]:
     with db.begin() as session:
-        app = pension.cancel(
-            session, person_id=person.account_id, application_id=application_id, at=clock.now()
-        )  # type: ignore[attr-defined]
-        view = application_view(app)
-        view["cancellable"] = False
-        return view
+        view = pension.cancel(
+            session,
+            person_id=person.account_id,
+            application_id=application_id,
+            at=request.app.state.clock.now(),
+        )
+    return {**presenters.application(view), "cancellable": False}

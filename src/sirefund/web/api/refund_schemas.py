@@ -1,23 +1,25 @@
 """Pydantic models of the pension (person) and unit APIs, for validation and /openapi.json.
 
-Every string and list has a cap, so an oversize value is a 422 with a Chinese message, never
-a database error. Enumerations that the services check with their own codes and Chinese
-messages (account type, bank category, month …) are plain capped strings here, so a client
-gets the domain's code (``bank_category.unknown``) rather than a generic one.
+The input models live with their use cases (services/pension.py, services/units.py, which
+take them validated) and are re-exported here. Every string and list has a cap, so an
+oversize value is a 422 with a Chinese message, never a database error; enumerations checked
+with the domain's own codes (account type, bank category, month …) are capped strings whose
+validators answer ``bank_category.unknown`` and the like rather than a generic code.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
+from ...services.pension import PensionRefundIn
+from ...services.units import UnitBatchIn
 from .. import errors
 
-T = TypeVar("T")
+__all__ = ["PensionRefundIn", "UnitBatchIn"]  # input models, defined with their use cases
 
-PaymentId = Annotated[str, StringConstraints(max_length=40)]
-MAX_IDS = 1000
+T = TypeVar("T")
 
 
 _STATUS_TEXT = {
@@ -119,49 +121,6 @@ class PensionPaymentOut(BaseModel):
     )
 
 
-class PensionRefundIn(BaseModel):
-    """申请退费: one application per selected payment, with the dialog's bank details."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "payment_ids": ["PP00000001"],
-                    "bank_account_type": "bank_card",
-                    "bank_account_no": "6228480402564890018",
-                    "account_no_confirmed": False,
-                    "bank_category": "103",
-                    "contact_name": "邱世贵",
-                    "contact_phone": "13812341234",
-                    "channel": "web",
-                }
-            ]
-        },
-    )
-
-    payment_ids: list[PaymentId] = Field(max_length=100, description="所选缴费记录；重复的只算一次")
-    bank_account_type: Annotated[str, StringConstraints(max_length=20)] = Field(
-        description="账户类型：bank_card 银行卡 / passbook 存折"
-    )
-    bank_account_no: Annotated[str, StringConstraints(max_length=40)] = Field(
-        description="银行账号"
-    )
-    account_no_confirmed: bool = Field(
-        default=False, description="银联卡号未通过校验时，申请人确认卡号无误"
-    )
-    bank_category: Annotated[str, StringConstraints(max_length=6)] = Field(
-        description="银行类别（CNAPS 行别代码，如 103 中国农业银行）"
-    )
-    contact_name: Annotated[str, StringConstraints(max_length=50)] = Field(description="联系人名称")
-    contact_phone: Annotated[str, StringConstraints(max_length=20)] = Field(
-        description="联系人电话"
-    )
-    channel: Literal["web", "mobile_app"] = Field(
-        default="web", description="web 电子税务局 / mobile_app 楚税通"
-    )
-
-
 # --------------------------------------------------------------------------- unit
 
 
@@ -194,52 +153,6 @@ class UnitPersonOut(BaseModel):
     refundable: bool
     application_id: int | None = None
     refund_status_label: str | None = Field(default=None, examples=["未申请"])
-
-
-class UnitBatchIn(BaseModel):
-    """保存 in the 退费维护区: the chosen persons (退费区) and the bank details."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "unit_payment_id": "UP00000001",
-                    "line_ids": ["UL00000001", "UL00000002"],
-                    "payment_month": 1,
-                    "bank_account_no": "6228480402564890018",
-                    "account_no_confirmed": False,
-                    "bank_account_name": "华容区庙岭镇新庙村村民委员会",
-                    "bank_account_type": "bank_card",
-                    "bank_category": "103",
-                    "contact_name": "邱世贵",
-                    "contact_phone": "13812341234",
-                }
-            ]
-        },
-    )
-
-    unit_payment_id: PaymentId
-    line_ids: list[PaymentId] = Field(
-        max_length=MAX_IDS, description="退费区的人员；重复的只算一次"
-    )
-    payment_month: int | None = Field(description="缴费月份 1-12")
-    bank_account_no: Annotated[str, StringConstraints(max_length=40)] = Field(
-        description="银行账号"
-    )
-    account_no_confirmed: bool = False
-    bank_account_name: Annotated[str, StringConstraints(max_length=100)] = Field(
-        description="银行账户名称"
-    )
-    bank_account_type: Annotated[str, StringConstraints(max_length=20)] = Field(
-        description="账户类型：bank_card 银行卡 / passbook 存折"
-    )
-    bank_category: Annotated[str, StringConstraints(max_length=6)] = Field(description="银行类别")
-    contact_name: Annotated[str, StringConstraints(max_length=50)] = Field(description="联系人名称")
-    contact_phone: Annotated[str, StringConstraints(max_length=20)] = Field(
-        description="联系人电话"
-    )
-    channel: Literal["web", "mobile_app"] = "web"
 
 
 class BatchOut(BaseModel):

@@ -1,19 +1,25 @@
 """API routes: 城乡居民基本养老保险退费（村组）, for units (api.md "Pension, unit").
 
 Routes only translate HTTP to service calls: the transaction is opened here, the rules are in
-services/units.py. Another unit's payment or application answers 404.
+services/units.py, the text of the answers in web/refund_presenters.py. Another unit's
+payment or application answers 404.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
+from ...domain.rules import UnitPaymentType
 from ...services import units
-from ...services.paging import MAX_PAGE_SIZE, paginate
-from ..deps import Clock, CurrentUnit, DbSession
-from ..idempotency import run_idempotent
+from ...services.paging import MAX_PAGE_SIZE
+from .. import refund_presenters
+from ..deps import CurrentUnit, DbSession
+from .listing import create_once, page_of
 from .params import ApplicationId, PageNo, PageSize, Year
 from .refund_schemas import (
     BatchOut,
@@ -29,7 +35,9 @@ from .refund_schemas import (
 
 router = APIRouter(tags=["unit"])
 
-UnitPaymentId = Annotated[str, Path(min_length=1, max_length=40, description="缴费记录编号")]
+UnitPaymentId = Annotated[
+    str, Path(min_length=1, max_length=units.ID_MAX, description="缴费记录编号")
+]
 IdNumber = Annotated[str | None, Query(max_length=40, description="证件号码（完整号码）")]
 
 
@@ -43,7 +51,10 @@ def list_payments(
     unit: CurrentUnit,
     db: DbSession,
     year: Year = None,
-    month: Annotated[int | None, Query(ge=1, le=12, description="缴费月份")] = None,
+    month: Annotated[
+        int | None,
+        Query(ge=units.FIRST_MONTH, le=units.LAST_MONTH, description="缴费月份"),
+    ] = None,
     payment_type: Annotated[
         Literal["collective_subsidy", "special_group_proxy", "normal"] | None,
         Query(
@@ -53,17 +64,17 @@ def list_payments(
     id_number: IdNumber = None,
     page: PageNo = 1,
     page_size: PageSize = 10,
-) -> dict:
+) -> dict[str, Any]:
     with db.begin() as session:
         rows = units.list_payments(
             session,
             unit_id=unit.account_id,
             year=year,
             month=month,
-            payment_type=payment_type,
+            payment_type=UnitPaymentType(payment_type) if payment_type else None,
             id_number=id_number,
         )
-    return paginate(rows, page=page, page_size=page_size).as_dict()
+    return page_of(rows, page=page, page_size=page_size, present=refund_presenters.unit_payment)
 
 
 @router.get(
@@ -80,7 +91,7 @@ def list_persons(
     name: Annotated[str | None, Query(max_length=50, description="姓名（可输入部分）")] = None,
     page: PageNo = 1,
     page_size: PageSize = 10,
-) -> dict:
+) -> dict[str, Any]:
     with db.begin() as session:
         rows = units.list_persons(
             session,
@@ -89,7 +100,7 @@ def list_persons(
             id_number=id_number,
             name=name,
         )
-    return paginate(rows, page=page, page_size=page_size).as_dict()
+    return page_of(rows, page=page, page_size=page_size, present=refund_presenters.unit_person)
 
 
 @router.post(
@@ -102,21 +113,13 @@ def list_persons(
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def create_batch(
-    body: UnitBatchIn,
-    request: Request,
-    unit: CurrentUnit,
-    db: DbSession,
-    clock: Clock,
-):  # type: ignore[no-untyped-def]
-    at = clock.now()  # type: ignore[attr-defined]
+    body: UnitBatchIn, request: Request, unit: CurrentUnit, db: DbSession
+) -> JSONResponse:
+    def create(session: Session, at: datetime) -> dict[str, Any]:
+        saved = units.save_batch(session, unit_id=unit.account_id, batch=body, at=at)
+        return refund_presenters.saved_batch(saved)
 
-    def action(session):  # type: ignore[no-untyped-def]
-        result = units.create_batch(session, unit_id=unit.account_id, at=at, **body.model_dump())
-        return units.batch_view(result)
-
-    return run_idempotent(
-        request, db=db, principal=unit, body=body.model_dump(mode="json"), at=at, action=action
-    )
+    return create_once(request, db=db, principal=unit, body=body, create=create)
 
 
 @router.get(
@@ -131,10 +134,10 @@ def list_refunds(
     year: Year = None,
     page: PageNo = 1,
     page_size: PageSize = 10,
-) -> dict:
+) -> dict[str, Any]:
     with db.begin() as session:
         rows = units.progress(session, unit_id=unit.account_id, year=year)
-    return paginate(rows, page=page, page_size=page_size).as_dict()
+    return page_of(rows, page=page, page_size=page_size, present=refund_presenters.unit_refund)
 
 
 @router.get(
@@ -143,12 +146,14 @@ def list_refunds(
     summary="退费人数明细：姓名、证件号码、个人编号、缴费金额、所属期",
     responses=error_responses(401, 403, 404),
 )
-def list_refund_persons(application_id: ApplicationId, unit: CurrentUnit, db: DbSession) -> dict:
+def list_refund_persons(
+    application_id: ApplicationId, unit: CurrentUnit, db: DbSession
+) -> dict[str, Any]:
     with db.begin() as session:
         rows = units.progress_persons(
             session, unit_id=unit.account_id, application_id=application_id
         )
-    return paginate(rows, page=1, page_size=MAX_PAGE_SIZE).as_dict()
+    return page_of(rows, page=1, page_size=MAX_PAGE_SIZE, present=refund_presenters.refund_person)
 
 
 @router.post(
@@ -158,10 +163,13 @@ def list_refund_persons(application_id: ApplicationId, unit: CurrentUnit, db: Db
     responses=error_responses(401, 403, 404, 409),
 )
 def cancel_refund(
-    application_id: ApplicationId, unit: CurrentUnit, db: DbSession, clock: Clock
-) -> dict:
+    application_id: ApplicationId, request: Request, unit: CurrentUnit, db: DbSession
+) -> dict[str, list[int]]:
     with db.begin() as session:
         cancelled = units.cancel(
-            session, unit_id=unit.account_id, application_id=application_id, at=clock.now()
-        )  # type: ignore[attr-defined]
+            session,
+            unit_id=unit.account_id,
+            application_id=application_id,
+            at=request.app.state.clock.now(),
+        )
     return {"cancelled": cancelled}

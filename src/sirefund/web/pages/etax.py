@@ -18,13 +18,13 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from ...domain.errors import DomainError
-from ...domain.rules import BANK_ACCOUNT_TYPE_LABELS, BANK_CATEGORIES
 from ...domain.workflow import Channel
-from ...services import accounts, bank_details, pension
+from ...services import accounts, pension
 from ...services.accounts import Principal
-from ..deps import DbSession
-from . import accounts_pages, common, etax_medical, etax_unit, guard
-from .common import Form, in_transaction, render
+from .. import refund_presenters
+from ..deps import Db, DbSession
+from . import accounts_pages, common, etax_medical, etax_unit, guard, pension_flow
+from .common import in_transaction, render
 
 router = APIRouter(include_in_schema=False)
 CHANNEL = Channel.WEB.value
@@ -116,7 +116,7 @@ def _menu(
     principal: Principal | None,
     *,
     heading: str,
-    crumbs: list,
+    crumbs: list[tuple[str, str | None]],
     items: list[dict[str, str]],
     nav: str,
     intro: str = "",
@@ -222,8 +222,8 @@ async def _section(request: Request, section: str, principal: guard.PagePrincipa
 
 
 def _section_route(section: str) -> None:
-    async def page(request: Request) -> Response:
-        return await _section(request, section)
+    async def page(request: Request, principal: guard.PagePrincipal) -> Response:
+        return await _section(request, section, principal)
 
     page.__name__ = f"section_{section.replace('-', '_')}"
     router.add_api_route(f"/etax/{section}", page, methods=["GET"])
@@ -280,91 +280,21 @@ async def logout(request: Request, principal: guard.PagePrincipal) -> Response:
 # --------------------------------------------------------------------------- pension (person)
 
 PENSION_CRUMBS = [*PATH_TO_OTHER, (PENSION_TITLE, "/etax/pension")]
-STATE_OPTIONS = [("refundable", "可退费"), ("applied", "已申请")]
-BANK_FIELDS = (
-    "bank_account_type",
-    "bank_account_no",
-    "bank_category",
-    "contact_name",
-    "contact_phone",
-)
-
-
-def _pension_query(request: Request, form: Form | None = None) -> dict[str, Any]:
-    """缴费年度 / 查询状态 / 页码 from the query string (GET) or the hidden fields (POST)."""
-    if form is not None:
-        year = form.integer("year", label="缴费年度", minimum=1900, maximum=2100)
-        state = form.text("state", max_chars=12)
-        page = form.integer("page", label="页码", minimum=1, maximum=10_000) or 1
-        form.errors.pop("year", None)
-        form.errors.pop("page", None)
-    else:
-        year = common.query_int(request, "year", minimum=1900, maximum=2100)
-        state = common.query_text(request, "state")
-        page = common.query_int(request, "page", default=1, minimum=1) or 1
-    if state not in ("refundable", "applied"):
-        state = ""
-    return {"year": year, "state": state, "page": page}
-
-
-def _clean(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in params.items() if v not in (None, "")}
-
-
-def all_pension_rows(session: Any, person_id: int) -> dict[str, dict[str, Any]]:
-    """Every payment row of the person by payment id (to check a selection across pages)."""
-    rows: dict[str, dict[str, Any]] = {}
-    page = 1
-    while True:
-        got = pension.list_payments(session, person_id=person_id, page=page, page_size=100)
-        rows.update((r["payment_id"], r) for r in got.items)
-        if page * 100 >= got.total or not got.items:
-            return rows
-        page += 1
-
-
-def _pension_listing(session: Any, principal: Principal, query: dict[str, Any]) -> dict[str, Any]:
-    page = query["page"]
-    result = pension.list_payments(
-        session,
-        person_id=principal.account_id,
-        year=query["year"],
-        state=query["state"] or "all",
-        page=page,
-        page_size=10,
-    )
-    if not result.items and result.total and page > 1:
-        # A page past the end (rows cancelled away, a stale link): show the last one.
-        page = -(-result.total // 10)
-        result = pension.list_payments(
-            session,
-            person_id=principal.account_id,
-            year=query["year"],
-            state=query["state"] or "all",
-            page=page,
-            page_size=10,
-        )
-    return {"rows": result.items, "pager": common.Pager(result.page, 10, result.total)}
 
 
 def _pension_context(
-    request: Request, query: dict[str, Any], listing: dict[str, Any], **extra: Any
+    request: Request, query: pension_flow.Query, listing: dict[str, Any], **extra: Any
 ) -> dict[str, Any]:
-    today = request.app.state.clock.today()
-    keep_query = _clean({"year": query["year"], "state": query["state"]})
     ctx = {
         "title": PENSION_TITLE,
         "nav": "tax",
         "crumbs": PENSION_CRUMBS,
-        "query": {"year": query["year"] or "", "state": query["state"]},
-        "year_options": [(y, f"{y}") for y in common.year_choices(today.year, back=15)],
-        "state_options": STATE_OPTIONS,
-        "keep": _clean(
-            {"year": query["year"], "state": query["state"], "page": listing["pager"].page}
-        ),
-        "keep_query": keep_query,
-        "account_types": {k.value: v for k, v in BANK_ACCOUNT_TYPE_LABELS.items()},
-        "bank_categories": BANK_CATEGORIES,
+        "query": {"year": query.year or "", "state": query.state},
+        "year_options": pension_flow.year_options(request),
+        "state_options": pension_flow.STATE_OPTIONS,
+        "keep": query.keep(page=listing["pager"].page),
+        "keep_query": query.keep(),
+        **pension_flow.BANK_CHOICES,
         "selected": [],
         "selected_total": "",
         "show_dialog": False,
@@ -376,63 +306,42 @@ def _pension_context(
     return ctx
 
 
+async def _pension_listing(
+    db: Db, principal: Principal, query: pension_flow.Query
+) -> dict[str, Any]:
+    return await in_transaction(db, lambda s: pension_flow.listing(s, principal, query))
+
+
 @router.get("/etax/pension")
-async def pension_page(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
-) -> Response:
-    query = _pension_query(request)
-    listing = await in_transaction(db, lambda s: _pension_listing(s, principal, query))
+async def pension_page(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
+    query = pension_flow.read_query(request)
+    listing = await _pension_listing(db, principal, query)
     return render(request, "etax/pension.html", _pension_context(request, query, listing))
 
 
-def _selection_total(rows: dict[str, dict[str, Any]], ids: list[str]) -> str:
-    from ...domain.money import format_yuan, parse_yuan
-
-    return format_yuan(sum(parse_yuan(rows[i]["amount"]) for i in ids if i in rows))
-
-
 @router.post("/etax/pension/action")
-async def pension_action(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
-) -> Response:
+async def pension_action(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
     """The list's buttons: 申请退费 (opens the dialog — the no-JavaScript path) and 撤销退费."""
     form = await common.read_form(request)
-    query = _pension_query(request, form)
+    query = pension_flow.read_query(request, form)
     op = form.text("op", max_chars=10)
     ids = form.many("payment_ids", max_items=pension.MAX_SELECTED)
-    clock = request.app.state.clock
     list_errors: dict[str, str] = {}
 
     if op == "cancel":
-
-        def cancel(session: Any) -> None:
-            rows = all_pension_rows(session, principal.account_id)
-            chosen = [rows[i] for i in ids if i in rows]
-            if len(chosen) != len(ids):
-                raise pension.payment_not_found()
-            if any(not r["cancellable"] for r in chosen):
-                raise pension.not_cancellable()
-            for r in chosen:
-                pension.cancel(
-                    session,
-                    person_id=principal.account_id,
-                    application_id=r["application_id"],
-                    at=clock.now(),
-                )
-
+        at = request.app.state.clock.now()
         if not ids:
             list_errors["_form"] = "请勾选需要撤销退费的记录"
         else:
             try:
-                await in_transaction(db, cancel)
+                await in_transaction(
+                    db, lambda s: pension_flow.cancel_checked(s, principal, ids, at)
+                )
             except DomainError as exc:
                 list_errors["_form"] = exc.message
             else:
-                return common.redirect(
-                    "/etax/pension",
-                    **_clean({"year": query["year"], "state": query["state"], "done": "cancelled"}),
-                )
-        listing = await in_transaction(db, lambda s: _pension_listing(s, principal, query))
+                return common.redirect("/etax/pension", **query.keep(done="cancelled"))
+        listing = await _pension_listing(db, principal, query)
         return render(
             request,
             "etax/pension.html",
@@ -441,18 +350,13 @@ async def pension_action(
         )
 
     # 申请退费 without JavaScript: show the dialog for the checked rows.
-    def prepare(session: Any) -> tuple[dict[str, Any], str]:
-        rows = all_pension_rows(session, principal.account_id)
-        listing = _pension_listing(session, principal, query)
-        if not ids:
-            list_errors["_form"] = "请选择需要退费的缴费记录"
-        elif any(i not in rows for i in ids):
-            list_errors["_form"] = "缴费记录不存在"
-        elif any(rows[i]["arrival_status"] == "arrived" for i in ids):
-            list_errors["_form"] = "该缴费已到账，不能自行申请退费，请联系税务人员发起退费申请"
-        elif any(not rows[i]["refundable"] for i in ids):
-            list_errors["_form"] = "该缴费已申请退费，请勿重复申请"
-        return listing, _selection_total(rows, ids)
+    def prepare(session: Session) -> tuple[dict[str, Any], str]:
+        lines = pension_flow.all_lines(session, principal.account_id)
+        problem = pension_flow.selection_problem(lines, ids)
+        if problem:
+            list_errors["_form"] = problem
+        listing = pension_flow.listing(session, principal, query)
+        return listing, pension_flow.selection_total(lines, ids)
 
     listing, total = await in_transaction(db, prepare)
     ctx = _pension_context(
@@ -468,18 +372,13 @@ async def pension_action(
 
 
 @router.post("/etax/pension/apply")
-async def pension_apply(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
-) -> Response:
+async def pension_apply(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
     form = await common.read_form(request)
-    outcome = await apply_pension(request, db, principal, form, channel=CHANNEL)
-    query = _pension_query(request, form)
-    if outcome is None:
-        return common.redirect(
-            "/etax/pension",
-            **_clean({"year": query["year"], "state": query["state"], "done": "applied"}),
-        )
-    listing, total = outcome
+    total = await pension_flow.apply(request, db, principal, form, channel=CHANNEL)
+    query = pension_flow.read_query(request, form)
+    if total is None:
+        return common.redirect("/etax/pension", **query.keep(done="applied"))
+    listing = await _pension_listing(db, principal, query)
     ctx = _pension_context(
         request,
         query,
@@ -494,75 +393,21 @@ async def pension_apply(
     return render(request, "etax/pension.html", ctx, status_code=422)
 
 
-async def apply_pension(
-    request: Request, db: common.deps.Db, principal: Principal, form: Form, *, channel: str
-) -> tuple[dict[str, Any], str] | None:
-    """申请退费 for the checked payments; None on success, else (listing, total) to re-render.
-
-    Every bank field is checked at once so the person sees all problems together; then the
-    service decides (arrived, already applied, someone else's payment …).
-    """
-    ids = form.many("payment_ids", max_items=pension.MAX_SELECTED)
-    for name in BANK_FIELDS:
-        form.text(name, max_chars=50)
-    confirmed = form.flag("account_no_confirmed")
-    if not form.errors:
-        for name, exc in bank_details.bank_details_errors(
-            bank_account_type=form.values["bank_account_type"],
-            bank_account_no=form.values["bank_account_no"],
-            account_no_confirmed=confirmed,
-            bank_category=form.values["bank_category"],
-            contact_name=form.values["contact_name"],
-            contact_phone=form.values["contact_phone"],
-        ).items():
-            form.fail(exc, default_field=name)
-    if not ids:
-        form.errors.setdefault("payment_ids", "请选择需要退费的缴费记录")
-    clock = request.app.state.clock
-    if not form.errors:
-        try:
-            await in_transaction(
-                db,
-                lambda s: pension.apply(
-                    s,
-                    person_id=principal.account_id,
-                    payment_ids=ids,
-                    bank_account_type=form.values["bank_account_type"],
-                    bank_account_no=form.values["bank_account_no"],
-                    account_no_confirmed=confirmed,
-                    bank_category=form.values["bank_category"],
-                    contact_name=form.values["contact_name"],
-                    contact_phone=form.values["contact_phone"],
-                    channel=channel,
-                    at=clock.now(),
-                ),
-            )
-            return None
-        except DomainError as exc:
-            form.fail(exc, default_field="_form")
-    query = _pension_query(request, form)
-
-    def reload(session: Any) -> tuple[dict[str, Any], str]:
-        rows = all_pension_rows(session, principal.account_id)
-        return _pension_listing(session, principal, query), _selection_total(rows, ids)
-
-    return await in_transaction(db, reload)
-
-
 @router.get("/etax/pension/progress")
 async def pension_progress(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+    request: Request, db: DbSession, principal: guard.PagePerson
 ) -> Response:
-    year = common.query_int(request, "year", minimum=1900, maximum=2100)
+    year = common.query_int(
+        request, "year", minimum=pension_flow.FIRST_YEAR, maximum=pension_flow.LAST_YEAR
+    )
     page = common.query_int(request, "page", default=1, minimum=1)
 
-    def load(session: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    def load(session: Session) -> tuple[list[pension.Refund], dict[str, Any]]:
         rows = pension.progress(session, person_id=principal.account_id, year=year)
         return rows, accounts.describe_account(session, principal=principal)
 
     rows, account = await in_transaction(db, load)
     shown, pager = common.paged(rows, page)
-    today = request.app.state.clock.today()
     return render(
         request,
         "etax/pension_progress.html",
@@ -570,34 +415,32 @@ async def pension_progress(
             "title": "退费进度查询",
             "nav": "tax",
             "crumbs": [*PENSION_CRUMBS, ("进度查询", None)],
-            "rows": shown,
+            "rows": [refund_presenters.pension_refund(r) for r in shown],
             "pager": pager,
             "account": account,
             "query": {"year": year or ""},
-            "year_options": [(y, f"{y}") for y in common.year_choices(today.year, back=15)],
-            "keep_query": _clean({"year": year}),
+            "year_options": pension_flow.year_options(request),
+            "keep_query": pension_flow.clean({"year": year}),
         },
     )
 
 
 @router.post("/etax/pension/progress/cancel")
 async def pension_progress_cancel(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
+    request: Request, db: DbSession, principal: guard.PagePerson
 ) -> Response:
     """撤销退费 from the progress table (one application at a time)."""
     form = await common.read_form(request)
-    app_id = form.integer("application_id", label="退费申请", minimum=1, maximum=2**62)
-    year = form.integer("year", label="缴费年度", minimum=1900, maximum=2100)
-    clock = request.app.state.clock
+    app_id = form.integer(
+        "application_id", label="退费申请", minimum=1, maximum=pension_flow.MAX_APPLICATION_ID
+    )
+    year = form.integer(
+        "year", label="缴费年度", minimum=pension_flow.FIRST_YEAR, maximum=pension_flow.LAST_YEAR
+    )
     if app_id is None:
-        return common.redirect("/etax/pension/progress", **_clean({"year": year}))
+        return common.redirect("/etax/pension/progress", **pension_flow.clean({"year": year}))
     try:
-        await in_transaction(
-            db,
-            lambda s: pension.cancel(
-                s, person_id=principal.account_id, application_id=app_id, at=clock.now()
-            ),
-        )
+        await pension_flow.cancel_one(request, db, principal, app_id)
     except DomainError as exc:
         return render(
             request,
@@ -610,7 +453,9 @@ async def pension_progress_cancel(
             },
             status_code=exc.status,
         )
-    return common.redirect("/etax/pension/progress", **_clean({"year": year, "done": "cancelled"}))
+    return common.redirect(
+        "/etax/pension/progress", **pension_flow.clean({"year": year, "done": "cancelled"})
+    )
 
 
 router.include_router(etax_unit.router)

@@ -10,18 +10,24 @@ same POST either way and the service recomputes the amount from the chosen lines
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from ...domain.errors import DomainError
-from ...domain.money import format_yuan, parse_yuan
-from ...domain.rules import BANK_ACCOUNT_TYPE_LABELS, BANK_CATEGORIES, UNIT_PAYMENT_TYPE_LABELS
+from ...domain.money import format_yuan
+from ...domain.rules import UNIT_PAYMENT_TYPE_LABELS, UnitPaymentType
 from ...domain.workflow import Channel
 from ...services import bank_details, units
 from ...services.accounts import Principal
-from . import common, guard
+from ...services.units import PersonLine, UnitBatchIn
+from .. import refund_presenters
+from ..deps import Db, DbSession
+from . import common, guard, model_forms, pension_flow
 from .common import Form, in_transaction, render
 
 router = APIRouter(include_in_schema=False)
@@ -35,26 +41,24 @@ CRUMBS = [
     ("其他申报", "/etax/tax-center/declare/other"),
     (TITLE, "/etax/unit"),
 ]
-TYPE_OPTIONS = [(k.value, v) for k, v in UNIT_PAYMENT_TYPE_LABELS.items() if k.value != "normal"]
-MONTH_OPTIONS = [(m, f"{m:02d}") for m in range(1, 13)]
-MAINT_FIELDS = (
-    "bank_account_no",
-    "bank_account_name",
-    "bank_account_type",
-    "contact_name",
-    "contact_phone",
-    "bank_category",
-)
+TYPE_OPTIONS = [
+    (k.value, v) for k, v in UNIT_PAYMENT_TYPE_LABELS.items() if k != UnitPaymentType.NORMAL
+]
+MONTH_OPTIONS = [(m, f"{m:02d}") for m in range(units.FIRST_MONTH, units.LAST_MONTH + 1)]
+MAINT_FIELDS = (*bank_details.FIELDS, "bank_account_name")
 PANE_OPS = {"add", "add_all", "remove", "remove_all", "filter_left", "filter_right", "refresh"}
-
-
-def _clean(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in params.items() if v not in (None, "")}
-
-
-def _years(request: Request) -> list[tuple[int, str]]:
-    today = request.app.state.clock.today()
-    return [(y, str(y)) for y in common.year_choices(today.year, back=15)]
+ID_NUMBER_MAX = 24  # the search boxes: an 18-character ID number with room for spaces
+NAME_MAX = 50
+MAX_CANCELLED = 200
+MAX_LINKED_PAYMENTS = 50
+MAX_ID_DIGITS = 17
+#: The page's own wording where the maintenance area says more than the API.
+SAVE_MESSAGES = {
+    "month.required": "请选择缴费月份",
+    "unit.no_person_selected": "请选择退费人员：在选择区勾选后点击【添加】，或点击【全部添加】",
+}
+_clean = pension_flow.clean
+_years = pension_flow.year_options
 
 
 # --------------------------------------------------------------------------- 可退费查询
@@ -63,18 +67,20 @@ def _years(request: Request) -> list[tuple[int, str]]:
 def _payments_query(request: Request) -> dict[str, Any]:
     payment_type = common.query_text(request, "payment_type")
     return {
-        "id_number": common.query_text(request, "id_number", max_chars=24),
-        "year": common.query_int(request, "year", minimum=1900, maximum=2100),
-        "month": common.query_int(request, "month", minimum=1, maximum=12),
+        "id_number": common.query_text(request, "id_number", max_chars=ID_NUMBER_MAX),
+        "year": common.query_int(
+            request, "year", minimum=pension_flow.FIRST_YEAR, maximum=pension_flow.LAST_YEAR
+        ),
+        "month": common.query_int(
+            request, "month", minimum=units.FIRST_MONTH, maximum=units.LAST_MONTH
+        ),
         "payment_type": payment_type if payment_type in dict(TYPE_OPTIONS) else "",
         "page": common.query_int(request, "page", default=1, minimum=1) or 1,
     }
 
 
 @router.get("/etax/unit")
-async def unit_payments(
-    request: Request, db: common.deps.DbSession, principal: guard.PageUnit
-) -> Response:
+async def unit_payments(request: Request, db: DbSession, principal: guard.PageUnit) -> Response:
     q = _payments_query(request)
     rows = await in_transaction(
         db,
@@ -83,7 +89,7 @@ async def unit_payments(
             unit_id=principal.account_id,
             year=q["year"],
             month=q["month"],
-            payment_type=q["payment_type"] or None,
+            payment_type=UnitPaymentType(q["payment_type"]) if q["payment_type"] else None,
             id_number=q["id_number"] or None,
         ),
     )
@@ -96,7 +102,7 @@ async def unit_payments(
             "title": TITLE,
             "nav": "tax",
             "crumbs": CRUMBS,
-            "rows": shown,
+            "rows": [refund_presenters.unit_payment(r) for r in shown],
             "pager": pager,
             "query": {k: ("" if v is None else v) for k, v in q.items()},
             "keep_query": keep,
@@ -110,29 +116,32 @@ async def unit_payments(
 # --------------------------------------------------------------------------- 退费维护区 + 申请区
 
 
-def _fen(row: dict[str, Any]) -> int:
-    return parse_yuan(row["amount"])
+def _person(line: PersonLine) -> dict[str, Any]:
+    """A pane row: the presented person and its amount in fen (the live sum in etax.js)."""
+    return {**refund_presenters.unit_person(line), "fen": line.amount_fen}
 
 
 def _refund_state(
-    session: Any, principal: Principal, payment_id: str, form: Form | None, op: str = ""
+    session: Session, principal: Principal, payment_id: str, form: Form | None, op: str = ""
 ) -> dict[str, Any]:
     """Everything the 退费 page shows, after applying a pane operation to the selection."""
     payment = units.get_payment(session, unit_id=principal.account_id, unit_payment_id=payment_id)
     everyone = units.list_persons(session, unit_id=principal.account_id, unit_payment_id=payment_id)
-    by_line = {p["line_id"]: p for p in everyone}
+    by_line = {p.line_id: p for p in everyone}
     filters = {"left_id_number": "", "left_name": "", "right_id_number": "", "right_name": ""}
     chosen: list[str] = []
     if form is not None:
         for name in filters:
-            filters[name] = form.text(name, max_chars=24 if "id_number" in name else 50)
+            filters[name] = form.text(
+                name, max_chars=ID_NUMBER_MAX if "id_number" in name else NAME_MAX
+            )
         chosen = [
             i
             for i in form.many("chosen", max_items=units.MAX_SELECTED)
-            if i in by_line and by_line[i]["refundable"]
+            if i in by_line and by_line[i].refundable
         ]
 
-    def listed(id_number: str, name: str) -> list[dict[str, Any]]:
+    def listed(id_number: str, name: str) -> list[PersonLine]:
         if not id_number and not name:
             return everyone
         return units.list_persons(
@@ -145,46 +154,54 @@ def _refund_state(
 
     left_all = listed(filters["left_id_number"], filters["left_name"])
     if form is not None:
-        if op == "add":
-            picked = set(form.many("pick", max_items=units.MAX_SELECTED))
-            chosen += [
-                p["line_id"]
-                for p in left_all
-                if p["line_id"] in picked and p["refundable"] and p["line_id"] not in chosen
-            ]
-        elif op == "add_all":
-            chosen += [
-                p["line_id"] for p in left_all if p["refundable"] and p["line_id"] not in chosen
-            ]
-        elif op == "remove":
-            dropped = set(form.many("unpick", max_items=units.MAX_SELECTED))
-            chosen = [i for i in chosen if i not in dropped]
-        elif op == "remove_all":
-            shown_right = {
-                p["line_id"] for p in listed(filters["right_id_number"], filters["right_name"])
-            }
-            chosen = [i for i in chosen if i not in shown_right]
+        chosen = _pane_op(
+            form,
+            op,
+            chosen,
+            left_all,
+            lambda: listed(filters["right_id_number"], filters["right_name"]),
+        )
     chosen_set = set(chosen)
-    right_all = [
+    right = [
         p
         for p in listed(filters["right_id_number"], filters["right_name"])
-        if p["line_id"] in chosen_set
+        if p.line_id in chosen_set
     ]
-    left = [p for p in left_all if p["line_id"] not in chosen_set]
-    for p in everyone:
-        p["fen"] = _fen(p)
-    for rows in (left, right_all, left_all):
-        for p in rows:
-            p["fen"] = by_line[p["line_id"]]["fen"]
-    amount = sum(by_line[i]["fen"] for i in chosen)
+    left = [p for p in left_all if p.line_id not in chosen_set]
     return {
-        "payment": payment,
-        "left": left,
-        "right": right_all,
+        "payment": refund_presenters.unit_payment(payment),
+        "left": [_person(p) for p in left],
+        "right": [_person(p) for p in right],
         "filters": filters,
-        "chosen": [{"line_id": i, "fen": by_line[i]["fen"]} for i in chosen],
-        "amount": format_yuan(amount),
+        "chosen": [{"line_id": i, "fen": by_line[i].amount_fen} for i in chosen],
+        "amount": format_yuan(sum(by_line[i].amount_fen for i in chosen)),
     }
+
+
+def _pane_op(
+    form: Form,
+    op: str,
+    chosen: list[str],
+    left_all: list[PersonLine],
+    right_listed: Callable[[], list[PersonLine]],
+) -> list[str]:
+    """The selection after 添加 / 全部添加 / 撤销 / 全部撤销 (other operations keep it)."""
+    if op == "add":
+        picked = set(form.many("pick", max_items=units.MAX_SELECTED))
+        return chosen + [
+            p.line_id
+            for p in left_all
+            if p.line_id in picked and p.refundable and p.line_id not in chosen
+        ]
+    if op == "add_all":
+        return chosen + [p.line_id for p in left_all if p.refundable and p.line_id not in chosen]
+    if op == "remove":
+        dropped = set(form.many("unpick", max_items=units.MAX_SELECTED))
+        return [i for i in chosen if i not in dropped]
+    if op == "remove_all":
+        shown_right = {p.line_id for p in right_listed()}
+        return [i for i in chosen if i not in shown_right]
+    return chosen
 
 
 def _refund_context(
@@ -211,20 +228,19 @@ def _refund_context(
         "values": values,
         "errors": form.errors if form else {},
         "codes": form.codes if form else {},
-        "account_types": {k.value: v for k, v in BANK_ACCOUNT_TYPE_LABELS.items()},
-        "bank_categories": BANK_CATEGORIES,
+        **pension_flow.BANK_CHOICES,
         "month_options": MONTH_OPTIONS,
         "refusal": refusal,
     }
 
 
 def _payment_id_ok(payment_id: str) -> bool:
-    return 0 < len(payment_id) <= 40
+    return 0 < len(payment_id) <= units.ID_MAX
 
 
 @router.get("/etax/unit/payments/{payment_id}/refund")
 async def refund_page(
-    request: Request, payment_id: str, db: common.deps.DbSession, principal: guard.PageUnit
+    request: Request, payment_id: str, db: DbSession, principal: guard.PageUnit
 ) -> Response:
     try:
         if not _payment_id_ok(payment_id):
@@ -251,79 +267,33 @@ def _not_found(request: Request, exc: DomainError) -> Response:
 
 @router.post("/etax/unit/payments/{payment_id}/refund")
 async def refund_submit(
-    request: Request, payment_id: str, db: common.deps.DbSession, principal: guard.PageUnit
+    request: Request, payment_id: str, db: DbSession, principal: guard.PageUnit
 ) -> Response:
     form = await common.read_form(request)
     op = form.text("op", max_chars=20) or "refresh"
-    for name in MAINT_FIELDS:
-        form.text(name, max_chars=100 if name == "bank_account_name" else 50)
-    month = form.integer("payment_month", label="缴费月份", minimum=1, maximum=12)
-    confirmed = form.flag("account_no_confirmed")
-    clock = request.app.state.clock
+    data: dict[str, object] = {name: form.text(name) for name in MAINT_FIELDS}
+    data.update(
+        unit_payment_id=payment_id,
+        line_ids=form.many("chosen", max_items=units.MAX_SELECTED),
+        payment_month=form.text("payment_month") or None,
+        account_no_confirmed=form.flag("account_no_confirmed"),
+        channel=CHANNEL,
+    )
     if not _payment_id_ok(payment_id):
         return _not_found(request, units.payment_not_found())
-
-    if op != "save":
+    status_code = 200
+    if op == "save":
+        saved = await _save(request, db, principal, form, data)
+        if saved is not None:
+            return saved
+        already = form.codes.get("line_ids") == "application.already_applied"
+        status_code = HTTPStatus.CONFLICT if already else HTTPStatus.UNPROCESSABLE_ENTITY
+    else:
         form.errors.clear()  # a pane operation is not a submission: no errors yet
-        try:
-            state = await in_transaction(
-                db,
-                lambda s: _refund_state(
-                    s, principal, payment_id, form, op if op in PANE_OPS else "refresh"
-                ),
-            )
-        except DomainError as exc:
-            return _not_found(request, exc)
-        return render(request, "etax/unit_refund.html", _refund_context(request, state, form=form))
-
-    # 保存: show every problem of the maintenance area at once, then let the service decide.
-    for name, exc in bank_details.bank_details_errors(
-        bank_account_type=form.values["bank_account_type"],
-        bank_account_no=form.values["bank_account_no"],
-        account_no_confirmed=confirmed,
-        bank_account_name=form.values["bank_account_name"],
-        bank_category=form.values["bank_category"],
-        contact_name=form.values["contact_name"],
-        contact_phone=form.values["contact_phone"],
-    ).items():
-        form.fail(exc, default_field=name)
-    if month is None and "payment_month" not in form.errors:
-        form.errors["payment_month"] = "请选择缴费月份"
-    chosen = form.many("chosen", max_items=units.MAX_SELECTED)
-    if not chosen:
-        form.errors["line_ids"] = "请选择退费人员：在选择区勾选后点击【添加】，或点击【全部添加】"
-
-    def save(session: Any) -> tuple[int, int]:
-        result = units.create_batch(
-            session,
-            unit_id=principal.account_id,
-            unit_payment_id=payment_id,
-            line_ids=chosen,
-            payment_month=month,
-            bank_account_no=form.values["bank_account_no"],
-            account_no_confirmed=confirmed,
-            bank_account_name=form.values["bank_account_name"],
-            bank_account_type=form.values["bank_account_type"],
-            bank_category=form.values["bank_category"],
-            contact_name=form.values["contact_name"],
-            contact_phone=form.values["contact_phone"],
-            channel=CHANNEL,
-            at=clock.now(),
-        )
-        return result.batch.id, result.applications[0].payment_year
-
-    if not form.errors:
-        try:
-            batch_id, year = await in_transaction(db, save)
-        except DomainError as exc:
-            if exc.status == 404 and exc.field == "unit_payment_id":
-                return _not_found(request, exc)
-            form.fail(exc, aliases={"unit_payment_id": "_form"})
-        else:
-            return common.redirect("/etax/unit/progress", year=year, batch=batch_id, done="saved")
+    pane_op = op if op in PANE_OPS else "refresh"
     try:
         state = await in_transaction(
-            db, lambda s: _refund_state(s, principal, payment_id, form, "refresh")
+            db, lambda s: _refund_state(s, principal, payment_id, form, pane_op)
         )
     except DomainError as exc:
         return _not_found(request, exc)
@@ -331,38 +301,74 @@ async def refund_submit(
         request,
         "etax/unit_refund.html",
         _refund_context(request, state, form=form),
-        status_code=409 if form.codes.get("line_ids") == "application.already_applied" else 422,
+        status_code=status_code,
+    )
+
+
+async def _save(
+    request: Request, db: Db, principal: Principal, form: Form, data: dict[str, object]
+) -> Response | None:
+    """保存: every problem of the maintenance area at once, then the service decides. The
+    answer when there is no form to show again (saved, or the payment is not the unit's)."""
+    batch = model_forms.validate(form, UnitBatchIn, data, messages=SAVE_MESSAGES)
+    if batch is None or form.errors:
+        return None
+    at = request.app.state.clock.now()
+    try:
+        saved = await in_transaction(
+            db, lambda s: units.save_batch(s, unit_id=principal.account_id, batch=batch, at=at)
+        )
+    except DomainError as exc:
+        if exc.status == HTTPStatus.NOT_FOUND and exc.field == "unit_payment_id":
+            return _not_found(request, exc)
+        form.fail(exc, aliases={"unit_payment_id": "_form"})
+        return None
+    return common.redirect(
+        "/etax/unit/progress",
+        year=saved.applications[0].payment_year,
+        batch=saved.batch_id,
+        done="saved",
     )
 
 
 # --------------------------------------------------------------------------- 退费进度
 
 
+def _application_id(text: str) -> int | None:
+    """An application id typed in a form or an address; None unless a whole number in range."""
+    if not (text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS):
+        return None
+    number = int(text)
+    return number if 1 <= number <= pension_flow.MAX_APPLICATION_ID else None
+
+
 @router.get("/etax/unit/progress")
-async def progress_page(
-    request: Request, db: common.deps.DbSession, principal: guard.PageUnit
-) -> Response:
+async def progress_page(request: Request, db: DbSession, principal: guard.PageUnit) -> Response:
     return await _progress(request, db, principal)
 
 
 async def _progress(
     request: Request,
-    db: common.deps.Db,
+    db: Db,
     principal: Principal,
     *,
     errors: dict[str, str] | None = None,
     selected: list[str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    year = common.query_int(request, "year", minimum=1900, maximum=2100)
+    year = common.query_int(
+        request, "year", minimum=pension_flow.FIRST_YEAR, maximum=pension_flow.LAST_YEAR
+    )
     page = common.query_int(request, "page", default=1, minimum=1)
-    payment_ids = [p for p in request.query_params.getlist("payment") if 0 < len(p) <= 40][:50]
-    batch = common.query_int(request, "batch", minimum=1, maximum=2**62)
+    payment_ids = [p for p in request.query_params.getlist("payment") if _payment_id_ok(p)][
+        :MAX_LINKED_PAYMENTS
+    ]
+    batch = common.query_int(request, "batch", minimum=1, maximum=pension_flow.MAX_APPLICATION_ID)
     rows = await in_transaction(
         db, lambda s: units.progress(s, unit_id=principal.account_id, year=year)
     )
     if payment_ids:
-        rows = [r for r in rows if r["unit_payment_id"] in payment_ids]
+        rows = [r for r in rows if r.unit_payment_id in payment_ids]
     shown, pager = common.paged(rows, page)
     keep = _clean({"year": year, "batch": batch})
     if payment_ids:
@@ -375,7 +381,7 @@ async def _progress(
             "title": "村组(单位)城乡养老退费进度",
             "nav": "tax",
             "crumbs": [*CRUMBS, ("退费进度", None)],
-            "rows": shown,
+            "rows": [refund_presenters.unit_refund(r) for r in shown],
             "pager": pager,
             "query": {"year": year or ""},
             "year_options": _years(request),
@@ -390,27 +396,27 @@ async def _progress(
 
 
 @router.post("/etax/unit/progress/cancel")
-async def progress_cancel(
-    request: Request, db: common.deps.DbSession, principal: guard.PageUnit
-) -> Response:
+async def progress_cancel(request: Request, db: DbSession, principal: guard.PageUnit) -> Response:
     """撤销退费: each checked pending application, with every pending one of its batch."""
     form = await common.read_form(request)
-    ids_raw = form.many("application_ids", max_items=200)
-    year = form.integer("year", label="缴费年度", minimum=1900, maximum=2100)
-    ids = [int(i) for i in ids_raw if i.isascii() and i.isdigit() and len(i) < 18]
-    clock = request.app.state.clock
+    ids_raw = form.many("application_ids", max_items=MAX_CANCELLED)
+    year = form.integer(
+        "year", label="缴费年度", minimum=pension_flow.FIRST_YEAR, maximum=pension_flow.LAST_YEAR
+    )
+    ids = [app_id for i in ids_raw if (app_id := _application_id(i)) is not None]
+    at = request.app.state.clock.now()
     if not ids:
         return await _progress(
             request, db, principal, errors={"_form": "请勾选需要撤销退费的记录"}, status_code=422
         )
 
-    def cancel(session: Any) -> list[int]:
+    def cancel(session: Session) -> list[int]:
         done: list[int] = []
         for app_id in ids:
             if app_id in done:
                 continue  # already cancelled with its batch
             done += units.cancel(
-                session, unit_id=principal.account_id, application_id=app_id, at=clock.now()
+                session, unit_id=principal.account_id, application_id=app_id, at=at
             )
         return done
 
@@ -433,13 +439,9 @@ async def progress_cancel(
 
 @router.get("/etax/unit/progress/{application_id}/persons")
 async def progress_persons(
-    request: Request, application_id: str, db: common.deps.DbSession, principal: guard.PageUnit
+    request: Request, application_id: str, db: DbSession, principal: guard.PageUnit
 ) -> Response:
-    app_id = (
-        int(application_id)
-        if application_id.isascii() and application_id.isdigit() and len(application_id) < 18
-        else -1
-    )
+    app_id = _application_id(application_id) or -1
     try:
         rows = await in_transaction(
             db,
@@ -468,7 +470,7 @@ async def progress_persons(
             "title": "村组(单位)城乡养老退费进度",
             "nav": "tax",
             "crumbs": [*CRUMBS, ("退费进度", "/etax/unit/progress"), ("退费明细", None)],
-            "rows": shown,
+            "rows": [refund_presenters.refund_person(r) for r in shown],
             "pager": pager,
             "back_url": back,
             "application_id": app_id,

@@ -14,13 +14,13 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from ...domain.errors import DomainError
-from ...domain.rules import BANK_ACCOUNT_TYPE_LABELS, BANK_CATEGORIES
 from ...domain.workflow import Channel
 from ...services import accounts, deposit_accounts, medical, pension
 from ...services.accounts import Principal
 from ...services.deposit_accounts import FormInvalid, Report
+from .. import refund_presenters
 from ..deps import Db, DbSession
-from . import accounts_pages, common, etax, guard, medical_flows
+from . import accounts_pages, common, guard, medical_flows, pension_flow
 from .common import Form, in_transaction, render
 
 router = APIRouter(include_in_schema=False)
@@ -192,58 +192,52 @@ async def logout(request: Request, principal: guard.PagePrincipal) -> Response:
 # --------------------------------------------------------------------------- 养老 (1.1)
 
 
-def _pension_query(request: Request, form: Form | None = None) -> dict[str, Any]:
-    q = etax._pension_query(request, form)
+def _pension_view(request: Request, form: Form | None = None) -> str:
+    """Which list the page shows: 可退费信息查询 (``query``) or 退费进度查询 (``progress``)."""
     view = (
         form.text("view", max_chars=10) if form is not None else common.query_text(request, "view")
     )
-    q["view"] = "progress" if view == "progress" else "query"
-    return q
+    return "progress" if view == "progress" else "query"
 
 
 async def _pension_render(
     request: Request,
-    db: common.deps.Db,
+    db: Db,
     principal: Principal,
-    query: dict[str, Any],
+    query: pension_flow.Query,
+    view: str,
     *,
     status_code: int = 200,
+    apply_id: str | None = None,
     **extra: Any,
 ) -> Response:
-    apply_id = extra.pop("apply_id", None)
-
-    def load(session: Any) -> dict[str, Any]:
+    def load(session: Session) -> dict[str, Any]:
         data: dict[str, Any] = {"account": accounts.describe_account(session, principal=principal)}
-        if query["view"] == "progress":
-            data["rows"] = pension.progress(
-                session, person_id=principal.account_id, year=query["year"]
-            )
-            data["pager"] = common.Pager(1, max(1, len(data["rows"])), len(data["rows"]))
+        if view == "progress":
+            rows = pension.progress(session, person_id=principal.account_id, year=query.year)
+            data["rows"] = [refund_presenters.pension_refund(r) for r in rows]
+            data["pager"] = common.Pager(1, max(1, len(rows)), len(rows))
         else:
-            data.update(etax._pension_listing(session, principal, query))
-        data["all_rows"] = etax.all_pension_rows(session, principal.account_id) if apply_id else {}
+            data.update(pension_flow.listing(session, principal, query))
+        data["line"] = (
+            pension_flow.all_lines(session, principal.account_id).get(apply_id)
+            if apply_id
+            else None
+        )
         return data
 
     data = await in_transaction(db, load)
-    today = request.app.state.clock.today()
-    keep = _clean(
-        {
-            "year": query["year"],
-            "state": query["state"],
-            "view": "progress" if query["view"] == "progress" else None,
-        }
-    )
+    line = data.pop("line")
     ctx: dict[str, Any] = {
         "title": "社保费退费",
         "back_url": "/m/sif",
         "crumbs": PENSION_CRUMBS,
-        "query": {"year": query["year"] or "", "state": query["state"]},
-        "view": query["view"],
-        "year_options": [(y, str(y)) for y in common.year_choices(today.year, back=15)],
-        "state_options": etax.STATE_OPTIONS,
-        "keep": keep,
-        "account_types": {k.value: v for k, v in BANK_ACCOUNT_TYPE_LABELS.items()},
-        "bank_categories": BANK_CATEGORIES,
+        "query": {"year": query.year or "", "state": query.state},
+        "view": view,
+        "year_options": pension_flow.year_options(request),
+        "state_options": pension_flow.STATE_OPTIONS,
+        "keep": query.keep(view="progress" if view == "progress" else None),
+        **pension_flow.BANK_CHOICES,
         "selected": [],
         "selected_total": "",
         "show_dialog": False,
@@ -252,51 +246,41 @@ async def _pension_render(
         **data,
     }
     if apply_id:
-        row = data["all_rows"].get(apply_id)
-        if row is None or not row["refundable"]:
-            ctx["list_errors"] = {"_form": "该缴费不能申请退费" if row else "缴费记录不存在"}
+        if line is None or not line.refundable:
+            ctx["list_errors"] = {"_form": "该缴费不能申请退费" if line else "缴费记录不存在"}
             status_code = 422
         else:
-            ctx.update(selected=[apply_id], selected_total=row["amount"], show_dialog=True)
+            ctx.update(
+                selected=[apply_id],
+                selected_total=pension_flow.selection_total({apply_id: line}, [apply_id]),
+                show_dialog=True,
+            )
     ctx.update(extra)
     return render(request, "mobile/pension.html", ctx, status_code=status_code)
 
 
 @router.get("/m/pension")
-async def pension_page(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
-) -> Response:
-    query = _pension_query(request)
-    apply_id = common.query_text(request, "apply", max_chars=40) or None
-    return await _pension_render(request, db, principal, query, apply_id=apply_id)
+async def pension_page(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
+    query = pension_flow.read_query(request)
+    apply_id = common.query_text(request, "apply", max_chars=pension.PAYMENT_ID_MAX) or None
+    return await _pension_render(
+        request, db, principal, query, _pension_view(request), apply_id=apply_id
+    )
 
 
 @router.post("/m/pension/apply")
-async def pension_apply(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
-) -> Response:
+async def pension_apply(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
     form = await common.read_form(request)
-    outcome = await etax.apply_pension(request, db, principal, form, channel=CHANNEL)
-    query = _pension_query(request, form)
-    if outcome is None:
-        return common.redirect(
-            "/m/pension",
-            **_clean(
-                {
-                    "year": query["year"],
-                    "state": query["state"],
-                    "view": "progress",
-                    "done": "applied",
-                }
-            ),
-        )
-    _listing, total = outcome
-    query["view"] = "query"
+    total = await pension_flow.apply(request, db, principal, form, channel=CHANNEL)
+    query = pension_flow.read_query(request, form)
+    if total is None:
+        return common.redirect("/m/pension", **query.keep(view="progress", done="applied"))
     return await _pension_render(
         request,
         db,
         principal,
         query,
+        "query",
         status_code=422,
         values=form.values,
         errors=form.errors,
@@ -308,39 +292,28 @@ async def pension_apply(
 
 
 @router.post("/m/pension/cancel")
-async def pension_cancel(
-    request: Request, db: common.deps.DbSession, principal: guard.PagePerson
-) -> Response:
+async def pension_cancel(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
     form = await common.read_form(request)
-    query = _pension_query(request, form)
-    app_id = form.integer("application_id", label="退费申请", minimum=1, maximum=2**62)
-    clock = request.app.state.clock
+    query = pension_flow.read_query(request, form)
+    view = _pension_view(request, form)
+    app_id = form.integer(
+        "application_id", label="退费申请", minimum=1, maximum=pension_flow.MAX_APPLICATION_ID
+    )
     try:
-        await in_transaction(
-            db,
-            lambda s: pension.cancel(
-                s, person_id=principal.account_id, application_id=app_id or -1, at=clock.now()
-            ),
-        )
+        await pension_flow.cancel_one(request, db, principal, app_id)
     except DomainError as exc:
         return await _pension_render(
             request,
             db,
             principal,
             query,
+            view,
             status_code=exc.status,
             list_errors={"_form": exc.message},
         )
     return common.redirect(
         "/m/pension",
-        **_clean(
-            {
-                "year": query["year"],
-                "state": query["state"],
-                "view": "progress" if query["view"] == "progress" else None,
-                "done": "cancelled",
-            }
-        ),
+        **query.keep(view="progress" if view == "progress" else None, done="cancelled"),
     )
 
 
