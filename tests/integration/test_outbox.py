@@ -18,8 +18,8 @@ from sirefund.domain.dispatch import DispatchState
 from sirefund.domain.errors import Conflict, NotFound
 from sirefund.models import ApplicationEvent, DispatchAttempt, OutboxMessage, SecurityEvent
 from sirefund.outbox import QUERY, SEND, Outcome
-from sirefund.services import dispatches
-from sirefund.services.views import application_view
+from sirefund.services import dispatches, views
+from sirefund.web import presenters
 from tests import factories
 from tests.integration import approvals
 from tests.integration.conftest import load, make_settings, messages_of, status_of
@@ -490,3 +490,8 @@ def test_a_lost_callback_is_made_good_by_polling_and_polling_twice_changes_nothi
             ).scalar_one()
             == 1
         )
+
+
+def application_view(app):
+    """The application as the API shows it to its owner."""
+    return presenters.application(views.application(app))

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from sirefund.models import Application, ApplicationEvent, OutboxMessage, SecurityEvent
-from sirefund.services.views import application_view
+from sirefund.services import views
 from sirefund.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers
+from sirefund.web import presenters
 from tests.integration import approvals
 
 SECRET = "test-callback-secret-0123456789"  # tests/web/conftest.py settings
@@ -326,3 +327,8 @@ def test_the_signature_headers_are_the_documented_ones():
         == {"X-Sirefund-Timestamp", "X-Sirefund-Signature"}
     )
     assert headers[TIMESTAMP_HEADER] == "1773100800" and len(headers[SIGNATURE_HEADER]) == 64
+
+
+def application_view(app):
+    """The application as the API shows it to its owner."""
+    return presenters.application(views.application(app))

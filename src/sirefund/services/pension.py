@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy import select
@@ -79,13 +79,6 @@ def payment_view(pay: PensionPayment | PensionPaymentRow) -> PaymentView:
         channel=pay.channel,
         arrival_status=ArrivalStatus(pay.arrival_status),
     )
-
-
-def payment_fields(pay: PensionPayment | PensionPaymentRow) -> dict[str, Any]:
-    """Legacy dict form of :func:`payment_view` for services/review.py; goes with its caller."""
-    from ..web import refund_presenters  # noqa: PLC0415  legacy bridge, removed with its callers
-
-    return refund_presenters.pension_payment(payment_view(pay))
 
 
 @dataclass(frozen=True, slots=True)

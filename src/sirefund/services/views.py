@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from ..clock import as_utc
 from ..domain import identity
@@ -128,20 +128,3 @@ def event(ev: ApplicationEvent, *, audience: Audience = "owner") -> EventView:
         reason=ev.reason,
         audience=audience,
     )
-
-
-# --------------------------------------------------------------------------- legacy dicts
-# The dict forms below are what callers used before the typed views; they go once every
-# caller presents ApplicationView/EventView through web/presenters.py.
-
-
-def application_view(app: Application, *, audience: Audience = "owner") -> dict[str, Any]:
-    from ..web import presenters  # noqa: PLC0415  legacy bridge, removed with its callers
-
-    return presenters.application(application(app, audience=audience))
-
-
-def event_view(ev: ApplicationEvent, *, audience: Audience = "owner") -> dict[str, Any]:
-    from ..web import presenters  # noqa: PLC0415  legacy bridge, removed with its callers
-
-    return presenters.event(event(ev, audience=audience))

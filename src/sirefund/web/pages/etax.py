@@ -402,7 +402,7 @@ async def pension_progress(
     )
     page = common.query_int(request, "page", default=1, minimum=1)
 
-    def load(session: Session) -> tuple[list[pension.Refund], dict[str, Any]]:
+    def load(session: Session) -> tuple[list[pension.Refund], accounts.Account]:
         rows = pension.progress(session, person_id=principal.account_id, year=year)
         return rows, accounts.describe_account(session, principal=principal)
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from ...domain.errors import DomainError
 from ...domain.workflow import Channel
-from ...services import deposit_accounts
+from ...services import accounts, deposit_accounts
 from ...services.accounts import Principal
 from ...services.deposit_accounts import FormInvalid, Report
 from ..deps import Db, DbSession
@@ -220,7 +220,7 @@ def report_context(
     request: Request,
     *,
     principal: Principal,
-    account: dict[str, Any],
+    account: accounts.Account,
     report: Report | None,
     header: dict[str, str],
     rows: list[dict[str, str]],

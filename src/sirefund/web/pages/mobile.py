@@ -326,7 +326,7 @@ async def medical_registrations(
 ) -> Response:
     """选择【城乡居民医保社保费退费】后带出医保登记信息，点击【确认】."""
 
-    def load(session: Session) -> tuple[list[medical.Registration], dict[str, Any]]:
+    def load(session: Session) -> tuple[list[medical.Registration], accounts.Account]:
         return (
             medical.list_registrations(session, person_id=principal.account_id),
             accounts.describe_account(session, principal=principal),
@@ -535,7 +535,7 @@ def _is_draft(report: Report | None) -> bool:
 
 def _report_ctx(
     *,
-    account: dict[str, Any],
+    account: accounts.Account,
     report: Report | None,
     header: dict[str, str],
     rows: list[dict[str, str]],
