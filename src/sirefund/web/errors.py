@@ -16,6 +16,7 @@ from sqlalchemy.exc import DataError as DatabaseDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..domain.errors import DomainError, TooManyRequests
+from ..services.deposit_accounts import FormInvalid
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status)
+
+    @app.exception_handler(FormInvalid)
+    async def _form(_: Request, exc: FormInvalid) -> JSONResponse:
+        # The first problem as for any error, plus every problem, so a client can mark each
+        # field of each row at once (api.md, the medical forms).
+        body = error_body(exc.code, exc.message, exc.field)
+        body["error"]["errors"] = [
+            {"code": e.code, "message": e.message, "field": e.field} for e in exc.errors
+        ]
+        return JSONResponse(body, status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

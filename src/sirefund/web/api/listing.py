@@ -1,5 +1,5 @@
 """The contract's list pages (``{"items", "total", "page", "page_size"}``, api.md) and the one
-way the applicant routers answer a creating POST."""
+way the API routers answer a creating POST."""
 
 from __future__ import annotations
 
@@ -15,21 +15,19 @@ from sqlalchemy.orm import Session
 from ...services.accounts import Principal
 from ..deps import Db
 from ..idempotency import run_idempotent
+from .params import Paging
 
 T = TypeVar("T")
 
 
-def page_of(
-    rows: Sequence[T], *, page: int, page_size: int, present: Callable[[T], dict[str, Any]]
-) -> dict[str, Any]:
-    """One page of typed rows, each presented as the contract's dict (bounds checked by the
-    route's PageNo/PageSize parameters)."""
-    start = (page - 1) * page_size
+def page_of(rows: Sequence[T], paging: Paging, present: Callable[[T], Any]) -> dict[str, Any]:
+    """One page of typed rows, each presented as the contract's item (bounds checked by the
+    route's ``Paged`` parameters)."""
     return {
-        "items": [present(row) for row in rows[start : start + page_size]],
+        "items": [present(row) for row in rows[paging.window()]],
         "total": len(rows),
-        "page": page,
-        "page_size": page_size,
+        "page": paging.page,
+        "page_size": paging.page_size,
     }
 
 
@@ -39,7 +37,7 @@ def create_once(
     db: Db,
     principal: Principal,
     body: BaseModel,
-    create: Callable[[Session, datetime], dict[str, Any]],
+    create: Callable[[Session, datetime], object],
 ) -> JSONResponse:
     """201 with ``create(session, now)``'s answer, run at most once per Idempotency-Key."""
     at: datetime = request.app.state.clock.now()

@@ -8,25 +8,20 @@ answers 404.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict
-from datetime import date, datetime
-from typing import Annotated, Any, Protocol
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from ...services import deposit_accounts, medical
-from ...services.accounts import Principal
-from ...services.deposit_accounts import BIGINT_MAX, FormInvalid, Report, ReportIn
+from ...services.deposit_accounts import BIGINT_MAX, Report, ReportIn
 from ...services.medical import MedicalRefundIn
-from ...services.paging import paginate
 from .. import medical_presenters as present
-from ..deps import CurrentPerson, Db, DbSession, get_clock
-from ..errors import error_body
-from ..idempotency import run_idempotent
+from ..deps import Clock, CurrentPerson, DbSession
+from .listing import create_once, page_of
 from .medical_schemas import (
     DepositAccountList,
     MedicalApplicationDetailOut,
@@ -38,19 +33,11 @@ from .medical_schemas import (
     ReportList,
     ReportOut,
 )
-from .params import ApplicationId, PageNo, PageSize
+from .params import ApplicationId, Paged
 from .refund_schemas import Page, error_responses
 
-router = APIRouter(tags=["medical"])
-
-
-class _Clock(Protocol):
-    def now(self) -> datetime: ...
-    def today(self) -> date: ...
-
-
-# deps.Clock is typed as object until the clock gets its protocol; this names what we call.
-Clock = Annotated[_Clock, Depends(get_clock)]
+# Every route needs a logged-in person.
+router = APIRouter(tags=["medical"], responses=error_responses(401, 403))
 
 ReportId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="存款账户账号报告编号")]
 InsuranceYear = Annotated[
@@ -62,50 +49,7 @@ InsuranceYear = Annotated[
     ),
 ]
 
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _form_error(exc: FormInvalid) -> JSONResponse:
-    """The contract's error (the first problem) plus every problem, so a client can mark
-    each field of each row at once."""
-    body = error_body(exc.code, exc.message, exc.field)
-    body["error"]["errors"] = [
-        {"code": e.code, "message": e.message, "field": e.field} for e in exc.errors
-    ]
-    return JSONResponse(body, status_code=exc.status)
-
-
-def _every_problem(run: Callable[[], Any]) -> Any:
-    """``run()``'s answer, or a FormInvalid answered with every problem (see _form_error)."""
-    try:
-        return run()
-    except FormInvalid as exc:
-        return _form_error(exc)
-
-
-def _idempotent(
-    request: Request,
-    *,
-    db: Db,
-    person: Principal,
-    body: BaseModel,
-    at: datetime,
-    action: Callable[[Session], Any],
-) -> Any:
-    """run_idempotent for a creating POST whose body is a form."""
-    return _every_problem(
-        lambda: run_idempotent(
-            request,
-            db=db,
-            principal=person,
-            body=body.model_dump(mode="json"),
-            at=at,
-            action=action,
-        )
-    )
-
-
+# A FormInvalid answers with every problem (web/errors.py), which these routes document.
 _FORM_ERRORS_NOTE = (
     "422 的 `error` 另带 `errors`：每个问题一项，字段名如 `accounts.0.account_name`"
     "（第1行的账户名称）。"
@@ -119,14 +63,12 @@ _FORM_ERRORS_NOTE = (
     "/medical/registrations",
     response_model=Page[RegistrationOut],
     summary="选择登记信息：本人的医保登记信息",
-    responses=error_responses(401, 403, 422),
+    responses=error_responses(422),
 )
-def list_registrations(
-    person: CurrentPerson, db: DbSession, page: PageNo = 1, page_size: PageSize = 10
-) -> dict[str, Any]:
+def list_registrations(person: CurrentPerson, db: DbSession, paging: Paged) -> dict[str, Any]:
     with db.begin() as session:
         regs = medical.list_registrations(session, person_id=person.account_id)
-    return paginate([asdict(r) for r in regs], page=page, page_size=page_size).as_dict()
+    return page_of(regs, paging, asdict)
 
 
 @router.get(
@@ -136,16 +78,15 @@ def list_registrations(
     description="参保年度不填为当前参保年度；2023年以前返回 422 `medical.year_unsupported`。"
     "有多条登记信息而未选择时返回 422 `medical.registration_required`（请选择登记信息）；"
     "他人的登记信息返回 404。",
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(404, 422),
 )
 def list_payments(
     person: CurrentPerson,
     db: DbSession,
     clock: Clock,
+    paging: Paged,
     insurance_year: InsuranceYear = None,
     registration_id: Annotated[str | None, Query(max_length=40, description="登记信息编号")] = None,
-    page: PageNo = 1,
-    page_size: PageSize = 10,
 ) -> dict[str, Any]:
     with db.begin() as session:
         result = medical.list_payments(
@@ -155,9 +96,8 @@ def list_payments(
             registration_id=registration_id or None,
             today=clock.today(),
         )
-    rows = [present.payment(row) for row in result.items]
     return {
-        **paginate(rows, page=page, page_size=page_size).as_dict(),
+        **page_of(result.items, paging, present.payment),
         "insurance_year": result.insurance_year,
         "registration": result.registration,
         "payer_name": result.payer_name,
@@ -173,7 +113,6 @@ def list_payments(
     response_model=DepositAccountList,
     summary="本人已提交的存款账户（可用于医保退费）",
     description="为空时申请退费会返回 409 `deposit_account.missing`（未查询到存款账户报告信息）。",
-    responses=error_responses(401, 403),
 )
 def list_deposit_accounts(person: CurrentPerson, db: DbSession) -> dict[str, Any]:
     with db.begin() as session:
@@ -185,7 +124,6 @@ def list_deposit_accounts(person: CurrentPerson, db: DbSession) -> dict[str, Any
     "/deposit-account-reports",
     response_model=ReportList,
     summary="本人的存款账户账号报告（最新在前）",
-    responses=error_responses(401, 403),
 )
 def list_reports(person: CurrentPerson, db: DbSession) -> dict[str, Any]:
     with db.begin() as session:
@@ -200,24 +138,29 @@ def list_reports(person: CurrentPerson, db: DbSession) -> dict[str, Any]:
     summary="存款账户账号报告：暂存或提交（支持 Idempotency-Key）",
     description="`submit` 为 false 时暂存，可不完整；为 true 时校验每一行的全部必填项，账户名称必须与"
     "退费人名称一致，币种只能为 156。" + _FORM_ERRORS_NOTE,
-    responses=error_responses(401, 403, 422),
+    responses=error_responses(422),
 )
 def create_report(
     body: ReportIn, request: Request, person: CurrentPerson, db: DbSession, clock: Clock
-) -> Any:
-    at, today = clock.now(), clock.today()
+) -> JSONResponse:
+    def create(session: Session, at: datetime) -> Report:
+        return deposit_accounts.save_report(
+            session,
+            person_id=person.account_id,
+            report_id=None,
+            report_in=body,
+            at=at,
+            today=clock.today(),
+        )
 
-    def action(session: Session) -> Report:
-        return _save(session, person.account_id, None, body, at, today)
-
-    return _idempotent(request, db=db, person=person, body=body, at=at, action=action)
+    return create_once(request, db=db, principal=person, body=body, create=create)
 
 
 @router.get(
     "/deposit-account-reports/{report_id}",
     response_model=ReportOut,
     summary="一份存款账户账号报告（继续编辑暂存的报告）",
-    responses=error_responses(401, 403, 404),
+    responses=error_responses(404),
 )
 def get_report(report_id: ReportId, person: CurrentPerson, db: DbSession) -> Report:
     with db.begin() as session:
@@ -233,29 +176,20 @@ def get_report(report_id: ReportId, person: CurrentPerson, db: DbSession) -> Rep
     description="暂存的报告按所送的行整体替换。已提交的报告只能再次提交（暂存返回 409）：须带回每个"
     "有效账户（`account_id`），删除账户请把操作类型改为 delete；修改已保存账户的开户银行、账户名称、"
     "账号或银行开户登记证号须填写变更日期。" + _FORM_ERRORS_NOTE,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(404, 409, 422),
 )
 def update_report(
     report_id: ReportId, body: ReportIn, person: CurrentPerson, db: DbSession, clock: Clock
-) -> Any:
-    def run() -> Report:
-        with db.begin() as session:
-            return _save(session, person.account_id, report_id, body, clock.now(), clock.today())
-
-    return _every_problem(run)
-
-
-def _save(
-    session: Session,
-    person_id: int,
-    report_id: int | None,
-    body: ReportIn,
-    at: datetime,
-    today: date,
 ) -> Report:
-    return deposit_accounts.save_report(
-        session, person_id=person_id, report_id=report_id, report_in=body, at=at, today=today
-    )
+    with db.begin() as session:
+        return deposit_accounts.save_report(
+            session,
+            person_id=person.account_id,
+            report_id=report_id,
+            report_in=body,
+            at=clock.now(),
+            today=clock.today(),
+        )
 
 
 # --------------------------------------------------------------------------- refunds
@@ -269,42 +203,38 @@ def _save(
     description="没有已提交的存款账户时返回 409 `deposit_account.missing`（未查询到存款账户报告信息），"
     "请先填写存款账户账号报告。退费金额 = 医疗金额 + 长护金额。已申请的返回 409 "
     "`application.already_applied`；他人的登记信息、缴费或账户返回 404。" + _FORM_ERRORS_NOTE,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(404, 409, 422),
 )
 def apply_refund(
-    body: MedicalRefundIn, request: Request, person: CurrentPerson, db: DbSession, clock: Clock
-) -> Any:
-    at = clock.now()
-
-    def action(session: Session) -> dict[str, Any]:
+    body: MedicalRefundIn, request: Request, person: CurrentPerson, db: DbSession
+) -> JSONResponse:
+    def create(session: Session, at: datetime) -> dict[str, Any]:
         created = medical.apply(session, person_id=person.account_id, refund=body, at=at)
         return {"applications": [present.application(view) for view in created]}
 
-    return _idempotent(request, db=db, person=person, body=body, at=at, action=action)
+    return create_once(request, db=db, principal=person, body=body, create=create)
 
 
 @router.get(
     "/medical/refunds",
     response_model=MedicalProgressPage,
     summary="进度查询：城乡居民医保社保费退费进度",
-    responses=error_responses(401, 403, 422),
+    responses=error_responses(422),
 )
 def list_refunds(
     person: CurrentPerson,
     db: DbSession,
     clock: Clock,
+    paging: Paged,
     insurance_year: InsuranceYear = None,
-    page: PageNo = 1,
-    page_size: PageSize = 10,
 ) -> dict[str, Any]:
     today = clock.today()
     with db.begin() as session:
         views = medical.progress(
             session, person_id=person.account_id, insurance_year=insurance_year, today=today
         )
-    rows = [present.application(view) for view in views]
     return {
-        **paginate(rows, page=page, page_size=page_size).as_dict(),
+        **page_of(views, paging, present.application),
         "insurance_year": medical.default_year(today) if insurance_year is None else insurance_year,
     }
 
@@ -313,7 +243,7 @@ def list_refunds(
     "/medical/refunds/{application_id}",
     response_model=MedicalApplicationDetailOut,
     summary="一条医保退费申请及其状态记录",
-    responses=error_responses(401, 403, 404),
+    responses=error_responses(404),
 )
 def get_refund(
     application_id: ApplicationId, person: CurrentPerson, db: DbSession
@@ -329,7 +259,7 @@ def get_refund(
     "/medical/refunds/{application_id}/cancel",
     response_model=MedicalApplicationOut,
     summary="撤销退费：仅待审核的申请",
-    responses=error_responses(401, 403, 404, 409),
+    responses=error_responses(404, 409),
 )
 def cancel_refund(
     application_id: ApplicationId, person: CurrentPerson, db: DbSession, clock: Clock

@@ -6,13 +6,35 @@ Chinese descriptions in the OpenAPI document stay the same on every route that t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Path, Query
+from fastapi import Depends, Path, Query
 
-from ...services.paging import MAX_PAGE_SIZE
+from ...services.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 ApplicationId = Annotated[int, Path(ge=1, le=2**63 - 1, description="退费申请编号")]
 Year = Annotated[int | None, Query(ge=1900, le=2100, description="缴费年度；不填为全部年度")]
 PageNo = Annotated[int, Query(ge=1, le=1_000_000, description="页码，从1开始")]
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="每页条数")]
+
+
+@dataclass(frozen=True)
+class Paging:
+    """Which page of a list the client asked for (``page`` and ``page_size`` always travel
+    together)."""
+
+    page: int
+    page_size: int
+
+    def window(self) -> slice:
+        start = (self.page - 1) * self.page_size
+        return slice(start, start + self.page_size)
+
+
+def _paging(page: PageNo = 1, page_size: PageSize = DEFAULT_PAGE_SIZE) -> Paging:
+    return Paging(page, page_size)
+
+
+#: The ``page`` and ``page_size`` query parameters of a list route.
+Paged = Annotated[Paging, Depends(_paging)]

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from ...services import pension
 from ...services.queries import PensionState
 from .. import presenters, refund_presenters
-from ..deps import CurrentPerson, DbSession
+from ..deps import Clock, CurrentPerson, DbSession
 from .listing import create_once, page_of
-from .params import ApplicationId, PageNo, PageSize, Year
+from .params import ApplicationId, Paged, Year
 from .refund_schemas import (
     ApplicationDetailOut,
     ApplicationOut,
@@ -30,29 +30,29 @@ from .refund_schemas import (
     error_responses,
 )
 
-router = APIRouter(tags=["pension"])
+# Every route needs a logged-in person.
+router = APIRouter(tags=["pension"], responses=error_responses(401, 403))
 
 
 @router.get(
     "/pension/payments",
     response_model=Page[PensionPaymentOut],
     summary="退费信息查询：本人的城乡居民养老保险缴费",
-    responses=error_responses(401, 403, 422),
+    responses=error_responses(422),
 )
 def list_payments(
     person: CurrentPerson,
     db: DbSession,
+    paging: Paged,
     year: Year = None,
     state: Annotated[
         PensionState,
         Query(description="查询状态：refundable 可退费 / applied 已申请 / all 全部"),
     ] = "all",
-    page: PageNo = 1,
-    page_size: PageSize = 10,
 ) -> dict[str, Any]:
     with db.begin() as session:
         rows = pension.payments(session, person_id=person.account_id, year=year, state=state)
-    return page_of(rows, page=page, page_size=page_size, present=refund_presenters.pension_line)
+    return page_of(rows, paging, refund_presenters.pension_line)
 
 
 @router.post(
@@ -62,7 +62,7 @@ def list_payments(
     summary="申请退费：每条所选缴费一条申请（支持 Idempotency-Key）",
     description="已到账的缴费返回 422 `pension.arrived_needs_officer`；已申请的返回 409 "
     "`application.already_applied`；他人的缴费返回 404。全部成功或全部不成功。",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(404, 409, 422),
 )
 def apply_refund(
     body: PensionRefundIn, request: Request, person: CurrentPerson, db: DbSession
@@ -78,25 +78,21 @@ def apply_refund(
     "/pension/refunds",
     response_model=Page[ApplicationOut],
     summary="退费进度查询",
-    responses=error_responses(401, 403, 422),
+    responses=error_responses(422),
 )
 def list_refunds(
-    person: CurrentPerson,
-    db: DbSession,
-    year: Year = None,
-    page: PageNo = 1,
-    page_size: PageSize = 10,
+    person: CurrentPerson, db: DbSession, paging: Paged, year: Year = None
 ) -> dict[str, Any]:
     with db.begin() as session:
         rows = pension.progress(session, person_id=person.account_id, year=year)
-    return page_of(rows, page=page, page_size=page_size, present=refund_presenters.pension_refund)
+    return page_of(rows, paging, refund_presenters.pension_refund)
 
 
 @router.get(
     "/pension/refunds/{application_id}",
     response_model=ApplicationDetailOut,
     summary="一条退费申请及其状态记录",
-    responses=error_responses(401, 403, 404),
+    responses=error_responses(404),
 )
 def get_refund(
     application_id: ApplicationId, person: CurrentPerson, db: DbSession
@@ -110,16 +106,13 @@ def get_refund(
     "/pension/refunds/{application_id}/cancel",
     response_model=ApplicationOut,
     summary="撤销退费：仅待审核的申请",
-    responses=error_responses(401, 403, 404, 409),
+    responses=error_responses(404, 409),
 )
 def cancel_refund(
-    application_id: ApplicationId, request: Request, person: CurrentPerson, db: DbSession
+    application_id: ApplicationId, person: CurrentPerson, db: DbSession, clock: Clock
 ) -> dict[str, Any]:
     with db.begin() as session:
         view = pension.cancel(
-            session,
-            person_id=person.account_id,
-            application_id=application_id,
-            at=request.app.state.clock.now(),
+            session, person_id=person.account_id, application_id=application_id, at=clock.now()
         )
     return {**presenters.application(view), "cancellable": False}

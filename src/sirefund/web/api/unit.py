@@ -18,9 +18,9 @@ from ...domain.rules import UnitPaymentType
 from ...services import units
 from ...services.paging import MAX_PAGE_SIZE
 from .. import refund_presenters
-from ..deps import CurrentUnit, DbSession
+from ..deps import Clock, CurrentUnit, DbSession
 from .listing import create_once, page_of
-from .params import ApplicationId, PageNo, PageSize, Year
+from .params import ApplicationId, Paged, Paging, Year
 from .refund_schemas import (
     BatchOut,
     CancelledOut,
@@ -33,7 +33,8 @@ from .refund_schemas import (
     error_responses,
 )
 
-router = APIRouter(tags=["unit"])
+# Every route needs a logged-in unit.
+router = APIRouter(tags=["unit"], responses=error_responses(401, 403))
 
 UnitPaymentId = Annotated[
     str, Path(min_length=1, max_length=units.ID_MAX, description="缴费记录编号")
@@ -45,11 +46,12 @@ IdNumber = Annotated[str | None, Query(max_length=40, description="证件号码�
     "/unit/payments",
     response_model=Page[UnitPaymentOut],
     summary="可退费查询：村组的缴费记录，含实缴人数与退费人数",
-    responses=error_responses(401, 403, 422),
+    responses=error_responses(422),
 )
 def list_payments(
     unit: CurrentUnit,
     db: DbSession,
+    paging: Paged,
     year: Year = None,
     month: Annotated[
         int | None,
@@ -62,8 +64,6 @@ def list_payments(
         ),
     ] = None,
     id_number: IdNumber = None,
-    page: PageNo = 1,
-    page_size: PageSize = 10,
 ) -> dict[str, Any]:
     with db.begin() as session:
         rows = units.list_payments(
@@ -74,23 +74,22 @@ def list_payments(
             payment_type=UnitPaymentType(payment_type) if payment_type else None,
             id_number=id_number,
         )
-    return page_of(rows, page=page, page_size=page_size, present=refund_presenters.unit_payment)
+    return page_of(rows, paging, refund_presenters.unit_payment)
 
 
 @router.get(
     "/unit/payments/{unit_payment_id}/persons",
     response_model=Page[UnitPersonOut],
     summary="选择区：缴费记录中的人员（证件号码脱敏）",
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(404, 422),
 )
 def list_persons(
     unit_payment_id: UnitPaymentId,
     unit: CurrentUnit,
     db: DbSession,
+    paging: Paged,
     id_number: IdNumber = None,
     name: Annotated[str | None, Query(max_length=50, description="姓名（可输入部分）")] = None,
-    page: PageNo = 1,
-    page_size: PageSize = 10,
 ) -> dict[str, Any]:
     with db.begin() as session:
         rows = units.list_persons(
@@ -100,7 +99,7 @@ def list_persons(
             id_number=id_number,
             name=name,
         )
-    return page_of(rows, page=page, page_size=page_size, present=refund_presenters.unit_person)
+    return page_of(rows, paging, refund_presenters.unit_person)
 
 
 @router.post(
@@ -110,7 +109,7 @@ def list_persons(
     summary="保存退费：一批，每个所选人员一条申请（支持 Idempotency-Key）",
     description="金额由所选人员计算；正常缴费返回 422 `unit.payment_type_not_refundable`；"
     "未选人员返回 422 `unit.no_person_selected`；已在申请中的人员返回 409。全部成功或全部不成功。",
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(404, 409, 422),
 )
 def create_batch(
     body: UnitBatchIn, request: Request, unit: CurrentUnit, db: DbSession
@@ -126,25 +125,21 @@ def create_batch(
     "/unit/refunds",
     response_model=Page[UnitProgressOut],
     summary="退费进度：每条申请一行",
-    responses=error_responses(401, 403, 422),
+    responses=error_responses(422),
 )
 def list_refunds(
-    unit: CurrentUnit,
-    db: DbSession,
-    year: Year = None,
-    page: PageNo = 1,
-    page_size: PageSize = 10,
+    unit: CurrentUnit, db: DbSession, paging: Paged, year: Year = None
 ) -> dict[str, Any]:
     with db.begin() as session:
         rows = units.progress(session, unit_id=unit.account_id, year=year)
-    return page_of(rows, page=page, page_size=page_size, present=refund_presenters.unit_refund)
+    return page_of(rows, paging, refund_presenters.unit_refund)
 
 
 @router.get(
     "/unit/refunds/{application_id}/persons",
     response_model=Page[UnitProgressPersonOut],
     summary="退费人数明细：姓名、证件号码、个人编号、缴费金额、所属期",
-    responses=error_responses(401, 403, 404),
+    responses=error_responses(404),
 )
 def list_refund_persons(
     application_id: ApplicationId, unit: CurrentUnit, db: DbSession
@@ -153,23 +148,21 @@ def list_refund_persons(
         rows = units.progress_persons(
             session, unit_id=unit.account_id, application_id=application_id
         )
-    return page_of(rows, page=1, page_size=MAX_PAGE_SIZE, present=refund_presenters.refund_person)
+    # Not paged by the client: the whole drill-down as one page of the largest size.
+    return page_of(rows, Paging(1, MAX_PAGE_SIZE), refund_presenters.refund_person)
 
 
 @router.post(
     "/unit/refunds/{application_id}/cancel",
     response_model=CancelledOut,
     summary="撤销退费：同一批次待审核的申请全部撤销",
-    responses=error_responses(401, 403, 404, 409),
+    responses=error_responses(404, 409),
 )
 def cancel_refund(
-    application_id: ApplicationId, request: Request, unit: CurrentUnit, db: DbSession
+    application_id: ApplicationId, unit: CurrentUnit, db: DbSession, clock: Clock
 ) -> dict[str, list[int]]:
     with db.begin() as session:
         cancelled = units.cancel(
-            session,
-            unit_id=unit.account_id,
-            application_id=application_id,
-            at=request.app.state.clock.now(),
+            session, unit_id=unit.account_id, application_id=application_id, at=clock.now()
         )
     return {"cancelled": cancelled}
