@@ -1,15 +1,12 @@
-"""API routes: 城乡居民基本医疗保险退费 and 存款账户账号报告, for persons (api.md "Medical, person").
-
-Routes only translate HTTP to service calls: the transaction is opened here, the rules are in
-services/medical.py and services/deposit_accounts.py, the JSON shapes in medical_schemas.py
-and web/medical_presenters.py. Another person's registration, payment, report or application
-answers 404.
+"""API routes: 城乡居民基本医疗保险退费 and 存款账户账号报告, for persons (api.md "Medical, person"):
+services/medical.py and services/deposit_accounts.py, the JSON shapes in medical_schemas.py and
+web/medical_presenters.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -144,14 +141,7 @@ def create_report(
     body: ReportIn, request: Request, person: CurrentPerson, db: DbSession, clock: Clock
 ) -> JSONResponse:
     def create(session: Session, at: datetime) -> Report:
-        return deposit_accounts.save_report(
-            session,
-            person_id=person.account_id,
-            report_id=None,
-            report_in=body,
-            at=at,
-            today=clock.today(),
-        )
+        return _save(session, person.account_id, None, body, at, clock.today())
 
     return create_once(request, db=db, principal=person, body=body, create=create)
 
@@ -182,14 +172,21 @@ def update_report(
     report_id: ReportId, body: ReportIn, person: CurrentPerson, db: DbSession, clock: Clock
 ) -> Report:
     with db.begin() as session:
-        return deposit_accounts.save_report(
-            session,
-            person_id=person.account_id,
-            report_id=report_id,
-            report_in=body,
-            at=clock.now(),
-            today=clock.today(),
-        )
+        return _save(session, person.account_id, report_id, body, clock.now(), clock.today())
+
+
+def _save(
+    session: Session,
+    person_id: int,
+    report_id: int | None,
+    body: ReportIn,
+    at: datetime,
+    today: date,
+) -> Report:
+    """暂存 / 提交 of a new report (``report_id`` None) or of a saved one."""
+    return deposit_accounts.save_report(
+        session, person_id=person_id, report_id=report_id, report_in=body, at=at, today=today
+    )
 
 
 # --------------------------------------------------------------------------- refunds

@@ -8,10 +8,10 @@ presented once by ``web.officer_presenters``.
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Any, Literal, Protocol
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -25,22 +25,10 @@ from ...services.review_decisions import ApproveRequest, BatchReview, RejectRequ
 from ...services.review_detail import RevealRequest
 from ...services.review_queue import QueueFilters
 from .. import officer_export, officer_presenters, presenters
-from ..deps import Clock, CurrentOfficer, DbSession, get_clock
+from ..deps import Clock, CurrentOfficer, DbSession
 from ..errors import error_responses
-from ..idempotency import run_idempotent
 from .dispatch_schemas import DispatchOut, DispatchPageOut
-
-router = APIRouter(tags=["officer"])
-
-
-class _TimeSource(Protocol):
-    def now(self) -> datetime: ...
-    def today(self) -> date: ...
-
-
-# deps.Clock is typed ``object``; this names what the routes read of it.
-TimeSource = Annotated[_TimeSource, Depends(get_clock)]
-
+from .listing import create_once
 
 _APP = {
     "id": 17,
@@ -136,6 +124,13 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return error_responses(*codes, descriptions=described)
 
 
+# Every route needs a logged-in officer.
+router = APIRouter(tags=["officer"], responses=_errors(401, 403))
+
+# Approve and reject answer alike: the decided application, or why it could not be decided.
+_DECISION_RESPONSES = {**_ok("decided"), **_errors(404, 409, 422)}
+
+
 # --------------------------------------------------------------------------- queue filters
 
 
@@ -150,10 +145,10 @@ class QueuePageQuery(QueueFilters):
 @router.get(
     "/officer/applications",
     summary="审核队列",
-    responses={**_ok("queue"), **_errors(401, 403, 422)},
+    responses={**_ok("queue"), **_errors(422)},
 )
 def list_applications(
-    officer: CurrentOfficer, db: DbSession, clock: TimeSource, q: Annotated[QueuePageQuery, Query()]
+    officer: CurrentOfficer, db: DbSession, clock: Clock, q: Annotated[QueuePageQuery, Query()]
 ) -> dict[str, Any]:
     """Applications within the officer's region, oldest first, with the working days each has
     waited against the statutory 30 (`working_days_pending`, `review_deadline`, `overdue`)."""
@@ -175,11 +170,11 @@ def list_applications(
     response_class=Response,
     responses={
         200: {"content": {officer_export.XLSX_MEDIA_TYPE: {}}, "description": "xlsx 文件"},
-        **_errors(401, 403, 422),
+        **_errors(422),
     },
 )
 def export_applications(
-    officer: CurrentOfficer, db: DbSession, clock: TimeSource, q: Annotated[QueueFilters, Query()]
+    officer: CurrentOfficer, db: DbSession, clock: Clock, q: Annotated[QueueFilters, Query()]
 ) -> Response:
     """The filtered queue (same filters as the list, no paging) as an Excel workbook."""
     today = clock.today()
@@ -195,10 +190,10 @@ def export_applications(
 @router.get(
     "/officer/applications/{application_id}",
     summary="审核详情",
-    responses={**_ok("detail"), **_errors(401, 403, 404, 422)},
+    responses={**_ok("detail"), **_errors(404, 422)},
 )
 def get_application(
-    application_id: int, officer: CurrentOfficer, db: DbSession, clock: TimeSource
+    application_id: int, officer: CurrentOfficer, db: DbSession, clock: Clock
 ) -> dict[str, Any]:
     """Application, payer (masked), payment, bank account (masked), the payer's other
     applications, full history and the actions this officer may take."""
@@ -212,14 +207,14 @@ def get_application(
 @router.post(
     "/officer/applications/{application_id}/reveal",
     summary="查看完整证件号码或银行账号（留痕）",
-    responses=_errors(401, 403, 404, 422),
+    responses=_errors(404, 422),
 )
 def reveal(
     application_id: int,
     body: RevealRequest,
     officer: CurrentOfficer,
     db: DbSession,
-    clock: TimeSource,
+    clock: Clock,
 ) -> JSONResponse:
     """The full value, once; the reveal is recorded with the officer and the reason."""
     with db.begin() as session:
@@ -242,13 +237,13 @@ def reveal(
 @router.post(
     "/officer/applications/{application_id}/approve",
     summary="审核通过",
-    responses={**_ok("decided"), **_errors(401, 403, 404, 409, 422)},
+    responses=_DECISION_RESPONSES,
 )
 def approve(
     application_id: int,
     officer: CurrentOfficer,
     db: DbSession,
-    clock: TimeSource,
+    clock: Clock,
     body: Annotated[ApproveRequest | None, Body()] = None,
 ) -> dict[str, Any]:
     """Pending → approved; the request to HRSS / medical security is queued in the same
@@ -263,13 +258,13 @@ def approve(
 @router.post(
     "/officer/applications/{application_id}/reject",
     summary="审核不通过",
-    responses={**_ok("decided"), **_errors(401, 403, 404, 409, 422)},
+    responses=_DECISION_RESPONSES,
 )
 def reject(
     application_id: int,
     officer: CurrentOfficer,
     db: DbSession,
-    clock: TimeSource,
+    clock: Clock,
     body: Annotated[RejectRequest | None, Body()] = None,
 ) -> dict[str, Any]:
     """Pending → rejected (税务退回) with the required opinion; nothing is sent."""
@@ -286,11 +281,9 @@ def reject(
     return presenters.application(view)
 
 
-@router.post(
-    "/officer/reviews", summary="批量审核", responses={**_ok("reviews"), **_errors(401, 403, 422)}
-)
+@router.post("/officer/reviews", summary="批量审核", responses={**_ok("reviews"), **_errors(422)})
 def review_many(
-    body: BatchReview, officer: CurrentOfficer, db: DbSession, clock: TimeSource
+    body: BatchReview, officer: CurrentOfficer, db: DbSession, clock: Clock
 ) -> dict[str, Any]:
     """A result per id: `{id, ok, status, error}`; one failure does not undo the others."""
     with db.begin() as session:
@@ -308,34 +301,21 @@ def review_many(
     "/officer/pension/refunds",
     status_code=201,
     summary="税务端发起养老保险退费",
-    responses={**_ok("initiated", 201), **_errors(401, 403, 404, 409, 422)},
+    responses={**_ok("initiated", 201), **_errors(404, 409, 422)},
 )
 def initiate_pension_refund(
-    request: Request,
-    body: InitiateRefund,
-    officer: CurrentOfficer,
-    db: DbSession,
-    clock: TimeSource,
+    request: Request, body: InitiateRefund, officer: CurrentOfficer, db: DbSession
 ) -> JSONResponse:
     """An application (channel `officer`) for an `arrived` pension payment, at the citizen's
     request; a different officer must review it. Idempotent with `Idempotency-Key`."""
-    at = clock.now()
 
-    def action(session: Session) -> dict[str, Any]:
+    def create(session: Session, at: datetime) -> dict[str, Any]:
         view = officer_refunds.initiate_pension_refund(
             session, officer=officer, request=body, at=at
         )
         return presenters.application(view)
 
-    return run_idempotent(
-        request,
-        db=db,
-        principal=officer,
-        body=body.model_dump(),
-        at=at,
-        action=action,
-        status_code=201,
-    )
+    return create_once(request, db=db, principal=officer, body=body, create=create)
 
 
 # --------------------------------------------------------------------------- dispatch monitor
@@ -356,7 +336,7 @@ class DispatchQuery(BaseModel):
     "/officer/dispatches",
     summary="派发监控",
     response_model=DispatchPageOut,
-    responses={**_ok("dispatches"), **_errors(401, 403, 422)},
+    responses={**_ok("dispatches"), **_errors(422)},
 )
 def list_dispatches(
     officer: CurrentOfficer, db: DbSession, q: Annotated[DispatchQuery, Query()]
@@ -380,7 +360,7 @@ def list_dispatches(
     status_code=202,
     summary="重试发送失败的派发",
     response_model=DispatchOut,
-    responses={**_ok("retry", 202), **_errors(401, 403, 404, 409, 422)},
+    responses={**_ok("retry", 202), **_errors(404, 409, 422)},
 )
 def retry_dispatch(
     message_id: int, officer: CurrentOfficer, db: DbSession, clock: Clock

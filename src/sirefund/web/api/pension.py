@@ -1,8 +1,5 @@
-"""API routes: 城乡居民基本养老保险退费（个人）, for persons (api.md "Pension, person").
-
-Routes only translate HTTP to service calls: the transaction is opened here, the rules are in
-services/pension.py, the text of the answers in web/refund_presenters.py. Another person's
-payment or application answers 404.
+"""API routes: 城乡居民基本养老保险退费（个人）, for persons (api.md "Pension, person"):
+services/pension.py presented by web/refund_presenters.py.
 """
 
 from __future__ import annotations

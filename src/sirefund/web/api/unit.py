@@ -1,8 +1,5 @@
-"""API routes: 城乡居民基本养老保险退费（村组）, for units (api.md "Pension, unit").
-
-Routes only translate HTTP to service calls: the transaction is opened here, the rules are in
-services/units.py, the text of the answers in web/refund_presenters.py. Another unit's
-payment or application answers 404.
+"""API routes: 城乡居民基本养老保险退费（村组）, for units (api.md "Pension, unit"):
+services/units.py presented by web/refund_presenters.py.
 """
 
 from __future__ import annotations
