@@ -11,11 +11,18 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ...services.accounts import AccountKind
+
+
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    """A model's config with the examples /openapi.json shows of it (unknown fields are
+    ignored, pydantic's default)."""
+    return ConfigDict(json_schema_extra={"examples": list(examples)})
+
 
 # --------------------------------------------------------------------------- input types
 
@@ -38,61 +45,47 @@ PhoneText = Annotated[str, Field(max_length=20), AfterValidator(_plain_text)]
 UsernameText = Annotated[str, Field(max_length=40), AfterValidator(_plain_text)]
 LoginText = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_plain_text)]
 PasswordText = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_plain_text)]
+NewPasswordText = Annotated[PasswordText, Field(description="密码，至少8位，不可为常见密码")]
 
 
 class RegisterPersonIn(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-        json_schema_extra={
-            "examples": [
-                {
-                    "id_number": "420703195803120013",
-                    "name": "邱世贵",
-                    "phone": "13812341234",
-                    "password": "Hubei-2026-refund",
-                    "username": "qiushigui",
-                }
-            ]
-        },
+    model_config = _examples(
+        {
+            "id_number": "420703195803120013",
+            "name": "邱世贵",
+            "phone": "13812341234",
+            "password": "Hubei-2026-refund",
+            "username": "qiushigui",
+        }
     )
     id_number: IdNumberText = Field(description="居民身份证号码（18位）")
     name: NameText = Field(description="姓名，须与系统登记的一致")
     phone: PhoneText = Field(description="手机号码")
-    password: PasswordText = Field(description="密码，至少8位，不可为常见密码")
+    password: NewPasswordText
     username: UsernameText | None = Field(
         default=None, description="用户名（可选），4至40位字母、数字或下划线，以字母开头"
     )
 
 
 class RegisterUnitIn(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-        json_schema_extra={
-            "examples": [
-                {
-                    "tax_id": "544207030000000001",
-                    "name": "华容区庙岭镇新庙村村民委员会",
-                    "password": "Hubei-2026-refund",
-                }
-            ]
-        },
+    model_config = _examples(
+        {
+            "tax_id": "544207030000000001",
+            "name": "华容区庙岭镇新庙村村民委员会",
+            "password": "Hubei-2026-refund",
+        }
     )
     tax_id: TaxIdText = Field(description="纳税人识别号（统一社会信用代码）")
     name: UnitNameText = Field(description="单位名称，须与系统登记的一致")
-    password: PasswordText = Field(description="密码，至少8位，不可为常见密码")
+    password: NewPasswordText
 
 
 class LoginIn(BaseModel):
-    model_config = ConfigDict(
-        extra="ignore",
-        json_schema_extra={
-            "examples": [
-                {"kind": "person", "login": "420703195803120013", "password": "Hubei-2026-refund"},
-                {"kind": "person", "login": "13812341234", "password": "Hubei-2026-refund"},
-                {"kind": "unit", "login": "544207030000000001", "password": "Hubei-2026-refund"},
-                {"kind": "officer", "login": "24207030001", "password": "Hubei-2026-refund"},
-            ]
-        },
+    model_config = _examples(
+        {"kind": "person", "login": "420703195803120013", "password": "Hubei-2026-refund"},
+        {"kind": "person", "login": "13812341234", "password": "Hubei-2026-refund"},
+        {"kind": "unit", "login": "544207030000000001", "password": "Hubei-2026-refund"},
+        {"kind": "officer", "login": "24207030001", "password": "Hubei-2026-refund"},
     )
     kind: AccountKind = Field(description="账户类型：自然人、单位（村组）、税务人员")
     login: LoginText = Field(
@@ -103,67 +96,59 @@ class LoginIn(BaseModel):
 
 # --------------------------------------------------------------------------- output types
 
+_PERSON_EXAMPLE = {
+    "kind": "person",
+    "display_name": "邱世贵",
+    "region_code": "420703",
+    "id_number_masked": "4****************3",
+    "phone_masked": "138****1234",
+    "username": "qiushigui",
+    "registered_at": "2026-03-10T09:30:00Z",
+}
+_SESSION_EXAMPLE = {"csrf_token": "H7x...", "expires_at": "2026-03-10T21:30:00Z"}
 
-class PersonOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "kind": "person",
-                    "display_name": "邱世贵",
-                    "region_code": "420703",
-                    "id_number_masked": "4****************3",
-                    "phone_masked": "138****1234",
-                    "username": "qiushigui",
-                    "registered_at": "2026-03-10T09:30:00Z",
-                }
-            ]
-        }
-    )
-    kind: Literal["person"] = "person"
+
+class _AccountOut(BaseModel):
+    """What every account shows of itself."""
+
+    kind: AccountKind
     display_name: str
     region_code: str
+
+
+class PersonOut(_AccountOut):
+    model_config = _examples(_PERSON_EXAMPLE)
+    kind: Literal["person"] = "person"
     id_number_masked: str
     phone_masked: str | None
     username: str | None
     registered_at: datetime | None
 
 
-class UnitOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "kind": "unit",
-                    "display_name": "华容区庙岭镇新庙村村民委员会",
-                    "region_code": "420703",
-                    "tax_id": "544207030000000001",
-                    "ss_no": "42098400001",
-                    "registered_at": "2026-03-10T09:30:00Z",
-                }
-            ]
+class UnitOut(_AccountOut):
+    model_config = _examples(
+        {
+            "kind": "unit",
+            "display_name": "华容区庙岭镇新庙村村民委员会",
+            "region_code": "420703",
+            "tax_id": "544207030000000001",
+            "ss_no": "42098400001",
+            "registered_at": "2026-03-10T09:30:00Z",
         }
     )
     kind: Literal["unit"] = "unit"
-    display_name: str
-    region_code: str
     tax_id: str
     ss_no: str
     registered_at: datetime | None
 
 
 class SessionOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "token": "q3Vb...（仅返回一次）",
-                    "kind": "person",
-                    "display_name": "邱世贵",
-                    "csrf_token": "H7x...",
-                    "expires_at": "2026-03-10T21:30:00Z",
-                }
-            ]
+    model_config = _examples(
+        {
+            "token": "q3Vb...（仅返回一次）",
+            "kind": "person",
+            "display_name": "邱世贵",
+            **_SESSION_EXAMPLE,
         }
     )
     token: str = Field(
@@ -177,27 +162,9 @@ class SessionOut(BaseModel):
     expires_at: datetime = Field(description="会话的绝对过期时间（空闲30分钟也会结束）")
 
 
-class MeOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "kind": "person",
-                    "display_name": "邱世贵",
-                    "region_code": "420703",
-                    "id_number_masked": "4****************3",
-                    "phone_masked": "138****1234",
-                    "username": "qiushigui",
-                    "registered_at": "2026-03-10T09:30:00Z",
-                    "csrf_token": "H7x...",
-                    "expires_at": "2026-03-10T21:30:00Z",
-                }
-            ]
-        }
-    )
-    kind: AccountKind
-    display_name: str
-    region_code: str
+# Any kind of account; GET /me leaves out the fields of the other kinds (they are None).
+class MeOut(_AccountOut):
+    model_config = _examples({**_PERSON_EXAMPLE, **_SESSION_EXAMPLE})
     csrf_token: str
     expires_at: datetime | None
     # person
