@@ -7,28 +7,38 @@ from typing import Any
 
 from ..clock import CHINA_TZ, as_utc
 from ..domain.money import format_yuan
+from ..services import review_detail
 from ..services.medical import MedicalApplication, PaymentRow
 from . import presenters
+from .presenters import iso
 
 #: 退费申请日期 as the manual prints it: ``2023-10-17 00:00:00``, China time.
 LOCAL_DATETIME = "%Y-%m-%d %H:%M:%S"
+
+
+def payment_columns(pay: PaymentRow | review_detail.MedicalPaymentView) -> dict[str, Any]:
+    """A medical payment's own columns as every screen shows them (the person's, the
+    officer's); 退费金额 is the caller's, which names it differently."""
+    return {
+        "payment_id": pay.payment_id,
+        "ticket_no": pay.ticket_no,
+        "item_name": pay.item_name,
+        "medical_amount": format_yuan(pay.medical_amount_fen),
+        "ltc_amount": format_yuan(pay.ltc_amount_fen),
+        "period_start": iso(pay.period_start),
+        "period_end": iso(pay.period_end),
+        "payment_date": iso(pay.payment_date),
+        "insurance_year": pay.insurance_year,
+    }
 
 
 def payment(row: PaymentRow) -> dict[str, Any]:
     """One row of 城乡居民医疗社保费(退费) (api.md MedicalPayment)."""
     labels = row.labels
     return {
-        "payment_id": row.payment_id,
+        **payment_columns(row),
         "registration_id": row.registration_id,
-        "ticket_no": row.ticket_no,
-        "item_name": row.item_name,
         "refund_amount": format_yuan(row.refund_amount_fen),
-        "medical_amount": format_yuan(row.medical_amount_fen),
-        "ltc_amount": format_yuan(row.ltc_amount_fen),
-        "period_start": row.period_start,
-        "period_end": row.period_end,
-        "payment_date": row.payment_date,
-        "insurance_year": row.insurance_year,
         "refundable": row.refundable,
         "application_id": row.application_id,
         "status": row.status.value if row.status else None,

@@ -10,10 +10,8 @@ from typing import Any
 from ..domain import workflow
 from ..domain.money import format_yuan
 from ..domain.rules import (
-    ARRIVAL_LABELS,
     BANK_ACCOUNT_TYPE_LABELS,
     BANK_CATEGORIES,
-    UNIT_PAYMENT_TYPE_LABELS,
     BankAccountType,
 )
 from ..domain.workflow import ApplicationKind
@@ -31,7 +29,8 @@ from ..services.review_detail import (
 )
 from ..services.review_queue import QueueItem, ReviewClock
 from ..services.views import ApplicationView
-from . import presenters
+from . import medical_presenters, presenters
+from .refund_presenters import pension_payment, unit_payment_columns
 
 KIND_LABELS = {
     ApplicationKind.PENSION: "城乡居民养老保险（个人）",
@@ -82,28 +81,12 @@ def _officer(brief: OfficerBrief | None) -> dict[str, Any] | None:
     return None if brief is None else {"id": brief.id, "code": brief.code, "name": brief.name}
 
 
-def pension_payment(pay: PensionPaymentView) -> dict[str, Any]:
-    """A pension payment's columns as every screen shows them (yuan, ISO dates, 到账 label)."""
-    return {
-        "payment_id": pay.payment_id,
-        "amount": format_yuan(pay.amount_fen),
-        "period_start": pay.period_start.isoformat(),
-        "period_end": pay.period_end.isoformat(),
-        "payment_year": pay.payment_year,
-        "payment_date": pay.payment_date.isoformat(),
-        "channel": pay.channel,
-        "arrival_status": pay.arrival_status.value,
-        "arrival_status_label": ARRIVAL_LABELS[pay.arrival_status],
-    }
-
-
 def _payment(
     kind: ApplicationKind, pay: PensionPaymentView | UnitLineView | MedicalPaymentView
 ) -> dict[str, Any]:
     if isinstance(pay, PensionPaymentView):
         return {"kind": kind.value, **pension_payment(pay)}
     if isinstance(pay, UnitLineView):
-        up = pay.unit_payment
         return {
             "kind": kind.value,
             "line_id": pay.line_id,
@@ -111,34 +94,13 @@ def _payment(
             "amount": format_yuan(pay.amount_fen),
             "batch_id": pay.batch_id,
             "payment_month": pay.payment_month,
-            "unit_payment": {
-                "unit_payment_id": up.unit_payment_id,
-                "unit_name": up.unit_name,
-                "unit_tax_id": up.unit_tax_id,
-                "unit_ss_no": up.unit_ss_no,
-                "payment_type": up.payment_type.value,
-                "payment_type_label": UNIT_PAYMENT_TYPE_LABELS[up.payment_type],
-                "payment_year": up.payment_year,
-                "payment_month": up.payment_month,
-                "amount": format_yuan(up.amount_fen),
-                "period_start": up.period_start.isoformat(),
-                "period_end": up.period_end.isoformat(),
-                "declaration_channel": up.declaration_channel,
-            },
+            "unit_payment": unit_payment_columns(pay.unit_payment),
         }
     reg = pay.registration
     return {
         "kind": kind.value,
-        "payment_id": pay.payment_id,
-        "ticket_no": pay.ticket_no,
-        "item_name": pay.item_name,
-        "medical_amount": format_yuan(pay.medical_amount_fen),
-        "ltc_amount": format_yuan(pay.ltc_amount_fen),
+        **medical_presenters.payment_columns(pay),
         "amount": format_yuan(pay.refund_amount_fen),
-        "period_start": pay.period_start.isoformat(),
-        "period_end": pay.period_end.isoformat(),
-        "payment_date": pay.payment_date.isoformat(),
-        "insurance_year": pay.insurance_year,
         "channel": pay.channel,
         "registration": {
             "registration_id": reg.registration_id,

@@ -12,6 +12,7 @@ from ..domain import workflow
 from ..domain.money import format_yuan
 from ..domain.rules import ARRIVAL_LABELS, UNIT_PAYMENT_TYPE_LABELS
 from ..domain.workflow import ApplicationKind
+from ..services import review_detail
 from ..services.pension import PaymentLine, PaymentView, Refund, RefundDetail
 from ..services.units import PersonLine, RefundPerson, SavedBatch, UnitPaymentView, UnitRefund
 from . import presenters
@@ -20,8 +21,8 @@ from .presenters import iso
 # --------------------------------------------------------------------------- person
 
 
-def pension_payment(view: PaymentView) -> dict[str, Any]:
-    """The payment's own columns as every screen shows them."""
+def pension_payment(view: PaymentView | review_detail.PensionPaymentView) -> dict[str, Any]:
+    """The payment's own columns as every screen shows them (the person's, the officer's)."""
     return {
         "payment_id": view.payment_id,
         "amount": format_yuan(view.amount_fen),
@@ -74,8 +75,10 @@ def pension_refund_detail(detail: RefundDetail) -> dict[str, Any]:
 # --------------------------------------------------------------------------- unit
 
 
-def unit_payment(view: UnitPaymentView) -> dict[str, Any]:
-    """One line of 可退费查询 (实缴人数, 退费人数, 实缴金额 …)."""
+def unit_payment_columns(
+    view: UnitPaymentView | review_detail.UnitPaymentView,
+) -> dict[str, Any]:
+    """A unit payment's own columns as every screen shows them (the unit's, the officer's)."""
     return {
         "unit_payment_id": view.unit_payment_id,
         "unit_name": view.unit_name,
@@ -85,12 +88,19 @@ def unit_payment(view: UnitPaymentView) -> dict[str, Any]:
         "payment_type_label": UNIT_PAYMENT_TYPE_LABELS[view.payment_type],
         "payment_year": view.payment_year,
         "payment_month": view.payment_month,
-        "paid_count": view.paid_count,
-        "refund_count": view.refund_count,
         "amount": format_yuan(view.amount_fen),
         "period_start": iso(view.period_start),
         "period_end": iso(view.period_end),
         "declaration_channel": view.declaration_channel,
+    }
+
+
+def unit_payment(view: UnitPaymentView) -> dict[str, Any]:
+    """One line of 可退费查询 (实缴人数, 退费人数, 实缴金额 …)."""
+    return {
+        **unit_payment_columns(view),
+        "paid_count": view.paid_count,
+        "refund_count": view.refund_count,
         "refundable": view.refundable,
     }
 
