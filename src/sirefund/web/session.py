@@ -21,7 +21,8 @@ def perform_login(
     db: Db, credentials: LoginIn, *, client_address: str, at: datetime, settings: Settings
 ) -> tuple[str, Principal]:
     """accounts.login in its own transaction, committed even when the login is refused (the
-    failure must count toward throttling). Blocking (argon2): call through run_in_threadpool.
+    failure must count toward throttling). Blocking (argon2): call from a worker thread (a plain
+    ``def`` route, or run_in_threadpool).
     """
     refused: DomainError | None = None
     with db.begin() as session:

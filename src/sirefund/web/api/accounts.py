@@ -1,7 +1,7 @@
 """API routes: registration, login (sessions), logout and the current account.
 
-Everything here hashes or verifies passwords (argon2, slow on purpose), so the work runs in a
-worker thread (run_in_threadpool), never on the event loop. The login transaction and the
+Everything here hashes or verifies passwords (argon2, slow on purpose), so the routes are plain
+``def``: FastAPI runs them in a worker thread, never on the event loop. The login transaction and the
 cookie are web/session.py's, shared with the login pages.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from fastapi import APIRouter, Request, Response, status
-from starlette.concurrency import run_in_threadpool
 
 from ...services import accounts
 from ..deps import AppSettings, Clock, CurrentPrincipal, DbSession, client_address
@@ -39,18 +38,14 @@ router = APIRouter(tags=["accounts"])
     summary="自然人注册",
     responses=error_responses(409, 413, 422),
 )
-async def register_person(body: RegisterPersonIn, db: DbSession, clock: Clock) -> PersonOut:
+def register_person(body: RegisterPersonIn, db: DbSession, clock: Clock) -> PersonOut:
     """Register a person. When the system already knows the ID number (from imported
     payments) the name must match it; an unknown ID creates the person."""
-
-    def work() -> PersonOut:
-        with db.begin() as session:
-            person = accounts.register_person(
-                session, **body.model_dump(), at=clock.now(), today=clock.today()
-            )
-            return PersonOut.model_validate(person, from_attributes=True)
-
-    return await run_in_threadpool(work)
+    with db.begin() as session:
+        person = accounts.register_person(
+            session, **body.model_dump(), at=clock.now(), today=clock.today()
+        )
+        return PersonOut.model_validate(person, from_attributes=True)
 
 
 @router.post(
@@ -60,15 +55,11 @@ async def register_person(body: RegisterPersonIn, db: DbSession, clock: Clock) -
     summary="单位（村组）注册",
     responses=error_responses(409, 413, 422),
 )
-async def register_unit(body: RegisterUnitIn, db: DbSession, clock: Clock) -> UnitOut:
+def register_unit(body: RegisterUnitIn, db: DbSession, clock: Clock) -> UnitOut:
     """Register a unit known from imported unit payments; the name must match its tax ID."""
-
-    def work() -> UnitOut:
-        with db.begin() as session:
-            unit = accounts.register_unit(session, **body.model_dump(), at=clock.now())
-            return UnitOut.model_validate(unit, from_attributes=True)
-
-    return await run_in_threadpool(work)
+    with db.begin() as session:
+        unit = accounts.register_unit(session, **body.model_dump(), at=clock.now())
+        return UnitOut.model_validate(unit, from_attributes=True)
 
 
 @router.post(
@@ -78,7 +69,7 @@ async def register_unit(body: RegisterUnitIn, db: DbSession, clock: Clock) -> Un
     summary="登录",
     responses=error_responses(401, 413, 422, 429),
 )
-async def open_session(
+def open_session(
     body: LoginIn,
     request: Request,
     response: Response,
@@ -90,13 +81,8 @@ async def open_session(
     (`sirefund_session`); a cookie session must send `csrf_token` with every write.
     Wrong credentials and unknown accounts get the same 401; repeated failures per account
     or per client address get 429."""
-    token, principal = await run_in_threadpool(
-        perform_login,
-        db,
-        body,
-        client_address=client_address(request),
-        at=clock.now(),
-        settings=settings,
+    token, principal = perform_login(
+        db, body, client_address=client_address(request), at=clock.now(), settings=settings
     )
     set_session_cookie(response, token=token, settings=settings)
     assert principal.expires_at is not None
