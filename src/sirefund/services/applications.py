@@ -54,10 +54,6 @@ def already_applied(field: str | None = "payment_ids") -> Conflict:
     return Conflict(ALREADY_APPLIED_CODE, ALREADY_APPLIED_MESSAGE, field)
 
 
-# Kept for readers of .code/.message; raise already_applied() instead.
-ALREADY_APPLIED = already_applied()
-
-
 def record_event(
     session: Session,
     *,
@@ -92,7 +88,7 @@ def create(
     """Insert a pending application and its first audit row.
 
     The partial unique indexes decide races: a second active application for the same
-    payment or person line fails here with IntegrityError, reported as ALREADY_APPLIED.
+    payment or person line fails here with IntegrityError, reported as already_applied().
     A SAVEPOINT keeps the caller's transaction usable after that failure.
     """
     application.status = S.PENDING_REVIEW.value

@@ -188,6 +188,29 @@ class PensionRefundIn(BankDetailsIn):
         return list(dict.fromkeys(i.strip() for i in value))
 
 
+def new_application(
+    person: Person, pay: PensionPayment, details: BankDetailsIn, *, channel: Channel
+) -> Application:
+    """The unsaved application of ``pay`` (the person's own or one an officer files), its
+    money going where ``details`` say; applications.create stores it."""
+    return Application(
+        kind=KIND,
+        channel=channel.value,
+        person_id=person.id,
+        region_code=person.region_code,
+        pension_payment_id=pay.payment_id,
+        amount_fen=pay.amount_fen,
+        payment_year=pay.payment_year,
+        period_start=pay.period_start,
+        period_end=pay.period_end,
+        bank_account_type=details.bank_account_type,
+        bank_account_no=details.bank_account_no,
+        bank_category=details.bank_category,
+        contact_name=details.contact_name,
+        contact_phone=details.contact_phone,
+    )
+
+
 def apply(
     session: Session, *, person_id: int, refund: PensionRefundIn, at: datetime
 ) -> list[ApplicationView]:
@@ -228,22 +251,7 @@ def apply(
     created = []
     for pid in ids:
         pay = found[pid]
-        app = Application(
-            kind=KIND,
-            channel=Channel(refund.channel).value,
-            person_id=person.id,
-            region_code=person.region_code,
-            pension_payment_id=pay.payment_id,
-            amount_fen=pay.amount_fen,
-            payment_year=pay.payment_year,
-            period_start=pay.period_start,
-            period_end=pay.period_end,
-            bank_account_type=refund.bank_account_type,
-            bank_account_no=refund.bank_account_no,
-            bank_category=refund.bank_category,
-            contact_name=refund.contact_name,
-            contact_phone=refund.contact_phone,
-        )
+        app = new_application(person, pay, refund, channel=Channel(refund.channel))
         applications.create(session, application=app, actor=Actor.person(person.id), at=at)
         created.append(views.application(app))
     return created
