@@ -41,6 +41,19 @@ def _in(column: str, values: Iterable[object]) -> str:
 
 
 _ACTIVE_SQL = _in("status", workflow.ACTIVE)
+
+
+def _one_active(name: str, column: str) -> Index:
+    """A partial unique index: at most one active application per value of ``column``."""
+    return Index(
+        name,
+        column,
+        unique=True,
+        sqlite_where=text(_ACTIVE_SQL),
+        postgresql_where=text(_ACTIVE_SQL),
+    )
+
+
 _TZ = DateTime(timezone=True)
 
 
@@ -399,27 +412,9 @@ class Application(Base):
             name="four_eyes",
         ),
         # At most one active application per payment / unit person line.
-        Index(
-            "uq_applications_active_pension_payment",
-            "pension_payment_id",
-            unique=True,
-            sqlite_where=text(_ACTIVE_SQL),
-            postgresql_where=text(_ACTIVE_SQL),
-        ),
-        Index(
-            "uq_applications_active_unit_line",
-            "unit_line_id",
-            unique=True,
-            sqlite_where=text(_ACTIVE_SQL),
-            postgresql_where=text(_ACTIVE_SQL),
-        ),
-        Index(
-            "uq_applications_active_medical_payment",
-            "medical_payment_id",
-            unique=True,
-            sqlite_where=text(_ACTIVE_SQL),
-            postgresql_where=text(_ACTIVE_SQL),
-        ),
+        _one_active("uq_applications_active_pension_payment", "pension_payment_id"),
+        _one_active("uq_applications_active_unit_line", "unit_line_id"),
+        _one_active("uq_applications_active_medical_payment", "medical_payment_id"),
         Index(None, "person_id", "kind", "payment_year"),
         Index(None, "unit_id", "payment_year"),
         Index(None, "batch_id"),
