@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
 from ..domain import identity, rules
@@ -92,6 +93,16 @@ def check_account_name(value: str) -> str:
 
 
 # --------------------------------------------------------------------------- the input model
+
+#: The details as the API documentation shows them in each refund's example.
+EXAMPLE: JsonDict = {
+    "bank_account_type": "bank_card",
+    "bank_account_no": "6228480402564890018",
+    "account_no_confirmed": False,
+    "bank_category": "103",
+    "contact_name": "邱世贵",
+    "contact_phone": "13812341234",
+}
 
 
 class BankDetailsIn(BaseModel):

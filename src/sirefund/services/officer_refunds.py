@@ -20,7 +20,7 @@ from ..domain.errors import Conflict, Forbidden, Invalid, NotFound
 from ..domain.rules import ArrivalStatus
 from ..domain.workflow import ApplicationStatus, Channel
 from ..models import Application, Officer, PensionPayment, Person
-from . import applications, pension, views
+from . import applications, bank_details, pension, views
 from .applications import Actor
 from .bank_details import BankDetailsIn
 from .officers import OfficerRef, active_officer, in_scope
@@ -48,12 +48,7 @@ class InitiateRefund(BankDetailsIn):
                 {
                     "payment_id": "PP00012345",
                     "reason": "缴费人重复缴费，到办税服务厅申请退费",
-                    "bank_account_type": "bank_card",
-                    "bank_account_no": "6228480402564890018",
-                    "account_no_confirmed": False,
-                    "bank_category": "103",
-                    "contact_name": "邱世贵",
-                    "contact_phone": "13812341234",
+                    **bank_details.EXAMPLE,
                 }
             ]
         },

@@ -25,7 +25,7 @@ from ..domain.errors import Conflict, Invalid, NotFound
 from ..domain.rules import ArrivalStatus
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, ApplicationEvent, PensionPayment, Person
-from . import applications, queries, views
+from . import applications, bank_details, queries, views
 from .applications import Actor, application_not_found
 from .bank_details import BankDetailsIn, refusal
 from .queries import PensionPaymentRow, PensionState
@@ -156,18 +156,7 @@ class PensionRefundIn(BankDetailsIn):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [
-                {
-                    "payment_ids": ["PP00000001"],
-                    "bank_account_type": "bank_card",
-                    "bank_account_no": "6228480402564890018",
-                    "account_no_confirmed": False,
-                    "bank_category": "103",
-                    "contact_name": "邱世贵",
-                    "contact_phone": "13812341234",
-                    "channel": "web",
-                }
-            ]
+            "examples": [{"payment_ids": ["PP00000001"], **bank_details.EXAMPLE, "channel": "web"}]
         },
     )
 
