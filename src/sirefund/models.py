@@ -384,9 +384,6 @@ class Application(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     person: Mapped[Person] = relationship(foreign_keys=[person_id])
-    events: Mapped[list[ApplicationEvent]] = relationship(
-        order_by="ApplicationEvent.id", viewonly=True
-    )
 
     __table_args__ = (
         CheckConstraint(_in("kind", list(workflow.ApplicationKind)), name="kind"),

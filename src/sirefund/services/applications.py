@@ -19,6 +19,7 @@ from ..domain import workflow
 from ..domain.errors import Conflict, NotFound
 from ..domain.workflow import ApplicationStatus as S
 from ..models import Application, ApplicationEvent
+from . import views
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,18 @@ def record_event(
             reason=reason,
         )
     )
+
+
+def history(
+    session: Session, application_id: int, *, audience: views.Audience = "owner"
+) -> list[views.EventView]:
+    """The application's audit trail, oldest first, as ``audience`` may see it."""
+    events = session.execute(
+        select(ApplicationEvent)
+        .where(ApplicationEvent.application_id == application_id)
+        .order_by(ApplicationEvent.id)
+    ).scalars()
+    return [views.event(ev, audience=audience) for ev in events]
 
 
 def create(

@@ -24,7 +24,7 @@ from ..domain import identity, rules, workflow
 from ..domain.errors import Conflict, Invalid, NotFound
 from ..domain.rules import ArrivalStatus
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
-from ..models import Application, ApplicationEvent, PensionPayment, Person
+from ..models import Application, PensionPayment, Person
 from . import applications, bank_details, queries, views
 from .applications import Actor, application_not_found
 from .bank_details import BankDetailsIn, refusal
@@ -312,12 +312,7 @@ def detail(session: Session, *, person_id: int, application_id: int) -> RefundDe
     app = _own_application(session, person_id=person_id, application_id=application_id)
     pay = session.get(PensionPayment, app.pension_payment_id)
     assert pay is not None  # foreign key
-    events = session.execute(
-        select(ApplicationEvent)
-        .where(ApplicationEvent.application_id == app.id)
-        .order_by(ApplicationEvent.id)
-    ).scalars()
-    return RefundDetail(_refund(app, pay), [views.event(ev) for ev in events])
+    return RefundDetail(_refund(app, pay), applications.history(session, app.id))
 
 
 def cancel(
