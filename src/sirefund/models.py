@@ -41,6 +41,19 @@ def _in(column: str, values: Iterable[object]) -> str:
 
 
 _ACTIVE_SQL = _in("status", workflow.ACTIVE)
+
+
+def _one_active(name: str, column: str) -> Index:
+    """A partial unique index: at most one active application per value of ``column``."""
+    return Index(
+        name,
+        column,
+        unique=True,
+        sqlite_where=text(_ACTIVE_SQL),
+        postgresql_where=text(_ACTIVE_SQL),
+    )
+
+
 _TZ = DateTime(timezone=True)
 
 
@@ -371,9 +384,6 @@ class Application(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     person: Mapped[Person] = relationship(foreign_keys=[person_id])
-    events: Mapped[list[ApplicationEvent]] = relationship(
-        order_by="ApplicationEvent.id", viewonly=True
-    )
 
     __table_args__ = (
         CheckConstraint(_in("kind", list(workflow.ApplicationKind)), name="kind"),
@@ -399,27 +409,9 @@ class Application(Base):
             name="four_eyes",
         ),
         # At most one active application per payment / unit person line.
-        Index(
-            "uq_applications_active_pension_payment",
-            "pension_payment_id",
-            unique=True,
-            sqlite_where=text(_ACTIVE_SQL),
-            postgresql_where=text(_ACTIVE_SQL),
-        ),
-        Index(
-            "uq_applications_active_unit_line",
-            "unit_line_id",
-            unique=True,
-            sqlite_where=text(_ACTIVE_SQL),
-            postgresql_where=text(_ACTIVE_SQL),
-        ),
-        Index(
-            "uq_applications_active_medical_payment",
-            "medical_payment_id",
-            unique=True,
-            sqlite_where=text(_ACTIVE_SQL),
-            postgresql_where=text(_ACTIVE_SQL),
-        ),
+        _one_active("uq_applications_active_pension_payment", "pension_payment_id"),
+        _one_active("uq_applications_active_unit_line", "unit_line_id"),
+        _one_active("uq_applications_active_medical_payment", "medical_payment_id"),
         Index(None, "person_id", "kind", "payment_year"),
         Index(None, "unit_id", "payment_year"),
         Index(None, "batch_id"),

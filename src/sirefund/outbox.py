@@ -28,7 +28,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Final, Literal, cast
+from typing import Any, Final, Literal, Protocol, cast
 
 from sqlalchemy import ColumnElement, CursorResult, Table, Update, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -116,6 +116,37 @@ class ClaimedMessage:
     claimed_until: datetime
 
 
+class _MessageRow(Protocol):
+    """The columns of an outbox row a claim is made of (a selected Row has them)."""
+
+    id: int
+    application_id: int
+    agency: str
+    operation: str
+    request_id: str
+
+
+def _claimed(
+    row: _MessageRow,
+    *,
+    payload: dict[str, Any],
+    attempt: int,
+    mode: Mode,
+    claimed_until: datetime,
+) -> ClaimedMessage:
+    return ClaimedMessage(
+        id=row.id,
+        application_id=row.application_id,
+        agency=Agency(row.agency),
+        operation=Operation(row.operation),
+        request_id=row.request_id,
+        payload=payload,
+        attempt=attempt,
+        mode=mode,
+        claimed_until=claimed_until,
+    )
+
+
 def _due(at: datetime) -> ColumnElement[bool]:
     return or_(
         and_(_C.state.in_([s.value for s in DUE]), _C.next_attempt_at <= at),
@@ -196,12 +227,8 @@ def claim_due(
                     )
                 )
             claimed.append(
-                ClaimedMessage(
-                    id=row.id,
-                    application_id=row.application_id,
-                    agency=Agency(row.agency),
-                    operation=Operation(row.operation),
-                    request_id=row.request_id,
+                _claimed(
+                    row,
                     payload=dict(row.payload),
                     attempt=row.attempts + 1,
                     mode=SEND if row.state == D.PENDING else QUERY,
@@ -457,16 +484,6 @@ def claim_polls(
             )
             if rescheduled == 1:
                 out.append(
-                    ClaimedMessage(
-                        id=row.id,
-                        application_id=row.application_id,
-                        agency=Agency(row.agency),
-                        operation=Operation(row.operation),
-                        request_id=row.request_id,
-                        payload={},
-                        attempt=row.attempts,
-                        mode=QUERY,
-                        claimed_until=at,
-                    )
+                    _claimed(row, payload={}, attempt=row.attempts, mode=QUERY, claimed_until=at)
                 )
     return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from sirefund.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
@@ -280,6 +281,27 @@ def test_initiating_needs_the_role_an_arrived_payment_in_scope_and_a_reason(sess
     assert refused(initiator, _initiate(arrived.payment_id)) == (
         "application.already_applied",
         "payment_id",
+    )
+
+
+def test_the_initiate_input_refuses_bad_bank_details_each_on_its_field_with_the_domain_code():
+    with pytest.raises(ValidationError) as exc:
+        _initiate(
+            "PP1",
+            bank_account_type="cash",
+            bank_account_no="12",
+            bank_category="",
+            contact_phone="",
+        )
+    assert {(str(e["loc"][0]), e["type"]) for e in exc.value.errors()} == {
+        ("bank_account_type", "bank_account_type.unknown"),
+        ("bank_account_no", "bank_account.format"),
+        ("bank_category", "bank_category.unknown"),
+        ("contact_phone", "contact_phone.required"),
+    }
+    # Normalised like the citizen's own refund: the number without its spaces.
+    assert _initiate("PP1", bank_account_no=f" {ACCOUNT[:4]} {ACCOUNT[4:]}").bank_account_no == (
+        ACCOUNT
     )
 
 

@@ -11,45 +11,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 
+from .labelled import LabelledEnum
 from .workflow import ApplicationKind as K
 from .workflow import ApplicationStatus as S
 
 REASON_MAX_CHARS = 200
 
 
-class Agency(StrEnum):
-    HRSS = "hrss"
-    MEDICAL_SECURITY = "medical_security"
-    BANK = "bank"
-
-    @property
-    def label(self) -> str:
-        return _AGENCY_LABELS[self]
+class Agency(LabelledEnum):
+    HRSS = "hrss", "人社"
+    MEDICAL_SECURITY = "medical_security", "医保"
+    BANK = "bank", "银行"
 
 
-_AGENCY_LABELS = {Agency.HRSS: "人社", Agency.MEDICAL_SECURITY: "医保", Agency.BANK: "银行"}
-
-
-class Operation(StrEnum):
+class Operation(LabelledEnum):
     """What a request asks its agency to do."""
 
-    REFUND_REQUEST = "refund_request"
-    VERIFY_REQUEST = "verify_request"
-    PAYOUT_REQUEST = "payout_request"
+    REFUND_REQUEST = "refund_request", "退费申请"
+    VERIFY_REQUEST = "verify_request", "核验申请"
+    PAYOUT_REQUEST = "payout_request", "退付指令"
 
-    @property
-    def label(self) -> str:
-        return _OPERATION_LABELS[self]
-
-
-_OPERATION_LABELS = {
-    Operation.REFUND_REQUEST: "退费申请",
-    Operation.VERIFY_REQUEST: "核验申请",
-    Operation.PAYOUT_REQUEST: "退付指令",
-}
 
 OPERATIONS = {
     Agency.HRSS: Operation.REFUND_REQUEST,

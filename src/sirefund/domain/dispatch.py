@@ -14,32 +14,19 @@ also move straight to done. The database keeps the values of these enums (no mig
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from .errors import Conflict
+from .labelled import LabelledEnum
 
 
-class DispatchState(StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    UNKNOWN = "unknown"
-    DONE = "done"
-    FAILED = "failed"
-
-    @property
-    def label(self) -> str:
-        return _STATE_LABELS[self]
+class DispatchState(LabelledEnum):
+    PENDING = "pending", "待发送"
+    SENDING = "sending", "发送中"
+    UNKNOWN = "unknown", "结果待确认"
+    DONE = "done", "已送达"
+    FAILED = "failed", "发送失败"
 
 
 D = DispatchState
-
-_STATE_LABELS = {
-    D.PENDING: "待发送",
-    D.SENDING: "发送中",
-    D.UNKNOWN: "结果待确认",
-    D.DONE: "已送达",
-    D.FAILED: "发送失败",
-}
 
 TRANSITIONS: dict[DispatchState, frozenset[DispatchState]] = {
     D.PENDING: frozenset({D.SENDING, D.DONE}),
@@ -73,22 +60,10 @@ def advance(current: DispatchState | str, target: DispatchState) -> DispatchStat
     return target
 
 
-class AttemptOutcome(StrEnum):
+class AttemptOutcome(LabelledEnum):
     """How one try went, as the attempt log (dispatch_attempts.outcome) records it."""
 
-    OK = "ok"
-    RETRY = "retry"
-    PERMANENT = "permanent"
-    UNKNOWN = "unknown"
-
-    @property
-    def label(self) -> str:
-        return _OUTCOME_LABELS[self]
-
-
-_OUTCOME_LABELS = {
-    AttemptOutcome.OK: "成功",
-    AttemptOutcome.RETRY: "暂时失败",
-    AttemptOutcome.PERMANENT: "被拒绝",
-    AttemptOutcome.UNKNOWN: "结果未知",
-}
+    OK = "ok", "成功"
+    RETRY = "retry", "暂时失败"
+    PERMANENT = "permanent", "被拒绝"
+    UNKNOWN = "unknown", "结果未知"

@@ -19,6 +19,7 @@ from ..domain import workflow
 from ..domain.errors import Conflict, NotFound
 from ..domain.workflow import ApplicationStatus as S
 from ..models import Application, ApplicationEvent
+from . import views
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,6 @@ def already_applied(field: str | None = "payment_ids") -> Conflict:
     return Conflict(ALREADY_APPLIED_CODE, ALREADY_APPLIED_MESSAGE, field)
 
 
-# Kept for readers of .code/.message; raise already_applied() instead.
-ALREADY_APPLIED = already_applied()
-
-
 def record_event(
     session: Session,
     *,
@@ -81,6 +78,18 @@ def record_event(
     )
 
 
+def history(
+    session: Session, application_id: int, *, audience: views.Audience = "owner"
+) -> list[views.EventView]:
+    """The application's audit trail, oldest first, as ``audience`` may see it."""
+    events = session.execute(
+        select(ApplicationEvent)
+        .where(ApplicationEvent.application_id == application_id)
+        .order_by(ApplicationEvent.id)
+    ).scalars()
+    return [views.event(ev, audience=audience) for ev in events]
+
+
 def create(
     session: Session,
     *,
@@ -92,7 +101,7 @@ def create(
     """Insert a pending application and its first audit row.
 
     The partial unique indexes decide races: a second active application for the same
-    payment or person line fails here with IntegrityError, reported as ALREADY_APPLIED.
+    payment or person line fails here with IntegrityError, reported as already_applied().
     A SAVEPOINT keeps the caller's transaction usable after that failure.
     """
     application.status = S.PENDING_REVIEW.value

@@ -11,10 +11,10 @@ web/errors.py answers it as that code.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
 from ..domain import identity, rules
@@ -94,6 +94,16 @@ def check_account_name(value: str) -> str:
 
 # --------------------------------------------------------------------------- the input model
 
+#: The details as the API documentation shows them in each refund's example.
+EXAMPLE: JsonDict = {
+    "bank_account_type": "bank_card",
+    "bank_account_no": "6228480402564890018",
+    "account_no_confirmed": False,
+    "bank_category": "103",
+    "contact_name": "邱世贵",
+    "contact_phone": "13812341234",
+}
+
 
 class BankDetailsIn(BaseModel):
     """账户类型、银行账号、银行类别、联系人: validated and normalised (whitespace removed from
@@ -143,59 +153,3 @@ _FIELD_CHECKS: dict[str, Callable[[str], str]] = {
 }
 #: The details' own fields, in the order forms show them (the flag is not one).
 FIELDS = ("bank_account_type", "bank_account_no", "bank_category", "contact_name", "contact_phone")
-
-
-# --------------------------------------------------------------------------- legacy bridge
-# The officer's 税务端发起 (services/review.py, web/pages/officer.py) still passes loose values;
-# these two go once it builds a BankDetailsIn too.
-
-
-@dataclass(frozen=True)
-class BankDetails:
-    """Normalised details, ready to store on an application."""
-
-    bank_account_type: str
-    bank_account_no: str
-    bank_category: str
-    contact_name: str
-    contact_phone: str
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _legacy_check(
-    values: dict[str, object], confirmed: bool
-) -> tuple[dict[str, str], dict[str, DomainError]]:
-    """(normalised values, problems) of loose values, keyed by field."""
-    account_type = _text(values.get("bank_account_type"))
-    good: dict[str, str] = {}
-    bad: dict[str, DomainError] = {}
-    for field in FIELDS:
-        value = _text(values.get(field))
-        try:
-            if field == "bank_account_no":
-                good[field] = check_account_no(
-                    value, account_type=account_type, confirmed=confirmed
-                )
-            else:
-                good[field] = _FIELD_CHECKS[field](value)
-        except DomainError as exc:
-            bad[field] = exc
-    return good, bad
-
-
-def validate_bank_details(*, account_no_confirmed: bool = False, **values: object) -> BankDetails:
-    """Normalised details, or the first problem as ``Invalid`` (with its ``field``)."""
-    good, bad = _legacy_check(values, bool(account_no_confirmed))
-    if bad:
-        raise next(iter(bad.values()))
-    return BankDetails(**good)
-
-
-def bank_details_errors(
-    *, account_no_confirmed: bool = False, **values: object
-) -> dict[str, DomainError]:
-    """Every problem at once, keyed by field name; empty when the details are valid."""
-    return _legacy_check(values, bool(account_no_confirmed))[1]

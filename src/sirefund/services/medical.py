@@ -490,7 +490,7 @@ def get_application(session: Session, *, person_id: int, application_id: int) ->
     """One of the person's medical applications with its history (404 if not theirs)."""
     app, pay, reg = _owned(session, person_id=person_id, application_id=application_id)
     view = _medical_application(app, pay, reg)
-    return replace(view, history=[views.event(ev) for ev in app.events])
+    return replace(view, history=applications.history(session, app.id))
 
 
 def cancel(

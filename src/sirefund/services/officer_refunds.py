@@ -10,20 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..domain import identity, regions, rules, workflow
 from ..domain.errors import Conflict, Forbidden, Invalid, NotFound
 from ..domain.rules import ArrivalStatus
-from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
+from ..domain.workflow import ApplicationStatus, Channel
 from ..models import Application, Officer, PensionPayment, Person
-from . import applications, views
+from . import applications, bank_details, pension, views
 from .applications import Actor
-from .bank_details import validate_bank_details
+from .bank_details import BankDetailsIn
 from .officers import OfficerRef, active_officer, in_scope
 from .review_decisions import OPINION_MAX
 from .review_detail import PensionPaymentView, pension_payment_view
@@ -37,8 +36,9 @@ def payment_not_found() -> NotFound:
     return NotFound("pension.payment_not_found", "缴费记录不存在", "payment_id")
 
 
-class InitiateRefund(BaseModel):
-    """What the officer fills in: the payment, why, and where the money goes."""
+class InitiateRefund(BankDetailsIn):
+    """What the officer fills in: the payment, why, and where the money goes (the bank
+    details checked by :class:`BankDetailsIn`, as for the citizen's own refund)."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -48,12 +48,7 @@ class InitiateRefund(BaseModel):
                 {
                     "payment_id": "PP00012345",
                     "reason": "缴费人重复缴费，到办税服务厅申请退费",
-                    "bank_account_type": "bank_card",
-                    "bank_account_no": "6228480402564890018",
-                    "account_no_confirmed": False,
-                    "bank_category": "103",
-                    "contact_name": "邱世贵",
-                    "contact_phone": "13812341234",
+                    **bank_details.EXAMPLE,
                 }
             ]
         },
@@ -61,14 +56,6 @@ class InitiateRefund(BaseModel):
 
     payment_id: str = Field(min_length=1, max_length=PAYMENT_ID_MAX)
     reason: str = Field(max_length=OPINION_MAX, description="发起退费的原因")
-    bank_account_type: Literal["bank_card", "passbook"]
-    bank_account_no: str = Field(max_length=40)
-    account_no_confirmed: bool = Field(
-        default=False, description="银联卡号未通过校验但缴费人确认无误时为 true"
-    )
-    bank_category: str = Field(max_length=6, description="银行行别（CNAPS），如 103")
-    contact_name: str = Field(max_length=50)
-    contact_phone: str = Field(max_length=20)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,9 +117,9 @@ def _active_applications(session: Session, payment_ids: list[str]) -> dict[str, 
 def initiate_pension_refund(
     session: Session, *, officer: OfficerRef, request: InitiateRefund, at: datetime
 ) -> views.ApplicationView:
-    """税务端发起退费 of an ``arrived`` pension payment. 422 for a payment that is not arrived
-    (the citizen files those), a missing reason or bad bank details; 409 when the payment
-    already has an active application."""
+    """税务端发起退费 of an ``arrived`` pension payment (the input model has checked the bank
+    details). 422 for a payment that is not arrived (the citizen files those) or a missing
+    reason; 409 when the payment already has an active application."""
     me = _initiator(session, officer)
     pay, person = _payment_in_scope(session, me, request.payment_id)
     rules.check_pension_refundable_by_officer(pay.arrival_status)
@@ -140,32 +127,9 @@ def initiate_pension_refund(
         raise Invalid("initiate.reason_required", "请填写发起退费的原因", "reason")
     if _active_applications(session, [pay.payment_id]):
         raise applications.already_applied("payment_id")
-    details = validate_bank_details(
-        bank_account_type=request.bank_account_type,
-        bank_account_no=request.bank_account_no,
-        account_no_confirmed=request.account_no_confirmed,
-        bank_category=request.bank_category,
-        contact_name=request.contact_name,
-        contact_phone=request.contact_phone,
-    )
-    app = Application(
-        kind=ApplicationKind.PENSION.value,
-        channel=Channel.OFFICER.value,
-        person_id=person.id,
-        region_code=person.region_code,
-        pension_payment_id=pay.payment_id,
-        amount_fen=pay.amount_fen,
-        payment_year=pay.payment_year,
-        period_start=pay.period_start,
-        period_end=pay.period_end,
-        bank_account_type=details.bank_account_type,
-        bank_account_no=details.bank_account_no,
-        bank_category=details.bank_category,
-        contact_name=details.contact_name,
-        contact_phone=details.contact_phone,
-        reason_text=request.reason,
-        initiated_by_officer_id=me.id,
-    )
+    app = pension.new_application(person, pay, request, channel=Channel.OFFICER)
+    app.reason_text = request.reason
+    app.initiated_by_officer_id = me.id
     try:
         created = applications.create(
             session,

@@ -24,8 +24,8 @@ from ..domain import identity, rules, workflow
 from ..domain.errors import Conflict, Invalid, NotFound
 from ..domain.rules import ArrivalStatus
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
-from ..models import Application, ApplicationEvent, PensionPayment, Person
-from . import applications, queries, views
+from ..models import Application, PensionPayment, Person
+from . import applications, bank_details, queries, views
 from .applications import Actor, application_not_found
 from .bank_details import BankDetailsIn, refusal
 from .queries import PensionPaymentRow, PensionState
@@ -156,18 +156,7 @@ class PensionRefundIn(BankDetailsIn):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [
-                {
-                    "payment_ids": ["PP00000001"],
-                    "bank_account_type": "bank_card",
-                    "bank_account_no": "6228480402564890018",
-                    "account_no_confirmed": False,
-                    "bank_category": "103",
-                    "contact_name": "邱世贵",
-                    "contact_phone": "13812341234",
-                    "channel": "web",
-                }
-            ]
+            "examples": [{"payment_ids": ["PP00000001"], **bank_details.EXAMPLE, "channel": "web"}]
         },
     )
 
@@ -186,6 +175,29 @@ class PensionRefundIn(BankDetailsIn):
         if not value:
             raise refusal(no_payment_selected())
         return list(dict.fromkeys(i.strip() for i in value))
+
+
+def new_application(
+    person: Person, pay: PensionPayment, details: BankDetailsIn, *, channel: Channel
+) -> Application:
+    """The unsaved application of ``pay`` (the person's own or one an officer files), its
+    money going where ``details`` say; applications.create stores it."""
+    return Application(
+        kind=KIND,
+        channel=channel.value,
+        person_id=person.id,
+        region_code=person.region_code,
+        pension_payment_id=pay.payment_id,
+        amount_fen=pay.amount_fen,
+        payment_year=pay.payment_year,
+        period_start=pay.period_start,
+        period_end=pay.period_end,
+        bank_account_type=details.bank_account_type,
+        bank_account_no=details.bank_account_no,
+        bank_category=details.bank_category,
+        contact_name=details.contact_name,
+        contact_phone=details.contact_phone,
+    )
 
 
 def apply(
@@ -228,22 +240,7 @@ def apply(
     created = []
     for pid in ids:
         pay = found[pid]
-        app = Application(
-            kind=KIND,
-            channel=Channel(refund.channel).value,
-            person_id=person.id,
-            region_code=person.region_code,
-            pension_payment_id=pay.payment_id,
-            amount_fen=pay.amount_fen,
-            payment_year=pay.payment_year,
-            period_start=pay.period_start,
-            period_end=pay.period_end,
-            bank_account_type=refund.bank_account_type,
-            bank_account_no=refund.bank_account_no,
-            bank_category=refund.bank_category,
-            contact_name=refund.contact_name,
-            contact_phone=refund.contact_phone,
-        )
+        app = new_application(person, pay, refund, channel=Channel(refund.channel))
         applications.create(session, application=app, actor=Actor.person(person.id), at=at)
         created.append(views.application(app))
     return created
@@ -315,12 +312,7 @@ def detail(session: Session, *, person_id: int, application_id: int) -> RefundDe
     app = _own_application(session, person_id=person_id, application_id=application_id)
     pay = session.get(PensionPayment, app.pension_payment_id)
     assert pay is not None  # foreign key
-    events = session.execute(
-        select(ApplicationEvent)
-        .where(ApplicationEvent.application_id == app.id)
-        .order_by(ApplicationEvent.id)
-    ).scalars()
-    return RefundDetail(_refund(app, pay), [views.event(ev) for ev in events])
+    return RefundDetail(_refund(app, pay), applications.history(session, app.id))
 
 
 def cancel(

@@ -23,7 +23,6 @@ from ..domain.rules import ArrivalStatus, UnitPaymentType
 from ..domain.workflow import ApplicationKind, ApplicationStatus
 from ..models import (
     Application,
-    ApplicationEvent,
     DepositAccount,
     MedicalPayment,
     MedicalRegistration,
@@ -354,11 +353,6 @@ def detail(
         .order_by(Application.created_at.desc(), Application.id.desc())
         .limit(OTHER_APPLICATIONS_MAX)
     ).scalars()
-    events = session.execute(
-        select(ApplicationEvent)
-        .where(ApplicationEvent.application_id == app.id)
-        .order_by(ApplicationEvent.id)
-    ).scalars()
     return ReviewDetail(
         application=views.application(app, audience="officer"),
         region_name=regions.division_name(app.region_code),
@@ -369,7 +363,7 @@ def detail(
         payment=_payment(session, app),
         bank_account=_bank_account(session, app),
         other_applications=[views.application(o, audience="officer") for o in others],
-        history=[views.event(ev, audience="officer") for ev in events],
+        history=applications.history(session, app.id, audience="officer"),
         actions=actions_for(me, app),
     )
 

@@ -27,7 +27,7 @@ from ..domain.errors import Conflict, Invalid, NotFound
 from ..domain.rules import UnitPaymentType
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, Person, RefundBatch, Unit, UnitPayment, UnitPaymentPerson
-from . import applications, views
+from . import applications, bank_details, views
 from .applications import Actor, application_not_found
 from .bank_details import ACCOUNT_NAME_MAX, BankDetailsIn, check_account_name, checked, refusal
 from .views import ApplicationView
@@ -315,13 +315,8 @@ class UnitBatchIn(BankDetailsIn):
                     "unit_payment_id": "UP00000001",
                     "line_ids": ["UL00000001", "UL00000002"],
                     "payment_month": 1,
-                    "bank_account_no": "6228480402564890018",
-                    "account_no_confirmed": False,
+                    **bank_details.EXAMPLE,
                     "bank_account_name": "华容区庙岭镇新庙村村民委员会",
-                    "bank_account_type": "bank_card",
-                    "bank_category": "103",
-                    "contact_name": "邱世贵",
-                    "contact_phone": "13812341234",
                 }
             ]
         },

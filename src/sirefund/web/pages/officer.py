@@ -49,7 +49,7 @@ from ...services.review_detail import RevealRequest
 from ...services.review_queue import QueueFilters, QueueItem
 from .. import officer_export, officer_presenters
 from ..deps import Db, DbSession
-from . import accounts_pages, common, guard
+from . import accounts_pages, common, guard, model_forms
 from .common import Form, in_transaction, render
 
 router = APIRouter(include_in_schema=False)
@@ -77,29 +77,11 @@ CHANNEL_OPTIONS = [(c.value, label) for c, label in CHANNEL_LABELS.items()]
 DISPATCH_STATE_OPTIONS = [(s.value, s.label) for s in DispatchState]
 AGENCY_OPTIONS = [(a.value, a.label) for a in Agency]
 QUEUE_FILTERS = ("status", "kind", "region", "channel", "date_from", "date_to")
-BANK_FIELDS = (
-    "bank_account_type",
-    "bank_account_no",
-    "bank_category",
-    "contact_name",
-    "contact_phone",
-)
-INITIATE_FIELDS = ("payment_id", "reason", *BANK_FIELDS)
+# The two fields of 发起退费 the bank details do not cover, worded for the page when empty
+# (the bank details' own checks word theirs).
 INITIATE_REQUIRED = {
     "payment_id": "请选择需要退费的缴费记录",
     "reason": "请填写退费原因",
-    "bank_account_type": "请选择账户类型",
-    "bank_account_no": "请填写银行账号",
-    "bank_category": "请选择银行类别",
-    "contact_name": "请填写联系人名称",
-    "contact_phone": "请填写联系人电话",
-}
-INITIATE_LABELS = {
-    "reason": "退费原因",
-    "bank_account_no": "银行账号",
-    "bank_category": "银行类别",
-    "contact_name": "联系人名称",
-    "contact_phone": "联系人电话",
 }
 YEAR_DIGITS = 4
 #: A text field is read this many times longer than its limit, so a refused text is shown
@@ -733,26 +715,19 @@ async def initiate_submit(
     lookup = _Lookup(
         *(form.text(f"lookup_{k}", max_chars=40) for k in ("payment_id", "id_number", "year"))
     )
-    fields = {
+    data: dict[str, object] = {
         "payment_id": form.text("payment_id", max_chars=40),
         "reason": form.text("reason", max_chars=review_decisions.OPINION_MAX, label="退费原因"),
-        **{name: form.text(name, max_chars=40) for name in BANK_FIELDS},
+        **{name: form.text(name, max_chars=40) for name in bank_details.FIELDS},
+        "account_no_confirmed": form.flag("account_no_confirmed"),
     }
-    confirmed = form.flag("account_no_confirmed")
-    # Every empty field and every bank detail problem at once, each next to its field.
-    for name in INITIATE_FIELDS:
-        if not fields[name]:
-            form.errors.setdefault(name, INITIATE_REQUIRED[name])
-    bank = {name: fields[name] for name in BANK_FIELDS}
-    for exc in bank_details.bank_details_errors(account_no_confirmed=confirmed, **bank).values():
-        form.fail(exc)
-    body: InitiateRefund | None = None
-    if not form.errors:
-        try:
-            body = InitiateRefund.model_validate({**fields, "account_no_confirmed": confirmed})
-        except ValidationError as exc:
-            form.errors.update(common.validation_errors(exc, labels=INITIATE_LABELS))
-    if body is None:
+    # Every problem at once, each next to its field: the page's wording for an empty payment
+    # or reason, then whatever the input model (with the bank details' checks) refuses.
+    for name, message in INITIATE_REQUIRED.items():
+        if not data[name]:
+            form.errors.setdefault(name, message)
+    body = model_forms.validate(form, InitiateRefund, data)
+    if body is None or form.errors:
         return await _initiate_response(
             request, db, principal, lookup=lookup, form=form, status_code=422
         )
