@@ -236,45 +236,17 @@ for _name in _SECTIONS:
 # --------------------------------------------------------------------------- login, register
 
 
-LOGIN_EXTRA = {"crumbs": [HOME, ("登录", None)]}
-REGISTER_EXTRA = {"crumbs": [HOME, ("用户注册", None)]}
-
-
-@router.get("/etax/login")
-async def login_page(request: Request, principal: guard.PagePrincipal) -> Response:
-    return await accounts_pages.show_login(
-        request,
-        principal=principal,
-        template="etax/login.html",
-        default_next="/etax/",
-        extra=LOGIN_EXTRA,
-    )
-
-
-@router.post("/etax/login")
-async def login_submit(request: Request) -> Response:
-    return await accounts_pages.do_login(
-        request, template="etax/login.html", default_next="/etax/", extra=LOGIN_EXTRA
-    )
-
-
-@router.get("/etax/register")
-async def register_page(request: Request, principal: guard.PagePrincipal) -> Response:
-    return await accounts_pages.show_register(
-        request, template="etax/register.html", extra=REGISTER_EXTRA
-    )
-
-
-@router.post("/etax/register")
-async def register_submit(request: Request) -> Response:
-    return await accounts_pages.do_register(
-        request, template="etax/register.html", login_url="/etax/login", extra=REGISTER_EXTRA
-    )
-
-
-@router.post("/etax/logout")
-async def logout(request: Request, principal: guard.PagePrincipal) -> Response:
-    return await accounts_pages.do_logout(request, after="/etax/", principal=principal)
+accounts_pages.add_account_routes(
+    router,
+    accounts_pages.Site(
+        prefix="/etax",
+        templates="etax",
+        home="/etax/",
+        after_login="/etax/",
+        login_extra={"crumbs": [HOME, ("登录", None)]},
+        register_extra={"crumbs": [HOME, ("用户注册", None)]},
+    ),
+)
 
 
 # --------------------------------------------------------------------------- pension (person)

@@ -148,45 +148,17 @@ async def sif(request: Request, principal: guard.PagePerson) -> Response:
 # --------------------------------------------------------------------------- login
 
 
-LOGIN_EXTRA = {"back_url": "/m/", "heading": "登录"}
-REGISTER_EXTRA = {"back_url": "/m/login", "heading": "用户注册"}
-
-
-@router.get("/m/login")
-async def login_page(request: Request, principal: guard.PagePrincipal) -> Response:
-    return await accounts_pages.show_login(
-        request,
-        principal=principal,
-        template="mobile/login.html",
-        default_next="/m/sif",
-        extra=LOGIN_EXTRA,
-    )
-
-
-@router.post("/m/login")
-async def login_submit(request: Request) -> Response:
-    return await accounts_pages.do_login(
-        request, template="mobile/login.html", default_next="/m/sif", extra=LOGIN_EXTRA
-    )
-
-
-@router.get("/m/register")
-async def register_page(request: Request, principal: guard.PagePrincipal) -> Response:
-    return await accounts_pages.show_register(
-        request, template="mobile/register.html", extra=REGISTER_EXTRA
-    )
-
-
-@router.post("/m/register")
-async def register_submit(request: Request) -> Response:
-    return await accounts_pages.do_register(
-        request, template="mobile/register.html", login_url="/m/login", extra=REGISTER_EXTRA
-    )
-
-
-@router.post("/m/logout")
-async def logout(request: Request, principal: guard.PagePrincipal) -> Response:
-    return await accounts_pages.do_logout(request, after="/m/", principal=principal)
+accounts_pages.add_account_routes(
+    router,
+    accounts_pages.Site(
+        prefix="/m",
+        templates="mobile",
+        home="/m/",
+        after_login="/m/sif",
+        login_extra={"back_url": "/m/", "heading": "登录"},
+        register_extra={"back_url": "/m/login", "heading": "用户注册"},
+    ),
+)
 
 
 # --------------------------------------------------------------------------- 养老 (1.1)
