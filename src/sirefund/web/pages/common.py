@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ValidationError
@@ -93,6 +93,14 @@ MAX_NEXT_CHARS = 500
 #: Longest integer query parameter read (page numbers, years, ids).
 MAX_QUERY_DIGITS = 9
 
+#: The PC site's breadcrumbs down to 其他申报, where its three refund functions live.
+ETAX_PATH_TO_OTHER: list[tuple[str, str]] = [
+    ("首页", "/etax/"),
+    ("办税中心", "/etax/tax-center"),
+    ("税费申报及缴纳", "/etax/tax-center/declare"),
+    ("其他申报", "/etax/tax-center/declare/other"),
+]
+
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
@@ -133,27 +141,46 @@ def denied_response(request: Request, exc: guard.PageDenied) -> Response:
         return RedirectResponse(f"{login_url(request)}?{kind}next={quote(target)}", status_code=303)
     if isinstance(exc, guard.WrongAccountKind):
         who = {"person": "自然人", "unit": "单位（村组）"}.get(exc.kind, exc.kind)
-        return render(
+        return error_page(
             request,
-            _error_template(request),
-            {
-                "title": "无权使用此功能",
-                "message": f"当前登录的账户类型无权使用此功能，请以{who}身份登录。",
-                "back_url": home_url(request),
-            },
+            title="无权使用此功能",
+            message=f"当前登录的账户类型无权使用此功能，请以{who}身份登录。",
+            back_url=home_url(request),
             status_code=403,
         )
-    message = exc.message if isinstance(exc, guard.PageExpired) else "页面已过期，请刷新后重试"
-    return render(
+    return error_page(
         request,
-        _error_template(request),
-        {
-            "title": "页面已过期",
-            "message": message,
-            "back_url": referer_path(request) or home_url(request),
-        },
+        title="页面已过期",
+        message=exc.message if isinstance(exc, guard.PageExpired) else "页面已过期，请刷新后重试",
+        back_url=referer_path(request) or home_url(request),
         status_code=403,
     )
+
+
+def error_page(
+    request: Request, *, title: str, message: str, back_url: str, status_code: int, **layout: Any
+) -> HTMLResponse:
+    """The PC or phone site's page for what cannot be done, with a 返回 link to ``back_url``
+    (``layout``: the PC site's breadcrumbs)."""
+    context = {"title": title, "message": message, "back_url": back_url, **layout}
+    return render(request, _error_template(request), context, status_code=status_code)
+
+
+def add_not_found_route(router: APIRouter, prefix: str, **layout: Any) -> None:
+    """Any other address under ``prefix`` (/etax, /m) answers a Chinese page of that site, not
+    the API's JSON. Registered last: it matches every path below the prefix."""
+
+    async def not_found(request: Request, rest: str, principal: guard.PagePrincipal) -> Response:
+        return error_page(
+            request,
+            title="页面不存在",
+            message="您访问的页面不存在或已调整，请从首页重新进入。",
+            back_url=home_url(request),
+            status_code=404,
+            **layout,
+        )
+
+    router.add_api_route(prefix + "/{rest:path}", not_found, methods=["GET"])
 
 
 def is_mobile(request: Request) -> bool:

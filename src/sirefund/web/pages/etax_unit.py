@@ -34,13 +34,7 @@ router = APIRouter(include_in_schema=False)
 CHANNEL = Channel.WEB.value
 
 TITLE = "城乡居民社会保险费退费（养老）（村组）"
-CRUMBS = [
-    ("首页", "/etax/"),
-    ("办税中心", "/etax/tax-center"),
-    ("税费申报及缴纳", "/etax/tax-center/declare"),
-    ("其他申报", "/etax/tax-center/declare/other"),
-    (TITLE, "/etax/unit"),
-]
+CRUMBS = [*common.ETAX_PATH_TO_OTHER, (TITLE, "/etax/unit")]
 TYPE_OPTIONS = [
     (k.value, v) for k, v in UNIT_PAYMENT_TYPE_LABELS.items() if k != UnitPaymentType.NORMAL
 ]
@@ -252,16 +246,13 @@ async def refund_page(
 
 
 def _not_found(request: Request, exc: DomainError) -> Response:
-    return render(
+    return common.error_page(
         request,
-        "etax/error.html",
-        {
-            "title": "退费信息",
-            "message": exc.message,
-            "crumbs": CRUMBS,
-            "back_url": "/etax/unit",
-        },
+        title="退费信息",
+        message=exc.message,
+        back_url="/etax/unit",
         status_code=exc.status,
+        crumbs=CRUMBS,
     )
 
 
@@ -450,16 +441,13 @@ async def progress_persons(
             ),
         )
     except DomainError as exc:
-        return render(
+        return common.error_page(
             request,
-            "etax/error.html",
-            {
-                "title": "退费明细",
-                "message": exc.message,
-                "crumbs": CRUMBS,
-                "back_url": "/etax/unit/progress",
-            },
+            title="退费明细",
+            message=exc.message,
+            back_url="/etax/unit/progress",
             status_code=exc.status,
+            crumbs=CRUMBS,
         )
     shown, pager = common.paged(rows, common.query_int(request, "page", default=1, minimum=1))
     back = common.safe_next(request.query_params.get("back"), "/etax/unit/progress")

@@ -249,12 +249,7 @@ async def pension_apply(request: Request, db: DbSession, principal: guard.PagePe
         query,
         "query",
         status_code=422,
-        values=form.values,
-        errors=form.errors,
-        codes=form.codes,
-        selected=form.values["payment_ids"],
-        selected_total=total,
-        show_dialog=True,
+        **pension_flow.dialog_again(form, total),
     )
 
 
@@ -461,27 +456,9 @@ async def medical_apply_submit(
 
 @router.post("/m/medical/cancel")
 async def medical_cancel(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
-    form = await common.read_form(request)
-    refused = await medical_flows.cancel_application(request, db, principal, form)
-    keep = medical_flows.clean(
-        {
-            "insurance_year": form.text("insurance_year", max_chars=8),
-            "registration_id": form.text("registration_id", max_chars=40),
-            "view": "progress",
-        }
+    return await medical_flows.cancel_application(
+        request, db, principal, progress_url="/m/medical/query", keep={"view": "progress"}
     )
-    if refused is not None:
-        return render(
-            request,
-            "mobile/error.html",
-            {
-                "title": "撤销退费",
-                "message": refused.message,
-                "back_url": "/m/medical/query?" + urlencode(keep),
-            },
-            status_code=refused.status,
-        )
-    return common.redirect("/m/medical/query", **keep, done="cancelled")
 
 
 # --------------------------------------------------------------------------- 存款账户账号报告 (phone)
@@ -733,16 +710,4 @@ async def report_submit(request: Request, db: DbSession, principal: guard.PagePe
     )
 
 
-@router.get("/m/{rest:path}")
-async def not_found(request: Request, rest: str, principal: guard.PagePrincipal) -> Response:
-    """Any other address under /m/ answers a Chinese page, not the API's JSON."""
-    return render(
-        request,
-        "mobile/error.html",
-        {
-            "title": "页面不存在",
-            "message": "您访问的页面不存在或已调整，请从首页重新进入。",
-            "back_url": "/m/",
-        },
-        status_code=404,
-    )
+common.add_not_found_route(router, "/m")

@@ -140,6 +140,19 @@ async def apply(
     )
 
 
+def dialog_again(form: Form, total: str) -> dict[str, Any]:
+    """The 申请退费 dialog shown again after a refusal: what was typed, each problem next to
+    its field, and the checked payments with their total (from :func:`apply`)."""
+    return {
+        "values": form.values,
+        "errors": form.errors,
+        "codes": form.codes,
+        "selected": form.values["payment_ids"],
+        "selected_total": total,
+        "show_dialog": True,
+    }
+
+
 def cancel_checked(session: Session, principal: Principal, ids: list[str], at: datetime) -> None:
     """撤销退费 of the checked rows, all or nothing."""
     lines = all_lines(session, principal.account_id)
