@@ -27,7 +27,7 @@ from ...services.accounts import Principal
 from ...services.units import PersonLine, UnitBatchIn
 from .. import refund_presenters
 from ..deps import Db, DbSession
-from . import common, guard, model_forms, pension_flow
+from . import common, guard, pension_flow
 from .common import Form, in_transaction, render
 
 router = APIRouter(include_in_schema=False)
@@ -301,7 +301,7 @@ async def _save(
 ) -> Response | None:
     """保存: every problem of the maintenance area at once, then the service decides. The
     answer when there is no form to show again (saved, or the payment is not the unit's)."""
-    batch = model_forms.validate(form, UnitBatchIn, data, messages=SAVE_MESSAGES)
+    batch = common.validate_form(form, UnitBatchIn, data, code_messages=SAVE_MESSAGES)
     if batch is None or form.errors:
         return None
     at = request.app.state.clock.now()

@@ -20,7 +20,7 @@ from ...services.accounts import Principal
 from ...services.pension import PaymentLine, PensionRefundIn
 from ...services.queries import PensionState
 from .. import deps, refund_presenters
-from . import common, model_forms
+from . import common
 from .common import Form, in_transaction
 
 STATE_OPTIONS = [("refundable", "可退费"), ("applied", "已申请")]
@@ -123,7 +123,7 @@ async def apply(
         account_no_confirmed=form.flag("account_no_confirmed"),
         channel=channel,
     )
-    refund = model_forms.validate(form, PensionRefundIn, data)
+    refund = common.validate_form(form, PensionRefundIn, data)
     if refund is not None and not form.errors:
         at = request.app.state.clock.now()
         try:
