@@ -321,9 +321,7 @@ async def pension_action(request: Request, db: DbSession, principal: guard.PageP
 
 @router.post("/etax/pension/apply")
 async def pension_apply(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
-    form = await common.read_form(request)
-    total = await pension_flow.apply(request, db, principal, form, channel=CHANNEL)
-    query = pension_flow.read_query(request, form)
+    query, form, total = await pension_flow.apply(request, db, principal, channel=CHANNEL)
     if total is None:
         return common.redirect("/etax/pension", **query.keep(done="applied"))
     listing = await _pension_listing(db, principal, query)

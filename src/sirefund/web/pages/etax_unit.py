@@ -241,16 +241,19 @@ async def refund_page(
             raise units.payment_not_found()
         state = await in_transaction(db, lambda s: _refund_state(s, principal, payment_id, None))
     except DomainError as exc:
-        return _not_found(request, exc)
+        return _refused(request, exc)
     return render(request, "etax/unit_refund.html", _refund_context(request, state))
 
 
-def _not_found(request: Request, exc: DomainError) -> Response:
+def _refused(
+    request: Request, exc: DomainError, *, title: str = "退费信息", back_url: str = "/etax/unit"
+) -> Response:
+    """A page that cannot be shown (a payment or application not the unit's), and why."""
     return common.error_page(
         request,
-        title="退费信息",
+        title=title,
         message=exc.message,
-        back_url="/etax/unit",
+        back_url=back_url,
         status_code=exc.status,
         crumbs=CRUMBS,
     )
@@ -271,7 +274,7 @@ async def refund_submit(
         channel=CHANNEL,
     )
     if not _payment_id_ok(payment_id):
-        return _not_found(request, units.payment_not_found())
+        return _refused(request, units.payment_not_found())
     status_code = 200
     if op == "save":
         saved = await _save(request, db, principal, form, data)
@@ -287,7 +290,7 @@ async def refund_submit(
             db, lambda s: _refund_state(s, principal, payment_id, form, pane_op)
         )
     except DomainError as exc:
-        return _not_found(request, exc)
+        return _refused(request, exc)
     return render(
         request,
         "etax/unit_refund.html",
@@ -311,7 +314,7 @@ async def _save(
         )
     except DomainError as exc:
         if exc.status == HTTPStatus.NOT_FOUND and exc.field == "unit_payment_id":
-            return _not_found(request, exc)
+            return _refused(request, exc)
         form.fail(exc, aliases={"unit_payment_id": "_form"})
         return None
     return common.redirect(
@@ -441,14 +444,7 @@ async def progress_persons(
             ),
         )
     except DomainError as exc:
-        return common.error_page(
-            request,
-            title="退费明细",
-            message=exc.message,
-            back_url="/etax/unit/progress",
-            status_code=exc.status,
-            crumbs=CRUMBS,
-        )
+        return _refused(request, exc, title="退费明细", back_url="/etax/unit/progress")
     shown, pager = common.paged(rows, common.query_int(request, "page", default=1, minimum=1))
     back = common.safe_next(request.query_params.get("back"), "/etax/unit/progress")
     return render(

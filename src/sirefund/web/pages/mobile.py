@@ -237,9 +237,7 @@ async def pension_page(request: Request, db: DbSession, principal: guard.PagePer
 
 @router.post("/m/pension/apply")
 async def pension_apply(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
-    form = await common.read_form(request)
-    total = await pension_flow.apply(request, db, principal, form, channel=CHANNEL)
-    query = pension_flow.read_query(request, form)
+    query, form, total = await pension_flow.apply(request, db, principal, channel=CHANNEL)
     if total is None:
         return common.redirect("/m/pension", **query.keep(view="progress", done="applied"))
     return await _pension_render(

@@ -109,14 +109,17 @@ def selection_problem(lines: dict[str, PaymentLine], ids: list[str]) -> str | No
 
 
 async def apply(
-    request: Request, db: deps.Db, principal: Principal, form: Form, *, channel: str
-) -> str | None:
-    """申请退费 for the checked payments: None on success, else the selection's total to
-    re-render the dialog with (``form.errors`` says what is wrong, each next to its field).
+    request: Request, db: deps.Db, principal: Principal, *, channel: str
+) -> tuple[Query, Form, str | None]:
+    """申请退费 for the payments checked in the posted dialog: the list's query, the form and
+    None on success, else the selection's total to re-render the dialog with (``form.errors``
+    says what is wrong, each next to its field).
 
     The form is validated as the API's PensionRefundIn, so every field's problem shows at
     once; then the service decides (arrived, already applied, someone else's payment …).
     """
+    form = await common.read_form(request)
+    query = read_query(request, form)
     data: dict[str, object] = {name: form.text(name) for name in bank_details.FIELDS}
     data.update(
         payment_ids=form.many("payment_ids", max_items=pension.MAX_SELECTED),
@@ -131,13 +134,14 @@ async def apply(
                 db,
                 lambda s: pension.apply(s, person_id=principal.account_id, refund=refund, at=at),
             )
-            return None
+            return query, form, None
         except DomainError as exc:
             form.fail(exc, default_field="_form")
     ids = form.values["payment_ids"]
-    return await in_transaction(
+    total = await in_transaction(
         db, lambda s: selection_total(all_lines(s, principal.account_id), ids)
     )
+    return query, form, total
 
 
 def dialog_again(form: Form, total: str) -> dict[str, Any]:
