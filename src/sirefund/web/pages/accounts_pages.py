@@ -9,9 +9,10 @@ clears the session cookie.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -22,7 +23,7 @@ from ...services.accounts import AccountKind, Principal
 from .. import deps
 from ..api.accounts_schemas import LoginIn, RegisterPersonIn, RegisterUnitIn
 from ..session import clear_session_cookie, end_session, perform_login, set_session_cookie
-from . import common
+from . import common, guard
 from .common import Form
 
 ApplicantKind = Literal["person", "unit"]
@@ -246,3 +247,58 @@ async def do_logout(request: Request, *, after: str, principal: Principal | None
     response = common.redirect(after, done="logged_out")
     clear_session_cookie(response, settings=deps.get_settings(request))
     return response
+
+
+# --------------------------------------------------------------------------- one site's routes
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where a citizen's site (PC 电子税务局 ``/etax``, phone 楚税通 ``/m``) keeps its login,
+    registration and logout: its address prefix and templates, where a login lands by default
+    and a logout ends, and what its layout adds to each form's context."""
+
+    prefix: str
+    templates: str
+    home: str
+    after_login: str
+    login_extra: dict[str, Any] = field(default_factory=dict)
+    register_extra: dict[str, Any] = field(default_factory=dict)
+
+
+def add_account_routes(router: APIRouter, site: Site) -> None:
+    """登录, 用户注册 and 退出 of ``site`` on ``router``: GET shows a form, POST submits it."""
+    login_template = f"{site.templates}/login.html"
+    register_template = f"{site.templates}/register.html"
+    login_url = f"{site.prefix}/login"
+
+    async def login_page(request: Request, principal: guard.PagePrincipal) -> Response:
+        return await show_login(
+            request,
+            principal=principal,
+            template=login_template,
+            default_next=site.after_login,
+            extra=site.login_extra,
+        )
+
+    async def login_submit(request: Request) -> Response:
+        return await do_login(
+            request, template=login_template, default_next=site.after_login, extra=site.login_extra
+        )
+
+    async def register_page(request: Request, principal: guard.PagePrincipal) -> Response:
+        return await show_register(request, template=register_template, extra=site.register_extra)
+
+    async def register_submit(request: Request) -> Response:
+        return await do_register(
+            request, template=register_template, login_url=login_url, extra=site.register_extra
+        )
+
+    async def logout(request: Request, principal: guard.PagePrincipal) -> Response:
+        return await do_logout(request, after=site.home, principal=principal)
+
+    router.add_api_route(login_url, login_page, methods=["GET"])
+    router.add_api_route(login_url, login_submit, methods=["POST"])
+    router.add_api_route(f"{site.prefix}/register", register_page, methods=["GET"])
+    router.add_api_route(f"{site.prefix}/register", register_submit, methods=["POST"])
+    router.add_api_route(f"{site.prefix}/logout", logout, methods=["POST"])

@@ -1,6 +1,6 @@
 """What the PC (电子税务局) and phone (楚税通) pages share: templates and their filters, the
 answer to a visitor a page does not fit, CSRF for anonymous forms, form reading (into the use
-case's input model, ``form_model``), and errors shown next to fields.
+case's input model, ``validate_form``), and errors shown next to fields.
 
 Pages are plain HTML forms. Every state-changing form carries ``csrf_token``: for a logged-in
 browser it is the session's token (checked by ``deps.optional_principal``); before login (the
@@ -22,11 +22,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -37,7 +36,7 @@ from ...clock import CHINA_TZ, as_utc
 from ...domain.errors import DomainError
 from ...domain.money import format_yuan
 from .. import deps
-from ..errors import validation_message
+from ..errors import ErrorDetail, describe_validation_error
 from . import guard
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -93,6 +92,14 @@ MAX_NEXT_CHARS = 500
 #: Longest integer query parameter read (page numbers, years, ids).
 MAX_QUERY_DIGITS = 9
 
+#: The PC site's breadcrumbs down to 其他申报, where its three refund functions live.
+ETAX_PATH_TO_OTHER: list[tuple[str, str]] = [
+    ("首页", "/etax/"),
+    ("办税中心", "/etax/tax-center"),
+    ("税费申报及缴纳", "/etax/tax-center/declare"),
+    ("其他申报", "/etax/tax-center/declare/other"),
+]
+
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
@@ -133,27 +140,46 @@ def denied_response(request: Request, exc: guard.PageDenied) -> Response:
         return RedirectResponse(f"{login_url(request)}?{kind}next={quote(target)}", status_code=303)
     if isinstance(exc, guard.WrongAccountKind):
         who = {"person": "自然人", "unit": "单位（村组）"}.get(exc.kind, exc.kind)
-        return render(
+        return error_page(
             request,
-            _error_template(request),
-            {
-                "title": "无权使用此功能",
-                "message": f"当前登录的账户类型无权使用此功能，请以{who}身份登录。",
-                "back_url": home_url(request),
-            },
+            title="无权使用此功能",
+            message=f"当前登录的账户类型无权使用此功能，请以{who}身份登录。",
+            back_url=home_url(request),
             status_code=403,
         )
-    message = exc.message if isinstance(exc, guard.PageExpired) else "页面已过期，请刷新后重试"
-    return render(
+    return error_page(
         request,
-        _error_template(request),
-        {
-            "title": "页面已过期",
-            "message": message,
-            "back_url": referer_path(request) or home_url(request),
-        },
+        title="页面已过期",
+        message=exc.message if isinstance(exc, guard.PageExpired) else "页面已过期，请刷新后重试",
+        back_url=referer_path(request) or home_url(request),
         status_code=403,
     )
+
+
+def error_page(
+    request: Request, *, title: str, message: str, back_url: str, status_code: int, **layout: Any
+) -> HTMLResponse:
+    """The PC or phone site's page for what cannot be done, with a 返回 link to ``back_url``
+    (``layout``: the PC site's breadcrumbs)."""
+    context = {"title": title, "message": message, "back_url": back_url, **layout}
+    return render(request, _error_template(request), context, status_code=status_code)
+
+
+def add_not_found_route(router: APIRouter, prefix: str, **layout: Any) -> None:
+    """Any other address under ``prefix`` (/etax, /m) answers a Chinese page of that site, not
+    the API's JSON. Registered last: it matches every path below the prefix."""
+
+    async def not_found(request: Request, rest: str, principal: guard.PagePrincipal) -> Response:
+        return error_page(
+            request,
+            title="页面不存在",
+            message="您访问的页面不存在或已调整，请从首页重新进入。",
+            back_url=home_url(request),
+            status_code=404,
+            **layout,
+        )
+
+    router.add_api_route(prefix + "/{rest:path}", not_found, methods=["GET"])
 
 
 def is_mobile(request: Request) -> bool:
@@ -323,31 +349,76 @@ class Form:
             self.codes[name] = exc.code
 
 
+def refusals(
+    exc: ValidationError,
+    *,
+    labels: Mapping[str, str] | None = None,
+    messages: Mapping[str, str] | None = None,
+    code_messages: Mapping[str, str] | None = None,
+    missing: Mapping[str, str] | None = None,
+) -> dict[str, ErrorDetail]:
+    """What pydantic refused in a page's input model, per form field (the first problem of
+    each; a list item's problem is its list's), as the Chinese message shown next to it and the
+    contract's code. Every page words these the same way, with its own words where it has them:
+
+    - ``messages``: a field's message outright;
+    - a text too long: "<label>不能超过N个字符", like :meth:`Form.text` (label from ``labels``);
+    - a required field left empty: its ``missing`` message, else "请填写<label>";
+    - ``code_messages``: the page's wording of an error code;
+    - otherwise the API's message for that problem.
+    """
+    labels = labels or {}
+    out: dict[str, ErrorDetail] = {}
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "_form"
+        if name in out:
+            continue
+        detail = describe_validation_error(error)
+        label = labels.get(name)
+        if messages and name in messages:
+            message = messages[name]
+        elif error["type"] == "string_too_long":
+            limit = (error.get("ctx") or {}).get("max_length")
+            message = f"{label or '内容'}不能超过{limit}个字符"
+        elif error["type"] == "missing" and (name in (missing or {}) or label):
+            message = (missing or {}).get(name) or f"请填写{label}"
+        else:
+            message = (code_messages or {}).get(detail.code, detail.message)
+        out[name] = ErrorDetail(code=detail.code, message=message, field=name)
+    return out
+
+
 def validation_errors(
     exc: ValidationError,
     *,
     labels: Mapping[str, str] | None = None,
     messages: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The problems pydantic found in a form's input model, one Chinese message per field
-    (the first), to show next to it: ``messages`` replaces a field's message outright, a
-    field's ``label`` words a length limit like :meth:`Form.text`; otherwise the API's
-    message for that kind of problem."""
-    out: dict[str, str] = {}
-    for err in exc.errors():
-        loc = err.get("loc", ())
-        name = str(loc[0]) if loc else "_form"
-        if name in out:
-            continue
-        label = (labels or {}).get(name)
-        limit = (err.get("ctx") or {}).get("max_length")
-        if messages and name in messages:
-            out[name] = messages[name]
-        elif err["type"] == "string_too_long" and label and limit is not None:
-            out[name] = f"{label}不能超过{limit}个字符"
-        else:
-            out[name] = validation_message(err)
-    return out
+    """The :func:`refusals` messages alone, for a page that shows them outside a ``Form``."""
+    return {name: r.message for name, r in refusals(exc, labels=labels, messages=messages).items()}
+
+
+def validate_form(
+    form: Form,
+    model: type[M],
+    data: Mapping[str, object],
+    *,
+    labels: Mapping[str, str] | None = None,
+    code_messages: Mapping[str, str] | None = None,
+    missing: Mapping[str, str] | None = None,
+) -> M | None:
+    """``model`` (the use case's input model, as the API builds it from JSON) from what the page
+    read off the form, or None with each :func:`refusals` message and code recorded next to
+    its field (a field the page already refused keeps its first message)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        wording = {"labels": labels, "code_messages": code_messages, "missing": missing}
+        for name, refusal in refusals(exc, **wording).items():
+            if name not in form.errors:
+                form.errors[name] = refusal.message
+                form.codes[name] = refusal.code
+        return None
 
 
 def form_model(
@@ -359,35 +430,16 @@ def form_model(
     given: Mapping[str, object] | None = None,
     missing: Mapping[str, str] | None = None,
 ) -> M | None:
-    """The use case's input model built from the form, as the API builds it from JSON.
-
-    Reads the fields named in ``labels`` (trimmed; the ``secret_fields`` as typed) plus ``given``
-    values the page decided itself. A field left empty is missing, so a required one reads
-    "请填写<label>" (or its ``missing`` message) and an optional one takes its default. On a
-    refusal each error goes next to its field in Chinese and None is returned.
-    """
+    """:func:`validate_form` of the fields named in ``labels`` (trimmed; the ``secret_fields``
+    as typed) plus ``given`` values the page decided itself. A field left empty is missing, so
+    a required one reads "请填写<label>" (or its ``missing`` message) and an optional one takes
+    its default."""
     data: dict[str, object] = dict(given or {})
     for name, label in labels.items():
         value = form.secret(name) if name in secret_fields else form.text(name, label=label)
         if value:
             data[name] = value
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        for error in exc.errors():
-            name = str(error["loc"][0]) if error["loc"] else "_form"
-            form.errors.setdefault(
-                name, _field_message(error, labels.get(name, "内容"), (missing or {}).get(name))
-            )
-        return None
-
-
-def _field_message(error: ErrorDetails, label: str, missing: str | None) -> str:
-    if error["type"] == "missing":
-        return missing or f"请填写{label}"
-    if error["type"] == "string_too_long":
-        return f"{label}不能超过{(error.get('ctx') or {}).get('max_length')}个字符"
-    return validation_message(error)
+    return validate_form(form, model, data, labels=labels, missing=missing)
 
 
 async def read_form(request: Request) -> Form:

@@ -29,11 +29,8 @@ from .common import in_transaction, render
 router = APIRouter(include_in_schema=False)
 CHANNEL = Channel.WEB.value
 
-HOME = ("首页", "/etax/")
-TAX_CENTER = ("办税中心", "/etax/tax-center")
-DECLARE = ("税费申报及缴纳", "/etax/tax-center/declare")
-OTHER = ("其他申报", "/etax/tax-center/declare/other")
-PATH_TO_OTHER = [HOME, TAX_CENTER, DECLARE, OTHER]
+PATH_TO_OTHER = common.ETAX_PATH_TO_OTHER
+HOME, TAX_CENTER, DECLARE, OTHER = PATH_TO_OTHER
 
 PENSION_TITLE = "城乡居民社会保险费退费（养老）"
 UNIT_TITLE = "城乡居民社会保险费退费（养老）（村组）"
@@ -113,12 +110,11 @@ def _home_data(
 
 def _menu(
     request: Request,
-    principal: Principal | None,
     *,
     heading: str,
     crumbs: list[tuple[str, str | None]],
     items: list[dict[str, str]],
-    nav: str,
+    nav: str = "tax",
     intro: str = "",
 ) -> Response:
     return render(
@@ -138,39 +134,20 @@ def _menu(
 @router.get("/etax/tax-center")
 async def tax_center(request: Request, principal: guard.PagePrincipal) -> Response:
     items = [{"label": "税费申报及缴纳", "url": DECLARE[1], "hint": "各类税费的申报、缴纳与退费"}]
-    return _menu(
-        request,
-        principal,
-        heading="办税中心",
-        crumbs=[HOME, ("办税中心", None)],
-        items=items,
-        nav="tax",
-    )
+    return _menu(request, heading="办税中心", crumbs=[HOME, ("办税中心", None)], items=items)
 
 
 @router.get("/etax/tax-center/declare")
 async def declare(request: Request, principal: guard.PagePrincipal) -> Response:
     items = [{"label": "其他申报", "url": OTHER[1], "hint": "城乡居民社会保险费退费等"}]
-    return _menu(
-        request,
-        principal,
-        heading="税费申报及缴纳",
-        crumbs=[HOME, TAX_CENTER, ("税费申报及缴纳", None)],
-        items=items,
-        nav="tax",
-    )
+    crumbs = [HOME, TAX_CENTER, ("税费申报及缴纳", None)]
+    return _menu(request, heading="税费申报及缴纳", crumbs=crumbs, items=items)
 
 
 @router.get("/etax/tax-center/declare/other")
 async def other(request: Request, principal: guard.PagePrincipal) -> Response:
-    return _menu(
-        request,
-        principal,
-        heading="其他申报",
-        crumbs=[HOME, TAX_CENTER, DECLARE, ("其他申报", None)],
-        items=functions_for(principal),
-        nav="tax",
-    )
+    crumbs = [HOME, TAX_CENTER, DECLARE, ("其他申报", None)]
+    return _menu(request, heading="其他申报", crumbs=crumbs, items=functions_for(principal))
 
 
 _SECTIONS = {
@@ -212,7 +189,6 @@ async def _section(request: Request, section: str, principal: guard.PagePrincipa
         ]
     return _menu(
         request,
-        principal,
         heading=heading,
         crumbs=[HOME, (heading, None)],
         items=items,
@@ -236,45 +212,17 @@ for _name in _SECTIONS:
 # --------------------------------------------------------------------------- login, register
 
 
-LOGIN_EXTRA = {"crumbs": [HOME, ("登录", None)]}
-REGISTER_EXTRA = {"crumbs": [HOME, ("用户注册", None)]}
-
-
-@router.get("/etax/login")
-async def login_page(request: Request, principal: guard.PagePrincipal) -> Response:
-    return await accounts_pages.show_login(
-        request,
-        principal=principal,
-        template="etax/login.html",
-        default_next="/etax/",
-        extra=LOGIN_EXTRA,
-    )
-
-
-@router.post("/etax/login")
-async def login_submit(request: Request) -> Response:
-    return await accounts_pages.do_login(
-        request, template="etax/login.html", default_next="/etax/", extra=LOGIN_EXTRA
-    )
-
-
-@router.get("/etax/register")
-async def register_page(request: Request, principal: guard.PagePrincipal) -> Response:
-    return await accounts_pages.show_register(
-        request, template="etax/register.html", extra=REGISTER_EXTRA
-    )
-
-
-@router.post("/etax/register")
-async def register_submit(request: Request) -> Response:
-    return await accounts_pages.do_register(
-        request, template="etax/register.html", login_url="/etax/login", extra=REGISTER_EXTRA
-    )
-
-
-@router.post("/etax/logout")
-async def logout(request: Request, principal: guard.PagePrincipal) -> Response:
-    return await accounts_pages.do_logout(request, after="/etax/", principal=principal)
+accounts_pages.add_account_routes(
+    router,
+    accounts_pages.Site(
+        prefix="/etax",
+        templates="etax",
+        home="/etax/",
+        after_login="/etax/",
+        login_extra={"crumbs": [HOME, ("登录", None)]},
+        register_extra={"crumbs": [HOME, ("用户注册", None)]},
+    ),
+)
 
 
 # --------------------------------------------------------------------------- pension (person)
@@ -373,23 +321,11 @@ async def pension_action(request: Request, db: DbSession, principal: guard.PageP
 
 @router.post("/etax/pension/apply")
 async def pension_apply(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
-    form = await common.read_form(request)
-    total = await pension_flow.apply(request, db, principal, form, channel=CHANNEL)
-    query = pension_flow.read_query(request, form)
+    query, form, total = await pension_flow.apply(request, db, principal, channel=CHANNEL)
     if total is None:
         return common.redirect("/etax/pension", **query.keep(done="applied"))
     listing = await _pension_listing(db, principal, query)
-    ctx = _pension_context(
-        request,
-        query,
-        listing,
-        values=form.values,
-        errors=form.errors,
-        codes=form.codes,
-        selected=form.values["payment_ids"],
-        selected_total=total,
-        show_dialog=True,
-    )
+    ctx = _pension_context(request, query, listing, **pension_flow.dialog_again(form, total))
     return render(request, "etax/pension.html", ctx, status_code=422)
 
 
@@ -442,16 +378,13 @@ async def pension_progress_cancel(
     try:
         await pension_flow.cancel_one(request, db, principal, app_id)
     except DomainError as exc:
-        return render(
+        return common.error_page(
             request,
-            "etax/error.html",
-            {
-                "title": "撤销退费",
-                "message": exc.message,
-                "crumbs": PENSION_CRUMBS,
-                "back_url": "/etax/pension/progress",
-            },
+            title="撤销退费",
+            message=exc.message,
+            back_url="/etax/pension/progress",
             status_code=exc.status,
+            crumbs=PENSION_CRUMBS,
         )
     return common.redirect(
         "/etax/pension/progress", **pension_flow.clean({"year": year, "done": "cancelled"})
@@ -462,17 +395,4 @@ router.include_router(etax_unit.router)
 router.include_router(etax_medical.router)
 
 
-@router.get("/etax/{rest:path}")
-async def not_found(request: Request, rest: str, principal: guard.PagePrincipal) -> Response:
-    """Any other address under /etax/ answers a Chinese page, not the API's JSON."""
-    return render(
-        request,
-        "etax/error.html",
-        {
-            "title": "页面不存在",
-            "message": "您访问的页面不存在或已调整，请从首页重新进入。",
-            "crumbs": [HOME, ("页面不存在", None)],
-            "back_url": "/etax/",
-        },
-        status_code=404,
-    )
+common.add_not_found_route(router, "/etax", crumbs=[HOME, ("页面不存在", None)])

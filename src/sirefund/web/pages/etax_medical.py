@@ -34,13 +34,7 @@ router = APIRouter(include_in_schema=False)
 CHANNEL = Channel.WEB.value
 
 TITLE = "城乡居民医疗保险费退费"
-CRUMBS = [
-    ("首页", "/etax/"),
-    ("办税中心", "/etax/tax-center"),
-    ("税费申报及缴纳", "/etax/tax-center/declare"),
-    ("其他申报", "/etax/tax-center/declare/other"),
-    (TITLE, "/etax/medical"),
-]
+CRUMBS = [*common.ETAX_PATH_TO_OTHER, (TITLE, "/etax/medical")]
 APPLY_URL = "/etax/medical/apply"
 _ROW_KEY = re.compile(r"accounts\.(\d{1,2})\.([a-z_]+)")
 REPORT_HINT = (
@@ -173,27 +167,9 @@ async def progress_page(request: Request, db: DbSession, principal: guard.PagePe
 
 @router.post("/etax/medical/progress/cancel")
 async def progress_cancel(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
-    form = await common.read_form(request)
-    refused = await flows.cancel_application(request, db, principal, form)
-    keep = flows.clean(
-        {
-            "insurance_year": form.text("insurance_year", max_chars=8),
-            "registration_id": form.text("registration_id", max_chars=40),
-        }
+    return await flows.cancel_application(
+        request, db, principal, progress_url="/etax/medical/progress", crumbs=CRUMBS
     )
-    if refused is not None:
-        return render(
-            request,
-            "etax/error.html",
-            {
-                "title": "撤销退费",
-                "message": refused.message,
-                "crumbs": CRUMBS,
-                "back_url": "/etax/medical/progress?" + urlencode(keep),
-            },
-            status_code=refused.status,
-        )
-    return common.redirect("/etax/medical/progress", **keep, done="cancelled")
 
 
 # --------------------------------------------------------------------------- 存款账户账号报告

@@ -27,20 +27,14 @@ from ...services.accounts import Principal
 from ...services.units import PersonLine, UnitBatchIn
 from .. import refund_presenters
 from ..deps import Db, DbSession
-from . import common, guard, model_forms, pension_flow
+from . import common, guard, pension_flow
 from .common import Form, in_transaction, render
 
 router = APIRouter(include_in_schema=False)
 CHANNEL = Channel.WEB.value
 
 TITLE = "城乡居民社会保险费退费（养老）（村组）"
-CRUMBS = [
-    ("首页", "/etax/"),
-    ("办税中心", "/etax/tax-center"),
-    ("税费申报及缴纳", "/etax/tax-center/declare"),
-    ("其他申报", "/etax/tax-center/declare/other"),
-    (TITLE, "/etax/unit"),
-]
+CRUMBS = [*common.ETAX_PATH_TO_OTHER, (TITLE, "/etax/unit")]
 TYPE_OPTIONS = [
     (k.value, v) for k, v in UNIT_PAYMENT_TYPE_LABELS.items() if k != UnitPaymentType.NORMAL
 ]
@@ -247,21 +241,21 @@ async def refund_page(
             raise units.payment_not_found()
         state = await in_transaction(db, lambda s: _refund_state(s, principal, payment_id, None))
     except DomainError as exc:
-        return _not_found(request, exc)
+        return _refused(request, exc)
     return render(request, "etax/unit_refund.html", _refund_context(request, state))
 
 
-def _not_found(request: Request, exc: DomainError) -> Response:
-    return render(
+def _refused(
+    request: Request, exc: DomainError, *, title: str = "退费信息", back_url: str = "/etax/unit"
+) -> Response:
+    """A page that cannot be shown (a payment or application not the unit's), and why."""
+    return common.error_page(
         request,
-        "etax/error.html",
-        {
-            "title": "退费信息",
-            "message": exc.message,
-            "crumbs": CRUMBS,
-            "back_url": "/etax/unit",
-        },
+        title=title,
+        message=exc.message,
+        back_url=back_url,
         status_code=exc.status,
+        crumbs=CRUMBS,
     )
 
 
@@ -280,7 +274,7 @@ async def refund_submit(
         channel=CHANNEL,
     )
     if not _payment_id_ok(payment_id):
-        return _not_found(request, units.payment_not_found())
+        return _refused(request, units.payment_not_found())
     status_code = 200
     if op == "save":
         saved = await _save(request, db, principal, form, data)
@@ -296,7 +290,7 @@ async def refund_submit(
             db, lambda s: _refund_state(s, principal, payment_id, form, pane_op)
         )
     except DomainError as exc:
-        return _not_found(request, exc)
+        return _refused(request, exc)
     return render(
         request,
         "etax/unit_refund.html",
@@ -310,7 +304,7 @@ async def _save(
 ) -> Response | None:
     """保存: every problem of the maintenance area at once, then the service decides. The
     answer when there is no form to show again (saved, or the payment is not the unit's)."""
-    batch = model_forms.validate(form, UnitBatchIn, data, messages=SAVE_MESSAGES)
+    batch = common.validate_form(form, UnitBatchIn, data, code_messages=SAVE_MESSAGES)
     if batch is None or form.errors:
         return None
     at = request.app.state.clock.now()
@@ -320,7 +314,7 @@ async def _save(
         )
     except DomainError as exc:
         if exc.status == HTTPStatus.NOT_FOUND and exc.field == "unit_payment_id":
-            return _not_found(request, exc)
+            return _refused(request, exc)
         form.fail(exc, aliases={"unit_payment_id": "_form"})
         return None
     return common.redirect(
@@ -450,17 +444,7 @@ async def progress_persons(
             ),
         )
     except DomainError as exc:
-        return render(
-            request,
-            "etax/error.html",
-            {
-                "title": "退费明细",
-                "message": exc.message,
-                "crumbs": CRUMBS,
-                "back_url": "/etax/unit/progress",
-            },
-            status_code=exc.status,
-        )
+        return _refused(request, exc, title="退费明细", back_url="/etax/unit/progress")
     shown, pager = common.paged(rows, common.query_int(request, "page", default=1, minimum=1))
     back = common.safe_next(request.query_params.get("back"), "/etax/unit/progress")
     return render(

@@ -409,10 +409,26 @@ def refusal_status(form: Form) -> int:
 
 
 async def cancel_application(
-    request: Request, db: Db, principal: Principal, form: Form
-) -> DomainError | None:
-    """撤销退费 of the application the form names; the refusal, if any."""
+    request: Request,
+    db: Db,
+    principal: Principal,
+    *,
+    progress_url: str,
+    keep: Mapping[str, str] | None = None,
+    **layout: Any,
+) -> Response:
+    """撤销退费 of the application the form names, from the progress list at ``progress_url``
+    (``keep``: what that list's query adds, the phone's view). Back to the list, or a page
+    saying why not with a link back to it (``layout``: the PC site's breadcrumbs)."""
+    form = await common.read_form(request)
     app_id = form.integer("application_id", label="退费申请", minimum=1, maximum=APPLICATION_ID_MAX)
+    query = clean(
+        {
+            "insurance_year": form.text("insurance_year", max_chars=8),
+            "registration_id": form.text("registration_id", max_chars=40),
+            **(keep or {}),
+        }
+    )
     clock = request.app.state.clock
     try:
         await in_transaction(
@@ -422,8 +438,15 @@ async def cancel_application(
             ),
         )
     except DomainError as exc:
-        return exc
-    return None
+        return common.error_page(
+            request,
+            title="撤销退费",
+            message=exc.message,
+            back_url=progress_url + "?" + urlencode(query),
+            status_code=exc.status,
+            **layout,
+        )
+    return common.redirect(progress_url, **query, done="cancelled")
 
 
 # --------------------------------------------------------------------------- 存款账户账号报告

@@ -43,150 +43,117 @@ def _clean(params: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- menus
 
 
-@router.get("/m/")
-@router.get("/m")
-async def home(request: Request, principal: guard.PagePrincipal) -> Response:
+def _screen(
+    title: str,
+    *,
+    tiles: list[tuple[str, list[tuple[str, str, str]]]] | None = None,
+    list_items: list[dict[str, str]] | None = None,
+    **layout: Any,
+) -> dict[str, Any]:
+    """A menu screen's context: groups of tiles, each (group title, [(label, address,
+    glyph)]) as on 首页 and 更多功能, or a list of functions with hints."""
     groups = [
         {
-            "title": "常用服务",
-            "items": [
-                {"label": "我要办税", "url": "/m/more", "glyph": "办"},
-                {"label": "我要查询", "url": "/m/more", "glyph": "查"},
-                {"label": "社保费缴纳", "url": "/m/more", "glyph": "缴"},
-                {"label": "退税", "url": "/m/refund", "glyph": "退"},
-                {"label": "更多功能", "url": "/m/more", "glyph": "⋯"},
-            ],
+            "title": group,
+            "items": [{"label": label, "url": url, "glyph": glyph} for label, url, glyph in items],
         }
+        for group, items in tiles or []
     ]
-    return render(
-        request,
-        "mobile/menu.html",
-        {
-            "title": "楚税通",
-            "heading": "楚税通",
-            "banner": "湖北税务 · 楚税通",
-            "groups": groups,
-            "tabbar": "home",
-        },
-    )
+    context = {"title": title, "groups": groups, **layout}
+    if list_items is not None:
+        context["list_items"] = list_items
+    return context
 
 
-@router.get("/m/more")
-async def more(request: Request, principal: guard.PagePrincipal) -> Response:
-    groups = [
-        {
-            "title": "退税",
-            "items": [
-                {"label": "退税", "url": "/m/refund", "glyph": "退"},
-                {"label": "社保费退费", "url": "/m/sif", "glyph": "社"},
+HOME_SCREEN = _screen(
+    "楚税通",
+    tiles=[
+        (
+            "常用服务",
+            [
+                ("我要办税", "/m/more", "办"),
+                ("我要查询", "/m/more", "查"),
+                ("社保费缴纳", "/m/more", "缴"),
+                ("退税", "/m/refund", "退"),
+                ("更多功能", "/m/more", "⋯"),
             ],
+        )
+    ],
+    heading="楚税通",
+    banner="湖北税务 · 楚税通",
+    tabbar="home",
+)
+MORE_SCREEN = _screen(
+    "更多功能",
+    tiles=[
+        ("退税", [("退税", "/m/refund", "退"), ("社保费退费", "/m/sif", "社")]),
+        ("社保费", [("社保费缴纳", "/m/more", "缴"), ("缴费记录", "/m/more", "记")]),
+    ],
+    back_url="/m/",
+    crumbs=[HOME, ("更多功能", None)],
+    tabbar="more",
+)
+REFUND_SCREEN = _screen(
+    "退税",
+    back_url="/m/more",
+    crumbs=[HOME, MORE, ("退税", None)],
+    list_items=[{"label": "社保费退费", "url": "/m/sif", "hint": "城乡居民养老、医保社保费退费"}],
+)
+SIF_SCREEN = _screen(
+    "社保费退费",
+    back_url="/m/refund",
+    crumbs=[HOME, MORE, REFUND, ("社保费退费", None)],
+    list_items=[
+        {
+            "label": PENSION_TITLE,
+            "url": "/m/pension",
+            "hint": "退回当期及补缴以前年度的城乡居民养老保险费",
         },
         {
-            "title": "社保费",
-            "items": [
-                {"label": "社保费缴纳", "url": "/m/more", "glyph": "缴"},
-                {"label": "缴费记录", "url": "/m/more", "glyph": "记"},
-            ],
+            "label": MEDICAL_TITLE,
+            "url": "/m/medical",
+            "hint": "退回已缴纳的城乡居民基本医疗保险费",
         },
-    ]
-    return render(
-        request,
-        "mobile/menu.html",
-        {
-            "title": "更多功能",
-            "back_url": "/m/",
-            "crumbs": [HOME, ("更多功能", None)],
-            "groups": groups,
-            "tabbar": "more",
-        },
-    )
+    ],
+)
 
 
-@router.get("/m/refund")
-async def refund(request: Request, principal: guard.PagePrincipal) -> Response:
-    return render(
-        request,
-        "mobile/menu.html",
-        {
-            "title": "退税",
-            "back_url": "/m/more",
-            "crumbs": [HOME, MORE, ("退税", None)],
-            "groups": [],
-            "list_items": [
-                {"label": "社保费退费", "url": "/m/sif", "hint": "城乡居民养老、医保社保费退费"}
-            ],
-        },
-    )
+def _menu_route(paths: tuple[str, ...], name: str, screen: dict[str, Any]) -> None:
+    """A menu screen anyone may open (logged in or not)."""
+
+    async def page(request: Request, principal: guard.PagePrincipal) -> Response:
+        return render(request, "mobile/menu.html", screen)
+
+    page.__name__ = name
+    for path in paths:
+        router.add_api_route(path, page, methods=["GET"])
+
+
+_menu_route(("/m/", "/m"), "home", HOME_SCREEN)
+_menu_route(("/m/more",), "more", MORE_SCREEN)
+_menu_route(("/m/refund",), "refund", REFUND_SCREEN)
 
 
 @router.get("/m/sif")
 async def sif(request: Request, principal: guard.PagePerson) -> Response:
-    return render(
-        request,
-        "mobile/menu.html",
-        {
-            "title": "社保费退费",
-            "back_url": "/m/refund",
-            "crumbs": [HOME, MORE, REFUND, ("社保费退费", None)],
-            "groups": [],
-            "list_items": [
-                {
-                    "label": PENSION_TITLE,
-                    "url": "/m/pension",
-                    "hint": "退回当期及补缴以前年度的城乡居民养老保险费",
-                },
-                {
-                    "label": MEDICAL_TITLE,
-                    "url": "/m/medical",
-                    "hint": "退回已缴纳的城乡居民基本医疗保险费",
-                },
-            ],
-        },
-    )
+    """社保费退费 is for a logged-in person: the login page comes first."""
+    return render(request, "mobile/menu.html", SIF_SCREEN)
 
 
 # --------------------------------------------------------------------------- login
 
 
-LOGIN_EXTRA = {"back_url": "/m/", "heading": "登录"}
-REGISTER_EXTRA = {"back_url": "/m/login", "heading": "用户注册"}
-
-
-@router.get("/m/login")
-async def login_page(request: Request, principal: guard.PagePrincipal) -> Response:
-    return await accounts_pages.show_login(
-        request,
-        principal=principal,
-        template="mobile/login.html",
-        default_next="/m/sif",
-        extra=LOGIN_EXTRA,
-    )
-
-
-@router.post("/m/login")
-async def login_submit(request: Request) -> Response:
-    return await accounts_pages.do_login(
-        request, template="mobile/login.html", default_next="/m/sif", extra=LOGIN_EXTRA
-    )
-
-
-@router.get("/m/register")
-async def register_page(request: Request, principal: guard.PagePrincipal) -> Response:
-    return await accounts_pages.show_register(
-        request, template="mobile/register.html", extra=REGISTER_EXTRA
-    )
-
-
-@router.post("/m/register")
-async def register_submit(request: Request) -> Response:
-    return await accounts_pages.do_register(
-        request, template="mobile/register.html", login_url="/m/login", extra=REGISTER_EXTRA
-    )
-
-
-@router.post("/m/logout")
-async def logout(request: Request, principal: guard.PagePrincipal) -> Response:
-    return await accounts_pages.do_logout(request, after="/m/", principal=principal)
+accounts_pages.add_account_routes(
+    router,
+    accounts_pages.Site(
+        prefix="/m",
+        templates="mobile",
+        home="/m/",
+        after_login="/m/sif",
+        login_extra={"back_url": "/m/", "heading": "登录"},
+        register_extra={"back_url": "/m/login", "heading": "用户注册"},
+    ),
+)
 
 
 # --------------------------------------------------------------------------- 养老 (1.1)
@@ -270,9 +237,7 @@ async def pension_page(request: Request, db: DbSession, principal: guard.PagePer
 
 @router.post("/m/pension/apply")
 async def pension_apply(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
-    form = await common.read_form(request)
-    total = await pension_flow.apply(request, db, principal, form, channel=CHANNEL)
-    query = pension_flow.read_query(request, form)
+    query, form, total = await pension_flow.apply(request, db, principal, channel=CHANNEL)
     if total is None:
         return common.redirect("/m/pension", **query.keep(view="progress", done="applied"))
     return await _pension_render(
@@ -282,12 +247,7 @@ async def pension_apply(request: Request, db: DbSession, principal: guard.PagePe
         query,
         "query",
         status_code=422,
-        values=form.values,
-        errors=form.errors,
-        codes=form.codes,
-        selected=form.values["payment_ids"],
-        selected_total=total,
-        show_dialog=True,
+        **pension_flow.dialog_again(form, total),
     )
 
 
@@ -494,27 +454,9 @@ async def medical_apply_submit(
 
 @router.post("/m/medical/cancel")
 async def medical_cancel(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
-    form = await common.read_form(request)
-    refused = await medical_flows.cancel_application(request, db, principal, form)
-    keep = medical_flows.clean(
-        {
-            "insurance_year": form.text("insurance_year", max_chars=8),
-            "registration_id": form.text("registration_id", max_chars=40),
-            "view": "progress",
-        }
+    return await medical_flows.cancel_application(
+        request, db, principal, progress_url="/m/medical/query", keep={"view": "progress"}
     )
-    if refused is not None:
-        return render(
-            request,
-            "mobile/error.html",
-            {
-                "title": "撤销退费",
-                "message": refused.message,
-                "back_url": "/m/medical/query?" + urlencode(keep),
-            },
-            status_code=refused.status,
-        )
-    return common.redirect("/m/medical/query", **keep, done="cancelled")
 
 
 # --------------------------------------------------------------------------- 存款账户账号报告 (phone)
@@ -533,7 +475,8 @@ def _is_draft(report: Report | None) -> bool:
     return report is not None and report.state == deposit_accounts.DRAFT
 
 
-def _report_ctx(
+def _report_page(
+    request: Request,
     *,
     account: accounts.Account,
     report: Report | None,
@@ -541,20 +484,26 @@ def _report_ctx(
     rows: list[dict[str, str]],
     errors: dict[str, str],
     return_url: str,
-) -> dict[str, Any]:
-    return {
-        "title": "社会保险费缴费人存款账户账号报告",
-        "heading": "存款账户账号报告",
-        "back_url": return_url,
-        "crumbs": MEDICAL_CRUMBS,
-        "account": account,
-        "report": report,
-        "values": header,
-        "rows": [{**r, "labels": medical_flows.row_labels(r)} for r in rows],
-        "errors": errors,
-        "return_url": return_url,
-        "editable": report is None or report.state == deposit_accounts.DRAFT,
-    }
+) -> Response:
+    """存款账户账号报告 as cards; with errors, the report as submitted (422)."""
+    return render(
+        request,
+        "mobile/medical_report.html",
+        {
+            "title": "社会保险费缴费人存款账户账号报告",
+            "heading": "存款账户账号报告",
+            "back_url": return_url,
+            "crumbs": MEDICAL_CRUMBS,
+            "account": account,
+            "report": report,
+            "values": header,
+            "rows": [{**r, "labels": medical_flows.row_labels(r)} for r in rows],
+            "errors": errors,
+            "return_url": return_url,
+            "editable": report is None or report.state == deposit_accounts.DRAFT,
+        },
+        status_code=422 if errors else 200,
+    )
 
 
 @router.get("/m/medical/report")
@@ -566,17 +515,14 @@ async def report_page(request: Request, db: DbSession, principal: guard.PagePers
         typed = common.query_text(request, name, max_chars=50)
         if typed:
             header[name] = typed
-    return render(
+    return _report_page(
         request,
-        "mobile/medical_report.html",
-        _report_ctx(
-            account=account,
-            report=report,
-            header=header,
-            rows=medical_flows.rows_from_report(report),
-            errors={},
-            return_url=common.safe_next(request.query_params.get("return"), "/m/medical"),
-        ),
+        account=account,
+        report=report,
+        header=header,
+        rows=medical_flows.rows_from_report(report),
+        errors={},
+        return_url=common.safe_next(request.query_params.get("return"), "/m/medical"),
     )
 
 
@@ -737,15 +683,10 @@ async def report_submit(request: Request, db: DbSession, principal: guard.PagePe
     elif op not in ("draft", "submit"):
         op = "draft"
     if not errors:
+        submit = op == "submit"
         try:
             saved = await _save_draft(
-                request,
-                db,
-                principal,
-                header=header,
-                rows=rows,
-                submit=op == "submit",
-                report=report,
+                request, db, principal, header=header, rows=rows, submit=submit, report=report
             )
         except FormInvalid as exc:
             errors, _codes = medical_flows.errors_by_field(exc)
@@ -756,31 +697,15 @@ async def report_submit(request: Request, db: DbSession, principal: guard.PagePe
                 sep = "&" if "?" in return_url else "?"
                 return common.redirect(return_url + sep + "done=submitted")
             return common.redirect("/m/medical/report", **{"return": return_url}, done="draft")
-    return render(
+    return _report_page(
         request,
-        "mobile/medical_report.html",
-        _report_ctx(
-            account=account,
-            report=report,
-            header=header,
-            rows=rows,
-            errors=errors,
-            return_url=return_url,
-        ),
-        status_code=422,
+        account=account,
+        report=report,
+        header=header,
+        rows=rows,
+        errors=errors,
+        return_url=return_url,
     )
 
 
-@router.get("/m/{rest:path}")
-async def not_found(request: Request, rest: str, principal: guard.PagePrincipal) -> Response:
-    """Any other address under /m/ answers a Chinese page, not the API's JSON."""
-    return render(
-        request,
-        "mobile/error.html",
-        {
-            "title": "页面不存在",
-            "message": "您访问的页面不存在或已调整，请从首页重新进入。",
-            "back_url": "/m/",
-        },
-        status_code=404,
-    )
+common.add_not_found_route(router, "/m")

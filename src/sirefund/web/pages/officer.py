@@ -16,10 +16,11 @@ to its field; routes choose templates.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
@@ -53,6 +54,7 @@ from . import accounts_pages, common, guard, model_forms
 from .common import Form, in_transaction, render
 
 router = APIRouter(include_in_schema=False)
+T = TypeVar("T")
 
 HOME = "/officer/applications"
 LOGIN = "/officer/login"
@@ -185,6 +187,21 @@ ID_MAX_DIGITS = 12  # more than any id the database holds; longer is simply not 
 
 def _parse_id(raw: str) -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= ID_MAX_DIGITS else None
+
+
+async def _as_officer(
+    request: Request,
+    db: Db,
+    principal: Principal,
+    use_case: Callable[..., T],
+    /,
+    **args: object,
+) -> T:
+    """``use_case(session, officer=…, at=now, **args)`` in one transaction: the decisions and
+    reveals an officer makes from the console (``args`` names the application and the use
+    case's input model, its ``request``)."""
+    at = request.app.state.clock.now()
+    return await in_transaction(db, lambda s: use_case(s, officer=principal, at=at, **args))
 
 
 def _not_found(request: Request) -> Response:
@@ -391,13 +408,9 @@ async def review_batch(request: Request, db: DbSession, principal: guard.PageOff
     except DomainError as exc:
         form.errors.setdefault(exc.field or "_form", BATCH_CODE_MESSAGES.get(exc.code, exc.message))
         return await _queue_response(request, db, principal, form=form, status_code=422)
-    clock = request.app.state.clock
     try:
-        outcomes = await in_transaction(
-            db,
-            lambda s: review_decisions.review_many(
-                s, officer=principal, request=batch, at=clock.now()
-            ),
+        outcomes = await _as_officer(
+            request, db, principal, review_decisions.review_many, request=batch
         )
     except DomainError as exc:
         form.fail(exc, aliases={"decision": "_form"})
@@ -544,19 +557,11 @@ async def decide(
     body = _decision_request(form, decision, opinion)
     if body is None:
         return await _detail_response(request, db, principal, app_id, form=form, status_code=422)
-    clock = request.app.state.clock
-
-    def act(session: Session) -> object:
-        if isinstance(body, RejectRequest):
-            return review_decisions.reject(
-                session, officer=principal, application_id=app_id, request=body, at=clock.now()
-            )
-        return review_decisions.approve(
-            session, officer=principal, application_id=app_id, request=body, at=clock.now()
-        )
-
+    decide_as = (
+        review_decisions.reject if isinstance(body, RejectRequest) else review_decisions.approve
+    )
     try:
-        await in_transaction(db, act)
+        await _as_officer(request, db, principal, decide_as, application_id=app_id, request=body)
     except DomainError as exc:
         if exc.status == HTTPStatus.NOT_FOUND:
             return _not_found(request)
@@ -594,13 +599,9 @@ async def reveal(
         return await _detail_response(
             request, db, principal, app_id, reveal_form=form, reveal_field=field, status_code=422
         )
-    clock = request.app.state.clock
     try:
-        result = await in_transaction(
-            db,
-            lambda s: review_detail.reveal(
-                s, officer=principal, application_id=app_id, request=body, at=clock.now()
-            ),
+        result = await _as_officer(
+            request, db, principal, review_detail.reveal, application_id=app_id, request=body
         )
     except DomainError as exc:
         if exc.status == HTTPStatus.NOT_FOUND and exc.code == "application.not_found":

@@ -20,7 +20,7 @@ from ...services.accounts import Principal
 from ...services.pension import PaymentLine, PensionRefundIn
 from ...services.queries import PensionState
 from .. import deps, refund_presenters
-from . import common, model_forms
+from . import common
 from .common import Form, in_transaction
 
 STATE_OPTIONS = [("refundable", "可退费"), ("applied", "已申请")]
@@ -109,21 +109,24 @@ def selection_problem(lines: dict[str, PaymentLine], ids: list[str]) -> str | No
 
 
 async def apply(
-    request: Request, db: deps.Db, principal: Principal, form: Form, *, channel: str
-) -> str | None:
-    """申请退费 for the checked payments: None on success, else the selection's total to
-    re-render the dialog with (``form.errors`` says what is wrong, each next to its field).
+    request: Request, db: deps.Db, principal: Principal, *, channel: str
+) -> tuple[Query, Form, str | None]:
+    """申请退费 for the payments checked in the posted dialog: the list's query, the form and
+    None on success, else the selection's total to re-render the dialog with (``form.errors``
+    says what is wrong, each next to its field).
 
     The form is validated as the API's PensionRefundIn, so every field's problem shows at
     once; then the service decides (arrived, already applied, someone else's payment …).
     """
+    form = await common.read_form(request)
+    query = read_query(request, form)
     data: dict[str, object] = {name: form.text(name) for name in bank_details.FIELDS}
     data.update(
         payment_ids=form.many("payment_ids", max_items=pension.MAX_SELECTED),
         account_no_confirmed=form.flag("account_no_confirmed"),
         channel=channel,
     )
-    refund = model_forms.validate(form, PensionRefundIn, data)
+    refund = common.validate_form(form, PensionRefundIn, data)
     if refund is not None and not form.errors:
         at = request.app.state.clock.now()
         try:
@@ -131,13 +134,27 @@ async def apply(
                 db,
                 lambda s: pension.apply(s, person_id=principal.account_id, refund=refund, at=at),
             )
-            return None
+            return query, form, None
         except DomainError as exc:
             form.fail(exc, default_field="_form")
     ids = form.values["payment_ids"]
-    return await in_transaction(
+    total = await in_transaction(
         db, lambda s: selection_total(all_lines(s, principal.account_id), ids)
     )
+    return query, form, total
+
+
+def dialog_again(form: Form, total: str) -> dict[str, Any]:
+    """The 申请退费 dialog shown again after a refusal: what was typed, each problem next to
+    its field, and the checked payments with their total (from :func:`apply`)."""
+    return {
+        "values": form.values,
+        "errors": form.errors,
+        "codes": form.codes,
+        "selected": form.values["payment_ids"],
+        "selected_total": total,
+        "show_dialog": True,
+    }
 
 
 def cancel_checked(session: Session, principal: Principal, ids: list[str], at: datetime) -> None:
