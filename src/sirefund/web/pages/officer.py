@@ -50,7 +50,7 @@ from ...services.review_detail import RevealRequest
 from ...services.review_queue import QueueFilters, QueueItem
 from .. import officer_export, officer_presenters
 from ..deps import Db, DbSession
-from . import accounts_pages, common, guard, model_forms
+from . import accounts_pages, common, guard
 from .common import Form, in_transaction, render
 
 router = APIRouter(include_in_schema=False)
@@ -727,7 +727,7 @@ async def initiate_submit(
     for name, message in INITIATE_REQUIRED.items():
         if not data[name]:
             form.errors.setdefault(name, message)
-    body = model_forms.validate(form, InitiateRefund, data)
+    body = common.validate_form(form, InitiateRefund, data)
     if body is None or form.errors:
         return await _initiate_response(
             request, db, principal, lookup=lookup, form=form, status_code=422
