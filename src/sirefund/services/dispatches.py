@@ -69,12 +69,12 @@ def _enqueue(
         application=application,
         agency=agency,
         operation=OPERATIONS[agency],
-        payload=request_payload(session, application=application, agency=agency),
+        payload=_request_payload(session, application=application, agency=agency),
         at=at,
     )
 
 
-def request_payload(
+def _request_payload(
     session: Session, *, application: Application, agency: Agency
 ) -> dict[str, Any]:
     """What the agency needs, frozen at enqueue time: a resend with the same request id must

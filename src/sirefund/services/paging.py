@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic
 
@@ -41,34 +40,11 @@ class Page(Generic[T]):
     def page_count(self) -> int:
         return max(1, -(-self.total // self.page_size))
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "items": self.items,
-            "total": self.total,
-            "page": self.page,
-            "page_size": self.page_size,
-        }
-
 
 def check_page(page: int, page_size: int) -> tuple[int, int]:
     """Refuse page numbers below 1 and page sizes outside 1..MAX_PAGE_SIZE."""
-    if not isinstance(page, int) or isinstance(page, bool) or page < 1:
+    if page < 1:
         raise Invalid("page.invalid", "页码应为正整数", "page")
-    if (
-        not isinstance(page_size, int)
-        or isinstance(page_size, bool)
-        or not 1 <= page_size <= MAX_PAGE_SIZE
-    ):
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise Invalid("page_size.invalid", f"每页条数应为1至{MAX_PAGE_SIZE}", "page_size")
     return page, page_size
-
-
-def paginate(
-    rows: Sequence[dict[str, Any]], *, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE
-) -> Page:
-    """One page of rows already in memory (small per-account lists)."""
-    page, page_size = check_page(page, page_size)
-    start = (page - 1) * page_size
-    return Page(
-        items=list(rows[start : start + page_size]), total=len(rows), page=page, page_size=page_size
-    )
