@@ -3,8 +3,8 @@
 officers' dispatch monitor (`list_dispatches`, `retry_failed`).
 
 Payload building lives here rather than in settlement.py because both the approval
-(services/review.py) and settlement enqueue requests, and the payload is what a request *is*;
-settlement.py only decides what an agency's answer does to the application. The queue
+(services/review_decisions.py) and settlement enqueue requests, and the payload is what a
+request *is*; settlement.py only decides what an agency's answer does to the application. The queue
 itself (claims, leases, attempts) is outbox.py, which imports no service.
 """
 

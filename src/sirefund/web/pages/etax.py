@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ...domain.errors import DomainError
 from ...domain.workflow import Channel
-from ...services import accounts, pension
+from ...services import accounts, deposit_accounts, pension
 from ...services.accounts import Principal
 from .. import refund_presenters
 from ..deps import Db, DbSession
@@ -95,7 +95,7 @@ def _home_data(
     account = accounts.describe_account(session, principal=principal)
     todos: list[dict[str, str | None]] = []
     if principal.kind == "person":
-        draft = etax_medical.latest_draft(session, principal.account_id)
+        draft = deposit_accounts.latest_draft(session, person_id=principal.account_id)
         if draft is not None:
             todos.append(
                 {

@@ -18,7 +18,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
 
 from ...domain.errors import DomainError
 from ...domain.workflow import Channel
@@ -41,11 +40,6 @@ REPORT_HINT = (
     "提示提醒：如果修改已保存的银行账户相关信息（银行开户登记证号、开户银行、账户名称、账号），"
     "请填写变更日期，保存后会根据变更日期判断是否需要自动制法盖章登记！"
 )
-
-
-def latest_draft(session: Session, person_id: int) -> Report | None:
-    """The person's draft report, for the home page's 待办 (etax.py)."""
-    return deposit_accounts.latest_draft(session, person_id=person_id)
 
 
 # --------------------------------------------------------------------------- 城乡居民医疗社保费(退费)
