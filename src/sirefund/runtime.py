@@ -64,15 +64,14 @@ def serve(
                 stop.wait(0.05)
             if stop.is_set():  # the server never came up (port taken, ...)
                 return
-            dispatcher.run_loop(
+            dispatcher.Dispatcher(
                 make_session_factory(engine),
                 adapters=adapters,
                 settings=settings,
                 clock=SystemClock(),
                 worker_id=dispatcher.new_worker_id(),
                 rng=random.Random(),
-                stop=stop,
-            )
+            ).run_loop(stop=stop)
 
         thread = threading.Thread(target=_run, name="sirefund-worker", daemon=True)
         thread.start()

@@ -1,6 +1,6 @@
 """The dispatcher: claim due outbox messages -> send each through its agency adapter ->
 record the attempt -> apply the agency's answer (services.settlement), the last two in one
-transaction. `run_once` is one pass (tests drive it with a fixed clock);
+transaction. `Dispatcher.run_once` is one pass (tests drive it with a fixed clock);
 `run_forever` is `sirefund worker` / `python -m sirefund.worker`.
 
 Several workers may run at once (PostgreSQL); each claims its own messages (outbox.py).
@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from types import FrameType
 
@@ -97,69 +98,110 @@ def _ask(adapter: AgencyAdapter, message: ClaimedMessage) -> Outcome | None:
     return Outcome.ok(found, f"查询：对方已有此请求（{found.status}）")
 
 
-def run_once(
-    session_factory: sessionmaker[Session],
-    *,
-    adapters: Adapters,
-    settings: Settings,
-    clock: Clock,
-    worker_id: str,
-    rng: random.Random,
-    limit: int = DEFAULT_BATCH,
-    stop: threading.Event | None = None,
-    lease_seconds: float | None = None,
-) -> int:
-    """Claim due messages, try each once, record every attempt. Returns how many were tried.
+@dataclass(frozen=True)
+class Dispatcher:
+    """One worker: the database it claims from, the agencies it sends to, its clock and its
+    identity. `run_once` is one pass (tests drive it with a fixed clock); `run_loop` runs
+    passes until stopped."""
 
-    Stops between messages when `stop` is set and hands the untried ones back.
-    """
-    lease = lease_seconds or lease_seconds_for(settings)
-    claimed_at = time.monotonic()
-    claimed = outbox.claim_due(
-        session_factory, worker_id=worker_id, at=clock.now(), limit=limit, lease_seconds=lease
-    )
-    tried = 0
-    for index, message in enumerate(claimed):
-        if stop is not None and stop.is_set():
-            with unit_of_work(session_factory) as session:
-                for rest in claimed[index:]:
-                    outbox.release(session, message=rest, worker_id=worker_id, at=clock.now())
-            break
-        if time.monotonic() - claimed_at > lease / 3:
-            # The batch was claimed a while ago: make sure this message is still ours and
-            # will stay ours for a whole send (the lease is longer than 3 timeouts).
-            with unit_of_work(session_factory) as session:
-                mine = outbox.renew(
+    session_factory: sessionmaker[Session]
+    adapters: Adapters
+    settings: Settings
+    clock: Clock
+    worker_id: str
+    rng: random.Random
+
+    def run_once(
+        self,
+        *,
+        limit: int = DEFAULT_BATCH,
+        stop: threading.Event | None = None,
+        lease_seconds: float | None = None,
+    ) -> int:
+        """Claim due messages, try each once, record every attempt. Returns how many were
+        tried.
+
+        Stops between messages when `stop` is set and hands the untried ones back.
+        """
+        lease = lease_seconds or lease_seconds_for(self.settings)
+        claimed_at = time.monotonic()
+        claimed = outbox.claim_due(
+            self.session_factory,
+            worker_id=self.worker_id,
+            at=self.clock.now(),
+            limit=limit,
+            lease_seconds=lease,
+        )
+        tried = 0
+        for index, message in enumerate(claimed):
+            if stop is not None and stop.is_set():
+                with unit_of_work(self.session_factory) as session:
+                    for rest in claimed[index:]:
+                        outbox.release(
+                            session, message=rest, worker_id=self.worker_id, at=self.clock.now()
+                        )
+                break
+            if time.monotonic() - claimed_at > lease / 3:
+                # The batch was claimed a while ago: make sure this message is still ours and
+                # will stay ours for a whole send (the lease is longer than 3 timeouts).
+                with unit_of_work(self.session_factory) as session:
+                    mine = outbox.renew(
+                        session,
+                        message_id=message.id,
+                        worker_id=self.worker_id,
+                        at=self.clock.now(),
+                        lease_seconds=lease,
+                    )
+                if not mine:
+                    continue
+            outcome = deliver(self.adapters[message.agency], message)
+            with unit_of_work(self.session_factory) as session:
+                record(
                     session,
-                    message_id=message.id,
-                    worker_id=worker_id,
-                    at=clock.now(),
-                    lease_seconds=lease,
+                    message=message,
+                    worker_id=self.worker_id,
+                    outcome=outcome,
+                    at=self.clock.now(),
+                    settings=self.settings,
+                    rng=self.rng,
                 )
-            if not mine:
-                continue
-        outcome = deliver(adapters[message.agency], message)
-        with unit_of_work(session_factory) as session:
-            record(
-                session,
-                message=message,
-                worker_id=worker_id,
-                outcome=outcome,
-                at=clock.now(),
-                settings=settings,
-                rng=rng,
-            )
-        tried += 1
-        if outcome.kind != OutcomeKind.OK:
-            log.info(
-                "dispatch %s (%s) attempt %s: %s %s",
-                message.id,
-                message.agency,
-                message.attempt,
-                outcome.kind,
-                outcome.detail,
-            )
-    return tried
+            tried += 1
+            if outcome.kind != OutcomeKind.OK:
+                log.info(
+                    "dispatch %s (%s) attempt %s: %s %s",
+                    message.id,
+                    message.agency,
+                    message.attempt,
+                    outcome.kind,
+                    outcome.detail,
+                )
+        return tried
+
+    def run_loop(self, *, stop: threading.Event, idle_seconds: float = IDLE_SECONDS) -> None:
+        """Dispatch until `stop` is set: work while there is work, nap briefly when idle, and
+        poll for lost results every few seconds. A failing pass (database briefly
+        unreachable) is logged and retried; it never ends the loop."""
+        log.info("worker %s started", self.worker_id)
+        next_poll = 0.0
+        poll_every = self.settings.dispatch_poll_seconds
+        while not stop.is_set():
+            tried = 0
+            try:
+                tried = self.run_once(stop=stop)
+                if time.monotonic() >= next_poll and not stop.is_set():
+                    poll_pending_results(
+                        self.session_factory,
+                        adapters=self.adapters,
+                        clock=self.clock,
+                        interval_seconds=poll_every,
+                    )
+                    next_poll = time.monotonic() + min(POLL_CHECK_SECONDS, poll_every)
+            except Exception:
+                log.exception("dispatcher pass failed; retrying")
+                stop.wait(min(5.0, idle_seconds * 4))
+            if tried == 0:
+                stop.wait(idle_seconds)
+        log.info("worker %s stopped", self.worker_id)
 
 
 def record(
@@ -231,48 +273,6 @@ def poll_pending_results(
     return applied
 
 
-def run_loop(
-    session_factory: sessionmaker[Session],
-    *,
-    adapters: Adapters,
-    settings: Settings,
-    clock: Clock,
-    worker_id: str,
-    rng: random.Random,
-    stop: threading.Event,
-    idle_seconds: float = IDLE_SECONDS,
-) -> None:
-    """Dispatch until `stop` is set: work while there is work, nap briefly when idle, and
-    poll for lost results every few seconds. A failing pass (database briefly unreachable)
-    is logged and retried; it never ends the loop."""
-    log.info("worker %s started", worker_id)
-    next_poll = 0.0
-    poll_every = settings.dispatch_poll_seconds
-    while not stop.is_set():
-        tried = 0
-        try:
-            tried = run_once(
-                session_factory,
-                adapters=adapters,
-                settings=settings,
-                clock=clock,
-                worker_id=worker_id,
-                rng=rng,
-                stop=stop,
-            )
-            if time.monotonic() >= next_poll and not stop.is_set():
-                poll_pending_results(
-                    session_factory, adapters=adapters, clock=clock, interval_seconds=poll_every
-                )
-                next_poll = time.monotonic() + min(POLL_CHECK_SECONDS, poll_every)
-        except Exception:
-            log.exception("dispatcher pass failed; retrying")
-            stop.wait(min(5.0, idle_seconds * 4))
-        if tried == 0:
-            stop.wait(idle_seconds)
-    log.info("worker %s stopped", worker_id)
-
-
 def run_forever(settings: Settings) -> int:
     """`sirefund worker`: the dispatcher alone until SIGTERM / SIGINT. Exit status 0 after a
     clean stop, 2 when misconfigured."""
@@ -295,15 +295,14 @@ def run_forever(settings: Settings) -> int:
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
     try:
-        run_loop(
+        Dispatcher(
             factory,
             adapters=adapters,
             settings=settings,
             clock=SystemClock(),
             worker_id=new_worker_id(),
             rng=random.Random(),
-            stop=stop,
-        )
+        ).run_loop(stop=stop)
     finally:
         for adapter in adapters.values():
             adapter.close()

@@ -252,31 +252,12 @@ def wait_until(
 # --------------------------------------------------------------------------- the worker
 
 
-@dataclass
-class Dispatcher:
-    """worker.run_once with everything but the moment bound."""
-
-    factory: sessionmaker[Session]
-    adapters: dict[str, Any]
-    settings: Settings
-    clock: Any
-    worker_id: str
-    rng: random.Random
-
-    def run_once(self, **kwargs: Any) -> int:
-        return worker.run_once(
-            self.factory,
-            adapters=self.adapters,
-            settings=self.settings,
-            clock=self.clock,
-            worker_id=self.worker_id,
-            rng=self.rng,
-            **kwargs,
-        )
+class Dispatcher(worker.Dispatcher):
+    """worker.Dispatcher with the tests' shortcuts for polling and driving to a state."""
 
     def poll(self, **kwargs: Any) -> int:
         return worker.poll_pending_results(
-            self.factory, adapters=self.adapters, clock=self.clock, **kwargs
+            self.session_factory, adapters=self.adapters, clock=self.clock, **kwargs
         )
 
     def drive(self, predicate: Callable[[], Any], *, timeout: float = 15.0) -> None:

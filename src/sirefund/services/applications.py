@@ -181,6 +181,21 @@ def transition(
     return application
 
 
+def cancel_by_person(
+    session: Session, *, application: Application, person_id: int, at: datetime
+) -> None:
+    """The person's own 撤销退费 (待审核 -> 已撤销), recorded as theirs. The caller has locked
+    the application and checked, by its kind's rules, that it is theirs to cancel."""
+    transition(
+        session,
+        application=application,
+        target=S.CANCELLED,
+        actor=Actor.person(person_id),
+        at=at,
+        reason="缴费人撤销退费申请",
+    )
+
+
 def application_not_found() -> NotFound:
     """A fresh error each time (see already_applied)."""
     return NotFound("application.not_found", "退费申请不存在")

@@ -14,7 +14,8 @@ what is left here are the rules a field alone cannot state (known codes, 提交'
 fields, the account name, rows of a submitted report). Every such problem of a save is
 reported at once through :class:`FormInvalid` (``errors``, each with a field such as
 ``"accounts.1.account_no"``); the exception itself carries the first one, which is what the
-API answers. Results are frozen dataclasses.
+API answers. Results are frozen dataclasses; the API answers with them as they are (their
+``Field`` annotations document /openapi.json, like the input models').
 """
 
 from __future__ import annotations
@@ -208,8 +209,8 @@ class AccountRow:
 
     account_id: int
     position: int
-    operation_type: str
-    operation_type_label: str
+    operation_type: Annotated[str, Field(examples=["add"])]
+    operation_type_label: Annotated[str, Field(examples=["新增"])]
     account_nature: str | None
     account_nature_label: str | None
     permit_no: str | None
@@ -220,10 +221,10 @@ class AccountRow:
     bank_category_label: str | None
     bank_branch: str | None
     account_name: str | None
-    account_no: str | None
+    account_no: Annotated[str | None, Field(description="完整账号，仅暂存的报告返回")]
     account_no_masked: str
-    currency: str
-    currency_label: str
+    currency: Annotated[str, Field(examples=["156"])]
+    currency_label: Annotated[str, Field(examples=["人民币元"])]
     preferred_tax_account: bool
     general_refund_account: bool
     export_refund_account: bool
@@ -231,15 +232,15 @@ class AccountRow:
     changed_on: date | None
     registered_on: date | None
     note: str | None
-    retired: bool
-    in_force: bool
+    retired: Annotated[bool, Field(description="已删除（不再可用于退费）")]
+    in_force: Annotated[bool, Field(description="已提交且未删除，可用于退费")]
 
 
 @dataclass(frozen=True)
 class Report:
-    report_id: int
-    state: ReportState
-    state_label: str
+    report_id: Annotated[int, Field(examples=[5])]
+    state: Annotated[ReportState, Field(examples=["submitted"])]
+    state_label: Annotated[str, Field(examples=["已提交"])]
     handler_name: str | None
     report_date: date | None
     business_address: str | None
@@ -253,18 +254,23 @@ class Report:
 class SubmittedAccount:
     """An account in force: what the refund form offers (选择银行账户信息)."""
 
-    account_id: int
-    report_id: int
-    account_nature: str | None
-    account_nature_label: str | None
-    bank_category: str | None
-    bank_category_label: str | None
-    bank_branch: str | None
-    account_name: str | None
-    account_no_masked: str
-    division_code: str | None
-    division_name: str | None
-    opened_on: date | None
+    account_id: Annotated[int, Field(examples=[12])]
+    report_id: Annotated[int, Field(examples=[5])]
+    account_nature: Annotated[str | None, Field(description="账户性质代码", examples=["1110"])]
+    account_nature_label: Annotated[str | None, Field(examples=["基本存款账户"])]
+    bank_category: Annotated[str | None, Field(description="银行行别", examples=["103"])]
+    bank_category_label: Annotated[str | None, Field(examples=["中国农业银行"])]
+    bank_branch: Annotated[
+        str | None,
+        Field(description="开户银行", examples=["中国农业银行股份有限公司鄂州鄂城支行"]),
+    ]
+    account_name: Annotated[str | None, Field(description="账户名称", examples=["邱世贵"])]
+    account_no_masked: Annotated[
+        str, Field(description="账号（脱敏）", examples=["***************0018"])
+    ]
+    division_code: Annotated[str | None, Field(description="开户行行政区划", examples=["420700"])]
+    division_name: Annotated[str | None, Field(description="开户行所在地", examples=["鄂州市"])]
+    opened_on: Annotated[date | None, Field(description="开户日期", examples=["2020-01-01"])]
 
 
 # --------------------------------------------------------------------------- reading

@@ -509,12 +509,5 @@ def cancel(
         raise Conflict(
             "application.not_cancellable", "税务审核状态为待审核才能撤销退费，已审核的记录不能撤销"
         )
-    applications.transition(
-        session,
-        application=app,
-        target=ApplicationStatus.CANCELLED,
-        actor=Actor.person(person_id),
-        at=at,
-        reason="缴费人撤销退费申请",
-    )
+    applications.cancel_by_person(session, application=app, person_id=person_id, at=at)
     return _medical_application(app, pay, reg)

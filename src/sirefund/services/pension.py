@@ -325,13 +325,6 @@ def cancel(
     app = _own_application(session, person_id=person_id, application_id=application_id, lock=True)
     if not _cancellable_by_person(app):
         raise not_cancellable()
-    applications.transition(
-        session,
-        application=app,
-        target=ApplicationStatus.CANCELLED,
-        actor=Actor.person(person_id),
-        at=at,
-        reason="缴费人撤销退费申请",
-    )
+    applications.cancel_by_person(session, application=app, person_id=person_id, at=at)
     session.refresh(app)
     return views.application(app)

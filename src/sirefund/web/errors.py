@@ -11,7 +11,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from pydantic_core import ErrorDetails
 from sqlalchemy.exc import DataError as DatabaseDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -147,11 +146,6 @@ def validation_error_body(exc: RequestValidationError) -> dict[str, Any]:
     first = errors[0] if errors else {"type": "request.bad", "loc": ()}
     detail = describe_validation_error(first)
     return error_body(detail.code, detail.message, detail.field)
-
-
-def validation_message(error: ErrorDetails | Mapping[str, Any]) -> str:
-    """The Chinese message of one pydantic error, as a page shows it next to the field."""
-    return describe_validation_error(error).message
 
 
 def install(app: FastAPI) -> None:

@@ -28,7 +28,6 @@ from .medical_schemas import (
     MedicalProgressPage,
     RegistrationOut,
     ReportList,
-    ReportOut,
 )
 from .params import ApplicationId, Paged
 from .refund_schemas import Page, error_responses
@@ -131,7 +130,7 @@ def list_reports(person: CurrentPerson, db: DbSession) -> dict[str, Any]:
 @router.post(
     "/deposit-account-reports",
     status_code=201,
-    response_model=ReportOut,
+    response_model=Report,
     summary="存款账户账号报告：暂存或提交（支持 Idempotency-Key）",
     description="`submit` 为 false 时暂存，可不完整；为 true 时校验每一行的全部必填项，账户名称必须与"
     "退费人名称一致，币种只能为 156。" + _FORM_ERRORS_NOTE,
@@ -148,7 +147,7 @@ def create_report(
 
 @router.get(
     "/deposit-account-reports/{report_id}",
-    response_model=ReportOut,
+    response_model=Report,
     summary="一份存款账户账号报告（继续编辑暂存的报告）",
     responses=error_responses(404),
 )
@@ -161,7 +160,7 @@ def get_report(report_id: ReportId, person: CurrentPerson, db: DbSession) -> Rep
 
 @router.put(
     "/deposit-account-reports/{report_id}",
-    response_model=ReportOut,
+    response_model=Report,
     summary="修改存款账户账号报告：暂存或提交",
     description="暂存的报告按所送的行整体替换。已提交的报告只能再次提交（暂存返回 409）：须带回每个"
     "有效账户（`account_id`），删除账户请把操作类型改为 delete；修改已保存账户的开户银行、账户名称、"

@@ -3,17 +3,17 @@ for validation and /openapi.json.
 
 The input models are the use cases' own (services.medical.MedicalRefundIn,
 services.deposit_accounts.ReportIn/AccountRowIn), shared with the pages; the output models
-describe what web/medical_presenters.py and the read models give.
+describe what web/medical_presenters.py gives. The deposit account reports are answered with
+the service's read models themselves (deposit_accounts.Report, SubmittedAccount).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Literal
+from datetime import date
 
 from pydantic import BaseModel, Field
 
-from ...services.deposit_accounts import AccountRowIn, ReportIn
+from ...services.deposit_accounts import AccountRowIn, Report, ReportIn, SubmittedAccount
 from ...services.medical import MedicalRefundIn
 from .refund_schemas import ApplicationOut, EventOut, Page
 
@@ -60,73 +60,13 @@ class MedicalPaymentPage(Page[MedicalPaymentOut]):
     id_number_masked: str = Field(description="证件号码（脱敏）", examples=["4****************5"])
 
 
-class DepositAccountOut(BaseModel):
-    account_id: int = Field(examples=[12])
-    report_id: int = Field(examples=[5])
-    account_nature: str | None = Field(description="账户性质代码", examples=["1110"])
-    account_nature_label: str | None = Field(examples=["基本存款账户"])
-    bank_category: str | None = Field(description="银行行别", examples=["103"])
-    bank_category_label: str | None = Field(examples=["中国农业银行"])
-    bank_branch: str | None = Field(
-        description="开户银行", examples=["中国农业银行股份有限公司鄂州鄂城支行"]
-    )
-    account_name: str | None = Field(description="账户名称", examples=["邱世贵"])
-    account_no_masked: str = Field(description="账号（脱敏）", examples=["***************0018"])
-    division_code: str | None = Field(description="开户行行政区划", examples=["420700"])
-    division_name: str | None = Field(description="开户行所在地", examples=["鄂州市"])
-    opened_on: date | None = Field(description="开户日期", examples=["2020-01-01"])
-
-
 class DepositAccountList(BaseModel):
-    items: list[DepositAccountOut]
+    items: list[SubmittedAccount]
     total: int = Field(examples=[1])
 
 
-class AccountRowOut(BaseModel):
-    account_id: int
-    position: int
-    operation_type: str = Field(examples=["add"])
-    operation_type_label: str = Field(examples=["新增"])
-    account_nature: str | None
-    account_nature_label: str | None
-    permit_no: str | None
-    issue_date: date | None
-    division_code: str | None
-    division_name: str | None
-    bank_category: str | None
-    bank_category_label: str | None
-    bank_branch: str | None
-    account_name: str | None
-    account_no: str | None = Field(description="完整账号，仅暂存的报告返回")
-    account_no_masked: str
-    currency: str = Field(examples=["156"])
-    currency_label: str = Field(examples=["人民币元"])
-    preferred_tax_account: bool
-    general_refund_account: bool
-    export_refund_account: bool
-    opened_on: date | None
-    changed_on: date | None
-    registered_on: date | None
-    note: str | None
-    retired: bool = Field(description="已删除（不再可用于退费）")
-    in_force: bool = Field(description="已提交且未删除，可用于退费")
-
-
-class ReportOut(BaseModel):
-    report_id: int = Field(examples=[5])
-    state: Literal["draft", "submitted"] = Field(examples=["submitted"])
-    state_label: str = Field(examples=["已提交"])
-    handler_name: str | None
-    report_date: date | None
-    business_address: str | None
-    report_unit: str | None
-    created_at: datetime
-    submitted_at: datetime | None
-    accounts: list[AccountRowOut]
-
-
 class ReportList(BaseModel):
-    items: list[ReportOut]
+    items: list[Report]
     total: int
 
 

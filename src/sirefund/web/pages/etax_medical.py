@@ -21,7 +21,7 @@ from fastapi.responses import Response
 
 from ...domain.errors import DomainError
 from ...domain.workflow import Channel
-from ...services import accounts, deposit_accounts
+from ...services import deposit_accounts
 from ...services.accounts import Principal
 from ...services.deposit_accounts import FormInvalid, Report
 from ..deps import Db, DbSession
@@ -187,28 +187,19 @@ def rows_from_form(form: Form) -> list[dict[str, str]]:
 
 
 def report_context(
-    request: Request,
-    *,
-    principal: Principal,
-    account: accounts.Account,
-    report: Report | None,
-    header: dict[str, str],
-    rows: list[dict[str, str]],
-    errors: dict[str, str],
-    return_url: str,
-    codes: dict[str, str] | None = None,
+    request: Request, *, principal: Principal, form: flows.ReportForm, return_url: str
 ) -> dict[str, Any]:
     today = request.app.state.clock.today()
     return {
         "title": "社会保险费缴费人存款账户账号报告",
         "nav": "tax",
         "crumbs": [*CRUMBS, ("存款账户账号报告", None)],
-        "account": account,
-        "report": report,
-        "values": header,
-        "rows": rows,
-        "errors": errors,
-        "codes": codes or {},
+        "account": form.account,
+        "report": form.report,
+        "values": form.header,
+        "rows": form.rows,
+        "errors": form.errors,
+        "codes": form.codes,
         "return_url": return_url,
         "blank": flows.blank_row(principal.display_name, today),
         **flows.ROW_OPTIONS,
@@ -227,11 +218,7 @@ async def report_page(request: Request, db: DbSession, principal: guard.PagePers
         report_context(
             request,
             principal=principal,
-            account=account,
-            report=report,
-            header=flows.header_from_report(report, today),
-            rows=rows,
-            errors={},
+            form=flows.ReportForm(account, report, flows.header_from_report(report, today), rows),
             return_url=common.safe_next(request.query_params.get("return"), "/etax/medical"),
         ),
     )
@@ -261,10 +248,10 @@ def _edit_rows(
 
 async def handle_report_post(
     request: Request, db: Db, principal: Principal, form: Form
-) -> tuple[str, dict[str, Any]]:
+) -> Report | flows.ReportForm:
     """The report form's buttons: ``add_row`` / ``delete_rows`` (without JavaScript), 暂存
-    (``draft``) and 提交 (``submit``). Returns ("saved", {state, report_id}) or
-    ("form", context pieces) to re-render with every problem next to its cell."""
+    (``draft``) and 提交 (``submit``). Returns the saved report, or the form to re-render with
+    every problem next to its cell."""
     op = form.text("op", max_chars=20)
     header = {name: form.text(name, max_chars=200) for name in (*flows.HEADER_FIELDS, "report_id")}
     rows = rows_from_form(form)
@@ -299,42 +286,25 @@ async def handle_report_post(
         except DomainError as exc:
             errors = {exc.field if exc.field and exc.field != "submit" else "_form": exc.message}
         else:
-            return "saved", {"state": saved.state, "report_id": saved.report_id}
+            return saved
     if not rows:
         rows = [flows.blank_row(principal.display_name, today)]
-    return "form", {
-        "account": account,
-        "report": report,
-        "header": header,
-        "rows": rows,
-        "errors": errors,
-        "codes": codes,
-    }
+    return flows.ReportForm(account, report, header, rows, errors, codes)
 
 
 @router.post("/etax/medical/deposit-report")
 async def report_submit(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
     form = await common.read_form(request)
     return_url = common.safe_next(form.text("return", max_chars=500), "/etax/medical")
-    outcome, data = await handle_report_post(request, db, principal, form)
-    if outcome == "saved":
-        if data["state"] == deposit_accounts.SUBMITTED:
+    outcome = await handle_report_post(request, db, principal, form)
+    if isinstance(outcome, Report):
+        if outcome.state == deposit_accounts.SUBMITTED:
             sep = "&" if "?" in return_url else "?"
             return common.redirect(return_url + sep + "done=submitted")
         return common.redirect(
             "/etax/medical/deposit-report", **{"return": return_url}, done="draft"
         )
-    ctx = report_context(
-        request,
-        principal=principal,
-        account=data["account"],
-        report=data["report"],
-        header=data["header"],
-        rows=data["rows"],
-        errors=data["errors"],
-        codes=data["codes"],
-        return_url=return_url,
-    )
+    ctx = report_context(request, principal=principal, form=outcome, return_url=return_url)
     return render(
-        request, "etax/medical_report.html", ctx, status_code=422 if data["errors"] else 200
+        request, "etax/medical_report.html", ctx, status_code=422 if outcome.errors else 200
     )

@@ -10,7 +10,7 @@ with the problems the service finds, so the person sees every problem at once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -523,6 +523,19 @@ def header_from_report(report: Report | None, today: date) -> dict[str, str]:
         "report_unit": report.report_unit or "",
         "report_id": str(report.report_id),
     }
+
+
+@dataclass(frozen=True)
+class ReportForm:
+    """The 存款账户账号报告 as a page lays it out, on the PC and on the phone: the owner, the
+    saved report, the header and rows as typed (or as saved), and the problems by field."""
+
+    account: accounts.Account
+    report: Report | None
+    header: dict[str, str]
+    rows: list[dict[str, str]]
+    errors: dict[str, str] = field(default_factory=dict)
+    codes: dict[str, str] = field(default_factory=dict)
 
 
 def report_id_of(text: str) -> int | None:

@@ -475,17 +475,9 @@ def _is_draft(report: Report | None) -> bool:
     return report is not None and report.state == deposit_accounts.DRAFT
 
 
-def _report_page(
-    request: Request,
-    *,
-    account: accounts.Account,
-    report: Report | None,
-    header: dict[str, str],
-    rows: list[dict[str, str]],
-    errors: dict[str, str],
-    return_url: str,
-) -> Response:
+def _report_page(request: Request, form: medical_flows.ReportForm, return_url: str) -> Response:
     """存款账户账号报告 as cards; with errors, the report as submitted (422)."""
+    report = form.report
     return render(
         request,
         "mobile/medical_report.html",
@@ -494,15 +486,15 @@ def _report_page(
             "heading": "存款账户账号报告",
             "back_url": return_url,
             "crumbs": MEDICAL_CRUMBS,
-            "account": account,
+            "account": form.account,
             "report": report,
-            "values": header,
-            "rows": [{**r, "labels": medical_flows.row_labels(r)} for r in rows],
-            "errors": errors,
+            "values": form.header,
+            "rows": [{**r, "labels": medical_flows.row_labels(r)} for r in form.rows],
+            "errors": form.errors,
             "return_url": return_url,
             "editable": report is None or report.state == deposit_accounts.DRAFT,
         },
-        status_code=422 if errors else 200,
+        status_code=422 if form.errors else 200,
     )
 
 
@@ -517,12 +509,8 @@ async def report_page(request: Request, db: DbSession, principal: guard.PagePers
             header[name] = typed
     return _report_page(
         request,
-        account=account,
-        report=report,
-        header=header,
-        rows=medical_flows.rows_from_report(report),
-        errors={},
-        return_url=common.safe_next(request.query_params.get("return"), "/m/medical"),
+        medical_flows.ReportForm(account, report, header, medical_flows.rows_from_report(report)),
+        common.safe_next(request.query_params.get("return"), "/m/medical"),
     )
 
 
@@ -698,13 +686,7 @@ async def report_submit(request: Request, db: DbSession, principal: guard.PagePe
                 return common.redirect(return_url + sep + "done=submitted")
             return common.redirect("/m/medical/report", **{"return": return_url}, done="draft")
     return _report_page(
-        request,
-        account=account,
-        report=report,
-        header=header,
-        rows=rows,
-        errors=errors,
-        return_url=return_url,
+        request, medical_flows.ReportForm(account, report, header, rows, errors), return_url
     )
 
 
