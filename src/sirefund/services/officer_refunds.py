@@ -25,7 +25,6 @@ from .applications import Actor
 from .bank_details import BankDetailsIn
 from .officers import OfficerRef, active_officer, in_scope
 from .review_decisions import OPINION_MAX
-from .review_detail import PensionPaymentView, pension_payment_view
 
 PAYMENT_ID_MAX = 40
 LOOKUP_MAX_PAYMENTS = 200
@@ -69,7 +68,7 @@ class PayerBrief:
 class Candidate:
     """A payment the officer may (or, with the reason, may not) initiate a refund of."""
 
-    payment: PensionPaymentView
+    payment: pension.PaymentView
     application_id: int | None  # its active application
     application_status: ApplicationStatus | None
     blocked_reason: str | None
@@ -200,7 +199,7 @@ def payments_to_initiate(
             blocked = "该缴费已有退费申请，不能重复发起"
         rows.append(
             Candidate(
-                payment=pension_payment_view(pay),
+                payment=pension.payment_view(pay),
                 application_id=app.id if app is not None else None,
                 application_status=ApplicationStatus(app.status) if app is not None else None,
                 blocked_reason=blocked,

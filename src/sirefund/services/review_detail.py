@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..domain import identity, regions
 from ..domain.errors import Invalid, NotFound
-from ..domain.rules import ArrivalStatus, UnitPaymentType
+from ..domain.rules import UnitPaymentType
 from ..domain.workflow import ApplicationKind, ApplicationStatus
 from ..models import (
     Application,
@@ -37,6 +37,7 @@ from ..models import (
 from . import applications, views
 from .applications import application_not_found
 from .officers import OfficerRef, active_officer, in_scope, region_clause
+from .pension import PaymentView, payment_view
 from .review_queue import ReviewClock, review_clock
 
 OTHER_APPLICATIONS_MAX = 50
@@ -74,20 +75,6 @@ class Payer:
     region_code: str
     region_name: str | None
     phone_masked: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class PensionPaymentView:
-    """A pension payment's own columns (also what 发起退费 lists)."""
-
-    payment_id: str
-    amount_fen: int
-    period_start: date
-    period_end: date
-    payment_year: int
-    payment_date: date
-    channel: str  # 缴费渠道, a free label such as 楚税通
-    arrival_status: ArrivalStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +169,7 @@ class ReviewDetail:
     reviewed_by: OfficerBrief | None
     clock: ReviewClock
     payer: Payer
-    payment: PensionPaymentView | UnitLineView | MedicalPaymentView
+    payment: PaymentView | UnitLineView | MedicalPaymentView
     bank_account: DepositAccountView | ApplicationAccountView | None
     other_applications: list[views.ApplicationView]
     history: list[views.EventView]
@@ -197,19 +184,6 @@ class Revealed:
 
 
 # --------------------------------------------------------------------------- detail
-
-
-def pension_payment_view(pay: PensionPayment) -> PensionPaymentView:
-    return PensionPaymentView(
-        payment_id=pay.payment_id,
-        amount_fen=pay.amount_fen,
-        period_start=pay.period_start,
-        period_end=pay.period_end,
-        payment_year=pay.payment_year,
-        payment_date=pay.payment_date,
-        channel=pay.channel,
-        arrival_status=ArrivalStatus(pay.arrival_status),
-    )
 
 
 def _payer(person: Person) -> Payer:
@@ -232,11 +206,9 @@ def _get(session: Session, model: type[M], key: object) -> M:
     return row
 
 
-def _payment(
-    session: Session, app: Application
-) -> PensionPaymentView | UnitLineView | MedicalPaymentView:
+def _payment(session: Session, app: Application) -> PaymentView | UnitLineView | MedicalPaymentView:
     if app.kind == ApplicationKind.PENSION:
-        return pension_payment_view(_get(session, PensionPayment, app.pension_payment_id))
+        return payment_view(_get(session, PensionPayment, app.pension_payment_id))
     if app.kind == ApplicationKind.UNIT_PENSION:
         line = _get(session, UnitPaymentPerson, app.unit_line_id)
         up = _get(session, UnitPayment, line.unit_payment_id)

@@ -17,13 +17,13 @@ from ..domain.rules import (
 from ..domain.workflow import ApplicationKind
 from ..services.officer_refunds import Candidate, Candidates
 from ..services.paging import Page
+from ..services.pension import PaymentView
 from ..services.review_decisions import BatchOutcome
 from ..services.review_detail import (
     ApplicationAccountView,
     DepositAccountView,
     MedicalPaymentView,
     OfficerBrief,
-    PensionPaymentView,
     ReviewDetail,
     UnitLineView,
 )
@@ -82,9 +82,9 @@ def _officer(brief: OfficerBrief | None) -> dict[str, Any] | None:
 
 
 def _payment(
-    kind: ApplicationKind, pay: PensionPaymentView | UnitLineView | MedicalPaymentView
+    kind: ApplicationKind, pay: PaymentView | UnitLineView | MedicalPaymentView
 ) -> dict[str, Any]:
-    if isinstance(pay, PensionPaymentView):
+    if isinstance(pay, PaymentView):
         return {"kind": kind.value, **pension_payment(pay)}
     if isinstance(pay, UnitLineView):
         return {

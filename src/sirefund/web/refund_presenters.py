@@ -21,7 +21,7 @@ from .presenters import iso
 # --------------------------------------------------------------------------- person
 
 
-def pension_payment(view: PaymentView | review_detail.PensionPaymentView) -> dict[str, Any]:
+def pension_payment(view: PaymentView) -> dict[str, Any]:
     """The payment's own columns as every screen shows them (the person's, the officer's)."""
     return {
         "payment_id": view.payment_id,
