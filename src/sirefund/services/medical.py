@@ -166,7 +166,7 @@ class MedicalApplication:
         return self.application.status == ApplicationStatus.PENDING_REVIEW
 
 
-def _registration_view(reg: MedicalRegistration) -> Registration:
+def registration_view(reg: MedicalRegistration) -> Registration:
     return Registration(
         registration_id=reg.registration_id,
         agency_name=reg.agency_name,
@@ -190,7 +190,7 @@ def _registrations(session: Session, person_id: int) -> list[MedicalRegistration
 
 def list_registrations(session: Session, *, person_id: int) -> list[Registration]:
     """The person's 登记信息, for 选择登记信息."""
-    return [_registration_view(r) for r in _registrations(session, person_id)]
+    return [registration_view(r) for r in _registrations(session, person_id)]
 
 
 def _choose_registration(
@@ -297,7 +297,7 @@ def list_payments(
     )
     apps = _latest_applications(session, [p.payment_id for p in payments])
     items = [_payment_row(p, apps.get(p.payment_id)) for p in payments]
-    return PaymentList(year, _registration_view(reg), items, payer_name, masked)
+    return PaymentList(year, registration_view(reg), items, payer_name, masked)
 
 
 # --------------------------------------------------------------------------- views

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from ..domain import identity, regions
 from ..domain.errors import Invalid, NotFound
-from ..domain.rules import UnitPaymentType
 from ..domain.workflow import ApplicationKind, ApplicationStatus
 from ..models import (
     Application,
@@ -30,12 +29,11 @@ from ..models import (
     PensionPayment,
     Person,
     SecurityEvent,
-    Unit,
-    UnitPayment,
     UnitPaymentPerson,
 )
-from . import applications, views
+from . import applications, units, views
 from .applications import application_not_found
+from .medical import Registration, registration_view
 from .officers import OfficerRef, active_officer, in_scope, region_clause
 from .pension import PaymentView, payment_view
 from .review_queue import ReviewClock, review_clock
@@ -78,21 +76,6 @@ class Payer:
 
 
 @dataclass(frozen=True, slots=True)
-class UnitPaymentView:
-    unit_payment_id: str
-    unit_name: str
-    unit_tax_id: str
-    unit_ss_no: str
-    payment_type: UnitPaymentType
-    payment_year: int
-    payment_month: int
-    amount_fen: int
-    period_start: date
-    period_end: date
-    declaration_channel: str
-
-
-@dataclass(frozen=True, slots=True)
 class UnitLineView:
     """One person's line of a unit (村组) payment."""
 
@@ -101,15 +84,7 @@ class UnitLineView:
     amount_fen: int
     batch_id: int | None
     payment_month: int | None
-    unit_payment: UnitPaymentView
-
-
-@dataclass(frozen=True, slots=True)
-class RegistrationView:
-    registration_id: str
-    agency_name: str  # 社保经办机构名称
-    agency_code: str  # 申报机构代码
-    ss_code: str  # 社保编码
+    unit_payment: units.UnitPaymentView
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +100,7 @@ class MedicalPaymentView:
     payment_date: date
     insurance_year: int
     channel: str
-    registration: RegistrationView
+    registration: Registration
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,27 +186,13 @@ def _payment(session: Session, app: Application) -> PaymentView | UnitLineView |
         return payment_view(_get(session, PensionPayment, app.pension_payment_id))
     if app.kind == ApplicationKind.UNIT_PENSION:
         line = _get(session, UnitPaymentPerson, app.unit_line_id)
-        up = _get(session, UnitPayment, line.unit_payment_id)
-        unit = _get(session, Unit, up.unit_id)
         return UnitLineView(
             line_id=line.line_id,
             ss_no=line.ss_no,
             amount_fen=line.amount_fen,
             batch_id=app.batch_id,
             payment_month=app.payment_month,
-            unit_payment=UnitPaymentView(
-                unit_payment_id=up.unit_payment_id,
-                unit_name=unit.name,
-                unit_tax_id=unit.tax_id,
-                unit_ss_no=unit.ss_no,
-                payment_type=UnitPaymentType(up.payment_type),
-                payment_year=up.payment_year,
-                payment_month=up.payment_month,
-                amount_fen=up.amount_fen,
-                period_start=up.period_start,
-                period_end=up.period_end,
-                declaration_channel=up.declaration_channel,
-            ),
+            unit_payment=units.payment_view(session, line.unit_payment_id),
         )
     mp = _get(session, MedicalPayment, app.medical_payment_id)
     reg = _get(session, MedicalRegistration, mp.registration_id)
@@ -247,12 +208,7 @@ def _payment(session: Session, app: Application) -> PaymentView | UnitLineView |
         payment_date=mp.payment_date,
         insurance_year=mp.insurance_year,
         channel=mp.channel,
-        registration=RegistrationView(
-            registration_id=reg.registration_id,
-            agency_name=reg.agency_name,
-            agency_code=reg.agency_code,
-            ss_code=reg.ss_code,
-        ),
+        registration=registration_view(reg),
     )
 
 

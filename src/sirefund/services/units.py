@@ -71,7 +71,8 @@ def _like_pattern(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class UnitPaymentView:
-    """One line of 可退费查询 (and the header of the 退费维护区)."""
+    """One line of 可退费查询 (and the header of the 退费维护区, and the payment of a unit
+    application an officer reviews)."""
 
     unit_payment_id: str
     unit_name: str
@@ -236,16 +237,22 @@ def _own_payment(session: Session, *, unit_id: int, unit_payment_id: str) -> Uni
     return up
 
 
-def get_payment(session: Session, *, unit_id: int, unit_payment_id: str) -> UnitPaymentView:
-    """One payment row (the header of the 退费维护区), 404 unless it is the unit's."""
-    up = _own_payment(session, unit_id=unit_id, unit_payment_id=unit_payment_id)
+def payment_view(session: Session, unit_payment_id: str) -> UnitPaymentView:
+    """One payment as 可退费查询 lists it, whoever asks (the unit; an officer reviewing one of
+    its lines). The payment must exist: the caller has checked who may see it."""
     paid, refunding = _counts()
     row = session.execute(
         select(UnitPayment, Unit, paid, refunding)
         .join(Unit, Unit.id == UnitPayment.unit_id)
-        .where(UnitPayment.unit_payment_id == up.unit_payment_id)
+        .where(UnitPayment.unit_payment_id == unit_payment_id)
     ).one()
     return _payment_view(*row)
+
+
+def get_payment(session: Session, *, unit_id: int, unit_payment_id: str) -> UnitPaymentView:
+    """One payment row (the header of the 退费维护区), 404 unless it is the unit's."""
+    up = _own_payment(session, unit_id=unit_id, unit_payment_id=unit_payment_id)
+    return payment_view(session, up.unit_payment_id)
 
 
 def list_persons(

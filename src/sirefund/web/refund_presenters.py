@@ -12,7 +12,6 @@ from ..domain import workflow
 from ..domain.money import format_yuan
 from ..domain.rules import ARRIVAL_LABELS, UNIT_PAYMENT_TYPE_LABELS
 from ..domain.workflow import ApplicationKind
-from ..services import review_detail
 from ..services.pension import PaymentLine, PaymentView, Refund, RefundDetail
 from ..services.units import PersonLine, RefundPerson, SavedBatch, UnitPaymentView, UnitRefund
 from . import presenters
@@ -76,7 +75,7 @@ def pension_refund_detail(detail: RefundDetail) -> dict[str, Any]:
 
 
 def unit_payment_columns(
-    view: UnitPaymentView | review_detail.UnitPaymentView,
+    view: UnitPaymentView,
 ) -> dict[str, Any]:
     """A unit payment's own columns as every screen shows them (the unit's, the officer's)."""
     return {
