@@ -201,6 +201,11 @@ def application_not_found() -> NotFound:
     return NotFound("application.not_found", "退费申请不存在")
 
 
+def not_cancellable() -> Conflict:
+    """撤销退费 of an application that is no longer 待审核 (pension and unit refunds)."""
+    return Conflict("application.not_cancellable", "仅待审核的申请可以撤销")
+
+
 def find(session: Session, application_id: int, *, lock: bool = False) -> Application | None:
     """The application with this id, or None.
 

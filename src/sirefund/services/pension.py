@@ -21,12 +21,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..domain import identity, rules, workflow
-from ..domain.errors import Conflict, Invalid, NotFound
+from ..domain.errors import Invalid, NotFound
 from ..domain.rules import ArrivalStatus
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, PensionPayment, Person
 from . import applications, bank_details, queries, views
-from .applications import Actor, application_not_found
+from .applications import Actor, application_not_found, not_cancellable
 from .bank_details import BankDetailsIn, refusal
 from .queries import PensionPaymentRow, PensionState
 from .views import ApplicationView, EventView
@@ -40,10 +40,6 @@ PAYMENT_ID_MAX = 40  # pension_payments.payment_id
 # shared between threads.
 def payment_not_found() -> NotFound:
     return NotFound("pension.payment_not_found", "缴费记录不存在", "payment_ids")
-
-
-def not_cancellable() -> Conflict:
-    return Conflict("application.not_cancellable", "仅待审核的申请可以撤销")
 
 
 def no_payment_selected() -> Invalid:

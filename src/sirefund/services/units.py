@@ -28,7 +28,7 @@ from ..domain.rules import UnitPaymentType
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, Person, RefundBatch, Unit, UnitPayment, UnitPaymentPerson
 from . import applications, bank_details, views
-from .applications import Actor, application_not_found
+from .applications import Actor, application_not_found, not_cancellable
 from .bank_details import ACCOUNT_NAME_MAX, BankDetailsIn, check_account_name, checked, refusal
 from .views import ApplicationView
 
@@ -45,10 +45,6 @@ def payment_not_found() -> NotFound:
 
 def line_not_found() -> NotFound:
     return NotFound("unit_line.not_found", "退费人员不在该缴费记录中", "line_ids")
-
-
-def not_cancellable() -> Conflict:
-    return Conflict("application.not_cancellable", "仅待审核的申请可以撤销")
 
 
 def line_already_applied() -> Conflict:

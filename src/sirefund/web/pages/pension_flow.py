@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from ...domain.errors import DomainError
 from ...domain.money import format_yuan
 from ...domain.rules import BANK_ACCOUNT_TYPE_LABELS, BANK_CATEGORIES, ArrivalStatus
-from ...services import bank_details, pension
+from ...services import applications, bank_details, pension
 from ...services.accounts import Principal
 from ...services.pension import PaymentLine, PensionRefundIn
 from ...services.queries import PensionState
@@ -164,7 +164,7 @@ def cancel_checked(session: Session, principal: Principal, ids: list[str], at: d
     if len(chosen) != len(ids):
         raise pension.payment_not_found()
     if any(not line.cancellable for line in chosen):
-        raise pension.not_cancellable()
+        raise applications.not_cancellable()
     for line in chosen:
         assert line.application_id is not None  # a cancellable line has its application
         pension.cancel(
