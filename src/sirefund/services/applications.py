@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVarTuple, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -44,6 +44,11 @@ class Actor:
     @classmethod
     def agency(cls, name: str) -> Actor:
         return cls("agency", name)
+
+    def owns(self, app: Application) -> bool:
+        """Whether `app` is this person's or this unit's own application."""
+        owner = {"person": app.person_id, "unit": app.unit_id}.get(self.kind)
+        return owner is not None and str(owner) == self.id
 
 
 ALREADY_APPLIED_CODE = "application.already_applied"
@@ -217,6 +222,33 @@ def find(session: Session, application_id: int, *, lock: bool = False) -> Applic
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
     return session.execute(query).scalar_one_or_none()
+
+
+def find_own(
+    session: Session,
+    application_id: int,
+    *,
+    kind: str,
+    owner: Actor,
+    lock: bool = False,
+) -> Application:
+    """The application if it is of `kind` and `owner`'s (a person's or a unit's); 404
+    otherwise, exactly like one that does not exist. ``lock`` as for :func:`find`."""
+    app = find(session, application_id, lock=lock)
+    if app is None or app.kind != kind or not owner.owns(app):
+        raise application_not_found()
+    return app
+
+
+Columns = TypeVarTuple("Columns")
+
+
+def newest_first(query: Select[*Columns], *, year: int | None = None) -> Select[*Columns]:
+    """A 退费进度 listing: `query`'s applications of 缴费年度 `year` (every year when None),
+    newest first."""
+    if year is not None:
+        query = query.where(Application.payment_year == year)
+    return query.order_by(Application.created_at.desc(), Application.id.desc())
 
 
 def get(session: Session, application_id: int) -> Application:

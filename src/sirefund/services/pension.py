@@ -26,7 +26,7 @@ from ..domain.rules import ArrivalStatus
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, PensionPayment, Person
 from . import applications, bank_details, queries, views
-from .applications import Actor, application_not_found, not_cancellable
+from .applications import Actor, not_cancellable
 from .bank_details import BankDetailsIn, refusal
 from .queries import PensionPaymentRow, PensionState
 from .views import ApplicationView, EventView
@@ -286,26 +286,13 @@ def progress(session: Session, *, person_id: int, year: int | None = None) -> li
         .join(PensionPayment, PensionPayment.payment_id == Application.pension_payment_id)
         .where(Application.person_id == person_id, Application.kind == KIND)
     )
-    if year is not None:
-        query = query.where(Application.payment_year == year)
-    rows = session.execute(
-        query.order_by(Application.created_at.desc(), Application.id.desc())
-    ).all()
+    rows = session.execute(applications.newest_first(query, year=year)).all()
     return [_refund(app, pay) for app, pay in rows]
-
-
-def _own_application(
-    session: Session, *, person_id: int, application_id: int, lock: bool = False
-) -> Application:
-    app = applications.find(session, application_id, lock=lock)
-    if app is None or app.kind != KIND or app.person_id != person_id:
-        raise application_not_found()
-    return app
 
 
 def detail(session: Session, *, person_id: int, application_id: int) -> RefundDetail:
     """One of the person's applications with its history (who, when, from, to, why)."""
-    app = _own_application(session, person_id=person_id, application_id=application_id)
+    app = applications.find_own(session, application_id, kind=KIND, owner=Actor.person(person_id))
     pay = session.get(PensionPayment, app.pension_payment_id)
     assert pay is not None  # foreign key
     return RefundDetail(_refund(app, pay), applications.history(session, app.id))
@@ -318,7 +305,9 @@ def cancel(
 
     Afterwards the payment shows 未申请 and can be applied for again.
     """
-    app = _own_application(session, person_id=person_id, application_id=application_id, lock=True)
+    app = applications.find_own(
+        session, application_id, kind=KIND, owner=Actor.person(person_id), lock=True
+    )
     if not _cancellable_by_person(app):
         raise not_cancellable()
     applications.cancel_by_person(session, application=app, person_id=person_id, at=at)

@@ -28,7 +28,7 @@ from ..domain.rules import UnitPaymentType
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, Person, RefundBatch, Unit, UnitPayment, UnitPaymentPerson
 from . import applications, bank_details, views
-from .applications import Actor, application_not_found, not_cancellable
+from .applications import Actor, not_cancellable
 from .bank_details import ACCOUNT_NAME_MAX, BankDetailsIn, check_account_name, checked, refusal
 from .views import ApplicationView
 
@@ -447,11 +447,7 @@ def progress(session: Session, *, unit_id: int, year: int | None = None) -> list
         .join(UnitPaymentPerson, UnitPaymentPerson.line_id == Application.unit_line_id)
         .where(Application.unit_id == unit_id, Application.kind == KIND)
     )
-    if year is not None:
-        query = query.where(Application.payment_year == year)
-    rows = session.execute(
-        query.order_by(Application.created_at.desc(), Application.id.desc())
-    ).all()
+    rows = session.execute(applications.newest_first(query, year=year)).all()
     return [
         UnitRefund(
             application=views.application(app),
@@ -464,18 +460,9 @@ def progress(session: Session, *, unit_id: int, year: int | None = None) -> list
     ]
 
 
-def _own_application(
-    session: Session, *, unit_id: int, application_id: int, lock: bool = False
-) -> Application:
-    app = applications.find(session, application_id, lock=lock)
-    if app is None or app.kind != KIND or app.unit_id != unit_id:
-        raise application_not_found()
-    return app
-
-
 def progress_persons(session: Session, *, unit_id: int, application_id: int) -> list[RefundPerson]:
     """The 退费人数 drill-down of one of the unit's applications (one person each)."""
-    app = _own_application(session, unit_id=unit_id, application_id=application_id)
+    app = applications.find_own(session, application_id, kind=KIND, owner=Actor.unit(unit_id))
     line, person = session.execute(
         select(UnitPaymentPerson, Person)
         .join(Person, Person.id == UnitPaymentPerson.person_id)
@@ -500,7 +487,9 @@ def cancel(session: Session, *, unit_id: int, application_id: int, at: datetime)
 
     409 ``application.not_cancellable`` when this one is not 待审核. Returns the cancelled ids.
     """
-    app = _own_application(session, unit_id=unit_id, application_id=application_id, lock=True)
+    app = applications.find_own(
+        session, application_id, kind=KIND, owner=Actor.unit(unit_id), lock=True
+    )
     if app.status != ApplicationStatus.PENDING_REVIEW:
         raise not_cancellable()
     app_id, batch_id = app.id, app.batch_id
