@@ -103,7 +103,11 @@ async def current_principal(request: Request) -> Principal:
     return principal
 
 
-def _of_kind(kind: str) -> Callable[[Request], Awaitable[Principal]]:
+#: A dependency answering the logged-in principal of one kind (403 for another kind).
+PrincipalOfKind = Callable[[Request], Awaitable[Principal]]
+
+
+def _of_kind(kind: str) -> PrincipalOfKind:
     async def dep(request: Request) -> Principal:
         principal = await current_principal(request)
         if principal.kind != kind:
@@ -114,9 +118,13 @@ def _of_kind(kind: str) -> Callable[[Request], Awaitable[Principal]]:
     return dep
 
 
+# Named, so that routes declared once for several kinds (api/refund_routes.py) can be given one.
+current_person = _of_kind("person")
+current_unit = _of_kind("unit")
+
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
-CurrentPerson = Annotated[Principal, Depends(_of_kind("person"))]
-CurrentUnit = Annotated[Principal, Depends(_of_kind("unit"))]
+CurrentPerson = Annotated[Principal, Depends(current_person)]
+CurrentUnit = Annotated[Principal, Depends(current_unit)]
 CurrentOfficer = Annotated[Principal, Depends(_of_kind("officer"))]
 
 

@@ -5,7 +5,7 @@ web/medical_presenters.py.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -14,10 +14,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from ...services import deposit_accounts, medical
+from ...services.accounts import Principal
 from ...services.deposit_accounts import BIGINT_MAX, Report, ReportIn
 from ...services.medical import MedicalRefundIn
 from .. import medical_presenters as present
-from ..deps import Clock, CurrentPerson, DbSession
+from ..deps import Clock, CurrentPerson, DbSession, current_person
 from .listing import create_once, page_of
 from .medical_schemas import (
     DepositAccountList,
@@ -29,7 +30,8 @@ from .medical_schemas import (
     RegistrationOut,
     ReportList,
 )
-from .params import ApplicationId, Paged
+from .params import Paged, Paging
+from .refund_routes import Answer, add_refund_routes
 from .refund_schemas import Page, error_responses
 
 # Every route needs a logged-in person.
@@ -211,57 +213,57 @@ def apply_refund(
     return create_once(request, db=db, principal=person, body=body, create=create)
 
 
-@router.get(
-    "/medical/refunds",
-    response_model=MedicalProgressPage,
-    summary="进度查询：城乡居民医保社保费退费进度",
-    responses=error_responses(422),
-)
-def list_refunds(
-    person: CurrentPerson,
-    db: DbSession,
-    clock: Clock,
-    paging: Paged,
-    insurance_year: InsuranceYear = None,
+@dataclass(frozen=True)
+class _ProgressQuery:
+    """The progress list's filter: the insurance year asked for, or none, and today, which
+    decides the year answered when none was asked for."""
+
+    insurance_year: int | None
+    today: date
+
+
+def _progress_query(clock: Clock, insurance_year: InsuranceYear = None) -> _ProgressQuery:
+    return _ProgressQuery(insurance_year, clock.today())
+
+
+def _progress(
+    session: Session, person: Principal, paging: Paging, query: _ProgressQuery
 ) -> dict[str, Any]:
-    today = clock.today()
-    with db.begin() as session:
-        views = medical.progress(
-            session, person_id=person.account_id, insurance_year=insurance_year, today=today
-        )
+    views = medical.progress(
+        session,
+        person_id=person.account_id,
+        insurance_year=query.insurance_year,
+        today=query.today,
+    )
+    year = query.insurance_year
     return {
         **page_of(views, paging, present.application),
-        "insurance_year": medical.default_year(today) if insurance_year is None else insurance_year,
+        "insurance_year": medical.default_year(query.today) if year is None else year,
     }
 
 
-@router.get(
-    "/medical/refunds/{application_id}",
-    response_model=MedicalApplicationDetailOut,
-    summary="一条医保退费申请及其状态记录",
-    responses=error_responses(404),
-)
-def get_refund(
-    application_id: ApplicationId, person: CurrentPerson, db: DbSession
-) -> dict[str, Any]:
-    with db.begin() as session:
-        view = medical.get_application(
-            session, person_id=person.account_id, application_id=application_id
-        )
+def _detail(session: Session, person: Principal, application_id: int) -> dict[str, Any]:
+    view = medical.get_application(
+        session, person_id=person.account_id, application_id=application_id
+    )
     return present.application_detail(view)
 
 
-@router.post(
-    "/medical/refunds/{application_id}/cancel",
-    response_model=MedicalApplicationOut,
-    summary="撤销退费：仅待审核的申请",
-    responses=error_responses(404, 409),
-)
-def cancel_refund(
-    application_id: ApplicationId, person: CurrentPerson, db: DbSession, clock: Clock
+def _cancel(
+    session: Session, person: Principal, application_id: int, at: datetime
 ) -> dict[str, Any]:
-    with db.begin() as session:
-        view = medical.cancel(
-            session, person_id=person.account_id, application_id=application_id, at=clock.now()
-        )
+    view = medical.cancel(
+        session, person_id=person.account_id, application_id=application_id, at=at
+    )
     return present.application(view)
+
+
+add_refund_routes(
+    router,
+    path="/medical/refunds",
+    applicant=current_person,
+    query=_progress_query,
+    progress=Answer("进度查询：城乡居民医保社保费退费进度", MedicalProgressPage, _progress),
+    detail=Answer("一条医保退费申请及其状态记录", MedicalApplicationDetailOut, _detail),
+    cancel=Answer("撤销退费：仅待审核的申请", MedicalApplicationOut, _cancel),
+)

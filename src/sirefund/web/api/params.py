@@ -38,3 +38,9 @@ def _paging(page: PageNo = 1, page_size: PageSize = DEFAULT_PAGE_SIZE) -> Paging
 
 #: The ``page`` and ``page_size`` query parameters of a list route.
 Paged = Annotated[Paging, Depends(_paging)]
+
+
+def year_query(year: Year = None) -> int | None:
+    """The ``year`` query parameter as a dependency, for a route declared for several kinds
+    (refund_routes.py)."""
+    return year

@@ -12,11 +12,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from ...services import pension
+from ...services.accounts import Principal
 from ...services.queries import PensionState
 from .. import presenters, refund_presenters
-from ..deps import Clock, CurrentPerson, DbSession
+from ..deps import CurrentPerson, DbSession, current_person
 from .listing import create_once, page_of
-from .params import ApplicationId, Paged, Year
+from .params import Paged, Paging, Year, year_query
+from .refund_routes import Answer, add_refund_routes
 from .refund_schemas import (
     ApplicationDetailOut,
     ApplicationOut,
@@ -71,45 +73,33 @@ def apply_refund(
     return create_once(request, db=db, principal=person, body=body, create=create)
 
 
-@router.get(
-    "/pension/refunds",
-    response_model=Page[ApplicationOut],
-    summary="退费进度查询",
-    responses=error_responses(422),
-)
-def list_refunds(
-    person: CurrentPerson, db: DbSession, paging: Paged, year: Year = None
+def _progress(
+    session: Session, person: Principal, paging: Paging, year: int | None
 ) -> dict[str, Any]:
-    with db.begin() as session:
-        rows = pension.progress(session, person_id=person.account_id, year=year)
+    rows = pension.progress(session, person_id=person.account_id, year=year)
     return page_of(rows, paging, refund_presenters.pension_refund)
 
 
-@router.get(
-    "/pension/refunds/{application_id}",
-    response_model=ApplicationDetailOut,
-    summary="一条退费申请及其状态记录",
-    responses=error_responses(404),
-)
-def get_refund(
-    application_id: ApplicationId, person: CurrentPerson, db: DbSession
-) -> dict[str, Any]:
-    with db.begin() as session:
-        detail = pension.detail(session, person_id=person.account_id, application_id=application_id)
-    return refund_presenters.pension_refund_detail(detail)
+def _detail(session: Session, person: Principal, application_id: int) -> dict[str, Any]:
+    found = pension.detail(session, person_id=person.account_id, application_id=application_id)
+    return refund_presenters.pension_refund_detail(found)
 
 
-@router.post(
-    "/pension/refunds/{application_id}/cancel",
-    response_model=ApplicationOut,
-    summary="撤销退费：仅待审核的申请",
-    responses=error_responses(404, 409),
-)
-def cancel_refund(
-    application_id: ApplicationId, person: CurrentPerson, db: DbSession, clock: Clock
+def _cancel(
+    session: Session, person: Principal, application_id: int, at: datetime
 ) -> dict[str, Any]:
-    with db.begin() as session:
-        view = pension.cancel(
-            session, person_id=person.account_id, application_id=application_id, at=clock.now()
-        )
+    view = pension.cancel(
+        session, person_id=person.account_id, application_id=application_id, at=at
+    )
     return {**presenters.application(view), "cancellable": False}
+
+
+add_refund_routes(
+    router,
+    path="/pension/refunds",
+    applicant=current_person,
+    query=year_query,
+    progress=Answer("退费进度查询", Page[ApplicationOut], _progress),
+    detail=Answer("一条退费申请及其状态记录", ApplicationDetailOut, _detail),
+    cancel=Answer("撤销退费：仅待审核的申请", ApplicationOut, _cancel),
+)

@@ -13,11 +13,13 @@ from sqlalchemy.orm import Session
 
 from ...domain.rules import UnitPaymentType
 from ...services import units
+from ...services.accounts import Principal
 from ...services.paging import MAX_PAGE_SIZE
 from .. import refund_presenters
-from ..deps import Clock, CurrentUnit, DbSession
+from ..deps import CurrentUnit, DbSession, current_unit
 from .listing import create_once, page_of
-from .params import ApplicationId, Paged, Paging, Year
+from .params import ApplicationId, Paged, Paging, Year, year_query
+from .refund_routes import Answer, add_refund_routes
 from .refund_schemas import (
     BatchOut,
     CancelledOut,
@@ -118,18 +120,28 @@ def create_batch(
     return create_once(request, db=db, principal=unit, body=body, create=create)
 
 
-@router.get(
-    "/unit/refunds",
-    response_model=Page[UnitProgressOut],
-    summary="退费进度：每条申请一行",
-    responses=error_responses(422),
-)
-def list_refunds(
-    unit: CurrentUnit, db: DbSession, paging: Paged, year: Year = None
+def _progress(
+    session: Session, unit: Principal, paging: Paging, year: int | None
 ) -> dict[str, Any]:
-    with db.begin() as session:
-        rows = units.progress(session, unit_id=unit.account_id, year=year)
+    rows = units.progress(session, unit_id=unit.account_id, year=year)
     return page_of(rows, paging, refund_presenters.unit_refund)
+
+
+def _cancel(
+    session: Session, unit: Principal, application_id: int, at: datetime
+) -> dict[str, list[int]]:
+    cancelled = units.cancel(session, unit_id=unit.account_id, application_id=application_id, at=at)
+    return {"cancelled": cancelled}
+
+
+add_refund_routes(
+    router,
+    path="/unit/refunds",
+    applicant=current_unit,
+    query=year_query,
+    progress=Answer("退费进度：每条申请一行", Page[UnitProgressOut], _progress),
+    cancel=Answer("撤销退费：同一批次待审核的申请全部撤销", CancelledOut, _cancel),
+)
 
 
 @router.get(
@@ -147,19 +159,3 @@ def list_refund_persons(
         )
     # Not paged by the client: the whole drill-down as one page of the largest size.
     return page_of(rows, Paging(1, MAX_PAGE_SIZE), refund_presenters.refund_person)
-
-
-@router.post(
-    "/unit/refunds/{application_id}/cancel",
-    response_model=CancelledOut,
-    summary="撤销退费：同一批次待审核的申请全部撤销",
-    responses=error_responses(404, 409),
-)
-def cancel_refund(
-    application_id: ApplicationId, unit: CurrentUnit, db: DbSession, clock: Clock
-) -> dict[str, list[int]]:
-    with db.begin() as session:
-        cancelled = units.cancel(
-            session, unit_id=unit.account_id, application_id=application_id, at=clock.now()
-        )
-    return {"cancelled": cancelled}

@@ -7,7 +7,9 @@ of the area the page belongs to (PC 电子税务局, phone 楚税通, officer co
 
 - :class:`LoginRequired` — anonymous: 303 to that area's login page, coming back here after;
 - :class:`WrongAccountKind` — logged in as another kind of account: 403 无权使用此功能;
-- :class:`PageExpired` — a cookie POST without the session's CSRF token: 403 页面已过期.
+- :class:`PageExpired` — a cookie POST without the session's CSRF token: 403 页面已过期;
+- :class:`PageNotFound` — the page's path names what cannot exist (an id that is no number):
+  404, the area's 不存在 page.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ class PageExpired(PageDenied):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class PageNotFound(PageDenied):
+    """Raised by a path dependency, so that routes do not each check their path's id."""
 
 
 async def page_principal(request: Request) -> Principal | None:

@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -137,6 +137,8 @@ def denied_response(request: Request, exc: guard.PageDenied) -> Response:
     if isinstance(exc, guard.LoginRequired):
         target = common.return_target(request, HOME)
         return RedirectResponse(f"{LOGIN}?next={quote(target)}", status_code=303)
+    if isinstance(exc, guard.PageNotFound):
+        return _not_found(request)
     if isinstance(exc, guard.WrongAccountKind):
         return _error_page(
             request,
@@ -187,6 +189,18 @@ ID_MAX_DIGITS = 12  # more than any id the database holds; longer is simply not 
 
 def _parse_id(raw: str) -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= ID_MAX_DIGITS else None
+
+
+def _path_application_id(application_id: str) -> int:
+    """The ``{application_id}`` of the path; one that is no id answers 退费申请不存在."""
+    app_id = _parse_id(application_id)
+    if app_id is None:
+        raise guard.PageNotFound()
+    return app_id
+
+
+# Routes name it after the login dependency: an anonymous visitor is sent to log in first.
+ApplicationId = Annotated[int, Depends(_path_application_id)]
 
 
 async def _as_officer(
@@ -513,11 +527,8 @@ async def _detail_response(
 
 @router.get("/officer/applications/{application_id}")
 async def detail_page(
-    application_id: str, request: Request, db: DbSession, principal: guard.PageOfficer
+    request: Request, db: DbSession, principal: guard.PageOfficer, app_id: ApplicationId
 ) -> Response:
-    app_id = _parse_id(application_id)
-    if app_id is None:
-        return _not_found(request)
     return await _detail_response(request, db, principal, app_id)
 
 
@@ -544,12 +555,9 @@ def _decision_request(
 
 @router.post("/officer/applications/{application_id}/decision")
 async def decide(
-    application_id: str, request: Request, db: DbSession, principal: guard.PageOfficer
+    request: Request, db: DbSession, principal: guard.PageOfficer, app_id: ApplicationId
 ) -> Response:
     """审核通过 (意见 optional) or 审核不通过 (意见 required), by the button pressed."""
-    app_id = _parse_id(application_id)
-    if app_id is None:
-        return _not_found(request)
     form = await common.read_form(request)
     # The whole text is kept for editing; the model refuses what is longer than allowed.
     opinion = form.text("opinion", max_chars=TEXT_KEPT * review_decisions.OPINION_MAX)
@@ -575,13 +583,10 @@ async def decide(
 
 @router.post("/officer/applications/{application_id}/reveal")
 async def reveal(
-    application_id: str, request: Request, db: DbSession, principal: guard.PageOfficer
+    request: Request, db: DbSession, principal: guard.PageOfficer, app_id: ApplicationId
 ) -> Response:
     """查看完整信息: the full ID number or account number, shown in this reply only and
     recorded with the officer and the reason (services.review_detail.reveal)."""
-    app_id = _parse_id(application_id)
-    if app_id is None:
-        return _not_found(request)
     form = await common.read_form(request)
     field = form.text("field", max_chars=20)
     reason = form.text("reason", max_chars=TEXT_KEPT * review_detail.REASON_MAX)
