@@ -15,7 +15,7 @@ from sirefund.config import Settings
 from sirefund.domain import identity
 from sirefund.domain.errors import Conflict, Invalid, TooManyRequests, Unauthenticated
 from sirefund.models import LoginFailure, Person
-from sirefund.services import accounts
+from sirefund.services import accounts, officers
 from sirefund.services.accounts import (
     AccountKind,
     OfficerAccount,
@@ -149,7 +149,41 @@ def test_a_password_equal_to_the_accounts_own_phone_is_refused(
             at=clock.now(),
             today=clock.today(),
         )
-    assert (refused.value.code, refused.value.field) == ("password.same_as_account", "password")
+    assert (refused.value.code, refused.value.field) == ("password.weak", "password")
+
+
+@pytest.mark.parametrize("password", ["woaini123", "Lantern-{birth}-orchard", "Q{id_number}q"])
+def test_registration_refuses_a_guessable_password_or_one_with_the_id_or_birth_date(
+    session: Session, clock: FixedClock, password: str
+) -> None:
+    id_number = f.resident_id(birth="19761103")
+    with pytest.raises(Invalid) as refused:
+        accounts.register_person(
+            session,
+            id_number=id_number,
+            name="新用户",
+            phone="13900001111",
+            password=password.format(birth="19761103", id_number=id_number),
+            at=clock.now(),
+            today=clock.today(),
+        )
+    assert (refused.value.code, refused.value.field) == ("password.weak", "password")
+
+
+def test_an_officer_password_containing_the_officer_code_is_refused(
+    session: Session, clock: FixedClock
+) -> None:
+    with pytest.raises(Invalid) as refused:
+        officers.add_officer(
+            session,
+            code="HB4207",
+            name="李审核",
+            region_code="420703",
+            roles={"reviewer"},
+            password="hb4207-Lantern-orchard",
+            at=clock.now(),
+        )
+    assert (refused.value.code, refused.value.field) == ("password.weak", "password")
 
 
 def test_a_unit_registers_only_when_known_and_named_as_on_record(

@@ -138,9 +138,12 @@ def test_a_malformed_username_is_refused(client, username):
     ("password", "code"),
     [
         ("short1!", "password.too_short"),
-        ("password123", "password.too_common"),
-        ("woaini1314", "password.too_common"),
-        ("aaaaaaaaaaaa", "password.too_common"),
+        ("password123", "password.weak"),
+        ("woaini1314", "password.weak"),
+        ("aaaaaaaaaaaa", "password.weak"),
+        ("woaini123", "password.weak"),
+        ("Password1", "password.weak"),
+        ("qwerty123456", "password.weak"),
     ],
 )
 def test_weak_or_common_passwords_are_refused(client, password, code):
@@ -150,10 +153,26 @@ def test_weak_or_common_passwords_are_refused(client, password, code):
     assert _error(r)["field"] == "password"
 
 
-def test_a_password_equal_to_the_phone_is_refused(client):
-    r = _register(client, phone="13655556666", password="13655556666")
+@pytest.mark.parametrize(
+    "password",
+    ["13655556666", "Tel:13655556666!", "{id_number}", "zz{id_number}!Q", "Born{birth}-ok!"],
+)
+def test_a_password_containing_the_phone_id_number_or_birth_date_is_refused(client, password):
+    id_number = resident_id()
+    r = _register(
+        client,
+        id_number=id_number,
+        phone="13655556666",
+        password=password.format(id_number=id_number, birth=id_number[6:14]),
+    )
     assert r.status_code == 422
-    assert _error(r)["code"] == "password.same_as_account"
+    assert (_error(r)["code"], _error(r)["field"]) == ("password.weak", "password")
+    assert "证件号码" in _error(r)["message"]
+
+
+def test_a_strong_passphrase_is_accepted(client):
+    r = _register(client, password="lantern Orchard 47 drifting")
+    assert r.status_code == 201
 
 
 def test_a_landline_is_not_accepted_as_the_account_phone(client):

@@ -352,6 +352,36 @@ def test_registration_fields_left_empty_or_too_long_are_flagged_next_to_themselv
     assert 'value="13812341234"' in tag(r.text, "f-phone")
 
 
+@pytest.mark.parametrize(
+    ("path", "password", "message"),
+    [
+        ("/etax/register", "Password1", "密码太容易被猜到"),
+        ("/m/register", "woaini123", "这是常见密码"),
+        ("/etax/register", "Born-19580312-x", "密码不能包含证件号码、出生日期、手机号码或账号"),
+        ("/m/register", "Tel13900001111!", "密码不能包含证件号码、出生日期、手机号码或账号"),
+    ],
+)
+def test_a_weak_password_is_explained_next_to_the_password_on_pc_and_phone(
+    client, path, password, message
+):
+    token = _login_form(client, path)
+    r = client.post(
+        path,
+        data={
+            "csrf_token": token,
+            "kind": "person",
+            "id_number": f.resident_id(birth="19580312"),
+            "name": "新用户",
+            "phone": "13900001111",
+            "password": password,
+            "password_confirm": password,
+        },
+    )
+    assert r.status_code == 422
+    assert message in error_next_to(r.text, "f-password")
+    assert 'value="13900001111"' in tag(r.text, "f-phone")
+
+
 def test_a_login_without_account_or_password_asks_for_both(client):
     token = _login_form(client)
     r = client.post("/etax/login", data={"csrf_token": token, "kind": "unit"})

@@ -233,7 +233,8 @@ def register_person(
     name = identity.check_name(name)
     phone = _check_mobile(phone)
     username = _check_username(username)
-    passwords.check_strength(password, avoid=(id_number, phone, username))
+    birth_date = identity.resident_id_birth_date(id_number).strftime("%Y%m%d")
+    passwords.check_strength(password, avoid=(id_number, birth_date, phone, username))
 
     person = session.execute(
         select(Person).where(Person.id_number == id_number)

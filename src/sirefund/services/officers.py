@@ -88,7 +88,7 @@ def add_officer(
         raise Invalid("officer.name", "请填写姓名", "name")
     if not roles or not roles <= {"reviewer", "initiator"}:
         raise Invalid("officer.roles", "角色应为 reviewer 或 initiator", "role")
-    passwords.check_strength(password)
+    passwords.check_strength(password, avoid=(code,))
     if session.execute(select(Officer.id).where(Officer.code == code)).first():
         raise Conflict("officer.exists", "该税务人员代码已存在", "code")
     officer = Officer(

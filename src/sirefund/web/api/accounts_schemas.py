@@ -45,7 +45,12 @@ PhoneText = Annotated[str, Field(max_length=20), AfterValidator(_plain_text)]
 UsernameText = Annotated[str, Field(max_length=40), AfterValidator(_plain_text)]
 LoginText = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_plain_text)]
 PasswordText = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_plain_text)]
-NewPasswordText = Annotated[PasswordText, Field(description="密码，至少8位，不可为常见密码")]
+NewPasswordText = Annotated[
+    PasswordText,
+    Field(
+        description="密码，至少8位，不可为常见、易猜的密码，不可包含证件号码、出生日期或手机号码"
+    ),
+]
 
 
 class RegisterPersonIn(BaseModel):
