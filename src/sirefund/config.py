@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     dispatch_poll_seconds: float = 60.0
     # Where `sirefund simulate-agencies` sends its callbacks (our /api/v1/callbacks).
     callback_url: str | None = None
+    # The public base URL (https://etax.example.cn): when https, cookies are Secure and
+    # responses carry HSTS. cookie_secure forces Secure cookies without it.
+    public_url: str | None = None
     cookie_secure: bool = False
     echo_sql: bool = Field(default=False)
 
@@ -44,6 +47,23 @@ class Settings(BaseSettings):
         if v is not None and (v.strip().lower() in _PLACEHOLDERS or len(v) < SECRET_MIN_LENGTH):
             raise ValueError("refusing a placeholder or short secret (need at least 16 characters)")
         return v
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_http_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.lower().startswith(("http://", "https://")):
+            raise ValueError("SIREFUND_PUBLIC_URL must start with http:// or https://")
+        return v
+
+    @property
+    def https(self) -> bool:
+        """The site is public over https (SIREFUND_PUBLIC_URL): send HSTS."""
+        return (self.public_url or "").lower().startswith("https://")
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies go over https only: on an https site, or when cookie_secure says so."""
+        return self.cookie_secure or self.https
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated once and stored under var/ (never in the repo)."""

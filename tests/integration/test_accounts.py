@@ -236,6 +236,27 @@ def test_a_session_ends_when_idle_too_long_or_revoked(session: Session, settings
     assert accounts.resolve_session(session, token=token, at=NOW, settings=settings) is None
 
 
+def test_every_request_restarts_the_idle_timer(session: Session, settings: Settings) -> None:
+    # A session used at 50 s of a 2-minute idle limit lives until 170 s, not 120 s.
+    person = f.make_person(session)
+    two_minutes = settings.model_copy(update={"session_idle_minutes": 2})
+    token, _ = accounts.create_session(
+        session, kind="person", account_id=person.id, at=NOW, settings=two_minutes
+    )
+
+    def alive(seconds: int) -> bool:
+        at = NOW + timedelta(seconds=seconds)
+        return (
+            accounts.resolve_session(session, token=token, at=at, settings=two_minutes) is not None
+        )
+
+    assert alive(50)
+    assert alive(125)
+    assert alive(244)  # 119 s after the use at 125 s
+    assert not alive(364)  # 120 s after the use at 244 s: ended, and ended for good
+    assert not alive(365)
+
+
 def test_an_unknown_account_and_a_wrong_password_get_the_same_refusal(
     session: Session, settings: Settings
 ) -> None:

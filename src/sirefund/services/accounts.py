@@ -136,9 +136,8 @@ def resolve_session(
     if at >= as_utc(row.expires_at) or at >= idle_limit:
         row.revoked_at = at
         return None
-    # Touch at most once a minute: a page load fires many requests.
-    if at - as_utc(row.last_seen_at) > timedelta(seconds=60):
-        row.last_seen_at = at
+    # Every request restarts the idle timer (ASVS 7.3.1): the limit counts from the last use.
+    row.last_seen_at = at
     return _principal_for(session, row)
 
 

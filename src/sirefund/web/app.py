@@ -28,9 +28,14 @@ from .pages import etax as pages_etax
 from .pages import guard
 from .pages import mobile as pages_mobile
 from .pages import officer as pages_officer
+from .security_headers import SecurityHeadersMiddleware
 
 STATIC_DIR = Path(__file__).parent / "static"
 API_PREFIX = "/api/v1"
+SWAGGER_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'none'; base-uri 'self'"
+)
 
 OPENAPI_TAGS = [
     {"name": "accounts", "description": "注册、登录、会话"},
@@ -104,6 +109,8 @@ def create_app(
     # Oversize bodies are refused before anything parses them, whatever Content-Length says
     # (chunked or understated bodies are counted as they arrive).
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Outermost: its headers reach every answer, the body limit's 413 included.
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)
 
     for module in (api_accounts, api_pension, api_unit, api_medical, api_officer, api_callbacks):
         app.include_router(module.router, prefix=API_PREFIX)
@@ -115,13 +122,17 @@ def create_app(
 
     @app.get("/docs", include_in_schema=False)
     async def _docs() -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=app.openapi_url or "/openapi.json",
             title="sirefund API 文档",
             swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
             swagger_css_url="/static/swagger-ui/swagger-ui.css",
             swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
         )
+        # Swagger UI starts from an inline script and styles itself inline; still nothing
+        # from another site.
+        page.headers["Content-Security-Policy"] = SWAGGER_CSP
+        return page
 
     @app.get("/", include_in_schema=False)
     async def _root() -> RedirectResponse:

@@ -55,11 +55,11 @@ def set_session_cookie(response: Response, *, token: str, settings: Settings) ->
         path="/",
         httponly=True,
         samesite="lax",
-        secure=settings.cookie_secure,
+        secure=settings.secure_cookies,
     )
 
 
 def clear_session_cookie(response: Response, *, settings: Settings) -> None:
     response.delete_cookie(
-        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=settings.cookie_secure
+        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=settings.secure_cookies
     )

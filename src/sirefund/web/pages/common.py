@@ -241,7 +241,7 @@ def attach_anon_csrf(response: Response, request: Request) -> Response:
             httponly=True,
             samesite="lax",
             path="/",
-            secure=settings.cookie_secure,
+            secure=settings.secure_cookies,
         )
     return response
 
@@ -491,16 +491,8 @@ def render(
     ctx.setdefault("values", {})
     ctx.setdefault("errors", {})
     ctx.setdefault("notice", NOTICES.get(request.query_params.get("done", ""), ""))
+    # Security and cache headers: web/security_headers.py, on every response.
     response = templates.TemplateResponse(request, template, ctx, status_code=status_code)
-    # Pages show personal data: keep them out of shared caches and the back-forward cache.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'self'"
-    )
     if principal is None:
         attach_anon_csrf(response, request)
     return response
