@@ -5,6 +5,8 @@ Engines are created by the entry points (web app, CLI, worker, tests), never at 
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +32,17 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+#: Files holding personal data (the SQLite database, rejected import rows): owner only.
+OWNER_ONLY = 0o600
+
+
+def create_owner_only(path: Path) -> None:
+    """Create `path` empty and readable by its owner only, unless it exists (an operator's
+    own choice of mode is kept). An empty file is a valid empty SQLite database."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY))
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create an engine. SQLite gets WAL, foreign keys, a busy timeout and BEGIN IMMEDIATE.
 
@@ -45,6 +58,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         db = parsed.database
         if db and db != ":memory:" and not db.startswith("file:"):
             Path(db).parent.mkdir(parents=True, exist_ok=True)
+            create_owner_only(Path(db))  # SQLite gives its -wal and -shm files the same mode
         engine = create_engine(
             url,
             echo=echo,

@@ -4,6 +4,8 @@ databases."""
 from __future__ import annotations
 
 import csv
+import os
+import stat
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -244,6 +246,21 @@ def test_a_clean_rerun_removes_the_rejected_file_of_an_earlier_run(engine, tmp_p
     assert summary.rejected == 0 and summary.rejected_path is None
     assert not (tmp_path / "p.rejected.csv").exists()
     assert "see" not in summary.line()
+
+
+def test_the_rejected_file_is_readable_by_its_owner_only_even_when_an_old_one_was_not(
+    engine, tmp_path
+):
+    stale = tmp_path / "p.rejected.csv"
+    stale.write_text("old\n")
+    stale.chmod(0o644)
+    bad = write_csv(tmp_path / "p.csv", PENSION_HEADER, [pension_row("PP1", status="x")])
+
+    summary = run(engine, "pension-payments", bad)
+
+    assert summary.rejected_path == stale
+    assert stat.S_IMODE(os.stat(stale).st_mode) == 0o600
+    assert [r["code"] for r in read_rejects(summary)] == ["arrival_status.unknown"]
 
 
 def test_a_new_arrival_status_updates_the_payment(engine, session_factory, tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import gc
 import io
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from tqdm import tqdm
 
 from ..clock import SystemClock
+from ..db import OWNER_ONLY
 from ..domain.errors import DomainError, Invalid
 from .batch import LOADED, UNCHANGED, UPDATED, Context, Kind, Row
 from .bulk import BulkCursor
@@ -84,7 +86,10 @@ class _Rejects:
 
     def write(self, row: Row) -> None:
         if self._writerow is None:
-            self._fh = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            # The rows hold ID numbers and names: owner only, a stale file's mode included.
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, OWNER_ONLY)
+            os.fchmod(fd, OWNER_ONLY)
+            self._fh = open(fd, "w", encoding="utf-8", newline="")  # noqa: SIM115
             self._writerow = csv.writer(self._fh).writerow
             self._writerow([*self.header, "line", "code", "reason"])
         n = len(self.header)
