@@ -7,8 +7,11 @@ import logging
 import random
 import signal
 import threading
+from dataclasses import dataclass
 
 import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import Engine
 
 from . import agencies, logsafe
 from . import worker as dispatcher
@@ -26,26 +29,66 @@ def _local(host: str) -> str:
     return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
 
 
+#: Where `serve --simulate-agencies` (and the demo) mount the simulators.
+SIMULATORS_PATH = "/_agencies"
+
+
+@dataclass(frozen=True)
+class Served:
+    """What `serve` runs: the app, the settings it was built with (the agency URL points at
+    the simulators when they are mounted) and what must be closed at the end."""
+
+    app: FastAPI
+    settings: Settings
+    engine: Engine
+    simulator_state: SimulatorState | None
+
+
+class SimulatorsRefused(ValueError):
+    """The simulators were asked for where they must not run."""
+
+
+def build(settings: Settings, *, host: str, port: int, simulate_agencies: bool) -> Served:
+    """The app `serve` runs. Only with `simulate_agencies` (the demo, a developer's machine)
+    are the simulators, their test-only /_sim control API included, mounted under
+    /_agencies: a production `serve` answers 404 there. Refused on a public https site
+    (SIREFUND_PUBLIC_URL), where anyone could script the bank's answers."""
+    if simulate_agencies and settings.https:
+        raise SimulatorsRefused(
+            "--simulate-agencies is for the demo and tests, not a public https site "
+            "(SIREFUND_PUBLIC_URL)"
+        )
+    base = f"http://{_local(host)}:{port}"
+    if simulate_agencies:
+        settings = settings.model_copy(update={"agency_url": f"{base}{SIMULATORS_PATH}"})
+    engine = make_engine(settings.database_url, echo=settings.echo_sql)
+    app = create_app(settings, engine=engine)
+    simulator_state: SimulatorState | None = None
+    if simulate_agencies:
+        simulator = create_simulator_app(settings, callback_url=f"{base}/api/v1/callbacks")
+        simulator_state = simulator.state.simulator
+        app.mount(SIMULATORS_PATH, simulator)
+    return Served(app, settings, engine, simulator_state)
+
+
 def serve(
     settings: Settings, *, host: str, port: int, worker: bool, simulate_agencies: bool
 ) -> int:
     """`sirefund serve`: the app under uvicorn until SIGINT / SIGTERM.
 
     With `simulate_agencies` the simulators are mounted under /_agencies and the adapters
-    point there; with `worker` the dispatcher runs in a background thread that starts once
-    the server listens and stops, after the message in hand, when the server shuts down.
+    point there (see `build`); with `worker` the dispatcher runs in a background thread that
+    starts once the server listens and stops, after the message in hand, when the server
+    shuts down.
     """
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    base = f"http://{_local(host)}:{port}"
-    simulator_state: SimulatorState | None = None
-    if simulate_agencies:
-        settings = settings.model_copy(update={"agency_url": f"{base}/_agencies"})
-    engine = make_engine(settings.database_url, echo=settings.echo_sql)
-    app = create_app(settings, engine=engine)
-    if simulate_agencies:
-        simulator = create_simulator_app(settings, callback_url=f"{base}/api/v1/callbacks")
-        simulator_state = simulator.state.simulator
-        app.mount("/_agencies", simulator)
+    try:
+        served = build(settings, host=host, port=port, simulate_agencies=simulate_agencies)
+    except SimulatorsRefused as exc:
+        print(exc)
+        return 2
+    app, settings, engine = served.app, served.settings, served.engine
+    simulator_state = served.simulator_state
 
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
     logsafe.install()  # after uvicorn configured its loggers
