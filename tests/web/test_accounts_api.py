@@ -428,6 +428,19 @@ def test_a_session_ends_after_30_idle_minutes(client, session_factory, clock):
     assert client.get(f"{API}/me", headers=headers).status_code == 401
 
 
+def test_each_request_restarts_the_idle_timer(client, session_factory, clock, settings):
+    settings.session_idle_minutes = 2
+    person = _seed(session_factory, lambda s: make_person(s, password=PASSWORD))
+    headers = _bearer(_login(client, "person", person.id_number))
+    client.cookies.clear()
+    clock.advance(seconds=50)
+    assert client.get(f"{API}/me", headers=headers).status_code == 200
+    clock.advance(seconds=75)  # 125 s after login, 75 s after the last request
+    assert client.get(f"{API}/me", headers=headers).status_code == 200
+    clock.advance(seconds=120)
+    assert client.get(f"{API}/me", headers=headers).status_code == 401
+
+
 def test_a_session_ends_after_12_hours_even_when_active(client, session_factory, clock):
     person = _seed(session_factory, lambda s: make_person(s, password=PASSWORD))
     headers = _bearer(_login(client, "person", person.id_number))
