@@ -55,6 +55,7 @@ def _login(
         kind=kind,
         login=login,
         password=password,
+        otp=f.otp(at) if kind == "officer" else None,
         client_address=client_address,
         at=at,
         settings=settings,

@@ -3,6 +3,8 @@ cookies with CSRF, password hashing. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
@@ -12,7 +14,7 @@ from sqlalchemy import func, select
 from sirefund.models import LoginFailure, Person, SecurityEvent, Unit
 from sirefund.services import passwords
 from sirefund.web.deps import CSRF_HEADER, SESSION_COOKIE, CurrentPrincipal
-from tests.factories import PASSWORD, make_officer, make_person, make_unit, resident_id
+from tests.factories import PASSWORD, make_officer, make_person, make_unit, otp, resident_id
 
 API = "/api/v1"
 NEW_PASSWORD = "Hubei-2026-refund"
@@ -37,8 +39,9 @@ def _register(client: TestClient, **overrides: object):  # type: ignore[no-untyp
     return client.post(f"{API}/register/person", json=body)
 
 
-def _login(client: TestClient, kind: str, login: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
-    return client.post(f"{API}/sessions", json={"kind": kind, "login": login, "password": password})
+def _login(client: TestClient, kind: str, login: str, password: str = PASSWORD, **more: str):  # type: ignore[no-untyped-def]
+    body = {"kind": kind, "login": login, "password": password} | more
+    return client.post(f"{API}/sessions", json=body)
 
 
 def _bearer(response) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -243,7 +246,7 @@ def test_the_session_cookie_is_secure_when_configured(client, session_factory, s
     assert "secure" in r.headers["set-cookie"].lower()
 
 
-def test_a_unit_logs_in_by_tax_id_and_an_officer_by_code(client, session_factory):
+def test_a_unit_logs_in_by_tax_id_and_an_officer_by_code_and_otp(client, session_factory, clock):
     unit, officer = _seed(
         session_factory,
         lambda s: (make_unit(s, password=PASSWORD), make_officer(s, code="OF7001", name="李审核")),
@@ -252,7 +255,7 @@ def test_a_unit_logs_in_by_tax_id_and_an_officer_by_code(client, session_factory
     assert r.status_code == 201
     assert r.json()["kind"] == "unit"
     assert client.get(f"{API}/me", headers=_bearer(r)).json()["tax_id"] == unit.tax_id
-    r = _login(client, "officer", "OF7001")
+    r = _login(client, "officer", "OF7001", otp=otp(clock.now()))
     assert r.status_code == 201
     assert r.json() | {"token": "", "csrf_token": "", "expires_at": ""} == {
         "token": "",
@@ -287,14 +290,84 @@ def test_a_wrong_password_and_an_unknown_account_get_the_same_401(client, sessio
         assert SESSION_COOKIE not in r.headers.get("set-cookie", "")
 
 
-def test_a_deactivated_officer_cannot_log_in(client, session_factory):
+def test_a_deactivated_officer_cannot_log_in(client, session_factory, clock):
     def build(s):  # type: ignore[no-untyped-def]
         o = make_officer(s, code="OF7002")
         o.active = False
         return o
 
     _seed(session_factory, build)
-    assert _login(client, "officer", "OF7002").status_code == 401
+    assert _login(client, "officer", "OF7002", otp=otp(clock.now())).status_code == 401
+
+
+# --------------------------------------------------------------------------- officers' second factor
+
+OFFICER_REFUSED = {
+    "error": {
+        "code": "auth.invalid_credentials",
+        "message": "账号、密码或动态口令错误",
+        "field": None,
+    }
+}
+
+
+def test_an_officer_without_a_right_otp_gets_the_message_of_a_wrong_password(
+    client, session_factory, settings, clock
+):
+    settings.login_max_failures = 10
+    _seed(session_factory, lambda s: make_officer(s, code="OF7101"))
+    now = clock.now()
+    refused = [
+        _login(client, "officer", "OF7101"),  # no otp
+        _login(client, "officer", "OF7101", otp=""),
+        _login(client, "officer", "OF7101", otp="12345x"),
+        _login(client, "officer", "OF7101", otp=otp(now - timedelta(minutes=5))),  # stale
+        _login(client, "officer", "OF7101", "Wrong-passw0rd", otp=otp(now)),  # wrong password
+    ]
+    for r in refused:
+        assert (r.status_code, r.json()) == (401, OFFICER_REFUSED)
+        assert SESSION_COOKIE not in r.headers.get("set-cookie", "")
+    # The wrong password did not use the code up: it still opens a session.
+    assert _login(client, "officer", "OF7101", otp=otp(now)).status_code == 201
+
+
+def test_an_officers_otp_is_accepted_once_only(client, session_factory, clock):
+    _seed(session_factory, lambda s: make_officer(s, code="OF7102"))
+    code = otp(clock.now())
+    assert _login(client, "officer", "OF7102", otp=code).status_code == 201
+    replayed = _login(client, "officer", "OF7102", otp=code)
+    assert (replayed.status_code, replayed.json()) == (401, OFFICER_REFUSED)
+    # Ten seconds on, still the same step: the same code is still refused.
+    clock.advance(seconds=10)
+    assert _login(client, "officer", "OF7102", otp=code).status_code == 401
+    # The code of the previous step (clock drift) is older than the one used: refused too.
+    assert (
+        _login(
+            client, "officer", "OF7102", otp=otp(clock.now() - timedelta(seconds=30))
+        ).status_code
+        == 401
+    )
+    # The next step's code is new: accepted.
+    clock.advance(seconds=30)
+    assert _login(client, "officer", "OF7102", otp=otp(clock.now())).status_code == 201
+
+
+def test_a_code_of_the_neighbouring_step_is_accepted_for_a_drifting_phone(
+    client, session_factory, clock
+):
+    _seed(session_factory, lambda s: make_officer(s, code="OF7103"))
+    late = otp(clock.now() - timedelta(seconds=30))
+    assert _login(client, "officer", "OF7103", otp=late).status_code == 201
+
+
+def test_wrong_otps_count_as_failures_and_throttle_the_officer(
+    client, session_factory, settings, clock
+):
+    settings.login_max_failures = 3
+    _seed(session_factory, lambda s: make_officer(s, code="OF7104"))
+    for _ in range(3):
+        assert _login(client, "officer", "OF7104", otp="000000").status_code == 401
+    assert _login(client, "officer", "OF7104", otp=otp(clock.now())).status_code == 429
 
 
 # --------------------------------------------------------------------------- throttling

@@ -34,7 +34,7 @@ from ..config import Settings
 from ..domain import identity
 from ..domain.errors import Conflict, Invalid, TooManyRequests, Unauthenticated
 from ..models import AuthSession, LoginFailure, Officer, Person, SecurityEvent, Unit
-from . import passwords
+from . import passwords, totp
 
 AccountKind = Literal["person", "unit", "officer"]
 
@@ -329,7 +329,14 @@ def register_unit(
 
 # --------------------------------------------------------------------------- login
 
-_INVALID_CREDENTIALS = ("auth.invalid_credentials", "账号或密码错误")
+_INVALID_CREDENTIALS = "auth.invalid_credentials"
+# One message per kind for every refusal: an officer is not told which of password and
+# one-time password was wrong.
+_INVALID_MESSAGES: dict[AccountKind, str] = {
+    "person": "账号或密码错误",
+    "unit": "账号或密码错误",
+    "officer": "账号、密码或动态口令错误",
+}
 
 
 def _account_scope(kind: AccountKind, login: str, settings: Settings) -> str:
@@ -385,12 +392,38 @@ def _throttle_message(settings: Settings) -> str:
     return f"登录失败次数过多，请{minutes}分钟后再试"
 
 
+def _second_factor_ok(
+    session: Session, account: Person | Unit | Officer, otp: str | None, *, at: datetime
+) -> bool:
+    """Officers also give the TOTP code of their authenticator; it is used up here (its step
+    stored, conditionally, so of two logins racing with one code only one gets in)."""
+    if not isinstance(account, Officer):
+        return True
+    if account.totp_secret is None:
+        return False
+    step = totp.accepted_step(account.totp_secret, otp, at=at, after=account.totp_last_step)
+    if step is None:
+        return False
+    unused = (Officer.totp_last_step.is_(None)) | (Officer.totp_last_step < step)
+    return (
+        _rows_changed(
+            session,
+            update(Officer)
+            .where(Officer.id == account.id, unused)
+            .values(totp_last_step=step)
+            .execution_options(synchronize_session=False),
+        )
+        == 1
+    )
+
+
 def login(
     session: Session,
     *,
     kind: AccountKind,
     login: str,
     password: str,
+    otp: str | None = None,
     client_address: str,
     at: datetime,
     settings: Settings,
@@ -398,10 +431,11 @@ def login(
     """Check the credentials and open a session: (raw token, principal).
 
     Persons log in with their ID number, phone or username; units with their tax ID;
-    officers with their code. Every refusal looks the same whether or not the account
-    exists: `auth.invalid_credentials` (401) after the same argon2 work, or `auth.throttled`
-    (429) once an account string or a client address has `login_max_failures` failures in
-    the last `login_window_seconds`.
+    officers with their code and the current TOTP code of their authenticator (`otp`, used
+    once only). Every refusal looks the same whether or not the account exists, and for an
+    officer whichever of password and code was wrong: `auth.invalid_credentials` (401) after
+    the same argon2 work, or `auth.throttled` (429) once an account string or a client
+    address has `login_max_failures` failures in the last `login_window_seconds`.
 
     Failures are recorded in `session` BEFORE the error is raised: the caller must commit
     the session even when this raises Unauthenticated or TooManyRequests (see
@@ -428,13 +462,15 @@ def login(
     account = _find_account(session, kind, login)
     stored = account.password_hash if account is not None else None
     # verify_password spends the argon2 time for a missing hash too: timing says nothing.
-    if not passwords.verify_password(stored, password):
+    if not passwords.verify_password(stored, password) or not (
+        account is not None and _second_factor_ok(session, account, otp, at=at)
+    ):
         purge_login_failures(session, before=at - timedelta(seconds=settings.login_window_seconds))
         session.add_all(
             [LoginFailure(scope=account_scope, at=at), LoginFailure(scope=address_scope, at=at)]
         )
         session.flush()
-        raise Unauthenticated(*_INVALID_CREDENTIALS)
+        raise Unauthenticated(_INVALID_CREDENTIALS, _INVALID_MESSAGES[kind])
 
     assert account is not None and stored is not None
     if passwords.needs_rehash(stored):
