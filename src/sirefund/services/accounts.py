@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import secrets
 from dataclasses import dataclass, replace
@@ -330,6 +331,7 @@ def register_unit(
 # --------------------------------------------------------------------------- login
 
 _INVALID_CREDENTIALS = "auth.invalid_credentials"
+_MINUTE = 60
 # One message per kind for every refusal: an officer is not told which of password and
 # one-time password was wrong.
 _INVALID_MESSAGES: dict[AccountKind, str] = {
@@ -353,16 +355,47 @@ def _address_scope(client_address: str) -> str:
     return f"addr:{(client_address or 'unknown')[:90]}"
 
 
-def _throttled(
-    session: Session, *, scopes: tuple[str, ...], at: datetime, settings: Settings
-) -> bool:
-    since = at - timedelta(seconds=settings.login_window_seconds)
-    counts = session.execute(
-        select(LoginFailure.scope, func.count())
-        .where(LoginFailure.scope.in_(scopes), LoginFailure.at > since)
+#: The doubling of an account's delay stops here (the delay is capped far below anyway).
+_MAX_DOUBLINGS = 20
+
+
+def _account_delay(failures: int, settings: Settings) -> timedelta:
+    """How long an account waits after its latest failure: nothing for the first
+    `login_free_failures` in a row (typos), then a delay doubling with each further one, capped
+    so that the owner is slowed down at worst, never locked out."""
+    if failures < settings.login_free_failures:
+        return timedelta(0)
+    doublings = min(failures - settings.login_free_failures, _MAX_DOUBLINGS)
+    seconds = min(settings.login_delay_seconds * 2**doublings, settings.login_max_delay_seconds)
+    return timedelta(seconds=seconds)
+
+
+def _wait_seconds(
+    session: Session, *, account_scope: str, address_scope: str, at: datetime, settings: Settings
+) -> int:
+    """Seconds until this account may be tried again from this address (0: now).
+
+    An account waits out the delay of its row of failures (`_account_delay`), whoever caused
+    them; an address that has spent its budget of failures in the window waits until its
+    oldest failure leaves the window. Refused attempts are not failures, so an attacker
+    knocking during a delay does not lengthen it."""
+    window = timedelta(seconds=settings.login_window_seconds)
+    rows = session.execute(
+        select(
+            LoginFailure.scope, func.count(), func.min(LoginFailure.at), func.max(LoginFailure.at)
+        )
+        .where(
+            LoginFailure.scope.in_((account_scope, address_scope)), LoginFailure.at > at - window
+        )
         .group_by(LoginFailure.scope)
     ).all()
-    return any(n >= settings.login_max_failures for _, n in counts)
+    until = at
+    for scope, failures, first, last in rows:
+        if scope == account_scope:
+            until = max(until, as_utc(last) + _account_delay(failures, settings))
+        elif failures >= settings.login_address_max_failures:
+            until = max(until, as_utc(first) + window)
+    return math.ceil((until - at).total_seconds())
 
 
 def _find_account(
@@ -387,9 +420,10 @@ def _find_account(
     return officer if officer is not None and officer.active else None
 
 
-def _throttle_message(settings: Settings) -> str:
-    minutes = max(1, -(-settings.login_window_seconds // 60))
-    return f"登录失败次数过多，请{minutes}分钟后再试"
+def _throttle_message(wait_seconds: int) -> str:
+    if wait_seconds < _MINUTE:
+        return f"登录失败次数过多，请{wait_seconds}秒后再试"
+    return f"登录失败次数过多，请{math.ceil(wait_seconds / _MINUTE)}分钟后再试"
 
 
 def _second_factor_ok(
@@ -434,8 +468,10 @@ def login(
     officers with their code and the current TOTP code of their authenticator (`otp`, used
     once only). Every refusal looks the same whether or not the account exists, and for an
     officer whichever of password and code was wrong: `auth.invalid_credentials` (401) after
-    the same argon2 work, or `auth.throttled` (429) once an account string or a client
-    address has `login_max_failures` failures in the last `login_window_seconds`.
+    the same argon2 work, or `auth.throttled` (429, with the seconds to wait) while the
+    account string waits out the growing delay of its failures or the client address has
+    spent its budget of failures (`_wait_seconds`). Nothing locks an account: its owner
+    gets in once the delay has passed, even while someone else keeps guessing.
 
     Failures are recorded in `session` BEFORE the error is raised: the caller must commit
     the session even when this raises Unauthenticated or TooManyRequests (see
@@ -444,7 +480,10 @@ def login(
     """
     account_scope = _account_scope(kind, login, settings)
     address_scope = _address_scope(client_address)
-    if _throttled(session, scopes=(account_scope, address_scope), at=at, settings=settings):
+    wait = _wait_seconds(
+        session, account_scope=account_scope, address_scope=address_scope, at=at, settings=settings
+    )
+    if wait > 0:
         session.add(
             SecurityEvent(
                 at=at,
@@ -453,11 +492,7 @@ def login(
                 detail=f"account={account_scope.rsplit(':', 1)[1][:16]} address={client_address[:60]}",
             )
         )
-        raise TooManyRequests(
-            "auth.throttled",
-            _throttle_message(settings),
-            retry_after_seconds=settings.login_window_seconds,
-        )
+        raise TooManyRequests("auth.throttled", _throttle_message(wait), retry_after_seconds=wait)
 
     account = _find_account(session, kind, login)
     stored = account.password_hash if account is not None else None
