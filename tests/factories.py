@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, date, datetime
 
+import pyotp
 from sqlalchemy.orm import Session
 from stdnum.cn import ric
 
@@ -25,6 +26,8 @@ from sirefund.services import passwords
 _seq = itertools.count(1)
 AT = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 PASSWORD = "Str0ng-Passw0rd!"
+#: Every test officer's TOTP secret (base32); `otp(at)` is the code their authenticator shows.
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 _HASH_CACHE: dict[str, str] = {}
 
 
@@ -240,6 +243,7 @@ def make_officer(
     initiator: bool = False,
     name: str = "张税务",
     password: str = PASSWORD,
+    totp_secret: str = TOTP_SECRET,
 ) -> Officer:
     o = Officer(
         code=code or f"OF{next(_seq):04d}",
@@ -248,9 +252,15 @@ def make_officer(
         is_reviewer=reviewer,
         is_initiator=initiator,
         password_hash=hashed(password),
+        totp_secret=totp_secret,
         active=True,
         created_at=AT,
     )
     session.add(o)
     session.flush()
     return o
+
+
+def otp(at: datetime, *, secret: str = TOTP_SECRET) -> str:
+    """The code an officer's authenticator app shows at `at`."""
+    return pyotp.TOTP(secret).at(at)

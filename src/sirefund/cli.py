@@ -18,6 +18,7 @@ from .config import Settings, load_settings
 from .db import make_engine, make_session_factory, unit_of_work
 from .domain.errors import DomainError
 from .generate import generate
+from .services import totp
 
 #: Exit status of a command interrupted with Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
@@ -60,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--name", required=True)
     add.add_argument("--region", required=True)
     add.add_argument("--role", action="append", choices=["reviewer", "initiator"], default=None)
+    add.add_argument(
+        "--totp-secret",
+        metavar="BASE32",
+        default=None,
+        help="the officer's TOTP secret (scripted set-up); a new one is made and shown otherwise",
+    )
 
     g = sub.add_parser("generate", help="write deterministic demo import files")
     g.add_argument("--persons", type=int, required=True)
@@ -107,6 +114,17 @@ def _read_password() -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
+def _show_totp_secret(secret: str, officer_code: str) -> None:
+    """What the new officer scans with an authenticator app (or types in): shown once."""
+    import segno  # noqa: PLC0415 - lazy: only this command draws a QR code
+
+    uri = totp.provisioning_uri(secret, officer_code=officer_code)
+    print("请用身份验证器 App 扫描下面的二维码，或手工输入密钥（仅显示这一次）：")
+    segno.make(uri, error="m").terminal(compact=True)
+    print(f"密钥: {secret}")
+    print(f"URI:  {uri}")
+
+
 def cmd_officer_add(args: argparse.Namespace) -> int:
     from .services import officers  # noqa: PLC0415 - lazy: password hashing loads argon2
 
@@ -124,12 +142,15 @@ def cmd_officer_add(args: argparse.Namespace) -> int:
                 roles=roles,
                 password=password,
                 at=SystemClock().now(),
+                totp_secret=args.totp_secret,
             )
-            code = officer.code
+            code, secret = officer.code, officer.totp_secret
     except DomainError as exc:
         print(f"{exc.code}: {exc.message}", file=sys.stderr)
         return 1
     print(f"officer {code} created")
+    if args.totp_secret is None and secret is not None:
+        _show_totp_secret(secret, code)
     return 0
 
 

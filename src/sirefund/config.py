@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
 
@@ -11,6 +12,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 _PLACEHOLDERS = {"changeme", "secret", "change-me", "dev", "test", ""}
 #: Shortest secret accepted (characters).
 SECRET_MIN_LENGTH = 16
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(text: str) -> tuple[IPNetwork, ...]:
+    return tuple(
+        ipaddress.ip_network(item.strip(), strict=False) for item in text.split(",") if item.strip()
+    )
 
 
 class Settings(BaseSettings):
@@ -24,8 +34,20 @@ class Settings(BaseSettings):
     var_dir: Path = Path("var")
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
-    login_max_failures: int = 5
+    # Login abuse (services/accounts.py `login`), slowed down without ever locking the owner
+    # out: an account may fail `login_free_failures` times in a row, then waits
+    # `login_delay_seconds` after a failure, doubled with each further one up to
+    # `login_max_delay_seconds`; one client address may fail `login_address_max_failures`
+    # times, whatever the accounts, in `login_window_seconds` (which also ends a row of
+    # failures).
+    login_free_failures: int = 3
+    login_delay_seconds: int = 5
+    login_max_delay_seconds: int = 300
+    login_address_max_failures: int = 20
     login_window_seconds: int = 900
+    # Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For is
+    # believed; from anyone else the header is ignored (web/deps.py `client_address`).
+    trusted_proxies: str = ""
     max_body_bytes: int = 1_000_000
     dispatch_max_attempts: int = 8
     agency_timeout_seconds: float = 5.0
@@ -64,6 +86,15 @@ class Settings(BaseSettings):
     def secure_cookies(self) -> bool:
         """Cookies go over https only: on an https site, or when cookie_secure says so."""
         return self.cookie_secure or self.https
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _parse_proxies(cls, v: str) -> str:
+        _networks(v)  # a typo fails at start-up, not as a proxy silently distrusted
+        return v
+
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return _networks(self.trusted_proxies)
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated once and stored under var/ (never in the repo)."""

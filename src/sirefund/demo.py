@@ -4,6 +4,7 @@ accounts, then web + worker + agency simulators in one process."""
 from __future__ import annotations
 
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -15,15 +16,15 @@ from .config import Settings
 from .db import make_engine, make_session_factory, unit_of_work
 from .models import Person, Unit
 from .runtime import serve as run_server
-from .services import officers, passwords
+from .services import officers, passwords, totp
 
 DEMO_DIR = Path("var/demo")
 DEMO_PASSWORD = "Demo-2026-sirefund"
 DEMO_PHONE = "13800001234"
 DEMO_OFFICERS = (
-    # code, name, region, roles
-    ("SW42001", "王审核", "420000", {"reviewer", "initiator"}),
-    ("SW42072", "李复核", "420700", {"reviewer"}),
+    # code, name, region, roles, TOTP secret (fixed, like the password: it is a demo)
+    ("SW42001", "王审核", "420000", {"reviewer", "initiator"}, "DEMOSWWANGSHENHEDEMOSWWANGSHENHE"),
+    ("SW42072", "李复核", "420700", {"reviewer"}, "DEMOSWLIFUHEXXXXDEMOSWLIFUHEXXXX"),
 )
 
 
@@ -55,7 +56,7 @@ def prepare(demo_dir: Path = DEMO_DIR, *, persons: int = 200, seed: int = 2026) 
             person.password_hash, person.phone, person.registered_at = demo_hash, phone, now
         unit = session.execute(select(Unit).where(Unit.tax_id == gen.DEMO_UNIT_TAX_ID)).scalar_one()
         unit.password_hash, unit.registered_at = demo_hash, now
-        for code, name, region, roles in DEMO_OFFICERS:
+        for code, name, region, roles, secret in DEMO_OFFICERS:
             officers.add_officer(
                 session,
                 code=code,
@@ -64,12 +65,15 @@ def prepare(demo_dir: Path = DEMO_DIR, *, persons: int = 200, seed: int = 2026) 
                 roles=roles,
                 password=DEMO_PASSWORD,
                 at=now,
+                totp_secret=secret,
             )
     engine.dispose()
     return settings
 
 
-def banner(host: str, port: int) -> str:
+def banner(host: str, port: int, *, at: datetime) -> str:
+    """What the demo prints: where to go and the demo logins; for the officers also their
+    TOTP secret and the code of `at` (valid for about a minute), and how to get a later one."""
     url = f"http://{host}:{port}"
     lines = [
         "",
@@ -79,16 +83,21 @@ def banner(host: str, port: int) -> str:
         f"  自然人  {gen.DEMO_SECOND_PERSON_NAME}: 证件号码 {gen.DEMO_SECOND_PERSON_ID_NUMBER}  密码 {DEMO_PASSWORD}",
         f"  村组    {gen.DEMO_UNIT_NAME}: 纳税人识别号 {gen.DEMO_UNIT_TAX_ID}  密码 {DEMO_PASSWORD}",
     ]
-    for code, name, region, roles in DEMO_OFFICERS:
+    for code, name, region, roles, secret in DEMO_OFFICERS:
         lines.append(
             f"  税务人员 {name}({'/'.join(sorted(roles))}, {region}): 代码 {code}  密码 {DEMO_PASSWORD}"
+            f"  动态口令密钥 {secret}  当前动态口令 {totp.code_at(secret, at)}"
         )
+    lines.append(
+        "  税务人员的动态口令每30秒更换一次，每个只能用一次：把密钥加入身份验证器 App，或运行"
+        f" .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('{DEMO_OFFICERS[0][4]}').now())\""
+    )
     return "\n".join(lines) + "\n"
 
 
 def run_demo(*, host: str, port: int, persons: int, serve: bool) -> int:
     settings = prepare(persons=persons)
-    print(banner(host, port), flush=True)
+    print(banner(host, port, at=SystemClock().now()), flush=True)
     if not serve:
         return 0
     return run_server(settings, host=host, port=port, worker=True, simulate_agencies=True)

@@ -104,6 +104,11 @@ class Officer(Base):
     is_reviewer: Mapped[bool] = mapped_column(Boolean, default=True)
     is_initiator: Mapped[bool] = mapped_column(Boolean, default=False)
     password_hash: Mapped[str] = mapped_column(String(200))
+    # The second factor (services/otp.py): the base32 TOTP secret, and the time step of the
+    # last code accepted, so that no code is accepted twice. No secret: the officer cannot
+    # log in until one is set.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(_TZ, server_default=text("CURRENT_TIMESTAMP"))
 

@@ -90,7 +90,11 @@ def serve(
     app, settings, engine = served.app, served.settings, served.engine
     simulator_state = served.simulator_state
 
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+    # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1 (its default);
+    # web/deps.py `client_address` believes it only from SIREFUND_TRUSTED_PROXIES.
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level="info", proxy_headers=False)
+    )
     logsafe.install()  # after uvicorn configured its loggers
     stop = threading.Event()
     thread: threading.Thread | None = None

@@ -17,9 +17,11 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pyotp
 import pytest
 from playwright.sync_api import Page, expect
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM_ARGS, PC
@@ -150,11 +152,26 @@ def go_to_other_declarations(page: Page) -> None:
     )
 
 
+_last_step: dict[str, int] = {}
+
+
+def fresh_otp(code: str) -> str:
+    """The demo officer's current code, as the authenticator shows it on the wall clock; when
+    this code was used already (a code is accepted once), wait for the next one."""
+    secret = next(s for c, *_, s in demo.DEMO_OFFICERS if c == code)
+    totp = pyotp.TOTP(secret)
+    while (step := totp.timecode(datetime.now(UTC))) <= _last_step.get(code, -1):
+        time.sleep(1)
+    _last_step[code] = step
+    return totp.generate_otp(step)
+
+
 def login_officer(page: Page, base: str, code: str = "SW42001") -> None:
     page.goto(base + "/officer/applications")
     expect(page).to_have_url(re.compile(r"/officer/login"))
     page.get_by_label("税务人员代码").fill(code)
     page.get_by_label("密码").fill(demo.DEMO_PASSWORD)
+    page.get_by_label("动态口令").fill(fresh_otp(code))
     page.get_by_role("button", name="登录").click()
     page.wait_for_url(re.compile(r".*/officer/applications$"))
 

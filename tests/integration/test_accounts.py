@@ -36,7 +36,6 @@ def settings(tmp_path: Path) -> Settings:
         var_dir=tmp_path / "var",
         secret_key="test-secret-key-0123456789abcdef",
         callback_secret="test-callback-secret-0123456789",
-        login_max_failures=3,
     )
 
 
@@ -55,6 +54,7 @@ def _login(
         kind=kind,
         login=login,
         password=password,
+        otp=f.otp(at) if kind == "officer" else None,
         client_address=client_address,
         at=at,
         settings=settings,
@@ -269,19 +269,102 @@ def test_an_unknown_account_and_a_wrong_password_get_the_same_refusal(
     assert refusals[0] == refusals[1] == ("auth.invalid_credentials", "账号或密码错误")
 
 
-def test_too_many_failures_throttle_the_account_even_with_the_right_password(
+def _fail(session: Session, settings: Settings, login: str, **where: object) -> None:
+    with pytest.raises(Unauthenticated):
+        _login(session, settings, login, "wrong-password", **where)  # type: ignore[arg-type]
+
+
+def _wait(session: Session, settings: Settings, login: str, **where: object) -> int:
+    """The seconds a login with the right password is told to wait (0: it got in)."""
+    try:
+        _login(session, settings, login, **where)  # type: ignore[arg-type]
+    except TooManyRequests as exc:
+        return exc.retry_after_seconds or 0
+    return 0
+
+
+def test_after_the_free_failures_an_account_waits_a_short_delay_then_its_owner_gets_in(
     session: Session, settings: Settings
 ) -> None:
     person = f.make_person(session, password=f.PASSWORD)
-    for _ in range(settings.login_max_failures):
-        with pytest.raises(Unauthenticated):
-            _login(session, settings, person.id_number, "wrong-password")
+    for _ in range(settings.login_free_failures):
+        _fail(session, settings, person.id_number)
+    # Even with the right password and from another address: the account itself waits...
     with pytest.raises(TooManyRequests) as throttled:
         _login(session, settings, person.id_number, client_address="198.51.100.20")
-    assert throttled.value.retry_after_seconds == settings.login_window_seconds
-    later = NOW + timedelta(seconds=settings.login_window_seconds + 1)
+    assert throttled.value.retry_after_seconds == settings.login_delay_seconds == 5
+    assert throttled.value.message == "登录失败次数过多，请5秒后再试"
+    # ... only that long: no lock.
+    later = NOW + timedelta(seconds=settings.login_delay_seconds)
     _, principal = _login(session, settings, person.id_number, at=later)
     assert principal.account_id == person.id
+
+
+def test_each_further_failure_doubles_the_accounts_delay_up_to_its_cap(
+    session: Session, settings: Settings
+) -> None:
+    login, at = f.make_person(session, password=f.PASSWORD).id_number, NOW
+    for _ in range(settings.login_free_failures):
+        _fail(session, settings, login, at=at)
+    waits = []
+    for n in range(8):
+        wait = _wait(session, settings, login, at=at, client_address=f"198.51.100.{n}")
+        waits.append(wait)
+        at += timedelta(seconds=wait)
+        _fail(session, settings, login, at=at, client_address=f"203.0.113.{n}")
+    assert waits == [5, 10, 20, 40, 80, 160, 300, 300]
+    # A quiet window ends the row of failures: the next failure is a free one again.
+    at += timedelta(seconds=settings.login_window_seconds)
+    _fail(session, settings, login, at=at)
+    assert _wait(session, settings, login, at=at) == 0
+
+
+def test_the_owner_gets_in_during_an_attack_from_many_addresses_once_the_delay_has_passed(
+    session: Session, settings: Settings
+) -> None:
+    """An attacker guessing as fast as allowed, from a new address each time, only ever
+    lengthens the wait up to its cap: the owner gets in as soon as the delay has passed."""
+    person = f.make_person(session, password=f.PASSWORD)
+    at, failures, n = NOW, 0, 0
+    while failures < 15:  # well past the cap of the delay
+        n += 1
+        try:
+            _login(
+                session, settings, person.id_number, "guess", client_address=f"203.0.113.{n}", at=at
+            )
+        except TooManyRequests as throttled:
+            at += timedelta(seconds=throttled.retry_after_seconds or 0)
+        except Unauthenticated:
+            failures += 1
+    owner = "198.51.100.7"
+    wait = _wait(session, settings, person.id_number, at=at, client_address=owner)
+    assert 0 < wait <= settings.login_max_delay_seconds
+    _, principal = _login(
+        session, settings, person.id_number, at=at + timedelta(seconds=wait), client_address=owner
+    )
+    assert principal.account_id == person.id
+
+
+def test_an_address_that_spent_its_budget_waits_for_its_oldest_failure_to_leave_the_window(
+    session: Session, settings: Settings
+) -> None:
+    settings.login_address_max_failures = 3
+    person = f.make_person(session, password=f.PASSWORD)
+    attacker = "203.0.113.50"
+    for n in range(3):
+        _fail(
+            session,
+            settings,
+            f.resident_id(),
+            at=NOW + timedelta(seconds=n),
+            client_address=attacker,
+        )
+    at = NOW + timedelta(seconds=10)
+    assert _wait(session, settings, person.id_number, at=at, client_address=attacker) == (
+        settings.login_window_seconds - 10
+    )
+    # Only that address: the account had no failures and its owner is elsewhere.
+    assert _wait(session, settings, person.id_number, at=at, client_address="198.51.100.8") == 0
 
 
 def test_recording_a_failure_purges_the_expired_failures_of_every_account(

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyotp
 from sqlalchemy import func, select
 
 from sirefund import cli
@@ -168,6 +169,45 @@ def test_officer_add_refuses_a_weak_password_and_a_taken_code(
     with session_factory() as s:
         officer = s.execute(select(Officer).where(Officer.code == "OF0421")).scalar_one()
         assert officer.is_reviewer and not officer.is_initiator  # reviewer is the default role
+
+
+def test_officer_add_with_a_totp_secret_stores_that_secret_and_prints_no_other(
+    db_url, session_factory, monkeypatch, capsys
+):
+    monkeypatch.setenv("SIREFUND_DATABASE_URL", db_url)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
+    argv = ["officer", "add", "--code", "OF0422", "--name", "李审核", "--region", "420700"]
+    assert cli.main([*argv, "--totp-secret", "jbsw y3dp ehpk 3pxp"]) == 0
+    out = capsys.readouterr().out
+    assert "otpauth://" not in out
+    with session_factory() as s:
+        officer = s.execute(select(Officer).where(Officer.code == "OF0422")).scalar_one()
+        assert officer.totp_secret == "JBSWY3DPEHPK3PXP"  # normalised: upper case, no spaces
+
+
+def test_officer_add_refuses_a_totp_secret_that_is_no_base32(db_url, monkeypatch, capsys):
+    monkeypatch.setenv("SIREFUND_DATABASE_URL", db_url)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
+    argv = ["officer", "add", "--code", "OF0423", "--name", "李审核", "--region", "420700"]
+    assert cli.main([*argv, "--totp-secret", "not-base32-0189"]) == 1
+    assert "officer.totp_secret" in capsys.readouterr().err
+
+
+def test_officer_add_without_a_secret_makes_one_and_prints_its_provisioning_uri(
+    db_url, session_factory, monkeypatch, capsys
+):
+    monkeypatch.setenv("SIREFUND_DATABASE_URL", db_url)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
+    argv = ["officer", "add", "--code", "OF0424", "--name", "李审核", "--region", "420700"]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    with session_factory() as s:
+        secret = s.execute(select(Officer.totp_secret).where(Officer.code == "OF0424")).scalar_one()
+    assert secret is not None and len(secret) == 32
+    uri = next(line.split()[-1] for line in out.splitlines() if "otpauth://" in line)
+    assert pyotp.parse_uri(uri).secret == secret
+    assert "OF0424" in uri
+    assert "\u2588" in out or "\u2580" in out or "\u2584" in out  # the terminal QR code
 
 
 def test_db_upgrade_creates_the_schema_of_an_empty_database_and_is_idempotent(tmp_path):

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pyotp
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -132,9 +133,12 @@ def test_the_demo_person_logs_in_with_the_demo_password(prepared, demo_sessions,
 
 
 def test_the_demo_unit_and_both_demo_officers_log_in(prepared, demo_sessions):
+    """The officers with the password and the code of their demo TOTP secret (printed)."""
     _, settings = prepared
-    logins = [("unit", gen.DEMO_UNIT_TAX_ID)] + [
-        ("officer", code) for code, *_ in demo.DEMO_OFFICERS
+    now = SystemClock().now()
+    logins = [("unit", gen.DEMO_UNIT_TAX_ID, None)] + [
+        ("officer", code, pyotp.TOTP(secret).at(now))
+        for code, _, _, _, secret in demo.DEMO_OFFICERS
     ]
     with demo_sessions() as s, s.begin():
         kinds = [
@@ -143,15 +147,16 @@ def test_the_demo_unit_and_both_demo_officers_log_in(prepared, demo_sessions):
                 kind=kind,
                 login=login,
                 password=demo.DEMO_PASSWORD,
+                otp=otp,
                 client_address="127.0.0.1",
-                at=SystemClock().now(),
+                at=now,
                 settings=settings,
             )[1].kind
-            for kind, login in logins
+            for kind, login, otp in logins
         ]
         officers = {(o.code, o.region_code) for o in s.execute(select(Officer)).scalars()}
     assert kinds == ["unit", "officer", "officer"]
-    assert officers == {(code, region) for code, _, region, _ in demo.DEMO_OFFICERS}
+    assert officers == {(code, region) for code, _, region, *_ in demo.DEMO_OFFICERS}
     assert len(officers) == 2
 
 
@@ -207,6 +212,8 @@ def test_sirefund_demo_no_serve_prepares_var_demo_in_the_working_directory_and_p
         gen.DEMO_UNIT_TAX_ID,
         demo.DEMO_PASSWORD,
         *(code for code, *_ in demo.DEMO_OFFICERS),
+        *(secret for *_, secret in demo.DEMO_OFFICERS),
+        "当前动态口令",
         "/docs",
     ):
         assert expected in out, f"{expected!r} not printed:\n{out}"

@@ -3,16 +3,19 @@ cookies with CSRF, password hashing. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from sirefund.config import Settings
 from sirefund.models import LoginFailure, Person, SecurityEvent, Unit
 from sirefund.services import passwords
 from sirefund.web.deps import CSRF_HEADER, SESSION_COOKIE, CurrentPrincipal
-from tests.factories import PASSWORD, make_officer, make_person, make_unit, resident_id
+from tests.factories import PASSWORD, make_officer, make_person, make_unit, otp, resident_id
 
 API = "/api/v1"
 NEW_PASSWORD = "Hubei-2026-refund"
@@ -37,8 +40,9 @@ def _register(client: TestClient, **overrides: object):  # type: ignore[no-untyp
     return client.post(f"{API}/register/person", json=body)
 
 
-def _login(client: TestClient, kind: str, login: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
-    return client.post(f"{API}/sessions", json={"kind": kind, "login": login, "password": password})
+def _login(client: TestClient, kind: str, login: str, password: str = PASSWORD, **more: str):  # type: ignore[no-untyped-def]
+    body = {"kind": kind, "login": login, "password": password} | more
+    return client.post(f"{API}/sessions", json=body)
 
 
 def _bearer(response) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -262,7 +266,7 @@ def test_the_session_cookie_is_secure_when_configured(client, session_factory, s
     assert "secure" in r.headers["set-cookie"].lower()
 
 
-def test_a_unit_logs_in_by_tax_id_and_an_officer_by_code(client, session_factory):
+def test_a_unit_logs_in_by_tax_id_and_an_officer_by_code_and_otp(client, session_factory, clock):
     unit, officer = _seed(
         session_factory,
         lambda s: (make_unit(s, password=PASSWORD), make_officer(s, code="OF7001", name="李审核")),
@@ -271,7 +275,7 @@ def test_a_unit_logs_in_by_tax_id_and_an_officer_by_code(client, session_factory
     assert r.status_code == 201
     assert r.json()["kind"] == "unit"
     assert client.get(f"{API}/me", headers=_bearer(r)).json()["tax_id"] == unit.tax_id
-    r = _login(client, "officer", "OF7001")
+    r = _login(client, "officer", "OF7001", otp=otp(clock.now()))
     assert r.status_code == 201
     assert r.json() | {"token": "", "csrf_token": "", "expires_at": ""} == {
         "token": "",
@@ -306,14 +310,83 @@ def test_a_wrong_password_and_an_unknown_account_get_the_same_401(client, sessio
         assert SESSION_COOKIE not in r.headers.get("set-cookie", "")
 
 
-def test_a_deactivated_officer_cannot_log_in(client, session_factory):
+def test_a_deactivated_officer_cannot_log_in(client, session_factory, clock):
     def build(s):  # type: ignore[no-untyped-def]
         o = make_officer(s, code="OF7002")
         o.active = False
         return o
 
     _seed(session_factory, build)
-    assert _login(client, "officer", "OF7002").status_code == 401
+    assert _login(client, "officer", "OF7002", otp=otp(clock.now())).status_code == 401
+
+
+# --------------------------------------------------------------------------- officers' second factor
+
+OFFICER_REFUSED = {
+    "error": {
+        "code": "auth.invalid_credentials",
+        "message": "账号、密码或动态口令错误",
+        "field": None,
+    }
+}
+
+
+def test_an_officer_without_a_right_otp_gets_the_message_of_a_wrong_password(
+    client, session_factory, settings, clock
+):
+    settings.login_free_failures = 10
+    _seed(session_factory, lambda s: make_officer(s, code="OF7101"))
+    now = clock.now()
+    refused = [
+        _login(client, "officer", "OF7101"),  # no otp
+        _login(client, "officer", "OF7101", otp=""),
+        _login(client, "officer", "OF7101", otp="12345x"),
+        _login(client, "officer", "OF7101", otp=otp(now - timedelta(minutes=5))),  # stale
+        _login(client, "officer", "OF7101", "Wrong-passw0rd", otp=otp(now)),  # wrong password
+    ]
+    for r in refused:
+        assert (r.status_code, r.json()) == (401, OFFICER_REFUSED)
+        assert SESSION_COOKIE not in r.headers.get("set-cookie", "")
+    # The wrong password did not use the code up: it still opens a session.
+    assert _login(client, "officer", "OF7101", otp=otp(now)).status_code == 201
+
+
+def test_an_officers_otp_is_accepted_once_only(client, session_factory, clock):
+    _seed(session_factory, lambda s: make_officer(s, code="OF7102"))
+    code = otp(clock.now())
+    assert _login(client, "officer", "OF7102", otp=code).status_code == 201
+    replayed = _login(client, "officer", "OF7102", otp=code)
+    assert (replayed.status_code, replayed.json()) == (401, OFFICER_REFUSED)
+    # Ten seconds on, still the same step: the same code is still refused.
+    clock.advance(seconds=10)
+    assert _login(client, "officer", "OF7102", otp=code).status_code == 401
+    # The code of the previous step (clock drift) is older than the one used: refused too.
+    assert (
+        _login(
+            client, "officer", "OF7102", otp=otp(clock.now() - timedelta(seconds=30))
+        ).status_code
+        == 401
+    )
+    # The next step's code is new: accepted.
+    clock.advance(seconds=30)
+    assert _login(client, "officer", "OF7102", otp=otp(clock.now())).status_code == 201
+
+
+def test_a_code_of_the_neighbouring_step_is_accepted_for_a_drifting_phone(
+    client, session_factory, clock
+):
+    _seed(session_factory, lambda s: make_officer(s, code="OF7103"))
+    late = otp(clock.now() - timedelta(seconds=30))
+    assert _login(client, "officer", "OF7103", otp=late).status_code == 201
+
+
+def test_wrong_otps_count_as_failures_and_throttle_the_officer(
+    client, session_factory, settings, clock
+):
+    _seed(session_factory, lambda s: make_officer(s, code="OF7104"))
+    for _ in range(3):
+        assert _login(client, "officer", "OF7104", otp="000000").status_code == 401
+    assert _login(client, "officer", "OF7104", otp=otp(clock.now())).status_code == 429
 
 
 # --------------------------------------------------------------------------- throttling
@@ -328,25 +401,28 @@ def _other_address(app: FastAPI, host: str) -> TestClient:
     return TestClient(app, raise_server_exceptions=False, client=(host, 50000))
 
 
-THROTTLED = {
-    "error": {
-        "code": "auth.throttled",
-        "message": "登录失败次数过多，请15分钟后再试",
-        "field": None,
+def _throttled(wait: str) -> dict:
+    return {
+        "error": {
+            "code": "auth.throttled",
+            "message": f"登录失败次数过多，请{wait}后再试",
+            "field": None,
+        }
     }
-}
 
 
-def test_an_account_is_throttled_after_too_many_failures_even_with_the_right_password(
+THROTTLED = _throttled("15分钟")
+
+
+def test_an_account_waits_a_growing_delay_after_too_many_failures_even_with_the_right_password(
     client, app, session_factory, settings, clock
 ):
-    settings.login_max_failures = 3
     person = _seed(session_factory, lambda s: make_person(s, password=PASSWORD))
     _fail(client, person.id_number, 3)
     r = _login(client, "person", person.id_number)
     assert r.status_code == 429
-    assert r.json() == THROTTLED
-    assert r.headers["retry-after"] == "900"
+    assert r.json() == _throttled("5秒")
+    assert r.headers["retry-after"] == "5"
     # From another address too: the account itself is protected.
     with _other_address(app, "198.51.100.20") as elsewhere:
         assert _login(elsewhere, "person", person.id_number).status_code == 429
@@ -357,20 +433,25 @@ def test_an_account_is_throttled_after_too_many_failures_even_with_the_right_pas
         assert all(
             person.id_number not in f.scope for f in s.execute(select(LoginFailure)).scalars()
         )
-    clock.advance(seconds=settings.login_window_seconds + 1)
+    # One more failure once the delay has passed doubles it.
+    clock.advance(seconds=5)
+    _fail(client, person.id_number, 1)
+    assert _login(client, "person", person.id_number).headers["retry-after"] == "10"
+    # The owner is slowed down, not locked out: once the delay has passed, they get in.
+    clock.advance(seconds=10)
     assert _login(client, "person", person.id_number).status_code == 201
 
 
 def test_an_unknown_account_is_throttled_exactly_like_a_known_one(
     client, app, settings, session_factory
 ):
-    settings.login_max_failures = 3
+    settings.login_address_max_failures = 3
     person = _seed(session_factory, lambda s: make_person(s, password=PASSWORD))
     ghost = resident_id(region="420102")
     _fail(client, ghost, 3)
     with _other_address(app, "198.51.100.40") as elsewhere:
         unknown = _login(elsewhere, "person", ghost, "Wrong-passw0rd")
-        assert (unknown.status_code, unknown.json()) == (429, THROTTLED)
+        assert (unknown.status_code, unknown.json()) == (429, _throttled("5秒"))
         # Refused attempts are not failures: that address is still free for real accounts.
         assert _login(elsewhere, "person", person.id_number).status_code == 201
     # The known account from the failing address: throttled by the address, same answer.
@@ -381,7 +462,7 @@ def test_an_unknown_account_is_throttled_exactly_like_a_known_one(
 def test_one_address_failing_on_many_accounts_is_throttled_but_others_are_not(
     client, app, session_factory, settings
 ):
-    settings.login_max_failures = 3
+    settings.login_address_max_failures = 3
     person = _seed(session_factory, lambda s: make_person(s, password=PASSWORD))
     with _other_address(app, "203.0.113.7") as attacker:
         for _ in range(3):
@@ -392,7 +473,6 @@ def test_one_address_failing_on_many_accounts_is_throttled_but_others_are_not(
 
 
 def test_a_successful_login_clears_the_accounts_failures(client, app, session_factory, settings):
-    settings.login_max_failures = 3
     person = _seed(session_factory, lambda s: make_person(s, password=PASSWORD))
     with _other_address(app, "198.51.100.30") as first:
         _fail(first, person.id_number, 2)
@@ -400,6 +480,52 @@ def test_a_successful_login_clears_the_accounts_failures(client, app, session_fa
     with _other_address(app, "198.51.100.31") as second:
         _fail(second, person.id_number, 2)
         assert _login(second, "person", person.id_number).status_code == 201
+
+
+def _fail_via(client: TestClient, forwarded_for: str) -> int:
+    """A failed login of a new account, claiming to come from `forwarded_for`."""
+    r = client.post(
+        f"{API}/sessions",
+        json={"kind": "person", "login": resident_id(), "password": "Wrong-passw0rd"},
+        headers={"X-Forwarded-For": forwarded_for},
+    )
+    return r.status_code
+
+
+def test_rotating_x_forwarded_for_does_not_escape_the_per_address_budget(
+    app, session_factory, settings
+):
+    settings.login_address_max_failures = 3
+    with _other_address(app, "203.0.113.66") as attacker:
+        codes = [_fail_via(attacker, f"198.51.100.{n}") for n in range(5)]
+    assert codes == [401, 401, 401, 429, 429]
+    with session_factory() as s:
+        scopes = {f.scope for f in s.execute(select(LoginFailure)).scalars()}
+    assert "addr:203.0.113.66" in scopes
+    assert not any(scope.startswith("addr:198.51.100.") for scope in scopes)
+
+
+def test_x_forwarded_for_is_believed_from_a_trusted_proxy_only_for_the_hop_it_added(
+    app, session_factory, settings
+):
+    settings.login_address_max_failures = 3
+    settings.trusted_proxies = "10.0.0.0/8, 192.0.2.10"
+    with _other_address(app, "10.1.2.3") as proxy:
+        # The client behind the proxy puts its own fake hops first: they are not believed.
+        codes = [_fail_via(proxy, f"192.0.2.{n}, 203.0.113.77") for n in range(4)]
+        assert codes == [401, 401, 401, 429]
+        # Another client behind the same proxy has its own budget; a chain of trusted proxies
+        # (192.0.2.10, then 10.1.2.3) is walked back to the first address that is no proxy.
+        assert _fail_via(proxy, "203.0.113.78, 192.0.2.10") == 401
+    with session_factory() as s:
+        scopes = {f.scope for f in s.execute(select(LoginFailure)).scalars()}
+    assert {"addr:203.0.113.77", "addr:203.0.113.78"} <= scopes
+    assert "addr:10.1.2.3" not in scopes
+
+
+def test_a_trusted_proxies_setting_that_is_no_address_list_is_refused():
+    with pytest.raises(ValueError, match="trusted_proxies"):
+        Settings(trusted_proxies="10.0.0.0/8, proxy.internal")
 
 
 # --------------------------------------------------------------------------- sessions

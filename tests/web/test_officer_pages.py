@@ -76,8 +76,8 @@ def _forms_without_csrf(page: str) -> list[str]:
 # --------------------------------------------------------------------------- login, logout
 
 
-def test_an_officer_logs_in_with_code_and_password_and_gets_an_httponly_lax_session_cookie(
-    client, session_factory
+def test_an_officer_logs_in_with_code_password_and_otp_and_gets_an_httponly_lax_session_cookie(
+    client, session_factory, clock
 ):
     with session_factory() as s, s.begin():
         f.make_officer(s, code="OF0101", name="李审核", region="420700")
@@ -88,6 +88,8 @@ def test_an_officer_logs_in_with_code_and_password_and_gets_an_httponly_lax_sess
     login_page = client.get("/officer/login?next=/officer/applications")
     assert '<label for="f-login">' in login_page.text
     assert '<label for="f-password">' in login_page.text
+    assert "动态口令" in _text(login_page.text)
+    assert 'autocomplete="one-time-code"' in login_page.text
 
     r = client.post(
         "/officer/login",
@@ -96,6 +98,7 @@ def test_an_officer_logs_in_with_code_and_password_and_gets_an_httponly_lax_sess
             "csrf_token": _csrf_of(login_page.text),
             "login": "OF0101",
             "password": f.PASSWORD,
+            "otp": f.otp(clock.now()),
             "next": "/officer/applications",
         },
     )
@@ -125,6 +128,28 @@ def test_a_wrong_password_is_shown_under_the_password_and_the_code_is_kept(clien
     assert "sirefund_session" not in r.headers.get("set-cookie", "")
 
 
+def test_a_wrong_or_used_otp_is_refused_like_a_wrong_password(client, session_factory, clock):
+    with session_factory() as s, s.begin():
+        f.make_officer(s, code="OF0105")
+    page = client.get("/officer/login")
+    form = {"csrf_token": _csrf_of(page.text), "login": "OF0105", "password": f.PASSWORD}
+
+    wrong = client.post("/officer/login", data=form | {"otp": "000000"})
+    assert wrong.status_code == 401
+    assert _field_error(wrong.text, "f-password") == "账号、密码或动态口令错误"
+    assert "000000" not in wrong.text  # a code is not shown again
+    code = f.otp(clock.now())
+    right = client.post("/officer/login", data=form | {"otp": code}, follow_redirects=False)
+    assert right.status_code == 303
+    client.cookies.clear()
+    page = client.get("/officer/login")
+    used = client.post(
+        "/officer/login", data=form | {"csrf_token": _csrf_of(page.text), "otp": code}
+    )
+    assert used.status_code == 401
+    assert _field_error(used.text, "f-password") == "账号、密码或动态口令错误"
+
+
 def test_the_login_form_without_its_csrf_token_is_refused(client, session_factory):
     with session_factory() as s, s.begin():
         f.make_officer(s, code="OF0103")
@@ -148,7 +173,7 @@ def test_logging_out_revokes_the_session(client, session_factory, sign_in):
 
 
 def test_a_citizen_session_cannot_open_the_console_but_can_log_in_as_an_officer(
-    client, session_factory, sign_in
+    client, session_factory, sign_in, clock
 ):
     with session_factory() as s, s.begin():
         person = f.make_person(s, password=f.PASSWORD)
@@ -162,7 +187,12 @@ def test_a_citizen_session_cannot_open_the_console_but_can_log_in_as_an_officer(
     r = client.post(
         "/officer/login",
         follow_redirects=False,
-        data={"csrf_token": _csrf_of(login_page.text), "login": "OF0104", "password": f.PASSWORD},
+        data={
+            "csrf_token": _csrf_of(login_page.text),
+            "login": "OF0104",
+            "password": f.PASSWORD,
+            "otp": f.otp(clock.now()),
+        },
     )
     assert r.status_code == 303
     assert client.get("/officer/applications").status_code == 200

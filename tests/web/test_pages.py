@@ -285,7 +285,7 @@ def test_a_wrong_password_is_shown_under_the_password_and_the_login_is_kept(clie
 def test_repeated_failures_show_the_throttle_message(client, person, settings):
     token = _login_form(client)
     body = {"csrf_token": token, "kind": "person", "login": "13812341234", "password": "nope-nope"}
-    for _ in range(settings.login_max_failures):
+    for _ in range(settings.login_free_failures):
         client.post("/etax/login", data=body)
     r = client.post("/etax/login", data={**body, "password": f.PASSWORD})
     assert r.status_code == 429

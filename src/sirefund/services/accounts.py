@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import secrets
 from dataclasses import dataclass, replace
@@ -34,7 +35,7 @@ from ..config import Settings
 from ..domain import identity
 from ..domain.errors import Conflict, Invalid, TooManyRequests, Unauthenticated
 from ..models import AuthSession, LoginFailure, Officer, Person, SecurityEvent, Unit
-from . import passwords
+from . import passwords, totp
 
 AccountKind = Literal["person", "unit", "officer"]
 
@@ -329,7 +330,15 @@ def register_unit(
 
 # --------------------------------------------------------------------------- login
 
-_INVALID_CREDENTIALS = ("auth.invalid_credentials", "账号或密码错误")
+_INVALID_CREDENTIALS = "auth.invalid_credentials"
+_MINUTE = 60
+# One message per kind for every refusal: an officer is not told which of password and
+# one-time password was wrong.
+_INVALID_MESSAGES: dict[AccountKind, str] = {
+    "person": "账号或密码错误",
+    "unit": "账号或密码错误",
+    "officer": "账号、密码或动态口令错误",
+}
 
 
 def _account_scope(kind: AccountKind, login: str, settings: Settings) -> str:
@@ -346,16 +355,47 @@ def _address_scope(client_address: str) -> str:
     return f"addr:{(client_address or 'unknown')[:90]}"
 
 
-def _throttled(
-    session: Session, *, scopes: tuple[str, ...], at: datetime, settings: Settings
-) -> bool:
-    since = at - timedelta(seconds=settings.login_window_seconds)
-    counts = session.execute(
-        select(LoginFailure.scope, func.count())
-        .where(LoginFailure.scope.in_(scopes), LoginFailure.at > since)
+#: The doubling of an account's delay stops here (the delay is capped far below anyway).
+_MAX_DOUBLINGS = 20
+
+
+def _account_delay(failures: int, settings: Settings) -> timedelta:
+    """How long an account waits after its latest failure: nothing for the first
+    `login_free_failures` in a row (typos), then a delay doubling with each further one, capped
+    so that the owner is slowed down at worst, never locked out."""
+    if failures < settings.login_free_failures:
+        return timedelta(0)
+    doublings = min(failures - settings.login_free_failures, _MAX_DOUBLINGS)
+    seconds = min(settings.login_delay_seconds * 2**doublings, settings.login_max_delay_seconds)
+    return timedelta(seconds=seconds)
+
+
+def _wait_seconds(
+    session: Session, *, account_scope: str, address_scope: str, at: datetime, settings: Settings
+) -> int:
+    """Seconds until this account may be tried again from this address (0: now).
+
+    An account waits out the delay of its row of failures (`_account_delay`), whoever caused
+    them; an address that has spent its budget of failures in the window waits until its
+    oldest failure leaves the window. Refused attempts are not failures, so an attacker
+    knocking during a delay does not lengthen it."""
+    window = timedelta(seconds=settings.login_window_seconds)
+    rows = session.execute(
+        select(
+            LoginFailure.scope, func.count(), func.min(LoginFailure.at), func.max(LoginFailure.at)
+        )
+        .where(
+            LoginFailure.scope.in_((account_scope, address_scope)), LoginFailure.at > at - window
+        )
         .group_by(LoginFailure.scope)
     ).all()
-    return any(n >= settings.login_max_failures for _, n in counts)
+    until = at
+    for scope, failures, first, last in rows:
+        if scope == account_scope:
+            until = max(until, as_utc(last) + _account_delay(failures, settings))
+        elif failures >= settings.login_address_max_failures:
+            until = max(until, as_utc(first) + window)
+    return math.ceil((until - at).total_seconds())
 
 
 def _find_account(
@@ -380,9 +420,35 @@ def _find_account(
     return officer if officer is not None and officer.active else None
 
 
-def _throttle_message(settings: Settings) -> str:
-    minutes = max(1, -(-settings.login_window_seconds // 60))
-    return f"登录失败次数过多，请{minutes}分钟后再试"
+def _throttle_message(wait_seconds: int) -> str:
+    if wait_seconds < _MINUTE:
+        return f"登录失败次数过多，请{wait_seconds}秒后再试"
+    return f"登录失败次数过多，请{math.ceil(wait_seconds / _MINUTE)}分钟后再试"
+
+
+def _second_factor_ok(
+    session: Session, account: Person | Unit | Officer, otp: str | None, *, at: datetime
+) -> bool:
+    """Officers also give the TOTP code of their authenticator; it is used up here (its step
+    stored, conditionally, so of two logins racing with one code only one gets in)."""
+    if not isinstance(account, Officer):
+        return True
+    if account.totp_secret is None:
+        return False
+    step = totp.accepted_step(account.totp_secret, otp, at=at, after=account.totp_last_step)
+    if step is None:
+        return False
+    unused = (Officer.totp_last_step.is_(None)) | (Officer.totp_last_step < step)
+    return (
+        _rows_changed(
+            session,
+            update(Officer)
+            .where(Officer.id == account.id, unused)
+            .values(totp_last_step=step)
+            .execution_options(synchronize_session=False),
+        )
+        == 1
+    )
 
 
 def login(
@@ -391,6 +457,7 @@ def login(
     kind: AccountKind,
     login: str,
     password: str,
+    otp: str | None = None,
     client_address: str,
     at: datetime,
     settings: Settings,
@@ -398,10 +465,13 @@ def login(
     """Check the credentials and open a session: (raw token, principal).
 
     Persons log in with their ID number, phone or username; units with their tax ID;
-    officers with their code. Every refusal looks the same whether or not the account
-    exists: `auth.invalid_credentials` (401) after the same argon2 work, or `auth.throttled`
-    (429) once an account string or a client address has `login_max_failures` failures in
-    the last `login_window_seconds`.
+    officers with their code and the current TOTP code of their authenticator (`otp`, used
+    once only). Every refusal looks the same whether or not the account exists, and for an
+    officer whichever of password and code was wrong: `auth.invalid_credentials` (401) after
+    the same argon2 work, or `auth.throttled` (429, with the seconds to wait) while the
+    account string waits out the growing delay of its failures or the client address has
+    spent its budget of failures (`_wait_seconds`). Nothing locks an account: its owner
+    gets in once the delay has passed, even while someone else keeps guessing.
 
     Failures are recorded in `session` BEFORE the error is raised: the caller must commit
     the session even when this raises Unauthenticated or TooManyRequests (see
@@ -410,7 +480,10 @@ def login(
     """
     account_scope = _account_scope(kind, login, settings)
     address_scope = _address_scope(client_address)
-    if _throttled(session, scopes=(account_scope, address_scope), at=at, settings=settings):
+    wait = _wait_seconds(
+        session, account_scope=account_scope, address_scope=address_scope, at=at, settings=settings
+    )
+    if wait > 0:
         session.add(
             SecurityEvent(
                 at=at,
@@ -419,22 +492,20 @@ def login(
                 detail=f"account={account_scope.rsplit(':', 1)[1][:16]} address={client_address[:60]}",
             )
         )
-        raise TooManyRequests(
-            "auth.throttled",
-            _throttle_message(settings),
-            retry_after_seconds=settings.login_window_seconds,
-        )
+        raise TooManyRequests("auth.throttled", _throttle_message(wait), retry_after_seconds=wait)
 
     account = _find_account(session, kind, login)
     stored = account.password_hash if account is not None else None
     # verify_password spends the argon2 time for a missing hash too: timing says nothing.
-    if not passwords.verify_password(stored, password):
+    if not passwords.verify_password(stored, password) or not (
+        account is not None and _second_factor_ok(session, account, otp, at=at)
+    ):
         purge_login_failures(session, before=at - timedelta(seconds=settings.login_window_seconds))
         session.add_all(
             [LoginFailure(scope=account_scope, at=at), LoginFailure(scope=address_scope, at=at)]
         )
         session.flush()
-        raise Unauthenticated(*_INVALID_CREDENTIALS)
+        raise Unauthenticated(_INVALID_CREDENTIALS, _INVALID_MESSAGES[kind])
 
     assert account is not None and stored is not None
     if passwords.needs_rehash(stored):

@@ -12,7 +12,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from ..domain import regions
 from ..domain.errors import Conflict, Forbidden, Invalid
 from ..models import Officer
-from . import passwords
+from . import passwords, totp
 from .accounts import Principal
 
 _REGION_LENGTH = 6  # a division code: province, prefecture, county digits (two each)
@@ -78,7 +78,11 @@ def add_officer(
     roles: set[str],
     password: str,
     at: datetime,
+    totp_secret: str | None = None,
 ) -> Officer:
+    """Open an officer account. Its TOTP secret is `totp_secret` (base32, for scripted
+    set-up) or a new random one; the caller shows it to the officer once
+    (`totp.provisioning_uri`)."""
     if not _CODE.match(code):
         raise Invalid("officer.code", "税务人员代码应为2至30位字母、数字", "code")
     if not _REGION.fullmatch(region_code):
@@ -89,6 +93,7 @@ def add_officer(
     if not roles or not roles <= {"reviewer", "initiator"}:
         raise Invalid("officer.roles", "角色应为 reviewer 或 initiator", "role")
     passwords.check_strength(password, avoid=(code,))
+    secret = totp.check_secret(totp_secret) if totp_secret is not None else totp.new_secret()
     if session.execute(select(Officer.id).where(Officer.code == code)).first():
         raise Conflict("officer.exists", "该税务人员代码已存在", "code")
     officer = Officer(
@@ -98,6 +103,7 @@ def add_officer(
         is_reviewer="reviewer" in roles,
         is_initiator="initiator" in roles,
         password_hash=passwords.hash_password(password),
+        totp_secret=secret,
         active=True,
         created_at=at,
     )

@@ -7,6 +7,7 @@ ends, rolled back on any error — so a failed commit surfaces inside the handle
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated
@@ -15,7 +16,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import clock as clocks
-from ..config import Settings
+from ..config import IPNetwork, Settings
 from ..domain.errors import Forbidden, Unauthenticated
 from ..services import accounts
 from ..services.accounts import Principal
@@ -128,5 +129,34 @@ CurrentUnit = Annotated[Principal, Depends(current_unit)]
 CurrentOfficer = Annotated[Principal, Depends(_of_kind("officer"))]
 
 
+#: Longest address kept (an IPv6 address with a zone is under 50 characters).
+MAX_ADDRESS_CHARS = 64
+
+
+def _is_trusted(host: str, proxies: tuple[IPNetwork, ...]) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in network for network in proxies)
+
+
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The address login throttling and the logs know a client by.
+
+    The peer's address, unless the peer is one of SIREFUND_TRUSTED_PROXIES: then the nearest
+    X-Forwarded-For hop that is no trusted proxy (each proxy appends the address it saw, so
+    the hops left of it are what the client claimed and are not believed). From anyone else
+    the header is ignored: a client choosing its own address could take a fresh one for
+    each login attempt. (`serve` runs uvicorn without proxy headers, so the peer is real.)
+    """
+    peer = request.client.host if request.client else "unknown"
+    proxies = get_settings(request).trusted_proxy_networks()
+    if not _is_trusted(peer, proxies):
+        return peer
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for"))
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, proxies):
+            return hop[:MAX_ADDRESS_CHARS]
+    return hops[0][:MAX_ADDRESS_CHARS] if hops else peer

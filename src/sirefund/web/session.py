@@ -32,6 +32,7 @@ def perform_login(
                 kind=credentials.kind,
                 login=credentials.login,
                 password=credentials.password,
+                otp=credentials.otp,
                 client_address=client_address,
                 at=at,
                 settings=settings,

@@ -45,6 +45,9 @@ PhoneText = Annotated[str, Field(max_length=20), AfterValidator(_plain_text)]
 UsernameText = Annotated[str, Field(max_length=40), AfterValidator(_plain_text)]
 LoginText = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_plain_text)]
 PasswordText = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_plain_text)]
+# Not checked for six digits here: a malformed code is refused like a wrong one (401, one
+# message), so its shape tells a guesser nothing the service does not.
+OtpText = Annotated[str, Field(max_length=10), AfterValidator(_plain_text)]
 NewPasswordText = Annotated[
     PasswordText,
     Field(
@@ -90,13 +93,21 @@ class LoginIn(BaseModel):
         {"kind": "person", "login": "420703195803120013", "password": "Hubei-2026-refund"},
         {"kind": "person", "login": "13812341234", "password": "Hubei-2026-refund"},
         {"kind": "unit", "login": "544207030000000001", "password": "Hubei-2026-refund"},
-        {"kind": "officer", "login": "24207030001", "password": "Hubei-2026-refund"},
+        {
+            "kind": "officer",
+            "login": "24207030001",
+            "password": "Hubei-2026-refund",
+            "otp": "492039",
+        },
     )
     kind: AccountKind = Field(description="账户类型：自然人、单位（村组）、税务人员")
     login: LoginText = Field(
         description="自然人：身份证号码、手机号码或用户名；单位：纳税人识别号；税务人员：人员代码"
     )
     password: PasswordText = Field(description="密码")
+    otp: OtpText | None = Field(
+        default=None, description="税务人员：身份验证器 App 显示的6位动态口令（每个只能用一次）"
+    )
 
 
 # --------------------------------------------------------------------------- output types

@@ -42,6 +42,8 @@ REGISTER_FIELDS: dict[ApplicantKind, dict[str, str]] = {
     },
     "unit": {"tax_id": "纳税人识别号", "name": "单位名称", "password": "密码"},
 }
+#: The officers' second factor, the six digits of their authenticator app.
+OTP_LABEL = "动态口令"
 EXPIRED = "页面已过期，请重新提交"
 KIND_MAX_CHARS = 10
 
@@ -117,11 +119,14 @@ async def finish_login(
     """The end of every login form (citizen, unit, officer): the form read into `LoginIn`,
     the anonymous CSRF token checked, then perform_login in a thread. A redirect to
     ``next_url`` with the session cookie, or ``again(status)``: the form with its errors."""
+    labels = {"login": login_label, "password": "密码"}
+    if kind == "officer":
+        labels["otp"] = OTP_LABEL
     credentials = common.form_model(
         form,
         LoginIn,
-        labels={"login": login_label, "password": "密码"},
-        secret_fields=("password",),
+        labels=labels,
+        secret_fields=("password", "otp"),
         given={"kind": kind},
         missing={"login": f"请输入{login_label}", "password": "请输入密码"},
     )
