@@ -68,6 +68,17 @@ def _parser() -> argparse.ArgumentParser:
         help="the officer's TOTP secret (scripted set-up); a new one is made and shown otherwise",
     )
 
+    tp = of_sub.add_parser(
+        "totp", help="give an officer a new TOTP secret (an old database's officers have none)"
+    )
+    tp.add_argument("--code", required=True)
+    tp.add_argument(
+        "--totp-secret",
+        metavar="BASE32",
+        default=None,
+        help="the officer's new TOTP secret (scripted set-up); a new one is made and shown otherwise",
+    )
+
     g = sub.add_parser("generate", help="write deterministic demo import files")
     g.add_argument("--persons", type=int, required=True)
     g.add_argument("--seed", type=int, default=1)
@@ -154,6 +165,44 @@ def cmd_officer_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _os_user() -> str:
+    """Who ran the command, for the security log (the account may have no name in a container)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+def cmd_officer_totp(args: argparse.Namespace) -> int:
+    from .services import officers  # noqa: PLC0415 - lazy: loads the password hashing with them
+
+    settings = load_settings()
+    factory = make_session_factory(_engine(settings))
+    try:
+        with unit_of_work(factory) as session:
+            officer = officers.reset_totp(
+                session,
+                code=args.code,
+                at=SystemClock().now(),
+                actor=f"cli:{_os_user()}",
+                totp_secret=args.totp_secret,
+            )
+            code, secret = officer.code, officer.totp_secret
+    except DomainError as exc:
+        print(f"{exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"officer {code}: TOTP secret replaced")
+    if args.totp_secret is None and secret is not None:
+        _show_totp_secret(secret, code)
+    return 0
+
+
+def cmd_officer(args: argparse.Namespace) -> int:
+    if args.officer_command == "totp":
+        return cmd_officer_totp(args)
+    return cmd_officer_add(args)
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     counts = generate(args.persons, args.seed, args.out, pension_payments=args.pension_payments)
     print(", ".join(f"{name}: {n}" for name, n in counts.items()))
@@ -197,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "db": cmd_db_upgrade,
         "import": cmd_import,
-        "officer": cmd_officer_add,
+        "officer": cmd_officer,
         "generate": cmd_generate,
         "serve": cmd_serve,
         "worker": cmd_worker,

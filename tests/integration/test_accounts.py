@@ -13,8 +13,14 @@ from sqlalchemy.orm import Session
 
 from sirefund.config import Settings
 from sirefund.domain import identity
-from sirefund.domain.errors import Conflict, Invalid, TooManyRequests, Unauthenticated
-from sirefund.models import LoginFailure, Person
+from sirefund.domain.errors import (
+    Conflict,
+    Invalid,
+    NotFound,
+    TooManyRequests,
+    Unauthenticated,
+)
+from sirefund.models import LoginFailure, Person, SecurityEvent
 from sirefund.services import accounts, officers
 from sirefund.services.accounts import (
     AccountKind,
@@ -378,6 +384,62 @@ def test_recording_a_failure_purges_the_expired_failures_of_every_account(
     with pytest.raises(Unauthenticated):
         _login(session, settings, "13800000003", "wrong-password", at=later)
     assert _failures(session) == 2  # only the new failure's two scopes are left
+
+
+def _officer_login(
+    session: Session, settings: Settings, code: str, otp: str, *, at: datetime
+) -> Principal:
+    return accounts.login(
+        session,
+        kind="officer",
+        login=code,
+        password=f.PASSWORD,
+        otp=otp,
+        client_address="192.0.2.9",
+        at=at,
+        settings=settings,
+    )[1]
+
+
+def test_an_officer_without_a_secret_logs_in_with_the_one_totp_reset_gives_and_not_the_old(
+    session: Session, settings: Settings
+) -> None:
+    officer = f.make_officer(session, code="OF9101")
+    officer.totp_secret = None  # as migration 0003 leaves an existing officer
+    new_secret = "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU"
+    at = NOW + timedelta(minutes=1)
+    with pytest.raises(Unauthenticated):
+        _officer_login(session, settings, "OF9101", f.otp(at), at=at)
+
+    officers.reset_totp(session, code="OF9101", at=at, actor="cli:root", totp_secret=new_secret)
+
+    later = at + timedelta(minutes=1)
+    with pytest.raises(Unauthenticated):
+        _officer_login(session, settings, "OF9101", f.otp(later), at=later)
+    principal = _officer_login(
+        session, settings, "OF9101", f.otp(later, secret=new_secret), at=later
+    )
+    assert principal.account_id == officer.id
+    event = session.execute(
+        select(SecurityEvent).where(SecurityEvent.kind == "officer.totp_reset")
+    ).scalar_one()
+    assert event.actor == "cli:root" and "OF9101" in (event.detail or "")
+    assert new_secret not in (event.detail or "")
+
+
+def test_a_totp_reset_forgets_the_last_used_step_and_refuses_an_unknown_officer(
+    session: Session, settings: Settings
+) -> None:
+    officer = f.make_officer(session, code="OF9102")
+    officer.totp_last_step = 10**9  # a step far ahead: no code of the old secret would pass
+    reset = officers.reset_totp(session, code="OF9102", at=NOW, actor="cli:root")
+    assert reset.totp_last_step is None
+    assert reset.totp_secret is not None and reset.totp_secret != f.TOTP_SECRET
+    _officer_login(session, settings, "OF9102", f.otp(NOW, secret=reset.totp_secret), at=NOW)
+
+    with pytest.raises(NotFound) as unknown:
+        officers.reset_totp(session, code="NOBODY", at=NOW, actor="cli:root")
+    assert unknown.value.code == "officer.unknown"
 
 
 # --------------------------------------------------------------------------- the account

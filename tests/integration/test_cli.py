@@ -8,15 +8,19 @@ import io
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyotp
+import pytest
 from sqlalchemy import func, select
 
 from sirefund import cli
-from sirefund.models import Officer, PensionPayment
-from sirefund.services import passwords
-from tests.factories import PASSWORD, resident_id
+from sirefund.config import Settings
+from sirefund.domain.errors import Unauthenticated
+from sirefund.models import Officer, PensionPayment, SecurityEvent
+from sirefund.services import accounts, passwords
+from tests.factories import PASSWORD, TOTP_SECRET, otp, resident_id
 
 SIREFUND = Path(sys.executable).with_name("sirefund")
 HEADER = [
@@ -208,6 +212,71 @@ def test_officer_add_without_a_secret_makes_one_and_prints_its_provisioning_uri(
     assert pyotp.parse_uri(uri).secret == secret
     assert "OF0424" in uri
     assert "\u2588" in out or "\u2580" in out or "\u2584" in out  # the terminal QR code
+
+
+def test_officer_totp_gives_a_new_secret_with_which_the_officer_logs_in_and_not_the_old(
+    db_url, session_factory, monkeypatch, capsys, tmp_path
+):
+    monkeypatch.setenv("SIREFUND_DATABASE_URL", db_url)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
+    argv = ["officer", "add", "--code", "OF0425", "--name", "李审核", "--region", "420700"]
+    assert cli.main([*argv, "--totp-secret", TOTP_SECRET]) == 0
+    capsys.readouterr()
+
+    assert cli.main(["officer", "totp", "--code", "OF0425"]) == 0
+    out = capsys.readouterr().out
+    with session_factory() as s:
+        secret = s.execute(select(Officer.totp_secret).where(Officer.code == "OF0425")).scalar_one()
+    assert secret is not None and secret != TOTP_SECRET
+    uri = next(line.split()[-1] for line in out.splitlines() if "otpauth://" in line)
+    assert pyotp.parse_uri(uri).secret == secret
+    assert "\u2588" in out or "\u2580" in out or "\u2584" in out  # the terminal QR code
+
+    settings = Settings(
+        database_url=db_url, var_dir=tmp_path, secret_key="test-secret-key-0123456789abcdef"
+    )
+    at = datetime.now(UTC)
+    with session_factory() as s:
+        with pytest.raises(Unauthenticated):
+            _officer_login(s, settings, "OF0425", otp(at), at=at)
+        _officer_login(s, settings, "OF0425", otp(at, secret=secret), at=at)
+        events = s.execute(
+            select(SecurityEvent.detail).where(SecurityEvent.kind == "officer.totp_reset")
+        ).scalars()
+        assert all(secret not in (detail or "") for detail in events)
+
+
+def test_officer_totp_takes_a_given_secret_and_refuses_an_unknown_code(
+    db_url, session_factory, monkeypatch, capsys
+):
+    monkeypatch.setenv("SIREFUND_DATABASE_URL", db_url)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
+    argv = ["officer", "add", "--code", "OF0426", "--name", "李审核", "--region", "420700"]
+    assert cli.main(argv) == 0
+    capsys.readouterr()
+
+    assert cli.main(["officer", "totp", "--code", "OF0426", "--totp-secret", TOTP_SECRET]) == 0
+    assert "otpauth://" not in capsys.readouterr().out
+    with session_factory() as s:
+        stored = s.execute(select(Officer.totp_secret).where(Officer.code == "OF0426")).scalar_one()
+    assert stored == TOTP_SECRET
+
+    assert cli.main(["officer", "totp", "--code", "NOBODY"]) == 1
+    err = capsys.readouterr().err
+    assert "officer.unknown" in err and "未找到该税务人员" in err
+
+
+def _officer_login(s, settings, code, code_now, *, at):
+    return accounts.login(
+        s,
+        kind="officer",
+        login=code,
+        password=PASSWORD,
+        otp=code_now,
+        client_address="192.0.2.9",
+        at=at,
+        settings=settings,
+    )
 
 
 def test_db_upgrade_creates_the_schema_of_an_empty_database_and_is_idempotent(tmp_path):

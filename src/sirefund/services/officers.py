@@ -10,8 +10,8 @@ from sqlalchemy import ColumnElement, and_, false, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ..domain import regions
-from ..domain.errors import Conflict, Forbidden, Invalid
-from ..models import Officer
+from ..domain.errors import Conflict, Forbidden, Invalid, NotFound
+from ..models import Officer, SecurityEvent
 from . import passwords, totp
 from .accounts import Principal
 
@@ -108,5 +108,31 @@ def add_officer(
         created_at=at,
     )
     session.add(officer)
+    session.flush()
+    return officer
+
+
+def reset_totp(
+    session: Session, *, code: str, at: datetime, actor: str, totp_secret: str | None = None
+) -> Officer:
+    """Give an officer a new TOTP secret: `totp_secret` (base32, scripted) or a new random one
+    that the caller shows once. An officer of a database older than TOTP has none and cannot
+    log in until this is run; a lost phone is the other reason. The last used step is
+    forgotten (codes of the new secret start afresh) and the reset is recorded, without the
+    secret; `officer.unknown` when no officer has `code`."""
+    secret = totp.check_secret(totp_secret) if totp_secret is not None else totp.new_secret()
+    officer = session.execute(select(Officer).where(Officer.code == code)).scalar_one_or_none()
+    if officer is None:
+        raise NotFound("officer.unknown", "未找到该税务人员代码", "code")
+    officer.totp_secret = secret
+    officer.totp_last_step = None
+    session.add(
+        SecurityEvent(
+            at=at,
+            kind="officer.totp_reset",
+            actor=actor[:60],
+            detail=f"officer={officer.code} given={'yes' if totp_secret is not None else 'no'}",
+        )
+    )
     session.flush()
     return officer
