@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     login_max_delay_seconds: int = 300
     login_address_max_failures: int = 20
     login_window_seconds: int = 900
+    # Registration (services/accounts.py `count_registration_attempt`): one client address may
+    # try `register_address_max_attempts` registrations, successful or not, in
+    # `register_window_seconds`, so that guessing who is on record does not scale.
+    register_address_max_attempts: int = 10
+    register_window_seconds: int = 900
     # Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For is
     # believed; from anyone else the header is ignored (web/deps.py `client_address`).
     trusted_proxies: str = ""

@@ -134,7 +134,8 @@ class AuthSession(Base):
 
 
 class LoginFailure(Base):
-    """Failed logins, for throttling per account and per client address."""
+    """Failed logins, for throttling per account and per client address; and registration
+    attempts per client address (scope "reg:addr:<ip>"), throttled alike."""
 
     __tablename__ = "login_failures"
     id: Mapped[int] = mapped_column(Id, primary_key=True)

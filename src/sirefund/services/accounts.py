@@ -420,10 +420,10 @@ def _find_account(
     return officer if officer is not None and officer.active else None
 
 
-def _throttle_message(wait_seconds: int) -> str:
+def _throttle_message(wait_seconds: int, *, reason: str = "登录失败次数过多") -> str:
     if wait_seconds < _MINUTE:
-        return f"登录失败次数过多，请{wait_seconds}秒后再试"
-    return f"登录失败次数过多，请{math.ceil(wait_seconds / _MINUTE)}分钟后再试"
+        return f"{reason}，请{wait_seconds}秒后再试"
+    return f"{reason}，请{math.ceil(wait_seconds / _MINUTE)}分钟后再试"
 
 
 def _second_factor_ok(
@@ -500,7 +500,7 @@ def login(
     if not passwords.verify_password(stored, password) or not (
         account is not None and _second_factor_ok(session, account, otp, at=at)
     ):
-        purge_login_failures(session, before=at - timedelta(seconds=settings.login_window_seconds))
+        purge_login_failures(session, before=at - _longest_window(settings))
         session.add_all(
             [LoginFailure(scope=account_scope, at=at), LoginFailure(scope=address_scope, at=at)]
         )
@@ -521,10 +521,54 @@ def login(
     return token, principal
 
 
+def count_registration_attempt(
+    session: Session, *, client_address: str, at: datetime, settings: Settings
+) -> None:
+    """Count one registration attempt of this client address, or refuse it with
+    `register.too_frequent` (429, with the seconds until its oldest attempt leaves the window)
+    once the address has made `register_address_max_attempts` in `register_window_seconds`.
+
+    Every attempt counts, successful or not: what is slowed down is trying IDs, names and tax
+    IDs to learn who is on record. The attempts are rows of the login throttle's table under
+    their own scope. Call it in a transaction of its own, committed before the registration,
+    so that a refused registration still counts (web/session.py `count_registration`)."""
+    scope = f"reg:{_address_scope(client_address)}"[:100]
+    window = timedelta(seconds=settings.register_window_seconds)
+    attempts, first = session.execute(
+        select(func.count(), func.min(LoginFailure.at)).where(
+            LoginFailure.scope == scope, LoginFailure.at > at - window
+        )
+    ).one()
+    if attempts >= settings.register_address_max_attempts:
+        wait = max(1, math.ceil((as_utc(first) + window - at).total_seconds()))
+        session.add(
+            SecurityEvent(
+                at=at,
+                kind="register.throttled",
+                actor="anonymous",
+                detail=f"address={client_address[:60]}",
+            )
+        )
+        raise TooManyRequests(
+            "register.too_frequent",
+            _throttle_message(wait, reason="注册尝试过于频繁"),
+            retry_after_seconds=wait,
+        )
+    purge_login_failures(session, before=at - _longest_window(settings))
+    session.add(LoginFailure(scope=scope, at=at))
+    session.flush()
+
+
+def _longest_window(settings: Settings) -> timedelta:
+    """What the throttle table must keep: the longer of the login and registration windows."""
+    return timedelta(seconds=max(settings.login_window_seconds, settings.register_window_seconds))
+
+
 def purge_login_failures(session: Session, *, before: datetime) -> int:
     """Drop the failures of every scope made at or before `before` (the start of the throttle
-    window), which no longer count. `login` calls it whenever it records a failure, so the
-    table holds about one window of failures and needs no separate clean-up job."""
+    window), which no longer count. `login` and `count_registration_attempt` call it whenever
+    they record a row, so the table holds about one window of rows and needs no separate
+    clean-up job."""
     return _rows_changed(
         session,
         delete(LoginFailure)

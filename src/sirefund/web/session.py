@@ -1,6 +1,7 @@
 """The browser session: the login transaction and the session cookie, shared by the API
 (POST /sessions, DELETE /sessions/current) and the login pages, so a form login and an API
-login are throttled and recorded alike and set the very same cookie.
+login are throttled and recorded alike and set the very same cookie; and the count of
+registration attempts, throttled alike by the API and the registration pages.
 """
 
 from __future__ import annotations
@@ -40,6 +41,22 @@ def perform_login(
         except DomainError as exc:
             refused = exc
     raise refused
+
+
+def count_registration(db: Db, *, client_address: str, at: datetime, settings: Settings) -> None:
+    """Count a registration attempt of this address in a transaction of its own, committed
+    before the registration runs so that a refused one counts too; TooManyRequests (429) once
+    the address has spent its budget. Shared by the API and the registration pages."""
+    refused: DomainError | None = None
+    with db.begin() as session:
+        try:
+            accounts.count_registration_attempt(
+                session, client_address=client_address, at=at, settings=settings
+            )
+        except DomainError as exc:
+            refused = exc  # committed all the same: the refusal is in the security log
+    if refused is not None:
+        raise refused
 
 
 def end_session(db: Db, *, principal: Principal, at: datetime) -> None:

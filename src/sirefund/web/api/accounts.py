@@ -14,7 +14,13 @@ from fastapi import APIRouter, Request, Response, status
 from ...services import accounts
 from ..deps import AppSettings, Clock, CurrentPrincipal, DbSession, client_address
 from ..errors import error_responses
-from ..session import clear_session_cookie, end_session, perform_login, set_session_cookie
+from ..session import (
+    clear_session_cookie,
+    count_registration,
+    end_session,
+    perform_login,
+    set_session_cookie,
+)
 from .accounts_schemas import (
     LoginIn,
     MeOut,
@@ -36,11 +42,17 @@ router = APIRouter(tags=["accounts"])
     status_code=status.HTTP_201_CREATED,
     response_model=PersonOut,
     summary="自然人注册",
-    responses=error_responses(409, 413, 422),
+    responses=error_responses(409, 413, 422, 429),
 )
-def register_person(body: RegisterPersonIn, db: DbSession, clock: Clock) -> PersonOut:
+def register_person(
+    body: RegisterPersonIn, request: Request, db: DbSession, clock: Clock, settings: AppSettings
+) -> PersonOut:
     """Register a person. When the system already knows the ID number (from imported
-    payments) the name must match it; an unknown ID creates the person."""
+    payments) the name must match it; an unknown ID creates the person. One client address
+    may try so many registrations per window (429 `register.too_frequent` beyond)."""
+    count_registration(
+        db, client_address=client_address(request), at=clock.now(), settings=settings
+    )
     with db.begin() as session:
         person = accounts.register_person(
             session, **body.model_dump(), at=clock.now(), today=clock.today()
@@ -53,10 +65,16 @@ def register_person(body: RegisterPersonIn, db: DbSession, clock: Clock) -> Pers
     status_code=status.HTTP_201_CREATED,
     response_model=UnitOut,
     summary="单位（村组）注册",
-    responses=error_responses(409, 413, 422),
+    responses=error_responses(409, 413, 422, 429),
 )
-def register_unit(body: RegisterUnitIn, db: DbSession, clock: Clock) -> UnitOut:
-    """Register a unit known from imported unit payments; the name must match its tax ID."""
+def register_unit(
+    body: RegisterUnitIn, request: Request, db: DbSession, clock: Clock, settings: AppSettings
+) -> UnitOut:
+    """Register a unit known from imported unit payments; the name must match its tax ID.
+    Throttled per client address like a person's registration."""
+    count_registration(
+        db, client_address=client_address(request), at=clock.now(), settings=settings
+    )
     with db.begin() as session:
         unit = accounts.register_unit(session, **body.model_dump(), at=clock.now())
         return UnitOut.model_validate(unit, from_attributes=True)

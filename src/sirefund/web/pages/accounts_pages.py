@@ -22,7 +22,13 @@ from ...services import accounts
 from ...services.accounts import AccountKind, Principal
 from .. import deps
 from ..api.accounts_schemas import LoginIn, RegisterPersonIn, RegisterUnitIn
-from ..session import clear_session_cookie, end_session, perform_login, set_session_cookie
+from ..session import (
+    clear_session_cookie,
+    count_registration,
+    end_session,
+    perform_login,
+    set_session_cookie,
+)
 from . import common, guard
 from .common import Form
 
@@ -148,11 +154,7 @@ async def finish_login(
             settings=settings,
         )
     except TooManyRequests as exc:
-        form.errors["_form"] = exc.message
-        response = again(exc.status)
-        if exc.retry_after_seconds:
-            response.headers["Retry-After"] = str(exc.retry_after_seconds)
-        return response
+        return _too_many(again, form, exc)
     except DomainError as exc:
         # One answer for a wrong password and an unknown account: shown under the password.
         form.fail(exc, default_field="password", aliases={"kind": "_form"})
@@ -164,6 +166,15 @@ async def finish_login(
 
 
 # --------------------------------------------------------------------------- registration
+
+
+def _too_many(again: Callable[[int], Response], form: Form, exc: TooManyRequests) -> Response:
+    """The form again with the throttle's message above it, 429 with Retry-After."""
+    form.errors["_form"] = exc.message
+    response = again(exc.status)
+    if exc.retry_after_seconds:
+        response.headers["Retry-After"] = str(exc.retry_after_seconds)
+    return response
 
 
 def register_context(*, kind: ApplicantKind, form: Form | None = None) -> dict[str, Any]:
@@ -229,8 +240,19 @@ async def do_register(
         else:
             accounts.register_unit(session, **registration.model_dump(), at=clock.now())
 
+    db = deps.get_db(request)
     try:
-        await common.in_transaction(deps.get_db(request), work)
+        await run_in_threadpool(
+            count_registration,
+            db,
+            client_address=deps.client_address(request),
+            at=clock.now(),
+            settings=deps.get_settings(request),
+        )
+    except TooManyRequests as exc:
+        return _too_many(again, form, exc)
+    try:
+        await common.in_transaction(db, work)
     except DomainError as exc:
         form.fail(exc)
         if exc.field == "password":
