@@ -386,6 +386,31 @@ def test_recording_a_failure_purges_the_expired_failures_of_every_account(
     assert _failures(session) == 2  # only the new failure's two scopes are left
 
 
+def test_an_address_may_try_ten_registrations_in_the_window_then_waits_for_its_oldest(
+    session: Session, settings: Settings
+) -> None:
+    def attempt(address: str, at: datetime) -> None:
+        accounts.count_registration_attempt(
+            session, client_address=address, at=at, settings=settings
+        )
+
+    for n in range(settings.register_address_max_attempts):
+        attempt("203.0.113.5", NOW + timedelta(seconds=n))
+    later = NOW + timedelta(seconds=60)
+    with pytest.raises(TooManyRequests) as throttled:
+        attempt("203.0.113.5", later)
+    assert throttled.value.code == "register.too_frequent"
+    assert throttled.value.retry_after_seconds == settings.register_window_seconds - 60
+    attempt("198.51.100.5", later)  # another address has its own budget
+    # A login failure's purge keeps what the registration window still counts.
+    settings.login_window_seconds = 60
+    with pytest.raises(Unauthenticated):
+        _login(session, settings, "13800000009", "wrong-password", at=later)
+    with pytest.raises(TooManyRequests):
+        attempt("203.0.113.5", later)
+    attempt("203.0.113.5", NOW + timedelta(seconds=settings.register_window_seconds))
+
+
 def _officer_login(
     session: Session, settings: Settings, code: str, otp: str, *, at: datetime
 ) -> Principal:

@@ -523,6 +523,57 @@ def test_x_forwarded_for_is_believed_from_a_trusted_proxy_only_for_the_hop_it_ad
     assert "addr:10.1.2.3" not in scopes
 
 
+def _unknown_unit(client: TestClient, forwarded_for: str | None = None) -> int:
+    """A registration attempt of a unit that is not on record (refused at once: 422)."""
+    r = client.post(
+        f"{API}/register/unit",
+        json={"tax_id": "91420700MA4KXXXX0X", "name": "无此村", "password": NEW_PASSWORD},
+        headers={"X-Forwarded-For": forwarded_for} if forwarded_for else None,
+    )
+    return r.status_code
+
+
+def test_the_eleventh_registration_from_one_address_in_the_window_is_throttled(
+    client, app, settings, clock
+):
+    assert (settings.register_address_max_attempts, settings.register_window_seconds) == (10, 900)
+    with _other_address(app, "203.0.113.90") as attacker:
+        codes = [_unknown_unit(attacker) for _ in range(9)]
+        clock.advance(seconds=100)
+        # Persons and units share the address's budget.
+        codes.append(_register(attacker).status_code)
+        throttled = _register(attacker, id_number=resident_id())
+        assert codes == [422] * 9 + [201]
+        assert throttled.status_code == 429
+        assert throttled.json() == {
+            "error": {
+                "code": "register.too_frequent",
+                "message": "注册尝试过于频繁，请14分钟后再试",  # 800 s
+                "field": None,
+            }
+        }
+        assert throttled.headers["retry-after"] == "800"  # the oldest attempt leaves then
+        assert _unknown_unit(attacker) == 429
+        # Another address is not affected.
+        assert _unknown_unit(client) == 422
+        # Once the oldest attempts have left the window, the address may try again.
+        clock.advance(seconds=800)
+        assert _unknown_unit(attacker) == 422
+
+
+def test_rotating_x_forwarded_for_does_not_escape_the_registration_budget(
+    app, session_factory, settings
+):
+    with _other_address(app, "203.0.113.91") as attacker:
+        codes = [_unknown_unit(attacker, f"198.51.100.{n}") for n in range(12)]
+    assert codes == [422] * 10 + [429, 429]
+    with session_factory() as s:
+        scopes = {f.scope for f in s.execute(select(LoginFailure)).scalars()}
+        events = [e.kind for e in s.execute(select(SecurityEvent)).scalars()]
+    assert scopes == {"reg:addr:203.0.113.91"}
+    assert events == ["register.throttled", "register.throttled"]
+
+
 def test_a_trusted_proxies_setting_that_is_no_address_list_is_refused():
     with pytest.raises(ValueError, match="trusted_proxies"):
         Settings(trusted_proxies="10.0.0.0/8, proxy.internal")

@@ -438,6 +438,31 @@ def test_a_unit_registers_with_its_tax_id(client, seed):
     assert r.status_code == 303
 
 
+def test_the_registration_forms_of_pc_and_phone_share_the_addresss_budget_of_attempts(
+    client, settings
+):
+    settings.register_address_max_attempts = 3
+    codes = []
+    for path in ("/etax/register", "/m/register", "/etax/register", "/m/register"):
+        token = _login_form(client, path)
+        r = client.post(
+            path,
+            data={
+                "csrf_token": token,
+                "kind": "unit",
+                "tax_id": "91420700MA4KXXXX0X",
+                "name": "无此村",
+                "password": "Hubei-2026-refund",
+                "password_confirm": "Hubei-2026-refund",
+            },
+        )
+        codes.append(r.status_code)
+    assert codes == [422, 422, 422, 429]
+    assert "注册尝试过于频繁" in form_alert(r.text)
+    assert r.headers["retry-after"] == str(settings.register_window_seconds)
+    assert 'value="无此村"' in tag(r.text, "f-name")
+
+
 # --------------------------------------------------------------------------- CSRF on every form
 
 
