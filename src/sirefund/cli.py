@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from . import imports, logsafe, migrate
 from .clock import SystemClock
@@ -18,6 +19,7 @@ from .config import Settings, load_settings
 from .db import make_engine, make_session_factory, unit_of_work
 from .domain.errors import DomainError
 from .generate import generate
+from .models import Officer
 from .services import totp
 
 #: Exit status of a command interrupted with Ctrl-C (128 + SIGINT), as shells report it.
@@ -136,33 +138,45 @@ def _show_totp_secret(secret: str, officer_code: str) -> None:
     print(f"URI:  {uri}")
 
 
-def cmd_officer_add(args: argparse.Namespace) -> int:
-    from .services import officers  # noqa: PLC0415 - lazy: password hashing loads argon2
-
-    settings = load_settings()
-    password = _read_password()
-    roles = set(args.role or ["reviewer"])
-    factory = make_session_factory(_engine(settings))
+def _officer_command(
+    args: argparse.Namespace, change: Callable[[Session], Officer], *, done: str
+) -> int:
+    """Run `change` (a use case on one officer) in its own transaction; print `done`, and the
+    new TOTP secret when the command made one (no --totp-secret given); exit 1 with the
+    Chinese reason on a refusal."""
+    factory = make_session_factory(_engine(load_settings()))
     try:
         with unit_of_work(factory) as session:
-            officer = officers.add_officer(
-                session,
-                code=args.code,
-                name=args.name,
-                region_code=args.region,
-                roles=roles,
-                password=password,
-                at=SystemClock().now(),
-                totp_secret=args.totp_secret,
-            )
+            officer = change(session)
             code, secret = officer.code, officer.totp_secret
     except DomainError as exc:
         print(f"{exc.code}: {exc.message}", file=sys.stderr)
         return 1
-    print(f"officer {code} created")
+    print(f"officer {code} {done}")
     if args.totp_secret is None and secret is not None:
         _show_totp_secret(secret, code)
     return 0
+
+
+def cmd_officer_add(args: argparse.Namespace) -> int:
+    from .services import officers  # noqa: PLC0415 - lazy: password hashing loads argon2
+
+    password = _read_password()
+    roles = set(args.role or ["reviewer"])
+    return _officer_command(
+        args,
+        lambda session: officers.add_officer(
+            session,
+            code=args.code,
+            name=args.name,
+            region_code=args.region,
+            roles=roles,
+            password=password,
+            at=SystemClock().now(),
+            totp_secret=args.totp_secret,
+        ),
+        done="created",
+    )
 
 
 def _os_user() -> str:
@@ -174,27 +188,19 @@ def _os_user() -> str:
 
 
 def cmd_officer_totp(args: argparse.Namespace) -> int:
-    from .services import officers  # noqa: PLC0415 - lazy: loads the password hashing with them
+    from .services import officers  # noqa: PLC0415 - lazy: password hashing loads argon2
 
-    settings = load_settings()
-    factory = make_session_factory(_engine(settings))
-    try:
-        with unit_of_work(factory) as session:
-            officer = officers.reset_totp(
-                session,
-                code=args.code,
-                at=SystemClock().now(),
-                actor=f"cli:{_os_user()}",
-                totp_secret=args.totp_secret,
-            )
-            code, secret = officer.code, officer.totp_secret
-    except DomainError as exc:
-        print(f"{exc.code}: {exc.message}", file=sys.stderr)
-        return 1
-    print(f"officer {code}: TOTP secret replaced")
-    if args.totp_secret is None and secret is not None:
-        _show_totp_secret(secret, code)
-    return 0
+    return _officer_command(
+        args,
+        lambda session: officers.reset_totp(
+            session,
+            code=args.code,
+            at=SystemClock().now(),
+            actor=f"cli:{_os_user()}",
+            totp_secret=args.totp_secret,
+        ),
+        done="TOTP secret replaced",
+    )
 
 
 def cmd_officer(args: argparse.Namespace) -> int:
