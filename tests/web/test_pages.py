@@ -700,6 +700,17 @@ def test_someone_elses_payment_cannot_be_applied_for_from_the_page(
 # --------------------------------------------------------------------------- PC unit
 
 
+# A 退费 dialog every field of which is right; a test names only what it is about.
+GOOD_BATCH_DIALOG = {
+    "payment_month": "1",
+    "bank_account_no": GOOD_CARD,
+    "bank_account_type": "bank_card",
+    "contact_name": "王会计",
+    "contact_phone": "13812345678",
+    "bank_category": "103",
+}
+
+
 def _refund_post(client, csrf, unit, follow_redirects=True, **data):
     return client.post(
         f"/etax/unit/payments/{unit['payment']}/refund",
@@ -808,13 +819,8 @@ def test_saving_makes_one_batch_then_progress_drilldown_and_batch_cancel(
         unit,
         op="save",
         chosen=unit["lines"][:2],
-        payment_month="1",
-        bank_account_no=GOOD_CARD,
+        **GOOD_BATCH_DIALOG,
         bank_account_name="新庙村村民委员会",
-        bank_account_type="bank_card",
-        contact_name="王会计",
-        contact_phone="13812345678",
-        bank_category="103",
         follow_redirects=False,
     )
     assert r.status_code == 303 and r.headers["location"].startswith(
@@ -1383,13 +1389,8 @@ def test_the_unit_progress_can_be_narrowed_to_the_checked_payments(client, brows
         unit,
         op="save",
         chosen=unit["lines"][:1],
-        payment_month="1",
-        bank_account_no=GOOD_CARD,
+        **GOOD_BATCH_DIALOG,
         bank_account_name="村委会",
-        bank_account_type="bank_card",
-        contact_name="王会计",
-        contact_phone="13812345678",
-        bank_category="103",
     )
     page = client.get(f"/etax/unit/progress?payment={unit['payment']}").text
     assert "仅显示所勾选缴费记录的退费进度" in page
