@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,6 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
-from swagger_ui_bundle import swagger_ui_path
 
 from ..clock import SystemClock
 from ..config import Settings
@@ -31,6 +31,9 @@ from .pages import officer as pages_officer
 from .security_headers import SecurityHeadersMiddleware
 
 STATIC_DIR = Path(__file__).parent / "static"
+# Swagger UI 5 (it reads OpenAPI 3.1, which FastAPI writes; the UI 4 of swagger-ui-bundle
+# could not) as the fastapi-offline package ships it.
+SWAGGER_UI_DIR = Path(str(importlib.resources.files("fastapi_offline") / "static"))
 API_PREFIX = "/api/v1"
 SWAGGER_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
@@ -89,7 +92,7 @@ def create_app(
         description="湖北省电子税务局 城乡居民社会保险费退费 API（养老、村组、医疗）。"
         '金额为两位小数的元字符串，如 "350.00"；错误格式见 `Error`。',
         openapi_tags=OPENAPI_TAGS,
-        # Served below from the swagger-ui-bundle package: pages use no CDN.
+        # Served below from the fastapi-offline package (Swagger UI 5): pages use no CDN.
         docs_url=None,
         redoc_url=None,
     )
@@ -117,7 +120,7 @@ def create_app(
     for module in (pages_etax, pages_mobile, pages_officer):
         app.include_router(module.router)
 
-    app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+    app.mount("/static/swagger-ui", StaticFiles(directory=SWAGGER_UI_DIR), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/docs", include_in_schema=False)
@@ -127,7 +130,7 @@ def create_app(
             title="sirefund API 文档",
             swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
             swagger_css_url="/static/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+            swagger_favicon_url="/static/swagger-ui/favicon.png",
         )
         # Swagger UI starts from an inline script and styles itself inline; still nothing
         # from another site.
