@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from . import workflow
 from .errors import Invalid
 
 
@@ -137,3 +138,56 @@ def check_medical_reason(code: str, text: str | None) -> tuple[str, str]:
     if code == "other" and not text:
         raise Invalid("reason.text_required", "退费理由选择“其他”时请填写说明", "reason_text")
     return code, text
+
+
+# --------------------------------------------------------------------------- why not refundable
+# Every payment that cannot be refunded says why, on the list itself (issue 10): the words a
+# person reads next to the greyed-out line, before trying to submit it.
+
+ARRIVED_REASON = "已到账 — 请到办税服务厅办理"
+NORMAL_UNIT_PAYMENT_REASON = "正常缴费 — 不能由村组退费，未到账的由本人申请"
+ALL_PERSONS_APPLIED_REASON = "人员均已申请退费"
+
+
+def _application_reason(
+    application_status: str | None, kind: workflow.ApplicationKind
+) -> str | None:
+    """An active application speaks for the payment: its own 退费状态 (已申请, 人社退费中, …)."""
+    if application_status is not None and workflow.is_active(application_status):
+        return workflow.labels(application_status, kind).refund_status
+    return None
+
+
+def pension_not_refundable_reason(
+    arrival_status: str, application_status: str | None
+) -> str | None:
+    """Why a person cannot apply for this pension payment now; None when they can."""
+    reason = _application_reason(application_status, workflow.ApplicationKind.PENSION)
+    if reason is not None:
+        return reason
+    if ArrivalStatus(arrival_status) == ArrivalStatus.ARRIVED:
+        return ARRIVED_REASON
+    return None
+
+
+def medical_not_refundable_reason(application_status: str | None) -> str | None:
+    """Why a person cannot apply for this medical payment now; None when they can."""
+    return _application_reason(application_status, workflow.ApplicationKind.MEDICAL)
+
+
+def unit_payment_not_refundable_reason(payment_type: str, refunding: int, paid: int) -> str | None:
+    """Why a unit cannot refund this payment now; None when some person of it is left."""
+    if not unit_type_refundable(payment_type):
+        return NORMAL_UNIT_PAYMENT_REASON
+    if refunding >= paid:
+        return ALL_PERSONS_APPLIED_REASON
+    return None
+
+
+def unit_line_not_refundable_reason(
+    payment_type: str, application_status: str | None
+) -> str | None:
+    """Why one person of a unit payment cannot be chosen; None when they can."""
+    if not unit_type_refundable(payment_type):
+        return NORMAL_UNIT_PAYMENT_REASON
+    return _application_reason(application_status, workflow.ApplicationKind.UNIT_PENSION)

@@ -120,6 +120,7 @@ class PaymentRow:
     payment_date: date
     insurance_year: int
     refundable: bool
+    not_refundable_reason: str | None  # why not, in words (None when refundable)
     application_id: int | None
     status: ApplicationStatus | None
 
@@ -139,6 +140,7 @@ class PaymentList:
     items: list[PaymentRow]
     payer_name: str = ""
     id_number_masked: str = ""
+    insurance_years: list[int] = field(default_factory=list)  # the years that have payments
 
 
 @dataclass(frozen=True)
@@ -256,6 +258,7 @@ def _payment_row(pay: MedicalPayment, app: Application | None) -> PaymentRow:
         payment_date=pay.payment_date,
         insurance_year=pay.insurance_year,
         refundable=not (app is not None and workflow.is_active(app.status)),
+        not_refundable_reason=rules.medical_not_refundable_reason(app.status if app else None),
         application_id=app.id if app else None,
         status=ApplicationStatus(app.status) if app else None,
     )
@@ -275,14 +278,31 @@ def list_payments(
     Years before 2023 -> 422 ``medical.year_unsupported``. Several registrations and none
     chosen -> 422 ``medical.registration_required``; a registration that is not the
     person's -> 404. A person without any registration gets an empty list.
+    ``insurance_years`` lists the years of the registration that have payments (newest
+    first); with no year asked, the query opens on the newest of them (an empty current year
+    would hide the payments a person came for), else on the current one.
     """
-    year = _year(insurance_year, today)
+    if insurance_year is not None:
+        years.check_medical_insurance_year(insurance_year)
     reg = _choose_registration(session, person_id=person_id, registration_id=registration_id)
     person = session.get(Person, person_id)
     payer_name = person.name if person else ""
     masked = identity.mask_id_number(person.id_number) if person else ""
     if reg is None:
-        return PaymentList(year, None, [], payer_name, masked)
+        return PaymentList(_year(insurance_year, today), None, [], payer_name, masked)
+    with_payments = [
+        y
+        for y in session.execute(
+            select(MedicalPayment.insurance_year)
+            .where(MedicalPayment.registration_id == reg.registration_id)
+            .distinct()
+            .order_by(MedicalPayment.insurance_year.desc())
+        ).scalars()
+        if y >= years.MIN_MEDICAL_INSURANCE_YEAR
+    ]
+    if insurance_year is None and with_payments:
+        insurance_year = with_payments[0]
+    year = _year(insurance_year, today)
     payments = list(
         session.execute(
             select(MedicalPayment)
@@ -297,7 +317,7 @@ def list_payments(
     )
     apps = _latest_applications(session, [p.payment_id for p in payments])
     items = [_payment_row(p, apps.get(p.payment_id)) for p in payments]
-    return PaymentList(year, registration_view(reg), items, payer_name, masked)
+    return PaymentList(year, registration_view(reg), items, payer_name, masked, with_payments)
 
 
 # --------------------------------------------------------------------------- views

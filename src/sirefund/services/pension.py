@@ -87,6 +87,7 @@ class PaymentLine:
 
     payment: PaymentView
     refundable: bool
+    not_refundable_reason: str | None  # why not, in words (None when refundable)
     application_id: int | None
     application_status: ApplicationStatus | None
     cancellable: bool
@@ -99,7 +100,12 @@ class PaymentLine:
 
 
 def payments(
-    session: Session, *, person_id: int, year: int | None = None, state: PensionState = "all"
+    session: Session,
+    *,
+    person_id: int,
+    year: int | None = None,
+    state: PensionState = "all",
+    arrival: ArrivalStatus | None = None,
 ) -> list[PaymentLine]:
     """The person's pension payments of 缴费年度 `year` (all years when None), by period.
 
@@ -111,7 +117,9 @@ def payments(
     person = session.get(Person, person_id)
     if person is None:
         return []
-    rows = queries.pension_payments_for_person(session, person_id=person_id, year=year, state=state)
+    rows = queries.pension_payments_for_person(
+        session, person_id=person_id, year=year, state=state, arrival=arrival
+    )
     pending = [
         r.application_id for r in rows if r.application_status == ApplicationStatus.PENDING_REVIEW
     ]
@@ -135,6 +143,9 @@ def _line(row: PensionPaymentRow, name: str, masked: str, cancellable: bool) -> 
     return PaymentLine(
         payment=payment_view(row),
         refundable=row.refundable,
+        not_refundable_reason=rules.pension_not_refundable_reason(
+            row.arrival_status, row.application_status
+        ),
         application_id=row.application_id if shown else None,
         application_status=ApplicationStatus(status) if shown and status else None,
         cancellable=cancellable,

@@ -47,7 +47,7 @@ class PensionPaymentRow:
 
 
 @lru_cache(maxsize=32)
-def _pension_sql(placeholder: str, with_year: bool, state: str) -> str:
+def _pension_sql(placeholder: str, with_year: bool, state: str, with_arrival: bool = False) -> str:
     """The statement, per driver placeholder style, year filter and state.
 
     The join picks the payment's active application, else its latest: a correlated subquery
@@ -59,6 +59,8 @@ def _pension_sql(placeholder: str, with_year: bool, state: str) -> str:
     where = [f"p.person_id = {placeholder}"]
     if with_year:
         where.append(f"p.payment_year = {placeholder}")
+    if with_arrival:
+        where.append(f"p.arrival_status = {placeholder}")
     if state == "refundable":
         where.append(
             f"p.arrival_status <> '{_ARRIVED}' AND (a.id IS NULL OR a.status NOT IN ({active}))"
@@ -84,12 +86,18 @@ def _as_date(value: date | str) -> date:
 
 
 def pension_payments_for_person(
-    session: Session, *, person_id: int, year: int | None, state: PensionState = "all"
+    session: Session,
+    *,
+    person_id: int,
+    year: int | None,
+    state: PensionState = "all",
+    arrival: ArrivalStatus | None = None,
 ) -> list[PensionPaymentRow]:
     """The person's pension payments of ``year`` (every year when None), by period start.
 
     ``state``: ``all``; ``refundable`` (the person may apply now); ``applied`` (an active
-    application exists). One statement over the (person_id, payment_year) index.
+    application exists); ``arrival``: only payments of that 到账状态 (the manual's 未到账 /
+    异常 filter). One statement over the (person_id, payment_year) index.
 
     It runs on the session's own connection and transaction, at the driver level: this is the
     query behind every pension screen, and the ORM's per-execution cost is several times the
@@ -99,8 +107,10 @@ def pension_payments_for_person(
         raise Invalid("state.unknown", "查询状态应为 all、refundable 或 applied", "state")
     connection = session.connection()
     placeholder = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    sql = _pension_sql(placeholder, year is not None, state)
-    params = (person_id,) if year is None else (person_id, year)
+    sql = _pension_sql(placeholder, year is not None, state, arrival is not None)
+    params: tuple[object, ...] = (person_id,) if year is None else (person_id, year)
+    if arrival is not None:
+        params += (ArrivalStatus(arrival).value,)
     cursor = connection.connection.cursor()
     try:
         cursor.execute(sql, params)

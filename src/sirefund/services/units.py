@@ -84,6 +84,7 @@ class UnitPaymentView:
     period_end: date
     declaration_channel: str
     refundable: bool  # the type allows it and someone is left to refund
+    not_refundable_reason: str | None  # why not, in words (None when refundable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,7 @@ class PersonLine:
     period_start: date
     period_end: date
     refundable: bool
+    not_refundable_reason: str | None
     application_id: int | None
     application_status: ApplicationStatus | None
 
@@ -176,6 +178,9 @@ def _payment_view(
         period_end=up.period_end,
         declaration_channel=up.declaration_channel,
         refundable=rules.unit_type_refundable(up.payment_type) and refunding < paid,
+        not_refundable_reason=rules.unit_payment_not_refundable_reason(
+            up.payment_type, refunding, paid
+        ),
     )
 
 
@@ -297,6 +302,7 @@ def list_persons(
             period_start=up.period_start,
             period_end=up.period_end,
             refundable=type_refundable and app_id is None,
+            not_refundable_reason=rules.unit_line_not_refundable_reason(up.payment_type, status),
             application_id=app_id,
             application_status=ApplicationStatus(status) if status else None,
         )

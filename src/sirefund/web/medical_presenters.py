@@ -40,6 +40,7 @@ def payment(row: PaymentRow) -> dict[str, Any]:
         "registration_id": row.registration_id,
         "refund_amount": format_yuan(row.refund_amount_fen),
         "refundable": row.refundable,
+        "not_refundable_reason": row.not_refundable_reason,
         "application_id": row.application_id,
         "status": row.status.value if row.status else None,
         "refund_status_label": labels.refund_status,

@@ -42,6 +42,7 @@ def pension_line(line: PaymentLine) -> dict[str, Any]:
     return {
         **pension_payment(line.payment),
         "refundable": line.refundable,
+        "not_refundable_reason": line.not_refundable_reason,
         "application_id": line.application_id,
         "application_status": status.value if status else None,
         "cancellable": line.cancellable,
@@ -101,6 +102,7 @@ def unit_payment(view: UnitPaymentView) -> dict[str, Any]:
         "paid_count": view.paid_count,
         "refund_count": view.refund_count,
         "refundable": view.refundable,
+        "not_refundable_reason": view.not_refundable_reason,
     }
 
 
@@ -121,6 +123,7 @@ def unit_person(line: PersonLine) -> dict[str, Any]:
     return {
         **_person(line),
         "refundable": line.refundable,
+        "not_refundable_reason": line.not_refundable_reason,
         "application_id": line.application_id,
         "refund_status_label": workflow.labels(
             line.application_status, ApplicationKind.UNIT_PENSION

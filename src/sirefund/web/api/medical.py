@@ -73,7 +73,7 @@ def list_registrations(person: CurrentPerson, db: DbSession, paging: Paged) -> d
     "/medical/payments",
     response_model=MedicalPaymentPage,
     summary="城乡居民医疗社保费(退费)：按参保年度查询可退费信息",
-    description="参保年度不填为当前参保年度；2023年以前返回 422 `medical.year_unsupported`。"
+    description="参保年度不填为有缴费的最近参保年度（都没有时为当前参保年度），`insurance_years` 列出有缴费的参保年度；2023年以前返回 422 `medical.year_unsupported`。"
     "有多条登记信息而未选择时返回 422 `medical.registration_required`（请选择登记信息）；"
     "他人的登记信息返回 404。",
     responses=error_responses(404, 422),
@@ -97,6 +97,7 @@ def list_payments(
     return {
         **page_of(result.items, paging, present.payment),
         "insurance_year": result.insurance_year,
+        "insurance_years": result.insurance_years,
         "registration": result.registration,
         "payer_name": result.payer_name,
         "id_number_masked": result.id_number_masked,

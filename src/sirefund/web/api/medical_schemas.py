@@ -46,6 +46,9 @@ class MedicalPaymentOut(BaseModel):
     refundable: bool = Field(
         description="当前能否申请退费（无进行中或已成功的申请）", examples=[True]
     )
+    not_refundable_reason: str | None = Field(
+        default=None, description="不能退费的原因（可退费时为 null）", examples=[None]
+    )
     application_id: int | None = Field(default=None, description="进行中的申请，否则最近一次申请")
     status: str | None = Field(default=None, examples=[None])
     refund_status_label: str = Field(description="退费状态", examples=["未申请"])
@@ -55,6 +58,9 @@ class MedicalPaymentOut(BaseModel):
 
 class MedicalPaymentPage(Page[MedicalPaymentOut]):
     insurance_year: int = Field(description="查询的参保年度", examples=[2026])
+    insurance_years: list[int] = Field(
+        default_factory=list, description="有缴费的参保年度（新的在前）", examples=[[2026, 2025]]
+    )
     registration: RegistrationOut | None = Field(description="所用的登记信息；无登记信息时为 null")
     payer_name: str = Field(description="缴费人", examples=["邱世贵"])
     id_number_masked: str = Field(description="证件号码（脱敏）", examples=["4****************5"])

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
+from ...domain.rules import ArrivalStatus
 from ...services import pension
 from ...services.accounts import Principal
 from ...services.queries import PensionState
@@ -48,9 +49,17 @@ def list_payments(
         PensionState,
         Query(description="查询状态：refundable 可退费 / applied 已申请 / all 全部"),
     ] = "all",
+    arrival_status: Annotated[
+        ArrivalStatus | None,
+        Query(
+            description="到账状态：not_arrived 未到账 / abnormal 异常 / arrived 已到账；不填为全部"
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     with db.begin() as session:
-        rows = pension.payments(session, person_id=person.account_id, year=year, state=state)
+        rows = pension.payments(
+            session, person_id=person.account_id, year=year, state=state, arrival=arrival_status
+        )
     return page_of(rows, paging, refund_presenters.pension_line)
 
 

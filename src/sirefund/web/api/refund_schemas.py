@@ -109,6 +109,9 @@ class PensionPaymentOut(BaseModel):
     arrival_status: Literal["arrived", "not_arrived", "abnormal"] = Field(examples=["not_arrived"])
     arrival_status_label: str | None = Field(default=None, examples=["未到账"])
     refundable: bool = Field(description="当前能否由本人申请退费", examples=[True])
+    not_refundable_reason: str | None = Field(
+        default=None, description="不能退费的原因（可退费时为 null）", examples=[None]
+    )
     application_id: int | None = Field(default=None, description="最近一次未撤销的申请")
     application_status: str | None = None
     cancellable: bool = False
@@ -140,6 +143,9 @@ class UnitPaymentOut(BaseModel):
     period_end: str = Field(examples=["2022-12-31"])
     declaration_channel: str = Field(description="申报方式", examples=["电子税务局"])
     refundable: bool
+    not_refundable_reason: str | None = Field(
+        default=None, description="不能退费的原因（可退费时为 null）", examples=[None]
+    )
 
 
 class UnitPersonOut(BaseModel):
@@ -151,6 +157,9 @@ class UnitPersonOut(BaseModel):
     period_start: str | None = None
     period_end: str | None = None
     refundable: bool
+    not_refundable_reason: str | None = Field(
+        default=None, description="不能退费的原因（可退费时为 null）", examples=[None]
+    )
     application_id: int | None = None
     refund_status_label: str | None = Field(default=None, examples=["未申请"])
 

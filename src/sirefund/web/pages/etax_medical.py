@@ -51,7 +51,7 @@ def _base_context(request: Request, data: dict[str, Any]) -> dict[str, Any]:
         "title": "城乡居民医疗社保费(退费)",
         "nav": "tax",
         "crumbs": CRUMBS,
-        "year_options": flows.year_options(today),
+        "year_options": flows.year_options(today, data.get("insurance_years", ())),
         "keep": flows.keep_of(data),
         **data,
         "query": {"insurance_year": data["insurance_year"]},

@@ -112,9 +112,14 @@ def clean(params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v not in (None, "")}
 
 
-def year_options(today: date) -> list[tuple[int, str]]:
+def year_options(today: date, with_payments: Sequence[int] = ()) -> list[tuple[int, str]]:
+    """The 参保年度 menu; the years that have payments say so (有缴费)."""
     current = medical.default_year(today)
-    return [(y, str(y)) for y in range(current + 1, FIRST_MENU_YEAR - 1, -1)]
+    have = set(with_payments)
+    return [
+        (y, f"{y}（有缴费）" if y in have else str(y))
+        for y in range(max(current + 1, *have, current), FIRST_MENU_YEAR - 1, -1)
+    ]
 
 
 # --------------------------------------------------------------------------- form -> model
@@ -251,6 +256,7 @@ def load_listing(
         "registration": chosen,
         "account": account,
         "rows": listing.items if listing else [],
+        "insurance_years": listing.insurance_years if listing else [],
         "insurance_year": listing.insurance_year
         if listing
         else (query.insurance_year or medical.default_year(today)),

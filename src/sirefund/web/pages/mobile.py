@@ -199,10 +199,11 @@ async def _pension_render(
         "title": "社保费退费",
         "back_url": "/m/sif",
         "crumbs": PENSION_CRUMBS,
-        "query": {"year": query.year or "", "state": query.state},
+        "query": {"year": query.year or "", "state": query.state, "arrival": query.arrival},
         "view": view,
         "year_options": pension_flow.year_options(request),
         "state_options": pension_flow.STATE_OPTIONS,
+        "arrival_options": pension_flow.ARRIVAL_OPTIONS,
         "keep": query.keep(view="progress" if view == "progress" else None),
         **pension_flow.BANK_CHOICES,
         "selected": [],
@@ -319,7 +320,9 @@ def _medical_list(
             "back_url": "/m/medical",
             "crumbs": MEDICAL_CRUMBS,
             "view": view,
-            "year_options": medical_flows.year_options(request.app.state.clock.today()),
+            "year_options": medical_flows.year_options(
+                request.app.state.clock.today(), data.get("insurance_years", ())
+            ),
             "query": {"insurance_year": data["insurance_year"]},
             "keep": medical_flows.keep_of(data),
             "list_errors": {},

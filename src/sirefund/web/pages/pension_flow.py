@@ -14,7 +14,12 @@ from sqlalchemy.orm import Session
 
 from ...domain.errors import DomainError
 from ...domain.money import format_yuan
-from ...domain.rules import BANK_ACCOUNT_TYPE_LABELS, BANK_CATEGORIES, ArrivalStatus
+from ...domain.rules import (
+    ARRIVAL_LABELS,
+    BANK_ACCOUNT_TYPE_LABELS,
+    BANK_CATEGORIES,
+    ArrivalStatus,
+)
 from ...services import applications, bank_details, pension
 from ...services.accounts import Principal
 from ...services.pension import PaymentLine, PensionRefundIn
@@ -24,6 +29,8 @@ from . import common
 from .common import Form, in_transaction
 
 STATE_OPTIONS = [("refundable", "可退费"), ("applied", "已申请")]
+# The manual's 未到账 / 异常 filter (到账状态).
+ARRIVAL_OPTIONS = [(a.value, ARRIVAL_LABELS[a]) for a in ArrivalStatus]
 FIRST_YEAR, LAST_YEAR = 1900, 2100
 MAX_PAGE = 10_000
 MAX_APPLICATION_ID = 2**62
@@ -40,6 +47,11 @@ class Query:
     year: int | None
     state: str  # "refundable", "applied" or "" (全部)
     page: int
+    arrival: str = ""  # "not_arrived", "abnormal", "arrived" or "" (全部)
+
+    @property
+    def service_arrival(self) -> ArrivalStatus | None:
+        return ArrivalStatus(self.arrival) if self.arrival else None
 
     @property
     def service_state(self) -> PensionState:
@@ -49,7 +61,7 @@ class Query:
 
     def keep(self, **more: Any) -> dict[str, Any]:
         """The query as URL parameters (empty ones left out), with ``more``."""
-        return clean({"year": self.year, "state": self.state, **more})
+        return clean({"year": self.year, "state": self.state, "arrival": self.arrival, **more})
 
 
 def clean(params: dict[str, Any]) -> dict[str, Any]:
@@ -62,14 +74,21 @@ def read_query(request: Request, form: Form | None = None) -> Query:
     if form is not None:
         year = form.integer("year", label="缴费年度", minimum=FIRST_YEAR, maximum=LAST_YEAR)
         state = form.text("state", max_chars=12)
+        arrival = form.text("arrival", max_chars=12)
         page = form.integer("page", label="页码", minimum=1, maximum=MAX_PAGE) or 1
         form.errors.pop("year", None)
         form.errors.pop("page", None)
     else:
         year = common.query_int(request, "year", minimum=FIRST_YEAR, maximum=LAST_YEAR)
         state = common.query_text(request, "state")
+        arrival = common.query_text(request, "arrival")
         page = common.query_int(request, "page", default=1, minimum=1) or 1
-    return Query(year, state if state in dict(STATE_OPTIONS) else "", page)
+    return Query(
+        year,
+        state if state in dict(STATE_OPTIONS) else "",
+        page,
+        arrival if arrival in dict(ARRIVAL_OPTIONS) else "",
+    )
 
 
 def year_options(request: Request) -> list[tuple[int, str]]:
@@ -85,7 +104,11 @@ def all_lines(session: Session, person_id: int) -> dict[str, PaymentLine]:
 def listing(session: Session, principal: Principal, query: Query) -> dict[str, Any]:
     """The page of 退费信息查询 the query asks for (past the end: the last page)."""
     lines = pension.payments(
-        session, person_id=principal.account_id, year=query.year, state=query.service_state
+        session,
+        person_id=principal.account_id,
+        year=query.year,
+        state=query.service_state,
+        arrival=query.service_arrival,
     )
     shown, pager = common.paged(lines, query.page, PAGE_SIZE)
     return {"rows": [refund_presenters.pension_line(line) for line in shown], "pager": pager}
