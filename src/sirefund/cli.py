@@ -107,10 +107,28 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"文件不存在: {args.file}", file=sys.stderr)
         return 2
     engine = _engine(settings)
+    yuan = 100  # fen
+    limits = imports.ImportLimits(
+        max_pension_fen=settings.import_max_pension_yuan * yuan,
+        max_medical_fen=settings.import_max_medical_yuan * yuan,
+        max_ltc_fen=settings.import_max_ltc_yuan * yuan,
+        max_unit_payment_fen=settings.import_max_unit_payment_yuan * yuan,
+        max_unit_line_fen=settings.import_max_unit_line_yuan * yuan,
+        earliest_date=settings.import_earliest_date,
+    )
     try:
-        summary = imports.import_file(engine, args.kind, args.file, progress=sys.stderr.isatty())
-    except DomainError as exc:  # a whole-file error: nothing of the file is usable
+        summary = imports.import_file(
+            engine, args.kind, args.file, progress=sys.stderr.isatty(), limits=limits
+        )
+    except DomainError as exc:
+        # A whole-file error (nothing loaded), or ImportInterrupted, whose message says how
+        # many rows were committed and that running the command again continues.
         print(f"{exc.code}: {exc.message}", file=sys.stderr)
+        if isinstance(exc, imports.ImportInterrupted) and exc.summary.rejected_path:
+            print(f"被拒绝的行见 {exc.summary.rejected_path}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"无法读取文件 {args.file}: {exc.strerror}", file=sys.stderr)
         return 1
     finally:
         engine.dispose()

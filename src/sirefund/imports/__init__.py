@@ -67,7 +67,16 @@ Cross-file rules
 """
 
 from .batch import CACHE_LIMIT
+from .fields import ImportLimits
 from .kinds import KINDS
-from .loader import ImportSummary, import_file, rejected_path_for
+from .loader import ImportInterrupted, ImportSummary, import_file, rejected_path_for
 
-__all__ = ["CACHE_LIMIT", "KINDS", "ImportSummary", "import_file", "rejected_path_for"]
+__all__ = [
+    "CACHE_LIMIT",
+    "KINDS",
+    "ImportInterrupted",
+    "ImportLimits",
+    "ImportSummary",
+    "import_file",
+    "rejected_path_for",
+]
