@@ -360,9 +360,7 @@ def test_a_payment_cannot_move_to_another_person(engine, tmp_path):
     assert [r["code"] for r in read_rejects(summary)] == ["import.owner_changed"]
 
 
-def test_values_with_tabs_and_backslashes_are_stored_as_written(
-    engine, session_factory, tmp_path
-):
+def test_values_with_tabs_and_backslashes_are_stored_as_written(engine, session_factory, tmp_path):
     odd = "窗口\t3\\B栋"
     summary = run(
         engine,
