@@ -48,7 +48,7 @@ def queue_xlsx(
     session: Session, *, officer: OfficerRef, filters: QueueFilters, today: date
 ) -> bytes:
     """The workbook's bytes: one sheet 退费申请, a header row, a row per application."""
-    total = review_queue.queue_count(session, officer=officer, filters=filters)
+    total = review_queue.queue_count(session, officer=officer, filters=filters, today=today)
     if total > EXPORT_MAX_ROWS:
         raise Invalid("export.too_many", f"导出结果超过{EXPORT_MAX_ROWS}条，请缩小查询范围", None)
     wb = Workbook(write_only=True)
