@@ -47,7 +47,8 @@ def _published() -> dict[date, tuple[bool, str]]:
 
 
 @lru_cache(maxsize=1)
-def _published_working_days() -> WorkingDays:
+def published_working_days() -> WorkingDays:
+    """The package's days alone (no table)."""
     return WorkingDays({d: w for d, (w, _label) in _published().items()})
 
 
@@ -60,7 +61,7 @@ def package_years() -> tuple[int, int]:
 def working_days(session: Session) -> WorkingDays:
     """The calendar to count with: the officers' table over the package's days."""
     rows = session.execute(select(CalendarDay.day, CalendarDay.is_workday)).all()
-    return _published_working_days().overlaid({day: bool(w) for day, w in rows})
+    return published_working_days().overlaid({day: bool(w) for day, w in rows})
 
 
 class CalendarDayIn(BaseModel):
