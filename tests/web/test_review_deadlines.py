@@ -21,12 +21,14 @@ API = "/api/v1/officer"
 def sign_in(client, session_factory, clock, settings):
     """sign_in(officer_id): the client then carries the officer's page session cookie."""
 
-    def _sign_in(account_id: int) -> None:
+    def _sign_in(account_id: int) -> str:
+        """Returns the session's CSRF token."""
         with session_factory() as s, s.begin():
-            token, _principal = accounts.create_session(
+            token, principal = accounts.create_session(
                 s, kind="officer", account_id=account_id, at=clock.now(), settings=settings
             )
         client.cookies.set("sirefund_session", token)
+        return principal.csrf_token
 
     return _sign_in
 
@@ -135,3 +137,74 @@ def test_the_queue_page_highlights_overdue_and_due_soon_cases_and_filters_them(
     assert shown == {ids["overdue"], ids["five_left"]}
     # The export takes the same filter.
     assert client.get("/officer/applications.xlsx?due_within=5").status_code == 200
+
+
+# --------------------------------------------------------------------------- 节假日设置
+
+
+def test_a_reviewer_sets_a_day_of_a_year_the_package_lacks_on_the_calendar_page(
+    client, session_factory, sign_in
+):
+    with session_factory() as s, s.begin():
+        officer = f.make_officer(s, code="13420700001", region="420700")
+    csrf = sign_in(officer.id)
+
+    page = client.get("/officer/calendar?year=2027").text
+    assert "2027年的节假日安排尚未收录" in page and "节假日设置" in page
+
+    r = client.post(
+        "/officer/calendar",
+        data={"csrf_token": csrf, "day": "2027-02-05", "kind": "holiday", "label": "春节"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and "year=2027" in r.headers["location"]
+    page = client.get(r.headers["location"]).text
+    assert "已保存" in page
+    assert re.search(r"2027-02-05</td><td>星期五</td><td>休息</td><td[^>]*>春节</td>", page)
+    with session_factory() as s:
+        row = s.get(CalendarDay, date(2027, 2, 5))
+        assert (row.is_workday, row.changed_by) == (False, "13420700001")
+
+    r = client.post(
+        "/officer/calendar/remove", data={"csrf_token": csrf, "day": "2027-02-05"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert r.status_code == 303
+    with session_factory() as s:
+        assert s.get(CalendarDay, date(2027, 2, 5)) is None
+
+
+def test_the_calendar_page_lists_the_published_days_of_a_known_year(
+    client, session_factory, sign_in
+):
+    with session_factory() as s, s.begin():
+        officer = f.make_officer(s, region="420700")
+    sign_in(officer.id)
+    page = client.get("/officer/calendar?year=2026").text
+    assert "尚未收录" not in page
+    assert re.search(
+        r"2026-10-10</td><td>星期六</td><td>上班</td><td[^>]*>国庆节调休上班</td>", page
+    )
+
+
+def test_a_bad_day_is_refused_next_to_the_field_and_an_initiator_may_not_set_days(
+    client, session_factory, sign_in
+):
+    with session_factory() as s, s.begin():
+        reviewer = f.make_officer(s, region="420700")
+        initiator = f.make_officer(s, region="420700", reviewer=False, initiator=True)
+    csrf = sign_in(reviewer.id)
+    r = client.post(
+        "/officer/calendar",
+        data={"csrf_token": csrf, "day": "2027-02-30", "kind": "holiday", "label": "春节"},
+    )
+    assert r.status_code == 422 and "请填写正确的日期" in r.text
+
+    csrf = sign_in(initiator.id)
+    r = client.post(
+        "/officer/calendar",
+        data={"csrf_token": csrf, "day": "2027-02-05", "kind": "holiday", "label": "春节"},
+    )
+    assert r.status_code == 403 and "只有审核人员可以设置节假日" in r.text
+    with session_factory() as s:
+        assert s.get(CalendarDay, date(2027, 2, 5)) is None
