@@ -129,7 +129,8 @@ def test_the_queue_page_highlights_overdue_and_due_soon_cases_and_filters_them(
     assert rows[ids["overdue"]] == "overdue"
     assert rows[ids["five_left"]] == "due-soon"
     assert rows[ids["six_left"]] == rows[ids["recent"]] == ""
-    assert "剩5个工作日" in page and "已超期" in page
+    assert "即将到期" in page and "已超期" in page
+    assert "剩余5个工作日" in page
     assert "审核期限" in page and "5个工作日内到期（含已超期）" in page
 
     filtered = client.get("/officer/applications?due_within=5").text
