@@ -8,8 +8,10 @@ import getpass
 import logging
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
+from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -81,6 +83,21 @@ def _parser() -> argparse.ArgumentParser:
         help="the officer's new TOTP secret (scripted set-up); a new one is made and shown otherwise",
     )
 
+    hd = sub.add_parser(
+        "holidays", help="the officers' calendar: holidays and 调休 days the package lacks"
+    )
+    hd_sub = hd.add_subparsers(dest="holidays_command", required=True)
+    ha = hd_sub.add_parser("add", help="set one day (replaces an earlier entry of that day)")
+    ha.add_argument("--date", required=True, type=date.fromisoformat, metavar="YYYY-MM-DD")
+    kind = ha.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--holiday", action="store_true", help="a day off (法定节假日)")
+    kind.add_argument("--workday", action="store_true", help="a working day (调休上班)")
+    ha.add_argument("--label", required=True, help="说明，如 春节、国庆节调休上班")
+    hl = hd_sub.add_parser("list", help="a year's holidays and make-up working days")
+    hl.add_argument("--year", type=int, required=True)
+    hr = hd_sub.add_parser("remove", help="remove one day from the officers' calendar")
+    hr.add_argument("--date", required=True, type=date.fromisoformat, metavar="YYYY-MM-DD")
+
     g = sub.add_parser("generate", help="write deterministic demo import files")
     g.add_argument("--persons", type=int, required=True)
     g.add_argument("--seed", type=int, default=1)
@@ -107,10 +124,28 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"文件不存在: {args.file}", file=sys.stderr)
         return 2
     engine = _engine(settings)
+    yuan = 100  # fen
+    limits = imports.ImportLimits(
+        max_pension_fen=settings.import_max_pension_yuan * yuan,
+        max_medical_fen=settings.import_max_medical_yuan * yuan,
+        max_ltc_fen=settings.import_max_ltc_yuan * yuan,
+        max_unit_payment_fen=settings.import_max_unit_payment_yuan * yuan,
+        max_unit_line_fen=settings.import_max_unit_line_yuan * yuan,
+        earliest_date=settings.import_earliest_date,
+    )
     try:
-        summary = imports.import_file(engine, args.kind, args.file, progress=sys.stderr.isatty())
-    except DomainError as exc:  # a whole-file error: nothing of the file is usable
+        summary = imports.import_file(
+            engine, args.kind, args.file, progress=sys.stderr.isatty(), limits=limits
+        )
+    except DomainError as exc:
+        # A whole-file error (nothing loaded), or ImportInterrupted, whose message says how
+        # many rows were committed and that running the command again continues.
         print(f"{exc.code}: {exc.message}", file=sys.stderr)
+        if isinstance(exc, imports.ImportInterrupted) and exc.summary.rejected_path:
+            print(f"被拒绝的行见 {exc.summary.rejected_path}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"无法读取文件 {args.file}: {exc.strerror}", file=sys.stderr)
         return 1
     finally:
         engine.dispose()
@@ -187,6 +222,48 @@ def _os_user() -> str:
         return "unknown"
 
 
+def cmd_holidays(args: argparse.Namespace) -> int:
+    """`sirefund holidays add|list|remove`: the calendar_days table (services/holidays.py)."""
+    from .services import holidays  # noqa: PLC0415 - lazy: only this command reads the calendar
+
+    factory = make_session_factory(_engine(load_settings()))
+    try:
+        with unit_of_work(factory) as session:
+            if args.holidays_command == "add":
+                day = holidays.set_day(
+                    session,
+                    holidays.CalendarDayIn(
+                        day=args.date, is_workday=args.workday, label=args.label
+                    ),
+                    changed_by=f"cli:{_os_user()}",
+                    at=SystemClock().now(),
+                )
+                kind = "工作日" if day.is_workday else "休息日"
+                print(f"{day.day.isoformat()} 已设为{kind}（{day.label}）")
+            elif args.holidays_command == "remove":
+                if not holidays.remove_day(session, args.date):
+                    print(f"{args.date.isoformat()} 不在税务端节假日表中", file=sys.stderr)
+                    return 1
+                print(f"{args.date.isoformat()} 已从节假日表中删除")
+            else:
+                first, last = holidays.package_years()
+                if not first <= args.year <= last:
+                    print(
+                        f"chinesecalendar 未收录{args.year}年（收录{first}-{last}年），以下仅为节假日表中的日期"
+                    )
+                for d in holidays.list_days(session, args.year):
+                    kind = "上班" if d.is_workday else "休息"
+                    source = "节假日表" if d.source == "table" else "chinesecalendar"
+                    print(f"{d.day.isoformat()}\t{kind}\t{d.label}\t{source}")
+    except DomainError as exc:
+        print(f"{exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    except ValidationError as exc:
+        print(f"calendar.invalid: {exc.errors()[0]['msg']}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_officer_totp(args: argparse.Namespace) -> int:
     from .services import officers  # noqa: PLC0415 - lazy: password hashing loads argon2
 
@@ -253,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         "db": cmd_db_upgrade,
         "import": cmd_import,
         "officer": cmd_officer,
+        "holidays": cmd_holidays,
         "generate": cmd_generate,
         "serve": cmd_serve,
         "worker": cmd_worker,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+from datetime import date
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -67,6 +68,15 @@ class Settings(BaseSettings):
     public_url: str | None = None
     cookie_secure: bool = False
     echo_sql: bool = Field(default=False)
+    # `sirefund import` (imports/fields.py ImportLimits): the largest amount, in whole yuan,
+    # accepted per kind, and the earliest date a file may carry (payment dates are never
+    # after today; a period never ends after the end of next year).
+    import_max_pension_yuan: int = Field(default=20_000, gt=0)
+    import_max_medical_yuan: int = Field(default=5_000, gt=0)
+    import_max_ltc_yuan: int = Field(default=1_000, gt=0)
+    import_max_unit_payment_yuan: int = Field(default=10_000_000, gt=0)
+    import_max_unit_line_yuan: int = Field(default=20_000, gt=0)
+    import_earliest_date: date = date(2000, 1, 1)
 
     @field_validator("secret_key", "callback_secret")
     @classmethod

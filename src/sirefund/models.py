@@ -521,3 +521,19 @@ class DispatchAttempt(Base):
     outcome: Mapped[str] = mapped_column(String(20))  # ok / retry / permanent / unknown
     detail: Mapped[str | None] = mapped_column(String(500))
     __table_args__ = (Index(None, "message_id"),)
+
+
+# --------------------------------------------------------------------------- the calendar
+
+
+class CalendarDay(Base):
+    """An officer's word on one day's working-day status, for years the ``chinesecalendar``
+    package does not know yet (or to correct it): consulted first (services/holidays.py).
+    Who set it and when are kept with it; setting a day again replaces the entry."""
+
+    __tablename__ = "calendar_days"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    is_workday: Mapped[bool] = mapped_column(Boolean)
+    label: Mapped[str] = mapped_column(String(40))  # 元旦, 春节, 国庆节调休上班, ...
+    changed_by: Mapped[str] = mapped_column(String(60))
+    changed_at: Mapped[datetime] = mapped_column(_TZ)

@@ -94,3 +94,74 @@ def test_thirty_working_days_after_a_friday_submission_is_a_friday_six_weeks_on(
 def test_adding_negative_working_days_is_refused():
     with pytest.raises(ValueError):
         add_working_days(MON, -1)
+
+
+# --------------------------------------------------------------------------- holidays
+
+from sirefund.domain.calendar import WorkingDays  # noqa: E402
+from sirefund.services.holidays import package_years, published_working_days  # noqa: E402
+
+CHINA = published_working_days()
+
+
+def test_the_package_knows_the_years_up_to_the_current_one():
+    first, last = package_years()
+    assert first <= 2020 and last >= 2026
+
+
+def test_national_day_week_2026_is_off_and_its_two_tiaoxiu_weekend_days_are_worked():
+    # 1-7 Oct 2026 (Thursday to Wednesday) off; Sunday 20 Sept and Saturday 10 Oct worked.
+    assert not any(CHINA.is_working_day(date(2026, 10, d)) for d in range(1, 8))
+    assert CHINA.is_working_day(date(2026, 9, 20)) and CHINA.is_working_day(date(2026, 10, 10))
+    # Submitted Wednesday 30 Sept: by Friday 9 Oct only the 8th and 9th were worked.
+    assert CHINA.between(date(2026, 9, 30), date(2026, 10, 9)) == 2
+    # Friday 25 Sept to Monday 12 Oct: 28-30 Sept, 8-9 Oct, Saturday 10 Oct, 12 Oct.
+    assert CHINA.between(date(2026, 9, 25), date(2026, 10, 12)) == 7
+    assert working_days_between(date(2026, 9, 25), date(2026, 10, 12)) == 11  # weekends only
+
+
+def test_spring_festival_2026_counts_its_tiaoxiu_saturdays_as_working_days():
+    # 15-23 Feb 2026 off (six weekdays among them); Saturdays 14 and 28 Feb worked.
+    assert CHINA.is_working_day(date(2026, 2, 14)) and CHINA.is_working_day(date(2026, 2, 28))
+    assert not CHINA.is_working_day(date(2026, 2, 16))
+    assert CHINA.between(date(2026, 2, 13), date(2026, 2, 14)) == 1  # a Friday to a Saturday
+    assert CHINA.between(date(2026, 2, 13), date(2026, 3, 2)) == 7  # 14, 24-27, 28 Feb, 2 Mar
+    # Thirty working days from Friday 6 Feb reach past the festival to Thursday 26 March
+    # (weekends only: 20 March).
+    assert CHINA.add(date(2026, 2, 6), 30) == date(2026, 3, 26)
+    assert add_working_days(date(2026, 2, 6), 30) == date(2026, 3, 20)
+
+
+def test_exceptions_on_top_of_the_package_win():
+    extra_day_off = CHINA.overlaid({date(2026, 10, 9): False, date(2026, 10, 10): False})
+    assert extra_day_off.between(date(2026, 9, 30), date(2026, 10, 12)) == 2
+
+
+holiday_sets = st.dictionaries(
+    st.dates(min_value=date(2026, 1, 1), max_value=date(2026, 12, 31)), st.booleans(), max_size=40
+)
+
+
+@given(
+    holiday_sets,
+    st.dates(date(2025, 12, 1), date(2027, 1, 31)),
+    st.dates(date(2025, 12, 1), date(2027, 1, 31)),
+)
+def test_counting_with_holidays_agrees_with_counting_day_by_day(exceptions, start, end):
+    cal = WorkingDays(exceptions)
+    lo, hi = sorted((start, end))
+    n, day = 0, lo
+    while day < hi:
+        day += timedelta(days=1)
+        n += cal.is_working_day(day)
+    assert cal.between(lo, hi) == n and cal.between(hi, lo) == -n
+
+
+@given(holiday_sets, st.dates(date(2026, 1, 1), date(2026, 12, 31)), st.integers(0, 40))
+def test_add_and_latest_start_invert_between(exceptions, start, days):
+    cal = WorkingDays(exceptions)
+    end = cal.add(start, days)
+    assert cal.between(start, end) == days
+    latest = cal.latest_start(start, days)
+    assert cal.between(latest, start) >= days
+    assert cal.between(latest + timedelta(days=1), start) < days or days == 0

@@ -229,6 +229,6 @@ def test_a_person_line_row_checks_the_resident_id_and_amount() -> None:
         20000,
     )
     assert _error(UnitPaymentPersons().prepare, [*row[:5], "-5.00"], new_context(TODAY)) == (
-        "amount.not_positive",
+        "amount.negative",
         "amount",
     )

@@ -212,7 +212,8 @@ def test_days_pending_count_working_days_against_the_statutory_thirty(
         officer = f.make_officer(s)
         # Friday 2026-03-06 18:00 China time: Monday and Tuesday have elapsed.
         recent = pension_app(s, at=datetime(2026, 3, 6, 10, 0, tzinfo=UTC)).id
-        # Tuesday 2026-01-20: seven calendar weeks ago, 35 working days.
+        # Tuesday 2026-01-20: seven calendar weeks ago, 35 weekdays; less the six weekdays
+        # of the Spring Festival (16-20 and 23 Feb), plus its two 调休 Saturdays (14, 28 Feb).
         old = pension_app(s, at=datetime(2026, 1, 20, 2, 0, tzinfo=UTC)).id
     headers = login("officer", officer.id)
 
@@ -220,8 +221,9 @@ def test_days_pending_count_working_days_against_the_statutory_thirty(
     assert items[recent]["working_days_pending"] == 2
     assert items[recent]["working_days_left"] == 28
     assert items[recent]["overdue"] is False
-    assert items[recent]["review_deadline"] == "2026-04-17"
-    assert items[old]["working_days_pending"] == 35
+    # Thirty working days later: Monday 6 April is 清明节, so Monday 20 April.
+    assert items[recent]["review_deadline"] == "2026-04-20"
+    assert items[old]["working_days_pending"] == 31
     assert items[old]["statutory_working_days"] == 30
     assert items[old]["overdue"] is True
 

@@ -207,7 +207,8 @@ def test_the_queue_masks_ids_counts_working_days_against_30_and_paginates_by_ten
     with session_factory() as s, s.begin():
         officer = f.make_officer(s, region="420700")
         person = f.make_person(s, region="420703", name="邱世贵")
-        # Submitted 2026-01-09: 42 working days before the clock's 2026-03-10.
+        # Submitted 2026-01-09: 42 weekdays before the clock's 2026-03-10, 38 working days
+        # (the Spring Festival took six weekdays and gave back two 调休 Saturdays).
         old = pension_app(s, person=person, at=datetime(2026, 1, 9, 2, 0, tzinfo=UTC))
         for _ in range(11):
             pension_app(s)
@@ -238,7 +239,7 @@ def test_the_queue_masks_ids_counts_working_days_against_30_and_paginates_by_ten
     assert person.id_number[:6] + "********" + person.id_number[-4:] in text
     row = re.search(r'<tr class="overdue">.*?</tr>', r.text, flags=re.S).group(0)
     assert f"<td>{old.id}</td>" in row
-    assert "42 / 30" in _text(row) and "已超期" in _text(row)
+    assert "38 / 30" in _text(row) and "已超期" in _text(row)
     assert f'href="/officer/applications/{old.id}"' in row
 
     second = client.get("/officer/applications?page=2")

@@ -24,12 +24,21 @@ missing required column (or a header named twice, or an empty file) fails the wh
 
 Rows
 ----
-Each row is validated with the domain's rules (resident ID check digit and birth date, names,
-yuan amounts with at most two decimals, real ``YYYY-MM-DD`` dates, period start not after its
-end, the enumerations). A bad row is written to ``FILE.rejected.csv`` beside the input -- its
+Each row is validated with the domain's rules (resident ID check digit and birth date, names
+without control characters, yuan amounts in plain ASCII digits with at most two decimals and
+within the kind's bound, real ``YYYY-MM-DD`` dates within :class:`~.fields.ImportLimits`'
+plausible range, period start not after its end, the enumerations). A bad row is written to ``FILE.rejected.csv`` beside the input -- its
 original columns plus ``line`` (its line number in the input), ``code`` and ``reason`` (in
 Chinese) -- and the good rows load regardless. A run without rejects removes a stale
 ``FILE.rejected.csv`` of an earlier run, so the file on disk always belongs to the last run.
+
+A field holding a line break is refused (``import.line_break``): in these files it is the
+mark of a quote left open, which merged the lines after it into one row; the reason names the
+lines. A fatal error part-way through the file -- bytes that are not UTF-8, a NUL byte, a quote
+left open to the end of the file or text after a closing quote -- stops the load with
+:class:`~.loader.ImportInterrupted` once the rows before it are committed; its message says
+on which line and how many rows were committed. Loading the fixed file again continues: the
+committed rows come out unchanged.
 
 Keys and re-imports
 -------------------
@@ -67,7 +76,16 @@ Cross-file rules
 """
 
 from .batch import CACHE_LIMIT
+from .fields import ImportLimits
 from .kinds import KINDS
-from .loader import ImportSummary, import_file, rejected_path_for
+from .loader import ImportInterrupted, ImportSummary, import_file, rejected_path_for
 
-__all__ = ["CACHE_LIMIT", "KINDS", "ImportSummary", "import_file", "rejected_path_for"]
+__all__ = [
+    "CACHE_LIMIT",
+    "KINDS",
+    "ImportInterrupted",
+    "ImportLimits",
+    "ImportSummary",
+    "import_file",
+    "rejected_path_for",
+]

@@ -12,6 +12,7 @@ from sqlalchemy import Column, Date, Table
 
 from ..domain import identity
 from ..domain.errors import DomainError, Invalid
+from . import fields as f
 from .bulk import BulkCursor, Values
 
 LOADED, UPDATED, UNCHANGED, REJECTED = "loaded", "updated", "unchanged", "rejected"
@@ -114,11 +115,47 @@ class Owners:
 class Context:
     """What one import run remembers across batches: persons, units and valid ID numbers."""
 
-    def __init__(self, today: date, persons: Owners, units: Owners) -> None:
+    def __init__(
+        self, today: date, persons: Owners, units: Owners, limits: f.ImportLimits | None = None
+    ) -> None:
         self.today = today
         self.persons = persons
         self.units = units
+        self.limits = limits or f.ImportLimits()
+        # Bounds of the dates, as ISO texts (they compare like the dates).
+        self.earliest = self.limits.earliest_date.isoformat()
+        self.today_iso = today.isoformat()
+        self.latest_period_end = date(today.year + 1, 12, 31).isoformat()
         self._valid_ids: set[str] = set()
+
+    def dates_plausible(self, start: str, end: str, paid: str) -> bool:
+        """Cheap check of the hot path: a period and a payment date within the bounds."""
+        return (
+            self.earliest <= start
+            and end <= self.latest_period_end
+            and self.earliest <= paid <= self.today_iso
+        )
+
+    def period(self, start: str, end: str) -> tuple[str, str]:
+        """A period (see fields.period) from the earliest date to the end of next year."""
+        s, e = f.period(start, end)
+        if s < self.earliest:
+            raise Invalid(
+                "date.too_early", f"日期早于{self.earliest}，不在合理范围内", "period_start"
+            )
+        if e > self.latest_period_end:
+            raise Invalid(
+                "period.too_late", f"费款所属期止晚于{self.latest_period_end}", "period_end"
+            )
+        return s, e
+
+    def paid_on(self, value: str, field: str) -> str:
+        """A payment date from the earliest date to today."""
+        return f.in_range(f.iso_date(value, field), field, self.earliest, self.today_iso)
+
+    def year(self, value: str, field: str) -> int:
+        """A payment year from the earliest date's year to next year."""
+        return f.integer(value, field, self.limits.earliest_date.year, self.today.year + 1)
 
     def forget(self) -> None:
         self.persons.forget()

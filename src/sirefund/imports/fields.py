@@ -8,10 +8,12 @@ descriptive parser only when something is wrong.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from ..domain import money
+from ..domain import identity, money
 from ..domain.errors import Invalid
 from ..domain.regions import CODE_DIGITS
 
@@ -29,6 +31,59 @@ REGION_DIGITS = CODE_DIGITS
 
 _ISO_DATE_LENGTH = 10  # YYYY-MM-DD
 _CACHE_SIZE = 16384
+FEN_PER_YUAN = 100
+
+#: Control characters (C0, DEL, C1) and the Unicode line and paragraph separators: no name
+#: contains them, and one in a name once broke every officer's export.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+@dataclass(frozen=True, slots=True)
+class ImportLimits:
+    """What an import accepts as plausible (configurable: ``SIREFUND_IMPORT_*``, README).
+
+    Amounts above a kind's bound are refused (``amount.too_large``); dates before
+    ``earliest_date`` (``date.too_early``), payment dates after today (``date.in_future``) and
+    periods ending after the end of next year (``period.too_late``: people pay for the coming
+    year's coverage, never further ahead).
+    """
+
+    max_pension_fen: int = 20_000 * FEN_PER_YUAN
+    max_medical_fen: int = 5_000 * FEN_PER_YUAN
+    max_ltc_fen: int = 1_000 * FEN_PER_YUAN
+    max_unit_payment_fen: int = 10_000_000 * FEN_PER_YUAN
+    max_unit_line_fen: int = 20_000 * FEN_PER_YUAN
+    earliest_date: date = date(2000, 1, 1)
+
+
+def no_control(text: str, field: str) -> str:
+    """``text`` when it holds no control character (see _CONTROL)."""
+    if _CONTROL.search(text):
+        raise Invalid(
+            "name.control_chars", "名称中含有控制字符（如换行、制表符），请删除后重新导入", field
+        )
+    return text
+
+
+def name(value: str, field: str = "name") -> str:
+    """A person's name: the domain's rule, and no control characters."""
+    return no_control(identity.check_name(value, field=field), field)
+
+
+def in_range(text: str, field: str, earliest: str, latest: str) -> str:
+    """An ISO date text from ``earliest`` to ``latest`` (ISO texts, which sort as dates)."""
+    if text < earliest:
+        raise Invalid("date.too_early", f"日期早于{earliest}，不在合理范围内", field)
+    if text > latest:
+        raise Invalid("date.in_future", f"日期晚于今天（{latest}）", field)
+    return text
+
+
+def at_most(fen: int, limit: int, field: str) -> int:
+    """``fen`` when it is not above the kind's bound ``limit``."""
+    if fen > limit:
+        raise Invalid("amount.too_large", f"金额超过该项的上限{money.format_yuan(limit)}元", field)
+    return fen
 
 
 def required(value: str, field: str, max_len: int) -> str:
@@ -81,6 +136,8 @@ def fen(value: str, field: str, *, positive: bool = True, empty_is_zero: bool = 
         return 0
     amount = fen_or_error(value)
     if isinstance(amount, Invalid):
+        if amount.code == "money.negative":
+            raise Invalid("amount.negative", "金额不能为负数", field)
         raise Invalid(amount.code, amount.message, field)
     if positive and amount <= 0:
         raise Invalid("amount.not_positive", "金额必须大于0", field)

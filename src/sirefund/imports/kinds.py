@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Column
 
-from ..domain import identity, years
+from ..domain import years
 from ..domain.errors import Invalid
 from ..domain.rules import ArrivalStatus, UnitPaymentType
 from ..domain.workflow import ACTIVE
@@ -65,8 +65,9 @@ def _lines_sum(payment: str) -> str:
     )
 
 
-def new_context(today: date) -> Context:
-    """The state of one import run; ``today`` bounds the birth dates in ID numbers."""
+def new_context(today: date, limits: f.ImportLimits | None = None) -> Context:
+    """The state of one import run; ``today`` bounds the birth dates in ID numbers and the
+    payment dates, ``limits`` the amounts and dates (default: f.ImportLimits())."""
     p, u = _PERSONS.c, _UNITS.c
     return Context(
         today,
@@ -80,6 +81,7 @@ def new_context(today: date) -> Context:
             (u.tax_id, u["name"], u.ss_no, u.region_code),
             Invalid("unit.name_mismatch", "单位名称与该税号已有的单位名称不一致", "unit_name"),
         ),
+        limits=limits,
     )
 
 
@@ -108,12 +110,14 @@ class PensionPayments(Kind):
             and iso_date_or_none(end)
             and start <= end
             and iso_date_or_none(paid)
+            and ctx.dates_plausible(start, end, paid)
             and type(fen) is int
-            and fen > 0
+            and 0 < fen <= ctx.limits.max_pension_fen
             and len(region) == f.REGION_DIGITS
             and region.isdigit()
             and region.isascii()
-            and year_or_none(year)
+            and (y := year_or_none(year))
+            and ctx.limits.earliest_date.year <= y <= ctx.today.year + 1
         ):
             if status not in _ARRIVAL:
                 raise Invalid(
@@ -122,16 +126,16 @@ class PensionPayments(Kind):
                     "arrival_status",
                 )
             f.required(pid, "payment_id", f.ID_MAX)
-            f.period(start, end)
-            f.iso_date(paid, "payment_date")
-            f.fen(amount, "amount")
+            ctx.period(start, end)
+            ctx.paid_on(paid, "payment_date")
+            f.at_most(f.fen(amount, "amount"), ctx.limits.max_pension_fen, "amount")
             f.region(region)
-            f.integer(year, "payment_year", f.YEAR_MIN, f.YEAR_MAX)
+            ctx.year(year, "payment_year")
             f.required(channel, "channel", f.ID_MAX)
         return (
             pid,
             ctx.resident_id(idn),
-            identity.check_name(name),
+            f.name(name),
             region,
             fen,
             start,
@@ -164,7 +168,7 @@ class MedicalRegistrations(Kind):
         return (
             f.required(rid, "registration_id", f.ID_MAX),
             ctx.resident_id(idn),
-            identity.check_name(name),
+            f.name(name),
             f.region(region),
             f.required(agency_code, "agency_code", f.ID_MAX),
             f.required(agency_name, "agency_name", _NAME_MAX),
@@ -198,18 +202,23 @@ class MedicalPayments(Kind):
 
     def prepare(self, v: list[str], ctx: Context) -> Values:
         pid, rid, ticket, item, medical, ltc, start, end, paid, channel = v
-        start, end = f.period(start, end)
+        start, end = ctx.period(start, end)
         year = years.insurance_year_of_period(date.fromisoformat(start), date.fromisoformat(end))
+        limits = ctx.limits
         return (
             f.required(pid, "payment_id", f.ID_MAX),
             f.required(rid, "registration_id", f.ID_MAX),
             f.required(ticket, "ticket_no", f.ID_MAX),
             f.required(item, "item_name", _ITEM_MAX),
-            f.fen(medical, "medical_amount"),
-            f.fen(ltc, "ltc_amount", positive=False, empty_is_zero=True),
+            f.at_most(f.fen(medical, "medical_amount"), limits.max_medical_fen, "medical_amount"),
+            f.at_most(
+                f.fen(ltc, "ltc_amount", positive=False, empty_is_zero=True),
+                limits.max_ltc_fen,
+                "ltc_amount",
+            ),
             start,
             end,
-            f.iso_date(paid, "payment_date"),
+            ctx.paid_on(paid, "payment_date"),
             f.required(channel, "channel", f.ID_MAX),
             year,
         )
@@ -258,17 +267,17 @@ class UnitPayments(Kind):
                 "缴费类型应为 collective_subsidy、special_group_proxy 或 normal",
                 "payment_type",
             )
-        start, end = f.period(start, end)
+        start, end = ctx.period(start, end)
         return (
             f.required(upid, "unit_payment_id", f.ID_MAX),
             f.tax_id(tax_id),
-            f.required(unit_name, "unit_name", _NAME_MAX),
+            f.no_control(f.required(unit_name, "unit_name", _NAME_MAX), "unit_name"),
             f.required(ss_no, "unit_ss_no", _SS_NO_MAX),
             f.region(region),
             ptype,
-            f.integer(year, "payment_year", f.YEAR_MIN, f.YEAR_MAX),
+            ctx.year(year, "payment_year"),
             f.integer(month, "payment_month", f.MONTH_MIN, f.MONTH_MAX),
-            f.fen(amount, "amount"),
+            f.at_most(f.fen(amount, "amount"), ctx.limits.max_unit_payment_fen, "amount"),
             start,
             end,
             f.required(channel, "declaration_channel", f.ID_MAX),
@@ -321,9 +330,9 @@ class UnitPaymentPersons(Kind):
             f.required(upid, "unit_payment_id", f.ID_MAX),
             f.required(line_id, "line_id", f.ID_MAX),
             ctx.resident_id(idn),
-            identity.check_name(name),
+            f.name(name),
             f.required(ss_no, "ss_no", _SS_NO_MAX),
-            f.fen(amount, "amount"),
+            f.at_most(f.fen(amount, "amount"), ctx.limits.max_unit_line_fen, "amount"),
         )
 
     def resolve(self, db: BulkCursor, rows: list[Row], ctx: Context) -> None:

@@ -7,6 +7,7 @@ import csv
 import gc
 import io
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from ..db import OWNER_ONLY
 from ..domain.errors import DomainError, Invalid
 from .batch import LOADED, UNCHANGED, UPDATED, Context, Kind, Row
 from .bulk import BulkCursor
+from .fields import ImportLimits
 from .kinds import KINDS, new_context
 
 if TYPE_CHECKING:  # the type csv.reader returns is named only in the stubs
@@ -34,6 +36,39 @@ if TYPE_CHECKING:  # the type csv.reader returns is named only in the stubs
 _ATTEMPTS = 5
 #: Bytes read from the file at a time.
 _READ_BUFFER = 1 << 16
+#: What no field of a sound file holds: a NUL byte, a line break (inside quotes: the mark of
+#: a quote left open, which swallows the lines after it), or bytes that are not UTF-8 (kept
+#: by the decoder as lone surrogates, so that the error names its line).
+_SUSPICIOUS = re.compile("[\x00\r\n\udc80-\udcff]")
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+
+
+class ImportInterrupted(Invalid):
+    """A fatal error part-way through a file (not UTF-8, a NUL byte, broken quoting).
+
+    The batches before it are committed and stay; ``summary`` counts them. Loading is
+    idempotent by key, so running the same import again, once the file is fixed, continues
+    where this one stopped: the rows already loaded come out unchanged.
+    """
+
+    def __init__(self, code: str, problem: str, line: int, summary: ImportSummary) -> None:
+        committed = summary.loaded + summary.updated + summary.unchanged
+        message = (
+            f"第{line}行：{problem}。导入已中止：此前已处理{summary.total}行，"
+            f"其中{committed}行已提交入库、{summary.rejected}行被拒绝；"
+            "修正该行后再次运行同一命令即可从中断处继续（已导入的行不会重复导入）"
+        )
+        super().__init__(code, message, "file")
+        self.line = line
+        self.summary = summary
+
+
+class _Fatal(Exception):
+    """Raised by the row reader at a row that ends the file's reading."""
+
+    def __init__(self, code: str, problem: str, line: int) -> None:
+        super().__init__(code)
+        self.code, self.problem, self.line = code, problem, line
 
 
 @dataclass
@@ -141,19 +176,22 @@ def import_file(
     progress: bool = False,
     batch_size: int = 5000,
     today: date | None = None,
+    limits: ImportLimits | None = None,
 ) -> ImportSummary:
     """Load one import file of ``kind`` (see the package docstring) and return its counts.
 
     Raises :class:`Invalid` for a whole-file error (unknown kind, empty file, missing or
-    repeated column, not UTF-8); rows loaded before a mid-file encoding error stay loaded.
-    ``today`` (default: today in China) bounds the birth dates in ID numbers.
+    repeated column, a header that is not UTF-8), and :class:`ImportInterrupted` for a fatal
+    error part-way through (not UTF-8, a NUL byte, broken quoting): the rows before it stay
+    loaded. ``today`` (default: today in China) bounds the birth dates in ID numbers and the
+    payment dates; ``limits`` the amounts and dates (default: ImportLimits()).
     """
     if kind not in KINDS:
         raise Invalid("import.kind", f"未知的导入类型: {kind}", "kind")
     if batch_size < 1:
         raise ValueError("batch_size must be positive")
     spec = KINDS[kind]()
-    ctx = new_context(today or SystemClock().today())
+    ctx = new_context(today or SystemClock().today(), limits)
     path = Path(path)
     summary = ImportSummary(kind=kind)
     with _collector_paused():
@@ -175,9 +213,13 @@ def _import(
 ) -> None:
     size = path.stat().st_size
     raw_file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed through `text`
-    # utf-8-sig: spreadsheets save a byte-order mark in front of the header.
+    # utf-8-sig: spreadsheets save a byte-order mark in front of the header. Bytes that are
+    # not UTF-8 become lone surrogates, found row by row (_batches) so the error names its line.
     text = io.TextIOWrapper(
-        io.BufferedReader(raw_file, _READ_BUFFER), encoding="utf-8-sig", newline=""
+        io.BufferedReader(raw_file, _READ_BUFFER),
+        encoding="utf-8-sig",
+        errors="surrogateescape",
+        newline="",
     )
     bar = tqdm(
         total=size,
@@ -189,11 +231,15 @@ def _import(
         leave=False,
     )
     try:
-        reader = csv.reader(text)
+        # strict: a quote left open up to the end of the file, or text after a closing
+        # quote, is an error rather than a guess.
+        reader = csv.reader(text, strict=True)
         try:
             header = next(reader, None)
             if not header or not any(h.strip() for h in header):
                 raise Invalid("import.empty", "文件为空或缺少表头", "file")
+            if any(_SUSPICIOUS.search(h) for h in header):
+                raise Invalid("import.encoding", "表头不是UTF-8编码的CSV文本", "file")
             positions = _header_positions(spec, header)
             rejects = _Rejects(rejected_path_for(path), [h.strip() for h in header])
             try:
@@ -209,12 +255,14 @@ def _import(
                     bar.update(raw_file.tell() - bar.n)
             finally:
                 rejects.close()
-        except UnicodeDecodeError as exc:
-            raise Invalid("import.encoding", "文件不是UTF-8编码", "file") from exc
-        except csv.Error as exc:
+        except csv.Error as exc:  # in the header
             raise Invalid(
                 "import.csv", f"CSV格式错误（第{reader.line_num}行）: {exc}", "file"
             ) from exc
+        except _Fatal as exc:
+            if summary.rejected:
+                summary.rejected_path = rejected_path_for(path)
+            raise ImportInterrupted(exc.code, exc.problem, exc.line, summary) from None
     finally:
         bar.update(raw_file.tell() - bar.n)
         bar.close()
@@ -228,6 +276,23 @@ def _import(
                 db.close()
 
 
+def _odd_row(row: Row, first_line: int) -> _Fatal | None:
+    """A row with something of _SUSPICIOUS: the fatal error it is, or None when the row is
+    only rejected (a line break in a field)."""
+    joined = "\x1f".join(row.raw)
+    if "\x00" in joined:
+        return _Fatal("import.nul", "含有NUL字节（文件可能不是CSV文本或已损坏）", row.line)
+    if _NOT_UTF8.search(joined):
+        return _Fatal("import.encoding", "含有非UTF-8编码的字节，请将文件另存为UTF-8", row.line)
+    # A line break inside a field: a quote left open swallowed the lines after it.
+    row.reject(
+        "import.line_break",
+        f"第{first_line}至{row.line}行被合并成了一行：某个字段中的引号未闭合"
+        "（或字段内含换行），这些行都未导入，请修正后重新导入",
+    )
+    return None
+
+
 def _batches(
     reader: CsvReader,
     width: int,
@@ -237,13 +302,35 @@ def _batches(
     size: int,
 ) -> Iterator[list[Row]]:
     """The file's data rows in lists of ``size`` (the last one shorter), each validated
-    (``row.rec``) or rejected; blank lines skipped."""
+    (``row.rec``) or rejected; blank lines skipped.
+
+    At a fatal row (see _SUSPICIOUS, and the csv module's errors) the rows before it are
+    yielded as a last batch, to be loaded, and then :class:`_Fatal` is raised.
+    """
     batch: list[Row] = []
-    for raw in reader:
+    fatal: _Fatal | None = None
+    last_line = reader.line_num
+    while True:
+        try:
+            raw = next(reader, None)
+        except csv.Error as exc:
+            fatal = _Fatal(
+                "import.csv",
+                f"CSV格式错误（引号未闭合或引号后有多余字符：{exc}）",
+                last_line + 1,
+            )
+            break
+        if raw is None:
+            break
+        first_line, last_line = last_line + 1, reader.line_num
         if not raw or (len(raw) == 1 and not raw[0].strip()):
             continue  # blank line
-        row = Row(reader.line_num, raw)
-        if len(raw) != width:
+        row = Row(last_line, raw)
+        if _SUSPICIOUS.search("\x1f".join(raw)):
+            fatal = _odd_row(row, first_line)
+            if fatal is not None:
+                break
+        elif len(raw) != width:
             row.reject("import.columns", f"该行有{len(raw)}列，与表头的{width}列不一致")
         else:
             try:
@@ -256,6 +343,8 @@ def _batches(
             batch = []
     if batch:
         yield batch
+    if fatal is not None:
+        raise fatal
 
 
 def _load_batch(

@@ -31,7 +31,7 @@ from ..models import (
     SecurityEvent,
     UnitPaymentPerson,
 )
-from . import applications, units, views
+from . import applications, holidays, units, views
 from .applications import application_not_found
 from .medical import Registration, registration_view
 from .officers import OfficerRef, active_officer, in_scope, region_clause
@@ -286,7 +286,7 @@ def detail(
         region_name=regions.division_name(app.region_code),
         initiated_by=_officer_brief(session, app.initiated_by_officer_id),
         reviewed_by=_officer_brief(session, app.reviewed_by_officer_id),
-        clock=review_clock(app, today=today),
+        clock=review_clock(app, today=today, calendar=holidays.working_days(session)),
         payer=_payer(person),
         payment=_payment(session, app),
         bank_account=_bank_account(session, app),

@@ -26,11 +26,11 @@ from sqlalchemy.orm import Session, aliased
 
 from ..clock import CHINA_TZ, as_utc
 from ..domain import identity, regions
-from ..domain.calendar import STATUTORY_REVIEW_WORKING_DAYS, add_working_days, working_days_between
+from ..domain.calendar import STATUTORY_REVIEW_WORKING_DAYS, WEEKENDS_ONLY, WorkingDays
 from ..domain.errors import Invalid
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, Officer, Person
-from . import views
+from . import holidays, views
 from .officers import OfficerRef, active_officer, region_clause
 from .paging import DEFAULT_PAGE_SIZE, Page, check_page
 
@@ -76,6 +76,12 @@ class QueueFilters(BaseModel):
     channel: Channel | None = Field(default=None, description="web / mobile_app / officer")
     date_from: date | None = Field(default=None, description="申请日期起 YYYY-MM-DD")
     date_to: date | None = Field(default=None, description="申请日期止 YYYY-MM-DD")
+    due_within: int | None = Field(
+        default=None,
+        ge=0,
+        le=STATUTORY_REVIEW_WORKING_DAYS,
+        description="待审核且剩余工作日不超过该数（含已超期），如 5",
+    )
 
     @field_validator("status", "kind", "channel", mode="before")
     @classmethod
@@ -94,6 +100,21 @@ class QueueFilters(BaseModel):
         if not (len(code) == DIVISION_CODE_DIGITS and code.isascii() and code.isdigit()):
             raise Invalid("queue.region", "行政区划代码应为6位数字", "region")
         return code
+
+    @field_validator("due_within", mode="before")
+    @classmethod
+    def _due_within(cls, value: object) -> object:
+        value = _blank_to_none(value)
+        if value is None or isinstance(value, int):
+            return value
+        text = value.strip() if isinstance(value, str) else ""
+        if not (text.isascii() and text.isdigit()) or int(text) > STATUTORY_REVIEW_WORKING_DAYS:
+            raise Invalid(
+                "queue.due_within",
+                f"剩余工作日应为0至{STATUTORY_REVIEW_WORKING_DAYS}之间的整数",
+                "due_within",
+            )
+        return int(text)
 
     @field_validator("date_from", "date_to", mode="before")
     @classmethod
@@ -142,9 +163,12 @@ def _china_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, CHINA_TZ).astimezone(UTC)
 
 
-def review_clock(app: Application, *, today: date) -> ReviewClock:
+def review_clock(
+    app: Application, *, today: date, calendar: WorkingDays = WEEKENDS_ONLY
+) -> ReviewClock:
     """Pending: from the day of submission to ``today`` (China dates). Decided or cancelled:
     the count stops on the day of the decision, so the figure says how long the review took.
+    ``calendar``: the working days (services.holidays.working_days).
     """
     submitted = _china_date(app.created_at)
     pending = app.status == ApplicationStatus.PENDING_REVIEW
@@ -154,19 +178,28 @@ def review_clock(app: Application, *, today: date) -> ReviewClock:
         until = _china_date(app.reviewed_at)
     else:  # cancelled by the applicant: the clock stopped then
         until = _china_date(app.updated_at)
-    waited = max(0, working_days_between(submitted, until))
+    waited = max(0, calendar.between(submitted, until))
     return ReviewClock(
         submitted_on=submitted,
         working_days_pending=waited,
         statutory_working_days=STATUTORY_REVIEW_WORKING_DAYS,
         working_days_left=max(0, STATUTORY_REVIEW_WORKING_DAYS - waited) if pending else None,
-        review_deadline=add_working_days(submitted, STATUTORY_REVIEW_WORKING_DAYS),
+        review_deadline=calendar.add(submitted, STATUTORY_REVIEW_WORKING_DAYS),
         overdue=waited > STATUTORY_REVIEW_WORKING_DAYS,
     )
 
 
-def _conditions(officer: Officer, filters: QueueFilters) -> list[ColumnElement[bool]]:
+def _conditions(
+    officer: Officer, filters: QueueFilters, due_by: date | None = None
+) -> list[ColumnElement[bool]]:
+    """``due_by``: with ``filters.due_within``, the latest submission day of a case due
+    within that many working days (:func:`_due_by`)."""
     conds = [region_clause(Application.region_code, officer.region_code)]
+    if filters.due_within is not None:
+        if due_by is None:
+            raise ValueError("due_within needs due_by")
+        conds.append(Application.status == ApplicationStatus.PENDING_REVIEW.value)
+        conds.append(Application.created_at < _china_midnight(due_by + timedelta(days=1)))
     if filters.region is not None:
         # A region outside the officer's scope simply intersects to nothing.
         conds.append(region_clause(Application.region_code, filters.region))
@@ -184,19 +217,27 @@ def _conditions(officer: Officer, filters: QueueFilters) -> list[ColumnElement[b
     return conds
 
 
+def _due_by(filters: QueueFilters, today: date, calendar: WorkingDays) -> date | None:
+    """Due within N working days = waited at least 30 - N by ``today``: submitted on or
+    before the day this returns (overdue cases too)."""
+    if filters.due_within is None:
+        return None
+    return calendar.latest_start(today, STATUTORY_REVIEW_WORKING_DAYS - filters.due_within)
+
+
 _Initiator = aliased(Officer, name="initiator")
 _Reviewer = aliased(Officer, name="reviewer")
 
 
 def _queue_select(
-    officer: Officer, filters: QueueFilters
+    officer: Officer, filters: QueueFilters, due_by: date | None
 ) -> Select[Application, str, str, str, str]:
     return (
         select(Application, Person.name, Person.id_number, _Initiator.code, _Reviewer.code)
         .join(Person, Person.id == Application.person_id)
         .outerjoin(_Initiator, _Initiator.id == Application.initiated_by_officer_id)
         .outerjoin(_Reviewer, _Reviewer.id == Application.reviewed_by_officer_id)
-        .where(*_conditions(officer, filters))
+        .where(*_conditions(officer, filters, due_by))
         # The longest-waiting first: the statutory clock runs on them.
         .order_by(Application.created_at, Application.id)
     )
@@ -210,6 +251,7 @@ def _queue_item(
     reviewer_code: str | None,
     *,
     today: date,
+    calendar: WorkingDays,
 ) -> QueueItem:
     return QueueItem(
         application=views.application(app, audience="officer"),
@@ -218,15 +260,23 @@ def _queue_item(
         payer_id_number_masked=identity.mask_id_number_for_officer(payer_id_number),
         initiated_by_officer_code=initiator_code,
         reviewed_by_officer_code=reviewer_code,
-        clock=review_clock(app, today=today),
+        clock=review_clock(app, today=today, calendar=calendar),
     )
 
 
-def queue_count(session: Session, *, officer: OfficerRef, filters: QueueFilters) -> int:
+def queue_count(
+    session: Session,
+    *,
+    officer: OfficerRef,
+    filters: QueueFilters,
+    today: date,
+    calendar: WorkingDays | None = None,
+) -> int:
     """How many applications the filtered queue holds."""
     me = active_officer(session, officer)
+    due_by = _due_by(filters, today, calendar or holidays.working_days(session))
     return session.execute(
-        select(func.count()).select_from(Application).where(*_conditions(me, filters))
+        select(func.count()).select_from(Application).where(*_conditions(me, filters, due_by))
     ).scalar_one()
 
 
@@ -244,11 +294,13 @@ def queue(
     working-day clock (:func:`review_clock`)."""
     me = active_officer(session, officer)
     page, page_size = check_page(page, page_size)
-    total = queue_count(session, officer=me, filters=filters)
+    calendar = holidays.working_days(session)
+    total = queue_count(session, officer=me, filters=filters, today=today, calendar=calendar)
+    due_by = _due_by(filters, today, calendar)
     rows = session.execute(
-        _queue_select(me, filters).limit(page_size).offset((page - 1) * page_size)
+        _queue_select(me, filters, due_by).limit(page_size).offset((page - 1) * page_size)
     ).all()
-    items = [_queue_item(*row, today=today) for row in rows]
+    items = [_queue_item(*row, today=today, calendar=calendar) for row in rows]
     return Page(items=items, total=total, page=page, page_size=page_size)
 
 
@@ -257,8 +309,10 @@ def queue_rows(
 ) -> Iterator[QueueItem]:
     """Every item of the filtered queue (no paging), read in chunks, for the export."""
     me = active_officer(session, officer)
+    calendar = holidays.working_days(session)
     result = session.execute(
-        _queue_select(me, filters), execution_options={"yield_per": EXPORT_CHUNK_ROWS}
+        _queue_select(me, filters, _due_by(filters, today, calendar)),
+        execution_options={"yield_per": EXPORT_CHUNK_ROWS},
     )
     for row in result:
-        yield _queue_item(*row, today=today)
+        yield _queue_item(*row, today=today, calendar=calendar)

@@ -28,6 +28,7 @@ from .pages import etax as pages_etax
 from .pages import guard
 from .pages import mobile as pages_mobile
 from .pages import officer as pages_officer
+from .pages import officer_calendar as pages_officer_calendar
 from .security_headers import SecurityHeadersMiddleware
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -117,7 +118,7 @@ def create_app(
 
     for module in (api_accounts, api_pension, api_unit, api_medical, api_officer, api_callbacks):
         app.include_router(module.router, prefix=API_PREFIX)
-    for module in (pages_etax, pages_mobile, pages_officer):
+    for module in (pages_etax, pages_mobile, pages_officer, pages_officer_calendar):
         app.include_router(module.router)
 
     app.mount("/static/swagger-ui", StaticFiles(directory=SWAGGER_UI_DIR), name="swagger-ui")

@@ -2,7 +2,8 @@
 
 openpyxl's write-only mode streams rows to the file instead of holding cells. Amounts are
 numbers with two decimals so that Excel can sum them; ID numbers are masked as officers see
-them. More than EXPORT_MAX_ROWS rows is 422: narrow the filters.
+them. Every row goes through xlsx_cells.row (no formula from data, no character that breaks
+the file). More than EXPORT_MAX_ROWS rows is 422: narrow the filters.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..services import review_queue
 from ..services.officers import OfficerRef
 from ..services.review_queue import QueueFilters
 from .officer_presenters import KIND_LABELS
+from .xlsx_cells import row
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXPORT_MAX_ROWS = 200_000
@@ -46,7 +48,7 @@ def queue_xlsx(
     session: Session, *, officer: OfficerRef, filters: QueueFilters, today: date
 ) -> bytes:
     """The workbook's bytes: one sheet 退费申请, a header row, a row per application."""
-    total = review_queue.queue_count(session, officer=officer, filters=filters)
+    total = review_queue.queue_count(session, officer=officer, filters=filters, today=today)
     if total > EXPORT_MAX_ROWS:
         raise Invalid("export.too_many", f"导出结果超过{EXPORT_MAX_ROWS}条，请缩小查询范围", None)
     wb = Workbook(write_only=True)
@@ -60,19 +62,22 @@ def queue_xlsx(
         amount = WriteOnlyCell(ws, value=Decimal(app.amount_fen) / FEN_PER_YUAN)
         amount.number_format = "0.00"
         ws.append(
-            [
-                app.id,
-                KIND_LABELS[app.kind],
-                item.payer_name,
-                item.payer_id_number_masked,
-                amount,
-                workflow.CHANNEL_LABELS[app.channel],
-                labels.refund_status,
-                labels.review_status,
-                labels.review_result,
-                item.clock.submitted_on.isoformat(),
-                item.clock.working_days_pending,
-            ]
+            row(
+                ws,
+                [
+                    app.id,
+                    KIND_LABELS[app.kind],
+                    item.payer_name,
+                    item.payer_id_number_masked,
+                    amount,
+                    workflow.CHANNEL_LABELS[app.channel],
+                    labels.refund_status,
+                    labels.review_status,
+                    labels.review_result,
+                    item.clock.submitted_on.isoformat(),
+                    item.clock.working_days_pending,
+                ],
+            )
         )
     buffer = io.BytesIO()
     wb.save(buffer)

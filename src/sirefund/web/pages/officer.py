@@ -78,7 +78,14 @@ KIND_OPTIONS = [(k.value, label) for k, label in officer_presenters.KIND_LABELS.
 CHANNEL_OPTIONS = [(c.value, label) for c, label in CHANNEL_LABELS.items()]
 DISPATCH_STATE_OPTIONS = [(s.value, s.label) for s in DispatchState]
 AGENCY_OPTIONS = [(a.value, a.label) for a in Agency]
-QUEUE_FILTERS = ("status", "kind", "region", "channel", "date_from", "date_to")
+QUEUE_FILTERS = ("status", "kind", "region", "channel", "date_from", "date_to", "due_within")
+#: Pending cases with at most this many working days left are highlighted (and offered as
+#: the 审核期限 filter, overdue ones included).
+DUE_SOON_WORKING_DAYS = 5
+DUE_OPTIONS = [
+    (str(DUE_SOON_WORKING_DAYS), f"{DUE_SOON_WORKING_DAYS}个工作日内到期（含已超期）"),
+    ("0", "已到期或超期"),
+]
 # The two fields of 发起退费 the bank details do not cover, worded for the page when empty
 # (the bank details' own checks word theirs).
 INITIATE_REQUIRED = {
@@ -379,6 +386,8 @@ async def _queue_response(
             "status_options": STATUS_OPTIONS,
             "kind_options": KIND_OPTIONS,
             "channel_options": CHANNEL_OPTIONS,
+            "due_options": DUE_OPTIONS,
+            "due_soon_days": DUE_SOON_WORKING_DAYS,
             "region_options": _region_options(principal.region_code),
             "values": form.values if form else {},
             "errors": form.errors if form else {},
