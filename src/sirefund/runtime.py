@@ -60,9 +60,15 @@ def build(settings: Settings, *, host: str, port: int, simulate_agencies: bool) 
         )
     base = f"http://{_local(host)}:{port}"
     if simulate_agencies:
-        settings = settings.model_copy(update={"agency_url": f"{base}{SIMULATORS_PATH}"})
+        simulators = f"{base}{SIMULATORS_PATH}"
+        settings = settings.model_copy(
+            update={"agency_url": simulators, "sms_url": simulators, "identity_url": simulators}
+        )
     engine = make_engine(settings.database_url, echo=settings.echo_sql)
-    app = create_app(settings, engine=engine)
+    # The outside services registration calls (services/ports.py), injected here: web/
+    # never imports agencies/.
+    sms, identity_check = agencies.build_realname_adapters(settings)
+    app = create_app(settings, engine=engine, sms=sms, identity_check=identity_check)
     simulator_state: SimulatorState | None = None
     if simulate_agencies:
         simulator = create_simulator_app(settings, callback_url=f"{base}/api/v1/callbacks")
