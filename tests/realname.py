@@ -13,14 +13,17 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import date, datetime
 from typing import Any
 
 import httpx
 import uvicorn
+from sqlalchemy.orm import Session
 
 from sirefund.agencies.realname import HttpIdentityCheck, HttpSmsGateway
 from sirefund.agencies.simulator import create_simulator_app
 from sirefund.config import Settings
+from sirefund.services import accounts, verification
 
 SECRET = "test-callback-secret-0123456789"
 _phones = itertools.count(1)
@@ -39,6 +42,8 @@ class RealNameSim:
     def __init__(self, url: str) -> None:
         self.url = url
         self._http = httpx.Client(base_url=url, timeout=5)
+        self._sms: HttpSmsGateway | None = None
+        self._identity: HttpIdentityCheck | None = None
 
     def add_identity(self, id_number: str, name: str, phone: str) -> None:
         r = self._http.post(
@@ -58,12 +63,20 @@ class RealNameSim:
         return str(messages[0]["code"])
 
     def sms(self) -> HttpSmsGateway:
-        return HttpSmsGateway(self.url, secret=SECRET, timeout_seconds=5)
+        """The SMS gateway adapter of the app, pointing at this simulator (one per run)."""
+        if self._sms is None:
+            self._sms = HttpSmsGateway(self.url, secret=SECRET, timeout_seconds=5)
+        return self._sms
 
     def identity_check(self) -> HttpIdentityCheck:
-        return HttpIdentityCheck(self.url, secret=SECRET, timeout_seconds=5)
+        if self._identity is None:
+            self._identity = HttpIdentityCheck(self.url, secret=SECRET, timeout_seconds=5)
+        return self._identity
 
     def close(self) -> None:
+        for adapter in (self._sms, self._identity):
+            if adapter is not None:
+                adapter.close()
         self._http.close()
 
 
@@ -158,3 +171,46 @@ def register_person(
         body["username"] = username
     response: httpx.Response = client.post(f"{api}/register/person", json=body)
     return response
+
+
+def register_person_service(
+    session: Session,
+    *,
+    settings: Settings,
+    at: datetime,
+    today: date,
+    id_number: str,
+    name: str,
+    password: str,
+    phone: str | None = None,
+    username: str | None = None,
+    known_to_identity_service: bool = True,
+) -> accounts.PersonAccount:
+    """accounts.register_person as a citizen gets there: (the identity service knows them
+    with this phone,) a code is sent to the phone through the SMS simulator and read back."""
+    sim = running()
+    phone = phone or fresh_phone()
+    if known_to_identity_service:
+        sim.add_identity(id_number, name, phone)
+    verification.send_code(
+        session,
+        phone=phone,
+        purpose="register",
+        client_address="192.0.2.50",
+        sms=sim.sms(),
+        at=at,
+        settings=settings,
+    )
+    return accounts.register_person(
+        session,
+        id_number=id_number,
+        name=name,
+        phone=phone,
+        verification_code=sim.latest_code(phone),
+        password=password,
+        username=username,
+        identity_check=sim.identity_check(),
+        at=at,
+        today=today,
+        settings=settings,
+    )

@@ -681,13 +681,7 @@ def count_registration_attempt(
 
 def _longest_window(settings: Settings) -> timedelta:
     """What the throttle table must keep: the longer of the login and registration windows."""
-    return timedelta(
-        seconds=max(
-            settings.login_window_seconds,
-            settings.register_window_seconds,
-            settings.verification_address_window_seconds,
-        )
-    )
+    return timedelta(seconds=max(settings.login_window_seconds, settings.register_window_seconds))
 
 
 def purge_login_failures(session: Session, *, before: datetime) -> int:
@@ -698,7 +692,8 @@ def purge_login_failures(session: Session, *, before: datetime) -> int:
     return _rows_changed(
         session,
         delete(LoginFailure)
-        .where(LoginFailure.at <= before)
+        # The SMS budget's rows keep their own, longer window (verification.send_code).
+        .where(LoginFailure.at <= before, LoginFailure.scope.not_like("sms:%"))
         .execution_options(synchronize_session=False),
     )
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from ..clock import as_utc
@@ -168,6 +168,16 @@ def send_code(
             attempts=0,
         )
     )
+    # The budget's rows older than its window count no more: dropped here, so the table
+    # needs no clean-up job.
+    session.execute(
+        delete(LoginFailure)
+        .where(
+            LoginFailure.scope.like("sms:%"),
+            LoginFailure.at <= at - timedelta(seconds=settings.verification_address_window_seconds),
+        )
+        .execution_options(synchronize_session=False)
+    )
     session.add(LoginFailure(scope=scope, at=at))
     session.flush()
     minutes = settings.verification_code_minutes
@@ -207,6 +217,8 @@ def use_code(
         )
         .order_by(VerificationCode.created_at.desc(), VerificationCode.id.desc())
         .limit(1)
+        # The tries as stored now, not as an earlier read of this session left them.
+        .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if (
         row is None
