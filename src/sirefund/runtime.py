@@ -42,6 +42,11 @@ class Served:
     settings: Settings
     engine: Engine
     simulator_state: SimulatorState | None
+    # The SMS gateway and real-name check adapters the app was given (closed at the end).
+    realname_adapters: tuple[agencies.HttpSmsGateway | None, agencies.HttpIdentityCheck | None] = (
+        None,
+        None,
+    )
 
 
 class SimulatorsRefused(ValueError):
@@ -74,7 +79,7 @@ def build(settings: Settings, *, host: str, port: int, simulate_agencies: bool) 
         simulator = create_simulator_app(settings, callback_url=f"{base}/api/v1/callbacks")
         simulator_state = simulator.state.simulator
         app.mount(SIMULATORS_PATH, simulator)
-    return Served(app, settings, engine, simulator_state)
+    return Served(app, settings, engine, simulator_state, (sms, identity_check))
 
 
 def serve(
@@ -148,6 +153,9 @@ def serve(
             adapter.close()
         if simulator_state is not None:
             simulator_state.close()
+        for outside in served.realname_adapters:
+            if outside is not None:
+                outside.close()
         engine.dispose()
     return 0
 
