@@ -143,3 +143,11 @@ from sirefund.clock import CHINA_TZ  # noqa: E402
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock()
+
+
+@pytest.fixture(scope="session")
+def realname_sim():
+    """The SMS gateway and identity simulators on a real port, for the whole run."""
+    from tests.realname import serve_realname_sim
+
+    yield from serve_realname_sim()

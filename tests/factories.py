@@ -64,6 +64,8 @@ def make_person(
         username=username,
         password_hash=hashed(password) if password else None,
         registered_at=AT if password else None,
+        # A registered account is a real-name one (registered with an SMS code).
+        verified_at=AT if password else None,
     )
     session.add(p)
     session.flush()
@@ -103,7 +105,9 @@ def make_unit(
     region: str = "420703",
     tax_id: str | None = None,
     password: str | None = None,
+    handler: tuple[str, str, str] | None = None,
 ) -> Unit:
+    """A unit; `handler` (ID number, name, phone) is its 办税员 on record."""
     u = Unit(
         tax_id=tax_id or f"5442070{next(_seq):011d}",
         name=name,
@@ -111,6 +115,10 @@ def make_unit(
         region_code=region,
         password_hash=hashed(password) if password else None,
         registered_at=AT if password else None,
+        verified_at=AT if password else None,
+        handler_id_number=handler[0] if handler else None,
+        handler_name=handler[1] if handler else None,
+        handler_phone=handler[2] if handler else None,
     )
     session.add(u)
     session.flush()

@@ -51,6 +51,24 @@ class Settings(BaseSettings):
     # `register_window_seconds`, so that guessing who is on record does not scale.
     register_address_max_attempts: int = 10
     register_window_seconds: int = 900
+    # SMS verification codes (services/verification.py): a code lives
+    # `verification_code_minutes` and allows `verification_code_tries` answers; one phone gets
+    # one code per `verification_resend_seconds` and `verification_daily_max` a day; one client
+    # address may ask for `verification_address_max_sends` codes per
+    # `verification_address_window_seconds` (so that nobody floods strangers' phones).
+    verification_code_minutes: int = 5
+    verification_code_tries: int = 5
+    verification_resend_seconds: int = 60
+    verification_daily_max: int = 10
+    verification_address_max_sends: int = 20
+    verification_address_window_seconds: int = 3600
+    # The SMS gateway and the real-name check (公安/运营商 实名核验); the simulators when the
+    # app runs with --simulate-agencies.
+    sms_url: str | None = None
+    identity_url: str | None = None
+    # The identity simulator's registry (CSV: id_number, name, phone), loaded when it starts
+    # (`sirefund generate` writes identities.csv; the demo points here).
+    sim_identities_file: Path | None = None
     # Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For is
     # believed; from anyone else the header is ignored (web/deps.py `client_address`).
     trusted_proxies: str = ""

@@ -20,7 +20,7 @@ from .services import officers, passwords, totp
 
 DEMO_DIR = Path("var/demo")
 DEMO_PASSWORD = "Demo-2026-sirefund"
-DEMO_PHONE = "13800001234"
+DEMO_PHONE = gen.DEMO_PERSON_PHONE
 DEMO_OFFICERS = (
     # code, name, region, roles, TOTP secret (fixed, like the password: it is a demo)
     ("SW42001", "王审核", "420000", {"reviewer", "initiator"}, "DEMOSWWANGSHENHEDEMOSWWANGSHENHE"),
@@ -33,10 +33,15 @@ def prepare(demo_dir: Path = DEMO_DIR, *, persons: int = 200, seed: int = 2026) 
     if demo_dir.exists():
         shutil.rmtree(demo_dir)
     demo_dir.mkdir(parents=True)
-    settings = Settings(database_url=f"sqlite:///{demo_dir / 'sirefund.db'}", var_dir=demo_dir)
+    data_dir = demo_dir / "data"
+    settings = Settings(
+        database_url=f"sqlite:///{demo_dir / 'sirefund.db'}",
+        var_dir=demo_dir,
+        # The identity simulator knows every generated person (and their phone).
+        sim_identities_file=data_dir / gen.IDENTITIES_FILE[0],
+    )
     engine = make_engine(settings.database_url)
     migrate.upgrade(engine)
-    data_dir = demo_dir / "data"
     gen.generate(max(persons, len(gen.DEMO_PERSONS)), seed, data_dir, demo=True)
     for kind in imports.KINDS:  # in dependency order
         summary = imports.import_file(engine, kind, data_dir / f"{kind}.csv")
@@ -54,8 +59,9 @@ def prepare(demo_dir: Path = DEMO_DIR, *, persons: int = 200, seed: int = 2026) 
                 select(Person).where(Person.id_number == id_number)
             ).scalar_one()
             person.password_hash, person.phone, person.registered_at = demo_hash, phone, now
+            person.verified_at = now  # as if registered with an SMS code
         unit = session.execute(select(Unit).where(Unit.tax_id == gen.DEMO_UNIT_TAX_ID)).scalar_one()
-        unit.password_hash, unit.registered_at = demo_hash, now
+        unit.password_hash, unit.registered_at, unit.verified_at = demo_hash, now, now
         for code, name, region, roles, secret in DEMO_OFFICERS:
             officers.add_officer(
                 session,
@@ -82,6 +88,15 @@ def banner(host: str, port: int, *, at: datetime) -> str:
         f"  自然人  {gen.DEMO_PERSON_NAME}: 证件号码 {gen.DEMO_PERSON_ID_NUMBER} 或手机 {DEMO_PHONE}  密码 {DEMO_PASSWORD}",
         f"  自然人  {gen.DEMO_SECOND_PERSON_NAME}: 证件号码 {gen.DEMO_SECOND_PERSON_ID_NUMBER}  密码 {DEMO_PASSWORD}",
         f"  村组    {gen.DEMO_UNIT_NAME}: 纳税人识别号 {gen.DEMO_UNIT_TAX_ID}  密码 {DEMO_PASSWORD}",
+    ]
+    newcomer_id, newcomer_name = gen.DEMO_PERSONS[3]
+    handler_id, handler_name = gen.DEMO_PERSONS[gen.DEMO_UNIT_HANDLER]
+    lines += [
+        f"  短信验证码(模拟短信平台，演示用): {url}/_agencies/_sim/sms/page",
+        f"  实名注册试用: 自然人 {newcomer_name} 证件号码 {newcomer_id} 手机 {gen.person_phone(3)}"
+        "（生成数据中的每个人都已登记在模拟的实名核验服务中，手机号码见 var/demo/data/identities.csv）",
+        f"  单位注册由登记的办税员办理: {gen.DEMO_UNIT_NAME} 的办税员 {handler_name}"
+        f" 证件号码 {handler_id} 手机 {gen.person_phone(gen.DEMO_UNIT_HANDLER)}（其他单位见 units.csv）",
     ]
     for code, name, region, roles, secret in DEMO_OFFICERS:
         lines.append(

@@ -78,6 +78,7 @@ __all__ = [
     "DEMO_PERSONS",
     "DEMO_PERSON_ID_NUMBER",
     "DEMO_PERSON_NAME",
+    "DEMO_PERSON_PHONE",
     "DEMO_SECOND_PERSON_ID_NUMBER",
     "DEMO_SECOND_PERSON_NAME",
     "DEMO_UNIT_NAME",
@@ -85,6 +86,7 @@ __all__ = [
     "DEMO_UNIT_SS_NO",
     "DEMO_UNIT_TAX_ID",
     "FILES",
+    "IDENTITIES_FILE",
     "PAYMENTS_PER_PERSON",
     "UNIT_EVERY_PERSONS",
     "generate",
@@ -123,7 +125,15 @@ FILES: dict[str, tuple[str, tuple[str, ...]]] = {
         "unit-payment-persons.csv",
         ("unit_payment_id", "line_id", "id_number", "name", "ss_no", "amount"),
     ),
+    "units": (
+        "units.csv",
+        ("unit_tax_id", "unit_name", "region_code", "handler_id_number", "handler_name",
+         "handler_phone"),
+    ),
 }  # fmt: skip
+#: Not an import: the identity simulator's registry (who holds which phone, by real name),
+#: loaded with SIREFUND_SIM_IDENTITIES_FILE. Every generated person is in it.
+IDENTITIES_FILE = ("identities.csv", ("id_number", "name", "phone"))
 
 # --------------------------------------------------------------------------------------------
 # Tunables
@@ -249,10 +259,14 @@ DEMO_PERSONS: tuple[tuple[str, str], ...] = (
     ("420702197002260617", "陈志强"),
     ("420704198812300745", "杨春梅"),
 )
+#: Person 0's phone (the demo logs in with it; codes for it appear in the SMS simulator).
+DEMO_PERSON_PHONE = "13800001234"
 DEMO_UNIT_NAME = "华容区庙岭镇新庙村村民委员会"
 DEMO_UNIT_TAX_ID = "54420703MEC100012G"  # valid GB 32100 code; random units use digits only
 DEMO_UNIT_SS_NO = "420703000000"  # random units end in a non-zero unit number
 DEMO_UNIT_REGION = "420703"
+#: The demo unit's 办税员 on record: demo person 2 (王秀英), a villager of the unit.
+DEMO_UNIT_HANDLER = 2
 DEMO_UNIT_PAYMENT_IDS = {
     "collective_subsidy": "UP000000001",
     "special_group_proxy": "UP000000002",
@@ -451,7 +465,7 @@ def generate(
     pension_payments: int | None = None,
     demo: bool = False,
 ) -> dict[str, int]:
-    """Write the five import files into ``out_dir`` and return the row count per KIND.
+    """Write the six import files (and the identity registry, IDENTITIES_FILE) into ``out_dir`` and return the row count per KIND.
 
     ``persons``: number of persons (including the 7 fixed demo persons when ``demo``).
     ``pension_payments``: when given, exactly this many pension rows are written (the demo
@@ -503,7 +517,37 @@ def generate(
     finally:
         for fh in handles.values():
             fh.close()
+    _write_identities(people, persons, out_dir / IDENTITIES_FILE[0])
     return counts
+
+
+def person_phone(i: int) -> str:
+    """The mobile number generated person ``i`` holds (distinct per person)."""
+    return DEMO_PERSON_PHONE if i == 0 else f"15{i:09d}"
+
+
+_UNIT_YEAR_LIST = tuple(UNIT_YEARS)
+
+
+def _ss_no(i: int, id_number: str) -> str:
+    return f"{id_number[:6]}{i:010d}"
+
+
+def _handler_row(
+    people: _People, unit: tuple[str, str, str, str], i: int
+) -> tuple[str, str, str, str, str, str]:
+    """The units.csv row of a unit whose 办税员 on record is person ``i``, one of its villagers."""
+    id_number, name, _county = people.get(i)
+    return (unit[0], unit[1], unit[3], id_number, name, person_phone(i))
+
+
+def _write_identities(people: _People, persons: int, path: Path) -> None:
+    """The identity simulator's registry: every person's ID number, name and phone."""
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        fh.write(",".join(IDENTITIES_FILE[1]) + "\n")
+        for i in range(persons):
+            id_number, name, _county = people.get(i)
+            fh.write(f"{id_number},{name},{person_phone(i)}\n")
 
 
 class _PersonFiles:
@@ -713,13 +757,9 @@ def _write_unit_files(
     body_offset = rng.randrange(10**8)
     last_month_of = {y: 12 for y in UNIT_YEARS}
     last_month_of[DATA_AS_OF.year] = DATA_AS_OF.month
-    years = tuple(UNIT_YEARS)
     everyone = range(persons)
     payment_n = 0
     line_n = 0
-
-    def ss_no(i: int, id_number: str) -> str:
-        return f"{id_number[:6]}{i:010d}"
 
     def write_payment(
         unit: tuple[str, str, str, str],
@@ -742,7 +782,7 @@ def _write_unit_files(
         for i, fen in lines:
             id_number, name, _county = people.get(i)
             line_n += 1
-            line_w((pid, f"UL{line_n:010d}", id_number, name, ss_no(i, id_number), _yuan(fen)))
+            line_w((pid, f"UL{line_n:010d}", id_number, name, _ss_no(i, id_number), _yuan(fen)))
 
     for u in range(n_units):
         if demo and u == 0:
@@ -750,6 +790,7 @@ def _write_unit_files(
             for ptype, month, yuan, demo_members, channel in _DEMO_UNIT_PAYMENTS:
                 lines = [(i, yuan * 100) for i in demo_members]
                 write_payment(unit, ptype, _DEMO_YEAR, month, lines, channel)
+            writers["units"].writerow(_handler_row(people, unit, DEMO_UNIT_HANDLER))
             continue
         # A unit sits where one of its villagers lives.
         county = people.get(rng.randrange(persons))[2]
@@ -769,7 +810,7 @@ def _write_unit_files(
             ptype = (
                 _UNIT_TYPES[payment_n] if payment_n < len(_UNIT_TYPES) else rng.choice(_UNIT_TYPES)
             )
-            year = years[rng.randrange(len(years))]
+            year = _UNIT_YEAR_LIST[rng.randrange(len(_UNIT_YEAR_LIST))]
             month = rng.randint(1, last_month_of[year])
             grades = _UNIT_GRADES[ptype]
             grade = rng.choice(grades)
@@ -780,6 +821,8 @@ def _write_unit_files(
                 for i in members
             ]
             write_payment(unit, ptype, year, month, lines, rng.choice(DECLARATION_CHANNELS))
+        writers["units"].writerow(_handler_row(people, unit, members[0]))
 
+    counts["units"] = n_units
     counts["unit-payments"] = payment_n
     counts["unit-payment-persons"] = line_n

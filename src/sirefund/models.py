@@ -72,6 +72,11 @@ class Person(Base):
     username: Mapped[str | None] = mapped_column(String(40), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(200))
     registered_at: Mapped[datetime | None] = mapped_column(_TZ)
+    # Real-name registration (实名注册): when the phone was proven with an SMS code and the
+    # identity service confirmed it belongs to this ID number and name. An account with a
+    # password but no verified_at (registered before real-name registration) cannot log in
+    # and sees nothing until its owner registers again with the code.
+    verified_at: Mapped[datetime | None] = mapped_column(_TZ)
     created_at: Mapped[datetime] = mapped_column(_TZ, server_default=text("CURRENT_TIMESTAMP"))
     __table_args__ = (
         CheckConstraint("length(id_number) = 18", name="id_number_length"),
@@ -90,6 +95,12 @@ class Unit(Base):
     region_code: Mapped[str] = mapped_column(String(6))
     password_hash: Mapped[str | None] = mapped_column(String(200))
     registered_at: Mapped[datetime | None] = mapped_column(_TZ)
+    # The unit's 办税员 on record (the `units` import): only they may register the unit,
+    # with a code sent to this phone. verified_at: registered that way (see Person).
+    handler_id_number: Mapped[str | None] = mapped_column(String(18))
+    handler_name: Mapped[str | None] = mapped_column(String(50))
+    handler_phone: Mapped[str | None] = mapped_column(String(20))
+    verified_at: Mapped[datetime | None] = mapped_column(_TZ)
     created_at: Mapped[datetime] = mapped_column(_TZ, server_default=text("CURRENT_TIMESTAMP"))
 
 
@@ -142,6 +153,30 @@ class LoginFailure(Base):
     scope: Mapped[str] = mapped_column(String(100))  # "acct:<kind>:<hash>" or "addr:<ip>"
     at: Mapped[datetime] = mapped_column(_TZ)
     __table_args__ = (Index(None, "scope", "at"),)
+
+
+class VerificationCode(Base):
+    """A 6-digit code sent by SMS (services/verification.py). Only a keyed hash of the code
+    is stored; a code serves one purpose for one phone, 5 tries, until expires_at, once."""
+
+    __tablename__ = "verification_codes"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(20))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(_TZ)
+    expires_at: Mapped[datetime] = mapped_column(_TZ)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Used up: by a right answer, by a newer code for the same phone and purpose, or by the
+    # last of its tries.
+    used_at: Mapped[datetime | None] = mapped_column(_TZ)
+    __table_args__ = (
+        CheckConstraint(
+            _in("purpose", ["register", "reset_password", "change_phone"]), name="purpose"
+        ),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        Index(None, "phone", "created_at"),
+    )
 
 
 # --------------------------------------------------------------------------- payments

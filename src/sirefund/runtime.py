@@ -42,6 +42,11 @@ class Served:
     settings: Settings
     engine: Engine
     simulator_state: SimulatorState | None
+    # The SMS gateway and real-name check adapters the app was given (closed at the end).
+    realname_adapters: tuple[agencies.HttpSmsGateway | None, agencies.HttpIdentityCheck | None] = (
+        None,
+        None,
+    )
 
 
 class SimulatorsRefused(ValueError):
@@ -60,15 +65,21 @@ def build(settings: Settings, *, host: str, port: int, simulate_agencies: bool) 
         )
     base = f"http://{_local(host)}:{port}"
     if simulate_agencies:
-        settings = settings.model_copy(update={"agency_url": f"{base}{SIMULATORS_PATH}"})
+        simulators = f"{base}{SIMULATORS_PATH}"
+        settings = settings.model_copy(
+            update={"agency_url": simulators, "sms_url": simulators, "identity_url": simulators}
+        )
     engine = make_engine(settings.database_url, echo=settings.echo_sql)
-    app = create_app(settings, engine=engine)
+    # The outside services registration calls (services/ports.py), injected here: web/
+    # never imports agencies/.
+    sms, identity_check = agencies.build_realname_adapters(settings)
+    app = create_app(settings, engine=engine, sms=sms, identity_check=identity_check)
     simulator_state: SimulatorState | None = None
     if simulate_agencies:
         simulator = create_simulator_app(settings, callback_url=f"{base}/api/v1/callbacks")
         simulator_state = simulator.state.simulator
         app.mount(SIMULATORS_PATH, simulator)
-    return Served(app, settings, engine, simulator_state)
+    return Served(app, settings, engine, simulator_state, (sms, identity_check))
 
 
 def serve(
@@ -142,6 +153,9 @@ def serve(
             adapter.close()
         if simulator_state is not None:
             simulator_state.close()
+        for outside in served.realname_adapters:
+            if outside is not None:
+                outside.close()
         engine.dispose()
     return 0
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from tests.conftest import FixedClock
 
+from sirefund.agencies.realname import build_realname_adapters
+from sirefund.agencies.simulator import create_simulator_app
 from sirefund.config import Settings
 from sirefund.db import make_engine, make_session_factory
 from sirefund.web.app import create_app
@@ -72,11 +74,21 @@ def applicant_site(
         secret_key="e2e-secret-key-0123456789abcdef",
         callback_secret="e2e-callback-secret-0123456789",
     )
-    app = create_app(settings, engine=engine, clock=FixedClock())
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    # The SMS gateway and identity simulators mounted as `serve --simulate-agencies` does:
+    # registration pages send real codes, tests read them at /_agencies/_sim/sms.
+    settings = settings.model_copy(
+        update={"sms_url": f"{base}/_agencies", "identity_url": f"{base}/_agencies"}
+    )
+    sms, identity_check = build_realname_adapters(settings)
+    app = create_app(
+        settings, engine=engine, clock=FixedClock(), sms=sms, identity_check=identity_check
+    )
+    app.mount("/_agencies", create_simulator_app(settings, callback_url=None))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -85,7 +97,7 @@ def applicant_site(
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the live server did not start")
         time.sleep(0.05)
-    yield {"base": f"http://127.0.0.1:{port}", "sessions": make_session_factory(engine)}
+    yield {"base": base, "sessions": make_session_factory(engine)}
     server.should_exit = True
     thread.join(timeout=10)
     sock.close()

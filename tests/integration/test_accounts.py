@@ -20,8 +20,8 @@ from sirefund.domain.errors import (
     TooManyRequests,
     Unauthenticated,
 )
-from sirefund.models import LoginFailure, Person, SecurityEvent
-from sirefund.services import accounts, officers
+from sirefund.models import LoginFailure, Person, SecurityEvent, VerificationCode
+from sirefund.services import accounts, officers, verification
 from sirefund.services.accounts import (
     AccountKind,
     OfficerAccount,
@@ -30,7 +30,9 @@ from sirefund.services.accounts import (
     UnitAccount,
 )
 from tests import factories as f
+from tests import realname
 from tests.conftest import NOW, FixedClock
+from tests.realname import register_person_service
 
 NEW_PASSWORD = "Hubei-2026-refund"
 
@@ -67,6 +69,12 @@ def _login(
     )
 
 
+@pytest.fixture(autouse=True)
+def _sms_and_identity_simulators(realname_sim):  # type: ignore[no-untyped-def]
+    """Registration reaches the SMS and identity simulators over HTTP (tests/realname.py)."""
+    return realname_sim
+
+
 def _failures(session: Session) -> int:
     return session.execute(select(func.count()).select_from(LoginFailure)).scalar_one()
 
@@ -75,11 +83,12 @@ def _failures(session: Session) -> int:
 
 
 def test_a_person_known_from_payments_registers_on_their_own_row_and_sees_it_masked(
-    session: Session, clock: FixedClock
+    session: Session, clock: FixedClock, settings: Settings
 ) -> None:
     known = f.make_person(session, name="邱世贵")
-    account = accounts.register_person(
+    account = register_person_service(
         session,
+        settings=settings,
         id_number=known.id_number,
         name=" 邱世贵 ",
         phone="13812341234",
@@ -100,10 +109,11 @@ def test_a_person_known_from_payments_registers_on_their_own_row_and_sees_it_mas
 
 
 def test_an_unknown_id_creates_the_person_in_the_region_of_its_first_six_digits(
-    session: Session, clock: FixedClock
+    session: Session, clock: FixedClock, settings: Settings
 ) -> None:
-    account = accounts.register_person(
+    account = register_person_service(
         session,
+        settings=settings,
         id_number=f.resident_id("420102"),
         name="新用户",
         phone="13900001111",
@@ -115,12 +125,13 @@ def test_an_unknown_id_creates_the_person_in_the_region_of_its_first_six_digits(
 
 
 def test_a_name_other_than_the_one_on_record_is_refused_before_saying_already_registered(
-    session: Session, clock: FixedClock
+    session: Session, clock: FixedClock, settings: Settings
 ) -> None:
     known = f.make_person(session, password=f.PASSWORD)
     with pytest.raises(Invalid) as refused:
-        accounts.register_person(
+        register_person_service(
             session,
+            settings=settings,
             id_number=known.id_number,
             name="别人",
             phone="13900001111",
@@ -130,11 +141,12 @@ def test_a_name_other_than_the_one_on_record_is_refused_before_saying_already_re
         )
     assert (refused.value.code, refused.value.field) == ("register.name_mismatch", "name")
     with pytest.raises(Conflict) as again:
-        accounts.register_person(
+        register_person_service(
             session,
+            settings=settings,
             id_number=known.id_number,
             name=known.name,
-            phone="13900001111",
+            phone="13900002222",
             password=NEW_PASSWORD,
             at=clock.now(),
             today=clock.today(),
@@ -143,11 +155,12 @@ def test_a_name_other_than_the_one_on_record_is_refused_before_saying_already_re
 
 
 def test_a_password_equal_to_the_accounts_own_phone_is_refused(
-    session: Session, clock: FixedClock
+    session: Session, clock: FixedClock, settings: Settings
 ) -> None:
     with pytest.raises(Invalid) as refused:
-        accounts.register_person(
+        register_person_service(
             session,
+            settings=settings,
             id_number=f.resident_id(),
             name="新用户",
             phone="13900001111",
@@ -160,12 +173,13 @@ def test_a_password_equal_to_the_accounts_own_phone_is_refused(
 
 @pytest.mark.parametrize("password", ["woaini123", "Lantern-{birth}-orchard", "Q{id_number}q"])
 def test_registration_refuses_a_guessable_password_or_one_with_the_id_or_birth_date(
-    session: Session, clock: FixedClock, password: str
+    session: Session, clock: FixedClock, settings: Settings, password: str
 ) -> None:
     id_number = f.resident_id(birth="19761103")
     with pytest.raises(Invalid) as refused:
-        accounts.register_person(
+        register_person_service(
             session,
+            settings=settings,
             id_number=id_number,
             name="新用户",
             phone="13900001111",
@@ -192,29 +206,119 @@ def test_an_officer_password_containing_the_officer_code_is_refused(
     assert (refused.value.code, refused.value.field) == ("password.weak", "password")
 
 
-def test_a_unit_registers_only_when_known_and_named_as_on_record(
-    session: Session, clock: FixedClock
-) -> None:
-    unit = f.make_unit(session)
-    with pytest.raises(Invalid) as unknown:
-        accounts.register_unit(
-            session, tax_id="9" * 18, name=unit.name, password=NEW_PASSWORD, at=clock.now()
-        )
-    assert unknown.value.code == "register.unit_unknown"
-    account = accounts.register_unit(
+def _unit_code(session: Session, settings: Settings, phone: str, at: datetime) -> str:
+    sim = realname.running()
+    verification.send_code(
         session,
-        tax_id=f"{unit.tax_id[:6]} {unit.tax_id[6:]}",  # pasted in groups
-        name=f" {unit.name} ",
-        password=NEW_PASSWORD,
-        at=clock.now(),
+        phone=phone,
+        purpose="register",
+        client_address="192.0.2.60",
+        sms=sim.sms(),
+        at=at,
+        settings=settings,
+    )
+    return sim.latest_code(phone)
+
+
+def test_a_unit_registers_through_its_handler_on_record_and_nobody_else(
+    session: Session, clock: FixedClock, settings: Settings
+) -> None:
+    handler = (f.resident_id(birth="19850715"), "刘桂芳", realname.fresh_phone())
+    unit = f.make_unit(session, handler=handler)
+
+    def register(tax_id: str, name: str, who: tuple[str, str, str], at: datetime) -> UnitAccount:
+        return accounts.register_unit(
+            session,
+            tax_id=tax_id,
+            name=name,
+            handler_id_number=who[0],
+            handler_name=who[1],
+            handler_phone=who[2],
+            verification_code=_unit_code(session, settings, who[2], at),
+            password=NEW_PASSWORD,
+            at=at,
+            today=clock.today(),
+            settings=settings,
+        )
+
+    impostor = (f.resident_id(birth="19900101"), "王小明", realname.fresh_phone())
+    for tax_id, who in (("9" * 18, handler), (unit.tax_id, impostor)):
+        with pytest.raises(Invalid) as refused:
+            register(tax_id, unit.name, who, clock.now())
+        assert refused.value.code == "unit.handler_not_on_record"
+    account = register(
+        f"{unit.tax_id[:6]} {unit.tax_id[6:]}",
+        f" {unit.name} ",
+        handler,
+        NOW + timedelta(minutes=1),
     )
     assert account == UnitAccount(
         display_name=unit.name,
         region_code="420703",
         tax_id=unit.tax_id,
         ss_no=unit.ss_no,
-        registered_at=NOW,
+        registered_at=NOW + timedelta(minutes=1),
     )
+
+
+def test_someone_elses_id_and_name_with_the_attackers_own_phone_is_not_verified(
+    session: Session, clock: FixedClock, settings: Settings
+) -> None:
+    victim = f.make_person(session, name="王秀英")
+    realname.running().add_identity(victim.id_number, "王秀英", realname.fresh_phone())
+    with pytest.raises(Invalid) as refused:
+        register_person_service(
+            session,
+            settings=settings,
+            at=clock.now(),
+            today=clock.today(),
+            id_number=victim.id_number,
+            name="王秀英",
+            password=NEW_PASSWORD,
+            known_to_identity_service=False,  # the attacker's phone is not the victim's
+        )
+    assert refused.value.code == "identity.not_verified"
+    session.refresh(victim)
+    assert victim.password_hash is None and victim.verified_at is None
+
+
+def test_a_wrong_code_counts_a_try_and_five_use_the_code_up(
+    session: Session, clock: FixedClock, settings: Settings
+) -> None:
+    phone = realname.fresh_phone()
+    code = _unit_code(session, settings, phone, clock.now())
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    for _ in range(settings.verification_code_tries):
+        with pytest.raises(Invalid):
+            verification.use_code(
+                session, phone=phone, purpose="register", code=wrong, at=NOW, settings=settings
+            )
+    session.expire_all()
+    row = session.execute(select(VerificationCode)).scalar_one()
+    assert (row.attempts, row.used_at is not None) == (5, True)
+    with pytest.raises(Invalid):
+        verification.use_code(
+            session, phone=phone, purpose="register", code=code, at=NOW, settings=settings
+        )
+
+
+def test_codes_are_throttled_per_phone_and_per_day(
+    session: Session, clock: FixedClock, settings: Settings
+) -> None:
+    phone = realname.fresh_phone()
+    _unit_code(session, settings, phone, NOW)
+    with pytest.raises(TooManyRequests) as soon:
+        _unit_code(session, settings, phone, NOW + timedelta(seconds=59))
+    assert soon.value.retry_after_seconds == 1
+    at = NOW + timedelta(seconds=60)
+    for _ in range(settings.verification_daily_max - 1):
+        _unit_code(session, settings, phone, at)
+        at += timedelta(seconds=60)
+    with pytest.raises(TooManyRequests) as daily:
+        _unit_code(session, settings, phone, at)
+    assert daily.value.code == "verification.too_frequent"
+    assert daily.value.retry_after_seconds == 24 * 3600 - 600
+    _unit_code(session, settings, phone, NOW + timedelta(days=1, seconds=1))
 
 
 # --------------------------------------------------------------------------- login, sessions

@@ -215,6 +215,9 @@ def test_sirefund_demo_no_serve_prepares_var_demo_in_the_working_directory_and_p
         *(secret for *_, secret in demo.DEMO_OFFICERS),
         "当前动态口令",
         "/docs",
+        "/_agencies/_sim/sms/page",
+        gen.DEMO_PERSONS[3][0],
+        gen.DEMO_PERSONS[gen.DEMO_UNIT_HANDLER][0],
     ):
         assert expected in out, f"{expected!r} not printed:\n{out}"
 
@@ -249,6 +252,7 @@ def test_sirefund_demo_serves_docs_and_the_home_page_and_stops_cleanly_on_sigter
         home = httpx.get(f"{base}/", follow_redirects=True, timeout=10)
         assert home.status_code == 200 and "text/html" in home.headers["content-type"]
         assert "电子税务局" in home.text
+        _a_demo_person_and_the_demo_units_handler_register_with_sms_codes(base)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -263,3 +267,57 @@ def test_sirefund_demo_serves_docs_and_the_home_page_and_stops_cleanly_on_sigter
     assert "Application shutdown complete" in output
     # The in-process dispatcher was told to stop and did: the shutdown ran to its end.
     assert re.search(r"worker \S+ stopped", output), output[-3000:]
+
+
+def _a_demo_person_and_the_demo_units_handler_register_with_sms_codes(base: str) -> None:
+    """In the running demo, a generated person (known to the identity simulator from
+    identities.csv) and the demo unit's 办税员 (from units.csv) register with the codes the SMS
+    simulator shows, and log in."""
+
+    def code_for(phone: str) -> str:
+        sent = httpx.post(
+            f"{base}/api/v1/verification-codes",
+            json={"phone": phone, "purpose": "register"},
+            timeout=10,
+        )
+        assert sent.status_code == 202, sent.text
+        messages = httpx.get(f"{base}/_agencies/_sim/sms", params={"phone": phone}, timeout=10)
+        return str(messages.json()[0]["code"])
+
+    id_number, name = gen.DEMO_PERSONS[3]
+    phone = gen.person_phone(3)
+    person = httpx.post(
+        f"{base}/api/v1/register/person",
+        json={
+            "id_number": id_number,
+            "name": name,
+            "phone": phone,
+            "verification_code": code_for(phone),
+            "password": "Demo-newcomer-2026",
+        },
+        timeout=30,
+    )
+    assert person.status_code == 201, person.text
+    handler_id, handler_name = gen.DEMO_PERSONS[gen.DEMO_UNIT_HANDLER]
+    handler_phone = gen.person_phone(gen.DEMO_UNIT_HANDLER)
+    # The demo unit is registered already: its handler is told so, nobody else could be.
+    unit = httpx.post(
+        f"{base}/api/v1/register/unit",
+        json={
+            "tax_id": gen.DEMO_UNIT_TAX_ID,
+            "name": gen.DEMO_UNIT_NAME,
+            "handler_id_number": handler_id,
+            "handler_name": handler_name,
+            "handler_phone": handler_phone,
+            "verification_code": code_for(handler_phone),
+            "password": "Demo-newcomer-2026",
+        },
+        timeout=30,
+    )
+    assert unit.status_code == 409, unit.text
+    login = httpx.post(
+        f"{base}/api/v1/sessions",
+        json={"kind": "person", "login": phone, "password": "Demo-newcomer-2026"},
+        timeout=30,
+    )
+    assert login.status_code == 201, login.text

@@ -23,8 +23,14 @@ def settings(db_url: str, tmp_path) -> Settings:
 
 
 @pytest.fixture
-def app(settings, engine, clock):
-    return create_app(settings, engine=engine, clock=clock)
+def app(settings, engine, clock, realname_sim):
+    return create_app(
+        settings,
+        engine=engine,
+        clock=clock,
+        sms=realname_sim.sms(),
+        identity_check=realname_sim.identity_check(),
+    )
 
 
 @pytest.fixture

@@ -15,7 +15,9 @@ from sirefund.config import Settings
 from sirefund.models import LoginFailure, Person, SecurityEvent, Unit
 from sirefund.services import passwords
 from sirefund.web.deps import CSRF_HEADER, SESSION_COOKIE, CurrentPrincipal
+from tests import realname
 from tests.factories import PASSWORD, make_officer, make_person, make_unit, otp, resident_id
+from tests.realname import fresh_phone
 
 API = "/api/v1"
 NEW_PASSWORD = "Hubei-2026-refund"
@@ -31,12 +33,24 @@ def _seed(session_factory, build):  # type: ignore[no-untyped-def]
 
 
 def _register(client: TestClient, **overrides: object):  # type: ignore[no-untyped-def]
+    """A real-name registration: the identity service knows this ID, name and phone, and the
+    code sent to the phone is read from the SMS simulator (unless `verification_code` is
+    given, or the phone is none the gateway takes)."""
     body = {
         "id_number": resident_id(),
         "name": "邱世贵",
-        "phone": "13812341234",
+        "phone": fresh_phone(),
         "password": NEW_PASSWORD,
     } | overrides
+    sim = realname.running()
+    sim.add_identity(str(body["id_number"]), str(body["name"]), str(body["phone"]))
+    if "verification_code" not in body:
+        sent = client.post(
+            f"{API}/verification-codes", json={"phone": body["phone"], "purpose": "register"}
+        )
+        body["verification_code"] = (
+            sim.latest_code(str(body["phone"])) if sent.status_code == 202 else "000000"
+        )
     return client.post(f"{API}/register/person", json=body)
 
 
@@ -60,7 +74,7 @@ def test_registering_an_unknown_id_creates_the_person_with_an_argon2id_hash(
     client, session_factory
 ):
     id_number = resident_id(region="420102")
-    r = _register(client, id_number=id_number, username="Qiu_SG")
+    r = _register(client, id_number=id_number, username="Qiu_SG", phone="13812341234")
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["id_number_masked"] == id_number[0] + "*" * 16 + id_number[-1]
@@ -108,25 +122,30 @@ def test_registering_an_id_with_a_wrong_check_digit_is_refused(client):
 def test_registering_twice_is_a_conflict(client):
     id_number = resident_id()
     assert _register(client, id_number=id_number).status_code == 201
-    r = _register(client, id_number=id_number, phone="13912345678")
+    r = _register(client, id_number=id_number)
     assert r.status_code == 409
     assert _error(r)["code"] == "register.already_registered"
 
 
-def test_a_phone_already_in_use_is_refused(client):
-    assert _register(client, phone="13700001111").status_code == 201
-    r = _register(client, phone="13700001111")
-    assert r.status_code == 409
-    assert _error(r) | {"message": ""} == {
-        "code": "register.phone_taken",
-        "message": "",
-        "field": "phone",
-    }
+def test_registration_never_says_that_a_phone_has_an_account(client, session_factory, clock):
+    # The number was given up by its first holder and is now, by the carrier's real-name
+    # record, someone else's: the new holder registers, and the old account lets go of it.
+    first = _register(client, phone="13700001111")
+    assert first.status_code == 201
+    clock.advance(seconds=61)
+    second_id = resident_id()
+    r = _register(client, id_number=second_id, name="王秀英", phone="13700001111")
+    assert r.status_code == 201, r.text
+    with session_factory() as s:
+        holders = s.execute(select(Person.name).where(Person.phone == "13700001111")).all()
+        events = [e.kind for e in s.execute(select(SecurityEvent)).scalars()]
+    assert holders == [("王秀英",)]
+    assert "register.phone_reassigned" in events
 
 
 def test_a_username_already_in_use_is_refused_whatever_its_case(client):
-    assert _register(client, username="villager_1", phone="13700002222").status_code == 201
-    r = _register(client, username="Villager_1", phone="13700003333")
+    assert _register(client, username="villager_1").status_code == 201
+    r = _register(client, username="Villager_1")
     assert r.status_code == 409
     assert _error(r)["code"] == "register.username_taken"
 
@@ -185,45 +204,97 @@ def test_a_landline_is_not_accepted_as_the_account_phone(client):
     assert _error(r)["field"] == "phone"
 
 
-def test_a_known_unit_registers_with_its_tax_id_and_name(client, session_factory):
-    unit = _seed(session_factory, lambda s: make_unit(s, name="新庙村村民委员会"))
-    r = client.post(
+HANDLER_NAME = "刘桂芳"
+
+
+def _unit_with_handler(session_factory, name: str = "新庙村村民委员会"):  # type: ignore[no-untyped-def]
+    handler = (resident_id(birth="19850715"), HANDLER_NAME, fresh_phone())
+    unit = _seed(session_factory, lambda s: make_unit(s, name=name, handler=handler))
+    return unit, handler
+
+
+def _register_unit(client, *, tax_id, name, handler, code=None):  # type: ignore[no-untyped-def]
+    handler_id, handler_name, handler_phone = handler
+    if code is None:
+        code = realname.send_code(client, handler_phone)
+    return client.post(
         f"{API}/register/unit",
-        json={"tax_id": unit.tax_id.lower(), "name": "新庙村村民委员会", "password": NEW_PASSWORD},
+        json={
+            "tax_id": tax_id,
+            "name": name,
+            "handler_id_number": handler_id,
+            "handler_name": handler_name,
+            "handler_phone": handler_phone,
+            "verification_code": code,
+            "password": NEW_PASSWORD,
+        },
     )
+
+
+def test_a_known_unit_registers_through_its_handler_on_record(client, session_factory, clock):
+    unit, handler = _unit_with_handler(session_factory)
+    r = _register_unit(client, tax_id=unit.tax_id.lower(), name="新庙村村民委员会", handler=handler)
     assert r.status_code == 201, r.text
     assert r.json()["tax_id"] == unit.tax_id
     with session_factory() as s:
-        assert s.get(Unit, unit.id).password_hash.startswith("$argon2id$")
-    again = client.post(
-        f"{API}/register/unit",
-        json={"tax_id": unit.tax_id, "name": "新庙村村民委员会", "password": NEW_PASSWORD},
-    )
+        stored = s.get(Unit, unit.id)
+        assert stored.password_hash.startswith("$argon2id$")
+        assert stored.verified_at is not None
+    clock.advance(seconds=61)
+    again = _register_unit(client, tax_id=unit.tax_id, name="新庙村村民委员会", handler=handler)
     assert again.status_code == 409
     assert _error(again)["code"] == "register.already_registered"
 
 
 def test_an_unknown_unit_cannot_register(client):
-    r = client.post(
-        f"{API}/register/unit",
-        json={"tax_id": "91420700MA4KXXXX0X", "name": "某村", "password": NEW_PASSWORD},
-    )
+    handler = (resident_id(), HANDLER_NAME, fresh_phone())
+    r = _register_unit(client, tax_id="91420700MA4KXXXX0X", name="某村", handler=handler)
     assert r.status_code == 422
-    assert _error(r) == {
-        "code": "register.unit_unknown",
-        "message": "未查询到该单位信息，请核对纳税人识别号",
-        "field": "tax_id",
-    }
+    assert _error(r)["code"] == "unit.handler_not_on_record"
 
 
 def test_a_unit_with_another_name_cannot_register(client, session_factory):
+    unit, handler = _unit_with_handler(session_factory)
+    r = _register_unit(client, tax_id=unit.tax_id, name="旧庙村村民委员会", handler=handler)
+    assert r.status_code == 422
+    assert _error(r)["code"] == "unit.handler_not_on_record"
+
+
+@pytest.mark.parametrize("wrong", ["id_number", "name", "phone"])
+def test_registering_a_known_unit_with_another_handler_fails(client, session_factory, wrong):
+    # The unit's tax ID and name are public; its 办税员 on record is what is not.
+    unit, (handler_id, handler_name, handler_phone) = _unit_with_handler(session_factory)
+    impostor = {
+        "id_number": (resident_id(birth="19900101"), handler_name, handler_phone),
+        "name": (handler_id, "王小明", handler_phone),
+        "phone": (handler_id, handler_name, fresh_phone()),
+    }[wrong]
+    r = _register_unit(client, tax_id=unit.tax_id, name="新庙村村民委员会", handler=impostor)
+    assert r.status_code == 422
+    assert _error(r) | {"message": ""} == {
+        "code": "unit.handler_not_on_record",
+        "message": "",
+        "field": "handler_id_number",
+    }
+    with session_factory() as s:
+        assert s.get(Unit, unit.id).password_hash is None
+
+
+def test_a_unit_without_a_handler_on_record_cannot_register(client, session_factory):
     unit = _seed(session_factory, lambda s: make_unit(s, name="新庙村村民委员会"))
-    r = client.post(
-        f"{API}/register/unit",
-        json={"tax_id": unit.tax_id, "name": "旧庙村村民委员会", "password": NEW_PASSWORD},
+    handler = (resident_id(), HANDLER_NAME, fresh_phone())
+    r = _register_unit(client, tax_id=unit.tax_id, name="新庙村村民委员会", handler=handler)
+    assert r.status_code == 422
+    assert _error(r)["code"] == "unit.handler_not_on_record"
+
+
+def test_a_unit_handler_needs_the_code_sent_to_the_phone_on_record(client, session_factory):
+    unit, handler = _unit_with_handler(session_factory)
+    r = _register_unit(
+        client, tax_id=unit.tax_id, name="新庙村村民委员会", handler=handler, code="123456"
     )
     assert r.status_code == 422
-    assert _error(r)["code"] == "register.name_mismatch"
+    assert _error(r)["code"] == "verification.code_invalid"
 
 
 # --------------------------------------------------------------------------- login
@@ -527,7 +598,15 @@ def _unknown_unit(client: TestClient, forwarded_for: str | None = None) -> int:
     """A registration attempt of a unit that is not on record (refused at once: 422)."""
     r = client.post(
         f"{API}/register/unit",
-        json={"tax_id": "91420700MA4KXXXX0X", "name": "无此村", "password": NEW_PASSWORD},
+        json={
+            "tax_id": "91420700MA4KXXXX0X",
+            "name": "无此村",
+            "handler_id_number": "420703198507150026",
+            "handler_name": "刘桂芳",
+            "handler_phone": "13972001234",
+            "verification_code": "000000",
+            "password": NEW_PASSWORD,
+        },
         headers={"X-Forwarded-For": forwarded_for} if forwarded_for else None,
     )
     return r.status_code
@@ -682,7 +761,7 @@ def test_a_hash_made_with_weaker_parameters_is_replaced_at_login(client, session
 
     def build(s):  # type: ignore[no-untyped-def]
         p = make_person(s)
-        p.password_hash, p.registered_at = weak, p.created_at
+        p.password_hash, p.registered_at, p.verified_at = weak, p.created_at, p.created_at
         return p
 
     person = _seed(session_factory, build)
@@ -749,6 +828,7 @@ def test_a_registration_racing_another_for_the_same_id_gets_409_not_500(
                 else make_person(s, id_number=id_number)
             )
             rival.password_hash = real_hash("Rival-passw0rd!")
+            rival.verified_at = rival.created_at
         return real_hash(password)
 
     monkeypatch.setattr(passwords, "hash_password", rival_commits_first)

@@ -133,7 +133,6 @@ ERROR_FORMAT_GAPS: dict[tuple[str, str], str] = {}
 # api.md's wave 2 operations, each waiting for the issue that builds it. Strict xfails too: an
 # operation that starts being served fails here until its entry is removed.
 WAVE_2_PENDING: dict[tuple[str, str], str] = {
-    ("POST", "/verification-codes"): "wave 2: real-name accounts (issue 8)",
     ("POST", "/heir-claims"): "wave 2: heirs' claims (issue 8)",
     ("GET", "/heir-claims/{id}"): "wave 2: heirs' claims (issue 8)",
     ("GET", "/pension/payments?heir_claim_id="): "wave 2: heirs' claims (issue 8)",

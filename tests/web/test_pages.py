@@ -16,6 +16,8 @@ from sirefund.domain.workflow import ApplicationStatus
 from sirefund.models import Application, AuthSession, DepositAccountReport
 from sirefund.services import accounts
 from tests import factories as f
+from tests import realname
+from tests.realname import fresh_phone
 
 GOOD_CARD = "6228480402564890018"  # passes Luhn
 BANK = {
@@ -322,6 +324,7 @@ def test_registration_errors_appear_next_to_their_fields_with_the_values_kept(cl
             "id_number": "420703195803120014",
             "name": "邱世贵",
             "phone": "13812341234",
+            "verification_code": "123456",
             "password": "Str0ng-Passw0rd!",
             "password_confirm": "Str0ng-Passw0rd!",
         },
@@ -373,6 +376,7 @@ def test_a_weak_password_is_explained_next_to_the_password_on_pc_and_phone(
             "id_number": f.resident_id(birth="19580312"),
             "name": "新用户",
             "phone": "13900001111",
+            "verification_code": "123456",
             "password": password,
             "password_confirm": password,
         },
@@ -390,17 +394,23 @@ def test_a_login_without_account_or_password_asks_for_both(client):
     assert error_next_to(r.text, "f-password") == "请输入密码"
 
 
-def test_a_person_registers_and_then_logs_in_with_the_id_number(client):
-    id_number = f.resident_id()
+def test_a_person_registers_with_a_code_and_then_logs_in_with_the_id_number(client):
+    id_number, phone = f.resident_id(), fresh_phone()
+    realname.running().add_identity(id_number, "新用户", phone)
     token = _login_form(client, "/etax/register")
+    form = {"csrf_token": token, "kind": "person", "id_number": id_number, "name": "新用户"}
+    # 获取验证码: the form comes back with what was typed, the notice and the countdown.
+    sent = client.post("/etax/register", data={**form, "phone": phone, "action": "send_code"})
+    assert sent.status_code == 200
+    assert f"验证码已发送至手机号码 {phone[:3]}****{phone[-4:]}" in sent.text
+    assert 'data-wait="60"' in sent.text
+    assert f'value="{id_number}"' in tag(sent.text, "f-id_number")
     r = client.post(
         "/etax/register",
         data={
-            "csrf_token": token,
-            "kind": "person",
-            "id_number": id_number,
-            "name": "新用户",
-            "phone": "13900001111",
+            **form,
+            "phone": phone,
+            "verification_code": realname.running().latest_code(phone),
             "password": "Hubei-2026-refund",
             "password_confirm": "Hubei-2026-refund",
         },
@@ -420,16 +430,25 @@ def test_a_person_registers_and_then_logs_in_with_the_id_number(client):
     assert r.status_code == 303
 
 
-def test_a_unit_registers_with_its_tax_id(client, seed):
-    tax_id = seed(lambda s: f.make_unit(s).tax_id)
-    token = _login_form(client, "/etax/register?kind=unit")
+def test_a_unit_registers_through_its_handler_with_a_code(client, seed):
+    handler = (f.resident_id(birth="19850715"), "刘桂芳", fresh_phone())
+    tax_id = seed(lambda s: f.make_unit(s, handler=handler).tax_id)
+    token = _login_form(client, "/m/register?kind=unit")
+    form = {
+        "csrf_token": token,
+        "kind": "unit",
+        "tax_id": tax_id,
+        "name": "华容区庙岭镇新庙村村民委员会",
+        "handler_id_number": handler[0],
+        "handler_name": handler[1],
+        "handler_phone": handler[2],
+    }
+    assert client.post("/m/register", data={**form, "action": "send_code"}).status_code == 200
     r = client.post(
-        "/etax/register",
+        "/m/register",
         data={
-            "csrf_token": token,
-            "kind": "unit",
-            "tax_id": tax_id,
-            "name": "华容区庙岭镇新庙村村民委员会",
+            **form,
+            "verification_code": realname.running().latest_code(handler[2]),
             "password": "Hubei-2026-refund",
             "password_confirm": "Hubei-2026-refund",
         },
@@ -452,6 +471,10 @@ def test_the_registration_forms_of_pc_and_phone_share_the_addresss_budget_of_att
                 "kind": "unit",
                 "tax_id": "91420700MA4KXXXX0X",
                 "name": "无此村",
+                "handler_id_number": "420703198507150026",
+                "handler_name": "刘桂芳",
+                "handler_phone": "13972001234",
+                "verification_code": "123456",
                 "password": "Hubei-2026-refund",
                 "password_confirm": "Hubei-2026-refund",
             },
@@ -461,6 +484,37 @@ def test_the_registration_forms_of_pc_and_phone_share_the_addresss_budget_of_att
     assert "注册尝试过于频繁" in form_alert(r.text)
     assert r.headers["retry-after"] == str(settings.register_window_seconds)
     assert 'value="无此村"' in tag(r.text, "f-name")
+
+
+@pytest.mark.parametrize("path", ["/etax/register", "/m/register"])
+def test_a_wrong_code_is_explained_next_to_the_code_field(client, path):
+    id_number, phone = f.resident_id(), fresh_phone()
+    realname.running().add_identity(id_number, "新用户", phone)
+    token = _login_form(client, path)
+    r = client.post(
+        path,
+        data={
+            "csrf_token": token,
+            "kind": "person",
+            "id_number": id_number,
+            "name": "新用户",
+            "phone": phone,
+            "verification_code": "000000",
+            "password": "Hubei-2026-refund",
+            "password_confirm": "Hubei-2026-refund",
+        },
+    )
+    assert r.status_code == 422
+    assert error_next_to(r.text, "f-verification_code") == "验证码错误或已失效，请重新获取"
+
+
+def test_asking_for_a_second_code_within_a_minute_is_explained_next_to_the_phone(client):
+    token = _login_form(client, "/m/register")
+    form = {"csrf_token": token, "kind": "person", "phone": fresh_phone(), "action": "send_code"}
+    assert client.post("/m/register", data=form).status_code == 200
+    r = client.post("/m/register", data=form)
+    assert r.status_code == 429
+    assert error_next_to(r.text, "f-phone") == "验证码发送过于频繁，请1分钟后再试"
 
 
 # --------------------------------------------------------------------------- CSRF on every form

@@ -7,8 +7,18 @@ from ..clock import Clock
 from ..config import Settings
 from ..domain.agencies import Agency
 from .base import AgencyAdapter, AgencyError, AgencyTimeout, HttpAgency
+from .realname import HttpIdentityCheck, HttpSmsGateway, build_realname_adapters
 
-__all__ = ["AgencyAdapter", "AgencyError", "AgencyTimeout", "HttpAgency", "build_adapters"]
+__all__ = [
+    "AgencyAdapter",
+    "AgencyError",
+    "AgencyTimeout",
+    "HttpAgency",
+    "HttpIdentityCheck",
+    "HttpSmsGateway",
+    "build_adapters",
+    "build_realname_adapters",
+]
 
 
 def build_adapters(

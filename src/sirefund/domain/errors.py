@@ -46,6 +46,13 @@ class Forbidden(DomainError):
     status = 403
 
 
+class Unavailable(DomainError):
+    """An outside service we depend on right now (the SMS gateway, the real-name check) did
+    not answer: 503, try again later."""
+
+    status = 503
+
+
 class Unauthenticated(DomainError):
     status = 401
 

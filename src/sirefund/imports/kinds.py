@@ -1,16 +1,17 @@
-"""The five import kinds of docs/operations.md ("Import files"): their file columns, how a row
+"""The six import kinds of docs/operations.md ("Import files"): their file columns, how a row
 is validated, and the model its rows load into (tables and columns from ``Model.__table__``).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Column
 
-from ..domain import years
+from ..domain import identity, years
 from ..domain.errors import Invalid
 from ..domain.rules import ArrivalStatus, UnitPaymentType
 from ..domain.workflow import ACTIVE
@@ -35,6 +36,7 @@ _UNIT_TYPES = frozenset(s.value for s in UnitPaymentType)
 _NAME_MAX = 100
 _ITEM_MAX = 60
 _SS_NO_MAX = 30
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
 
 _PERSONS = table_of(Person)
 _UNITS = table_of(Unit)
@@ -375,6 +377,57 @@ class UnitPaymentPersons(Kind):
 
 #: The kinds by name, in the order their files must be loaded (registrations before medical
 #: payments, unit payments before their person lines).
+class Units(Kind):
+    """Each unit's 办税员 on record (issue 8): who may register the unit, with a code sent to
+    this phone. The units come from the unit payments (they carry the social security number
+    a unit needs), so a unit not yet known is refused, and its name must be the one on record.
+    Loading the same file again changes nothing; a new handler replaces the old one."""
+
+    name = "units"
+    columns = ("unit_tax_id", "unit_name", "region_code", "handler_id_number", "handler_name",
+               "handler_phone")  # fmt: skip
+    c = _UNITS.c
+    table, key = _UNITS, c.tax_id
+    fields = (c["name"], c.region_code, c.handler_id_number, c.handler_name, c.handler_phone)
+    owner = ()
+
+    def prepare(self, v: list[str], ctx: Context) -> Values:
+        tax_id, unit_name, region, handler_id, handler_name, handler_phone = v
+        phone = identity.check_phone(handler_phone, field="handler_phone")
+        if not _MOBILE.fullmatch(phone):
+            raise Invalid(
+                "handler_phone.not_mobile", "办税员手机号码应为11位手机号码", "handler_phone"
+            )
+        try:
+            handler = ctx.resident_id(handler_id)
+        except Invalid as exc:
+            raise Invalid(exc.code, exc.message, "handler_id_number") from None
+        return (
+            f.tax_id(tax_id),
+            f.required(unit_name, "unit_name", _NAME_MAX),
+            f.region(region),
+            handler,
+            f.name(handler_name, field="handler_name"),
+            phone,
+        )
+
+    def resolve(self, db: BulkCursor, rows: list[Row], ctx: Context) -> None:
+        for r in rows:
+            if not r.outcome:
+                r.values = r.rec
+
+    def check_new(self, row: Row, ctx: Context) -> None:
+        raise Invalid(
+            "unit.unknown",
+            "未找到该单位，请先导入该单位的缴费信息（unit-payments）",
+            "unit_tax_id",
+        )
+
+    def check_change(self, row: Row, old: Values, ctx: Context) -> None:
+        if str(old[1]).strip() != row.values[1]:
+            raise Invalid("unit.name_mismatch", "单位名称与该税号已有的单位名称不一致", "unit_name")
+
+
 KINDS: dict[str, type[Kind]] = {
     k.name: k
     for k in (
@@ -383,5 +436,6 @@ KINDS: dict[str, type[Kind]] = {
         MedicalPayments,
         UnitPayments,
         UnitPaymentPersons,
+        Units,
     )
 }

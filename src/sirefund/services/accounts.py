@@ -33,9 +33,10 @@ from sqlalchemy.orm import Session
 from ..clock import as_utc
 from ..config import Settings
 from ..domain import identity
-from ..domain.errors import Conflict, Invalid, TooManyRequests, Unauthenticated
+from ..domain.errors import Conflict, Forbidden, Invalid, TooManyRequests, Unauthenticated
 from ..models import AuthSession, LoginFailure, Officer, Person, SecurityEvent, Unit
-from . import passwords, totp
+from . import passwords, totp, verification
+from .ports import IdentityCheck
 
 AccountKind = Literal["person", "unit", "officer"]
 
@@ -82,18 +83,28 @@ def create_session(
     return token, row
 
 
+def _awaits_real_name(account: Person | Unit | Officer) -> bool:
+    """An applicant account with a password that was never verified (registered before
+    real-name registration, migration 0004): it may neither log in nor use a session."""
+    return (
+        isinstance(account, Person | Unit)
+        and account.password_hash is not None
+        and account.verified_at is None
+    )
+
+
 def _principal_for(session: Session, row: AuthSession) -> Principal | None:
     ends = as_utc(row.expires_at)
     if row.account_kind == "person":
         p = session.get(Person, row.account_id)
-        if p is None:
+        if p is None or _awaits_real_name(p):
             return None
         return Principal(
             "person", p.id, p.name, p.region_code, row.id, row.csrf_token, expires_at=ends
         )
     if row.account_kind == "unit":
         u = session.get(Unit, row.account_id)
-        if u is None:
+        if u is None or _awaits_real_name(u):
             return None
         return Principal(
             "unit",
@@ -168,10 +179,10 @@ def _squeeze(value: str) -> str:
     return "".join(value.split())
 
 
-def _check_mobile(phone: str) -> str:
-    text = identity.check_phone(phone, field="phone")
+def _check_mobile(phone: str, *, field: str = "phone") -> str:
+    text = identity.check_phone(phone, field=field)
     if not _MOBILE.fullmatch(text):
-        raise Invalid("register.phone_not_mobile", "请填写11位手机号码", "phone")
+        raise Invalid("register.phone_not_mobile", "请填写11位手机号码", field)
     return text
 
 
@@ -197,17 +208,41 @@ def _check_tax_id(tax_id: str) -> str:
     return text
 
 
-def _refuse_taken(
-    session: Session, *, person_id: int | None, phone: str, username: str | None
+def _refuse_taken_username(
+    session: Session, *, person_id: int | None, username: str | None
 ) -> None:
     others = Person.id != person_id if person_id is not None else true()
-    if session.execute(select(Person.id).where(Person.phone == phone, others)).first():
-        raise Conflict("register.phone_taken", "该手机号码已被其他账户使用", "phone")
     if (
         username
         and session.execute(select(Person.id).where(Person.username == username, others)).first()
     ):
         raise Conflict("register.username_taken", "该用户名已被使用，请换一个", "username")
+
+
+def _release_phone(session: Session, *, phone: str, keeper_id: int | None, at: datetime) -> None:
+    """The registrant has just proven `phone` (SMS code) and the carrier's real-name record
+    says it is theirs: another account still holding it (a number given up and reassigned)
+    lets go of it, and the registrant is told nothing about that account."""
+    others = Person.id != keeper_id if keeper_id is not None else true()
+    released = _rows_changed(
+        session,
+        update(Person)
+        .where(Person.phone == phone, others)
+        .values(phone=None)
+        .execution_options(synchronize_session=False),
+    )
+    if released:
+        session.add(
+            SecurityEvent(
+                at=at,
+                kind="register.phone_reassigned",
+                actor="anonymous",
+                detail=f"phone={identity.mask_phone(phone)}",
+            )
+        )
+
+
+_NOT_VERIFIED = ("identity.not_verified", "实名核验未通过：该手机号码不是以此证件号码和姓名登记的")
 
 
 def register_person(
@@ -216,18 +251,30 @@ def register_person(
     id_number: str,
     name: str,
     phone: str,
+    verification_code: str,
     password: str,
     username: str | None = None,
+    identity_check: IdentityCheck,
     at: datetime,
     today: date,
+    settings: Settings,
 ) -> PersonAccount:
-    """Register a person (自然人注册) and return the account as its owner sees it.
+    """Real-name registration of a person (自然人实名注册); the account as its owner sees it.
 
-    A person already known from imported payments keeps their row: the name given must be
-    the one on record (`register.name_mismatch`), and an ID registered before is refused with
-    409 `register.already_registered`. An unknown ID creates the person, region taken from
-    the ID's first six digits. The password is hashed here (argon2, slow): call this from a
-    worker thread, not on the event loop.
+    In this order: the shapes of ID number, name, phone, username and the password's
+    strength; the SMS code sent to `phone` for registration (422
+    `verification.code_invalid`, a wrong one counting a try); the real-name check, which must
+    say that `phone` is this ID number's and name's (422 `identity.not_verified`). Only then
+    is anything said about the account: a person already known from imported payments keeps
+    their row, the name must be the one on record (`register.name_mismatch`), and a verified
+    account of this ID is 409 `register.already_registered`. An account registered before
+    real-name registration (password, not verified) is taken over by whoever passes these
+    checks, its owner. Whether the phone belonged to another account is never said: it is
+    released (`_release_phone`).
+
+    The code's tries are recorded before an error is raised: the caller commits even when
+    this raises (web/session.py `commit_even_if_refused`). Hashes the password (argon2,
+    slow) and calls the identity service: call from a worker thread.
     """
     id_number = identity.check_resident_id(id_number, today=today)
     name = identity.check_name(name)
@@ -236,22 +283,28 @@ def register_person(
     birth_date = identity.resident_id_birth_date(id_number).strftime("%Y%m%d")
     passwords.check_strength(password, avoid=(id_number, birth_date, phone, username))
 
+    verification.use_code(
+        session, phone=phone, purpose="register", code=verification_code, at=at, settings=settings
+    )
+    if not identity_check.phone_belongs_to(id_number=id_number, name=name, phone=phone):
+        raise Invalid(*_NOT_VERIFIED, "phone")
+
     person = session.execute(
         select(Person).where(Person.id_number == id_number)
     ).scalar_one_or_none()
     if person is not None:
-        # Name before "already registered": learning that an ID has an account needs its name.
         if person.name.strip() != name:
             raise Invalid(
                 "register.name_mismatch", "姓名与证件号码登记的信息不一致，请核对", "name"
             )
-        if person.password_hash:
+        if person.verified_at is not None:
             raise Conflict(
                 "register.already_registered", "该证件号码已注册，请直接登录", "id_number"
             )
-    _refuse_taken(session, person_id=person.id if person else None, phone=phone, username=username)
-
     existing_id = person.id if person is not None else None
+    _refuse_taken_username(session, person_id=existing_id, username=username)
+    _release_phone(session, phone=phone, keeper_id=existing_id, at=at)
+
     password_hash = passwords.hash_password(password)
     try:
         with session.begin_nested():
@@ -264,6 +317,7 @@ def register_person(
                     username=username,
                     password_hash=password_hash,
                     registered_at=at,
+                    verified_at=at,
                     created_at=at,
                 )
                 session.add(person)
@@ -273,12 +327,13 @@ def register_person(
                 claimed = _rows_changed(
                     session,
                     update(Person)
-                    .where(Person.id == person.id, Person.password_hash.is_(None))
+                    .where(Person.id == person.id, Person.verified_at.is_(None))
                     .values(
                         phone=phone,
                         username=username,
                         password_hash=password_hash,
                         registered_at=at,
+                        verified_at=at,
                     )
                     .execution_options(synchronize_session=False),
                 )
@@ -286,9 +341,20 @@ def register_person(
                     raise Conflict(
                         "register.already_registered", "该证件号码已注册，请直接登录", "id_number"
                     )
+                # Sessions opened on the account before it was verified end now.
+                session.execute(
+                    update(AuthSession)
+                    .where(
+                        AuthSession.account_kind == "person",
+                        AuthSession.account_id == person.id,
+                        AuthSession.revoked_at.is_(None),
+                    )
+                    .values(revoked_at=at)
+                    .execution_options(synchronize_session=False)
+                )
     except IntegrityError:
         # A concurrent registration took the ID, phone or username between check and write.
-        _refuse_taken(session, person_id=existing_id, phone=phone, username=username)
+        _refuse_taken_username(session, person_id=existing_id, username=username)
         raise Conflict(
             "register.already_registered", "该证件号码已注册，请直接登录", "id_number"
         ) from None
@@ -296,34 +362,81 @@ def register_person(
     return _person_account(person)
 
 
+_HANDLER_NOT_ON_RECORD = (
+    "unit.handler_not_on_record",
+    "未查询到该单位或办税员信息：单位须已登记，名称须一致，办税员须为登记的办税员",
+)
+
+
 def register_unit(
-    session: Session, *, tax_id: str, name: str, password: str, at: datetime
+    session: Session,
+    *,
+    tax_id: str,
+    name: str,
+    handler_id_number: str,
+    handler_name: str,
+    handler_phone: str,
+    verification_code: str,
+    password: str,
+    at: datetime,
+    today: date,
+    settings: Settings,
 ) -> UnitAccount:
-    """Register a unit (村组) known from imported unit payments; the name must be the one on
-    record. Hashes the password: call from a worker thread."""
+    """Register a unit (村组) through its 办税员 on record (the `units` import).
+
+    The shapes and the password first; then the SMS code sent to the handler's phone for
+    registration (422 `verification.code_invalid`); then the unit must be known, its name
+    must match, and the handler's ID number, name and phone must be the ones on record: any
+    of these wrong is one answer, 422 `unit.handler_not_on_record`. A verified unit is 409
+    `register.already_registered`; one registered before real-name registration is taken
+    over by its handler. Commit even when this raises (the code's tries); hashes: call from
+    a worker thread."""
     tax_id = _check_tax_id(tax_id)
     name = name.strip()
     if not name:
         raise Invalid("register.unit_name_required", "请填写单位名称", "name")
-    passwords.check_strength(password, avoid=(tax_id,))
+    try:
+        handler_id = identity.check_resident_id(handler_id_number, today=today)
+    except Invalid as exc:
+        raise Invalid(exc.code, exc.message, "handler_id_number") from None
+    handler = identity.check_name(handler_name, field="handler_name")
+    phone = _check_mobile(handler_phone, field="handler_phone")
+    birth_date = identity.resident_id_birth_date(handler_id).strftime("%Y%m%d")
+    passwords.check_strength(password, avoid=(tax_id, handler_id, birth_date, phone))
+
+    verification.use_code(
+        session, phone=phone, purpose="register", code=verification_code, at=at, settings=settings
+    )
     unit = session.execute(select(Unit).where(Unit.tax_id == tax_id)).scalar_one_or_none()
-    if unit is None:
-        raise Invalid("register.unit_unknown", "未查询到该单位信息，请核对纳税人识别号", "tax_id")
-    if unit.name.strip() != name:
-        raise Invalid(
-            "register.name_mismatch", "单位名称与纳税人识别号登记的信息不一致，请核对", "name"
-        )
-    if unit.password_hash:
+    if (
+        unit is None
+        or unit.name.strip() != name
+        or unit.handler_id_number != handler_id
+        or (unit.handler_name or "").strip() != handler
+        or unit.handler_phone != phone
+    ):
+        raise Invalid(*_HANDLER_NOT_ON_RECORD, "handler_id_number")
+    if unit.verified_at is not None:
         raise Conflict("register.already_registered", "该单位已注册，请直接登录", "tax_id")
     claimed = _rows_changed(
         session,
         update(Unit)
-        .where(Unit.id == unit.id, Unit.password_hash.is_(None))
-        .values(password_hash=passwords.hash_password(password), registered_at=at)
+        .where(Unit.id == unit.id, Unit.verified_at.is_(None))
+        .values(password_hash=passwords.hash_password(password), registered_at=at, verified_at=at)
         .execution_options(synchronize_session=False),
     )
     if claimed != 1:
         raise Conflict("register.already_registered", "该单位已注册，请直接登录", "tax_id")
+    session.execute(
+        update(AuthSession)
+        .where(
+            AuthSession.account_kind == "unit",
+            AuthSession.account_id == unit.id,
+            AuthSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=at)
+        .execution_options(synchronize_session=False)
+    )
     session.refresh(unit)
     return _unit_account(unit)
 
@@ -508,6 +621,13 @@ def login(
         raise Unauthenticated(_INVALID_CREDENTIALS, _INVALID_MESSAGES[kind])
 
     assert account is not None and stored is not None
+    if _awaits_real_name(account):
+        # The right password of an account registered before real-name registration: it
+        # opens nothing until its owner registers again with an SMS code (not a failure).
+        raise Forbidden(
+            "auth.not_verified",
+            "该账户尚未完成实名注册，请重新注册（验证本人手机号码）后登录",
+        )
     if passwords.needs_rehash(stored):
         account.password_hash = passwords.hash_password(password)
     session.execute(
@@ -572,7 +692,8 @@ def purge_login_failures(session: Session, *, before: datetime) -> int:
     return _rows_changed(
         session,
         delete(LoginFailure)
-        .where(LoginFailure.at <= before)
+        # The SMS budget's rows keep their own, longer window (verification.send_code).
+        .where(LoginFailure.at <= before, LoginFailure.scope.not_like("sms:%"))
         .execution_options(synchronize_session=False),
     )
 

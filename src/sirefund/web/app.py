@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from ..clock import SystemClock
 from ..config import Settings
 from ..db import make_engine, make_session_factory
+from ..services.ports import IdentityCheck, SmsGateway
 from . import errors
 from .api import accounts as api_accounts
 from .api import callbacks as api_callbacks
@@ -86,7 +87,12 @@ def create_app(
     engine: Engine | None = None,
     clock: Any = None,
     extra_state: dict[str, Any] | None = None,
+    sms: SmsGateway | None = None,
+    identity_check: IdentityCheck | None = None,
 ) -> FastAPI:
+    """The app. `sms` and `identity_check` are the outside services registration needs (the
+    adapters of agencies/, injected by runtime.py; tests give theirs): without them, sending
+    codes and registering answer 503."""
     app = SirefundApp(
         title="sirefund 城乡居民社会保险费退费",
         version="1.0",
@@ -102,6 +108,8 @@ def create_app(
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.clock = clock or SystemClock()
+    app.state.sms = sms
+    app.state.identity_check = identity_check
     for key, value in (extra_state or {}).items():
         setattr(app.state, key, value)
 

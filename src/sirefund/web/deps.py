@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .. import clock as clocks
 from ..config import IPNetwork, Settings
-from ..domain.errors import Forbidden, Unauthenticated
+from ..domain.errors import Forbidden, Unauthenticated, Unavailable
 from ..services import accounts
 from ..services.accounts import Principal
+from ..services.ports import IdentityCheck, SmsGateway
 
 SESSION_COOKIE = "sirefund_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -50,7 +51,25 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def get_sms(request: Request) -> SmsGateway:
+    """The SMS gateway the app was built with (create_app `sms=`); 503 without one."""
+    sms: SmsGateway | None = getattr(request.app.state, "sms", None)
+    if sms is None:
+        raise Unavailable("sms.unavailable", "短信服务暂不可用，请稍后再试")
+    return sms
+
+
+def get_identity_check(request: Request) -> IdentityCheck:
+    """The real-name check the app was built with (create_app `identity_check=`)."""
+    check: IdentityCheck | None = getattr(request.app.state, "identity_check", None)
+    if check is None:
+        raise Unavailable("identity.unavailable", "实名核验服务暂不可用，请稍后再试")
+    return check
+
+
 DbSession = Annotated[Db, Depends(get_db)]
+Sms = Annotated[SmsGateway, Depends(get_sms)]
+RealNameCheck = Annotated[IdentityCheck, Depends(get_identity_check)]
 Clock = Annotated[clocks.Clock, Depends(get_clock)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 

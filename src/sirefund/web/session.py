@@ -6,14 +6,18 @@ registration attempts, throttled alike by the API and the registration pages.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 from fastapi import Response
+from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..domain.errors import DomainError
-from ..services import accounts
+from ..services import accounts, verification
 from ..services.accounts import Principal
+from ..services.ports import SmsGateway
 from .api.accounts_schemas import LoginIn
 from .deps import SESSION_COOKIE, Db
 
@@ -57,6 +61,50 @@ def count_registration(db: Db, *, client_address: str, at: datetime, settings: S
             refused = exc  # committed all the same: the refusal is in the security log
     if refused is not None:
         raise refused
+
+
+T = TypeVar("T")
+
+
+def commit_even_if_refused(db: Db, work: Callable[[Session], T]) -> T:
+    """Run `work(session)` in one transaction that is committed even when it raises a domain
+    error (and the error raised after the commit): a wrong SMS code counts its try
+    (verification.use_code), which a rollback would forget. The services make no other
+    write before such an error (the registration's own writes are in a savepoint).
+    Blocking (argon2, the real-name check): call from a worker thread."""
+    refused: DomainError | None = None
+    with db.begin() as session:
+        try:
+            return work(session)
+        except DomainError as exc:
+            refused = exc
+    raise refused
+
+
+def send_verification_code(
+    db: Db,
+    *,
+    phone: str,
+    purpose: verification.Purpose,
+    client_address: str,
+    sms: SmsGateway,
+    at: datetime,
+    settings: Settings,
+) -> verification.CodeSent:
+    """verification.send_code in its own transaction; a refusal's security event is kept.
+    Blocking (the SMS gateway): call from a worker thread."""
+    return commit_even_if_refused(
+        db,
+        lambda session: verification.send_code(
+            session,
+            phone=phone,
+            purpose=purpose,
+            client_address=client_address,
+            sms=sms,
+            at=at,
+            settings=settings,
+        ),
+    )
 
 
 def end_session(db: Db, *, principal: Principal, at: datetime) -> None:

@@ -51,6 +51,7 @@ from ...config import Settings
 from ...domain.agencies import POSITIVE, RECEIVED, Agency
 from ...signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers, verify
 from ..base import ATTEMPT_HEADER, PATHS
+from .realname import RealNameState, add_realname_routes
 
 log = logging.getLogger("sirefund.simulator")
 
@@ -475,8 +476,10 @@ def create_simulator_app(
     script: Script | None = None,
     state: SimulatorState | None = None,
     clock: Clock | None = None,
+    realname: RealNameState | None = None,
 ) -> FastAPI:
-    """The three agencies in one app. Pass `state` to keep bookings across a restart."""
+    """The three agencies in one app, with the SMS gateway and the real-name check
+    (realname.py). Pass `state` (and `realname`) to keep what they know across a restart."""
     state = state or SimulatorState(
         secret=settings.resolved_callback_secret(),
         callback_url=callback_url,
@@ -552,6 +555,12 @@ def create_simulator_app(
         app.add_api_route(f"/{path}", make_submit(agency), methods=["POST"])
         app.add_api_route(f"/{path}/{{request_id}}", make_query(agency), methods=["GET"])
     _add_control_routes(app, state)
+    if realname is None:
+        realname = RealNameState()
+        if settings.sim_identities_file is not None:
+            realname.load_identities(settings.sim_identities_file)
+    app.state.realname = realname
+    add_realname_routes(app, realname, secret=state.secret, clock=state.clock)
     return app
 
 
@@ -600,4 +609,11 @@ def _add_control_routes(app: FastAPI, state: SimulatorState) -> None:
         return {"status": "ok"}
 
 
-__all__ = ["Booking", "Rule", "Script", "SimulatorState", "create_simulator_app"]
+__all__ = [
+    "Booking",
+    "RealNameState",
+    "Rule",
+    "Script",
+    "SimulatorState",
+    "create_simulator_app",
+]

@@ -12,13 +12,23 @@ from dataclasses import asdict
 from fastapi import APIRouter, Request, Response, status
 
 from ...services import accounts
-from ..deps import AppSettings, Clock, CurrentPrincipal, DbSession, client_address
+from ..deps import (
+    AppSettings,
+    Clock,
+    CurrentPrincipal,
+    DbSession,
+    RealNameCheck,
+    Sms,
+    client_address,
+)
 from ..errors import error_responses
 from ..session import (
     clear_session_cookie,
+    commit_even_if_refused,
     count_registration,
     end_session,
     perform_login,
+    send_verification_code,
     set_session_cookie,
 )
 from .accounts_schemas import (
@@ -29,6 +39,8 @@ from .accounts_schemas import (
     RegisterUnitIn,
     SessionOut,
     UnitOut,
+    VerificationCodeIn,
+    VerificationCodeOut,
 )
 
 router = APIRouter(tags=["accounts"])
@@ -38,46 +50,96 @@ router = APIRouter(tags=["accounts"])
 
 
 @router.post(
+    "/verification-codes",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=VerificationCodeOut,
+    summary="获取短信验证码",
+    responses=error_responses(413, 422, 429, 503),
+)
+def request_verification_code(
+    body: VerificationCodeIn,
+    request: Request,
+    db: DbSession,
+    clock: Clock,
+    settings: AppSettings,
+    sms: Sms,
+) -> VerificationCodeOut:
+    """Send a 6-digit code to the phone (valid 5 minutes, 5 tries). The answer is the same
+    whether or not the phone has an account. One code per phone per 60 s and 10 a day, and
+    a budget per client address: 429 `verification.too_frequent` with Retry-After."""
+    sent = send_verification_code(
+        db,
+        phone=body.phone,
+        purpose=body.purpose,
+        client_address=client_address(request),
+        sms=sms,
+        at=clock.now(),
+        settings=settings,
+    )
+    return VerificationCodeOut(resend_after_seconds=sent.resend_after_seconds)
+
+
+@router.post(
     "/register/person",
     status_code=status.HTTP_201_CREATED,
     response_model=PersonOut,
-    summary="自然人注册",
-    responses=error_responses(409, 413, 422, 429),
+    summary="自然人注册（实名）",
+    responses=error_responses(409, 413, 422, 429, 503),
 )
 def register_person(
-    body: RegisterPersonIn, request: Request, db: DbSession, clock: Clock, settings: AppSettings
+    body: RegisterPersonIn,
+    request: Request,
+    db: DbSession,
+    clock: Clock,
+    settings: AppSettings,
+    identity_check: RealNameCheck,
 ) -> PersonOut:
-    """Register a person. When the system already knows the ID number (from imported
-    payments) the name must match it; an unknown ID creates the person. One client address
-    may try so many registrations per window (429 `register.too_frequent` beyond)."""
+    """Real-name registration: the SMS code sent to the phone (422
+    `verification.code_invalid`) and the real-name check that the phone is this ID number's
+    and name's (422 `identity.not_verified`). When the system already knows the ID number
+    (from imported payments) the name must match it; 409 when the ID is registered. One
+    client address may try so many registrations per window (429 `register.too_frequent`)."""
     count_registration(
         db, client_address=client_address(request), at=clock.now(), settings=settings
     )
-    with db.begin() as session:
-        person = accounts.register_person(
-            session, **body.model_dump(), at=clock.now(), today=clock.today()
-        )
-        return PersonOut.model_validate(person, from_attributes=True)
+    person = commit_even_if_refused(
+        db,
+        lambda session: accounts.register_person(
+            session,
+            **body.model_dump(),
+            identity_check=identity_check,
+            at=clock.now(),
+            today=clock.today(),
+            settings=settings,
+        ),
+    )
+    return PersonOut.model_validate(person, from_attributes=True)
 
 
 @router.post(
     "/register/unit",
     status_code=status.HTTP_201_CREATED,
     response_model=UnitOut,
-    summary="单位（村组）注册",
+    summary="单位（村组）注册（办税员）",
     responses=error_responses(409, 413, 422, 429),
 )
 def register_unit(
     body: RegisterUnitIn, request: Request, db: DbSession, clock: Clock, settings: AppSettings
 ) -> UnitOut:
-    """Register a unit known from imported unit payments; the name must match its tax ID.
-    Throttled per client address like a person's registration."""
+    """Register a unit through its 办税员 on record, with the code sent to the handler's
+    phone: the unit must be known, its name must match and the handler must be the one on
+    record, else 422 `unit.handler_not_on_record`. Throttled per client address like a
+    person's registration."""
     count_registration(
         db, client_address=client_address(request), at=clock.now(), settings=settings
     )
-    with db.begin() as session:
-        unit = accounts.register_unit(session, **body.model_dump(), at=clock.now())
-        return UnitOut.model_validate(unit, from_attributes=True)
+    unit = commit_even_if_refused(
+        db,
+        lambda session: accounts.register_unit(
+            session, **body.model_dump(), at=clock.now(), today=clock.today(), settings=settings
+        ),
+    )
+    return UnitOut.model_validate(unit, from_attributes=True)
 
 
 @router.post(

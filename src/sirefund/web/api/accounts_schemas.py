@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ...services.accounts import AccountKind
+from ...services.verification import Purpose
 
 
 def _examples(*examples: dict[str, Any]) -> ConfigDict:
@@ -56,19 +57,40 @@ NewPasswordText = Annotated[
 ]
 
 
+CodeText = Annotated[str, Field(max_length=10), AfterValidator(_plain_text)]
+VerificationCodeText = Annotated[
+    CodeText, Field(description="短信验证码（6位数字，发送到手机号码，5分钟内有效）")
+]
+
+
+class VerificationCodeIn(BaseModel):
+    model_config = _examples({"phone": "13812341234", "purpose": "register"})
+    phone: PhoneText = Field(description="手机号码（单位注册：办税员的手机号码）")
+    purpose: Purpose = Field(
+        description="用途：register 注册，reset_password 重置密码，change_phone 更换手机号码"
+    )
+
+
+class VerificationCodeOut(BaseModel):
+    model_config = _examples({"resend_after_seconds": 60})
+    resend_after_seconds: int = Field(description="再次获取验证码前须等待的秒数")
+
+
 class RegisterPersonIn(BaseModel):
     model_config = _examples(
         {
             "id_number": "420703195803120013",
             "name": "邱世贵",
             "phone": "13812341234",
+            "verification_code": "418027",
             "password": "Hubei-2026-refund",
             "username": "qiushigui",
         }
     )
     id_number: IdNumberText = Field(description="居民身份证号码（18位）")
     name: NameText = Field(description="姓名，须与系统登记的一致")
-    phone: PhoneText = Field(description="手机号码")
+    phone: PhoneText = Field(description="手机号码，须为本人实名登记的手机号码")
+    verification_code: VerificationCodeText
     password: NewPasswordText
     username: UsernameText | None = Field(
         default=None, description="用户名（可选），4至40位字母、数字或下划线，以字母开头"
@@ -80,11 +102,19 @@ class RegisterUnitIn(BaseModel):
         {
             "tax_id": "544207030000000001",
             "name": "华容区庙岭镇新庙村村民委员会",
+            "handler_id_number": "420703198507150026",
+            "handler_name": "刘桂芳",
+            "handler_phone": "13972001234",
+            "verification_code": "418027",
             "password": "Hubei-2026-refund",
         }
     )
     tax_id: TaxIdText = Field(description="纳税人识别号（统一社会信用代码）")
     name: UnitNameText = Field(description="单位名称，须与系统登记的一致")
+    handler_id_number: IdNumberText = Field(description="办税员居民身份证号码，须为登记的办税员")
+    handler_name: NameText = Field(description="办税员姓名")
+    handler_phone: PhoneText = Field(description="办税员手机号码，验证码发送到此号码")
+    verification_code: VerificationCodeText
     password: NewPasswordText
 
 

@@ -18,15 +18,18 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from ...domain.errors import DomainError, TooManyRequests
+from ...domain.identity import mask_phone
 from ...services import accounts
 from ...services.accounts import AccountKind, Principal
 from .. import deps
 from ..api.accounts_schemas import LoginIn, RegisterPersonIn, RegisterUnitIn
 from ..session import (
     clear_session_cookie,
+    commit_even_if_refused,
     count_registration,
     end_session,
     perform_login,
+    send_verification_code,
     set_session_cookie,
 )
 from . import common, guard
@@ -43,11 +46,23 @@ REGISTER_FIELDS: dict[ApplicantKind, dict[str, str]] = {
         "id_number": "证件号码",
         "name": "姓名",
         "phone": "手机号码",
+        "verification_code": "验证码",
         "username": "用户名",
         "password": "密码",
     },
-    "unit": {"tax_id": "纳税人识别号", "name": "单位名称", "password": "密码"},
+    "unit": {
+        "tax_id": "纳税人识别号",
+        "name": "单位名称",
+        "handler_id_number": "办税员证件号码",
+        "handler_name": "办税员姓名",
+        "handler_phone": "办税员手机号码",
+        "verification_code": "验证码",
+        "password": "密码",
+    },
 }
+#: The field the code is sent to, per kind of registration.
+CODE_PHONE_FIELD: dict[ApplicantKind, str] = {"person": "phone", "unit": "handler_phone"}
+SEND_CODE = "send_code"
 #: The officers' second factor, the six digits of their authenticator app.
 OTP_LABEL = "动态口令"
 EXPIRED = "页面已过期，请重新提交"
@@ -177,14 +192,61 @@ def _too_many(again: Callable[[int], Response], form: Form, exc: TooManyRequests
     return response
 
 
-def register_context(*, kind: ApplicantKind, form: Form | None = None) -> dict[str, Any]:
+def register_context(
+    *, kind: ApplicantKind, form: Form | None = None, notice: str | None = None, code_wait: int = 0
+) -> dict[str, Any]:
     return {
         "title": "用户注册",
         "kind": kind,
         "register_kinds": REGISTER_KINDS,
         "values": form.values if form else {},
         "errors": form.errors if form else {},
+        "notice": notice,
+        # Seconds before 获取验证码 may be pressed again (the page counts them down).
+        "code_wait": code_wait,
     }
+
+
+async def _send_code(
+    request: Request, form: Form, kind: ApplicantKind, again: Callable[..., Response]
+) -> Response:
+    """获取验证码: send a registration code to the form's phone (the handler's for a unit)
+    and show the form again with the other values kept, or the error next to the phone."""
+    if not common.anon_csrf_ok(request, form.data):
+        form.errors["_form"] = EXPIRED
+        return again(403)
+    phone_field = CODE_PHONE_FIELD[kind]
+    for name, label in REGISTER_FIELDS[kind].items():
+        if name != "password":
+            form.text(name, label=label)
+    phone = form.values.get(phone_field, "")
+    if not phone:
+        form.errors[phone_field] = "请填写手机号码"
+        return again(422)
+    clock = request.app.state.clock
+    try:
+        sent = await run_in_threadpool(
+            send_verification_code,
+            deps.get_db(request),
+            phone=phone,
+            purpose="register",
+            client_address=deps.client_address(request),
+            sms=deps.get_sms(request),
+            at=clock.now(),
+            settings=deps.get_settings(request),
+        )
+    except DomainError as exc:
+        form.errors[phone_field] = exc.message
+        response = again(exc.status if exc.status in (422, 429, 503) else 422)
+        if isinstance(exc, TooManyRequests) and exc.retry_after_seconds:
+            response.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return response
+    notice = f"验证码已发送至手机号码 {mask_phone(phone)}，{_code_minutes(request)}分钟内有效"
+    return again(200, notice=notice, code_wait=sent.resend_after_seconds)
+
+
+def _code_minutes(request: Request) -> int:
+    return deps.get_settings(request).verification_code_minutes
 
 
 async def show_register(
@@ -204,10 +266,13 @@ async def do_register(
     kind = _kind_of(form.text("kind", max_chars=KIND_MAX_CHARS))
     form.values["kind"] = kind
 
-    def again(status: int) -> Response:
-        ctx = register_context(kind=kind, form=form)
+    def again(status: int, *, notice: str | None = None, code_wait: int = 0) -> Response:
+        ctx = register_context(kind=kind, form=form, notice=notice, code_wait=code_wait)
         ctx.update(extra or {})
         return common.render(request, template, ctx, status_code=status)
+
+    if form.text("action", max_chars=KIND_MAX_CHARS) == SEND_CODE:
+        return await _send_code(request, form, kind, again)
 
     model: type[RegisterPersonIn | RegisterUnitIn] = (
         RegisterPersonIn if kind == "person" else RegisterUnitIn
@@ -230,15 +295,28 @@ async def do_register(
         return again(422)
 
     clock = request.app.state.clock
+    settings = deps.get_settings(request)
     registration = body
 
     def work(session: Session) -> None:
         # The model's fields are the service's parameters, as in the API's routes.
         if isinstance(registration, RegisterPersonIn):
-            fields = registration.model_dump()
-            accounts.register_person(session, **fields, at=clock.now(), today=clock.today())
+            accounts.register_person(
+                session,
+                **registration.model_dump(),
+                identity_check=deps.get_identity_check(request),
+                at=clock.now(),
+                today=clock.today(),
+                settings=settings,
+            )
         else:
-            accounts.register_unit(session, **registration.model_dump(), at=clock.now())
+            accounts.register_unit(
+                session,
+                **registration.model_dump(),
+                at=clock.now(),
+                today=clock.today(),
+                settings=settings,
+            )
 
     db = deps.get_db(request)
     try:
@@ -252,13 +330,14 @@ async def do_register(
     except TooManyRequests as exc:
         return _too_many(again, form, exc)
     try:
-        await common.in_transaction(db, work)
+        # Committed even when refused: a wrong code counts its try.
+        await run_in_threadpool(commit_even_if_refused, db, work)
     except DomainError as exc:
         form.fail(exc)
         if exc.field == "password":
             # A refused password is typed again, so do not hand it back.
             form.values["password"] = form.values["password_confirm"] = ""
-        return again(exc.status if exc.status in (409, 422) else 422)
+        return again(exc.status if exc.status in (409, 422, 503) else 422)
     return common.redirect(login_url, kind=kind, done="registered")
 
 

@@ -130,7 +130,30 @@
   });
 
   /* ---------------------------------------------------------------- page load */
+  /* ---------------------------------------------------------------- 获取验证码: 60 s countdown */
+  function setUpCodeButton(button) {
+    var left = parseInt(button.getAttribute("data-wait") || "0", 10);
+    if (!(left > 0)) { return; }
+    var label = button.textContent;
+    function tick() {
+      if (left <= 0) {
+        button.disabled = false;
+        button.textContent = label;
+        return;
+      }
+      button.disabled = true;
+      button.textContent = "重新获取(" + left + "s)";
+      left -= 1;
+      window.setTimeout(tick, 1000);
+    }
+    tick();
+    // The code was just sent: the next thing to type is the code.
+    var input = button.form && button.form.querySelector("input[name=verification_code]");
+    if (input && !document.querySelector("main [aria-invalid=true]")) { input.focus(); }
+  }
+
   function onReady() {
+    all("button[data-code-button]").forEach(setUpCodeButton);
     // A dialog the server opened (after an error) becomes a real modal one.
     all("dialog[data-show-modal]").forEach(function (dialog) {
       if (dialog.open && typeof dialog.showModal === "function") {
