@@ -6,6 +6,9 @@ bookings check the worker tests end with."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -15,7 +18,7 @@ from sirefund import worker
 from sirefund.domain.agencies import Agency
 from sirefund.models import ReconciliationDiscrepancy, ReconciliationRun
 from sirefund.services import dispatches, reconciliation
-from tests.integration.conftest import messages_of, status_of
+from tests.integration.conftest import SECRET, messages_of, status_of
 from tests.integration.money import booking_mismatches
 
 pytestmark = pytest.mark.timeout(120)
@@ -259,3 +262,84 @@ def test_a_payout_booked_twice_is_caught_by_reconciliation_and_by_the_bookings_c
     assert booking_mismatches(simulator.state, session_factory) == [
         f"bank: application {ids[0]} booked 2 times"
     ]
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _cli(db_url, sim, tmp_path, *args):  # type: ignore[no-untyped-def]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIREFUND_")}
+    env.update(
+        SIREFUND_DATABASE_URL=db_url,
+        SIREFUND_AGENCY_URL=sim.url,
+        SIREFUND_CALLBACK_SECRET=SECRET,
+        SIREFUND_SECRET_KEY="test-secret-key-0123456789abcdef",
+        SIREFUND_VAR_DIR=str(tmp_path / "var"),
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "sirefund.cli", "reconcile", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_sirefund_reconcile_prints_totals_that_agree_and_exits_0_on_a_clean_day(
+    simulator,
+    settings_for,
+    dispatcher_for,
+    make_approved,
+    session_factory,
+    shift_clock,
+    db_url,
+    tmp_path,
+):
+    _refund(simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock)
+    done = _cli(db_url, simulator, tmp_path, "--date", shift_clock.today().isoformat())
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith(f"对账日期 {shift_clock.today().isoformat()}")
+    [bank] = [line for line in lines if line.startswith("银行")]
+    _, ours_n, ours_amount, theirs_n, theirs_amount, verdict = bank.split("\t")
+    assert (ours_n, ours_amount, verdict) == (theirs_n, theirs_amount, "一致")
+    assert ours_n == "2"
+    assert "无差异" in done.stdout
+
+
+def test_sirefund_reconcile_prints_every_discrepancy_and_exits_1(
+    simulator,
+    settings_for,
+    dispatcher_for,
+    make_approved,
+    session_factory,
+    shift_clock,
+    db_url,
+    tmp_path,
+):
+    _, ids = _refund(
+        simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
+    )
+    simulator.state.statement_faults.add(
+        "alter_amount", agency="bank", application_id=ids[0], amount_fen=1
+    )
+    simulator.state.statement_faults.add("drop", agency="hrss", application_id=ids[1])
+
+    done = _cli(db_url, simulator, tmp_path, "--date", shift_clock.today().isoformat())
+
+    assert done.returncode == 1, done.stderr
+    assert "差异 2 笔" in done.stdout
+    assert f"金额不符（amount_differs）\t银行\t申请 {ids[0]}" in done.stdout
+    assert "对方 0.01 元" in done.stdout
+    assert f"对方无记录（missing_at_agency）\t人社\t申请 {ids[1]}" in done.stdout
+
+
+def test_sirefund_reconcile_exits_2_when_a_statement_cannot_be_had(
+    simulator, shift_clock, db_url, tmp_path
+):
+    simulator.down()
+    done = _cli(db_url, simulator, tmp_path, "--date", shift_clock.today().isoformat())
+    assert done.returncode == 2
+    assert "对账文件获取失败" in done.stderr
