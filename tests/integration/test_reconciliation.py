@@ -11,6 +11,7 @@ import subprocess
 import sys
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -343,3 +344,38 @@ def test_sirefund_reconcile_exits_2_when_a_statement_cannot_be_had(
     done = _cli(db_url, simulator, tmp_path, "--date", shift_clock.today().isoformat())
     assert done.returncode == 2
     assert "对账文件获取失败" in done.stderr
+
+
+# --------------------------------------------------------------------------- simulator
+
+
+def test_the_simulator_serves_its_statement_and_takes_scripted_faults_over_http(
+    simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
+):
+    _, ids = _refund(
+        simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
+    )
+    day = shift_clock.today().isoformat()
+    with httpx.Client(base_url=simulator.url) as http:
+        rows = http.get("/_sim/statements/bank", params={"date": day}).json()["rows"]
+        assert sorted(r["application_id"] for r in rows) == ids
+        assert {r["status"] for r in rows} == {"paid"}
+        assert all(r["account_no"] == "6228480402564890018" for r in rows)
+        assert all(
+            r["amount"] == f"{r['amount_fen'] // 100}.{r['amount_fen'] % 100:02d}" for r in rows
+        )
+        r = http.post(
+            "/_sim/statements-faults",
+            json=[{"fault": "drop", "agency": "bank", "application_id": ids[0]}],
+        )
+        assert r.status_code == 200
+        rows = http.get("/_sim/statements/bank", params={"date": day}).json()["rows"]
+        assert [r["application_id"] for r in rows] == ids[1:]
+        assert http.post("/_sim/statements-faults", json=[{"fault": "burn"}]).status_code == 422
+        assert http.delete("/_sim/statements-faults").json() == {"items": []}
+        assert http.get("/_sim/statements/bank", params={"date": "2026-02-30"}).status_code == 422
+        assert http.get("/_sim/statements/post-office", params={"date": day}).status_code == 404
+        # What the adapter fetches is signed: an unsigned request is refused.
+        assert http.get("/bank/statements", params={"date": day}).status_code == 401
+        other_day = http.get("/_sim/statements/hrss", params={"date": "2001-01-01"}).json()
+        assert other_day == {"agency": "hrss", "date": "2001-01-01", "rows": []}
