@@ -1,10 +1,14 @@
 """Three-way reconciliation (三方对账): runs, their per-agency totals and discrepancies; and
-the money invariant in the database: per payment, the amounts of its active applications
-(pending, approved, at an agency, refunded) never exceed what was paid.
+the money invariant in the database: per payment, the sum refunded never exceeds the amount
+paid.
 
-The invariant is a trigger on applications (INSERT, and UPDATE of status, amount or payment
-reference) on both SQLite and PostgreSQL; the partial unique indexes already allow only one
-active application per payment, so the check cannot be raced past.
+That sum is the amounts of the payment's active applications (pending, approved, at an agency,
+refunded). The partial unique indexes of 0001 already allow at most one active application per
+payment; the trigger added here refuses any application (INSERT, or UPDATE of its amount or
+payment reference) asking more than its payment. Together: sum of active <= paid, on SQLite
+and PostgreSQL, and no race can get past the unique index. (The trigger does not sum the
+other applications itself, so that a second active application still fails on the unique
+index, which the services report as 已申请.)
 
 Revision ID: 0004_reconciliation
 Revises: 0003
@@ -21,9 +25,7 @@ depends_on = None
 
 _KINDS = ("missing_at_agency", "unknown_to_us", "amount_differs", "account_differs", "paid_twice")
 _AGENCIES = ("hrss", "medical_security", "bank")
-# domain.workflow.ACTIVE as of this revision.
-_ACTIVE = "('pending_review', 'approved', 'at_agency', 'refunded')"
-_MESSAGE = "refund exceeds payment: the active applications of a payment ask more than was paid"
+_MESSAGE = "refund exceeds payment: an application asks more than its payment paid"
 # (payment reference column, payment table, its key, what it paid)
 _PAYMENTS = (
     ("pension_payment_id", "pension_payments", "payment_id", "p.amount_fen"),
@@ -35,48 +37,38 @@ _PAYMENTS = (
         "p.medical_amount_fen + p.ltc_amount_fen",
     ),
 )
-_SQLITE_COLUMNS = "status, amount_fen, pension_payment_id, unit_line_id, medical_payment_id"
+_COLUMNS = "amount_fen, pension_payment_id, unit_line_id, medical_payment_id"
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-def _sqlite_exceeds(*, exclude_self: bool) -> str:
-    """SQLite WHEN clause: NEW is active and, with the other active applications of its
-    payment, asks more than the payment."""
-    other = " AND a.id <> NEW.id" if exclude_self else ""
-    tests = [
-        f"(NEW.{ref} IS NOT NULL AND NEW.amount_fen + (SELECT COALESCE(SUM(a.amount_fen), 0) "
-        f"FROM applications a WHERE a.{ref} = NEW.{ref} AND a.status IN {_ACTIVE}{other}) > "
+def _sqlite_exceeds() -> str:
+    """SQLite WHEN clause: NEW asks more than the payment it names."""
+    return " OR ".join(
+        f"(NEW.{ref} IS NOT NULL AND NEW.amount_fen > "
         f"(SELECT {paid} FROM {table} p WHERE p.{key} = NEW.{ref}))"
         for ref, table, key, paid in _PAYMENTS
-    ]
-    return f"NEW.status IN {_ACTIVE} AND ({' OR '.join(tests)})"
+    )
 
 
 def _postgres_function() -> str:
     branches = "\n    ".join(
         f"{'IF' if i == 0 else 'ELSIF'} NEW.{ref} IS NOT NULL THEN "
-        f"SELECT {paid} INTO paid FROM {table} p WHERE p.{key} = NEW.{ref}; "
-        f"SELECT COALESCE(SUM(a.amount_fen), 0) INTO asked FROM applications a "
-        f"WHERE a.{ref} = NEW.{ref} AND a.status IN {_ACTIVE} AND a.id IS DISTINCT FROM NEW.id;"
+        f"SELECT {paid} INTO paid FROM {table} p WHERE p.{key} = NEW.{ref};"
         for i, (ref, table, key, paid) in enumerate(_PAYMENTS)
     )
     return f"""
 CREATE FUNCTION applications_refund_within_payment() RETURNS trigger AS $$
 DECLARE
     paid bigint;
-    asked bigint;
 BEGIN
-    IF NEW.status NOT IN {_ACTIVE} THEN
-        RETURN NEW;
-    END IF;
     {branches}
     ELSE
         RETURN NEW;
     END IF;
-    IF paid IS NOT NULL AND asked + NEW.amount_fen > paid THEN
+    IF paid IS NOT NULL AND NEW.amount_fen > paid THEN
         RAISE EXCEPTION '{_MESSAGE}' USING ERRCODE = 'check_violation';
     END IF;
     RETURN NEW;
@@ -165,20 +157,19 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute(
             "CREATE TRIGGER applications_refund_within_payment_insert BEFORE INSERT ON "
-            f"applications WHEN {_sqlite_exceeds(exclude_self=False)} "
+            f"applications WHEN {_sqlite_exceeds()} "
             f"BEGIN SELECT RAISE(ABORT, '{_MESSAGE}'); END"
         )
         op.execute(
             "CREATE TRIGGER applications_refund_within_payment_update BEFORE UPDATE OF "
-            f"{_SQLITE_COLUMNS} ON applications WHEN {_sqlite_exceeds(exclude_self=True)} "
+            f"{_COLUMNS} ON applications WHEN {_sqlite_exceeds()} "
             f"BEGIN SELECT RAISE(ABORT, '{_MESSAGE}'); END"
         )
     else:
         op.execute(_postgres_function())
         op.execute(
             "CREATE TRIGGER applications_refund_within_payment BEFORE INSERT OR UPDATE OF "
-            "status, amount_fen, pension_payment_id, unit_line_id, medical_payment_id "
-            "ON applications FOR EACH ROW EXECUTE FUNCTION applications_refund_within_payment()"
+            f"{_COLUMNS} ON applications FOR EACH ROW EXECUTE FUNCTION applications_refund_within_payment()"
         )
 
 
