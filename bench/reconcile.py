@@ -184,19 +184,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--refunds", type=int, default=1_000_000)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--workdir", type=Path, default=None)
+    p.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the database a previous run built in --workdir (same --refunds)",
+    )
     args = p.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="sirefund-bench-recon-"))
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "reconcile.sqlite"
-    path.unlink(missing_ok=True)
+    reuse = args.reuse and path.exists()
+    if not reuse:
+        path.unlink(missing_ok=True)
     print(
         f"python {platform.python_version()}  sqlite {sqlite3.sqlite_version}  refunds {args.refunds:,}"
     )
     t0 = time.perf_counter()
-    build(path, args.refunds)
+    if not reuse:
+        build(path, args.refunds)
     lines = statements(args.refunds)
     n_lines = sum(len(rows) for rows in lines.values())
-    print(f"set-up: {time.perf_counter() - t0:.1f} s, {n_lines:,} statement lines")
+    built = "reused" if reuse else "built"
+    print(f"set-up ({built}): {time.perf_counter() - t0:.1f} s, {n_lines:,} statement lines")
     service_times, sql_times = [], []
     found_service = found_sql = -1
     for _ in range(args.repeat):
