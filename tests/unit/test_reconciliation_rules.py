@@ -116,3 +116,9 @@ def test_every_kind_has_its_chinese_label():
         "账号不符",
         "重复记账",
     }
+
+
+def test_a_second_booking_on_a_later_day_under_another_request_id_is_paid_twice():
+    again = StatementRow("not-our-request-id", 5, "邱世贵", ACCOUNT, 70000, "paid", AT)
+    result = compare(Agency.BANK, ours=[], theirs=[again], known={5: ours(5)})
+    assert kinds(result) == [("paid_twice", 5)]

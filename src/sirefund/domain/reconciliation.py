@@ -135,7 +135,8 @@ def compare(
     that a booking made just after midnight for a request sent just before is not "unknown
     to us". A statement line of an application we never asked about is `unknown_to_us`; a
     request of the day with no line is `missing_at_agency`; two or more lines for one
-    application are `paid_twice` (however their request ids differ); a line whose amount or
+    application are `paid_twice` (however their request ids differ), and so is a line for a
+    request of another day under a request id that is not ours; a line whose amount or
     (bank) account differs from the application is `amount_differs` / `account_differs`.
     """
     mine = {r.application_id: r for r in ours}
@@ -160,6 +161,10 @@ def compare(
         found.extend(
             _diff(DiscrepancyKind.PAID_TWICE, agency, app_id, record, extra) for extra in rows[1:]
         )
+        if app_id not in mine and rows[0].request_id != record.request_id:
+            # Our request left on another day; a line of this day under another request id
+            # is a second booking of it (the first is on that day's statement).
+            found.append(_diff(DiscrepancyKind.PAID_TWICE, agency, app_id, record, rows[0]))
         for row in rows:
             if row.amount_fen != record.amount_fen:
                 found.append(_diff(DiscrepancyKind.AMOUNT_DIFFERS, agency, app_id, record, row))
