@@ -11,6 +11,7 @@ from sirefund.domain.agencies import Agency
 from sirefund.domain.reconciliation import StatementRow
 from sirefund.services import accounts, reconciliation
 from tests import factories as f
+from tests.web.officer_helpers import pension_app
 
 API = "/api/v1/officer/reconciliations"
 DAY = date(2026, 11, 28)
@@ -130,3 +131,18 @@ def test_the_officer_page_says_when_a_day_agrees_and_when_it_was_never_reconcile
     assert "该日期尚未对账" in _text(client.get("/officer/reconciliations?date=2026-11-20").text)
     bad = client.get("/officer/reconciliations?date=2026-02-30")
     assert bad.status_code == 422 and "日期格式应为 YYYY-MM-DD" in _text(bad.text)
+
+
+def test_an_officer_sees_the_discrepancies_of_his_region_and_those_naming_no_application(
+    client, login, session_factory
+):
+    with session_factory() as s, s.begin():
+        ezhou = pension_app(s, region="420703").id
+        wuhan = pension_app(s, region="420102").id
+    _run(session_factory, [_stranger(100, ezhou), _stranger(200, wuhan), _stranger(300, None)])
+    headers = login("officer", _officer(session_factory))  # 420700 鄂州市
+
+    body = client.get(API, params={"date": "2026-11-28"}, headers=headers).json()
+
+    assert sorted((d["application_id"] or 0) for d in body["discrepancies"]) == [0, ezhou]
+    assert body["agencies"][2]["theirs_count"] == 3  # the totals are the whole day's

@@ -21,7 +21,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, Select, String, and_, exists, func, insert, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session, aliased
 
 from ..clock import CHINA_TZ, as_utc
@@ -44,6 +55,7 @@ from ..models import (
     ReconciliationRun,
     ReconciliationTotal,
 )
+from .officers import region_clause
 
 # The attempts after which the agency may hold the request.
 _REACHED = (AttemptOutcome.OK.value, AttemptOutcome.UNKNOWN.value)
@@ -213,15 +225,21 @@ def reconcile(
     return _load(session, run)
 
 
-def latest(session: Session, *, day: date) -> ReconciliationView | None:
-    """The newest run of `day`, or None if the day was never reconciled."""
+def latest(
+    session: Session, *, day: date, region_scope: str | None = None
+) -> ReconciliationView | None:
+    """The newest run of `day`, or None if the day was never reconciled.
+
+    `region_scope` (an officer's division code) keeps the discrepancies of applications
+    under it, and those naming no application of ours (nobody's region); the totals are the
+    whole day's, as the statements are."""
     run = session.execute(
         select(ReconciliationRun)
         .where(ReconciliationRun.day == day)
         .order_by(ReconciliationRun.id.desc())
         .limit(1)
     ).scalar_one_or_none()
-    return _load(session, run) if run is not None else None
+    return _load(session, run, region_scope=region_scope) if run is not None else None
 
 
 def _mask(account: str | None) -> str | None:
@@ -232,7 +250,9 @@ def _entry(amount: int | None, account: str | None, present: bool) -> EntryView 
     return EntryView(amount, account) if present else None
 
 
-def _load(session: Session, run: ReconciliationRun) -> ReconciliationView:
+def _load(
+    session: Session, run: ReconciliationRun, *, region_scope: str | None = None
+) -> ReconciliationView:
     order = {a.value: i for i, a in enumerate(Agency)}
     totals = sorted(
         session.execute(
@@ -240,11 +260,13 @@ def _load(session: Session, run: ReconciliationRun) -> ReconciliationView:
         ).scalars(),
         key=lambda t: order[t.agency],
     )
-    rows = session.execute(
-        select(ReconciliationDiscrepancy)
-        .where(ReconciliationDiscrepancy.run_id == run.id)
-        .order_by(ReconciliationDiscrepancy.id)
-    ).scalars()
+    D = ReconciliationDiscrepancy
+    query = select(D).where(D.run_id == run.id).order_by(D.id)
+    if region_scope is not None:
+        query = query.outerjoin(Application, Application.id == D.application_id).where(
+            or_(Application.id.is_(None), region_clause(Application.region_code, region_scope))
+        )
+    rows = session.execute(query).scalars()
     discrepancies = tuple(
         DiscrepancyView(
             kind=DiscrepancyKind(d.kind),

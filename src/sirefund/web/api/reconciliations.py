@@ -38,10 +38,11 @@ def get_reconciliation(
 ) -> ReconciliationOut:
     """Per agency our count and amount beside the agency statement's, and every
     discrepancy (missing_at_agency, unknown_to_us, amount_differs, account_differs,
-    paid_twice) of the newest run of that day. 404 if the day was never reconciled
+    paid_twice) of the newest run of that day: those of applications within the officer's
+    region and those naming no application of ours. 404 if the day was never reconciled
     (`sirefund reconcile --date`)."""
     with db.begin() as session:
-        view = reconciliation.latest(session, day=day)
+        view = reconciliation.latest(session, day=day, region_scope=officer.region_code)
     if view is None:
         raise NotFound("reconciliation.not_found", "该日期尚未对账")
     return ReconciliationOut.of(view)

@@ -869,7 +869,9 @@ async def reconciliation_page(
     else:
         day = request.app.state.clock.today() - timedelta(days=1)
     view = (
-        await in_transaction(db, lambda s: reconciliation.latest(s, day=day))
+        await in_transaction(
+            db, lambda s: reconciliation.latest(s, day=day, region_scope=principal.region_code)
+        )
         if day is not None
         else None
     )
