@@ -8,14 +8,15 @@ import getpass
 import logging
 import sys
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from . import imports, logsafe, migrate
+from . import imports, logsafe, migrate, reconcile_report
 from .clock import SystemClock
 from .config import Settings, load_settings
 from .db import make_engine, make_session_factory, unit_of_work
@@ -58,6 +59,19 @@ def _parser() -> argparse.ArgumentParser:
     im.add_argument("kind", choices=list(imports.KINDS))
     im.add_argument("file", type=Path)
 
+    _add_officer_parser(sub)
+    _add_holidays_parser(sub)
+    _add_reconcile_parser(sub)
+
+    g = sub.add_parser("generate", help="write deterministic demo import files")
+    g.add_argument("--persons", type=int, required=True)
+    g.add_argument("--seed", type=int, default=1)
+    g.add_argument("--out", type=Path, required=True)
+    g.add_argument("--pension-payments", type=int, default=None)
+    return p
+
+
+def _add_officer_parser(sub: Any) -> None:
     of = sub.add_parser("officer", help="officer accounts")
     of_sub = of.add_subparsers(dest="officer_command", required=True)
     add = of_sub.add_parser("add", help="create an officer; password read from standard input")
@@ -83,6 +97,8 @@ def _parser() -> argparse.ArgumentParser:
         help="the officer's new TOTP secret (scripted set-up); a new one is made and shown otherwise",
     )
 
+
+def _add_holidays_parser(sub: Any) -> None:
     hd = sub.add_parser(
         "holidays", help="the officers' calendar: holidays and 调休 days the package lacks"
     )
@@ -98,12 +114,25 @@ def _parser() -> argparse.ArgumentParser:
     hr = hd_sub.add_parser("remove", help="remove one day from the officers' calendar")
     hr.add_argument("--date", required=True, type=date.fromisoformat, metavar="YYYY-MM-DD")
 
-    g = sub.add_parser("generate", help="write deterministic demo import files")
-    g.add_argument("--persons", type=int, required=True)
-    g.add_argument("--seed", type=int, default=1)
-    g.add_argument("--out", type=Path, required=True)
-    g.add_argument("--pension-payments", type=int, default=None)
-    return p
+
+def _add_reconcile_parser(sub: Any) -> None:
+    rc = sub.add_parser(
+        "reconcile",
+        help="three-way reconciliation (三方对账) of a day; exit 1 when anything differs",
+    )
+    rc.add_argument(
+        "--date",
+        type=_iso_date,
+        default=None,
+        help="YYYY-MM-DD, the statements' date in China time (default: yesterday)",
+    )
+
+
+def _iso_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"日期格式应为 YYYY-MM-DD: {value!r}") from None
 
 
 def _engine(settings: Settings) -> Engine:
@@ -316,6 +345,35 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return serve_simulators(load_settings(), host=args.host, port=args.port)
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    """Print each agency's totals (ours and theirs) and every discrepancy. Exit 0 when the
+    day agrees to the fen, 1 when anything differs, 2 when a statement cannot be had."""
+    from . import agencies, worker  # noqa: PLC0415 - lazy: loads the agency clients
+
+    settings = load_settings()
+    clock = SystemClock()
+    day = args.date or clock.today() - timedelta(days=1)
+    try:
+        adapters = agencies.build_adapters(settings)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    engine = _engine(settings)
+    try:
+        view = worker.reconcile_day(
+            make_session_factory(engine), adapters=adapters, day=day, clock=clock, ran_by="cli"
+        )
+    except agencies.AgencyError as exc:
+        print(f"对账文件获取失败: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        for adapter in adapters.values():
+            adapter.close()
+        engine.dispose()
+    print(reconcile_report.render(view))
+    return 0 if view.clean else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo  # noqa: PLC0415 - lazy: the demo loads the services and web stack
 
@@ -336,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         "worker": cmd_worker,
         "simulate-agencies": cmd_simulate,
         "demo": cmd_demo,
+        "reconcile": cmd_reconcile,
     }
     try:
         return handlers[args.command](args)

@@ -28,6 +28,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import Base
 from .domain import workflow
+from .domain.agencies import Agency
+from .domain.reconciliation import DiscrepancyKind
 from .domain.rules import ArrivalStatus, UnitPaymentType
 
 # Bigger than int32 would be needed only for sums; single amounts are bounded by checks.
@@ -572,3 +574,65 @@ class CalendarDay(Base):
     label: Mapped[str] = mapped_column(String(40))  # 元旦, 春节, 国庆节调休上班, ...
     changed_by: Mapped[str] = mapped_column(String(60))
     changed_at: Mapped[datetime] = mapped_column(_TZ)
+
+
+# --------------------------------------------------------------------------- reconciliation
+
+
+class ReconciliationRun(Base):
+    """One three-way reconciliation (三方对账) of a day: who ran it and when. Its totals and
+    discrepancies hang off it; the newest run of a day is the one shown."""
+
+    __tablename__ = "reconciliation_runs"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    day: Mapped[date] = mapped_column(Date)  # the statements' date (China time)
+    ran_at: Mapped[datetime] = mapped_column(_TZ)
+    ran_by: Mapped[str] = mapped_column(String(60))  # cli / worker:<id>
+    discrepancy_count: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (
+        CheckConstraint("discrepancy_count >= 0", name="discrepancy_count_nonneg"),
+        Index(None, "day", "id"),
+    )
+
+
+class ReconciliationTotal(Base):
+    """Per run and agency: how many requests and how much we count, and the agency's
+    statement."""
+
+    __tablename__ = "reconciliation_totals"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("reconciliation_runs.id"))
+    agency: Mapped[str] = mapped_column(String(20))
+    ours_count: Mapped[int] = mapped_column(Integer)
+    ours_amount_fen: Mapped[int] = mapped_column(Fen)
+    theirs_count: Mapped[int] = mapped_column(Integer)
+    theirs_amount_fen: Mapped[int] = mapped_column(Fen)
+    __table_args__ = (
+        CheckConstraint(_in("agency", list(Agency)), name="agency"),
+        CheckConstraint("ours_count >= 0 AND theirs_count >= 0", name="counts_nonneg"),
+        Index("uq_reconciliation_totals_run_agency", "run_id", "agency", unique=True),
+    )
+
+
+class ReconciliationDiscrepancy(Base):
+    """One difference found by a run. Accounts are stored masked (officer masking): the
+    discrepancy says *that* they differ; the full numbers stay on the application.
+    `application_id` is what the agency's line names, which may be no application of ours
+    (hence no foreign key)."""
+
+    __tablename__ = "reconciliation_discrepancies"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("reconciliation_runs.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    agency: Mapped[str] = mapped_column(String(20))
+    application_id: Mapped[int | None] = mapped_column(Id)
+    ours_amount_fen: Mapped[int | None] = mapped_column(Fen)
+    ours_account: Mapped[str | None] = mapped_column(String(40))
+    theirs_amount_fen: Mapped[int | None] = mapped_column(Fen)
+    theirs_account: Mapped[str | None] = mapped_column(String(40))
+    __table_args__ = (
+        CheckConstraint(_in("kind", list(DiscrepancyKind)), name="kind"),
+        CheckConstraint(_in("agency", list(Agency)), name="agency"),
+        Index(None, "run_id"),
+        Index(None, "application_id"),
+    )

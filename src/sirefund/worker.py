@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from types import FrameType
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,7 +35,7 @@ from .config import Settings, load_settings
 from .db import make_engine, make_session_factory, unit_of_work
 from .domain.agencies import Agency
 from .outbox import QUERY, ClaimedMessage, Outcome, OutcomeKind
-from .services import settlement
+from .services import reconciliation, settlement
 
 log = logging.getLogger("sirefund.worker")
 
@@ -271,6 +271,25 @@ def poll_pending_results(
             ):
                 applied += 1
     return applied
+
+
+def reconcile_day(
+    session_factory: sessionmaker[Session],
+    *,
+    adapters: Adapters,
+    day: date,
+    clock: Clock,
+    ran_by: str,
+) -> reconciliation.ReconciliationView:
+    """Three-way reconciliation of `day`: fetch each agency's statement, compare it with our
+    records and store the run (services/reconciliation.py). AgencyError if a statement
+    cannot be had: then nothing is stored, since a partial run would call that agency's
+    bookings missing."""
+    statements = {agency: adapters[agency].fetch_statement(day) for agency in Agency}
+    with unit_of_work(session_factory) as session:
+        return reconciliation.reconcile(
+            session, day=day, statements=statements, at=clock.now(), ran_by=ran_by
+        )
 
 
 def run_forever(settings: Settings) -> int:

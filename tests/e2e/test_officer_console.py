@@ -9,7 +9,7 @@ their own rows in through the factories, so they do not depend on each other's o
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -17,8 +17,10 @@ from tests import factories as f
 from tests.conftest import NOW
 from tests.e2e.conftest import ARTIFACTS
 
+from sirefund.domain.agencies import Agency
+from sirefund.domain.reconciliation import StatementRow
 from sirefund.models import Application, DispatchAttempt, OutboxMessage
-from sirefund.services import applications, review_decisions
+from sirefund.services import applications, reconciliation, review_decisions
 from sirefund.services.applications import Actor
 
 pytestmark = pytest.mark.e2e
@@ -300,3 +302,30 @@ def test_a_failed_dispatch_is_shown_with_its_attempts_and_retried(live, new_page
     row = page.locator("tr", has=page.get_by_text(request_id))
     assert "待发送" in row.inner_text()
     _shot(page, "dispatch-retried")
+
+
+def test_the_reconciliation_page_shows_each_agencys_totals_and_the_discrepancies(live, new_page):
+    day = date(2026, 10, 8)
+    stranger = StatementRow("r-x", 880001, "某人", "6228480402564891111", 12345, "paid", f.AT)
+    with live["sessions"]() as s, s.begin():
+        reconciliation.reconcile(
+            s,
+            day=day,
+            statements={Agency.HRSS: [], Agency.MEDICAL_SECURITY: [], Agency.BANK: [stranger]},
+            at=f.AT,
+            ran_by="e2e",
+        )
+    page = new_page()
+    _login(page, live, _officer(live))
+
+    page.get_by_role("link", name="三方对账").click()
+    page.get_by_label("对账日期").fill("2026-10-08")
+    page.get_by_role("button", name="查询", exact=True).click()
+
+    assert "对账不一致：发现差异 1 笔" in page.locator("#recon-summary").inner_text()
+    bank = page.locator("table.oc-recon-totals tr.recon-bank").inner_text()
+    assert re.sub(r"\s+", " ", bank).strip() == "银行 0 0.00 1 123.45 不一致"
+    row = page.locator("table.oc-recon-discrepancies tbody tr").inner_text()
+    assert "我方无记录" in row and "880001" in row and "622848*********1111" in row
+    assert "6228480402564891111" not in page.content()
+    _shot(page, "reconciliation")

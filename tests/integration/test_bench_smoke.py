@@ -35,3 +35,23 @@ def test_benchmark_main_prints_both_ratios_with_a_verdict(tmp_path, monkeypatch,
         r"^service p99 / raw p99 = \d+\.\d\d  \(target <= 2\.00\)  (PASS|FAIL)$", out, re.MULTILINE
     )
     assert "pension-payments: loaded 2000, updated 0, unchanged 0, rejected 0" in out
+
+
+RECONCILE_BENCH = BENCH.parent / "reconcile.py"
+
+
+def test_reconciliation_benchmark_prints_both_rates_the_ratio_and_agreeing_counts(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("bench_reconcile", RECONCILE_BENCH)
+    assert spec and spec.loader
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    status = bench.main(["--refunds", "3000", "--repeat", "1", "--workdir", str(tmp_path)])
+
+    out = capsys.readouterr().out
+    assert status == 0
+    assert re.search(r"^reconcile \(service\): +[\d,]+ rows/s", out, re.MULTILINE)
+    assert re.search(r"^SQL join \(baseline\): +[\d,]+ rows/s", out, re.MULTILINE)
+    assert re.search(r"^reconcile time / SQL join time = \d+\.\d\d$", out, re.MULTILINE)
+    # 3,000 refunds: one HRSS request missing, one bank amount altered, found by both.
+    assert "discrepancies found: service 2, SQL 2 (same)" in out

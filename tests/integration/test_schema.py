@@ -106,3 +106,62 @@ def test_audit_events_cannot_be_updated_or_deleted(session):
         session.execute(text("UPDATE application_events SET to_status = 'refunded'"))
     with pytest.raises(DBAPIError), session.begin_nested():
         session.execute(text("DELETE FROM application_events"))
+
+
+# --------------------------------------------------------------------------- money invariant
+# Per payment, the active applications (pending, approved, at an agency, refunded) never ask
+# more than was paid: a trigger on applications, on SQLite and PostgreSQL (migration 0004).
+
+
+def test_database_refuses_an_application_asking_more_than_its_payment(session):
+    person = f.make_person(session)
+    pay = f.make_pension_payment(session, person)
+    bad = _pension_app(person, pay)
+    bad.amount_fen = pay.amount_fen + 1
+    session.add(bad)
+    with pytest.raises(IntegrityError):
+        session.flush()
+
+
+def test_database_allows_an_application_of_exactly_its_payment(session):
+    person = f.make_person(session)
+    pay = f.make_pension_payment(session, person)
+    session.add(_pension_app(person, pay))
+    session.flush()
+
+
+def test_database_refuses_raising_a_refunded_amount_above_its_payment(session):
+    person = f.make_person(session)
+    pay = f.make_pension_payment(session, person)
+    app = _pension_app(person, pay, status="refunded")
+    session.add(app)
+    session.flush()
+    with pytest.raises(IntegrityError), session.begin_nested():
+        session.execute(
+            text("UPDATE applications SET amount_fen = amount_fen * 2 WHERE id = :id"),
+            {"id": app.id},
+        )
+
+
+def test_database_refuses_a_medical_refund_above_its_medical_and_care_amounts(session):
+    person = f.make_person(session)
+    reg = f.make_registration(session, person)
+    pay = f.make_medical_payment(session, reg)
+    bad = Application(
+        kind="medical",
+        status="pending_review",
+        channel="web",
+        person_id=person.id,
+        region_code=person.region_code,
+        medical_payment_id=pay.payment_id,
+        registration_id=reg.registration_id,
+        amount_fen=pay.refund_amount_fen + 1,
+        payment_year=pay.insurance_year,
+        period_start=pay.period_start,
+        period_end=pay.period_end,
+        created_at=f.AT,
+        updated_at=f.AT,
+    )
+    session.add(bad)
+    with pytest.raises(IntegrityError):
+        session.flush()

@@ -25,8 +25,17 @@ from sirefund.services import dispatches
 from tests import factories
 from tests.integration import approvals
 from tests.integration.conftest import SECRET, messages_of, status_of, wait_until
+from tests.integration.money import assert_bookings_match_applications
 
 pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(autouse=True)
+def _every_booking_matches_its_application(simulator, session_factory):  # type: ignore[no-untyped-def]
+    """Whatever the fault, each test here ends with every booking at the simulators naming an
+    application of ours, for its amount to the fen, paid (bank) into its account, once."""
+    yield
+    assert_bookings_match_applications(simulator, session_factory)
 
 
 def _outcomes(session_factory, app_id, agency="hrss"):  # type: ignore[no-untyped-def]

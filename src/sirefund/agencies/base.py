@@ -6,6 +6,7 @@ The wire protocol (spoken by the simulators in agencies/simulator/ as well):
 
     POST {base}/{path}            body: the request, with "request_id"   -> 200 booking
     GET  {base}/{path}/{request_id}                                       -> 200 booking | 404
+    GET  {base}/{agency}/statements?date=YYYY-MM-DD       -> 200 {"rows": [statement line]}
     booking: {"request_id", "booking_id", "status", "reason", "decided_at", "paid_on"}
 
 Every request and every callback is signed (signing.py). An agency must treat a request id
@@ -19,6 +20,7 @@ The agencies, their statuses and the result they report are domain concepts
 from __future__ import annotations
 
 import json
+from datetime import date
 from http import HTTPStatus
 from typing import Any, Protocol
 
@@ -26,6 +28,7 @@ import httpx
 
 from ..clock import Clock, SystemClock
 from ..domain.agencies import STATUSES, Agency, AgencyResult
+from ..domain.reconciliation import StatementRow
 from ..signing import signed_headers
 
 ATTEMPT_HEADER = "X-Sirefund-Attempt"
@@ -35,6 +38,13 @@ PATHS = {
     Agency.HRSS: "hrss/refunds",
     Agency.MEDICAL_SECURITY: "medical-security/verifications",
     Agency.BANK: "bank/payouts",
+}
+
+# Where each agency serves its daily statement (对账文件): GET ...?date=YYYY-MM-DD.
+STATEMENT_PATHS = {
+    Agency.HRSS: "hrss/statements",
+    Agency.MEDICAL_SECURITY: "medical-security/statements",
+    Agency.BANK: "bank/statements",
 }
 
 # Answers that say "not now": nothing was booked, and a later try may pass.
@@ -73,6 +83,10 @@ class AgencyAdapter(Protocol):
 
     def query(self, request_id: str) -> AgencyResult | None:
         """The agency's booking for `request_id`, or None if it never received it."""
+        ...
+
+    def fetch_statement(self, day: date) -> list[StatementRow]:
+        """The agency's statement (对账文件) of `day`: every booking it made that day."""
         ...
 
     def close(self) -> None: ...
@@ -115,6 +129,21 @@ class HttpAgency:
         if response.status_code == HTTPStatus.NOT_FOUND:
             return None
         return self._result(response)
+
+    def fetch_statement(self, day: date) -> list[StatementRow]:
+        path = f"/{STATEMENT_PATHS[self._agency]}?date={day.isoformat()}"
+        try:
+            response = self._send("GET", path, body=None, attempt=None)
+        except AgencyTimeout as exc:
+            # Asking again is harmless: a statement is only read.
+            raise AgencyError(str(exc), permanent=False) from None
+        if response.status_code == HTTPStatus.NOT_FOUND:
+            raise AgencyError(f"{self._agency.value} 无此日期的对账文件", permanent=True)
+        try:
+            data = response.json()
+            return [StatementRow.from_wire(row) for row in data["rows"]]
+        except (ValueError, KeyError, TypeError):
+            raise AgencyError(f"{self._agency.value} 对账文件无法解析", permanent=False) from None
 
     # -- plumbing
 

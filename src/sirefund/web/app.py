@@ -22,6 +22,7 @@ from .api import callbacks as api_callbacks
 from .api import medical as api_medical
 from .api import officer as api_officer
 from .api import pension as api_pension
+from .api import reconciliations as api_reconciliations
 from .api import unit as api_unit
 from .body_limit import BodyLimitMiddleware
 from .pages import common as pages_common
@@ -124,7 +125,15 @@ def create_app(
     # Outermost: its headers reach every answer, the body limit's 413 included.
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
 
-    for module in (api_accounts, api_pension, api_unit, api_medical, api_officer, api_callbacks):
+    for module in (
+        api_accounts,
+        api_pension,
+        api_unit,
+        api_medical,
+        api_officer,
+        api_reconciliations,
+        api_callbacks,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     for module in (pages_etax, pages_mobile, pages_officer, pages_officer_calendar):
         app.include_router(module.router)

@@ -23,7 +23,8 @@ next `times` matching requests (None: until cleared):
     out_of_order_callbacks  send the final result first, then the earlier "received"
 
 Test-only endpoints: GET /_sim/bookings, GET /_sim/requests, GET /_sim/callbacks,
-POST|DELETE /_sim/script.
+POST|DELETE /_sim/script. Daily statements (对账文件) and the faults a test scripts into
+them: statements.py.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from ...domain.agencies import POSITIVE, RECEIVED, Agency
 from ...signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers, verify
 from ..base import ATTEMPT_HEADER, PATHS
 from .realname import RealNameState, add_realname_routes
+from .statements import StatementFaults, add_statement_routes, booked_payee
 
 log = logging.getLogger("sirefund.simulator")
 
@@ -193,6 +195,9 @@ class Booking:
     final_status: str
     reason: str | None
     decided_at: datetime
+    # What the daily statement shows (statements.py): whom it pays, into which account.
+    payee: str | None = None
+    account_no: str | None = None
 
     def status(self, now: float | None = None) -> str:
         return self.final_status if (now or time.monotonic()) >= self.decide_at else RECEIVED
@@ -328,6 +333,7 @@ class SimulatorState:
         self._seq = itertools.count(1)
         self.bookings: dict[tuple[str, str], Booking] = {}
         self.requests: list[dict[str, Any]] = []
+        self.statement_faults = StatementFaults()
 
     def log_request(
         self,
@@ -372,6 +378,7 @@ class SimulatorState:
                 if declined
                 else None,
                 decided_at=now + timedelta(seconds=delay),
+                **booked_payee(body),
             )
             self.bookings[(agency, request_id)] = booking
         self._schedule_callbacks(booking, rule)
@@ -397,6 +404,10 @@ class SimulatorState:
     def find(self, agency: Agency, request_id: str) -> Booking | None:
         with self._lock:
             return self.bookings.get((agency, request_id))
+
+    def bookings_of(self, agency: Agency) -> list[Booking]:
+        with self._lock:
+            return [b for (a, _), b in self.bookings.items() if a == agency]
 
     def booking_views(self, agency: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
@@ -561,6 +572,7 @@ def create_simulator_app(
             realname.load_identities(settings.sim_identities_file)
     app.state.realname = realname
     add_realname_routes(app, realname, secret=state.secret, clock=state.clock)
+    add_statement_routes(app, state)
     return app
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from http import HTTPStatus
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -38,6 +38,7 @@ from ...services import (
     bank_details,
     dispatches,
     officer_refunds,
+    reconciliation,
     review_decisions,
     review_detail,
     review_queue,
@@ -856,3 +857,41 @@ async def retry_dispatch(
         page=query["page"] if query["page"] > 1 else None,
         done="retried",
     )
+
+
+# --------------------------------------------------------------------------- reconciliation
+
+
+@router.get("/officer/reconciliations")
+async def reconciliation_page(
+    request: Request, db: DbSession, principal: guard.PageOfficer
+) -> Response:
+    """三方对账: the newest reconciliation of a day (default yesterday, China time)."""
+    raw = common.query_text(request, "date", max_chars=10)
+    errors: dict[str, str] = {}
+    day: date | None = None
+    if raw:
+        try:
+            day = date.fromisoformat(raw)
+        except ValueError:
+            errors["date"] = "日期格式应为 YYYY-MM-DD"
+    else:
+        day = request.app.state.clock.today() - timedelta(days=1)
+    view = (
+        await in_transaction(
+            db, lambda s: reconciliation.latest(s, day=day, region_scope=principal.region_code)
+        )
+        if day is not None
+        else None
+    )
+    ctx = _base_context(
+        principal, title="三方对账", nav="reconciliations", crumbs=[("三方对账", None)]
+    )
+    ctx.update(
+        {
+            "query": {"date": day.isoformat() if day else raw},
+            "view": view,
+            "errors": errors,
+        }
+    )
+    return render(request, "officer/reconciliation.html", ctx, status_code=422 if errors else 200)
