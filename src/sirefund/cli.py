@@ -62,7 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--code", required=True)
     add.add_argument("--name", required=True)
     add.add_argument("--region", required=True)
-    add.add_argument("--role", action="append", choices=["reviewer", "initiator"], default=None)
+    add.add_argument(
+        "--role", action="append", choices=["reviewer", "initiator", "auditor"], default=None
+    )
     add.add_argument(
         "--totp-secret",
         metavar="BASE32",
@@ -174,6 +176,7 @@ def cmd_officer_add(args: argparse.Namespace) -> int:
             password=password,
             at=SystemClock().now(),
             totp_secret=args.totp_secret,
+            actor=f"cli:{_os_user()}",
         ),
         done="created",
     )
