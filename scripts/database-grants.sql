@@ -1,0 +1,28 @@
+-- grants of the app role sirefund_app; run as the owner of the tables
+REVOKE ALL ON ALL TABLES IN SCHEMA public FROM sirefund_app;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM sirefund_app;
+GRANT USAGE ON SCHEMA public TO sirefund_app;
+GRANT SELECT ON alembic_version TO sirefund_app;
+GRANT SELECT, INSERT ON application_events TO sirefund_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON applications TO sirefund_app;
+GRANT SELECT, INSERT, UPDATE ON audit_chain_head TO sirefund_app;
+GRANT SELECT, INSERT ON audit_checkpoints TO sirefund_app;
+GRANT SELECT, INSERT ON audit_log TO sirefund_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON auth_sessions TO sirefund_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON deposit_account_reports TO sirefund_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON deposit_accounts TO sirefund_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON dispatch_attempts TO sirefund_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON idempotency_keys TO sirefund_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON login_failures TO sirefund_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON medical_payments TO sirefund_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON medical_registrations TO sirefund_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON officers TO sirefund_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON outbox_messages TO sirefund_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON pension_payments TO sirefund_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON persons TO sirefund_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON refund_batches TO sirefund_app;
+GRANT SELECT, INSERT ON security_events TO sirefund_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON unit_payment_persons TO sirefund_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON unit_payments TO sirefund_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON units TO sirefund_app;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO sirefund_app;
