@@ -56,6 +56,7 @@ class Principal:
     csrf_token: str
     is_reviewer: bool = False
     is_initiator: bool = False
+    is_auditor: bool = False
     login_code: str = ""  # officer code, unit tax id; empty for persons
     expires_at: datetime | None = None  # the session's absolute end (UTC)
 
@@ -118,6 +119,7 @@ def _principal_for(session: Session, row: AuthSession) -> Principal | None:
         row.csrf_token,
         is_reviewer=o.is_reviewer,
         is_initiator=o.is_initiator,
+        is_auditor=o.is_auditor,
         login_code=o.code,
         expires_at=ends,
     )

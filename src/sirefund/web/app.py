@@ -17,6 +17,7 @@ from ..config import Settings
 from ..db import make_engine, make_session_factory
 from . import errors
 from .api import accounts as api_accounts
+from .api import audit as api_audit
 from .api import callbacks as api_callbacks
 from .api import medical as api_medical
 from .api import officer as api_officer
@@ -28,6 +29,7 @@ from .pages import etax as pages_etax
 from .pages import guard
 from .pages import mobile as pages_mobile
 from .pages import officer as pages_officer
+from .pages import officer_audit as pages_officer_audit
 from .security_headers import SecurityHeadersMiddleware
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -112,9 +114,17 @@ def create_app(
     # Outermost: its headers reach every answer, the body limit's 413 included.
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
 
-    for module in (api_accounts, api_pension, api_unit, api_medical, api_officer, api_callbacks):
+    for module in (
+        api_accounts,
+        api_pension,
+        api_unit,
+        api_medical,
+        api_officer,
+        api_audit,
+        api_callbacks,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
-    for module in (pages_etax, pages_mobile, pages_officer):
+    for module in (pages_etax, pages_mobile, pages_officer, pages_officer_audit):
         app.include_router(module.router)
 
     app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger-ui")
