@@ -199,8 +199,15 @@ def _tamper(engine: Engine, *statements: tuple[str, dict[str, object]]) -> None:
 def big_log(engine: Engine) -> Engine:
     rows = _chain(BIG)
     with engine.begin() as conn:
-        for start in range(0, BIG, 20_000):
-            conn.execute(insert(AuditRecord), list(rows[start : start + 20_000]))
+        if conn.dialect.name == "postgresql":  # COPY: a third of the time of INSERTs
+            columns = list(rows[0])
+            cursor = conn.connection.dbapi_connection.cursor()
+            with cursor.copy(f"COPY audit_log ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row([row[c] for c in columns])
+        else:
+            for start in range(0, BIG, 20_000):
+                conn.execute(insert(AuditRecord), list(rows[start : start + 20_000]))
         _head(conn, BIG, str(rows[-1]["row_hash"]))
     return engine
 

@@ -35,3 +35,27 @@ def test_benchmark_main_prints_both_ratios_with_a_verdict(tmp_path, monkeypatch,
         r"^service p99 / raw p99 = \d+\.\d\d  \(target <= 2\.00\)  (PASS|FAIL)$", out, re.MULTILINE
     )
     assert "pension-payments: loaded 2000, updated 0, unchanged 0, rejected 0" in out
+
+
+AUDIT_BENCH = BENCH.with_name("audit_verify.py")
+
+
+def test_audit_benchmark_prints_the_rates_and_the_verdict(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("SIREFUND_BENCH_POSTGRES_URL", raising=False)
+    spec = importlib.util.spec_from_file_location("bench_audit_verify", AUDIT_BENCH)
+    assert spec and spec.loader
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    status = bench.main(["--rows", "1500", "--repeat", "1", "--workdir", str(tmp_path)])
+
+    out = capsys.readouterr().out
+    assert status == 0
+    for name in ("scan", r"scan \+ sha256", "verify"):
+        assert re.search(rf"^{name}: +[\d,]+ rows/s", out, re.MULTILINE), name
+    assert re.search(r"^verify / scan = \d+\.\d\d$", out, re.MULTILINE)
+    assert re.search(
+        r"^verify of 100,000 rows = \d+\.\d\d s  \(target <= 5\.0 s\)  (PASS|FAIL)$",
+        out,
+        re.MULTILINE,
+    )
