@@ -482,3 +482,12 @@ def test_officer_creation_and_an_import_run_are_audited(engine, session_factory,
         "refused": None,
     }
     assert _verify(session_factory).broken is None
+
+
+def test_rows_wait_for_the_real_commit_not_a_savepoint(session_factory):
+    with session_factory() as s, s.begin():
+        _note(s, 1)
+        with s.begin_nested():
+            _note(s, 1)
+        assert s.execute(select(func.count()).select_from(AuditRecord)).scalar_one() == 0
+    assert _actions(session_factory) == ["import.run", "import.run"]

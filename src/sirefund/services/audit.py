@@ -195,7 +195,9 @@ _HASHED = (
 
 @event.listens_for(Session, "before_commit")
 def _chain_before_commit(session: Session) -> None:
-    if _PENDING_KEY in session.info:
+    # The hook also fires when a SAVEPOINT is released; the rows wait for the real commit,
+    # so that the chain head is still the last lock the transaction takes.
+    if _PENDING_KEY in session.info and not session.in_nested_transaction():
         flush_pending(session)
 
 
