@@ -16,11 +16,11 @@ from sqlalchemy import Connection, Engine, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from sirefund import imports
+from sirefund import cli, imports
 from sirefund.config import Settings
 from sirefund.domain.audit import GENESIS_HASH, AuditAction, canonical_details, row_digest
 from sirefund.domain.errors import Unauthenticated
-from sirefund.models import AuditChainHead, AuditRecord, Officer, Person
+from sirefund.models import AuditChainHead, AuditCheckpoint, AuditRecord, Officer, Person
 from sirefund.services import (
     accounts,
     audit,
@@ -491,3 +491,27 @@ def test_rows_wait_for_the_real_commit_not_a_savepoint(session_factory):
             _note(s, 1)
         assert s.execute(select(func.count()).select_from(AuditRecord)).scalar_one() == 0
     assert _actions(session_factory) == ["import.run", "import.run"]
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def test_audit_verify_exits_0_on_an_intact_chain_and_1_naming_the_broken_row(
+    db_url, engine, session_factory, tmp_path, monkeypatch, capsys
+):
+    with session_factory() as s, s.begin():
+        _note(s, 3)
+    monkeypatch.setenv("SIREFUND_DATABASE_URL", db_url)
+    monkeypatch.setenv("SIREFUND_VAR_DIR", str(tmp_path / "var"))
+
+    assert cli.main(["audit", "verify"]) == 0
+    out = capsys.readouterr().out
+    assert "审计链完整：3 行，最后一行 3" in out
+    with session_factory() as s:
+        anchored = s.execute(select(AuditCheckpoint.audit_id)).scalars().all()
+    assert anchored == [3]  # the verified tip is anchored
+
+    _tamper(engine, ("DELETE FROM audit_log WHERE id = 2", {}))
+    assert cli.main(["audit", "verify"]) == 1
+    err = capsys.readouterr().err
+    assert "审计链断开于第 2 行（deleted）" in err and "第 2 行被删除" in err
