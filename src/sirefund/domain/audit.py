@@ -72,8 +72,9 @@ def canonical_details(details: Mapping[str, object] | None) -> str:
 def instant(at: datetime) -> str:
     """An instant as hashed: UTC, microseconds (what both databases keep). A naive value is
     UTC (SQLite hands them back so)."""
-    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    return at.isoformat(timespec="microseconds")
+    if at.tzinfo is None:
+        return at.isoformat(timespec="microseconds") + "+00:00"
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,10 @@ class ChainRow:
     row_hash: str
 
 
+# One encoder for every row: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def row_digest(
     *,
     at: datetime,
@@ -110,7 +115,7 @@ def row_digest(
     prev_hash: str,
 ) -> str:
     """SHA-256 (hex) of a row's canonical content: a JSON array of its fields in a fixed order."""
-    content = json.dumps(
+    content = _ENCODER.encode(
         [
             instant(at),
             actor_kind,
@@ -123,9 +128,7 @@ def row_digest(
             address,
             details,
             prev_hash,
-        ],
-        ensure_ascii=False,
-        separators=(",", ":"),
+        ]
     )
     return hashlib.sha256(content.encode()).hexdigest()
 
