@@ -179,3 +179,18 @@ def test_an_api_login_is_audited_with_the_client_address(client, world, session_
         ).scalar_one()
     assert row.address == "testclient" and row.officer_id == world["reviewer"]
     assert "wrong-Passw0rd!" not in row.details and "REV01" not in row.details
+
+
+def test_the_page_shows_details_as_readable_chinese_not_escaped(
+    client, world, session_factory, clock, settings
+):
+    from sirefund.services import accounts
+
+    with session_factory() as s, s.begin():
+        token, _ = accounts.create_session(
+            s, kind="officer", account_id=world["auditor"], at=clock.now(), settings=settings
+        )
+    client.cookies.set("sirefund_session", token)
+    page = client.get("/officer/audit")
+    assert "提交退费申请" in html.unescape(page.text)
+    assert "\\u63d0" not in page.text

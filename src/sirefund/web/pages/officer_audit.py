@@ -66,7 +66,11 @@ async def audit_page(request: Request, db: DbSession, principal: guard.PageOffic
         status_code = HTTPStatus.FORBIDDEN
     keep = {k: v for k, v in query.items() if v}
     rows: list[dict[str, Any]] = [
-        {**audit_presenters.entry(e), "cn_time": audit_presenters.china_time(e)}
+        {
+            **audit_presenters.entry(e),
+            "cn_time": audit_presenters.china_time(e),
+            "details_text": e.details,
+        }
         for e in found.items
     ]
     ctx.update(
