@@ -7,6 +7,7 @@ import argparse
 import getpass
 import logging
 import sys
+import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -16,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from . import imports, logsafe, migrate, reconcile_report
+from . import grants, imports, logsafe, migrate, reconcile_report
 from .clock import SystemClock
 from .config import Settings, load_settings
 from .db import make_engine, make_session_factory, unit_of_work
@@ -54,6 +55,18 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="create or migrate the schema")
+    gr = db_sub.add_parser(
+        "grants", help="print the SQL that gives the app's role only what it needs (PostgreSQL)"
+    )
+    gr.add_argument("--app-role", default="sirefund_app")
+
+    au = sub.add_parser("audit", help="the tamper-evident audit log")
+    au_sub = au.add_subparsers(dest="audit_command", required=True)
+    av = au_sub.add_parser("verify", help="walk the hash chain; exit 1 when it is broken")
+    av.add_argument("--batch-size", type=int, default=5000)
+    av.add_argument(
+        "--no-anchor", action="store_true", help="do not add a checkpoint of the verified tip"
+    )
 
     im = sub.add_parser("import", help="load a CSV import file")
     im.add_argument("kind", choices=list(imports.KINDS))
@@ -78,7 +91,9 @@ def _add_officer_parser(sub: Any) -> None:
     add.add_argument("--code", required=True)
     add.add_argument("--name", required=True)
     add.add_argument("--region", required=True)
-    add.add_argument("--role", action="append", choices=["reviewer", "initiator"], default=None)
+    add.add_argument(
+        "--role", action="append", choices=["reviewer", "initiator", "auditor"], default=None
+    )
     add.add_argument(
         "--totp-secret",
         metavar="BASE32",
@@ -137,6 +152,44 @@ def _iso_date(value: str) -> date:
 
 def _engine(settings: Settings) -> Engine:
     return make_engine(settings.database_url, echo=settings.echo_sql)
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    if args.db_command == "grants":
+        print(grants.grants_sql(app_role=args.app_role), end="")
+        return 0
+    return cmd_db_upgrade(args)
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """Walk the audit chain; print what was found; 0 when intact, 1 when broken."""
+    from .services import audit  # noqa: PLC0415 - lazy: only this command needs it
+
+    engine = _engine(load_settings())
+    started = time.perf_counter()
+    try:
+        with unit_of_work(make_session_factory(engine)) as session:
+            walk = audit.verify(
+                session,
+                at=SystemClock().now(),
+                anchor=not args.no_anchor,
+                batch_size=max(1, args.batch_size),
+            )
+    finally:
+        engine.dispose()
+    seconds = time.perf_counter() - started
+    if walk.broken is not None:
+        print(
+            f"审计链断开于第 {walk.broken.audit_id} 行（{walk.broken.kind}）：{walk.broken.message}；"
+            f"此前 {walk.rows} 行完好",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"审计链完整：{walk.rows} 行，最后一行 {walk.last_id}，哈希 {walk.last_hash}；"
+        f"核对锚点 {walk.checkpoints_checked} 个；用时 {seconds:.2f} 秒"
+    )
+    return 0
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -238,6 +291,7 @@ def cmd_officer_add(args: argparse.Namespace) -> int:
             password=password,
             at=SystemClock().now(),
             totp_secret=args.totp_secret,
+            actor=f"cli:{_os_user()}",
         ),
         done="created",
     )
@@ -385,7 +439,8 @@ def main(argv: list[str] | None = None) -> int:
     logsafe.install()
     args = _parser().parse_args(argv)
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
-        "db": cmd_db_upgrade,
+        "db": cmd_db,
+        "audit": cmd_audit_verify,
         "import": cmd_import,
         "officer": cmd_officer,
         "holidays": cmd_holidays,

@@ -25,6 +25,7 @@ DEMO_OFFICERS = (
     # code, name, region, roles, TOTP secret (fixed, like the password: it is a demo)
     ("SW42001", "王审核", "420000", {"reviewer", "initiator"}, "DEMOSWWANGSHENHEDEMOSWWANGSHENHE"),
     ("SW42072", "李复核", "420700", {"reviewer"}, "DEMOSWLIFUHEXXXXDEMOSWLIFUHEXXXX"),
+    ("SW42090", "赵审计", "420000", {"auditor"}, "DEMOSWZHAOSHENJIDEMOSWZHAOSHENJI"),
 )
 
 

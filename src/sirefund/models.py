@@ -116,6 +116,8 @@ class Officer(Base):
     region_code: Mapped[str] = mapped_column(String(6))
     is_reviewer: Mapped[bool] = mapped_column(Boolean, default=True)
     is_initiator: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Browses and exports the audit log (services/audit.py); nothing else.
+    is_auditor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     password_hash: Mapped[str] = mapped_column(String(200))
     # The second factor (services/otp.py): the base32 TOTP secret, and the time step of the
     # last code accepted, so that no code is accepted twice. No secret: the officer cannot
@@ -636,3 +638,65 @@ class ReconciliationDiscrepancy(Base):
         Index(None, "run_id"),
         Index(None, "application_id"),
     )
+
+
+# --------------------------------------------------------------------------- audit log
+
+
+class AuditRecord(Base):
+    """One row of the tamper-evident audit log (services/audit.py): who, when, what, from
+    which address. Rows form a hash chain: `row_hash` is the SHA-256 of the row's canonical
+    content including `prev_hash`, the previous row's `row_hash`. `id` is assigned from the
+    chain head, so ids are consecutive and a gap is a deleted row.
+
+    The migration adds triggers that refuse UPDATE and DELETE; on PostgreSQL the app role
+    holds only INSERT and SELECT on it (docs/database-roles.md).
+    """
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(_TZ)
+    actor_kind: Mapped[str] = mapped_column(String(12))  # person/unit/officer/agency/system
+    actor_id: Mapped[str | None] = mapped_column(String(60))
+    action: Mapped[str] = mapped_column(String(40))
+    application_id: Mapped[int | None] = mapped_column(Id)
+    person_id: Mapped[int | None] = mapped_column(Id)
+    unit_id: Mapped[int | None] = mapped_column(Id)
+    officer_id: Mapped[int | None] = mapped_column(Id)
+    address: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[str] = mapped_column(Text)  # canonical JSON (sorted keys)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (
+        CheckConstraint("length(row_hash) = 64 AND length(prev_hash) = 64", name="hash_length"),
+        Index(None, "application_id"),
+        Index(None, "person_id"),
+        Index(None, "actor_kind", "actor_id"),
+        Index(None, "at"),
+    )
+
+
+class AuditChainHead(Base):
+    """The chain's tip: one row (id 1), locked FOR UPDATE by every writer of audit rows so
+    that writers append one after another; `verify` also compares it with the last row, so
+    that deleting the newest rows is seen."""
+
+    __tablename__ = "audit_chain_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[int] = mapped_column(Id)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+
+class AuditCheckpoint(Base):
+    """An anchor: the chain's hash at row `audit_id`, written every CHECKPOINT_EVERY rows and
+    by each `sirefund audit verify` run. Append-only like the log; a rewritten chain no
+    longer matches the anchors taken before the rewrite."""
+
+    __tablename__ = "audit_checkpoints"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime] = mapped_column(_TZ)
+    audit_id: Mapped[int] = mapped_column(Id)
+    row_hash: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(20))  # periodic / verify
+    __table_args__ = (Index(None, "audit_id"),)

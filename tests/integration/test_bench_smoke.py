@@ -38,14 +38,19 @@ def test_benchmark_main_prints_both_ratios_with_a_verdict(tmp_path, monkeypatch,
 
 
 RECONCILE_BENCH = BENCH.parent / "reconcile.py"
+AUDIT_BENCH = BENCH.with_name("audit_verify.py")
 
 
-def test_reconciliation_benchmark_prints_both_rates_the_ratio_and_agreeing_counts(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("bench_reconcile", RECONCILE_BENCH)
+def _load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec and spec.loader
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
 
+
+def test_reconciliation_benchmark_prints_both_rates_the_ratio_and_agreeing_counts(tmp_path, capsys):
+    bench = _load("bench_reconcile", RECONCILE_BENCH)
     status = bench.main(["--refunds", "3000", "--repeat", "1", "--workdir", str(tmp_path)])
 
     out = capsys.readouterr().out
@@ -55,3 +60,20 @@ def test_reconciliation_benchmark_prints_both_rates_the_ratio_and_agreeing_count
     assert re.search(r"^reconcile time / SQL join time = \d+\.\d\d$", out, re.MULTILINE)
     # 3,000 refunds: one HRSS request missing, one bank amount altered, found by both.
     assert "discrepancies found: service 2, SQL 2 (same)" in out
+
+
+def test_audit_benchmark_prints_the_rates_and_the_verdict(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("SIREFUND_BENCH_POSTGRES_URL", raising=False)
+    bench = _load("bench_audit_verify", AUDIT_BENCH)
+    status = bench.main(["--rows", "1500", "--repeat", "1", "--workdir", str(tmp_path)])
+
+    out = capsys.readouterr().out
+    assert status == 0
+    for name in ("scan", r"scan \+ sha256", "verify"):
+        assert re.search(rf"^{name}: +[\d,]+ rows/s", out, re.MULTILINE), name
+    assert re.search(r"^verify / scan = \d+\.\d\d$", out, re.MULTILINE)
+    assert re.search(
+        r"^verify of 100,000 rows = \d+\.\d\d s  \(target <= 5\.0 s\)  (PASS|FAIL)$",
+        out,
+        re.MULTILINE,
+    )

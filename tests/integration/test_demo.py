@@ -132,7 +132,7 @@ def test_the_demo_person_logs_in_with_the_demo_password(prepared, demo_sessions,
     assert person.id_number == gen.DEMO_PERSON_ID_NUMBER
 
 
-def test_the_demo_unit_and_both_demo_officers_log_in(prepared, demo_sessions):
+def test_the_demo_unit_and_every_demo_officer_logs_in(prepared, demo_sessions):
     """The officers with the password and the code of their demo TOTP secret (printed)."""
     _, settings = prepared
     now = SystemClock().now()
@@ -155,9 +155,9 @@ def test_the_demo_unit_and_both_demo_officers_log_in(prepared, demo_sessions):
             for kind, login, otp in logins
         ]
         officers = {(o.code, o.region_code) for o in s.execute(select(Officer)).scalars()}
-    assert kinds == ["unit", "officer", "officer"]
+    assert kinds == ["unit", *(["officer"] * len(demo.DEMO_OFFICERS))]
     assert officers == {(code, region) for code, _, region, *_ in demo.DEMO_OFFICERS}
-    assert len(officers) == 2
+    assert len(officers) == 3
 
 
 def test_an_app_over_the_demo_database_serves_docs_and_the_demo_persons_payments(prepared):

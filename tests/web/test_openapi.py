@@ -136,7 +136,6 @@ WAVE_2_PENDING: dict[tuple[str, str], str] = {
     ("POST", "/heir-claims"): "wave 2: heirs' claims (issue 8)",
     ("GET", "/heir-claims/{id}"): "wave 2: heirs' claims (issue 8)",
     ("GET", "/pension/payments?heir_claim_id="): "wave 2: heirs' claims (issue 8)",
-    ("GET", "/officer/audit"): "wave 2: tamper-evident audit (issue 9)",
     ("GET", "/notifications"): "wave 2: outcomes (issue 10)",
     ("POST", "/notifications/{id}/read"): "wave 2: outcomes (issue 10)",
     ("GET", "/applications/{id}/receipt.pdf"): "wave 2: outcomes (issue 10)",

@@ -19,11 +19,14 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from ..clock import SystemClock
 from ..db import OWNER_ONLY
+from ..domain.audit import AuditAction
 from ..domain.errors import DomainError, Invalid
+from ..services import audit
 from .batch import LOADED, UNCHANGED, UPDATED, Context, Kind, Row
 from .bulk import BulkCursor
 from .fields import ImportLimits
@@ -194,11 +197,37 @@ def import_file(
     ctx = new_context(today or SystemClock().today(), limits)
     path = Path(path)
     summary = ImportSummary(kind=kind)
-    with _collector_paused():
-        _import(engine, spec, ctx, path, summary, progress=progress, batch_size=batch_size)
+    try:
+        with _collector_paused():
+            _import(engine, spec, ctx, path, summary, progress=progress, batch_size=batch_size)
+    except DomainError as exc:
+        _audit_run(engine, path, summary, refused=exc.code)
+        raise
     if summary.rejected:
         summary.rejected_path = rejected_path_for(path)
+    _audit_run(engine, path, summary, refused=None)
     return summary
+
+
+def _audit_run(engine: Engine, path: Path, summary: ImportSummary, *, refused: str | None) -> None:
+    """One audit row per run, in a transaction of its own: the kind, the file's name and the
+    counts (or the whole-file error), never a row's content."""
+    with Session(engine) as session, session.begin():
+        audit.record(
+            session,
+            actor=audit.Actor.system("import"),
+            action=AuditAction.IMPORT_RUN,
+            at=SystemClock().now(),
+            details={
+                "kind": summary.kind,
+                "file": path.name,
+                "loaded": summary.loaded,
+                "updated": summary.updated,
+                "unchanged": summary.unchanged,
+                "rejected": summary.rejected,
+                "refused": refused,
+            },
+        )
 
 
 def _import(

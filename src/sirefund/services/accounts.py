@@ -33,9 +33,10 @@ from sqlalchemy.orm import Session
 from ..clock import as_utc
 from ..config import Settings
 from ..domain import identity
+from ..domain.audit import AuditAction
 from ..domain.errors import Conflict, Forbidden, Invalid, TooManyRequests, Unauthenticated
 from ..models import AuthSession, LoginFailure, Officer, Person, SecurityEvent, Unit
-from . import passwords, totp, verification
+from . import audit, passwords, totp, verification
 from .ports import IdentityCheck
 
 AccountKind = Literal["person", "unit", "officer"]
@@ -56,6 +57,7 @@ class Principal:
     csrf_token: str
     is_reviewer: bool = False
     is_initiator: bool = False
+    is_auditor: bool = False
     login_code: str = ""  # officer code, unit tax id; empty for persons
     expires_at: datetime | None = None  # the session's absolute end (UTC)
 
@@ -128,6 +130,7 @@ def _principal_for(session: Session, row: AuthSession) -> Principal | None:
         row.csrf_token,
         is_reviewer=o.is_reviewer,
         is_initiator=o.is_initiator,
+        is_auditor=o.is_auditor,
         login_code=o.code,
         expires_at=ends,
     )
@@ -359,6 +362,14 @@ def register_person(
             "register.already_registered", "该证件号码已注册，请直接登录", "id_number"
         ) from None
     session.refresh(person)
+    audit.record(
+        session,
+        actor=audit.Actor.person(person.id),
+        action=AuditAction.REGISTER_PERSON,
+        at=at,
+        subject=audit.Subject(person_id=person.id),
+        details={"known_before": existing_id is not None},
+    )
     return _person_account(person)
 
 
@@ -438,6 +449,13 @@ def register_unit(
         .execution_options(synchronize_session=False)
     )
     session.refresh(unit)
+    audit.record(
+        session,
+        actor=audit.Actor.unit(unit.id),
+        action=AuditAction.REGISTER_UNIT,
+        at=at,
+        subject=audit.Subject(unit_id=unit.id),
+    )
     return _unit_account(unit)
 
 
@@ -605,6 +623,15 @@ def login(
                 detail=f"account={account_scope.rsplit(':', 1)[1][:16]} address={client_address[:60]}",
             )
         )
+        _audit_login(
+            session,
+            kind=kind,
+            account=None,
+            scope=account_scope,
+            address=client_address,
+            at=at,
+            outcome="throttled",
+        )
         raise TooManyRequests("auth.throttled", _throttle_message(wait), retry_after_seconds=wait)
 
     account = _find_account(session, kind, login)
@@ -618,6 +645,15 @@ def login(
             [LoginFailure(scope=account_scope, at=at), LoginFailure(scope=address_scope, at=at)]
         )
         session.flush()
+        _audit_login(
+            session,
+            kind=kind,
+            account=account,
+            scope=account_scope,
+            address=client_address,
+            at=at,
+            outcome="invalid_credentials",
+        )
         raise Unauthenticated(_INVALID_CREDENTIALS, _INVALID_MESSAGES[kind])
 
     assert account is not None and stored is not None
@@ -638,7 +674,51 @@ def login(
     token, row = create_session(session, kind=kind, account_id=account.id, at=at, settings=settings)
     principal = _principal_for(session, row)
     assert principal is not None
+    _audit_login(
+        session,
+        kind=kind,
+        account=account,
+        scope=account_scope,
+        address=client_address,
+        at=at,
+        outcome="ok",
+    )
     return token, principal
+
+
+def _audit_login(
+    session: Session,
+    *,
+    kind: AccountKind,
+    account: Person | Unit | Officer | None,
+    scope: str,
+    address: str,
+    at: datetime,
+    outcome: str,
+) -> None:
+    """A login or a refused one in the audit log: the account when one matched what was typed
+    (never the password, nor the ID number or phone typed: only a prefix of the throttle's
+    keyed hash of it, which tells attempts on one account apart)."""
+    subject = audit.Subject()
+    actor = audit.Actor("anonymous", kind)
+    if account is not None:
+        subject = audit.Subject(
+            person_id=account.id if kind == "person" else None,
+            unit_id=account.id if kind == "unit" else None,
+            officer_id=account.id if kind == "officer" else None,
+        )
+        if outcome == "ok":
+            code = account.code if isinstance(account, Officer) else str(account.id)
+            actor = audit.Actor(kind, code)
+    audit.record(
+        session,
+        actor=actor,
+        action=AuditAction.LOGIN_SUCCESS if outcome == "ok" else AuditAction.LOGIN_FAILURE,
+        at=at,
+        subject=subject,
+        details={"kind": kind, "login_hash": scope.rsplit(":", 1)[1][:16], "outcome": outcome},
+        address=address,
+    )
 
 
 def count_registration_attempt(

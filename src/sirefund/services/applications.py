@@ -7,7 +7,6 @@ zero rows updated and gets a Conflict (or, for agency results, a no-op).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVarTuple, cast
 
@@ -16,39 +15,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..domain import workflow
+from ..domain.audit import AuditAction
 from ..domain.errors import Conflict, NotFound
 from ..domain.workflow import ApplicationStatus as S
 from ..models import Application, ApplicationEvent
-from . import views
+from . import audit, views
 
-
-@dataclass(frozen=True)
-class Actor:
-    """Who or what causes a change: person/unit/officer/agency/system and an identifier."""
-
-    kind: str
-    id: str | None = None
-
-    @classmethod
-    def person(cls, person_id: int) -> Actor:
-        return cls("person", str(person_id))
-
-    @classmethod
-    def unit(cls, unit_id: int) -> Actor:
-        return cls("unit", str(unit_id))
-
-    @classmethod
-    def officer(cls, code: str) -> Actor:
-        return cls("officer", code)
-
-    @classmethod
-    def agency(cls, name: str) -> Actor:
-        return cls("agency", name)
-
-    def owns(self, app: Application) -> bool:
-        """Whether `app` is this person's or this unit's own application."""
-        owner = {"person": app.person_id, "unit": app.unit_id}.get(self.kind)
-        return owner is not None and str(owner) == self.id
+#: Who or what causes a change (defined with the audit log, which records it too).
+Actor = audit.Actor
 
 
 ALREADY_APPLIED_CODE = "application.already_applied"
@@ -69,7 +43,9 @@ def record_event(
     to_status: str,
     reason: str | None,
     at: datetime,
+    person_id: int | None = None,
 ) -> None:
+    """The application's own history row and, in the same transaction, the audit log's."""
     session.add(
         ApplicationEvent(
             application_id=application_id,
@@ -80,6 +56,14 @@ def record_event(
             to_status=to_status,
             reason=reason,
         )
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action=AuditAction.APPLICATION_TRANSITION,
+        at=at,
+        subject=audit.Subject(application_id=application_id, person_id=person_id),
+        details={"from": from_status, "to": to_status, "reason": reason},
     )
 
 
@@ -131,6 +115,7 @@ def create(
         to_status=S.PENDING_REVIEW.value,
         reason=reason,
         at=at,
+        person_id=application.person_id,
     )
     return application
 
@@ -181,6 +166,7 @@ def transition(
         to_status=target.value,
         reason=reason,
         at=at,
+        person_id=application.person_id,
     )
     session.expire(application)
     return application

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from ..clock import as_utc
 from ..domain import identity, regions
+from ..domain.audit import AuditAction
 from ..domain.errors import Conflict, DomainError, Invalid, NotFound
 from ..domain.rules import (
     ACCOUNT_NATURES,
@@ -42,6 +43,7 @@ from ..domain.rules import (
     DEPOSIT_OPERATION_TYPES,
 )
 from ..models import DepositAccount, DepositAccountReport, Person
+from . import audit
 
 
 class ReportState(StrEnum):
@@ -677,6 +679,27 @@ def save_report(
         report.state = SUBMITTED
         report.submitted_at = at
     session.flush()
+    audit.record(
+        session,
+        actor=audit.Actor.person(person_id),
+        action=AuditAction.DEPOSIT_ACCOUNT_SAVE,
+        at=at,
+        subject=audit.Subject(person_id=person_id),
+        details={
+            "report_id": report.id,
+            "state": report.state,
+            # Which accounts and what was done to them; the numbers only as their last four.
+            "accounts": [
+                {
+                    "id": a.id,
+                    "operation": a.operation_type,
+                    "account_no_last4": (a.account_no or "")[-4:],
+                    "retired": bool(a.retired),
+                }
+                for a in kept
+            ],
+        },
+    )
     return _report_view(report)
 
 

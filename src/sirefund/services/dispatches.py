@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from .. import outbox
 from ..clock import as_utc
 from ..domain.agencies import FIRST_AGENCY, OPERATIONS, Agency, Operation
+from ..domain.audit import AuditAction
 from ..domain.dispatch import DUE, AttemptOutcome, DispatchState
 from ..domain.dispatch import DispatchState as D
 from ..domain.errors import Conflict, NotFound
@@ -37,6 +38,7 @@ from ..models import (
     Unit,
     UnitPaymentPerson,
 )
+from . import audit
 from .officers import OfficerRef, active_officer, in_scope, region_clause
 
 DEFAULT_PAGE_SIZE = 20
@@ -277,6 +279,14 @@ def retry_failed(
             actor=f"officer:{who.code}",
             detail=f"message={msg.id} agency={msg.agency} application={msg.application_id}",
         )
+    )
+    audit.record(
+        session,
+        actor=audit.Actor.officer(who.code),
+        action=AuditAction.DISPATCH_RETRY,
+        at=at,
+        subject=audit.Subject(application_id=msg.application_id),
+        details={"message_id": msg.id, "agency": msg.agency},
     )
     session.flush()
     session.refresh(msg)

@@ -10,9 +10,10 @@ from sqlalchemy import ColumnElement, and_, false, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ..domain import regions
+from ..domain.audit import AuditAction
 from ..domain.errors import Conflict, Forbidden, Invalid, NotFound
 from ..models import Officer, SecurityEvent
-from . import passwords, totp
+from . import audit, passwords, totp
 from .accounts import Principal
 
 _REGION_LENGTH = 6  # a division code: province, prefecture, county digits (two each)
@@ -67,6 +68,8 @@ def region_clause(column: InstrumentedAttribute[str], scope_code: str) -> Column
 _CODE = re.compile(r"^[A-Za-z0-9_-]{2,30}$")
 _REGION = re.compile(r"\d{6}")
 _NAME_MAX = 50
+#: What `sirefund officer add --role` accepts.
+ROLES = frozenset({"reviewer", "initiator", "auditor"})
 
 
 def add_officer(
@@ -79,8 +82,10 @@ def add_officer(
     password: str,
     at: datetime,
     totp_secret: str | None = None,
+    actor: str = "cli",
 ) -> Officer:
-    """Open an officer account. Its TOTP secret is `totp_secret` (base32, for scripted
+    """Open an officer account (roles: reviewer, initiator, auditor), audited as done by
+    `actor` (who ran the command). Its TOTP secret is `totp_secret` (base32, for scripted
     set-up) or a new random one; the caller shows it to the officer once
     (`totp.provisioning_uri`)."""
     if not _CODE.match(code):
@@ -90,8 +95,8 @@ def add_officer(
     name = name.strip()
     if not name or len(name) > _NAME_MAX:
         raise Invalid("officer.name", "请填写姓名", "name")
-    if not roles or not roles <= {"reviewer", "initiator"}:
-        raise Invalid("officer.roles", "角色应为 reviewer 或 initiator", "role")
+    if not roles or not roles <= ROLES:
+        raise Invalid("officer.roles", "角色应为 reviewer、initiator 或 auditor", "role")
     passwords.check_strength(password, avoid=(code,))
     secret = totp.check_secret(totp_secret) if totp_secret is not None else totp.new_secret()
     if session.execute(select(Officer.id).where(Officer.code == code)).first():
@@ -102,6 +107,7 @@ def add_officer(
         region_code=region_code,
         is_reviewer="reviewer" in roles,
         is_initiator="initiator" in roles,
+        is_auditor="auditor" in roles,
         password_hash=passwords.hash_password(password),
         totp_secret=secret,
         active=True,
@@ -109,6 +115,14 @@ def add_officer(
     )
     session.add(officer)
     session.flush()
+    audit.record(
+        session,
+        actor=audit.Actor.system(actor),
+        action=AuditAction.OFFICER_CREATE,
+        at=at,
+        subject=audit.Subject(officer_id=officer.id),
+        details={"code": code, "region_code": region_code, "roles": sorted(roles)},
+    )
     return officer
 
 
@@ -133,6 +147,14 @@ def reset_totp(
             actor=actor[:60],
             detail=f"officer={officer.code} given={'yes' if totp_secret is not None else 'no'}",
         )
+    )
+    audit.record(
+        session,
+        actor=audit.Actor.system(actor),
+        action=AuditAction.OFFICER_TOTP_RESET,
+        at=at,
+        subject=audit.Subject(officer_id=officer.id),
+        details={"code": officer.code, "secret_given": totp_secret is not None},
     )
     session.flush()
     return officer

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..domain import identity, regions
+from ..domain.audit import AuditAction
 from ..domain.errors import Invalid, NotFound
 from ..domain.workflow import ApplicationKind, ApplicationStatus
 from ..models import (
@@ -31,7 +32,7 @@ from ..models import (
     SecurityEvent,
     UnitPaymentPerson,
 )
-from . import applications, holidays, units, views
+from . import applications, audit, holidays, units, views
 from .applications import application_not_found
 from .medical import Registration, registration_view
 from .officers import OfficerRef, active_officer, in_scope, region_clause
@@ -358,6 +359,14 @@ def reveal(
                 ensure_ascii=False,
             ),
         )
+    )
+    audit.record(
+        session,
+        actor=audit.Actor.officer(me.code),
+        action=AuditAction.REVEAL,
+        at=at,
+        subject=audit.Subject(application_id=app.id, person_id=app.person_id),
+        details={"field": request.field, "reason": request.reason},
     )
     session.flush()
     return Revealed(application_id=app.id, field=request.field, value=value)

@@ -18,6 +18,7 @@ from ..db import make_engine, make_session_factory
 from ..services.ports import IdentityCheck, SmsGateway
 from . import errors
 from .api import accounts as api_accounts
+from .api import audit as api_audit
 from .api import callbacks as api_callbacks
 from .api import medical as api_medical
 from .api import officer as api_officer
@@ -30,6 +31,7 @@ from .pages import etax as pages_etax
 from .pages import guard
 from .pages import mobile as pages_mobile
 from .pages import officer as pages_officer
+from .pages import officer_audit as pages_officer_audit
 from .pages import officer_calendar as pages_officer_calendar
 from .security_headers import SecurityHeadersMiddleware
 
@@ -132,10 +134,17 @@ def create_app(
         api_medical,
         api_officer,
         api_reconciliations,
+        api_audit,
         api_callbacks,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
-    for module in (pages_etax, pages_mobile, pages_officer, pages_officer_calendar):
+    for module in (
+        pages_etax,
+        pages_mobile,
+        pages_officer,
+        pages_officer_calendar,
+        pages_officer_audit,
+    ):
         app.include_router(module.router)
 
     app.mount("/static/swagger-ui", StaticFiles(directory=SWAGGER_UI_DIR), name="swagger-ui")

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from .. import clock as clocks
 from ..config import IPNetwork, Settings
 from ..domain.errors import Forbidden, Unauthenticated, Unavailable
-from ..services import accounts
+from ..services import accounts, audit
 from ..services.accounts import Principal
 from ..services.ports import IdentityCheck, SmsGateway
 
@@ -28,17 +28,23 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 class Db:
-    def __init__(self, factory: sessionmaker[Session]) -> None:
+    """Transactions of one request; their audit rows name the request's client `address`."""
+
+    def __init__(self, factory: sessionmaker[Session], *, address: str | None = None) -> None:
         self._factory = factory
+        self._address = address
 
     @contextmanager
     def begin(self) -> Iterator[Session]:
-        with self._factory() as session, session.begin():
-            yield session
+        with self._factory() as session:
+            if self._address is not None:
+                session.info[audit.ADDRESS_KEY] = self._address
+            with session.begin():
+                yield session
 
 
 def get_db(request: Request) -> Db:
-    return Db(request.app.state.session_factory)
+    return Db(request.app.state.session_factory, address=client_address(request))
 
 
 def get_clock(request: Request) -> clocks.Clock:

@@ -173,7 +173,11 @@ def _base_context(
     if principal is not None:
         roles = [
             label
-            for on, label in ((principal.is_reviewer, "审核"), (principal.is_initiator, "发起"))
+            for on, label in (
+                (principal.is_reviewer, "审核"),
+                (principal.is_initiator, "发起"),
+                (principal.is_auditor, "审计"),
+            )
             if on
         ]
         ctx["officer"] = {
@@ -184,6 +188,7 @@ def _base_context(
             "roles": "、".join(roles) or "查询",
             "is_reviewer": principal.is_reviewer,
             "is_initiator": principal.is_initiator,
+            "is_auditor": principal.is_auditor,
         }
     return ctx
 
