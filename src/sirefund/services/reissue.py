@@ -42,7 +42,13 @@ from .bank_details import PayoutAccountIn
 from .deposit_accounts import BIGINT_MAX
 from .views import ApplicationView
 
-__all__ = ["MedicalReissueIn", "PayoutAccountIn", "reissue_medical", "reissue_pension"]
+__all__ = [
+    "MedicalReissueIn",
+    "PayoutAccountIn",
+    "failed_case",
+    "reissue_medical",
+    "reissue_pension",
+]
 
 
 class MedicalReissueIn(BaseModel):
@@ -60,6 +66,17 @@ class MedicalReissueIn(BaseModel):
 
 def not_reissuable() -> Conflict:
     return Conflict("application.not_reissuable", "仅退付失败的申请可以重新提交账户")
+
+
+def failed_case(
+    session: Session, *, owner: Actor, kind: ApplicationKind, application_id: int
+) -> ApplicationView:
+    """The applicant's case whose payout failed, for the 重新提交账户 form: 404 unless it is
+    ``owner``'s of ``kind``, 409 ``application.not_reissuable`` unless 退付失败."""
+    app = applications.find_own(session, application_id, kind=kind.value, owner=owner)
+    if app.status != S.REFUND_FAILED:
+        raise not_reissuable()
+    return views.application(app)
 
 
 def reissue_pension(
