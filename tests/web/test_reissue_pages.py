@@ -10,8 +10,9 @@ import re
 import pytest
 
 from sirefund.models import Application
+from sirefund.services import accounts
 from tests import factories as f
-from tests.web.test_pages import browse, error_next_to  # noqa: F401 - fixture and helper
+from tests.web.test_pages import error_next_to
 from tests.web.test_payout_reissue_api import BANK, fail_payout
 
 UNIT_NAME = "华容区庙岭镇新庙村村民委员会"
@@ -29,11 +30,12 @@ def text(page: str) -> str:
 @pytest.fixture
 def failed_pension(seed, client, login, session_factory):
     """邱世贵's pension refund whose payout the bank refused (户名与账号不符)."""
-    person_id, pay = seed(
-        lambda s: (lambda p: (p.id, f.make_pension_payment(s, p).payment_id))(
-            f.make_person(s, name="邱世贵", password=f.PASSWORD)
-        )
-    )
+
+    def build(s):
+        person = f.make_person(s, name="邱世贵", password=f.PASSWORD)
+        return person.id, f.make_pension_payment(s, person).payment_id
+
+    person_id, pay = seed(build)
     r = client.post(
         "/api/v1/pension/refunds",
         json={"payment_ids": [pay], **BANK},
@@ -42,6 +44,21 @@ def failed_pension(seed, client, login, session_factory):
     app_id = r.json()["applications"][0]["id"]
     fail_payout(session_factory, app_id)
     return person_id, app_id
+
+
+@pytest.fixture
+def browse(client, session_factory, clock, settings):
+    """browse(kind, account_id) -> the CSRF token of a fresh cookie session in `client`."""
+
+    def _browse(kind: str, account_id: int) -> str:
+        with session_factory() as s, s.begin():
+            token, row = accounts.create_session(
+                s, kind=kind, account_id=account_id, at=clock.now(), settings=settings
+            )
+        client.cookies.set("sirefund_session", token)
+        return row.csrf_token
+
+    return _browse
 
 
 def status_of(session_factory, app_id: int) -> str:
