@@ -163,3 +163,59 @@ def test_a_unit_sees_the_failure_in_its_progress_and_reissues_to_an_account_in_i
     )
     assert done.status_code == 303
     assert status_of(session_factory, app_id) == "at_agency"
+
+
+@pytest.mark.parametrize(
+    ("progress", "form_url", "prefix"),
+    [
+        ("/etax/medical/progress?insurance_year=2026", "/etax/medical/progress/{id}/reissue", "f"),
+        (
+            "/m/medical/query?insurance_year=2026&view=progress",
+            "/m/medical/refunds/{id}/reissue",
+            "m",
+        ),
+    ],
+    ids=["pc", "phone"],
+)
+def test_a_medical_refund_is_reissued_to_another_deposit_account_from_the_pages(
+    client, browse, login, seed, session_factory, progress, form_url, prefix
+):
+    def build(s):
+        p = f.make_person(s, name="邱世贵", password=f.PASSWORD)
+        reg = f.make_registration(s, p)
+        pay = f.make_medical_payment(s, reg, year=2026)
+        acct = f.make_submitted_account(s, p)
+        other = f.make_submitted_account(s, p, account_no="6228480402564890026")
+        return p.id, reg.registration_id, pay.payment_id, acct.id, other.id
+
+    person_id, reg, pay, acct, other = seed(build)
+    r = client.post(
+        "/api/v1/medical/refunds",
+        json={
+            "payment_ids": [pay],
+            "registration_id": reg,
+            "deposit_account_id": acct,
+            "handler_phone": "13812341234",
+            "reason_code": "duplicate_payment",
+            "channel": "web",
+        },
+        headers=login("person", person_id),
+    )
+    app_id = r.json()["applications"][0]["id"]
+    fail_payout(session_factory, app_id, reason="账户冻结")
+    csrf = browse("person", person_id)
+    url = form_url.format(id=app_id)
+    if prefix == "f":
+        page = client.get(progress).text
+        assert "退付失败：账户冻结" in text(page) and f'href="{url}"' in page
+    form = client.get(url)
+    assert form.status_code == 200
+    assert "退付失败：账户冻结" in text(form.text) and "0026" in form.text
+    none = client.post(url, data={"csrf_token": csrf})
+    assert none.status_code == 422
+    assert error_next_to(none.text, f"{prefix}-deposit_account_id") == "请选择银行账户信息"
+    done = client.post(
+        url, data={"csrf_token": csrf, "deposit_account_id": str(other)}, follow_redirects=False
+    )
+    assert done.status_code == 303
+    assert status_of(session_factory, app_id) == "at_agency"

@@ -327,6 +327,27 @@ async def pension_reissue(
 # --------------------------------------------------------------------------- 医保 (2.1)
 
 
+@router.api_route("/m/medical/refunds/{application_id}/reissue", methods=["GET", "POST"])
+async def medical_reissue(
+    request: Request,
+    application_id: reissue_flow.ApplicationId,
+    db: DbSession,
+    principal: guard.PagePerson,
+) -> Response:
+    """重新提交账户 of a medical refund whose payout failed (退付失败)."""
+    return await reissue_flow.medical_page(
+        request,
+        db,
+        principal,
+        application_id=application_id,
+        template="mobile/medical_reissue.html",
+        back_url="/m/medical",
+        action=f"/m/medical/refunds/{application_id}/reissue",
+        report_url="/m/medical/report",
+        crumbs=MEDICAL_CRUMBS,
+    )
+
+
 @router.get("/m/medical")
 async def medical_registrations(
     request: Request, db: DbSession, principal: guard.PagePerson
