@@ -90,6 +90,8 @@ FORWARD = {
     "agency_reject": ({S.APPROVED, S.AT_AGENCY}, S.AGENCY_REJECTED),
     "pay": ({S.AT_AGENCY}, S.REFUNDED),
     "bank_fail": ({S.AT_AGENCY}, S.REFUND_FAILED),
+    # 重新提交账户: a failed payout goes back to the bank on the same case.
+    "reissue": ({S.REFUND_FAILED}, S.AT_AGENCY),
 }
 
 
