@@ -390,3 +390,21 @@ def test_officers_see_and_reveal_the_account_the_payout_uses_and_are_told_it_cha
             at=f.AT,
         )
     assert messages(session_factory, app_id)[-1].payload["account"]["no"] == GOOD_CARD
+
+
+def test_an_officer_cannot_resend_a_payout_that_a_reissue_replaced(
+    client, login, payer, seed, session_factory
+):
+    person_id, pays = payer
+    headers = login("person", person_id)
+    app_id = apply(client, headers, pays[0])["id"]
+    fail_payout(session_factory, app_id)
+    client.post(f"{API}/pension/refunds/{app_id}/reissue", json=corrected(), headers=headers)
+    old = messages(session_factory, app_id)[1]
+    # Even if the old payout had ended up failed (its worker's last word), it stays retired.
+    with session_factory() as s, s.begin():
+        s.get(OutboxMessage, old.id).state = "failed"
+    officer = seed(lambda s: f.make_officer(s).id)
+    r = client.post(f"{API}/officer/dispatches/{old.id}/retry", headers=login("officer", officer))
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "dispatch.superseded"

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from sirefund.models import Application
+from sirefund.models import Application, DepositAccount
 from sirefund.services import accounts
 from tests import factories as f
 from tests.web.test_pages import error_next_to
@@ -219,3 +219,42 @@ def test_a_medical_refund_is_reissued_to_another_deposit_account_from_the_pages(
     )
     assert done.status_code == 303
     assert status_of(session_factory, app_id) == "at_agency"
+
+
+def test_the_officers_page_shows_the_account_the_payout_uses_and_flags_a_later_change(
+    client, browse, login, seed, session_factory
+):
+    """税务端 detail of a medical refund whose person changed (变更) the deposit account after
+    submitting: the account shown is the one copied at submission, with a warning."""
+
+    def build(s):
+        p = f.make_person(s, name="邱世贵")
+        reg = f.make_registration(s, p)
+        pay = f.make_medical_payment(s, reg, year=2026)
+        acct = f.make_submitted_account(s, p)
+        return p.id, reg.registration_id, pay.payment_id, acct.id, f.make_officer(s).id
+
+    person_id, reg, pay, acct, officer_id = seed(build)
+    r = client.post(
+        "/api/v1/medical/refunds",
+        json={
+            "payment_ids": [pay],
+            "registration_id": reg,
+            "deposit_account_id": acct,
+            "handler_phone": "13812341234",
+            "reason_code": "duplicate_payment",
+            "channel": "web",
+        },
+        headers=login("person", person_id),
+    )
+    app_id = r.json()["applications"][0]["id"]
+    browse("officer", officer_id)
+    assert 'id="account-changed"' not in client.get(f"/officer/applications/{app_id}").text
+    with session_factory() as s, s.begin():
+        s.get(DepositAccount, acct).account_no = "6228480402564890026"
+    page = text(client.get(f"/officer/applications/{app_id}").text)
+    assert "622848*********0018" in page
+    assert (
+        "提交申请后缴费人已变更该存款账户（现为 622848*********0026）；"
+        "退费仍退至提交时的账户 622848*********0018。"
+    ) in " ".join(page.split())
