@@ -266,6 +266,8 @@ def test_a_unit_reissues_its_own_failed_payout_and_no_other_unit_can(
     )
     app_id = saved.json()["applications"][0]["id"]
     fail_payout(session_factory, app_id, reason="账户已销户")
+    (row,) = client.get(f"{API}/unit/refunds", headers=login("unit", unit_id)).json()["items"]
+    assert (row["hrss_status_label"], row["bank_result"]) == ("退付失败", "退付失败：账户已销户")
     url = f"{API}/unit/refunds/{app_id}/reissue"
     assert (
         client.post(url, json=corrected(UNIT_NAME), headers=login("unit", other_id)).status_code

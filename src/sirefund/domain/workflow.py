@@ -143,6 +143,9 @@ def hrss_status_label(status: ApplicationStatus | str) -> str:
         return "处理中"
     if status == S.REFUNDED:
         return "已退费"
+    if status == S.REFUND_FAILED:
+        # Not an end any more: the case waits for the unit's corrected account.
+        return "退付失败"
     return "退回"
 
 
