@@ -535,6 +535,9 @@ class OutboxMessage(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(80))
     claimed_until: Mapped[datetime | None] = mapped_column(_TZ)
     last_error: Mapped[str | None] = mapped_column(String(500))
+    # Set when a re-issue after 退付失败 replaced this payout with a new request to a corrected
+    # account (services/reissue.py): it is never sent, polled or settled again.
+    superseded_at: Mapped[datetime | None] = mapped_column(_TZ)
     created_at: Mapped[datetime] = mapped_column(_TZ)
     updated_at: Mapped[datetime] = mapped_column(_TZ)
     __table_args__ = (
@@ -543,9 +546,17 @@ class OutboxMessage(Base):
         ),
         CheckConstraint("attempts >= 0", name="attempts_nonneg"),
         Index(None, "state", "next_attempt_at"),
-        # One request per application and agency: a retry reuses the message (and its
-        # request id); it never adds a second one that could book the refund twice.
-        Index("uq_outbox_messages_application_agency", "application_id", "agency", unique=True),
+        # One live request per application and agency: a retry reuses the message (and its
+        # request id); it never adds a second one that could book the refund twice. Only a
+        # re-issue after 退付失败 adds a new payout, and it supersedes the failed one first.
+        Index(
+            "uq_outbox_messages_application_agency",
+            "application_id",
+            "agency",
+            unique=True,
+            sqlite_where=text("superseded_at IS NULL"),
+            postgresql_where=text("superseded_at IS NULL"),
+        ),
     )
 
 

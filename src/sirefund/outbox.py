@@ -148,10 +148,14 @@ def _claimed(
 
 
 def _due(at: datetime) -> ColumnElement[bool]:
-    return or_(
-        and_(_C.state.in_([s.value for s in DUE]), _C.next_attempt_at <= at),
-        # The worker holding it died (or hung past its lease) mid-send.
-        and_(_C.state == D.SENDING.value, _C.claimed_until < at),
+    return and_(
+        # A payout replaced by a re-issue is never sent or asked about again.
+        _C.superseded_at.is_(None),
+        or_(
+            and_(_C.state.in_([s.value for s in DUE]), _C.next_attempt_at <= at),
+            # The worker holding it died (or hung past its lease) mid-send.
+            and_(_C.state == D.SENDING.value, _C.claimed_until < at),
+        ),
     )
 
 
@@ -414,6 +418,19 @@ def mark_delivered(
     return changed == 1
 
 
+def supersede(session: Session, *, message_id: int, at: datetime) -> None:
+    """Retire a message that a re-issue replaces with a new one (a payout after 退付失败).
+
+    It is never sent, polled or settled again; one still waiting to be resent or queried is
+    marked done, since the agency already answered it. One being sent right now is left to its
+    worker, whose answer settlement ignores."""
+    at = as_utc(at)
+    session.execute(
+        update(_T).where(_C.id == message_id, _C.superseded_at.is_(None)).values(superseded_at=at)
+    )
+    mark_delivered(session, message_id=message_id, at=at)
+
+
 def requeue_failed(session: Session, *, message_id: int, ask_first: bool, at: datetime) -> bool:
     """Give a failed message a fresh budget of attempts, due now, keeping its request id.
     `ask_first` restarts it as unknown (an earlier try may have arrived). False if it was no
@@ -467,7 +484,12 @@ def claim_polls(
                 M.attempts,
             )
             .join(A, A.id == M.application_id)
-            .where(M.state == D.DONE.value, M.next_attempt_at <= at, waiting)
+            .where(
+                M.state == D.DONE.value,
+                M.next_attempt_at <= at,
+                M.superseded_at.is_(None),
+                waiting,
+            )
             .order_by(M.next_attempt_at, M.id)
             .limit(limit)
         ).all()

@@ -425,3 +425,155 @@ def test_demo_village_unit_batch_of_two_is_batch_approved_and_shows_refunded(dem
         assert shown["税务审核结果"] == "通过", shown
         assert shown["退费人数"] == "1" and shown["缴费金额"] == "200.00", shown
     shot(page, "unit-refunded")
+
+
+# --------------------------------------------------------------------------- 退付失败 loop
+
+SOMEONE_ELSES_CARD = "6228480402564890026"  # at the bank: 张三's
+CLOSED_CARD = "6228480402564890034"  # at the bank: the citizen's own, but closed
+
+
+def wait_for_text(page: Page, locator, text: str, *, timeout: float = SETTLE_TIMEOUT) -> None:
+    """Reload as a waiting citizen does until `locator` shows `text`."""
+    deadline = time.monotonic() + timeout
+    while text not in locator.inner_text():
+        if time.monotonic() > deadline:
+            shot(page, "stuck")
+            raise AssertionError(f"{text!r} not shown within {timeout:.0f} s")
+        time.sleep(1)
+        page.reload()
+
+
+def test_demo_payout_to_another_holders_account_fails_and_is_corrected_on_pc_and_phone(
+    demo_site, newcomer, demo_browser
+):
+    """The bank knows whose account a number is (its simulator's registry): the citizen's
+    refund sent to 张三's card ends 退付失败（户名与账号不符）; he corrects it on the PC to a
+    card of his that turns out closed (退付失败：账户已销户), then on the phone to a good one,
+    and sees 退费成功 — approved once, HRSS asked once."""
+    base, page = demo_site, newcomer
+    registered = httpx.post(
+        f"{base}/_agencies/_sim/accounts",
+        json=[
+            {
+                "account_no": SOMEONE_ELSES_CARD,
+                "holder_name": "张三",
+                "holder_id": "420703199001010011",
+            },
+            {
+                "account_no": CLOSED_CARD,
+                "holder_name": gen.DEMO_PERSON_NAME,
+                "holder_id": gen.DEMO_PERSON_ID_NUMBER,
+                "state": "closed",
+            },
+        ],
+        timeout=5,
+    )
+    assert registered.status_code == 200, registered.text
+
+    def apply() -> None:
+        go_to_other_declarations(page)
+        page.get_by_role("link", name="城乡居民社会保险费退费（养老）").first.click()
+        page.get_by_label("缴费年度:").select_option("2025")
+        page.get_by_role("button", name="查询", exact=True).click()
+        row = page.locator("#pension-list tbody tr", has_text="700.00")
+        row.get_by_role("checkbox").check()
+        page.get_by_role("button", name="申请退费").click()
+        dialog = page.locator("#apply-dialog")
+        dialog.get_by_label("账户类型", exact=True).select_option(label="银行卡")
+        dialog.get_by_label("银行账号", exact=True).fill(SOMEONE_ELSES_CARD)
+        dialog.get_by_label("银行类别", exact=True).select_option(label="中国农业银行")
+        dialog.get_by_label("联系人名称", exact=True).fill(gen.DEMO_PERSON_NAME)
+        dialog.get_by_label("联系人电话", exact=True).fill(demo.DEMO_PHONE)
+        dialog.get_by_role("button", name="提交").click()
+        expect(page.locator(".alert-success")).to_have_text("退费申请已提交，等待税务人员审核。")
+
+    def review() -> None:
+        row = page.locator("table.oc-queue tbody tr", has_text="700.00").filter(
+            has_text=gen.DEMO_PERSON_NAME
+        )
+        expect(row).to_have_count(1)
+        row.get_by_role("link", name="详情").click()
+        expect(page.locator("main")).to_contain_text("***0026")
+        page.get_by_label("税务机关意见", exact=True).fill("同意退费")
+        page.get_by_role("button", name="审核通过").click()
+        page.wait_for_url(re.compile(r".*done=approved$"))
+
+    citizen_then_officer_then_citizen(
+        page,
+        base,
+        login=demo.DEMO_PHONE,
+        kind="person",
+        apply=apply,
+        queue_kind="pension",
+        review=review,
+    )
+
+    # PC: the failure and its reason, then the corrected-account form.
+    page.goto(base + "/etax/pension/progress?year=2025")
+    row = page.locator("table.grid tbody tr", has_text="700.00")
+    wait_for_text(page, row, "户名与账号不符")
+    expect(row).to_contain_text("退付失败")
+    shot(page, "payout-failed-pc")
+    row.get_by_role("link", name="重新提交账户").click()
+    expect(page.locator("h1")).to_contain_text("重新提交账户")
+    expect(page.locator("#failure-reason")).to_have_text("退付失败：户名与账号不符")
+    expect(page.get_by_label("银行账户名称", exact=True)).to_have_value(gen.DEMO_PERSON_NAME)
+    page.get_by_label("账户类型", exact=True).select_option(label="银行卡")
+    page.get_by_label("银行账号", exact=True).fill(CLOSED_CARD)
+    page.get_by_label("银行账户名称", exact=True).fill("张三")
+    page.get_by_label("银行类别", exact=True).select_option(label="中国农业银行")
+    page.get_by_role("button", name="提交").click()
+    # Someone else's name is refused next to the field, nothing typed is lost.
+    expect(page.locator("#f-bank_account_name-error")).to_have_text(
+        "退费只能退至缴费人本人的银行账户：银行账户名称须与缴费人姓名一致"
+    )
+    expect(page.get_by_label("银行账号", exact=True)).to_have_value(CLOSED_CARD)
+    shot(page, "reissue-form-pc")
+    page.get_by_label("银行账户名称", exact=True).fill(gen.DEMO_PERSON_NAME)
+    page.get_by_role("button", name="提交").click()
+    expect(page.locator(".alert-success")).to_have_text("账户已重新提交，银行将重新退付至新账户。")
+    row = page.locator("table.grid tbody tr", has_text="700.00")
+    wait_for_text(page, row, "账户已销户")
+
+    # Phone: the second failure with its reason, corrected to a good card: 退费成功.
+    context = demo_browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
+    context.set_default_timeout(15_000)
+    phone = context.new_page()
+    errors: list[str] = []
+    phone.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        phone.goto(base + "/m/pension?view=progress&year=2025")
+        expect(phone).to_have_url(re.compile(r"/m/login"))
+        phone.get_by_label("居民身份证号码/手机号码/用户名", exact=True).fill(demo.DEMO_PHONE)
+        phone.get_by_label("密码", exact=True).fill(demo.DEMO_PASSWORD)
+        phone.get_by_role("button", name="登录").click()
+        phone.goto(base + "/m/pension?view=progress&year=2025")
+        card = phone.locator("section.detail", has_text="700.00")
+        expect(card).to_contain_text("退付失败：账户已销户")
+        shot(phone, "payout-failed-phone")
+        card.get_by_role("link", name="重新提交账户").click()
+        expect(phone.locator("#failure-reason")).to_have_text("退付失败：账户已销户")
+        phone.get_by_label("账户类型", exact=True).select_option(label="银行卡")
+        phone.get_by_label("银行账号", exact=True).fill(CARD)
+        phone.get_by_label("银行类别", exact=True).select_option(label="中国农业银行")
+        phone.get_by_role("button", name="提交").click()
+        expect(phone.locator(".alert-success")).to_have_text(
+            "账户已重新提交，银行将重新退付至新账户。"
+        )
+        card = phone.locator("section.detail", has_text="700.00")
+        wait_for_text(phone, card, "退费成功")
+        shot(phone, "reissued-refunded-phone")
+    finally:
+        context.close()
+    assert errors == [], f"JavaScript errors: {errors}"
+
+    # HRSS was asked once; the bank three times, each to the account of that attempt.
+    bookings = httpx.get(f"{base}/_agencies/_sim/bookings", timeout=5).json()["items"]
+    # Only this refund was sent to the registered cards, so only its payouts failed.
+    failed = {b["application_id"] for b in bookings if b["status"] == "failed"}
+    assert len(failed) == 1, bookings
+    mine = [b for b in bookings if b["application_id"] in failed]
+    hrss = [b for b in mine if b["agency"] == "hrss"]
+    bank = [b["status"] for b in mine if b["agency"] == "bank"]
+    assert len(hrss) == 1 and bank == ["failed", "failed", "paid"], mine

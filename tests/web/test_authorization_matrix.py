@@ -30,6 +30,7 @@ from sirefund.models import (
     DepositAccountReport,
     OutboxMessage,
     RefundBatch,
+    Unit,
 )
 from sirefund.services import applications, dispatches
 from sirefund.services.applications import Actor
@@ -74,6 +75,14 @@ _REPORT_DRAFT = {
     "submit": False,
 }
 
+_CORRECTED = {
+    "bank_account_type": "bank_card",
+    "bank_account_no": "6228480402564890026",
+    "bank_category": "103",
+}
+_CORRECTED_PERSON = {**_CORRECTED, "bank_account_name": "邱世贵"}
+_CORRECTED_UNIT = {**_CORRECTED, "bank_account_name": "华容区庙岭镇新庙村村民委员会"}
+
 MATRIX: dict[tuple[str, str], Row] = {
     # Pension, person
     ("GET", "/pension/refunds/{application_id}"): Row("person", "pension_app", 200, again=200),
@@ -95,6 +104,16 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     ("GET", "/unit/refunds/{application_id}/persons"): Row("unit", "unit_app", 200, again=200),
     ("POST", "/unit/refunds/{application_id}/cancel"): Row("unit", "unit_app", 200, again=409),
+    # 重新提交账户 after 退付失败: the owner once (200), then the case waits at the bank (409).
+    ("POST", "/pension/refunds/{application_id}/reissue"): Row(
+        "person", "failed_pension_app", 200, again=409, body=_CORRECTED_PERSON
+    ),
+    ("POST", "/unit/refunds/{application_id}/reissue"): Row(
+        "unit", "failed_unit_app", 200, again=409, body=_CORRECTED_UNIT
+    ),
+    ("POST", "/medical/refunds/{application_id}/reissue"): Row(
+        "person", "failed_medical_app", 200, again=409, body={"deposit_account_id": "account"}
+    ),
     # Officer
     ("GET", "/officer/applications/{application_id}"): Row(
         "officer", "pension_app", 200, again=200
@@ -180,6 +199,56 @@ def _application(s, **values) -> Application:
         **values,
     )
     return applications.create(s, application=app, actor=Actor.person(values["person_id"]), at=f.AT)
+
+
+def _failed_copy(s, app: Application, officer_code: str) -> int:
+    """Another application like ``app`` (same payer, a payment of its own), walked through
+    approval and the agency to a failed payout."""
+    if app.kind == "pension":
+        pay = f.make_pension_payment(s, app.person, year=2022)
+        refs = {"pension_payment_id": pay.payment_id}
+    elif app.kind == "medical":
+        reg = f.make_registration(s, app.person)
+        mp = f.make_medical_payment(s, reg, medical_fen=30000)
+        refs = {"medical_payment_id": mp.payment_id, "registration_id": reg.registration_id}
+    else:
+        up, (line,) = f.make_unit_payment(s, s.get(Unit, app.unit_id), [app.person], year=2022)
+        refs = {"unit_line_id": line.line_id}
+    copy = Application(
+        **{
+            c: getattr(app, c)
+            for c in (
+                "kind",
+                "channel",
+                "person_id",
+                "unit_id",
+                "region_code",
+                "batch_id",
+                "amount_fen",
+                "payment_year",
+                "period_start",
+                "period_end",
+                "bank_account_type",
+                "bank_account_no",
+                "bank_account_name",
+                "bank_category",
+                "contact_name",
+                "contact_phone",
+                "payment_month",
+                "deposit_account_id",
+                "handler_phone",
+                "reason_code",
+            )
+        },
+        **refs,
+    )
+    actor = Actor.unit(app.unit_id) if app.unit_id else Actor.person(app.person_id)
+    applications.create(s, application=copy, actor=actor, at=f.AT)
+    for target in (S.APPROVED, S.AT_AGENCY, S.REFUND_FAILED):
+        applications.transition(
+            s, application=copy, target=target, actor=Actor.officer(officer_code), at=f.AT
+        )
+    return copy.id
 
 
 @pytest.fixture
@@ -319,8 +388,18 @@ def world(session_factory, login, clock) -> World:
             payload={"application_id": waiting.id},
             at=f.AT,
         )
+        # One application of each kind whose payout failed (退付失败), to be re-issued.
+        failed_apps = {}
+        for key, kind_app in (
+            ("failed_pension_app", pension_app),
+            ("failed_medical_app", medical_app),
+            ("failed_unit_app", unit_app),
+        ):
+            failed_apps[key] = _failed_copy(s, kind_app, officer.code)
         s.flush()
         ids = {
+            **failed_apps,
+            "account": acct.id,
             "pension_app": pension_app.id,
             "medical_app": medical_app.id,
             "draft_report": draft.id,
@@ -390,7 +469,9 @@ def _call(
                 )
             )
     elif row.body is not None:
-        content = json.dumps(row.body).encode()
+        # A body value naming an object of the world ("account") is that object's id.
+        body = {k: world.ids.get(v, v) if isinstance(v, str) else v for k, v in row.body.items()}
+        content = json.dumps(body).encode()
         headers["Content-Type"] = "application/json"
     return client.request(method, url, content=content, headers=headers)
 

@@ -141,7 +141,6 @@ WAVE_2_PENDING: dict[tuple[str, str], str] = {
     ("GET", "/applications/{id}/receipt.pdf"): "wave 2: outcomes (issue 10)",
     ("GET", "/applications/{id}/certificate.pdf"): "wave 2: outcomes (issue 10)",
     ("PUT", "/{kind}/refunds/{id}"): "wave 2: correction (issue 10)",
-    ("POST", "/{kind}/refunds/{id}/reissue"): "wave 2: reissue (issue 10)",
     ("POST", "/officer/applications/{id}/return"): "wave 2: officer workbench (issue 11)",
     ("GET", "/officer/stats"): "wave 2: officer workbench (issue 11)",
 }
@@ -168,11 +167,20 @@ def _params(gaps: dict[tuple[str, str], str] | None = None) -> list[Any]:
     ]
 
 
-def _op(spec, contract, method: str, path: str) -> dict[str, Any]:
+# api.md writes the operations every kind has once, under `/{kind}/...`.
+KINDS = ("pension", "unit", "medical")
+
+
+def _ops(spec, contract, method: str, path: str) -> list[dict[str, Any]]:
+    """The served operation(s) of an api.md row: one per kind for a `/{kind}/...` row."""
     assert (method, path) in contract
-    op = _operations(spec).get((method, _shape(API + path)))
-    assert op is not None, f"{method} {API}{path} is not in /openapi.json"
-    return op
+    paths = [path.replace("{kind}", k) for k in KINDS] if "{kind}" in path else [path]
+    found = []
+    for one in paths:
+        op = _operations(spec).get((method, _shape(API + one)))
+        assert op is not None, f"{method} {API}{one} is not in /openapi.json"
+        found.append(op)
+    return found
 
 
 # --------------------------------------------------------------------------- tests
@@ -197,12 +205,16 @@ def test_the_api_md_parser_reads_method_and_path_of_each_table_row():
 def test_openapi_lists_the_api_md_operation_under_api_v1_with_its_method(
     spec, contract, method, path
 ):
-    _op(spec, contract, method, path)
+    _ops(spec, contract, method, path)
 
 
 @pytest.mark.parametrize(("method", "path"), _params(NO_EXAMPLE_GAPS))
 def test_the_api_md_operation_has_a_response_example(spec, contract, method, path):
-    op = _op(spec, contract, method, path)
+    for op in _ops(spec, contract, method, path):
+        _assert_response_example(spec, op)
+
+
+def _assert_response_example(spec, op: dict[str, Any]) -> None:
     success = {code: r for code, r in op.get("responses", {}).items() if code.startswith("2")}
     assert success, "no success response documented"
     bodies = [r["content"] for r in success.values() if r.get("content")]
@@ -214,9 +226,9 @@ def test_the_api_md_operation_has_a_response_example(spec, contract, method, pat
 
 @pytest.mark.parametrize(("method", "path"), _params())
 def test_the_api_md_operation_that_takes_a_body_has_a_request_example(spec, contract, method, path):
-    op = _op(spec, contract, method, path)
-    if "requestBody" in op:
-        assert Schemas(spec).has_example(op["requestBody"]["content"]), op["requestBody"]
+    for op in _ops(spec, contract, method, path):
+        if "requestBody" in op:
+            assert Schemas(spec).has_example(op["requestBody"]["content"]), op["requestBody"]
 
 
 def test_the_error_format_is_described_as_a_schema(spec):
@@ -231,7 +243,11 @@ def test_the_api_md_operation_describes_its_errors_in_the_error_format(
 ):
     """What the API really sends on 401/403/404/409/422 is `{"error": {...}}`; a 4xx documented
     with another schema (FastAPI's own HTTPValidationError, say) misleads every client."""
-    op = _op(spec, contract, method, path)
+    for op in _ops(spec, contract, method, path):
+        _assert_error_envelopes(spec, op)
+
+
+def _assert_error_envelopes(spec, op: dict[str, Any]) -> None:
     errors = {code: r for code, r in op.get("responses", {}).items() if code in ERROR_STATUSES}
     assert errors, "no error response documented"
     schemas = Schemas(spec)

@@ -874,7 +874,7 @@ def test_saving_makes_one_batch_then_progress_drilldown_and_batch_cancel(
         op="save",
         chosen=unit["lines"][:2],
         **GOOD_BATCH_DIALOG,
-        bank_account_name="新庙村村民委员会",
+        bank_account_name="华容区庙岭镇新庙村村民委员会",
         follow_redirects=False,
     )
     assert r.status_code == 303 and r.headers["location"].startswith(
@@ -1444,7 +1444,7 @@ def test_the_unit_progress_can_be_narrowed_to_the_checked_payments(client, brows
         op="save",
         chosen=unit["lines"][:1],
         **GOOD_BATCH_DIALOG,
-        bank_account_name="村委会",
+        bank_account_name="华容区庙岭镇新庙村村民委员会",
     )
     page = client.get(f"/etax/unit/progress?payment={unit['payment']}").text
     assert "仅显示所勾选缴费记录的退费进度" in page

@@ -191,3 +191,29 @@ def unit_line_not_refundable_reason(
     if not unit_type_refundable(payment_type):
         return NORMAL_UNIT_PAYMENT_REASON
     return _application_reason(application_status, workflow.ApplicationKind.UNIT_PENSION)
+
+
+def _same_name(a: str, b: str) -> bool:
+    """Names compared as a bank compares 户名: whitespace (also full-width) is not part of it."""
+    return "".join(a.split()) == "".join(b.split())
+
+
+def check_person_account_holder(account_name: str, payer_name: str) -> None:
+    """A person's refund goes only to the payer's own account (domain.md "Payee = account
+    holder"): the account name must be the payer's name."""
+    if not _same_name(account_name, payer_name):
+        raise Invalid(
+            "bank_account_name.not_payer",
+            "退费只能退至缴费人本人的银行账户：银行账户名称须与缴费人姓名一致",
+            "bank_account_name",
+        )
+
+
+def check_unit_account_holder(account_name: str, unit_name: str) -> None:
+    """A unit's refund goes only to an account in the unit's name."""
+    if not _same_name(account_name, unit_name):
+        raise Invalid(
+            "bank_account_name.not_unit",
+            "退费只能退至本单位的银行账户：银行账户名称须与单位名称一致",
+            "bank_account_name",
+        )

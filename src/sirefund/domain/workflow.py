@@ -45,7 +45,9 @@ CHANNEL_LABELS = {
     Channel.OFFICER: "税务端",
 }
 
-# Agency results only move an application forward; terminal states have no way out.
+# Agency results only move an application forward; terminal states have no way out. The one
+# way back is the applicant's: after 退付失败 a corrected account re-issues the bank step
+# (refund_failed -> at_agency, services/reissue.py); HRSS is never asked again.
 TRANSITIONS: dict[ApplicationStatus, frozenset[ApplicationStatus]] = {
     S.PENDING_REVIEW: frozenset({S.CANCELLED, S.REJECTED, S.APPROVED}),
     S.APPROVED: frozenset({S.AT_AGENCY, S.AGENCY_REJECTED}),
@@ -56,14 +58,15 @@ TRANSITIONS: dict[ApplicationStatus, frozenset[ApplicationStatus]] = {
     S.REJECTED: frozenset(),
     S.AGENCY_REJECTED: frozenset(),
     S.REFUNDED: frozenset(),
-    S.REFUND_FAILED: frozenset(),
+    S.REFUND_FAILED: frozenset({S.AT_AGENCY}),
 }
 
 TERMINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 
 # A payment (or unit person line) may have at most one application in these states. The
-# database enforces it with partial unique indexes built from this same tuple.
-ACTIVE = (S.PENDING_REVIEW, S.APPROVED, S.AT_AGENCY, S.REFUNDED)
+# database enforces it with partial unique indexes built from this same tuple. A failed
+# payout stays open: it waits for a corrected account on the same case (domain.md).
+ACTIVE = (S.PENDING_REVIEW, S.APPROVED, S.AT_AGENCY, S.REFUNDED, S.REFUND_FAILED)
 
 
 class InvalidTransition(Conflict):
@@ -140,6 +143,9 @@ def hrss_status_label(status: ApplicationStatus | str) -> str:
         return "处理中"
     if status == S.REFUNDED:
         return "已退费"
+    if status == S.REFUND_FAILED:
+        # Not an end any more: the case waits for the unit's corrected account.
+        return "退付失败"
     return "退回"
 
 

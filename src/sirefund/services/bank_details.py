@@ -13,7 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
@@ -105,10 +112,10 @@ EXAMPLE: JsonDict = {
 }
 
 
-class BankDetailsIn(BaseModel):
-    """账户类型、银行账号、银行类别、联系人: validated and normalised (whitespace removed from
-    numbers, names trimmed). ``account_no_confirmed`` comes before the number because the
-    number's Luhn check depends on it (and on the account type)."""
+class AccountIn(BaseModel):
+    """账户类型、银行账号、银行类别: the account alone (a re-issue after 退付失败 changes only
+    this). ``account_no_confirmed`` comes before the number because the number's Luhn check
+    depends on it (and on the account type)."""
 
     bank_account_type: Annotated[str, StringConstraints(max_length=ACCOUNT_TYPE_MAX)] = Field(
         description="账户类型：bank_card 银行卡 / passbook 存折"
@@ -122,14 +129,8 @@ class BankDetailsIn(BaseModel):
     bank_category: Annotated[str, StringConstraints(max_length=CATEGORY_MAX)] = Field(
         description="银行类别（CNAPS 行别代码，如 103 中国农业银行）"
     )
-    contact_name: Annotated[str, StringConstraints(max_length=CONTACT_NAME_MAX)] = Field(
-        description="联系人名称"
-    )
-    contact_phone: Annotated[str, StringConstraints(max_length=CONTACT_PHONE_MAX)] = Field(
-        description="联系人电话"
-    )
 
-    @field_validator("bank_account_type", "bank_category", "contact_name", "contact_phone")
+    @field_validator("bank_account_type", "bank_category")
     @classmethod
     def _own_check(cls, value: str, info: ValidationInfo) -> str:
         check = _FIELD_CHECKS[str(info.field_name)]
@@ -145,11 +146,60 @@ class BankDetailsIn(BaseModel):
         )
 
 
+class BankDetailsIn(AccountIn):
+    """账户类型、银行账号、银行类别、联系人: validated and normalised (whitespace removed from
+    numbers, names trimmed)."""
+
+    contact_name: Annotated[str, StringConstraints(max_length=CONTACT_NAME_MAX)] = Field(
+        description="联系人名称"
+    )
+    contact_phone: Annotated[str, StringConstraints(max_length=CONTACT_PHONE_MAX)] = Field(
+        description="联系人电话"
+    )
+
+    @field_validator("contact_name", "contact_phone")
+    @classmethod
+    def _contact_check(cls, value: str, info: ValidationInfo) -> str:
+        check = _FIELD_CHECKS[str(info.field_name)]
+        return checked(lambda: check(value))
+
+
+class PayoutAccountIn(AccountIn):
+    """重新提交账户 after 退付失败 (pension, unit): the corrected account and its 户名, which
+    must be the payee's (the payer's name, or the unit's)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "bank_account_type": "bank_card",
+                    "bank_account_no": "6228480402564890026",
+                    "account_no_confirmed": False,
+                    "bank_account_name": "邱世贵",
+                    "bank_category": "103",
+                }
+            ]
+        },
+    )
+
+    bank_account_name: Annotated[str, StringConstraints(max_length=ACCOUNT_NAME_MAX)] = Field(
+        description="银行账户名称：个人为缴费人本人姓名，村组为单位名称"
+    )
+
+    @field_validator("bank_account_name")
+    @classmethod
+    def _account_name(cls, value: str) -> str:
+        return checked(lambda: check_account_name(value))
+
+
 _FIELD_CHECKS: dict[str, Callable[[str], str]] = {
     "bank_account_type": check_account_type,
     "bank_category": check_category,
     "contact_name": check_contact_name,
     "contact_phone": check_contact_phone,
 }
+#: The account's own fields, in the order forms show them (the flag is not one).
+ACCOUNT_FIELDS = ("bank_account_type", "bank_account_no", "bank_account_name", "bank_category")
 #: The details' own fields, in the order forms show them (the flag is not one).
 FIELDS = ("bank_account_type", "bank_account_no", "bank_category", "contact_name", "contact_phone")

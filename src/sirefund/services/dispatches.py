@@ -28,7 +28,6 @@ from ..domain.money import format_yuan
 from ..domain.workflow import ApplicationKind
 from ..models import (
     Application,
-    DepositAccount,
     DispatchAttempt,
     MedicalPayment,
     MedicalRegistration,
@@ -40,6 +39,7 @@ from ..models import (
 )
 from . import audit
 from .officers import OfficerRef, active_officer, in_scope, region_clause
+from .payout_accounts import payout_account
 
 DEFAULT_PAGE_SIZE = 20
 
@@ -124,29 +124,31 @@ def _request_payload(
         )
     else:
         base["account"] = _payout_account(session, app, person)
+        base["payee"] = _payee(session, app, person)
     return base
 
 
+def _payee(session: Session, app: Application, person: Person) -> dict[str, Any]:
+    """Whom the bank pays (domain.md "Payee = account holder"): the unit for a unit's refund,
+    else the payer. The bank refuses the order when the account's holder is someone else."""
+    unit = session.get(Unit, app.unit_id) if app.unit_id else None
+    if unit is not None:
+        return {"name": unit.name, "id": unit.tax_id}
+    return {"name": person.name, "id": person.id_number}
+
+
 def _payout_account(session: Session, app: Application, person: Person) -> dict[str, Any]:
-    """The account the bank pays into: the one on the application (pension, unit), else the
-    deposit account it names (medical)."""
-    if app.bank_account_no:
-        return {
-            "no": app.bank_account_no,
-            "name": app.bank_account_name or person.name,
-            "type": app.bank_account_type,
-            "bank_category": app.bank_category,
-        }
-    acct = session.get(DepositAccount, app.deposit_account_id) if app.deposit_account_id else None
-    if acct is None:
-        return {"no": None, "name": person.name, "type": None, "bank_category": None}
-    return {
-        "no": acct.account_no,
-        "name": acct.account_name,
-        "type": acct.account_nature,
-        "bank_category": acct.bank_category,
-        "branch": acct.bank_branch,
+    """The account the bank pays into: the copy on the application (payout_accounts.py)."""
+    account = payout_account(session, app, payer_name=person.name)
+    wire: dict[str, Any] = {
+        "no": account.no,
+        "name": account.name,
+        "type": account.account_type,
+        "bank_category": account.bank_category,
     }
+    if account.branch is not None:
+        wire["branch"] = account.branch
+    return wire
 
 
 # --------------------------------------------------------------------------- monitor
@@ -254,6 +256,8 @@ def retry_failed(
     app = session.get(Application, msg.application_id) if msg is not None else None
     if msg is None or app is None or not in_scope(who, app.region_code):
         raise NotFound("dispatch.not_found", "派发记录不存在")
+    if msg.superseded_at is not None:
+        raise Conflict("dispatch.superseded", "该退付指令已由重新提交账户后的新指令取代，无需重试")
     if msg.state != D.FAILED:
         raise Conflict(
             "dispatch.not_failed",

@@ -27,7 +27,7 @@ from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, PensionPayment, Person
 from . import applications, bank_details, queries, views
 from .applications import Actor, not_cancellable
-from .bank_details import BankDetailsIn, refusal
+from .bank_details import BankDetailsIn, check_account_name, checked, refusal
 from .queries import PensionPaymentRow, PensionState
 from .views import ApplicationView, EventView
 
@@ -173,6 +173,17 @@ class PensionRefundIn(BankDetailsIn):
     channel: Literal["web", "mobile_app"] = Field(
         default="web", description="web 电子税务局 / mobile_app 楚税通"
     )
+    bank_account_name: Annotated[
+        str | None, StringConstraints(max_length=bank_details.ACCOUNT_NAME_MAX)
+    ] = Field(
+        default=None,
+        description="银行账户名称：须为缴费人本人姓名（退费只退至本人账户）；不填即为缴费人姓名",
+    )
+
+    @field_validator("bank_account_name")
+    @classmethod
+    def _account_name(cls, value: str | None) -> str | None:
+        return None if value is None else checked(lambda: check_account_name(value))
 
     @field_validator("payment_ids")
     @classmethod
@@ -185,10 +196,16 @@ class PensionRefundIn(BankDetailsIn):
 
 
 def new_application(
-    person: Person, pay: PensionPayment, details: BankDetailsIn, *, channel: Channel
+    person: Person,
+    pay: PensionPayment,
+    details: BankDetailsIn,
+    *,
+    channel: Channel,
+    account_name: str | None = None,
 ) -> Application:
     """The unsaved application of ``pay`` (the person's own or one an officer files), its
-    money going where ``details`` say; applications.create stores it."""
+    money going where ``details`` say, to an account held by the payer (``account_name``, the
+    payer's name when None; the caller has checked it); applications.create stores it."""
     return Application(
         kind=KIND,
         channel=channel.value,
@@ -201,6 +218,7 @@ def new_application(
         period_end=pay.period_end,
         bank_account_type=details.bank_account_type,
         bank_account_no=details.bank_account_no,
+        bank_account_name=account_name or person.name,
         bank_category=details.bank_category,
         contact_name=details.contact_name,
         contact_phone=details.contact_phone,
@@ -214,9 +232,10 @@ def apply(
 
     The input model has checked the selection and the bank details. Then, in order: every
     payment is the person's (404 — someone else's payment is reported exactly like a missing
-    one); none has arrived (422 ``pension.arrived_needs_officer``); none is already actively
-    applied for (409 ``application.already_applied``). A race with an identical submission is
-    decided by the database's partial unique index (409 too).
+    one); none has arrived (422 ``pension.arrived_needs_officer``); the account is the
+    payer's own (422 ``bank_account_name.not_payer``); none is already actively applied for
+    (409 ``application.already_applied``). A race with an identical submission is decided by
+    the database's partial unique index (409 too).
     """
     ids = refund.payment_ids
     person = session.get(Person, person_id)
@@ -234,6 +253,8 @@ def apply(
         raise payment_not_found()
     for pid in ids:
         rules.check_pension_refundable_by_person(found[pid].arrival_status)
+    account_name = refund.bank_account_name or person.name
+    rules.check_person_account_holder(account_name, person.name)
     already = session.execute(
         select(Application.id)
         .where(
@@ -247,7 +268,9 @@ def apply(
     created = []
     for pid in ids:
         pay = found[pid]
-        app = new_application(person, pay, refund, channel=Channel(refund.channel))
+        app = new_application(
+            person, pay, refund, channel=Channel(refund.channel), account_name=account_name
+        )
         applications.create(session, application=app, actor=Actor.person(person.id), at=at)
         created.append(views.application(app))
     return created

@@ -23,7 +23,6 @@ from ..domain.errors import Invalid, NotFound
 from ..domain.workflow import ApplicationKind, ApplicationStatus
 from ..models import (
     Application,
-    DepositAccount,
     MedicalPayment,
     MedicalRegistration,
     Officer,
@@ -36,6 +35,7 @@ from . import applications, audit, holidays, units, views
 from .applications import application_not_found
 from .medical import Registration, registration_view
 from .officers import OfficerRef, active_officer, in_scope, region_clause
+from .payout_accounts import change_since_submission, payout_account
 from .pension import PaymentView, payment_view
 from .review_queue import ReviewClock, review_clock
 
@@ -106,13 +106,19 @@ class MedicalPaymentView:
 
 @dataclass(frozen=True, slots=True)
 class DepositAccountView:
-    """A medical application's account: the unit's 存款账户 report."""
+    """A medical application's account: the copy of the chosen 存款账户 taken at submission (or
+    at a re-issue), which is what the bank is ordered to pay — not the report as it reads now.
+    ``changed_after_submission`` flags that the person changed or deleted that account since;
+    ``current_no_masked`` is the number the report now holds (for the officer's comparison)."""
 
     account_no_masked: str
     account_name: str | None
     bank_branch: str | None
     bank_category: str | None
     handler_phone_masked: str | None
+    changed_after_submission: bool = False
+    current_no_masked: str | None = None
+    current_deleted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,25 +224,32 @@ def _masked_phone(value: str | None) -> str | None:
 
 
 def _bank_account(
-    session: Session, app: Application
+    session: Session, app: Application, person: Person
 ) -> DepositAccountView | ApplicationAccountView | None:
+    """The account the payout uses (payout_accounts.py), masked for officers."""
+    account = payout_account(session, app, payer_name=person.name)
     if app.kind == ApplicationKind.MEDICAL:
-        if app.deposit_account_id is None:
+        if account.no is None:
             return None
-        acct = session.get(DepositAccount, app.deposit_account_id)
-        if acct is None:
-            return None
+        change = change_since_submission(session, app)
         return DepositAccountView(
-            account_no_masked=identity.mask_account_for_officer(acct.account_no),
-            account_name=acct.account_name,
-            bank_branch=acct.bank_branch,
-            bank_category=acct.bank_category,
+            account_no_masked=identity.mask_account_for_officer(account.no),
+            account_name=account.name,
+            bank_branch=account.branch,
+            bank_category=account.bank_category,
             handler_phone_masked=_masked_phone(app.handler_phone),
+            changed_after_submission=change is not None,
+            current_no_masked=(
+                identity.mask_account_for_officer(change.current_no)
+                if change is not None and change.current_no
+                else None
+            ),
+            current_deleted=change is not None and change.deleted,
         )
     return ApplicationAccountView(
-        account_no_masked=identity.mask_account_for_officer(app.bank_account_no),
+        account_no_masked=identity.mask_account_for_officer(account.no),
         account_type=app.bank_account_type,
-        account_name=app.bank_account_name,
+        account_name=account.name,
         bank_category=app.bank_category,
         contact_name=app.contact_name,
         contact_phone_masked=_masked_phone(app.contact_phone),
@@ -290,7 +303,7 @@ def detail(
         clock=review_clock(app, today=today, calendar=holidays.working_days(session)),
         payer=_payer(person),
         payment=_payment(session, app),
-        bank_account=_bank_account(session, app),
+        bank_account=_bank_account(session, app, person),
         other_applications=[views.application(o, audience="officer") for o in others],
         history=applications.history(session, app.id, audience="officer"),
         actions=actions_for(me, app),
@@ -335,17 +348,12 @@ def reveal(
     404 ``reveal.no_value`` when the application has none."""
     me = active_officer(session, officer)
     app = visible_application(session, me, application_id)
-    value: str | None
+    person = _get(session, Person, app.person_id)
     if request.field == "id_number":
-        person = session.get(Person, app.person_id)
-        value = person.id_number if person is not None else None
-    elif app.kind == ApplicationKind.MEDICAL:
-        acct = (
-            session.get(DepositAccount, app.deposit_account_id) if app.deposit_account_id else None
-        )
-        value = acct.account_no if acct is not None else None
+        value: str | None = person.id_number
     else:
-        value = app.bank_account_no
+        # The number the bank is ordered to pay, not the person's current deposit account.
+        value = payout_account(session, app, payer_name=person.name).no
     if not value:
         name = REVEAL_FIELD_NAMES[request.field]
         raise NotFound("reveal.no_value", f"该申请没有{name}", "field")

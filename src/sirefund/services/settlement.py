@@ -97,7 +97,15 @@ def apply_result(
         # Whatever it says, the agency has the request: stop resending or querying it.
         outbox.mark_delivered(session, message_id=msg.id, at=at)
         application_id = msg.application_id
+        superseded = msg.superseded_at is not None
+    else:
+        superseded = _is_superseded(session, request_id=result.request_id)
     if result.status not in FINAL_STATUSES[agency]:
+        return False
+    if superseded:
+        # A late answer about a payout that a re-issue replaced: the application now waits
+        # for the new request only, so the old one's (failed) result must not move it.
+        log.debug("request %s: result ignored, superseded by a re-issue", result.request_id)
         return False
     app = applications.lock(session, application_id)
     if app.status != AWAITING[agency]:
@@ -135,6 +143,15 @@ def _message_for(session: Session, *, agency: Agency, request_id: str) -> Outbox
     if msg is None or msg.agency != agency:
         raise NotFound("callback.unknown_request", "未找到该请求")
     return msg
+
+
+def _is_superseded(session: Session, *, request_id: str) -> bool:
+    return (
+        session.execute(
+            select(OutboxMessage.superseded_at).where(OutboxMessage.request_id == request_id)
+        ).scalar_one_or_none()
+        is not None
+    )
 
 
 def _plan(agency: Agency, result: AgencyResult, at: datetime) -> tuple[S, dict[str, Any], str]:

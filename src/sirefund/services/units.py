@@ -369,12 +369,14 @@ def save_batch(session: Session, *, unit_id: int, batch: UnitBatchIn, at: dateti
 
     The input model has checked the selection, 缴费月份 and the bank details. Then, in order:
     the payment is the unit's (404); its type is refundable (422
-    ``unit.payment_type_not_refundable``); every line belongs to that payment (404); no chosen
+    ``unit.payment_type_not_refundable``); the account is in the unit's name (422
+    ``bank_account_name.not_unit``); every line belongs to that payment (404); no chosen
     line is in an active application (409 ``application.already_applied``, also when a
     concurrent save wins the race). The amount is the sum of the chosen lines.
     """
     up = _own_payment(session, unit_id=unit_id, unit_payment_id=batch.unit_payment_id)
     rules.check_unit_payment_refundable(up.payment_type)
+    rules.check_unit_account_holder(batch.bank_account_name, up.unit.name)
     ids = batch.line_ids
     lines = {
         line.line_id: (line, person)

@@ -126,6 +126,9 @@ def _bank_account(
             "bank_category": account.bank_category,
             "bank_category_label": category_label,
             "handler_phone_masked": account.handler_phone_masked,
+            "changed_after_submission": account.changed_after_submission,
+            "current_no_masked": account.current_no_masked,
+            "current_deleted": account.current_deleted,
         }
     known = {t.value: t for t in BankAccountType}
     account_type = known.get(account.account_type or "")

@@ -22,9 +22,13 @@ next `times` matching requests (None: until cleared):
     duplicate_callbacks     send the result callback `count` times
     out_of_order_callbacks  send the final result first, then the earlier "received"
 
+The bank also keeps accounts (accounts.py, `POST /_sim/accounts`): a payout to a known account
+whose holder is not the payee, or to a closed or frozen one, is booked as failed with the
+bank's reason (户名与账号不符 / 账户已销户 / 账户冻结); an unknown account number is paid.
+
 Test-only endpoints: GET /_sim/bookings, GET /_sim/requests, GET /_sim/callbacks,
-POST|DELETE /_sim/script. Daily statements (对账文件) and the faults a test scripts into
-them: statements.py.
+POST|DELETE /_sim/script, GET|POST /_sim/accounts. Daily statements (对账文件) and the faults a
+test scripts into them: statements.py.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from ...config import Settings
 from ...domain.agencies import POSITIVE, RECEIVED, Agency
 from ...signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers, verify
 from ..base import ATTEMPT_HEADER, PATHS
+from .accounts import AccountRegistry
 from .realname import RealNameState, add_realname_routes
 from .statements import StatementFaults, add_statement_routes, booked_payee
 
@@ -333,6 +338,7 @@ class SimulatorState:
         self._seq = itertools.count(1)
         self.bookings: dict[tuple[str, str], Booking] = {}
         self.requests: list[dict[str, Any]] = []
+        self.accounts = AccountRegistry()
         self.statement_faults = StatementFaults()
 
     def log_request(
@@ -364,6 +370,7 @@ class SimulatorState:
                 return existing
             delay = float(self.script.delays.get(agency, 0.0))
             declined = rule is not None and rule.action == "decline"
+            refusal = self.accounts.refusal(body) if agency == Agency.BANK else None
             now = self.clock.now()
             booking = Booking(
                 agency=agency,
@@ -373,10 +380,10 @@ class SimulatorState:
                 amount_fen=_int(body.get("amount_fen")),
                 created_at=now,
                 decide_at=time.monotonic() + delay,
-                final_status=NEGATIVE[agency] if declined else POSITIVE[agency],
+                final_status=NEGATIVE[agency] if declined or refusal else POSITIVE[agency],
                 reason=((rule.reason if rule else None) or DECLINE_REASONS[agency])
                 if declined
-                else None,
+                else refusal,
                 decided_at=now + timedelta(seconds=delay),
                 **booked_payee(body),
             )
@@ -615,6 +622,24 @@ def _add_control_routes(app: FastAPI, state: SimulatorState) -> None:
     async def clear_script() -> dict[str, Any]:
         state.script.clear()
         return state.script.to_dict()
+
+    @app.get("/_sim/accounts")
+    async def list_accounts() -> dict[str, Any]:
+        return {"items": [a.model_dump() for a in state.accounts.all()]}
+
+    @app.post("/_sim/accounts")
+    async def add_accounts(request: Request) -> Response:
+        """[{account_no, holder_name, holder_id, state: open|closed|frozen}]: added or
+        replaced."""
+        try:
+            added = state.accounts.register(json.loads(await request.body()))
+        except ValueError as exc:
+            return _error(
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                "accounts.invalid",
+                str(exc)[:_SCRIPT_ERROR_MAX_CHARS],
+            )
+        return JSONResponse({"items": [a.model_dump() for a in added]})
 
     @app.get("/_sim/health")
     async def health() -> dict[str, str]:

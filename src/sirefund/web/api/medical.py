@@ -13,10 +13,11 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from ...services import deposit_accounts, medical
+from ...services import deposit_accounts, medical, reissue
 from ...services.accounts import Principal
 from ...services.deposit_accounts import BIGINT_MAX, Report, ReportIn
 from ...services.medical import MedicalRefundIn
+from ...services.reissue import MedicalReissueIn
 from .. import medical_presenters as present
 from ..deps import Clock, CurrentPerson, DbSession, current_person
 from .listing import create_once, page_of
@@ -30,7 +31,7 @@ from .medical_schemas import (
     RegistrationOut,
     ReportList,
 )
-from .params import Paged, Paging
+from .params import ApplicationId, Paged, Paging
 from .refund_routes import Answer, add_refund_routes
 from .refund_schemas import Page, error_responses
 
@@ -268,3 +269,30 @@ add_refund_routes(
     detail=Answer("一条医保退费申请及其状态记录", MedicalApplicationDetailOut, _detail),
     cancel=Answer("撤销退费：仅待审核的申请", MedicalApplicationOut, _cancel),
 )
+
+
+@router.post(
+    "/medical/refunds/{application_id}/reissue",
+    response_model=MedicalApplicationDetailOut,
+    summary="重新提交账户：退付失败后另选存款账户，仅重新发送银行退付（不再送医保核验）",
+    description="仅本人退付失败（refund_failed）的申请可以重新提交，否则 409 "
+    "`application.not_reissuable`；账户须为本人存款账户账号报告中有效的账户，否则 404 "
+    "`deposit_account.not_found`。",
+    responses=error_responses(404, 409, 422),
+)
+def reissue_refund(
+    application_id: ApplicationId,
+    body: MedicalReissueIn,
+    person: CurrentPerson,
+    db: DbSession,
+    clock: Clock,
+) -> dict[str, Any]:
+    with db.begin() as session:
+        reissue.reissue_medical(
+            session,
+            person_id=person.account_id,
+            application_id=application_id,
+            account=body,
+            at=clock.now(),
+        )
+        return _detail(session, person, application_id)

@@ -12,13 +12,15 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from ...domain.rules import ArrivalStatus
-from ...services import pension
+from ...services import pension, reissue
 from ...services.accounts import Principal
+from ...services.applications import Actor
+from ...services.bank_details import PayoutAccountIn
 from ...services.queries import PensionState
 from .. import presenters, refund_presenters
-from ..deps import CurrentPerson, DbSession, current_person
+from ..deps import Clock, CurrentPerson, DbSession, current_person
 from .listing import create_once, page_of
-from .params import Paged, Paging, Year, year_query
+from .params import ApplicationId, Paged, Paging, Year, year_query
 from .refund_routes import Answer, add_refund_routes
 from .refund_schemas import (
     ApplicationDetailOut,
@@ -112,3 +114,27 @@ add_refund_routes(
     detail=Answer("一条退费申请及其状态记录", ApplicationDetailOut, _detail),
     cancel=Answer("撤销退费：仅待审核的申请", ApplicationOut, _cancel),
 )
+
+
+@router.post(
+    "/pension/refunds/{application_id}/reissue",
+    response_model=ApplicationDetailOut,
+    summary="重新提交账户：退付失败后改正账户，仅重新发送银行退付（不再送人社）",
+    description="仅退付失败（refund_failed）的本人申请可以重新提交，否则 409 "
+    "`application.not_reissuable`；银行账户名称须为缴费人本人姓名（422 "
+    "`bank_account_name.not_payer`）。成功后申请回到“人社退费中”（at_agency），每次尝试都留在状态记录中。",
+    responses=error_responses(404, 409, 422),
+)
+def reissue_refund(
+    application_id: ApplicationId,
+    body: PayoutAccountIn,
+    person: CurrentPerson,
+    db: DbSession,
+    clock: Clock,
+) -> dict[str, Any]:
+    owner = Actor.person(person.account_id)
+    with db.begin() as session:
+        reissue.reissue_pension(
+            session, owner=owner, application_id=application_id, account=body, at=clock.now()
+        )
+        return _detail(session, person, application_id)

@@ -1,8 +1,9 @@
 """The routes every kind of refund has under ``/{kind}/refunds`` (api.md: the applicant's
-progress list, one application where the kind shows it, cancel; wave 2 adds ``PUT`` and
-``/reissue`` to each), declared here once. pension.py, unit.py and medical.py give each its
-kind's applicant, query parameters, service calls and response models; the methods, status
-codes and error responses are the same for every kind.
+progress list, one application where the kind shows it, cancel), declared here once.
+pension.py, unit.py and medical.py give each its kind's applicant, query parameters, service
+calls and response models; the methods, status codes and error responses are the same for
+every kind. ``/reissue`` (wave 2) takes a different body per kind (a corrected account, or a
+deposit account for medical), so each kind module declares it with its own input model.
 """
 
 # No ``from __future__ import annotations`` here: the route functions are built per kind inside

@@ -12,15 +12,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from ...domain.rules import UnitPaymentType
-from ...services import units
+from ...services import reissue, units
 from ...services.accounts import Principal
+from ...services.applications import Actor
+from ...services.bank_details import PayoutAccountIn
 from ...services.paging import MAX_PAGE_SIZE
-from .. import refund_presenters
-from ..deps import CurrentUnit, DbSession, current_unit
+from .. import presenters, refund_presenters
+from ..deps import Clock, CurrentUnit, DbSession, current_unit
 from .listing import create_once, page_of
 from .params import ApplicationId, Paged, Paging, Year, year_query
 from .refund_routes import Answer, add_refund_routes
 from .refund_schemas import (
+    ApplicationOut,
     BatchOut,
     CancelledOut,
     Page,
@@ -159,3 +162,29 @@ def list_refund_persons(
         )
     # Not paged by the client: the whole drill-down as one page of the largest size.
     return page_of(rows, Paging(1, MAX_PAGE_SIZE), refund_presenters.refund_person)
+
+
+@router.post(
+    "/unit/refunds/{application_id}/reissue",
+    response_model=ApplicationOut,
+    summary="重新提交账户：退付失败后改正单位账户，仅重新发送银行退付（不再送人社）",
+    description="仅本单位退付失败（refund_failed）的申请可以重新提交，否则 409 "
+    "`application.not_reissuable`；银行账户名称须为单位名称（422 `bank_account_name.not_unit`）。",
+    responses=error_responses(404, 409, 422),
+)
+def reissue_refund(
+    application_id: ApplicationId,
+    body: PayoutAccountIn,
+    unit: CurrentUnit,
+    db: DbSession,
+    clock: Clock,
+) -> dict[str, Any]:
+    with db.begin() as session:
+        view = reissue.reissue_pension(
+            session,
+            owner=Actor.unit(unit.account_id),
+            application_id=application_id,
+            account=body,
+            at=clock.now(),
+        )
+        return presenters.application(view)

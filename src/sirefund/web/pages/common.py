@@ -516,6 +516,7 @@ NOTICES = {
     "registered": "注册成功，请登录。",
     "logged_out": "您已安全退出。",
     "account_saved": "银行账户信息已保存，请核实无误后提交。",
+    "reissued": "账户已重新提交，银行将重新退付至新账户。",
 }
 
 

@@ -18,13 +18,22 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from ...domain.errors import DomainError
-from ...domain.workflow import Channel
+from ...domain.workflow import ApplicationKind, Channel
 from ...services import accounts, deposit_accounts, pension
 from ...services.accounts import Principal
 from .. import refund_presenters
 from ..deps import Db, DbSession
-from . import accounts_pages, common, etax_medical, etax_unit, guard, pension_flow
+from . import (
+    accounts_pages,
+    common,
+    etax_medical,
+    etax_unit,
+    guard,
+    pension_flow,
+    reissue_flow,
+)
 from .common import in_transaction, render
+from .reissue_flow import ApplicationId
 
 router = APIRouter(include_in_schema=False)
 CHANNEL = Channel.WEB.value
@@ -389,6 +398,85 @@ async def pension_progress_cancel(
         )
     return common.redirect(
         "/etax/pension/progress", **pension_flow.clean({"year": year, "done": "cancelled"})
+    )
+
+
+async def reissue_page(
+    request: Request,
+    db: Db,
+    principal: Principal,
+    *,
+    kind: ApplicationKind,
+    application_id: int,
+    back_url: str,
+    crumbs: list[tuple[str, str | None]],
+    subtitle: str,
+) -> Response:
+    """重新提交账户 of a case whose payout failed (GET shows the form, POST re-issues): the
+    person's pension refund or the unit's; back to ``back_url`` with a notice when done."""
+    action = f"{back_url}/{application_id}/reissue"
+    layout = {"title": "重新提交账户", "nav": "tax", "crumbs": [*crumbs, ("重新提交账户", None)]}
+    try:
+        case = await reissue_flow.load_case(
+            db, kind=kind, account_id=principal.account_id, application_id=application_id
+        )
+    except DomainError as exc:
+        return common.error_page(
+            request,
+            title="重新提交账户",
+            message=exc.message,
+            back_url=back_url,
+            status_code=exc.status,
+            crumbs=crumbs,
+        )
+    ctx = reissue_flow.form_context(
+        case,
+        payee_name=principal.display_name,
+        action=action,
+        back_url=back_url,
+        subtitle=subtitle,
+        **layout,
+    )
+    if request.method == "POST":
+        form = await reissue_flow.submit(
+            request, db, kind=kind, account_id=principal.account_id, application_id=application_id
+        )
+        if not form.errors:
+            return common.redirect(back_url, done="reissued")
+        ctx.update(values=form.values, errors=form.errors, codes=form.codes)
+        return render(request, "etax/reissue.html", ctx, status_code=422)
+    return render(request, "etax/reissue.html", ctx)
+
+
+@router.api_route("/etax/pension/progress/{application_id}/reissue", methods=["GET", "POST"])
+async def pension_reissue(
+    request: Request, application_id: ApplicationId, db: DbSession, principal: guard.PagePerson
+) -> Response:
+    return await reissue_page(
+        request,
+        db,
+        principal,
+        kind=ApplicationKind.PENSION,
+        application_id=application_id,
+        back_url="/etax/pension/progress",
+        crumbs=[*PENSION_CRUMBS, ("进度查询", "/etax/pension/progress")],
+        subtitle="城乡居民基本养老保险退费（个人）",
+    )
+
+
+@router.api_route("/etax/unit/progress/{application_id}/reissue", methods=["GET", "POST"])
+async def unit_reissue(
+    request: Request, application_id: ApplicationId, db: DbSession, principal: guard.PageUnit
+) -> Response:
+    return await reissue_page(
+        request,
+        db,
+        principal,
+        kind=ApplicationKind.UNIT_PENSION,
+        application_id=application_id,
+        back_url="/etax/unit/progress",
+        crumbs=[*etax_unit.CRUMBS, ("退费进度", "/etax/unit/progress")],
+        subtitle=UNIT_TITLE,
     )
 
 

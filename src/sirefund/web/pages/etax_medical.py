@@ -25,7 +25,7 @@ from ...services import deposit_accounts
 from ...services.accounts import Principal
 from ...services.deposit_accounts import FormInvalid, Report
 from ..deps import Db, DbSession
-from . import common, guard
+from . import common, guard, reissue_flow
 from . import medical_flows as flows
 from .common import Form, in_transaction, render
 
@@ -136,6 +136,28 @@ async def apply_submit(request: Request, db: DbSession, principal: guard.PagePer
 
 
 # --------------------------------------------------------------------------- 进度查询
+
+
+@router.api_route("/etax/medical/progress/{application_id}/reissue", methods=["GET", "POST"])
+async def progress_reissue(
+    request: Request,
+    application_id: reissue_flow.ApplicationId,
+    db: DbSession,
+    principal: guard.PagePerson,
+) -> Response:
+    """重新提交账户 of a medical refund whose payout failed (退付失败)."""
+    return await reissue_flow.medical_page(
+        request,
+        db,
+        principal,
+        application_id=application_id,
+        template="etax/medical_reissue.html",
+        back_url="/etax/medical/progress",
+        action=f"/etax/medical/progress/{application_id}/reissue",
+        report_url="/etax/medical/deposit-report",
+        nav="tax",
+        crumbs=[*CRUMBS, ("进度查询", "/etax/medical/progress"), ("重新提交账户", None)],
+    )
 
 
 @router.get("/etax/medical/progress")

@@ -14,13 +14,13 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from ...domain.errors import DomainError
-from ...domain.workflow import Channel
+from ...domain.workflow import ApplicationKind, Channel
 from ...services import accounts, deposit_accounts, medical, pension
 from ...services.accounts import Principal
 from ...services.deposit_accounts import FormInvalid, Report
 from .. import refund_presenters
 from ..deps import Db, DbSession
-from . import accounts_pages, common, guard, medical_flows, pension_flow
+from . import accounts_pages, common, guard, medical_flows, pension_flow, reissue_flow
 from .common import Form, in_transaction, render
 
 router = APIRouter(include_in_schema=False)
@@ -278,7 +278,75 @@ async def pension_cancel(request: Request, db: DbSession, principal: guard.PageP
     )
 
 
+@router.api_route("/m/pension/refunds/{application_id}/reissue", methods=["GET", "POST"])
+async def pension_reissue(
+    request: Request,
+    application_id: reissue_flow.ApplicationId,
+    db: DbSession,
+    principal: guard.PagePerson,
+) -> Response:
+    """重新提交账户 of a pension refund whose payout failed (GET the form, POST re-issues)."""
+    back_url = "/m/pension?view=progress"
+    try:
+        case = await reissue_flow.load_case(
+            db,
+            kind=ApplicationKind.PENSION,
+            account_id=principal.account_id,
+            application_id=application_id,
+        )
+    except DomainError as exc:
+        return common.error_page(
+            request,
+            title="重新提交账户",
+            message=exc.message,
+            back_url=back_url,
+            status_code=exc.status,
+        )
+    ctx = reissue_flow.form_context(
+        case,
+        payee_name=principal.display_name,
+        title="重新提交账户",
+        back_url=back_url,
+        crumbs=PENSION_CRUMBS,
+        action=f"/m/pension/refunds/{application_id}/reissue",
+    )
+    if request.method == "POST":
+        form = await reissue_flow.submit(
+            request,
+            db,
+            kind=ApplicationKind.PENSION,
+            account_id=principal.account_id,
+            application_id=application_id,
+        )
+        if not form.errors:
+            return common.redirect("/m/pension", view="progress", done="reissued")
+        ctx.update(values=form.values, errors=form.errors, codes=form.codes)
+        return render(request, "mobile/reissue.html", ctx, status_code=422)
+    return render(request, "mobile/reissue.html", ctx)
+
+
 # --------------------------------------------------------------------------- 医保 (2.1)
+
+
+@router.api_route("/m/medical/refunds/{application_id}/reissue", methods=["GET", "POST"])
+async def medical_reissue(
+    request: Request,
+    application_id: reissue_flow.ApplicationId,
+    db: DbSession,
+    principal: guard.PagePerson,
+) -> Response:
+    """重新提交账户 of a medical refund whose payout failed (退付失败)."""
+    return await reissue_flow.medical_page(
+        request,
+        db,
+        principal,
+        application_id=application_id,
+        template="mobile/medical_reissue.html",
+        back_url="/m/medical",
+        action=f"/m/medical/refunds/{application_id}/reissue",
+        report_url="/m/medical/report",
+        crumbs=MEDICAL_CRUMBS,
+    )
 
 
 @router.get("/m/medical")
