@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from . import imports, logsafe, migrate
+from . import imports, logconfig, migrate
 from .clock import SystemClock
 from .config import Settings, load_settings
 from .db import make_engine, make_session_factory, unit_of_work
@@ -246,8 +246,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logsafe.install()
+    logconfig.configure(os.environ.get("SIREFUND_LOG_FORMAT"))
     args = _parser().parse_args(argv)
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "db": cmd_db_upgrade,

@@ -15,7 +15,7 @@ from swagger_ui_bundle import swagger_ui_path
 from ..clock import SystemClock
 from ..config import Settings
 from ..db import make_engine, make_session_factory
-from . import errors
+from . import errors, metrics
 from .api import accounts as api_accounts
 from .api import callbacks as api_callbacks
 from .api import medical as api_medical
@@ -28,6 +28,7 @@ from .pages import etax as pages_etax
 from .pages import guard
 from .pages import mobile as pages_mobile
 from .pages import officer as pages_officer
+from .request_id import RequestContextMiddleware
 from .security_headers import SecurityHeadersMiddleware
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -111,6 +112,8 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     # Outermost: its headers reach every answer, the body limit's 413 included.
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
+    # Outermost of all: the request id, the metrics and the access line cover every answer.
+    app.add_middleware(RequestContextMiddleware)
 
     for module in (api_accounts, api_pension, api_unit, api_medical, api_officer, api_callbacks):
         app.include_router(module.router, prefix=API_PREFIX)
@@ -137,6 +140,8 @@ def create_app(
     @app.get("/", include_in_schema=False)
     async def _root() -> RedirectResponse:
         return RedirectResponse("/etax/", status_code=303)
+
+    metrics.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def _health() -> dict[str, str]:
