@@ -41,6 +41,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--worker", action="store_true", help="also run the dispatcher in-process")
     s.add_argument("--simulate-agencies", action="store_true", help="mount the agency simulators")
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N app processes on one socket (PostgreSQL only; pools sized to fit)",
+    )
 
     sub.add_parser("worker", help="the dispatcher alone")
 
@@ -224,6 +231,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         worker=args.worker,
         simulate_agencies=args.simulate_agencies,
+        workers=args.workers,
     )
 
 

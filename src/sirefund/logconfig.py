@@ -68,7 +68,8 @@ def configure(log_format: str | None = None, *, level: int = logging.INFO) -> No
         root.removeHandler(old)
     root.addHandler(handler(log_format=chosen))
     root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    # uvicorn.access is left as uvicorn set it: `serve` switches it off (raw paths).
+    for name in ("uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
