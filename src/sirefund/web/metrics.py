@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
 import os
 from collections.abc import Iterator
 from functools import cache
@@ -40,6 +41,7 @@ from ..domain.dispatch import AttemptOutcome
 from ..services import observability
 from .errors import error_body
 
+log = logging.getLogger(__name__)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, INF)
@@ -77,14 +79,26 @@ class DatabaseCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         now = as_utc(self.clock.now())
         window = self.settings.metrics_window_seconds
-        with self.factory() as session:
-            backlog = observability.outbox_backlog(session)
-            attempts = observability.recent_attempts(
-                session, since=observability.since(now, window)
-            )
-            statuses = observability.applications_by_status(session)
-            differences = observability.reconciliation_differences(session)
-            session.rollback()
+        up = GaugeMetricFamily(
+            "sirefund_database_up", "Whether the database answered this scrape's queries"
+        )
+        try:
+            with self.factory() as session:
+                backlog = observability.outbox_backlog(session)
+                attempts = observability.recent_attempts(
+                    session, since=observability.since(now, window)
+                )
+                statuses = observability.applications_by_status(session)
+                differences = observability.reconciliation_differences(session)
+                session.rollback()
+        except Exception:
+            # The request figures are still worth serving; the database's are missing.
+            log.warning("metrics: the database did not answer", exc_info=True)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
         messages = GaugeMetricFamily(
             "sirefund_outbox_backlog_messages",
             "Outbox messages not yet delivered (pending, sending, unknown), per agency",

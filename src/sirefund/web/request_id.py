@@ -13,6 +13,7 @@ access log, which prints raw paths, is switched off where the server starts (run
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 from starlette.datastructures import MutableHeaders
@@ -27,19 +28,31 @@ _HEADER_KEY = HEADER.lower().encode("latin-1")
 #: Probes poll all day long: counted in the metrics, not written to the log.
 _QUIET = frozenset({"/healthz", "/readyz", "/metrics"})
 UNMATCHED = "unmatched"
+_DIGITS = re.compile(r"\d{3,}")
 
 access_log = logging.getLogger("sirefund.access")
 
 
 def route_label(scope: Scope) -> str:
-    """The template of the route that answered, or `unmatched` (404s, redirects)."""
+    """The template of the route that answered, or `unmatched` (404s, redirects).
+
+    An included router's route knows its path without the router's prefix
+    (`/officer/applications/{application_id}`): the prefix is taken back from the front of
+    the requested path, as many segments as the path has beyond the template's. A prefix
+    that looks like data (3+ digits) is dropped rather than risk an id in a label.
+    """
     route = scope.get("route")
-    path = getattr(route, "path", None)
-    if not isinstance(path, str):
+    template = getattr(route, "path", None)
+    if not isinstance(template, str):
         return UNMATCHED
     if isinstance(route, Mount):  # static files: one label for the whole folder
-        return path.rstrip("/") + "/{path}"
-    return str(scope.get("root_path", "")) + path
+        return template.rstrip("/") + "/{path}"
+    parts = str(scope.get("path", "")).split("/")
+    depth = template.count("/")
+    prefix = "/".join(parts[:-depth]) if 0 < depth < len(parts) else ""
+    if _DIGITS.search(prefix):
+        prefix = ""
+    return prefix + template
 
 
 def _client_id(scope: Scope) -> str | None:
