@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     public_url: str | None = None
     cookie_secure: bool = False
     echo_sql: bool = Field(default=False)
-    # Observability (docs/operations-topology.md). Log lines: "json" (one object per line) or
+    # Observability (docs/production.md). Log lines: "json" (one object per line) or
     # "text" for a terminal.
     log_format: str = "json"
     # Who may read /metrics: with a token, whoever sends `Authorization: Bearer <token>`;
