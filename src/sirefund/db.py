@@ -85,7 +85,10 @@ def make_engine(
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A read-only transaction (`read_only(engine)`) begins deferred: it takes no
+            # write lock, so reads never queue behind writers (WAL gives it a snapshot).
+            read = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(
@@ -96,6 +99,18 @@ def make_engine(
         max_overflow=max_overflow,
         hide_parameters=True,
     )
+
+
+#: Execution option of an engine whose transactions only read (see `read_only`).
+READ_ONLY = "sirefund_read_only"
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same engine and pool, for transactions that only read: on SQLite they begin
+    deferred instead of IMMEDIATE, so they never wait for, nor hold, the write lock. A write
+    in such a transaction would have to upgrade its lock and may fail with "database is
+    locked": write in a transaction of the plain engine."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -27,6 +27,7 @@ _JSON_FIELDS = ["levelname", "name", "message"]
 _RENAMED = {"levelname": "level", "name": "logger"}
 #: uvicorn's coloured copy of a message: a second, unscrubbed rendering of the same text.
 _DROPPED = ("color_message",)
+_OURS = "_sirefund_handler"
 
 
 class RequestIdFilter(logging.Filter):
@@ -64,9 +65,14 @@ def configure(log_format: str | None = None, *, level: int = logging.INFO) -> No
     `log_config=None` to uvicorn, so it installs no handler of its own)."""
     chosen: LogFormat = "text" if (log_format or "json").lower() == "text" else "json"
     root = logging.getLogger()
+    # Ours are replaced (configure may run twice in one process); others' are left alone
+    # (pytest's capture, an embedding application's).
     for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler(log_format=chosen))
+        if getattr(old, _OURS, False):
+            root.removeHandler(old)
+    ours = handler(log_format=chosen)
+    setattr(ours, _OURS, True)
+    root.addHandler(ours)
     root.setLevel(level)
     # uvicorn.access is left as uvicorn set it: `serve` switches it off (raw paths).
     for name in ("uvicorn", "uvicorn.error"):

@@ -14,7 +14,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from ..clock import SystemClock
 from ..config import Settings
-from ..db import make_engine, make_session_factory
+from ..db import make_engine, make_session_factory, read_only
 from . import errors, metrics
 from .api import accounts as api_accounts
 from .api import callbacks as api_callbacks
@@ -98,6 +98,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
+    app.state.read_session_factory = make_session_factory(read_only(engine))
     app.state.clock = clock or SystemClock()
     for key, value in (extra_state or {}).items():
         setattr(app.state, key, value)

@@ -49,7 +49,7 @@ def list_payments(
         Query(description="查询状态：refundable 可退费 / applied 已申请 / all 全部"),
     ] = "all",
 ) -> dict[str, Any]:
-    with db.begin() as session:
+    with db.read() as session:
         rows = pension.payments(session, person_id=person.account_id, year=year, state=state)
     return page_of(rows, paging, refund_presenters.pension_line)
 
