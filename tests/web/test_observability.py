@@ -6,7 +6,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,7 +17,9 @@ from sirefund import logconfig
 from sirefund.models import DispatchAttempt, OutboxMessage
 from sirefund.services import observability
 from sirefund.web.app import create_app
+from tests import factories as f
 from tests.integration import approvals
+from tests.web.officer_helpers import pension_app
 
 ID = "420703195803120232"
 PHONE = "13800001234"
@@ -300,3 +302,19 @@ def test_metrics_still_serve_the_request_figures_when_the_database_is_down(setti
     assert value(body, "sirefund_database_up") == 0
     assert "sirefund_http_requests_total" in body
     gone.dispose()
+
+
+def test_an_approval_stores_its_request_id_with_the_outbox_message_it_writes(
+    client, login, session_factory
+):
+    with session_factory() as s, s.begin():
+        officer = f.make_officer(s)
+        app_id = pension_app(s, at=datetime(2026, 3, 6, 10, 0, tzinfo=UTC)).id
+    resp = client.post(
+        f"/api/v1/officer/applications/{app_id}/approve",
+        headers={**login("officer", officer.id), "X-Request-ID": "approve-5e1f0c"},
+    )
+    assert resp.status_code == 200
+    with session_factory() as s:
+        msg = s.query(OutboxMessage).filter_by(application_id=app_id).one()
+    assert msg.origin_request_id == "approve-5e1f0c"
