@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import FrameType
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -189,8 +189,11 @@ class Dispatcher:
 
     def heartbeat(self) -> None:
         """Tell /readyz this worker is alive (services/observability.py)."""
+        now = self.clock.now()
         with unit_of_work(self.session_factory) as session:
-            observability.beat(session, worker_id=self.worker_id, at=self.clock.now())
+            observability.beat(session, worker_id=self.worker_id, at=now)
+            # Workers gone a day ago (each start has a new id) leave no rows behind.
+            observability.forget_workers_older_than(session, before=now - timedelta(days=1))
 
     def run_loop(self, *, stop: threading.Event, idle_seconds: float = IDLE_SECONDS) -> None:
         """Dispatch until `stop` is set: work while there is work, nap briefly when idle, and

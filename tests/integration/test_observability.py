@@ -61,15 +61,17 @@ def test_a_message_keeps_the_request_id_it_was_written_under_and_the_worker_logs
         assert secret not in worker_log.getvalue()
 
 
-def test_the_worker_loop_writes_a_heartbeat_that_readiness_reads(
+def test_the_worker_loop_writes_a_heartbeat_that_readiness_reads_and_drops_gone_workers(
     simulator, settings_for, dispatcher_for, session_factory, shift_clock
 ):
+    with session_factory() as s, s.begin():  # a worker that stopped two days ago
+        observability.beat(s, worker_id="gone", at=shift_clock.now() - timedelta(days=2))
     dispatcher = dispatcher_for(settings_for(simulator))
     stop = threading.Event()
     loop = threading.Thread(target=dispatcher.run_loop, kwargs={"stop": stop, "idle_seconds": 0.05})
     loop.start()
     try:
-        wait_until(lambda: _newest(session_factory) is not None)
+        wait_until(lambda: _newest(session_factory) > shift_clock.now() - timedelta(days=1))
     finally:
         stop.set()
         loop.join(timeout=10)
@@ -82,7 +84,7 @@ def test_the_worker_loop_writes_a_heartbeat_that_readiness_reads(
             worker_max_age_seconds=60,
             backlog_max=10,
         )
-    assert row.worker_id == "w1"
+    assert row.worker_id == "w1"  # and the gone worker's row was dropped
     assert ready.ready, ready.checks
 
 
