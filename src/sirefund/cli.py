@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from . import grants, imports, logsafe, migrate, reconcile_report
+from . import grants, imports, logconfig, migrate, reconcile_report
 from .clock import SystemClock
 from .config import Settings, load_settings
 from .db import make_engine, make_session_factory, unit_of_work
@@ -45,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--worker", action="store_true", help="also run the dispatcher in-process")
     s.add_argument("--simulate-agencies", action="store_true", help="mount the agency simulators")
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N app processes on one socket (PostgreSQL only; pools sized to fit)",
+    )
 
     sub.add_parser("worker", help="the dispatcher alone")
 
@@ -384,6 +391,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         worker=args.worker,
         simulate_agencies=args.simulate_agencies,
+        workers=args.workers,
     )
 
 
@@ -435,8 +443,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logsafe.install()
+    logconfig.configure(os.environ.get("SIREFUND_LOG_FORMAT"))
     args = _parser().parse_args(argv)
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "db": cmd_db,

@@ -95,8 +95,37 @@ class Settings(BaseSettings):
     import_max_unit_payment_yuan: int = Field(default=10_000_000, gt=0)
     import_max_unit_line_yuan: int = Field(default=20_000, gt=0)
     import_earliest_date: date = date(2000, 1, 1)
+    # Observability (docs/production.md). Log lines: "json" (one object per line) or
+    # "text" for a terminal.
+    log_format: str = "json"
+    # Who may read /metrics: with a token, whoever sends `Authorization: Bearer <token>`;
+    # without one, only a client on this machine that did not come through a proxy.
+    metrics_token: str | None = None
+    # The agency error rates of /metrics count the dispatch attempts of this last window.
+    metrics_window_seconds: float = 900.0
+    # /readyz: a worker's heartbeat at most this old (0: no worker expected), and at most
+    # this many undelivered outbox messages.
+    ready_worker_max_age_seconds: float = 60.0
+    ready_outbox_backlog_max: int = 1000
+    # How often a worker writes its heartbeat (well under ready_worker_max_age_seconds).
+    worker_heartbeat_seconds: float = 10.0
+    # PostgreSQL connections. `db_max_connections` is what ONE `sirefund serve` may open, all
+    # its processes together (keep the sum over every app and worker host under the server's
+    # max_connections, or pgbouncer's default_pool_size); each of N processes gets a pool of
+    # a third of its share plus the rest as overflow, unless db_pool_size / db_max_overflow
+    # set them per process.
+    db_max_connections: int = 30
+    db_pool_size: int | None = None
+    db_max_overflow: int | None = None
 
-    @field_validator("secret_key", "callback_secret")
+    def pool_limits(self, processes: int = 1) -> tuple[int, int]:
+        """(pool_size, max_overflow) for each of `processes` processes."""
+        share = max(2, self.db_max_connections // max(1, processes))
+        size = self.db_pool_size if self.db_pool_size is not None else max(1, share // 3)
+        overflow = self.db_max_overflow if self.db_max_overflow is not None else share - size
+        return size, max(0, overflow)
+
+    @field_validator("secret_key", "callback_secret", "metrics_token")
     @classmethod
     def _refuse_placeholders(cls, v: str | None) -> str | None:
         if v is not None and (v.strip().lower() in _PLACEHOLDERS or len(v) < SECRET_MIN_LENGTH):

@@ -43,7 +43,9 @@ def create_owner_only(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY))
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(
+    url: str, *, echo: bool = False, pool_size: int = 10, max_overflow: int = 20
+) -> Engine:
     """Create an engine. SQLite gets WAL, foreign keys, a busy timeout and BEGIN IMMEDIATE.
 
     Bound parameters are hidden from error messages: they hold ID, phone and card numbers,
@@ -52,6 +54,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     SQLite upgrades a read lock to a write lock lazily; two deferred transactions that both
     read then write deadlock and one fails at once with "database is locked" whatever the
     busy timeout. Taking the write lock at BEGIN (IMMEDIATE) makes writers queue instead.
+
+    `pool_size` / `max_overflow` (PostgreSQL): Settings.pool_limits sizes them so that N
+    processes fit the server's max_connections.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -80,12 +85,32 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A read-only transaction (`read_only(engine)`) begins deferred: it takes no
+            # write lock, so reads never queue behind writers (WAL gives it a snapshot).
+            read = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(
-        url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        hide_parameters=True,
     )
+
+
+#: Execution option of an engine whose transactions only read (see `read_only`).
+READ_ONLY = "sirefund_read_only"
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same engine and pool, for transactions that only read: on SQLite they begin
+    deferred instead of IMMEDIATE, so they never wait for, nor hold, the write lock. A write
+    in such a transaction would have to upgrade its lock and may fail with "database is
+    locked": write in a transaction of the plain engine."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -538,6 +538,10 @@ class OutboxMessage(Base):
     # Set when a re-issue after 退付失败 replaced this payout with a new request to a corrected
     # account (services/reissue.py): it is never sent, polled or settled again.
     superseded_at: Mapped[datetime | None] = mapped_column(_TZ)
+    # The X-Request-ID of the HTTP request that wrote the message (web/request_id.py): the
+    # worker logs it when it sends, so one id follows a refund from the click to the agency.
+    # Not the agency's `request_id` above.
+    origin_request_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(_TZ)
     updated_at: Mapped[datetime] = mapped_column(_TZ)
     __table_args__ = (
@@ -570,7 +574,19 @@ class DispatchAttempt(Base):
     worker: Mapped[str | None] = mapped_column(String(80))
     outcome: Mapped[str] = mapped_column(String(20))  # ok / retry / permanent / unknown
     detail: Mapped[str | None] = mapped_column(String(500))
-    __table_args__ = (Index(None, "message_id"),)
+    # `at`: /metrics counts the last minutes' attempts per agency (agency error rates).
+    __table_args__ = (Index(None, "message_id"), Index(None, "at"))
+
+
+class WorkerHeartbeat(Base):
+    """One row per dispatcher, touched at every pass of its loop: /readyz reads the newest
+    `seen_at` to tell a live worker from a dead one."""
+
+    __tablename__ = "worker_heartbeats"
+    worker_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(_TZ)
+    seen_at: Mapped[datetime] = mapped_column(_TZ)
+    __table_args__ = (Index(None, "seen_at"),)
 
 
 # --------------------------------------------------------------------------- the calendar

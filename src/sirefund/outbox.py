@@ -33,6 +33,7 @@ from typing import Any, Final, Literal, Protocol, cast
 from sqlalchemy import ColumnElement, CursorResult, Table, Update, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import request_context
 from .clock import as_utc
 from .db import unit_of_work
 from .domain.agencies import AWAITING, Agency, AgencyResult, Operation
@@ -85,6 +86,7 @@ def enqueue(
         agency=agency.value,
         operation=operation.value,
         request_id=uuid.uuid4().hex,
+        origin_request_id=request_context.current(),
         payload=payload,
         state=D.PENDING.value,
         attempts=0,
@@ -114,6 +116,8 @@ class ClaimedMessage:
     attempt: int
     mode: Mode
     claimed_until: datetime
+    # The HTTP request that wrote the message (request_context): logged when it is sent.
+    origin_request_id: str | None = None
 
 
 class _MessageRow(Protocol):
@@ -124,6 +128,7 @@ class _MessageRow(Protocol):
     agency: str
     operation: str
     request_id: str
+    origin_request_id: str | None
 
 
 def _claimed(
@@ -144,6 +149,7 @@ def _claimed(
         attempt=attempt,
         mode=mode,
         claimed_until=claimed_until,
+        origin_request_id=row.origin_request_id,
     )
 
 
@@ -187,6 +193,7 @@ def claim_due(
                 _C.agency,
                 _C.operation,
                 _C.request_id,
+                _C.origin_request_id,
                 _C.payload,
             )
             .where(_due(at))
@@ -481,6 +488,7 @@ def claim_polls(
                 M.agency,
                 M.operation,
                 M.request_id,
+                M.origin_request_id,
                 M.attempts,
             )
             .join(A, A.id == M.application_id)

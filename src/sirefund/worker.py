@@ -23,19 +23,19 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from types import FrameType
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import agencies, outbox
+from . import agencies, logconfig, outbox, request_context
 from .agencies.base import AgencyAdapter, AgencyError, AgencyTimeout
 from .clock import Clock, SystemClock
 from .config import Settings, load_settings
 from .db import make_engine, make_session_factory, unit_of_work
 from .domain.agencies import Agency
 from .outbox import QUERY, ClaimedMessage, Outcome, OutcomeKind
-from .services import reconciliation, settlement
+from .services import observability, reconciliation, settlement
 
 log = logging.getLogger("sirefund.worker")
 
@@ -154,19 +154,29 @@ class Dispatcher:
                     )
                 if not mine:
                     continue
-            outcome = deliver(self.adapters[message.agency], message)
-            with unit_of_work(self.session_factory) as session:
-                record(
-                    session,
-                    message=message,
-                    worker_id=self.worker_id,
-                    outcome=outcome,
-                    at=self.clock.now(),
-                    settings=self.settings,
-                    rng=self.rng,
+            # The id of the HTTP request that wrote the message is on every line logged
+            # while it is sent (logconfig.py), so its way can be followed across processes.
+            with request_context.bound(message.origin_request_id):
+                log.info(
+                    "dispatch %s (%s %s) attempt %s: %s",
+                    message.id,
+                    message.agency,
+                    message.operation,
+                    message.attempt,
+                    message.mode,
                 )
-            tried += 1
-            if outcome.kind != OutcomeKind.OK:
+                outcome = deliver(self.adapters[message.agency], message)
+                with unit_of_work(self.session_factory) as session:
+                    record(
+                        session,
+                        message=message,
+                        worker_id=self.worker_id,
+                        outcome=outcome,
+                        at=self.clock.now(),
+                        settings=self.settings,
+                        rng=self.rng,
+                    )
+                tried += 1
                 log.info(
                     "dispatch %s (%s) attempt %s: %s %s",
                     message.id,
@@ -177,16 +187,28 @@ class Dispatcher:
                 )
         return tried
 
+    def heartbeat(self) -> None:
+        """Tell /readyz this worker is alive (services/observability.py)."""
+        now = self.clock.now()
+        with unit_of_work(self.session_factory) as session:
+            observability.beat(session, worker_id=self.worker_id, at=now)
+            # Workers gone a day ago (each start has a new id) leave no rows behind.
+            observability.forget_workers_older_than(session, before=now - timedelta(days=1))
+
     def run_loop(self, *, stop: threading.Event, idle_seconds: float = IDLE_SECONDS) -> None:
         """Dispatch until `stop` is set: work while there is work, nap briefly when idle, and
         poll for lost results every few seconds. A failing pass (database briefly
         unreachable) is logged and retried; it never ends the loop."""
         log.info("worker %s started", self.worker_id)
         next_poll = 0.0
+        next_beat = 0.0
         poll_every = self.settings.dispatch_poll_seconds
         while not stop.is_set():
             tried = 0
             try:
+                if time.monotonic() >= next_beat:
+                    self.heartbeat()
+                    next_beat = time.monotonic() + self.settings.worker_heartbeat_seconds
                 tried = self.run_once(stop=stop)
                 if time.monotonic() >= next_poll and not stop.is_set():
                     poll_pending_results(
@@ -330,8 +352,9 @@ def run_forever(settings: Settings) -> int:
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    return run_forever(load_settings())
+    settings = load_settings()
+    logconfig.configure(settings.log_format)
+    return run_forever(settings)
 
 
 if __name__ == "__main__":

@@ -147,13 +147,54 @@ def resolve_session(
     ).scalar_one_or_none()
     if row is None or row.revoked_at is not None:
         return None
-    idle_limit = as_utc(row.last_seen_at) + timedelta(minutes=settings.session_idle_minutes)
-    if at >= as_utc(row.expires_at) or at >= idle_limit:
+    if _ended(row, at, settings):
         row.revoked_at = at
         return None
-    # Every request restarts the idle timer (ASVS 7.3.1): the limit counts from the last use.
-    row.last_seen_at = at
+    # Every request restarts the idle timer (ASVS 7.3.1): the limit counts from the last use,
+    # as recorded at most TOUCH_FRACTION-th of the timeout late (`_touch_due`).
+    if _touch_due(row, at, settings):
+        row.last_seen_at = at
     return _principal_for(session, row)
+
+
+#: The idle timer is written back once the recorded last use is 1/TOUCH_FRACTION of the idle
+#: timeout old, not on every request: a session may end up to that much early (1 minute of
+#: 30), and a person clicking through pages writes once a minute instead of at each click.
+TOUCH_FRACTION = 30
+
+
+def _ended(row: AuthSession, at: datetime, settings: Settings) -> bool:
+    idle_limit = as_utc(row.last_seen_at) + timedelta(minutes=settings.session_idle_minutes)
+    return at >= as_utc(row.expires_at) or at >= idle_limit
+
+
+def _touch_due(row: AuthSession, at: datetime, settings: Settings) -> bool:
+    since = at - as_utc(row.last_seen_at)
+    return since >= timedelta(minutes=settings.session_idle_minutes) / TOUCH_FRACTION
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPeek:
+    """What a read-only look at a session found: its principal, or that `resolve_session`
+    must run in a write transaction (to restart the idle timer or to end the session)."""
+
+    principal: Principal | None
+    needs_write: bool
+
+
+def peek_session(session: Session, *, token: str, at: datetime, settings: Settings) -> SessionPeek:
+    """`resolve_session` without writing, for a read-only transaction (which on SQLite does
+    not take the write lock). Most requests end here; the rest call `resolve_session`."""
+    if len(token) > MAX_TOKEN_CHARS:
+        return SessionPeek(None, needs_write=False)
+    row = session.execute(
+        select(AuthSession).where(AuthSession.token_hash == token_hash(token))
+    ).scalar_one_or_none()
+    if row is None or row.revoked_at is not None:
+        return SessionPeek(None, needs_write=False)
+    if _ended(row, at, settings) or _touch_due(row, at, settings):
+        return SessionPeek(None, needs_write=True)
+    return SessionPeek(_principal_for(session, row), needs_write=False)
 
 
 def revoke_session(session: Session, *, session_id: int, at: datetime) -> None:

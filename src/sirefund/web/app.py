@@ -14,9 +14,9 @@ from sqlalchemy import Engine
 
 from ..clock import SystemClock
 from ..config import Settings
-from ..db import make_engine, make_session_factory
+from ..db import make_engine, make_session_factory, read_only
 from ..services.ports import IdentityCheck, SmsGateway
-from . import errors
+from . import errors, metrics
 from .api import accounts as api_accounts
 from .api import audit as api_audit
 from .api import callbacks as api_callbacks
@@ -33,6 +33,7 @@ from .pages import mobile as pages_mobile
 from .pages import officer as pages_officer
 from .pages import officer_audit as pages_officer_audit
 from .pages import officer_calendar as pages_officer_calendar
+from .request_id import RequestContextMiddleware
 from .security_headers import SecurityHeadersMiddleware
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -110,6 +111,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
+    app.state.read_session_factory = make_session_factory(read_only(engine))
     app.state.clock = clock or SystemClock()
     app.state.sms = sms
     app.state.identity_check = identity_check
@@ -126,6 +128,8 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     # Outermost: its headers reach every answer, the body limit's 413 included.
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
+    # Outermost of all: the request id, the metrics and the access line cover every answer.
+    app.add_middleware(RequestContextMiddleware)
 
     for module in (
         api_accounts,
@@ -167,6 +171,8 @@ def create_app(
     @app.get("/", include_in_schema=False)
     async def _root() -> RedirectResponse:
         return RedirectResponse("/etax/", status_code=303)
+
+    metrics.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def _health() -> dict[str, str]:

@@ -10,7 +10,7 @@ import hmac
 import ipaddress
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,8 +30,15 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 class Db:
     """Transactions of one request; their audit rows name the request's client `address`."""
 
-    def __init__(self, factory: sessionmaker[Session], *, address: str | None = None) -> None:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        read_factory: sessionmaker[Session] | None = None,
+        *,
+        address: str | None = None,
+    ) -> None:
         self._factory = factory
+        self._read_factory = read_factory or factory
         self._address = address
 
     @contextmanager
@@ -42,9 +49,20 @@ class Db:
             with session.begin():
                 yield session
 
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A transaction that only reads (db.read_only): on SQLite it takes no write lock."""
+        with self._read_factory() as session, session.begin():
+            yield session
+
+
+def _db_of(app: Any, *, address: str | None = None) -> Db:
+    state = app.state
+    return Db(state.session_factory, getattr(state, "read_session_factory", None), address=address)
+
 
 def get_db(request: Request) -> Db:
-    return Db(request.app.state.session_factory, address=client_address(request))
+    return _db_of(request.app, address=client_address(request))
 
 
 def get_clock(request: Request) -> clocks.Clock:
@@ -110,10 +128,15 @@ async def optional_principal(request: Request) -> Principal | None:
     principal = None
     if token:
         app = request.app
-        with Db(app.state.session_factory).begin() as session:
-            principal = accounts.resolve_session(
-                session, token=token, at=app.state.clock.now(), settings=app.state.settings
-            )
+        db, at, settings = _db_of(app), app.state.clock.now(), app.state.settings
+        # Most requests only read the session; the idle timer is written back now and then
+        # (services/accounts.py TOUCH_FRACTION), in a write transaction of its own.
+        with db.read() as session:
+            peek = accounts.peek_session(session, token=token, at=at, settings=settings)
+        principal = peek.principal
+        if peek.needs_write:
+            with db.begin() as session:
+                principal = accounts.resolve_session(session, token=token, at=at, settings=settings)
         if principal is not None and from_cookie and request.method not in SAFE_METHODS:
             sent = await _csrf_token_from(request)
             if not sent or not hmac.compare_digest(sent, principal.csrf_token):

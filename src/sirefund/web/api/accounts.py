@@ -200,6 +200,6 @@ def delete_current_session(
 )
 def me(principal: CurrentPrincipal, db: DbSession) -> MeOut:
     """The logged-in account, ID number and phone masked."""
-    with db.begin() as session:
+    with db.read() as session:
         view = accounts.describe_account(session, principal=principal)
     return MeOut(**asdict(view), csrf_token=principal.csrf_token)

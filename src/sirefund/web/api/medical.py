@@ -87,7 +87,7 @@ def list_payments(
     insurance_year: InsuranceYear = None,
     registration_id: Annotated[str | None, Query(max_length=40, description="登记信息编号")] = None,
 ) -> dict[str, Any]:
-    with db.begin() as session:
+    with db.read() as session:
         result = medical.list_payments(
             session,
             person_id=person.account_id,

@@ -58,7 +58,7 @@ def list_payments(
         ),
     ] = None,
 ) -> dict[str, Any]:
-    with db.begin() as session:
+    with db.read() as session:
         rows = pension.payments(
             session, person_id=person.account_id, year=year, state=state, arrival=arrival_status
         )

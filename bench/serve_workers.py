@@ -1,0 +1,179 @@
+"""Benchmark: `sirefund serve --workers N` keeps TCP_NODELAY; plain `uvicorn --workers N`
+does not (uvicorn issue #3149).
+
+    SIREFUND_BENCH_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/sirefund_bench \\
+        .venv/bin/python bench/serve_workers.py [--requests 200] [--rounds 2] [--threads 8]
+
+Three servers of the same app on the same PostgreSQL database, started in turn, each round
+in the same order (interleaved, so a noisy neighbour hits them all alike):
+
+* `uvicorn --workers 2` (the baseline): uvicorn's own supervisor and its `bind_socket()`;
+* `sirefund serve --workers 2`: the socket bound by runtime.listening_socket;
+* `sirefund serve` (one process).
+
+What is measured on each: `--requests` GET /healthz one after the other on ONE keep-alive
+connection (p50 / p99 latency: Nagle's algorithm with the client's delayed ACK shows as
+~40 ms per request), then `--threads` keep-alive connections in parallel for throughput.
+Target: `serve --workers 2` p50 <= 0.25 x the plain uvicorn p50.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+
+from sirefund import migrate
+from sirefund.db import make_engine
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                conn.close()
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server on port {port} did not answer in {timeout}s")
+
+
+def sequential(port: int, n: int) -> list[float]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        conn.request("GET", "/healthz")
+        resp = conn.getresponse()
+        resp.read()
+        times.append(time.perf_counter() - started)
+    conn.close()
+    return times
+
+
+def parallel(port: int, threads: int, seconds: float) -> float:
+    counts = [0] * threads
+    end = time.monotonic() + seconds
+
+    def run(i: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        while time.monotonic() < end:
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            counts[i] += 1
+        conn.close()
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    return sum(counts) / seconds
+
+
+def start(kind: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    if kind == "uvicorn --workers 2":
+        cmd = [
+            str(BIN / "uvicorn"),
+            "sirefund.runtime:app_from_environment",
+            "--factory",
+            "--workers",
+            "2",
+            "--port",
+            str(port),
+            "--no-access-log",
+        ]
+    elif kind == "serve --workers 2":
+        cmd = [str(BIN / "sirefund"), "serve", "--port", str(port), "--workers", "2"]
+    else:
+        cmd = [str(BIN / "sirefund"), "serve", "--port", str(port)]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def ms(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--requests", type=int, default=200)
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--threads", type=int, default=8)
+    p.add_argument("--seconds", type=float, default=3.0)
+    args = p.parse_args(argv)
+    url = os.environ.get("SIREFUND_BENCH_POSTGRES_URL")
+    if not url:
+        print("set SIREFUND_BENCH_POSTGRES_URL (serve --workers N needs PostgreSQL)")
+        return 2
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    print(
+        f"{platform.platform()}, Python {platform.python_version()}, uvicorn {uvicorn.__version__}"
+    )
+    print(f"cores: {os.cpu_count()}")
+    kinds = ["uvicorn --workers 2", "serve --workers 2", "serve (1 process)"]
+    latency: dict[str, list[float]] = {k: [] for k in kinds}
+    rate: dict[str, list[float]] = {k: [] for k in kinds}
+    with tempfile.TemporaryDirectory() as var:
+        env = {
+            **os.environ,
+            "SIREFUND_DATABASE_URL": url,
+            "SIREFUND_SECRET_KEY": "bench-secret-key-0123456789abcdef",
+            "SIREFUND_VAR_DIR": var,
+            "SIREFUND_LOG_FORMAT": "text",
+        }
+        for _ in range(args.rounds):
+            for kind in kinds:
+                port = free_port()
+                proc = start(kind, port, env)
+                try:
+                    wait_ready(port)
+                    sequential(port, 10)  # warm up
+                    latency[kind] += sequential(port, args.requests)
+                    rate[kind].append(parallel(port, args.threads, args.seconds))
+                finally:
+                    proc.terminate()
+                    proc.wait(timeout=30)
+    for kind in kinds:
+        print(
+            f"{kind:<22} one keep-alive connection: p50 {ms(latency[kind], 0.5):7.2f} ms  "
+            f"p99 {ms(latency[kind], 0.99):7.2f} ms   {args.threads} connections: "
+            f"{statistics.mean(rate[kind]):8.0f} req/s"
+        )
+    ratio = ms(latency["serve --workers 2"], 0.5) / ms(latency["uvicorn --workers 2"], 0.5)
+    verdict = "PASS" if ratio <= 0.25 else "FAIL"
+    print(
+        f"serve --workers 2 p50 / uvicorn --workers 2 p50 = {ratio:.2f}  (target <= 0.25)  {verdict}"
+    )
+    scale = statistics.mean(rate["serve --workers 2"]) / statistics.mean(rate["serve (1 process)"])
+    print(f"serve --workers 2 req/s / serve req/s = {scale:.2f}  (cores here: {os.cpu_count()})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
