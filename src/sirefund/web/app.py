@@ -23,6 +23,7 @@ from .api import officer as api_officer
 from .api import pension as api_pension
 from .api import unit as api_unit
 from .body_limit import BodyLimitMiddleware
+from .pages import care as pages_care
 from .pages import common as pages_common
 from .pages import etax as pages_etax
 from .pages import guard
@@ -117,7 +118,7 @@ def create_app(
 
     for module in (api_accounts, api_pension, api_unit, api_medical, api_officer, api_callbacks):
         app.include_router(module.router, prefix=API_PREFIX)
-    for module in (pages_etax, pages_mobile, pages_officer):
+    for module in (pages_care, pages_etax, pages_mobile, pages_officer):
         app.include_router(module.router)
 
     app.mount("/static/swagger-ui", StaticFiles(directory=SWAGGER_UI_DIR), name="swagger-ui")

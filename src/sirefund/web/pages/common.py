@@ -78,6 +78,8 @@ templates.env.filters["cn_date"] = _cn_date
 templates.env.filters["or_dash"] = _or_dash
 
 ANON_CSRF_COOKIE = "sirefund_form"
+#: 关怀版 (large text, high contrast) is on while this cookie is "1" (see care.py).
+CARE_COOKIE = "sirefund_care"
 #: Our double-submit tokens are token_urlsafe(24), 32 characters; a cookie far off that
 #: shape was not set by us and is replaced.
 ANON_CSRF_CHARS = range(20, 101)
@@ -491,11 +493,25 @@ def render(
     ctx.setdefault("values", {})
     ctx.setdefault("errors", {})
     ctx.setdefault("notice", NOTICES.get(request.query_params.get("done", ""), ""))
+    ctx.update(care_context(request))
     # Security and cache headers: web/security_headers.py, on every response.
     response = templates.TemplateResponse(request, template, ctx, status_code=status_code)
     if principal is None:
         attach_anon_csrf(response, request)
     return response
+
+
+def care_on(request: Request) -> bool:
+    return request.cookies.get(CARE_COOKIE) == "1"
+
+
+def care_context(request: Request) -> dict[str, Any]:
+    """关怀版 for base.html: whether it is on, and the header link that switches it and comes
+    back to this page (a GET page: itself; after a POST: the page the form was on)."""
+    on = care_on(request)
+    here = return_target(request, home_url(request))
+    query = urlencode({"on": "0" if on else "1", "next": here})
+    return {"care_mode": on, "care_switch_url": f"/care-mode?{query}"}
 
 
 def redirect(url: str, **params: Any) -> RedirectResponse:
