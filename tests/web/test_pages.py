@@ -1461,3 +1461,28 @@ def test_malformed_multipart_and_too_many_fields_never_answer_a_500(client, brow
         headers={"content-type": "application/x-www-form-urlencoded", "x-csrf-token": csrf},
     )
     assert r.status_code < 500
+
+
+# --------------------------------------------------------------------------- issue 10, part 9
+
+
+def test_a_unit_logged_in_on_the_phone_gets_the_unit_functions_not_a_refusal(client, browse, unit):
+    browse("unit", unit["id"])
+    r = client.get("/m/sif")
+    assert r.status_code == 200
+    assert "无权使用此功能" not in r.text
+    assert 'href="/etax/unit"' in r.text and 'href="/etax/unit/progress"' in r.text
+    # A person-only phone page answers with the way to the unit's functions.
+    r = client.get("/m/pension")
+    assert r.status_code == 403 and 'href="/m/sif"' in r.text
+
+
+def test_no_phone_tile_only_reloads_a_menu(client):
+    import re
+
+    for menu in ("/m/", "/m/more"):
+        page = client.get(menu).text
+        tiles = re.findall(r'<a class="m-tile" href="([^"]+)"', page)
+        assert tiles, menu
+        assert menu not in tiles, f"{menu}: a tile reloads the menu itself"
+        assert len(set(tiles)) == len(tiles), f"{menu}: two tiles lead to the same place"

@@ -142,12 +142,14 @@ def denied_response(request: Request, exc: guard.PageDenied) -> Response:
         return RedirectResponse(f"{login_url(request)}?{kind}next={quote(target)}", status_code=303)
     if isinstance(exc, guard.WrongAccountKind):
         who = {"person": "自然人", "unit": "单位（村组）"}.get(exc.kind, exc.kind)
+        message = f"当前登录的账户类型无权使用此功能，请以{who}身份登录。"
+        back = home_url(request)
+        if is_mobile(request) and exc.kind == "person":
+            # A unit on the phone: its own functions are one tap away (社保费退费).
+            message += "单位（村组）业务请从“社保费退费”进入办理。"
+            back = "/m/sif"
         return error_page(
-            request,
-            title="无权使用此功能",
-            message=f"当前登录的账户类型无权使用此功能，请以{who}身份登录。",
-            back_url=home_url(request),
-            status_code=403,
+            request, title="无权使用此功能", message=message, back_url=back, status_code=403
         )
     return error_page(
         request,
