@@ -35,6 +35,7 @@ from starlette.formparsers import MultiPartException
 from ...clock import CHINA_TZ, as_utc
 from ...domain.errors import DomainError
 from ...domain.money import format_yuan
+from ...services import saved_forms
 from .. import deps
 from ..errors import ErrorDetail, describe_validation_error
 from . import guard
@@ -139,7 +140,14 @@ def denied_response(request: Request, exc: guard.PageDenied) -> Response:
     if isinstance(exc, guard.LoginRequired):
         target = return_target(request, home_url(request))
         kind = f"kind={exc.kind}&" if exc.kind else ""
-        return RedirectResponse(f"{login_url(request)}?{kind}next={quote(target)}", status_code=303)
+        # The browser still holds the cookie of a session that has ended: say why.
+        expired = "done=session_expired&" if request.cookies.get(deps.SESSION_COOKIE) else ""
+        response = RedirectResponse(
+            f"{login_url(request)}?{kind}{expired}next={quote(target)}", status_code=303
+        )
+        if exc.typed and referer_path(request):
+            keep_typed(request, response, exc.typed, target)
+        return response
     if isinstance(exc, guard.WrongAccountKind):
         who = {"person": "自然人", "unit": "单位（村组）"}.get(exc.kind, exc.kind)
         message = f"当前登录的账户类型无权使用此功能，请以{who}身份登录。"
@@ -158,6 +166,47 @@ def denied_response(request: Request, exc: guard.PageDenied) -> Response:
         back_url=referer_path(request) or home_url(request),
         status_code=403,
     )
+
+
+def keep_typed(
+    request: Request, response: Response, typed: dict[str, list[str]], page: str
+) -> None:
+    """A form sent after its session ended: what was typed is kept on the server for that
+    session's account (services/saved_forms.py), the key in this browser's cookie, until the
+    account logs in again and is back on ``page``."""
+    app = request.app
+    with deps.Db(app.state.session_factory).begin() as session:
+        token = saved_forms.keep(
+            session,
+            session_token=request.cookies.get(deps.SESSION_COOKIE, ""),
+            fields=typed,
+            path=page,
+            at=app.state.clock.now(),
+        )
+    if token:
+        response.set_cookie(
+            guard.SAVED_FORM_COOKIE,
+            token,
+            max_age=int(saved_forms.KEEP_FOR.total_seconds()),
+            httponly=True,
+            samesite="lax",
+            path="/",
+            secure=app.state.settings.secure_cookies,
+        )
+
+
+def _restored(request: Request, ctx: dict[str, Any]) -> bool:
+    """The fields kept when this page's form was sent after its session ended, back in the
+    form (guard.py found them for this account and page); True when there were some."""
+    restored: saved_forms.Restored | None = getattr(request.state, "restored_form", None)
+    if restored is None:
+        return False
+    values = dict(ctx.get("values") or {})
+    for name, typed in restored.fields.items():
+        values[name] = typed if len(typed) > 1 or isinstance(values.get(name), list) else typed[0]
+    ctx["values"] = values
+    ctx["notice"] = RESTORED_NOTICE
+    return True
 
 
 def error_page(
@@ -496,8 +545,11 @@ def render(
     ctx.setdefault("errors", {})
     ctx.setdefault("notice", NOTICES.get(request.query_params.get("done", ""), ""))
     ctx.update(care_context(request))
+    restored = _restored(request, ctx)
     # Security and cache headers: web/security_headers.py, on every response.
     response = templates.TemplateResponse(request, template, ctx, status_code=status_code)
+    if restored:
+        response.delete_cookie(guard.SAVED_FORM_COOKIE, path="/")
     if principal is None:
         attach_anon_csrf(response, request)
     return response
@@ -534,7 +586,9 @@ NOTICES = {
     "registered": "注册成功，请登录。",
     "logged_out": "您已安全退出。",
     "account_saved": "银行账户信息已保存，请核实无误后提交。",
+    "session_expired": "登录已超时，请重新登录",
 }
+RESTORED_NOTICE = "已恢复登录超时前填写的内容，请核对后重新提交。"
 
 
 # --------------------------------------------------------------------------- display helpers
