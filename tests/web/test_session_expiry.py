@@ -8,9 +8,9 @@ import re
 from urllib.parse import unquote
 
 import pytest
-from tests import factories as f
 
 from sirefund.services import accounts
+from tests import factories as f
 
 CARD = "6228480402564890018"
 CONTACT_PHONE = "13912345678"
