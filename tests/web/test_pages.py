@@ -1486,3 +1486,39 @@ def test_no_phone_tile_only_reloads_a_menu(client):
         assert tiles, menu
         assert menu not in tiles, f"{menu}: a tile reloads the menu itself"
         assert len(set(tiles)) == len(tiles), f"{menu}: two tiles lead to the same place"
+
+
+def test_report_draft_checks_the_rows_and_the_wide_grid_lists_every_error_at_its_top(
+    client, browse, insured, session_factory
+):
+    """暂存 refuses what a row holds wrongly (issue 10, part 9), and the PC grid, wider than
+    the screen, sums up every problem above it with a link to the cell."""
+    csrf = browse("person", insured["id"])
+    r = client.post(
+        "/etax/medical/deposit-report",
+        data={
+            "csrf_token": csrf,
+            "op": "draft",
+            "handler_name": "邱世贵",
+            "report_date": "2026-03-10",
+            **_report_row(0, bank_branch=""),  # incomplete: allowed in a draft
+            **_report_row(1, account_name="别人", opened_on="2099-01-01"),
+        },
+    )
+    assert r.status_code == 422
+    assert error_next_to(r.text, "r1-account_name") == "账户名称必须与退费人名称一致"
+    assert error_next_to(r.text, "r1-opened_on") == "开户日期不能晚于今天"
+    summary = re.search(
+        r'<div class="alert alert-error error-summary"[^>]*>(.*?)</div>', r.text, re.S
+    )
+    assert summary, "no error summary above the grid"
+    links = re.findall(r'<a href="(#[^"]+)">([^<]+)</a>', summary.group(1))
+    assert links == [
+        ("#r1-account_name", "第2行 账户名称：账户名称必须与退费人名称一致"),
+        ("#r1-opened_on", "第2行 开户日期：开户日期不能晚于今天"),
+    ]
+    for href, _ in links:
+        assert f'id="{href[1:]}"' in r.text
+    assert r.text.index("error-summary") < r.text.index("report-table")
+    with session_factory() as s:
+        assert s.execute(select(DepositAccountReport)).first() is None
