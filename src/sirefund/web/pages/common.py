@@ -132,7 +132,20 @@ def return_target(request: Request, fallback: str) -> str:
         target += "?" + request.url.query
     elif request.method != "GET":
         target = referer_path(request) or fallback
+        # A page shown in answer to a POST cannot be opened again: its list page instead.
+        target = PAGE_OF_POST_ANSWER.get(urlsplit(target).path, target)
     return target
+
+
+#: Pages shown in answer to a POST (the no-JavaScript 申请退费 dialog) and where to come back.
+PAGE_OF_POST_ANSWER = {"/etax/pension/action": "/etax/pension"}
+
+
+def restored_fields(request: Request) -> dict[str, list[str]] | None:
+    """What was typed into this page's form before the session ended, when the same account
+    is back on it (guard.py found it; :func:`render` puts it back in ``values``)."""
+    restored: saved_forms.Restored | None = getattr(request.state, "restored_form", None)
+    return restored.fields if restored is not None else None
 
 
 def denied_response(request: Request, exc: guard.PageDenied) -> Response:

@@ -267,6 +267,10 @@ async def _pension_render(
 async def pension_page(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
     query = pension_flow.read_query(request)
     apply_id = common.query_text(request, "apply", max_chars=pension.PAYMENT_ID_MAX) or None
+    restored = common.restored_fields(request)
+    if apply_id is None and restored and restored.get("payment_ids"):
+        # Back after the session ended in the 申请退费 sheet: the sheet again, as typed.
+        apply_id = restored["payment_ids"][0][: pension.PAYMENT_ID_MAX]
     return await _pension_render(
         request, db, principal, query, _pension_view(request), apply_id=apply_id
     )
