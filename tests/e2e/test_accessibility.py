@@ -81,6 +81,19 @@ def _open_phone_pension_sheet(page) -> None:
     expect(page.locator("#apply-sheet")).to_be_visible()
 
 
+def _grid_with_errors(page) -> None:
+    row = page.locator("tbody[data-report-rows] tr[data-row]").first
+    row.locator("#r0-account_name").fill("别人")
+    row.locator("#r0-opened_on").fill("2099-01-01")
+    page.get_by_role("button", name="暂存").click()
+    expect(page.locator(".error-summary")).to_be_visible()
+
+
+def _phone_login_with_errors(page) -> None:
+    page.get_by_role("button", name="登录").click()
+    expect(page.locator(".field-error").first).to_be_visible()
+
+
 def _visits(ids: dict) -> list[Visit]:
     reg = ids["registration_id"]
     chosen = f"registration_id={reg}&payment_ids={ids['medical_payment_id']}"
@@ -112,6 +125,12 @@ def _visits(ids: dict) -> list[Visit]:
         Visit("/etax/medical/apply", "person", f"/etax/medical/apply?{chosen}"),
         Visit("/etax/medical/progress", "person"),
         Visit("/etax/medical/deposit-report", "person"),
+        Visit(
+            "/etax/medical/deposit-report",
+            "person",
+            open_dialog=_grid_with_errors,
+            name="etax-deposit-report-errors",
+        ),
         Visit("/etax/unit", "unit", "/etax/unit?year=2022"),
         Visit(
             "/etax/unit/payments/{payment_id}/refund",
@@ -133,6 +152,7 @@ def _visits(ids: dict) -> list[Visit]:
         Visit("/m/sif", "person"),
         Visit("/m/sif", "unit", name="m-sif-unit"),
         Visit("/m/login", "anon"),
+        Visit("/m/login", "anon", open_dialog=_phone_login_with_errors, name="m-login-errors"),
         Visit("/m/register", "anon"),
         Visit("/m/{rest:path}", "anon", "/m/no-such-page", status=404),
         Visit("/m/pension", "person", "/m/pension?year=2021"),
@@ -359,7 +379,7 @@ def test_every_page_has_an_h1_and_no_serious_accessibility_violation(
                 problems.append(f"{where}: HTTP {response.status}, expected {visit.status}")
             if visit.open_dialog:
                 visit.open_dialog(page)
-                where += " (dialog open)"
+                where += f" ({visit.open_dialog.__name__.strip('_')})"
             if page.locator("h1").count() < 1:
                 problems.append(f"{where}: no h1")
             html_class = page.locator("html").get_attribute("class") or ""
