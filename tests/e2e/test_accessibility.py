@@ -85,7 +85,7 @@ def _grid_with_errors(page) -> None:
     row = page.locator("tbody[data-report-rows] tr[data-row]").first
     row.locator("#r0-account_name").fill("别人")
     row.locator("#r0-opened_on").fill("2099-01-01")
-    page.get_by_role("button", name="暂存").click()
+    page.get_by_role("button", name="提交").click()
     expect(page.locator(".error-summary")).to_be_visible()
 
 
