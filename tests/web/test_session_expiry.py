@@ -139,3 +139,39 @@ def test_a_form_without_the_ended_sessions_own_token_is_not_kept(client, browse,
 def test_an_anonymous_visitor_is_sent_to_login_without_the_timeout_message(client):
     r = client.get("/m/pension", follow_redirects=False)
     assert "session_expired" not in r.headers["location"]
+
+
+def test_pc_dialog_shown_without_javascript_comes_back_on_the_list_page_with_the_dialog_open(
+    client, browse, people, clock
+):
+    """The no-JavaScript 申请退费 dialog is the answer to a POST (/etax/pension/action), which
+    cannot be opened again: the way back is the list page, with the dialog open as typed."""
+    csrf = browse("person", people["id"])
+    clock.advance(minutes=31)
+    r = client.post(
+        "/etax/pension/apply",
+        data=_typed(csrf, people["payment"]),
+        headers={"referer": "http://testserver/etax/pension/action"},
+        follow_redirects=False,
+    )
+    location = r.headers["location"]
+    assert location.startswith("/etax/login?kind=person&done=session_expired&next=")
+    assert unquote(location.split("next=", 1)[1]) == "/etax/pension"
+    page = client.get(location)
+    csrf_login = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    r = client.post(
+        "/etax/login",
+        data={
+            "csrf_token": csrf_login,
+            "kind": "person",
+            "login": "13812341234",
+            "password": f.PASSWORD,
+            "next": "/etax/pension",
+        },
+        follow_redirects=False,
+    )
+    assert r.headers["location"] == "/etax/pension"
+    page = client.get("/etax/pension").text
+    assert re.search(r'<dialog id="apply-dialog"[^>]*\bopen\b', page)
+    assert "合计 700.00 元" in page
+    assert f'value="{CARD}"' in page and f'value="{CONTACT_PHONE}"' in page
