@@ -202,3 +202,22 @@ def test_pc_deposit_grid_draft_is_checked_and_summed_up_above_the_grid(open_page
     summary.get_by_role("link", name=re.compile("开户日期")).click()
     expect(page).to_have_url(re.compile(r"#r0-opened_on$"))
     expect(page.locator("#r0-opened_on")).to_be_in_viewport()
+
+
+def test_phone_saving_a_bank_account_checks_it_before_the_report_is_submitted(
+    open_page, applicant_site
+):
+    site = applicant_site
+    phone = str(next(_phones))
+    seed(site, lambda s: f.make_person(s, name="李伊岚", password=f.PASSWORD, phone=phone).id)
+    page = open_page(PHONE)
+    page.goto(site["base"] + "/m/medical/report/account")
+    login_here(page, phone)
+    page.goto(site["base"] + "/m/medical/report/account")
+    page.get_by_label("账户名称", exact=True).fill("别人")
+    page.get_by_label("开户日期", exact=True).fill("2099-01-01")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator("#f-account_name-error")).to_have_text("账户名称必须与退费人名称一致")
+    expect(page.locator("#f-opened_on-error")).to_have_text("开户日期不能晚于今天")
+    expect(page.get_by_label("账户名称", exact=True)).to_have_value("别人")
+    screenshot(page, "phone-account-save-checked")
