@@ -108,7 +108,7 @@ def test_phone_a_session_ending_while_typing_keeps_the_sheet_as_typed(open_page,
     login_here(page, phone)
     sheet = page.locator("#apply-sheet")
     expect(sheet).to_be_visible()
-    expect(page.locator(".alert-success")).to_contain_text("已恢复登录超时前填写的内容")
+    expect(page.locator(".alert-info")).to_contain_text("已恢复登录超时前填写的内容")
     expect(sheet.get_by_label("银行账号", exact=True)).to_have_value(GOOD_CARD)
     expect(sheet.get_by_label("联系人电话", exact=True)).to_have_value("13812341234")
     screenshot(page, "phone-session-expired-restored")

@@ -219,6 +219,7 @@ def _restored(request: Request, ctx: dict[str, Any]) -> bool:
         values[name] = typed if len(typed) > 1 or isinstance(values.get(name), list) else typed[0]
     ctx["values"] = values
     ctx["notice"] = RESTORED_NOTICE
+    ctx["notice_kind"] = "info"
     return True
 
 
@@ -556,7 +557,9 @@ def render(
     ctx.setdefault("csrf_token", principal.csrf_token if principal else anon_csrf_token(request))
     ctx.setdefault("values", {})
     ctx.setdefault("errors", {})
-    ctx.setdefault("notice", NOTICES.get(request.query_params.get("done", ""), ""))
+    done = request.query_params.get("done", "")
+    ctx.setdefault("notice", NOTICES.get(done, ""))
+    ctx.setdefault("notice_kind", "info" if done in INFO_NOTICES else "success")
     ctx.update(care_context(request))
     restored = _restored(request, ctx)
     # Security and cache headers: web/security_headers.py, on every response.
@@ -602,6 +605,8 @@ NOTICES = {
     "session_expired": "登录已超时，请重新登录",
 }
 RESTORED_NOTICE = "已恢复登录超时前填写的内容，请核对后重新提交。"
+#: Notices that tell why rather than confirm a success (drawn as information, not in green).
+INFO_NOTICES = {"session_expired"}
 
 
 # --------------------------------------------------------------------------- display helpers
