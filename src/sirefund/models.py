@@ -148,6 +148,25 @@ class AuthSession(Base):
     )
 
 
+class SavedForm(Base):
+    """What someone typed into a form whose session ended before it was sent: kept on the
+    server (never in a URL) for the same account, keyed by the hash of a token held in that
+    browser's cookie, until they log in again and come back to the page (services/saved_forms.py)."""
+
+    __tablename__ = "saved_forms"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_kind: Mapped[str] = mapped_column(String(10))
+    account_id: Mapped[int] = mapped_column(Id)
+    path: Mapped[str] = mapped_column(String(500))
+    fields: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(_TZ)
+    expires_at: Mapped[datetime] = mapped_column(_TZ, index=True)
+    __table_args__ = (
+        CheckConstraint(_in("account_kind", ["person", "unit", "officer"]), name="account_kind"),
+    )
+
+
 class LoginFailure(Base):
     """Failed logins, for throttling per account and per client address; and registration
     attempts per client address (scope "reg:addr:<ip>"), throttled alike."""

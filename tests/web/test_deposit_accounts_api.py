@@ -164,13 +164,24 @@ def test_account_name_must_equal_the_persons_name(client, headers):
     }
 
 
-def test_a_draft_may_hold_another_name_until_it_is_submitted(client, headers):
+def test_a_draft_is_checked_when_saved_not_only_at_submit(client, headers):
+    """暂存 keeps incomplete rows, but what a row holds must be right (issue 10, part 9)."""
     r = client.post(
         "/api/v1/deposit-account-reports",
         headers=headers,
-        json=report(row(account_name="李伊岚"), submit=False),
+        json=report(row(account_name="李伊岚", opened_on="2099-01-01"), submit=False),
     )
-    assert r.status_code == 201
+    assert r.status_code == 422
+    assert {(e["field"], e["code"]) for e in error(r)["errors"]} == {
+        ("accounts.0.account_name", "deposit_account.name_mismatch"),
+        ("accounts.0.opened_on", "deposit_account.opened_on_future"),
+    }
+    r = client.post(
+        "/api/v1/deposit-account-reports",
+        headers=headers,
+        json=report({"operation_type": "add", "account_name": "", "account_no": ""}, submit=False),
+    )
+    assert r.status_code == 201, r.text  # an incomplete row is still kept
 
 
 def test_currency_can_only_be_156_even_in_a_draft(client, headers):

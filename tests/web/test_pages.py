@@ -1515,3 +1515,64 @@ def test_malformed_multipart_and_too_many_fields_never_answer_a_500(client, brow
         headers={"content-type": "application/x-www-form-urlencoded", "x-csrf-token": csrf},
     )
     assert r.status_code < 500
+
+
+# --------------------------------------------------------------------------- issue 10, part 9
+
+
+def test_a_unit_logged_in_on_the_phone_gets_the_unit_functions_not_a_refusal(client, browse, unit):
+    browse("unit", unit["id"])
+    r = client.get("/m/sif")
+    assert r.status_code == 200
+    assert "无权使用此功能" not in r.text
+    assert 'href="/etax/unit"' in r.text and 'href="/etax/unit/progress"' in r.text
+    # A person-only phone page answers with the way to the unit's functions.
+    r = client.get("/m/pension")
+    assert r.status_code == 403 and 'href="/m/sif"' in r.text
+
+
+def test_no_phone_tile_only_reloads_a_menu(client):
+    import re
+
+    for menu in ("/m/", "/m/more"):
+        page = client.get(menu).text
+        tiles = re.findall(r'<a class="m-tile" href="([^"]+)"', page)
+        assert tiles, menu
+        assert menu not in tiles, f"{menu}: a tile reloads the menu itself"
+        assert len(set(tiles)) == len(tiles), f"{menu}: two tiles lead to the same place"
+
+
+def test_report_draft_checks_the_rows_and_the_wide_grid_lists_every_error_at_its_top(
+    client, browse, insured, session_factory
+):
+    """暂存 refuses what a row holds wrongly (issue 10, part 9), and the PC grid, wider than
+    the screen, sums up every problem above it with a link to the cell."""
+    csrf = browse("person", insured["id"])
+    r = client.post(
+        "/etax/medical/deposit-report",
+        data={
+            "csrf_token": csrf,
+            "op": "draft",
+            "handler_name": "邱世贵",
+            "report_date": "2026-03-10",
+            **_report_row(0, bank_branch=""),  # incomplete: allowed in a draft
+            **_report_row(1, account_name="别人", opened_on="2099-01-01"),
+        },
+    )
+    assert r.status_code == 422
+    assert error_next_to(r.text, "r1-account_name") == "账户名称必须与退费人名称一致"
+    assert error_next_to(r.text, "r1-opened_on") == "开户日期不能晚于今天"
+    summary = re.search(
+        r'<div class="alert alert-error error-summary"[^>]*>(.*?)</div>', r.text, re.S
+    )
+    assert summary, "no error summary above the grid"
+    links = re.findall(r'<a href="(#[^"]+)">([^<]+)</a>', summary.group(1))
+    assert links == [
+        ("#r1-account_name", "第2行 账户名称：账户名称必须与退费人名称一致"),
+        ("#r1-opened_on", "第2行 开户日期：开户日期不能晚于今天"),
+    ]
+    for href, _ in links:
+        assert f'id="{href[1:]}"' in r.text
+    assert r.text.index("error-summary") < r.text.index("report-table")
+    with session_factory() as s:
+        assert s.execute(select(DepositAccountReport)).first() is None

@@ -1,7 +1,8 @@
 """存款账户账号报告: the deposit account report a person files before a medical refund.
 
 A report holds the handler (经办人, may differ from the refund person), the report date and
-one row per bank account. 暂存 saves a draft, incomplete rows allowed; 提交 validates every
+one row per bank account. 暂存 saves a draft, incomplete rows allowed (what a row holds is
+checked all the same: name, number, dates); 提交 validates every
 required field of every row and puts the accounts in force. A submitted report is updated by
 submitting it again: a row keeps its ``account_id`` from one save to the next, so a change of
 a saved account (开户银行, 账户名称, 账号, 银行开户登记证号) is recognised and needs 变更日期, and
@@ -525,6 +526,26 @@ def _check_submitted_row(
     for name, (label, verb) in _REQUIRED.items():
         if v.get(name) is None and not any(e.field == row.field(name) for e in errors):
             refuse("deposit_account.required", f"{verb}{label}", name)
+    _check_filled_row(row, saved=saved, person=person, today=today, errors=errors)
+    if saved is not None and v["changed_on"] is None and _key_fields_changed(saved, v):
+        refuse("deposit_account.change_date_required", CHANGE_DATE_HINT, "changed_on")
+
+
+def _check_filled_row(
+    row: _Row,
+    *,
+    saved: DepositAccount | None,
+    person: Person,
+    today: date,
+    errors: list[DomainError],
+) -> None:
+    """The checks of what a row has filled in — at 暂存 as at 提交 (a draft may leave fields
+    empty, but what it holds must be right): the account name, the number, the dates."""
+    v = row.values
+
+    def refuse(code: str, message: str, name: str) -> None:
+        errors.append(Invalid(code, message, row.field(name)))
+
     if v["account_name"] is not None and v["account_name"] != person.name.strip():
         refuse("deposit_account.name_mismatch", "账户名称必须与退费人名称一致", "account_name")
     if v["account_no"] is not None:
@@ -548,8 +569,15 @@ def _check_submitted_row(
             refuse(
                 "deposit_account.changed_on_before_opened", "变更日期不能早于开户日期", "changed_on"
             )
-    if saved is not None and changed_on is None and _key_fields_changed(saved, v):
-        refuse("deposit_account.change_date_required", CHANGE_DATE_HINT, "changed_on")
+
+
+def _check_draft_rows(
+    rows: Sequence[_Row], *, person: Person, today: date, errors: list[DomainError]
+) -> None:
+    """暂存 (issue 10, part 9): incomplete rows are kept, wrong ones are not."""
+    for row in rows:
+        if row.values["operation_type"] != DELETE:
+            _check_filled_row(row, saved=None, person=person, today=today, errors=errors)
 
 
 def _key_fields_changed(saved: DepositAccount, values: Mapping[str, Any]) -> bool:
@@ -651,6 +679,8 @@ def save_report(
         errors += _check_header(
             handler_name=handler_name, report_date=report_in.report_date, today=today
         )
+    else:
+        _check_draft_rows(rows, person=person, today=today, errors=errors)
     if errors:
         raise FormInvalid(errors)
 

@@ -26,6 +26,7 @@ from .api import pension as api_pension
 from .api import reconciliations as api_reconciliations
 from .api import unit as api_unit
 from .body_limit import BodyLimitMiddleware
+from .pages import care as pages_care
 from .pages import common as pages_common
 from .pages import etax as pages_etax
 from .pages import guard
@@ -143,6 +144,7 @@ def create_app(
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     for module in (
+        pages_care,
         pages_etax,
         pages_mobile,
         pages_officer,

@@ -35,6 +35,7 @@ from starlette.formparsers import MultiPartException
 from ...clock import CHINA_TZ, as_utc
 from ...domain.errors import DomainError
 from ...domain.money import format_yuan
+from ...services import saved_forms
 from .. import deps
 from ..errors import ErrorDetail, describe_validation_error
 from . import guard
@@ -78,6 +79,8 @@ templates.env.filters["cn_date"] = _cn_date
 templates.env.filters["or_dash"] = _or_dash
 
 ANON_CSRF_COOKIE = "sirefund_form"
+#: 关怀版 (large text, high contrast) is on while this cookie is "1" (see care.py).
+CARE_COOKIE = "sirefund_care"
 #: Our double-submit tokens are token_urlsafe(24), 32 characters; a cookie far off that
 #: shape was not set by us and is replaced.
 ANON_CSRF_CHARS = range(20, 101)
@@ -129,7 +132,20 @@ def return_target(request: Request, fallback: str) -> str:
         target += "?" + request.url.query
     elif request.method != "GET":
         target = referer_path(request) or fallback
+        # A page shown in answer to a POST cannot be opened again: its list page instead.
+        target = PAGE_OF_POST_ANSWER.get(urlsplit(target).path, target)
     return target
+
+
+#: Pages shown in answer to a POST (the no-JavaScript 申请退费 dialog) and where to come back.
+PAGE_OF_POST_ANSWER = {"/etax/pension/action": "/etax/pension"}
+
+
+def restored_fields(request: Request) -> dict[str, list[str]] | None:
+    """What was typed into this page's form before the session ended, when the same account
+    is back on it (guard.py found it; :func:`render` puts it back in ``values``)."""
+    restored: saved_forms.Restored | None = getattr(request.state, "restored_form", None)
+    return restored.fields if restored is not None else None
 
 
 def denied_response(request: Request, exc: guard.PageDenied) -> Response:
@@ -137,15 +153,24 @@ def denied_response(request: Request, exc: guard.PageDenied) -> Response:
     if isinstance(exc, guard.LoginRequired):
         target = return_target(request, home_url(request))
         kind = f"kind={exc.kind}&" if exc.kind else ""
-        return RedirectResponse(f"{login_url(request)}?{kind}next={quote(target)}", status_code=303)
+        # The browser still holds the cookie of a session that has ended: say why.
+        expired = "done=session_expired&" if request.cookies.get(deps.SESSION_COOKIE) else ""
+        response = RedirectResponse(
+            f"{login_url(request)}?{kind}{expired}next={quote(target)}", status_code=303
+        )
+        if exc.typed and referer_path(request):
+            keep_typed(request, response, exc.typed, target)
+        return response
     if isinstance(exc, guard.WrongAccountKind):
         who = {"person": "自然人", "unit": "单位（村组）"}.get(exc.kind, exc.kind)
+        message = f"当前登录的账户类型无权使用此功能，请以{who}身份登录。"
+        back = home_url(request)
+        if is_mobile(request) and exc.kind == "person":
+            # A unit on the phone: its own functions are one tap away (社保费退费).
+            message += "单位（村组）业务请从“社保费退费”进入办理。"
+            back = "/m/sif"
         return error_page(
-            request,
-            title="无权使用此功能",
-            message=f"当前登录的账户类型无权使用此功能，请以{who}身份登录。",
-            back_url=home_url(request),
-            status_code=403,
+            request, title="无权使用此功能", message=message, back_url=back, status_code=403
         )
     return error_page(
         request,
@@ -154,6 +179,48 @@ def denied_response(request: Request, exc: guard.PageDenied) -> Response:
         back_url=referer_path(request) or home_url(request),
         status_code=403,
     )
+
+
+def keep_typed(
+    request: Request, response: Response, typed: dict[str, list[str]], page: str
+) -> None:
+    """A form sent after its session ended: what was typed is kept on the server for that
+    session's account (services/saved_forms.py), the key in this browser's cookie, until the
+    account logs in again and is back on ``page``."""
+    app = request.app
+    with deps.Db(app.state.session_factory).begin() as session:
+        token = saved_forms.keep(
+            session,
+            session_token=request.cookies.get(deps.SESSION_COOKIE, ""),
+            fields=typed,
+            path=page,
+            at=app.state.clock.now(),
+        )
+    if token:
+        response.set_cookie(
+            guard.SAVED_FORM_COOKIE,
+            token,
+            max_age=int(saved_forms.KEEP_FOR.total_seconds()),
+            httponly=True,
+            samesite="lax",
+            path="/",
+            secure=app.state.settings.secure_cookies,
+        )
+
+
+def _restored(request: Request, ctx: dict[str, Any]) -> bool:
+    """The fields kept when this page's form was sent after its session ended, back in the
+    form (guard.py found them for this account and page); True when there were some."""
+    restored: saved_forms.Restored | None = getattr(request.state, "restored_form", None)
+    if restored is None:
+        return False
+    values = dict(ctx.get("values") or {})
+    for name, typed in restored.fields.items():
+        values[name] = typed if len(typed) > 1 or isinstance(values.get(name), list) else typed[0]
+    ctx["values"] = values
+    ctx["notice"] = RESTORED_NOTICE
+    ctx["notice_kind"] = "info"
+    return True
 
 
 def error_page(
@@ -490,12 +557,31 @@ def render(
     ctx.setdefault("csrf_token", principal.csrf_token if principal else anon_csrf_token(request))
     ctx.setdefault("values", {})
     ctx.setdefault("errors", {})
-    ctx.setdefault("notice", NOTICES.get(request.query_params.get("done", ""), ""))
+    done = request.query_params.get("done", "")
+    ctx.setdefault("notice", NOTICES.get(done, ""))
+    ctx.setdefault("notice_kind", "info" if done in INFO_NOTICES else "success")
+    ctx.update(care_context(request))
+    restored = _restored(request, ctx)
     # Security and cache headers: web/security_headers.py, on every response.
     response = templates.TemplateResponse(request, template, ctx, status_code=status_code)
+    if restored:
+        response.delete_cookie(guard.SAVED_FORM_COOKIE, path="/")
     if principal is None:
         attach_anon_csrf(response, request)
     return response
+
+
+def care_on(request: Request) -> bool:
+    return request.cookies.get(CARE_COOKIE) == "1"
+
+
+def care_context(request: Request) -> dict[str, Any]:
+    """关怀版 for base.html: whether it is on, and the header link that switches it and comes
+    back to this page (a GET page: itself; after a POST: the page the form was on)."""
+    on = care_on(request)
+    here = return_target(request, home_url(request))
+    query = urlencode({"on": "0" if on else "1", "next": here})
+    return {"care_mode": on, "care_switch_url": f"/care-mode?{query}"}
 
 
 def redirect(url: str, **params: Any) -> RedirectResponse:
@@ -517,7 +603,11 @@ NOTICES = {
     "logged_out": "您已安全退出。",
     "account_saved": "银行账户信息已保存，请核实无误后提交。",
     "reissued": "账户已重新提交，银行将重新退付至新账户。",
+    "session_expired": "登录已超时，请重新登录",
 }
+RESTORED_NOTICE = "已恢复登录超时前填写的内容，请核对后重新提交。"
+#: Notices that tell why rather than confirm a success (drawn as information, not in green).
+INFO_NOTICES = {"session_expired"}
 
 
 # --------------------------------------------------------------------------- display helpers

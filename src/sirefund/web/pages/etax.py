@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from ...domain.errors import DomainError
 from ...domain.workflow import ApplicationKind, Channel
@@ -32,7 +33,7 @@ from . import (
     pension_flow,
     reissue_flow,
 )
-from .common import in_transaction, render
+from .common import Form, in_transaction, render
 from .reissue_flow import ApplicationId
 
 router = APIRouter(include_in_schema=False)
@@ -272,9 +273,43 @@ async def _pension_listing(
 
 @router.get("/etax/pension")
 async def pension_page(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
+    restored = common.restored_fields(request)
+    if restored and restored.get("payment_ids"):
+        # Back after the session ended in the 申请退费 dialog: the dialog again, as typed.
+        form = Form(FormData([(k, v) for k, values in restored.items() for v in values]))
+        query = pension_flow.read_query(request, form)
+        ids = form.many("payment_ids", max_items=pension.MAX_SELECTED)
+        return await _dialog_page(request, db, principal, query, ids)
     query = pension_flow.read_query(request)
     listing = await _pension_listing(db, principal, query)
     return render(request, "etax/pension.html", _pension_context(request, query, listing))
+
+
+async def _dialog_page(
+    request: Request, db: Db, principal: Principal, query: pension_flow.Query, ids: list[str]
+) -> Response:
+    """The list with the 申请退费 dialog open for the checked rows (or why it cannot open)."""
+    list_errors: dict[str, str] = {}
+
+    def prepare(session: Session) -> tuple[dict[str, Any], str]:
+        lines = pension_flow.all_lines(session, principal.account_id)
+        problem = pension_flow.selection_problem(lines, ids)
+        if problem:
+            list_errors["_form"] = problem
+        listing = pension_flow.listing(session, principal, query)
+        return listing, pension_flow.selection_total(lines, ids)
+
+    listing, total = await in_transaction(db, prepare)
+    ctx = _pension_context(
+        request,
+        query,
+        listing,
+        list_errors=list_errors,
+        selected=ids,
+        selected_total=total,
+        show_dialog=not list_errors,
+    )
+    return render(request, "etax/pension.html", ctx, status_code=422 if list_errors else 200)
 
 
 @router.post("/etax/pension/action")
@@ -308,25 +343,7 @@ async def pension_action(request: Request, db: DbSession, principal: guard.PageP
         )
 
     # 申请退费 without JavaScript: show the dialog for the checked rows.
-    def prepare(session: Session) -> tuple[dict[str, Any], str]:
-        lines = pension_flow.all_lines(session, principal.account_id)
-        problem = pension_flow.selection_problem(lines, ids)
-        if problem:
-            list_errors["_form"] = problem
-        listing = pension_flow.listing(session, principal, query)
-        return listing, pension_flow.selection_total(lines, ids)
-
-    listing, total = await in_transaction(db, prepare)
-    ctx = _pension_context(
-        request,
-        query,
-        listing,
-        list_errors=list_errors,
-        selected=ids,
-        selected_total=total,
-        show_dialog=not list_errors,
-    )
-    return render(request, "etax/pension.html", ctx, status_code=422 if list_errors else 200)
+    return await _dialog_page(request, db, principal, query, ids)
 
 
 @router.post("/etax/pension/apply")

@@ -208,6 +208,52 @@ def rows_from_form(form: Form) -> list[dict[str, str]]:
     return ordered
 
 
+#: The grid's column headings (and the header fields'), for the error summary above the grid.
+REPORT_FIELD_LABELS = {
+    "operation_type": "操作类型",
+    "account_nature": "账户性质",
+    "permit_no": "银行开户登记证号",
+    "issue_date": "发放日期",
+    "division_code": "行政区划",
+    "bank_category": "银行行别",
+    "bank_branch": "开户银行",
+    "account_name": "账户名称",
+    "account_no": "账号",
+    "currency": "币种",
+    "preferred_tax_account": "首选缴税账户标识",
+    "general_refund_account": "一般退税账户标识",
+    "export_refund_account": "出口退税账户标识",
+    "opened_on": "开户日期",
+    "changed_on": "变更日期",
+    "registered_on": "注册日期",
+    "note": "备注",
+    "handler_name": "经办人",
+    "report_date": "报告日期",
+    "business_address": "经营地址",
+    "report_unit": "报告单位",
+}
+_ROW_FIELD_KEY = re.compile(r"accounts\.(\d+)\.([a-z_]+)")
+
+
+def error_summary(errors: dict[str, str]) -> list[dict[str, str]]:
+    """Every problem of the wide grid, listed above it: "第N行 账号：…" linking to its cell
+    (row by row, in the grid's column order), then the header fields'."""
+    order = list(REPORT_FIELD_LABELS)
+    found: list[tuple[int, int, dict[str, str]]] = []
+    for key, message in errors.items():
+        match = _ROW_FIELD_KEY.fullmatch(key)
+        if match and match.group(2) in REPORT_FIELD_LABELS:
+            i, name = int(match.group(1)), match.group(2)
+            text = f"第{i + 1}行 {REPORT_FIELD_LABELS[name]}：{message}"
+            found.append((i, order.index(name), {"text": text, "href": f"#r{i}-{name}"}))
+        elif key in flows.HEADER_FIELDS:
+            text = f"{REPORT_FIELD_LABELS[key]}：{message}"
+            found.append(
+                (deposit_accounts.MAX_ROWS, order.index(key), {"text": text, "href": f"#f-{key}"})
+            )
+    return [item for _, _, item in sorted(found, key=lambda t: (t[0], t[1]))]
+
+
 def report_context(
     request: Request, *, principal: Principal, form: flows.ReportForm, return_url: str
 ) -> dict[str, Any]:
@@ -221,6 +267,7 @@ def report_context(
         "values": form.header,
         "rows": form.rows,
         "errors": form.errors,
+        "error_summary": error_summary(form.errors),
         "codes": form.codes,
         "return_url": return_url,
         "blank": flows.blank_row(principal.display_name, today),

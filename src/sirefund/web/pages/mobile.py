@@ -71,10 +71,9 @@ HOME_SCREEN = _screen(
         (
             "常用服务",
             [
-                ("我要办税", "/m/more", "办"),
-                ("我要查询", "/m/more", "查"),
-                ("社保费缴纳", "/m/more", "缴"),
                 ("退税", "/m/refund", "退"),
+                ("社保费退费", "/m/sif", "社"),
+                ("退费进度", "/m/pension?view=progress", "查"),
                 ("更多功能", "/m/more", "⋯"),
             ],
         )
@@ -83,11 +82,19 @@ HOME_SCREEN = _screen(
     banner="湖北税务 · 楚税通",
     tabbar="home",
 )
+#: Every tile leads to a function of its own (issue 10, part 9): none only reloads a menu.
 MORE_SCREEN = _screen(
     "更多功能",
     tiles=[
         ("退税", [("退税", "/m/refund", "退"), ("社保费退费", "/m/sif", "社")]),
-        ("社保费", [("社保费缴纳", "/m/more", "缴"), ("缴费记录", "/m/more", "记")]),
+        (
+            "社保费退费",
+            [
+                ("养老退费", "/m/pension", "养"),
+                ("医保退费", "/m/medical", "医"),
+                ("退费进度", "/m/pension?view=progress", "查"),
+            ],
+        ),
     ],
     back_url="/m/",
     crumbs=[HOME, ("更多功能", None)],
@@ -134,9 +141,38 @@ _menu_route(("/m/more",), "more", MORE_SCREEN)
 _menu_route(("/m/refund",), "refund", REFUND_SCREEN)
 
 
+#: 社保费退费 for a unit (村组) logged in on the phone: its own functions, which the PC site's
+#: unit pages serve (the session is the same; those pages fit a phone screen too).
+UNIT_SIF_SCREEN = _screen(
+    "社保费退费",
+    back_url="/m/refund",
+    crumbs=[HOME, MORE, REFUND, ("社保费退费", None)],
+    list_items=[
+        {
+            "label": "城乡居民社会保险费退费（养老）（村组）",
+            "url": "/etax/unit",
+            "hint": "村组代缴的村集体补助、特殊人群代缴养老保险费退费",
+        },
+        {
+            "label": "退费进度查询（村组）",
+            "url": "/etax/unit/progress",
+            "hint": "查看本单位已保存的退费申请及审核结果",
+        },
+    ],
+    intro="您以单位（村组）身份登录，可办理以下单位业务：",
+)
+
+
 @router.get("/m/sif")
-async def sif(request: Request, principal: guard.PagePerson) -> Response:
-    """社保费退费 is for a logged-in person: the login page comes first."""
+async def sif(request: Request, principal: guard.PagePrincipal) -> Response:
+    """社保费退费 is for a logged-in person or unit (each gets its own functions): the login
+    page comes first."""
+    if principal is None:
+        raise guard.LoginRequired("person")
+    if principal.kind == "unit":
+        return render(request, "mobile/menu.html", UNIT_SIF_SCREEN)
+    if principal.kind != "person":
+        raise guard.WrongAccountKind("person")
     return render(request, "mobile/menu.html", SIF_SCREEN)
 
 
@@ -231,6 +267,10 @@ async def _pension_render(
 async def pension_page(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
     query = pension_flow.read_query(request)
     apply_id = common.query_text(request, "apply", max_chars=pension.PAYMENT_ID_MAX) or None
+    restored = common.restored_fields(request)
+    if apply_id is None and restored and restored.get("payment_ids"):
+        # Back after the session ended in the 申请退费 sheet: the sheet again, as typed.
+        apply_id = restored["payment_ids"][0][: pension.PAYMENT_ID_MAX]
     return await _pension_render(
         request, db, principal, query, _pension_view(request), apply_id=apply_id
     )
