@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     public_url: str | None = None
     cookie_secure: bool = False
     echo_sql: bool = Field(default=False)
+    # The CJK font embedded in the PDFs (受理回执, 退费凭证); unset: Debian's fonts-wqy-microhei
+    # or another of web/documents_pdf.FONT_CANDIDATES.
+    pdf_font: Path | None = None
 
     @field_validator("secret_key", "callback_secret")
     @classmethod

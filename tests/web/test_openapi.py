@@ -141,8 +141,6 @@ WAVE_2_PENDING: dict[tuple[str, str], str] = {
     ("GET", "/officer/audit"): "wave 2: tamper-evident audit (issue 9)",
     ("GET", "/notifications"): "wave 2: outcomes (issue 10)",
     ("POST", "/notifications/{id}/read"): "wave 2: outcomes (issue 10)",
-    ("GET", "/applications/{id}/receipt.pdf"): "wave 2: outcomes (issue 10)",
-    ("GET", "/applications/{id}/certificate.pdf"): "wave 2: outcomes (issue 10)",
     ("PUT", "/{kind}/refunds/{id}"): "wave 2: correction (issue 10)",
     ("POST", "/{kind}/refunds/{id}/reissue"): "wave 2: reissue (issue 10)",
     ("POST", "/officer/applications/{id}/return"): "wave 2: officer workbench (issue 11)",

@@ -70,3 +70,9 @@ class TooManyRequests(DomainError):
     ) -> None:
         super().__init__(code, message, field)
         self.retry_after_seconds = retry_after_seconds
+
+
+class Unavailable(DomainError):
+    """The server lacks something it needs (a font for the PDFs): 503, not the caller's fault."""
+
+    status = 503

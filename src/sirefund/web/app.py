@@ -18,6 +18,7 @@ from ..db import make_engine, make_session_factory
 from . import errors
 from .api import accounts as api_accounts
 from .api import callbacks as api_callbacks
+from .api import documents as api_documents
 from .api import medical as api_medical
 from .api import officer as api_officer
 from .api import pension as api_pension
@@ -115,7 +116,15 @@ def create_app(
     # Outermost: its headers reach every answer, the body limit's 413 included.
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
 
-    for module in (api_accounts, api_pension, api_unit, api_medical, api_officer, api_callbacks):
+    for module in (
+        api_accounts,
+        api_pension,
+        api_unit,
+        api_medical,
+        api_documents,
+        api_officer,
+        api_callbacks,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     for module in (pages_etax, pages_mobile, pages_officer):
         app.include_router(module.router)
