@@ -44,8 +44,15 @@ def upgrade() -> None:
         batch.add_column(sa.Column("document_no", sa.String(32), nullable=True))
 
     bind = op.get_bind()
+    # Typed columns: SQLite stores instants as text, which DateTime reads back.
+    apps = sa.table(
+        "applications",
+        sa.column("id", sa.Integer()),
+        sa.column("region_code", sa.String()),
+        sa.column("created_at", sa.DateTime(timezone=True)),
+    )
     rows = bind.execute(
-        sa.text("SELECT id, region_code, created_at FROM applications ORDER BY id")
+        sa.select(apps.c.id, apps.c.region_code, apps.c.created_at).order_by(apps.c.id)
     ).all()
     last: dict[tuple[int, str], int] = defaultdict(int)
     numbered = []
