@@ -291,3 +291,23 @@ def test_without_a_cjk_font_printing_answers_503_and_names_the_package(
     assert r.status_code == 503
     assert r.json()["error"]["code"] == "pdf.font_missing"
     assert "fonts-wqy-microhei" in r.json()["error"]["message"]
+
+
+def test_every_kinds_progress_carries_the_document_number(client, login, session_factory):
+    with session_factory() as s, s.begin():
+        unit = unit_app(s)
+        medical = medical_app(s)
+        ids = {
+            "unit": (unit.unit_id, unit.document_no),
+            "medical": (medical.person_id, medical.document_no),
+        }
+    unit_rows = client.get(
+        f"{API}/unit/refunds", params={"year": 2025}, headers=login("unit", ids["unit"][0])
+    ).json()["items"]
+    assert [r["document_no"] for r in unit_rows] == [ids["unit"][1]]
+    medical_rows = client.get(
+        f"{API}/medical/refunds",
+        params={"insurance_year": 2026},
+        headers=login("person", ids["medical"][0]),
+    ).json()["items"]
+    assert [r["document_no"] for r in medical_rows] == [ids["medical"][1]]
