@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install browser clean
+.PHONY: demo test lint install browser font clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,8 +14,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) font
 	$(VENV)/bin/sirefund demo
+
+# The CJK font the PDF receipts embed (Debian's fonts-wqy-microhei).
+font:
+	bash scripts/ensure-font.sh
 
 browser:
 	bash scripts/ensure-browser.sh

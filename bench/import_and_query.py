@@ -184,9 +184,11 @@ def add_applications(engine: Engine) -> int:
             conn.exec_driver_sql(
                 "INSERT INTO applications (kind, status, channel, person_id, region_code, "
                 "pension_payment_id, amount_fen, payment_year, period_start, period_end, "
-                "created_at, updated_at, version) "
+                "created_at, updated_at, version, document_no) "
                 f"SELECT 'pension', '{status}', 'web', p.person_id, '420703', p.payment_id, "
-                f"p.amount_fen, p.payment_year, p.period_start, p.period_end, '{at}', '{at}', 1 "
+                f"p.amount_fen, p.payment_year, p.period_start, p.period_end, '{at}', '{at}', 1, "
+                # Unique per row, like a 文书号 (the lookups never read it).
+                f"'bench-{suffix}-' || p.payment_id "
                 f"FROM pension_payments p WHERE p.arrival_status <> 'arrived' "
                 f"AND substr(p.payment_id, length(p.payment_id) - {len(suffix) - 1}) = '{suffix}'"
             )

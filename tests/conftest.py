@@ -19,12 +19,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from sirefund import migrate
 from sirefund.db import Base, make_engine, make_session_factory
+from sirefund.models import Application
+from sirefund.services import document_numbers
 
 PG_ENV = "SIREFUND_TEST_POSTGRES_URL"
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/sirefund_test"
@@ -151,3 +153,15 @@ def realname_sim():
     from tests.realname import serve_realname_sim
 
     yield from serve_realname_sim()
+
+
+@event.listens_for(Application, "before_insert")
+def _number_applications_built_by_hand(
+    _mapper: object, connection: Connection, target: Application
+) -> None:
+    """Tests that build Application rows by hand, skipping applications.create (to set up a
+    state directly), get the 文书号 that submitting would have given them."""
+    if target.document_no is None:
+        target.document_no = document_numbers.next_document_no(
+            connection, region_code=target.region_code, at=target.created_at or NOW
+        )

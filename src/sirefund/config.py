@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     db_max_connections: int = 30
     db_pool_size: int | None = None
     db_max_overflow: int | None = None
+    # The CJK font embedded in the PDFs (受理回执, 退费凭证); unset: Debian's fonts-wqy-microhei
+    # or another of web/documents_pdf.FONT_CANDIDATES.
+    pdf_font: Path | None = None
 
     def pool_limits(self, processes: int = 1) -> tuple[int, int]:
         """(pool_size, max_overflow) for each of `processes` processes."""

@@ -397,6 +397,9 @@ class Application(Base):
     __tablename__ = "applications"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     kind: Mapped[str] = mapped_column(String(14))
+    # 文书号 (domain/documents.py), given once on submission (services/document_numbers.py)
+    # and never reused: the unique constraint refuses a second application with it.
+    document_no: Mapped[str] = mapped_column(String(32), unique=True)
     status: Mapped[str] = mapped_column(String(16), default=workflow.S.PENDING_REVIEW.value)
     channel: Mapped[str] = mapped_column(String(12))
     # The payer: whose money it is (for units: the person of the line).
@@ -481,6 +484,22 @@ class Application(Base):
         Index(None, "batch_id"),
         Index(None, "region_code", "status"),
         Index(None, "status", "created_at"),
+    )
+
+
+class DocumentCounter(Base):
+    """The last 文书号 sequence number given out per year (of submission, China time) and
+    payer region. Submitting increments its row in the submitting transaction
+    (services/document_numbers.py): the row lock makes concurrent submissions queue, so no
+    two get the same number, and a rolled-back submission takes its increment with it."""
+
+    __tablename__ = "document_counters"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    last_sequence: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (
+        # 0: a row locked ahead of a unit's batch (lock_counters) that has not numbered yet.
+        CheckConstraint("last_sequence BETWEEN 0 AND 999999", name="sequence_range"),
     )
 
 

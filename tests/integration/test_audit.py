@@ -33,6 +33,7 @@ from sirefund.services.deposit_accounts import ReportIn
 from sirefund.services.review_detail import RevealRequest
 from tests import factories as f
 from tests.integration.test_imports import PENSION_HEADER, pension_row, write_csv
+from tests.realname import register_person_service
 from tests.web.officer_helpers import pension_app
 
 BIG = 100_000
@@ -365,12 +366,13 @@ def test_a_transition_and_a_reveal_are_audited_with_the_officer(session_factory,
 
 
 def test_registration_and_logins_are_audited_without_password_or_id_number(
-    session_factory, clock, settings
+    session_factory, clock, settings, realname_sim
 ):
     id_number = f.resident_id()
     with session_factory() as s, s.begin():
-        account = accounts.register_person(
+        account = register_person_service(
             s,
+            settings=settings,
             id_number=id_number,
             name="邱世贵",
             phone="13812341234",

@@ -134,6 +134,22 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/officer/dispatches/{message_id}/retry"): Row(
         "officer", "failed_dispatch", 202, again=409
     ),
+    # Printed documents: the applicant's, and any officer's whose region covers the payer; for
+    # everyone else (another unit too) "not yours" is 404. The certificate waits for the refund.
+    ("GET", "/applications/{application_id}/receipt.pdf"): Row(
+        "person",
+        "pension_app",
+        200,
+        again=200,
+        overrides={"unit": 404, "officer": 200, "officer_elsewhere": 404},
+    ),
+    ("GET", "/applications/{application_id}/certificate.pdf"): Row(
+        "person",
+        "pension_app",
+        409,
+        again=409,
+        overrides={"unit": 404, "officer": 409, "officer_elsewhere": 404},
+    ),
     # Agencies: the signature is the credential; no login of ours is one.
     ("POST", "/callbacks/{agency}"): Row("agency", "agency", 200, again=200, missing="nowhere"),
 }

@@ -238,7 +238,8 @@ def test_the_queue_masks_ids_counts_working_days_against_30_and_paginates_by_ten
     assert person.id_number not in r.text and ACCOUNT not in r.text
     assert person.id_number[:6] + "********" + person.id_number[-4:] in text
     row = re.search(r'<tr class="overdue">.*?</tr>', r.text, flags=re.S).group(0)
-    assert f"<td>{old.id}</td>" in row
+    # The application number, and its 文书号 under it.
+    assert f"<td>{old.id}<br>" in row and old.document_no in row
     assert "38 / 30" in _text(row) and "已超期" in _text(row)
     assert f'href="/officer/applications/{old.id}"' in row
 

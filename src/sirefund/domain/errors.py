@@ -47,8 +47,9 @@ class Forbidden(DomainError):
 
 
 class Unavailable(DomainError):
-    """An outside service we depend on right now (the SMS gateway, the real-name check) did
-    not answer: 503, try again later."""
+    """Something the server needs right now is not there: an outside service (the SMS
+    gateway, the real-name check) did not answer, or a font for the PDFs is missing. 503, not
+    the caller's fault."""
 
     status = 503
 

@@ -19,7 +19,7 @@ from ..domain.audit import AuditAction
 from ..domain.errors import Conflict, NotFound
 from ..domain.workflow import ApplicationStatus as S
 from ..models import Application, ApplicationEvent
-from . import audit, views
+from . import audit, document_numbers, views
 
 #: Who or what causes a change (defined with the audit log, which records it too).
 Actor = audit.Actor
@@ -91,7 +91,8 @@ def create(
 
     The partial unique indexes decide races: a second active application for the same
     payment or person line fails here with IntegrityError, reported as already_applied().
-    A SAVEPOINT keeps the caller's transaction usable after that failure.
+    A SAVEPOINT keeps the caller's transaction usable after that failure, and takes back the
+    文书号 the application was given (services/document_numbers.py) with it.
     """
     application.status = S.PENDING_REVIEW.value
     application.created_at = at
@@ -99,6 +100,9 @@ def create(
     application.version = 1
     try:
         with session.begin_nested():
+            application.document_no = document_numbers.next_document_no(
+                session.connection(), region_code=application.region_code, at=at
+            )
             session.add(application)
             session.flush()
     except IntegrityError as exc:

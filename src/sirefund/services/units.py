@@ -27,7 +27,7 @@ from ..domain.errors import Conflict, Invalid, NotFound
 from ..domain.rules import UnitPaymentType
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, Person, RefundBatch, Unit, UnitPayment, UnitPaymentPerson
-from . import applications, bank_details, views
+from . import applications, bank_details, document_numbers, views
 from .applications import Actor, not_cancellable
 from .bank_details import ACCOUNT_NAME_MAX, BankDetailsIn, check_account_name, checked, refusal
 from .views import ApplicationView
@@ -407,6 +407,10 @@ def save_batch(session: Session, *, unit_id: int, batch: UnitBatchIn, at: dateti
     )
     session.add(row)
     session.flush()
+    # The villagers may live in several regions, each numbered by its own counter.
+    document_numbers.lock_counters(
+        session.connection(), region_codes=(lines[lid][1].region_code for lid in ids), at=at
+    )
     created = []
     for lid in ids:
         line, person = lines[lid]

@@ -25,6 +25,7 @@ class ApplicationView:
     """An application as its owner (or an officer) may see it; personal data already masked."""
 
     id: int
+    document_no: str
     kind: ApplicationKind
     status: ApplicationStatus
     amount_fen: int
@@ -84,6 +85,7 @@ def application(app: Application, *, audience: Audience = "owner") -> Applicatio
     mask_account = identity.mask_account_for_officer if officer else identity.mask_account
     return ApplicationView(
         id=app.id,
+        document_no=app.document_no,
         kind=ApplicationKind(app.kind),
         status=ApplicationStatus(app.status),
         amount_fen=app.amount_fen,

@@ -20,6 +20,7 @@ from . import errors, metrics
 from .api import accounts as api_accounts
 from .api import audit as api_audit
 from .api import callbacks as api_callbacks
+from .api import documents as api_documents
 from .api import medical as api_medical
 from .api import officer as api_officer
 from .api import pension as api_pension
@@ -137,6 +138,7 @@ def create_app(
         api_pension,
         api_unit,
         api_medical,
+        api_documents,
         api_officer,
         api_reconciliations,
         api_audit,

@@ -37,6 +37,7 @@ def application(view: ApplicationView) -> dict[str, Any]:
     lab = workflow.labels(view.status, view.kind)
     return {
         "id": view.id,
+        "document_no": view.document_no,
         "kind": view.kind.value,
         "status": view.status.value,
         "refund_status_label": lab.refund_status,

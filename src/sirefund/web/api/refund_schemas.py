@@ -63,6 +63,10 @@ class ApplicationOut(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     id: int = Field(examples=[101])
+    document_no: str = Field(
+        description="文书号：提交时编号，年度、缴费人行政区划内顺序，不重复",
+        examples=["鄂税退〔2026〕420703-000001"],
+    )
     kind: Literal["pension", "unit_pension", "medical"] = Field(examples=["pension"])
     status: str = Field(examples=["pending_review"])
     refund_status_label: str = Field(description="退费状态", examples=["已申请"])
