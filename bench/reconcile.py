@@ -88,10 +88,13 @@ def build(path: Path, refunds: int) -> None:
         conn.executemany(
             "INSERT INTO applications (id, kind, status, channel, person_id, region_code, "
             "pension_payment_id, amount_fen, payment_year, period_start, period_end, "
-            "bank_account_no, created_at, updated_at, version) VALUES "
+            "bank_account_no, created_at, updated_at, version, document_no) VALUES "
             "(?, 'pension', 'refunded', 'web', 1, '420703', ?, ?, 2026, '2026-01-01', "
-            "'2026-12-31', ?, ?, ?, 3)",
-            [(i, f"P{i:09d}", 30000 + i % 5000, f"62284804{i:011d}", now, now) for i in ids],
+            "'2026-12-31', ?, ?, ?, 3, ?)",
+            [
+                (i, f"P{i:09d}", 30000 + i % 5000, f"62284804{i:011d}", now, now, f"bench-{i}")
+                for i in ids
+            ],
         )
         for offset, agency, operation in (
             (0, "hrss", "refund_request"),

@@ -225,7 +225,8 @@ def _failed_copy(s, app: Application, officer_code: str) -> int:
         refs = {"pension_payment_id": pay.payment_id}
     elif app.kind == "medical":
         reg = f.make_registration(s, app.person)
-        mp = f.make_medical_payment(s, reg, medical_fen=30000)
+        # The same amounts as the original's payment: the copy asks what it asks.
+        mp = f.make_medical_payment(s, reg, medical_fen=30000, ltc_fen=5000)
         refs = {"medical_payment_id": mp.payment_id, "registration_id": reg.registration_id}
     else:
         up, (line,) = f.make_unit_payment(s, s.get(Unit, app.unit_id), [app.person], year=2022)

@@ -11,7 +11,7 @@ other applications itself, so that a second active application still fails on th
 index, which the services report as 已申请.)
 
 Revision ID: 0004_reconciliation
-Revises: 0004_real_name
+Revises: 0004_document_numbers
 Create Date: 2026-11-29
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_reconciliation"
-down_revision = "0004_real_name"
+down_revision = "0004_document_numbers"
 branch_labels = None
 depends_on = None
 

@@ -4,7 +4,7 @@ submission (China time) and payer region. Existing applications are numbered in 
 and the counters continue from there.
 
 Revision ID: 0004_document_numbers
-Revises: 0004_saved_forms
+Revises: 0004_real_name
 Create Date: 2026-11-29
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_document_numbers"
-down_revision = "0004_saved_forms"
+down_revision = "0004_real_name"
 branch_labels = None
 depends_on = None
 
