@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     dispatch_lease_seconds: float = 60.0
     # Wait this long for a callback before asking the agency about a result, and between asks.
     dispatch_poll_seconds: float = 60.0
+    # The worker reconciles (三方对账) each day by itself, once the China-time hour of the next
+    # day reaches this (the agencies' statements of a day are complete by then); -1: never
+    # (then `sirefund reconcile` from cron).
+    reconcile_at_hour: int = Field(default=2, ge=-1, le=23)
     # Where `sirefund simulate-agencies` sends its callbacks (our /api/v1/callbacks).
     callback_url: str | None = None
     # The public base URL (https://etax.example.cn): when https, cookies are Secure and

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from . import agencies, logconfig, outbox, request_context
 from .agencies.base import AgencyAdapter, AgencyError, AgencyTimeout
-from .clock import Clock, SystemClock
+from .clock import CHINA_TZ, Clock, SystemClock
 from .config import Settings, load_settings
 from .db import make_engine, make_session_factory, unit_of_work
 from .domain.agencies import Agency
@@ -42,6 +42,7 @@ log = logging.getLogger("sirefund.worker")
 DEFAULT_BATCH = 20
 IDLE_SECONDS = 0.5
 POLL_CHECK_SECONDS = 5.0
+RECONCILE_CHECK_SECONDS = 600.0
 
 
 def new_worker_id() -> str:
@@ -195,6 +196,29 @@ class Dispatcher:
             # Workers gone a day ago (each start has a new id) leave no rows behind.
             observability.forget_workers_older_than(session, before=now - timedelta(days=1))
 
+    def reconcile_if_due(self) -> reconciliation.ReconciliationView | None:
+        """Reconcile yesterday (China time) once today's hour reaches
+        `settings.reconcile_at_hour`, unless yesterday has a run already. Returns the run made,
+        or None. A statement that cannot be had raises AgencyError and nothing is stored: the
+        next check tries again."""
+        hour = self.settings.reconcile_at_hour
+        now = self.clock.now().astimezone(CHINA_TZ)
+        if hour < 0 or now.hour < hour:
+            return None
+        day = now.date() - timedelta(days=1)
+        with unit_of_work(self.session_factory) as session:
+            if reconciliation.was_reconciled(session, day=day):
+                return None
+        view = reconcile_day(
+            self.session_factory,
+            adapters=self.adapters,
+            day=day,
+            clock=self.clock,
+            ran_by=f"worker:{self.worker_id}",
+        )
+        log.info("reconciled %s: %s discrepancies", day, len(view.discrepancies))
+        return view
+
     def run_loop(self, *, stop: threading.Event, idle_seconds: float = IDLE_SECONDS) -> None:
         """Dispatch until `stop` is set: work while there is work, nap briefly when idle, and
         poll for lost results every few seconds. A failing pass (database briefly
@@ -202,6 +226,7 @@ class Dispatcher:
         log.info("worker %s started", self.worker_id)
         next_poll = 0.0
         next_beat = 0.0
+        next_reconcile = 0.0
         poll_every = self.settings.dispatch_poll_seconds
         while not stop.is_set():
             tried = 0
@@ -218,6 +243,14 @@ class Dispatcher:
                         interval_seconds=poll_every,
                     )
                     next_poll = time.monotonic() + min(POLL_CHECK_SECONDS, poll_every)
+                if time.monotonic() >= next_reconcile and not stop.is_set():
+                    # Checked every few minutes; a failure (an agency down) waits for the next.
+                    next_reconcile = time.monotonic() + RECONCILE_CHECK_SECONDS
+                    try:
+                        self.reconcile_if_due()
+                    except Exception:
+                        # Never holds up dispatching; the next check tries again.
+                        log.exception("daily reconciliation failed; retrying later")
             except Exception:
                 log.exception("dispatcher pass failed; retrying")
                 stop.wait(min(5.0, idle_seconds * 4))

@@ -142,6 +142,8 @@ def make_settings(db_url: str, tmp_path: Any, **overrides: Any) -> Settings:
         "secret_key": "test-secret-key-0123456789abcdef",
         "callback_secret": SECRET,
         "agency_timeout_seconds": 0.5,
+        # Workers of these tests do not reconcile by themselves (tests that need it say so).
+        "reconcile_at_hour": -1,
         "dispatch_max_attempts": 5,
         "dispatch_lease_seconds": 5,
         "dispatch_poll_seconds": 60,

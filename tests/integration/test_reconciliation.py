@@ -379,3 +379,36 @@ def test_the_simulator_serves_its_statement_and_takes_scripted_faults_over_http(
         assert http.get("/bank/statements", params={"date": day}).status_code == 401
         other_day = http.get("/_sim/statements/hrss", params={"date": "2001-01-01"}).json()
         assert other_day == {"agency": "hrss", "date": "2001-01-01", "rows": []}
+
+
+def test_the_worker_reconciles_yesterday_by_itself_once_the_hour_is_reached_and_only_once(
+    simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
+):
+    import dataclasses
+    from datetime import UTC, datetime, time, timedelta
+
+    from sirefund.clock import CHINA_TZ
+
+    dispatcher, _ids = _refund(
+        simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
+    )
+    assert dispatcher.reconcile_if_due() is None  # reconcile_at_hour=-1: never by itself
+    dispatcher = dataclasses.replace(
+        dispatcher, settings=dispatcher.settings.model_copy(update={"reconcile_at_hour": 2})
+    )
+    day = shift_clock.today()
+
+    def at_china(hour: int) -> None:
+        target = datetime.combine(day + timedelta(days=1), time(hour), CHINA_TZ)
+        shift_clock.offset = target - datetime.now(UTC)
+
+    at_china(1)  # before settings.reconcile_at_hour (2): the statements may not be complete
+    assert dispatcher.reconcile_if_due() is None
+    at_china(3)
+    view = dispatcher.reconcile_if_due()
+    assert view is not None and view.clean
+    assert {t.agency: t.ours_count for t in view.agencies}[Agency.BANK] == 2
+    assert dispatcher.reconcile_if_due() is None  # yesterday has its run now
+    with session_factory() as session:
+        runs = session.execute(select(ReconciliationRun)).scalars().all()
+    assert [(r.day, r.ran_by) for r in runs] == [(day, f"worker:{dispatcher.worker_id}")]

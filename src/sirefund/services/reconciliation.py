@@ -225,6 +225,14 @@ def reconcile(
     return _load(session, run)
 
 
+def was_reconciled(session: Session, *, day: date) -> bool:
+    """Whether `day` has a run (over the (day, id) index)."""
+    found = session.execute(
+        select(ReconciliationRun.id).where(ReconciliationRun.day == day).limit(1)
+    ).first()
+    return found is not None
+
+
 def latest(
     session: Session, *, day: date, region_scope: str | None = None
 ) -> ReconciliationView | None:
