@@ -19,11 +19,13 @@ from pathlib import Path
 import pytest
 from fastapi.routing import APIRoute
 from playwright.sync_api import expect
+from sqlalchemy import select
 from tests import factories as f
 from tests.conftest import NOW
 from tests.e2e.conftest import ARTIFACTS, IN_CI, PC, PHONE
 
-from sirefund.models import Application
+from sirefund.domain.workflow import ApplicationStatus as S
+from sirefund.models import Application, DepositAccount, RefundBatch
 from sirefund.services import applications, units
 from sirefund.services.applications import Actor
 
@@ -33,7 +35,7 @@ AXE = Path(__file__).resolve().parents[2] / "var" / "axe" / "node_modules" / "ax
 AXE_JS = AXE / "axe.min.js"
 BLOCKING = {"serious", "critical"}
 #: GET routes that are not pages: the 关怀版 switch answers a redirect, the queue export a file.
-NOT_PAGES = {"/care-mode", "/officer/applications.xlsx"}
+NOT_PAGES = {"/care-mode", "/officer/applications.xlsx", "/officer/audit.xlsx"}
 
 
 @pytest.fixture(scope="module")
@@ -189,6 +191,35 @@ def _visits(ids: dict) -> list[Visit]:
         ),
         Visit("/officer/initiate", "officer"),
         Visit("/officer/dispatches", "officer"),
+        Visit("/officer/calendar", "officer"),
+        Visit("/officer/reconciliations", "officer"),
+        Visit("/officer/audit", "officer"),
+        # 重新提交账户 after 退付失败
+        Visit(
+            "/etax/pension/progress/{application_id}/reissue",
+            "person",
+            f"/etax/pension/progress/{ids['failed_pension_id']}/reissue",
+        ),
+        Visit(
+            "/etax/medical/progress/{application_id}/reissue",
+            "person",
+            f"/etax/medical/progress/{ids['failed_medical_id']}/reissue",
+        ),
+        Visit(
+            "/etax/unit/progress/{application_id}/reissue",
+            "unit",
+            f"/etax/unit/progress/{ids['failed_unit_id']}/reissue",
+        ),
+        Visit(
+            "/m/pension/refunds/{application_id}/reissue",
+            "person",
+            f"/m/pension/refunds/{ids['failed_pension_id']}/reissue",
+        ),
+        Visit(
+            "/m/medical/refunds/{application_id}/reissue",
+            "person",
+            f"/m/medical/refunds/{ids['failed_medical_id']}/reissue",
+        ),
     ]
 
 
@@ -207,10 +238,20 @@ def _get_paths(router) -> set[str]:
 
 
 def _page_routes() -> set[str]:
-    from sirefund.web.pages import care, etax, mobile, officer
+    """Every GET route of every module under web/pages that has a router: a new page module
+    is covered without being named here."""
+    import importlib
+    import pkgutil
 
-    modules = (care, etax, mobile, officer)
-    return set().union(*(_get_paths(module.router) for module in modules)) - NOT_PAGES
+    from sirefund.web import pages
+
+    routers = []
+    for info in pkgutil.iter_modules(pages.__path__):
+        module = importlib.import_module(f"{pages.__name__}.{info.name}")
+        router = getattr(module, "router", None)
+        if router is not None:
+            routers.append(router)
+    return set().union(*(_get_paths(router) for router in routers)) - NOT_PAGES
 
 
 def test_the_checked_pages_cover_every_get_page_route():
@@ -223,6 +264,9 @@ def test_the_checked_pages_cover_every_get_page_route():
                 "unit_application_id": 1,
                 "application_id": 1,
                 "medical_payment_id": "M",
+                "failed_pension_id": 2,
+                "failed_medical_id": 3,
+                "failed_unit_id": 4,
             }
         )
     }
@@ -268,7 +312,8 @@ def _seed(site) -> dict:
             at=NOW,
         )
         for code in ("CARE01", "CARE02"):  # a one-time code each: one officer per run
-            f.make_officer(s, code=code, region="420700", initiator=True)
+            # Also the auditor: the audit log is one of the pages.
+            f.make_officer(s, code=code, region="420700", initiator=True, auditor=True)
         other = f.make_person(s, name="邱世贵", region="420703")
         pay = f.make_pension_payment(s, other)
         app = applications.create(
@@ -292,7 +337,9 @@ def _seed(site) -> dict:
             actor=Actor.person(other.id),
             at=f.AT,
         )
+        failed = _failed_payouts(s, person, r1, unit, people[0], NOW)
         return {
+            **failed,
             "person_login": person.phone,
             "unit_login": unit.tax_id,
             "registration_id": r1.registration_id,
@@ -301,6 +348,89 @@ def _seed(site) -> dict:
             "application_id": app.id,
             "medical_payment_id": medical_payment.payment_id,
         }
+
+
+def _failed_payouts(s, person, registration, unit, villager, at) -> dict:
+    """A pension, a medical and a unit application whose payout failed (退付失败), so that
+    the 重新提交账户 pages have something to show."""
+    bank = {
+        "bank_account_type": "bank_card",
+        "bank_account_no": "6228480402564890018",
+        "bank_category": "103",
+        "contact_phone": "13812341234",
+    }
+    pay = f.make_pension_payment(s, person, amount_fen=30000, year=2020)
+    medical = f.make_medical_payment(s, registration, year=2025)
+    account = (
+        s.execute(select(DepositAccount).where(DepositAccount.person_id == person.id))
+        .scalars()
+        .first()
+    )
+    up, (line,) = f.make_unit_payment(s, unit, [villager], year=2021)
+    batch = RefundBatch(
+        unit_id=unit.id,
+        unit_payment_id=up.unit_payment_id,
+        amount_fen=line.amount_fen,
+        created_at=at,
+    )
+    s.add(batch)
+    s.flush()
+    made = {
+        "failed_pension_id": Application(
+            kind="pension",
+            channel="web",
+            person_id=person.id,
+            region_code=person.region_code,
+            pension_payment_id=pay.payment_id,
+            amount_fen=pay.amount_fen,
+            payment_year=pay.payment_year,
+            period_start=pay.period_start,
+            period_end=pay.period_end,
+            bank_account_name=person.name,
+            contact_name=person.name,
+            **bank,
+        ),
+        "failed_medical_id": Application(
+            kind="medical",
+            channel="web",
+            person_id=person.id,
+            region_code=person.region_code,
+            medical_payment_id=medical.payment_id,
+            registration_id=registration.registration_id,
+            deposit_account_id=account.id if account else None,
+            amount_fen=medical.refund_amount_fen,
+            payment_year=medical.insurance_year,
+            period_start=medical.period_start,
+            period_end=medical.period_end,
+            handler_phone="13812341234",
+            reason_code="duplicate_payment",
+        ),
+        "failed_unit_id": Application(
+            kind="unit_pension",
+            channel="web",
+            person_id=villager.id,
+            unit_id=unit.id,
+            region_code=unit.region_code,
+            unit_line_id=line.line_id,
+            batch_id=batch.id,
+            amount_fen=line.amount_fen,
+            payment_year=up.payment_year,
+            payment_month=1,
+            period_start=up.period_start,
+            period_end=up.period_end,
+            bank_account_name=unit.name,
+            contact_name="王会计",
+            **bank,
+        ),
+    }
+    for app in made.values():
+        actor = Actor.unit(app.unit_id) if app.unit_id else Actor.person(app.person_id)
+        applications.create(s, application=app, actor=actor, at=at)
+        for target in (S.APPROVED, S.AT_AGENCY, S.REFUND_FAILED):
+            applications.transition(
+                s, application=app, target=target, actor=Actor.officer("CARE01"), at=at
+            )
+    return {key: app.id for key, app in made.items()}
 
 
 def _login(page, base: str, who: str, ids: dict) -> None:
