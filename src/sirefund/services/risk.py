@@ -120,7 +120,11 @@ def _payee(app: Application) -> str:
 
 
 def _submission(app: Application) -> str:
-    return f"batch:{app.batch_id}" if app.batch_id is not None else f"app:{app.id}"
+    """One submission: a unit's batch, or what one payee filed at one moment (several
+    payments selected on one form are one submission, not several)."""
+    if app.batch_id is not None:
+        return f"batch:{app.batch_id}"
+    return f"{_payee(app)}@{as_utc(app.created_at).isoformat()}"
 
 
 def _account_no(session: Session, app: Application) -> str | None:
