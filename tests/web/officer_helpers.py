@@ -44,10 +44,13 @@ def pension_app(
     person=None,
     arrival: str = "not_arrived",
     channel: str = "web",
+    account: str | None = None,
 ) -> Application:
+    """``account``: the account given (the payee's own by default, :func:`own_account`)."""
     person = person or f.make_person(s, region=region)
     pay = f.make_pension_payment(s, person, arrival_status=arrival)
-    account, phone = own_account(s, person)
+    own, phone = own_account(s, person)
+    account = account or own
     app = Application(
         kind="pension",
         channel=channel,
