@@ -1,6 +1,7 @@
 """风险提示: ``risk_rules`` (the rules as data: enabled, threshold, window; seeded here) and
 ``application_risk_flags`` (what a rule found for an application, one row per rule and
-application), computed by services/risk.py on submission and on a change of account.
+application), computed by services/risk.py on submission and on a change of account; indexes
+on ``applications`` (bank_account_no, contact_phone, handler_phone) for the rules' look-ups.
 
 Revision ID: 0005_risk_flags
 Revises: 0004_document_numbers
@@ -29,6 +30,9 @@ _RULES = [
     ("shared_phone", "同一手机号关联多个银行账户", True, 2, None),
     ("heir_claim", "继承人代领", False, None, None),
 ]
+
+
+_LOOKUPS = ("bank_account_no", "contact_phone", "handler_phone")
 
 
 def upgrade() -> None:
@@ -76,9 +80,15 @@ def upgrade() -> None:
             ["application_id", "code"],
             unique=True,
         )
+    # The rules look applications up by account and by phone. Plain CREATE INDEX (no batch
+    # mode): recreating ``applications`` on SQLite would drop its triggers.
+    for column in _LOOKUPS:
+        op.create_index(op.f(f"ix_applications_{column}"), "applications", [column])
 
 
 def downgrade() -> None:
+    for column in _LOOKUPS:
+        op.drop_index(op.f(f"ix_applications_{column}"), table_name="applications")
     with op.batch_alter_table("application_risk_flags") as batch_op:
         batch_op.drop_index(batch_op.f("ix_application_risk_flags_application_id_code"))
     op.drop_table("application_risk_flags")

@@ -484,6 +484,10 @@ class Application(Base):
         Index(None, "batch_id"),
         Index(None, "region_code", "status"),
         Index(None, "status", "created_at"),
+        # 风险提示 (services/risk.py) look applications up by account and by phone.
+        Index(None, "bank_account_no"),
+        Index(None, "contact_phone"),
+        Index(None, "handler_phone"),
     )
 
 
