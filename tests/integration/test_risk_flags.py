@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sirefund.domain.workflow import ApplicationStatus as S
 from sirefund.models import Application, ApplicationRiskFlag, Person, RiskRule
-from sirefund.services import applications, pension, reissue, risk
+from sirefund.services import applications, deposit_accounts, pension, reissue, risk
 from sirefund.services.applications import Actor
 from sirefund.services.bank_details import PayoutAccountIn
 from tests import factories as f
@@ -221,3 +221,81 @@ def test_one_flag_per_rule_and_application_is_a_database_invariant(session_facto
         )
         with pytest.raises(IntegrityError):
             s.flush()
+
+
+def _report(*, name: str, account_no: str, account_id=None, operation="add"):
+    row = {
+        "operation_type": operation,
+        "account_nature": "1110",
+        "issue_date": "2026-03-10",
+        "division_code": "420700",
+        "bank_category": "103",
+        "bank_branch": "中国农业银行股份有限公司鄂州鄂城支行",
+        "account_name": name,
+        "account_no": account_no,
+        "currency": "156",
+        "preferred_tax_account": True,
+        "general_refund_account": True,
+        "export_refund_account": False,
+        "opened_on": "2020-01-01",
+    }
+    if account_id is not None:
+        row.update(account_id=account_id, changed_on="2026-03-13")
+    return deposit_accounts.ReportIn.model_validate(
+        {"handler_name": name, "report_date": "2026-03-10", "accounts": [row], "submit": True}
+    )
+
+
+def test_changing_the_deposit_account_of_a_pending_medical_refund_flags_it(session_factory):
+    """A resubmitted 存款账户账号报告 changing the account a pending medical refund was filed
+    with: the refund is assessed again and carries the change."""
+    at = f.AT
+    with session_factory() as s, s.begin():
+        person = f.make_person(s, id_number=unique_resident_id("420703"))
+        person_id, name = person.id, person.name
+        report = deposit_accounts.save_report(
+            s,
+            person_id=person_id,
+            report_in=_report(name=name, account_no=OWN),
+            at=at,
+            today=at.date(),
+        )
+        (acct,) = deposit_accounts.accounts_in_force(s, person_id=person_id)
+        reg = f.make_registration(s, person)
+        mp = f.make_medical_payment(s, reg, medical_fen=30000)
+        app_id = applications.create(
+            s,
+            application=Application(
+                kind="medical",
+                channel="mobile_app",
+                person_id=person_id,
+                region_code=person.region_code,
+                medical_payment_id=mp.payment_id,
+                registration_id=reg.registration_id,
+                deposit_account_id=acct.id,
+                bank_account_no=acct.account_no,
+                bank_account_name=acct.account_name,
+                bank_category=acct.bank_category,
+                amount_fen=mp.refund_amount_fen,
+                payment_year=mp.insurance_year,
+                period_start=mp.period_start,
+                period_end=mp.period_end,
+                handler_phone="13912345678",
+                reason_code="duplicate_payment",
+            ),
+            actor=Actor.person(person_id),
+            at=at,
+        ).id
+        acct_id = acct.id
+    assert _flags(session_factory, app_id) == {}
+    later = at + timedelta(days=3)
+    with session_factory() as s, s.begin():
+        deposit_accounts.save_report(
+            s,
+            person_id=person_id,
+            report_id=report.report_id,
+            report_in=_report(name=name, account_no=OTHER, account_id=acct_id, operation="change"),
+            at=later,
+            today=later.date(),
+        )
+    assert "申请后存款账户于2026-03-13变更" in _flags(session_factory, app_id)["account_changed"]

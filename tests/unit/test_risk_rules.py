@@ -196,3 +196,11 @@ def test_every_default_rule_has_a_function_and_a_chinese_label():
         assert risk.function_for(rule.code) is not None, rule.code
         assert rule.label and not rule.label.isascii(), rule.code
     assert risk.function_for("no_such_rule") is None
+
+
+def test_a_deposit_account_changed_after_applying_is_flagged_whatever_the_window():
+    rule = _rule(risk.RiskCode.ACCOUNT_CHANGED, window_days=0)
+    found = risk.account_changed(
+        _facts(deposit_changed_after_applying_on=DAY + timedelta(days=40)), rule
+    )
+    assert found is not None and "申请后存款账户于2026-12-30变更" in found.detail

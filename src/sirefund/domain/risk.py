@@ -9,7 +9,8 @@ The rules, as the officer reads them:
 - ``shared_account``: one bank account used by several payees (different persons' — or a
   unit's and persons' — applications with the same account number);
 - ``account_changed``: the account changed within ``window_days`` before applying (the
-  deposit account report changed it, or the person's earlier application used another one);
+  deposit account report changed it, or the person's earlier application used another one),
+  or the deposit account was changed after applying while the case is open;
 - ``large_amount.<kind>``: the amount is above the kind's threshold (fen);
 - ``frequent_account``: ``threshold`` or more submissions into one account within
   ``window_days``;
@@ -113,6 +114,9 @@ class RiskFacts:
     #: When the deposit account this application is paid into was changed or reported
     #: (medical), None when unknown or not a deposit account.
     deposit_account_changed_on: date | None = None
+    #: When the person changed (or deleted) that deposit account after applying, while the
+    #: refund still goes to the account copied at submission (medical); None otherwise.
+    deposit_changed_after_applying_on: date | None = None
     earlier_accounts: tuple[EarlierAccount, ...] = ()
     #: Distinct account numbers used with this application's phone (this one's included).
     phone_accounts: int = 0
@@ -158,6 +162,12 @@ def account_changed(facts: RiskFacts, rule: RiskRule) -> Finding | None:
     """The deposit account was changed, or the payer's earlier application used another
     account, within ``window_days`` (default 30) before applying."""
     window = rule.window_days if rule.window_days is not None else 30
+    after = facts.deposit_changed_after_applying_on
+    if after is not None:
+        return Finding(
+            rule.code,
+            f"申请后存款账户于{after.isoformat()}变更，退费仍退至申请时的账户，请核实",
+        )
     changed = facts.deposit_account_changed_on
     if changed is not None and _before(changed, facts.applied_on, window):
         return Finding(rule.code, f"存款账户于{changed.isoformat()}变更，距申请不足{window}日")

@@ -34,6 +34,7 @@ from ..models import (
     Person,
 )
 from ..models import RiskRule as RiskRuleRow
+from . import payout_accounts
 
 #: How many other open applications one assessment re-assesses at most.
 MAX_REASSESSED = 50
@@ -161,6 +162,18 @@ def _deposit_changed_on(session: Session, app: Application) -> date | None:
     return _china_date(report.submitted_at)
 
 
+def _deposit_changed_after(session: Session, app: Application) -> date | None:
+    """When the deposit account a medical refund names was changed or deleted after the
+    account was copied onto the application (payout_accounts), if it was."""
+    if payout_accounts.change_since_submission(session, app) is None:
+        return None
+    deposit = session.get(DepositAccount, app.deposit_account_id)
+    report = session.get(DepositAccountReport, deposit.report_id) if deposit else None
+    if report is None or report.submitted_at is None:
+        return None
+    return _china_date(report.submitted_at)
+
+
 def _phone(session: Session, app: Application) -> str | None:
     phone = app.contact_phone or app.handler_phone
     if phone:
@@ -232,6 +245,7 @@ def facts(session: Session, app: Application) -> RiskFacts:
         account_no=account_no,
         account_uses=uses,
         deposit_account_changed_on=_deposit_changed_on(session, app),
+        deposit_changed_after_applying_on=_deposit_changed_after(session, app),
         earlier_accounts=tuple(
             EarlierAccount(account_no=no, applied_on=_china_date(at)) for no, at in earlier if no
         ),
