@@ -7,7 +7,6 @@ import itertools
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sirefund.domain.workflow import ApplicationStatus as S
@@ -26,16 +25,9 @@ def unique_resident_id(region: str) -> str:
     return factories.resident_id(region, birth, seq=n % 997)
 
 
-#: The accounts of the first payee of a kind in a database; later payees get their own (one
-#: account shared by different payees is a 风险提示, which these plain cases are not about).
-SUBMITTED_NO = "6228480402564890018"
-UNIT_NO = "6228480402564890026"
-
-
 def pending_application(
     session: Session, *, kind: str = "pension", at: datetime, region: str = "420703"
 ) -> Application:
-    n = session.execute(select(func.count()).select_from(Application)).scalar_one()
     person = factories.make_person(session, region=region, id_number=unique_resident_id(region))
     common: dict[str, Any] = {
         "kind": kind,
@@ -54,11 +46,11 @@ def pending_application(
             period_start=pay.period_start,
             period_end=pay.period_end,
             bank_account_type="bank_card",
-            bank_account_no=SUBMITTED_NO if n == 0 else f"622848046{person.id:010d}",
+            bank_account_no="6228480402564890018",
             bank_account_name=person.name,
             bank_category="103",
             contact_name=person.name,
-            contact_phone="13871234567" if n == 0 else f"136{person.id:08d}",
+            contact_phone="13871234567",
         )
     elif kind == "unit_pension":
         unit = factories.make_unit(session, region=region)
@@ -82,11 +74,11 @@ def pending_application(
             period_start=up.period_start,
             period_end=up.period_end,
             bank_account_type="bank_card",
-            bank_account_no=UNIT_NO if n == 0 else f"622848047{unit.id:010d}",
+            bank_account_no="6228480402564890026",
             bank_account_name=unit.name,
             bank_category="314",
             contact_name="王会计",
-            contact_phone="13871234568" if n == 0 else f"137{unit.id:08d}",
+            contact_phone="13871234568",
         )
         actor = Actor.unit(unit.id)
     else:
