@@ -82,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_officer_parser(sub)
     _add_holidays_parser(sub)
     _add_reconcile_parser(sub)
+    _add_risk_rules_parser(sub)
 
     g = sub.add_parser("generate", help="write deterministic demo import files")
     g.add_argument("--persons", type=int, required=True)
@@ -148,6 +149,27 @@ def _add_reconcile_parser(sub: Any) -> None:
         default=None,
         help="YYYY-MM-DD, the statements' date in China time (default: yesterday)",
     )
+
+
+def _on_off(value: str) -> bool:
+    if value in ("on", "true", "1"):
+        return True
+    if value in ("off", "false", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"应为 on 或 off: {value!r}")
+
+
+def _add_risk_rules_parser(sub: Any) -> None:
+    rr = sub.add_parser("risk-rules", help="风险提示 rules: list them, change their settings")
+    rr_sub = rr.add_subparsers(dest="risk_rules_command", required=True)
+    rr_sub.add_parser("list", help="every rule: code, enabled, threshold, window, label")
+    rs = rr_sub.add_parser("set", help="change a rule (only the settings given)")
+    rs.add_argument("code", help="the rule's code, e.g. shared_account, large_amount.pension")
+    rs.add_argument("--enabled", type=_on_off, default=None, metavar="on|off")
+    rs.add_argument(
+        "--threshold", type=int, default=None, help="a count, or fen for large_amount.*"
+    )
+    rs.add_argument("--window-days", type=int, default=None)
 
 
 def _iso_date(value: str) -> date:
@@ -354,6 +376,39 @@ def cmd_holidays(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rule_line(rule: Any) -> str:
+    state = "on" if rule.enabled else "off"
+    threshold = "-" if rule.threshold is None else str(rule.threshold)
+    window = "-" if rule.window_days is None else str(rule.window_days)
+    return f"{rule.code}\t{state}\t{threshold}\t{window}\t{rule.label}"
+
+
+def cmd_risk_rules(args: argparse.Namespace) -> int:
+    """`sirefund risk-rules list|set`: the risk_rules table (services/risk.py)."""
+    from .services import risk  # noqa: PLC0415 - lazy like the other commands' services
+
+    factory = make_session_factory(_engine(load_settings()))
+    try:
+        with unit_of_work(factory) as session:
+            if args.risk_rules_command == "set":
+                rule = risk.set_rule(
+                    session,
+                    code=args.code,
+                    enabled=args.enabled,
+                    threshold=args.threshold,
+                    window_days=args.window_days,
+                )
+                print(_rule_line(rule))
+            else:
+                print("code\tenabled\tthreshold\twindow_days\tlabel")
+                for rule in risk.rules(session):
+                    print(_rule_line(rule))
+    except DomainError as exc:
+        print(f"{exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_officer_totp(args: argparse.Namespace) -> int:
     from .services import officers  # noqa: PLC0415 - lazy: password hashing loads argon2
 
@@ -457,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
         "simulate-agencies": cmd_simulate,
         "demo": cmd_demo,
         "reconcile": cmd_reconcile,
+        "risk-rules": cmd_risk_rules,
     }
     try:
         return handlers[args.command](args)

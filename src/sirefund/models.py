@@ -484,6 +484,10 @@ class Application(Base):
         Index(None, "batch_id"),
         Index(None, "region_code", "status"),
         Index(None, "status", "created_at"),
+        # 风险提示 (services/risk.py) look applications up by account and by phone.
+        Index(None, "bank_account_no"),
+        Index(None, "contact_phone"),
+        Index(None, "handler_phone"),
     )
 
 
@@ -519,6 +523,35 @@ class ApplicationEvent(Base):
     to_status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(500))
     __table_args__ = (Index(None, "application_id"),)
+
+
+class RiskRule(Base):
+    """A 风险提示 rule's settings (domain/risk.py): seeded by the migration, edited with
+    ``sirefund risk-rules set``. ``threshold`` is a count, or fen for the amount rules."""
+
+    __tablename__ = "risk_rules"
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    label: Mapped[str] = mapped_column(String(60))
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    threshold: Mapped[int | None] = mapped_column(BigInteger)
+    window_days: Mapped[int | None] = mapped_column(Integer)
+    __table_args__ = (
+        CheckConstraint("threshold IS NULL OR threshold >= 0", name="threshold_not_negative"),
+        CheckConstraint("window_days IS NULL OR window_days >= 0", name="window_not_negative"),
+    )
+
+
+class ApplicationRiskFlag(Base):
+    """A risk found for an application (services/risk.py), with what was found; computed on
+    submission and whenever its account changes. One row per rule and application."""
+
+    __tablename__ = "application_risk_flags"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
+    code: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(_TZ)
+    __table_args__ = (Index(None, "application_id", "code", unique=True),)
 
 
 class IdempotencyKey(Base):

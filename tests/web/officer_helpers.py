@@ -6,12 +6,34 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sirefund.models import Application, RefundBatch
+from sqlalchemy import select
+
+from sirefund.models import Application, RefundBatch, Unit
 from sirefund.services import applications
 from sirefund.services.applications import Actor
 from tests import factories as f
 
 ACCOUNT = "6228480402564890018"
+PHONE = "13812341234"
+
+
+def own_account(s, payee) -> tuple[str, str]:
+    """(account number, phone) of ``payee`` (a Person or a Unit): ACCOUNT and PHONE for the
+    first payee of a test, a number and phone of their own for every other one — different
+    payees sharing one account (or phone) is what the 风险提示 rules flag
+    (services/risk.py), which these plain cases are not about."""
+    holder = (
+        Application.unit_id == payee.id
+        if isinstance(payee, Unit)
+        else (Application.person_id == payee.id) & (Application.unit_id.is_(None))
+    )
+    taken_by_other = s.execute(
+        select(Application.id).where(Application.bank_account_no == ACCOUNT, ~holder).limit(1)
+    ).first()
+    if taken_by_other is None:
+        return ACCOUNT, PHONE
+    prefix = "7" if isinstance(payee, Unit) else "6"
+    return f"62284804{prefix}{payee.id:010d}", f"13{prefix}{payee.id:08d}"
 
 
 def pension_app(
@@ -22,9 +44,13 @@ def pension_app(
     person=None,
     arrival: str = "not_arrived",
     channel: str = "web",
+    account: str | None = None,
 ) -> Application:
+    """``account``: the account given (the payee's own by default, :func:`own_account`)."""
     person = person or f.make_person(s, region=region)
     pay = f.make_pension_payment(s, person, arrival_status=arrival)
+    own, phone = own_account(s, person)
+    account = account or own
     app = Application(
         kind="pension",
         channel=channel,
@@ -36,10 +62,10 @@ def pension_app(
         period_start=pay.period_start,
         period_end=pay.period_end,
         bank_account_type="bank_card",
-        bank_account_no=ACCOUNT,
+        bank_account_no=account,
         bank_category="103",
         contact_name=person.name,
-        contact_phone="13812341234",
+        contact_phone=phone,
     )
     return applications.create(s, application=app, actor=Actor.person(person.id), at=at)
 
@@ -56,6 +82,7 @@ def unit_app(s, *, region: str = "420703") -> Application:
     )
     s.add(batch)
     s.flush()
+    account, phone = own_account(s, unit)
     app = Application(
         kind="unit_pension",
         channel="web",
@@ -70,11 +97,11 @@ def unit_app(s, *, region: str = "420703") -> Application:
         period_start=up.period_start,
         period_end=up.period_end,
         bank_account_type="bank_card",
-        bank_account_no=ACCOUNT,
+        bank_account_no=account,
         bank_account_name=unit.name,
         bank_category="314",
         contact_name="村会计",
-        contact_phone="027-87654321",
+        contact_phone=phone,
     )
     return applications.create(s, application=app, actor=Actor.unit(unit.id), at=f.AT)
 

@@ -349,7 +349,8 @@ def world(session_factory, login, clock) -> World:
                 period_start=up.period_start,
                 period_end=up.period_end,
                 bank_account_type="bank_card",
-                bank_account_no=ACCOUNT,
+                # The unit's own account: a payee sharing the person's would be a 风险提示.
+                bank_account_no="6228480402564890026",
                 bank_account_name=unit.name,
                 bank_category="314",
                 contact_name="村会计",

@@ -19,7 +19,7 @@ from ..domain.audit import AuditAction
 from ..domain.errors import Conflict, NotFound
 from ..domain.workflow import ApplicationStatus as S
 from ..models import Application, ApplicationEvent
-from . import audit, document_numbers, views
+from . import audit, document_numbers, risk, views
 
 #: Who or what causes a change (defined with the audit log, which records it too).
 Actor = audit.Actor
@@ -121,6 +121,8 @@ def create(
         at=at,
         person_id=application.person_id,
     )
+    # 风险提示 are part of the submission: the officer's queue shows them from the start.
+    risk.assess(session, application, at=at)
     return application
 
 

@@ -44,7 +44,7 @@ from ..domain.rules import (
     DEPOSIT_OPERATION_TYPES,
 )
 from ..models import DepositAccount, DepositAccountReport, Person
-from . import audit
+from . import audit, risk
 
 
 class ReportState(StrEnum):
@@ -709,6 +709,7 @@ def save_report(
         report.state = SUBMITTED
         report.submitted_at = at
     session.flush()
+    _reassess_on_change(session, person_id=person_id, changed=submit and submitted_before, at=at)
     audit.record(
         session,
         actor=audit.Actor.person(person_id),
@@ -731,6 +732,13 @@ def save_report(
         },
     )
     return _report_view(report)
+
+
+def _reassess_on_change(session: Session, *, person_id: int, changed: bool, at: datetime) -> None:
+    """A resubmitted report changed the accounts: the person's pending medical refunds get
+    their 风险提示 assessed again."""
+    if changed:
+        risk.assess_person_medical(session, person_id=person_id, at=at)
 
 
 def _keep_saved_numbers(rows: Sequence[_Row], in_force: Mapping[int, DepositAccount]) -> None:

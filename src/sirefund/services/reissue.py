@@ -36,7 +36,7 @@ from ..domain.errors import Conflict, NotFound
 from ..domain.workflow import ApplicationKind
 from ..domain.workflow import ApplicationStatus as S
 from ..models import Application, OutboxMessage, Person, Unit
-from . import applications, deposit_accounts, dispatches, views
+from . import applications, deposit_accounts, dispatches, risk, views
 from .applications import Actor
 from .bank_details import PayoutAccountIn
 from .deposit_accounts import BIGINT_MAX
@@ -170,6 +170,8 @@ def _reissue(
     )
     dispatches.enqueue_payout(session, application=app, at=at)
     session.refresh(app)
+    # A new account: the 风险提示 are assessed again against it.
+    risk.assess(session, app, at=at)
     return views.application(app)
 
 

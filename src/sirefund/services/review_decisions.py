@@ -20,7 +20,7 @@ from ..domain import workflow
 from ..domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from ..domain.workflow import ApplicationStatus
 from ..models import Application, Officer
-from . import applications, dispatches, views
+from . import applications, dispatches, risk, views
 from .applications import Actor
 from .officers import OfficerRef, active_officer
 from .review_detail import visible_application
@@ -55,7 +55,14 @@ class _Opinion(BaseModel):
 
 
 class ApproveRequest(_Opinion):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"opinion": "同意退费"}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"opinion": "同意退费", "confirm_risk": True}]}
+    )
+
+    confirm_risk: bool = Field(
+        default=False,
+        description="确认风险：有风险提示的申请须逐件确认后才能通过（否则 409 risk.unconfirmed）",
+    )
 
 
 class RejectRequest(_Opinion):
@@ -116,6 +123,18 @@ def _check_reviewer(officer: Officer) -> None:
         raise Forbidden("review.not_reviewer", "您没有审核权限")
 
 
+def risk_unconfirmed() -> Conflict:
+    return Conflict(
+        "risk.unconfirmed", "该申请有风险提示，请核实后勾选“确认风险”再审核通过", "confirm_risk"
+    )
+
+
+def risk_confirm_individually() -> Conflict:
+    return Conflict(
+        "risk.confirm_individually", "该申请有风险提示，不能批量通过，请逐件核实确认", None
+    )
+
+
 def _decide(
     session: Session,
     *,
@@ -124,6 +143,8 @@ def _decide(
     decision: Decision,
     opinion: str | None,
     at: datetime,
+    risk_confirmed: bool = False,
+    in_batch: bool = False,
 ) -> Application:
     _check_reviewer(me)
     app = visible_application(session, me, application_id, lock=True)
@@ -133,6 +154,11 @@ def _decide(
         label = workflow.labels(app.status, app.kind).refund_status
         raise Conflict("review.not_pending", f"该申请当前为“{label}”，不是待审核状态，不能审核")
     approve = decision == Decision.APPROVE
+    flagged = approve and risk.is_flagged(session, app.id)
+    if flagged and in_batch:
+        raise risk_confirm_individually()
+    if flagged and not risk_confirmed:
+        raise risk_unconfirmed()
     target = ApplicationStatus.APPROVED if approve else ApplicationStatus.REJECTED
     verdict = VERDICTS[decision]
     # The reviewer, opinion and time go into the same conditional UPDATE as the status, so a
@@ -143,7 +169,7 @@ def _decide(
         target=target,
         actor=Actor.officer(me.code),
         at=at,
-        reason=f"{verdict}：{opinion}" if opinion else verdict,
+        reason=_reason(verdict, opinion, risk_confirmed=flagged),
         values={"reviewed_by_officer_id": me.id, "review_opinion": opinion, "reviewed_at": at},
     )
     if approve:
@@ -151,6 +177,12 @@ def _decide(
         dispatches.enqueue_for_approval(session, application=app, at=at)
     session.refresh(app)
     return app
+
+
+def _reason(verdict: str, opinion: str | None, *, risk_confirmed: bool) -> str:
+    """The history line: the verdict, the opinion, and that the officer confirmed the risk."""
+    text = f"{verdict}：{opinion}" if opinion else verdict
+    return f"{text}（已确认风险提示）" if risk_confirmed else text
 
 
 def _decide_one(
@@ -161,10 +193,17 @@ def _decide_one(
     decision: Decision,
     opinion: str | None,
     at: datetime,
+    risk_confirmed: bool = False,
 ) -> views.ApplicationView:
     me = active_officer(session, officer)
     app = _decide(
-        session, me=me, application_id=application_id, decision=decision, opinion=opinion, at=at
+        session,
+        me=me,
+        application_id=application_id,
+        decision=decision,
+        opinion=opinion,
+        at=at,
+        risk_confirmed=risk_confirmed,
     )
     return views.application(app, audience="officer")
 
@@ -179,7 +218,8 @@ def approve(
 ) -> views.ApplicationView:
     """审核通过: pending -> approved, with the officer, opinion (optional) and time, plus the
     request to the first agency in the outbox. 409 ``review.not_pending`` (or
-    ``application.changed`` when another officer decided in between)."""
+    ``application.changed`` when another officer decided in between); 409
+    ``risk.unconfirmed`` for an application with 风险提示 unless ``confirm_risk``."""
     opinion = request.opinion if request is not None else None
     return _decide_one(
         session,
@@ -188,6 +228,7 @@ def approve(
         decision=Decision.APPROVE,
         opinion=opinion,
         at=at,
+        risk_confirmed=request is not None and request.confirm_risk,
     )
 
 
@@ -217,7 +258,9 @@ def review_many(
     order given (duplicates once).
 
     Each id runs in its own SAVEPOINT, so one failure (not pending, four eyes, out of scope)
-    undoes only that id. A non-reviewer is refused as a whole (403).
+    undoes only that id. A non-reviewer is refused as a whole (403). An approval leaves
+    applications with 风险提示 out (``risk.confirm_individually``): those are confirmed one
+    by one on the case.
     """
     me = active_officer(session, officer)
     _check_reviewer(me)
@@ -232,6 +275,7 @@ def review_many(
                     decision=request.decision,
                     opinion=request.opinion,
                     at=at,
+                    in_batch=True,
                 )
             outcomes.append(BatchOutcome(app_id, ok=True, status=ApplicationStatus(app.status)))
         except DomainError as exc:

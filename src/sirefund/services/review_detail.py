@@ -9,7 +9,7 @@ exist, so nobody learns what other offices hold. Functions never commit.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal, TypeVar
 
@@ -31,7 +31,7 @@ from ..models import (
     SecurityEvent,
     UnitPaymentPerson,
 )
-from . import applications, audit, holidays, units, views
+from . import applications, audit, holidays, risk, units, views
 from .applications import application_not_found
 from .medical import Registration, registration_view
 from .officers import OfficerRef, active_officer, in_scope, region_clause
@@ -156,6 +156,7 @@ class ReviewDetail:
     other_applications: list[views.ApplicationView]
     history: list[views.EventView]
     actions: Actions
+    risk_flags: list[risk.FlagView] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +308,7 @@ def detail(
         other_applications=[views.application(o, audience="officer") for o in others],
         history=applications.history(session, app.id, audience="officer"),
         actions=actions_for(me, app),
+        risk_flags=risk.flags(session, [app.id]).get(app.id, []),
     )
 
 

@@ -9,7 +9,7 @@ Every function takes the session of a transaction the caller owns and never comm
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
@@ -30,7 +30,7 @@ from ..domain.calendar import STATUTORY_REVIEW_WORKING_DAYS, WEEKENDS_ONLY, Work
 from ..domain.errors import Invalid
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, Officer, Person
-from . import holidays, views
+from . import holidays, risk, views
 from .officers import OfficerRef, active_officer, region_clause
 from .paging import DEFAULT_PAGE_SIZE, Page, check_page
 
@@ -76,6 +76,9 @@ class QueueFilters(BaseModel):
     channel: Channel | None = Field(default=None, description="web / mobile_app / officer")
     date_from: date | None = Field(default=None, description="申请日期起 YYYY-MM-DD")
     date_to: date | None = Field(default=None, description="申请日期止 YYYY-MM-DD")
+    risk: bool | None = Field(
+        default=None, description="true：仅有风险提示的申请；false：仅无风险提示的申请"
+    )
     due_within: int | None = Field(
         default=None,
         ge=0,
@@ -116,6 +119,19 @@ class QueueFilters(BaseModel):
             )
         return int(text)
 
+    @field_validator("risk", mode="before")
+    @classmethod
+    def _risk(cls, value: object) -> object:
+        value = _blank_to_none(value)
+        if value is None or isinstance(value, bool):
+            return value
+        text = value.strip().lower() if isinstance(value, str) else ""
+        if text in {"true", "1", "yes", "on"}:
+            return True
+        if text in {"false", "0", "no", "off"}:
+            return False
+        raise Invalid("queue.risk", "风险提示筛选应为 true 或 false", "risk")
+
     @field_validator("date_from", "date_to", mode="before")
     @classmethod
     def _date(cls, value: object) -> object:
@@ -151,6 +167,7 @@ class QueueItem:
     initiated_by_officer_code: str | None
     reviewed_by_officer_code: str | None
     clock: ReviewClock
+    risk_flags: list[risk.FlagView] = field(default_factory=list)
 
 
 def _china_date(value: datetime) -> date:
@@ -209,6 +226,9 @@ def _conditions(
         conds.append(Application.kind == filters.kind.value)
     if filters.channel is not None:
         conds.append(Application.channel == filters.channel.value)
+    if filters.risk is not None:
+        flagged = risk.flagged_clause()
+        conds.append(flagged if filters.risk else ~flagged)
     # 申请日期 is a date in China; created_at is stored in UTC.
     if filters.date_from is not None:
         conds.append(Application.created_at >= _china_midnight(filters.date_from))
@@ -264,6 +284,12 @@ def _queue_item(
     )
 
 
+def _with_flags(session: Session, items: list[QueueItem]) -> list[QueueItem]:
+    """The items with their 风险提示 (one query for the page)."""
+    found = risk.flags(session, [i.application.id for i in items])
+    return [replace(i, risk_flags=found.get(i.application.id, [])) for i in items]
+
+
 def queue_count(
     session: Session,
     *,
@@ -300,7 +326,9 @@ def queue(
     rows = session.execute(
         _queue_select(me, filters, due_by).limit(page_size).offset((page - 1) * page_size)
     ).all()
-    items = [_queue_item(*row, today=today, calendar=calendar) for row in rows]
+    items = _with_flags(
+        session, [_queue_item(*row, today=today, calendar=calendar) for row in rows]
+    )
     return Page(items=items, total=total, page=page, page_size=page_size)
 
 

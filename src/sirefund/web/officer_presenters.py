@@ -65,6 +65,7 @@ def queue_item(item: QueueItem) -> dict[str, Any]:
         "initiated_by_officer_code": item.initiated_by_officer_code,
         "reviewed_by_officer_code": item.reviewed_by_officer_code,
         **_clock(item.clock),
+        "risk_flags": [{"code": f.code, "label": f.label} for f in item.risk_flags],
     }
 
 
@@ -154,6 +155,10 @@ def detail(d: ReviewDetail) -> dict[str, Any]:
             "initiated_by": _officer(d.initiated_by),
             "reviewed_by": _officer(d.reviewed_by),
             **_clock(d.clock),
+            # 风险提示: which rule, and what it found (approval needs confirm_risk).
+            "risk_flags": [
+                {"code": f.code, "label": f.label, "detail": f.detail} for f in d.risk_flags
+            ],
         },
         "payer": {
             "person_id": payer.person_id,

@@ -43,6 +43,7 @@ _APP = {
     "payer_name": "邱世贵",
     "payer_id_number_masked": "420703********0232",
     "working_days_pending": 3,
+    "risk_flags": [{"code": "shared_account", "label": "多名缴费人使用同一银行账户"}],
 }
 _DECIDED = {
     **_APP,
@@ -77,9 +78,18 @@ _EXAMPLES: dict[str, Any] = {
                 "status": "rejected",
                 "error": {"code": "review.not_pending", "message": "该申请不是待审核状态"},
             },
+            {
+                "id": 19,
+                "ok": False,
+                "status": "pending_review",
+                "error": {
+                    "code": "risk.confirm_individually",
+                    "message": "该申请有风险提示，不能批量通过，请逐件核实确认",
+                },
+            },
         ],
         "succeeded": 1,
-        "failed": 1,
+        "failed": 2,
     },
     "initiated": {**_APP, "channel": "officer", "channel_label": "税务端"},
     "dispatches": {
@@ -247,7 +257,8 @@ def approve(
     body: Annotated[ApproveRequest | None, Body()] = None,
 ) -> dict[str, Any]:
     """Pending → approved; the request to HRSS / medical security is queued in the same
-    transaction. 409 when not pending; 403 for the initiator of an officer-initiated refund."""
+    transaction. 409 when not pending; 403 for the initiator of an officer-initiated refund;
+    409 `risk.unconfirmed` for an application with `risk_flags` unless `confirm_risk` is true."""
     with db.begin() as session:
         view = review_decisions.approve(
             session, officer=officer, application_id=application_id, request=body, at=clock.now()

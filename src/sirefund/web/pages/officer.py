@@ -79,7 +79,18 @@ KIND_OPTIONS = [(k.value, label) for k, label in officer_presenters.KIND_LABELS.
 CHANNEL_OPTIONS = [(c.value, label) for c, label in CHANNEL_LABELS.items()]
 DISPATCH_STATE_OPTIONS = [(s.value, s.label) for s in DispatchState]
 AGENCY_OPTIONS = [(a.value, a.label) for a in Agency]
-QUEUE_FILTERS = ("status", "kind", "region", "channel", "date_from", "date_to", "due_within")
+QUEUE_FILTERS = (
+    "status",
+    "kind",
+    "region",
+    "channel",
+    "date_from",
+    "date_to",
+    "due_within",
+    "risk",
+)
+#: 风险提示 filter of the queue.
+RISK_OPTIONS = [("true", "有风险提示"), ("false", "无风险提示")]
 #: Pending cases with at most this many working days left are highlighted (and offered as
 #: the 审核期限 filter, overdue ones included).
 DUE_SOON_WORKING_DAYS = 5
@@ -393,6 +404,7 @@ async def _queue_response(
             "kind_options": KIND_OPTIONS,
             "channel_options": CHANNEL_OPTIONS,
             "due_options": DUE_OPTIONS,
+            "risk_options": RISK_OPTIONS,
             "due_soon_days": DUE_SOON_WORKING_DAYS,
             "region_options": _region_options(principal.region_code),
             "values": form.values if form else {},
@@ -548,7 +560,7 @@ async def detail_page(
 
 
 def _decision_request(
-    form: Form, decision: str, opinion: str
+    form: Form, decision: str, opinion: str, *, confirm_risk: bool = False
 ) -> ApproveRequest | RejectRequest | None:
     """The decision's input model, or None with the problems recorded on ``form``."""
     model: type[ApproveRequest] | type[RejectRequest]
@@ -559,8 +571,11 @@ def _decision_request(
     else:
         form.errors["_form"] = "请选择审核通过或审核不通过"
         return None
+    fields: dict[str, object] = {"opinion": opinion}
+    if model is ApproveRequest:
+        fields["confirm_risk"] = confirm_risk
     try:
-        return model.model_validate({"opinion": opinion})
+        return model.model_validate(fields)
     except ValidationError as exc:
         form.errors.update(common.validation_errors(exc, labels=OPINION_LABEL))
     except DomainError as exc:
@@ -577,7 +592,10 @@ async def decide(
     # The whole text is kept for editing; the model refuses what is longer than allowed.
     opinion = form.text("opinion", max_chars=TEXT_KEPT * review_decisions.OPINION_MAX)
     decision = form.text("decision", max_chars=10)
-    body = _decision_request(form, decision, opinion)
+    # 确认风险: the checkbox sent for a case with 风险提示.
+    confirm_risk = form.text("confirm_risk", max_chars=10) == "true"
+    form.values["confirm_risk"] = "true" if confirm_risk else ""
+    body = _decision_request(form, decision, opinion, confirm_risk=confirm_risk)
     if body is None:
         return await _detail_response(request, db, principal, app_id, form=form, status_code=422)
     decide_as = (
