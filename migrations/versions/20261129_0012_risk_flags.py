@@ -4,7 +4,7 @@ application), computed by services/risk.py on submission and on a change of acco
 on ``applications`` (bank_account_no, contact_phone, handler_phone) for the rules' look-ups.
 
 Revision ID: 0005_risk_flags
-Revises: 0004_document_numbers
+Revises: 0004_saved_forms
 Create Date: 2026-11-29
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_risk_flags"
-down_revision = "0004_document_numbers"
+down_revision = "0004_saved_forms"
 branch_labels = None
 depends_on = None
 
