@@ -118,6 +118,10 @@ class Officer(Base):
     is_initiator: Mapped[bool] = mapped_column(Boolean, default=False)
     # Browses and exports the audit log (services/audit.py); nothing else.
     is_auditor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # Reads the region's statistics (services/statistics.py, 统计分析).
+    is_supervisor: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     password_hash: Mapped[str] = mapped_column(String(200))
     # The second factor (services/otp.py): the base32 TOTP secret, and the time step of the
     # last code accepted, so that no code is accepted twice. No secret: the officer cannot
