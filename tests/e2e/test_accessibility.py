@@ -33,7 +33,7 @@ AXE = Path(__file__).resolve().parents[2] / "var" / "axe" / "node_modules" / "ax
 AXE_JS = AXE / "axe.min.js"
 BLOCKING = {"serious", "critical"}
 #: GET routes that are not pages: the 关怀版 switch answers a redirect, the queue export a file.
-NOT_PAGES = {"/care-mode", "/officer/applications.xlsx"}
+NOT_PAGES = {"/care-mode", "/officer/applications.xlsx", "/officer/stats.xlsx"}
 
 
 @pytest.fixture(scope="module")
@@ -189,6 +189,7 @@ def _visits(ids: dict) -> list[Visit]:
         ),
         Visit("/officer/initiate", "officer"),
         Visit("/officer/dispatches", "officer"),
+        Visit("/officer/stats", "officer"),
     ]
 
 
@@ -207,9 +208,9 @@ def _get_paths(router) -> set[str]:
 
 
 def _page_routes() -> set[str]:
-    from sirefund.web.pages import care, etax, mobile, officer
+    from sirefund.web.pages import care, etax, mobile, officer, officer_stats
 
-    modules = (care, etax, mobile, officer)
+    modules = (care, etax, mobile, officer, officer_stats)
     return set().union(*(_get_paths(module.router) for module in modules)) - NOT_PAGES
 
 
@@ -268,7 +269,7 @@ def _seed(site) -> dict:
             at=NOW,
         )
         for code in ("CARE01", "CARE02"):  # a one-time code each: one officer per run
-            f.make_officer(s, code=code, region="420700", initiator=True)
+            f.make_officer(s, code=code, region="420700", initiator=True, supervisor=True)
         other = f.make_person(s, name="邱世贵", region="420703")
         pay = f.make_pension_payment(s, other)
         app = applications.create(
