@@ -3,7 +3,8 @@
 Counts and amounts by status, kind, channel, county and month; working days from application
 to payment (median and 90th percentile); cases pending past the statutory 30 working days;
 the agencies' refusal and failure rates. Every figure is a SQL aggregate (GROUP BY / COUNT /
-SUM): no application row is loaded. The working-day figures group the refunded applications
+SUM): no application row is loaded. The five groupings come from one GROUP BY over their
+combination (one scan of the applications, rolled up in Python). The working-day figures group the refunded applications
 by (day applied, day paid) in SQL and count the working days of each distinct pair in Python,
 so their cost grows with the number of distinct day pairs, not with the applications.
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from sqlalchemy import ColumnElement, Date, cast, func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from ..clock import CHINA_TZ
 from ..domain import regions
@@ -173,14 +174,26 @@ def region_stats(
         conds.append(Application.created_at < _china_midnight(filters.date_to + timedelta(days=1)))
 
     count, amount = func.count(), func.coalesce(func.sum(Application.amount_fen), 0)
-
-    def grouped(key: ColumnElement[Any] | InstrumentedAttribute[str]) -> list[Bucket]:
-        rows = session.execute(
-            select(key, count, amount).where(*conds).group_by(key).order_by(key)
-        ).all()
-        return [Bucket(str(k), int(n), int(a)) for k, n, a in rows]
-
-    by_status = grouped(Application.status)
+    # One scan: the counts by every combination of the five keys (a few thousand groups at
+    # most), rolled up below into the five groupings.
+    month = _china_month(session)
+    keys = (
+        Application.status,
+        Application.kind,
+        Application.channel,
+        Application.region_code,
+        month,
+    )
+    cells = session.execute(select(*keys, count, amount).where(*conds).group_by(*keys)).all()
+    sums: list[dict[str, list[int]]] = [{} for _ in keys]
+    for *values, n, fen in cells:
+        for i, value in enumerate(values):
+            cell = sums[i].setdefault(str(value), [0, 0])
+            cell[0] += int(n)
+            cell[1] += int(fen)
+    by_status, by_kind, by_channel, by_region, by_month = (
+        [Bucket(k, n, fen) for k, (n, fen) in sorted(grouping.items())] for grouping in sums
+    )
     counts = {b.key: b.count for b in by_status}
     total = Bucket("total", sum(b.count for b in by_status), sum(b.amount_fen for b in by_status))
 
@@ -216,10 +229,10 @@ def region_stats(
         date_to=filters.date_to,
         total=total,
         by_status=by_status,
-        by_kind=grouped(Application.kind),
-        by_channel=grouped(Application.channel),
-        by_region=grouped(Application.region_code),
-        by_month=grouped(_china_month(session)),
+        by_kind=by_kind,
+        by_channel=by_channel,
+        by_region=by_region,
+        by_month=by_month,
         days_to_refund_p50=_percentile(histogram, 50),
         days_to_refund_p90=_percentile(histogram, 90),
         refunded_counted=sum(histogram.values()),
