@@ -163,18 +163,24 @@ def _months(first: date, last: date) -> list[date]:
     return months
 
 
-def _by_month(session: Session, conds: list[ColumnElement[bool]]) -> list[Bucket]:
+def _by_month(
+    session: Session, conds: list[ColumnElement[bool]], filters: StatsFilters
+) -> list[Bucket]:
     """Counts and amounts per China month: one range of the created_at index per month (a
-    GROUP BY on the month would sort every row), from the first application counted to the
-    last."""
-    first, last = session.execute(
-        select(func.min(Application.created_at), func.max(Application.created_at)).where(*conds)
-    ).one()
+    GROUP BY on the month would sort every row)."""
+    # The first and last application of all (read from either end of the index: min() and
+    # max() under a WHERE would scan every row on SQLite), within the filters' dates.
+    first = session.execute(select(func.min(Application.created_at))).scalar()
+    last = session.execute(select(func.max(Application.created_at))).scalar()
     if first is None or last is None:
         return []
-    # The filters' dates already bound created_at: the first and last counted lie within.
+    start, end = _as_china_date(first), _as_china_date(last)
+    if filters.date_from is not None:
+        start = max(start, filters.date_from)
+    if filters.date_to is not None:
+        end = min(end, filters.date_to)
     buckets = []
-    for month in _months(_as_china_date(first), _as_china_date(last)):
+    for month in _months(start, end):
         upper = (month + timedelta(days=32)).replace(day=1)
         n, fen = session.execute(
             select(func.count(), func.coalesce(func.sum(Application.amount_fen), 0)).where(
@@ -231,7 +237,7 @@ def region_stats(
     )
     counts = {b.key: b.count for b in by_status}
     total = Bucket("total", sum(b.count for b in by_status), sum(b.amount_fen for b in by_status))
-    by_month = _by_month(session, conds) if total.count else []
+    by_month = _by_month(session, conds, filters) if total.count else []
 
     calendar = holidays.working_days(session)
     day = _china_day(session)
