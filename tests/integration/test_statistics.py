@@ -191,3 +191,22 @@ def test_an_officer_without_the_supervisor_role_is_refused(session, world):
             session, officer=officers["reviewer"], filters=StatsFilters(), today=TODAY
         )
     assert refused.value.code == "stats.not_supervisor"
+
+
+def test_an_officer_opened_with_the_supervisor_role_may_read_the_statistics(session, world):
+    from sirefund.services import officers
+
+    boss = officers.add_officer(
+        session,
+        code="SUP01",
+        name="统计员",
+        region_code="420000",
+        roles={"supervisor"},
+        password=f.PASSWORD,
+        at=datetime(2026, 3, 10, tzinfo=UTC),
+        totp_secret=f.TOTP_SECRET,
+    )
+
+    assert boss.is_supervisor and not boss.is_reviewer and not boss.is_auditor
+    got = statistics.region_stats(session, officer="SUP01", filters=StatsFilters(), today=TODAY)
+    assert got.total.count == len(world[0])
