@@ -100,7 +100,10 @@ def _add_officer_parser(sub: Any) -> None:
     add.add_argument("--name", required=True)
     add.add_argument("--region", required=True)
     add.add_argument(
-        "--role", action="append", choices=["reviewer", "initiator", "auditor"], default=None
+        "--role",
+        action="append",
+        choices=["reviewer", "initiator", "auditor", "supervisor"],
+        default=None,
     )
     add.add_argument(
         "--totp-secret",

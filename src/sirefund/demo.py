@@ -26,6 +26,7 @@ DEMO_OFFICERS = (
     ("SW42001", "王审核", "420000", {"reviewer", "initiator"}, "DEMOSWWANGSHENHEDEMOSWWANGSHENHE"),
     ("SW42072", "李复核", "420700", {"reviewer"}, "DEMOSWLIFUHEXXXXDEMOSWLIFUHEXXXX"),
     ("SW42090", "赵审计", "420000", {"auditor"}, "DEMOSWZHAOSHENJIDEMOSWZHAOSHENJI"),
+    ("SW42095", "钱统计", "420000", {"supervisor"}, "DEMOSWQIANTONGJIDEMOSWQIANTONGJI"),
 )
 
 

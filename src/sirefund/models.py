@@ -118,6 +118,10 @@ class Officer(Base):
     is_initiator: Mapped[bool] = mapped_column(Boolean, default=False)
     # Browses and exports the audit log (services/audit.py); nothing else.
     is_auditor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # Reads the region's statistics (services/statistics.py, 统计分析).
+    is_supervisor: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     password_hash: Mapped[str] = mapped_column(String(200))
     # The second factor (services/otp.py): the base32 TOTP secret, and the time step of the
     # last code accepted, so that no code is accepted twice. No secret: the officer cannot
@@ -488,6 +492,16 @@ class Application(Base):
         Index(None, "bank_account_no"),
         Index(None, "contact_phone"),
         Index(None, "handler_phone"),
+        # 统计分析 (services/statistics.py), each a covering index its statement reads alone:
+        # the counts by region, status, kind and channel in index order (no sort); the counts
+        # of a month as a range of created_at; the refunded ones' (day applied, day paid).
+        Index(
+            "ix_applications_stats_groups", "region_code", "status", "kind", "channel", "amount_fen"
+        ),
+        Index("ix_applications_stats_created", "created_at", "region_code", "amount_fen"),
+        Index(
+            "ix_applications_stats_refunded", "status", "refund_date", "created_at", "region_code"
+        ),
     )
 
 

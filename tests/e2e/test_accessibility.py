@@ -35,7 +35,12 @@ AXE = Path(__file__).resolve().parents[2] / "var" / "axe" / "node_modules" / "ax
 AXE_JS = AXE / "axe.min.js"
 BLOCKING = {"serious", "critical"}
 #: GET routes that are not pages: the 关怀版 switch answers a redirect, the queue export a file.
-NOT_PAGES = {"/care-mode", "/officer/applications.xlsx", "/officer/audit.xlsx"}
+NOT_PAGES = {
+    "/care-mode",
+    "/officer/applications.xlsx",
+    "/officer/audit.xlsx",
+    "/officer/stats.xlsx",
+}
 
 
 @pytest.fixture(scope="module")
@@ -220,6 +225,7 @@ def _visits(ids: dict) -> list[Visit]:
             "person",
             f"/m/medical/refunds/{ids['failed_medical_id']}/reissue",
         ),
+        Visit("/officer/stats", "officer"),
     ]
 
 
@@ -312,8 +318,10 @@ def _seed(site) -> dict:
             at=NOW,
         )
         for code in ("CARE01", "CARE02"):  # a one-time code each: one officer per run
-            # Also the auditor: the audit log is one of the pages.
-            f.make_officer(s, code=code, region="420700", initiator=True, auditor=True)
+            # Also the auditor and the supervisor: the audit log and the statistics are pages.
+            f.make_officer(
+                s, code=code, region="420700", initiator=True, auditor=True, supervisor=True
+            )
         other = f.make_person(s, name="邱世贵", region="420703")
         pay = f.make_pension_payment(s, other)
         app = applications.create(

@@ -77,3 +77,16 @@ def test_audit_benchmark_prints_the_rates_and_the_verdict(tmp_path, monkeypatch,
         out,
         re.MULTILINE,
     )
+
+
+def test_statistics_benchmark_prints_both_times_the_ratio_and_the_verdict(tmp_path, capsys):
+    bench = _load("bench_stats", BENCH.with_name("stats.py"))
+    status = bench.main(["--applications", "3000", "--repeat", "1", "--workdir", str(tmp_path)])
+
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "== SQLite: 3,000 applications written" in out
+    assert re.search(r"^SQL aggregate: +\d+\.\d{3} s", out, re.MULTILINE)
+    assert re.search(r"^stats: +\d+\.\d{3} s", out, re.MULTILINE)
+    assert re.search(r"^stats / SQL aggregate = \d+\.\d\d$", out, re.MULTILINE)
+    assert re.search(r"^stats at 1,000,000 applications ≈ .*(PASS|FAIL)$", out, re.MULTILINE)

@@ -157,7 +157,7 @@ def test_the_demo_unit_and_every_demo_officer_logs_in(prepared, demo_sessions):
         officers = {(o.code, o.region_code) for o in s.execute(select(Officer)).scalars()}
     assert kinds == ["unit", *(["officer"] * len(demo.DEMO_OFFICERS))]
     assert officers == {(code, region) for code, _, region, *_ in demo.DEMO_OFFICERS}
-    assert len(officers) == 3
+    assert len(officers) == 4  # two reviewers, an auditor, a supervisor
 
 
 def test_an_app_over_the_demo_database_serves_docs_and_the_demo_persons_payments(prepared):

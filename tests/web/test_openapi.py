@@ -140,7 +140,6 @@ WAVE_2_PENDING: dict[tuple[str, str], str] = {
     ("POST", "/notifications/{id}/read"): "wave 2: outcomes (issue 10)",
     ("PUT", "/{kind}/refunds/{id}"): "wave 2: correction (issue 10)",
     ("POST", "/officer/applications/{id}/return"): "wave 2: officer workbench (issue 11)",
-    ("GET", "/officer/stats"): "wave 2: officer workbench (issue 11)",
 }
 
 

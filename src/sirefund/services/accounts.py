@@ -58,6 +58,7 @@ class Principal:
     is_reviewer: bool = False
     is_initiator: bool = False
     is_auditor: bool = False
+    is_supervisor: bool = False
     login_code: str = ""  # officer code, unit tax id; empty for persons
     expires_at: datetime | None = None  # the session's absolute end (UTC)
 
@@ -131,6 +132,7 @@ def _principal_for(session: Session, row: AuthSession) -> Principal | None:
         is_reviewer=o.is_reviewer,
         is_initiator=o.is_initiator,
         is_auditor=o.is_auditor,
+        is_supervisor=o.is_supervisor,
         login_code=o.code,
         expires_at=ends,
     )

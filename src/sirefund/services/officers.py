@@ -69,7 +69,7 @@ _CODE = re.compile(r"^[A-Za-z0-9_-]{2,30}$")
 _REGION = re.compile(r"\d{6}")
 _NAME_MAX = 50
 #: What `sirefund officer add --role` accepts.
-ROLES = frozenset({"reviewer", "initiator", "auditor"})
+ROLES = frozenset({"reviewer", "initiator", "auditor", "supervisor"})
 
 
 def add_officer(
@@ -84,7 +84,8 @@ def add_officer(
     totp_secret: str | None = None,
     actor: str = "cli",
 ) -> Officer:
-    """Open an officer account (roles: reviewer, initiator, auditor), audited as done by
+    """Open an officer account (roles: reviewer, initiator, auditor,
+    supervisor), audited as done by
     `actor` (who ran the command). Its TOTP secret is `totp_secret` (base32, for scripted
     set-up) or a new random one; the caller shows it to the officer once
     (`totp.provisioning_uri`)."""
@@ -96,7 +97,9 @@ def add_officer(
     if not name or len(name) > _NAME_MAX:
         raise Invalid("officer.name", "请填写姓名", "name")
     if not roles or not roles <= ROLES:
-        raise Invalid("officer.roles", "角色应为 reviewer、initiator 或 auditor", "role")
+        raise Invalid(
+            "officer.roles", "角色应为 reviewer、initiator、auditor 或 supervisor", "role"
+        )
     passwords.check_strength(password, avoid=(code,))
     secret = totp.check_secret(totp_secret) if totp_secret is not None else totp.new_secret()
     if session.execute(select(Officer.id).where(Officer.code == code)).first():
@@ -108,6 +111,7 @@ def add_officer(
         is_reviewer="reviewer" in roles,
         is_initiator="initiator" in roles,
         is_auditor="auditor" in roles,
+        is_supervisor="supervisor" in roles,
         password_hash=passwords.hash_password(password),
         totp_secret=secret,
         active=True,

@@ -25,6 +25,7 @@ from .api import medical as api_medical
 from .api import officer as api_officer
 from .api import pension as api_pension
 from .api import reconciliations as api_reconciliations
+from .api import stats as api_stats
 from .api import unit as api_unit
 from .body_limit import BodyLimitMiddleware
 from .pages import care as pages_care
@@ -35,6 +36,7 @@ from .pages import mobile as pages_mobile
 from .pages import officer as pages_officer
 from .pages import officer_audit as pages_officer_audit
 from .pages import officer_calendar as pages_officer_calendar
+from .pages import officer_stats as pages_officer_stats
 from .request_id import RequestContextMiddleware
 from .security_headers import SecurityHeadersMiddleware
 
@@ -142,6 +144,7 @@ def create_app(
         api_officer,
         api_reconciliations,
         api_audit,
+        api_stats,
         api_callbacks,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
@@ -152,6 +155,7 @@ def create_app(
         pages_officer,
         pages_officer_calendar,
         pages_officer_audit,
+        pages_officer_stats,
     ):
         app.include_router(module.router)
 

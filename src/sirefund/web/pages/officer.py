@@ -188,6 +188,7 @@ def _base_context(
                 (principal.is_reviewer, "审核"),
                 (principal.is_initiator, "发起"),
                 (principal.is_auditor, "审计"),
+                (principal.is_supervisor, "统计"),
             )
             if on
         ]
@@ -200,6 +201,7 @@ def _base_context(
             "is_reviewer": principal.is_reviewer,
             "is_initiator": principal.is_initiator,
             "is_auditor": principal.is_auditor,
+            "is_supervisor": principal.is_supervisor,
         }
     return ctx
 
