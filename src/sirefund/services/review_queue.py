@@ -8,10 +8,12 @@ Every function takes the session of a transaction the caller owns and never comm
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -21,7 +23,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from ..clock import CHINA_TZ, as_utc
@@ -36,6 +38,42 @@ from .paging import DEFAULT_PAGE_SIZE, Page, check_page
 
 DIVISION_CODE_DIGITS = 6
 EXPORT_CHUNK_ROWS = 500  # rows fetched at a time while streaming the whole queue
+
+
+MAX_SEARCH_LENGTH = 50
+_ID_NUMBER = re.compile(r"\d{17}[\dX]")
+
+QueueSort = Literal[
+    "days_pending", "-days_pending", "created_at", "-created_at", "amount", "-amount"
+]
+#: The queue's orders; ``days_pending`` (the longest-waiting first) is the default, the
+#: statutory clock runs on those. Ties fall back on the application id.
+SORTS: dict[str, tuple[ColumnElement[Any], ...]] = {
+    "days_pending": (Application.created_at.asc(), Application.id.asc()),
+    "-days_pending": (Application.created_at.desc(), Application.id.desc()),
+    "created_at": (Application.created_at.asc(), Application.id.asc()),
+    "-created_at": (Application.created_at.desc(), Application.id.desc()),
+    "amount": (Application.amount_fen.asc(), Application.id.asc()),
+    "-amount": (Application.amount_fen.desc(), Application.id.desc()),
+}
+
+
+def _search_clause(text: str) -> ColumnElement[bool]:
+    """``q``: a full ID number matches only that number (never a part of it: the numbers are
+    not something to browse by); digits match an application id; anything else is a name
+    (exact or a part of it) or a 文书号 (exact)."""
+    upper = text.upper()
+    if _ID_NUMBER.fullmatch(upper):
+        return Person.id_number == upper
+    by_doc = Application.document_no == upper
+    if text.isascii() and text.isdigit():
+        if len(text) > ID_SEARCH_DIGITS:
+            return by_doc
+        return or_(Application.id == int(text), by_doc)
+    return or_(Person.name.contains(text, autoescape=True), by_doc)
+
+
+ID_SEARCH_DIGITS = 12
 
 
 def _blank_to_none(value: object) -> object:
@@ -76,6 +114,16 @@ class QueueFilters(BaseModel):
     channel: Channel | None = Field(default=None, description="web / mobile_app / officer")
     date_from: date | None = Field(default=None, description="申请日期起 YYYY-MM-DD")
     date_to: date | None = Field(default=None, description="申请日期止 YYYY-MM-DD")
+    q: str | None = Field(
+        default=None,
+        max_length=50,
+        description="证件号码（完整18位，精确匹配）、缴费人姓名、申请编号或文书号",
+    )
+    sort: QueueSort = Field(
+        default="days_pending",
+        description="排序：days_pending（等待最久在前）、-days_pending、created_at、"
+        "-created_at（最新在前）、amount、-amount",
+    )
     due_within: int | None = Field(
         default=None,
         ge=0,
@@ -115,6 +163,27 @@ class QueueFilters(BaseModel):
                 "due_within",
             )
         return int(text)
+
+    @field_validator("q", mode="before")
+    @classmethod
+    def _q(cls, value: object) -> object:
+        value = _blank_to_none(value)
+        if value is None:
+            return None
+        text = value.strip() if isinstance(value, str) else ""
+        if not text or len(text) > MAX_SEARCH_LENGTH:
+            raise Invalid("queue.q", f"查询内容应为1至{MAX_SEARCH_LENGTH}个字符", "q")
+        return text
+
+    @field_validator("sort", mode="before")
+    @classmethod
+    def _sort(cls, value: object) -> object:
+        value = _blank_to_none(value)
+        if value is None:
+            return "days_pending"
+        if value not in SORTS:
+            raise Invalid("queue.sort", "排序方式不正确", "sort")
+        return value
 
     @field_validator("date_from", "date_to", mode="before")
     @classmethod
@@ -200,6 +269,8 @@ def _conditions(
             raise ValueError("due_within needs due_by")
         conds.append(Application.status == ApplicationStatus.PENDING_REVIEW.value)
         conds.append(Application.created_at < _china_midnight(due_by + timedelta(days=1)))
+    if filters.q is not None:
+        conds.append(_search_clause(filters.q))
     if filters.region is not None:
         # A region outside the officer's scope simply intersects to nothing.
         conds.append(region_clause(Application.region_code, filters.region))
@@ -238,8 +309,7 @@ def _queue_select(
         .outerjoin(_Initiator, _Initiator.id == Application.initiated_by_officer_id)
         .outerjoin(_Reviewer, _Reviewer.id == Application.reviewed_by_officer_id)
         .where(*_conditions(officer, filters, due_by))
-        # The longest-waiting first: the statutory clock runs on them.
-        .order_by(Application.created_at, Application.id)
+        .order_by(*SORTS[filters.sort])
     )
 
 
@@ -276,7 +346,10 @@ def queue_count(
     me = active_officer(session, officer)
     due_by = _due_by(filters, today, calendar or holidays.working_days(session))
     return session.execute(
-        select(func.count()).select_from(Application).where(*_conditions(me, filters, due_by))
+        select(func.count())
+        .select_from(Application)
+        .join(Person, Person.id == Application.person_id)
+        .where(*_conditions(me, filters, due_by))
     ).scalar_one()
 
 
