@@ -23,8 +23,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import ColumnElement, Select, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from ..clock import CHINA_TZ, as_utc
 from ..domain import identity, regions
@@ -46,16 +46,29 @@ _ID_NUMBER = re.compile(r"\d{17}[\dX]")
 QueueSort = Literal[
     "days_pending", "-days_pending", "created_at", "-created_at", "amount", "-amount"
 ]
-#: The queue's orders; ``days_pending`` (the longest-waiting first) is the default, the
-#: statutory clock runs on those. Ties fall back on the application id.
-SORTS: dict[str, tuple[ColumnElement[Any], ...]] = {
-    "days_pending": (Application.created_at.asc(), Application.id.asc()),
-    "-days_pending": (Application.created_at.desc(), Application.id.desc()),
-    "created_at": (Application.created_at.asc(), Application.id.asc()),
-    "-created_at": (Application.created_at.desc(), Application.id.desc()),
-    "amount": (Application.amount_fen.asc(), Application.id.asc()),
-    "-amount": (Application.amount_fen.desc(), Application.id.desc()),
+#: The queue's orders as (column, descending); ``days_pending`` (the longest-waiting first)
+#: is the default, the statutory clock runs on those. Ties fall back on the application id,
+#: in the same direction, so every order is total (the neighbours of a case are well defined).
+SORTS: dict[str, tuple[InstrumentedAttribute[Any], bool]] = {
+    "days_pending": (Application.created_at, False),
+    "-days_pending": (Application.created_at, True),
+    "created_at": (Application.created_at, False),
+    "-created_at": (Application.created_at, True),
+    "amount": (Application.amount_fen, False),
+    "-amount": (Application.amount_fen, True),
 }
+
+
+def _order_by(sort: str, *, reverse: bool = False) -> tuple[ColumnElement[Any], ...]:
+    column, descending = SORTS[sort]
+    if descending != reverse:
+        return (column.desc(), Application.id.desc())
+    return (column.asc(), Application.id.asc())
+
+
+def is_id_number(text: str) -> bool:
+    """Whether a search text is a whole resident ID number (searched exactly, never echoed)."""
+    return bool(_ID_NUMBER.fullmatch(text.strip().upper()))
 
 
 def _search_clause(text: str) -> ColumnElement[bool]:
@@ -309,7 +322,7 @@ def _queue_select(
         .outerjoin(_Initiator, _Initiator.id == Application.initiated_by_officer_id)
         .outerjoin(_Reviewer, _Reviewer.id == Application.reviewed_by_officer_id)
         .where(*_conditions(officer, filters, due_by))
-        .order_by(*SORTS[filters.sort])
+        .order_by(*_order_by(filters.sort))
     )
 
 
@@ -389,3 +402,94 @@ def queue_rows(
     )
     for row in result:
         yield _queue_item(*row, today=today, calendar=calendar)
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbours:
+    """The cases before and after one case in the filtered, sorted queue (None at an end)."""
+
+    previous_id: int | None
+    next_id: int | None
+
+
+def _beyond(app: Application, sort: str, *, before: bool) -> ColumnElement[bool]:
+    """Rows after ``app`` in the order ``sort`` (or before it)."""
+    column, descending = SORTS[sort]
+    key = getattr(app, column.key)
+    later = descending == before  # "after" in an ascending order is greater
+    if later:
+        return or_(column > key, and_(column == key, Application.id > app.id))
+    return or_(column < key, and_(column == key, Application.id < app.id))
+
+
+def _first_id(
+    session: Session, me: Officer, filters: QueueFilters, today: date, *extra: ColumnElement[bool]
+) -> int | None:
+    due_by = _due_by(filters, today, holidays.working_days(session))
+    return session.execute(
+        select(Application.id)
+        .join(Person, Person.id == Application.person_id)
+        .where(*_conditions(me, filters, due_by), *extra)
+        .order_by(*_order_by(filters.sort))
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def neighbours(
+    session: Session,
+    *,
+    officer: OfficerRef,
+    filters: QueueFilters,
+    application_id: int,
+    today: date,
+) -> Neighbours:
+    """上一条 / 下一条 of a case within the queue as the officer filtered and sorted it (one
+    indexed query each way, whatever the queue's length). A case outside the officer's scope
+    has no neighbours."""
+    me = active_officer(session, officer)
+    app = session.execute(
+        select(Application).where(
+            Application.id == application_id,
+            region_clause(Application.region_code, me.region_code),
+        )
+    ).scalar_one_or_none()
+    if app is None:
+        return Neighbours(None, None)
+    due_by = _due_by(filters, today, holidays.working_days(session))
+
+    def step(*, before: bool) -> int | None:
+        return session.execute(
+            select(Application.id)
+            .join(Person, Person.id == Application.person_id)
+            .where(*_conditions(me, filters, due_by), _beyond(app, filters.sort, before=before))
+            .order_by(*_order_by(filters.sort, reverse=before))
+            .limit(1)
+        ).scalar_one_or_none()
+
+    return Neighbours(previous_id=step(before=True), next_id=step(before=False))
+
+
+def next_pending(
+    session: Session,
+    *,
+    officer: OfficerRef,
+    filters: QueueFilters,
+    after_id: int,
+    today: date,
+) -> int | None:
+    """The case 通过并下一条 / 退回并下一条 opens: the next one still 待审核 after ``after_id``
+    in the officer's filtered, sorted queue, else the first one still 待审核 (from the top),
+    never ``after_id`` itself; None when nothing is left to review."""
+    me = active_officer(session, officer)
+    pending = filters.model_copy(update={"status": ApplicationStatus.PENDING_REVIEW})
+    app = session.execute(
+        select(Application).where(
+            Application.id == after_id,
+            region_clause(Application.region_code, me.region_code),
+        )
+    ).scalar_one_or_none()
+    if app is not None:
+        found = _first_id(session, me, pending, today, _beyond(app, pending.sort, before=False))
+        if found is not None:
+            return found
+    return _first_id(session, me, pending, today, Application.id != after_id)
