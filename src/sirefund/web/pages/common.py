@@ -36,7 +36,7 @@ from ...clock import CHINA_TZ, as_utc
 from ...domain.errors import DomainError
 from ...domain.money import format_yuan
 from ...services import saved_forms
-from .. import deps
+from .. import deps, officer_presenters
 from ..errors import ErrorDetail, describe_validation_error
 from . import guard
 
@@ -77,6 +77,8 @@ templates.env.filters["yuan"] = _yuan
 templates.env.filters["cn_datetime"] = _cn_datetime
 templates.env.filters["cn_date"] = _cn_date
 templates.env.filters["or_dash"] = _or_dash
+# 税务端: an agency error recorded for the logs, in words (officer_presenters).
+templates.env.filters["agency_words"] = officer_presenters.agency_error_words
 
 ANON_CSRF_COOKIE = "sirefund_form"
 #: 关怀版 (large text, high contrast) is on while this cookie is "1" (see care.py).

@@ -208,7 +208,7 @@ def _base_context(
             "code": principal.login_code,
             "name": principal.display_name,
             "region_code": principal.region_code,
-            "region_name": regions.division_name(principal.region_code) or principal.region_code,
+            "region_name": regions.scope_name(principal.region_code),
             "roles": "、".join(roles) or "查询",
             "is_reviewer": principal.is_reviewer,
             "is_initiator": principal.is_initiator,
