@@ -108,3 +108,13 @@ def test_a_bad_sort_or_an_overlong_q_is_refused_with_the_field(client, login, se
     long_q = client.get(f"{API}/applications", headers=headers, params={"q": "字" * 51})
     assert long_q.status_code == 422
     assert "q" in long_q.text
+
+
+def test_a_long_number_is_not_an_error_but_finds_nothing(client, login, session_factory):
+    """Digits beyond any application id (or an ID number's length) are simply not found."""
+    with session_factory() as s, s.begin():
+        officer, *_ = _three(s)
+    headers = login("officer", officer.id)
+
+    assert _ids(client, headers, q="999999999999") == []
+    assert _ids(client, headers, q="9" * 30) == []
