@@ -171,7 +171,7 @@ def test_an_officer_approves_one_application_with_an_opinion(live, new_page):
     page = new_page()
     _login(page, live, _officer(live, name="周审核"))
 
-    page.locator(f"a[href='/officer/applications/{app_id}']").click()
+    page.get_by_role("link", name=f"申请 {app_id} 的详情").click()
     page.get_by_label("税务机关意见", exact=True).fill("核实无误，同意退费")
     page.get_by_role("button", name="审核通过").click()
     page.wait_for_url(re.compile(r".*done=approved$"))

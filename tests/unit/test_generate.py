@@ -255,8 +255,9 @@ def test_regions_lookups() -> None:
     assert regions.is_within("420703", "420700")
     assert regions.is_within("420703", "420000")
     assert regions.is_within("420703", "420703")
-    assert regions.is_within("110101", "")
-    assert regions.is_within("110101", "000000")
+    # No nationwide scope: a blank or all-zero scope covers nothing.
+    assert not regions.is_within("110101", "")
+    assert not regions.is_within("420703", "000000")
     assert not regions.is_within("420102", "420700")
     assert not regions.is_within("420702", "420703")
     assert not regions.is_within("430102", "420000")

@@ -238,10 +238,12 @@ def test_the_queue_masks_ids_counts_working_days_against_30_and_paginates_by_ten
     assert person.id_number not in r.text and ACCOUNT not in r.text
     assert person.id_number[:6] + "********" + person.id_number[-4:] in text
     row = re.search(r'<tr class="overdue">.*?</tr>', r.text, flags=re.S).group(0)
-    # The application number, and its 文书号 under it.
-    assert f"<td>{old.id}<br>" in row and old.document_no in row
+    # The application number, and its 文书号 under it, both links to the case (which keeps
+    # the queue's filters for 上一条 / 下一条).
+    case = f"/officer/applications/{old.id}?status=pending_review"
+    assert f'<a href="{case}">{old.id}</a>' in row
+    assert re.search(rf'<a [^>]*href="{re.escape(case)}"[^>]*>{old.document_no}</a>', row)
     assert "38 / 30" in _text(row) and "已超期" in _text(row)
-    assert f'href="/officer/applications/{old.id}"' in row
 
     second = client.get("/officer/applications?page=2")
     assert "当前显示第 11 到 12 条 共 12 条记录" in _text(second.text)
@@ -267,7 +269,9 @@ def test_the_queue_filters_by_status_kind_region_channel_and_date(client, sessio
         page = client.get(f"/officer/applications?{query}").text
         return {int(n) for n in re.findall(r'name="application_ids" value="(\d+)"', page)}
 
-    assert ids("") == {early.id, wuhan.id, medical.id, decided.id}
+    # The queue opens on 待审核; 全部 (a blank status) lists every state.
+    assert ids("") == {early.id, wuhan.id, medical.id}
+    assert ids("status=") == {early.id, wuhan.id, medical.id, decided.id}
     assert ids("status=pending_review") == {early.id, wuhan.id, medical.id}
     assert ids("kind=medical") == {medical.id}
     assert ids("region=420100") == {wuhan.id}
@@ -375,7 +379,7 @@ def test_the_export_link_downloads_the_filtered_queue_as_xlsx(client, session_fa
     sign_in(officer.id)
 
     page = client.get("/officer/applications?kind=medical").text
-    assert 'href="/officer/applications.xlsx?kind=medical"' in page
+    assert 'href="/officer/applications.xlsx?status=pending_review&amp;kind=medical"' in page
     r = client.get("/officer/applications.xlsx?kind=medical")
     assert r.status_code == 200
     assert "attachment" in r.headers["content-disposition"]

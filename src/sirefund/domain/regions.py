@@ -15,8 +15,6 @@ from __future__ import annotations
 PROVINCE_CODE = "420000"
 PROVINCE_NAME = "湖北省"
 
-#: Scope codes that cover every region (a national office / no restriction).
-_UNIVERSAL_SCOPES = frozenset({"", "000000"})
 
 #: The 17 prefecture-level divisions (including the 4 province-administered 4290xx units).
 PREFECTURES: dict[str, str] = {
@@ -194,20 +192,32 @@ def prefecture_of(code: str) -> str:
 def is_within(region_code: str, scope_code: str) -> bool:
     """Whether ``region_code`` lies inside the area of ``scope_code``.
 
-    * ``""`` or ``"000000"`` covers everything (even malformed region codes);
+    * there is no nationwide scope: ``""``, ``"000000"`` or anything that is not six digits
+      covers nothing;
     * a province code ``xx0000`` covers ``xx....``;
     * a prefecture code ``xxxx00`` covers ``xxxx..`` (``420700`` covers ``4207xx``);
     * any other code (a county, or a 4290xx unit) covers only itself.
     """
-    if scope_code in _UNIVERSAL_SCOPES:
-        return True
-    if not _is_code(region_code) or not _is_code(scope_code):
+    if not _is_code(region_code) or not _is_code(scope_code) or scope_code == "000000":
         return False
     if scope_code.endswith("0000"):
         return region_code[:2] == scope_code[:2]
     if scope_code.endswith("00"):
         return region_code[:4] == scope_code[:4]
     return region_code == scope_code
+
+
+def scope_name(code: str) -> str:
+    """An officer's area in words: ``420000`` -> ``湖北省全省``, ``420700`` -> ``鄂州市全市``,
+    ``420703`` -> ``华容区``; an unknown code -> ``行政区划 <code>``."""
+    name = division_name(code)
+    if name is None:
+        return f"行政区划 {code}"
+    if code == PROVINCE_CODE:
+        return f"{name}全省"
+    if code.endswith("00"):
+        return f"{name}全市"
+    return name
 
 
 def is_known_hubei_division(code: str) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, false, select, true
+from sqlalchemy import ColumnElement, and_, false, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ..domain import regions
@@ -49,11 +49,12 @@ def region_clause(column: InstrumentedAttribute[str], scope_code: str) -> Column
     (region_code, status) index on both databases whatever the collation, and for digit
     strings the two are the same set. A county code, or a 4290xx province-administered unit,
     covers only itself; ``429000`` (not a real code) would cover the four 4290xx units, as
-    ``is_within`` says. ``""`` and ``000000`` cover the province.
+    ``is_within`` says. There is no nationwide scope: ``""``, ``000000`` or a malformed code
+    covers nothing (the whole province is ``420000``, said so).
     """
-    if scope_code in ("", "000000"):
-        return true()
-    if not (len(scope_code) == _REGION_LENGTH and scope_code.isascii() and scope_code.isdigit()):
+    if scope_code == "000000" or not (
+        len(scope_code) == _REGION_LENGTH and scope_code.isascii() and scope_code.isdigit()
+    ):
         return false()
     if scope_code.endswith("0000"):
         prefix = scope_code[:2]
@@ -93,6 +94,13 @@ def add_officer(
         raise Invalid("officer.code", "税务人员代码应为2至30位字母、数字", "code")
     if not _REGION.fullmatch(region_code):
         raise Invalid("officer.region", "行政区划代码应为6位数字", "region")
+    if not regions.is_known_hubei_division(region_code):
+        # No silent nationwide (or out-of-province) office: the whole province is 420000.
+        raise Invalid(
+            "officer.region",
+            "行政区划代码应为湖北省的行政区划（全省为420000）",
+            "region",
+        )
     name = name.strip()
     if not name or len(name) > _NAME_MAX:
         raise Invalid("officer.name", "请填写姓名", "name")

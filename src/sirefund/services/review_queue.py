@@ -8,10 +8,12 @@ Every function takes the session of a transaction the caller owns and never comm
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -21,8 +23,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import ColumnElement, Select, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from ..clock import CHINA_TZ, as_utc
 from ..domain import identity, regions
@@ -36,6 +38,55 @@ from .paging import DEFAULT_PAGE_SIZE, Page, check_page
 
 DIVISION_CODE_DIGITS = 6
 EXPORT_CHUNK_ROWS = 500  # rows fetched at a time while streaming the whole queue
+
+
+MAX_SEARCH_LENGTH = 50
+_ID_NUMBER = re.compile(r"\d{17}[\dX]")
+
+QueueSort = Literal[
+    "days_pending", "-days_pending", "created_at", "-created_at", "amount", "-amount"
+]
+#: The queue's orders as (column, descending); ``days_pending`` (the longest-waiting first)
+#: is the default, the statutory clock runs on those. Ties fall back on the application id,
+#: in the same direction, so every order is total (the neighbours of a case are well defined).
+SORTS: dict[str, tuple[InstrumentedAttribute[Any], bool]] = {
+    "days_pending": (Application.created_at, False),
+    "-days_pending": (Application.created_at, True),
+    "created_at": (Application.created_at, False),
+    "-created_at": (Application.created_at, True),
+    "amount": (Application.amount_fen, False),
+    "-amount": (Application.amount_fen, True),
+}
+
+
+def _order_by(sort: str, *, reverse: bool = False) -> tuple[ColumnElement[Any], ...]:
+    column, descending = SORTS[sort]
+    if descending != reverse:
+        return (column.desc(), Application.id.desc())
+    return (column.asc(), Application.id.asc())
+
+
+def is_id_number(text: str) -> bool:
+    """Whether a search text is a whole resident ID number (searched exactly, never echoed)."""
+    return bool(_ID_NUMBER.fullmatch(text.strip().upper()))
+
+
+def _search_clause(text: str) -> ColumnElement[bool]:
+    """``q``: a full ID number matches only that number (never a part of it: the numbers are
+    not something to browse by); digits match an application id; anything else is a name
+    (exact or a part of it) or a 文书号 (exact)."""
+    upper = text.upper()
+    if _ID_NUMBER.fullmatch(upper):
+        return Person.id_number == upper
+    by_doc = Application.document_no == upper
+    if text.isascii() and text.isdigit():
+        if len(text) > ID_SEARCH_DIGITS:
+            return by_doc
+        return or_(Application.id == int(text), by_doc)
+    return or_(Person.name.contains(text, autoescape=True), by_doc)
+
+
+ID_SEARCH_DIGITS = 12
 
 
 def _blank_to_none(value: object) -> object:
@@ -78,6 +129,16 @@ class QueueFilters(BaseModel):
     date_to: date | None = Field(default=None, description="申请日期止 YYYY-MM-DD")
     risk: bool | None = Field(
         default=None, description="true：仅有风险提示的申请；false：仅无风险提示的申请"
+    )
+    q: str | None = Field(
+        default=None,
+        max_length=50,
+        description="证件号码（完整18位，精确匹配）、缴费人姓名、申请编号或文书号",
+    )
+    sort: QueueSort = Field(
+        default="days_pending",
+        description="排序：days_pending（等待最久在前）、-days_pending、created_at、"
+        "-created_at（最新在前）、amount、-amount",
     )
     due_within: int | None = Field(
         default=None,
@@ -131,6 +192,27 @@ class QueueFilters(BaseModel):
         if text in {"false", "0", "no", "off"}:
             return False
         raise Invalid("queue.risk", "风险提示筛选应为 true 或 false", "risk")
+
+    @field_validator("q", mode="before")
+    @classmethod
+    def _q(cls, value: object) -> object:
+        value = _blank_to_none(value)
+        if value is None:
+            return None
+        text = value.strip() if isinstance(value, str) else ""
+        if not text or len(text) > MAX_SEARCH_LENGTH:
+            raise Invalid("queue.q", f"查询内容应为1至{MAX_SEARCH_LENGTH}个字符", "q")
+        return text
+
+    @field_validator("sort", mode="before")
+    @classmethod
+    def _sort(cls, value: object) -> object:
+        value = _blank_to_none(value)
+        if value is None:
+            return "days_pending"
+        if value not in SORTS:
+            raise Invalid("queue.sort", "排序方式不正确", "sort")
+        return value
 
     @field_validator("date_from", "date_to", mode="before")
     @classmethod
@@ -217,6 +299,8 @@ def _conditions(
             raise ValueError("due_within needs due_by")
         conds.append(Application.status == ApplicationStatus.PENDING_REVIEW.value)
         conds.append(Application.created_at < _china_midnight(due_by + timedelta(days=1)))
+    if filters.q is not None:
+        conds.append(_search_clause(filters.q))
     if filters.region is not None:
         # A region outside the officer's scope simply intersects to nothing.
         conds.append(region_clause(Application.region_code, filters.region))
@@ -258,8 +342,7 @@ def _queue_select(
         .outerjoin(_Initiator, _Initiator.id == Application.initiated_by_officer_id)
         .outerjoin(_Reviewer, _Reviewer.id == Application.reviewed_by_officer_id)
         .where(*_conditions(officer, filters, due_by))
-        # The longest-waiting first: the statutory clock runs on them.
-        .order_by(Application.created_at, Application.id)
+        .order_by(*_order_by(filters.sort))
     )
 
 
@@ -302,7 +385,10 @@ def queue_count(
     me = active_officer(session, officer)
     due_by = _due_by(filters, today, calendar or holidays.working_days(session))
     return session.execute(
-        select(func.count()).select_from(Application).where(*_conditions(me, filters, due_by))
+        select(func.count())
+        .select_from(Application)
+        .join(Person, Person.id == Application.person_id)
+        .where(*_conditions(me, filters, due_by))
     ).scalar_one()
 
 
@@ -344,3 +430,94 @@ def queue_rows(
     )
     for row in result:
         yield _queue_item(*row, today=today, calendar=calendar)
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbours:
+    """The cases before and after one case in the filtered, sorted queue (None at an end)."""
+
+    previous_id: int | None
+    next_id: int | None
+
+
+def _beyond(app: Application, sort: str, *, before: bool) -> ColumnElement[bool]:
+    """Rows after ``app`` in the order ``sort`` (or before it)."""
+    column, descending = SORTS[sort]
+    key = getattr(app, column.key)
+    later = descending == before  # "after" in an ascending order is greater
+    if later:
+        return or_(column > key, and_(column == key, Application.id > app.id))
+    return or_(column < key, and_(column == key, Application.id < app.id))
+
+
+def _first_id(
+    session: Session, me: Officer, filters: QueueFilters, today: date, *extra: ColumnElement[bool]
+) -> int | None:
+    due_by = _due_by(filters, today, holidays.working_days(session))
+    return session.execute(
+        select(Application.id)
+        .join(Person, Person.id == Application.person_id)
+        .where(*_conditions(me, filters, due_by), *extra)
+        .order_by(*_order_by(filters.sort))
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def neighbours(
+    session: Session,
+    *,
+    officer: OfficerRef,
+    filters: QueueFilters,
+    application_id: int,
+    today: date,
+) -> Neighbours:
+    """上一条 / 下一条 of a case within the queue as the officer filtered and sorted it (one
+    indexed query each way, whatever the queue's length). A case outside the officer's scope
+    has no neighbours."""
+    me = active_officer(session, officer)
+    app = session.execute(
+        select(Application).where(
+            Application.id == application_id,
+            region_clause(Application.region_code, me.region_code),
+        )
+    ).scalar_one_or_none()
+    if app is None:
+        return Neighbours(None, None)
+    due_by = _due_by(filters, today, holidays.working_days(session))
+
+    def step(*, before: bool) -> int | None:
+        return session.execute(
+            select(Application.id)
+            .join(Person, Person.id == Application.person_id)
+            .where(*_conditions(me, filters, due_by), _beyond(app, filters.sort, before=before))
+            .order_by(*_order_by(filters.sort, reverse=before))
+            .limit(1)
+        ).scalar_one_or_none()
+
+    return Neighbours(previous_id=step(before=True), next_id=step(before=False))
+
+
+def next_pending(
+    session: Session,
+    *,
+    officer: OfficerRef,
+    filters: QueueFilters,
+    after_id: int,
+    today: date,
+) -> int | None:
+    """The case 通过并下一条 / 退回并下一条 opens: the next one still 待审核 after ``after_id``
+    in the officer's filtered, sorted queue, else the first one still 待审核 (from the top),
+    never ``after_id`` itself; None when nothing is left to review."""
+    me = active_officer(session, officer)
+    pending = filters.model_copy(update={"status": ApplicationStatus.PENDING_REVIEW})
+    app = session.execute(
+        select(Application).where(
+            Application.id == after_id,
+            region_clause(Application.region_code, me.region_code),
+        )
+    ).scalar_one_or_none()
+    if app is not None:
+        found = _first_id(session, me, pending, today, _beyond(app, pending.sort, before=False))
+        if found is not None:
+            return found
+    return _first_id(session, me, pending, today, Application.id != after_id)

@@ -23,7 +23,7 @@ from ..clock import CHINA_TZ, as_utc
 from ..services.audit_log import AuditEntry
 from ..services.paging import Page
 from ..services.views import ACTOR_LABELS
-from .presenters import iso
+from .presenters import AGENCY_LABELS, iso
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXPORT_HEADERS = (
@@ -47,8 +47,23 @@ def actor_label(kind: str) -> str:
     return _ACTOR_LABELS.get(kind, kind)
 
 
+def actor_text(kind: str, actor_id: str | None) -> str:
+    """Who acted, in words: 税务人员 OF0001, 人社, 缴费人（编号 200）, 系统."""
+    label = actor_label(kind)
+    if not actor_id:
+        return label
+    if kind == "agency":
+        return AGENCY_LABELS.get(actor_id, label)
+    if kind == "officer":
+        return f"{label} {actor_id}"
+    if kind in ("person", "unit"):
+        return f"{label}（编号 {actor_id}）"
+    return label
+
+
 def entry(e: AuditEntry) -> dict[str, Any]:
     return {
+        "actor_text": actor_text(e.actor_kind, e.actor_id),
         "id": e.id,
         "at": iso(e.at),
         "actor_kind": e.actor_kind,

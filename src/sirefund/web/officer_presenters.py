@@ -5,9 +5,11 @@ lines come from ``presenters``; this adds the queue, the detail and the 发起�
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..domain import workflow
+from ..domain.agencies import Agency
 from ..domain.money import format_yuan
 from ..domain.rules import (
     BANK_ACCOUNT_TYPE_LABELS,
@@ -38,6 +40,53 @@ KIND_LABELS = {
     ApplicationKind.MEDICAL: "城乡居民医疗保险",
 }
 REVEAL_FIELD_LABELS = {"id_number": "证件号码", "bank_account_no": "银行账号"}
+
+# ------------------------------------------------------------------ agency errors in words
+# The adapters record what went wrong for the logs and the retry logic (``hrss HTTP 422
+# agency.request_refused``, ``bank 无法连接（ConnectError）``); an officer reads it in words.
+_AGENCY_CODES = "|".join(re.escape(a.value) for a in Agency)
+_AGENCY_HTTP = re.compile(rf"\b({_AGENCY_CODES}) HTTP (\d{{3}})(?: ([A-Za-z0-9_.]+))?")
+_AGENCY_NAME = re.compile(rf"\b({_AGENCY_CODES})\b")
+_TECH_NOTE = re.compile(r"（[A-Za-z_.]+）")
+AGENCY_ERROR_CODE_WORDS = {
+    "agency.request_refused": "拒绝受理该请求",
+    "agency.unavailable": "系统暂停服务",
+    "agency.unknown": "查无此请求",
+}
+_BAD_REQUEST, _CONFLICT, _TOO_MANY, _SERVER_ERROR = 400, 409, 429, 500
+_STATUS_WORDS = {
+    401: "身份验证未通过（请检查对接密钥配置）",
+    403: "身份验证未通过（请检查对接密钥配置）",
+    404: "查无此请求",
+    _CONFLICT: "认为该请求重复",
+    422: "拒绝受理该请求",
+    _TOO_MANY: "请求过于频繁，稍后重试",
+}
+
+
+def _status_words(status: int) -> str:
+    if status >= _SERVER_ERROR:
+        return "系统故障，稍后重试"
+    return _STATUS_WORDS.get(status, "未受理该请求（请求格式有误）")
+
+
+def agency_error_words(text: str | None) -> str | None:
+    """An outbox error or attempt note as an officer reads it: ``hrss HTTP 422
+    agency.request_refused`` -> ``人社拒绝受理该请求``; ``bank 无法连接（ConnectError）`` ->
+    ``银行无法连接``. Words already Chinese pass through; no code or HTTP status is left."""
+    if not text:
+        return text
+
+    def http(match: re.Match[str]) -> str:
+        label = Agency(match.group(1)).label
+        code = match.group(3)
+        words = AGENCY_ERROR_CODE_WORDS.get(code or "") or _status_words(int(match.group(2)))
+        return f"{label}{words}"
+
+    out = _AGENCY_HTTP.sub(http, text)
+    out = _AGENCY_NAME.sub(lambda m: Agency(m.group(1)).label, out)
+    out = _TECH_NOTE.sub("", out)
+    return re.sub(r"(人社|医保|银行) ", r"\1", out)
 
 
 def _clock(clock: ReviewClock) -> dict[str, Any]:

@@ -10,9 +10,12 @@ from typing import Any
 
 from ..clock import as_utc
 from ..domain import workflow
+from ..domain.agencies import Agency
 from ..domain.money import format_yuan
 from ..domain.rules import BANK_CATEGORIES, MEDICAL_REFUND_REASONS
 from ..services.views import ACTOR_LABELS, ApplicationView, EventView
+
+AGENCY_LABELS = {a.value: a.label for a in Agency}
 
 
 def iso(value: datetime | date | None) -> str | None:
@@ -77,9 +80,12 @@ def application(view: ApplicationView) -> dict[str, Any]:
 
 def event(view: EventView) -> dict[str, Any]:
     """One history line: who (税务人员 with their code for officers), when, from, to, why."""
-    actor = ACTOR_LABELS.get(view.actor_kind, view.actor_kind)
-    if view.audience == "officer":
-        actor = f"{actor} {view.actor_id or ''}".strip()
+    actor = ACTOR_LABELS.get(view.actor_kind, "系统")
+    if view.actor_kind == "agency" and view.actor_id in AGENCY_LABELS:
+        actor = AGENCY_LABELS[view.actor_id]  # 人社 / 医保 / 银行, never its code
+    elif view.audience == "officer" and view.actor_kind == "officer" and view.actor_id:
+        # An officer's code is what colleagues know them by; a payer's row id means nothing.
+        actor = f"{actor} {view.actor_id}"
     return {
         "at": iso(view.at),
         "actor_kind": view.actor_kind,

@@ -14,13 +14,14 @@ transaction: ``await in_transaction(db, lambda session: ...)``.
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -36,7 +37,7 @@ from ...clock import CHINA_TZ, as_utc
 from ...domain.errors import DomainError
 from ...domain.money import format_yuan
 from ...services import saved_forms
-from .. import deps
+from .. import deps, officer_presenters
 from ..errors import ErrorDetail, describe_validation_error
 from . import guard
 
@@ -77,6 +78,8 @@ templates.env.filters["yuan"] = _yuan
 templates.env.filters["cn_datetime"] = _cn_datetime
 templates.env.filters["cn_date"] = _cn_date
 templates.env.filters["or_dash"] = _or_dash
+# 税务端: an agency error recorded for the logs, in words (officer_presenters).
+templates.env.filters["agency_words"] = officer_presenters.agency_error_words
 
 ANON_CSRF_COOKIE = "sirefund_form"
 #: 关怀版 (large text, high contrast) is on while this cookie is "1" (see care.py).
@@ -123,13 +126,24 @@ async def in_transaction(db: deps.Db, work: Callable[[Session], T]) -> T:
 # --------------------------------------------------------------------------- who is calling
 
 
+_FULL_ID_NUMBER = re.compile(r"\d{17}[\dXx]")
+
+
 def return_target(request: Request, fallback: str) -> str:
     """Where to come back to after logging in: this page (with its query) for a GET. For a
     form posted after the session ended, the page it was on (the POST address itself cannot be
     opened after login), else ``fallback``."""
     target = request.url.path
     if request.method == "GET" and request.url.query:
-        target += "?" + request.url.query
+        # A searched ID number is not carried into a link (关怀版, login's next): the page
+        # comes back without that search rather than write the number into the page.
+        kept = [
+            (k, v)
+            for k, v in parse_qsl(request.url.query, keep_blank_values=True)
+            if not _FULL_ID_NUMBER.fullmatch(v.strip())
+        ]
+        if kept:
+            target += "?" + urlencode(kept)
     elif request.method != "GET":
         target = referer_path(request) or fallback
         # A page shown in answer to a POST cannot be opened again: its list page instead.

@@ -28,7 +28,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from ...domain import regions
+from ...domain import identity, regions
 from ...domain.agencies import Agency
 from ...domain.dispatch import DispatchState
 from ...domain.errors import DomainError, NotFound
@@ -80,6 +80,7 @@ CHANNEL_OPTIONS = [(c.value, label) for c, label in CHANNEL_LABELS.items()]
 DISPATCH_STATE_OPTIONS = [(s.value, s.label) for s in DispatchState]
 AGENCY_OPTIONS = [(a.value, a.label) for a in Agency]
 QUEUE_FILTERS = (
+    "q",
     "status",
     "kind",
     "region",
@@ -88,9 +89,20 @@ QUEUE_FILTERS = (
     "date_to",
     "due_within",
     "risk",
+    "sort",
 )
 #: 风险提示 filter of the queue.
 RISK_OPTIONS = [("true", "有风险提示"), ("false", "无风险提示")]
+#: How much of each filter the query string is read (the search box is the long one).
+QUEUE_FILTER_CHARS = {"q": review_queue.MAX_SEARCH_LENGTH + 10}
+#: The queue opens on 待审核; the status select's 全部 sends a blank status (any).
+DEFAULT_QUEUE_STATUS = ApplicationStatus.PENDING_REVIEW.value
+SORT_OPTIONS = [
+    ("days_pending", "等待时间最长在前"),
+    ("-created_at", "最新申请在前"),
+    ("-amount", "金额从高到低"),
+    ("amount", "金额从低到高"),
+]
 #: Pending cases with at most this many working days left are highlighted (and offered as
 #: the 审核期限 filter, overdue ones included).
 DUE_SOON_WORKING_DAYS = 5
@@ -109,6 +121,9 @@ YEAR_DIGITS = 4
 #: again whole for editing rather than cut.
 TEXT_KEPT = 4
 OPINION_LABEL = {"opinion": "税务机关意见"}
+#: A decision button's value with this suffix (approve_next, reject_next) goes on to the next
+#: case of the queue: 通过并下一条 / 退回并下一条.
+NEXT_SUFFIX = "_next"
 # The batch form's own wording for what the shared input model refuses.
 BATCH_MESSAGES: dict[str, dict[str, str]] = {
     "labels": OPINION_LABEL,
@@ -128,6 +143,7 @@ NOTICES = {
     "initiated": "退费申请已发起，需由其他税务人员审核。",
     "retried": "已重新派发，系统将使用原请求编号再次发送。",
     "logged_out": "您已安全退出税务端。",
+    "queue_done": "审核已提交。当前查询条件下已没有待审核的申请。",
 }
 
 
@@ -196,7 +212,7 @@ def _base_context(
             "code": principal.login_code,
             "name": principal.display_name,
             "region_code": principal.region_code,
-            "region_name": regions.division_name(principal.region_code) or principal.region_code,
+            "region_name": regions.scope_name(principal.region_code),
             "roles": "、".join(roles) or "查询",
             "is_reviewer": principal.is_reviewer,
             "is_initiator": principal.is_initiator,
@@ -326,10 +342,33 @@ async def logout(request: Request, principal: guard.PagePrincipal) -> Response:
 # --------------------------------------------------------------------------- queue
 
 
+def _queue_raw(request: Request) -> dict[str, str]:
+    """The queue's filters as typed, from the query string (the queue page's, or the one a case
+    was opened with); no ``status`` at all means the default 待审核."""
+    params = request.query_params
+    raw = {
+        name: params.get(name, "").strip()[: QUEUE_FILTER_CHARS.get(name, 16)]
+        for name in QUEUE_FILTERS
+    }
+    if "status" not in params:
+        raw["status"] = DEFAULT_QUEUE_STATUS
+    return raw
+
+
+def _queue_keep(raw: dict[str, str]) -> dict[str, str]:
+    """The filters a link carries (paging, a case and back, 上一条/下一条): the ones set, and
+    the status even when blank (全部). A searched ID number is never written into the page, so
+    a link does not carry it (it finds one person's few cases anyway)."""
+    keep = {k: v for k, v in raw.items() if v or k == "status"}
+    if review_queue.is_id_number(keep.get("q", "")):
+        del keep["q"]
+    return keep
+
+
 def _queue_query(request: Request) -> tuple[dict[str, str], QueueFilters | None, dict[str, str]]:
     """(raw values for the form, the filters for the service or None, errors) from the query
     string, through the same QueueFilters model as the API."""
-    raw = {name: common.query_text(request, name, max_chars=16) for name in QUEUE_FILTERS}
+    raw = _queue_raw(request)
     try:
         return raw, QueueFilters.model_validate(raw), {}
     except DomainError as exc:
@@ -393,11 +432,18 @@ async def _queue_response(
             )
         except DomainError as exc:
             errors[exc.field if exc.field in QUEUE_FILTERS else "_filters"] = exc.message
-    keep = {k: v for k, v in raw.items() if v}
+    keep = _queue_keep(raw)
+    searched_id = review_queue.is_id_number(raw["q"])
     ctx = _base_context(principal, title="退费审核", nav="queue", crumbs=[("退费审核", None)])
     ctx.update(
         {
-            "query": raw,
+            # A searched ID number is shown masked, never written back into the search box.
+            "query": {**raw, "q": ""} if searched_id else raw,
+            "searched_id_masked": identity.mask_id_number_for_officer(raw["q"].upper())
+            if searched_id
+            else "",
+            "keep_query": urlencode(keep),
+            "sort_options": SORT_OPTIONS,
             "filter_errors": errors,
             "keep": keep,
             "keep_page": dict(keep, page=listing["pager"].page),
@@ -523,6 +569,24 @@ async def _detail_response(
         return _error_page(request, title="无法查看", message=exc.message, status_code=exc.status)
     data = officer_presenters.detail(found)
     app = data["application"]
+    raw, filters, _ = _queue_query(request)
+    keep = _queue_keep(raw)
+    keep_query = urlencode(keep)
+    around = review_queue.Neighbours(None, None)
+    if filters is not None:
+        chosen = filters
+        around = await in_transaction(
+            db,
+            lambda s: review_queue.neighbours(
+                s, officer=principal, filters=chosen, application_id=application_id, today=today
+            ),
+        )
+
+    def case_url(number: int | None) -> str:
+        if number is None:
+            return ""
+        return f"/officer/applications/{number}" + (f"?{keep_query}" if keep_query else "")
+
     ctx = _base_context(
         principal,
         title=f"审核详情（申请编号 {app['id']}）",
@@ -549,6 +613,10 @@ async def _detail_response(
             "revealed": revealed or {},
             "reveal_labels": officer_presenters.REVEAL_FIELD_LABELS,
             "notice": _notice(request),
+            "keep_query": keep_query,
+            "queue_url": HOME + (f"?{keep_query}" if keep_query else ""),
+            "previous_url": case_url(around.previous_id),
+            "next_url": case_url(around.next_id),
         }
     )
     return render(request, "officer/detail.html", ctx, status_code=status_code)
@@ -589,11 +657,15 @@ def _decision_request(
 async def decide(
     request: Request, db: DbSession, principal: guard.PageOfficer, app_id: ApplicationId
 ) -> Response:
-    """审核通过 (意见 optional) or 审核不通过 (意见 required), by the button pressed."""
+    """审核通过 (意见 optional) or 审核不通过 (意见 required), by the button pressed; 通过并下一条
+    / 退回并下一条 (``approve_next`` / ``reject_next``) then open the next case still 待审核 in
+    the queue the case was opened from (its filters ride on the form's action URL)."""
     form = await common.read_form(request)
     # The whole text is kept for editing; the model refuses what is longer than allowed.
     opinion = form.text("opinion", max_chars=TEXT_KEPT * review_decisions.OPINION_MAX)
-    decision = form.text("decision", max_chars=10)
+    decision = form.text("decision", max_chars=20)
+    then_next = decision.endswith(NEXT_SUFFIX)
+    decision = decision.removesuffix(NEXT_SUFFIX)
     # 确认风险: the checkbox sent for a case with 风险提示.
     confirm_risk = form.text("confirm_risk", max_chars=10) == "true"
     form.values["confirm_risk"] = "true" if confirm_risk else ""
@@ -613,7 +685,24 @@ async def decide(
             request, db, principal, app_id, form=form, status_code=exc.status
         )
     done = "rejected" if isinstance(body, RejectRequest) else "approved"
-    return common.redirect(f"/officer/applications/{app_id}", done=done)
+    if not then_next:
+        return common.redirect(f"/officer/applications/{app_id}", done=done)
+    raw, filters, _ = _queue_query(request)
+    keep = _queue_keep(raw)
+    if filters is None:  # a hand-edited URL: go on from the plain queue
+        keep, filters = {"status": DEFAULT_QUEUE_STATUS}, QueueFilters()
+    chosen, today = filters, request.app.state.clock.today()
+    following = await in_transaction(
+        db,
+        lambda s: review_queue.next_pending(
+            s, officer=principal, filters=chosen, after_id=app_id, today=today
+        ),
+    )
+    if following is None:
+        return common.redirect(HOME + (f"?{urlencode(keep)}" if keep else ""), done="queue_done")
+    return common.redirect(
+        f"/officer/applications/{following}" + (f"?{urlencode(keep)}" if keep else ""), done=done
+    )
 
 
 @router.post("/officer/applications/{application_id}/reveal")

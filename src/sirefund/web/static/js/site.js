@@ -154,6 +154,7 @@
 
   function onReady() {
     all("button[data-code-button]").forEach(setUpCodeButton);
+    setUpShortcuts();
     // A dialog the server opened (after an error) becomes a real modal one.
     all("dialog[data-show-modal]").forEach(function (dialog) {
       if (dialog.open && typeof dialog.showModal === "function") {
@@ -331,6 +332,38 @@
         event.preventDefault();
         picked.forEach(function (tr) { tr.remove(); });
         reindex();
+      }
+    });
+  }
+
+  /* ---------------------------------------------------------------- 税务端 keyboard shortcuts
+     On a case: J / K follow 下一条 / 上一条, U 返回审核队列 (links marked data-shortcut);
+     A puts the cursor in 税务机关意见, where Ctrl+Enter presses 通过并下一条
+     (the button marked data-shortcut-submit). Keys typed into a field are left alone. */
+  function setUpShortcuts() {
+    var links = {};
+    all("a[data-shortcut]").forEach(function (a) { links[a.getAttribute("data-shortcut")] = a; });
+    var submit = document.querySelector("[data-shortcut-submit]");
+    if (!Object.keys(links).length && !submit) { return; }
+    var opinion = submit && formOf(submit).querySelector("textarea[name=opinion]");
+    document.addEventListener("keydown", function (event) {
+      var target = event.target;
+      var typing = target && /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName);
+      if (typing) {
+        if (target === opinion && submit && event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+          event.preventDefault();
+          submit.click();
+        }
+        return;
+      }
+      if (event.ctrlKey || event.metaKey || event.altKey) { return; }
+      var key = (event.key || "").toLowerCase();
+      if (key === "a" && opinion) {
+        event.preventDefault();
+        opinion.focus();
+      } else if (links[key]) {
+        event.preventDefault();
+        links[key].click();
       }
     });
   }
