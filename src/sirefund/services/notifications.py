@@ -166,13 +166,18 @@ def list_for(
     return NotificationList(items=items, unread_count=unread_count(session, recipient))
 
 
+def not_found() -> NotFound:
+    """Another's notice answers exactly like one that does not exist."""
+    return NotFound("notification.not_found", "消息不存在")
+
+
 def mark_read(
     session: Session, recipient: Recipient, notification_id: int, *, at: datetime
 ) -> None:
     """Mark one of the recipient's notices read (again: no change). 404 for another's."""
     row = session.get(Notification, notification_id)
     if row is None or (row.recipient_kind, row.recipient_id) != recipient:
-        raise NotFound("notification.not_found", "消息不存在")
+        raise not_found()
     if row.read_at is None:
         row.read_at = at
 

@@ -22,6 +22,7 @@ from .api import audit as api_audit
 from .api import callbacks as api_callbacks
 from .api import documents as api_documents
 from .api import medical as api_medical
+from .api import notifications as api_notifications
 from .api import officer as api_officer
 from .api import pension as api_pension
 from .api import reconciliations as api_reconciliations
@@ -139,6 +140,7 @@ def create_app(
         api_unit,
         api_medical,
         api_documents,
+        api_notifications,
         api_officer,
         api_reconciliations,
         api_audit,
