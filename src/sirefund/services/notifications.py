@@ -68,8 +68,7 @@ def notify_transition(
     reason: str | None,
     at: datetime,
 ) -> Notification | None:
-    """The notice for this transition (None when the applicant needs none), with its SMS due
-    now when there is a phone on record."""
+    """The notice for this transition (None when the applicant needs none), its SMS due now."""
     app = session.get(Application, application_id)
     if app is None:
         return None
@@ -89,7 +88,6 @@ def notify_transition(
     if notice is None:
         return None
     recipient = recipient_of(app)
-    has_phone = bool(_phone(session, recipient))
     row = Notification(
         recipient_kind=recipient[0],
         recipient_id=recipient[1],
@@ -97,9 +95,11 @@ def notify_transition(
         title=notice.title[:100],
         body=notice.body[:500],
         created_at=at,
-        sms_state="pending" if has_phone else "none",
+        # Whether there is a phone on record is decided when the worker sends: a phone
+        # registered meanwhile still gets it (`none` when there is none then).
+        sms_state="pending",
         sms_attempts=0,
-        sms_next_at=at if has_phone else None,
+        sms_next_at=at,
     )
     session.add(row)
     return row
