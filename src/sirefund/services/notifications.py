@@ -152,18 +152,35 @@ def list_for(
     rows = session.execute(
         query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
     ).scalars()
-    items = [
-        NotificationView(
-            id=r.id,
-            created_at=as_utc(r.created_at),
-            title=r.title,
-            body=r.body,
-            application_id=r.application_id,
-            read=r.read_at is not None,
-        )
-        for r in rows
-    ]
+    items = [_view(r) for r in rows]
     return NotificationList(items=items, unread_count=unread_count(session, recipient))
+
+
+def _view(r: Notification) -> NotificationView:
+    return NotificationView(
+        id=r.id,
+        created_at=as_utc(r.created_at),
+        title=r.title,
+        body=r.body,
+        application_id=r.application_id,
+        read=r.read_at is not None,
+    )
+
+
+def one(session: Session, recipient: Recipient, notification_id: int) -> NotificationView:
+    """One of the recipient's notices; 404 for another's."""
+    row = session.get(Notification, notification_id)
+    if row is None or (row.recipient_kind, row.recipient_id) != recipient:
+        raise not_found()
+    return _view(row)
+
+
+def application_kind(session: Session, application_id: int) -> str:
+    return str(
+        session.execute(
+            select(Application.kind).where(Application.id == application_id)
+        ).scalar_one()
+    )
 
 
 def not_found() -> NotFound:

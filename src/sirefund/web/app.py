@@ -32,6 +32,7 @@ from .pages import care as pages_care
 from .pages import common as pages_common
 from .pages import etax as pages_etax
 from .pages import guard
+from .pages import messages as pages_messages
 from .pages import mobile as pages_mobile
 from .pages import officer as pages_officer
 from .pages import officer_audit as pages_officer_audit
@@ -149,6 +150,7 @@ def create_app(
         app.include_router(module.router, prefix=API_PREFIX)
     for module in (
         pages_care,
+        pages_messages,
         pages_etax,
         pages_mobile,
         pages_officer,
