@@ -166,3 +166,42 @@ def test_the_units_progress_rows_tell_an_hrss_refusal_from_a_bank_failure(
     shown = text(client.get("/etax/unit/progress").text)
     assert "退付失败：账户已销户" in shown
     assert "人社退回：已享受待遇" in shown
+
+
+# --------------------------------------------------------------------------- 重新申请
+
+
+@pytest.mark.parametrize(
+    ("progress", "form"),
+    [("/etax/pension/progress", "/etax/pension"), ("/m/pension?view=progress", "/m/pension")],
+)
+def test_a_refused_case_offers_to_apply_again_with_its_details_filled_in(
+    client, login, browse, seed, session_factory, progress, form
+):
+    me = seed(lambda s: f.make_person(s, name="邱世贵"))
+    pay = seed(lambda s: f.make_pension_payment(s, s.get(f.Person, me.id)).payment_id)
+    app_id = apply(client, login("person", me.id), pay)["id"]
+    hrss_refuse(session_factory, app_id, "人社退回：参保状态异常")
+    browse("person", me.id)
+    page = client.get(progress).text
+    assert f'href="{form}?reapply={app_id}"' in page and "重新申请" in page
+
+    dialog = client.get(f"{form}?reapply={app_id}")
+    assert dialog.status_code == 200
+    assert f'name="payment_ids" value="{pay}"' in dialog.text
+    assert 'value="6228480402564890018"' in dialog.text  # the refused case's account
+    assert 'value="13812341234"' in dialog.text
+
+
+def test_nobody_else_can_open_a_refused_case_to_apply_again(
+    client, login, browse, seed, session_factory
+):
+    me, stranger = seed(lambda s: (f.make_person(s, name="邱世贵"), f.make_person(s)))
+    pay = seed(lambda s: f.make_pension_payment(s, s.get(f.Person, me.id)).payment_id)
+    app_id = apply(client, login("person", me.id), pay)["id"]
+    hrss_refuse(session_factory, app_id, "人社退回：参保状态异常")
+    browse("person", stranger.id)
+    for url in (f"/etax/pension?reapply={app_id}", f"/m/pension?reapply={app_id}"):
+        page = client.get(url)
+        assert page.status_code == 200
+        assert "6228480402564890018" not in page.text and pay not in page.text
