@@ -812,3 +812,32 @@ class AuditCheckpoint(Base):
     row_hash: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(20))  # periodic / verify
     __table_args__ = (Index(None, "audit_id"),)
+
+
+class Notification(Base):
+    """A notice in a person's or unit's 消息中心 (services/notifications.py), written in the
+    transaction that moved the application; its SMS is sent later by the worker
+    (sms_state pending -> sent | failed; `none` when there is no phone on record), so a
+    failing SMS gateway never blocks or rolls back the change it tells about."""
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    recipient_kind: Mapped[str] = mapped_column(String(10))  # person / unit
+    recipient_id: Mapped[int] = mapped_column(Id)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
+    title: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(_TZ)
+    read_at: Mapped[datetime | None] = mapped_column(_TZ)
+    sms_state: Mapped[str] = mapped_column(String(10))
+    sms_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sms_next_at: Mapped[datetime | None] = mapped_column(_TZ)
+    sms_claimed_until: Mapped[datetime | None] = mapped_column(_TZ)
+    __table_args__ = (
+        CheckConstraint(_in("recipient_kind", ["person", "unit"]), name="recipient_kind"),
+        CheckConstraint(_in("sms_state", ["pending", "sent", "failed", "none"]), name="sms_state"),
+        CheckConstraint("sms_attempts >= 0", name="sms_attempts_nonneg"),
+        Index(None, "recipient_kind", "recipient_id", "created_at"),
+        Index(None, "application_id"),
+        Index(None, "sms_state", "sms_next_at"),
+    )

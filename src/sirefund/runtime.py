@@ -26,6 +26,7 @@ from .agencies.simulator import SimulatorState, create_simulator_app
 from .clock import SystemClock
 from .config import Settings, load_settings
 from .db import make_engine, make_session_factory
+from .services.ports import SmsGateway
 from .web.app import create_app
 from .web.metrics import MULTIPROC_ENV
 
@@ -145,7 +146,12 @@ def serve(
             return 2
         adapters = agencies.build_adapters(settings)
         thread = _start_dispatcher(
-            settings, engine, adapters, stop, until=lambda: bool(server.started)
+            settings,
+            engine,
+            adapters,
+            stop,
+            until=lambda: bool(server.started),
+            sms=served.realname_adapters[0],
         )
     # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with
     # SIGTERM's default disposition that kills the process before the finally below stops
@@ -202,6 +208,7 @@ def _start_dispatcher(
     stop: threading.Event,
     *,
     until: Callable[[], bool],
+    sms: SmsGateway | None = None,
 ) -> threading.Thread:
     """The dispatcher in a background thread, once `until()` (the server listens: in-process
     simulators only answer then)."""
@@ -218,6 +225,7 @@ def _start_dispatcher(
             clock=SystemClock(),
             worker_id=dispatcher.new_worker_id(),
             rng=random.Random(),
+            sms=sms,
         ).run_loop(stop=stop)
 
     thread = threading.Thread(target=_run, name="sirefund-worker", daemon=True)
@@ -325,10 +333,14 @@ def serve_many(
     thread: threading.Thread | None = None
     adapters: dispatcher.Adapters = {}
     engine: Engine | None = None
+    sms_gateway: agencies.HttpSmsGateway | None = None
     if worker:
         adapters = agencies.build_adapters(settings)
         engine = make_engine(settings.database_url, echo=settings.echo_sql, pool_size=2)
-        thread = _start_dispatcher(settings, engine, adapters, stop, until=lambda: True)
+        sms_gateway = agencies.build_realname_adapters(settings)[0]
+        thread = _start_dispatcher(
+            settings, engine, adapters, stop, until=lambda: True, sms=sms_gateway
+        )
     try:
         Multiprocess(config, sockets=[sock]).run()
     finally:
@@ -337,6 +349,8 @@ def serve_many(
             thread.join(timeout=settings.agency_timeout_seconds + 5)
         for adapter in adapters.values():
             adapter.close()
+        if sms_gateway is not None:
+            sms_gateway.close()
         if engine is not None:
             engine.dispose()
         sock.close()

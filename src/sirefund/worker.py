@@ -34,8 +34,10 @@ from .clock import CHINA_TZ, Clock, SystemClock
 from .config import Settings, load_settings
 from .db import make_engine, make_session_factory, unit_of_work
 from .domain.agencies import Agency
+from .domain.errors import Unavailable
 from .outbox import QUERY, ClaimedMessage, Outcome, OutcomeKind
-from .services import observability, reconciliation, settlement
+from .services import notifications, observability, reconciliation, settlement
+from .services.ports import SmsGateway
 
 log = logging.getLogger("sirefund.worker")
 
@@ -111,6 +113,9 @@ class Dispatcher:
     clock: Clock
     worker_id: str
     rng: random.Random
+    # The SMS gateway the notices' text messages go through (None: notices stay in the
+    # message centre only, their SMS wait until a worker with a gateway runs).
+    sms: SmsGateway | None = None
 
     def run_once(
         self,
@@ -186,6 +191,8 @@ class Dispatcher:
                     outcome.kind,
                     outcome.detail,
                 )
+        if self.sms is not None and not (stop is not None and stop.is_set()):
+            send_notice_sms(self.session_factory, self.sms, at=self.clock.now(), limit=limit)
         return tried
 
     def heartbeat(self) -> None:
@@ -257,6 +264,33 @@ class Dispatcher:
             if tried == 0:
                 stop.wait(idle_seconds)
         log.info("worker %s stopped", self.worker_id)
+
+
+def send_notice_sms(
+    session_factory: sessionmaker[Session], sms: SmsGateway, *, at: datetime, limit: int
+) -> int:
+    """Send the due SMS of notices (services/notifications.py), each claimed, sent and
+    recorded on its own: a gateway that fails costs that SMS a retry, nothing else. Returns
+    how many were tried."""
+    with unit_of_work(session_factory) as session:
+        due = notifications.due_sms(session, at=at, limit=limit)
+    tried = 0
+    for notification_id in due:
+        with unit_of_work(session_factory) as session:
+            claimed = notifications.claim_sms(session, notification_id, at=at)
+        if claimed is None:
+            continue
+        sent = False
+        if claimed.phone:
+            try:
+                sms.send(phone=claimed.phone, text=claimed.text, code="")
+                sent = True
+            except Unavailable:
+                log.warning("notice %s: SMS attempt %s failed", notification_id, claimed.attempt)
+        with unit_of_work(session_factory) as session:
+            notifications.record_sms(session, claimed, sent=sent, at=at)
+        tried += 1
+    return tried
 
 
 def record(
@@ -357,6 +391,7 @@ def run_forever(settings: Settings) -> int:
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    sms_gateway = agencies.build_realname_adapters(settings)[0]
     engine = make_engine(settings.database_url, echo=settings.echo_sql)
     factory = make_session_factory(engine)
     stop = threading.Event()
@@ -376,10 +411,13 @@ def run_forever(settings: Settings) -> int:
             clock=SystemClock(),
             worker_id=new_worker_id(),
             rng=random.Random(),
+            sms=sms_gateway,
         ).run_loop(stop=stop)
     finally:
         for adapter in adapters.values():
             adapter.close()
+        if sms_gateway is not None:
+            sms_gateway.close()
         engine.dispose()
     return 0
 

@@ -28,6 +28,7 @@ from sirefund.domain.workflow import ApplicationStatus as S
 from sirefund.models import (
     Application,
     DepositAccountReport,
+    Notification,
     OutboxMessage,
     RefundBatch,
     Unit,
@@ -149,6 +150,15 @@ MATRIX: dict[tuple[str, str], Row] = {
         409,
         again=409,
         overrides={"unit": 404, "officer": 409, "officer_elsewhere": 404},
+    ),
+    # 消息中心: a person's or unit's own notices; anyone else's is "not there" (404), even
+    # for a unit or an officer (who have notices of their own, or none).
+    ("POST", "/notifications/{notification_id}/read"): Row(
+        "person",
+        "notification",
+        204,
+        again=204,
+        overrides={"unit": 404, "officer": 404, "officer_elsewhere": 404},
     ),
     # Agencies: the signature is the credential; no login of ours is one.
     ("POST", "/callbacks/{agency}"): Row("agency", "agency", 200, again=200, missing="nowhere"),
@@ -426,6 +436,14 @@ def world(session_factory, login, clock) -> World:
             "failed_dispatch": failed.id,
             "agency": "hrss",
             "request_id": answered.request_id,
+            "notification": s.execute(
+                select(Notification.id).where(
+                    Notification.recipient_kind == "person",
+                    Notification.recipient_id == owner.id,
+                )
+            )
+            .scalars()
+            .first(),
         }
         accounts = {
             "owner_person": ("person", owner.id),

@@ -19,7 +19,7 @@ from ..domain.audit import AuditAction
 from ..domain.errors import Conflict, NotFound
 from ..domain.workflow import ApplicationStatus as S
 from ..models import Application, ApplicationEvent
-from . import audit, document_numbers, risk, views
+from . import audit, document_numbers, notifications, risk, views
 
 #: Who or what causes a change (defined with the audit log, which records it too).
 Actor = audit.Actor
@@ -45,7 +45,9 @@ def record_event(
     at: datetime,
     person_id: int | None = None,
 ) -> None:
-    """The application's own history row and, in the same transaction, the audit log's."""
+    """The application's own history row and, in the same transaction, the audit log's and
+    the notice the applicant gets about it (services/notifications.py; its SMS is sent later
+    by the worker)."""
     session.add(
         ApplicationEvent(
             application_id=application_id,
@@ -64,6 +66,14 @@ def record_event(
         at=at,
         subject=audit.Subject(application_id=application_id, person_id=person_id),
         details={"from": from_status, "to": to_status, "reason": reason},
+    )
+    notifications.notify_transition(
+        session,
+        application_id=application_id,
+        from_status=from_status,
+        to_status=to_status,
+        reason=reason,
+        at=at,
     )
 
 

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Literal
 
 from ..clock import as_utc
-from ..domain import identity
+from ..domain import identity, notices
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, ApplicationEvent
 
@@ -53,6 +53,8 @@ class ApplicationView:
     reason_code: str | None
     reason_text: str | None
     handler_phone_masked: str | None
+    # Why it was refused, returned or failed (domain/notices.reason_label); None otherwise.
+    reason_label: str | None = None
 
 
 ACTOR_LABELS = {
@@ -116,6 +118,12 @@ def application(app: Application, *, audience: Audience = "owner") -> Applicatio
         reason_text=app.reason_text,
         handler_phone_masked=(
             identity.mask_phone(app.handler_phone) if app.handler_phone else None
+        ),
+        reason_label=notices.reason_label(
+            app.status,
+            review_opinion=app.review_opinion,
+            agency_message=app.agency_message,
+            bank_result=app.bank_result,
         ),
     )
 

@@ -22,6 +22,7 @@ from .api import audit as api_audit
 from .api import callbacks as api_callbacks
 from .api import documents as api_documents
 from .api import medical as api_medical
+from .api import notifications as api_notifications
 from .api import officer as api_officer
 from .api import pension as api_pension
 from .api import reconciliations as api_reconciliations
@@ -32,6 +33,7 @@ from .pages import care as pages_care
 from .pages import common as pages_common
 from .pages import etax as pages_etax
 from .pages import guard
+from .pages import messages as pages_messages
 from .pages import mobile as pages_mobile
 from .pages import officer as pages_officer
 from .pages import officer_audit as pages_officer_audit
@@ -141,6 +143,7 @@ def create_app(
         api_unit,
         api_medical,
         api_documents,
+        api_notifications,
         api_officer,
         api_reconciliations,
         api_audit,
@@ -150,6 +153,7 @@ def create_app(
         app.include_router(module.router, prefix=API_PREFIX)
     for module in (
         pages_care,
+        pages_messages,
         pages_etax,
         pages_mobile,
         pages_officer,

@@ -75,6 +75,7 @@ def application(view: ApplicationView) -> dict[str, Any]:
         "reason_code": view.reason_code,
         "reason": reason(view.reason_code, view.reason_text),
         "handler_phone_masked": view.handler_phone_masked,
+        "reason_label": view.reason_label,
     }
 
 

@@ -89,6 +89,12 @@ class ApplicationOut(BaseModel):
     contact_name: str | None = Field(default=None, examples=["邱世贵"])
     contact_phone_masked: str | None = Field(default=None, examples=["138****1234"])
     cancellable: bool | None = Field(default=None, description="当前能否撤销退费")
+    reason_label: str | None = Field(
+        default=None,
+        description="未通过、退回或退付失败的原因（税务审核意见、人社退回/核验不通过原因、"
+        "银行退付失败原因）；其他状态为 null",
+        examples=["人社退回：参保状态异常"],
+    )
 
 
 class ApplicationDetailOut(ApplicationOut):

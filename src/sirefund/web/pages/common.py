@@ -36,7 +36,8 @@ from starlette.formparsers import MultiPartException
 from ...clock import CHINA_TZ, as_utc
 from ...domain.errors import DomainError
 from ...domain.money import format_yuan
-from ...services import saved_forms
+from ...services import notifications, saved_forms
+from ...services.accounts import Principal
 from .. import deps, officer_presenters
 from ..errors import ErrorDetail, describe_validation_error
 from . import guard
@@ -575,6 +576,8 @@ def render(
     ctx.setdefault("notice", NOTICES.get(done, ""))
     ctx.setdefault("notice_kind", "info" if done in INFO_NOTICES else "success")
     ctx.update(care_context(request))
+    if principal is not None and principal.kind in ("person", "unit"):
+        ctx.setdefault("unread_notices", _unread_notices(request, principal))
     restored = _restored(request, ctx)
     # Security and cache headers: web/security_headers.py, on every response.
     response = templates.TemplateResponse(request, template, ctx, status_code=status_code)
@@ -583,6 +586,12 @@ def render(
     if principal is None:
         attach_anon_csrf(response, request)
     return response
+
+
+def _unread_notices(request: Request, principal: Principal) -> int:
+    """The header's 消息中心 count: a person's or unit's unread notices."""
+    with deps.Db(request.app.state.session_factory).begin() as session:
+        return notifications.unread_count(session, (principal.kind, principal.account_id))
 
 
 def care_on(request: Request) -> bool:

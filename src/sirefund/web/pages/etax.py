@@ -281,12 +281,31 @@ async def pension_page(request: Request, db: DbSession, principal: guard.PagePer
         ids = form.many("payment_ids", max_items=pension.MAX_SELECTED)
         return await _dialog_page(request, db, principal, query, ids)
     query = pension_flow.read_query(request)
+    refused = await pension_flow.refused_details(
+        db, principal, common.query_int(request, "reapply", maximum=2**62)
+    )
+    if refused is not None:
+        # 重新申请 from a refused case: the dialog for its payment, its details filled in.
+        return await _dialog_page(
+            request,
+            db,
+            principal,
+            query,
+            [refused.payment_id],
+            values=pension_flow.prefill(refused),
+        )
     listing = await _pension_listing(db, principal, query)
     return render(request, "etax/pension.html", _pension_context(request, query, listing))
 
 
 async def _dialog_page(
-    request: Request, db: Db, principal: Principal, query: pension_flow.Query, ids: list[str]
+    request: Request,
+    db: Db,
+    principal: Principal,
+    query: pension_flow.Query,
+    ids: list[str],
+    *,
+    values: dict[str, str] | None = None,
 ) -> Response:
     """The list with the 申请退费 dialog open for the checked rows (or why it cannot open)."""
     list_errors: dict[str, str] = {}
@@ -308,6 +327,7 @@ async def _dialog_page(
         selected=ids,
         selected_total=total,
         show_dialog=not list_errors,
+        **({"values": values} if values else {}),
     )
     return render(request, "etax/pension.html", ctx, status_code=422 if list_errors else 200)
 

@@ -267,6 +267,20 @@ async def _pension_render(
 async def pension_page(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
     query = pension_flow.read_query(request)
     apply_id = common.query_text(request, "apply", max_chars=pension.PAYMENT_ID_MAX) or None
+    refused = await pension_flow.refused_details(
+        db, principal, common.query_int(request, "reapply", maximum=2**62)
+    )
+    if refused is not None:
+        # 重新申请 from a refused case: the sheet for its payment, its details filled in.
+        return await _pension_render(
+            request,
+            db,
+            principal,
+            query,
+            "query",
+            apply_id=refused.payment_id,
+            values=pension_flow.prefill(refused),
+        )
     restored = common.restored_fields(request)
     if apply_id is None and restored and restored.get("payment_ids"):
         # Back after the session ended in the 申请退费 sheet: the sheet again, as typed.
