@@ -35,7 +35,7 @@ from .config import Settings, load_settings
 from .db import make_engine, make_session_factory, unit_of_work
 from .domain.agencies import Agency
 from .outbox import QUERY, ClaimedMessage, Outcome, OutcomeKind
-from .services import observability, reconciliation, settlement
+from .services import corrections, observability, reconciliation, settlement
 
 log = logging.getLogger("sirefund.worker")
 
@@ -195,6 +195,15 @@ class Dispatcher:
             # Workers gone a day ago (each start has a new id) leave no rows behind.
             observability.forget_workers_older_than(session, before=now - timedelta(days=1))
 
+    def lapse_overdue(self) -> list[int]:
+        """逾期未补正: applications returned for correction more than 15 days ago lapse
+        (services/corrections.py). Run with the heartbeat, so every few seconds at most."""
+        with unit_of_work(self.session_factory) as session:
+            lapsed = corrections.lapse_overdue(session, now=self.clock.now()).lapsed
+        if lapsed:
+            log.info("lapsed %s returned application(s) not corrected in time", len(lapsed))
+        return lapsed
+
     def run_loop(self, *, stop: threading.Event, idle_seconds: float = IDLE_SECONDS) -> None:
         """Dispatch until `stop` is set: work while there is work, nap briefly when idle, and
         poll for lost results every few seconds. A failing pass (database briefly
@@ -208,6 +217,7 @@ class Dispatcher:
             try:
                 if time.monotonic() >= next_beat:
                     self.heartbeat()
+                    self.lapse_overdue()
                     next_beat = time.monotonic() + self.settings.worker_heartbeat_seconds
                 tried = self.run_once(stop=stop)
                 if time.monotonic() >= next_poll and not stop.is_set():

@@ -14,7 +14,7 @@ from typing import Literal
 
 from ..clock import as_utc
 from ..domain import identity
-from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
+from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel, CorrectionField
 from ..models import Application, ApplicationEvent
 
 Audience = Literal["owner", "officer"]
@@ -53,6 +53,8 @@ class ApplicationView:
     reason_code: str | None
     reason_text: str | None
     handler_phone_masked: str | None
+    # 退回补正: what the officer asked to fix while the application is returned.
+    correction_fields: tuple[CorrectionField, ...] = ()
 
 
 ACTOR_LABELS = {
@@ -116,6 +118,9 @@ def application(app: Application, *, audience: Audience = "owner") -> Applicatio
         reason_text=app.reason_text,
         handler_phone_masked=(
             identity.mask_phone(app.handler_phone) if app.handler_phone else None
+        ),
+        correction_fields=tuple(
+            f for f in CorrectionField if f.value in (app.correction_fields or "").split(",")
         ),
     )
 
