@@ -138,8 +138,6 @@ WAVE_2_PENDING: dict[tuple[str, str], str] = {
     ("GET", "/pension/payments?heir_claim_id="): "wave 2: heirs' claims (issue 8)",
     ("GET", "/notifications"): "wave 2: outcomes (issue 10)",
     ("POST", "/notifications/{id}/read"): "wave 2: outcomes (issue 10)",
-    ("PUT", "/{kind}/refunds/{id}"): "wave 2: correction (issue 10)",
-    ("POST", "/officer/applications/{id}/return"): "wave 2: officer workbench (issue 11)",
     ("GET", "/officer/stats"): "wave 2: officer workbench (issue 11)",
 }
 
