@@ -55,6 +55,7 @@ class ApplicationView:
     handler_phone_masked: str | None
     # 退回补正: what the officer asked to fix while the application is returned.
     correction_fields: tuple[CorrectionField, ...] = ()
+    deposit_account_id: int | None = None
 
 
 ACTOR_LABELS = {
@@ -119,6 +120,7 @@ def application(app: Application, *, audience: Audience = "owner") -> Applicatio
         handler_phone_masked=(
             identity.mask_phone(app.handler_phone) if app.handler_phone else None
         ),
+        deposit_account_id=app.deposit_account_id,
         correction_fields=tuple(
             f for f in CorrectionField if f.value in (app.correction_fields or "").split(",")
         ),

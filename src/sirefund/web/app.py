@@ -29,6 +29,7 @@ from .api import unit as api_unit
 from .body_limit import BodyLimitMiddleware
 from .pages import care as pages_care
 from .pages import common as pages_common
+from .pages import correction_pages as pages_correction
 from .pages import etax as pages_etax
 from .pages import guard
 from .pages import mobile as pages_mobile
@@ -147,6 +148,7 @@ def create_app(
         app.include_router(module.router, prefix=API_PREFIX)
     for module in (
         pages_care,
+        pages_correction,
         pages_etax,
         pages_mobile,
         pages_officer,

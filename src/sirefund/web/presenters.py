@@ -86,6 +86,7 @@ def correction(view: ApplicationView) -> dict[str, Any]:
         else None
     )
     return {
+        "deposit_account_id": view.deposit_account_id,
         "correction_fields": [f.value for f in view.correction_fields],
         "correction_field_labels": [
             workflow.CORRECTION_FIELD_LABELS[f] for f in view.correction_fields
