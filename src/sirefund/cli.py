@@ -83,6 +83,11 @@ def _parser() -> argparse.ArgumentParser:
     _add_holidays_parser(sub)
     _add_reconcile_parser(sub)
     _add_risk_rules_parser(sub)
+    sub.add_parser(
+        "lapse-overdue",
+        help="逾期未补正: applications returned for correction over 15 days ago lapse "
+        "(the worker does this on its own every few seconds)",
+    )
 
     g = sub.add_parser("generate", help="write deterministic demo import files")
     g.add_argument("--persons", type=int, required=True)
@@ -221,6 +226,20 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         f"审计链完整：{walk.rows} 行，最后一行 {walk.last_id}，哈希 {walk.last_hash}；"
         f"核对锚点 {walk.checkpoints_checked} 个；用时 {seconds:.2f} 秒"
     )
+    return 0
+
+
+def cmd_lapse_overdue(args: argparse.Namespace) -> int:
+    """Lapse every returned application not corrected within 15 days; print how many."""
+    from .services import corrections  # noqa: PLC0415 - lazy: only this command needs it
+
+    engine = _engine(load_settings())
+    try:
+        with unit_of_work(make_session_factory(engine)) as session:
+            result = corrections.lapse_overdue(session, now=SystemClock().now())
+    finally:
+        engine.dispose()
+    print(f"逾期未补正：{len(result.lapsed)} 条申请已失效")
     return 0
 
 
@@ -516,6 +535,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo": cmd_demo,
         "reconcile": cmd_reconcile,
         "risk-rules": cmd_risk_rules,
+        "lapse-overdue": cmd_lapse_overdue,
     }
     try:
         return handlers[args.command](args)

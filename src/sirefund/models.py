@@ -443,6 +443,10 @@ class Application(Base):
     reviewed_by_officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
     review_opinion: Mapped[str | None] = mapped_column(String(500))
     reviewed_at: Mapped[datetime | None] = mapped_column(_TZ)
+    # 退回补正: what the officer asked the applicant to fix (domain.workflow.CorrectionField
+    # values, comma-separated) while the application is `returned`; the opinion is in
+    # review_opinion. Cleared when the corrected application is resubmitted.
+    correction_fields: Mapped[str | None] = mapped_column(String(80))
     # Results from the agencies and the bank.
     verification_result: Mapped[str | None] = mapped_column(String(100))  # 社保部门核验结果
     verified_at: Mapped[datetime | None] = mapped_column(_TZ)  # 核验时间

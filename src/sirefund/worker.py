@@ -36,7 +36,7 @@ from .db import make_engine, make_session_factory, unit_of_work
 from .domain.agencies import Agency
 from .domain.errors import Unavailable
 from .outbox import QUERY, ClaimedMessage, Outcome, OutcomeKind
-from .services import notifications, observability, reconciliation, settlement
+from .services import corrections, notifications, observability, reconciliation, settlement
 from .services.ports import SmsGateway
 
 log = logging.getLogger("sirefund.worker")
@@ -226,6 +226,15 @@ class Dispatcher:
         log.info("reconciled %s: %s discrepancies", day, len(view.discrepancies))
         return view
 
+    def lapse_overdue(self) -> list[int]:
+        """逾期未补正: applications returned for correction more than 15 days ago lapse
+        (services/corrections.py). Run with the heartbeat, so every few seconds at most."""
+        with unit_of_work(self.session_factory) as session:
+            lapsed = corrections.lapse_overdue(session, now=self.clock.now()).lapsed
+        if lapsed:
+            log.info("lapsed %s returned application(s) not corrected in time", len(lapsed))
+        return lapsed
+
     def run_loop(self, *, stop: threading.Event, idle_seconds: float = IDLE_SECONDS) -> None:
         """Dispatch until `stop` is set: work while there is work, nap briefly when idle, and
         poll for lost results every few seconds. A failing pass (database briefly
@@ -240,6 +249,7 @@ class Dispatcher:
             try:
                 if time.monotonic() >= next_beat:
                     self.heartbeat()
+                    self.lapse_overdue()
                     next_beat = time.monotonic() + self.settings.worker_heartbeat_seconds
                 tried = self.run_once(stop=stop)
                 if time.monotonic() >= next_poll and not stop.is_set():

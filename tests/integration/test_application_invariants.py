@@ -83,7 +83,7 @@ def test_two_concurrent_applications_for_one_payment_commit_exactly_one(session_
 # The life cycle of domain.md, written out independently of domain.workflow:
 # event -> (states it may start from, state it leads to).
 FORWARD = {
-    "cancel": ({S.PENDING_REVIEW}, S.CANCELLED),
+    "cancel": ({S.PENDING_REVIEW, S.RETURNED}, S.CANCELLED),
     "reject": ({S.PENDING_REVIEW}, S.REJECTED),
     "approve": ({S.PENDING_REVIEW}, S.APPROVED),
     "accept": ({S.APPROVED}, S.AT_AGENCY),
@@ -92,6 +92,10 @@ FORWARD = {
     "bank_fail": ({S.AT_AGENCY}, S.REFUND_FAILED),
     # 重新提交账户: a failed payout goes back to the bank on the same case.
     "reissue": ({S.REFUND_FAILED}, S.AT_AGENCY),
+    # 退回补正: returned for correction, corrected and resubmitted, or lapsed after 15 days.
+    "return": ({S.PENDING_REVIEW}, S.RETURNED),
+    "correct": ({S.RETURNED}, S.PENDING_REVIEW),
+    "lapse": ({S.RETURNED}, S.LAPSED),
 }
 
 

@@ -84,6 +84,8 @@ _CORRECTED = {
 _CORRECTED_PERSON = {**_CORRECTED, "bank_account_name": "邱世贵"}
 _CORRECTED_UNIT = {**_CORRECTED, "bank_account_name": "华容区庙岭镇新庙村村民委员会"}
 
+_CONTACT = {"contact_name": "王会计", "contact_phone": "13700001111"}
+
 MATRIX: dict[tuple[str, str], Row] = {
     # Pension, person
     ("GET", "/pension/refunds/{application_id}"): Row("person", "pension_app", 200, again=200),
@@ -115,7 +117,24 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/medical/refunds/{application_id}/reissue"): Row(
         "person", "failed_medical_app", 200, again=409, body={"deposit_account_id": "account"}
     ),
+    # 补正 of a returned case: the owner once (200), then it is pending again (409).
+    ("PUT", "/pension/refunds/{application_id}"): Row(
+        "person", "returned_pension_app", 200, again=409, body=_CONTACT
+    ),
+    ("PUT", "/unit/refunds/{application_id}"): Row(
+        "unit", "returned_unit_app", 200, again=409, body=_CONTACT
+    ),
+    ("PUT", "/medical/refunds/{application_id}"): Row(
+        "person", "returned_medical_app", 200, again=409, body={"handler_phone": "13900001111"}
+    ),
     # Officer
+    ("POST", "/officer/applications/{application_id}/return"): Row(
+        "officer",
+        "pension_app",
+        200,
+        again=409,
+        body={"opinion": "请补正联系电话", "fields": ["contact"]},
+    ),
     ("GET", "/officer/applications/{application_id}"): Row(
         "officer", "pension_app", 200, again=200
     ),
@@ -227,9 +246,10 @@ def _application(s, **values) -> Application:
     return applications.create(s, application=app, actor=Actor.person(values["person_id"]), at=f.AT)
 
 
-def _failed_copy(s, app: Application, officer_code: str) -> int:
+def _failed_copy(s, app: Application, officer_code: str, *, returned: bool = False) -> int:
     """Another application like ``app`` (same payer, a payment of its own), walked through
-    approval and the agency to a failed payout."""
+    approval and the agency to a failed payout (or, ``returned``, returned for correction
+    of its contact)."""
     if app.kind == "pension":
         pay = f.make_pension_payment(s, app.person, year=2022)
         refs = {"pension_payment_id": pay.payment_id}
@@ -271,6 +291,16 @@ def _failed_copy(s, app: Application, officer_code: str) -> int:
     )
     actor = Actor.unit(app.unit_id) if app.unit_id else Actor.person(app.person_id)
     applications.create(s, application=copy, actor=actor, at=f.AT)
+    if returned:
+        applications.transition(
+            s,
+            application=copy,
+            target=S.RETURNED,
+            actor=Actor.officer(officer_code),
+            at=f.AT,
+            values={"correction_fields": "contact", "review_opinion": "联系电话无法接通"},
+        )
+        return copy.id
     for target in (S.APPROVED, S.AT_AGENCY, S.REFUND_FAILED):
         applications.transition(
             s, application=copy, target=target, actor=Actor.officer(officer_code), at=f.AT
@@ -424,6 +454,13 @@ def world(session_factory, login, clock) -> World:
             ("failed_unit_app", unit_app),
         ):
             failed_apps[key] = _failed_copy(s, kind_app, officer.code)
+        # And one of each returned for correction (退回补正) of its contact.
+        for key, kind_app in (
+            ("returned_pension_app", pension_app),
+            ("returned_medical_app", medical_app),
+            ("returned_unit_app", unit_app),
+        ):
+            failed_apps[key] = _failed_copy(s, kind_app, officer.code, returned=True)
         s.flush()
         ids = {
             **failed_apps,

@@ -136,8 +136,6 @@ WAVE_2_PENDING: dict[tuple[str, str], str] = {
     ("POST", "/heir-claims"): "wave 2: heirs' claims (issue 8)",
     ("GET", "/heir-claims/{id}"): "wave 2: heirs' claims (issue 8)",
     ("GET", "/pension/payments?heir_claim_id="): "wave 2: heirs' claims (issue 8)",
-    ("PUT", "/{kind}/refunds/{id}"): "wave 2: correction (issue 10)",
-    ("POST", "/officer/applications/{id}/return"): "wave 2: officer workbench (issue 11)",
 }
 
 

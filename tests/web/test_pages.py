@@ -718,7 +718,7 @@ def test_cancelling_from_the_list_sets_the_status_back_to_not_applied(
         data={"csrf_token": csrf, "op": "cancel", "payment_ids": [person["b"]]},
     )
     assert r.status_code == 409
-    assert form_alert(r.text) == "仅待审核的申请可以撤销"
+    assert form_alert(r.text) == "仅待审核或待补正的申请可以撤销"
 
 
 def test_the_progress_page_lists_applications_and_cancels_one(

@@ -305,7 +305,7 @@ def test_cancel_only_while_pending_review(client, login, session_factory, person
     assert refused.status_code == 409
     assert refused.json()["error"] == {
         "code": "application.not_cancellable",
-        "message": "仅待审核的申请可以撤销",
+        "message": "仅待审核或待补正的申请可以撤销",
         "field": None,
     }
     with session_factory() as s:

@@ -22,6 +22,8 @@ class ApplicationStatus(StrEnum):
     AGENCY_REJECTED = "agency_rejected"
     REFUNDED = "refunded"
     REFUND_FAILED = "refund_failed"
+    RETURNED = "returned"
+    LAPSED = "lapsed"
 
 
 S = ApplicationStatus
@@ -45,11 +47,15 @@ CHANNEL_LABELS = {
     Channel.OFFICER: "税务端",
 }
 
-# Agency results only move an application forward; terminal states have no way out. The one
-# way back is the applicant's: after 退付失败 a corrected account re-issues the bank step
-# (refund_failed -> at_agency, services/reissue.py); HRSS is never asked again.
+# Agency results only move an application forward; terminal states have no way out. The ways
+# back are the applicant's: after 退付失败 a corrected account re-issues the bank step
+# (refund_failed -> at_agency, services/reissue.py; HRSS is never asked again), and after an
+# officer's 退回补正 the corrected application is resubmitted (returned -> pending_review,
+# services/corrections.py) unless it lapses first (15 days, returned -> lapsed).
 TRANSITIONS: dict[ApplicationStatus, frozenset[ApplicationStatus]] = {
-    S.PENDING_REVIEW: frozenset({S.CANCELLED, S.REJECTED, S.APPROVED}),
+    S.PENDING_REVIEW: frozenset({S.CANCELLED, S.REJECTED, S.APPROVED, S.RETURNED}),
+    S.RETURNED: frozenset({S.PENDING_REVIEW, S.CANCELLED, S.LAPSED}),
+    S.LAPSED: frozenset(),
     S.APPROVED: frozenset({S.AT_AGENCY, S.AGENCY_REJECTED}),
     # HRSS may acknowledge and pay in one answer, so at_agency is skippable in the callbacks,
     # but the bank's result always comes after the agency accepted.
@@ -65,8 +71,45 @@ TERMINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 
 # A payment (or unit person line) may have at most one application in these states. The
 # database enforces it with partial unique indexes built from this same tuple. A failed
-# payout stays open: it waits for a corrected account on the same case (domain.md).
-ACTIVE = (S.PENDING_REVIEW, S.APPROVED, S.AT_AGENCY, S.REFUNDED, S.REFUND_FAILED)
+# payout stays open: it waits for a corrected account on the same case (domain.md); so does
+# a case returned for correction (待补正), until it is corrected, cancelled or lapses.
+ACTIVE = (S.PENDING_REVIEW, S.APPROVED, S.AT_AGENCY, S.REFUNDED, S.REFUND_FAILED, S.RETURNED)
+
+# The applicant may cancel (撤销退费) only while nobody has decided: 待审核 or 待补正.
+CANCELLABLE = frozenset({S.PENDING_REVIEW, S.RETURNED})
+
+# 退回补正: an application left uncorrected this many days after its return lapses.
+CORRECTION_DAYS = 15
+
+
+class CorrectionField(StrEnum):
+    """What an officer may ask the applicant to fix (domain.md "退回补正")."""
+
+    BANK_ACCOUNT = "bank_account"
+    CONTACT = "contact"
+    REASON = "reason"
+    DEPOSIT_ACCOUNT = "deposit_account"
+
+
+CORRECTION_FIELD_LABELS = {
+    CorrectionField.BANK_ACCOUNT: "银行账户信息",
+    CorrectionField.CONTACT: "联系人信息",
+    CorrectionField.REASON: "退费理由",
+    CorrectionField.DEPOSIT_ACCOUNT: "存款账户",
+}
+
+
+def correction_fields_for(kind: ApplicationKind | str) -> tuple[CorrectionField, ...]:
+    """The fields an application of ``kind`` has, so the ones an officer may return it for:
+    pension and unit refunds carry a bank account and a contact; a medical refund a deposit
+    account (存款账户账号报告), the 办理人电话 and the 退费理由."""
+    if ApplicationKind(kind) == ApplicationKind.MEDICAL:
+        return (CorrectionField.DEPOSIT_ACCOUNT, CorrectionField.CONTACT, CorrectionField.REASON)
+    return (CorrectionField.BANK_ACCOUNT, CorrectionField.CONTACT)
+
+
+def is_cancellable(status: ApplicationStatus | str) -> bool:
+    return ApplicationStatus(status) in CANCELLABLE
 
 
 class InvalidTransition(Conflict):
@@ -109,6 +152,8 @@ _LABELS = {
     S.AGENCY_REJECTED: Labels("人社退回", "审核完成", "通过"),
     S.REFUNDED: Labels("退费成功", "审核完成", "通过"),
     S.REFUND_FAILED: Labels("退付失败", "审核完成", "通过"),
+    S.RETURNED: Labels("待补正", "退回补正", "未知"),
+    S.LAPSED: Labels("未申请", "退回补正", "逾期未补正"),
 }
 
 # Medical refunds are verified by the medical security bureau, not HRSS.
@@ -137,7 +182,7 @@ def labels(
 def hrss_status_label(status: ApplicationStatus | str) -> str:
     """人社处理状态 on the unit progress table."""
     status = ApplicationStatus(status)
-    if status in (S.PENDING_REVIEW, S.REJECTED, S.CANCELLED):
+    if status in (S.PENDING_REVIEW, S.REJECTED, S.CANCELLED, S.RETURNED, S.LAPSED):
         return "未申请"
     if status in (S.APPROVED, S.AT_AGENCY):
         return "处理中"
@@ -152,8 +197,10 @@ def hrss_status_label(status: ApplicationStatus | str) -> str:
 def tax_review_result_label(status: ApplicationStatus | str) -> str:
     """税务审核结果 on the unit progress table: 通过 / 不通过 / -- while pending."""
     status = ApplicationStatus(status)
-    if status in {S.PENDING_REVIEW, S.CANCELLED}:
+    if status in {S.PENDING_REVIEW, S.CANCELLED, S.LAPSED}:
         return "--"
+    if status == S.RETURNED:
+        return "退回补正"
     if status == S.REJECTED:
         return "不通过"
     return "通过"

@@ -210,7 +210,7 @@ def application_not_found() -> NotFound:
 
 def not_cancellable() -> Conflict:
     """撤销退费 of an application that is no longer 待审核 (pension and unit refunds)."""
-    return Conflict("application.not_cancellable", "仅待审核的申请可以撤销")
+    return Conflict("application.not_cancellable", "仅待审核或待补正的申请可以撤销")
 
 
 def find(session: Session, application_id: int, *, lock: bool = False) -> Application | None:

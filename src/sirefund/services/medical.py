@@ -165,7 +165,7 @@ class MedicalApplication:
 
     @property
     def cancellable(self) -> bool:
-        return self.application.status == ApplicationStatus.PENDING_REVIEW
+        return workflow.is_cancellable(self.application.status)
 
 
 def registration_view(reg: MedicalRegistration) -> Registration:
@@ -525,7 +525,7 @@ def cancel(
     if locked is None or locked.person_id != person_id or locked.kind != ApplicationKind.MEDICAL:
         raise NotFound("application.not_found", "退费申请不存在")
     app, pay, reg = _owned(session, person_id=person_id, application_id=application_id)
-    if app.status != ApplicationStatus.PENDING_REVIEW:
+    if not workflow.is_cancellable(app.status):
         raise Conflict(
             "application.not_cancellable", "税务审核状态为待审核才能撤销退费，已审核的记录不能撤销"
         )

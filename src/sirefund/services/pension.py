@@ -121,7 +121,9 @@ def payments(
         session, person_id=person_id, year=year, state=state, arrival=arrival
     )
     pending = [
-        r.application_id for r in rows if r.application_status == ApplicationStatus.PENDING_REVIEW
+        r.application_id
+        for r in rows
+        if r.application_status is not None and workflow.is_cancellable(r.application_status)
     ]
     cancellable: set[int] = set()
     if pending:
@@ -297,7 +299,7 @@ class RefundDetail:
 
 def _cancellable_by_person(app: Application) -> bool:
     # Only the applicant cancels: an application an officer initiated is the officer's.
-    return app.status == ApplicationStatus.PENDING_REVIEW and app.initiated_by_officer_id is None
+    return workflow.is_cancellable(app.status) and app.initiated_by_officer_id is None
 
 
 def _refund(app: Application, pay: PensionPayment) -> Refund:
@@ -335,7 +337,7 @@ def detail(session: Session, *, person_id: int, application_id: int) -> RefundDe
 def cancel(
     session: Session, *, person_id: int, application_id: int, at: datetime
 ) -> ApplicationView:
-    """撤销退费: only the applicant, only while 待审核 (409 ``application.not_cancellable``).
+    """撤销退费: only the applicant, only while 待审核 or 待补正 (409 ``application.not_cancellable``).
 
     Afterwards the payment shows 未申请 and can be applied for again.
     """

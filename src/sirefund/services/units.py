@@ -466,7 +466,7 @@ def progress(session: Session, *, unit_id: int, year: int | None = None) -> list
             unit_name=unit.name,
             unit_ss_no=unit.ss_no,
             unit_payment_id=line.unit_payment_id,
-            cancellable=app.status == ApplicationStatus.PENDING_REVIEW,
+            cancellable=workflow.is_cancellable(app.status),
         )
         for app, unit, line in rows
     ]
@@ -502,7 +502,7 @@ def cancel(session: Session, *, unit_id: int, application_id: int, at: datetime)
     app = applications.find_own(
         session, application_id, kind=KIND, owner=Actor.unit(unit_id), lock=True
     )
-    if app.status != ApplicationStatus.PENDING_REVIEW:
+    if not workflow.is_cancellable(app.status):
         raise not_cancellable()
     app_id, batch_id = app.id, app.batch_id
     siblings = (

@@ -14,7 +14,7 @@ from typing import Literal
 
 from ..clock import as_utc
 from ..domain import identity, notices
-from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
+from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel, CorrectionField
 from ..models import Application, ApplicationEvent
 
 Audience = Literal["owner", "officer"]
@@ -55,6 +55,9 @@ class ApplicationView:
     handler_phone_masked: str | None
     # Why it was refused, returned or failed (domain/notices.reason_label); None otherwise.
     reason_label: str | None = None
+    # 退回补正: what the officer asked to fix while the application is returned.
+    correction_fields: tuple[CorrectionField, ...] = ()
+    deposit_account_id: int | None = None
 
 
 ACTOR_LABELS = {
@@ -124,6 +127,10 @@ def application(app: Application, *, audience: Audience = "owner") -> Applicatio
             review_opinion=app.review_opinion,
             agency_message=app.agency_message,
             bank_result=app.bank_result,
+        ),
+        deposit_account_id=app.deposit_account_id,
+        correction_fields=tuple(
+            f for f in CorrectionField if f.value in (app.correction_fields or "").split(",")
         ),
     )
 

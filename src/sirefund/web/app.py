@@ -31,6 +31,7 @@ from .api import unit as api_unit
 from .body_limit import BodyLimitMiddleware
 from .pages import care as pages_care
 from .pages import common as pages_common
+from .pages import correction_pages as pages_correction
 from .pages import etax as pages_etax
 from .pages import guard
 from .pages import messages as pages_messages
@@ -154,6 +155,7 @@ def create_app(
     for module in (
         pages_care,
         pages_messages,
+        pages_correction,
         pages_etax,
         pages_mobile,
         pages_officer,

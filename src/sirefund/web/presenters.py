@@ -5,10 +5,10 @@ so a screen and the JSON never disagree about how an application reads.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from ..clock import as_utc
+from ..clock import CHINA_TZ, as_utc
 from ..domain import workflow
 from ..domain.agencies import Agency
 from ..domain.money import format_yuan
@@ -76,6 +76,29 @@ def application(view: ApplicationView) -> dict[str, Any]:
         "reason": reason(view.reason_code, view.reason_text),
         "handler_phone_masked": view.handler_phone_masked,
         "reason_label": view.reason_label,
+        **correction(view),
+    }
+
+
+def correction(view: ApplicationView) -> dict[str, Any]:
+    """退回补正: the fields the officer asked to fix (codes and labels) and, while the
+    application waits for them, the last moment to correct it (else it lapses)."""
+    returned = view.status == workflow.ApplicationStatus.RETURNED
+    due = (
+        view.updated_at + timedelta(days=workflow.CORRECTION_DAYS)
+        if returned and view.updated_at is not None
+        else None
+    )
+    return {
+        "deposit_account_id": view.deposit_account_id,
+        "correction_fields": [f.value for f in view.correction_fields],
+        "correction_field_labels": [
+            workflow.CORRECTION_FIELD_LABELS[f] for f in view.correction_fields
+        ],
+        "correction_due": iso(due),
+        "correction_due_local": (
+            due.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M") if due is not None else None
+        ),
     }
 
 

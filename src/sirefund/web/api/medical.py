@@ -13,8 +13,11 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from ...services import deposit_accounts, medical, reissue
+from ...domain.workflow import ApplicationKind
+from ...services import corrections, deposit_accounts, medical, reissue
 from ...services.accounts import Principal
+from ...services.applications import Actor
+from ...services.corrections import CorrectionIn
 from ...services.deposit_accounts import BIGINT_MAX, Report, ReportIn
 from ...services.medical import MedicalRefundIn
 from ...services.reissue import MedicalReissueIn
@@ -293,6 +296,34 @@ def reissue_refund(
             person_id=person.account_id,
             application_id=application_id,
             account=body,
+            at=clock.now(),
+        )
+        return _detail(session, person, application_id)
+
+
+@router.put(
+    "/medical/refunds/{application_id}",
+    response_model=MedicalApplicationDetailOut,
+    summary="补正：按税务机关的补正意见修改后重新提交同一申请",
+    description="仅待补正（returned）的申请可以补正，否则 409 `application.not_returned`；只能修改"
+    "税务机关要求补正的项目，修改其他项目返回 422 `correction.field_not_requested`。成功后同一申请"
+    "回到待审核（pending_review），状态记录保留。",
+    responses=error_responses(404, 409, 422),
+)
+def correct_refund(
+    application_id: ApplicationId,
+    body: CorrectionIn,
+    person: CurrentPerson,
+    db: DbSession,
+    clock: Clock,
+) -> dict[str, Any]:
+    with db.begin() as session:
+        corrections.correct(
+            session,
+            owner=Actor.person(person.account_id),
+            kind=ApplicationKind.MEDICAL,
+            application_id=application_id,
+            correction=body,
             at=clock.now(),
         )
         return _detail(session, person, application_id)

@@ -18,7 +18,15 @@ from sqlalchemy.orm import Session
 
 from ...domain.agencies import Agency
 from ...domain.dispatch import DispatchState
-from ...services import dispatches, officer_refunds, review_decisions, review_detail, review_queue
+from ...services import (
+    corrections,
+    dispatches,
+    officer_refunds,
+    review_decisions,
+    review_detail,
+    review_queue,
+)
+from ...services.corrections import ReturnIn
 from ...services.officer_refunds import InitiateRefund
 from ...services.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from ...services.review_decisions import ApproveRequest, BatchReview, RejectRequest
@@ -111,6 +119,17 @@ _EXAMPLES: dict[str, Any] = {
         "page_size": 20,
     },
     "retry": {"id": 5, "state": "pending"},
+    "returned": {
+        **_APP,
+        "status": "returned",
+        "refund_status_label": "待补正",
+        "review_status_label": "退回补正",
+        "review_result_label": "未知",
+        "tax_opinion": "银行账号与户名不符，请核对后补正",
+        "correction_fields": ["bank_account"],
+        "correction_field_labels": ["银行账户信息"],
+        "correction_due": "2026-03-25T09:30:00+00:00",
+    },
 }
 
 
@@ -283,6 +302,33 @@ def reject(
     request = body if body is not None else RejectRequest.model_validate({})
     with db.begin() as session:
         view = review_decisions.reject(
+            session,
+            officer=officer,
+            application_id=application_id,
+            request=request,
+            at=clock.now(),
+        )
+    return presenters.application(view)
+
+
+@router.post(
+    "/officer/applications/{application_id}/return",
+    summary="退回补正",
+    responses={**_ok("returned"), **_errors(404, 409, 422)},
+)
+def return_for_correction(
+    application_id: int,
+    officer: CurrentOfficer,
+    db: DbSession,
+    clock: Clock,
+    body: Annotated[ReturnIn | None, Body()] = None,
+) -> dict[str, Any]:
+    """Pending → returned (待补正) with the required opinion and the fields the applicant must
+    fix (`bank_account`, `contact` for pension and unit refunds; `deposit_account`,
+    `contact`, `reason` for medical). 409 unless pending; uncorrected for 15 days it lapses."""
+    request = body if body is not None else ReturnIn()
+    with db.begin() as session:
+        view = corrections.return_for_correction(
             session,
             officer=officer,
             application_id=application_id,

@@ -12,10 +12,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from ...domain.rules import ArrivalStatus
-from ...services import pension, reissue
+from ...domain.workflow import ApplicationKind
+from ...services import corrections, pension, reissue
 from ...services.accounts import Principal
 from ...services.applications import Actor
 from ...services.bank_details import PayoutAccountIn
+from ...services.corrections import CorrectionIn
 from ...services.queries import PensionState
 from .. import presenters, refund_presenters
 from ..deps import Clock, CurrentPerson, DbSession, current_person
@@ -136,5 +138,33 @@ def reissue_refund(
     with db.begin() as session:
         reissue.reissue_pension(
             session, owner=owner, application_id=application_id, account=body, at=clock.now()
+        )
+        return _detail(session, person, application_id)
+
+
+@router.put(
+    "/pension/refunds/{application_id}",
+    response_model=ApplicationDetailOut,
+    summary="补正：按税务机关的补正意见修改后重新提交同一申请",
+    description="仅待补正（returned）的申请可以补正，否则 409 `application.not_returned`；只能修改"
+    "税务机关要求补正的项目，修改其他项目返回 422 `correction.field_not_requested`。成功后同一申请"
+    "回到待审核（pending_review），状态记录保留。",
+    responses=error_responses(404, 409, 422),
+)
+def correct_refund(
+    application_id: ApplicationId,
+    body: CorrectionIn,
+    person: CurrentPerson,
+    db: DbSession,
+    clock: Clock,
+) -> dict[str, Any]:
+    with db.begin() as session:
+        corrections.correct(
+            session,
+            owner=Actor.person(person.account_id),
+            kind=ApplicationKind.PENSION,
+            application_id=application_id,
+            correction=body,
+            at=clock.now(),
         )
         return _detail(session, person, application_id)

@@ -626,6 +626,7 @@ NOTICES = {
     "logged_out": "您已安全退出。",
     "account_saved": "银行账户信息已保存，请核实无误后提交。",
     "reissued": "账户已重新提交，银行将重新退付至新账户。",
+    "corrected": "补正成功，退费申请已重新提交，等待税务人员审核。",
     "session_expired": "登录已超时，请重新登录",
 }
 RESTORED_NOTICE = "已恢复登录超时前填写的内容，请核对后重新提交。"

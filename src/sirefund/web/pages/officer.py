@@ -33,9 +33,15 @@ from ...domain.agencies import Agency
 from ...domain.dispatch import DispatchState
 from ...domain.errors import DomainError, NotFound
 from ...domain.rules import BANK_ACCOUNT_TYPE_LABELS, BANK_CATEGORIES
-from ...domain.workflow import CHANNEL_LABELS, ApplicationStatus
+from ...domain.workflow import (
+    CHANNEL_LABELS,
+    CORRECTION_FIELD_LABELS,
+    ApplicationStatus,
+    correction_fields_for,
+)
 from ...services import (
     bank_details,
+    corrections,
     dispatches,
     officer_refunds,
     reconciliation,
@@ -44,6 +50,7 @@ from ...services import (
     review_queue,
 )
 from ...services.accounts import Principal
+from ...services.corrections import ReturnIn
 from ...services.officer_refunds import InitiateRefund
 from ...services.paging import Page
 from ...services.review_decisions import ApproveRequest, BatchReview, Decision, RejectRequest
@@ -67,6 +74,8 @@ QUEUE_CRUMB = ("退费审核", HOME)
 
 STATUS_OPTIONS = [
     (ApplicationStatus.PENDING_REVIEW.value, "待审核"),
+    (ApplicationStatus.RETURNED.value, "待补正（退回补正）"),
+    (ApplicationStatus.LAPSED.value, "逾期未补正"),
     (ApplicationStatus.APPROVED.value, "审核通过（待机构受理）"),
     (ApplicationStatus.AT_AGENCY.value, "人社/医保处理中"),
     (ApplicationStatus.REFUNDED.value, "退费成功"),
@@ -140,6 +149,7 @@ REVEAL_CODE_MESSAGES = {"reveal.reason_required": "请填写查看理由"}
 NOTICES = {
     "approved": "审核通过，系统已自动向人社（医保）部门发起退费申请。",
     "rejected": "审核不通过，已退回申请人；不会向人社（医保）部门发起退费。",
+    "returned": "已退回补正，申请人补正后重新提交，15日内未补正的申请自动失效。",
     "initiated": "退费申请已发起，需由其他税务人员审核。",
     "retried": "已重新派发，系统将使用原请求编号再次发送。",
     "logged_out": "您已安全退出税务端。",
@@ -594,6 +604,9 @@ async def _detail_response(
         crumbs=[QUEUE_CRUMB, ("审核详情", None)],
     )
     blocked = ""
+    correction_options = [
+        (f.value, CORRECTION_FIELD_LABELS[f]) for f in correction_fields_for(app["kind"])
+    ]
     if found.application.status != ApplicationStatus.PENDING_REVIEW:
         blocked = "该申请已审核或已撤销，不能再审核"
     elif found.actions.four_eyes_blocked:
@@ -617,6 +630,8 @@ async def _detail_response(
             "queue_url": HOME + (f"?{keep_query}" if keep_query else ""),
             "previous_url": case_url(around.previous_id),
             "next_url": case_url(around.next_id),
+            "correction_options": correction_options,
+            "chosen_fields": form.many("fields") if form else [],
         }
     )
     return render(request, "officer/detail.html", ctx, status_code=status_code)
@@ -664,6 +679,8 @@ async def decide(
     # The whole text is kept for editing; the model refuses what is longer than allowed.
     opinion = form.text("opinion", max_chars=TEXT_KEPT * review_decisions.OPINION_MAX)
     decision = form.text("decision", max_chars=20)
+    if decision == "return":
+        return await _return_for_correction(request, db, principal, app_id, form, opinion)
     then_next = decision.endswith(NEXT_SUFFIX)
     decision = decision.removesuffix(NEXT_SUFFIX)
     # 确认风险: the checkbox sent for a case with 风险提示.
@@ -687,6 +704,14 @@ async def decide(
     done = "rejected" if isinstance(body, RejectRequest) else "approved"
     if not then_next:
         return common.redirect(f"/officer/applications/{app_id}", done=done)
+    return await _next_case(request, db, principal, app_id, done)
+
+
+async def _next_case(
+    request: Request, db: Db, principal: Principal, app_id: int, done: str
+) -> Response:
+    """After 通过并下一条 / 退回并下一条: the next case still 待审核 in the queue the case was
+    opened from, or the queue itself when none is left."""
     raw, filters, _ = _queue_query(request)
     keep = _queue_keep(raw)
     if filters is None:  # a hand-edited URL: go on from the plain queue
@@ -703,6 +728,38 @@ async def decide(
     return common.redirect(
         f"/officer/applications/{following}" + (f"?{urlencode(keep)}" if keep else ""), done=done
     )
+
+
+async def _return_for_correction(
+    request: Request, db: Db, principal: Principal, app_id: int, form: Form, opinion: str
+) -> Response:
+    """退回补正: the shared opinion (required) and the ticked fields to fix."""
+    try:
+        body = ReturnIn.model_validate({"opinion": opinion, "fields": form.many("fields")})
+    except ValidationError as exc:
+        form.errors.update(
+            common.validation_errors(
+                exc, labels=OPINION_LABEL, messages={"fields": "需补正的项目不正确"}
+            )
+        )
+        return await _detail_response(request, db, principal, app_id, form=form, status_code=422)
+    try:
+        await _as_officer(
+            request,
+            db,
+            principal,
+            corrections.return_for_correction,
+            application_id=app_id,
+            request=body,
+        )
+    except DomainError as exc:
+        if exc.status == HTTPStatus.NOT_FOUND:
+            return _not_found(request)
+        form.fail(exc, aliases={"application_id": "_form"})
+        return await _detail_response(
+            request, db, principal, app_id, form=form, status_code=exc.status
+        )
+    return common.redirect(f"/officer/applications/{app_id}", done="returned")
 
 
 @router.post("/officer/applications/{application_id}/reveal")
