@@ -25,7 +25,7 @@ from tests.conftest import NOW
 from tests.e2e.conftest import ARTIFACTS, IN_CI, PC, PHONE
 
 from sirefund.domain.workflow import ApplicationStatus as S
-from sirefund.models import Application, DepositAccount, RefundBatch
+from sirefund.models import Application, DepositAccount, Notification, RefundBatch
 from sirefund.services import applications, units
 from sirefund.services.applications import Actor
 
@@ -199,6 +199,41 @@ def _visits(ids: dict) -> list[Visit]:
         Visit("/officer/calendar", "officer"),
         Visit("/officer/reconciliations", "officer"),
         Visit("/officer/audit", "officer"),
+        # 消息中心
+        Visit("/etax/messages", "person"),
+        Visit(
+            "/etax/messages/{notification_id}",
+            "person",
+            f"/etax/messages/{ids['notification_id']}",
+        ),
+        Visit("/m/messages", "person"),
+        Visit("/m/messages/{notification_id}", "person", f"/m/messages/{ids['notification_id']}"),
+        # 补正 after 退回补正
+        Visit(
+            "/etax/pension/progress/{application_id}/correct",
+            "person",
+            f"/etax/pension/progress/{ids['returned_pension_id']}/correct",
+        ),
+        Visit(
+            "/etax/medical/progress/{application_id}/correct",
+            "person",
+            f"/etax/medical/progress/{ids['returned_medical_id']}/correct",
+        ),
+        Visit(
+            "/etax/unit/progress/{application_id}/correct",
+            "unit",
+            f"/etax/unit/progress/{ids['returned_unit_id']}/correct",
+        ),
+        Visit(
+            "/m/pension/refunds/{application_id}/correct",
+            "person",
+            f"/m/pension/refunds/{ids['returned_pension_id']}/correct",
+        ),
+        Visit(
+            "/m/medical/refunds/{application_id}/correct",
+            "person",
+            f"/m/medical/refunds/{ids['returned_medical_id']}/correct",
+        ),
         # 重新提交账户 after 退付失败
         Visit(
             "/etax/pension/progress/{application_id}/reissue",
@@ -273,6 +308,10 @@ def test_the_checked_pages_cover_every_get_page_route():
                 "failed_pension_id": 2,
                 "failed_medical_id": 3,
                 "failed_unit_id": 4,
+                "returned_pension_id": 5,
+                "returned_medical_id": 6,
+                "returned_unit_id": 7,
+                "notification_id": 8,
             }
         )
     }
@@ -346,8 +385,17 @@ def _seed(site) -> dict:
             at=f.AT,
         )
         failed = _failed_payouts(s, person, r1, unit, people[0], NOW)
+        returned = _returned_cases(s, person, r1, unit, people[1], NOW)
+        # The transitions above wrote notices: one of the person's for the 消息中心 pages.
+        notice = s.execute(
+            select(Notification.id)
+            .where(Notification.recipient_kind == "person", Notification.recipient_id == person.id)
+            .limit(1)
+        ).scalar_one()
         return {
             **failed,
+            **returned,
+            "notification_id": notice,
             "person_login": person.phone,
             "unit_login": unit.tax_id,
             "registration_id": r1.registration_id,
@@ -439,6 +487,89 @@ def _failed_payouts(s, person, registration, unit, villager, at) -> dict:
                 s, application=app, target=target, actor=Actor.officer("CARE01"), at=at
             )
     return {key: app.id for key, app in made.items()}
+
+
+def _returned_cases(s, person, registration, unit, villager, at) -> dict:
+    """A pension, a medical and a unit application returned for correction (退回补正), for
+    the 补正 pages."""
+    ids = {}
+    for key, template in (
+        ("returned_pension_id", "pension"),
+        ("returned_medical_id", "medical"),
+        ("returned_unit_id", "unit_pension"),
+    ):
+        if template == "pension":
+            pay = f.make_pension_payment(s, person, amount_fen=30000, year=2019)
+            refs = {
+                "pension_payment_id": pay.payment_id,
+                "amount_fen": pay.amount_fen,
+                "payment_year": pay.payment_year,
+                "period_start": pay.period_start,
+                "period_end": pay.period_end,
+            }
+            fields = "bank_account,contact"
+        elif template == "medical":
+            mp = f.make_medical_payment(s, registration, year=2024)
+            refs = {
+                "medical_payment_id": mp.payment_id,
+                "registration_id": registration.registration_id,
+                "amount_fen": mp.refund_amount_fen,
+                "payment_year": mp.insurance_year,
+                "period_start": mp.period_start,
+                "period_end": mp.period_end,
+                "handler_phone": "13812341234",
+                "reason_code": "duplicate_payment",
+            }
+            fields = "deposit_account,contact"
+        else:
+            up, (line,) = f.make_unit_payment(s, unit, [villager], year=2019)
+            batch = RefundBatch(
+                unit_id=unit.id,
+                unit_payment_id=up.unit_payment_id,
+                amount_fen=line.amount_fen,
+                created_at=at,
+            )
+            s.add(batch)
+            s.flush()
+            refs = {
+                "unit_id": unit.id,
+                "unit_line_id": line.line_id,
+                "batch_id": batch.id,
+                "amount_fen": line.amount_fen,
+                "payment_year": up.payment_year,
+                "payment_month": 1,
+                "period_start": up.period_start,
+                "period_end": up.period_end,
+                "bank_account_name": unit.name,
+                "contact_name": "王会计",
+            }
+            fields = "bank_account,contact"
+        if template != "medical":
+            refs.update(
+                bank_account_type="bank_card",
+                bank_account_no="6228480402564890018",
+                bank_category="103",
+                contact_phone="13812341234",
+            )
+            refs.setdefault("bank_account_name", person.name)
+            refs.setdefault("contact_name", person.name)
+        owner = villager if template == "unit_pension" else person
+        app = Application(
+            kind=template, channel="web", person_id=owner.id, region_code=owner.region_code, **refs
+        )
+        actor = Actor.unit(unit.id) if template == "unit_pension" else Actor.person(person.id)
+        applications.create(s, application=app, actor=actor, at=at)
+        applications.transition(
+            s,
+            application=app,
+            target=S.RETURNED,
+            actor=Actor.officer("CARE01"),
+            at=at,
+            reason="退回补正：请核对",
+            values={"review_opinion": "请核对", "correction_fields": fields},
+        )
+        ids[key] = app.id
+    return ids
 
 
 def _login(page, base: str, who: str, ids: dict) -> None:

@@ -44,3 +44,10 @@ def test_a_unit_payment_says_why_it_cannot_be_refunded():
     assert rules.unit_line_not_refundable_reason("collective_subsidy", S.PENDING_REVIEW) == "已申请"
     assert rules.unit_line_not_refundable_reason("normal", None) == normal
     assert rules.unit_line_not_refundable_reason("special_group_proxy", None) is None
+
+
+def test_every_application_status_has_a_label_on_the_statistics_page():
+    from sirefund.domain.workflow import ApplicationStatus
+    from sirefund.web.stats_presenters import STATUS_LABELS
+
+    assert set(STATUS_LABELS) == set(ApplicationStatus)

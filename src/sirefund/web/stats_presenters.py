@@ -37,6 +37,8 @@ STATUS_LABELS = {
     S.REFUND_FAILED: "退付失败",
     S.REJECTED: "税务退回",
     S.CANCELLED: "已撤销",
+    S.RETURNED: "待补正",
+    S.LAPSED: "逾期未补正",
 }
 _STATUSES = frozenset(s.value for s in S)
 _KINDS = frozenset(k.value for k in workflow.ApplicationKind)
