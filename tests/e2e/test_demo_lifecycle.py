@@ -38,6 +38,8 @@ START_TIMEOUT = 60.0
 # that has not reached the bank within this many seconds is stuck, not slow.
 SETTLE_TIMEOUT = 60.0
 CARD = "6228480402564890018"
+# The village's own account: a unit paid into a citizen's account would be a 风险提示.
+UNIT_CARD = "6228480402564890042"
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -388,7 +390,7 @@ def test_demo_village_unit_batch_of_two_is_batch_approved_and_shows_refunded(dem
         expect(page.get_by_label("缴费金额", exact=True)).to_have_value("400.00")
         page.get_by_label("银行账户名称", exact=True).fill(gen.DEMO_UNIT_NAME)
         page.get_by_label("账户类型", exact=True).select_option(label="银行卡")
-        page.get_by_label("银行账号", exact=True).fill(CARD)
+        page.get_by_label("银行账号", exact=True).fill(UNIT_CARD)
         page.get_by_label("银行类别", exact=True).select_option(label="中国农业银行")
         page.get_by_label("联系人名称", exact=True).fill("王会计")
         page.get_by_label("联系人电话", exact=True).fill("13812345678")
@@ -496,6 +498,10 @@ def test_demo_payout_to_another_holders_account_fails_and_is_corrected_on_pc_and
         row.get_by_role("link", name="详情").click()
         expect(page.locator("main")).to_contain_text("***0026")
         page.get_by_label("税务机关意见", exact=True).fill("同意退费")
+        # Another account than the citizen's earlier refunds: a 风险提示 the officer confirms.
+        confirm = page.get_by_label("确认风险（已核实上述风险提示，仍审核通过）")
+        if confirm.count():
+            confirm.check()
         page.get_by_role("button", name="审核通过").click()
         page.wait_for_url(re.compile(r".*done=approved$"))
 

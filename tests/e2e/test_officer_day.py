@@ -13,6 +13,7 @@ import pytest
 from tests import factories as f
 from tests.conftest import NOW
 from tests.e2e.conftest import ARTIFACTS
+from tests.web.officer_helpers import own_account
 
 from sirefund.models import Application
 from sirefund.services import applications
@@ -76,6 +77,8 @@ def _cases(live, region: str, names: list[str], *, start: datetime) -> list[int]
         for n, name in enumerate(names):
             person = f.make_person(s, name=name, region=region)
             pay = f.make_pension_payment(s, person)
+            # Each payee's own account and phone: shared ones are 风险提示, not this test's.
+            account, phone = own_account(s, person)
             app = Application(
                 kind="pension",
                 channel="web",
@@ -87,10 +90,10 @@ def _cases(live, region: str, names: list[str], *, start: datetime) -> list[int]
                 period_start=pay.period_start,
                 period_end=pay.period_end,
                 bank_account_type="bank_card",
-                bank_account_no=ACCOUNT,
+                bank_account_no=account,
                 bank_category="103",
                 contact_name=person.name,
-                contact_phone="13812341234",
+                contact_phone=phone,
             )
             at = start + timedelta(hours=n)
             ids.append(
