@@ -87,8 +87,13 @@ def test_each_outcome_says_what_happened_why_and_what_next(frm, to, reason, kind
 
 
 def test_a_state_not_known_yet_still_gets_a_plain_notice():
-    got = notice("pending_review", "lapsed")
-    assert got is not None and "lapsed" in got.body
+    got = notice("pending_review", "archived")
+    assert got is not None and "archived" in got.body
+
+
+def test_a_lapsed_correction_says_the_payment_can_be_applied_for_again():
+    got = notice("returned", "lapsed")
+    assert got is not None and "逾期未补正" in got.body and "重新申请" in got.body
 
 
 @pytest.mark.parametrize(

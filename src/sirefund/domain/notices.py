@@ -149,6 +149,13 @@ def _refund_failed(what: str, _kind: str, _from: str, reason: str | None) -> Not
     )
 
 
+def _lapsed(what: str, _kind: str, _from: str, _reason: str | None) -> Notice:
+    return Notice(
+        "退费申请逾期未补正",
+        f"{what}退回补正后15日内未补正，已失效（逾期未补正）。该缴费可重新申请退费。",
+    )
+
+
 _BUILDERS: dict[str, Callable[[str, str, str, str | None], Notice]] = {
     "approved": _approved,
     "at_agency": _at_agency,
@@ -157,6 +164,7 @@ _BUILDERS: dict[str, Callable[[str, str, str, str | None], Notice]] = {
     "agency_rejected": _agency_rejected,
     "refunded": _refunded,
     "refund_failed": _refund_failed,
+    "lapsed": _lapsed,
 }
 
 
