@@ -15,6 +15,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON deposit_account_reports TO sirefund_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON deposit_accounts TO sirefund_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON dispatch_attempts TO sirefund_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON document_counters TO sirefund_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON heir_claim_events TO sirefund_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON heir_claims TO sirefund_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON idempotency_keys TO sirefund_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON login_failures TO sirefund_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON medical_payments TO sirefund_app;

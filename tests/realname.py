@@ -20,6 +20,7 @@ import httpx
 import uvicorn
 from sqlalchemy.orm import Session
 
+from sirefund.agencies.deaths import HttpDeathRegistry
 from sirefund.agencies.realname import HttpIdentityCheck, HttpSmsGateway
 from sirefund.agencies.simulator import create_simulator_app
 from sirefund.config import Settings
@@ -44,11 +45,20 @@ class RealNameSim:
         self._http = httpx.Client(base_url=url, timeout=5)
         self._sms: HttpSmsGateway | None = None
         self._identity: HttpIdentityCheck | None = None
+        self._deaths: HttpDeathRegistry | None = None
 
     def add_identity(self, id_number: str, name: str, phone: str) -> None:
         r = self._http.post(
             "/_sim/identities", json=[{"id_number": id_number, "name": name, "phone": phone}]
         )
+        r.raise_for_status()
+
+    def add_death(self, id_number: str, death_date: str, name: str | None = None) -> None:
+        """HRSS's death registry learns of this death (POST /_sim/deaths)."""
+        item = {"id_number": id_number, "death_date": death_date}
+        if name is not None:
+            item["name"] = name
+        r = self._http.post("/_sim/deaths", json=[item])
         r.raise_for_status()
 
     def messages(self, phone: str) -> list[dict[str, Any]]:
@@ -73,8 +83,13 @@ class RealNameSim:
             self._identity = HttpIdentityCheck(self.url, secret=SECRET, timeout_seconds=5)
         return self._identity
 
+    def death_registry(self) -> HttpDeathRegistry:
+        if self._deaths is None:
+            self._deaths = HttpDeathRegistry(self.url, secret=SECRET, timeout_seconds=5)
+        return self._deaths
+
     def close(self) -> None:
-        for adapter in (self._sms, self._identity):
+        for adapter in (self._sms, self._identity, self._deaths):
             if adapter is not None:
                 adapter.close()
         self._http.close()

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .db import Base
 from .domain import workflow
 from .domain.agencies import Agency
+from .domain.heirs import ClaimStatus, Relationship
 from .domain.reconciliation import DiscrepancyKind
 from .domain.rules import ArrivalStatus, UnitPaymentType
 
@@ -447,6 +448,10 @@ class Application(Base):
     # values, comma-separated) while the application is `returned`; the opinion is in
     # review_opinion. Cleared when the corrected application is resubmitted.
     correction_fields: Mapped[str | None] = mapped_column(String(80))
+    # 继承人代办: the verified claim under which an heir applies for a deceased payer's
+    # payment. person_id is then the heir (who applies, is notified and is paid: the account
+    # is the heir's own); the deceased payer is the claim's.
+    heir_claim_id: Mapped[int | None] = mapped_column(ForeignKey("heir_claims.id"))
     # Results from the agencies and the bank.
     verification_result: Mapped[str | None] = mapped_column(String(100))  # 社保部门核验结果
     verified_at: Mapped[datetime | None] = mapped_column(_TZ)  # 核验时间
@@ -507,6 +512,49 @@ class Application(Base):
             "ix_applications_stats_refunded", "status", "refund_date", "created_at", "region_code"
         ),
     )
+
+
+class HeirClaim(Base):
+    """继承人代办 (domain/heirs.py): a registered person's claim to a deceased insured
+    person's refundable payments, confirmed (or not) by the death registry of HRSS / the
+    medical security bureau. The deceased's ID number is kept like every other and masked
+    on output."""
+
+    __tablename__ = "heir_claims"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    heir_person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    relationship: Mapped[str] = mapped_column(String(8))
+    deceased_id_number: Mapped[str] = mapped_column(String(18))
+    deceased_name: Mapped[str] = mapped_column(String(50))
+    death_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(24))
+    # The death registry's answer in words (确认结果), and when it was given.
+    confirmation_result: Mapped[str | None] = mapped_column(String(200))
+    confirmed_at: Mapped[datetime | None] = mapped_column(_TZ)
+    created_at: Mapped[datetime] = mapped_column(_TZ)
+    updated_at: Mapped[datetime] = mapped_column(_TZ)
+    __table_args__ = (
+        CheckConstraint(_in("relationship", list(Relationship)), name="relationship"),
+        CheckConstraint(_in("status", list(ClaimStatus)), name="status"),
+        CheckConstraint("length(deceased_id_number) = 18", name="deceased_id_number_length"),
+        Index(None, "heir_person_id"),
+        Index(None, "deceased_id_number"),
+    )
+
+
+class HeirClaimEvent(Base):
+    """Every change of a heir claim's status: who or what, when, from, to, why."""
+
+    __tablename__ = "heir_claim_events"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    heir_claim_id: Mapped[int] = mapped_column(ForeignKey("heir_claims.id"))
+    at: Mapped[datetime] = mapped_column(_TZ)
+    actor_kind: Mapped[str] = mapped_column(String(12))
+    actor_id: Mapped[str | None] = mapped_column(String(40))
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    __table_args__ = (Index(None, "heir_claim_id"),)
 
 
 class DocumentCounter(Base):

@@ -88,7 +88,13 @@ def build(settings: Settings, *, host: str, port: int, simulate_agencies: bool) 
     # The outside services registration calls (services/ports.py), injected here: web/
     # never imports agencies/.
     sms, identity_check = agencies.build_realname_adapters(settings)
-    app = create_app(settings, engine=engine, sms=sms, identity_check=identity_check)
+    app = create_app(
+        settings,
+        engine=engine,
+        sms=sms,
+        identity_check=identity_check,
+        death_registry=agencies.build_death_registry(settings),
+    )
     simulator_state: SimulatorState | None = None
     if simulate_agencies:
         simulator = create_simulator_app(settings, callback_url=f"{base}/api/v1/callbacks")

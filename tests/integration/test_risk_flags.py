@@ -124,10 +124,10 @@ def test_a_disabled_rule_flags_nothing(session_factory):
     assert all("shared_account" not in _flags(session_factory, i) for i in ids)
 
 
-def test_the_heir_claim_rule_stays_inactive(session_factory):
+def test_the_heir_claim_rule_is_on_since_heirs_can_claim(session_factory):
     with session_factory() as s:
         rule = next(r for r in risk.rules(s) if r.code == "heir_claim")
-    assert rule.enabled is False
+    assert rule.enabled is True
 
 
 def test_three_submissions_into_one_account_within_a_week_are_flagged(session_factory):

@@ -29,7 +29,7 @@ def test_rules_are_listed_and_changed_from_the_command_line(
     assert cli.main(["risk-rules", "list"]) == 0
     out = capsys.readouterr().out
     assert "shared_account\ton\t2\t-\t多名缴费人使用同一银行账户" in out
-    assert "heir_claim\toff\t-\t-\t继承人代领" in out
+    assert "heir_claim\ton\t-\t-\t继承人代领" in out
 
     assert cli.main(["risk-rules", "set", "large_amount.medical", "--threshold", "100000"]) == 0
     assert cli.main(["risk-rules", "set", "frequent_account", "--enabled", "off"]) == 0

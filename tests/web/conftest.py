@@ -30,6 +30,7 @@ def app(settings, engine, clock, realname_sim):
         clock=clock,
         sms=realname_sim.sms(),
         identity_check=realname_sim.identity_check(),
+        death_registry=realname_sim.death_registry(),
     )
 
 

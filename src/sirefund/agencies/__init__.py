@@ -7,6 +7,7 @@ from ..clock import Clock
 from ..config import Settings
 from ..domain.agencies import Agency
 from .base import AgencyAdapter, AgencyError, AgencyTimeout, HttpAgency
+from .deaths import HttpDeathRegistry, build_death_registry
 from .realname import HttpIdentityCheck, HttpSmsGateway, build_realname_adapters
 
 __all__ = [
@@ -14,9 +15,11 @@ __all__ = [
     "AgencyError",
     "AgencyTimeout",
     "HttpAgency",
+    "HttpDeathRegistry",
     "HttpIdentityCheck",
     "HttpSmsGateway",
     "build_adapters",
+    "build_death_registry",
     "build_realname_adapters",
 ]
 

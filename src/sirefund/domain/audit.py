@@ -38,6 +38,7 @@ class AuditAction(LabelledEnum):
     OFFICER_TOTP_RESET = "officer.totp_reset", "重置动态口令"
     DISPATCH_RETRY = "dispatch.retry", "派发重试"
     IMPORT_RUN = "import.run", "数据导入"
+    HEIR_CLAIM_TRANSITION = "heir_claim.transition", "继承人代办状态变更"
 
 
 # Eleven or more digits in a row (an ID number, a phone, a card number), an optional X.

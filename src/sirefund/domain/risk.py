@@ -15,8 +15,8 @@ The rules, as the officer reads them:
 - ``frequent_account``: ``threshold`` or more submissions into one account within
   ``window_days``;
 - ``shared_phone``: one phone behind ``threshold`` or more accounts;
-- ``heir_claim``: a refund claimed by an heir (继承人代领). Heir claims do not exist yet:
-  the rule is defined, seeded disabled, and no fact feeds it until they do.
+- ``heir_claim``: a refund claimed by an heir (继承人代领) under a verified heir claim
+  (services/heir_claims.py); seeded disabled, switched on by migration 0016_heir_claims.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ DEFAULT_RULES: tuple[RiskRule, ...] = (
     ),
     RiskRule(RiskCode.FREQUENT_ACCOUNT, "同一账户短期内多次申请", True, 3, 7),
     RiskRule(RiskCode.SHARED_PHONE, "同一手机号关联多个银行账户", True, 2, None),
-    RiskRule(RiskCode.HEIR_CLAIM, "继承人代领", False, None, None),
+    RiskRule(RiskCode.HEIR_CLAIM, "继承人代领", True, None, None),
 )
 
 
@@ -229,7 +229,7 @@ def shared_phone(facts: RiskFacts, rule: RiskRule) -> Finding | None:
 
 
 def heir_claim(facts: RiskFacts, rule: RiskRule) -> Finding | None:
-    """继承人代领: inactive until heir claims exist (no fact says ``heir_claim`` yet)."""
+    """继承人代领: the application was filed by an heir for a deceased payer's payment."""
     if not facts.heir_claim:
         return None
     return Finding(rule.code, "继承人代领已故缴费人的退费")

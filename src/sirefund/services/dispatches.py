@@ -37,7 +37,7 @@ from ..models import (
     Unit,
     UnitPaymentPerson,
 )
-from . import audit
+from . import audit, heir_claims
 from .officers import OfficerRef, active_officer, in_scope, region_clause
 from .payout_accounts import payout_account
 
@@ -99,6 +99,11 @@ def _request_payload(
             "region_code": app.region_code,
         },
     }
+    deceased = heir_claims.deceased_of(session, app.heir_claim_id) if app.heir_claim_id else None
+    if deceased is not None:
+        # 继承人代办: the payment is the deceased's; the heir applies and is paid (payee).
+        base["payer"].update(id_number=deceased[0], name=deceased[1])
+        base["heir"] = {"id_number": person.id_number, "name": person.name}
     if agency == Agency.HRSS:
         base["payment_id"] = app.pension_payment_id
         if app.unit_line_id:

@@ -25,7 +25,7 @@ from ..domain.errors import Invalid, NotFound
 from ..domain.rules import ArrivalStatus
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, PensionPayment, Person
-from . import applications, bank_details, queries, views
+from . import applications, bank_details, heir_claims, queries, views
 from .applications import Actor, not_cancellable
 from .bank_details import BankDetailsIn, check_account_name, checked, refusal
 from .queries import PensionPaymentRow, PensionState
@@ -97,6 +97,23 @@ class PaymentLine:
     @property
     def payment_id(self) -> str:
         return self.payment.payment_id
+
+
+def heir_payments(
+    session: Session,
+    *,
+    person_id: int,
+    heir_claim_id: int,
+    year: int | None = None,
+    state: PensionState = "all",
+    arrival: ArrivalStatus | None = None,
+) -> list[PaymentLine]:
+    """继承人代办: the deceased's pension payments, for the heir of a verified claim only
+    (404 for another person's claim, 409 ``heir_claim.not_verified`` before it is)."""
+    found = heir_claims.verified(session, person_id=person_id, claim_id=heir_claim_id)
+    if found.deceased is None:
+        return []
+    return payments(session, person_id=found.deceased.id, year=year, state=state, arrival=arrival)
 
 
 def payments(
@@ -179,7 +196,12 @@ class PensionRefundIn(BankDetailsIn):
         str | None, StringConstraints(max_length=bank_details.ACCOUNT_NAME_MAX)
     ] = Field(
         default=None,
-        description="银行账户名称：须为缴费人本人姓名（退费只退至本人账户）；不填即为缴费人姓名",
+        description="银行账户名称：须为缴费人本人姓名（退费只退至本人账户；继承人代办须为继承人"
+        "本人姓名）；不填即为缴费人（继承人）姓名",
+    )
+    heir_claim_id: int | None = Field(
+        default=None,
+        description="继承人代办：已核实的继承人代办申请编号；所选缴费须为该已故参保人的缴费",
     )
 
     @field_validator("bank_account_name")
@@ -243,11 +265,17 @@ def apply(
     person = session.get(Person, person_id)
     if person is None:
         raise payment_not_found()
+    payer = person
+    if refund.heir_claim_id is not None:
+        claim = heir_claims.verified(session, person_id=person_id, claim_id=refund.heir_claim_id)
+        if claim.deceased is None:
+            raise payment_not_found()
+        payer = claim.deceased
     found = {
         p.payment_id: p
         for p in session.execute(
             select(PensionPayment).where(
-                PensionPayment.payment_id.in_(ids), PensionPayment.person_id == person_id
+                PensionPayment.payment_id.in_(ids), PensionPayment.person_id == payer.id
             )
         ).scalars()
     }
@@ -255,6 +283,7 @@ def apply(
         raise payment_not_found()
     for pid in ids:
         rules.check_pension_refundable_by_person(found[pid].arrival_status)
+    # The account is the applicant's own: the payer's, or for an heir the heir's.
     account_name = refund.bank_account_name or person.name
     rules.check_person_account_holder(account_name, person.name)
     already = session.execute(
@@ -273,6 +302,10 @@ def apply(
         app = new_application(
             person, pay, refund, channel=Channel(refund.channel), account_name=account_name
         )
+        if refund.heir_claim_id is not None:
+            # Reviewed where the deceased's payments are: the payer's region.
+            app.heir_claim_id = refund.heir_claim_id
+            app.region_code = payer.region_code
         applications.create(session, application=app, actor=Actor.person(person.id), at=at)
         created.append(views.application(app))
     return created

@@ -5,7 +5,10 @@ domain.errors.Unavailable (503)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Protocol
+
+from ..domain.heirs import DeathConfirmation
 
 
 class SmsGateway(Protocol):
@@ -21,4 +24,12 @@ class IdentityCheck(Protocol):
 
     def phone_belongs_to(self, *, id_number: str, name: str, phone: str) -> bool:
         """Whether the carrier's real-name record of `phone` is this ID number and name."""
+        ...
+
+
+class DeathRegistry(Protocol):
+    """What HRSS / the medical security bureau know of deaths (死亡登记), for 继承人代办."""
+
+    def confirm_death(self, *, id_number: str, name: str, death_date: date) -> DeathConfirmation:
+        """Whether the registry holds this person's death, under this name, on this date."""
         ...

@@ -250,8 +250,7 @@ def facts(session: Session, app: Application) -> RiskFacts:
             EarlierAccount(account_no=no, applied_on=_china_date(at)) for no, at in earlier if no
         ),
         phone_accounts=_phone_accounts(session, _phone(session, app), account_no),
-        # Heir claims do not exist yet: nothing can say so (the rule is seeded disabled).
-        heir_claim=False,
+        heir_claim=app.heir_claim_id is not None,
     )
 
 

@@ -15,12 +15,13 @@ from sqlalchemy import Engine
 from ..clock import SystemClock
 from ..config import Settings
 from ..db import make_engine, make_session_factory, read_only
-from ..services.ports import IdentityCheck, SmsGateway
+from ..services.ports import DeathRegistry, IdentityCheck, SmsGateway
 from . import errors, metrics
 from .api import accounts as api_accounts
 from .api import audit as api_audit
 from .api import callbacks as api_callbacks
 from .api import documents as api_documents
+from .api import heir_claims as api_heir_claims
 from .api import medical as api_medical
 from .api import notifications as api_notifications
 from .api import officer as api_officer
@@ -58,6 +59,7 @@ OPENAPI_TAGS = [
     {"name": "pension", "description": "城乡居民基本养老保险退费（个人）"},
     {"name": "unit", "description": "城乡居民基本养老保险退费（村组）"},
     {"name": "medical", "description": "城乡居民基本医疗保险退费、存款账户账号报告"},
+    {"name": "heir-claims", "description": "继承人代办：参保人死亡后由继承人申请退费"},
     {"name": "officer", "description": "税务端：审核、发起退费、派发监控"},
     {"name": "callbacks", "description": "人社、医保、银行的签名回调"},
 ]
@@ -100,10 +102,12 @@ def create_app(
     extra_state: dict[str, Any] | None = None,
     sms: SmsGateway | None = None,
     identity_check: IdentityCheck | None = None,
+    death_registry: DeathRegistry | None = None,
 ) -> FastAPI:
     """The app. `sms` and `identity_check` are the outside services registration needs (the
     adapters of agencies/, injected by runtime.py; tests give theirs): without them, sending
-    codes and registering answer 503."""
+    codes and registering answer 503. `death_registry` confirms heir claims (继承人代办);
+    without it they stay pending_verification."""
     app = SirefundApp(
         title="sirefund 城乡居民社会保险费退费",
         version="1.0",
@@ -122,6 +126,7 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.state.sms = sms
     app.state.identity_check = identity_check
+    app.state.death_registry = death_registry
     for key, value in (extra_state or {}).items():
         setattr(app.state, key, value)
 
@@ -145,6 +150,7 @@ def create_app(
         api_medical,
         api_documents,
         api_notifications,
+        api_heir_claims,
         api_officer,
         api_reconciliations,
         api_audit,

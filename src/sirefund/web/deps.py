@@ -20,7 +20,7 @@ from ..config import IPNetwork, Settings
 from ..domain.errors import Forbidden, Unauthenticated, Unavailable
 from ..services import accounts, audit
 from ..services.accounts import Principal
-from ..services.ports import IdentityCheck, SmsGateway
+from ..services.ports import DeathRegistry, IdentityCheck, SmsGateway
 
 SESSION_COOKIE = "sirefund_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -91,7 +91,15 @@ def get_identity_check(request: Request) -> IdentityCheck:
     return check
 
 
+def get_death_registry(request: Request) -> DeathRegistry | None:
+    """The death registry the app was built with (create_app `death_registry=`); None: heir
+    claims wait in pending_verification until one answers."""
+    registry: DeathRegistry | None = getattr(request.app.state, "death_registry", None)
+    return registry
+
+
 DbSession = Annotated[Db, Depends(get_db)]
+Deaths = Annotated[DeathRegistry | None, Depends(get_death_registry)]
 Sms = Annotated[SmsGateway, Depends(get_sms)]
 RealNameCheck = Annotated[IdentityCheck, Depends(get_identity_check)]
 Clock = Annotated[clocks.Clock, Depends(get_clock)]

@@ -57,7 +57,7 @@ from ...domain.agencies import POSITIVE, RECEIVED, Agency
 from ...signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers, verify
 from ..base import ATTEMPT_HEADER, PATHS
 from .accounts import AccountRegistry
-from .realname import RealNameState, add_realname_routes
+from .realname import RealNameState, add_death_routes, add_realname_routes
 from .statements import StatementFaults, add_statement_routes, booked_payee
 
 log = logging.getLogger("sirefund.simulator")
@@ -579,6 +579,7 @@ def create_simulator_app(
             realname.load_identities(settings.sim_identities_file)
     app.state.realname = realname
     add_realname_routes(app, realname, secret=state.secret, clock=state.clock)
+    add_death_routes(app, realname, secret=state.secret, clock=state.clock)
     add_statement_routes(app, state)
     return app
 

@@ -6,6 +6,11 @@ identity simulator answers from its own registry of {id_number, name, phone}: lo
 CSV file (`sirefund generate` writes identities.csv; SIREFUND_SIM_IDENTITIES_FILE) and added
 to by `POST /_sim/identities`. A phone belongs to a person when the registry has exactly that
 ID number, name and phone.
+
+The death registry of HRSS / medical security (agencies/deaths.py's protocol) answers from
+`POST /_sim/deaths` `[{id_number, death_date, name?}]` and from the identities file's
+optional `death_date` column: a death is confirmed when the ID number is registered dead on
+exactly that date under that name (the entry's, else the identity registry's).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import html
 import json
 import threading
 from dataclasses import asdict, dataclass
+from datetime import date
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -24,6 +30,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from ...clock import Clock
 from ...signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from ..deaths import DEATHS_PATH
 from ..realname import IDENTITY_PATH, SMS_PATH
 
 #: Messages kept (the oldest are dropped beyond).
@@ -46,6 +53,8 @@ class RealNameState:
         self.messages: list[SentMessage] = []
         # id_number -> (name, phone)
         self.identities: dict[str, tuple[str, str]] = {}
+        # id_number -> (death date, name registered with the death or None)
+        self.deaths: dict[str, tuple[date, str | None]] = {}
 
     def record(self, message: SentMessage) -> None:
         with self._lock:
@@ -66,12 +75,39 @@ class RealNameState:
             known = self.identities.get(id_number.strip().upper())
         return known == (name.strip(), phone.strip())
 
+    def add_death(self, *, id_number: str, death_date: date, name: str | None = None) -> None:
+        with self._lock:
+            key = id_number.strip().upper()
+            self.deaths[key] = (death_date, name.strip() if name else None)
+
+    def death_mismatch(self, *, id_number: str, name: str, death_date: date) -> str | None:
+        """None when the death is confirmed, else what did not match (not_found, name,
+        death_date: domain.heirs.Mismatch values)."""
+        key = id_number.strip().upper()
+        with self._lock:
+            death = self.deaths.get(key)
+            identity = self.identities.get(key)
+        if death is None:
+            return "not_found"
+        registered_name = death[1] or (identity[0] if identity else None)
+        if registered_name != name.strip():
+            return "name"
+        if death[0] != death_date:
+            return "death_date"
+        return None
+
     def load_identities(self, path: Path) -> int:
         """Add the rows of a CSV file with columns id_number, name, phone; their count."""
         count = 0
         with path.open(newline="", encoding="utf-8") as fh:
             for row in csv.DictReader(fh):
                 self.add_identity(id_number=row["id_number"], name=row["name"], phone=row["phone"])
+                if row.get("death_date"):
+                    self.add_death(
+                        id_number=row["id_number"],
+                        death_date=date.fromisoformat(row["death_date"]),
+                        name=row["name"],
+                    )
                 count += 1
         return count
 
@@ -175,3 +211,49 @@ def add_realname_routes(app: FastAPI, state: RealNameState, *, secret: str, cloc
                 "应为 [{id_number, name, phone}] 列表",
             )
         return JSONResponse({"count": len(state.identities)})
+
+
+def add_death_routes(app: FastAPI, state: RealNameState, *, secret: str, clock: Clock) -> None:
+    """The death registry (死亡登记查询) and its /_sim/deaths control endpoint."""
+
+    @app.post(DEATHS_PATH)
+    async def check_death(request: Request) -> Response:
+        body = await request.body()
+        verdict = verify(
+            secret,
+            timestamp=request.headers.get(TIMESTAMP_HEADER),
+            signature=request.headers.get(SIGNATURE_HEADER),
+            body=body,
+            at=clock.now(),
+        )
+        if not verdict.ok:
+            return _error(HTTPStatus.UNAUTHORIZED, "signature.invalid", "签名无效")
+        try:
+            data = json.loads(body)
+            id_number, name = str(data["id_number"]), str(data["name"])
+            death_date = date.fromisoformat(str(data["death_date"]))
+        except (ValueError, TypeError, KeyError):
+            return _error(HTTPStatus.BAD_REQUEST, "request.malformed", "请求格式不正确")
+        mismatch = state.death_mismatch(id_number=id_number, name=name, death_date=death_date)
+        return JSONResponse({"confirmed": mismatch is None, "mismatch": mismatch})
+
+    @app.post("/_sim/deaths")
+    async def add_deaths(request: Request) -> Response:
+        try:
+            items = json.loads(await request.body())
+            if not isinstance(items, list):
+                raise TypeError
+            for item in items:
+                name = item.get("name")
+                state.add_death(
+                    id_number=str(item["id_number"]),
+                    death_date=date.fromisoformat(str(item["death_date"])),
+                    name=str(name) if name else None,
+                )
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return _error(
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                "deaths.invalid",
+                "应为 [{id_number, death_date, name?}] 列表",
+            )
+        return JSONResponse({"count": len(state.deaths)})

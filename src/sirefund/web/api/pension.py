@@ -41,8 +41,8 @@ router = APIRouter(tags=["pension"], responses=error_responses(401, 403))
 @router.get(
     "/pension/payments",
     response_model=Page[PensionPaymentOut],
-    summary="退费信息查询：本人的城乡居民养老保险缴费",
-    responses=error_responses(422),
+    summary="退费信息查询：本人的城乡居民养老保险缴费（继承人代办：已故参保人的缴费）",
+    responses=error_responses(404, 409, 422),
 )
 def list_payments(
     person: CurrentPerson,
@@ -59,11 +59,34 @@ def list_payments(
             description="到账状态：not_arrived 未到账 / abnormal 异常 / arrived 已到账；不填为全部"
         ),
     ] = None,
+    heir_claim_id: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=2**63 - 1,
+            description="继承人代办：已核实的继承人代办申请编号，查询已故参保人的缴费；"
+            "他人的申请 404，未核实的 409 `heir_claim.not_verified`",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     with db.read() as session:
-        rows = pension.payments(
-            session, person_id=person.account_id, year=year, state=state, arrival=arrival_status
-        )
+        if heir_claim_id is not None:
+            rows = pension.heir_payments(
+                session,
+                person_id=person.account_id,
+                heir_claim_id=heir_claim_id,
+                year=year,
+                state=state,
+                arrival=arrival_status,
+            )
+        else:
+            rows = pension.payments(
+                session,
+                person_id=person.account_id,
+                year=year,
+                state=state,
+                arrival=arrival_status,
+            )
     return page_of(rows, paging, refund_presenters.pension_line)
 
 
