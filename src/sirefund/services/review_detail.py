@@ -31,7 +31,7 @@ from ..models import (
     SecurityEvent,
     UnitPaymentPerson,
 )
-from . import applications, audit, holidays, risk, units, views
+from . import applications, audit, heir_claims, holidays, risk, units, views
 from .applications import application_not_found
 from .medical import Registration, registration_view
 from .officers import OfficerRef, active_officer, in_scope, region_clause
@@ -157,6 +157,8 @@ class ReviewDetail:
     history: list[views.EventView]
     actions: Actions
     risk_flags: list[risk.FlagView] = field(default_factory=list)
+    # 继承人代办: the claim the heir applied under and its evidence (None: the payer's own).
+    heir_claim: heir_claims.HeirClaimView | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +311,7 @@ def detail(
         history=applications.history(session, app.id, audience="officer"),
         actions=actions_for(me, app),
         risk_flags=risk.flags(session, [app.id]).get(app.id, []),
+        heir_claim=heir_claims.for_officer(session, app.heir_claim_id),
     )
 
 

@@ -195,6 +195,25 @@ def _bank_account(
     }
 
 
+def _heir_claim(d: ReviewDetail) -> dict[str, Any] | None:
+    """继承人代办's evidence: the applicant (payer above) is the heir of this deceased."""
+    claim = d.heir_claim
+    if claim is None:
+        return None
+    return {
+        "id": claim.id,
+        "status": claim.status.value,
+        "status_label": claim.status_label,
+        "relationship": claim.relationship.value,
+        "relationship_label": claim.relationship_label,
+        "deceased_name": claim.deceased_name,
+        "deceased_id_number_masked": claim.deceased_id_number_for_officer,
+        "death_date": claim.death_date.isoformat(),
+        "confirmation_result": claim.confirmation_result,
+        "confirmed_at": claim.confirmed_at.isoformat() if claim.confirmed_at else None,
+    }
+
+
 def detail(d: ReviewDetail) -> dict[str, Any]:
     payer = d.payer
     return {
@@ -219,6 +238,7 @@ def detail(d: ReviewDetail) -> dict[str, Any]:
         },
         "payment": _payment(d.application.kind, d.payment),
         "bank_account": _bank_account(d.bank_account),
+        "heir_claim": _heir_claim(d),
         "other_applications": [application(o) for o in d.other_applications],
         "history": [presenters.event(ev) for ev in d.history],
         "actions": {
