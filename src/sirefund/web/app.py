@@ -35,6 +35,7 @@ from .pages import common as pages_common
 from .pages import correction_pages as pages_correction
 from .pages import etax as pages_etax
 from .pages import guard
+from .pages import heirs as pages_heirs
 from .pages import messages as pages_messages
 from .pages import mobile as pages_mobile
 from .pages import officer as pages_officer
@@ -161,6 +162,7 @@ def create_app(
     for module in (
         pages_care,
         pages_messages,
+        pages_heirs,
         pages_correction,
         pages_etax,
         pages_mobile,

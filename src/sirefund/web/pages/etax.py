@@ -57,6 +57,11 @@ FUNCTIONS = {
         "url": "/etax/medical",
         "hint": "自然人：城乡居民基本医疗保险费退费",
     },
+    "heirs": {
+        "label": "继承人代办",
+        "url": "/etax/heirs",
+        "hint": "自然人：参保人死亡后，由继承人申请退还其养老保险费",
+    },
     "unit": {
         "label": UNIT_TITLE,
         "url": "/etax/unit",
@@ -71,7 +76,7 @@ def functions_for(principal: Principal | None) -> list[dict[str, str]]:
     elif principal.kind == "unit":
         keys = ["unit"]
     else:
-        keys = ["pension", "medical"]
+        keys = ["pension", "medical", "heirs"]
     return [FUNCTIONS[k] for k in keys]
 
 

@@ -92,6 +92,7 @@ MORE_SCREEN = _screen(
             [
                 ("养老退费", "/m/pension", "养"),
                 ("医保退费", "/m/medical", "医"),
+                ("继承人代办", "/m/heirs", "继"),
                 ("退费进度", "/m/pension?view=progress", "查"),
             ],
         ),
@@ -120,6 +121,11 @@ SIF_SCREEN = _screen(
             "label": MEDICAL_TITLE,
             "url": "/m/medical",
             "hint": "退回已缴纳的城乡居民基本医疗保险费",
+        },
+        {
+            "label": "继承人代办",
+            "url": "/m/heirs",
+            "hint": "参保人死亡后，由继承人申请退还其养老保险费",
         },
     ],
 )
