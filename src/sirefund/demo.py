@@ -93,12 +93,15 @@ def banner(host: str, port: int, *, at: datetime) -> str:
     ]
     newcomer_id, newcomer_name = gen.DEMO_PERSONS[3]
     handler_id, handler_name = gen.DEMO_PERSONS[gen.DEMO_UNIT_HANDLER]
+    deceased_id, deceased_name = gen.DEMO_PERSONS[gen.DEMO_DECEASED]
     lines += [
         f"  短信验证码(模拟短信平台，演示用): {url}/_agencies/_sim/sms/page",
         f"  实名注册试用: 自然人 {newcomer_name} 证件号码 {newcomer_id} 手机 {gen.person_phone(3)}"
         "（生成数据中的每个人都已登记在模拟的实名核验服务中，手机号码见 var/demo/data/identities.csv）",
         f"  单位注册由登记的办税员办理: {gen.DEMO_UNIT_NAME} 的办税员 {handler_name}"
         f" 证件号码 {handler_id} 手机 {gen.person_phone(gen.DEMO_UNIT_HANDLER)}（其他单位见 units.csv）",
+        f"  继承人代办试用: 以{gen.DEMO_PERSON_NAME}登录，已故参保人 {deceased_name}"
+        f" 证件号码 {deceased_id} 死亡日期 {gen.DEMO_DECEASED_DEATH_DATE}（人社模拟死亡登记已有记录）",
     ]
     for code, name, region, roles, secret in DEMO_OFFICERS:
         lines.append(

@@ -133,7 +133,7 @@ FILES: dict[str, tuple[str, tuple[str, ...]]] = {
 }  # fmt: skip
 #: Not an import: the identity simulator's registry (who holds which phone, by real name),
 #: loaded with SIREFUND_SIM_IDENTITIES_FILE. Every generated person is in it.
-IDENTITIES_FILE = ("identities.csv", ("id_number", "name", "phone"))
+IDENTITIES_FILE = ("identities.csv", ("id_number", "name", "phone", "death_date"))
 
 # --------------------------------------------------------------------------------------------
 # Tunables
@@ -259,6 +259,10 @@ DEMO_PERSONS: tuple[tuple[str, str], ...] = (
     ("420702197002260617", "陈志强"),
     ("420704198812300745", "杨春梅"),
 )
+#: 继承人代办: demo person 6 (杨春梅) has died; HRSS's death registry (the simulator, from
+#: identities.csv) knows the date. Person 0 may claim her not-arrived payment as an heir.
+DEMO_DECEASED = 6
+DEMO_DECEASED_DEATH_DATE = "2025-08-16"
 #: Person 0's phone (the demo logs in with it; codes for it appear in the SMS simulator).
 DEMO_PERSON_PHONE = "13800001234"
 DEMO_UNIT_NAME = "华容区庙岭镇新庙村村民委员会"
@@ -517,7 +521,7 @@ def generate(
     finally:
         for fh in handles.values():
             fh.close()
-    _write_identities(people, persons, out_dir / IDENTITIES_FILE[0])
+    _write_identities(people, persons, out_dir / IDENTITIES_FILE[0], demo=demo)
     return counts
 
 
@@ -541,13 +545,15 @@ def _handler_row(
     return (unit[0], unit[1], unit[3], id_number, name, person_phone(i))
 
 
-def _write_identities(people: _People, persons: int, path: Path) -> None:
-    """The identity simulator's registry: every person's ID number, name and phone."""
+def _write_identities(people: _People, persons: int, path: Path, *, demo: bool) -> None:
+    """The identity simulator's registry: every person's ID number, name and phone, and for
+    the demo's deceased person (继承人代办) the date of death HRSS knows."""
     with path.open("w", encoding="utf-8", newline="") as fh:
         fh.write(",".join(IDENTITIES_FILE[1]) + "\n")
         for i in range(persons):
             id_number, name, _county = people.get(i)
-            fh.write(f"{id_number},{name},{person_phone(i)}\n")
+            died = DEMO_DECEASED_DEATH_DATE if demo and i == DEMO_DECEASED else ""
+            fh.write(f"{id_number},{name},{person_phone(i)},{died}\n")
 
 
 class _PersonFiles:
