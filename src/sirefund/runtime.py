@@ -56,6 +56,8 @@ class Served:
         None,
         None,
     )
+    # The death registry adapter (继承人代办), closed at the end too.
+    death_registry: agencies.HttpDeathRegistry | None = None
 
 
 class SimulatorsRefused(ValueError):
@@ -88,19 +90,16 @@ def build(settings: Settings, *, host: str, port: int, simulate_agencies: bool) 
     # The outside services registration calls (services/ports.py), injected here: web/
     # never imports agencies/.
     sms, identity_check = agencies.build_realname_adapters(settings)
+    deaths = agencies.build_death_registry(settings)
     app = create_app(
-        settings,
-        engine=engine,
-        sms=sms,
-        identity_check=identity_check,
-        death_registry=agencies.build_death_registry(settings),
+        settings, engine=engine, sms=sms, identity_check=identity_check, death_registry=deaths
     )
     simulator_state: SimulatorState | None = None
     if simulate_agencies:
         simulator = create_simulator_app(settings, callback_url=f"{base}/api/v1/callbacks")
         simulator_state = simulator.state.simulator
         app.mount(SIMULATORS_PATH, simulator)
-    return Served(app, settings, engine, simulator_state, (sms, identity_check))
+    return Served(app, settings, engine, simulator_state, (sms, identity_check), deaths)
 
 
 def serve(
@@ -179,7 +178,7 @@ def serve(
             adapter.close()
         if simulator_state is not None:
             simulator_state.close()
-        for outside in served.realname_adapters:
+        for outside in (*served.realname_adapters, served.death_registry):
             if outside is not None:
                 outside.close()
         engine.dispose()
@@ -277,7 +276,9 @@ def app_from_environment() -> FastAPI:
         pool_size=pool_size,
         max_overflow=max_overflow,
     )
-    return create_app(settings, engine=engine)
+    return create_app(
+        settings, engine=engine, death_registry=agencies.build_death_registry(settings)
+    )
 
 
 class ManyProcessesRefused(ValueError):

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from tests.conftest import FixedClock
 
+from sirefund.agencies.deaths import build_death_registry
 from sirefund.agencies.realname import build_realname_adapters
 from sirefund.agencies.simulator import create_simulator_app
 from sirefund.config import Settings
@@ -81,12 +82,22 @@ def applicant_site(
     base = f"http://127.0.0.1:{port}"
     # The SMS gateway and identity simulators mounted as `serve --simulate-agencies` does:
     # registration pages send real codes, tests read them at /_agencies/_sim/sms.
+    # The death registry (继承人代办) too, at the agencies' base.
     settings = settings.model_copy(
-        update={"sms_url": f"{base}/_agencies", "identity_url": f"{base}/_agencies"}
+        update={
+            "sms_url": f"{base}/_agencies",
+            "identity_url": f"{base}/_agencies",
+            "agency_url": f"{base}/_agencies",
+        }
     )
     sms, identity_check = build_realname_adapters(settings)
     app = create_app(
-        settings, engine=engine, clock=FixedClock(), sms=sms, identity_check=identity_check
+        settings,
+        engine=engine,
+        clock=FixedClock(),
+        sms=sms,
+        identity_check=identity_check,
+        death_registry=build_death_registry(settings),
     )
     app.mount("/_agencies", create_simulator_app(settings, callback_url=None))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from tests.conftest import NOW
 from tests.e2e.conftest import ARTIFACTS, IN_CI, PC, PHONE
 
 from sirefund.domain.workflow import ApplicationStatus as S
-from sirefund.models import Application, DepositAccount, Notification, RefundBatch
+from sirefund.models import Application, DepositAccount, HeirClaim, Notification, RefundBatch
 from sirefund.services import applications, units
 from sirefund.services.applications import Actor
 
@@ -208,6 +209,11 @@ def _visits(ids: dict) -> list[Visit]:
         ),
         Visit("/m/messages", "person"),
         Visit("/m/messages/{notification_id}", "person", f"/m/messages/{ids['notification_id']}"),
+        # 继承人代办: the claim form and list, a verified claim with the application form
+        Visit("/etax/heirs", "person"),
+        Visit("/etax/heirs/{claim_id}", "person", f"/etax/heirs/{ids['heir_claim_id']}"),
+        Visit("/m/heirs", "person"),
+        Visit("/m/heirs/{claim_id}", "person", f"/m/heirs/{ids['heir_claim_id']}"),
         # 补正 after 退回补正
         Visit(
             "/etax/pension/progress/{application_id}/correct",
@@ -312,6 +318,7 @@ def test_the_checked_pages_cover_every_get_page_route():
                 "returned_medical_id": 6,
                 "returned_unit_id": 7,
                 "notification_id": 8,
+                "heir_claim_id": 9,
             }
         )
     }
@@ -384,6 +391,22 @@ def _seed(site) -> dict:
             actor=Actor.person(other.id),
             at=f.AT,
         )
+        deceased = f.make_person(s, name="关怀故", region="420703")
+        f.make_pension_payment(s, deceased)
+        claim = HeirClaim(
+            heir_person_id=person.id,
+            relationship="child",
+            deceased_id_number=deceased.id_number,
+            deceased_name=deceased.name,
+            death_date=date(2025, 12, 1),
+            status="verified",
+            confirmation_result="人社部门已确认死亡登记信息",
+            confirmed_at=NOW,
+            created_at=NOW,
+            updated_at=NOW,
+        )
+        s.add(claim)
+        s.flush()
         failed = _failed_payouts(s, person, r1, unit, people[0], NOW)
         returned = _returned_cases(s, person, r1, unit, people[1], NOW)
         # The transitions above wrote notices: one of the person's for the 消息中心 pages.
@@ -396,6 +419,7 @@ def _seed(site) -> dict:
             **failed,
             **returned,
             "notification_id": notice,
+            "heir_claim_id": claim.id,
             "person_login": person.phone,
             "unit_login": unit.tax_id,
             "registration_id": r1.registration_id,

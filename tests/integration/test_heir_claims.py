@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sirefund.domain.errors import Conflict, Invalid, NotFound, Unavailable
 from sirefund.domain.heirs import ClaimStatus, DeathConfirmation
 from sirefund.models import Application, ApplicationRiskFlag, HeirClaimEvent
-from sirefund.services import heir_claims, pension, risk
+from sirefund.services import dispatches, heir_claims, pension, risk
 from sirefund.services.heir_claims import HeirClaimIn
 from sirefund.services.pension import PensionRefundIn
 from tests import factories as f
@@ -324,3 +324,20 @@ def test_a_death_in_the_future_is_refused(session, realname_sim, family):
             at=f.AT,
         )
     assert refused.value.field == "death_date"
+
+
+def test_hrss_is_asked_about_the_deceased_payment_and_the_bank_pays_the_heir(
+    session, realname_sim, family
+):
+    deceased, pay, heir = family
+    claim = _verified(session, realname_sim, deceased, heir)
+    [created] = pension.apply(
+        session, person_id=heir.id, refund=refund(pay.payment_id, heir_claim_id=claim.id), at=f.AT
+    )
+    app = session.get(Application, created.id)
+    hrss = dispatches.enqueue_for_approval(session, application=app, at=f.AT).payload
+    assert (hrss["payer"]["id_number"], hrss["payer"]["name"]) == (deceased.id_number, "邱世贵")
+    assert hrss["heir"]["id_number"] == heir.id_number
+    bank = dispatches.enqueue_payout(session, application=app, at=f.AT).payload
+    assert bank["payee"] == {"name": "邱小贵", "id": heir.id_number}
+    assert bank["account"]["name"] == "邱小贵"

@@ -1,0 +1,108 @@
+"""继承人代办 in real Chromium: a registered child claims for a parent HRSS knows to have
+died (the simulator's death registry), sees the claim verified and the parent's payment,
+applies into their own account, and the officer finds the claim's evidence and the
+继承人代领 risk flag in the case review. Screenshots under test-artifacts/."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+from tests import factories as f
+from tests.e2e.conftest import PHONE, screenshot
+from tests.e2e.test_applicant_flows import applications, login_pc, seed
+from tests.e2e.test_officer_console import _login, _officer, _shot
+
+pytestmark = pytest.mark.e2e
+
+DEATH = "2025-12-01"
+
+
+def _family(site, heir_name: str) -> dict:
+    def build(s):
+        deceased = f.make_person(s, name="邱老汉", region="420703")
+        pay = f.make_pension_payment(s, deceased, amount_fen=66000)
+        heir = f.make_person(s, name=heir_name, region="420102", password=f.PASSWORD)
+        return {
+            "deceased_id": deceased.id_number,
+            "payment_id": pay.payment_id,
+            "heir_login": heir.id_number,
+            "heir_id": heir.id,
+        }
+
+    found = seed(site, build)
+    r = httpx.post(
+        f"{site['base']}/_agencies/_sim/deaths",
+        json=[{"id_number": found["deceased_id"], "death_date": DEATH, "name": "邱老汉"}],
+    )
+    r.raise_for_status()
+    return found
+
+
+def _claim(page, case: dict, *, death_date: str = DEATH) -> None:
+    page.get_by_label("与已故参保人关系").select_option(label="子女")
+    page.get_by_label("已故参保人姓名").fill("邱老汉")
+    page.get_by_label("已故参保人证件号码").fill(case["deceased_id"])
+    page.get_by_label("死亡日期").fill(death_date)
+    page.get_by_role("button", name="提交代办申请").click()
+
+
+def test_pc_heir_claims_applies_and_the_officer_sees_the_claim(open_page, applicant_site):
+    site = applicant_site
+    case = _family(site, "邱小妹")
+    page = open_page()
+    login_pc(page, site, kind="person", login=case["heir_login"])
+    page.goto(site["base"] + "/etax/heirs")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("继承人代办")
+    _claim(page, case)
+    expect(page.locator("[data-claim-status]")).to_have_text("已核实")
+    expect(page.locator("body")).not_to_contain_text(case["deceased_id"])
+    page.get_by_role("checkbox", name=re.compile("选择缴费")).check()
+    page.get_by_label("账户类型").select_option("bank_card")
+    page.get_by_label("银行账号").fill("6228480402564890018")
+    page.get_by_label("银行类别").select_option("103")
+    page.get_by_label("联系人名称").fill("邱小妹")
+    page.get_by_label("联系人电话").fill("13812341234")
+    # The deceased's name as the account's holder is refused next to the field.
+    page.get_by_label("银行账户名称").fill("邱老汉")
+    page.get_by_role("button", name="申请退费").click()
+    expect(page.locator("#d-bank_account_name-error")).to_contain_text("缴费人")
+    screenshot(page, "pc-heir-account-refused")
+    page.get_by_role("checkbox", name=re.compile("选择缴费")).check()
+    page.get_by_label("银行账户名称").fill("邱小妹")
+    page.get_by_role("button", name="申请退费").click()
+    expect(page.locator(".alert-success")).to_contain_text("退费申请已提交")
+    screenshot(page, "pc-heir-applied")
+    [app] = applications(site, pension_payment_id=case["payment_id"])
+    assert app.person_id == case["heir_id"] and app.heir_claim_id is not None
+
+    officer = open_page()
+    _login(officer, site, _officer(site, name="周审核"))
+    officer.goto(f"{site['base']}/officer/applications/{app.id}")
+    evidence = officer.locator("table[aria-labelledby='heir-claim']")
+    expect(evidence).to_contain_text("邱老汉")
+    expect(evidence).to_contain_text("子女")
+    expect(evidence).to_contain_text(DEATH)
+    expect(evidence).to_contain_text("人社部门已确认死亡登记信息")
+    expect(evidence).not_to_contain_text(case["deceased_id"])
+    expect(officer.locator("body")).to_contain_text("继承人代领")
+    _shot(officer, "heir-claim-review")
+
+
+def test_phone_refused_claim_shows_the_reason_and_no_payment(open_page, applicant_site):
+    site = applicant_site
+    case = _family(site, "邱小弟")
+    page = open_page(PHONE)
+    page.goto(site["base"] + "/m/heirs")
+    page.get_by_label(re.compile("证件号码|手机号码|用户名")).first.fill(case["heir_login"])
+    page.get_by_label("密码", exact=True).fill(f.PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.goto(site["base"] + "/m/heirs")
+    expect(page.locator(".appbar-title")).to_have_text("继承人代办")
+    _claim(page, case, death_date="2025-11-30")
+    expect(page.locator("[data-claim-status]")).to_have_text("核实不通过")
+    expect(page.locator("body")).to_contain_text("死亡日期与死亡登记信息不符")
+    expect(page.locator("body")).not_to_contain_text(case["payment_id"])
+    screenshot(page, "phone-heir-refused")
