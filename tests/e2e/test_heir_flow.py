@@ -68,7 +68,7 @@ def test_pc_heir_claims_applies_and_the_officer_sees_the_claim(open_page, applic
     # The deceased's name as the account's holder is refused next to the field.
     page.get_by_label("银行账户名称").fill("邱老汉")
     page.get_by_role("button", name="申请退费").click()
-    expect(page.locator("#d-bank_account_name-error")).to_contain_text("缴费人")
+    expect(page.locator("#d-bank_account_name-error")).to_contain_text("继承人本人")
     screenshot(page, "pc-heir-account-refused")
     page.get_by_role("checkbox", name=re.compile("选择缴费")).check()
     page.get_by_label("银行账户名称").fill("邱小妹")

@@ -229,7 +229,7 @@ def test_the_heir_account_must_be_in_the_heir_name_not_the_deceased(session, rea
             refund=refund(pay.payment_id, heir_claim_id=claim.id, bank_account_name="邱世贵"),
             at=f.AT,
         )
-    assert refused.value.code == "bank_account_name.not_payer"
+    assert refused.value.code == "bank_account_name.not_heir"
 
 
 def test_another_heir_cannot_apply_for_a_payment_already_applied_for(session, realname_sim, family):

@@ -152,7 +152,7 @@ def test_the_heir_account_must_be_in_the_heir_name(client, login, world):
         headers=heir,
     )
     assert r.status_code == 422
-    assert r.json()["error"]["code"] == "bank_account_name.not_payer"
+    assert r.json()["error"]["code"] == "bank_account_name.not_heir"
 
 
 def test_someone_knowing_the_dead_person_id_and_name_but_refused_sees_nothing(client, login, world):

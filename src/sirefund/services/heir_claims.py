@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..clock import CHINA_TZ, as_utc
-from ..domain import heirs, identity
+from ..domain import heirs, identity, rules
 from ..domain.audit import AuditAction
 from ..domain.errors import Conflict, Invalid, NotFound, Unavailable
 from ..domain.heirs import ClaimStatus, DeathConfirmation
@@ -51,6 +51,19 @@ def claim_not_verified() -> Conflict:
         "继承人代办申请尚未核实通过，不能查询或申请已故参保人的退费",
         "heir_claim_id",
     )
+
+
+def check_heir_account_holder(account_name: str, heir_name: str) -> None:
+    """继承人代办: the refund goes to the heir's own account (domain.md "Payee = account
+    holder"), never to the deceased's or anyone else's."""
+    try:
+        rules.check_person_account_holder(account_name, heir_name)
+    except Invalid:
+        raise Invalid(
+            "bank_account_name.not_heir",
+            "继承人代办的退费只能退至继承人本人的银行账户：银行账户名称须与继承人姓名一致",
+            "bank_account_name",
+        ) from None
 
 
 class HeirClaimIn(BaseModel):

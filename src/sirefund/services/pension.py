@@ -285,7 +285,10 @@ def apply(
         rules.check_pension_refundable_by_person(found[pid].arrival_status)
     # The account is the applicant's own: the payer's, or for an heir the heir's.
     account_name = refund.bank_account_name or person.name
-    rules.check_person_account_holder(account_name, person.name)
+    if payer is person:
+        rules.check_person_account_holder(account_name, person.name)
+    else:
+        heir_claims.check_heir_account_holder(account_name, person.name)
     already = session.execute(
         select(Application.id)
         .where(
