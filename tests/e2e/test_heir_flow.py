@@ -88,6 +88,7 @@ def test_pc_heir_claims_applies_and_the_officer_sees_the_claim(open_page, applic
     expect(evidence).to_contain_text("人社部门已确认死亡登记信息")
     expect(evidence).not_to_contain_text(case["deceased_id"])
     expect(officer.locator("body")).to_contain_text("继承人代领")
+    expect(officer.locator("body")).to_contain_text("继承人代办：提交退费申请")
     _shot(officer, "heir-claim-review")
 
 

@@ -309,7 +309,13 @@ def apply(
             # Reviewed where the deceased's payments are: the payer's region.
             app.heir_claim_id = refund.heir_claim_id
             app.region_code = payer.region_code
-        applications.create(session, application=app, actor=Actor.person(person.id), at=at)
+        applications.create(
+            session,
+            application=app,
+            actor=Actor.person(person.id),
+            at=at,
+            reason="继承人代办：提交退费申请" if refund.heir_claim_id else "提交退费申请",
+        )
         created.append(views.application(app))
     return created
 
