@@ -28,6 +28,7 @@ from sirefund.domain.workflow import ApplicationStatus as S
 from sirefund.models import (
     Application,
     DepositAccountReport,
+    HeirClaim,
     Notification,
     OutboxMessage,
     RefundBatch,
@@ -179,6 +180,8 @@ MATRIX: dict[tuple[str, str], Row] = {
         again=204,
         overrides={"unit": 404, "officer": 404, "officer_elsewhere": 404},
     ),
+    # 继承人代办: a person's own claim; anyone else's is "not there".
+    ("GET", "/heir-claims/{claim_id}"): Row("person", "heir_claim", 200, again=200),
     # Agencies: the signature is the credential; no login of ours is one.
     ("POST", "/callbacks/{agency}"): Row("agency", "agency", 200, again=200, missing="nowhere"),
 }
@@ -461,9 +464,21 @@ def world(session_factory, login, clock) -> World:
             ("returned_unit_app", unit_app),
         ):
             failed_apps[key] = _failed_copy(s, kind_app, officer.code, returned=True)
+        claim = HeirClaim(
+            heir_person_id=owner.id,
+            relationship="child",
+            deceased_id_number=f.resident_id(REGION),
+            deceased_name="邱老汉",
+            death_date=f.AT.date(),
+            status="verified",
+            created_at=f.AT,
+            updated_at=f.AT,
+        )
+        s.add(claim)
         s.flush()
         ids = {
             **failed_apps,
+            "heir_claim": claim.id,
             "account": acct.id,
             "pension_app": pension_app.id,
             "medical_app": medical_app.id,
