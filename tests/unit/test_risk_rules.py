@@ -167,12 +167,14 @@ def test_one_phone_behind_two_accounts_is_flagged():
 # --------------------------------------------------------------------------- heir claim
 
 
-def test_the_heir_claim_rule_is_defined_but_seeded_disabled_until_heir_claims_exist():
+def test_the_heir_claim_rule_flags_only_an_heir_application_and_is_on_by_default():
     rule = _rule(risk.RiskCode.HEIR_CLAIM)
-    assert rule.enabled is False
+    assert rule.enabled is True
     assert risk.heir_claim(_facts(), rule) is None
     assert risk.heir_claim(_facts(heir_claim=True), rule) is not None
-    assert risk.evaluate(_facts(heir_claim=True), list(risk.DEFAULT_RULES)) == []
+    assert [
+        finding.code for finding in risk.evaluate(_facts(heir_claim=True), list(risk.DEFAULT_RULES))
+    ] == [risk.RiskCode.HEIR_CLAIM]
 
 
 # --------------------------------------------------------------------------- evaluate
