@@ -107,3 +107,28 @@ def test_phone_refused_claim_shows_the_reason_and_no_payment(open_page, applican
     expect(page.locator("body")).to_contain_text("死亡日期与死亡登记信息不符")
     expect(page.locator("body")).not_to_contain_text(case["payment_id"])
     screenshot(page, "phone-heir-refused")
+
+
+def test_phone_verified_heir_applies_for_the_deceased_payment(open_page, applicant_site):
+    site = applicant_site
+    case = _family(site, "邱三妹")
+    page = open_page(PHONE)
+    page.goto(site["base"] + "/m/heirs")
+    page.get_by_label(re.compile("证件号码|手机号码|用户名")).first.fill(case["heir_login"])
+    page.get_by_label("密码", exact=True).fill(f.PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.goto(site["base"] + "/m/heirs")
+    _claim(page, case)
+    expect(page.locator("[data-claim-status]")).to_have_text("已核实")
+    page.get_by_role("checkbox", name=re.compile("选择缴费")).check()
+    page.get_by_label("账户类型").select_option("bank_card")
+    page.get_by_label("银行账号").fill("6228480402564890018")
+    page.get_by_label("银行类别").select_option("103")
+    page.get_by_label("联系人名称").fill("邱三妹")
+    page.get_by_label("联系人电话").fill("13812341234")
+    page.get_by_label("银行账户名称").fill("邱三妹")
+    screenshot(page, "phone-heir-claim-verified")
+    page.get_by_role("button", name="申请退费").click()
+    expect(page.locator(".alert-success")).to_contain_text("退费申请已提交")
+    [app] = applications(site, pension_payment_id=case["payment_id"])
+    assert (app.person_id, app.channel) == (case["heir_id"], "mobile_app")

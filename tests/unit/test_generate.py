@@ -264,3 +264,32 @@ def test_regions_lookups() -> None:
     assert not regions.is_within("429005", "429004")
     assert regions.is_known_hubei_division("422800")
     assert not regions.is_known_hubei_division("420199")
+
+
+def test_the_demo_deceased_is_known_dead_to_the_simulator_and_has_a_payment_to_claim(
+    tmp_path: Path,
+) -> None:
+    from datetime import date
+
+    from sirefund.agencies.simulator.realname import RealNameState
+    from sirefund.generate import (
+        DEMO_DECEASED,
+        DEMO_DECEASED_DEATH_DATE,
+        DEMO_PERSONS,
+        IDENTITIES_FILE,
+    )
+
+    generate(200, 2026, tmp_path, demo=True)  # what `make demo` generates
+    deceased_id, deceased_name = DEMO_PERSONS[DEMO_DECEASED]
+    state = RealNameState()
+    state.load_identities(tmp_path / IDENTITIES_FILE[0])
+    died = date.fromisoformat(DEMO_DECEASED_DEATH_DATE)
+    assert state.death_mismatch(id_number=deceased_id, name=deceased_name, death_date=died) is None
+    assert (
+        state.death_mismatch(
+            id_number=DEMO_PERSON_ID_NUMBER, name=DEMO_PERSON_NAME, death_date=died
+        )
+        == "not_found"
+    )
+    payments = [r for r in _read(tmp_path, "pension-payments") if r["id_number"] == deceased_id]
+    assert any(r["arrival_status"] in ("not_arrived", "abnormal") for r in payments)
