@@ -263,3 +263,25 @@ def test_overdue_counts_the_deadlines_month_live_and_the_earlier_months_from_the
 
     assert late.status == S.PENDING_REVIEW.value
     assert got.overdue == 2  # the one of `latest` and the one of September
+
+
+def test_the_command_line_checks_the_summary_and_rebuilds_it(
+    db_url, session_factory, monkeypatch, capsys
+):
+    from sirefund import cli  # noqa: PLC0415 - the command line, only here
+
+    monkeypatch.setenv("SIREFUND_DATABASE_URL", db_url)
+    with session_factory() as s, s.begin():
+        _refunded(s, applied=START, paid=date(2026, 2, 10))
+        pension_app(s, region="420704", at=START)
+    assert cli.main(["stats", "check"]) == 0
+    assert "统计汇总与申请一致" in capsys.readouterr().out
+
+    with session_factory() as s, s.begin():
+        s.execute(delete(StatsRefundDays))
+    assert cli.main(["stats", "check"]) == 1
+    assert "不一致：1 处" in capsys.readouterr().err
+
+    assert cli.main(["stats", "rebuild"]) == 0
+    assert "2 个统计格，1 个办理时长格，工作日表更新 0 天" in capsys.readouterr().out
+    assert cli.main(["stats", "check"]) == 0
