@@ -198,13 +198,21 @@ def summary_differences(engine: Engine) -> int:
         return len(stats_summary.differences(session))
 
 
-def bench_database(label: str, url: str, applications: int, repeat: int) -> bool:
-    engine = fresh_engine(url)
-    started = time.perf_counter()
-    fill(engine, applications)
-    print(
-        f"== {label}: {applications:,} applications written in {time.perf_counter() - started:.1f} s"
-    )
+def bench_database(
+    label: str, url: str, applications: int, repeat: int, *, reuse: bool = False
+) -> bool:
+    if reuse:  # the database of an earlier run, migrated to the head
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        print(f"== {label}: {applications:,} applications of an earlier run")
+    else:
+        engine = fresh_engine(url)
+        started = time.perf_counter()
+        fill(engine, applications)
+        print(
+            f"== {label}: {applications:,} applications written in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
     t0 = time.perf_counter()
     differ = summary_differences(engine)
     print(
@@ -243,19 +251,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary directory")
     parser.add_argument("--postgres-url", default=os.environ.get(PG_ENV))
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="time the databases an earlier run filled (--workdir; the PostgreSQL URL) again",
+    )
     parser.add_argument("--skip-sqlite", action="store_true", help="PostgreSQL alone")
     parser.add_argument("--strict", action="store_true", help="exit 1 when the target is missed")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.workdir or Path(tmp)
         db = workdir / "stats-bench.db"
-        db.unlink(missing_ok=True)
+        if not args.reuse:
+            db.unlink(missing_ok=True)
         ok = args.skip_sqlite or bench_database(
-            "SQLite", f"sqlite:///{db}", args.applications, args.repeat
+            "SQLite", f"sqlite:///{db}", args.applications, args.repeat, reuse=args.reuse
         )
         if args.postgres_url:
             ok = (
-                bench_database("PostgreSQL", args.postgres_url, args.applications, args.repeat)
+                bench_database(
+                    "PostgreSQL",
+                    args.postgres_url,
+                    args.applications,
+                    args.repeat,
+                    reuse=args.reuse,
+                )
                 and ok
             )
     return 1 if args.strict and not ok else 0

@@ -18,7 +18,12 @@ a cycle. The tables are filled here from the rows already there; ``sirefund stat
 does the same later (services/stats_summary.py).
 
 The covering index ``ix_applications_stats_groups`` (0005_supervisor_role) served the
-GROUP BY the summary replaces: dropped, one index less to write per application.
+GROUP BY the summary replaces: dropped, one index less to write per application. What stays
+live is a date filter's partial months, grouped by county, status, kind and channel over a
+range of ``created_at``: ``ix_applications_stats_created`` now covers those columns too, so
+that range is read from the index alone; and ``ix_applications_stats_refunded`` becomes
+(status, created_at, region_code, refund_date), a range of one state's days applied (the
+refunds' day pairs, the pending ones of the overdue count) read from the index alone.
 
 Revision ID: 0016_stats_summary
 Revises: 0005_correction
@@ -37,6 +42,8 @@ depends_on = None
 
 _FIRST_DAY, _LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 _COUNTED = ("region_code", "status", "kind", "channel", "amount_fen", "created_at", "refund_date")
+_CREATED = ["created_at", "region_code", "status", "kind", "channel", "amount_fen"]
+_REFUNDED = ["status", "created_at", "region_code", "refund_date"]
 _FEN = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 # --------------------------------------------------------------------------- SQLite
@@ -261,9 +268,23 @@ def upgrade() -> None:
     for statement in statements:
         op.execute(statement)
     op.drop_index("ix_applications_stats_groups", table_name="applications")
+    op.drop_index("ix_applications_stats_created", table_name="applications")
+    op.create_index("ix_applications_stats_created", "applications", _CREATED)
+    op.drop_index("ix_applications_stats_refunded", table_name="applications")
+    op.create_index("ix_applications_stats_refunded", "applications", _REFUNDED)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_applications_stats_refunded", table_name="applications")
+    op.create_index(
+        "ix_applications_stats_refunded",
+        "applications",
+        ["status", "refund_date", "created_at", "region_code"],
+    )
+    op.drop_index("ix_applications_stats_created", table_name="applications")
+    op.create_index(
+        "ix_applications_stats_created", "applications", ["created_at", "region_code", "amount_fen"]
+    )
     op.create_index(
         "ix_applications_stats_groups",
         "applications",

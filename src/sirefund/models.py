@@ -499,9 +499,17 @@ class Application(Base):
         # 统计分析 (services/statistics.py): covering indexes of the live part of its figures.
         # The whole months come from the summary tables below; these serve the partial months
         # at the ends of a date filter and the current month of the overdue count.
-        Index("ix_applications_stats_created", "created_at", "region_code", "amount_fen"),
         Index(
-            "ix_applications_stats_refunded", "status", "refund_date", "created_at", "region_code"
+            "ix_applications_stats_created",
+            "created_at",
+            "region_code",
+            "status",
+            "kind",
+            "channel",
+            "amount_fen",
+        ),
+        Index(
+            "ix_applications_stats_refunded", "status", "created_at", "region_code", "refund_date"
         ),
     )
 
