@@ -9,8 +9,11 @@ import random
 from datetime import UTC, date, datetime, timedelta
 
 import chinese_calendar
+from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import delete, func, select, update
 
+from sirefund import migrate
 from sirefund.clock import CHINA_TZ
 from sirefund.domain.workflow import TRANSITIONS
 from sirefund.domain.workflow import ApplicationStatus as S
@@ -285,3 +288,23 @@ def test_the_command_line_checks_the_summary_and_rebuilds_it(
     assert cli.main(["stats", "rebuild"]) == 0
     assert "2 个统计格，1 个办理时长格，工作日表更新 0 天" in capsys.readouterr().out
     assert cli.main(["stats", "check"]) == 0
+
+
+def test_the_migration_counts_the_applications_already_there(engine, session_factory):
+    config = migrate.alembic_config()
+    before = ScriptDirectory.from_config(config).get_revision("0016_stats_summary").down_revision
+    assert isinstance(before, str)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, before)
+    with session_factory() as s, s.begin():
+        _refunded(s, applied=START, paid=date(2026, 2, 10))
+        pension_app(s, region="420704", at=START)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+    with session_factory() as s:
+        assert stats_summary.differences(s) == []
+        assert s.execute(select(func.sum(StatsCell.count))).scalar_one() == 2
+        assert s.execute(select(func.sum(StatsRefundDays.count))).scalar_one() == 1
