@@ -83,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_holidays_parser(sub)
     _add_reconcile_parser(sub)
     _add_risk_rules_parser(sub)
+    _add_stats_parser(sub)
     sub.add_parser(
         "lapse-overdue",
         help="逾期未补正: applications returned for correction over 15 days ago lapse "
@@ -144,6 +145,17 @@ def _add_holidays_parser(sub: Any) -> None:
     hl.add_argument("--year", type=int, required=True)
     hr = hd_sub.add_parser("remove", help="remove one day from the officers' calendar")
     hr.add_argument("--date", required=True, type=date.fromisoformat, metavar="YYYY-MM-DD")
+
+
+def _add_stats_parser(sub: Any) -> None:
+    st = sub.add_parser("stats", help="统计分析's summary tables (kept by database triggers)")
+    st_sub = st.add_subparsers(dest="stats_command", required=True)
+    st_sub.add_parser(
+        "rebuild",
+        help="recompute them from the applications and the calendar "
+        "(e.g. after the chinesecalendar package learnt a new year)",
+    )
+    st_sub.add_parser("check", help="compare them with the live aggregate; exit 1 when they differ")
 
 
 def _add_reconcile_parser(sub: Any) -> None:
@@ -356,6 +368,31 @@ def _os_user() -> str:
         return "unknown"
 
 
+def cmd_stats(args: argparse.Namespace) -> int:
+    """`sirefund stats rebuild|check`: services/stats_summary.py."""
+    from .services import holidays, stats_summary  # noqa: PLC0415 - lazy, like cmd_holidays
+
+    factory = make_session_factory(_engine(load_settings()))
+    with unit_of_work(factory) as session:
+        if args.stats_command == "rebuild":
+            done = stats_summary.rebuild(session, holidays.working_days(session))
+            print(
+                f"统计汇总已重建：{done.cells} 个统计格，{done.refund_days} 个办理时长格，"
+                f"工作日表更新 {done.working_days_changed} 天"
+            )
+            return 0
+        found = stats_summary.differences(session)
+    for d in found[:20]:
+        print(f"{d.table}\t{'/'.join(d.key)}\t汇总 {d.summary}\t实际 {d.live}")
+    if found:
+        print(
+            f"统计汇总与申请不一致：{len(found)} 处；请运行 sirefund stats rebuild", file=sys.stderr
+        )
+        return 1
+    print("统计汇总与申请一致")
+    return 0
+
+
 def cmd_holidays(args: argparse.Namespace) -> int:
     """`sirefund holidays add|list|remove`: the calendar_days table (services/holidays.py)."""
     from .services import holidays  # noqa: PLC0415 - lazy: only this command reads the calendar
@@ -528,6 +565,7 @@ def main(argv: list[str] | None = None) -> int:
         "import": cmd_import,
         "officer": cmd_officer,
         "holidays": cmd_holidays,
+        "stats": cmd_stats,
         "generate": cmd_generate,
         "serve": cmd_serve,
         "worker": cmd_worker,

@@ -501,15 +501,20 @@ class Application(Base):
         Index(None, "bank_account_no"),
         Index(None, "contact_phone"),
         Index(None, "handler_phone"),
-        # 统计分析 (services/statistics.py), each a covering index its statement reads alone:
-        # the counts by region, status, kind and channel in index order (no sort); the counts
-        # of a month as a range of created_at; the refunded ones' (day applied, day paid).
+        # 统计分析 (services/statistics.py): covering indexes of the live part of its figures.
+        # The whole months come from the summary tables below; these serve the partial months
+        # at the ends of a date filter and the current month of the overdue count.
         Index(
-            "ix_applications_stats_groups", "region_code", "status", "kind", "channel", "amount_fen"
+            "ix_applications_stats_created",
+            "created_at",
+            "region_code",
+            "status",
+            "kind",
+            "channel",
+            "amount_fen",
         ),
-        Index("ix_applications_stats_created", "created_at", "region_code", "amount_fen"),
         Index(
-            "ix_applications_stats_refunded", "status", "refund_date", "created_at", "region_code"
+            "ix_applications_stats_refunded", "status", "created_at", "region_code", "refund_date"
         ),
     )
 
@@ -740,6 +745,49 @@ class CalendarDay(Base):
     label: Mapped[str] = mapped_column(String(40))  # 元旦, 春节, 国庆节调休上班, ...
     changed_by: Mapped[str] = mapped_column(String(60))
     changed_at: Mapped[datetime] = mapped_column(_TZ)
+
+
+# --------------------------------------------------------------------------- 统计分析 summary
+# Kept by database triggers on applications (migration 0016_stats_summary) in the transaction
+# of every insert, update and delete, so they cannot drift from the applications; rebuilt
+# from them by `sirefund stats rebuild` (services/stats_summary.py). Months are China months
+# ('YYYY-MM') of created_at. Cells whose count fell to 0 stay, and are skipped when read.
+
+
+class StatsCell(Base):
+    """How many applications, and how much, per county, China month, status, kind, channel."""
+
+    __tablename__ = "stats_cells"
+    region_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(14), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(12), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    amount_fen: Mapped[int] = mapped_column(Fen)
+
+
+class StatsRefundDays(Base):
+    """Refunded applications (status refunded with a 退费日期) per county and China month
+    of application, by working days from the China day applied to the day paid (0 at least):
+    the histogram of 办理时长, whose percentiles are exact for whole working days."""
+
+    __tablename__ = "stats_refund_days"
+    region_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    working_days: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class StatsWorkingDay(Base):
+    """The working-day calendar (services/holidays.py) as numbers the triggers subtract:
+    ``ordinal`` counts the working days up to and including ``day`` (domain.calendar
+    ``WorkingDays.ordinal``), for 2000-01-01 to 2099-12-31. Refreshed with the histogram
+    whenever an officer changes a day (services/stats_summary.py)."""
+
+    __tablename__ = "stats_working_days"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    ordinal: Mapped[int] = mapped_column(Integer)
 
 
 # --------------------------------------------------------------------------- reconciliation

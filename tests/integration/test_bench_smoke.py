@@ -87,6 +87,8 @@ def test_statistics_benchmark_prints_both_times_the_ratio_and_the_verdict(tmp_pa
     assert status == 0
     assert "== SQLite: 3,000 applications written" in out
     assert re.search(r"^SQL aggregate: +\d+\.\d{3} s", out, re.MULTILINE)
+    assert "summary vs live aggregate: 0 cells differ" in out
     assert re.search(r"^stats: +\d+\.\d{3} s", out, re.MULTILINE)
-    assert re.search(r"^stats / SQL aggregate = \d+\.\d\d$", out, re.MULTILINE)
+    assert re.search(r"^stats, dates: +\d+\.\d{3} s", out, re.MULTILINE)
+    assert re.search(r"^stats / SQL aggregate = \d+\.\d{3}$", out, re.MULTILINE)
     assert re.search(r"^stats at 1,000,000 applications ≈ .*(PASS|FAIL)$", out, re.MULTILINE)

@@ -64,6 +64,12 @@ class WorkingDays:
         off = bisect_right(self._off, day - _ONE_DAY)
         return _weekdays_before(day) + extra - off
 
+    def ordinal(self, day: date) -> int:
+        """Working days up to and including ``day``, from an arbitrary origin:
+        ``between(start, end) == ordinal(end) - ordinal(start)``. Stored per day, it lets SQL
+        count working days by a subtraction (services/stats_summary.py)."""
+        return self._before(day + _ONE_DAY)
+
     def between(self, start: date, end: date) -> int:
         """Working days elapsed from ``start`` to ``end``: the working days in (start, end].
 

@@ -5,7 +5,9 @@ Two sources, the officers' first: the ``calendar_days`` table (an officer sets a
 the ``chinesecalendar`` package (the State Council's notices, kept up to date by its
 maintainers; :func:`package_years` says which years it knows). A year neither knows counts
 weekends only. :func:`working_days` gives the pure :class:`~sirefund.domain.calendar.WorkingDays`
-the review clock counts with. Functions take the caller's session and never commit.
+the review clock counts with. Setting or removing a day also brings 统计分析's working-day
+table and histogram in line (services/stats_summary.py). Functions take the caller's session
+and never commit.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy.orm import Session
 from ..domain.calendar import WorkingDays
 from ..domain.errors import Invalid
 from ..models import CalendarDay
+from . import stats_summary
 
 #: The package's holiday names, in the manual's Chinese.
 HOLIDAY_LABELS = {
@@ -105,6 +108,7 @@ def set_day(
     row.is_workday, row.label = data.is_workday, data.label
     row.changed_by, row.changed_at = changed_by, at
     session.flush()
+    stats_summary.calendar_changed(session, working_days(session))
     return _view(row)
 
 
@@ -115,6 +119,7 @@ def remove_day(session: Session, day: date) -> bool:
         return False
     session.delete(row)
     session.flush()
+    stats_summary.calendar_changed(session, working_days(session))
     return True
 
 

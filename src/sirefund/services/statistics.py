@@ -2,12 +2,15 @@
 
 Counts and amounts by status, kind, channel, county and month; working days from application
 to payment (median and 90th percentile); cases pending past the statutory 30 working days;
-the agencies' refusal and failure rates. Every figure is a SQL aggregate (GROUP BY / COUNT /
-SUM): no application row is loaded. The groupings by region, status, kind and channel come
-from one GROUP BY over their combination, read in the order of a covering index (no sort);
-the months from one range count per month. The working-day figures group the refunded applications
-by (day applied, day paid) in SQL and count the working days of each distinct pair in Python,
-so their cost grows with the number of distinct day pairs, not with the applications.
+the agencies' refusal and failure rates. No application row is loaded.
+
+Whole China months are read from the summary tables the database keeps in step with the
+applications (services/stats_summary.py; a few rows per county and month, whatever the
+number of applications); the partial months at the ends of a date filter, and the current
+month of the overdue count, are aggregated live from ``applications`` over a range of its
+``created_at`` index. The working-day figures come from the summary's histogram (refunded
+applications by working days waited), and for the partial months from the (day applied, day
+paid) pairs counted here with the same calendar.
 """
 
 from __future__ import annotations
@@ -22,12 +25,13 @@ from sqlalchemy.orm import Session
 
 from ..clock import CHINA_TZ
 from ..domain import regions
-from ..domain.calendar import STATUTORY_REVIEW_WORKING_DAYS
+from ..domain.calendar import STATUTORY_REVIEW_WORKING_DAYS, WorkingDays
 from ..domain.errors import Forbidden, Invalid
 from ..domain.workflow import ApplicationStatus as S
-from ..models import Application, Officer
+from ..models import Application, Officer, StatsCell, StatsRefundDays
 from . import holidays
 from .officers import OfficerRef, active_officer, region_clause
+from .stats_summary import FIRST_DAY, LAST_DAY
 
 _REGION_DIGITS = 6
 #: Answered by the agency (refused or passed on to the bank).
@@ -123,6 +127,10 @@ def _china_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, CHINA_TZ).astimezone(UTC)
 
 
+def _sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
 def _china_day(session: Session) -> ColumnElement[Any]:
     """created_at (UTC) as its China date, in SQL."""
     if session.get_bind().dialect.name == "postgresql":
@@ -154,44 +162,166 @@ def _percentile(histogram: dict[int, int], percent: int) -> int | None:
     return max(histogram)  # pragma: no cover - unreachable: seen reaches total
 
 
-def _months(first: date, last: date) -> list[date]:
-    """The first days of the months from ``first``'s to ``last``'s."""
-    months, day = [], first.replace(day=1)
-    while day <= last:
-        months.append(day)
-        day = (day + timedelta(days=32)).replace(day=1)
-    return months
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
-def _by_month(
-    session: Session, conds: list[ColumnElement[bool]], filters: StatsFilters
-) -> list[Bucket]:
-    """Counts and amounts per China month: one range of the created_at index per month (a
-    GROUP BY on the month would sort every row)."""
-    # The first and last application of all (read from either end of the index: min() and
-    # max() under a WHERE would scan every row on SQLite), within the filters' dates.
-    first = session.execute(select(func.min(Application.created_at))).scalar()
-    last = session.execute(select(func.max(Application.created_at))).scalar()
-    if first is None or last is None:
-        return []
-    start, end = _as_china_date(first), _as_china_date(last)
-    if filters.date_from is not None:
-        start = max(start, filters.date_from)
-    if filters.date_to is not None:
-        end = min(end, filters.date_to)
-    buckets = []
-    for month in _months(start, end):
-        upper = (month + timedelta(days=32)).replace(day=1)
-        n, fen = session.execute(
-            select(func.count(), func.coalesce(func.sum(Application.amount_fen), 0)).where(
-                *conds,
-                Application.created_at >= _china_midnight(month),
-                Application.created_at < _china_midnight(upper),
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """China days [start, end] (None: unbounded) as the summary's whole months
+    (``first_month``..``last_month``, 'YYYY-MM', None: unbounded; ``months`` False when there
+    are none) and at most two partial months at the ends, counted live from applications."""
+
+    months: bool
+    first_month: str | None
+    last_month: str | None
+    edges: tuple[tuple[date, date], ...]
+
+
+def _span(start: date | None, end: date | None) -> _Span:
+    if start is not None and end is not None and start > end:
+        return _Span(False, None, None, ())
+    edges: list[tuple[date, date]] = []
+    if start is not None and start.day != 1:
+        month_end = _next_month(start) - timedelta(days=1)
+        if end is not None and end <= month_end:
+            return _Span(False, None, None, ((start, end),))
+        edges.append((start, month_end))
+        start = month_end + timedelta(days=1)
+    if end is not None and _next_month(end) - timedelta(days=1) != end:
+        first = end.replace(day=1)
+        if start is not None and first <= start:  # start is this month's first day
+            return _Span(False, None, None, (*edges, (start, end)))
+        edges.append((first, end))
+        end = first - timedelta(days=1)
+    return _Span(
+        True,
+        start.strftime("%Y-%m") if start else None,
+        end.strftime("%Y-%m") if end else None,
+        tuple(edges),
+    )
+
+
+def _month_conds(span: _Span) -> list[ColumnElement[bool]]:
+    conds = []
+    if span.first_month is not None:
+        conds.append(StatsCell.month >= span.first_month)
+    if span.last_month is not None:
+        conds.append(StatsCell.month <= span.last_month)
+    return conds
+
+
+def _created_within(first: date, last: date) -> list[ColumnElement[bool]]:
+    return [
+        Application.created_at >= _china_midnight(first),
+        Application.created_at < _china_midnight(last + timedelta(days=1)),
+    ]
+
+
+_Sums = dict[tuple[str, str, str, str], list[int]]
+
+
+def _add(sums: dict[Any, list[int]], key: Any, n: object, fen: object) -> None:
+    cell = sums.setdefault(key, [0, 0])
+    cell[0] += int(str(n))
+    cell[1] += int(str(fen))
+
+
+def _cells(session: Session, scope: str, span: _Span) -> tuple[_Sums, dict[str, list[int]]]:
+    """Counts and amounts by (region, status, kind, channel), and by month: the summary's
+    whole months, plus the partial months at the ends from applications."""
+    groups: _Sums = {}
+    months: dict[str, list[int]] = {}
+    if span.months:
+        where = [region_clause(StatsCell.region_code, scope), *_month_conds(span)]
+        n, fen = func.sum(StatsCell.count), func.sum(StatsCell.amount_fen)
+        keys = (StatsCell.region_code, StatsCell.status, StatsCell.kind, StatsCell.channel)
+        for region, status, kind, channel, count, amount in session.execute(
+            select(*keys, n, fen).where(*where).group_by(*keys)
+        ):
+            _add(groups, (region, status, kind, channel), count, amount)
+        for month, count, amount in session.execute(
+            select(StatsCell.month, n, fen).where(*where).group_by(StatsCell.month)
+        ):
+            _add(months, month, count, amount)
+    keys_live = (Application.region_code, Application.status, Application.kind, Application.channel)
+    live_n, live_fen = func.count(), func.coalesce(func.sum(Application.amount_fen), 0)
+    # On SQLite the region as an expression (`region_code || ''`): it cannot tell a
+    # province's region range (every row) from a county's and would walk the (region_code,
+    # status) index; the days' range, in the covering index, is the narrow one. PostgreSQL
+    # estimates both ranges, and reads the covering index for them.
+    region_column = Application.region_code + "" if _sqlite(session) else Application.region_code
+    for first, last in span.edges:
+        for region_code, status, kind, channel, count, amount in session.execute(
+            select(*keys_live, live_n, live_fen)
+            .where(region_clause(region_column, scope), *_created_within(first, last))
+            .group_by(*keys_live)
+        ):
+            _add(groups, (region_code, status, kind, channel), count, amount)
+            _add(months, first.strftime("%Y-%m"), count, amount)
+    return groups, months
+
+
+def _refund_days(
+    session: Session, scope: str, span: _Span, calendar: WorkingDays
+) -> dict[int, int]:
+    """Refunded applications by working days waited: the summary's histogram for the whole
+    months, the (day applied, day paid) pairs of the partial months counted here."""
+    histogram: dict[int, int] = {}
+    if span.months:
+        cond = [StatsRefundDays.month >= span.first_month] if span.first_month else []
+        if span.last_month:
+            cond.append(StatsRefundDays.month <= span.last_month)
+        for waited, n in session.execute(
+            select(StatsRefundDays.working_days, func.sum(StatsRefundDays.count))
+            .where(region_clause(StatsRefundDays.region_code, scope), *cond)
+            .group_by(StatsRefundDays.working_days)
+        ):
+            histogram[int(waited)] = histogram.get(int(waited), 0) + int(n)
+    day = _china_day(session)
+    for first, last in span.edges:
+        for applied, paid, n in session.execute(
+            select(day, Application.refund_date, func.count())
+            .where(
+                region_clause(Application.region_code, scope),
+                *_created_within(first, last),
+                Application.status == S.REFUNDED.value,
+                Application.refund_date.is_not(None),
             )
-        ).one()
-        if n:
-            buckets.append(Bucket(month.strftime("%Y-%m"), int(n), int(fen)))
-    return buckets
+            .group_by(day, Application.refund_date)
+        ):
+            applied_on, paid_on = _as_date(applied), _as_date(paid)
+            if not (FIRST_DAY <= applied_on <= LAST_DAY and FIRST_DAY <= paid_on <= LAST_DAY):
+                continue  # as the summary: outside the working-day table's years
+            waited = max(0, calendar.between(applied_on, paid_on))
+            histogram[waited] = histogram.get(waited, 0) + int(n)
+    return {k: v for k, v in histogram.items() if v}
+
+
+def _pending(session: Session, scope: str, span: _Span) -> int:
+    """Applications pending review within the span."""
+    total = 0
+    if span.months:
+        total += int(
+            session.execute(
+                select(func.coalesce(func.sum(StatsCell.count), 0)).where(
+                    region_clause(StatsCell.region_code, scope),
+                    StatsCell.status == S.PENDING_REVIEW.value,
+                    *_month_conds(span),
+                )
+            ).scalar_one()
+        )
+    for first, last in span.edges:
+        total += int(
+            session.execute(
+                select(func.count()).where(
+                    region_clause(Application.region_code, scope),
+                    Application.status == S.PENDING_REVIEW.value,
+                    *_created_within(first, last),
+                )
+            ).scalar_one()
+        )
+    return total
 
 
 def region_stats(
@@ -206,61 +336,33 @@ def region_stats(
         if not regions.is_within(filters.region, me.region_code):
             raise Forbidden("stats.region_out_of_scope", "所选地区不在您的管辖范围内", "region")
         scope = filters.region
-    conds: list[ColumnElement[bool]] = [region_clause(Application.region_code, scope)]
-    if filters.date_from is not None:
-        conds.append(Application.created_at >= _china_midnight(filters.date_from))
-    if filters.date_to is not None:
-        conds.append(Application.created_at < _china_midnight(filters.date_to + timedelta(days=1)))
-
-    count, amount = func.count(), func.coalesce(func.sum(Application.amount_fen), 0)
-    # One scan of a covering index, in its order (no sort): the counts by region, status,
-    # kind and channel together (a few thousand cells at most), rolled up below.
-    keys = (Application.region_code, Application.status, Application.kind, Application.channel)
-    cells = session.execute(select(*keys, count, amount).where(*conds).group_by(*keys)).all()
+    span = _span(filters.date_from, filters.date_to)
+    groups, months = _cells(session, scope, span)
     region_sums: dict[str, list[int]] = {}
     status_sums: dict[str, list[int]] = {}
     kind_sums: dict[str, list[int]] = {}
     channel_sums: dict[str, list[int]] = {}
-    for region, status, kind, channel, n, fen in cells:
+    for (region, status, kind, channel), (n, fen) in groups.items():
         for sums, key in (
             (region_sums, region),
             (status_sums, status),
             (kind_sums, kind),
             (channel_sums, channel),
         ):
-            cell = sums.setdefault(str(key), [0, 0])
-            cell[0] += int(n)
-            cell[1] += int(fen)
-    by_region, by_status, by_kind, by_channel = (
-        [Bucket(k, n, fen) for k, (n, fen) in sorted(sums.items())]
-        for sums in (region_sums, status_sums, kind_sums, channel_sums)
+            _add(sums, str(key), n, fen)
+    by_region, by_status, by_kind, by_channel, by_month = (
+        [Bucket(k, n, fen) for k, (n, fen) in sorted(sums.items()) if n]
+        for sums in (region_sums, status_sums, kind_sums, channel_sums, months)
     )
     counts = {b.key: b.count for b in by_status}
     total = Bucket("total", sum(b.count for b in by_status), sum(b.amount_fen for b in by_status))
-    by_month = _by_month(session, conds, filters) if total.count else []
 
     calendar = holidays.working_days(session)
-    day = _china_day(session)
-    pairs = session.execute(
-        select(day, Application.refund_date, count)
-        .where(*conds, Application.status == S.REFUNDED.value)
-        .where(Application.refund_date.is_not(None))
-        .group_by(day, Application.refund_date)
-    ).all()
-    histogram: dict[int, int] = {}
-    for applied, paid, n in pairs:
-        waited = max(0, calendar.between(_as_date(applied), _as_date(paid)))
-        histogram[waited] = histogram.get(waited, 0) + int(n)
-
+    histogram = _refund_days(session, scope, span, calendar)
     # Waited more than 30 working days by today: submitted on or before this day.
     latest = calendar.latest_start(today, STATUTORY_REVIEW_WORKING_DAYS + 1)
-    overdue = session.execute(
-        select(count).where(
-            *conds,
-            Application.status == S.PENDING_REVIEW.value,
-            Application.created_at < _china_midnight(latest + timedelta(days=1)),
-        )
-    ).scalar_one()
+    last = latest if filters.date_to is None else min(latest, filters.date_to)
+    overdue = _pending(session, scope, _span(filters.date_from, last))
 
     def tally(states: tuple[S, ...]) -> int:
         return sum(counts.get(s.value, 0) for s in states)
