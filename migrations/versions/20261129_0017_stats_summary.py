@@ -26,7 +26,7 @@ that range is read from the index alone; and ``ix_applications_stats_refunded`` 
 refunds' day pairs, the pending ones of the overdue count) read from the index alone.
 
 Revision ID: 0016_stats_summary
-Revises: 0005_correction
+Revises: 0016_heir_claims
 Create Date: 2026-11-29
 """
 
@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016_stats_summary"
-down_revision = "0005_correction"
+down_revision = "0016_heir_claims"
 branch_labels = None
 depends_on = None
 
