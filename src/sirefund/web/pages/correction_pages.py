@@ -31,7 +31,7 @@ from .common import Form, in_transaction, render
 from .pension_flow import BANK_CHOICES
 from .reissue_flow import ApplicationId, owner_of
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 TITLE = "补正"
 #: The form fields each correction field stands for (the page's own names are the API's).
