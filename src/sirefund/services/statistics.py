@@ -13,7 +13,7 @@ so their cost grows with the number of distinct day pairs, not with the applicat
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
@@ -27,6 +27,13 @@ from ..domain.errors import Forbidden, Invalid
 from ..domain.workflow import ApplicationStatus as S
 from ..models import Application, Officer
 from . import holidays
+from .date_filters import (
+    DATE_RANGE_MESSAGE,
+    blank_to_none,
+    check_range,
+    china_midnight,
+    within_days,
+)
 from .officers import OfficerRef, active_officer, region_clause
 
 _REGION_DIGITS = 6
@@ -34,10 +41,6 @@ _REGION_DIGITS = 6
 _ANSWERED = (S.AGENCY_REJECTED, S.REFUNDED, S.REFUND_FAILED)
 #: Paid out or not by the bank.
 _PAID_OR_FAILED = (S.REFUNDED, S.REFUND_FAILED)
-
-
-def _blank_to_none(value: object) -> object:
-    return None if isinstance(value, str) and not value.strip() else value
 
 
 class StatsFilters(BaseModel):
@@ -52,12 +55,12 @@ class StatsFilters(BaseModel):
     @field_validator("date_from", "date_to", mode="before")
     @classmethod
     def _date(cls, value: object) -> object:
-        return _blank_to_none(value)
+        return blank_to_none(value)
 
     @field_validator("region", mode="before")
     @classmethod
     def _region(cls, value: object) -> object:
-        value = _blank_to_none(value)
+        value = blank_to_none(value)
         if value is None:
             return None
         code = value.strip() if isinstance(value, str) else ""
@@ -67,8 +70,9 @@ class StatsFilters(BaseModel):
 
     @model_validator(mode="after")
     def _range(self) -> StatsFilters:
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise Invalid("stats.date_range", "申请日期起不能晚于申请日期止", "date_from")
+        check_range(
+            self.date_from, self.date_to, code="stats.date_range", message=DATE_RANGE_MESSAGE
+        )
         return self
 
 
@@ -117,10 +121,6 @@ def _supervisor(session: Session, officer: OfficerRef) -> Officer:
     if not me.is_supervisor:
         raise Forbidden("stats.not_supervisor", "仅统计分析人员（supervisor）可以查看统计")
     return me
-
-
-def _china_midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, CHINA_TZ).astimezone(UTC)
 
 
 def _china_day(session: Session) -> ColumnElement[Any]:
@@ -185,8 +185,8 @@ def _by_month(
         n, fen = session.execute(
             select(func.count(), func.coalesce(func.sum(Application.amount_fen), 0)).where(
                 *conds,
-                Application.created_at >= _china_midnight(month),
-                Application.created_at < _china_midnight(upper),
+                Application.created_at >= china_midnight(month),
+                Application.created_at < china_midnight(upper),
             )
         ).one()
         if n:
@@ -207,10 +207,7 @@ def region_stats(
             raise Forbidden("stats.region_out_of_scope", "所选地区不在您的管辖范围内", "region")
         scope = filters.region
     conds: list[ColumnElement[bool]] = [region_clause(Application.region_code, scope)]
-    if filters.date_from is not None:
-        conds.append(Application.created_at >= _china_midnight(filters.date_from))
-    if filters.date_to is not None:
-        conds.append(Application.created_at < _china_midnight(filters.date_to + timedelta(days=1)))
+    conds.extend(within_days(Application.created_at, filters.date_from, filters.date_to))
 
     count, amount = func.count(), func.coalesce(func.sum(Application.amount_fen), 0)
     # One scan of a covering index, in its order (no sort): the counts by region, status,
@@ -258,7 +255,7 @@ def region_stats(
         select(count).where(
             *conds,
             Application.status == S.PENDING_REVIEW.value,
-            Application.created_at < _china_midnight(latest + timedelta(days=1)),
+            Application.created_at < china_midnight(latest + timedelta(days=1)),
         )
     ).scalar_one()
 
