@@ -16,7 +16,7 @@ from ..clock import as_utc
 from ..domain.audit import AuditAction
 from ..domain.errors import Forbidden, Invalid
 from ..models import Application, AuditRecord, Officer
-from .date_filters import blank_to_none, check_range, within_days
+from .list_filters import blank_to_none, check_range, within_days
 from .officers import OfficerRef, active_officer
 from .paging import Page, check_page
 

@@ -33,17 +33,17 @@ from ..domain.errors import Invalid
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, Officer, Person
 from . import holidays, risk, views
-from .date_filters import (
+from .list_filters import (
     DATE_RANGE_MESSAGE,
     blank_to_none,
     check_range,
     china_midnight,
+    division_code,
     within_days,
 )
 from .officers import OfficerRef, active_officer, region_clause
 from .paging import DEFAULT_PAGE_SIZE, Page, check_page
 
-DIVISION_CODE_DIGITS = 6
 EXPORT_CHUNK_ROWS = 500  # rows fetched at a time while streaming the whole queue
 
 
@@ -160,13 +160,7 @@ class QueueFilters(BaseModel):
     @field_validator("region", mode="before")
     @classmethod
     def _region(cls, value: object) -> object:
-        value = blank_to_none(value)
-        if value is None:
-            return None
-        code = value.strip() if isinstance(value, str) else ""
-        if not (len(code) == DIVISION_CODE_DIGITS and code.isascii() and code.isdigit()):
-            raise Invalid("queue.region", "行政区划代码应为6位数字", "region")
-        return code
+        return division_code(value, code="queue.region")
 
     @field_validator("due_within", mode="before")
     @classmethod

@@ -23,20 +23,20 @@ from sqlalchemy.orm import Session
 from ..clock import CHINA_TZ
 from ..domain import regions
 from ..domain.calendar import STATUTORY_REVIEW_WORKING_DAYS
-from ..domain.errors import Forbidden, Invalid
+from ..domain.errors import Forbidden
 from ..domain.workflow import ApplicationStatus as S
 from ..models import Application, Officer
 from . import holidays
-from .date_filters import (
+from .list_filters import (
     DATE_RANGE_MESSAGE,
     blank_to_none,
     check_range,
     china_midnight,
+    division_code,
     within_days,
 )
 from .officers import OfficerRef, active_officer, region_clause
 
-_REGION_DIGITS = 6
 #: Answered by the agency (refused or passed on to the bank).
 _ANSWERED = (S.AGENCY_REJECTED, S.REFUNDED, S.REFUND_FAILED)
 #: Paid out or not by the bank.
@@ -60,13 +60,7 @@ class StatsFilters(BaseModel):
     @field_validator("region", mode="before")
     @classmethod
     def _region(cls, value: object) -> object:
-        value = blank_to_none(value)
-        if value is None:
-            return None
-        code = value.strip() if isinstance(value, str) else ""
-        if not (len(code) == _REGION_DIGITS and code.isascii() and code.isdigit()):
-            raise Invalid("stats.region", "行政区划代码应为6位数字", "region")
-        return code
+        return division_code(value, code="stats.region")
 
     @model_validator(mode="after")
     def _range(self) -> StatsFilters:

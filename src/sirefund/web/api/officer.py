@@ -35,6 +35,7 @@ from ...services.review_queue import QueueFilters
 from .. import officer_export, officer_presenters, presenters
 from ..deps import Clock, CurrentOfficer, DbSession
 from ..errors import error_responses
+from ..xlsx_download import XLSX_RESPONSE
 from .dispatch_schemas import DispatchOut, DispatchPageOut
 from .listing import create_once
 
@@ -198,7 +199,7 @@ def list_applications(
     summary="导出审核队列（xlsx）",
     response_class=Response,
     responses={
-        200: {"content": {officer_export.XLSX_MEDIA_TYPE: {}}, "description": "xlsx 文件"},
+        200: XLSX_RESPONSE,
         **_errors(422),
     },
 )
@@ -209,11 +210,7 @@ def export_applications(
     today = clock.today()
     with db.begin() as session:
         content = officer_export.queue_xlsx(session, officer=officer, filters=q, today=today)
-    return Response(
-        content,
-        media_type=officer_export.XLSX_MEDIA_TYPE,
-        headers=officer_export.download_headers(today),
-    )
+    return officer_export.DOWNLOAD.response(content, today)
 
 
 @router.get(

@@ -543,11 +543,7 @@ async def export_queue(request: Request, db: DbSession, principal: guard.PageOff
         return await _queue_response(
             request, db, principal, status_code=422, extra_errors={"_filters": exc.message}
         )
-    return Response(
-        content,
-        media_type=officer_export.XLSX_MEDIA_TYPE,
-        headers=officer_export.download_headers(today),
-    )
+    return officer_export.DOWNLOAD.response(content, today)
 
 
 # --------------------------------------------------------------------------- detail

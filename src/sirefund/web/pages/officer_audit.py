@@ -103,8 +103,4 @@ async def export_audit(request: Request, db: DbSession, principal: guard.PageOff
         )
     except DomainError:
         return await audit_page(request, db, principal)
-    return Response(
-        content,
-        media_type=audit_presenters.XLSX_MEDIA_TYPE,
-        headers=audit_presenters.download_headers(today),
-    )
+    return audit_presenters.DOWNLOAD.response(content, today)

@@ -100,8 +100,4 @@ async def export_stats(request: Request, db: DbSession, principal: guard.PageOff
         )
     except DomainError:
         return await stats_page(request, db, principal)
-    return Response(
-        content,
-        media_type=stats_presenters.XLSX_MEDIA_TYPE,
-        headers=stats_presenters.download_headers(today),
-    )
+    return stats_presenters.DOWNLOAD.response(content, today)

@@ -1,6 +1,6 @@
 """What the officer's filtered lists (审核队列, 统计, 审计日志) share: a blank query value
-means "any", and a range of China dates (inclusive) is checked and turned into bounds on a
-timestamp stored in UTC.
+means "any", a 行政区划代码 is six digits, and a range of China dates (inclusive) is checked
+and turned into bounds on a timestamp stored in UTC.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement
 from ..clock import CHINA_TZ
 from ..domain.errors import Invalid
 
+DIVISION_CODE_DIGITS = 6
 #: The queue's and the statistics' 申请日期起/止.
 DATE_RANGE_MESSAGE = "申请日期起不能晚于申请日期止"
 
@@ -20,6 +21,17 @@ DATE_RANGE_MESSAGE = "申请日期起不能晚于申请日期止"
 def blank_to_none(value: object) -> object:
     """A blank string of the query string or the form is no value."""
     return None if isinstance(value, str) and not value.strip() else value
+
+
+def division_code(value: object, *, code: str) -> object:
+    """A 行政区划代码 filter: blank is any, else six digits (422 ``code`` on ``region``)."""
+    value = blank_to_none(value)
+    if value is None:
+        return None
+    text = value.strip() if isinstance(value, str) else ""
+    if not (len(text) == DIVISION_CODE_DIGITS and text.isascii() and text.isdigit()):
+        raise Invalid(code, "行政区划代码应为6位数字", "region")
+    return text
 
 
 def check_range(date_from: date | None, date_to: date | None, *, code: str, message: str) -> None:
