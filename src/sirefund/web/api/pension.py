@@ -13,10 +13,8 @@ from sqlalchemy.orm import Session
 
 from ...domain.rules import ArrivalStatus
 from ...domain.workflow import ApplicationKind
-from ...services import pension, reissue
+from ...services import pension
 from ...services.accounts import Principal
-from ...services.applications import Actor
-from ...services.bank_details import PayoutAccountIn
 from ...services.queries import PensionState
 from ...services.views import ApplicationView
 from .. import presenters, refund_presenters
@@ -27,9 +25,8 @@ from .refund_routes import (
     CORRECT_SUMMARY,
     Answer,
     Changed,
-    Reissue,
+    account_reissue,
     add_refund_routes,
-    payout_account,
 )
 from .refund_schemas import (
     ApplicationDetailOut,
@@ -118,18 +115,6 @@ def _shown(session: Session, person: Principal, view: ApplicationView) -> dict[s
     return _detail(session, person, view.id)
 
 
-def _reissue(
-    session: Session, person: Principal, application_id: int, account: PayoutAccountIn, at: datetime
-) -> ApplicationView:
-    return reissue.reissue_pension(
-        session,
-        owner=Actor.person(person.account_id),
-        application_id=application_id,
-        account=account,
-        at=at,
-    )
-
-
 add_refund_routes(
     router,
     path="/pension/refunds",
@@ -140,12 +125,11 @@ add_refund_routes(
     detail=Answer("一条退费申请及其状态记录", ApplicationDetailOut, _detail),
     cancel=Answer("撤销退费：仅待审核的申请", ApplicationOut, _cancel),
     changed=Changed(CORRECT_SUMMARY, ApplicationDetailOut, _shown),
-    reissue=Reissue(
+    reissue=account_reissue(
+        ApplicationKind.PENSION,
         "重新提交账户：退付失败后改正账户，仅重新发送银行退付（不再送人社）",
         "仅退付失败（refund_failed）的本人申请可以重新提交，否则 409 "
         "`application.not_reissuable`；银行账户名称须为缴费人本人姓名（422 "
         "`bank_account_name.not_payer`）。成功后申请回到“人社退费中”（at_agency），每次尝试都留在状态记录中。",
-        payout_account,
-        _reissue,
     ),
 )

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
 from ...domain.workflow import ApplicationKind
-from ...services import corrections
+from ...services import corrections, reissue
 from ...services.accounts import Principal
 from ...services.audit import Actor
 from ...services.bank_details import PayoutAccountIn
@@ -41,11 +41,6 @@ CORRECTION_NOTE = (
     "税务机关要求补正的项目，修改其他项目返回 422 `correction.field_not_requested`。成功后同一申请"
     "回到待审核（pending_review），状态记录保留。"
 )
-
-
-def payout_account(body: PayoutAccountIn) -> PayoutAccountIn:
-    """The body of a pension or unit ``/reissue``: the corrected account (a dependency)."""
-    return body
 
 
 @dataclass(frozen=True)
@@ -78,6 +73,35 @@ class Reissue(Generic[Body]):
     description: str
     body: Callable[..., Body]
     call: Callable[[Session, Principal, int, Body, datetime], ApplicationView]
+
+
+def _payout_account(body: PayoutAccountIn) -> PayoutAccountIn:
+    """The body of a pension or unit ``/reissue``: the corrected account (a dependency)."""
+    return body
+
+
+def account_reissue(
+    kind: ApplicationKind, summary: str, description: str
+) -> Reissue[PayoutAccountIn]:
+    """``/reissue`` of a pension refund, the person's or the unit's: paid again to the
+    corrected account in the body."""
+
+    def call(
+        session: Session,
+        owner: Principal,
+        application_id: int,
+        account: PayoutAccountIn,
+        at: datetime,
+    ) -> ApplicationView:
+        return reissue.reissue_pension(
+            session,
+            owner=Actor.applicant(kind, owner.account_id),
+            application_id=application_id,
+            account=account,
+            at=at,
+        )
+
+    return Reissue(summary, description, _payout_account, call)
 
 
 def add_refund_routes(

@@ -13,17 +13,15 @@ from sqlalchemy.orm import Session
 
 from ...domain.rules import UnitPaymentType
 from ...domain.workflow import ApplicationKind
-from ...services import reissue, units
+from ...services import units
 from ...services.accounts import Principal
-from ...services.applications import Actor
-from ...services.bank_details import PayoutAccountIn
 from ...services.paging import MAX_PAGE_SIZE
 from ...services.views import ApplicationView
 from .. import presenters, refund_presenters
 from ..deps import CurrentUnit, DbSession, current_unit
 from .listing import create_once, page_of
 from .params import ApplicationId, Paged, Paging, Year, year_query
-from .refund_routes import Answer, Changed, Reissue, add_refund_routes, payout_account
+from .refund_routes import Answer, Changed, account_reissue, add_refund_routes
 from .refund_schemas import (
     ApplicationOut,
     BatchOut,
@@ -143,18 +141,6 @@ def _shown(session: Session, unit: Principal, view: ApplicationView) -> dict[str
     return presenters.application(view)
 
 
-def _reissue(
-    session: Session, unit: Principal, application_id: int, account: PayoutAccountIn, at: datetime
-) -> ApplicationView:
-    return reissue.reissue_pension(
-        session,
-        owner=Actor.unit(unit.account_id),
-        application_id=application_id,
-        account=account,
-        at=at,
-    )
-
-
 add_refund_routes(
     router,
     path="/unit/refunds",
@@ -166,12 +152,11 @@ add_refund_routes(
     changed=Changed(
         "补正：按税务机关的补正意见修改后重新提交本单位的同一申请", ApplicationOut, _shown
     ),
-    reissue=Reissue(
+    reissue=account_reissue(
+        ApplicationKind.UNIT_PENSION,
         "重新提交账户：退付失败后改正单位账户，仅重新发送银行退付（不再送人社）",
         "仅本单位退付失败（refund_failed）的申请可以重新提交，否则 409 "
         "`application.not_reissuable`；银行账户名称须为单位名称（422 `bank_account_name.not_unit`）。",
-        payout_account,
-        _reissue,
     ),
 )
 
