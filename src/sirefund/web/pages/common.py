@@ -38,6 +38,7 @@ from ...domain.errors import DomainError
 from ...domain.money import format_yuan
 from ...services import notifications, saved_forms
 from ...services.accounts import Principal
+from ...services.deposit_accounts import FormInvalid
 from .. import deps, officer_presenters
 from ..errors import ErrorDetail, describe_validation_error
 from . import guard
@@ -122,6 +123,22 @@ async def in_transaction(db: deps.Db, work: Callable[[Session], T]) -> T:
             return work(session)
 
     return await run_in_threadpool(_run)
+
+
+async def change_on_form(
+    request: Request, db: deps.Db, form: Form, change: Callable[[Session, datetime], object]
+) -> bool:
+    """Run ``change(session, now)`` in one transaction. What the service refuses goes on the
+    form next to the field it names (every problem of a ``FormInvalid``), else at the top;
+    False then."""
+    at = request.app.state.clock.now()
+    try:
+        await in_transaction(db, lambda s: change(s, at))
+    except DomainError as exc:
+        for error in exc.errors if isinstance(exc, FormInvalid) else [exc]:
+            form.fail(error, default_field="_form")
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------- who is calling

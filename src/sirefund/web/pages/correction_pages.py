@@ -24,7 +24,6 @@ from ...services import corrections, deposit_accounts
 from ...services.accounts import Principal
 from ...services.audit import Actor
 from ...services.corrections import CorrectionIn
-from ...services.deposit_accounts import FormInvalid
 from .. import presenters
 from ..deps import Db, DbSession
 from . import common, etax, etax_medical, etax_unit, guard, mobile, reissue_flow
@@ -116,24 +115,19 @@ async def _submit(
     correction = common.validate_form(form, CorrectionIn, data)
     if correction is None or form.errors:
         return form
-    at = request.app.state.clock.now()
-    try:
-        await in_transaction(
-            db,
-            lambda s: corrections.correct(
-                s,
-                owner=Actor.applicant(kind, account_id),
-                kind=kind,
-                application_id=application_id,
-                correction=correction,
-                at=at,
-            ),
-        )
-    except FormInvalid as exc:
-        for error in exc.errors:
-            form.fail(error, default_field="_form")
-    except DomainError as exc:
-        form.fail(exc, default_field="_form")
+    await common.change_on_form(
+        request,
+        db,
+        form,
+        lambda s, at: corrections.correct(
+            s,
+            owner=Actor.applicant(kind, account_id),
+            kind=kind,
+            application_id=application_id,
+            correction=correction,
+            at=at,
+        ),
+    )
     return form
 
 

@@ -112,20 +112,18 @@ async def submit(
     data["account_no_confirmed"] = form.flag("account_no_confirmed")
     account = common.validate_form(form, PayoutAccountIn, data)
     if account is not None and not form.errors:
-        at = request.app.state.clock.now()
-        try:
-            await in_transaction(
-                db,
-                lambda s: reissue.reissue_pension(
-                    s,
-                    owner=Actor.applicant(kind, account_id),
-                    application_id=application_id,
-                    account=account,
-                    at=at,
-                ),
-            )
-        except DomainError as exc:
-            form.fail(exc, default_field="_form")
+        await common.change_on_form(
+            request,
+            db,
+            form,
+            lambda s, at: reissue.reissue_pension(
+                s,
+                owner=Actor.applicant(kind, account_id),
+                application_id=application_id,
+                account=account,
+                at=at,
+            ),
+        )
     return form
 
 
@@ -148,20 +146,18 @@ async def submit_medical(
     if chosen is None:
         form.errors.setdefault("deposit_account_id", "请选择银行账户信息")
         return form
-    at = request.app.state.clock.now()
-    try:
-        await in_transaction(
-            db,
-            lambda s: reissue.reissue_medical(
-                s,
-                person_id=person_id,
-                application_id=application_id,
-                account=MedicalReissueIn(deposit_account_id=chosen),
-                at=at,
-            ),
-        )
-    except DomainError as exc:
-        form.fail(exc, default_field="_form")
+    await common.change_on_form(
+        request,
+        db,
+        form,
+        lambda s, at: reissue.reissue_medical(
+            s,
+            person_id=person_id,
+            application_id=application_id,
+            account=MedicalReissueIn(deposit_account_id=chosen),
+            at=at,
+        ),
+    )
     return form
 
 
