@@ -16,7 +16,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -41,6 +41,7 @@ from ...services.accounts import Principal
 from ...services.deposit_accounts import FormInvalid
 from .. import deps, officer_presenters
 from ..errors import ErrorDetail, describe_validation_error
+from ..xlsx_download import XlsxDownload
 from . import guard
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -139,6 +140,23 @@ async def change_on_form(
             form.fail(error, default_field="_form")
         return False
     return True
+
+
+async def download_or_page(
+    request: Request,
+    db: deps.Db,
+    build: Callable[[Session, date], bytes],
+    download: XlsxDownload,
+    page: Callable[[], Awaitable[Response]],
+) -> Response:
+    """导出Excel: the workbook ``build(session, today)`` makes, named for today, or ``page``
+    again when the service refuses (an officer without the role sees why there)."""
+    today = request.app.state.clock.today()
+    try:
+        content = await in_transaction(db, lambda s: build(s, today))
+    except DomainError:
+        return await page()
+    return download.response(content, today)
 
 
 # --------------------------------------------------------------------------- who is calling

@@ -246,13 +246,6 @@ MOBILE_MEDICAL = _mobile(
 )
 
 
-@router.api_route(ETAX_PENSION.path, methods=METHODS)
-async def etax_pension(
-    request: Request, application_id: ApplicationId, db: DbSession, principal: guard.PagePerson
-) -> Response:
-    return await correction_page(request, db, principal, application_id, ETAX_PENSION)
-
-
 @router.api_route(ETAX_UNIT.path, methods=METHODS)
 async def etax_unit_correct(
     request: Request, application_id: ApplicationId, db: DbSession, principal: guard.PageUnit
@@ -260,22 +253,18 @@ async def etax_unit_correct(
     return await correction_page(request, db, principal, application_id, ETAX_UNIT)
 
 
-@router.api_route(ETAX_MEDICAL.path, methods=METHODS)
-async def etax_medical_correct(
-    request: Request, application_id: ApplicationId, db: DbSession, principal: guard.PagePerson
-) -> Response:
-    return await correction_page(request, db, principal, application_id, ETAX_MEDICAL)
+def _add_person_page(site: Site, name: str) -> None:
+    """The page of a person's own case on ``site`` (the unit's above needs a unit)."""
+
+    async def page(
+        request: Request, application_id: ApplicationId, db: DbSession, principal: guard.PagePerson
+    ) -> Response:
+        return await correction_page(request, db, principal, application_id, site)
+
+    router.add_api_route(site.path, page, methods=METHODS, name=name)
 
 
-@router.api_route(MOBILE_PENSION.path, methods=METHODS)
-async def mobile_pension(
-    request: Request, application_id: ApplicationId, db: DbSession, principal: guard.PagePerson
-) -> Response:
-    return await correction_page(request, db, principal, application_id, MOBILE_PENSION)
-
-
-@router.api_route(MOBILE_MEDICAL.path, methods=METHODS)
-async def mobile_medical(
-    request: Request, application_id: ApplicationId, db: DbSession, principal: guard.PagePerson
-) -> Response:
-    return await correction_page(request, db, principal, application_id, MOBILE_MEDICAL)
+_add_person_page(ETAX_PENSION, "etax_pension")
+_add_person_page(ETAX_MEDICAL, "etax_medical_correct")
+_add_person_page(MOBILE_PENSION, "mobile_pension")
+_add_person_page(MOBILE_MEDICAL, "mobile_medical")

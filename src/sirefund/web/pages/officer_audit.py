@@ -93,14 +93,12 @@ async def export_audit(request: Request, db: DbSession, principal: guard.PageOff
     _query, filters, errors = _filters(request)
     if filters is None:
         return await audit_page(request, db, principal)
-    today = request.app.state.clock.today()
-    try:
-        content = await in_transaction(
-            db,
-            lambda s: audit_presenters.xlsx(
-                audit_log.export_rows(s, officer=principal, filters=filters)
-            ),
-        )
-    except DomainError:
-        return await audit_page(request, db, principal)
-    return audit_presenters.DOWNLOAD.response(content, today)
+    return await common.download_or_page(
+        request,
+        db,
+        lambda s, _today: audit_presenters.xlsx(
+            audit_log.export_rows(s, officer=principal, filters=filters)
+        ),
+        audit_presenters.DOWNLOAD,
+        lambda: audit_page(request, db, principal),
+    )

@@ -90,14 +90,12 @@ async def export_stats(request: Request, db: DbSession, principal: guard.PageOff
     _query, filters, _errors = _filters(request)
     if filters is None:
         return await stats_page(request, db, principal)
-    today = request.app.state.clock.today()
-    try:
-        content = await in_transaction(
-            db,
-            lambda s: stats_presenters.xlsx(
-                statistics.region_stats(s, officer=principal, filters=filters, today=today)
-            ),
-        )
-    except DomainError:
-        return await stats_page(request, db, principal)
-    return stats_presenters.DOWNLOAD.response(content, today)
+    return await common.download_or_page(
+        request,
+        db,
+        lambda s, today: stats_presenters.xlsx(
+            statistics.region_stats(s, officer=principal, filters=filters, today=today)
+        ),
+        stats_presenters.DOWNLOAD,
+        lambda: stats_page(request, db, principal),
+    )
