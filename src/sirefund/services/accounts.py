@@ -832,23 +832,28 @@ class _AccountView:
 
 
 @dataclass(frozen=True, kw_only=True)
-class PersonAccount(_AccountView):
+class _ApplicantView(_AccountView):
+    """An account that registered itself (a person or a unit)."""
+
+    registered_at: datetime | None  # UTC
+
+
+@dataclass(frozen=True, kw_only=True)
+class PersonAccount(_ApplicantView):
     """A person as its owner sees it (registration answers, GET /me): PII masked."""
 
     id_number_masked: str
     phone_masked: str | None
     username: str | None
-    registered_at: datetime | None  # UTC
     kind: Literal["person"] = "person"
 
 
 @dataclass(frozen=True, kw_only=True)
-class UnitAccount(_AccountView):
+class UnitAccount(_ApplicantView):
     """A unit (村组) as its owner sees it."""
 
     tax_id: str
     ss_no: str
-    registered_at: datetime | None  # UTC
     kind: Literal["unit"] = "unit"
 
 

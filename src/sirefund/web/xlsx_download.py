@@ -15,6 +15,8 @@ from fastapi.responses import Response
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: The OpenAPI description of a route's 200 answer that is a workbook.
 XLSX_RESPONSE: dict[str, Any] = {"content": {XLSX_MEDIA_TYPE: {}}, "description": "xlsx 文件"}
+#: The keywords of a route that answers a workbook and no error of its own.
+XLSX_ROUTE: dict[str, Any] = {"response_class": Response, "responses": {200: XLSX_RESPONSE}}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from ...services.paging import MAX_PAGE_SIZE
 from .. import audit_presenters
 from ..deps import Clock, CurrentOfficer, DbSession
 from ..errors import error_responses
-from ..xlsx_download import XLSX_RESPONSE
+from ..xlsx_download import XLSX_ROUTE
 
 _ROW = {
     "id": 1042,
@@ -75,8 +75,7 @@ def list_audit(
 @router.get(
     "/officer/audit.xlsx",
     summary="导出审计日志（xlsx）",
-    response_class=Response,
-    responses={200: XLSX_RESPONSE},
+    **XLSX_ROUTE,
 )
 def export_audit(
     officer: CurrentOfficer, db: DbSession, clock: Clock, q: Annotated[AuditFilters, Query()]

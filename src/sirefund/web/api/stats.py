@@ -12,7 +12,7 @@ from ...services.statistics import StatsFilters
 from .. import stats_presenters
 from ..deps import Clock, CurrentOfficer, DbSession
 from ..errors import error_responses
-from ..xlsx_download import XLSX_RESPONSE
+from ..xlsx_download import XLSX_ROUTE
 
 _BUCKET = {"key": "420703", "label": "华容区", "count": 120, "amount": "36000.00"}
 _EXAMPLE = {
@@ -75,8 +75,7 @@ def region_stats(
 @router.get(
     "/officer/stats.xlsx",
     summary="导出统计分析（xlsx）",
-    response_class=Response,
-    responses={200: XLSX_RESPONSE},
+    **XLSX_ROUTE,
 )
 def export_stats(
     officer: CurrentOfficer, db: DbSession, clock: Clock, q: Annotated[StatsFilters, Query()]
