@@ -207,6 +207,22 @@ def revoke_session(session: Session, *, session_id: int, at: datetime) -> None:
     )
 
 
+def _revoke_account_sessions(
+    session: Session, *, kind: AccountKind, account_id: int, at: datetime
+) -> None:
+    """End every session still open on one account (opened before it was verified)."""
+    session.execute(
+        update(AuthSession)
+        .where(
+            AuthSession.account_kind == kind,
+            AuthSession.account_id == account_id,
+            AuthSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=at)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _rows_changed(session: Session, statement: Executable) -> int:
     """Rows an UPDATE or DELETE touched (its result is a cursor result; the stubs say Result)."""
     return cast("CursorResult[Any]", session.execute(statement)).rowcount
@@ -388,16 +404,7 @@ def register_person(
                         "register.already_registered", "该证件号码已注册，请直接登录", "id_number"
                     )
                 # Sessions opened on the account before it was verified end now.
-                session.execute(
-                    update(AuthSession)
-                    .where(
-                        AuthSession.account_kind == "person",
-                        AuthSession.account_id == person.id,
-                        AuthSession.revoked_at.is_(None),
-                    )
-                    .values(revoked_at=at)
-                    .execution_options(synchronize_session=False)
-                )
+                _revoke_account_sessions(session, kind="person", account_id=person.id, at=at)
     except IntegrityError:
         # A concurrent registration took the ID, phone or username between check and write.
         _refuse_taken_username(session, person_id=existing_id, username=username)
@@ -481,16 +488,7 @@ def register_unit(
     )
     if claimed != 1:
         raise Conflict("register.already_registered", "该单位已注册，请直接登录", "tax_id")
-    session.execute(
-        update(AuthSession)
-        .where(
-            AuthSession.account_kind == "unit",
-            AuthSession.account_id == unit.id,
-            AuthSession.revoked_at.is_(None),
-        )
-        .values(revoked_at=at)
-        .execution_options(synchronize_session=False)
-    )
+    _revoke_account_sessions(session, kind="unit", account_id=unit.id, at=at)
     session.refresh(unit)
     audit.record(
         session,
