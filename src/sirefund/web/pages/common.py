@@ -142,6 +142,27 @@ async def change_on_form(
     return True
 
 
+def query_filters(
+    request: Request,
+    model: type[M],
+    fields: Collection[str],
+    *,
+    max_chars: int,
+    invalid: Callable[[str], str],
+) -> tuple[dict[str, str], M | None, dict[str, str]]:
+    """An officer list's filters from the query string: (the query as typed, ``model`` of
+    its filled fields or None when one is wrong, the error by field: the service's message,
+    else ``invalid(field)`` for a value of the wrong type)."""
+    query = {name: query_text(request, name, max_chars=max_chars) for name in fields}
+    try:
+        return query, model.model_validate({k: v for k, v in query.items() if v}), {}
+    except DomainError as exc:
+        return query, None, {exc.field or "_filters": exc.message}
+    except ValidationError as exc:
+        name = str(exc.errors()[0]["loc"][0]) if exc.errors() else "_filters"
+        return query, None, {name: invalid(name)}
+
+
 async def download_or_page(
     request: Request,
     db: deps.Db,
