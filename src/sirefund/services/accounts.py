@@ -652,6 +652,18 @@ def login(
     """
     account_scope = _account_scope(kind, login, settings)
     address_scope = _address_scope(client_address)
+
+    def audit(account: Person | Unit | Officer | None, outcome: str) -> None:
+        _audit_login(
+            session,
+            kind=kind,
+            account=account,
+            scope=account_scope,
+            address=client_address,
+            at=at,
+            outcome=outcome,
+        )
+
     wait = _wait_seconds(
         session, account_scope=account_scope, address_scope=address_scope, at=at, settings=settings
     )
@@ -664,15 +676,7 @@ def login(
                 detail=f"account={account_scope.rsplit(':', 1)[1][:16]} address={client_address[:60]}",
             )
         )
-        _audit_login(
-            session,
-            kind=kind,
-            account=None,
-            scope=account_scope,
-            address=client_address,
-            at=at,
-            outcome="throttled",
-        )
+        audit(None, "throttled")
         raise TooManyRequests("auth.throttled", _throttle_message(wait), retry_after_seconds=wait)
 
     account = _find_account(session, kind, login)
@@ -686,15 +690,7 @@ def login(
             [LoginFailure(scope=account_scope, at=at), LoginFailure(scope=address_scope, at=at)]
         )
         session.flush()
-        _audit_login(
-            session,
-            kind=kind,
-            account=account,
-            scope=account_scope,
-            address=client_address,
-            at=at,
-            outcome="invalid_credentials",
-        )
+        audit(account, "invalid_credentials")
         raise Unauthenticated(_INVALID_CREDENTIALS, _INVALID_MESSAGES[kind])
 
     assert account is not None and stored is not None
@@ -715,15 +711,7 @@ def login(
     token, row = create_session(session, kind=kind, account_id=account.id, at=at, settings=settings)
     principal = _principal_for(session, row)
     assert principal is not None
-    _audit_login(
-        session,
-        kind=kind,
-        account=account,
-        scope=account_scope,
-        address=client_address,
-        at=at,
-        outcome="ok",
-    )
+    audit(account, "ok")
     return token, principal
 
 
