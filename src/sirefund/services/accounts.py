@@ -207,6 +207,22 @@ def revoke_session(session: Session, *, session_id: int, at: datetime) -> None:
     )
 
 
+def _revoke_account_sessions(
+    session: Session, *, kind: AccountKind, account_id: int, at: datetime
+) -> None:
+    """End every session still open on one account (opened before it was verified)."""
+    session.execute(
+        update(AuthSession)
+        .where(
+            AuthSession.account_kind == kind,
+            AuthSession.account_id == account_id,
+            AuthSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=at)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _rows_changed(session: Session, statement: Executable) -> int:
     """Rows an UPDATE or DELETE touched (its result is a cursor result; the stubs say Result)."""
     return cast("CursorResult[Any]", session.execute(statement)).rowcount
@@ -388,16 +404,7 @@ def register_person(
                         "register.already_registered", "该证件号码已注册，请直接登录", "id_number"
                     )
                 # Sessions opened on the account before it was verified end now.
-                session.execute(
-                    update(AuthSession)
-                    .where(
-                        AuthSession.account_kind == "person",
-                        AuthSession.account_id == person.id,
-                        AuthSession.revoked_at.is_(None),
-                    )
-                    .values(revoked_at=at)
-                    .execution_options(synchronize_session=False)
-                )
+                _revoke_account_sessions(session, kind="person", account_id=person.id, at=at)
     except IntegrityError:
         # A concurrent registration took the ID, phone or username between check and write.
         _refuse_taken_username(session, person_id=existing_id, username=username)
@@ -481,16 +488,7 @@ def register_unit(
     )
     if claimed != 1:
         raise Conflict("register.already_registered", "该单位已注册，请直接登录", "tax_id")
-    session.execute(
-        update(AuthSession)
-        .where(
-            AuthSession.account_kind == "unit",
-            AuthSession.account_id == unit.id,
-            AuthSession.revoked_at.is_(None),
-        )
-        .values(revoked_at=at)
-        .execution_options(synchronize_session=False)
-    )
+    _revoke_account_sessions(session, kind="unit", account_id=unit.id, at=at)
     session.refresh(unit)
     audit.record(
         session,
@@ -654,6 +652,18 @@ def login(
     """
     account_scope = _account_scope(kind, login, settings)
     address_scope = _address_scope(client_address)
+
+    def audit(account: Person | Unit | Officer | None, outcome: str) -> None:
+        _audit_login(
+            session,
+            kind=kind,
+            account=account,
+            scope=account_scope,
+            address=client_address,
+            at=at,
+            outcome=outcome,
+        )
+
     wait = _wait_seconds(
         session, account_scope=account_scope, address_scope=address_scope, at=at, settings=settings
     )
@@ -666,15 +676,7 @@ def login(
                 detail=f"account={account_scope.rsplit(':', 1)[1][:16]} address={client_address[:60]}",
             )
         )
-        _audit_login(
-            session,
-            kind=kind,
-            account=None,
-            scope=account_scope,
-            address=client_address,
-            at=at,
-            outcome="throttled",
-        )
+        audit(None, "throttled")
         raise TooManyRequests("auth.throttled", _throttle_message(wait), retry_after_seconds=wait)
 
     account = _find_account(session, kind, login)
@@ -688,15 +690,7 @@ def login(
             [LoginFailure(scope=account_scope, at=at), LoginFailure(scope=address_scope, at=at)]
         )
         session.flush()
-        _audit_login(
-            session,
-            kind=kind,
-            account=account,
-            scope=account_scope,
-            address=client_address,
-            at=at,
-            outcome="invalid_credentials",
-        )
+        audit(account, "invalid_credentials")
         raise Unauthenticated(_INVALID_CREDENTIALS, _INVALID_MESSAGES[kind])
 
     assert account is not None and stored is not None
@@ -717,15 +711,7 @@ def login(
     token, row = create_session(session, kind=kind, account_id=account.id, at=at, settings=settings)
     principal = _principal_for(session, row)
     assert principal is not None
-    _audit_login(
-        session,
-        kind=kind,
-        account=account,
-        scope=account_scope,
-        address=client_address,
-        at=at,
-        outcome="ok",
-    )
+    audit(account, "ok")
     return token, principal
 
 
@@ -832,23 +818,28 @@ class _AccountView:
 
 
 @dataclass(frozen=True, kw_only=True)
-class PersonAccount(_AccountView):
+class _ApplicantView(_AccountView):
+    """An account that registered itself (a person or a unit)."""
+
+    registered_at: datetime | None  # UTC
+
+
+@dataclass(frozen=True, kw_only=True)
+class PersonAccount(_ApplicantView):
     """A person as its owner sees it (registration answers, GET /me): PII masked."""
 
     id_number_masked: str
     phone_masked: str | None
     username: str | None
-    registered_at: datetime | None  # UTC
     kind: Literal["person"] = "person"
 
 
 @dataclass(frozen=True, kw_only=True)
-class UnitAccount(_AccountView):
+class UnitAccount(_ApplicantView):
     """A unit (村组) as its owner sees it."""
 
     tax_id: str
     ss_no: str
-    registered_at: datetime | None  # UTC
     kind: Literal["unit"] = "unit"
 
 

@@ -7,6 +7,7 @@ zero rows updated and gets a Conflict (or, for agency results, a no-op).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVarTuple, cast
 
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..domain import workflow
 from ..domain.audit import AuditAction
-from ..domain.errors import Conflict, NotFound
+from ..domain.errors import Conflict, DomainError, NotFound
 from ..domain.workflow import ApplicationStatus as S
 from ..models import Application, ApplicationEvent
 from . import audit, document_numbers, notifications, risk, views
@@ -240,6 +241,23 @@ def find_own(
     if app is None or app.kind != kind or not owner.owns(app):
         raise application_not_found()
     return app
+
+
+def own_case(
+    session: Session,
+    application_id: int,
+    *,
+    kind: workflow.ApplicationKind,
+    owner: Actor,
+    status: S,
+    refusal: Callable[[], DomainError],
+) -> views.ApplicationView:
+    """The applicant's case as the form that changes it shows it (补正, 重新提交账户): 404
+    unless ``owner``'s of ``kind``, ``refusal()`` unless it is in ``status``."""
+    app = find_own(session, application_id, kind=kind.value, owner=owner)
+    if app.status != status:
+        raise refusal()
+    return views.application(app)
 
 
 Columns = TypeVarTuple("Columns")

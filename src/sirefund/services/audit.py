@@ -34,6 +34,7 @@ from ..domain.audit import (
     row_digest,
     walk,
 )
+from ..domain.workflow import ApplicationKind
 from ..models import Application, AuditChainHead, AuditCheckpoint, AuditRecord
 
 #: session.info key under which the web layer puts the client's address.
@@ -57,6 +58,13 @@ class Actor:
     @classmethod
     def unit(cls, unit_id: int) -> Actor:
         return cls("unit", str(unit_id))
+
+    @classmethod
+    def applicant(cls, kind: ApplicationKind, account_id: int) -> Actor:
+        """Who applies for a refund of ``kind``: the unit for unit refunds, else the person."""
+        if kind == ApplicationKind.UNIT_PENSION:
+            return cls.unit(account_id)
+        return cls.person(account_id)
 
     @classmethod
     def officer(cls, code: str) -> Actor:

@@ -6,16 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from ..clock import CHINA_TZ, as_utc
+from ..clock import as_utc
 from ..domain.audit import AuditAction
 from ..domain.errors import Forbidden, Invalid
 from ..models import Application, AuditRecord, Officer
+from .list_filters import blank_to_none, check_range, within_days
 from .officers import OfficerRef, active_officer
 from .paging import Page, check_page
 
@@ -43,7 +44,7 @@ class AuditFilters(BaseModel):
     @field_validator("application_id", "person_id", "date_from", "date_to", mode="before")
     @classmethod
     def _blank(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
+        return blank_to_none(value)
 
     @field_validator("actor", mode="before")
     @classmethod
@@ -56,8 +57,9 @@ class AuditFilters(BaseModel):
 
     @model_validator(mode="after")
     def _range(self) -> AuditFilters:
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise Invalid("audit.date_range", "日期起不能晚于日期止", "date_from")
+        check_range(
+            self.date_from, self.date_to, code="audit.date_range", message="日期起不能晚于日期止"
+        )
         return self
 
 
@@ -87,10 +89,6 @@ def _auditor(session: Session, officer: OfficerRef) -> Officer:
     return me
 
 
-def _china_midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, CHINA_TZ).astimezone(UTC)
-
-
 def _conditions(filters: AuditFilters) -> list[ColumnElement[bool]]:
     t = AuditRecord
     where: list[ColumnElement[bool]] = []
@@ -114,10 +112,7 @@ def _conditions(filters: AuditFilters) -> list[ColumnElement[bool]]:
                 t.application_id.in_(own_applications),
             )
         )
-    if filters.date_from is not None:
-        where.append(t.at >= _china_midnight(filters.date_from))
-    if filters.date_to is not None:
-        where.append(t.at < _china_midnight(filters.date_to + timedelta(days=1)))
+    where.extend(within_days(t.at, filters.date_from, filters.date_to))
     return where
 
 

@@ -210,10 +210,9 @@ def returned_case(
 ) -> ApplicationView:
     """The applicant's returned case, for the 补正 form: 404 unless ``owner``'s of ``kind``,
     409 ``application.not_returned`` unless 待补正."""
-    app = applications.find_own(session, application_id, kind=kind.value, owner=owner)
-    if app.status != S.RETURNED:
-        raise not_returned()
-    return views.application(app)
+    return applications.own_case(
+        session, application_id, kind=kind, owner=owner, status=S.RETURNED, refusal=not_returned
+    )
 
 
 def correct(

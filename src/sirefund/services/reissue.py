@@ -73,10 +73,14 @@ def failed_case(
 ) -> ApplicationView:
     """The applicant's case whose payout failed, for the 重新提交账户 form: 404 unless it is
     ``owner``'s of ``kind``, 409 ``application.not_reissuable`` unless 退付失败."""
-    app = applications.find_own(session, application_id, kind=kind.value, owner=owner)
-    if app.status != S.REFUND_FAILED:
-        raise not_reissuable()
-    return views.application(app)
+    return applications.own_case(
+        session,
+        application_id,
+        kind=kind,
+        owner=owner,
+        status=S.REFUND_FAILED,
+        refusal=not_reissuable,
+    )
 
 
 def reissue_pension(

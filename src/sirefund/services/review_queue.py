@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -33,10 +33,17 @@ from ..domain.errors import Invalid
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, Officer, Person
 from . import holidays, risk, views
+from .list_filters import (
+    DATE_RANGE_MESSAGE,
+    blank_to_none,
+    check_range,
+    china_midnight,
+    division_code,
+    within_days,
+)
 from .officers import OfficerRef, active_officer, region_clause
 from .paging import DEFAULT_PAGE_SIZE, Page, check_page
 
-DIVISION_CODE_DIGITS = 6
 EXPORT_CHUNK_ROWS = 500  # rows fetched at a time while streaming the whole queue
 
 
@@ -89,14 +96,10 @@ def _search_clause(text: str) -> ColumnElement[bool]:
 ID_SEARCH_DIGITS = 12
 
 
-def _blank_to_none(value: object) -> object:
-    return None if isinstance(value, str) and not value.strip() else value
-
-
 def _member(value: object, enum: type[StrEnum], code: str, message: str, field: str) -> object:
     """Blank means "any"; anything else must be one of the enum's values (the domain's code
     and message, not pydantic's, so a client keeps the codes it knows)."""
-    value = _blank_to_none(value)
+    value = blank_to_none(value)
     if value is None:
         return None
     if not isinstance(value, str) or value not in {member.value for member in enum}:
@@ -157,18 +160,12 @@ class QueueFilters(BaseModel):
     @field_validator("region", mode="before")
     @classmethod
     def _region(cls, value: object) -> object:
-        value = _blank_to_none(value)
-        if value is None:
-            return None
-        code = value.strip() if isinstance(value, str) else ""
-        if not (len(code) == DIVISION_CODE_DIGITS and code.isascii() and code.isdigit()):
-            raise Invalid("queue.region", "行政区划代码应为6位数字", "region")
-        return code
+        return division_code(value, code="queue.region")
 
     @field_validator("due_within", mode="before")
     @classmethod
     def _due_within(cls, value: object) -> object:
-        value = _blank_to_none(value)
+        value = blank_to_none(value)
         if value is None or isinstance(value, int):
             return value
         text = value.strip() if isinstance(value, str) else ""
@@ -183,7 +180,7 @@ class QueueFilters(BaseModel):
     @field_validator("risk", mode="before")
     @classmethod
     def _risk(cls, value: object) -> object:
-        value = _blank_to_none(value)
+        value = blank_to_none(value)
         if value is None or isinstance(value, bool):
             return value
         text = value.strip().lower() if isinstance(value, str) else ""
@@ -196,7 +193,7 @@ class QueueFilters(BaseModel):
     @field_validator("q", mode="before")
     @classmethod
     def _q(cls, value: object) -> object:
-        value = _blank_to_none(value)
+        value = blank_to_none(value)
         if value is None:
             return None
         text = value.strip() if isinstance(value, str) else ""
@@ -207,7 +204,7 @@ class QueueFilters(BaseModel):
     @field_validator("sort", mode="before")
     @classmethod
     def _sort(cls, value: object) -> object:
-        value = _blank_to_none(value)
+        value = blank_to_none(value)
         if value is None:
             return "days_pending"
         if value not in SORTS:
@@ -217,12 +214,13 @@ class QueueFilters(BaseModel):
     @field_validator("date_from", "date_to", mode="before")
     @classmethod
     def _date(cls, value: object) -> object:
-        return _blank_to_none(value)
+        return blank_to_none(value)
 
     @model_validator(mode="after")
     def _range(self) -> QueueFilters:
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise Invalid("queue.date_range", "申请日期起不能晚于申请日期止", "date_from")
+        check_range(
+            self.date_from, self.date_to, code="queue.date_range", message=DATE_RANGE_MESSAGE
+        )
         return self
 
 
@@ -254,12 +252,6 @@ class QueueItem:
 
 def _china_date(value: datetime) -> date:
     return as_utc(value).astimezone(CHINA_TZ).date()
-
-
-def _china_midnight(day: date) -> datetime:
-    # In UTC, like the stored values: SQLite compares the text and drops the offset, so a
-    # +08:00 bound would be read as UTC and miss the applications of the first eight hours.
-    return datetime.combine(day, time.min, CHINA_TZ).astimezone(UTC)
 
 
 def review_clock(
@@ -298,7 +290,7 @@ def _conditions(
         if due_by is None:
             raise ValueError("due_within needs due_by")
         conds.append(Application.status == ApplicationStatus.PENDING_REVIEW.value)
-        conds.append(Application.created_at < _china_midnight(due_by + timedelta(days=1)))
+        conds.append(Application.created_at < china_midnight(due_by + timedelta(days=1)))
     if filters.q is not None:
         conds.append(_search_clause(filters.q))
     if filters.region is not None:
@@ -314,10 +306,7 @@ def _conditions(
         flagged = risk.flagged_clause()
         conds.append(flagged if filters.risk else ~flagged)
     # 申请日期 is a date in China; created_at is stored in UTC.
-    if filters.date_from is not None:
-        conds.append(Application.created_at >= _china_midnight(filters.date_from))
-    if filters.date_to is not None:
-        conds.append(Application.created_at < _china_midnight(filters.date_to + timedelta(days=1)))
+    conds.extend(within_days(Application.created_at, filters.date_from, filters.date_to))
     return conds
 
 

@@ -16,7 +16,7 @@ paid) pairs counted here with the same calendar.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
@@ -26,22 +26,24 @@ from sqlalchemy.orm import Session
 from ..clock import CHINA_TZ
 from ..domain import regions
 from ..domain.calendar import STATUTORY_REVIEW_WORKING_DAYS, WorkingDays
-from ..domain.errors import Forbidden, Invalid
+from ..domain.errors import Forbidden
 from ..domain.workflow import ApplicationStatus as S
 from ..models import Application, Officer, StatsCell, StatsRefundDays
 from . import holidays
+from .list_filters import (
+    DATE_RANGE_MESSAGE,
+    blank_to_none,
+    check_range,
+    china_midnight,
+    division_code,
+)
 from .officers import OfficerRef, active_officer, region_clause
 from .stats_summary import FIRST_DAY, LAST_DAY
 
-_REGION_DIGITS = 6
 #: Answered by the agency (refused or passed on to the bank).
 _ANSWERED = (S.AGENCY_REJECTED, S.REFUNDED, S.REFUND_FAILED)
 #: Paid out or not by the bank.
 _PAID_OR_FAILED = (S.REFUNDED, S.REFUND_FAILED)
-
-
-def _blank_to_none(value: object) -> object:
-    return None if isinstance(value, str) and not value.strip() else value
 
 
 class StatsFilters(BaseModel):
@@ -56,23 +58,18 @@ class StatsFilters(BaseModel):
     @field_validator("date_from", "date_to", mode="before")
     @classmethod
     def _date(cls, value: object) -> object:
-        return _blank_to_none(value)
+        return blank_to_none(value)
 
     @field_validator("region", mode="before")
     @classmethod
     def _region(cls, value: object) -> object:
-        value = _blank_to_none(value)
-        if value is None:
-            return None
-        code = value.strip() if isinstance(value, str) else ""
-        if not (len(code) == _REGION_DIGITS and code.isascii() and code.isdigit()):
-            raise Invalid("stats.region", "行政区划代码应为6位数字", "region")
-        return code
+        return division_code(value, code="stats.region")
 
     @model_validator(mode="after")
     def _range(self) -> StatsFilters:
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise Invalid("stats.date_range", "申请日期起不能晚于申请日期止", "date_from")
+        check_range(
+            self.date_from, self.date_to, code="stats.date_range", message=DATE_RANGE_MESSAGE
+        )
         return self
 
 
@@ -121,10 +118,6 @@ def _supervisor(session: Session, officer: OfficerRef) -> Officer:
     if not me.is_supervisor:
         raise Forbidden("stats.not_supervisor", "仅统计分析人员（supervisor）可以查看统计")
     return me
-
-
-def _china_midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, CHINA_TZ).astimezone(UTC)
 
 
 def _sqlite(session: Session) -> bool:
@@ -213,8 +206,8 @@ def _month_conds(span: _Span) -> list[ColumnElement[bool]]:
 
 def _created_within(first: date, last: date) -> list[ColumnElement[bool]]:
     return [
-        Application.created_at >= _china_midnight(first),
-        Application.created_at < _china_midnight(last + timedelta(days=1)),
+        Application.created_at >= china_midnight(first),
+        Application.created_at < china_midnight(last + timedelta(days=1)),
     ]
 
 

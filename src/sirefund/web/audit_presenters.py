@@ -11,9 +11,7 @@ import io
 import json
 import re
 from collections.abc import Iterable
-from datetime import date
 from typing import Any
-from urllib.parse import quote
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -24,8 +22,9 @@ from ..services.audit_log import AuditEntry
 from ..services.paging import Page
 from ..services.views import ACTOR_LABELS
 from .presenters import AGENCY_LABELS, iso
+from .xlsx_download import XlsxDownload
 
-XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOWNLOAD = XlsxDownload("audit-log", "审计日志")
 EXPORT_HEADERS = (
     "序号",
     "时间（北京时间）",
@@ -128,12 +127,3 @@ def xlsx(entries: Iterable[AuditEntry]) -> bytes:
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()
-
-
-def download_headers(today: date) -> dict[str, str]:
-    name = f"审计日志-{today.isoformat()}.xlsx"
-    disposition = (
-        f'attachment; filename="audit-log-{today.isoformat()}.xlsx"; '
-        f"filename*=UTF-8''{quote(name)}"
-    )
-    return {"Content-Disposition": disposition, "Cache-Control": "no-store"}

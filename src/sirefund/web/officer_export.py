@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 from datetime import date
 from decimal import Decimal
-from urllib.parse import quote
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -24,8 +23,9 @@ from ..services.officers import OfficerRef
 from ..services.review_queue import QueueFilters
 from .officer_presenters import KIND_LABELS
 from .xlsx_cells import row
+from .xlsx_download import XlsxDownload
 
-XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOWNLOAD = XlsxDownload("refund-review", "退费审核队列")
 EXPORT_MAX_ROWS = 200_000
 FEN_PER_YUAN = 100
 EXPORT_HEADERS = (
@@ -82,13 +82,3 @@ def queue_xlsx(
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()
-
-
-def download_headers(today: date) -> dict[str, str]:
-    """An attachment named for the day, in ASCII and in Chinese (RFC 6266)."""
-    name = f"退费审核队列-{today.isoformat()}.xlsx"
-    disposition = (
-        f'attachment; filename="refund-review-{today.isoformat()}.xlsx"; '
-        f"filename*=UTF-8''{quote(name)}"
-    )
-    return {"Content-Disposition": disposition, "Cache-Control": "no-store"}

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote
 
 from openpyxl import Workbook
 
@@ -24,8 +22,9 @@ from ..domain.workflow import ApplicationStatus as S
 from ..services.statistics import Bucket, Rate, RegionStats
 from .officer_presenters import KIND_LABELS
 from .xlsx_cells import row
+from .xlsx_download import XlsxDownload
 
-XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOWNLOAD = XlsxDownload("statistics", "统计分析")
 FEN_PER_YUAN = 100
 
 STATUS_LABELS = {
@@ -150,15 +149,6 @@ def xlsx(s: RegionStats) -> bytes:
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
-
-
-def download_headers(today: date) -> dict[str, str]:
-    name = f"统计分析-{today.isoformat()}.xlsx"
-    disposition = (
-        f'attachment; filename="statistics-{today.isoformat()}.xlsx"; '
-        f"filename*=UTF-8''{quote(name)}"
-    )
-    return {"Content-Disposition": disposition, "Cache-Control": "no-store"}
 
 
 # --- charts -------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from ...services.paging import MAX_PAGE_SIZE
 from .. import audit_presenters
 from ..deps import Clock, CurrentOfficer, DbSession
 from ..errors import error_responses
+from ..xlsx_download import XLSX_ROUTE
 
 _ROW = {
     "id": 1042,
@@ -74,10 +75,7 @@ def list_audit(
 @router.get(
     "/officer/audit.xlsx",
     summary="导出审计日志（xlsx）",
-    response_class=Response,
-    responses={
-        200: {"content": {audit_presenters.XLSX_MEDIA_TYPE: {}}, "description": "xlsx 文件"}
-    },
+    **XLSX_ROUTE,
 )
 def export_audit(
     officer: CurrentOfficer, db: DbSession, clock: Clock, q: Annotated[AuditFilters, Query()]
@@ -85,8 +83,4 @@ def export_audit(
     """The filtered log (same filters, no paging) as an Excel workbook; every cell is text."""
     with db.begin() as session:
         content = audit_presenters.xlsx(audit_log.export_rows(session, officer=officer, filters=q))
-    return Response(
-        content,
-        media_type=audit_presenters.XLSX_MEDIA_TYPE,
-        headers=audit_presenters.download_headers(clock.today()),
-    )
+    return audit_presenters.DOWNLOAD.response(content, clock.today())

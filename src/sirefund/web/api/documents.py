@@ -6,6 +6,7 @@ once after submission and the 退费凭证 once ``refunded``, as PDF files — f
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -44,92 +45,88 @@ def _pdf_response(description: str) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def _attachment(data: bytes, *, name: str, document_no: str) -> Response:
-    # An ASCII name for old clients, the Chinese one (RFC 6266 / 5987) for the others.
-    filename = f"{name}-{document_no}.pdf"
-    ascii_name = f"{'receipt' if name == '受理回执' else 'certificate'}.pdf"
-    return Response(
-        content=data,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": (
-                f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
-            ),
-            "Cache-Control": "no-store",
-        },
+@dataclass(frozen=True)
+class _Document:
+    """One printed document: its Chinese name, the ASCII file name for old clients, how it is
+    found (services/documents.py) and laid out (web/documents_pdf.py)."""
+
+    name: str
+    ascii_name: str
+    find: Callable[..., documents.RefundDocument]
+    render: Callable[..., bytes]
+
+    def serve(
+        self, *, application_id: int, principal: Principal, db: Db, font: Path | None, now: datetime
+    ) -> Response:
+        with db.begin() as session:
+            doc = self.find(session, principal=principal, application_id=application_id)
+        data = self.render(doc, font=documents_pdf.font_path(font), printed_at=now)
+        # An ASCII name for old clients, the Chinese one (RFC 6266 / 5987) for the others.
+        filename = f"{self.name}-{doc.document_no}.pdf"
+        return Response(
+            content=data,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": (
+                    f'attachment; filename="{self.ascii_name}"; '
+                    f"filename*=UTF-8''{quote(filename)}"
+                ),
+                "Cache-Control": "no-store",
+            },
+        )
+
+
+def _add_route(path: str, *, name: str, summary: str, responses: Any, document: _Document) -> None:
+    """``GET path``, answered with ``document`` of the application as a PDF attachment."""
+
+    def serve(
+        application_id: ApplicationId,
+        principal: CurrentPrincipal,
+        db: DbSession,
+        clock: Clock,
+        settings: AppSettings,
+    ) -> Response:
+        return document.serve(
+            application_id=application_id,
+            principal=principal,
+            db=db,
+            font=settings.pdf_font,
+            now=clock.now(),
+        )
+
+    # ``name`` keeps the OpenAPI operation id of the route it was declared as.
+    router.add_api_route(
+        path,
+        serve,
+        methods=["GET"],
+        name=name,
+        summary=summary,
+        response_class=Response,
+        responses=responses,
     )
 
 
-def _serve(
-    *,
-    find: Callable[..., documents.RefundDocument],
-    render: Callable[..., bytes],
-    name: str,
-    application_id: int,
-    principal: Principal,
-    db: Db,
-    font: Path | None,
-    now: datetime,
-) -> Response:
-    with db.begin() as session:
-        doc = find(session, principal=principal, application_id=application_id)
-    data = render(doc, font=documents_pdf.font_path(font), printed_at=now)
-    return _attachment(data, name=name, document_no=doc.document_no)
-
-
-@router.get(
+_add_route(
     "/applications/{application_id}/receipt.pdf",
+    name="receipt_pdf",
     summary="受理回执（PDF）：提交后即可下载",
-    response_class=Response,
     responses={
         **_pdf_response(
             "受理回执：文书号、申请人、缴费与退费金额（含大写）、账户（脱敏）、办理时限"
         ),
         **error_responses(401, 404, 503, descriptions=_STATUS_TEXT),
     },
+    document=_Document("受理回执", "receipt.pdf", documents.receipt, documents_pdf.receipt_pdf),
 )
-def receipt_pdf(
-    application_id: ApplicationId,
-    principal: CurrentPrincipal,
-    db: DbSession,
-    clock: Clock,
-    settings: AppSettings,
-) -> Response:
-    return _serve(
-        find=documents.receipt,
-        render=documents_pdf.receipt_pdf,
-        name="受理回执",
-        application_id=application_id,
-        principal=principal,
-        db=db,
-        font=settings.pdf_font,
-        now=clock.now(),
-    )
-
-
-@router.get(
+_add_route(
     "/applications/{application_id}/certificate.pdf",
+    name="certificate_pdf",
     summary="退费凭证（PDF）：退费成功后可下载",
-    response_class=Response,
     responses={
         **_pdf_response("退费凭证：文书号、退费金额（含大写）、退费日期、收款账户（脱敏）"),
         **error_responses(401, 404, 409, 503, descriptions=_STATUS_TEXT),
     },
+    document=_Document(
+        "退费凭证", "certificate.pdf", documents.certificate, documents_pdf.certificate_pdf
+    ),
 )
-def certificate_pdf(
-    application_id: ApplicationId,
-    principal: CurrentPrincipal,
-    db: DbSession,
-    clock: Clock,
-    settings: AppSettings,
-) -> Response:
-    return _serve(
-        find=documents.certificate,
-        render=documents_pdf.certificate_pdf,
-        name="退费凭证",
-        application_id=application_id,
-        principal=principal,
-        db=db,
-        font=settings.pdf_font,
-        now=clock.now(),
-    )

@@ -14,13 +14,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from ...domain.workflow import ApplicationKind
-from ...services import corrections, deposit_accounts, medical, reissue
+from ...services import deposit_accounts, medical, reissue
 from ...services.accounts import Principal
-from ...services.applications import Actor
-from ...services.corrections import CorrectionIn
 from ...services.deposit_accounts import BIGINT_MAX, Report, ReportIn
 from ...services.medical import MedicalRefundIn
 from ...services.reissue import MedicalReissueIn
+from ...services.views import ApplicationView
 from .. import medical_presenters as present
 from ..deps import Clock, CurrentPerson, DbSession, current_person
 from .listing import create_once, page_of
@@ -34,8 +33,8 @@ from .medical_schemas import (
     RegistrationOut,
     ReportList,
 )
-from .params import ApplicationId, Paged, Paging
-from .refund_routes import Answer, add_refund_routes
+from .params import Paged, Paging
+from .refund_routes import CORRECT_SUMMARY, Answer, Changed, Reissue, add_refund_routes
 from .refund_schemas import Page, error_responses
 
 # Every route needs a logged-in person.
@@ -263,67 +262,47 @@ def _cancel(
     return present.application(view)
 
 
+def _shown(session: Session, person: Principal, view: ApplicationView) -> dict[str, Any]:
+    return _detail(session, person, view.id)
+
+
+def _deposit_account(body: MedicalReissueIn) -> MedicalReissueIn:
+    """The body of ``/reissue``: the deposit account chosen (a dependency)."""
+    return body
+
+
+def _reissue(
+    session: Session,
+    person: Principal,
+    application_id: int,
+    account: MedicalReissueIn,
+    at: datetime,
+) -> ApplicationView:
+    return reissue.reissue_medical(
+        session,
+        person_id=person.account_id,
+        application_id=application_id,
+        account=account,
+        at=at,
+    )
+
+
 add_refund_routes(
     router,
     path="/medical/refunds",
+    kind=ApplicationKind.MEDICAL,
     applicant=current_person,
     query=_progress_query,
     progress=Answer("进度查询：城乡居民医保社保费退费进度", MedicalProgressPage, _progress),
     detail=Answer("一条医保退费申请及其状态记录", MedicalApplicationDetailOut, _detail),
     cancel=Answer("撤销退费：仅待审核的申请", MedicalApplicationOut, _cancel),
+    changed=Changed(CORRECT_SUMMARY, MedicalApplicationDetailOut, _shown),
+    reissue=Reissue(
+        "重新提交账户：退付失败后另选存款账户，仅重新发送银行退付（不再送医保核验）",
+        "仅本人退付失败（refund_failed）的申请可以重新提交，否则 409 "
+        "`application.not_reissuable`；账户须为本人存款账户账号报告中有效的账户，否则 404 "
+        "`deposit_account.not_found`。",
+        _deposit_account,
+        _reissue,
+    ),
 )
-
-
-@router.post(
-    "/medical/refunds/{application_id}/reissue",
-    response_model=MedicalApplicationDetailOut,
-    summary="重新提交账户：退付失败后另选存款账户，仅重新发送银行退付（不再送医保核验）",
-    description="仅本人退付失败（refund_failed）的申请可以重新提交，否则 409 "
-    "`application.not_reissuable`；账户须为本人存款账户账号报告中有效的账户，否则 404 "
-    "`deposit_account.not_found`。",
-    responses=error_responses(404, 409, 422),
-)
-def reissue_refund(
-    application_id: ApplicationId,
-    body: MedicalReissueIn,
-    person: CurrentPerson,
-    db: DbSession,
-    clock: Clock,
-) -> dict[str, Any]:
-    with db.begin() as session:
-        reissue.reissue_medical(
-            session,
-            person_id=person.account_id,
-            application_id=application_id,
-            account=body,
-            at=clock.now(),
-        )
-        return _detail(session, person, application_id)
-
-
-@router.put(
-    "/medical/refunds/{application_id}",
-    response_model=MedicalApplicationDetailOut,
-    summary="补正：按税务机关的补正意见修改后重新提交同一申请",
-    description="仅待补正（returned）的申请可以补正，否则 409 `application.not_returned`；只能修改"
-    "税务机关要求补正的项目，修改其他项目返回 422 `correction.field_not_requested`。成功后同一申请"
-    "回到待审核（pending_review），状态记录保留。",
-    responses=error_responses(404, 409, 422),
-)
-def correct_refund(
-    application_id: ApplicationId,
-    body: CorrectionIn,
-    person: CurrentPerson,
-    db: DbSession,
-    clock: Clock,
-) -> dict[str, Any]:
-    with db.begin() as session:
-        corrections.correct(
-            session,
-            owner=Actor.person(person.account_id),
-            kind=ApplicationKind.MEDICAL,
-            application_id=application_id,
-            correction=body,
-            at=clock.now(),
-        )
-        return _detail(session, person, application_id)

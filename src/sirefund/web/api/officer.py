@@ -8,6 +8,7 @@ presented once by ``web.officer_presenters``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -16,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from ... import clock as clocks
 from ...domain.agencies import Agency
 from ...domain.dispatch import DispatchState
 from ...services import (
@@ -26,15 +28,18 @@ from ...services import (
     review_detail,
     review_queue,
 )
+from ...services.accounts import Principal
 from ...services.corrections import ReturnIn
 from ...services.officer_refunds import InitiateRefund
 from ...services.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from ...services.review_decisions import ApproveRequest, BatchReview, RejectRequest
 from ...services.review_detail import RevealRequest
 from ...services.review_queue import QueueFilters
+from ...services.views import ApplicationView
 from .. import officer_export, officer_presenters, presenters
-from ..deps import Clock, CurrentOfficer, DbSession
+from ..deps import Clock, CurrentOfficer, Db, DbSession
 from ..errors import error_responses
+from ..xlsx_download import XLSX_RESPONSE
 from .dispatch_schemas import DispatchOut, DispatchPageOut
 from .listing import create_once
 
@@ -198,7 +203,7 @@ def list_applications(
     summary="导出审核队列（xlsx）",
     response_class=Response,
     responses={
-        200: {"content": {officer_export.XLSX_MEDIA_TYPE: {}}, "description": "xlsx 文件"},
+        200: XLSX_RESPONSE,
         **_errors(422),
     },
 )
@@ -209,11 +214,7 @@ def export_applications(
     today = clock.today()
     with db.begin() as session:
         content = officer_export.queue_xlsx(session, officer=officer, filters=q, today=today)
-    return Response(
-        content,
-        media_type=officer_export.XLSX_MEDIA_TYPE,
-        headers=officer_export.download_headers(today),
-    )
+    return officer_export.DOWNLOAD.response(content, today)
 
 
 @router.get(
@@ -263,6 +264,23 @@ def reveal(
     return JSONResponse(content, headers={"Cache-Control": "no-store"})
 
 
+def _decide(
+    use_case: Callable[..., ApplicationView],
+    request: Any,
+    officer: Principal,
+    application_id: int,
+    db: Db,
+    clock: clocks.Clock,
+) -> dict[str, Any]:
+    """An officer's decision on one application (``use_case`` of services/, with its
+    ``request``) in its own transaction, answered with the application as it now is."""
+    with db.begin() as session:
+        view = use_case(
+            session, officer=officer, application_id=application_id, request=request, at=clock.now()
+        )
+    return presenters.application(view)
+
+
 @router.post(
     "/officer/applications/{application_id}/approve",
     summary="审核通过",
@@ -278,11 +296,7 @@ def approve(
     """Pending → approved; the request to HRSS / medical security is queued in the same
     transaction. 409 when not pending; 403 for the initiator of an officer-initiated refund;
     409 `risk.unconfirmed` for an application with `risk_flags` unless `confirm_risk` is true."""
-    with db.begin() as session:
-        view = review_decisions.approve(
-            session, officer=officer, application_id=application_id, request=body, at=clock.now()
-        )
-    return presenters.application(view)
+    return _decide(review_decisions.approve, body, officer, application_id, db, clock)
 
 
 @router.post(
@@ -300,15 +314,7 @@ def reject(
     """Pending → rejected (税务退回) with the required opinion; nothing is sent."""
     # No body at all is a rejection without an opinion: the same 422 as an empty one.
     request = body if body is not None else RejectRequest.model_validate({})
-    with db.begin() as session:
-        view = review_decisions.reject(
-            session,
-            officer=officer,
-            application_id=application_id,
-            request=request,
-            at=clock.now(),
-        )
-    return presenters.application(view)
+    return _decide(review_decisions.reject, request, officer, application_id, db, clock)
 
 
 @router.post(
@@ -327,15 +333,7 @@ def return_for_correction(
     fix (`bank_account`, `contact` for pension and unit refunds; `deposit_account`,
     `contact`, `reason` for medical). 409 unless pending; uncorrected for 15 days it lapses."""
     request = body if body is not None else ReturnIn()
-    with db.begin() as session:
-        view = corrections.return_for_correction(
-            session,
-            officer=officer,
-            application_id=application_id,
-            request=request,
-            at=clock.now(),
-        )
-    return presenters.application(view)
+    return _decide(corrections.return_for_correction, request, officer, application_id, db, clock)
 
 
 @router.post("/officer/reviews", summary="批量审核", responses={**_ok("reviews"), **_errors(422)})

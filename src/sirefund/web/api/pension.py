@@ -13,17 +13,21 @@ from sqlalchemy.orm import Session
 
 from ...domain.rules import ArrivalStatus
 from ...domain.workflow import ApplicationKind
-from ...services import corrections, pension, reissue
+from ...services import pension
 from ...services.accounts import Principal
-from ...services.applications import Actor
-from ...services.bank_details import PayoutAccountIn
-from ...services.corrections import CorrectionIn
 from ...services.queries import PensionState
+from ...services.views import ApplicationView
 from .. import presenters, refund_presenters
-from ..deps import Clock, CurrentPerson, DbSession, current_person
+from ..deps import CurrentPerson, DbSession, current_person
 from .listing import create_once, page_of
-from .params import ApplicationId, Paged, Paging, Year, year_query
-from .refund_routes import Answer, add_refund_routes
+from .params import Paged, Paging, Year, year_query
+from .refund_routes import (
+    CORRECT_SUMMARY,
+    Answer,
+    Changed,
+    account_reissue,
+    add_refund_routes,
+)
 from .refund_schemas import (
     ApplicationDetailOut,
     ApplicationOut,
@@ -130,64 +134,25 @@ def _cancel(
     return {**presenters.application(view), "cancellable": False}
 
 
+def _shown(session: Session, person: Principal, view: ApplicationView) -> dict[str, Any]:
+    return _detail(session, person, view.id)
+
+
 add_refund_routes(
     router,
     path="/pension/refunds",
+    kind=ApplicationKind.PENSION,
     applicant=current_person,
     query=year_query,
     progress=Answer("退费进度查询", Page[ApplicationOut], _progress),
     detail=Answer("一条退费申请及其状态记录", ApplicationDetailOut, _detail),
     cancel=Answer("撤销退费：仅待审核的申请", ApplicationOut, _cancel),
+    changed=Changed(CORRECT_SUMMARY, ApplicationDetailOut, _shown),
+    reissue=account_reissue(
+        ApplicationKind.PENSION,
+        "重新提交账户：退付失败后改正账户，仅重新发送银行退付（不再送人社）",
+        "仅退付失败（refund_failed）的本人申请可以重新提交，否则 409 "
+        "`application.not_reissuable`；银行账户名称须为缴费人本人姓名（422 "
+        "`bank_account_name.not_payer`）。成功后申请回到“人社退费中”（at_agency），每次尝试都留在状态记录中。",
+    ),
 )
-
-
-@router.post(
-    "/pension/refunds/{application_id}/reissue",
-    response_model=ApplicationDetailOut,
-    summary="重新提交账户：退付失败后改正账户，仅重新发送银行退付（不再送人社）",
-    description="仅退付失败（refund_failed）的本人申请可以重新提交，否则 409 "
-    "`application.not_reissuable`；银行账户名称须为缴费人本人姓名（422 "
-    "`bank_account_name.not_payer`）。成功后申请回到“人社退费中”（at_agency），每次尝试都留在状态记录中。",
-    responses=error_responses(404, 409, 422),
-)
-def reissue_refund(
-    application_id: ApplicationId,
-    body: PayoutAccountIn,
-    person: CurrentPerson,
-    db: DbSession,
-    clock: Clock,
-) -> dict[str, Any]:
-    owner = Actor.person(person.account_id)
-    with db.begin() as session:
-        reissue.reissue_pension(
-            session, owner=owner, application_id=application_id, account=body, at=clock.now()
-        )
-        return _detail(session, person, application_id)
-
-
-@router.put(
-    "/pension/refunds/{application_id}",
-    response_model=ApplicationDetailOut,
-    summary="补正：按税务机关的补正意见修改后重新提交同一申请",
-    description="仅待补正（returned）的申请可以补正，否则 409 `application.not_returned`；只能修改"
-    "税务机关要求补正的项目，修改其他项目返回 422 `correction.field_not_requested`。成功后同一申请"
-    "回到待审核（pending_review），状态记录保留。",
-    responses=error_responses(404, 409, 422),
-)
-def correct_refund(
-    application_id: ApplicationId,
-    body: CorrectionIn,
-    person: CurrentPerson,
-    db: DbSession,
-    clock: Clock,
-) -> dict[str, Any]:
-    with db.begin() as session:
-        corrections.correct(
-            session,
-            owner=Actor.person(person.account_id),
-            kind=ApplicationKind.PENSION,
-            application_id=application_id,
-            correction=body,
-            at=clock.now(),
-        )
-        return _detail(session, person, application_id)

@@ -12,6 +12,7 @@ from ...services.statistics import StatsFilters
 from .. import stats_presenters
 from ..deps import Clock, CurrentOfficer, DbSession
 from ..errors import error_responses
+from ..xlsx_download import XLSX_ROUTE
 
 _BUCKET = {"key": "420703", "label": "华容区", "count": 120, "amount": "36000.00"}
 _EXAMPLE = {
@@ -74,10 +75,7 @@ def region_stats(
 @router.get(
     "/officer/stats.xlsx",
     summary="导出统计分析（xlsx）",
-    response_class=Response,
-    responses={
-        200: {"content": {stats_presenters.XLSX_MEDIA_TYPE: {}}, "description": "xlsx 文件"}
-    },
+    **XLSX_ROUTE,
 )
 def export_stats(
     officer: CurrentOfficer, db: DbSession, clock: Clock, q: Annotated[StatsFilters, Query()]
@@ -85,8 +83,4 @@ def export_stats(
     """The same figures as an Excel workbook (a sheet 概况 and one per grouping)."""
     with db.begin() as session:
         found = statistics.region_stats(session, officer=officer, filters=q, today=clock.today())
-    return Response(
-        stats_presenters.xlsx(found),
-        media_type=stats_presenters.XLSX_MEDIA_TYPE,
-        headers=stats_presenters.download_headers(clock.today()),
-    )
+    return stats_presenters.DOWNLOAD.response(stats_presenters.xlsx(found), clock.today())

@@ -13,17 +13,15 @@ from sqlalchemy.orm import Session
 
 from ...domain.rules import UnitPaymentType
 from ...domain.workflow import ApplicationKind
-from ...services import corrections, reissue, units
+from ...services import units
 from ...services.accounts import Principal
-from ...services.applications import Actor
-from ...services.bank_details import PayoutAccountIn
-from ...services.corrections import CorrectionIn
 from ...services.paging import MAX_PAGE_SIZE
+from ...services.views import ApplicationView
 from .. import presenters, refund_presenters
-from ..deps import Clock, CurrentUnit, DbSession, current_unit
+from ..deps import CurrentUnit, DbSession, current_unit
 from .listing import create_once, page_of
 from .params import ApplicationId, Paged, Paging, Year, year_query
-from .refund_routes import Answer, add_refund_routes
+from .refund_routes import Answer, Changed, account_reissue, add_refund_routes
 from .refund_schemas import (
     ApplicationOut,
     BatchOut,
@@ -139,13 +137,27 @@ def _cancel(
     return {"cancelled": cancelled}
 
 
+def _shown(session: Session, unit: Principal, view: ApplicationView) -> dict[str, Any]:
+    return presenters.application(view)
+
+
 add_refund_routes(
     router,
     path="/unit/refunds",
+    kind=ApplicationKind.UNIT_PENSION,
     applicant=current_unit,
     query=year_query,
     progress=Answer("退费进度：每条申请一行", Page[UnitProgressOut], _progress),
     cancel=Answer("撤销退费：同一批次待审核的申请全部撤销", CancelledOut, _cancel),
+    changed=Changed(
+        "补正：按税务机关的补正意见修改后重新提交本单位的同一申请", ApplicationOut, _shown
+    ),
+    reissue=account_reissue(
+        ApplicationKind.UNIT_PENSION,
+        "重新提交账户：退付失败后改正单位账户，仅重新发送银行退付（不再送人社）",
+        "仅本单位退付失败（refund_failed）的申请可以重新提交，否则 409 "
+        "`application.not_reissuable`；银行账户名称须为单位名称（422 `bank_account_name.not_unit`）。",
+    ),
 )
 
 
@@ -164,57 +176,3 @@ def list_refund_persons(
         )
     # Not paged by the client: the whole drill-down as one page of the largest size.
     return page_of(rows, Paging(1, MAX_PAGE_SIZE), refund_presenters.refund_person)
-
-
-@router.post(
-    "/unit/refunds/{application_id}/reissue",
-    response_model=ApplicationOut,
-    summary="重新提交账户：退付失败后改正单位账户，仅重新发送银行退付（不再送人社）",
-    description="仅本单位退付失败（refund_failed）的申请可以重新提交，否则 409 "
-    "`application.not_reissuable`；银行账户名称须为单位名称（422 `bank_account_name.not_unit`）。",
-    responses=error_responses(404, 409, 422),
-)
-def reissue_refund(
-    application_id: ApplicationId,
-    body: PayoutAccountIn,
-    unit: CurrentUnit,
-    db: DbSession,
-    clock: Clock,
-) -> dict[str, Any]:
-    with db.begin() as session:
-        view = reissue.reissue_pension(
-            session,
-            owner=Actor.unit(unit.account_id),
-            application_id=application_id,
-            account=body,
-            at=clock.now(),
-        )
-        return presenters.application(view)
-
-
-@router.put(
-    "/unit/refunds/{application_id}",
-    response_model=ApplicationOut,
-    summary="补正：按税务机关的补正意见修改后重新提交本单位的同一申请",
-    description="仅待补正（returned）的申请可以补正，否则 409 `application.not_returned`；只能修改"
-    "税务机关要求补正的项目，修改其他项目返回 422 `correction.field_not_requested`。成功后同一申请"
-    "回到待审核（pending_review），状态记录保留。",
-    responses=error_responses(404, 409, 422),
-)
-def correct_refund(
-    application_id: ApplicationId,
-    body: CorrectionIn,
-    unit: CurrentUnit,
-    db: DbSession,
-    clock: Clock,
-) -> dict[str, Any]:
-    with db.begin() as session:
-        view = corrections.correct(
-            session,
-            owner=Actor.unit(unit.account_id),
-            kind=ApplicationKind.UNIT_PENSION,
-            application_id=application_id,
-            correction=body,
-            at=clock.now(),
-        )
-        return presenters.application(view)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -38,8 +38,10 @@ from ...domain.errors import DomainError
 from ...domain.money import format_yuan
 from ...services import notifications, saved_forms
 from ...services.accounts import Principal
+from ...services.deposit_accounts import FormInvalid
 from .. import deps, officer_presenters
 from ..errors import ErrorDetail, describe_validation_error
+from ..xlsx_download import XlsxDownload
 from . import guard
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -122,6 +124,60 @@ async def in_transaction(db: deps.Db, work: Callable[[Session], T]) -> T:
             return work(session)
 
     return await run_in_threadpool(_run)
+
+
+async def change_on_form(
+    request: Request, db: deps.Db, form: Form, change: Callable[[Session, datetime], object]
+) -> bool:
+    """Run ``change(session, now)`` in one transaction. What the service refuses goes on the
+    form next to the field it names (every problem of a ``FormInvalid``), else at the top;
+    False then."""
+    at = request.app.state.clock.now()
+    try:
+        await in_transaction(db, lambda s: change(s, at))
+    except DomainError as exc:
+        for error in exc.errors if isinstance(exc, FormInvalid) else [exc]:
+            form.fail(error, default_field="_form")
+        return False
+    return True
+
+
+def query_filters(
+    request: Request,
+    model: type[M],
+    fields: Collection[str],
+    *,
+    max_chars: int,
+    invalid: Callable[[str], str],
+) -> tuple[dict[str, str], M | None, dict[str, str]]:
+    """An officer list's filters from the query string: (the query as typed, ``model`` of
+    its filled fields or None when one is wrong, the error by field: the service's message,
+    else ``invalid(field)`` for a value of the wrong type)."""
+    query = {name: query_text(request, name, max_chars=max_chars) for name in fields}
+    try:
+        return query, model.model_validate({k: v for k, v in query.items() if v}), {}
+    except DomainError as exc:
+        return query, None, {exc.field or "_filters": exc.message}
+    except ValidationError as exc:
+        name = str(exc.errors()[0]["loc"][0]) if exc.errors() else "_filters"
+        return query, None, {name: invalid(name)}
+
+
+async def download_or_page(
+    request: Request,
+    db: deps.Db,
+    build: Callable[[Session, date], bytes],
+    download: XlsxDownload,
+    page: Callable[[], Awaitable[Response]],
+) -> Response:
+    """导出Excel: the workbook ``build(session, today)`` makes, named for today, or ``page``
+    again when the service refuses (an officer without the role sees why there)."""
+    today = request.app.state.clock.today()
+    try:
+        content = await in_transaction(db, lambda s: build(s, today))
+    except DomainError:
+        return await page()
+    return download.response(content, today)
 
 
 # --------------------------------------------------------------------------- who is calling

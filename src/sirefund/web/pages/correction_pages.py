@@ -11,7 +11,7 @@ chosen deposit account. Full account and phone numbers are never sent back to th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -22,16 +22,16 @@ from ...domain.rules import MEDICAL_REFUND_REASONS
 from ...domain.workflow import ApplicationKind, CorrectionField
 from ...services import corrections, deposit_accounts
 from ...services.accounts import Principal
+from ...services.audit import Actor
 from ...services.corrections import CorrectionIn
-from ...services.deposit_accounts import FormInvalid
 from .. import presenters
 from ..deps import Db, DbSession
 from . import common, etax, etax_medical, etax_unit, guard, mobile, reissue_flow
 from .common import Form, in_transaction, render
 from .pension_flow import BANK_CHOICES
-from .reissue_flow import ApplicationId, owner_of
+from .reissue_flow import ApplicationId, Site
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 TITLE = "补正"
 #: The form fields each correction field stands for (the page's own names are the API's).
@@ -46,20 +46,10 @@ TEXT_FIELDS: dict[CorrectionField, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True)
-class Site:
-    """Where a correction page lives: its template, its way back and its layout."""
-
-    template: str
-    back_url: str
-    action: str
-    layout: dict[str, Any]
-
-
 async def _load(db: Db, *, kind: ApplicationKind, account_id: int, application_id: int) -> Any:
     def read(s: Any) -> dict[str, Any]:
         view = corrections.returned_case(
-            s, owner=owner_of(kind, account_id), kind=kind, application_id=application_id
+            s, owner=Actor.applicant(kind, account_id), kind=kind, application_id=application_id
         )
         return presenters.application(view)
 
@@ -125,51 +115,34 @@ async def _submit(
     correction = common.validate_form(form, CorrectionIn, data)
     if correction is None or form.errors:
         return form
-    at = request.app.state.clock.now()
-    try:
-        await in_transaction(
-            db,
-            lambda s: corrections.correct(
-                s,
-                owner=owner_of(kind, account_id),
-                kind=kind,
-                application_id=application_id,
-                correction=correction,
-                at=at,
-            ),
-        )
-    except FormInvalid as exc:
-        for error in exc.errors:
-            form.fail(error, default_field="_form")
-    except DomainError as exc:
-        form.fail(exc, default_field="_form")
+    await common.change_on_form(
+        request,
+        db,
+        form,
+        lambda s, at: corrections.correct(
+            s,
+            owner=Actor.applicant(kind, account_id),
+            kind=kind,
+            application_id=application_id,
+            correction=correction,
+            at=at,
+        ),
+    )
     return form
 
 
 async def correction_page(
-    request: Request,
-    db: Db,
-    principal: Principal,
-    *,
-    kind: ApplicationKind,
-    application_id: int,
-    site: Site,
+    request: Request, db: Db, principal: Principal, application_id: int, site: Site
 ) -> Response:
     """GET shows the returned case and the form; POST corrects and resubmits, then back to
     the progress list with a notice."""
+    kind = site.kind
     try:
         case = await _load(
             db, kind=kind, account_id=principal.account_id, application_id=application_id
         )
     except DomainError as exc:
-        return common.error_page(
-            request,
-            title=TITLE,
-            message=exc.message,
-            back_url=site.back_url,
-            status_code=exc.status,
-            **{k: v for k, v in site.layout.items() if k == "crumbs"},
-        )
+        return site.error(request, TITLE, exc)
     asked: list[str] = case["correction_fields"]
     ctx: dict[str, Any] = {
         "title": TITLE,
@@ -180,7 +153,7 @@ async def correction_page(
         "errors": {},
         "codes": {},
         "back_url": site.back_url,
-        "action": site.action,
+        "action": site.action(application_id),
         "reasons": MEDICAL_REFUND_REASONS,
         **BANK_CHOICES,
         **site.layout,
@@ -206,123 +179,92 @@ async def correction_page(
     return render(request, site.template, ctx, status_code=status)
 
 
-# --------------------------------------------------------------------------- 电子税务局 (PC)
+# --------------------------------------------------------------------------- the sites
+
+#: Both methods on one route: GET shows the form, POST corrects.
+METHODS = ["GET", "POST"]
 
 
-def _etax(back_url: str, action: str, crumbs: list[tuple[str, str | None]], subtitle: str) -> Site:
+def _etax(
+    kind: ApplicationKind, back_url: str, crumbs: list[tuple[str, str | None]], subtitle: str
+) -> Site:
+    """A page of 电子税务局 (PC), under the kind's progress list."""
+    layout = {"nav": "tax", "crumbs": [*crumbs, (TITLE, None)], "subtitle": subtitle}
     return Site(
+        path=f"{back_url}/{{application_id}}/correct",
+        kind=kind,
         template="etax/correction.html",
         back_url=back_url,
-        action=action,
-        layout={
-            "nav": "tax",
-            "crumbs": [*crumbs, (TITLE, None)],
-            "subtitle": subtitle,
-        },
+        layout=layout,
+        error_layout={"crumbs": layout["crumbs"]},
     )
 
 
-@router.api_route("/etax/pension/progress/{application_id}/correct", methods=["GET", "POST"])
-async def etax_pension(
-    request: Request, application_id: ApplicationId, db: DbSession, principal: guard.PagePerson
-) -> Response:
-    back = "/etax/pension/progress"
-    site = _etax(
-        back,
-        f"{back}/{application_id}/correct",
-        [*etax.PENSION_CRUMBS, ("进度查询", back)],
-        "城乡居民基本养老保险退费（个人）",
-    )
-    return await correction_page(
-        request,
-        db,
-        principal,
-        kind=ApplicationKind.PENSION,
-        application_id=application_id,
-        site=site,
+def _mobile(
+    kind: ApplicationKind, path: str, back_url: str, crumbs: Sequence[tuple[str, str | None]]
+) -> Site:
+    """A page of 楚税通 (phone)."""
+    return Site(
+        path=path,
+        kind=kind,
+        template="mobile/correction.html",
+        back_url=back_url,
+        layout={"crumbs": crumbs},
+        error_layout={"crumbs": crumbs},
     )
 
 
-@router.api_route("/etax/unit/progress/{application_id}/correct", methods=["GET", "POST"])
+ETAX_PENSION = _etax(
+    ApplicationKind.PENSION,
+    "/etax/pension/progress",
+    [*etax.PENSION_CRUMBS, ("进度查询", "/etax/pension/progress")],
+    "城乡居民基本养老保险退费（个人）",
+)
+ETAX_UNIT = _etax(
+    ApplicationKind.UNIT_PENSION,
+    "/etax/unit/progress",
+    [*etax_unit.CRUMBS, ("退费进度", "/etax/unit/progress")],
+    etax.UNIT_TITLE,
+)
+ETAX_MEDICAL = _etax(
+    ApplicationKind.MEDICAL,
+    "/etax/medical/progress",
+    [*etax_medical.CRUMBS, ("退费进度", "/etax/medical/progress")],
+    etax_medical.TITLE,
+)
+MOBILE_PENSION = _mobile(
+    ApplicationKind.PENSION,
+    "/m/pension/refunds/{application_id}/correct",
+    "/m/pension?view=progress",
+    mobile.PENSION_CRUMBS,
+)
+MOBILE_MEDICAL = _mobile(
+    ApplicationKind.MEDICAL,
+    "/m/medical/refunds/{application_id}/correct",
+    "/m/medical",
+    mobile.MEDICAL_CRUMBS,
+)
+
+
+@router.api_route(ETAX_UNIT.path, methods=METHODS)
 async def etax_unit_correct(
     request: Request, application_id: ApplicationId, db: DbSession, principal: guard.PageUnit
 ) -> Response:
-    back = "/etax/unit/progress"
-    site = _etax(
-        back,
-        f"{back}/{application_id}/correct",
-        [*etax_unit.CRUMBS, ("退费进度", back)],
-        etax.UNIT_TITLE,
-    )
-    return await correction_page(
-        request,
-        db,
-        principal,
-        kind=ApplicationKind.UNIT_PENSION,
-        application_id=application_id,
-        site=site,
-    )
+    return await correction_page(request, db, principal, application_id, ETAX_UNIT)
 
 
-@router.api_route("/etax/medical/progress/{application_id}/correct", methods=["GET", "POST"])
-async def etax_medical_correct(
-    request: Request, application_id: ApplicationId, db: DbSession, principal: guard.PagePerson
-) -> Response:
-    back = "/etax/medical/progress"
-    site = _etax(
-        back,
-        f"{back}/{application_id}/correct",
-        [*etax_medical.CRUMBS, ("退费进度", back)],
-        etax_medical.TITLE,
-    )
-    return await correction_page(
-        request,
-        db,
-        principal,
-        kind=ApplicationKind.MEDICAL,
-        application_id=application_id,
-        site=site,
-    )
+def _add_person_page(site: Site, name: str) -> None:
+    """The page of a person's own case on ``site`` (the unit's above needs a unit)."""
+
+    async def page(
+        request: Request, application_id: ApplicationId, db: DbSession, principal: guard.PagePerson
+    ) -> Response:
+        return await correction_page(request, db, principal, application_id, site)
+
+    router.add_api_route(site.path, page, methods=METHODS, name=name)
 
 
-# --------------------------------------------------------------------------- 楚税通 (phone)
-
-
-@router.api_route("/m/pension/refunds/{application_id}/correct", methods=["GET", "POST"])
-async def mobile_pension(
-    request: Request, application_id: ApplicationId, db: DbSession, principal: guard.PagePerson
-) -> Response:
-    site = Site(
-        template="mobile/correction.html",
-        back_url="/m/pension?view=progress",
-        action=f"/m/pension/refunds/{application_id}/correct",
-        layout={"crumbs": mobile.PENSION_CRUMBS},
-    )
-    return await correction_page(
-        request,
-        db,
-        principal,
-        kind=ApplicationKind.PENSION,
-        application_id=application_id,
-        site=site,
-    )
-
-
-@router.api_route("/m/medical/refunds/{application_id}/correct", methods=["GET", "POST"])
-async def mobile_medical(
-    request: Request, application_id: ApplicationId, db: DbSession, principal: guard.PagePerson
-) -> Response:
-    site = Site(
-        template="mobile/correction.html",
-        back_url="/m/medical",
-        action=f"/m/medical/refunds/{application_id}/correct",
-        layout={"crumbs": mobile.MEDICAL_CRUMBS},
-    )
-    return await correction_page(
-        request,
-        db,
-        principal,
-        kind=ApplicationKind.MEDICAL,
-        application_id=application_id,
-        site=site,
-    )
+_add_person_page(ETAX_PENSION, "etax_pension")
+_add_person_page(ETAX_MEDICAL, "etax_medical_correct")
+_add_person_page(MOBILE_PENSION, "mobile_pension")
+_add_person_page(MOBILE_MEDICAL, "mobile_medical")

@@ -443,83 +443,50 @@ async def pension_progress_cancel(
     )
 
 
-async def reissue_page(
-    request: Request,
-    db: Db,
-    principal: Principal,
-    *,
-    kind: ApplicationKind,
-    application_id: int,
-    back_url: str,
-    crumbs: list[tuple[str, str | None]],
-    subtitle: str,
-) -> Response:
-    """重新提交账户 of a case whose payout failed (GET shows the form, POST re-issues): the
-    person's pension refund or the unit's; back to ``back_url`` with a notice when done."""
-    action = f"{back_url}/{application_id}/reissue"
-    layout = {"title": "重新提交账户", "nav": "tax", "crumbs": [*crumbs, ("重新提交账户", None)]}
-    try:
-        case = await reissue_flow.load_case(
-            db, kind=kind, account_id=principal.account_id, application_id=application_id
-        )
-    except DomainError as exc:
-        return common.error_page(
-            request,
-            title="重新提交账户",
-            message=exc.message,
-            back_url=back_url,
-            status_code=exc.status,
-            crumbs=crumbs,
-        )
-    ctx = reissue_flow.form_context(
-        case,
-        payee_name=principal.display_name,
-        action=action,
+def _reissue_site(
+    kind: ApplicationKind, back_url: str, crumbs: list[tuple[str, str | None]], subtitle: str
+) -> reissue_flow.Site:
+    """重新提交账户 of the person's pension refund or the unit's, under its progress list."""
+    return reissue_flow.Site(
+        path=f"{back_url}/{{application_id}}/reissue",
+        kind=kind,
+        template="etax/reissue.html",
         back_url=back_url,
-        subtitle=subtitle,
-        **layout,
+        layout={
+            "nav": "tax",
+            "crumbs": [*crumbs, (reissue_flow.TITLE, None)],
+            "subtitle": subtitle,
+        },
+        error_layout={"crumbs": crumbs},
     )
-    if request.method == "POST":
-        form = await reissue_flow.submit(
-            request, db, kind=kind, account_id=principal.account_id, application_id=application_id
-        )
-        if not form.errors:
-            return common.redirect(back_url, done="reissued")
-        ctx.update(values=form.values, errors=form.errors, codes=form.codes)
-        return render(request, "etax/reissue.html", ctx, status_code=422)
-    return render(request, "etax/reissue.html", ctx)
 
 
-@router.api_route("/etax/pension/progress/{application_id}/reissue", methods=["GET", "POST"])
+PENSION_REISSUE = _reissue_site(
+    ApplicationKind.PENSION,
+    "/etax/pension/progress",
+    [*PENSION_CRUMBS, ("进度查询", "/etax/pension/progress")],
+    "城乡居民基本养老保险退费（个人）",
+)
+UNIT_REISSUE = _reissue_site(
+    ApplicationKind.UNIT_PENSION,
+    "/etax/unit/progress",
+    [*etax_unit.CRUMBS, ("退费进度", "/etax/unit/progress")],
+    UNIT_TITLE,
+)
+
+
+@router.api_route(PENSION_REISSUE.path, methods=["GET", "POST"])
 async def pension_reissue(
     request: Request, application_id: ApplicationId, db: DbSession, principal: guard.PagePerson
 ) -> Response:
-    return await reissue_page(
-        request,
-        db,
-        principal,
-        kind=ApplicationKind.PENSION,
-        application_id=application_id,
-        back_url="/etax/pension/progress",
-        crumbs=[*PENSION_CRUMBS, ("进度查询", "/etax/pension/progress")],
-        subtitle="城乡居民基本养老保险退费（个人）",
-    )
+    return await reissue_flow.pension_page(request, db, principal, application_id, PENSION_REISSUE)
 
 
-@router.api_route("/etax/unit/progress/{application_id}/reissue", methods=["GET", "POST"])
+@router.api_route(UNIT_REISSUE.path, methods=["GET", "POST"])
 async def unit_reissue(
     request: Request, application_id: ApplicationId, db: DbSession, principal: guard.PageUnit
 ) -> Response:
-    return await reissue_page(
-        request,
-        db,
-        principal,
-        kind=ApplicationKind.UNIT_PENSION,
-        application_id=application_id,
-        back_url="/etax/unit/progress",
-        crumbs=[*etax_unit.CRUMBS, ("退费进度", "/etax/unit/progress")],
-        subtitle=UNIT_TITLE,
-    )
+    return await reissue_flow.pension_page(request, db, principal, application_id, UNIT_REISSUE)
 
 
 router.include_router(etax_unit.router)

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ...domain.errors import DomainError
-from ...domain.workflow import Channel
+from ...domain.workflow import ApplicationKind, Channel
 from ...services import deposit_accounts
 from ...services.accounts import Principal
 from ...services.deposit_accounts import FormInvalid, Report
@@ -138,7 +138,18 @@ async def apply_submit(request: Request, db: DbSession, principal: guard.PagePer
 # --------------------------------------------------------------------------- 进度查询
 
 
-@router.api_route("/etax/medical/progress/{application_id}/reissue", methods=["GET", "POST"])
+REISSUE_CRUMBS = [*CRUMBS, ("进度查询", "/etax/medical/progress"), ("重新提交账户", None)]
+REISSUE = reissue_flow.Site(
+    path="/etax/medical/progress/{application_id}/reissue",
+    kind=ApplicationKind.MEDICAL,
+    template="etax/medical_reissue.html",
+    back_url="/etax/medical/progress",
+    layout={"report_url": "/etax/medical/deposit-report", "nav": "tax", "crumbs": REISSUE_CRUMBS},
+    error_layout={"crumbs": REISSUE_CRUMBS},
+)
+
+
+@router.api_route(REISSUE.path, methods=["GET", "POST"])
 async def progress_reissue(
     request: Request,
     application_id: reissue_flow.ApplicationId,
@@ -146,18 +157,7 @@ async def progress_reissue(
     principal: guard.PagePerson,
 ) -> Response:
     """重新提交账户 of a medical refund whose payout failed (退付失败)."""
-    return await reissue_flow.medical_page(
-        request,
-        db,
-        principal,
-        application_id=application_id,
-        template="etax/medical_reissue.html",
-        back_url="/etax/medical/progress",
-        action=f"/etax/medical/progress/{application_id}/reissue",
-        report_url="/etax/medical/deposit-report",
-        nav="tax",
-        crumbs=[*CRUMBS, ("进度查询", "/etax/medical/progress"), ("重新提交账户", None)],
-    )
+    return await reissue_flow.medical_page(request, db, principal, application_id, REISSUE)
 
 
 @router.get("/etax/medical/progress")

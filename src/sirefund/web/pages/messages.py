@@ -121,37 +121,26 @@ async def _open(
     )
 
 
-@router.get("/etax/messages")
-async def etax_messages(
-    request: Request, db: DbSession, principal: guard.PagePrincipal
-) -> Response:
-    return await _list(request, db, principal, "etax")
+def _add_site(site: str) -> None:
+    """消息中心 on one site (``/etax`` PC, ``/m`` phone): the list and one message."""
+
+    async def messages(request: Request, db: DbSession, principal: guard.PagePrincipal) -> Response:
+        return await _list(request, db, principal, site)
+
+    async def message(
+        request: Request,
+        db: DbSession,
+        clock: Clock,
+        principal: guard.PagePrincipal,
+        notification_id: NotificationId,
+    ) -> Response:
+        return await _open(request, db, clock, principal, notification_id, site)
+
+    router.add_api_route(f"/{site}/messages", messages, methods=["GET"], name=f"{site}_messages")
+    router.add_api_route(
+        f"/{site}/messages/{{notification_id}}", message, methods=["GET"], name=f"{site}_message"
+    )
 
 
-@router.get("/etax/messages/{notification_id}")
-async def etax_message(
-    request: Request,
-    db: DbSession,
-    clock: Clock,
-    principal: guard.PagePrincipal,
-    notification_id: NotificationId,
-) -> Response:
-    return await _open(request, db, clock, principal, notification_id, "etax")
-
-
-@router.get("/m/messages")
-async def mobile_messages(
-    request: Request, db: DbSession, principal: guard.PagePrincipal
-) -> Response:
-    return await _list(request, db, principal, "m")
-
-
-@router.get("/m/messages/{notification_id}")
-async def mobile_message(
-    request: Request,
-    db: DbSession,
-    clock: Clock,
-    principal: guard.PagePrincipal,
-    notification_id: NotificationId,
-) -> Response:
-    return await _open(request, db, clock, principal, notification_id, "m")
+_add_site("etax")
+_add_site("m")

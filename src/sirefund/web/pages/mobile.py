@@ -338,7 +338,17 @@ async def pension_cancel(request: Request, db: DbSession, principal: guard.PageP
     )
 
 
-@router.api_route("/m/pension/refunds/{application_id}/reissue", methods=["GET", "POST"])
+PENSION_REISSUE = reissue_flow.Site(
+    path="/m/pension/refunds/{application_id}/reissue",
+    kind=ApplicationKind.PENSION,
+    template="mobile/reissue.html",
+    back_url="/m/pension?view=progress",
+    layout={"crumbs": PENSION_CRUMBS},
+    error_layout={},
+)
+
+
+@router.api_route(PENSION_REISSUE.path, methods=["GET", "POST"])
 async def pension_reissue(
     request: Request,
     application_id: reissue_flow.ApplicationId,
@@ -346,49 +356,23 @@ async def pension_reissue(
     principal: guard.PagePerson,
 ) -> Response:
     """重新提交账户 of a pension refund whose payout failed (GET the form, POST re-issues)."""
-    back_url = "/m/pension?view=progress"
-    try:
-        case = await reissue_flow.load_case(
-            db,
-            kind=ApplicationKind.PENSION,
-            account_id=principal.account_id,
-            application_id=application_id,
-        )
-    except DomainError as exc:
-        return common.error_page(
-            request,
-            title="重新提交账户",
-            message=exc.message,
-            back_url=back_url,
-            status_code=exc.status,
-        )
-    ctx = reissue_flow.form_context(
-        case,
-        payee_name=principal.display_name,
-        title="重新提交账户",
-        back_url=back_url,
-        crumbs=PENSION_CRUMBS,
-        action=f"/m/pension/refunds/{application_id}/reissue",
-    )
-    if request.method == "POST":
-        form = await reissue_flow.submit(
-            request,
-            db,
-            kind=ApplicationKind.PENSION,
-            account_id=principal.account_id,
-            application_id=application_id,
-        )
-        if not form.errors:
-            return common.redirect("/m/pension", view="progress", done="reissued")
-        ctx.update(values=form.values, errors=form.errors, codes=form.codes)
-        return render(request, "mobile/reissue.html", ctx, status_code=422)
-    return render(request, "mobile/reissue.html", ctx)
+    return await reissue_flow.pension_page(request, db, principal, application_id, PENSION_REISSUE)
 
 
 # --------------------------------------------------------------------------- 医保 (2.1)
 
 
-@router.api_route("/m/medical/refunds/{application_id}/reissue", methods=["GET", "POST"])
+MEDICAL_REISSUE = reissue_flow.Site(
+    path="/m/medical/refunds/{application_id}/reissue",
+    kind=ApplicationKind.MEDICAL,
+    template="mobile/medical_reissue.html",
+    back_url="/m/medical",
+    layout={"report_url": "/m/medical/report", "crumbs": MEDICAL_CRUMBS},
+    error_layout={"crumbs": MEDICAL_CRUMBS},
+)
+
+
+@router.api_route(MEDICAL_REISSUE.path, methods=["GET", "POST"])
 async def medical_reissue(
     request: Request,
     application_id: reissue_flow.ApplicationId,
@@ -396,17 +380,7 @@ async def medical_reissue(
     principal: guard.PagePerson,
 ) -> Response:
     """重新提交账户 of a medical refund whose payout failed (退付失败)."""
-    return await reissue_flow.medical_page(
-        request,
-        db,
-        principal,
-        application_id=application_id,
-        template="mobile/medical_reissue.html",
-        back_url="/m/medical",
-        action=f"/m/medical/refunds/{application_id}/reissue",
-        report_url="/m/medical/report",
-        crumbs=MEDICAL_CRUMBS,
-    )
+    return await reissue_flow.medical_page(request, db, principal, application_id, MEDICAL_REISSUE)
 
 
 @router.get("/m/medical")

@@ -543,11 +543,7 @@ async def export_queue(request: Request, db: DbSession, principal: guard.PageOff
         return await _queue_response(
             request, db, principal, status_code=422, extra_errors={"_filters": exc.message}
         )
-    return Response(
-        content,
-        media_type=officer_export.XLSX_MEDIA_TYPE,
-        headers=officer_export.download_headers(today),
-    )
+    return officer_export.DOWNLOAD.response(content, today)
 
 
 # --------------------------------------------------------------------------- detail
@@ -695,16 +691,22 @@ async def decide(
     try:
         await _as_officer(request, db, principal, decide_as, application_id=app_id, request=body)
     except DomainError as exc:
-        if exc.status == HTTPStatus.NOT_FOUND:
-            return _not_found(request)
-        form.fail(exc, aliases={"application_id": "_form"})
-        return await _detail_response(
-            request, db, principal, app_id, form=form, status_code=exc.status
-        )
+        return await _refused(request, db, principal, app_id, form, exc)
     done = "rejected" if isinstance(body, RejectRequest) else "approved"
     if not then_next:
         return common.redirect(f"/officer/applications/{app_id}", done=done)
     return await _next_case(request, db, principal, app_id, done)
+
+
+async def _refused(
+    request: Request, db: Db, principal: Principal, app_id: int, form: Form, exc: DomainError
+) -> Response:
+    """A decision the service refused: 页面不存在 for a case that is not there (or not the
+    officer's), else the case again with the reason above the form."""
+    if exc.status == HTTPStatus.NOT_FOUND:
+        return _not_found(request)
+    form.fail(exc, aliases={"application_id": "_form"})
+    return await _detail_response(request, db, principal, app_id, form=form, status_code=exc.status)
 
 
 async def _next_case(
@@ -753,12 +755,7 @@ async def _return_for_correction(
             request=body,
         )
     except DomainError as exc:
-        if exc.status == HTTPStatus.NOT_FOUND:
-            return _not_found(request)
-        form.fail(exc, aliases={"application_id": "_form"})
-        return await _detail_response(
-            request, db, principal, app_id, form=form, status_code=exc.status
-        )
+        return await _refused(request, db, principal, app_id, form, exc)
     return common.redirect(f"/officer/applications/{app_id}", done="returned")
 
 

@@ -9,9 +9,8 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
-from ...domain.errors import DomainError, Forbidden
+from ...domain.errors import Forbidden
 from ...services import audit_log
 from ...services.audit_log import AuditEntry, AuditFilters
 from ...services.paging import Page
@@ -29,15 +28,13 @@ _FIELDS = ("application_id", "actor", "person_id", "date_from", "date_to")
 
 def _filters(request: Request) -> tuple[dict[str, str], AuditFilters | None, dict[str, str]]:
     """(the query as typed, the filters or None when one is wrong, errors by field)."""
-    query = {name: common.query_text(request, name, max_chars=80) for name in _FIELDS}
-    try:
-        return query, AuditFilters.model_validate({k: v for k, v in query.items() if v}), {}
-    except DomainError as exc:
-        return query, None, {exc.field or "_filters": exc.message}
-    except ValidationError as exc:
-        name = str(exc.errors()[0]["loc"][0]) if exc.errors() else "_filters"
-        message = "请输入正确的日期" if name.startswith("date") else "请输入正整数"
-        return query, None, {name: message}
+    return common.query_filters(
+        request,
+        AuditFilters,
+        _FIELDS,
+        max_chars=80,
+        invalid=lambda name: "请输入正确的日期" if name.startswith("date") else "请输入正整数",
+    )
 
 
 @router.get("/officer/audit")
@@ -93,18 +90,12 @@ async def export_audit(request: Request, db: DbSession, principal: guard.PageOff
     _query, filters, errors = _filters(request)
     if filters is None:
         return await audit_page(request, db, principal)
-    today = request.app.state.clock.today()
-    try:
-        content = await in_transaction(
-            db,
-            lambda s: audit_presenters.xlsx(
-                audit_log.export_rows(s, officer=principal, filters=filters)
-            ),
-        )
-    except DomainError:
-        return await audit_page(request, db, principal)
-    return Response(
-        content,
-        media_type=audit_presenters.XLSX_MEDIA_TYPE,
-        headers=audit_presenters.download_headers(today),
+    return await common.download_or_page(
+        request,
+        db,
+        lambda s, _today: audit_presenters.xlsx(
+            audit_log.export_rows(s, officer=principal, filters=filters)
+        ),
+        audit_presenters.DOWNLOAD,
+        lambda: audit_page(request, db, principal),
     )

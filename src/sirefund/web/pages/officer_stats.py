@@ -10,9 +10,8 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
-from ...domain.errors import DomainError, Forbidden
+from ...domain.errors import Forbidden
 from ...services import statistics
 from ...services.statistics import RegionStats, StatsFilters
 from .. import stats_presenters
@@ -28,14 +27,9 @@ _FIELDS = ("date_from", "date_to", "region")
 
 def _filters(request: Request) -> tuple[dict[str, str], StatsFilters | None, dict[str, str]]:
     """(the query as typed, the filters or None when one is wrong, errors by field)."""
-    query = {name: common.query_text(request, name, max_chars=20) for name in _FIELDS}
-    try:
-        return query, StatsFilters.model_validate({k: v for k, v in query.items() if v}), {}
-    except DomainError as exc:
-        return query, None, {exc.field or "_filters": exc.message}
-    except ValidationError as exc:
-        name = str(exc.errors()[0]["loc"][0]) if exc.errors() else "_filters"
-        return query, None, {name: "请输入正确的日期"}
+    return common.query_filters(
+        request, StatsFilters, _FIELDS, max_chars=20, invalid=lambda _name: "请输入正确的日期"
+    )
 
 
 @router.get("/officer/stats")
@@ -90,18 +84,12 @@ async def export_stats(request: Request, db: DbSession, principal: guard.PageOff
     _query, filters, _errors = _filters(request)
     if filters is None:
         return await stats_page(request, db, principal)
-    today = request.app.state.clock.today()
-    try:
-        content = await in_transaction(
-            db,
-            lambda s: stats_presenters.xlsx(
-                statistics.region_stats(s, officer=principal, filters=filters, today=today)
-            ),
-        )
-    except DomainError:
-        return await stats_page(request, db, principal)
-    return Response(
-        content,
-        media_type=stats_presenters.XLSX_MEDIA_TYPE,
-        headers=stats_presenters.download_headers(today),
+    return await common.download_or_page(
+        request,
+        db,
+        lambda s, today: stats_presenters.xlsx(
+            statistics.region_stats(s, officer=principal, filters=filters, today=today)
+        ),
+        stats_presenters.DOWNLOAD,
+        lambda: stats_page(request, db, principal),
     )

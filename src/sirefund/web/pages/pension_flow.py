@@ -151,15 +151,14 @@ async def apply(
     )
     refund = common.validate_form(form, PensionRefundIn, data)
     if refund is not None and not form.errors:
-        at = request.app.state.clock.now()
-        try:
-            await in_transaction(
-                db,
-                lambda s: pension.apply(s, person_id=principal.account_id, refund=refund, at=at),
-            )
+        applied = await common.change_on_form(
+            request,
+            db,
+            form,
+            lambda s, at: pension.apply(s, person_id=principal.account_id, refund=refund, at=at),
+        )
+        if applied:
             return query, form, None
-        except DomainError as exc:
-            form.fail(exc, default_field="_form")
     ids = form.values["payment_ids"]
     total = await in_transaction(
         db, lambda s: selection_total(all_lines(s, principal.account_id), ids)

@@ -1,11 +1,13 @@
 """重新提交账户 as pages: what the PC site and the phone app share for a case whose payout
 failed (退付失败) — the case shown with the bank's reason, and the corrected-account form
 validated as the API's PayoutAccountIn (each problem next to its field), then
-services/reissue.py. Each site keeps only its own layout and addresses.
+services/reissue.py. Each site keeps only its own layout and addresses (a ``Site``, which the
+补正 pages of correction_pages.py use too).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -15,7 +17,7 @@ from ...domain.errors import DomainError
 from ...domain.workflow import ApplicationKind
 from ...services import bank_details, deposit_accounts, reissue
 from ...services.accounts import Principal
-from ...services.applications import Actor
+from ...services.audit import Actor
 from ...services.bank_details import PayoutAccountIn
 from ...services.deposit_accounts import SubmittedAccount
 from ...services.reissue import MedicalReissueIn
@@ -25,6 +27,7 @@ from .common import Form, in_transaction
 from .pension_flow import BANK_CHOICES
 
 ID_MAX_DIGITS = 12  # more than any id the database holds; longer is simply not found
+TITLE = "重新提交账户"
 
 
 def _path_application_id(application_id: str) -> int:
@@ -40,10 +43,33 @@ def _path_application_id(application_id: str) -> int:
 ApplicationId = Annotated[int, Depends(_path_application_id)]
 
 
-def owner_of(kind: ApplicationKind, account_id: int) -> Actor:
-    return (
-        Actor.unit(account_id) if kind == ApplicationKind.UNIT_PENSION else Actor.person(account_id)
-    )
+@dataclass(frozen=True)
+class Site:
+    """Where the page of one kind's case (重新提交账户, 补正) lives on one site: its route
+    (``path``, with ``{application_id}``), the kind, its template, its way back, the layout of
+    its form and that of its error page."""
+
+    path: str
+    kind: ApplicationKind
+    template: str
+    back_url: str
+    layout: dict[str, Any]
+    error_layout: dict[str, Any]
+
+    def action(self, application_id: int) -> str:
+        return self.path.format(application_id=application_id)
+
+    def error(self, request: Request, title: str, exc: DomainError) -> Response:
+        """The site's page for a case that cannot be shown (not the applicant's, or not in
+        the state the page is for), with 返回 to the list."""
+        return common.error_page(
+            request,
+            title=title,
+            message=exc.message,
+            back_url=self.back_url,
+            status_code=exc.status,
+            **self.error_layout,
+        )
 
 
 async def load_case(
@@ -53,7 +79,7 @@ async def load_case(
     view = await in_transaction(
         db,
         lambda s: reissue.failed_case(
-            s, owner=owner_of(kind, account_id), kind=kind, application_id=application_id
+            s, owner=Actor.applicant(kind, account_id), kind=kind, application_id=application_id
         ),
     )
     return presenters.application(view)
@@ -86,20 +112,18 @@ async def submit(
     data["account_no_confirmed"] = form.flag("account_no_confirmed")
     account = common.validate_form(form, PayoutAccountIn, data)
     if account is not None and not form.errors:
-        at = request.app.state.clock.now()
-        try:
-            await in_transaction(
-                db,
-                lambda s: reissue.reissue_pension(
-                    s,
-                    owner=owner_of(kind, account_id),
-                    application_id=application_id,
-                    account=account,
-                    at=at,
-                ),
-            )
-        except DomainError as exc:
-            form.fail(exc, default_field="_form")
+        await common.change_on_form(
+            request,
+            db,
+            form,
+            lambda s, at: reissue.reissue_pension(
+                s,
+                owner=Actor.applicant(kind, account_id),
+                application_id=application_id,
+                account=account,
+                at=at,
+            ),
+        )
     return form
 
 
@@ -122,62 +146,74 @@ async def submit_medical(
     if chosen is None:
         form.errors.setdefault("deposit_account_id", "请选择银行账户信息")
         return form
-    at = request.app.state.clock.now()
-    try:
-        await in_transaction(
-            db,
-            lambda s: reissue.reissue_medical(
-                s,
-                person_id=person_id,
-                application_id=application_id,
-                account=MedicalReissueIn(deposit_account_id=chosen),
-                at=at,
-            ),
-        )
-    except DomainError as exc:
-        form.fail(exc, default_field="_form")
+    await common.change_on_form(
+        request,
+        db,
+        form,
+        lambda s, at: reissue.reissue_medical(
+            s,
+            person_id=person_id,
+            application_id=application_id,
+            account=MedicalReissueIn(deposit_account_id=chosen),
+            at=at,
+        ),
+    )
     return form
 
 
+async def pension_page(
+    request: Request, db: deps.Db, principal: Principal, application_id: int, site: Site
+) -> Response:
+    """重新提交账户 of a pension refund (the person's or the unit's) whose payout failed, on
+    either site: GET the form, POST re-issues, then back to the list with a notice."""
+    try:
+        case = await load_case(
+            db, kind=site.kind, account_id=principal.account_id, application_id=application_id
+        )
+    except DomainError as exc:
+        return site.error(request, TITLE, exc)
+    ctx = form_context(
+        case,
+        payee_name=principal.display_name,
+        title=TITLE,
+        back_url=site.back_url,
+        action=site.action(application_id),
+        **site.layout,
+    )
+    if request.method == "POST":
+        form = await submit(
+            request,
+            db,
+            kind=site.kind,
+            account_id=principal.account_id,
+            application_id=application_id,
+        )
+        if not form.errors:
+            return common.redirect(site.back_url, done="reissued")
+        ctx.update(values=form.values, errors=form.errors, codes=form.codes)
+        return common.render(request, site.template, ctx, status_code=422)
+    return common.render(request, site.template, ctx)
+
+
 async def medical_page(
-    request: Request,
-    db: deps.Db,
-    principal: Principal,
-    *,
-    application_id: int,
-    template: str,
-    back_url: str,
-    action: str,
-    report_url: str,
-    **layout: Any,
+    request: Request, db: deps.Db, principal: Principal, application_id: int, site: Site
 ) -> Response:
     """重新提交账户 of a medical refund whose payout failed, on either site: GET the choice of
     the person's deposit accounts, POST re-issues to the chosen one."""
     try:
         case = await load_case(
-            db,
-            kind=ApplicationKind.MEDICAL,
-            account_id=principal.account_id,
-            application_id=application_id,
+            db, kind=site.kind, account_id=principal.account_id, application_id=application_id
         )
     except DomainError as exc:
-        return common.error_page(
-            request,
-            title="重新提交账户",
-            message=exc.message,
-            back_url=back_url,
-            status_code=exc.status,
-            **{k: v for k, v in layout.items() if k == "crumbs"},
-        )
+        return site.error(request, TITLE, exc)
     ctx: dict[str, Any] = {
-        "title": "重新提交账户",
+        "title": TITLE,
         "case": case,
         "values": {},
         "errors": {},
-        "back_url": back_url,
-        "action": action,
-        "report_url": report_url,
-        **layout,
+        "back_url": site.back_url,
+        "action": site.action(application_id),
+        **site.layout,
     }
     status = 200
     if request.method == "POST":
@@ -185,8 +221,8 @@ async def medical_page(
             request, db, person_id=principal.account_id, application_id=application_id
         )
         if not form.errors:
-            return common.redirect(back_url, done="reissued")
+            return common.redirect(site.back_url, done="reissued")
         ctx.update(values=form.values, errors=form.errors)
         status = 422
     ctx["deposit_accounts"] = await deposit_choices(db, person_id=principal.account_id)
-    return common.render(request, template, ctx, status_code=status)
+    return common.render(request, site.template, ctx, status_code=status)

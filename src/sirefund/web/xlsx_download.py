@@ -1,0 +1,39 @@
+"""An Excel workbook as a download, for the officer's exports (审核队列, 审计日志, 统计分析)
+on the API and on the pages: the media type, and an attachment named for the day in ASCII and
+in Chinese (RFC 6266), never cached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from urllib.parse import quote
+
+from fastapi.responses import Response
+
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+#: The OpenAPI description of a route's 200 answer that is a workbook.
+XLSX_RESPONSE: dict[str, Any] = {"content": {XLSX_MEDIA_TYPE: {}}, "description": "xlsx 文件"}
+#: The keywords of a route that answers a workbook and no error of its own.
+XLSX_ROUTE: dict[str, Any] = {"response_class": Response, "responses": {200: XLSX_RESPONSE}}
+
+
+@dataclass(frozen=True)
+class XlsxDownload:
+    """A workbook saved as ``{ascii_name}-YYYY-MM-DD.xlsx`` (``{chinese_name}-…`` where the
+    browser reads the UTF-8 name)."""
+
+    ascii_name: str
+    chinese_name: str
+
+    def headers(self, today: date) -> dict[str, str]:
+        name = f"{self.chinese_name}-{today.isoformat()}.xlsx"
+        disposition = (
+            f'attachment; filename="{self.ascii_name}-{today.isoformat()}.xlsx"; '
+            f"filename*=UTF-8''{quote(name)}"
+        )
+        return {"Content-Disposition": disposition, "Cache-Control": "no-store"}
+
+    def response(self, content: bytes, today: date) -> Response:
+        return Response(content, media_type=XLSX_MEDIA_TYPE, headers=self.headers(today))
