@@ -5,6 +5,8 @@ tests/web prove the contract on top of these."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from datetime import UTC, date, datetime
 
 import pytest
@@ -235,6 +237,58 @@ def test_a_batch_gives_an_outcome_per_id_and_one_failure_keeps_the_others(sessio
         (outside.id, False, None, "application.not_found"),
     ]
     assert _outbox_count(session) == 2
+
+
+def test_two_batches_crossing_the_same_counties_in_opposite_orders_both_commit(
+    session_factory, monkeypatch
+):
+    """The statistics summary's triggers lock a row per county and status until commit; each
+    batch walks its ids in one global order, so two officers' batches never deadlock (on
+    PostgreSQL one of them would be aborted). Each batch pauses after its first decision
+    until the other has made one too (or 3 s have passed), which is where crossing orders
+    would lock each other out."""
+    with session_factory() as s, s.begin():
+        first, second = f.make_officer(s, region="420700"), f.make_officer(s, region="420700")
+        x1, y1 = pension_app(s, region="420703"), pension_app(s, region="420703")
+        x2, y2 = pension_app(s, region="420704"), pension_app(s, region="420704")
+        batches = {first.code: [x1.id, x2.id], second.code: [y2.id, y1.id]}
+    met = threading.Barrier(2, timeout=3)
+    decide = review_decisions._decide
+    first_decision = threading.local()
+
+    def decide_then_meet(*args: object, **kwargs: object) -> object:
+        app = decide(*args, **kwargs)
+        if not getattr(first_decision, "done", False):
+            first_decision.done = True
+            with contextlib.suppress(threading.BrokenBarrierError):
+                met.wait()
+        return app
+
+    monkeypatch.setattr(review_decisions, "_decide", decide_then_meet)
+    results: dict[str, object] = {}
+
+    def run(officer_code: str) -> None:
+        try:
+            with session_factory() as s, s.begin():
+                batch = BatchReview(
+                    application_ids=batches[officer_code], decision=Decision.APPROVE, opinion="同意"
+                )
+                outcomes = review_decisions.review_many(
+                    s, officer=officer_code, request=batch, at=f.AT
+                )
+            results[officer_code] = [(o.id, o.ok) for o in outcomes]
+        except Exception as exc:  # a deadlock would land here
+            results[officer_code] = exc
+
+    threads = [threading.Thread(target=run, args=(officer,)) for officer in batches]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert results == {
+        first.code: [(x1.id, True), (x2.id, True)],
+        second.code: [(y2.id, True), (y1.id, True)],  # outcomes in the order given
+    }
 
 
 def test_a_batch_rejection_without_an_opinion_is_refused_as_a_whole():

@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..domain import workflow
@@ -264,8 +265,8 @@ def review_many(
     """
     me = active_officer(session, officer)
     _check_reviewer(me)
-    outcomes: list[BatchOutcome] = []
-    for app_id in request.application_ids:
+    outcomes: dict[int, BatchOutcome] = {}
+    for app_id in _summary_lock_order(session, request.application_ids):
         try:
             with session.begin_nested():
                 app = _decide(
@@ -277,19 +278,41 @@ def review_many(
                     at=at,
                     in_batch=True,
                 )
-            outcomes.append(BatchOutcome(app_id, ok=True, status=ApplicationStatus(app.status)))
+            outcomes[app_id] = BatchOutcome(app_id, ok=True, status=ApplicationStatus(app.status))
         except DomainError as exc:
             status = None
             if not isinstance(exc, NotFound):
                 current = session.get(Application, app_id)
                 status = ApplicationStatus(current.status) if current is not None else None
-            outcomes.append(
-                BatchOutcome(
-                    app_id,
-                    ok=False,
-                    status=status,
-                    error_code=exc.code,
-                    error_message=exc.message,
-                )
+            outcomes[app_id] = BatchOutcome(
+                app_id,
+                ok=False,
+                status=status,
+                error_code=exc.code,
+                error_message=exc.message,
             )
-    return outcomes
+    return [outcomes[app_id] for app_id in request.application_ids]
+
+
+def _summary_lock_order(session: Session, ids: list[int]) -> list[int]:
+    """The ids in the order of the statistics summary rows their transitions update (region,
+    kind, channel, month of application; services/stats_summary.py), unknown ids last.
+
+    The summary's triggers lock one row per (region, month, status, kind, channel) until the
+    transaction ends; two batches that met the same rows in opposite orders could deadlock on
+    PostgreSQL. Walking every batch in one global order makes that impossible.
+    """
+    keys = {
+        row.id: (row.region_code, row.kind, row.channel, row.created_at, row.id)
+        for row in session.execute(
+            select(
+                Application.id,
+                Application.region_code,
+                Application.kind,
+                Application.channel,
+                Application.created_at,
+            ).where(Application.id.in_(ids))
+        )
+    }
+    known = sorted((i for i in ids if i in keys), key=keys.__getitem__)
+    return known + [i for i in ids if i not in keys]
