@@ -22,7 +22,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 from tests import factories as f
 from tests.conftest import NOW
-from tests.e2e.conftest import ARTIFACTS, IN_CI, PC, PHONE
+from tests.e2e.conftest import ARTIFACTS, IN_CI, PC, PHONE, officer_login
 
 from sirefund.domain.workflow import ApplicationStatus as S
 from sirefund.models import Application, DepositAccount, Notification, RefundBatch
@@ -572,18 +572,13 @@ def _returned_cases(s, person, registration, unit, villager, at) -> dict:
     return ids
 
 
-def _login(page, base: str, who: str, ids: dict) -> None:
+def _login(page, site: dict, who: str, ids: dict) -> None:
     if who == "anon":
         return
     if who == "officer":
-        page.goto(base + "/officer/login")
-        page.get_by_label("税务人员代码").fill(ids["officer_code"])
-        page.get_by_label("密码").fill(f.PASSWORD)
-        page.get_by_label("动态口令").fill(f.otp(NOW))
-        page.get_by_role("button", name="登录").click()
-        page.wait_for_url(re.compile(r".*/officer/applications$"))
+        officer_login(page, site, ids["officer_code"])
         return
-    page.goto(base + "/etax/login" + ("?kind=unit" if who == "unit" else ""))
+    page.goto(site["base"] + "/etax/login" + ("?kind=unit" if who == "unit" else ""))
     page.get_by_label(
         "纳税人识别号" if who == "unit" else "居民身份证号码/手机号码/用户名", exact=True
     ).fill(ids[f"{who}_login"])
@@ -636,7 +631,7 @@ def test_every_page_has_an_h1_and_no_serious_accessibility_violation(
                 )
                 context.set_default_timeout(10_000)
                 page = context.new_page()
-                _login(page, base, visit.who, ids)
+                _login(page, site, visit.who, ids)
                 if care:
                     page.goto(base + "/care-mode?on=1&next=/etax/")
                 contexts[key] = (context, page)
