@@ -14,7 +14,7 @@ from sirefund.models import Notification
 from sirefund.services import accounts, applications
 from sirefund.services.applications import Actor
 from tests import factories as f
-from tests.web.test_payout_reissue_api import API, BANK, UNIT_NAME, apply, fail_payout
+from tests.web.test_payout_reissue_api import API, BANK, UNIT_NAME, apply
 
 SITES = [("etax", "/etax/"), ("m", "/m/")]
 
@@ -128,7 +128,8 @@ def test_the_payer_sees_why_hrss_refused_and_why_the_payout_failed(
         lambda s: [f.make_pension_payment(s, s.get(f.Person, me.id)).payment_id for _ in range(2)]
     )
     headers = login("person", me.id)
-    fail_payout(session_factory, apply(client, headers, pays[0])["id"], reason="账户已冻结")
+    frozen = apply(client, headers, pays[0])["id"]
+    seed(lambda s: f.fail_payout(s, frozen, reason="账户已冻结"))
     hrss_refuse(session_factory, apply(client, headers, pays[1])["id"], "人社退回：参保状态异常")
     browse("person", me.id)
     shown = text(client.get(url).text)
@@ -160,7 +161,7 @@ def test_the_units_progress_rows_tell_an_hrss_refusal_from_a_bank_failure(
     )
     assert r.status_code == 201, r.text
     failed, refused = (a["id"] for a in r.json()["applications"])
-    fail_payout(session_factory, failed, reason="账户已销户")
+    seed(lambda s: f.fail_payout(s, failed, reason="账户已销户"))
     hrss_refuse(session_factory, refused, "人社退回：已享受待遇")
     browse("unit", unit_id)
     shown = text(client.get("/etax/unit/progress").text)

@@ -13,7 +13,6 @@ from tests.web.test_payout_reissue_api import (
     BANK,
     UNIT_NAME,
     apply,
-    fail_payout,
 )
 
 
@@ -105,10 +104,10 @@ def test_a_units_notices_are_the_units_and_its_villagers_see_none(
     assert inbox(client, login("person", villager_id))["unread_count"] == 0
 
     # The unit's progress row says why the bank returned the money, not just 退回.
-    fail_payout(session_factory, r.json()["applications"][0]["id"], reason="账户已销户")
+    seed(lambda s: f.fail_payout(s, r.json()["applications"][0]["id"], reason="账户已销户"))
     (row,) = client.get(f"{API}/unit/refunds", headers=login("unit", unit_id)).json()["items"]
     assert (row["hrss_status_label"], row["reason_label"]) == ("退付失败", "退付失败：账户已销户")
-    # (fail_payout records at factories.AT, before the submission's clock: hence no order)
+    # (f.fail_payout records at factories.AT, before the submission's clock: hence no order)
     titles = {i["title"] for i in inbox(client, login("unit", unit_id))["items"]}
     assert {"退费申请已受理", "退费申请审核通过", "已提交人社部门", "退付失败"} == titles
     assert inbox(client, login("person", villager_id))["unread_count"] == 0
@@ -149,7 +148,7 @@ def test_a_failed_payout_and_an_hrss_refusal_carry_their_reasons_to_person_and_u
     )
     mine = login("person", me.id)
     failed = apply(client, mine, pays[0])["id"]
-    fail_payout(session_factory, failed, reason="账户已销户")
+    seed(lambda s: f.fail_payout(s, failed, reason="账户已销户"))
     refused = apply(client, mine, pays[1])["id"]
     with session_factory() as s, s.begin():
         app = applications.get(s, refused)

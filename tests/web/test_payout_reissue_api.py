@@ -50,30 +50,6 @@ def messages(session_factory, app_id: int) -> list[OutboxMessage]:
         return rows
 
 
-def fail_payout(session_factory, app_id: int, reason: str = "户名与账号不符") -> None:
-    """Approve, HRSS (or 医保) accepts, the bank refuses: the way the worker records it."""
-    with session_factory() as s, s.begin():
-        app = applications.get(s, app_id)
-        approvals.approve(s, app, at=f.AT)
-    first = messages(session_factory, app_id)[0]
-    positive = {"hrss": "accepted", "medical_security": "passed"}[first.agency]
-    with session_factory() as s, s.begin():
-        settlement.apply_result(
-            s,
-            agency=Agency(first.agency),
-            result=AgencyResult(request_id=first.request_id, status=positive),
-            at=f.AT,
-        )
-    payout = messages(session_factory, app_id)[-1]
-    with session_factory() as s, s.begin():
-        settlement.apply_result(
-            s,
-            agency=Agency.BANK,
-            result=AgencyResult(request_id=payout.request_id, status="failed", reason=reason),
-            at=f.AT,
-        )
-
-
 @pytest.fixture
 def payer(seed):
     def build(s):
@@ -154,12 +130,12 @@ def test_a_unit_cannot_send_its_refund_to_an_account_not_in_its_name(client, log
 
 
 def test_a_failed_payout_is_reissued_to_a_corrected_account_and_only_the_bank_is_asked_again(
-    client, login, payer, session_factory
+    client, login, payer, seed, session_factory
 ):
     person_id, pays = payer
     headers = login("person", person_id)
     app_id = apply(client, headers, pays[0])["id"]
-    fail_payout(session_factory, app_id)
+    seed(lambda s: f.fail_payout(s, app_id))
 
     shown = client.get(f"{API}/pension/refunds/{app_id}", headers=headers).json()
     assert (shown["status"], shown["refund_status_label"]) == ("refund_failed", "退付失败")
@@ -215,7 +191,7 @@ def test_nobody_but_the_applicant_can_reissue_and_never_to_another_name(
 ):
     person_id, pays = payer
     app_id = apply(client, login("person", person_id), pays[0])["id"]
-    fail_payout(session_factory, app_id)
+    seed(lambda s: f.fail_payout(s, app_id))
     # Someone who knows the payer's name, with an account of their own; and a unit.
     intruder, unit = seed(lambda s: (f.make_person(s, name="邱世贵").id, f.make_unit(s).id))
     url = f"{API}/pension/refunds/{app_id}/reissue"
@@ -265,7 +241,7 @@ def test_a_unit_reissues_its_own_failed_payout_and_no_other_unit_can(
         headers=login("unit", unit_id),
     )
     app_id = saved.json()["applications"][0]["id"]
-    fail_payout(session_factory, app_id, reason="账户已销户")
+    seed(lambda s: f.fail_payout(s, app_id, reason="账户已销户"))
     (row,) = client.get(f"{API}/unit/refunds", headers=login("unit", unit_id)).json()["items"]
     assert (row["hrss_status_label"], row["bank_result"]) == ("退付失败", "退付失败：账户已销户")
     url = f"{API}/unit/refunds/{app_id}/reissue"
@@ -312,7 +288,7 @@ def test_a_medical_refund_is_reissued_to_one_of_the_persons_own_deposit_accounts
         headers=headers,
     )
     app_id = r.json()["applications"][0]["id"]
-    fail_payout(session_factory, app_id, reason="账户冻结")
+    seed(lambda s: f.fail_payout(s, app_id, reason="账户冻结"))
     url = f"{API}/medical/refunds/{app_id}/reissue"
     r = client.post(url, json={"deposit_account_id": stranger}, headers=headers)
     assert r.status_code == 404
@@ -400,7 +376,7 @@ def test_an_officer_cannot_resend_a_payout_that_a_reissue_replaced(
     person_id, pays = payer
     headers = login("person", person_id)
     app_id = apply(client, headers, pays[0])["id"]
-    fail_payout(session_factory, app_id)
+    seed(lambda s: f.fail_payout(s, app_id))
     client.post(f"{API}/pension/refunds/{app_id}/reissue", json=corrected(), headers=headers)
     old = messages(session_factory, app_id)[1]
     # Even if the old payout had ended up failed (its worker's last word), it stays retired.

@@ -13,7 +13,7 @@ from sirefund.models import Application, DepositAccount
 from sirefund.services import accounts
 from tests import factories as f
 from tests.web.test_pages import error_next_to
-from tests.web.test_payout_reissue_api import BANK, fail_payout
+from tests.web.test_payout_reissue_api import BANK
 
 UNIT_NAME = "华容区庙岭镇新庙村村民委员会"
 CORRECTED = {
@@ -42,7 +42,7 @@ def failed_pension(seed, client, login, session_factory):
         headers=login("person", person_id),
     )
     app_id = r.json()["applications"][0]["id"]
-    fail_payout(session_factory, app_id)
+    seed(lambda s: f.fail_payout(s, app_id))
     return person_id, app_id
 
 
@@ -143,7 +143,7 @@ def test_a_unit_sees_the_failure_in_its_progress_and_reissues_to_an_account_in_i
         headers=login("unit", unit_id),
     )
     app_id = saved.json()["applications"][0]["id"]
-    fail_payout(session_factory, app_id, reason="账户已销户")
+    seed(lambda s: f.fail_payout(s, app_id, reason="账户已销户"))
     csrf = browse("unit", unit_id)
     page = client.get("/etax/unit/progress?year=2022").text
     assert "退付失败：账户已销户" in text(page)
@@ -202,7 +202,7 @@ def test_a_medical_refund_is_reissued_to_another_deposit_account_from_the_pages(
         headers=login("person", person_id),
     )
     app_id = r.json()["applications"][0]["id"]
-    fail_payout(session_factory, app_id, reason="账户冻结")
+    seed(lambda s: f.fail_payout(s, app_id, reason="账户冻结"))
     csrf = browse("person", person_id)
     url = form_url.format(id=app_id)
     if prefix == "f":
