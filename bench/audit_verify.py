@@ -20,9 +20,9 @@ and the verdict on the issue's target: 100,000 rows verified in at most 5 second
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -32,8 +32,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, insert, select
 
-from sirefund import migrate
-from sirefund.db import make_engine, make_session_factory
+from harness import alternate, fresh_engine, medians
+from sirefund.db import make_session_factory
 from sirefund.domain.audit import GENESIS_HASH, AuditAction, canonical_details, row_digest
 from sirefund.models import AuditChainHead, AuditRecord
 from sirefund.services import audit
@@ -42,16 +42,6 @@ PG_ENV = "SIREFUND_BENCH_POSTGRES_URL"
 TARGET_ROWS = 100_000
 TARGET_SECONDS = 5.0
 BATCH = 5000
-
-
-def fresh_engine(url: str) -> Engine:
-    engine = make_engine(url)
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA public")
-    migrate.upgrade(engine)
-    return engine
 
 
 def fill(engine: Engine, rows: int) -> None:
@@ -116,26 +106,19 @@ def verify(engine: Engine) -> int:
     return walk.rows
 
 
-def timed(fn: Callable[[Engine], int], engine: Engine) -> tuple[float, int]:
-    started = time.perf_counter()
-    n = fn(engine)
-    return time.perf_counter() - started, n
-
-
 def bench_database(label: str, url: str, rows: int, repeat: int) -> bool:
     engine = fresh_engine(url)
     started = time.perf_counter()
     fill(engine, rows)
     print(f"== {label}: {rows:,} chained rows written in {time.perf_counter() - started:.1f} s")
-    runs: dict[str, list[float]] = {"scan": [], "scan + sha256": [], "verify": []}
     fns = {"scan": scan, "scan + sha256": scan_sha256, "verify": verify}
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            seconds, n = timed(fn, engine)
-            assert n == rows, (name, n)
-            runs[name].append(seconds)
+    runs = alternate(
+        {name: functools.partial(fn, engine) for name, fn in fns.items()},
+        repeat=repeat,
+        expect=rows,
+    )
     engine.dispose()
-    median = {name: statistics.median(values) for name, values in runs.items()}
+    median = medians(runs)
     for name, seconds in median.items():
         shown = ", ".join(f"{s:.2f}" for s in runs[name])
         print(f"{name + ':':<16}{rows / seconds:>12,.0f} rows/s  ({shown} s)")

@@ -20,9 +20,9 @@ issue's target: the answer in under a second at 1,000,000 applications.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -31,8 +31,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, insert
 
-from sirefund import migrate
-from sirefund.db import make_engine, make_session_factory
+from harness import alternate, fresh_engine, medians
+from sirefund.db import make_session_factory
 from sirefund.domain.regions import COUNTIES
 from sirefund.models import Application, Officer, PensionPayment, Person
 from sirefund.services import statistics as region_statistics
@@ -59,16 +59,6 @@ _MONTH_SQL = {
     "sqlite": "strftime('%Y-%m', created_at, '+8 hours')",
     "postgresql": "to_char(timezone('Asia/Shanghai', created_at), 'YYYY-MM')",
 }
-
-
-def fresh_engine(url: str) -> Engine:
-    engine = make_engine(url)
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA public")
-    migrate.upgrade(engine)
-    return engine
 
 
 def fill(engine: Engine, applications: int, seed: int = 2026) -> None:
@@ -187,16 +177,14 @@ def bench_database(label: str, url: str, applications: int, repeat: int) -> bool
     print(
         f"== {label}: {applications:,} applications written in {time.perf_counter() - started:.1f} s"
     )
-    runs: dict[str, list[float]] = {"SQL aggregate": [], "stats": []}
     fns = {"SQL aggregate": sql_aggregate, "stats": stats}
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            n = fn(engine)
-            runs[name].append(time.perf_counter() - t0)
-            assert n == applications, (name, n)
+    runs = alternate(
+        {name: functools.partial(fn, engine) for name, fn in fns.items()},
+        repeat=repeat,
+        expect=applications,
+    )
     engine.dispose()
-    median = {name: statistics.median(values) for name, values in runs.items()}
+    median = medians(runs)
     for name, seconds in median.items():
         shown = ", ".join(f"{s:.3f}" for s in runs[name])
         print(f"{name + ':':<16}{seconds:>8.3f} s  ({shown} s)")
