@@ -28,8 +28,6 @@ from sirefund.agencies.simulator import create_simulator_app
 from sirefund.config import Settings
 from sirefund.db import make_engine, make_session_factory
 from sirefund.models import Application
-from sirefund.services import applications
-from sirefund.services.applications import Actor
 from sirefund.web.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -218,24 +216,13 @@ def pension_case(
     (services/risk.py)."""
     with site["sessions"]() as s, s.begin():
         person = f.make_person(s, name=name, region=region)
-        pay = f.make_pension_payment(s, person)
-        app = Application(
-            kind="pension",
-            channel="web",
-            person_id=person.id,
-            region_code=person.region_code,
-            pension_payment_id=pay.payment_id,
-            amount_fen=pay.amount_fen,
-            payment_year=pay.payment_year,
-            period_start=pay.period_start,
-            period_end=pay.period_end,
-            bank_account_type="bank_card",
+        app = f.pension_application(
+            person,
+            f.make_pension_payment(s, person),
             bank_account_no=account or f"62284804{person.id:011d}",
-            bank_category="103",
-            contact_name=person.name,
             contact_phone=f"138{person.id:08d}",
         )
-        return applications.create(s, application=app, actor=Actor.person(person.id), at=at).id
+        return f.submit(s, app, at=at).id
 
 
 def status(site: dict, app_id: int) -> str:
