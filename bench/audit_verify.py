@@ -22,23 +22,25 @@ from __future__ import annotations
 import argparse
 import functools
 import hashlib
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import Engine, insert, select
 
-from harness import alternate, fresh_engine, medians
+from harness import (
+    add_database_arguments,
+    alternate,
+    fresh_engine,
+    medians,
+    on_each_database,
+)
 from sirefund.db import make_session_factory
 from sirefund.domain.audit import GENESIS_HASH, AuditAction, canonical_details, row_digest
 from sirefund.models import AuditChainHead, AuditRecord
 from sirefund.services import audit
 
-PG_ENV = "SIREFUND_BENCH_POSTGRES_URL"
 TARGET_ROWS = 100_000
 TARGET_SECONDS = 5.0
 BATCH = 5000
@@ -136,19 +138,13 @@ def bench_database(label: str, url: str, rows: int, repeat: int) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=TARGET_ROWS)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary directory")
-    parser.add_argument("--postgres-url", default=os.environ.get(PG_ENV))
-    parser.add_argument("--strict", action="store_true", help="exit 1 when the target is missed")
+    add_database_arguments(parser)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = args.workdir or Path(tmp)
-        db = workdir / "audit-bench.db"
-        db.unlink(missing_ok=True)
-        ok = bench_database("SQLite", f"sqlite:///{db}", args.rows, args.repeat)
-        if args.postgres_url:
-            ok = bench_database("PostgreSQL", args.postgres_url, args.rows, args.repeat) and ok
-    return 1 if args.strict and not ok else 0
+    return on_each_database(
+        args,
+        "audit-bench.db",
+        lambda label, url: bench_database(label, url, args.rows, args.repeat),
+    )
 
 
 if __name__ == "__main__":

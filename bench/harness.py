@@ -7,7 +7,10 @@ The benchmarks import it as a sibling module (`python bench/X.py` puts bench/ on
 
 from __future__ import annotations
 
+import argparse
+import os
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -19,6 +22,7 @@ from sirefund import migrate
 from sirefund.db import make_engine
 
 T = TypeVar("T")
+PG_ENV = "SIREFUND_BENCH_POSTGRES_URL"
 
 
 def fresh_engine(url: str) -> Engine:
@@ -62,3 +66,25 @@ def alternate(
 
 def medians(runs: Mapping[str, list[float]]) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in runs.items()}
+
+
+def add_database_arguments(parser: argparse.ArgumentParser) -> None:
+    """--repeat, --workdir, --postgres-url and --strict, which on_each_database reads."""
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary directory")
+    parser.add_argument("--postgres-url", default=os.environ.get(PG_ENV))
+    parser.add_argument("--strict", action="store_true", help="exit 1 when the target is missed")
+
+
+def on_each_database(
+    args: argparse.Namespace, filename: str, bench: Callable[[str, str], bool]
+) -> int:
+    """bench(label, url) on a new SQLite file ``filename`` in --workdir, then on
+    --postgres-url when given. The exit status: 1 when a target was missed under --strict."""
+    with tempfile.TemporaryDirectory() as tmp:
+        db = (args.workdir or Path(tmp)) / filename
+        db.unlink(missing_ok=True)
+        ok = bench("SQLite", f"sqlite:///{db}")
+        if args.postgres_url:
+            ok = bench("PostgreSQL", args.postgres_url) and ok
+    return 1 if args.strict and not ok else 0

@@ -21,24 +21,26 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
 import random
 import sys
-import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import Engine, insert
 
-from harness import alternate, fresh_engine, medians
+from harness import (
+    add_database_arguments,
+    alternate,
+    fresh_engine,
+    medians,
+    on_each_database,
+)
 from sirefund.db import make_session_factory
 from sirefund.domain.regions import COUNTIES
 from sirefund.models import Application, Officer, PensionPayment, Person
 from sirefund.services import statistics as region_statistics
 from sirefund.services.statistics import StatsFilters
 
-PG_ENV = "SIREFUND_BENCH_POSTGRES_URL"
 TARGET_APPLICATIONS = 1_000_000
 TARGET_SECONDS = 1.0
 PERSONS = 10_000
@@ -201,22 +203,13 @@ def bench_database(label: str, url: str, applications: int, repeat: int) -> bool
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--applications", type=int, default=TARGET_APPLICATIONS)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary directory")
-    parser.add_argument("--postgres-url", default=os.environ.get(PG_ENV))
-    parser.add_argument("--strict", action="store_true", help="exit 1 when the target is missed")
+    add_database_arguments(parser)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = args.workdir or Path(tmp)
-        db = workdir / "stats-bench.db"
-        db.unlink(missing_ok=True)
-        ok = bench_database("SQLite", f"sqlite:///{db}", args.applications, args.repeat)
-        if args.postgres_url:
-            ok = (
-                bench_database("PostgreSQL", args.postgres_url, args.applications, args.repeat)
-                and ok
-            )
-    return 1 if args.strict and not ok else 0
+    return on_each_database(
+        args,
+        "stats-bench.db",
+        lambda label, url: bench_database(label, url, args.applications, args.repeat),
+    )
 
 
 if __name__ == "__main__":
