@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -455,4 +456,58 @@ def return_for_correction(
         application_id=app_id,
         request=ReturnIn(opinion=opinion, fields=list(fields)),
         at=at,
+    )
+
+
+def refuse_at_agency(
+    session: Session, app_id: int, *, reason: str, agency: str = "hrss", at: datetime = AT
+) -> None:
+    """人社退回 (or 医保's) of a submitted application: approved, then refused by ``agency``
+    with ``reason`` as its message."""
+    app = applications.get(session, app_id)
+    applications.transition(
+        session, application=app, target=S.APPROVED, actor=Actor.officer("OF0001"), at=at
+    )
+    applications.transition(
+        session,
+        application=app,
+        target=S.AGENCY_REJECTED,
+        actor=Actor.agency(agency),
+        at=at,
+        reason=reason,
+        values={"agency_message": reason},
+    )
+
+
+def walk(
+    session: Session,
+    app_id: int,
+    *path: S,
+    at: datetime = AT,
+    values: Mapping[S, Mapping[str, Any]] | None = None,
+) -> None:
+    """Move an application along ``path`` as the officer and the agencies would (recorded as
+    officer OF0001); ``values``: the columns each target sets (review_opinion, refund_date...)."""
+    for target in path:
+        app = applications.get(session, app_id)
+        session.refresh(app)
+        applications.transition(
+            session,
+            application=app,
+            target=target,
+            actor=Actor.officer("OF0001"),
+            at=at,
+            values=dict((values or {}).get(target, {})) or None,
+        )
+
+
+def pay_out(session: Session, app_id: int, *, on: date = date(2026, 4, 2), **values: Any) -> None:
+    """已退付 on ``on``: approved, at the agency, refunded (``values`` set with it)."""
+    walk(
+        session,
+        app_id,
+        S.APPROVED,
+        S.AT_AGENCY,
+        S.REFUNDED,
+        values={S.REFUNDED: {"refund_date": on, **values}},
     )
