@@ -20,38 +20,30 @@ and the verdict on the issue's target: 100,000 rows verified in at most 5 second
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
-import os
-import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import Engine, insert, select
 
-from sirefund import migrate
-from sirefund.db import make_engine, make_session_factory
+from harness import (
+    add_database_arguments,
+    alternate,
+    fresh_engine,
+    medians,
+    on_each_database,
+)
+from sirefund.db import make_session_factory
 from sirefund.domain.audit import GENESIS_HASH, AuditAction, canonical_details, row_digest
 from sirefund.models import AuditChainHead, AuditRecord
 from sirefund.services import audit
 
-PG_ENV = "SIREFUND_BENCH_POSTGRES_URL"
 TARGET_ROWS = 100_000
 TARGET_SECONDS = 5.0
 BATCH = 5000
-
-
-def fresh_engine(url: str) -> Engine:
-    engine = make_engine(url)
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA public")
-    migrate.upgrade(engine)
-    return engine
 
 
 def fill(engine: Engine, rows: int) -> None:
@@ -116,26 +108,19 @@ def verify(engine: Engine) -> int:
     return walk.rows
 
 
-def timed(fn: Callable[[Engine], int], engine: Engine) -> tuple[float, int]:
-    started = time.perf_counter()
-    n = fn(engine)
-    return time.perf_counter() - started, n
-
-
 def bench_database(label: str, url: str, rows: int, repeat: int) -> bool:
     engine = fresh_engine(url)
     started = time.perf_counter()
     fill(engine, rows)
     print(f"== {label}: {rows:,} chained rows written in {time.perf_counter() - started:.1f} s")
-    runs: dict[str, list[float]] = {"scan": [], "scan + sha256": [], "verify": []}
     fns = {"scan": scan, "scan + sha256": scan_sha256, "verify": verify}
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            seconds, n = timed(fn, engine)
-            assert n == rows, (name, n)
-            runs[name].append(seconds)
+    runs = alternate(
+        {name: functools.partial(fn, engine) for name, fn in fns.items()},
+        repeat=repeat,
+        expect=rows,
+    )
     engine.dispose()
-    median = {name: statistics.median(values) for name, values in runs.items()}
+    median = medians(runs)
     for name, seconds in median.items():
         shown = ", ".join(f"{s:.2f}" for s in runs[name])
         print(f"{name + ':':<16}{rows / seconds:>12,.0f} rows/s  ({shown} s)")
@@ -153,19 +138,13 @@ def bench_database(label: str, url: str, rows: int, repeat: int) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=TARGET_ROWS)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary directory")
-    parser.add_argument("--postgres-url", default=os.environ.get(PG_ENV))
-    parser.add_argument("--strict", action="store_true", help="exit 1 when the target is missed")
+    add_database_arguments(parser)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = args.workdir or Path(tmp)
-        db = workdir / "audit-bench.db"
-        db.unlink(missing_ok=True)
-        ok = bench_database("SQLite", f"sqlite:///{db}", args.rows, args.repeat)
-        if args.postgres_url:
-            ok = bench_database("PostgreSQL", args.postgres_url, args.rows, args.repeat) and ok
-    return 1 if args.strict and not ok else 0
+    return on_each_database(
+        args,
+        "audit-bench.db",
+        lambda label, url: bench_database(label, url, args.rows, args.repeat),
+    )
 
 
 if __name__ == "__main__":

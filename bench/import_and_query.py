@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import os
 import platform
 import random
@@ -42,9 +43,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, bindparam, text
-from sqlalchemy.engine import make_url
 
-from sirefund import imports, migrate
+from harness import fresh_engine, timed
+from sirefund import imports
 from sirefund.db import make_engine, make_session_factory
 from sirefund.domain.workflow import ACTIVE
 from sirefund.generate import generate
@@ -70,22 +71,6 @@ LOOKUP_SQL = (
 # --------------------------------------------------------------------------------------------
 # Databases
 # --------------------------------------------------------------------------------------------
-
-
-def fresh_engine(url: str) -> Engine:
-    """An engine on an empty, migrated schema."""
-    if make_url(url).get_backend_name() == "sqlite":
-        db = Path(make_url(url).database or "")
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
-        engine = make_engine(url)
-    else:
-        engine = make_engine(url)
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA public")
-    migrate.upgrade(engine)
-    return engine
 
 
 def raw_load(engine: Engine, path: Path) -> int:
@@ -286,17 +271,17 @@ def bench_database(
     import_times: list[float] = []
     for attempt in range(repeat):
         engine = fresh_engine(url)
-        t = time.perf_counter()
-        raw_rows = raw_load(engine, path)
-        raw_times.append(time.perf_counter() - t)
+        seconds, raw_rows = timed(functools.partial(raw_load, engine, path))
+        raw_times.append(seconds)
         engine.dispose()
         if raw_rows != payments:
             raise SystemExit(f"raw load wrote {raw_rows} of {payments} rows")
 
         engine = fresh_engine(url)
-        t = time.perf_counter()
-        summary = imports.import_file(engine, "pension-payments", path)
-        import_times.append(time.perf_counter() - t)
+        seconds, summary = timed(
+            functools.partial(imports.import_file, engine, "pension-payments", path)
+        )
+        import_times.append(seconds)
         if summary.loaded != payments:
             raise SystemExit(f"import loaded {summary.loaded} of {payments} rows: {summary.line()}")
         if attempt < repeat - 1:

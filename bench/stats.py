@@ -25,9 +25,8 @@ issue's target: the answer in under a second at 1,000,000 applications.
 from __future__ import annotations
 
 import argparse
-import os
+import functools
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -36,6 +35,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, insert
 
+from harness import add_database_arguments, fresh_engine, medians, timed
 from sirefund import migrate
 from sirefund.db import make_engine, make_session_factory
 from sirefund.domain.regions import COUNTIES
@@ -44,7 +44,6 @@ from sirefund.services import statistics as region_statistics
 from sirefund.services import stats_summary
 from sirefund.services.statistics import StatsFilters
 
-PG_ENV = "SIREFUND_BENCH_POSTGRES_URL"
 TARGET_APPLICATIONS = 1_000_000
 TARGET_SECONDS = 1.0
 PERSONS = 10_000
@@ -65,16 +64,6 @@ _MONTH_SQL = {
     "sqlite": "strftime('%Y-%m', created_at, '+8 hours')",
     "postgresql": "to_char(timezone('Asia/Shanghai', created_at), 'YYYY-MM')",
 }
-
-
-def fresh_engine(url: str) -> Engine:
-    engine = make_engine(url)
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
-            conn.exec_driver_sql("CREATE SCHEMA public")
-    migrate.upgrade(engine)
-    return engine
 
 
 def fill(engine: Engine, applications: int, seed: int = 2026) -> None:
@@ -223,12 +212,11 @@ def bench_database(
     fns = {"SQL aggregate": sql_aggregate, "stats": stats, "stats, dates": stats_dates}
     for _ in range(repeat):
         for name, fn in fns.items():
-            t0 = time.perf_counter()
-            n = fn(engine)
-            runs[name].append(time.perf_counter() - t0)
+            seconds, n = timed(functools.partial(fn, engine))
+            runs[name].append(seconds)
             assert n == applications or name == "stats, dates", (name, n)
     engine.dispose()
-    median = {name: statistics.median(values) for name, values in runs.items()}
+    median = medians(runs)
     for name, seconds in median.items():
         shown = ", ".join(f"{s:.3f}" for s in runs[name])
         print(f"{name + ':':<16}{seconds:>8.3f} s  ({shown} s)")
@@ -248,16 +236,13 @@ def bench_database(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--applications", type=int, default=TARGET_APPLICATIONS)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--workdir", type=Path, default=None, help="default: a temporary directory")
-    parser.add_argument("--postgres-url", default=os.environ.get(PG_ENV))
+    add_database_arguments(parser)
     parser.add_argument(
         "--reuse",
         action="store_true",
         help="time the databases an earlier run filled (--workdir; the PostgreSQL URL) again",
     )
     parser.add_argument("--skip-sqlite", action="store_true", help="PostgreSQL alone")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when the target is missed")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = args.workdir or Path(tmp)

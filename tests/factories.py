@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pyotp
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from stdnum.cn import ric
 
+from sirefund.domain.agencies import Agency, AgencyResult
+from sirefund.domain.workflow import ApplicationStatus as S
 from sirefund.models import (
+    Application,
     DepositAccount,
     DepositAccountReport,
     MedicalPayment,
     MedicalRegistration,
     Officer,
+    OutboxMessage,
     PensionPayment,
     Person,
+    RefundBatch,
     Unit,
     UnitPayment,
     UnitPaymentPerson,
 )
-from sirefund.services import passwords
+from sirefund.services import applications, corrections, dispatches, passwords, settlement
+from sirefund.services.applications import Actor
+from sirefund.services.corrections import ReturnIn
 
 _seq = itertools.count(1)
 AT = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
@@ -276,3 +286,228 @@ def make_officer(
 def otp(at: datetime, *, secret: str = TOTP_SECRET) -> str:
     """The code an officer's authenticator app shows at `at`."""
     return pyotp.TOTP(secret).at(at)
+
+
+# --------------------------------------------------------------------------- applications
+#
+# Applications of each kind built from their payment rows, submitted the way applicants
+# submit them, and moved on the way officers and agencies move them: 退付失败 (fail_payout)
+# and 退回补正 (return_for_correction).
+
+ACCOUNT_NO = "6228480402564890018"
+CONTACT_PHONE = "13812341234"
+
+
+def pension_application(person: Person, payment: PensionPayment, **values: Any) -> Application:
+    """An unsaved pension application of ``person`` for ``payment`` into bank card ACCOUNT_NO;
+    ``values`` override or add columns (``status=`` with created_at/updated_at to add a row
+    as is, past services.applications)."""
+    return Application(
+        **{
+            "kind": "pension",
+            "channel": "web",
+            "person_id": person.id,
+            "region_code": person.region_code,
+            "pension_payment_id": payment.payment_id,
+            "amount_fen": payment.amount_fen,
+            "payment_year": payment.payment_year,
+            "period_start": payment.period_start,
+            "period_end": payment.period_end,
+            "bank_account_type": "bank_card",
+            "bank_account_no": ACCOUNT_NO,
+            "bank_category": "103",
+            "contact_name": person.name,
+            "contact_phone": CONTACT_PHONE,
+            **values,
+        }
+    )
+
+
+def medical_application(
+    person: Person,
+    payment: MedicalPayment,
+    registration: MedicalRegistration,
+    account: DepositAccount | None,
+    **values: Any,
+) -> Application:
+    """An unsaved medical refund of ``payment`` into the deposit ``account``."""
+    return Application(
+        **{
+            "kind": "medical",
+            "channel": "web",
+            "person_id": person.id,
+            "region_code": person.region_code,
+            "medical_payment_id": payment.payment_id,
+            "registration_id": registration.registration_id,
+            "deposit_account_id": account.id if account else None,
+            "amount_fen": payment.refund_amount_fen,
+            "payment_year": payment.insurance_year,
+            "period_start": payment.period_start,
+            "period_end": payment.period_end,
+            "handler_phone": CONTACT_PHONE,
+            "reason_code": "duplicate_payment",
+            **values,
+        }
+    )
+
+
+def unit_application(
+    session: Session,
+    unit: Unit,
+    payment: UnitPayment,
+    line: UnitPaymentPerson,
+    *,
+    at: datetime = AT,
+    **values: Any,
+) -> Application:
+    """An unsaved unit refund of ``line`` (month 1) in a new 批次 of its own, into bank card
+    ACCOUNT_NO in the unit's name."""
+    batch = RefundBatch(
+        unit_id=unit.id,
+        unit_payment_id=payment.unit_payment_id,
+        amount_fen=line.amount_fen,
+        created_at=at,
+    )
+    session.add(batch)
+    session.flush()
+    return Application(
+        **{
+            "kind": "unit_pension",
+            "channel": "web",
+            "person_id": line.person_id,
+            "unit_id": unit.id,
+            "region_code": unit.region_code,
+            "unit_line_id": line.line_id,
+            "batch_id": batch.id,
+            "amount_fen": line.amount_fen,
+            "payment_year": payment.payment_year,
+            "payment_month": 1,
+            "period_start": payment.period_start,
+            "period_end": payment.period_end,
+            "bank_account_type": "bank_card",
+            "bank_account_no": ACCOUNT_NO,
+            "bank_account_name": unit.name,
+            "bank_category": "103",
+            "contact_name": "王会计",
+            "contact_phone": CONTACT_PHONE,
+            **values,
+        }
+    )
+
+
+def submit(session: Session, app: Application, *, at: datetime = AT) -> Application:
+    """``app`` submitted by its applicant (the unit for a unit refund): 待审核."""
+    actor = Actor.unit(app.unit_id) if app.unit_id else Actor.person(app.person_id)
+    return applications.create(session, application=app, actor=actor, at=at)
+
+
+def approve(session: Session, app: Application, *, at: datetime = AT) -> None:
+    """The approval, its audit row and the outbox message, as the review service writes them."""
+    applications.transition(
+        session,
+        application=app,
+        target=S.APPROVED,
+        actor=Actor.officer("OF0001"),
+        at=at,
+        reason="审核通过",
+    )
+    dispatches.enqueue_for_approval(session, application=app, at=at)
+
+
+def fail_payout(
+    session: Session, app_id: int, *, reason: str = "户名与账号不符", at: datetime = AT
+) -> None:
+    """退付失败 of a submitted application: approved, HRSS (or 医保) accepts, the bank refuses
+    with ``reason``, each recorded the way the worker records agency answers."""
+    approve(session, applications.get(session, app_id), at=at)
+    sent = select(OutboxMessage).where(OutboxMessage.application_id == app_id)
+    first = session.execute(sent.order_by(OutboxMessage.id)).scalars().first()
+    assert first is not None
+    positive = {"hrss": "accepted", "medical_security": "passed"}[first.agency]
+    settlement.apply_result(
+        session,
+        agency=Agency(first.agency),
+        result=AgencyResult(request_id=first.request_id, status=positive),
+        at=at,
+    )
+    payout = session.execute(sent.order_by(OutboxMessage.id.desc())).scalars().first()
+    assert payout is not None and payout.agency == "bank"
+    settlement.apply_result(
+        session,
+        agency=Agency.BANK,
+        result=AgencyResult(request_id=payout.request_id, status="failed", reason=reason),
+        at=at,
+    )
+
+
+def return_for_correction(
+    session: Session,
+    app_id: int,
+    *,
+    officer: Officer,
+    fields: tuple[str, ...] = ("bank_account",),
+    opinion: str = "请补正银行账户",
+    at: datetime = AT,
+) -> None:
+    """退回补正 of a pending application by ``officer`` (a reviewer of its region)."""
+    corrections.return_for_correction(
+        session,
+        officer=officer,
+        application_id=app_id,
+        request=ReturnIn(opinion=opinion, fields=list(fields)),
+        at=at,
+    )
+
+
+def refuse_at_agency(
+    session: Session, app_id: int, *, reason: str, agency: str = "hrss", at: datetime = AT
+) -> None:
+    """人社退回 (or 医保's) of a submitted application: approved, then refused by ``agency``
+    with ``reason`` as its message."""
+    app = applications.get(session, app_id)
+    applications.transition(
+        session, application=app, target=S.APPROVED, actor=Actor.officer("OF0001"), at=at
+    )
+    applications.transition(
+        session,
+        application=app,
+        target=S.AGENCY_REJECTED,
+        actor=Actor.agency(agency),
+        at=at,
+        reason=reason,
+        values={"agency_message": reason},
+    )
+
+
+def walk(
+    session: Session,
+    app_id: int,
+    *path: S,
+    at: datetime = AT,
+    values: Mapping[S, Mapping[str, Any]] | None = None,
+) -> None:
+    """Move an application along ``path`` as the officer and the agencies would (recorded as
+    officer OF0001); ``values``: the columns each target sets (review_opinion, refund_date...)."""
+    for target in path:
+        app = applications.get(session, app_id)
+        session.refresh(app)
+        applications.transition(
+            session,
+            application=app,
+            target=target,
+            actor=Actor.officer("OF0001"),
+            at=at,
+            values=dict((values or {}).get(target, {})) or None,
+        )
+
+
+def pay_out(session: Session, app_id: int, *, on: date = date(2026, 4, 2), **values: Any) -> None:
+    """已退付 on ``on``: approved, at the agency, refunded (``values`` set with it)."""
+    walk(
+        session,
+        app_id,
+        S.APPROVED,
+        S.AT_AGENCY,
+        S.REFUNDED,
+        values={S.REFUNDED: {"refund_date": on, **values}},
+    )

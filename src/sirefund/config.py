@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     ready_outbox_backlog_max: int = 1000
     # How often a worker writes its heartbeat (well under ready_worker_max_age_seconds).
     worker_heartbeat_seconds: float = 10.0
+    # How often a worker looks for applications returned for correction more than 15 days
+    # ago (逾期未补正) and lapses them; `sirefund lapse-overdue` does it at once.
+    lapse_check_seconds: float = Field(default=300.0, gt=0)
     # PostgreSQL connections. `db_max_connections` is what ONE `sirefund serve` may open, all
     # its processes together (keep the sum over every app and worker host under the server's
     # max_connections, or pgbouncer's default_pool_size); each of N processes gets a pool of

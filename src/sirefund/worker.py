@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from types import FrameType
 
@@ -101,6 +101,20 @@ def _ask(adapter: AgencyAdapter, message: ClaimedMessage) -> Outcome | None:
     return Outcome.ok(found, f"查询：对方已有此请求（{found.status}）")
 
 
+@dataclass
+class _Turn:
+    """A periodic job's next time on a clock: due at the first check, then `every` seconds
+    after it was last taken."""
+
+    next_at: datetime | None = None
+
+    def take(self, now: datetime, every: float) -> bool:
+        if self.next_at is not None and now < self.next_at:
+            return False
+        self.next_at = now + timedelta(seconds=every)
+        return True
+
+
 @dataclass(frozen=True)
 class Dispatcher:
     """One worker: the database it claims from, the agencies it sends to, its clock and its
@@ -116,6 +130,8 @@ class Dispatcher:
     # The SMS gateway the notices' text messages go through (None: notices stay in the
     # message centre only, their SMS wait until a worker with a gateway runs).
     sms: SmsGateway | None = None
+    # When `lapse_if_due` runs `lapse_overdue` next.
+    _lapse_turn: _Turn = field(default_factory=_Turn, init=False, repr=False, compare=False)
 
     def run_once(
         self,
@@ -226,9 +242,18 @@ class Dispatcher:
         log.info("reconciled %s: %s discrepancies", day, len(view.discrepancies))
         return view
 
+    def lapse_if_due(self) -> list[int] | None:
+        """`lapse_overdue` when `settings.lapse_check_seconds` have passed on the worker's
+        clock since the last run (the first check runs it); None when not due. Checked with
+        the heartbeat, so a case lapses within a few minutes of its 15th day; a failure
+        waits for the next run like a success."""
+        if not self._lapse_turn.take(self.clock.now(), self.settings.lapse_check_seconds):
+            return None
+        return self.lapse_overdue()
+
     def lapse_overdue(self) -> list[int]:
         """逾期未补正: applications returned for correction more than 15 days ago lapse
-        (services/corrections.py). Run with the heartbeat, so every few seconds at most."""
+        (services/corrections.py)."""
         with unit_of_work(self.session_factory) as session:
             lapsed = corrections.lapse_overdue(session, now=self.clock.now()).lapsed
         if lapsed:
@@ -249,7 +274,7 @@ class Dispatcher:
             try:
                 if time.monotonic() >= next_beat:
                     self.heartbeat()
-                    self.lapse_overdue()
+                    self.lapse_if_due()
                     next_beat = time.monotonic() + self.settings.worker_heartbeat_seconds
                 tried = self.run_once(stop=stop)
                 if time.monotonic() >= next_poll and not stop.is_set():

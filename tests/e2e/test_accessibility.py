@@ -23,12 +23,10 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 from tests import factories as f
 from tests.conftest import NOW
-from tests.e2e.conftest import ARTIFACTS, IN_CI, PC, PHONE
+from tests.e2e.conftest import ARTIFACTS, IN_CI, PC, PHONE, officer_login
 
-from sirefund.domain.workflow import ApplicationStatus as S
-from sirefund.models import Application, DepositAccount, HeirClaim, Notification, RefundBatch
-from sirefund.services import applications, units
-from sirefund.services.applications import Actor
+from sirefund.models import DepositAccount, HeirClaim, Notification
+from sirefund.services import units
 
 pytestmark = pytest.mark.e2e
 
@@ -363,34 +361,16 @@ def _seed(site) -> dict:
             ),
             at=NOW,
         )
-        for code in ("CARE01", "CARE02"):  # a one-time code each: one officer per run
+        officers = [  # a one-time code each: one officer per run
             # Also the auditor and the supervisor: the audit log and the statistics are pages.
             f.make_officer(
                 s, code=code, region="420700", initiator=True, auditor=True, supervisor=True
             )
+            for code in ("CARE01", "CARE02")
+        ]
         other = f.make_person(s, name="邱世贵", region="420703")
         pay = f.make_pension_payment(s, other)
-        app = applications.create(
-            s,
-            application=Application(
-                kind="pension",
-                channel="web",
-                person_id=other.id,
-                region_code=other.region_code,
-                pension_payment_id=pay.payment_id,
-                amount_fen=pay.amount_fen,
-                payment_year=pay.payment_year,
-                period_start=pay.period_start,
-                period_end=pay.period_end,
-                bank_account_type="bank_card",
-                bank_account_no="6228480402564890018",
-                bank_category="103",
-                contact_name=other.name,
-                contact_phone="13812341234",
-            ),
-            actor=Actor.person(other.id),
-            at=f.AT,
-        )
+        app = f.submit(s, f.pension_application(other, pay), at=f.AT)
         deceased = f.make_person(s, name="关怀故", region="420703")
         f.make_pension_payment(s, deceased)
         claim = HeirClaim(
@@ -408,7 +388,7 @@ def _seed(site) -> dict:
         s.add(claim)
         s.flush()
         failed = _failed_payouts(s, person, r1, unit, people[0], NOW)
-        returned = _returned_cases(s, person, r1, unit, people[1], NOW)
+        returned = _returned_cases(s, officers[0], person, r1, unit, people[1], NOW)
         # The transitions above wrote notices: one of the person's for the 消息中心 pages.
         notice = s.execute(
             select(Notification.id)
@@ -433,181 +413,58 @@ def _seed(site) -> dict:
 def _failed_payouts(s, person, registration, unit, villager, at) -> dict:
     """A pension, a medical and a unit application whose payout failed (退付失败), so that
     the 重新提交账户 pages have something to show."""
-    bank = {
-        "bank_account_type": "bank_card",
-        "bank_account_no": "6228480402564890018",
-        "bank_category": "103",
-        "contact_phone": "13812341234",
-    }
-    pay = f.make_pension_payment(s, person, amount_fen=30000, year=2020)
-    medical = f.make_medical_payment(s, registration, year=2025)
     account = (
         s.execute(select(DepositAccount).where(DepositAccount.person_id == person.id))
         .scalars()
         .first()
     )
+    pay = f.make_pension_payment(s, person, amount_fen=30000, year=2020)
+    medical = f.make_medical_payment(s, registration, year=2025)
     up, (line,) = f.make_unit_payment(s, unit, [villager], year=2021)
-    batch = RefundBatch(
-        unit_id=unit.id,
-        unit_payment_id=up.unit_payment_id,
-        amount_fen=line.amount_fen,
-        created_at=at,
-    )
-    s.add(batch)
-    s.flush()
     made = {
-        "failed_pension_id": Application(
-            kind="pension",
-            channel="web",
-            person_id=person.id,
-            region_code=person.region_code,
-            pension_payment_id=pay.payment_id,
-            amount_fen=pay.amount_fen,
-            payment_year=pay.payment_year,
-            period_start=pay.period_start,
-            period_end=pay.period_end,
-            bank_account_name=person.name,
-            contact_name=person.name,
-            **bank,
-        ),
-        "failed_medical_id": Application(
-            kind="medical",
-            channel="web",
-            person_id=person.id,
-            region_code=person.region_code,
-            medical_payment_id=medical.payment_id,
-            registration_id=registration.registration_id,
-            deposit_account_id=account.id if account else None,
-            amount_fen=medical.refund_amount_fen,
-            payment_year=medical.insurance_year,
-            period_start=medical.period_start,
-            period_end=medical.period_end,
-            handler_phone="13812341234",
-            reason_code="duplicate_payment",
-        ),
-        "failed_unit_id": Application(
-            kind="unit_pension",
-            channel="web",
-            person_id=villager.id,
-            unit_id=unit.id,
-            region_code=unit.region_code,
-            unit_line_id=line.line_id,
-            batch_id=batch.id,
-            amount_fen=line.amount_fen,
-            payment_year=up.payment_year,
-            payment_month=1,
-            period_start=up.period_start,
-            period_end=up.period_end,
-            bank_account_name=unit.name,
-            contact_name="王会计",
-            **bank,
-        ),
+        "failed_pension_id": f.pension_application(person, pay, bank_account_name=person.name),
+        "failed_medical_id": f.medical_application(person, medical, registration, account),
+        "failed_unit_id": f.unit_application(s, unit, up, line, at=at),
     }
     for app in made.values():
-        actor = Actor.unit(app.unit_id) if app.unit_id else Actor.person(app.person_id)
-        applications.create(s, application=app, actor=actor, at=at)
-        for target in (S.APPROVED, S.AT_AGENCY, S.REFUND_FAILED):
-            applications.transition(
-                s, application=app, target=target, actor=Actor.officer("CARE01"), at=at
-            )
+        f.submit(s, app, at=at)
+        f.fail_payout(s, app.id, at=at)
     return {key: app.id for key, app in made.items()}
 
 
-def _returned_cases(s, person, registration, unit, villager, at) -> dict:
+def _returned_cases(s, officer, person, registration, unit, villager, at) -> dict:
     """A pension, a medical and a unit application returned for correction (退回补正), for
     the 补正 pages."""
-    ids = {}
-    for key, template in (
-        ("returned_pension_id", "pension"),
-        ("returned_medical_id", "medical"),
-        ("returned_unit_id", "unit_pension"),
-    ):
-        if template == "pension":
-            pay = f.make_pension_payment(s, person, amount_fen=30000, year=2019)
-            refs = {
-                "pension_payment_id": pay.payment_id,
-                "amount_fen": pay.amount_fen,
-                "payment_year": pay.payment_year,
-                "period_start": pay.period_start,
-                "period_end": pay.period_end,
-            }
-            fields = "bank_account,contact"
-        elif template == "medical":
-            mp = f.make_medical_payment(s, registration, year=2024)
-            refs = {
-                "medical_payment_id": mp.payment_id,
-                "registration_id": registration.registration_id,
-                "amount_fen": mp.refund_amount_fen,
-                "payment_year": mp.insurance_year,
-                "period_start": mp.period_start,
-                "period_end": mp.period_end,
-                "handler_phone": "13812341234",
-                "reason_code": "duplicate_payment",
-            }
-            fields = "deposit_account,contact"
-        else:
-            up, (line,) = f.make_unit_payment(s, unit, [villager], year=2019)
-            batch = RefundBatch(
-                unit_id=unit.id,
-                unit_payment_id=up.unit_payment_id,
-                amount_fen=line.amount_fen,
-                created_at=at,
-            )
-            s.add(batch)
-            s.flush()
-            refs = {
-                "unit_id": unit.id,
-                "unit_line_id": line.line_id,
-                "batch_id": batch.id,
-                "amount_fen": line.amount_fen,
-                "payment_year": up.payment_year,
-                "payment_month": 1,
-                "period_start": up.period_start,
-                "period_end": up.period_end,
-                "bank_account_name": unit.name,
-                "contact_name": "王会计",
-            }
-            fields = "bank_account,contact"
-        if template != "medical":
-            refs.update(
-                bank_account_type="bank_card",
-                bank_account_no="6228480402564890018",
-                bank_category="103",
-                contact_phone="13812341234",
-            )
-            refs.setdefault("bank_account_name", person.name)
-            refs.setdefault("contact_name", person.name)
-        owner = villager if template == "unit_pension" else person
-        app = Application(
-            kind=template, channel="web", person_id=owner.id, region_code=owner.region_code, **refs
-        )
-        actor = Actor.unit(unit.id) if template == "unit_pension" else Actor.person(person.id)
-        applications.create(s, application=app, actor=actor, at=at)
-        applications.transition(
-            s,
-            application=app,
-            target=S.RETURNED,
-            actor=Actor.officer("CARE01"),
-            at=at,
-            reason="退回补正：请核对",
-            values={"review_opinion": "请核对", "correction_fields": fields},
-        )
-        ids[key] = app.id
-    return ids
+    pay = f.make_pension_payment(s, person, amount_fen=30000, year=2019)
+    medical = f.make_medical_payment(s, registration, year=2024)
+    up, (line,) = f.make_unit_payment(s, unit, [villager], year=2019)
+    made = {
+        "returned_pension_id": (
+            f.pension_application(person, pay, bank_account_name=person.name),
+            ("bank_account", "contact"),
+        ),
+        "returned_medical_id": (
+            f.medical_application(person, medical, registration, None),
+            ("deposit_account", "contact"),
+        ),
+        "returned_unit_id": (
+            f.unit_application(s, unit, up, line, at=at),
+            ("bank_account", "contact"),
+        ),
+    }
+    for app, fields in made.values():
+        f.submit(s, app, at=at)
+        f.return_for_correction(s, app.id, officer=officer, fields=fields, opinion="请核对", at=at)
+    return {key: app.id for key, (app, _) in made.items()}
 
 
-def _login(page, base: str, who: str, ids: dict) -> None:
+def _login(page, site: dict, who: str, ids: dict) -> None:
     if who == "anon":
         return
     if who == "officer":
-        page.goto(base + "/officer/login")
-        page.get_by_label("税务人员代码").fill(ids["officer_code"])
-        page.get_by_label("密码").fill(f.PASSWORD)
-        page.get_by_label("动态口令").fill(f.otp(NOW))
-        page.get_by_role("button", name="登录").click()
-        page.wait_for_url(re.compile(r".*/officer/applications$"))
+        officer_login(page, site, ids["officer_code"])
         return
-    page.goto(base + "/etax/login" + ("?kind=unit" if who == "unit" else ""))
+    page.goto(site["base"] + "/etax/login" + ("?kind=unit" if who == "unit" else ""))
     page.get_by_label(
         "纳税人识别号" if who == "unit" else "居民身份证号码/手机号码/用户名", exact=True
     ).fill(ids[f"{who}_login"])
@@ -660,7 +517,7 @@ def test_every_page_has_an_h1_and_no_serious_accessibility_violation(
                 )
                 context.set_default_timeout(10_000)
                 page = context.new_page()
-                _login(page, base, visit.who, ids)
+                _login(page, site, visit.who, ids)
                 if care:
                     page.goto(base + "/care-mode?on=1&next=/etax/")
                 contexts[key] = (context, page)

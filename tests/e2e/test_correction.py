@@ -7,38 +7,18 @@ go to test-artifacts/."""
 from __future__ import annotations
 
 import re
-from itertools import count
 
 import pytest
 from playwright.sync_api import expect
 from tests import factories as f
-from tests.conftest import NOW
-from tests.e2e.conftest import PHONE, screenshot
+from tests.e2e.conftest import PHONE, add_officer, officer_login, screenshot, status
 from tests.e2e.test_applicant_flows import login_pc, login_phone, seed
 from tests.web.officer_helpers import pension_app
-
-from sirefund.models import Application
 
 pytestmark = pytest.mark.e2e
 
 OPINION = "银行账号与户名不符，请核对后补正"
 NEW_CARD = "6228480402564890026"
-_codes = count(1)
-
-
-def _officer(site) -> str:
-    code = f"RTN{next(_codes):03d}"
-    seed(site, lambda s: f.make_officer(s, code=code, name="周审核", region="420700"))
-    return code
-
-
-def _officer_login(page, site, code: str) -> None:
-    page.goto(site["base"] + "/officer/applications")
-    page.get_by_label("税务人员代码").fill(code)
-    page.get_by_label("密码").fill(f.PASSWORD)
-    page.get_by_label("动态口令").fill(f.otp(NOW))
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(re.compile(r".*/officer/applications$"))
 
 
 def _case(site, name: str) -> dict:
@@ -50,14 +30,9 @@ def _case(site, name: str) -> dict:
     return seed(site, build)
 
 
-def _status(site, app_id: int) -> str:
-    with site["sessions"]() as s:
-        return s.get(Application, app_id).status
-
-
 def _return(open_page, site, app_id: int) -> None:
     page = open_page()
-    _officer_login(page, site, _officer(site))
+    officer_login(page, site, add_officer(site, name="周审核"))
     page.goto(f"{site['base']}/officer/applications/{app_id}")
     page.get_by_label("税务机关意见", exact=True).fill(OPINION)
     page.get_by_label("银行账户信息").check()
@@ -72,7 +47,7 @@ def test_pc_return_correct_and_approve_the_same_case(open_page, applicant_site):
     site = applicant_site
     case = _case(site, "孙补正")
     _return(open_page, site, case["app"])
-    assert _status(site, case["app"]) == "returned"
+    assert status(site, case["app"]) == "returned"
 
     page = open_page()
     login_pc(page, site, kind="person", login=case["login"])
@@ -89,7 +64,7 @@ def test_pc_return_correct_and_approve_the_same_case(open_page, applicant_site):
     page.get_by_label("银行账号").fill("6228480402564890019")
     page.get_by_role("button", name="提交补正").click()
     expect(page.locator("#f-bank_account_no-error")).to_be_visible()
-    assert _status(site, case["app"]) == "returned"
+    assert status(site, case["app"]) == "returned"
     screenshot(page, "pc-correction-error")
 
     page.get_by_label("银行账号").fill(NEW_CARD)
@@ -98,18 +73,18 @@ def test_pc_return_correct_and_approve_the_same_case(open_page, applicant_site):
     expect(page.locator("main")).to_contain_text("补正成功")
     row = page.locator("table.grid tbody tr", has_text=case["document_no"])
     expect(row).to_contain_text("已申请")
-    assert _status(site, case["app"]) == "pending_review"
+    assert status(site, case["app"]) == "pending_review"
     screenshot(page, "pc-progress-corrected")
 
     officer = open_page()
-    _officer_login(officer, site, _officer(site))
+    officer_login(officer, site, add_officer(site, name="周审核"))
     officer.goto(f"{site['base']}/officer/applications/{case['app']}")
     history = officer.locator("table.oc-history")
     expect(history).to_contain_text(OPINION)
     expect(history).to_contain_text("补正后重新提交")
     officer.get_by_role("button", name="审核通过").click()
     officer.wait_for_url(re.compile(r".*done=approved$"))
-    assert _status(site, case["app"]) == "approved"
+    assert status(site, case["app"]) == "approved"
     screenshot(officer, "officer-approved-after-correction")
 
 
@@ -130,5 +105,5 @@ def test_phone_correction_of_a_returned_case(open_page, applicant_site):
     screenshot(page, "phone-correction")
     page.get_by_role("button", name="提交补正").click()
     page.wait_for_url(re.compile(r".*done=corrected.*"))
-    assert _status(site, case["app"]) == "pending_review"
+    assert status(site, case["app"]) == "pending_review"
     screenshot(page, "phone-progress-corrected")

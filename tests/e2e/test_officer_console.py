@@ -14,118 +14,23 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 from tests import factories as f
-from tests.conftest import NOW
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import WIDE, add_officer, officer_login, pension_case, shot, status
 
 from sirefund.domain.agencies import Agency
 from sirefund.domain.reconciliation import StatementRow
 from sirefund.models import Application, DispatchAttempt, OutboxMessage
-from sirefund.services import applications, reconciliation, review_decisions
-from sirefund.services.applications import Actor
+from sirefund.services import reconciliation, review_decisions
 
 pytestmark = pytest.mark.e2e
 
 ACCOUNT = "6228480402564890018"
 
 
-# --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture(scope="module")
-def live(applicant_site: dict) -> dict:
-    """The shared live server of tests/e2e/conftest.py (this module's own SQLite copy): base
-    URL and a session factory for arranging rows."""
-    return applicant_site
-
-
-@pytest.fixture
-def new_page(applicant_browser):
-    """new_page() -> a page in a fresh context (own cookies), Chinese locale, 1440 wide."""
-    contexts = []
-
-    def _new_page():
-        context = applicant_browser.new_context(
-            locale="zh-CN", viewport={"width": 1440, "height": 900}
-        )
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        page = context.new_page()
-        # 批量通过 / 重试 / 提交 ask for confirmation with window.confirm: the officer says yes.
-        page.on("dialog", lambda dialog: dialog.accept())
-        return page
-
-    yield _new_page
-    for context in contexts:
-        context.close()
-
-
-def _shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"officer-{name}.png"), full_page=True)
-
-
-def _login(page, live, code: str) -> None:
-    page.goto(live["base"] + "/officer/applications")
-    assert "/officer/login" in page.url
-    page.get_by_label("税务人员代码").fill(code)
-    page.get_by_label("密码").fill(f.PASSWORD)
-    # The live server runs on the tests' fixed clock; each test logs in a new officer, so a
-    # code is never used twice.
-    page.get_by_label("动态口令").fill(f.otp(NOW))
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(re.compile(r".*/officer/applications$"))
-
-
-# --------------------------------------------------------------------------- data
-
-
-_codes = iter(range(1, 10_000))
-
-
-def _officer(live, *, initiator: bool = False, name: str = "李审核") -> str:
-    code = f"E2E{next(_codes):03d}"
-    with live["sessions"]() as s, s.begin():
-        f.make_officer(s, code=code, name=name, region="420700", initiator=initiator)
-    return code
-
-
-def _pension_app(live, *, at: datetime = f.AT, name: str = "邱世贵") -> int:
-    with live["sessions"]() as s, s.begin():
-        person = f.make_person(s, name=name, region="420703")
-        pay = f.make_pension_payment(s, person)
-        app = Application(
-            kind="pension",
-            channel="web",
-            person_id=person.id,
-            region_code=person.region_code,
-            pension_payment_id=pay.payment_id,
-            amount_fen=pay.amount_fen,
-            payment_year=pay.payment_year,
-            period_start=pay.period_start,
-            period_end=pay.period_end,
-            bank_account_type="bank_card",
-            # Each payee's own account and phone: a shared one is a 风险提示 (services/risk.py).
-            bank_account_no=f"62284804{person.id:011d}",
-            bank_category="103",
-            contact_name=person.name,
-            contact_phone=f"138{person.id:08d}",
-        )
-        return applications.create(s, application=app, actor=Actor.person(person.id), at=at).id
-
-
-def _status(live, app_id: int) -> str:
-    with live["sessions"]() as s:
-        return s.get(Application, app_id).status
-
-
-# --------------------------------------------------------------------------- tests
-
-
-def test_the_queue_lists_masked_applications_with_overdue_ones_highlighted(live, new_page):
-    old = _pension_app(live, at=datetime(2026, 1, 9, 2, 0, tzinfo=UTC), name="张桂兰")
-    recent = _pension_app(live, name="刘德明")
-    page = new_page()
-    _login(page, live, _officer(live))
+def test_the_queue_lists_masked_applications_with_overdue_ones_highlighted(live, open_page):
+    old = pension_case(live, at=datetime(2026, 1, 9, 2, 0, tzinfo=UTC), name="张桂兰")
+    recent = pension_case(live, name="刘德明")
+    page = open_page(WIDE)
+    officer_login(page, live, add_officer(live))
 
     row = page.locator("tr.overdue", has=page.locator(f"#pick-{old}"))
     assert "已超期" in row.inner_text()
@@ -142,15 +47,15 @@ def test_the_queue_lists_masked_applications_with_overdue_ones_highlighted(live,
     with live["sessions"]() as s:
         old_account = s.get(Application, old).bank_account_no
     assert not page.get_by_text(old_account).count()
-    _shot(page, "queue")
+    shot(page, "queue")
 
 
-def test_the_detail_shows_masked_data_and_reveals_the_full_id_once_with_a_reason(live, new_page):
-    app_id = _pension_app(live, name="邱世贵")
+def test_the_detail_shows_masked_data_and_reveals_the_full_id_once_with_a_reason(live, open_page):
+    app_id = pension_case(live, name="邱世贵")
     with live["sessions"]() as s:
         full_id = s.get(Application, app_id).person.id_number
-    page = new_page()
-    _login(page, live, _officer(live))
+    page = open_page(WIDE)
+    officer_login(page, live, add_officer(live))
 
     page.goto(f"{live['base']}/officer/applications/{app_id}")
     assert full_id not in page.content()
@@ -161,15 +66,15 @@ def test_the_detail_shows_masked_data_and_reveals_the_full_id_once_with_a_reason
     page.get_by_label("查看理由").first.fill("缴费人来电核对身份")
     page.get_by_role("button", name="查看证件号码").click()
     assert page.locator('[data-revealed="id_number"]').inner_text() == full_id
-    _shot(page, "detail-reveal")
+    shot(page, "detail-reveal")
     page.goto(f"{live['base']}/officer/applications/{app_id}")
     assert full_id not in page.content()
 
 
-def test_an_officer_approves_one_application_with_an_opinion(live, new_page):
-    app_id = _pension_app(live, name="陈秀英")
-    page = new_page()
-    _login(page, live, _officer(live, name="周审核"))
+def test_an_officer_approves_one_application_with_an_opinion(live, open_page):
+    app_id = pension_case(live, name="陈秀英")
+    page = open_page(WIDE)
+    officer_login(page, live, add_officer(live, name="周审核"))
 
     page.get_by_role("link", name=f"申请 {app_id} 的详情").click()
     page.get_by_label("税务机关意见", exact=True).fill("核实无误，同意退费")
@@ -181,33 +86,33 @@ def test_an_officer_approves_one_application_with_an_opinion(live, new_page):
     )
     assert "人社退费中" in page.locator("main").inner_text()
     assert "核实无误，同意退费" in page.locator("table.oc-history").inner_text()
-    assert _status(live, app_id) == "approved"
-    _shot(page, "approved")
+    assert status(live, app_id) == "approved"
+    shot(page, "approved")
 
 
-def test_rejecting_without_an_opinion_is_refused_then_rejected_with_one(live, new_page):
-    app_id = _pension_app(live, name="黄建国")
-    page = new_page()
-    _login(page, live, _officer(live))
+def test_rejecting_without_an_opinion_is_refused_then_rejected_with_one(live, open_page):
+    app_id = pension_case(live, name="黄建国")
+    page = open_page(WIDE)
+    officer_login(page, live, add_officer(live))
 
     page.goto(f"{live['base']}/officer/applications/{app_id}")
     page.get_by_role("button", name="审核不通过").click()
     error = page.locator("#review-opinion-error")
     assert "审核不通过时必须填写税务机关意见" in error.inner_text()
     assert page.get_by_label("税务机关意见", exact=True).get_attribute("aria-invalid") == "true"
-    assert _status(live, app_id) == "pending_review"
+    assert status(live, app_id) == "pending_review"
     page.get_by_label("税务机关意见", exact=True).fill("该笔缴费已用于待遇计算，不予退费")
     page.get_by_role("button", name="审核不通过").click()
     page.wait_for_url(re.compile(r".*done=rejected$"))
     assert "税务退回" in page.locator("main").inner_text()
-    assert _status(live, app_id) == "rejected"
-    _shot(page, "rejected")
+    assert status(live, app_id) == "rejected"
+    shot(page, "rejected")
 
 
-def test_batch_approval_shows_a_result_for_each_selected_application(live, new_page):
-    first, second = _pension_app(live, name="吴春花"), _pension_app(live, name="郑国强")
-    page = new_page()
-    _login(page, live, _officer(live))
+def test_batch_approval_shows_a_result_for_each_selected_application(live, open_page):
+    first, second = pension_case(live, name="吴春花"), pension_case(live, name="郑国强")
+    page = open_page(WIDE)
+    officer_login(page, live, add_officer(live))
 
     page.locator(f"#pick-{first}").check()
     page.locator(f"#pick-{second}").check()
@@ -217,19 +122,19 @@ def test_batch_approval_shows_a_result_for_each_selected_application(live, new_p
     results.wait_for()
     assert "成功 2 条" in results.inner_text()
     assert str(first) in results.inner_text() and str(second) in results.inner_text()
-    assert (_status(live, first), _status(live, second)) == ("approved", "approved")
-    _shot(page, "batch-approved")
+    assert (status(live, first), status(live, second)) == ("approved", "approved")
+    shot(page, "batch-approved")
 
 
 def test_the_initiator_cannot_review_their_own_refund_and_a_second_officer_approves_it(
-    live, new_page
+    live, open_page
 ):
     with live["sessions"]() as s, s.begin():
         person = f.make_person(s, name="王大妈", region="420703")
         pay = f.make_pension_payment(s, person, arrival_status="arrived", year=2025)
         id_number, payment_id = person.id_number, pay.payment_id
-    page = new_page()
-    _login(page, live, _officer(live, initiator=True, name="王发起"))
+    page = open_page(WIDE)
+    officer_login(page, live, add_officer(live, initiator=True, name="王发起"))
 
     page.get_by_role("link", name="发起退费").click()
     page.get_by_label("缴费人证件号码", exact=True).fill(id_number)
@@ -249,22 +154,22 @@ def test_the_initiator_cannot_review_their_own_refund_and_a_second_officer_appro
     assert page.get_by_role("button", name="审核不通过").is_disabled()
     assert page.locator("#blocked-reason").inner_text() == "发起人不能审核本人发起的退费申请"
     assert "税务端" in page.locator("main").inner_text()
-    _shot(page, "initiated-four-eyes")
+    shot(page, "initiated-four-eyes")
 
-    other = new_page()
-    _login(other, live, _officer(live, name="赵复核"))
+    other = open_page(WIDE)
+    officer_login(other, live, add_officer(live, name="赵复核"))
     other.goto(f"{live['base']}/officer/applications/{app_id}")
     assert other.get_by_role("button", name="审核通过").is_enabled()
     other.get_by_role("button", name="审核通过").click()
     other.wait_for_url(re.compile(r".*done=approved$"))
-    assert _status(live, app_id) == "approved"
-    _shot(other, "second-officer-approved")
+    assert status(live, app_id) == "approved"
+    shot(other, "second-officer-approved")
 
 
-def test_a_failed_dispatch_is_shown_with_its_attempts_and_retried(live, new_page):
-    app_id = _pension_app(live, name="孙玉兰")
+def test_a_failed_dispatch_is_shown_with_its_attempts_and_retried(live, open_page):
+    app_id = pension_case(live, name="孙玉兰")
     with live["sessions"]() as s, s.begin():
-        reviewer = f.make_officer(s, code=f"E2E{next(_codes):03d}", region="420700")
+        reviewer = f.make_officer(s, code="E2EREVIEW", region="420700")
         review_decisions.approve(s, officer=reviewer, application_id=app_id, at=f.AT)
         msg = s.execute(
             select(OutboxMessage).where(OutboxMessage.application_id == app_id)
@@ -282,8 +187,8 @@ def test_a_failed_dispatch_is_shown_with_its_attempts_and_retried(live, new_page
                 )
             )
         request_id = msg.request_id
-    page = new_page()
-    _login(page, live, _officer(live))
+    page = open_page(WIDE)
+    officer_login(page, live, add_officer(live))
 
     page.get_by_role("link", name="派发监控").click()
     page.get_by_label("状态", exact=True).select_option("failed")
@@ -304,10 +209,10 @@ def test_a_failed_dispatch_is_shown_with_its_attempts_and_retried(live, new_page
     page.get_by_role("button", name="查询", exact=True).click()
     row = page.locator("tr", has=page.get_by_text(request_id))
     assert "待发送" in row.inner_text()
-    _shot(page, "dispatch-retried")
+    shot(page, "dispatch-retried")
 
 
-def test_the_reconciliation_page_shows_each_agencys_totals_and_the_discrepancies(live, new_page):
+def test_the_reconciliation_page_shows_each_agencys_totals_and_the_discrepancies(live, open_page):
     day = date(2026, 10, 8)
     stranger = StatementRow("r-x", 880001, "某人", "6228480402564891111", 12345, "paid", f.AT)
     with live["sessions"]() as s, s.begin():
@@ -318,8 +223,8 @@ def test_the_reconciliation_page_shows_each_agencys_totals_and_the_discrepancies
             at=f.AT,
             ran_by="e2e",
         )
-    page = new_page()
-    _login(page, live, _officer(live))
+    page = open_page(WIDE)
+    officer_login(page, live, add_officer(live))
 
     page.get_by_role("link", name="三方对账").click()
     page.get_by_label("对账日期").fill("2026-10-08")
@@ -331,4 +236,4 @@ def test_the_reconciliation_page_shows_each_agencys_totals_and_the_discrepancies
     row = page.locator("table.oc-recon-discrepancies tbody tr").inner_text()
     assert "我方无记录" in row and "880001" in row and "622848*********1111" in row
     assert "6228480402564891111" not in page.content()
-    _shot(page, "reconciliation")
+    shot(page, "reconciliation")

@@ -8,44 +8,20 @@ import re
 from datetime import UTC, date, datetime
 
 import pytest
-from tests.e2e.test_officer_console import _login, _officer, _pension_app, _shot
+from tests.e2e.conftest import OFFICE, add_officer, officer_login, pension_case, shot
 
 from sirefund.models import CalendarDay
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def live(applicant_site: dict) -> dict:
-    return applicant_site
-
-
-@pytest.fixture
-def new_page(applicant_browser):
-    contexts = []
-
-    def _new_page():
-        context = applicant_browser.new_context(
-            locale="zh-CN", viewport={"width": 1366, "height": 768}
-        )
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("dialog", lambda dialog: dialog.accept())
-        return page
-
-    yield _new_page
-    for context in contexts:
-        context.close()
-
-
-def test_the_queue_highlights_due_and_overdue_cases_and_the_filter_lists_them(live, new_page):
+def test_the_queue_highlights_due_and_overdue_cases_and_the_filter_lists_them(live, open_page):
     # The fixed clock's today is Tuesday 2026-03-10; Spring Festival and its 调休 counted.
-    overdue = _pension_app(live, at=datetime(2026, 1, 9, 2, 0, tzinfo=UTC), name="张桂兰")
-    five_left = _pension_app(live, at=datetime(2026, 1, 28, 2, 0, tzinfo=UTC), name="王秀英")
-    six_left = _pension_app(live, at=datetime(2026, 1, 29, 2, 0, tzinfo=UTC), name="刘德明")
-    page = new_page()
-    _login(page, live, _officer(live))
+    overdue = pension_case(live, at=datetime(2026, 1, 9, 2, 0, tzinfo=UTC), name="张桂兰")
+    five_left = pension_case(live, at=datetime(2026, 1, 28, 2, 0, tzinfo=UTC), name="王秀英")
+    six_left = pension_case(live, at=datetime(2026, 1, 29, 2, 0, tzinfo=UTC), name="刘德明")
+    page = open_page(OFFICE)
+    officer_login(page, live, add_officer(live))
 
     due_row = page.locator("tr.due-soon", has=page.locator(f"#pick-{five_left}"))
     assert "即将到期" in due_row.inner_text()
@@ -60,12 +36,12 @@ def test_the_queue_highlights_due_and_overdue_cases_and_the_filter_lists_them(li
     assert page.locator(f"#pick-{five_left}").is_visible()
     assert page.locator(f"#pick-{overdue}").is_visible()
     assert page.locator(f"#pick-{six_left}").count() == 0
-    _shot(page, "queue-due-within-5")
+    shot(page, "queue-due-within-5")
 
 
-def test_a_reviewer_sets_a_2027_holiday_on_the_calendar_page(live, new_page):
-    page = new_page()
-    _login(page, live, _officer(live))
+def test_a_reviewer_sets_a_2027_holiday_on_the_calendar_page(live, open_page):
+    page = open_page(OFFICE)
+    officer_login(page, live, add_officer(live))
     page.get_by_role("link", name="节假日设置").click()
     page.get_by_label("年度", exact=True).fill("2027")
     page.get_by_role("button", name="查询", exact=True).click()
@@ -80,4 +56,4 @@ def test_a_reviewer_sets_a_2027_holiday_on_the_calendar_page(live, new_page):
     assert "休息" in row.inner_text() and "春节" in row.inner_text()
     with live["sessions"]() as s:
         assert s.get(CalendarDay, date(2027, 2, 5)).is_workday is False
-    _shot(page, "calendar-2027")
+    shot(page, "calendar-2027")

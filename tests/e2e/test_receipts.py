@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import date
 
 import pypdf
 import pytest
@@ -16,10 +15,6 @@ from tests.e2e.conftest import PHONE, screenshot
 from tests.e2e.test_applicant_flows import login_pc, login_phone, seed
 from tests.web.officer_helpers import pension_app
 
-from sirefund.domain.workflow import ApplicationStatus as S
-from sirefund.services import applications
-from sirefund.services.applications import Actor
-
 pytestmark = pytest.mark.e2e
 
 
@@ -28,21 +23,6 @@ def _pdf_text(download) -> str:
         data = fh.read()
     assert data.startswith(b"%PDF-")
     return "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(data)).pages)
-
-
-def _pay(site, app_id: int) -> None:
-    with site["sessions"]() as s, s.begin():
-        for target in (S.APPROVED, S.AT_AGENCY, S.REFUNDED):
-            app = applications.get(s, app_id)
-            s.refresh(app)
-            applications.transition(
-                s,
-                application=app,
-                target=target,
-                actor=Actor.officer("OF0001"),
-                at=f.AT,
-                values={"refund_date": date(2026, 4, 2)} if target == S.REFUNDED else None,
-            )
 
 
 def _person_with_application(site, name: str) -> dict:
@@ -87,7 +67,7 @@ def test_pc_progress_downloads_the_receipt_then_the_certificate_once_paid(
         assert words in text, words
     assert case["id_number"] not in re.sub(r"\s", "", text)
 
-    _pay(site, case["app"])
+    seed(site, lambda s: f.pay_out(s, case["app"]))
     page.reload()
     row = page.locator("table.grid tbody tr", has_text=case["document_no"])
     with page.expect_download() as info:

@@ -5,18 +5,29 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "import_and_query.py"
+RECONCILE_BENCH = BENCH.parent / "reconcile.py"
+AUDIT_BENCH = BENCH.with_name("audit_verify.py")
+
+
+def _load(name, path):
+    """The benchmark script at ``path`` as a module; its sibling bench/harness.py importable
+    the way `python bench/X.py` finds it (bench/ appended, so it shadows nothing)."""
+    if str(path.parent) not in sys.path:
+        sys.path.append(str(path.parent))
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
 
 
 def test_benchmark_main_prints_both_ratios_with_a_verdict(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("SIREFUND_BENCH_POSTGRES_URL", raising=False)
-    spec = importlib.util.spec_from_file_location("bench_import_and_query", BENCH)
-    assert spec and spec.loader
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-
+    bench = _load("bench_import_and_query", BENCH)
     status = bench.main(
         ["--payments", "2000", "--lookups", "300", "--repeat", "1", "--workdir", str(tmp_path)]
     )
@@ -35,18 +46,6 @@ def test_benchmark_main_prints_both_ratios_with_a_verdict(tmp_path, monkeypatch,
         r"^service p99 / raw p99 = \d+\.\d\d  \(target <= 2\.00\)  (PASS|FAIL)$", out, re.MULTILINE
     )
     assert "pension-payments: loaded 2000, updated 0, unchanged 0, rejected 0" in out
-
-
-RECONCILE_BENCH = BENCH.parent / "reconcile.py"
-AUDIT_BENCH = BENCH.with_name("audit_verify.py")
-
-
-def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
 
 
 def test_reconciliation_benchmark_prints_both_rates_the_ratio_and_agreeing_counts(tmp_path, capsys):

@@ -21,21 +21,9 @@ from sirefund.domain.errors import Unauthenticated
 from sirefund.models import Officer, PensionPayment, SecurityEvent
 from sirefund.services import accounts, passwords
 from tests.factories import PASSWORD, TOTP_SECRET, otp, resident_id
+from tests.integration.test_imports import PENSION_HEADER as HEADER
 
 SIREFUND = Path(sys.executable).with_name("sirefund")
-HEADER = [
-    "payment_id",
-    "id_number",
-    "name",
-    "region_code",
-    "amount",
-    "period_start",
-    "period_end",
-    "payment_year",
-    "payment_date",
-    "channel",
-    "arrival_status",
-]
 ID_A = resident_id("420703", "19580312", 21)
 
 

@@ -13,21 +13,13 @@ from sirefund.domain import workflow
 from sirefund.domain.workflow import ApplicationStatus as S
 from sirefund.models import Application, ApplicationEvent
 from sirefund.services import corrections
-from sirefund.services.corrections import ReturnIn
 from tests import factories as f
 from tests.web.officer_helpers import pension_app
 
 
 def _returned(session) -> Application:
-    officer = f.make_officer(session)
     app = pension_app(session)
-    corrections.return_for_correction(
-        session,
-        officer=officer,
-        application_id=app.id,
-        request=ReturnIn(opinion="请补正银行账户", fields=["bank_account"]),
-        at=f.AT,
-    )
+    f.return_for_correction(session, app.id, officer=f.make_officer(session))
     session.refresh(app)
     return app
 

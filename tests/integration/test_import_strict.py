@@ -15,27 +15,13 @@ from sirefund.models import PensionPayment, Person, Unit
 from tests.integration.test_imports import (
     ID_B,
     PENSION_HEADER,
+    UNIT_HEADER,
     count,
     pension_row,
     read_rejects,
     run,
     write_csv,
 )
-
-UNIT_HEADER = [
-    "unit_payment_id",
-    "unit_tax_id",
-    "unit_name",
-    "unit_ss_no",
-    "region_code",
-    "payment_type",
-    "payment_year",
-    "payment_month",
-    "amount",
-    "period_start",
-    "period_end",
-    "declaration_channel",
-]
 
 
 def _rejected_codes(summary: imports.ImportSummary) -> dict[str, str]:

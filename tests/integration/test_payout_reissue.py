@@ -373,19 +373,8 @@ def test_a_failed_payout_keeps_its_payment_taken_in_the_database(session):
     pay = factories.make_pension_payment(session, person)
 
     def app(status: str) -> Application:
-        return Application(
-            kind="pension",
-            status=status,
-            channel="web",
-            person_id=person.id,
-            region_code=person.region_code,
-            pension_payment_id=pay.payment_id,
-            amount_fen=pay.amount_fen,
-            payment_year=pay.payment_year,
-            period_start=pay.period_start,
-            period_end=pay.period_end,
-            created_at=factories.AT,
-            updated_at=factories.AT,
+        return factories.pension_application(
+            person, pay, status=status, created_at=factories.AT, updated_at=factories.AT
         )
 
     session.add(app("refund_failed"))

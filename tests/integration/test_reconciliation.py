@@ -25,15 +25,21 @@ from tests.integration.money import booking_mismatches
 pytestmark = pytest.mark.timeout(120)
 
 
-def _refund(sim, settings_for, dispatcher_for, make_approved, session_factory, clock, **kinds):  # type: ignore[no-untyped-def]
-    """Approve `kinds` (kind=count) and drive every refund to the bank's answer."""
-    sim.script.set_delay("bank", 0)
-    dispatcher = dispatcher_for(settings_for(sim))
-    ids = []
-    for kind, n in (kinds or {"pension": 2}).items():
-        ids += make_approved(n, kind=kind, at=clock.now())
-    dispatcher.drive(lambda: all(status_of(session_factory, i) == "refunded" for i in ids))
-    return dispatcher, ids
+@pytest.fixture
+def refund(simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock):  # type: ignore[no-untyped-def]
+    """refund(kind=count, ...) -> (dispatcher, ids): approve the applications (two pensions
+    by default) and drive every refund to the bank's answer."""
+
+    def _refund(**kinds):  # type: ignore[no-untyped-def]
+        simulator.script.set_delay("bank", 0)
+        dispatcher = dispatcher_for(settings_for(simulator))
+        ids = []
+        for kind, n in (kinds or {"pension": 2}).items():
+            ids += make_approved(n, kind=kind, at=shift_clock.now())
+        dispatcher.drive(lambda: all(status_of(session_factory, i) == "refunded" for i in ids))
+        return dispatcher, ids
+
+    return _refund
 
 
 def _reconcile(dispatcher, clock):  # type: ignore[no-untyped-def]
@@ -51,18 +57,9 @@ def _kinds(view) -> list[tuple[str, str, Any]]:  # type: ignore[no-untyped-def]
 
 
 def test_a_clean_day_reconciles_with_totals_that_agree_to_the_fen(
-    simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
+    refund, session_factory, shift_clock
 ):
-    dispatcher, ids = _refund(
-        simulator,
-        settings_for,
-        dispatcher_for,
-        make_approved,
-        session_factory,
-        shift_clock,
-        pension=2,
-        medical=2,
-    )
+    dispatcher, ids = refund(pension=2, medical=2)
     view = _reconcile(dispatcher, shift_clock)
 
     assert view.clean and view.discrepancies == ()
@@ -100,20 +97,9 @@ def test_a_day_without_refunds_is_clean_with_zero_totals(
     ],
 )
 def test_each_discrepancy_the_simulator_is_scripted_to_produce_is_found_and_stored(
-    simulator,
-    settings_for,
-    dispatcher_for,
-    make_approved,
-    session_factory,
-    shift_clock,
-    fault,
-    agency,
-    extra,
-    kind,
+    refund, simulator, session_factory, shift_clock, fault, agency, extra, kind
 ):
-    dispatcher, ids = _refund(
-        simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
-    )
+    dispatcher, ids = refund()
     simulator.state.statement_faults.add(fault, agency=agency, application_id=ids[1], **extra)
 
     view = _reconcile(dispatcher, shift_clock)
@@ -125,12 +111,8 @@ def test_each_discrepancy_the_simulator_is_scripted_to_produce_is_found_and_stor
         assert [(d.kind, d.agency, d.application_id) for d in stored] == [(kind, agency, ids[1])]
 
 
-def test_a_booking_we_never_asked_for_is_unknown_to_us(
-    simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
-):
-    dispatcher, ids = _refund(
-        simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
-    )
+def test_a_booking_we_never_asked_for_is_unknown_to_us(refund, simulator, shift_clock):
+    dispatcher, ids = refund()
     simulator.state.statement_faults.add(
         "add_unknown", agency="bank", amount_fen=50000, account_no="6228480402564891111"
     )
@@ -149,12 +131,8 @@ def test_a_booking_we_never_asked_for_is_unknown_to_us(
     assert unknown.theirs.account_masked == "622848*********1111"  # masked when stored
 
 
-def test_the_newest_run_of_a_day_is_what_is_shown(
-    simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
-):
-    dispatcher, ids = _refund(
-        simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
-    )
+def test_the_newest_run_of_a_day_is_what_is_shown(refund, simulator, session_factory, shift_clock):
+    dispatcher, ids = refund()
     simulator.state.statement_faults.add("drop", agency="bank", application_id=ids[0])
     assert not _reconcile(dispatcher, shift_clock).clean
     simulator.state.statement_faults.clear()
@@ -190,25 +168,10 @@ def _paying_another_account(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_doubled_payout_amount_is_caught_by_reconciliation_and_by_the_bookings_check(
-    simulator,
-    settings_for,
-    dispatcher_for,
-    make_approved,
-    session_factory,
-    shift_clock,
-    monkeypatch,
+    refund, simulator, session_factory, shift_clock, monkeypatch
 ):
     _doubling_bank_amounts(monkeypatch)
-    dispatcher, ids = _refund(
-        simulator,
-        settings_for,
-        dispatcher_for,
-        make_approved,
-        session_factory,
-        shift_clock,
-        pension=1,
-        medical=1,
-    )
+    dispatcher, ids = refund(pension=1, medical=1)
     view = _reconcile(dispatcher, shift_clock)
 
     assert sorted(_kinds(view)) == sorted(("amount_differs", "bank", i) for i in ids)
@@ -218,25 +181,10 @@ def test_a_doubled_payout_amount_is_caught_by_reconciliation_and_by_the_bookings
 
 
 def test_a_payout_to_another_account_is_caught_by_reconciliation_and_by_the_bookings_check(
-    simulator,
-    settings_for,
-    dispatcher_for,
-    make_approved,
-    session_factory,
-    shift_clock,
-    monkeypatch,
+    refund, simulator, session_factory, shift_clock, monkeypatch
 ):
     _paying_another_account(monkeypatch)
-    dispatcher, ids = _refund(
-        simulator,
-        settings_for,
-        dispatcher_for,
-        make_approved,
-        session_factory,
-        shift_clock,
-        pension=1,
-        medical=1,
-    )
+    dispatcher, ids = refund(pension=1, medical=1)
     view = _reconcile(dispatcher, shift_clock)
 
     assert sorted(_kinds(view)) == sorted(("account_differs", "bank", i) for i in ids)
@@ -245,11 +193,9 @@ def test_a_payout_to_another_account_is_caught_by_reconciliation_and_by_the_book
 
 
 def test_a_payout_booked_twice_is_caught_by_reconciliation_and_by_the_bookings_check(
-    simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
+    refund, simulator, session_factory, shift_clock
 ):
-    dispatcher, ids = _refund(
-        simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
-    )
+    dispatcher, ids = refund()
     # The mutation: the same payout order sent again under a new request id (what a worker
     # that lost track of its request id would do).
     [message] = [m for m in messages_of(session_factory, ids[0]) if m.agency == "bank"]
@@ -288,16 +234,9 @@ def _cli(db_url, sim, tmp_path, *args):  # type: ignore[no-untyped-def]
 
 
 def test_sirefund_reconcile_prints_totals_that_agree_and_exits_0_on_a_clean_day(
-    simulator,
-    settings_for,
-    dispatcher_for,
-    make_approved,
-    session_factory,
-    shift_clock,
-    db_url,
-    tmp_path,
+    refund, simulator, shift_clock, db_url, tmp_path
 ):
-    _refund(simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock)
+    refund()
     done = _cli(db_url, simulator, tmp_path, "--date", shift_clock.today().isoformat())
 
     assert done.returncode == 0, done.stderr
@@ -311,18 +250,9 @@ def test_sirefund_reconcile_prints_totals_that_agree_and_exits_0_on_a_clean_day(
 
 
 def test_sirefund_reconcile_prints_every_discrepancy_and_exits_1(
-    simulator,
-    settings_for,
-    dispatcher_for,
-    make_approved,
-    session_factory,
-    shift_clock,
-    db_url,
-    tmp_path,
+    refund, simulator, shift_clock, db_url, tmp_path
 ):
-    _, ids = _refund(
-        simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
-    )
+    _, ids = refund()
     simulator.state.statement_faults.add(
         "alter_amount", agency="bank", application_id=ids[0], amount_fen=1
     )
@@ -350,11 +280,9 @@ def test_sirefund_reconcile_exits_2_when_a_statement_cannot_be_had(
 
 
 def test_the_simulator_serves_its_statement_and_takes_scripted_faults_over_http(
-    simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
+    refund, simulator, shift_clock
 ):
-    _, ids = _refund(
-        simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
-    )
+    _, ids = refund()
     day = shift_clock.today().isoformat()
     with httpx.Client(base_url=simulator.url) as http:
         rows = http.get("/_sim/statements/bank", params={"date": day}).json()["rows"]
@@ -382,16 +310,14 @@ def test_the_simulator_serves_its_statement_and_takes_scripted_faults_over_http(
 
 
 def test_the_worker_reconciles_yesterday_by_itself_once_the_hour_is_reached_and_only_once(
-    simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
+    refund, session_factory, shift_clock
 ):
     import dataclasses
     from datetime import UTC, datetime, time, timedelta
 
     from sirefund.clock import CHINA_TZ
 
-    dispatcher, _ids = _refund(
-        simulator, settings_for, dispatcher_for, make_approved, session_factory, shift_clock
-    )
+    dispatcher, _ids = refund()
     assert dispatcher.reconcile_if_due() is None  # reconcile_at_hour=-1: never by itself
     dispatcher = dataclasses.replace(
         dispatcher, settings=dispatcher.settings.model_copy(update={"reconcile_at_hour": 2})

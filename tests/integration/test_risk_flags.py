@@ -182,27 +182,18 @@ def test_a_medical_refund_into_a_deposit_account_changed_days_before_is_flagged(
         acct = f.make_submitted_account(s, person, account_no=OWN)
         acct.operation_type = "change"
         acct.changed_on = (f.AT - timedelta(days=5)).date()
-        app = applications.create(
+        app = f.submit(
             s,
-            application=Application(
-                kind="medical",
+            f.medical_application(
+                person,
+                mp,
+                reg,
+                acct,
                 channel="mobile_app",
-                person_id=person.id,
-                region_code=person.region_code,
-                medical_payment_id=mp.payment_id,
-                registration_id=reg.registration_id,
-                deposit_account_id=acct.id,
                 bank_account_no=OWN,
                 bank_account_name=person.name,
-                amount_fen=mp.refund_amount_fen,
-                payment_year=mp.insurance_year,
-                period_start=mp.period_start,
-                period_end=mp.period_end,
                 handler_phone="13912345678",
-                reason_code="duplicate_payment",
             ),
-            actor=Actor.person(person.id),
-            at=f.AT,
         )
         app_id = app.id
     assert "account_changed" in _flags(session_factory, app_id)

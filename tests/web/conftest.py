@@ -52,6 +52,32 @@ def seed(session_factory):
 
 
 @pytest.fixture
+def browse(client, session_factory, clock, settings):
+    """browse(kind, account_id) -> the CSRF token of a fresh page session (the cookie the
+    login pages set) that `client` then carries."""
+
+    def _browse(kind: str, account_id: int) -> str:
+        with session_factory() as s, s.begin():
+            token, row = accounts.create_session(
+                s, kind=kind, account_id=account_id, at=clock.now(), settings=settings
+            )
+        client.cookies.set("sirefund_session", token)
+        return row.csrf_token
+
+    return _browse
+
+
+@pytest.fixture
+def sign_in(browse):
+    """sign_in(officer_id) -> the CSRF token: `browse` for an officer (税务端 pages)."""
+
+    def _sign_in(account_id: int, kind: str = "officer") -> str:
+        return browse(kind, account_id)
+
+    return _sign_in
+
+
+@pytest.fixture
 def login(app, session_factory, clock, settings):
     """login(kind, account_id) -> headers with a Bearer token for a fresh server session."""
 

@@ -8,9 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from sirefund.models import Application, RefundBatch, Unit
-from sirefund.services import applications
-from sirefund.services.applications import Actor
+from sirefund.models import Application, Unit
 from tests import factories as f
 
 ACCOUNT = "6228480402564890018"
@@ -50,60 +48,29 @@ def pension_app(
     person = person or f.make_person(s, region=region)
     pay = f.make_pension_payment(s, person, arrival_status=arrival)
     own, phone = own_account(s, person)
-    account = account or own
-    app = Application(
-        kind="pension",
-        channel=channel,
-        person_id=person.id,
-        region_code=person.region_code,
-        pension_payment_id=pay.payment_id,
-        amount_fen=pay.amount_fen,
-        payment_year=pay.payment_year,
-        period_start=pay.period_start,
-        period_end=pay.period_end,
-        bank_account_type="bank_card",
-        bank_account_no=account,
-        bank_category="103",
-        contact_name=person.name,
-        contact_phone=phone,
+    app = f.pension_application(
+        person, pay, channel=channel, bank_account_no=account or own, contact_phone=phone
     )
-    return applications.create(s, application=app, actor=Actor.person(person.id), at=at)
+    return f.submit(s, app, at=at)
 
 
 def unit_app(s, *, region: str = "420703") -> Application:
     person = f.make_person(s, region=region)
     unit = f.make_unit(s, region=region)
     up, (line,) = f.make_unit_payment(s, unit, [person])
-    batch = RefundBatch(
-        unit_id=unit.id,
-        unit_payment_id=up.unit_payment_id,
-        amount_fen=line.amount_fen,
-        created_at=f.AT,
-    )
-    s.add(batch)
-    s.flush()
     account, phone = own_account(s, unit)
-    app = Application(
-        kind="unit_pension",
-        channel="web",
-        person_id=person.id,
-        unit_id=unit.id,
+    app = f.unit_application(
+        s,
+        unit,
+        up,
+        line,
         region_code=person.region_code,
-        unit_line_id=line.line_id,
-        batch_id=batch.id,
-        amount_fen=line.amount_fen,
-        payment_year=up.payment_year,
-        payment_month=1,
-        period_start=up.period_start,
-        period_end=up.period_end,
-        bank_account_type="bank_card",
         bank_account_no=account,
-        bank_account_name=unit.name,
         bank_category="314",
         contact_name="村会计",
         contact_phone=phone,
     )
-    return applications.create(s, application=app, actor=Actor.unit(unit.id), at=f.AT)
+    return f.submit(s, app)
 
 
 def medical_app(s, *, region: str = "420703") -> Application:
@@ -111,19 +78,7 @@ def medical_app(s, *, region: str = "420703") -> Application:
     reg = f.make_registration(s, person)
     mp = f.make_medical_payment(s, reg, medical_fen=30000, ltc_fen=5000)
     acct = f.make_submitted_account(s, person, account_no="6217000010001234567")
-    app = Application(
-        kind="medical",
-        channel="mobile_app",
-        person_id=person.id,
-        region_code=person.region_code,
-        medical_payment_id=mp.payment_id,
-        registration_id=reg.registration_id,
-        deposit_account_id=acct.id,
-        amount_fen=mp.refund_amount_fen,
-        payment_year=mp.insurance_year,
-        period_start=mp.period_start,
-        period_end=mp.period_end,
-        handler_phone="13912345678",
-        reason_code="duplicate_payment",
+    app = f.medical_application(
+        person, mp, reg, acct, channel="mobile_app", handler_phone="13912345678"
     )
-    return applications.create(s, application=app, actor=Actor.person(person.id), at=f.AT)
+    return f.submit(s, app)

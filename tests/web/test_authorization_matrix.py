@@ -30,8 +30,8 @@ from sirefund.models import (
     DepositAccountReport,
     HeirClaim,
     Notification,
+    Officer,
     OutboxMessage,
-    RefundBatch,
     Unit,
 )
 from sirefund.services import applications, dispatches
@@ -249,7 +249,7 @@ def _application(s, **values) -> Application:
     return applications.create(s, application=app, actor=Actor.person(values["person_id"]), at=f.AT)
 
 
-def _failed_copy(s, app: Application, officer_code: str, *, returned: bool = False) -> int:
+def _failed_copy(s, app: Application, officer: Officer, *, returned: bool = False) -> int:
     """Another application like ``app`` (same payer, a payment of its own), walked through
     approval and the agency to a failed payout (or, ``returned``, returned for correction
     of its contact)."""
@@ -292,22 +292,13 @@ def _failed_copy(s, app: Application, officer_code: str, *, returned: bool = Fal
         },
         **refs,
     )
-    actor = Actor.unit(app.unit_id) if app.unit_id else Actor.person(app.person_id)
-    applications.create(s, application=copy, actor=actor, at=f.AT)
+    f.submit(s, copy)
     if returned:
-        applications.transition(
-            s,
-            application=copy,
-            target=S.RETURNED,
-            actor=Actor.officer(officer_code),
-            at=f.AT,
-            values={"correction_fields": "contact", "review_opinion": "联系电话无法接通"},
+        f.return_for_correction(
+            s, copy.id, officer=officer, fields=("contact",), opinion="联系电话无法接通"
         )
-        return copy.id
-    for target in (S.APPROVED, S.AT_AGENCY, S.REFUND_FAILED):
-        applications.transition(
-            s, application=copy, target=target, actor=Actor.officer(officer_code), at=f.AT
-        )
+    else:
+        f.fail_payout(s, copy.id)
     return copy.id
 
 
@@ -368,39 +359,20 @@ def world(session_factory, login, clock) -> World:
         s.add(draft)
 
         up, (line,) = f.make_unit_payment(s, unit, [owner])
-        batch = RefundBatch(
-            unit_id=unit.id,
-            unit_payment_id=up.unit_payment_id,
-            amount_fen=line.amount_fen,
-            created_at=f.AT,
-        )
-        s.add(batch)
-        s.flush()
-        unit_app = applications.create(
+        unit_app = f.submit(
             s,
-            application=Application(
-                kind="unit_pension",
-                channel="web",
-                person_id=owner.id,
-                unit_id=unit.id,
+            f.unit_application(
+                s,
+                unit,
+                up,
+                line,
                 region_code=REGION,
-                unit_line_id=line.line_id,
-                batch_id=batch.id,
-                amount_fen=line.amount_fen,
-                payment_year=up.payment_year,
-                payment_month=1,
-                period_start=up.period_start,
-                period_end=up.period_end,
-                bank_account_type="bank_card",
                 # The unit's own account: a payee sharing the person's would be a 风险提示.
                 bank_account_no="6228480402564890026",
-                bank_account_name=unit.name,
                 bank_category="314",
                 contact_name="村会计",
                 contact_phone="027-87654321",
             ),
-            actor=Actor.unit(unit.id),
-            at=f.AT,
         )
 
         # A second pension application, approved, with its HRSS request: one failed dispatch
@@ -456,14 +428,14 @@ def world(session_factory, login, clock) -> World:
             ("failed_medical_app", medical_app),
             ("failed_unit_app", unit_app),
         ):
-            failed_apps[key] = _failed_copy(s, kind_app, officer.code)
+            failed_apps[key] = _failed_copy(s, kind_app, officer)
         # And one of each returned for correction (退回补正) of its contact.
         for key, kind_app in (
             ("returned_pension_app", pension_app),
             ("returned_medical_app", medical_app),
             ("returned_unit_app", unit_app),
         ):
-            failed_apps[key] = _failed_copy(s, kind_app, officer.code, returned=True)
+            failed_apps[key] = _failed_copy(s, kind_app, officer, returned=True)
         claim = HeirClaim(
             heir_person_id=owner.id,
             relationship="child",

@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from sirefund.models import Application, ApplicationEvent, OutboxMessage, SecurityEvent
+from sirefund.models import ApplicationEvent, OutboxMessage, SecurityEvent
 from sirefund.services import views
 from sirefund.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers
 from sirefund.web import presenters
 from tests.integration import approvals
+from tests.integration.conftest import load, messages_of
 
 SECRET = "test-callback-secret-0123456789"  # tests/web/conftest.py settings
 
@@ -25,32 +26,9 @@ def approved(session_factory, clock):  # type: ignore[no-untyped-def]
 
     def _make(kind: str = "pension") -> tuple[int, str]:
         [app_id] = approvals.approved_applications(session_factory, n=1, kind=kind, at=clock.now())
-        return app_id, _messages(session_factory, app_id)[0].request_id
+        return app_id, messages_of(session_factory, app_id)[0].request_id
 
     return _make
-
-
-def _messages(session_factory, app_id):  # type: ignore[no-untyped-def]
-    with session_factory() as session:
-        rows = (
-            session.execute(
-                select(OutboxMessage)
-                .where(OutboxMessage.application_id == app_id)
-                .order_by(OutboxMessage.id)
-            )
-            .scalars()
-            .all()
-        )
-        for r in rows:
-            session.expunge(r)
-        return rows
-
-
-def _app(session_factory, app_id):  # type: ignore[no-untyped-def]
-    with session_factory() as session:
-        app = session.get(Application, app_id)
-        session.expunge(app)
-        return app
 
 
 def _count(session_factory, model, *where):  # type: ignore[no-untyped-def]
@@ -74,8 +52,8 @@ def test_a_signed_acceptance_moves_the_application_to_at_agency_and_orders_the_p
         client, clock, "hrss", {"request_id": request_id, "status": "accepted", "booking_id": "H1"}
     )
     assert r.status_code == 200 and r.json() == {"applied": True}
-    assert _app(session_factory, app_id).status == "at_agency"
-    hrss, bank = _messages(session_factory, app_id)
+    assert load(session_factory, app_id).status == "at_agency"
+    hrss, bank = messages_of(session_factory, app_id)
     assert (hrss.state, bank.agency, bank.operation, bank.state) == (
         "done",
         "bank",
@@ -93,7 +71,7 @@ def test_the_same_result_twice_applies_once_and_then_answers_applied_false(
     assert _post(client, clock, "hrss", payload).json() == {"applied": True}
     assert _post(client, clock, "hrss", payload).json() == {"applied": False}
     assert _count(session_factory, ApplicationEvent, ApplicationEvent.to_status == "at_agency") == 1
-    assert len(_messages(session_factory, app_id)) == 2
+    assert len(messages_of(session_factory, app_id)) == 2
 
 
 def test_a_hundred_identical_callbacks_at_once_are_applied_once(
@@ -125,7 +103,7 @@ def test_a_hundred_identical_callbacks_at_once_are_applied_once(
         )
         == 1
     )
-    assert [m.agency for m in _messages(session_factory, app_id)] == ["hrss", "bank"]
+    assert [m.agency for m in messages_of(session_factory, app_id)] == ["hrss", "bank"]
 
 
 def test_a_forged_callback_is_refused_with_401_changes_nothing_and_is_logged_without_its_body(
@@ -141,7 +119,7 @@ def test_a_forged_callback_is_refused_with_401_changes_nothing_and_is_logged_wit
     )
     assert r.status_code == 401
     assert r.json()["error"]["code"] == "callback.signature"
-    assert _app(session_factory, app_id).status == "approved"
+    assert load(session_factory, app_id).status == "approved"
     with session_factory() as session:
         [event] = session.execute(select(SecurityEvent)).scalars().all()
     assert (event.kind, event.actor) == ("callback.refused", "agency:hrss")
@@ -157,7 +135,7 @@ def test_a_tampered_body_under_a_genuine_signature_is_refused(
     tampered = json.dumps({"request_id": request_id, "status": "rejected"}).encode()
     r = client.post("/api/v1/callbacks/hrss", content=tampered, headers=headers)
     assert r.status_code == 401
-    assert _app(session_factory, app_id).status == "approved"
+    assert load(session_factory, app_id).status == "approved"
 
 
 def test_a_callback_signed_more_than_five_minutes_ago_is_refused_as_stale(
@@ -172,7 +150,7 @@ def test_a_callback_signed_more_than_five_minutes_ago_is_refused_as_stale(
         at=clock.now() - timedelta(minutes=5, seconds=1),
     )
     assert r.status_code == 401
-    assert _app(session_factory, app_id).status == "approved"
+    assert load(session_factory, app_id).status == "approved"
     with session_factory() as session:
         assert "reason=stale" in session.execute(select(SecurityEvent.detail)).scalar_one()
     fresh = _post(
@@ -213,7 +191,7 @@ def test_a_signed_but_malformed_result_is_422(client, clock, approved, session_f
         == 422
     )
     assert _post(client, clock, "hrss", ["not", "an", "object"]).status_code == 422
-    assert _app(session_factory, app_id).status == "approved"
+    assert load(session_factory, app_id).status == "approved"
 
 
 def test_a_late_rejection_after_the_acceptance_changes_nothing(
@@ -226,7 +204,7 @@ def test_a_late_rejection_after_the_acceptance_changes_nothing(
         client, clock, "hrss", {"request_id": request_id, "status": "rejected", "reason": "x"}
     )
     assert r.json() == {"applied": False}
-    assert _app(session_factory, app_id).status == "at_agency"
+    assert load(session_factory, app_id).status == "at_agency"
     assert (
         _count(session_factory, ApplicationEvent, ApplicationEvent.application_id == app_id)
         == events
@@ -244,9 +222,9 @@ def test_an_hrss_rejection_ends_the_application_and_orders_no_payout(
         {"request_id": request_id, "status": "rejected", "reason": "参保信息不符"},
     )
     assert r.json() == {"applied": True}
-    app = _app(session_factory, app_id)
+    app = load(session_factory, app_id)
     assert (app.status, app.agency_message) == ("agency_rejected", "人社退回：参保信息不符")
-    assert [m.agency for m in _messages(session_factory, app_id)] == ["hrss"]
+    assert [m.agency for m in messages_of(session_factory, app_id)] == ["hrss"]
 
 
 def test_the_bank_paying_completes_the_refund_and_the_applicant_sees_it(
@@ -254,7 +232,7 @@ def test_the_bank_paying_completes_the_refund_and_the_applicant_sees_it(
 ):
     app_id, request_id = approved()
     _post(client, clock, "hrss", {"request_id": request_id, "status": "accepted"})
-    payout = _messages(session_factory, app_id)[1].request_id
+    payout = messages_of(session_factory, app_id)[1].request_id
     # Out of order: the final result, then a stale "received".
     assert _post(
         client, clock, "bank", {"request_id": payout, "status": "paid", "paid_on": "2026-03-11"}
@@ -262,7 +240,7 @@ def test_the_bank_paying_completes_the_refund_and_the_applicant_sees_it(
     assert _post(client, clock, "bank", {"request_id": payout, "status": "received"}).json() == {
         "applied": False
     }
-    view = application_view(_app(session_factory, app_id))
+    view = application_view(load(session_factory, app_id))
     assert (view["status"], view["refund_status_label"]) == ("refunded", "退费成功")
     assert (view["refund_date"], view["bank_result"]) == ("2026-03-11", "退付成功")
 
@@ -272,9 +250,9 @@ def test_a_failed_payout_ends_in_refund_failed_with_the_banks_reason(
 ):
     app_id, request_id = approved()
     _post(client, clock, "hrss", {"request_id": request_id, "status": "accepted"})
-    payout = _messages(session_factory, app_id)[1].request_id
+    payout = messages_of(session_factory, app_id)[1].request_id
     _post(client, clock, "bank", {"request_id": payout, "status": "failed", "reason": "账户已销户"})
-    app = _app(session_factory, app_id)
+    app = load(session_factory, app_id)
     assert (app.status, app.bank_result, app.refund_date) == (
         "refund_failed",
         "退付失败：账户已销户",
@@ -295,12 +273,15 @@ def test_a_medical_verification_records_its_result_and_time(
         {"request_id": passed_req, "status": "passed", "decided_at": decided},
     )
     _post(client, clock, "medical_security", {"request_id": failed_req, "status": "failed"})
-    passed, failed = _app(session_factory, passed_id), _app(session_factory, failed_id)
+    passed, failed = load(session_factory, passed_id), load(session_factory, failed_id)
     assert (passed.status, passed.verification_result) == ("at_agency", "核验通过")
     assert application_view(passed)["verified_at"] == decided
     assert (failed.status, failed.verification_result) == ("agency_rejected", "核验不通过")
     assert application_view(failed)["refund_status_label"] == "核验不通过"
-    assert [m.agency for m in _messages(session_factory, passed_id)] == ["medical_security", "bank"]
+    assert [m.agency for m in messages_of(session_factory, passed_id)] == [
+        "medical_security",
+        "bank",
+    ]
 
 
 def test_any_word_from_the_agency_settles_a_request_whose_outcome_was_unknown(
@@ -315,8 +296,8 @@ def test_any_word_from_the_agency_settles_a_request_whose_outcome_was_unknown(
     assert _post(
         client, clock, "hrss", {"request_id": request_id, "status": "received"}
     ).json() == {"applied": False}
-    assert _messages(session_factory, app_id)[0].state == "done"
-    assert _app(session_factory, app_id).status == "approved"
+    assert messages_of(session_factory, app_id)[0].state == "done"
+    assert load(session_factory, app_id).status == "approved"
 
 
 def test_the_signature_headers_are_the_documented_ones():

@@ -355,3 +355,25 @@ def test_the_worker_lapses_overdue_returned_applications_on_its_own(
     clock.advance(days=16)
     assert dispatcher.lapse_overdue() == [app_id]
     assert _status(session_factory, app_id) == "lapsed"
+
+
+def test_the_worker_lapses_at_most_every_few_minutes_not_on_every_heartbeat(
+    client, login, case, clock, settings, session_factory
+):
+    officer_id, app_id, _, _ = case
+    give_back(client, login, officer_id, app_id)
+    every = settings.lapse_check_seconds
+    assert every == 300  # the default: five minutes
+    dispatcher = Dispatcher(session_factory, {}, settings, clock, "w1", random.Random(1))
+    clock.advance(days=15, seconds=-10)
+    assert dispatcher.lapse_if_due() == []  # ran: 10 seconds too early for this case
+    heartbeat = settings.worker_heartbeat_seconds
+    for _ in range(int(every // heartbeat) - 1):  # the heartbeats before the next run
+        clock.advance(seconds=heartbeat)
+        assert dispatcher.lapse_if_due() is None
+    assert _status(session_factory, app_id) == "returned"
+    clock.advance(seconds=heartbeat)  # `every` seconds after the last run: due
+    assert dispatcher.lapse_if_due() == [app_id]
+    assert _status(session_factory, app_id) == "lapsed"
+    clock.advance(seconds=heartbeat)
+    assert dispatcher.lapse_if_due() is None

@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 
 from sirefund.models import Application
-from sirefund.services import accounts
 from tests import factories as f
 from tests.web.officer_helpers import medical_app, pension_app, unit_app
 from tests.web.test_pages import error_next_to
@@ -29,21 +28,6 @@ def give_back(client, csrf, app_id, fields=("bank_account",), opinion=OPINION):
         data={"csrf_token": csrf, "decision": "return", "opinion": opinion, "fields": list(fields)},
         follow_redirects=False,
     )
-
-
-@pytest.fixture
-def browse(client, session_factory, clock, settings):
-    """browse(kind, account_id) -> the CSRF token of a fresh cookie session in `client`."""
-
-    def _browse(kind: str, account_id: int) -> str:
-        with session_factory() as s, s.begin():
-            token, row = accounts.create_session(
-                s, kind=kind, account_id=account_id, at=clock.now(), settings=settings
-            )
-        client.cookies.set("sirefund_session", token)
-        return row.csrf_token
-
-    return _browse
 
 
 @pytest.fixture

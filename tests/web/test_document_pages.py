@@ -4,43 +4,11 @@ queue shows the 文书号 under the application number and the detail prints bot
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 
-from sirefund.domain.workflow import ApplicationStatus as S
 from sirefund.models import Person
-from sirefund.services import accounts, applications
-from sirefund.services.applications import Actor
 from tests import factories as f
 from tests.web.officer_helpers import medical_app, pension_app, unit_app
-
-
-@pytest.fixture
-def browse(client, session_factory, clock, settings):
-    def _browse(kind: str, account_id: int) -> None:
-        with session_factory() as s, s.begin():
-            token, _ = accounts.create_session(
-                s, kind=kind, account_id=account_id, at=clock.now(), settings=settings
-            )
-        client.cookies.set("sirefund_session", token)
-
-    return _browse
-
-
-def _paid(session_factory, app_id: int) -> None:
-    with session_factory() as s, s.begin():
-        for target in (S.APPROVED, S.AT_AGENCY, S.REFUNDED):
-            app = applications.get(s, app_id)
-            s.refresh(app)
-            applications.transition(
-                s,
-                application=app,
-                target=target,
-                actor=Actor.officer("OF0001"),
-                at=f.AT,
-                values={"refund_date": date(2026, 4, 2)} if target == S.REFUNDED else None,
-            )
 
 
 def _links(page: str, app_id: int) -> tuple[bool, bool]:
@@ -63,12 +31,12 @@ def _make(session_factory, build):
 
 @pytest.mark.parametrize("url", ["/etax/pension/progress", "/m/pension?view=progress"])
 def test_pension_progress_shows_the_document_number_and_the_print_links(
-    client, browse, session_factory, url
+    client, browse, seed, session_factory, url
 ):
     pending = _make(session_factory, pension_app)
     with session_factory() as s, s.begin():
         paid = {"id": pension_app(s, person=s.get(Person, pending["person"])).id}
-    _paid(session_factory, paid["id"])
+    seed(lambda s: f.pay_out(s, paid["id"]))
     browse("person", pending["person"])
     page = client.get(url).text
     assert pending["no"] in page and "文书号" in page
@@ -90,10 +58,10 @@ def test_medical_progress_shows_the_document_number_and_the_receipt_link(
 
 
 def test_unit_progress_rows_show_the_document_number_and_the_print_links(
-    client, browse, session_factory
+    client, browse, seed, session_factory
 ):
     app = _make(session_factory, unit_app)
-    _paid(session_factory, app["id"])
+    seed(lambda s: f.pay_out(s, app["id"]))
     browse("unit", app["unit"])
     page = client.get("/etax/unit/progress").text
     assert app["no"] in page
@@ -101,7 +69,7 @@ def test_unit_progress_rows_show_the_document_number_and_the_print_links(
 
 
 def test_the_officer_queue_and_detail_show_the_document_number_and_print(
-    client, browse, session_factory
+    client, browse, seed, session_factory
 ):
     app = _make(session_factory, pension_app)
     with session_factory() as s, s.begin():
@@ -112,6 +80,6 @@ def test_the_officer_queue_and_detail_show_the_document_number_and_print(
     detail = client.get(f"/officer/applications/{app['id']}").text
     assert app["no"] in detail
     assert _links(detail, app["id"]) == (True, False)
-    _paid(session_factory, app["id"])
+    seed(lambda s: f.pay_out(s, app["id"]))
     detail = client.get(f"/officer/applications/{app['id']}").text
     assert _links(detail, app["id"]) == (True, True)

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import date
 
 import pypdf
 import pytest
 
 from sirefund.domain.workflow import ApplicationStatus as S
-from sirefund.services import applications
-from sirefund.services.applications import Actor
 from tests import factories as f
 from tests.web.officer_helpers import ACCOUNT, medical_app, pension_app, unit_app
 
@@ -30,22 +27,6 @@ def pdf_text(response) -> str:
     assert response.content.startswith(b"%PDF-")
     reader = pypdf.PdfReader(io.BytesIO(response.content))
     return "\n".join(page.extract_text() for page in reader.pages)
-
-
-def walk(session_factory, app_id: int, *path: S, **values) -> None:
-    """Move an application along ``path`` as the officer, agency and bank would."""
-    with session_factory() as s, s.begin():
-        for target in path:
-            app = applications.get(s, app_id)
-            s.refresh(app)
-            applications.transition(
-                s,
-                application=app,
-                target=target,
-                actor=Actor.agency("bank") if target == S.REFUNDED else Actor.officer("OF0001"),
-                at=f.AT,
-                values=values if target == S.REFUNDED else None,
-            )
 
 
 @pytest.fixture
@@ -217,9 +198,9 @@ def test_officer_queue_and_detail_carry_the_document_number(client, login, sessi
     ids=["pending", "approved", "at_agency", "rejected"],
 )
 def test_the_certificate_before_the_refund_is_paid_is_409(
-    client, login, session_factory, case, path
+    client, login, seed, session_factory, case, path
 ):
-    walk(session_factory, case["app"], *path)
+    seed(lambda s: f.walk(s, case["app"], *path))
     r = client.get(
         f"{API}/applications/{case['app']}/certificate.pdf", headers=login("person", case["person"])
     )
@@ -232,17 +213,9 @@ def test_the_certificate_before_the_refund_is_paid_is_409(
 
 
 def test_the_certificate_once_refunded_says_when_and_where_the_money_went(
-    client, login, session_factory, case
+    client, login, seed, session_factory, case
 ):
-    walk(
-        session_factory,
-        case["app"],
-        S.APPROVED,
-        S.AT_AGENCY,
-        S.REFUNDED,
-        refund_date=date(2026, 4, 2),
-        bank_result="退付成功",
-    )
+    seed(lambda s: f.pay_out(s, case["app"], bank_result="退付成功"))
     text = pdf_text(
         client.get(
             f"{API}/applications/{case['app']}/certificate.pdf",
@@ -268,12 +241,12 @@ def test_the_certificate_once_refunded_says_when_and_where_the_money_went(
     assert r.status_code == 200
 
 
-def test_another_units_certificate_is_404_even_once_refunded(client, login, session_factory):
+def test_another_units_certificate_is_404_even_once_refunded(client, login, seed, session_factory):
     with session_factory() as s, s.begin():
         ours = unit_app(s)
         theirs = unit_app(s)
         ids = (ours.unit_id, theirs.id)
-    walk(session_factory, ids[1], S.APPROVED, S.AT_AGENCY, S.REFUNDED, refund_date=date(2026, 4, 2))
+    seed(lambda s: f.pay_out(s, ids[1]))
     r = client.get(f"{API}/applications/{ids[1]}/certificate.pdf", headers=login("unit", ids[0]))
     assert r.status_code == 404
 

@@ -18,8 +18,6 @@ from sirefund.models import (
     MedicalRegistration,
     Person,
 )
-from sirefund.services import applications
-from sirefund.services.applications import Actor
 from tests import factories as f
 
 
@@ -74,22 +72,6 @@ def error(r):
 def count_applications(session_factory) -> int:
     with session_factory() as s:
         return s.execute(select(func.count(Application.id))).scalar_one()
-
-
-def walk(session_factory, app_id: int, *path: S, values: dict | None = None) -> None:
-    """Move an application along `path` as the officer and the agencies would."""
-    with session_factory() as s, s.begin():
-        for target in path:
-            app = applications.get(s, app_id)
-            s.refresh(app)
-            applications.transition(
-                s,
-                application=app,
-                target=target,
-                actor=Actor.officer("OF0001"),
-                at=f.AT,
-                values=(values or {}).get(target),
-            )
 
 
 # --------------------------------------------------------------------------- 参保年度
@@ -389,7 +371,7 @@ def test_the_phone_channel_is_recorded(client, headers, insured):
 
 
 def test_progress_shows_every_column_null_until_results_arrive(
-    client, headers, insured, session_factory
+    client, headers, insured, seed, session_factory
 ):
     app_id = apply(client, headers, insured["payment"]).json()["applications"][0]["id"]
     body = client.get("/api/v1/medical/refunds", headers=headers).json()
@@ -426,20 +408,22 @@ def test_progress_shows_every_column_null_until_results_arrive(
     ):
         assert column in row and row[column] is None
 
-    walk(
-        session_factory,
-        app_id,
-        S.APPROVED,
-        S.AT_AGENCY,
-        S.REFUNDED,
-        values={
-            S.APPROVED: {"review_opinion": "同意退费"},
-            S.AT_AGENCY: {
-                "verification_result": "核验通过",
-                "verified_at": datetime(2026, 3, 12, 2, 0, tzinfo=UTC),
+    seed(
+        lambda s: f.walk(
+            s,
+            app_id,
+            S.APPROVED,
+            S.AT_AGENCY,
+            S.REFUNDED,
+            values={
+                S.APPROVED: {"review_opinion": "同意退费"},
+                S.AT_AGENCY: {
+                    "verification_result": "核验通过",
+                    "verified_at": datetime(2026, 3, 12, 2, 0, tzinfo=UTC),
+                },
+                S.REFUNDED: {"refund_date": date(2026, 3, 20), "bank_result": "退付成功"},
             },
-            S.REFUNDED: {"refund_date": date(2026, 3, 20), "bank_result": "退付成功"},
-        },
+        )
     )
     [row] = client.get("/api/v1/medical/refunds?insurance_year=2026", headers=headers).json()[
         "items"
@@ -458,7 +442,7 @@ def test_progress_shows_every_column_null_until_results_arrive(
     )
 
 
-def test_cancel_only_while_pending(client, headers, insured, session_factory):
+def test_cancel_only_while_pending(client, headers, insured, seed, session_factory):
     app_id = apply(client, headers, insured["payment"]).json()["applications"][0]["id"]
     r = client.post(f"/api/v1/medical/refunds/{app_id}/cancel", headers=headers)
     assert r.status_code == 200, r.text
@@ -469,7 +453,7 @@ def test_cancel_only_while_pending(client, headers, insured, session_factory):
 
     # After cancelling the payment can be applied for again; once approved it cannot be cancelled.
     again = apply(client, headers, insured["payment"]).json()["applications"][0]["id"]
-    walk(session_factory, again, S.APPROVED)
+    seed(lambda s: f.walk(s, again, S.APPROVED))
     r = client.post(f"/api/v1/medical/refunds/{again}/cancel", headers=headers)
     assert r.status_code == 409
     detail = client.get(f"/api/v1/medical/refunds/{again}", headers=headers).json()

@@ -11,28 +11,14 @@ import pytest
 from sqlalchemy import select
 
 from sirefund.models import Notification
-from sirefund.services import accounts, applications
-from sirefund.services.applications import Actor
 from tests import factories as f
-from tests.web.test_payout_reissue_api import API, BANK, UNIT_NAME, apply, fail_payout
+from tests.web.refund_requests import UNIT_NAME, apply, apply_unit
 
 SITES = [("etax", "/etax/"), ("m", "/m/")]
 
 
 def text(page: str) -> str:
     return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", page)).split())
-
-
-@pytest.fixture
-def browse(client, session_factory, clock, settings):
-    def _browse(kind: str, account_id: int) -> None:
-        with session_factory() as s, s.begin():
-            token, _ = accounts.create_session(
-                s, kind=kind, account_id=account_id, at=clock.now(), settings=settings
-            )
-        client.cookies.set("sirefund_session", token)
-
-    return _browse
 
 
 def unread_badge(page: str) -> str | None:
@@ -96,29 +82,6 @@ def test_the_message_centre_asks_an_anonymous_visitor_to_log_in(client, site):
 # --------------------------------------------------------------------------- reasons
 
 
-def hrss_refuse(session_factory, app_id: int, reason: str) -> None:
-    with session_factory() as s, s.begin():
-        app = applications.get(s, app_id)
-        applications.transition(
-            s,
-            application=app,
-            target=applications.S.APPROVED,
-            actor=Actor.officer("OF0001"),
-            at=f.AT,
-        )
-    with session_factory() as s, s.begin():
-        app = applications.get(s, app_id)
-        applications.transition(
-            s,
-            application=app,
-            target=applications.S.AGENCY_REJECTED,
-            actor=Actor.agency("hrss"),
-            at=f.AT,
-            reason=reason,
-            values={"agency_message": reason},
-        )
-
-
 @pytest.mark.parametrize("url", ["/etax/pension/progress", "/m/pension?view=progress"])
 def test_the_payer_sees_why_hrss_refused_and_why_the_payout_failed(
     client, login, browse, seed, session_factory, url
@@ -128,8 +91,10 @@ def test_the_payer_sees_why_hrss_refused_and_why_the_payout_failed(
         lambda s: [f.make_pension_payment(s, s.get(f.Person, me.id)).payment_id for _ in range(2)]
     )
     headers = login("person", me.id)
-    fail_payout(session_factory, apply(client, headers, pays[0])["id"], reason="账户已冻结")
-    hrss_refuse(session_factory, apply(client, headers, pays[1])["id"], "人社退回：参保状态异常")
+    frozen = apply(client, headers, pays[0])["id"]
+    seed(lambda s: f.fail_payout(s, frozen, reason="账户已冻结"))
+    refused = apply(client, headers, pays[1])["id"]
+    seed(lambda s: f.refuse_at_agency(s, refused, reason="人社退回：参保状态异常"))
     browse("person", me.id)
     shown = text(client.get(url).text)
     assert "退付失败：账户已冻结" in shown
@@ -147,21 +112,9 @@ def test_the_units_progress_rows_tell_an_hrss_refusal_from_a_bank_failure(
         return unit.id, up.unit_payment_id, [line.line_id for line in lines]
 
     unit_id, payment, lines = seed(build)
-    r = client.post(
-        f"{API}/unit/refund-batches",
-        json={
-            "unit_payment_id": payment,
-            "line_ids": lines,
-            "payment_month": 1,
-            **BANK,
-            "bank_account_name": UNIT_NAME,
-        },
-        headers=login("unit", unit_id),
-    )
-    assert r.status_code == 201, r.text
-    failed, refused = (a["id"] for a in r.json()["applications"])
-    fail_payout(session_factory, failed, reason="账户已销户")
-    hrss_refuse(session_factory, refused, "人社退回：已享受待遇")
+    failed, refused = apply_unit(client, login("unit", unit_id), payment, lines)
+    seed(lambda s: f.fail_payout(s, failed, reason="账户已销户"))
+    seed(lambda s: f.refuse_at_agency(s, refused, reason="人社退回：已享受待遇"))
     browse("unit", unit_id)
     shown = text(client.get("/etax/unit/progress").text)
     assert "退付失败：账户已销户" in shown
@@ -181,7 +134,7 @@ def test_a_refused_case_offers_to_apply_again_with_its_details_filled_in(
     me = seed(lambda s: f.make_person(s, name="邱世贵"))
     pay = seed(lambda s: f.make_pension_payment(s, s.get(f.Person, me.id)).payment_id)
     app_id = apply(client, login("person", me.id), pay)["id"]
-    hrss_refuse(session_factory, app_id, "人社退回：参保状态异常")
+    seed(lambda s: f.refuse_at_agency(s, app_id, reason="人社退回：参保状态异常"))
     browse("person", me.id)
     page = client.get(progress).text
     assert f'href="{form}?reapply={app_id}"' in page and "重新申请" in page
@@ -199,7 +152,7 @@ def test_nobody_else_can_open_a_refused_case_to_apply_again(
     me, stranger = seed(lambda s: (f.make_person(s, name="邱世贵"), f.make_person(s)))
     pay = seed(lambda s: f.make_pension_payment(s, s.get(f.Person, me.id)).payment_id)
     app_id = apply(client, login("person", me.id), pay)["id"]
-    hrss_refuse(session_factory, app_id, "人社退回：参保状态异常")
+    seed(lambda s: f.refuse_at_agency(s, app_id, reason="人社退回：参保状态异常"))
     browse("person", stranger.id)
     for url in (f"/etax/pension?reapply={app_id}", f"/m/pension?reapply={app_id}"):
         page = client.get(url)

@@ -4,17 +4,9 @@ another's answers 404, and a refused, returned or failed case says why."""
 
 from __future__ import annotations
 
-from sirefund.services import applications
-from sirefund.services.applications import Actor
 from tests import factories as f
 from tests.web.officer_helpers import pension_app
-from tests.web.test_payout_reissue_api import (
-    API,
-    BANK,
-    UNIT_NAME,
-    apply,
-    fail_payout,
-)
+from tests.web.refund_requests import API, UNIT_NAME, apply, apply_unit
 
 
 def inbox(client, headers, **params) -> dict:
@@ -89,26 +81,15 @@ def test_a_units_notices_are_the_units_and_its_villagers_see_none(
         return unit.id, villager.id, up.unit_payment_id, lines[0].line_id
 
     unit_id, villager_id, payment, line = seed(build)
-    r = client.post(
-        f"{API}/unit/refund-batches",
-        json={
-            "unit_payment_id": payment,
-            "line_ids": [line],
-            "payment_month": 1,
-            **BANK,
-            "bank_account_name": UNIT_NAME,
-        },
-        headers=login("unit", unit_id),
-    )
-    assert r.status_code == 201, r.text
+    (app_id,) = apply_unit(client, login("unit", unit_id), payment, [line])
     assert inbox(client, login("unit", unit_id))["unread_count"] == 1
     assert inbox(client, login("person", villager_id))["unread_count"] == 0
 
     # The unit's progress row says why the bank returned the money, not just 退回.
-    fail_payout(session_factory, r.json()["applications"][0]["id"], reason="账户已销户")
+    seed(lambda s: f.fail_payout(s, app_id, reason="账户已销户"))
     (row,) = client.get(f"{API}/unit/refunds", headers=login("unit", unit_id)).json()["items"]
     assert (row["hrss_status_label"], row["reason_label"]) == ("退付失败", "退付失败：账户已销户")
-    # (fail_payout records at factories.AT, before the submission's clock: hence no order)
+    # (f.fail_payout records at factories.AT, before the submission's clock: hence no order)
     titles = {i["title"] for i in inbox(client, login("unit", unit_id))["items"]}
     assert {"退费申请已受理", "退费申请审核通过", "已提交人社部门", "退付失败"} == titles
     assert inbox(client, login("person", villager_id))["unread_count"] == 0
@@ -149,28 +130,9 @@ def test_a_failed_payout_and_an_hrss_refusal_carry_their_reasons_to_person_and_u
     )
     mine = login("person", me.id)
     failed = apply(client, mine, pays[0])["id"]
-    fail_payout(session_factory, failed, reason="账户已销户")
+    seed(lambda s: f.fail_payout(s, failed, reason="账户已销户"))
     refused = apply(client, mine, pays[1])["id"]
-    with session_factory() as s, s.begin():
-        app = applications.get(s, refused)
-        applications.transition(
-            s,
-            application=app,
-            target=applications.S.APPROVED,
-            actor=Actor.officer("OF0001"),
-            at=f.AT,
-        )
-    with session_factory() as s, s.begin():
-        app = applications.get(s, refused)
-        applications.transition(
-            s,
-            application=app,
-            target=applications.S.AGENCY_REJECTED,
-            actor=Actor.agency("hrss"),
-            at=f.AT,
-            reason="人社退回：参保状态异常",
-            values={"agency_message": "人社退回：参保状态异常"},
-        )
+    seed(lambda s: f.refuse_at_agency(s, refused, reason="人社退回：参保状态异常"))
     rows = {a["id"]: a for a in client.get(f"{API}/pension/refunds", headers=mine).json()["items"]}
     assert rows[failed]["reason_label"] == "退付失败：账户已销户"
     assert rows[refused]["reason_label"] == "人社退回：参保状态异常"

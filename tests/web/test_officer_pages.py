@@ -20,27 +20,12 @@ from sirefund.models import (
     OutboxMessage,
     SecurityEvent,
 )
-from sirefund.services import accounts, review_decisions
+from sirefund.services import review_decisions
 from sirefund.services.review_decisions import RejectRequest
 from tests import factories as f
 from tests.web.officer_helpers import ACCOUNT, medical_app, pension_app, unit_app
 
 # --------------------------------------------------------------------------- helpers
-
-
-@pytest.fixture
-def sign_in(client, session_factory, clock, settings):
-    """sign_in(officer_id) -> the CSRF token; the client then carries the session cookie."""
-
-    def _sign_in(account_id: int, kind: str = "officer") -> str:
-        with session_factory() as s, s.begin():
-            token, principal = accounts.create_session(
-                s, kind=kind, account_id=account_id, at=clock.now(), settings=settings
-            )
-        client.cookies.set("sirefund_session", token)
-        return principal.csrf_token
-
-    return _sign_in
 
 
 def _text(page: str) -> str:

@@ -9,25 +9,9 @@ import re
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-import pytest
-
 from sirefund.models import Application
-from sirefund.services import accounts
 from tests import factories as f
 from tests.web.officer_helpers import medical_app, pension_app
-
-
-@pytest.fixture
-def sign_in(client, session_factory, clock, settings):
-    def _sign_in(account_id: int) -> str:
-        with session_factory() as s, s.begin():
-            token, principal = accounts.create_session(
-                s, kind="officer", account_id=account_id, at=clock.now(), settings=settings
-            )
-        client.cookies.set("sirefund_session", token)
-        return principal.csrf_token
-
-    return _sign_in
 
 
 def _at(day: int) -> datetime:

@@ -19,7 +19,7 @@ from sirefund.domain.dispatch import DispatchState
 from sirefund.domain.errors import Invalid
 from sirefund.domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from sirefund.models import Application, ApplicationEvent, DispatchAttempt, OutboxMessage
-from sirefund.services import accounts, officers
+from sirefund.services import officers
 from sirefund.services.officers import region_clause
 from sirefund.web.officer_presenters import agency_error_words
 from tests import factories as f
@@ -55,18 +55,6 @@ def _assert_words_for_people(url: str, page: str) -> None:
     raw = {w for w in WORD.findall(text) if w in ENUM_VALUES}
     assert not raw, (url, raw)
     assert not re.search(r"(缴费人|村组（单位）|外部机构) \d+", text), url
-
-
-@pytest.fixture
-def sign_in(client, session_factory, clock, settings):
-    def _sign_in(account_id: int) -> None:
-        with session_factory() as s, s.begin():
-            token, _ = accounts.create_session(
-                s, kind="officer", account_id=account_id, at=clock.now(), settings=settings
-            )
-        client.cookies.set("sirefund_session", token)
-
-    return _sign_in
 
 
 def _every_state(s, officer) -> list[int]:

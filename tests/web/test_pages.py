@@ -14,7 +14,6 @@ from sqlalchemy import select
 
 from sirefund.domain.workflow import ApplicationStatus
 from sirefund.models import Application, AuthSession, DepositAccountReport
-from sirefund.services import accounts
 from tests import factories as f
 from tests import realname
 from tests.realname import fresh_phone
@@ -30,22 +29,6 @@ BANK = {
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-@pytest.fixture
-def browse(client, session_factory, clock, settings):
-    """browse(kind, account_id) -> the CSRF token of a fresh cookie session in `client`."""
-
-    def _browse(kind: str, account_id: int) -> str:
-        with session_factory() as s, s.begin():
-            token, row = accounts.create_session(
-                s, kind=kind, account_id=account_id, at=clock.now(), settings=settings
-            )
-            csrf = row.csrf_token
-        client.cookies.set("sirefund_session", token)
-        return csrf
-
-    return _browse
 
 
 def tag(page: str, element_id: str) -> str:

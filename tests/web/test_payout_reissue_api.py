@@ -12,19 +12,11 @@ from sirefund.models import Application, DepositAccount, OutboxMessage, Security
 from sirefund.services import applications, settlement
 from tests import factories as f
 from tests.integration import approvals
+from tests.integration.conftest import messages_of
+from tests.web.refund_requests import API, BANK, UNIT_NAME, apply, apply_medical, apply_unit
 
-API = "/api/v1"
-GOOD_CARD = "6228480402564890018"
+GOOD_CARD = BANK["bank_account_no"]
 CORRECTED = "6228480402564890026"
-UNIT_NAME = "华容区庙岭镇新庙村村民委员会"
-
-BANK = {
-    "bank_account_type": "bank_card",
-    "bank_account_no": GOOD_CARD,
-    "bank_category": "103",
-    "contact_name": "邱世贵",
-    "contact_phone": "13812341234",
-}
 
 
 def corrected(name: str = "邱世贵", no: str = CORRECTED) -> dict[str, object]:
@@ -36,44 +28,6 @@ def corrected(name: str = "邱世贵", no: str = CORRECTED) -> dict[str, object]
     }
 
 
-def messages(session_factory, app_id: int) -> list[OutboxMessage]:
-    with session_factory() as s:
-        rows = list(
-            s.execute(
-                select(OutboxMessage)
-                .where(OutboxMessage.application_id == app_id)
-                .order_by(OutboxMessage.id)
-            ).scalars()
-        )
-        for row in rows:
-            s.expunge(row)
-        return rows
-
-
-def fail_payout(session_factory, app_id: int, reason: str = "户名与账号不符") -> None:
-    """Approve, HRSS (or 医保) accepts, the bank refuses: the way the worker records it."""
-    with session_factory() as s, s.begin():
-        app = applications.get(s, app_id)
-        approvals.approve(s, app, at=f.AT)
-    first = messages(session_factory, app_id)[0]
-    positive = {"hrss": "accepted", "medical_security": "passed"}[first.agency]
-    with session_factory() as s, s.begin():
-        settlement.apply_result(
-            s,
-            agency=Agency(first.agency),
-            result=AgencyResult(request_id=first.request_id, status=positive),
-            at=f.AT,
-        )
-    payout = messages(session_factory, app_id)[-1]
-    with session_factory() as s, s.begin():
-        settlement.apply_result(
-            s,
-            agency=Agency.BANK,
-            result=AgencyResult(request_id=payout.request_id, status="failed", reason=reason),
-            at=f.AT,
-        )
-
-
 @pytest.fixture
 def payer(seed):
     def build(s):
@@ -82,16 +36,6 @@ def payer(seed):
         return p.id, pays
 
     return seed(build)
-
-
-def apply(client, headers, payment_id, **overrides) -> dict:
-    r = client.post(
-        f"{API}/pension/refunds",
-        json={"payment_ids": [payment_id], **BANK, **overrides},
-        headers=headers,
-    )
-    assert r.status_code == 201, r.text
-    return r.json()["applications"][0]
 
 
 # --------------------------------------------------------------------------- payee = holder
@@ -154,12 +98,12 @@ def test_a_unit_cannot_send_its_refund_to_an_account_not_in_its_name(client, log
 
 
 def test_a_failed_payout_is_reissued_to_a_corrected_account_and_only_the_bank_is_asked_again(
-    client, login, payer, session_factory
+    client, login, payer, seed, session_factory
 ):
     person_id, pays = payer
     headers = login("person", person_id)
     app_id = apply(client, headers, pays[0])["id"]
-    fail_payout(session_factory, app_id)
+    seed(lambda s: f.fail_payout(s, app_id))
 
     shown = client.get(f"{API}/pension/refunds/{app_id}", headers=headers).json()
     assert (shown["status"], shown["refund_status_label"]) == ("refund_failed", "退付失败")
@@ -181,7 +125,7 @@ def test_a_failed_payout_is_reissued_to_a_corrected_account_and_only_the_bank_is
         "0018" in last["reason"] and "0026" in last["reason"] and "户名与账号不符" in last["reason"]
     )
 
-    sent = messages(session_factory, app_id)
+    sent = messages_of(session_factory, app_id)
     assert [m.agency for m in sent] == ["hrss", "bank", "bank"]
     old, new = sent[1], sent[2]
     assert old.superseded_at is not None and new.superseded_at is None
@@ -215,7 +159,7 @@ def test_nobody_but_the_applicant_can_reissue_and_never_to_another_name(
 ):
     person_id, pays = payer
     app_id = apply(client, login("person", person_id), pays[0])["id"]
-    fail_payout(session_factory, app_id)
+    seed(lambda s: f.fail_payout(s, app_id))
     # Someone who knows the payer's name, with an account of their own; and a unit.
     intruder, unit = seed(lambda s: (f.make_person(s, name="邱世贵").id, f.make_unit(s).id))
     url = f"{API}/pension/refunds/{app_id}/reissue"
@@ -236,7 +180,7 @@ def test_nobody_but_the_applicant_can_reissue_and_never_to_another_name(
     assert r.status_code == 422
     assert r.json()["error"]["field"] == "bank_account_no"
 
-    assert [m.agency for m in messages(session_factory, app_id)] == ["hrss", "bank"]
+    assert [m.agency for m in messages_of(session_factory, app_id)] == ["hrss", "bank"]
     with session_factory() as s:
         assert s.get(Application, app_id).status == "refund_failed"
 
@@ -253,19 +197,8 @@ def test_a_unit_reissues_its_own_failed_payout_and_no_other_unit_can(
         return unit.id, other.id, up.unit_payment_id, lines[0].line_id
 
     unit_id, other_id, payment, line = seed(build)
-    saved = client.post(
-        f"{API}/unit/refund-batches",
-        json={
-            "unit_payment_id": payment,
-            "line_ids": [line],
-            "payment_month": 1,
-            **BANK,
-            "bank_account_name": UNIT_NAME,
-        },
-        headers=login("unit", unit_id),
-    )
-    app_id = saved.json()["applications"][0]["id"]
-    fail_payout(session_factory, app_id, reason="账户已销户")
+    (app_id,) = apply_unit(client, login("unit", unit_id), payment, [line])
+    seed(lambda s: f.fail_payout(s, app_id, reason="账户已销户"))
     (row,) = client.get(f"{API}/unit/refunds", headers=login("unit", unit_id)).json()["items"]
     assert (row["hrss_status_label"], row["bank_result"]) == ("退付失败", "退付失败：账户已销户")
     url = f"{API}/unit/refunds/{app_id}/reissue"
@@ -280,7 +213,7 @@ def test_a_unit_reissues_its_own_failed_payout_and_no_other_unit_can(
     assert r.json()["status"] == "at_agency"
     progress = client.get(f"{API}/unit/refunds", headers=login("unit", unit_id)).json()
     assert progress["items"][0]["status"] == "at_agency"
-    assert [m.agency for m in messages(session_factory, app_id)] == ["hrss", "bank", "bank"]
+    assert [m.agency for m in messages_of(session_factory, app_id)] == ["hrss", "bank", "bank"]
 
 
 def test_a_medical_refund_is_reissued_to_one_of_the_persons_own_deposit_accounts(
@@ -299,20 +232,8 @@ def test_a_medical_refund_is_reissued_to_one_of_the_persons_own_deposit_accounts
 
     person_id, reg, pay, acct, other, stranger = seed(build)
     headers = login("person", person_id)
-    r = client.post(
-        f"{API}/medical/refunds",
-        json={
-            "payment_ids": [pay],
-            "registration_id": reg,
-            "deposit_account_id": acct,
-            "handler_phone": "13812341234",
-            "reason_code": "duplicate_payment",
-            "channel": "web",
-        },
-        headers=headers,
-    )
-    app_id = r.json()["applications"][0]["id"]
-    fail_payout(session_factory, app_id, reason="账户冻结")
+    app_id = apply_medical(client, headers, payment=pay, registration=reg, account=acct)
+    seed(lambda s: f.fail_payout(s, app_id, reason="账户冻结"))
     url = f"{API}/medical/refunds/{app_id}/reissue"
     r = client.post(url, json={"deposit_account_id": stranger}, headers=headers)
     assert r.status_code == 404
@@ -320,7 +241,7 @@ def test_a_medical_refund_is_reissued_to_one_of_the_persons_own_deposit_accounts
     r = client.post(url, json={"deposit_account_id": other}, headers=headers)
     assert r.status_code == 200, r.text
     assert (r.json()["status"], r.json()["refund_status_label"]) == ("at_agency", "医保核验中")
-    sent = messages(session_factory, app_id)
+    sent = messages_of(session_factory, app_id)
     assert [m.agency for m in sent] == ["medical_security", "bank", "bank"]
     assert sent[-1].payload["account"]["no"] == CORRECTED
 
@@ -343,19 +264,9 @@ def test_officers_see_and_reveal_the_account_the_payout_uses_and_are_told_it_cha
         return p.id, reg.registration_id, pay.payment_id, acct.id, officer.id
 
     person_id, reg, pay, acct, officer_id = seed(build)
-    r = client.post(
-        f"{API}/medical/refunds",
-        json={
-            "payment_ids": [pay],
-            "registration_id": reg,
-            "deposit_account_id": acct,
-            "handler_phone": "13812341234",
-            "reason_code": "duplicate_payment",
-            "channel": "web",
-        },
-        headers=login("person", person_id),
+    app_id = apply_medical(
+        client, login("person", person_id), payment=pay, registration=reg, account=acct
     )
-    app_id = r.json()["applications"][0]["id"]
     officer = login("officer", officer_id)
     detail = client.get(f"{API}/officer/applications/{app_id}", headers=officer).json()
     assert detail["bank_account"]["account_no_masked"].endswith("0018")
@@ -383,7 +294,7 @@ def test_officers_see_and_reveal_the_account_the_payout_uses_and_are_told_it_cha
     # Approved, the bank is ordered to pay exactly what the officer saw.
     with session_factory() as s, s.begin():
         approvals.approve(s, applications.get(s, app_id), at=f.AT)
-    verify = messages(session_factory, app_id)[0]
+    verify = messages_of(session_factory, app_id)[0]
     with session_factory() as s, s.begin():
         settlement.apply_result(
             s,
@@ -391,7 +302,7 @@ def test_officers_see_and_reveal_the_account_the_payout_uses_and_are_told_it_cha
             result=AgencyResult(request_id=verify.request_id, status="passed"),
             at=f.AT,
         )
-    assert messages(session_factory, app_id)[-1].payload["account"]["no"] == GOOD_CARD
+    assert messages_of(session_factory, app_id)[-1].payload["account"]["no"] == GOOD_CARD
 
 
 def test_an_officer_cannot_resend_a_payout_that_a_reissue_replaced(
@@ -400,9 +311,9 @@ def test_an_officer_cannot_resend_a_payout_that_a_reissue_replaced(
     person_id, pays = payer
     headers = login("person", person_id)
     app_id = apply(client, headers, pays[0])["id"]
-    fail_payout(session_factory, app_id)
+    seed(lambda s: f.fail_payout(s, app_id))
     client.post(f"{API}/pension/refunds/{app_id}/reissue", json=corrected(), headers=headers)
-    old = messages(session_factory, app_id)[1]
+    old = messages_of(session_factory, app_id)[1]
     # Even if the old payout had ended up failed (its worker's last word), it stays retired.
     with session_factory() as s, s.begin():
         s.get(OutboxMessage, old.id).state = "failed"

@@ -56,17 +56,6 @@ def count_applications(session_factory, **where) -> int:
         return s.execute(q).scalar_one()
 
 
-def set_status(session_factory, app_id: int, *path: ApplicationStatus, at=f.AT) -> None:
-    """Walk an application along `path` as the officer / agencies would."""
-    with session_factory() as s, s.begin():
-        for target in path:
-            app = applications.get(s, app_id)
-            s.refresh(app)
-            applications.transition(
-                s, application=app, target=target, actor=Actor.officer("OF0001"), at=at
-            )
-
-
 # --------------------------------------------------------------------------- who may call
 
 
@@ -266,14 +255,14 @@ def test_after_cancel_the_payment_can_be_applied_for_again(
 
 
 def test_a_rejected_payment_can_be_applied_for_again(
-    client, login, session_factory, person_with_payments
+    client, login, seed, session_factory, person_with_payments
 ):
     person, ids = person_with_payments
     headers = login("person", person.id)
     app_id = client.post(
         "/api/v1/pension/refunds", json=apply_body(ids["a"]), headers=headers
     ).json()["applications"][0]["id"]
-    set_status(session_factory, app_id, ApplicationStatus.REJECTED)
+    seed(lambda s: f.walk(s, app_id, ApplicationStatus.REJECTED))
     row = next(
         r
         for r in client.get("/api/v1/pension/payments", headers=headers).json()["items"]
@@ -294,13 +283,15 @@ def test_a_rejected_payment_can_be_applied_for_again(
     )
 
 
-def test_cancel_only_while_pending_review(client, login, session_factory, person_with_payments):
+def test_cancel_only_while_pending_review(
+    client, login, seed, session_factory, person_with_payments
+):
     person, ids = person_with_payments
     headers = login("person", person.id)
     apps = client.post(
         "/api/v1/pension/refunds", json=apply_body(ids["a"], ids["b"]), headers=headers
     ).json()["applications"]
-    set_status(session_factory, apps[0]["id"], ApplicationStatus.APPROVED)
+    seed(lambda s: f.walk(s, apps[0]["id"], ApplicationStatus.APPROVED))
     refused = client.post(f"/api/v1/pension/refunds/{apps[0]['id']}/cancel", headers=headers)
     assert refused.status_code == 409
     assert refused.json()["error"] == {

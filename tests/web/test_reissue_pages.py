@@ -10,12 +10,10 @@ import re
 import pytest
 
 from sirefund.models import Application, DepositAccount
-from sirefund.services import accounts
 from tests import factories as f
+from tests.web.refund_requests import UNIT_NAME, apply, apply_medical, apply_unit
 from tests.web.test_pages import error_next_to
-from tests.web.test_payout_reissue_api import BANK, fail_payout
 
-UNIT_NAME = "华容区庙岭镇新庙村村民委员会"
 CORRECTED = {
     "bank_account_type": "bank_card",
     "bank_account_no": "6228480402564890026",
@@ -36,29 +34,9 @@ def failed_pension(seed, client, login, session_factory):
         return person.id, f.make_pension_payment(s, person).payment_id
 
     person_id, pay = seed(build)
-    r = client.post(
-        "/api/v1/pension/refunds",
-        json={"payment_ids": [pay], **BANK},
-        headers=login("person", person_id),
-    )
-    app_id = r.json()["applications"][0]["id"]
-    fail_payout(session_factory, app_id)
+    app_id = apply(client, login("person", person_id), pay)["id"]
+    seed(lambda s: f.fail_payout(s, app_id))
     return person_id, app_id
-
-
-@pytest.fixture
-def browse(client, session_factory, clock, settings):
-    """browse(kind, account_id) -> the CSRF token of a fresh cookie session in `client`."""
-
-    def _browse(kind: str, account_id: int) -> str:
-        with session_factory() as s, s.begin():
-            token, row = accounts.create_session(
-                s, kind=kind, account_id=account_id, at=clock.now(), settings=settings
-            )
-        client.cookies.set("sirefund_session", token)
-        return row.csrf_token
-
-    return _browse
 
 
 def status_of(session_factory, app_id: int) -> str:
@@ -131,19 +109,8 @@ def test_a_unit_sees_the_failure_in_its_progress_and_reissues_to_an_account_in_i
         return u.id, up.unit_payment_id, lines[0].line_id
 
     unit_id, payment, line = seed(build)
-    saved = client.post(
-        "/api/v1/unit/refund-batches",
-        json={
-            "unit_payment_id": payment,
-            "line_ids": [line],
-            "payment_month": 1,
-            **BANK,
-            "bank_account_name": UNIT_NAME,
-        },
-        headers=login("unit", unit_id),
-    )
-    app_id = saved.json()["applications"][0]["id"]
-    fail_payout(session_factory, app_id, reason="账户已销户")
+    (app_id,) = apply_unit(client, login("unit", unit_id), payment, [line])
+    seed(lambda s: f.fail_payout(s, app_id, reason="账户已销户"))
     csrf = browse("unit", unit_id)
     page = client.get("/etax/unit/progress?year=2022").text
     assert "退付失败：账户已销户" in text(page)
@@ -189,20 +156,10 @@ def test_a_medical_refund_is_reissued_to_another_deposit_account_from_the_pages(
         return p.id, reg.registration_id, pay.payment_id, acct.id, other.id
 
     person_id, reg, pay, acct, other = seed(build)
-    r = client.post(
-        "/api/v1/medical/refunds",
-        json={
-            "payment_ids": [pay],
-            "registration_id": reg,
-            "deposit_account_id": acct,
-            "handler_phone": "13812341234",
-            "reason_code": "duplicate_payment",
-            "channel": "web",
-        },
-        headers=login("person", person_id),
+    app_id = apply_medical(
+        client, login("person", person_id), payment=pay, registration=reg, account=acct
     )
-    app_id = r.json()["applications"][0]["id"]
-    fail_payout(session_factory, app_id, reason="账户冻结")
+    seed(lambda s: f.fail_payout(s, app_id, reason="账户冻结"))
     csrf = browse("person", person_id)
     url = form_url.format(id=app_id)
     if prefix == "f":
@@ -235,19 +192,9 @@ def test_the_officers_page_shows_the_account_the_payout_uses_and_flags_a_later_c
         return p.id, reg.registration_id, pay.payment_id, acct.id, f.make_officer(s).id
 
     person_id, reg, pay, acct, officer_id = seed(build)
-    r = client.post(
-        "/api/v1/medical/refunds",
-        json={
-            "payment_ids": [pay],
-            "registration_id": reg,
-            "deposit_account_id": acct,
-            "handler_phone": "13812341234",
-            "reason_code": "duplicate_payment",
-            "channel": "web",
-        },
-        headers=login("person", person_id),
+    app_id = apply_medical(
+        client, login("person", person_id), payment=pay, registration=reg, account=acct
     )
-    app_id = r.json()["applications"][0]["id"]
     browse("officer", officer_id)
     assert 'id="account-changed"' not in client.get(f"/officer/applications/{app_id}").text
     with session_factory() as s, s.begin():

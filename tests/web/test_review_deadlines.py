@@ -7,30 +7,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 
-import pytest
-
 from sirefund.models import CalendarDay
-from sirefund.services import accounts
 from tests import factories as f
 from tests.web.officer_helpers import pension_app
 
 API = "/api/v1/officer"
-
-
-@pytest.fixture
-def sign_in(client, session_factory, clock, settings):
-    """sign_in(officer_id): the client then carries the officer's page session cookie."""
-
-    def _sign_in(account_id: int) -> str:
-        """Returns the session's CSRF token."""
-        with session_factory() as s, s.begin():
-            token, principal = accounts.create_session(
-                s, kind="officer", account_id=account_id, at=clock.now(), settings=settings
-            )
-        client.cookies.set("sirefund_session", token)
-        return principal.csrf_token
-
-    return _sign_in
 
 
 def _cases(s):

@@ -11,7 +11,6 @@ import re
 import pytest
 
 from sirefund.models import Application
-from sirefund.services import accounts
 from tests import factories as f
 from tests.integration.approvals import unique_resident_id
 from tests.web.officer_helpers import pension_app
@@ -119,19 +118,6 @@ def test_approving_a_flagged_case_needs_confirm_risk(client, login, world):
 
 
 # --------------------------------------------------------------------------- pages
-
-
-@pytest.fixture
-def sign_in(client, session_factory, clock, settings):
-    def _sign_in(account_id: int) -> str:
-        with session_factory() as s, s.begin():
-            token, principal = accounts.create_session(
-                s, kind="officer", account_id=account_id, at=clock.now(), settings=settings
-            )
-        client.cookies.set("sirefund_session", token)
-        return principal.csrf_token
-
-    return _sign_in
 
 
 def _text(page: str) -> str:

@@ -9,25 +9,10 @@ from urllib.parse import unquote
 
 import pytest
 
-from sirefund.services import accounts
 from tests import factories as f
 
 CARD = "6228480402564890018"
 CONTACT_PHONE = "13912345678"
-
-
-@pytest.fixture
-def browse(client, session_factory, clock, settings):
-    def _browse(kind: str, account_id: int) -> str:
-        with session_factory() as s, s.begin():
-            token, row = accounts.create_session(
-                s, kind=kind, account_id=account_id, at=clock.now(), settings=settings
-            )
-            csrf = row.csrf_token
-        client.cookies.set("sirefund_session", token)
-        return csrf
-
-    return _browse
 
 
 @pytest.fixture

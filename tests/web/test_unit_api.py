@@ -11,8 +11,6 @@ from sqlalchemy import func, select
 
 from sirefund.domain.workflow import ApplicationStatus as S
 from sirefund.models import Application, RefundBatch
-from sirefund.services import applications
-from sirefund.services.applications import Actor
 from tests import factories as f
 
 GOOD_CARD = "6228480402564890018"
@@ -69,16 +67,6 @@ def count(session_factory, model, **where) -> int:
         for column, value in where.items():
             q = q.where(getattr(model, column) == value)
         return s.execute(q).scalar_one()
-
-
-def set_status(session_factory, app_id: int, *path: S) -> None:
-    with session_factory() as s, s.begin():
-        for target in path:
-            app = applications.get(s, app_id)
-            s.refresh(app)
-            applications.transition(
-                s, application=app, target=target, actor=Actor.officer("OF0001"), at=f.AT
-            )
 
 
 def status_of(session_factory, app_id: int) -> str:
@@ -155,14 +143,14 @@ def test_payments_filter_by_type_month_and_id_number(client, login, village):
 
 
 def test_refund_count_counts_persons_refunded_or_being_refunded(
-    client, login, session_factory, village
+    client, login, seed, session_factory, village
 ):
     headers = login("unit", village["unit"])
     apps = save(client, headers, village["subsidy"], *village["lines"]).json()["applications"]
     refunded, pending, rejected, cancelled = (a["id"] for a in apps)
-    set_status(session_factory, refunded, S.APPROVED, S.AT_AGENCY, S.REFUNDED)
-    set_status(session_factory, rejected, S.REJECTED)
-    set_status(session_factory, cancelled, S.CANCELLED)
+    seed(lambda s: f.walk(s, refunded, S.APPROVED, S.AT_AGENCY, S.REFUNDED))
+    seed(lambda s: f.walk(s, rejected, S.REJECTED))
+    seed(lambda s: f.walk(s, cancelled, S.CANCELLED))
     row = next(
         r
         for r in client.get("/api/v1/unit/payments", headers=headers).json()["items"]
@@ -340,15 +328,15 @@ def test_every_field_of_the_maintenance_area_is_required_and_checked(
 
 
 def test_progress_has_one_row_per_application_with_the_manual_columns(
-    client, login, session_factory, village
+    client, login, seed, session_factory, village
 ):
     lines = village["lines"]
     headers = login("unit", village["unit"])
     apps = save(client, headers, village["subsidy"], lines[0], lines[1], lines[2]).json()[
         "applications"
     ]
-    set_status(session_factory, apps[0]["id"], S.APPROVED)
-    set_status(session_factory, apps[1]["id"], S.REJECTED)
+    seed(lambda s: f.walk(s, apps[0]["id"], S.APPROVED))
+    seed(lambda s: f.walk(s, apps[1]["id"], S.REJECTED))
     response = client.get("/api/v1/unit/refunds", params={"year": 2022}, headers=headers)
     assert response.status_code == 200
     rows = {r["id"]: r for r in response.json()["items"]}
@@ -393,7 +381,7 @@ def test_refund_count_link_opens_the_person_detail(client, login, village):
 
 
 def test_cancelling_one_pending_application_cancels_its_batch_but_not_reviewed_ones(
-    client, login, session_factory, village
+    client, login, seed, session_factory, village
 ):
     lines = village["lines"]
     headers = login("unit", village["unit"])
@@ -402,7 +390,7 @@ def test_cancelling_one_pending_application_cancels_its_batch_but_not_reviewed_o
     other_batch = save(client, headers, village["subsidy"], lines[3]).json()["applications"][0][
         "id"
     ]
-    set_status(session_factory, reviewed, S.APPROVED)
+    seed(lambda s: f.walk(s, reviewed, S.APPROVED))
 
     response = client.post(f"/api/v1/unit/refunds/{b}/cancel", headers=headers)
     assert response.status_code == 200
@@ -413,13 +401,13 @@ def test_cancelling_one_pending_application_cancels_its_batch_but_not_reviewed_o
 
 
 def test_cancel_is_refused_when_the_application_is_not_pending(
-    client, login, session_factory, village
+    client, login, seed, session_factory, village
 ):
     headers = login("unit", village["unit"])
     apps = save(
         client, headers, village["subsidy"], village["lines"][0], village["lines"][1]
     ).json()["applications"]
-    set_status(session_factory, apps[0]["id"], S.APPROVED)
+    seed(lambda s: f.walk(s, apps[0]["id"], S.APPROVED))
     response = client.post(f"/api/v1/unit/refunds/{apps[0]['id']}/cancel", headers=headers)
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "application.not_cancellable"
