@@ -127,7 +127,7 @@ class PaymentRow:
     @property
     def labels(self) -> workflow.Labels:
         """退费状态 / 审核状态 / 审核结果 of the row's application (未申请 without one)."""
-        return workflow.labels(self.status, ApplicationKind.MEDICAL)
+        return workflow.payment_labels(self.status, ApplicationKind.MEDICAL)
 
 
 @dataclass(frozen=True)
@@ -510,7 +510,7 @@ def get_application(session: Session, *, person_id: int, application_id: int) ->
     """One of the person's medical applications with its history (404 if not theirs)."""
     app, pay, reg = _owned(session, person_id=person_id, application_id=application_id)
     view = _medical_application(app, pay, reg)
-    return replace(view, history=applications.history(session, app.id))
+    return replace(view, history=applications.history(session, app))
 
 
 def cancel(

@@ -331,7 +331,7 @@ def detail(session: Session, *, person_id: int, application_id: int) -> RefundDe
     app = applications.find_own(session, application_id, kind=KIND, owner=Actor.person(person_id))
     pay = session.get(PensionPayment, app.pension_payment_id)
     assert pay is not None  # foreign key
-    return RefundDetail(_refund(app, pay), applications.history(session, app.id))
+    return RefundDetail(_refund(app, pay), applications.history(session, app))
 
 
 def cancel(

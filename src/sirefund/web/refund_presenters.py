@@ -38,7 +38,7 @@ def pension_payment(view: PaymentView) -> dict[str, Any]:
 def pension_line(line: PaymentLine) -> dict[str, Any]:
     """One line of 退费信息查询."""
     status = line.application_status
-    lab = workflow.labels(status, ApplicationKind.PENSION)
+    lab = workflow.payment_labels(status, ApplicationKind.PENSION)
     return {
         **pension_payment(line.payment),
         "refundable": line.refundable,
@@ -125,7 +125,7 @@ def unit_person(line: PersonLine) -> dict[str, Any]:
         "refundable": line.refundable,
         "not_refundable_reason": line.not_refundable_reason,
         "application_id": line.application_id,
-        "refund_status_label": workflow.labels(
+        "refund_status_label": workflow.payment_labels(
             line.application_status, ApplicationKind.UNIT_PENSION
         ).refund_status,
     }
