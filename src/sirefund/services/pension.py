@@ -25,7 +25,7 @@ from ..domain.errors import Invalid, NotFound
 from ..domain.rules import ArrivalStatus
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, PensionPayment, Person
-from . import applications, bank_details, queries, views
+from . import applications, bank_details, queries, reapply, views
 from .applications import Actor, not_cancellable
 from .bank_details import BankDetailsIn, check_account_name, checked, refusal
 from .queries import PensionPaymentRow, PensionState
@@ -289,6 +289,8 @@ class Refund:
     payment_channel: str
     arrival_status: ArrivalStatus
     cancellable: bool
+    # Refused and its payment refundable again: 重新申请 is offered (services/reapply.py).
+    reapplicable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,12 +304,13 @@ def _cancellable_by_person(app: Application) -> bool:
     return workflow.is_cancellable(app.status) and app.initiated_by_officer_id is None
 
 
-def _refund(app: Application, pay: PensionPayment) -> Refund:
+def _refund(app: Application, pay: PensionPayment, reapplicable: set[int]) -> Refund:
     return Refund(
         application=views.application(app),
         payment_channel=pay.channel,
         arrival_status=ArrivalStatus(pay.arrival_status),
         cancellable=_cancellable_by_person(app),
+        reapplicable=app.id in reapplicable,
     )
 
 
@@ -323,7 +326,8 @@ def progress(session: Session, *, person_id: int, year: int | None = None) -> li
         .where(Application.person_id == person_id, Application.kind == KIND)
     )
     rows = session.execute(applications.newest_first(query, year=year)).all()
-    return [_refund(app, pay) for app, pay in rows]
+    again = reapply.reapplicable_ids(session, (app for app, _ in rows))
+    return [_refund(app, pay, again) for app, pay in rows]
 
 
 def detail(session: Session, *, person_id: int, application_id: int) -> RefundDetail:
@@ -331,7 +335,8 @@ def detail(session: Session, *, person_id: int, application_id: int) -> RefundDe
     app = applications.find_own(session, application_id, kind=KIND, owner=Actor.person(person_id))
     pay = session.get(PensionPayment, app.pension_payment_id)
     assert pay is not None  # foreign key
-    return RefundDetail(_refund(app, pay), applications.history(session, app))
+    again = reapply.reapplicable_ids(session, [app])
+    return RefundDetail(_refund(app, pay, again), applications.history(session, app))
 
 
 def cancel(

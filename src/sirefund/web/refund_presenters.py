@@ -62,6 +62,7 @@ def pension_refund(refund: Refund) -> dict[str, Any]:
         "arrival_status": refund.arrival_status.value,
         "arrival_status_label": ARRIVAL_LABELS[refund.arrival_status],
         "cancellable": refund.cancellable,
+        "reapplicable": refund.reapplicable,
     }
 
 
@@ -151,6 +152,7 @@ def unit_refund(refund: UnitRefund) -> dict[str, Any]:
         "refund_count": 1,
         "tax_review_status_label": workflow.labels(app.status, app.kind).review_status,
         "cancellable": refund.cancellable,
+        "reapplicable": refund.reapplicable,
     }
 
 
