@@ -126,7 +126,8 @@ class PaymentRow:
 
     @property
     def labels(self) -> workflow.Labels:
-        """退费状态 / 审核状态 / 审核结果 of the row's application (未申请 without one)."""
+        """退费状态 / 审核状态 / 审核结果 of the row's application (未申请 without one, or
+        after 撤销)."""
         return workflow.payment_labels(self.status, ApplicationKind.MEDICAL)
 
 

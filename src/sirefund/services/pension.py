@@ -317,8 +317,9 @@ def _refund(app: Application, pay: PensionPayment, reapplicable: set[int]) -> Re
 def progress(session: Session, *, person_id: int, year: int | None = None) -> list[Refund]:
     """退费进度查询: the person's pension applications (of 缴费年度 `year`), newest first.
 
-    Cancelled ones are included (退费状态 未申请) so the history stays visible; each row says
-    whether it can still be cancelled.
+    Cancelled ones are included (退费状态 已撤销; their payment is 未申请 again) so the
+    history stays visible; each row says whether it can still be cancelled, or applied for
+    again (重新申请).
     """
     query = (
         select(Application, PensionPayment)
