@@ -149,7 +149,8 @@ def test_pc_person_pension_apply_errors_cancel_reapply_and_progress(open_page, a
     progress = page.locator("table.grid tbody tr")
     expect(progress).to_have_count(2)
     expect(progress.first).to_contain_text("已申请")
-    expect(progress.nth(1)).to_contain_text("未申请")
+    # The cancelled application itself says 已撤销; its payment (above) is 未申请 again.
+    expect(progress.nth(1)).to_contain_text("已撤销")
     expect(page.locator("table.grid")).to_contain_text("电子税务局")
     screenshot(page, "pc-pension-progress")
 
@@ -479,7 +480,7 @@ def test_phone_pension_query_apply_in_the_popup_progress_and_cancel(open_page, a
     page.get_by_role("button", name="可退费信息查询").click()
     expect(page.locator("section.detail").first).to_contain_text("未申请")
     page.get_by_role("button", name="退费进度查询").click()
-    expect(page.locator("section.detail").first).to_contain_text("未申请")
+    expect(page.locator("section.detail").first).to_contain_text("已撤销")
     screenshot(page, "phone-pension-progress")
     assert applications(site, person_id=person_id)[0].status == ApplicationStatus.CANCELLED
 

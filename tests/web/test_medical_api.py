@@ -446,7 +446,7 @@ def test_cancel_only_while_pending(client, headers, insured, seed, session_facto
     app_id = apply(client, headers, insured["payment"]).json()["applications"][0]["id"]
     r = client.post(f"/api/v1/medical/refunds/{app_id}/cancel", headers=headers)
     assert r.status_code == 200, r.text
-    assert r.json()["status"] == "cancelled" and r.json()["refund_status_label"] == "未申请"
+    assert r.json()["status"] == "cancelled" and r.json()["refund_status_label"] == "已撤销"
     assert r.json()["cancellable"] is False
     r = client.post(f"/api/v1/medical/refunds/{app_id}/cancel", headers=headers)
     assert r.status_code == 409 and error(r)["code"] == "application.not_cancellable"

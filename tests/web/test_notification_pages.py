@@ -156,5 +156,5 @@ def test_nobody_else_can_open_a_refused_case_to_apply_again(
     browse("person", stranger.id)
     for url in (f"/etax/pension?reapply={app_id}", f"/m/pension?reapply={app_id}"):
         page = client.get(url)
-        assert page.status_code == 200
+        assert page.status_code == 404  # 页面不存在, as for one that does not exist
         assert "6228480402564890018" not in page.text and pay not in page.text

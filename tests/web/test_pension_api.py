@@ -237,7 +237,9 @@ def test_after_cancel_the_payment_can_be_applied_for_again(
     cancelled = client.post(f"/api/v1/pension/refunds/{first['id']}/cancel", headers=headers)
     assert cancelled.status_code == 200
     assert cancelled.json()["status"] == "cancelled"
-    assert cancelled.json()["refund_status_label"] == "未申请"
+    assert (
+        cancelled.json()["refund_status_label"] == "已撤销"
+    )  # the application; its payment: 未申请
     row = next(
         r
         for r in client.get("/api/v1/pension/payments", headers=headers).json()["items"]

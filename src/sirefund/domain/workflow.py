@@ -113,20 +113,30 @@ def is_cancellable(status: ApplicationStatus | str) -> bool:
 
 
 class InvalidTransition(Conflict):
-    def __init__(self, current: ApplicationStatus, target: ApplicationStatus) -> None:
+    def __init__(
+        self,
+        current: ApplicationStatus,
+        target: ApplicationStatus,
+        kind: ApplicationKind | str | None = None,
+    ) -> None:
         super().__init__(
             "application.invalid_transition",
-            f"当前状态（{labels(current).refund_status}）不允许此操作",
+            f"当前状态（{labels(current, kind).refund_status}）不允许此操作",
         )
         self.current = current
         self.target = target
 
 
-def advance(current: ApplicationStatus, target: ApplicationStatus) -> ApplicationStatus:
-    """Return `target` if the machine allows current -> target, else raise InvalidTransition."""
+def advance(
+    current: ApplicationStatus,
+    target: ApplicationStatus,
+    kind: ApplicationKind | str | None = None,
+) -> ApplicationStatus:
+    """Return `target` if the machine allows current -> target, else raise InvalidTransition
+    (whose message names the state with ``kind``'s label)."""
     current, target = ApplicationStatus(current), ApplicationStatus(target)
     if target not in TRANSITIONS[current]:
-        raise InvalidTransition(current, target)
+        raise InvalidTransition(current, target, kind)
     return target
 
 
@@ -141,11 +151,15 @@ class Labels:
     review_result: str  # 审核结果
 
 
+# The one table of labels: every screen, API ``*_label`` field, history line and notice of an
+# application reads its state through labels() below, with the application's kind.
 _LABELS = {
     # The manual shows 人社退费中 right after submitting; we show 已申请 until an officer
     # approves, because nothing reaches HRSS before that (domain.md).
     S.PENDING_REVIEW: Labels("已申请", "待审核", "未知"),
-    S.CANCELLED: Labels("未申请", "—", "—"),
+    # The application itself (its row, its history) says 已撤销; its payment is 未申请 again
+    # (payment_labels), as the manual says after 撤销退费 (domain.md).
+    S.CANCELLED: Labels("已撤销", "—", "—"),
     S.REJECTED: Labels("税务退回", "审核完成", "未通过"),
     S.APPROVED: Labels("人社退费中", "审核完成", "通过"),
     S.AT_AGENCY: Labels("人社退费中", "审核完成", "通过"),
@@ -177,6 +191,17 @@ def labels(
     if kind == ApplicationKind.MEDICAL and status in _MEDICAL_OVERRIDES:
         return Labels(_MEDICAL_OVERRIDES[status], base.review_status, base.review_result)
     return base
+
+
+def payment_labels(
+    status: ApplicationStatus | str | None, kind: ApplicationKind | str | None = None
+) -> Labels:
+    """The three columns of a payment (or a unit's person line) whose latest application is
+    in ``status``: that application's labels, except that a cancelled one leaves the payment
+    未申请 (撤销成功，退费状态更新为未申请)."""
+    if status is None or ApplicationStatus(status) == S.CANCELLED:
+        return NOT_APPLIED
+    return labels(status, kind)
 
 
 def hrss_status_label(status: ApplicationStatus | str) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from ..domain import workflow
 from ..domain.audit import AuditAction
 from ..domain.errors import Conflict, DomainError, NotFound
+from ..domain.workflow import ApplicationKind
 from ..domain.workflow import ApplicationStatus as S
 from ..models import Application, ApplicationEvent
 from . import audit, document_numbers, notifications, risk, views
@@ -79,15 +80,17 @@ def record_event(
 
 
 def history(
-    session: Session, application_id: int, *, audience: views.Audience = "owner"
+    session: Session, application: Application, *, audience: views.Audience = "owner"
 ) -> list[views.EventView]:
-    """The application's audit trail, oldest first, as ``audience`` may see it."""
+    """The application's audit trail, oldest first, as ``audience`` may see it; each line
+    knows the application's kind, so it reads its states with that kind's labels."""
     events = session.execute(
         select(ApplicationEvent)
-        .where(ApplicationEvent.application_id == application_id)
+        .where(ApplicationEvent.application_id == application.id)
         .order_by(ApplicationEvent.id)
     ).scalars()
-    return [views.event(ev, audience=audience) for ev in events]
+    kind = ApplicationKind(application.kind)
+    return [views.event(ev, kind=kind, audience=audience) for ev in events]
 
 
 def create(
@@ -154,7 +157,7 @@ def transition(
     set in the same UPDATE (opinion, reviewer, results...).
     """
     current = S(application.status)
-    workflow.advance(current, target)
+    workflow.advance(current, target, application.kind)
     changes: dict[str, object] = dict(values or {})
     changes.update(status=target.value, updated_at=at, version=application.version + 1)
     # An UPDATE answers with a CursorResult (Session.execute is typed as the general Result),

@@ -30,7 +30,7 @@ from ..domain import identity, rules, workflow, years
 from ..domain.errors import Conflict, DomainError, Invalid, NotFound
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, DepositAccount, MedicalPayment, MedicalRegistration, Person
-from . import applications, deposit_accounts, views
+from . import applications, deposit_accounts, reapply, views
 from .applications import Actor
 from .deposit_accounts import BIGINT_MAX, FormInvalid
 
@@ -126,8 +126,9 @@ class PaymentRow:
 
     @property
     def labels(self) -> workflow.Labels:
-        """退费状态 / 审核状态 / 审核结果 of the row's application (未申请 without one)."""
-        return workflow.labels(self.status, ApplicationKind.MEDICAL)
+        """退费状态 / 审核状态 / 审核结果 of the row's application (未申请 without one, or
+        after 撤销)."""
+        return workflow.payment_labels(self.status, ApplicationKind.MEDICAL)
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,8 @@ class MedicalApplication:
     agency_name: str
     deposit_account_id: int | None
     history: list[views.EventView] = field(default_factory=list)
+    # Refused and its payment refundable again: 重新申请 (services/reapply.py).
+    reapplicable: bool = False
 
     @property
     def cancellable(self) -> bool:
@@ -488,11 +491,11 @@ def progress(
 ) -> list[MedicalApplication]:
     """城乡居民医保社保费退费进度 of one 参保年度 (today's by default), newest first."""
     year = _year(insurance_year, today)
+    rows = _rows(session, Application.person_id == person_id, Application.payment_year == year)
+    again = reapply.reapplicable_ids(session, (app for app, _, _ in rows))
     return [
-        _medical_application(app, pay, reg)
-        for app, pay, reg in _rows(
-            session, Application.person_id == person_id, Application.payment_year == year
-        )
+        replace(_medical_application(app, pay, reg), reapplicable=app.id in again)
+        for app, pay, reg in rows
     ]
 
 
@@ -510,7 +513,8 @@ def get_application(session: Session, *, person_id: int, application_id: int) ->
     """One of the person's medical applications with its history (404 if not theirs)."""
     app, pay, reg = _owned(session, person_id=person_id, application_id=application_id)
     view = _medical_application(app, pay, reg)
-    return replace(view, history=applications.history(session, app.id))
+    again = app.id in reapply.reapplicable_ids(session, [app])
+    return replace(view, history=applications.history(session, app), reapplicable=again)
 
 
 def cancel(

@@ -25,7 +25,7 @@ from ..domain.errors import Invalid, NotFound
 from ..domain.rules import ArrivalStatus
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, PensionPayment, Person
-from . import applications, bank_details, heir_claims, queries, views
+from . import applications, bank_details, heir_claims, queries, reapply, views
 from .applications import Actor, not_cancellable
 from .bank_details import BankDetailsIn, check_account_name, checked, refusal
 from .queries import PensionPaymentRow, PensionState
@@ -331,6 +331,8 @@ class Refund:
     payment_channel: str
     arrival_status: ArrivalStatus
     cancellable: bool
+    # Refused and its payment refundable again: 重新申请 is offered (services/reapply.py).
+    reapplicable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,20 +346,22 @@ def _cancellable_by_person(app: Application) -> bool:
     return workflow.is_cancellable(app.status) and app.initiated_by_officer_id is None
 
 
-def _refund(app: Application, pay: PensionPayment) -> Refund:
+def _refund(app: Application, pay: PensionPayment, reapplicable: set[int]) -> Refund:
     return Refund(
         application=views.application(app),
         payment_channel=pay.channel,
         arrival_status=ArrivalStatus(pay.arrival_status),
         cancellable=_cancellable_by_person(app),
+        reapplicable=app.id in reapplicable,
     )
 
 
 def progress(session: Session, *, person_id: int, year: int | None = None) -> list[Refund]:
     """退费进度查询: the person's pension applications (of 缴费年度 `year`), newest first.
 
-    Cancelled ones are included (退费状态 未申请) so the history stays visible; each row says
-    whether it can still be cancelled.
+    Cancelled ones are included (退费状态 已撤销; their payment is 未申请 again) so the
+    history stays visible; each row says whether it can still be cancelled, or applied for
+    again (重新申请).
     """
     query = (
         select(Application, PensionPayment)
@@ -365,7 +369,8 @@ def progress(session: Session, *, person_id: int, year: int | None = None) -> li
         .where(Application.person_id == person_id, Application.kind == KIND)
     )
     rows = session.execute(applications.newest_first(query, year=year)).all()
-    return [_refund(app, pay) for app, pay in rows]
+    again = reapply.reapplicable_ids(session, (app for app, _ in rows))
+    return [_refund(app, pay, again) for app, pay in rows]
 
 
 def detail(session: Session, *, person_id: int, application_id: int) -> RefundDetail:
@@ -373,7 +378,8 @@ def detail(session: Session, *, person_id: int, application_id: int) -> RefundDe
     app = applications.find_own(session, application_id, kind=KIND, owner=Actor.person(person_id))
     pay = session.get(PensionPayment, app.pension_payment_id)
     assert pay is not None  # foreign key
-    return RefundDetail(_refund(app, pay), applications.history(session, app.id))
+    again = reapply.reapplicable_ids(session, [app])
+    return RefundDetail(_refund(app, pay, again), applications.history(session, app))
 
 
 def cancel(

@@ -308,7 +308,7 @@ def detail(
         payment=_payment(session, app),
         bank_account=_bank_account(session, app, person),
         other_applications=[views.application(o, audience="officer") for o in others],
-        history=applications.history(session, app.id, audience="officer"),
+        history=applications.history(session, app, audience="officer"),
         actions=actions_for(me, app),
         risk_flags=risk.flags(session, [app.id]).get(app.id, []),
         heir_claim=heir_claims.for_officer(session, app.heir_claim_id),

@@ -27,7 +27,7 @@ from ..domain.errors import Conflict, Invalid, NotFound
 from ..domain.rules import UnitPaymentType
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, Person, RefundBatch, Unit, UnitPayment, UnitPaymentPerson
-from . import applications, bank_details, document_numbers, views
+from . import applications, bank_details, document_numbers, reapply, views
 from .applications import Actor, not_cancellable
 from .bank_details import ACCOUNT_NAME_MAX, BankDetailsIn, check_account_name, checked, refusal
 from .views import ApplicationView
@@ -120,6 +120,8 @@ class UnitRefund:
     unit_ss_no: str
     unit_payment_id: str
     cancellable: bool
+    # Refused and its person line refundable again: 重新申请 (services/reapply.py).
+    reapplicable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,6 +462,7 @@ def progress(session: Session, *, unit_id: int, year: int | None = None) -> list
         .where(Application.unit_id == unit_id, Application.kind == KIND)
     )
     rows = session.execute(applications.newest_first(query, year=year)).all()
+    again = reapply.reapplicable_ids(session, (app for app, _, _ in rows))
     return [
         UnitRefund(
             application=views.application(app),
@@ -467,6 +470,7 @@ def progress(session: Session, *, unit_id: int, year: int | None = None) -> list
             unit_ss_no=unit.ss_no,
             unit_payment_id=line.unit_payment_id,
             cancellable=workflow.is_cancellable(app.status),
+            reapplicable=app.id in again,
         )
         for app, unit, line in rows
     ]

@@ -71,8 +71,9 @@ ACTOR_LABELS = {
 
 @dataclass(frozen=True, slots=True)
 class EventView:
-    """One recorded state change: who, when, from, to and why."""
+    """One recorded state change of an application of ``kind``: who, when, from, to and why."""
 
+    kind: ApplicationKind
     at: datetime
     actor_kind: str
     actor_id: str | None
@@ -135,8 +136,11 @@ def application(app: Application, *, audience: Audience = "owner") -> Applicatio
     )
 
 
-def event(ev: ApplicationEvent, *, audience: Audience = "owner") -> EventView:
+def event(
+    ev: ApplicationEvent, *, kind: ApplicationKind, audience: Audience = "owner"
+) -> EventView:
     return EventView(
+        kind=kind,
         at=as_utc(ev.at),
         actor_kind=ev.actor_kind,
         actor_id=ev.actor_id,

@@ -68,6 +68,7 @@ def application(view: MedicalApplication) -> dict[str, Any]:
         applied_at_local=as_utc(app.created_at).astimezone(CHINA_TZ).strftime(LOCAL_DATETIME),
         reason_text=app.reason_text,
         cancellable=view.cancellable,
+        reapplicable=view.reapplicable,
     )
     return out
 

@@ -266,7 +266,9 @@ def _candidate(c: Candidate) -> dict[str, Any]:
     return {
         **pension_payment(c.payment),
         "application_id": c.application_id,
-        "refund_status_label": workflow.labels(c.application_status).refund_status,
+        "refund_status_label": workflow.payment_labels(
+            c.application_status, ApplicationKind.PENSION
+        ).refund_status,
         "can_initiate": c.can_initiate,
         "blocked_reason": c.blocked_reason,
     }

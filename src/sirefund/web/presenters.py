@@ -116,7 +116,10 @@ def event(view: EventView) -> dict[str, Any]:
         "actor": actor,
         "from_status": view.from_status.value if view.from_status else None,
         "to_status": view.to_status.value,
-        "from_label": workflow.labels(view.from_status).refund_status if view.from_status else None,
-        "to_label": workflow.labels(view.to_status).refund_status,
+        # The same labels as the application's own refund_status_label (one table, by kind).
+        "from_label": (
+            workflow.labels(view.from_status, view.kind).refund_status if view.from_status else None
+        ),
+        "to_label": workflow.labels(view.to_status, view.kind).refund_status,
         "reason": view.reason,
     }

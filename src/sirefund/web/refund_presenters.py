@@ -38,7 +38,7 @@ def pension_payment(view: PaymentView) -> dict[str, Any]:
 def pension_line(line: PaymentLine) -> dict[str, Any]:
     """One line of 退费信息查询."""
     status = line.application_status
-    lab = workflow.labels(status, ApplicationKind.PENSION)
+    lab = workflow.payment_labels(status, ApplicationKind.PENSION)
     return {
         **pension_payment(line.payment),
         "refundable": line.refundable,
@@ -62,6 +62,7 @@ def pension_refund(refund: Refund) -> dict[str, Any]:
         "arrival_status": refund.arrival_status.value,
         "arrival_status_label": ARRIVAL_LABELS[refund.arrival_status],
         "cancellable": refund.cancellable,
+        "reapplicable": refund.reapplicable,
     }
 
 
@@ -125,7 +126,7 @@ def unit_person(line: PersonLine) -> dict[str, Any]:
         "refundable": line.refundable,
         "not_refundable_reason": line.not_refundable_reason,
         "application_id": line.application_id,
-        "refund_status_label": workflow.labels(
+        "refund_status_label": workflow.payment_labels(
             line.application_status, ApplicationKind.UNIT_PENSION
         ).refund_status,
     }
@@ -151,6 +152,7 @@ def unit_refund(refund: UnitRefund) -> dict[str, Any]:
         "refund_count": 1,
         "tax_review_status_label": workflow.labels(app.status, app.kind).review_status,
         "cancellable": refund.cancellable,
+        "reapplicable": refund.reapplicable,
     }
 
 

@@ -89,6 +89,10 @@ class ApplicationOut(BaseModel):
     contact_name: str | None = Field(default=None, examples=["邱世贵"])
     contact_phone_masked: str | None = Field(default=None, examples=["138****1234"])
     cancellable: bool | None = Field(default=None, description="当前能否撤销退费")
+    reapplicable: bool | None = Field(
+        default=None,
+        description="能否重新申请：审核不通过、人社退回或核验不通过，且该缴费没有其他进行中的申请",
+    )
     reason_label: str | None = Field(
         default=None,
         description="未通过、退回或退付失败的原因（税务审核意见、人社退回/核验不通过原因、"

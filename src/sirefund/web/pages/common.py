@@ -232,6 +232,14 @@ def denied_response(request: Request, exc: guard.PageDenied) -> Response:
         if exc.typed and referer_path(request):
             keep_typed(request, response, exc.typed, target)
         return response
+    if isinstance(exc, guard.PageNotFound):
+        return error_page(
+            request,
+            title="页面不存在",
+            message="您访问的页面不存在或已调整，请从首页重新进入。",
+            back_url=home_url(request),
+            status_code=404,
+        )
     if isinstance(exc, guard.WrongAccountKind):
         who = {"person": "自然人", "unit": "单位（村组）"}.get(exc.kind, exc.kind)
         message = f"当前登录的账户类型无权使用此功能，请以{who}身份登录。"

@@ -31,6 +31,7 @@ from . import (
     etax_unit,
     guard,
     pension_flow,
+    reapply_flow,
     reissue_flow,
 )
 from .common import Form, in_transaction, render
@@ -286,9 +287,7 @@ async def pension_page(request: Request, db: DbSession, principal: guard.PagePer
         ids = form.many("payment_ids", max_items=pension.MAX_SELECTED)
         return await _dialog_page(request, db, principal, query, ids)
     query = pension_flow.read_query(request)
-    refused = await pension_flow.refused_details(
-        db, principal, common.query_int(request, "reapply", maximum=2**62)
-    )
+    refused = await reapply_flow.refused_details(request, db, principal, ApplicationKind.PENSION)
     if refused is not None:
         # 重新申请 from a refused case: the dialog for its payment, its details filled in.
         return await _dialog_page(
@@ -297,7 +296,7 @@ async def pension_page(request: Request, db: DbSession, principal: guard.PagePer
             principal,
             query,
             [refused.payment_id],
-            values=pension_flow.prefill(refused),
+            values=reapply_flow.bank_values(refused),
         )
     listing = await _pension_listing(db, principal, query)
     return render(request, "etax/pension.html", _pension_context(request, query, listing))

@@ -24,8 +24,9 @@ from ...domain.workflow import ApplicationKind, Channel
 from ...services import deposit_accounts
 from ...services.accounts import Principal
 from ...services.deposit_accounts import FormInvalid, Report
+from ...services.reapply import RefusedDetails
 from ..deps import Db, DbSession
-from . import common, guard, reissue_flow
+from . import common, guard, reapply_flow, reissue_flow
 from . import medical_flows as flows
 from .common import Form, in_transaction, render
 
@@ -80,12 +81,19 @@ async def medical_page(request: Request, db: DbSession, principal: guard.PagePer
 
 
 def _apply_context(
-    request: Request, data: dict[str, Any], payment_ids: list[str], form: Form | None = None
+    request: Request,
+    data: dict[str, Any],
+    payment_ids: list[str],
+    form: Form | None = None,
+    refused: RefusedDetails | None = None,
 ) -> dict[str, Any]:
     ctx = _base_context(request, data)
     values: dict[str, Any] = {}
     if data["deposit_accounts"]:
         values["deposit_account_id"] = str(data["deposit_accounts"][0].account_id)
+    if refused is not None:
+        # 重新申请: the refused case's details, its account only while it is still in force.
+        values.update(flows.refused_values(refused, data["deposit_accounts"]))
     if form is not None:
         values.update({k: v for k, v in form.values.items() if v not in (None, "")})
     ctx.update(
@@ -108,13 +116,19 @@ def _apply_context(
 async def apply_page(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
     ids = flows.payment_ids_from_query(request)
     query = flows.read_query(request)
+    refused = await reapply_flow.refused_details(request, db, principal, ApplicationKind.MEDICAL)
+    if refused is not None:
+        # 重新申请 from a refused case: the form for its payment, its details filled in.
+        ids, query = [refused.payment_id], flows.query_of(refused)
     today = request.app.state.clock.today()
     data = await in_transaction(
         db, lambda s: flows.apply_state(s, principal, payment_ids=ids, query=query, today=today)
     )
     if data["problem"]:
         return _listing_page(request, data, data["problem"])
-    return render(request, "etax/medical_apply.html", _apply_context(request, data, ids))
+    return render(
+        request, "etax/medical_apply.html", _apply_context(request, data, ids, refused=refused)
+    )
 
 
 @router.post("/etax/medical/apply")

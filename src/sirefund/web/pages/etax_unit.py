@@ -21,13 +21,13 @@ from sqlalchemy.orm import Session
 from ...domain.errors import DomainError
 from ...domain.money import format_yuan
 from ...domain.rules import UNIT_PAYMENT_TYPE_LABELS, UnitPaymentType
-from ...domain.workflow import Channel
+from ...domain.workflow import ApplicationKind, Channel
 from ...services import bank_details, units
 from ...services.accounts import Principal
 from ...services.units import PersonLine, UnitBatchIn
 from .. import refund_presenters
 from ..deps import Db, DbSession
-from . import common, guard, pension_flow
+from . import common, guard, pension_flow, reapply_flow
 from .common import Form, in_transaction, render
 
 router = APIRouter(include_in_schema=False)
@@ -116,14 +116,20 @@ def _person(line: PersonLine) -> dict[str, Any]:
 
 
 def _refund_state(
-    session: Session, principal: Principal, payment_id: str, form: Form | None, op: str = ""
+    session: Session,
+    principal: Principal,
+    payment_id: str,
+    form: Form | None,
+    op: str = "",
+    preselect: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Everything the 退费 page shows, after applying a pane operation to the selection."""
+    """Everything the 退费 page shows, after applying a pane operation to the selection
+    (``preselect``: the lines a 重新申请 puts in the 退费区 at once, those still refundable)."""
     payment = units.get_payment(session, unit_id=principal.account_id, unit_payment_id=payment_id)
     everyone = units.list_persons(session, unit_id=principal.account_id, unit_payment_id=payment_id)
     by_line = {p.line_id: p for p in everyone}
     filters = {"left_id_number": "", "left_name": "", "right_id_number": "", "right_name": ""}
-    chosen: list[str] = []
+    chosen = [i for i in preselect if i in by_line and by_line[i].refundable]
     if form is not None:
         for name in filters:
             filters[name] = form.text(
@@ -236,13 +242,27 @@ def _payment_id_ok(payment_id: str) -> bool:
 async def refund_page(
     request: Request, payment_id: str, db: DbSession, principal: guard.PageUnit
 ) -> Response:
+    refused = await reapply_flow.refused_details(
+        request, db, principal, ApplicationKind.UNIT_PENSION
+    )
+    if refused is not None and refused.payment_id != payment_id:
+        raise guard.PageNotFound()  # a refused line of another payment: no mixing
+    lines = refused.batch_line_ids if refused is not None else ()
     try:
         if not _payment_id_ok(payment_id):
             raise units.payment_not_found()
-        state = await in_transaction(db, lambda s: _refund_state(s, principal, payment_id, None))
+        state = await in_transaction(
+            db, lambda s: _refund_state(s, principal, payment_id, None, preselect=lines)
+        )
     except DomainError as exc:
         return _refused(request, exc)
-    return render(request, "etax/unit_refund.html", _refund_context(request, state))
+    ctx = _refund_context(request, state)
+    if refused is not None:
+        # 重新申请: the refused batch's lines in the 退费区, its account and contact filled in.
+        ctx["values"].update(reapply_flow.bank_values(refused))
+        if refused.payment_month is not None:
+            ctx["values"]["payment_month"] = refused.payment_month
+    return render(request, "etax/unit_refund.html", ctx)
 
 
 def _refused(

@@ -32,12 +32,13 @@ from ...domain.rules import (
 )
 from ...services import accounts, deposit_accounts, medical
 from ...services.accounts import Principal
-from ...services.deposit_accounts import FormInvalid, Report, ReportIn
+from ...services.deposit_accounts import FormInvalid, Report, ReportIn, SubmittedAccount
 from ...services.medical import MedicalRefundIn, PaymentRow
+from ...services.reapply import RefusedDetails
 from .. import medical_presenters
 from ..deps import Db
 from ..errors import validation_error_body
-from . import common
+from . import common, reapply_flow
 from .common import Form, in_transaction
 
 #: 参保年度 as typed in the query: four digits.
@@ -335,6 +336,20 @@ def apply_state(
     )
     data["problem"] = problem or data["query_errors"].get("insurance_year", "")
     return data
+
+
+def query_of(refused: RefusedDetails) -> Query:
+    """The listing a 重新申请 starts from: the refused case's 参保年度 and registration."""
+    return Query(str(refused.payment_year), refused.registration_id or "")
+
+
+def refused_values(refused: RefusedDetails, in_force: Sequence[SubmittedAccount]) -> dict[str, str]:
+    """The apply form's fields as the refused case had them; its deposit account only if it
+    is still one of the person's submitted accounts (else the form's default stays)."""
+    values = reapply_flow.medical_values(refused)
+    if values.get("deposit_account_id") not in {str(a.account_id) for a in in_force}:
+        values.pop("deposit_account_id", None)
+    return values
 
 
 def apply_url(payment_ids: list[str], keep: Mapping[str, Any], base: str) -> str:

@@ -20,7 +20,15 @@ from ...services.accounts import Principal
 from ...services.deposit_accounts import FormInvalid, Report
 from .. import refund_presenters
 from ..deps import Db, DbSession
-from . import accounts_pages, common, guard, medical_flows, pension_flow, reissue_flow
+from . import (
+    accounts_pages,
+    common,
+    guard,
+    medical_flows,
+    pension_flow,
+    reapply_flow,
+    reissue_flow,
+)
 from .common import Form, in_transaction, render
 
 router = APIRouter(include_in_schema=False)
@@ -273,9 +281,7 @@ async def _pension_render(
 async def pension_page(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
     query = pension_flow.read_query(request)
     apply_id = common.query_text(request, "apply", max_chars=pension.PAYMENT_ID_MAX) or None
-    refused = await pension_flow.refused_details(
-        db, principal, common.query_int(request, "reapply", maximum=2**62)
-    )
+    refused = await reapply_flow.refused_details(request, db, principal, ApplicationKind.PENSION)
     if refused is not None:
         # 重新申请 from a refused case: the sheet for its payment, its details filled in.
         return await _pension_render(
@@ -285,7 +291,7 @@ async def pension_page(request: Request, db: DbSession, principal: guard.PagePer
             query,
             "query",
             apply_id=refused.payment_id,
-            values=pension_flow.prefill(refused),
+            values=reapply_flow.bank_values(refused),
         )
     restored = common.restored_fields(request)
     if apply_id is None and restored and restored.get("payment_ids"):
@@ -475,7 +481,15 @@ async def _medical_apply_render(
     form: Form | None = None,
     status_code: int = 200,
 ) -> Response:
-    if form is None:
+    refused = (
+        await reapply_flow.refused_details(request, db, principal, ApplicationKind.MEDICAL)
+        if form is None
+        else None
+    )
+    if refused is not None:
+        # 重新申请 from a refused case: its payment, account and details filled in.
+        ids, query = [refused.payment_id], medical_flows.query_of(refused)
+    elif form is None:
         ids = medical_flows.payment_ids_from_query(request)
         query = medical_flows.read_query(request)
     else:
@@ -497,16 +511,22 @@ async def _medical_apply_render(
             status_code=422,
             list_errors={"_form": data["problem"]},
         )
+    again = (
+        medical_flows.refused_values(refused, data["deposit_accounts"])
+        if refused is not None
+        else {}
+    )
     chosen_account = (
         form.values.get("deposit_account_id")
         if form is not None
-        else common.query_text(request, "deposit_account_id", max_chars=20)
+        else again.get("deposit_account_id")
+        or common.query_text(request, "deposit_account_id", max_chars=20)
     )
     accounts_by_id = {str(a.account_id): a for a in data["deposit_accounts"]}
     if step == "fill" and chosen_account not in accounts_by_id:
         step = "accounts"
     first = next(iter(accounts_by_id), "")
-    values: dict[str, Any] = {"deposit_account_id": chosen_account or first}
+    values: dict[str, Any] = {**again, "deposit_account_id": chosen_account or first}
     if form is not None:
         values.update({k: v for k, v in form.values.items() if v not in (None, "")})
     apply_here = medical_flows.apply_url(ids, keep, "/m/medical/apply")

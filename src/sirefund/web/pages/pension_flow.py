@@ -12,7 +12,6 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from ...domain.errors import DomainError
 from ...domain.money import format_yuan
 from ...domain.rules import (
     ARRIVAL_LABELS,
@@ -20,7 +19,7 @@ from ...domain.rules import (
     BANK_CATEGORIES,
     ArrivalStatus,
 )
-from ...services import applications, bank_details, pension, reapply
+from ...services import applications, bank_details, pension
 from ...services.accounts import Principal
 from ...services.pension import PaymentLine, PensionRefundIn
 from ...services.queries import PensionState
@@ -205,34 +204,3 @@ async def cancel_one(
             s, person_id=principal.account_id, application_id=application_id or -1, at=at
         ),
     )
-
-
-def prefill(refused: reapply.RefusedDetails) -> dict[str, str]:
-    """The apply dialog's fields as the refused application had them."""
-    fields = {
-        "bank_account_type": refused.bank_account_type,
-        "bank_account_no": refused.bank_account_no,
-        "bank_account_name": refused.bank_account_name,
-        "bank_category": refused.bank_category,
-        "contact_name": refused.contact_name,
-        "contact_phone": refused.contact_phone,
-    }
-    return {k: v for k, v in fields.items() if v}
-
-
-async def refused_details(
-    db: deps.Db, principal: Principal, application_id: int | None
-) -> reapply.RefusedDetails | None:
-    """重新申请: the person's own refused application's payment and details, or None (no
-    such id, another's, or not refused: the page then opens as usual)."""
-    if application_id is None:
-        return None
-    try:
-        return await in_transaction(
-            db,
-            lambda s: reapply.refused_pension(
-                s, person_id=principal.account_id, application_id=application_id
-            ),
-        )
-    except DomainError:
-        return None
