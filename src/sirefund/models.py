@@ -506,6 +506,10 @@ class Application(Base):
         Index(
             "ix_applications_stats_refunded", "status", "refund_date", "created_at", "region_code"
         ),
+        # The officer queue's sort orders (services/review_queue.SORTS), ties on the id: a
+        # page walks the index in order and stops after its rows.
+        Index("ix_applications_queue_created", "created_at", "id"),
+        Index("ix_applications_queue_amount", "amount_fen", "id"),
     )
 
 

@@ -41,7 +41,9 @@ def in_scope(officer: Officer, region_code: str) -> bool:
     return regions.is_within(region_code, officer.region_code)
 
 
-def region_clause(column: InstrumentedAttribute[str], scope_code: str) -> ColumnElement[bool]:
+def region_clause(
+    column: InstrumentedAttribute[str] | ColumnElement[str], scope_code: str
+) -> ColumnElement[bool]:
     """SQL for ``regions.is_within(column, scope_code)`` on six-digit codes.
 
     A scope ``xx0000`` or ``xxxx00`` is a prefix; it is written as a range

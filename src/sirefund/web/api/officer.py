@@ -62,7 +62,7 @@ _DECIDED = {
     "tax_opinion": "同意退费",
 }
 _EXAMPLES: dict[str, Any] = {
-    "queue": {"items": [_APP], "total": 1, "page": 1, "page_size": 10},
+    "queue": {"items": [_APP], "total": 1, "total_exact": True, "page": 1, "page_size": 10},
     "detail": {
         "application": _APP,
         "payer": {"name": "邱世贵", "id_number_masked": "420703********0232"},
@@ -180,7 +180,9 @@ def list_applications(
     officer: CurrentOfficer, db: DbSession, clock: Clock, q: Annotated[QueuePageQuery, Query()]
 ) -> dict[str, Any]:
     """Applications within the officer's region, oldest first, with the working days each has
-    waited against the statutory 30 (`working_days_pending`, `review_deadline`, `overdue`)."""
+    waited against the statutory 30 (`working_days_pending`, `review_deadline`, `overdue`).
+    `total` is exact up to 1,000 applications; beyond, `total_exact` is false and `total`
+    says "at least this many" (a page never counts the whole table)."""
     with db.begin() as session:
         page = review_queue.queue(
             session,

@@ -415,7 +415,7 @@ def _queue_listing(
         result = fetch(result.page_count)
     return {
         "rows": [officer_presenters.queue_item(item) for item in result.items],
-        "pager": common.Pager(result.page, PAGE_SIZE, result.total),
+        "pager": common.Pager(result.page, PAGE_SIZE, result.total, result.total_exact),
     }
 
 
