@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -32,7 +32,7 @@ from ...services.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from ...services.review_decisions import ApproveRequest, BatchReview, RejectRequest
 from ...services.review_detail import RevealRequest
 from ...services.review_queue import QueueFilters
-from .. import officer_export, officer_presenters, presenters
+from .. import export_worker, officer_export, officer_presenters, presenters
 from ..deps import Clock, CurrentOfficer, DbSession
 from ..errors import error_responses
 from .dispatch_schemas import DispatchOut, DispatchPageOut
@@ -204,15 +204,18 @@ def list_applications(
         **_errors(422),
     },
 )
-def export_applications(
-    officer: CurrentOfficer, db: DbSession, clock: Clock, q: Annotated[QueueFilters, Query()]
+async def export_applications(
+    request: Request, officer: CurrentOfficer, clock: Clock, q: Annotated[QueueFilters, Query()]
 ) -> Response:
-    """The filtered queue (same filters as the list, no paging) as an Excel workbook."""
+    """The filtered queue (same filters as the list, no paging) as an Excel workbook, built
+    in a helper process and streamed (web/export_worker.py): a large export never stalls
+    the other requests."""
     today = clock.today()
-    with db.begin() as session:
-        content = officer_export.queue_xlsx(session, officer=officer, filters=q, today=today)
-    return Response(
-        content,
+    path = await export_worker.queue_xlsx_file(
+        request.app.state.engine, officer=officer, filters=q, today=today
+    )
+    return StreamingResponse(
+        export_worker.stream_and_delete(path),
         media_type=officer_export.XLSX_MEDIA_TYPE,
         headers=officer_export.download_headers(today),
     )

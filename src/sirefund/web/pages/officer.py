@@ -24,7 +24,7 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -56,7 +56,7 @@ from ...services.paging import Page
 from ...services.review_decisions import ApproveRequest, BatchReview, Decision, RejectRequest
 from ...services.review_detail import RevealRequest
 from ...services.review_queue import QueueFilters, QueueItem
-from .. import officer_export, officer_presenters
+from .. import export_worker, officer_export, officer_presenters
 from ..deps import Db, DbSession
 from . import accounts_pages, common, guard
 from .common import Form, in_transaction, render
@@ -532,19 +532,17 @@ async def export_queue(request: Request, db: DbSession, principal: guard.PageOff
     _, filters, errors = _queue_query(request)
     if filters is None:
         return await _queue_response(request, db, principal, status_code=422)
-    chosen = filters
     today = request.app.state.clock.today()
     try:
-        content = await in_transaction(
-            db,
-            lambda s: officer_export.queue_xlsx(s, officer=principal, filters=chosen, today=today),
+        path = await export_worker.queue_xlsx_file(
+            request.app.state.engine, officer=principal, filters=filters, today=today
         )
     except DomainError as exc:
         return await _queue_response(
             request, db, principal, status_code=422, extra_errors={"_filters": exc.message}
         )
-    return Response(
-        content,
+    return StreamingResponse(
+        export_worker.stream_and_delete(path),
         media_type=officer_export.XLSX_MEDIA_TYPE,
         headers=officer_export.download_headers(today),
     )
