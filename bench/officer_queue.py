@@ -186,6 +186,8 @@ def bench_database(label: str, url: str, args: argparse.Namespace) -> bool:
         id_number = conn.execute(select(Person.id_number).where(Person.id == 6)).scalar_one()
     ok = True
     for name, query, page in CASES:
+        if args.case and args.case not in name:
+            continue
         asked = {"q": id_number} if query.get("q") == "<ID of person 6>" else query
         filters = QueueFilters.model_validate(asked)
         officer = "BENCHQ"
@@ -218,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres-url", default=os.environ.get(PG_ENV))
     parser.add_argument("--no-explain", dest="explain", action="store_false")
     parser.add_argument("--only", choices=["sqlite", "postgresql"], default=None)
+    parser.add_argument("--case", default=None, help="only the cases whose name holds this")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     ok = True

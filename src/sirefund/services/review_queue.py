@@ -23,7 +23,17 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import ColumnElement, Select, String, and_, func, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    func,
+    literal_column,
+    or_,
+    select,
+    union,
+)
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from ..clock import CHINA_TZ, as_utc
@@ -80,7 +90,8 @@ def _search_clause(text: str) -> ColumnElement[bool]:
     not something to browse by); digits match an application id; a 文书号 only that 文书号
     (its unique index: a name never looks like one); anything else is a name (exact or a
     part of it) or a 文书号 (exact). A name is looked up among the persons first (a part of a
-    name can use no index; the persons are fewer than their applications)."""
+    name can use no index; the persons are fewer than their applications), their
+    applications then through the person_id index."""
     upper = text.upper()
     if _ID_NUMBER.fullmatch(upper):
         return Person.id_number == upper
@@ -92,7 +103,14 @@ def _search_clause(text: str) -> ColumnElement[bool]:
             return by_doc
         return or_(Application.id == int(text), by_doc)
     named = select(Person.id).where(Person.name.contains(text, autoescape=True))
-    return or_(Application.person_id.in_(named), by_doc)
+    # One IN over a UNION, not an OR of the two: PostgreSQL cannot drive an OR holding a
+    # subquery from either side and tested every application (7 s at 1M).
+    return Application.id.in_(
+        union(
+            select(Application.id).where(Application.person_id.in_(named)),
+            select(Application.id).where(by_doc),
+        )
+    )
 
 
 ID_SEARCH_DIGITS = 12
