@@ -510,6 +510,9 @@ class Application(Base):
         # page walks the index in order and stops after its rows.
         Index("ix_applications_queue_created", "created_at", "id"),
         Index("ix_applications_queue_amount", "amount_fen", "id"),
+        # A person's medical payments find their applications by payment (the partial
+        # unique index above covers only the active ones: no use to that query).
+        Index("ix_applications_medical_payment", "medical_payment_id"),
     )
 
 
