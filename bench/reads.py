@@ -116,6 +116,10 @@ def fill(url: str, files: Path) -> None:
             env=env,
             stdout=subprocess.DEVNULL,
         )
+
+
+def add_applications(url: str) -> None:
+    """A cancelled application for the payments of every third person (once)."""
     at = "'2025-06-01 00:00:00+00:00'"
     common = "'cancelled', 'web', {at}, {at}, 1"
     with make_engine(url).begin() as conn:
@@ -126,7 +130,7 @@ def fill(url: str, files: Path) -> None:
             f"SELECT 'pension', 'BP' || p.payment_id, {common.format(at=at)}, p.person_id, "
             "s.region_code, p.payment_id, p.amount_fen, p.payment_year, p.period_start, "
             "p.period_end FROM pension_payments p JOIN persons s ON s.id = p.person_id "
-            "WHERE p.person_id % 3 = 0"
+            "WHERE p.person_id - (p.person_id / 3) * 3 = 0"
         )
         conn.exec_driver_sql(
             "INSERT INTO applications (kind, document_no, status, channel, created_at, "
@@ -137,7 +141,7 @@ def fill(url: str, files: Path) -> None:
             "m.medical_amount_fen + coalesce(m.ltc_amount_fen, 0), m.insurance_year, "
             "m.period_start, m.period_end FROM medical_payments m "
             "JOIN medical_registrations r ON r.registration_id = m.registration_id "
-            "WHERE r.person_id % 3 = 0 AND m.medical_amount_fen > 0"
+            "WHERE r.person_id - (r.person_id / 3) * 3 = 0 AND m.medical_amount_fen > 0"
         )
 
 
@@ -205,6 +209,9 @@ def prepare(url: str, args: argparse.Namespace) -> Engine:
         engine = make_engine(url)
         print(f"   data written in {time.perf_counter() - started:.0f} s")
     migrate.upgrade(engine)
+    with engine.connect() as conn:
+        if conn.exec_driver_sql("SELECT count(*) FROM applications").scalar_one() == 0:
+            add_applications(url)
     analyze(engine)
     with engine.connect() as conn:
         for table in ("pension_payments", "medical_payments", "applications", "persons"):
