@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import subprocess
+import sys
 import tempfile
+import time
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -75,3 +79,29 @@ def test_a_refusal_made_in_the_helper_process_is_raised_with_its_code(
         )
     assert refused.value.code == "officer.inactive"
     assert list(own_tempdir.iterdir()) == []
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited; nobody may reap it in a container
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_the_helper_process_exits_when_the_serving_process_is_killed():
+    script = (
+        "import os\n"
+        "from sirefund.web import export_worker\n"
+        "print(export_worker._helper().submit(os.getpid).result(), flush=True)\n"
+        "os._exit(0)  # no exit handlers, as when the server is killed\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    helper = int(out.stdout.split()[-1])
+    deadline = time.monotonic() + 30
+    while _running(helper) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _running(helper)

@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date
@@ -38,6 +39,7 @@ from . import officer_export
 
 STREAM_CHUNK_BYTES = 64 * 1024
 HELPER_NICENESS = 10  # added to the helper process's niceness (lower CPU priority)
+PARENT_CHECK_SECONDS = 2.0
 _ERRORS: dict[str, type[DomainError]] = {
     cls.__name__: cls for cls in (Invalid, Forbidden, NotFound, Conflict)
 }
@@ -58,17 +60,27 @@ def _helper() -> ProcessPoolExecutor:
             _pool = ProcessPoolExecutor(
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_lower_priority,
+                initializer=_start_helper,
             )
         return _pool
 
 
-def _lower_priority() -> None:
-    """The helper yields the CPU to the serving processes: an export is a background job and
-    the requests beside it should not wait for it (bench/export_stall.py: /healthz p99 4.1x
-    on PostgreSQL with the helper at the same priority)."""
+def _start_helper() -> None:
+    """In the helper, once: yield the CPU to the serving processes (an export is a background
+    job and the requests beside it should not wait for it: bench/export_stall.py measured
+    /healthz p99 4.1x on PostgreSQL with the helper at the same priority), and exit when the
+    serving process is gone (killed without its exit handlers, it would leave the helper
+    waiting for work forever)."""
     if hasattr(os, "nice"):
         os.nice(HELPER_NICENESS)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="export-helper-parent", daemon=True).start()
 
 
 def _engine_for(url: str) -> Engine:
