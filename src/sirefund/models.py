@@ -516,6 +516,13 @@ class Application(Base):
         Index(
             "ix_applications_stats_refunded", "status", "created_at", "region_code", "refund_date"
         ),
+        # The officer queue's sort orders (services/review_queue.SORTS), ties on the id: a
+        # page walks the index in order and stops after its rows.
+        Index("ix_applications_queue_created", "created_at", "id"),
+        Index("ix_applications_queue_amount", "amount_fen", "id"),
+        # A person's medical payments find their applications by payment (the partial
+        # unique index above covers only the active ones: no use to that query).
+        Index("ix_applications_medical_payment", "medical_payment_id"),
     )
 
 

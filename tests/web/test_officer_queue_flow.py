@@ -128,3 +128,27 @@ def test_the_queue_opens_on_pending_and_all_states_are_one_choice_away(
     assert f'value="{done.id}"' in everything
     # 全部 is kept by the pager and the case links.
     assert f'href="/officer/applications/{pending}?status="' in everything
+
+
+def test_a_queue_longer_than_the_count_limit_says_at_least_and_keeps_the_next_page(
+    client, session_factory, sign_in, monkeypatch
+):
+    from sirefund.services import review_queue
+
+    monkeypatch.setattr(review_queue, "COUNT_LIMIT", 2)
+    with session_factory() as s, s.begin():
+        officer = f.make_officer(s, region="420700")
+        for day in (2, 3, 4):
+            pension_app(s, at=_at(day))
+    sign_in(officer.id)
+
+    api = client.get("/api/v1/officer/applications?page_size=1&status=pending_review").json()
+    assert (api["total"], api["total_exact"]) == (2, False)
+    page = client.get("/officer/applications?status=pending_review").text
+    assert "共 3 条记录" in page  # a page that is not full knows its total
+    monkeypatch.setattr(review_queue, "COUNT_LIMIT", 0)
+    monkeypatch.setattr("sirefund.web.pages.officer.PAGE_SIZE", 1)
+    first = _visible(client.get("/officer/applications?status=pending_review").text)
+    assert "共 1 条以上记录" in first
+    assert "共 1 页以上" in first
+    assert "下一页" in first and 'aria-disabled="true">下一页' not in first

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, Executable, delete, func, select, true, update
+from sqlalchemy import CursorResult, Executable, and_, delete, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -189,9 +189,16 @@ def peek_session(session: Session, *, token: str, at: datetime, settings: Settin
     not take the write lock). Most requests end here; the rest call `resolve_session`."""
     if len(token) > MAX_TOKEN_CHARS:
         return SessionPeek(None, needs_write=False)
-    row = session.execute(
-        select(AuthSession).where(AuthSession.token_hash == token_hash(token))
-    ).scalar_one_or_none()
+    # The person of a person's session comes in the same statement: `_principal_for` then
+    # finds it in the session's identity map (one round trip where two were).
+    found = session.execute(
+        select(AuthSession, Person)
+        .outerjoin(
+            Person, and_(AuthSession.account_kind == "person", Person.id == AuthSession.account_id)
+        )
+        .where(AuthSession.token_hash == token_hash(token))
+    ).first()
+    row = found[0] if found is not None else None
     if row is None or row.revoked_at is not None:
         return SessionPeek(None, needs_write=False)
     if _ended(row, at, settings) or _touch_due(row, at, settings):

@@ -22,6 +22,9 @@ class Page(Generic[T]):
     total: int = 0
     page: int = 1
     page_size: int = DEFAULT_PAGE_SIZE
+    # False when the total was counted only so far (the officer queue's COUNT_LIMIT): there
+    # are ``total`` rows or more.
+    total_exact: bool = True
 
     @property
     def offset(self) -> int:

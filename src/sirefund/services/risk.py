@@ -360,8 +360,10 @@ def flags(session: Session, application_ids: Iterable[int]) -> dict[int, list[Fl
 
 
 def flagged_clause() -> ColumnElement[bool]:
-    """SQL: the application (``applications`` in the query) has a risk flag."""
-    return exists().where(ApplicationRiskFlag.application_id == Application.id)
+    """SQL: the application (``applications`` in the query) has a risk flag. Written as
+    ``id IN (flagged ids)``: the database can start from the few flags (a correlated EXISTS
+    made SQLite test every application of the queue, 1.2 s at 1M)."""
+    return Application.id.in_(select(ApplicationRiskFlag.application_id))
 
 
 def is_flagged(session: Session, application_id: int) -> bool:

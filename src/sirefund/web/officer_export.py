@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 from datetime import date
 from decimal import Decimal
+from typing import BinaryIO
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -47,8 +48,21 @@ COLUMN_WIDTHS = {"A": 10, "B": 26, "D": 22, "J": 12}
 def queue_xlsx(
     session: Session, *, officer: OfficerRef, filters: QueueFilters, today: date
 ) -> bytes:
-    """The workbook's bytes: one sheet 退费申请, a header row, a row per application."""
-    total = review_queue.queue_count(session, officer=officer, filters=filters, today=today)
+    """The workbook's bytes (:func:`write_queue_xlsx` into memory)."""
+    buffer = io.BytesIO()
+    write_queue_xlsx(session, officer=officer, filters=filters, today=today, out=buffer)
+    return buffer.getvalue()
+
+
+def write_queue_xlsx(
+    session: Session, *, officer: OfficerRef, filters: QueueFilters, today: date, out: BinaryIO
+) -> None:
+    """Write the workbook to ``out``: one sheet 退费申请, a header row, a row per application,
+    the rows read EXPORT_CHUNK_ROWS at a time (review_queue.queue_rows). The size check
+    counts no further than one row past EXPORT_MAX_ROWS."""
+    total = review_queue.queue_count(
+        session, officer=officer, filters=filters, today=today, limit=EXPORT_MAX_ROWS + 1
+    )
     if total > EXPORT_MAX_ROWS:
         raise Invalid("export.too_many", f"导出结果超过{EXPORT_MAX_ROWS}条，请缩小查询范围", None)
     wb = Workbook(write_only=True)
@@ -79,6 +93,4 @@ def queue_xlsx(
                 ],
             )
         )
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
+    wb.save(out)

@@ -122,6 +122,7 @@ def queue_page(page: Page[QueueItem]) -> dict[str, Any]:
     return {
         "items": [queue_item(i) for i in page.items],
         "total": page.total,
+        "total_exact": page.total_exact,
         "page": page.page,
         "page_size": page.page_size,
     }

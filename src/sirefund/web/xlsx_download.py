@@ -5,12 +5,13 @@ in Chinese (RFC 6266), never cached.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from urllib.parse import quote
 
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: The OpenAPI description of a route's 200 answer that is a workbook.
@@ -37,3 +38,7 @@ class XlsxDownload:
 
     def response(self, content: bytes, today: date) -> Response:
         return Response(content, media_type=XLSX_MEDIA_TYPE, headers=self.headers(today))
+
+    def streamed(self, chunks: Iterator[bytes], today: date) -> StreamingResponse:
+        """The workbook sent as it is read (a large export: web/export_worker.py)."""
+        return StreamingResponse(chunks, media_type=XLSX_MEDIA_TYPE, headers=self.headers(today))

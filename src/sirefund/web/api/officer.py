@@ -36,7 +36,7 @@ from ...services.review_decisions import ApproveRequest, BatchReview, RejectRequ
 from ...services.review_detail import RevealRequest
 from ...services.review_queue import QueueFilters
 from ...services.views import ApplicationView
-from .. import officer_export, officer_presenters, presenters
+from .. import export_worker, officer_export, officer_presenters, presenters
 from ..deps import Clock, CurrentOfficer, Db, DbSession
 from ..errors import error_responses
 from ..xlsx_download import XLSX_RESPONSE
@@ -67,7 +67,7 @@ _DECIDED = {
     "tax_opinion": "同意退费",
 }
 _EXAMPLES: dict[str, Any] = {
-    "queue": {"items": [_APP], "total": 1, "page": 1, "page_size": 10},
+    "queue": {"items": [_APP], "total": 1, "total_exact": True, "page": 1, "page_size": 10},
     "detail": {
         "application": _APP,
         "payer": {"name": "邱世贵", "id_number_masked": "420703********0232"},
@@ -185,7 +185,9 @@ def list_applications(
     officer: CurrentOfficer, db: DbSession, clock: Clock, q: Annotated[QueuePageQuery, Query()]
 ) -> dict[str, Any]:
     """Applications within the officer's region, oldest first, with the working days each has
-    waited against the statutory 30 (`working_days_pending`, `review_deadline`, `overdue`)."""
+    waited against the statutory 30 (`working_days_pending`, `review_deadline`, `overdue`).
+    `total` is exact up to 1,000 applications; beyond, `total_exact` is false and `total`
+    says "at least this many" (a page never counts the whole table)."""
     with db.begin() as session:
         page = review_queue.queue(
             session,
@@ -207,14 +209,17 @@ def list_applications(
         **_errors(422),
     },
 )
-def export_applications(
-    officer: CurrentOfficer, db: DbSession, clock: Clock, q: Annotated[QueueFilters, Query()]
+async def export_applications(
+    request: Request, officer: CurrentOfficer, clock: Clock, q: Annotated[QueueFilters, Query()]
 ) -> Response:
-    """The filtered queue (same filters as the list, no paging) as an Excel workbook."""
+    """The filtered queue (same filters as the list, no paging) as an Excel workbook, built
+    in a helper process and streamed (web/export_worker.py): a large export never stalls
+    the other requests."""
     today = clock.today()
-    with db.begin() as session:
-        content = officer_export.queue_xlsx(session, officer=officer, filters=q, today=today)
-    return officer_export.DOWNLOAD.response(content, today)
+    path = await export_worker.queue_xlsx_file(
+        request.app.state.engine, officer=officer, filters=q, today=today
+    )
+    return officer_export.DOWNLOAD.streamed(export_worker.stream_and_delete(path), today)
 
 
 @router.get(

@@ -708,6 +708,7 @@ class Pager:
     page: int
     page_size: int
     total: int
+    exact: bool = True  # False: ``total`` or more (services.paging.Page.total_exact)
 
     @property
     def page_count(self) -> int:

@@ -56,7 +56,7 @@ from ...services.paging import Page
 from ...services.review_decisions import ApproveRequest, BatchReview, Decision, RejectRequest
 from ...services.review_detail import RevealRequest
 from ...services.review_queue import QueueFilters, QueueItem
-from .. import officer_export, officer_presenters
+from .. import export_worker, officer_export, officer_presenters
 from ..deps import Db, DbSession
 from . import accounts_pages, common, guard
 from .common import Form, in_transaction, render
@@ -415,7 +415,7 @@ def _queue_listing(
         result = fetch(result.page_count)
     return {
         "rows": [officer_presenters.queue_item(item) for item in result.items],
-        "pager": common.Pager(result.page, PAGE_SIZE, result.total),
+        "pager": common.Pager(result.page, PAGE_SIZE, result.total, result.total_exact),
     }
 
 
@@ -532,18 +532,16 @@ async def export_queue(request: Request, db: DbSession, principal: guard.PageOff
     _, filters, errors = _queue_query(request)
     if filters is None:
         return await _queue_response(request, db, principal, status_code=422)
-    chosen = filters
     today = request.app.state.clock.today()
     try:
-        content = await in_transaction(
-            db,
-            lambda s: officer_export.queue_xlsx(s, officer=principal, filters=chosen, today=today),
+        path = await export_worker.queue_xlsx_file(
+            request.app.state.engine, officer=principal, filters=filters, today=today
         )
     except DomainError as exc:
         return await _queue_response(
             request, db, principal, status_code=422, extra_errors={"_filters": exc.message}
         )
-    return officer_export.DOWNLOAD.response(content, today)
+    return officer_export.DOWNLOAD.streamed(export_worker.stream_and_delete(path), today)
 
 
 # --------------------------------------------------------------------------- detail
