@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install browser font clean
+.PHONY: demo test lint install browser pgbouncer font clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,11 @@ font:
 browser:
 	bash scripts/ensure-browser.sh
 
-test: $(STAMP) browser
+# Debian's pgbouncer, for the test of the app through a pooler in transaction mode.
+pgbouncer:
+	bash scripts/ensure-pgbouncer.sh
+
+test: $(STAMP) browser pgbouncer
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The gate .ci/run passes before the tests: lint rules, formatting, strict types.

@@ -188,7 +188,7 @@ def _iso_date(value: str) -> date:
 
 
 def _engine(settings: Settings) -> Engine:
-    return make_engine(settings.database_url, echo=settings.echo_sql)
+    return make_engine(settings.database_url, echo=settings.echo_sql, pooler=settings.db_pooler)
 
 
 def cmd_db(args: argparse.Namespace) -> int:

@@ -84,6 +84,7 @@ def build(settings: Settings, *, host: str, port: int, simulate_agencies: bool) 
         echo=settings.echo_sql,
         pool_size=pool_size,
         max_overflow=max_overflow,
+        pooler=settings.db_pooler,
     )
     # The outside services registration calls (services/ports.py), injected here: web/
     # never imports agencies/.
@@ -270,6 +271,7 @@ def app_from_environment() -> FastAPI:
         echo=settings.echo_sql,
         pool_size=pool_size,
         max_overflow=max_overflow,
+        pooler=settings.db_pooler,
     )
     return create_app(settings, engine=engine)
 
@@ -336,7 +338,9 @@ def serve_many(
     sms_gateway: agencies.HttpSmsGateway | None = None
     if worker:
         adapters = agencies.build_adapters(settings)
-        engine = make_engine(settings.database_url, echo=settings.echo_sql, pool_size=2)
+        engine = make_engine(
+            settings.database_url, echo=settings.echo_sql, pool_size=2, pooler=settings.db_pooler
+        )
         sms_gateway = agencies.build_realname_adapters(settings)[0]
         thread = _start_dispatcher(
             settings, engine, adapters, stop, until=lambda: True, sms=sms_gateway
