@@ -181,6 +181,13 @@ def serve(
     return 0
 
 
+#: How long `serve --workers N` waits for a child's answer to its health ping before it kills
+#: the child as hung and starts another. uvicorn's default, 5 s, is shorter than a child's
+#: start (spawn, then importing the app) on a loaded host: measured under load average 16 on
+#: 2 cores (bench/peak_season.py), every child was killed before it could answer, and again.
+WORKER_HEALTHCHECK_SECONDS = 60
+
+
 def _uvicorn_config(
     app: FastAPI | str, *, host: str, port: int, workers: int | None = None, factory: bool = False
 ) -> uvicorn.Config:
@@ -199,6 +206,7 @@ def _uvicorn_config(
         access_log=False,
         workers=workers,
         factory=factory,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
 
 
