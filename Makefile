@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install browser pgbouncer font clean
+.PHONY: demo test lint install bench-install browser pgbouncer font clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -13,6 +13,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# locust, for bench/peak_season.py (not needed by the app or the tests).
+bench-install: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
 
 demo: $(STAMP) font
 	$(VENV)/bin/sirefund demo
