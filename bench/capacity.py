@@ -9,7 +9,8 @@ part 4; docs/capacity.md rests on them).
 Prints, for the database given:
 
 * rows, and the size on disk of each table and each of its indexes (heap, indexes, total);
-* each index's B-tree depth (`bt_metap(...).level + 1`, pageinspect): the pages a lookup reads;
+* each index's B-tree depth (`bt_metap(...).level + 1`, pageinspect: the index pages a lookup
+  reads) and its leaf and inner pages (`pgstatindex`, pgstattuple: the fan-out);
 * `--lookups` random lookups of each hot read, timed on the driver's cursor (the database's
   own cost, which is what grows with the rows; the app's Python cost per request does not):
   a person by ID number (login, registration), a person's pension payments of a year, a
@@ -67,7 +68,10 @@ def mib(n: int) -> str:
 
 
 def sizes(cur: Any) -> None:
-    print("\n| table / index | rows | size | B-tree depth |\n|---|---|---|---|")
+    print(
+        "\n| table / index | rows | size | B-tree levels | leaf pages | inner pages |"
+        "\n|---|---|---|---|---|---|"
+    )
     for table in TABLES:
         cur.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed names
         rows = cur.fetchone()[0]
@@ -76,7 +80,10 @@ def sizes(cur: Any) -> None:
             (table, table, table),
         )
         heap, idx, total = cur.fetchone()
-        print(f"| **{table}** | {rows:,} | {mib(total)} (heap {mib(heap)}, indexes {mib(idx)}) | |")
+        print(
+            f"| **{table}** | {rows:,} | {mib(total)} (heap {mib(heap)}, indexes {mib(idx)})"
+            " | | | |"
+        )
         cur.execute(
             "SELECT i.relname, pg_relation_size(i.oid) FROM pg_index x"
             " JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid"
@@ -86,7 +93,9 @@ def sizes(cur: Any) -> None:
         for name, size in cur.fetchall():
             cur.execute("SELECT level FROM bt_metap(%s)", (name,))
             level = cur.fetchone()[0]
-            print(f"| {name} | | {mib(size)} | {level + 1} |")
+            cur.execute("SELECT leaf_pages, internal_pages FROM pgstatindex(%s)", (name,))
+            leaf, inner = cur.fetchone()
+            print(f"| {name} | | {mib(size)} | {level + 1} | {leaf:,} | {inner:,} |")
     cur.execute("SELECT pg_database_size(current_database())")
     print(f"\ndatabase size: {mib(cur.fetchone()[0])}")
 
@@ -139,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         cur.execute("SELECT version()")
         print(cur.fetchone()[0])
         cur.execute("CREATE EXTENSION IF NOT EXISTS pageinspect")
+        cur.execute("CREATE EXTENSION IF NOT EXISTS pgstattuple")
         sizes(cur)
         lookups = samples(cur, args.lookups, random.Random(args.seed))
         time_lookups(cur, lookups)  # warm-up pass: the pages read come into the cache

@@ -10,7 +10,8 @@ prepared logins from the JSON file named by PEAK_SEASON_USERS.
   the applications of its share (id modulo the number of officers), one by one, as reviewers do.
 
 A 409 where the contract says a race ends in 409 (a cancellation that lost to an approval, or
-an approval to a cancellation) is the right answer, counted apart, not an error.
+an approval to a cancellation) is the right answer, counted apart, not an error. An
+application with a 风险提示 (`risk_flags` in the queue) is approved with `confirm_risk`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ from locust import HttpUser, between, events, task
 _DATA: dict[str, Any] = json.loads(open(os.environ["PEAK_SEASON_USERS"], encoding="utf-8").read())  # noqa: PTH123, SIM115
 _PAYERS = itertools.count()
 _OFFICERS = itertools.count()
-RACES = {"cancel lost to an approval": 0, "approval lost to a cancellation": 0}
+RACES = {
+    "cancel lost to an approval": 0,
+    "approval lost to a cancellation": 0,
+    "approval confirmed a 风险提示": 0,
+}
 API = "/api/v1"
 
 
@@ -142,16 +147,29 @@ class Officer(HttpUser):
         for app in queue["items"]:
             if app["id"] % share != self.n % share:
                 continue
-            with self.client.post(
-                f"{API}/officer/applications/{app['id']}/approve",
-                json={"opinion": "同意退费"},
-                name="POST /officer/applications/{id}/approve",
-                catch_response=True,
-            ) as resp:
-                if resp.status_code == 409:  # noqa: PLR2004 - cancelled meanwhile
-                    RACES["approval lost to a cancellation"] += 1
-                    resp.success()
+            self.approve(app["id"], confirm_risk=bool(app.get("risk_flags")))
             break
+
+    def approve(self, app_id: int, *, confirm_risk: bool) -> None:
+        """A flagged application (风险提示, e.g. a third application to one account within 7
+        days) is approved with 确认风险, as the reviewer does after reading the flag."""
+        body: dict[str, Any] = {"opinion": "同意退费"}
+        if confirm_risk:
+            body["confirm_risk"] = True
+            RACES["approval confirmed a 风险提示"] += 1
+        with self.client.post(
+            f"{API}/officer/applications/{app_id}/approve",
+            json=body,
+            name="POST /officer/applications/{id}/approve",
+            catch_response=True,
+        ) as resp:
+            code = resp.json().get("error", {}).get("code") if resp.status_code == 409 else None  # noqa: PLR2004
+            if code == "risk.unconfirmed" and not confirm_risk:  # flagged after the queue read
+                resp.success()
+                self.approve(app_id, confirm_risk=True)
+            elif code is not None:  # cancelled meanwhile: the contract's 409
+                RACES["approval lost to a cancellation"] += 1
+                resp.success()
 
 
 @events.quitting.add_listener
