@@ -4,7 +4,8 @@
         [--persons 20000] [--payments 60000] [--users 40] [--officers 2] [--seconds 120] \\
         [--app-processes 2] [--workers 2]
 
-1. The database (PostgreSQL, emptied) is migrated and filled by `sirefund generate --load`;
+1. The database (PostgreSQL, emptied) is migrated and filled by `sirefund generate --load`
+   (or, with `--reuse`, kept as a previous `generate --load` left it, e.g. at 10M payments);
    `--users` payers (persons with a refundable pension payment) get a password, each their own
    card and phone; `--officers` province reviewers get a password and a TOTP secret.
 2. `sirefund simulate-agencies`, `sirefund serve --workers N` and M `sirefund worker` start,
@@ -75,7 +76,7 @@ def card(i: int) -> str:
     return body + luhn.calc_check_digit(body)
 
 
-def prepare(engine: Engine, args: argparse.Namespace, out: Path) -> dict[str, object]:
+def fill(engine: Engine, args: argparse.Namespace, out: Path) -> None:
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
         conn.exec_driver_sql("CREATE SCHEMA public")
@@ -87,6 +88,15 @@ def prepare(engine: Engine, args: argparse.Namespace, out: Path) -> dict[str, ob
         f"data: {', '.join(f'{t} {n:,}' for t, (n, _s) in loaded.items())} "
         f"in {time.perf_counter() - started:.0f} s"
     )
+
+
+def prepare(engine: Engine, args: argparse.Namespace, out: Path) -> dict[str, object]:
+    if args.reuse:  # a database `sirefund generate --load` filled before (e.g. 10M payments)
+        with engine.connect() as conn:
+            n = conn.exec_driver_sql("SELECT count(*) FROM pension_payments").scalar()
+        print(f"data: reused, {n:,} pension payments")
+    else:
+        fill(engine, args, out)
     hashed = passwords.hash_password(PASSWORD)
     now = datetime.now(UTC)
     with engine.begin() as conn:
@@ -115,12 +125,13 @@ def prepare(engine: Engine, args: argparse.Namespace, out: Path) -> dict[str, ob
             {"h": hashed, "t": now, "ids": [r.id for r in rows]},
         )
     staff = []
+    run = int(time.time()) % 100_000  # officer codes of this run (a reused database has others)
     with make_session_factory(engine)() as session, session.begin():
         for n in range(args.officers):
             secret = pyotp.random_base32()
             officers.add_officer(
                 session,
-                code=f"PEAK{n:02d}",
+                code=f"PEAK{run:05d}{n:02d}",
                 name=f"审核{n}",
                 region_code="420000",
                 roles={"reviewer"},
@@ -129,7 +140,7 @@ def prepare(engine: Engine, args: argparse.Namespace, out: Path) -> dict[str, ob
                 totp_secret=secret,
                 actor="bench",
             )
-            staff.append({"code": f"PEAK{n:02d}", "secret": secret})
+            staff.append({"code": f"PEAK{run:05d}{n:02d}", "secret": secret})
     return {"password": PASSWORD, "payers": payers, "officers": staff}
 
 
@@ -193,6 +204,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--app-processes", type=int, default=2)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", type=Path, default=None, help="keep logs and locust CSVs here")
+    p.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the database's data (filled by sirefund generate --load) instead of refilling",
+    )
     args = p.parse_args(argv)
     if not args.postgres_url:
         print("give --postgres-url (serve --workers N needs PostgreSQL)")
