@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install browser font clean
+.PHONY: demo test lint install bench-install browser pgbouncer font clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -13,6 +13,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# locust, for bench/peak_season.py (not needed by the app or the tests).
+bench-install: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,bench]'
 
 demo: $(STAMP) font
 	$(VENV)/bin/sirefund demo
@@ -24,7 +28,11 @@ font:
 browser:
 	bash scripts/ensure-browser.sh
 
-test: $(STAMP) browser
+# Debian's pgbouncer, for the test of the app through a pooler in transaction mode.
+pgbouncer:
+	bash scripts/ensure-pgbouncer.sh
+
+test: $(STAMP) browser pgbouncer
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The gate .ci/run passes before the tests: lint rules, formatting, strict types.

@@ -95,6 +95,12 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=1)
     g.add_argument("--out", type=Path, required=True)
     g.add_argument("--pension-payments", type=int, default=None)
+    g.add_argument(
+        "--load",
+        action="store_true",
+        help="also COPY persons, pension and medical payments into SIREFUND_DATABASE_URL "
+        "(PostgreSQL, empty, migrated): benchmarks at province scale",
+    )
     return p
 
 
@@ -200,7 +206,7 @@ def _iso_date(value: str) -> date:
 
 
 def _engine(settings: Settings) -> Engine:
-    return make_engine(settings.database_url, echo=settings.echo_sql)
+    return make_engine(settings.database_url, echo=settings.echo_sql, pooler=settings.db_pooler)
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -491,8 +497,24 @@ def cmd_officer(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
     counts = generate(args.persons, args.seed, args.out, pension_payments=args.pension_payments)
     print(", ".join(f"{name}: {n}" for name, n in counts.items()))
+    print(f"files written in {time.perf_counter() - started:.1f} s")
+    if not args.load:
+        return 0
+    from . import generate_load  # noqa: PLC0415 - only this option needs it
+
+    engine = _engine(load_settings())
+    try:
+        loaded = generate_load.load(engine, args.out)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    for table, (rows, seconds) in loaded.items():
+        print(f"{table}: {rows} rows in {seconds:.1f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)")
     return 0
 
 

@@ -6,6 +6,7 @@ import ipaddress
 import secrets
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -124,6 +125,10 @@ class Settings(BaseSettings):
     db_max_connections: int = 30
     db_pool_size: int | None = None
     db_max_overflow: int | None = None
+    # "transaction" when SIREFUND_DATABASE_URL points at a pooler in transaction mode
+    # (pgbouncer pool_mode = transaction): psycopg then prepares no statements, since the
+    # next transaction may run on another server connection that never saw them.
+    db_pooler: Literal["none", "transaction"] = "none"
     # The CJK font embedded in the PDFs (受理回执, 退费凭证); unset: Debian's fonts-wqy-microhei
     # or another of web/documents_pdf.FONT_CANDIDATES.
     pdf_font: Path | None = None

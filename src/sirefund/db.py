@@ -46,7 +46,12 @@ def create_owner_only(path: Path) -> None:
 
 
 def make_engine(
-    url: str, *, echo: bool = False, pool_size: int = 10, max_overflow: int = 20
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = 10,
+    max_overflow: int = 20,
+    pooler: str = "none",
 ) -> Engine:
     """Create an engine. SQLite gets WAL, foreign keys, a busy timeout and BEGIN IMMEDIATE.
 
@@ -59,6 +64,11 @@ def make_engine(
 
     `pool_size` / `max_overflow` (PostgreSQL): Settings.pool_limits sizes them so that N
     processes fit the server's max_connections.
+
+    `pooler="transaction"` (Settings.db_pooler, PostgreSQL through pgbouncer in transaction
+    mode): psycopg prepares no statements (`prepare_threshold=None`). It prepares a statement
+    it has run 5 times on a connection; through a transaction pooler the next transaction may
+    run on another server connection, where that statement does not exist.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -93,9 +103,13 @@ def make_engine(
             conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
         return engine
+    connect_args: dict[str, object] = {}
+    if pooler == "transaction":
+        connect_args["prepare_threshold"] = None
     engine = create_engine(
         url,
         echo=echo,
+        connect_args=connect_args,
         pool_size=pool_size,
         max_overflow=max_overflow,
         hide_parameters=True,

@@ -42,7 +42,7 @@ def prepare(demo_dir: Path = DEMO_DIR, *, persons: int = 200, seed: int = 2026) 
         # The identity simulator knows every generated person (and their phone).
         sim_identities_file=data_dir / gen.IDENTITIES_FILE[0],
     )
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pooler=settings.db_pooler)
     migrate.upgrade(engine)
     gen.generate(max(persons, len(gen.DEMO_PERSONS)), seed, data_dir, demo=True)
     for kind in imports.KINDS:  # in dependency order

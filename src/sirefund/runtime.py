@@ -86,6 +86,7 @@ def build(settings: Settings, *, host: str, port: int, simulate_agencies: bool) 
         echo=settings.echo_sql,
         pool_size=pool_size,
         max_overflow=max_overflow,
+        pooler=settings.db_pooler,
     )
     # The outside services registration calls (services/ports.py), injected here: web/
     # never imports agencies/.
@@ -185,6 +186,13 @@ def serve(
     return 0
 
 
+#: How long `serve --workers N` waits for a child's answer to its health ping before it kills
+#: the child as hung and starts another. uvicorn's default, 5 s, is shorter than a child's
+#: start (spawn, then importing the app) on a loaded host: measured under load average 16 on
+#: 2 cores (bench/peak_season.py), every child was killed before it could answer, and again.
+WORKER_HEALTHCHECK_SECONDS = 60
+
+
 def _uvicorn_config(
     app: FastAPI | str, *, host: str, port: int, workers: int | None = None, factory: bool = False
 ) -> uvicorn.Config:
@@ -203,6 +211,7 @@ def _uvicorn_config(
         access_log=False,
         workers=workers,
         factory=factory,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
 
 
@@ -275,6 +284,7 @@ def app_from_environment() -> FastAPI:
         echo=settings.echo_sql,
         pool_size=pool_size,
         max_overflow=max_overflow,
+        pooler=settings.db_pooler,
     )
     return create_app(
         settings, engine=engine, death_registry=agencies.build_death_registry(settings)
@@ -343,7 +353,9 @@ def serve_many(
     sms_gateway: agencies.HttpSmsGateway | None = None
     if worker:
         adapters = agencies.build_adapters(settings)
-        engine = make_engine(settings.database_url, echo=settings.echo_sql, pool_size=2)
+        engine = make_engine(
+            settings.database_url, echo=settings.echo_sql, pool_size=2, pooler=settings.db_pooler
+        )
         sms_gateway = agencies.build_realname_adapters(settings)[0]
         thread = _start_dispatcher(
             settings, engine, adapters, stop, until=lambda: True, sms=sms_gateway

@@ -427,7 +427,7 @@ def run_forever(settings: Settings) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     sms_gateway = agencies.build_realname_adapters(settings)[0]
-    engine = make_engine(settings.database_url, echo=settings.echo_sql)
+    engine = make_engine(settings.database_url, echo=settings.echo_sql, pooler=settings.db_pooler)
     factory = make_session_factory(engine)
     stop = threading.Event()
 

@@ -146,3 +146,10 @@ def test_serve_with_two_workers_starts_two_processes_that_answer(postgres_url, t
         reader.join(timeout=10)
     assert code == 0
     assert len(_pid_lines(lines, "Shutting down")) == 2
+
+
+def test_a_child_gets_a_minute_to_answer_the_supervisors_health_ping_before_it_is_killed():
+    # uvicorn's 5 s is shorter than a child's start on a loaded host: every child was killed
+    # and restarted in a loop under load average 16 (bench/RESULTS.md, peak season).
+    config = runtime._uvicorn_config("sirefund.x:y", host="127.0.0.1", port=1, workers=2)
+    assert config.timeout_worker_healthcheck >= 30

@@ -119,7 +119,9 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    engine = engine or make_engine(settings.database_url, echo=settings.echo_sql)
+    engine = engine or make_engine(
+        settings.database_url, echo=settings.echo_sql, pooler=settings.db_pooler
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
