@@ -242,3 +242,42 @@ def test_the_officer_sees_the_claim_evidence_and_the_heir_risk_flag(client, logi
     page = client.get(f"/officer/applications/{app_id}", headers=officer)
     assert "继承人代办（已故参保人）" in page.text
     assert "继承人代领" in page.text
+
+
+def _inbox(client, headers) -> dict:
+    r = client.get(f"{API}/notifications", headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_the_heir_finds_the_verified_claim_in_the_message_centre(client, login, world):
+    heir = login("person", world["heir"])
+    made = make_claim(client, heir, world)
+    got = _inbox(client, heir)
+    assert got["unread_count"] == 1
+    (item,) = got["items"]
+    assert (item["title"], item["heir_claim_id"], item["application_id"], item["read"]) == (
+        "继承人代办申请已核实",
+        made["id"],
+        None,
+        False,
+    )
+    assert world["deceased_id"] not in item["body"]
+    r = client.post(f"{API}/notifications/{item['id']}/read", headers=heir)
+    assert r.status_code == 204
+    assert _inbox(client, heir)["unread_count"] == 0
+
+
+def test_the_heir_of_a_refused_claim_is_told_the_reason_and_the_stranger_nothing(
+    client, login, world
+):
+    heir = login("person", world["heir"])
+    make_claim(client, heir, world, deceased_name="邱世富")
+    (item,) = _inbox(client, heir)["items"]
+    assert item["title"] == "继承人代办申请核实不通过"
+    assert "原因：姓名与死亡登记信息不符" in item["body"] and "重新提交申请" in item["body"]
+    stranger = login("person", world["stranger"])
+    assert _inbox(client, stranger) == {"items": [], "unread_count": 0}
+    r = client.post(f"{API}/notifications/{item['id']}/read", headers=stranger)
+    assert r.status_code == 404
+    assert _inbox(client, heir)["unread_count"] == 1
