@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests import factories as f
+from tests.web.officer_helpers import pension_app
 
 API = "/api/v1"
 DEATH = "2025-12-01"
@@ -281,3 +282,37 @@ def test_the_heir_of_a_refused_claim_is_told_the_reason_and_the_stranger_nothing
     r = client.post(f"{API}/notifications/{item['id']}/read", headers=stranger)
     assert r.status_code == 404
     assert _inbox(client, heir)["unread_count"] == 1
+
+
+def test_the_officer_queue_filters_the_heirs_applications_and_marks_them(
+    client, login, world, seed
+):
+    heir = login("person", world["heir"])
+    claim = make_claim(client, heir, world)
+    r = client.post(
+        f"{API}/pension/refunds",
+        json={"payment_ids": [world["payment"]], **BANK, "heir_claim_id": claim["id"]},
+        headers=heir,
+    )
+    heirs_app = r.json()["applications"][0]["id"]
+    own_app = seed(lambda s: pension_app(s, region="420703")).id
+    officer = login("officer", world["officer"])
+
+    def queue(**params) -> list[dict]:
+        r = client.get(f"{API}/officer/applications", params=params, headers=officer)
+        assert r.status_code == 200, r.text
+        return r.json()["items"]
+
+    assert {i["id"] for i in queue()} == {heirs_app, own_app}
+    (only,) = queue(heir="true")
+    assert (only["id"], only["heir_claim_id"]) == (heirs_app, claim["id"])
+    assert [(i["id"], i["heir_claim_id"]) for i in queue(heir="false")] == [(own_app, None)]
+    bad = client.get(f"{API}/officer/applications", params={"heir": "maybe"}, headers=officer)
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "queue.heir"
+
+    page = client.get("/officer/applications", params={"heir": "true"}, headers=officer)
+    assert page.status_code == 200
+    assert '<option value="true" selected>继承人代办</option>' in page.text
+    assert page.text.count("data-heir ") == 1
+    assert f'href="/officer/applications/{heirs_app}' in page.text
+    assert f'href="/officer/applications/{own_app}' not in page.text
