@@ -11,9 +11,8 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 from tests import factories as f
-from tests.e2e.conftest import PHONE, screenshot
+from tests.e2e.conftest import PHONE, add_officer, officer_login, screenshot, shot
 from tests.e2e.test_applicant_flows import applications, login_pc, seed
-from tests.e2e.test_officer_console import _login, _officer, _shot
 
 pytestmark = pytest.mark.e2e
 
@@ -79,7 +78,7 @@ def test_pc_heir_claims_applies_and_the_officer_sees_the_claim(open_page, applic
     assert app.person_id == case["heir_id"] and app.heir_claim_id is not None
 
     officer = open_page()
-    _login(officer, site, _officer(site, name="周审核"))
+    officer_login(officer, site, add_officer(site, name="周审核"))
     officer.goto(f"{site['base']}/officer/applications/{app.id}")
     evidence = officer.locator("table[aria-labelledby='heir-claim']")
     expect(evidence).to_contain_text("邱老汉")
@@ -89,7 +88,7 @@ def test_pc_heir_claims_applies_and_the_officer_sees_the_claim(open_page, applic
     expect(evidence).not_to_contain_text(case["deceased_id"])
     expect(officer.locator("body")).to_contain_text("继承人代领")
     expect(officer.locator("body")).to_contain_text("继承人代办：提交退费申请")
-    _shot(officer, "heir-claim-review")
+    shot(officer, "heir-claim-review")
 
 
 def test_phone_refused_claim_shows_the_reason_and_no_payment(open_page, applicant_site):
