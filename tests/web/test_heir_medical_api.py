@@ -9,7 +9,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from sirefund.domain.workflow import ApplicationStatus
 from sirefund.models import Application, ApplicationEvent
+from sirefund.services import applications
+from sirefund.services.applications import Actor
 from tests import factories as f
 
 API = "/api/v1"
@@ -185,3 +188,33 @@ def test_a_refused_claim_opens_neither_the_payments_nor_an_application(
     r = client.post(f"{API}/medical/refunds", json=refund_body(world, made["id"]), headers=heir)
     assert r.status_code == 409 and r.json()["error"]["code"] == "heir_claim.not_verified"
     assert medical_apps(session_factory) == []
+
+
+def test_a_refused_heir_application_does_not_open_the_heirs_own_reapply_form(
+    client, login, world, session_factory
+):
+    heir = login("person", world["heir"])
+    made = claim(client, heir, world)
+    r = client.post(f"{API}/medical/refunds", json=refund_body(world, made["id"]), headers=heir)
+    app_id = r.json()["applications"][0]["id"]
+    with session_factory() as s, s.begin():
+        applications.transition(
+            s,
+            application=applications.get(s, app_id),
+            target=ApplicationStatus.REJECTED,
+            actor=Actor.officer("OF0001"),
+            at=f.AT,
+            reason="审核不通过：材料不全",
+            values={"review_opinion": "材料不全"},
+        )
+    progress = client.get(
+        f"{API}/medical/refunds", params={"insurance_year": 2026}, headers=heir
+    ).json()
+    (row,) = [i for i in progress["items"] if i["id"] == app_id]
+    assert row["reapplicable"] is False  # the deceased's payment: applied for under the claim
+    assert client.get(f"/etax/medical/apply?reapply={app_id}", headers=heir).status_code == 404
+    # Under the claim the payment is refundable again.
+    listed = client.get(
+        f"{API}/medical/payments", params={"heir_claim_id": made["id"]}, headers=heir
+    ).json()
+    assert listed["items"][0]["refundable"] is True
