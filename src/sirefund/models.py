@@ -931,7 +931,9 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     recipient_kind: Mapped[str] = mapped_column(String(10))  # person / unit
     recipient_id: Mapped[int] = mapped_column(Id)
-    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
+    # What the notice tells about: an application, or a 继承人代办 claim (exactly one).
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"))
+    heir_claim_id: Mapped[int | None] = mapped_column(ForeignKey("heir_claims.id"))
     title: Mapped[str] = mapped_column(String(100))
     body: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(_TZ)
@@ -944,7 +946,9 @@ class Notification(Base):
         CheckConstraint(_in("recipient_kind", ["person", "unit"]), name="recipient_kind"),
         CheckConstraint(_in("sms_state", ["pending", "sent", "failed", "none"]), name="sms_state"),
         CheckConstraint("sms_attempts >= 0", name="sms_attempts_nonneg"),
+        CheckConstraint("(application_id IS NULL) <> (heir_claim_id IS NULL)", name="one_subject"),
         Index(None, "recipient_kind", "recipient_id", "created_at"),
         Index(None, "application_id"),
+        Index(None, "heir_claim_id"),
         Index(None, "sms_state", "sms_next_at"),
     )

@@ -106,6 +106,17 @@ def test_phone_refused_claim_shows_the_reason_and_no_payment(open_page, applican
     expect(page.locator("body")).to_contain_text("死亡日期与死亡登记信息不符")
     expect(page.locator("body")).not_to_contain_text(case["payment_id"])
     screenshot(page, "phone-heir-refused")
+    claim_url = page.url
+
+    # The answer is also in the 消息中心, with the reason and what to do next, and leads back.
+    page.goto(site["base"] + "/m/messages")
+    page.get_by_role("link", name=re.compile("继承人代办申请核实不通过")).first.click()
+    body = page.locator(".message-body")
+    expect(body).to_contain_text("原因：死亡日期与死亡登记信息不符")
+    expect(body).to_contain_text("重新提交申请")
+    screenshot(page, "phone-heir-refused-message")
+    page.get_by_role("link", name="查看继承人代办").click()
+    expect(page).to_have_url(claim_url)
 
 
 def test_phone_verified_heir_applies_for_the_deceased_payment(open_page, applicant_site):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests import factories as f
+from tests.web.officer_helpers import pension_app
 
 API = "/api/v1"
 DEATH = "2025-12-01"
@@ -242,3 +243,76 @@ def test_the_officer_sees_the_claim_evidence_and_the_heir_risk_flag(client, logi
     page = client.get(f"/officer/applications/{app_id}", headers=officer)
     assert "继承人代办（已故参保人）" in page.text
     assert "继承人代领" in page.text
+
+
+def _inbox(client, headers) -> dict:
+    r = client.get(f"{API}/notifications", headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_the_heir_finds_the_verified_claim_in_the_message_centre(client, login, world):
+    heir = login("person", world["heir"])
+    made = make_claim(client, heir, world)
+    got = _inbox(client, heir)
+    assert got["unread_count"] == 1
+    (item,) = got["items"]
+    assert (item["title"], item["heir_claim_id"], item["application_id"], item["read"]) == (
+        "继承人代办申请已核实",
+        made["id"],
+        None,
+        False,
+    )
+    assert world["deceased_id"] not in item["body"]
+    r = client.post(f"{API}/notifications/{item['id']}/read", headers=heir)
+    assert r.status_code == 204
+    assert _inbox(client, heir)["unread_count"] == 0
+
+
+def test_the_heir_of_a_refused_claim_is_told_the_reason_and_the_stranger_nothing(
+    client, login, world
+):
+    heir = login("person", world["heir"])
+    make_claim(client, heir, world, deceased_name="邱世富")
+    (item,) = _inbox(client, heir)["items"]
+    assert item["title"] == "继承人代办申请核实不通过"
+    assert "原因：姓名与死亡登记信息不符" in item["body"] and "重新提交申请" in item["body"]
+    stranger = login("person", world["stranger"])
+    assert _inbox(client, stranger) == {"items": [], "unread_count": 0}
+    r = client.post(f"{API}/notifications/{item['id']}/read", headers=stranger)
+    assert r.status_code == 404
+    assert _inbox(client, heir)["unread_count"] == 1
+
+
+def test_the_officer_queue_filters_the_heirs_applications_and_marks_them(
+    client, login, world, seed
+):
+    heir = login("person", world["heir"])
+    claim = make_claim(client, heir, world)
+    r = client.post(
+        f"{API}/pension/refunds",
+        json={"payment_ids": [world["payment"]], **BANK, "heir_claim_id": claim["id"]},
+        headers=heir,
+    )
+    heirs_app = r.json()["applications"][0]["id"]
+    own_app = seed(lambda s: pension_app(s, region="420703")).id
+    officer = login("officer", world["officer"])
+
+    def queue(**params) -> list[dict]:
+        r = client.get(f"{API}/officer/applications", params=params, headers=officer)
+        assert r.status_code == 200, r.text
+        return r.json()["items"]
+
+    assert {i["id"] for i in queue()} == {heirs_app, own_app}
+    (only,) = queue(heir="true")
+    assert (only["id"], only["heir_claim_id"]) == (heirs_app, claim["id"])
+    assert [(i["id"], i["heir_claim_id"]) for i in queue(heir="false")] == [(own_app, None)]
+    bad = client.get(f"{API}/officer/applications", params={"heir": "maybe"}, headers=officer)
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "queue.heir"
+
+    page = client.get("/officer/applications", params={"heir": "true"}, headers=officer)
+    assert page.status_code == 200
+    assert '<option value="true" selected>继承人代办</option>' in page.text
+    assert page.text.count("data-heir ") == 1
+    assert f'href="/officer/applications/{heirs_app}' in page.text
+    assert f'href="/officer/applications/{own_app}' not in page.text

@@ -130,3 +130,24 @@ def test_the_heir_account_must_be_the_heir_own_on_the_page(client, browse, famil
     )
     assert r.status_code == 422
     assert 'id="d-bank_account_name-error"' in r.text
+
+
+@pytest.mark.parametrize("site", ["etax", "m"])
+def test_the_claims_answer_arrives_in_the_message_centre_and_leads_back_to_the_claim(
+    client, browse, family, site
+):
+    deceased_id, _, heir = family
+    csrf = browse("person", heir)
+    claim_url = client.post(
+        f"/{site}/heirs",
+        data=claim_form(csrf, deceased_id, deceased_name="邱世富"),
+        follow_redirects=False,
+    ).headers["location"]
+    listing = client.get(f"/{site}/messages")
+    assert "继承人代办申请核实不通过" in text(listing.text)
+    opened_url = re.search(rf'href="(/{site}/messages/\d+)"', listing.text)
+    assert opened_url is not None
+    opened = client.get(opened_url.group(1))
+    assert opened.status_code == 200
+    assert "原因：姓名与死亡登记信息不符" in text(opened.text)
+    assert f'href="{claim_url}"' in opened.text and "查看继承人代办" in opened.text

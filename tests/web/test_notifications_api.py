@@ -24,10 +24,19 @@ def test_a_submitted_refund_appears_unread_in_the_payers_message_centre_only(cli
     got = inbox(client, mine)
     assert got["unread_count"] == 1
     (item,) = got["items"]
-    assert set(item) == {"id", "created_at", "title", "body", "application_id", "read"}
-    assert (item["title"], item["application_id"], item["read"]) == (
+    assert set(item) == {
+        "id",
+        "created_at",
+        "title",
+        "body",
+        "application_id",
+        "heir_claim_id",
+        "read",
+    }
+    assert (item["title"], item["application_id"], item["heir_claim_id"], item["read"]) == (
         "退费申请已受理",
         app["id"],
+        None,
         False,
     )
     assert app["document_no"] in item["body"] and "30个工作日" in item["body"]

@@ -170,3 +170,29 @@ _BUILDERS: dict[str, Callable[[str, str, str, str | None], Notice]] = {
 
 def _known(status: str) -> bool:
     return status in {s.value for s in ApplicationStatus}
+
+
+# --------------------------------------------------------------------------- 继承人代办
+
+
+def for_heir_claim(
+    *, status: str, deceased_name: str, relationship_label: str, reason: str | None
+) -> Notice | None:
+    """What the heir is told when the death registry has answered their claim: verified
+    (they may now apply, to their own account) or refused (why, and what to do next).
+    None while the claim is still waiting for the registry."""
+    what = f"您以{relationship_label}身份为已故参保人{deceased_name}提交的继承人代办申请"
+    if status == "verified":
+        return Notice(
+            "继承人代办申请已核实",
+            f"{what}已由人社部门核实通过。您现在可以在“继承人代办”中查询并申请其缴费的退费，"
+            "退费将退至您本人的银行账户。",
+        )
+    if status == "refused":
+        why = reason or "未说明"
+        return Notice(
+            "继承人代办申请核实不通过",
+            f"{what}核实不通过。原因：{why}。请核对已故参保人的证件号码、姓名和死亡日期后"
+            "重新提交申请；如信息无误，请携带死亡证明到办税服务厅办理。",
+        )
+    return None

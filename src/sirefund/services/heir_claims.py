@@ -10,7 +10,9 @@ asked again whenever the heir looks at it (:func:`show`).
 
 The registry confirms ID number, name and date of death together; otherwise the claim is
 ``refused`` with the reason in words. Every change of status is recorded (who, when, from,
-to, why) in ``heir_claim_events`` and in the audit log.
+to, why) in ``heir_claim_events`` and in the audit log, and the registry's answer is told to
+the heir in the 消息中心 and by SMS (services/notifications.notify_heir_claim, sent by the
+worker), with the reason and what to do next.
 
 Only a ``verified`` claim opens the deceased's payments to its heir (:func:`verified`):
 another person's claim is answered like a missing one (404), the heir's own unverified or
@@ -33,7 +35,7 @@ from ..domain.audit import AuditAction
 from ..domain.errors import Conflict, Invalid, NotFound, Unavailable
 from ..domain.heirs import ClaimStatus, DeathConfirmation
 from ..models import HeirClaim, HeirClaimEvent, Person
-from . import audit
+from . import audit, notifications
 from .audit import Actor
 from .bank_details import checked, refusal
 from .ports import DeathRegistry
@@ -208,6 +210,9 @@ def _confirm(
     claim.confirmed_at = at
     to_status = ClaimStatus.VERIFIED if answer.confirmed else ClaimStatus.REFUSED
     _record(session, claim, actor=REGISTRY_ACTOR, to_status=to_status, reason=answer.result, at=at)
+    notifications.notify_heir_claim(
+        session, claim, relationship_label=heirs.relationship_label(claim.relationship), at=at
+    )
 
 
 def create(

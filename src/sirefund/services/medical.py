@@ -30,7 +30,7 @@ from ..domain import identity, rules, workflow, years
 from ..domain.errors import Conflict, DomainError, Invalid, NotFound
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, DepositAccount, MedicalPayment, MedicalRegistration, Person
-from . import applications, deposit_accounts, reapply, views
+from . import applications, deposit_accounts, heir_claims, reapply, views
 from .applications import Actor
 from .deposit_accounts import BIGINT_MAX, FormInvalid
 
@@ -88,6 +88,13 @@ class MedicalRefundIn(BaseModel):
     reason_text: Str500 = Field(default=None, description="退费理由说明；选择“其他”时必填")
     channel: Literal["web", "mobile_app"] = Field(
         default="web", description="web 电子税务局 / mobile_app 楚税通"
+    )
+    heir_claim_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=BIGINT_MAX,
+        description="继承人代办：已核实的继承人代办申请编号；缴费与登记信息为已故参保人的，"
+        "账户为继承人本人存款账户账号报告中的账户",
     )
 
 
@@ -323,6 +330,30 @@ def list_payments(
     return PaymentList(year, registration_view(reg), items, payer_name, masked, with_payments)
 
 
+def heir_list_payments(
+    session: Session,
+    *,
+    person_id: int,
+    heir_claim_id: int,
+    insurance_year: int | None = None,
+    registration_id: str | None = None,
+    today: date,
+) -> PaymentList:
+    """继承人代办: the deceased's medical payments (as :func:`list_payments`), for the heir of
+    a verified claim only (404 for another person's claim, 409 ``heir_claim.not_verified``
+    before it is verified or once refused)."""
+    found = heir_claims.verified(session, person_id=person_id, claim_id=heir_claim_id)
+    if found.deceased is None:
+        return PaymentList(_year(insurance_year, today), None, [], found.claim.deceased_name)
+    return list_payments(
+        session,
+        person_id=found.deceased.id,
+        insurance_year=insurance_year,
+        registration_id=registration_id,
+        today=today,
+    )
+
+
 # --------------------------------------------------------------------------- views
 
 
@@ -409,7 +440,8 @@ def apply(
     person = session.get(Person, person_id)
     if person is None:
         raise NotFound("person.not_found", "缴费人不存在")
-    reg = _choose_registration(session, person_id=person_id, registration_id=refund.registration_id)
+    payer = _payer(session, person, refund.heir_claim_id)
+    reg = _choose_registration(session, person_id=payer.id, registration_id=refund.registration_id)
     if reg is None:
         raise NotFound("medical.payment_not_found", "缴费记录不存在", "payment_ids")
     payments = {
@@ -428,7 +460,10 @@ def apply(
             years.check_medical_insurance_year(pay.insurance_year)
         except Invalid as exc:
             raise Invalid(exc.code, exc.message, "payment_ids") from None
+    # The account is the applicant's own: the payer's, or for an heir the heir's.
     account = _account(session, person_id=person_id, deposit_account_id=refund.deposit_account_id)
+    if payer is not person:
+        heir_claims.check_heir_account_holder(account.account_name or "", person.name)
     phone, reason, text = _phone_and_reason(refund)
 
     existing = _latest_applications(session, ids)
@@ -443,11 +478,14 @@ def apply(
             session,
             actor=actor,
             at=at,
+            reason="继承人代办：提交退费申请" if refund.heir_claim_id else "提交退费申请",
             application=Application(
                 kind=ApplicationKind.MEDICAL.value,
                 channel=Channel(refund.channel).value,
                 person_id=person_id,
-                region_code=person.region_code,
+                # 继承人代办: reviewed where the deceased's payments are (the payer's region).
+                region_code=payer.region_code,
+                heir_claim_id=refund.heir_claim_id,
                 medical_payment_id=pay.payment_id,
                 amount_fen=pay.refund_amount_fen,
                 payment_year=pay.insurance_year,
@@ -466,6 +504,17 @@ def apply(
         )
         created.append(_medical_application(app, pay, reg))
     return created
+
+
+def _payer(session: Session, person: Person, heir_claim_id: int | None) -> Person:
+    """Whose payments are refunded: the person's own, or under a verified 继承人代办 claim of
+    theirs the deceased's (404 for another's claim, 409 while not verified)."""
+    if heir_claim_id is None:
+        return person
+    found = heir_claims.verified(session, person_id=person.id, claim_id=heir_claim_id)
+    if found.deceased is None:
+        raise NotFound("medical.payment_not_found", "缴费记录不存在", "payment_ids")
+    return found.deceased
 
 
 # --------------------------------------------------------------------------- progress

@@ -1,7 +1,9 @@
 """Notices (消息中心) and their SMS.
 
 `notify_transition` is called by services/applications.py where every transition is
-recorded, in the same transaction: the notice exists exactly when the change does. The words
+recorded, in the same transaction: the notice exists exactly when the change does. Likewise
+`notify_heir_claim` by services/heir_claims.py when the death registry verifies or refuses a
+继承人代办 claim: that notice points to the claim (``heir_claim_id``), not to an application. The words
 come from domain/notices.py. The SMS is not sent here: the row is marked `pending` and the
 worker (`send_due_sms`) sends it through the SMS gateway port afterwards, with retries, so an
 unreachable gateway never blocks or rolls back a transition. The phone is read from the
@@ -22,7 +24,7 @@ from ..domain import notices
 from ..domain.calendar import STATUTORY_REVIEW_WORKING_DAYS
 from ..domain.errors import NotFound
 from ..domain.workflow import ApplicationKind
-from ..models import Application, Notification, Person, Unit
+from ..models import Application, HeirClaim, Notification, Person, Unit
 from . import holidays
 
 #: Tries of one SMS before it is given up (failed), and the longest wait between them.
@@ -87,11 +89,39 @@ def notify_transition(
     )
     if notice is None:
         return None
-    recipient = recipient_of(app)
+    return _add(session, recipient_of(app), notice, at=at, application_id=app.id)
+
+
+def notify_heir_claim(
+    session: Session, claim: HeirClaim, *, relationship_label: str, at: datetime
+) -> Notification | None:
+    """The heir's notice (and SMS) once the death registry verified or refused their claim;
+    None while it is still pending."""
+    notice = notices.for_heir_claim(
+        status=claim.status,
+        deceased_name=claim.deceased_name,
+        relationship_label=relationship_label,
+        reason=claim.confirmation_result,
+    )
+    if notice is None:
+        return None
+    return _add(session, ("person", claim.heir_person_id), notice, at=at, heir_claim_id=claim.id)
+
+
+def _add(
+    session: Session,
+    recipient: Recipient,
+    notice: notices.Notice,
+    *,
+    at: datetime,
+    application_id: int | None = None,
+    heir_claim_id: int | None = None,
+) -> Notification:
     row = Notification(
         recipient_kind=recipient[0],
         recipient_id=recipient[1],
-        application_id=app.id,
+        application_id=application_id,
+        heir_claim_id=heir_claim_id,
         title=notice.title[:100],
         body=notice.body[:500],
         created_at=at,
@@ -114,7 +144,9 @@ class NotificationView:
     created_at: datetime
     title: str
     body: str
-    application_id: int
+    #: What the notice is about: an application, or (继承人代办) a heir claim.
+    application_id: int | None
+    heir_claim_id: int | None
     read: bool
 
 
@@ -163,6 +195,7 @@ def _view(r: Notification) -> NotificationView:
         title=r.title,
         body=r.body,
         application_id=r.application_id,
+        heir_claim_id=r.heir_claim_id,
         read=r.read_at is not None,
     )
 

@@ -62,8 +62,9 @@ def _payment_key(app: Application) -> tuple[str, str | None]:
 
 def reapplicable_ids(session: Session, apps: Iterable[Application]) -> set[int]:
     """Those of ``apps`` that offer 重新申请: refused, and their payment (or person line) has
-    no open application (domain.md: after a refusal it can be applied for again)."""
-    refused = [a for a in apps if a.status in REFUSED]
+    no open application (domain.md: after a refusal it can be applied for again). Not an
+    heir's (继承人代办): the payment is the deceased's, applied for again under the claim."""
+    refused = [a for a in apps if a.status in REFUSED and a.heir_claim_id is None]
     if not refused:
         return set()
     pension = {a.pension_payment_id for a in refused if a.pension_payment_id}
@@ -89,7 +90,7 @@ def refused(
     """``owner``'s own refused application of ``kind``, its payment and details; 404
     otherwise (another's, another kind, not refused, or none)."""
     app = applications.find_own(session, application_id, kind=kind, owner=owner)
-    if app.status not in REFUSED:
+    if app.status not in REFUSED or app.heir_claim_id is not None:
         raise applications.application_not_found()
     payment_id = app.pension_payment_id or app.medical_payment_id
     batch_lines: tuple[str, ...] = ()

@@ -141,6 +141,9 @@ _CHOICES: dict[str, tuple[type[StrEnum], str]] = {
 }
 
 
+_YES_NO_LABELS = {"risk": "风险提示", "heir": "继承人代办"}
+
+
 class QueueFilters(BaseModel):
     """The queue's filters, built by the API from the query string and by the page from the
     same query string; None means "any". A bad value raises ``Invalid`` with its field."""
@@ -159,6 +162,10 @@ class QueueFilters(BaseModel):
     date_to: date | None = Field(default=None, description="申请日期止 YYYY-MM-DD")
     risk: bool | None = Field(
         default=None, description="true：仅有风险提示的申请；false：仅无风险提示的申请"
+    )
+    heir: bool | None = Field(
+        default=None,
+        description="true：仅继承人代办的申请（继承人为已故参保人申请）；false：仅本人（或单位）申请",
     )
     q: str | None = Field(
         default=None,
@@ -204,9 +211,9 @@ class QueueFilters(BaseModel):
             )
         return int(text)
 
-    @field_validator("risk", mode="before")
+    @field_validator("risk", "heir", mode="before")
     @classmethod
-    def _risk(cls, value: object) -> object:
+    def _yes_no(cls, value: object, info: ValidationInfo) -> object:
         value = blank_to_none(value)
         if value is None or isinstance(value, bool):
             return value
@@ -215,7 +222,8 @@ class QueueFilters(BaseModel):
             return True
         if text in {"false", "0", "no", "off"}:
             return False
-        raise Invalid("queue.risk", "风险提示筛选应为 true 或 false", "risk")
+        name = info.field_name or ""
+        raise Invalid(f"queue.{name}", f"{_YES_NO_LABELS[name]}筛选应为 true 或 false", name)
 
     @field_validator("q", mode="before")
     @classmethod
@@ -366,6 +374,9 @@ def _conditions(
     if filters.risk is not None:
         flagged = risk.flagged_clause()
         conds.append(flagged if filters.risk else ~flagged)
+    if filters.heir is not None:
+        heir = Application.heir_claim_id
+        conds.append(heir.is_not(None) if filters.heir else heir.is_(None))
     # 申请日期 is a date in China; created_at is stored in UTC.
     by_amount = sqlite == "page" and SORTS[filters.sort][0] is Application.amount_fen
     created = _UNINDEXED_CREATED if by_amount else Application.created_at

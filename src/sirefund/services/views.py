@@ -58,6 +58,8 @@ class ApplicationView:
     # 退回补正: what the officer asked to fix while the application is returned.
     correction_fields: tuple[CorrectionField, ...] = ()
     deposit_account_id: int | None = None
+    # 继承人代办: the verified claim an heir applied under (None: the payer's own).
+    heir_claim_id: int | None = None
 
 
 ACTOR_LABELS = {
@@ -130,6 +132,7 @@ def application(app: Application, *, audience: Audience = "owner") -> Applicatio
             bank_result=app.bank_result,
         ),
         deposit_account_id=app.deposit_account_id,
+        heir_claim_id=app.heir_claim_id,
         correction_fields=tuple(
             f for f in CorrectionField if f.value in (app.correction_fields or "").split(",")
         ),

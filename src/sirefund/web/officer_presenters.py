@@ -115,6 +115,7 @@ def queue_item(item: QueueItem) -> dict[str, Any]:
         "reviewed_by_officer_code": item.reviewed_by_officer_code,
         **_clock(item.clock),
         "risk_flags": [{"code": f.code, "label": f.label} for f in item.risk_flags],
+        "heir_claim_id": item.application.heir_claim_id,
     }
 
 

@@ -78,8 +78,8 @@ def list_registrations(person: CurrentPerson, db: DbSession, paging: Paged) -> d
     summary="城乡居民医疗社保费(退费)：按参保年度查询可退费信息",
     description="参保年度不填为有缴费的最近参保年度（都没有时为当前参保年度），`insurance_years` 列出有缴费的参保年度；2023年以前返回 422 `medical.year_unsupported`。"
     "有多条登记信息而未选择时返回 422 `medical.registration_required`（请选择登记信息）；"
-    "他人的登记信息返回 404。",
-    responses=error_responses(404, 422),
+    "他人的登记信息返回 404。继承人代办：带 `heir_claim_id`（本人已核实的申请）查询已故参保人的缴费。",
+    responses=error_responses(404, 409, 422),
 )
 def list_payments(
     person: CurrentPerson,
@@ -88,15 +88,34 @@ def list_payments(
     paging: Paged,
     insurance_year: InsuranceYear = None,
     registration_id: Annotated[str | None, Query(max_length=40, description="登记信息编号")] = None,
+    heir_claim_id: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=2**63 - 1,
+            description="继承人代办：已核实的继承人代办申请编号，查询已故参保人的缴费；"
+            "他人的申请 404，未核实或核实不通过的 409 `heir_claim.not_verified`",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     with db.read() as session:
-        result = medical.list_payments(
-            session,
-            person_id=person.account_id,
-            insurance_year=insurance_year,
-            registration_id=registration_id or None,
-            today=clock.today(),
-        )
+        if heir_claim_id is not None:
+            result = medical.heir_list_payments(
+                session,
+                person_id=person.account_id,
+                heir_claim_id=heir_claim_id,
+                insurance_year=insurance_year,
+                registration_id=registration_id or None,
+                today=clock.today(),
+            )
+        else:
+            result = medical.list_payments(
+                session,
+                person_id=person.account_id,
+                insurance_year=insurance_year,
+                registration_id=registration_id or None,
+                today=clock.today(),
+            )
     return {
         **page_of(result.items, paging, present.payment),
         "insurance_year": result.insurance_year,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from ...clock import as_utc
 
@@ -20,7 +20,12 @@ class NotificationOut(BaseModel):
     created_at: Instant
     title: str
     body: str
-    application_id: int
+    application_id: int | None = Field(
+        description="消息所涉退费申请；继承人代办核实结果的消息为 null（见 heir_claim_id）"
+    )
+    heir_claim_id: int | None = Field(
+        default=None, description="消息所涉继承人代办申请（GET /heir-claims/{id}）；否则为 null"
+    )
     read: bool
 
 
@@ -39,6 +44,7 @@ class NotificationsOut(BaseModel):
                             "已提交，税务机关将于2027年1月12日前（30个工作日内）完成审核。"
                             "审核结果将通过站内消息和短信通知您。",
                             "application_id": 7,
+                            "heir_claim_id": None,
                             "read": False,
                         }
                     ],

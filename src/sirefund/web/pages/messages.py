@@ -44,6 +44,20 @@ _PROGRESS = {
 }
 
 
+def _follow_up(
+    site: str, who: notifications.Recipient, view: notifications.NotificationView, kind: str | None
+) -> dict[str, str]:
+    """Where the reader acts on the notice: the 继承人代办 claim it tells about, or the
+    progress of the application's kind."""
+    if view.heir_claim_id is not None:
+        return {
+            "progress_url": f"/{site}/heirs/{view.heir_claim_id}",
+            "progress_label": "查看继承人代办",
+        }
+    key = "unit" if who[0] == "unit" else ("medical" if kind == "medical" else "pension")
+    return {"progress_url": _PROGRESS[(site, key)], "progress_label": "查看退费进度"}
+
+
 def _recipient(principal: Principal | None) -> notifications.Recipient:
     if principal is None:
         raise guard.LoginRequired(None)
@@ -81,12 +95,14 @@ async def _open(
     who = _recipient(principal)
     now = clock.now()
 
-    def work(session: Any) -> tuple[notifications.NotificationView, str] | None:
+    def work(session: Any) -> tuple[notifications.NotificationView, str | None] | None:
         try:
             notifications.mark_read(session, who, notification_id, at=now)
         except NotFound:
             return None
         view = notifications.one(session, who, notification_id)
+        if view.application_id is None:
+            return view, None
         return view, notifications.application_kind(session, view.application_id)
 
     found = await in_transaction(db, work)
@@ -100,14 +116,13 @@ async def _open(
             **({"crumbs": [("首页", "/etax/"), (TITLE, None)]} if site == "etax" else {}),
         )
     view, kind = found
-    key = "unit" if who[0] == "unit" else ("medical" if kind == "medical" else "pension")
     return render(
         request,
         f"{'etax' if site == 'etax' else 'mobile'}/message.html",
         {
             "title": view.title,
             "message": view,
-            "progress_url": _PROGRESS[(site, key)],
+            **_follow_up(site, who, view, kind),
             "site": site,
             **(
                 {

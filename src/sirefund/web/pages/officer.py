@@ -98,10 +98,13 @@ QUEUE_FILTERS = (
     "date_to",
     "due_within",
     "risk",
+    "heir",
     "sort",
 )
 #: 风险提示 filter of the queue.
 RISK_OPTIONS = [("true", "有风险提示"), ("false", "无风险提示")]
+#: 继承人代办 filter of the queue: the applications heirs made for deceased payers, or the others.
+HEIR_OPTIONS = [("true", "继承人代办"), ("false", "本人申请")]
 #: How much of each filter the query string is read (the search box is the long one).
 QUEUE_FILTER_CHARS = {"q": review_queue.MAX_SEARCH_LENGTH + 10}
 #: The queue opens on 待审核; the status select's 全部 sends a blank status (any).
@@ -463,6 +466,7 @@ async def _queue_response(
             "channel_options": CHANNEL_OPTIONS,
             "due_options": DUE_OPTIONS,
             "risk_options": RISK_OPTIONS,
+            "heir_options": HEIR_OPTIONS,
             "due_soon_days": DUE_SOON_WORKING_DAYS,
             "region_options": _region_options(principal.region_code),
             "values": form.values if form else {},
