@@ -26,7 +26,17 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, Executable, and_, delete, func, select, true, update
+from sqlalchemy import (
+    CursorResult,
+    Executable,
+    and_,
+    bindparam,
+    delete,
+    func,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -166,12 +176,20 @@ TOUCH_FRACTION = 30
 
 
 def _ended(row: AuthSession, at: datetime, settings: Settings) -> bool:
-    idle_limit = as_utc(row.last_seen_at) + timedelta(minutes=settings.session_idle_minutes)
-    return at >= as_utc(row.expires_at) or at >= idle_limit
+    return _ended_at(row.last_seen_at, row.expires_at, at, settings)
+
+
+def _ended_at(last_seen: datetime, expires: datetime, at: datetime, settings: Settings) -> bool:
+    idle_limit = as_utc(last_seen) + timedelta(minutes=settings.session_idle_minutes)
+    return at >= as_utc(expires) or at >= idle_limit
 
 
 def _touch_due(row: AuthSession, at: datetime, settings: Settings) -> bool:
-    since = at - as_utc(row.last_seen_at)
+    return _touch_due_at(row.last_seen_at, at, settings)
+
+
+def _touch_due_at(last_seen: datetime, at: datetime, settings: Settings) -> bool:
+    since = at - as_utc(last_seen)
     return since >= timedelta(minutes=settings.session_idle_minutes) / TOUCH_FRACTION
 
 
@@ -204,6 +222,71 @@ def peek_session(session: Session, *, token: str, at: datetime, settings: Settin
     if _ended(row, at, settings) or _touch_due(row, at, settings):
         return SessionPeek(None, needs_write=True)
     return SessionPeek(_principal_for(session, row), needs_write=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonPeek:
+    """`peek_session` for a person's own reads: the principal (None: not a live person
+    session; `kind` says whose it is), or that `resolve_session` must run first; with the
+    person's name and masked ID number, which the "my payments" answers show."""
+
+    principal: Principal | None
+    needs_write: bool
+    kind: str | None = None
+    payer_name: str = ""
+    id_number_masked: str = ""
+
+
+#: The person's session and the person, in one Core statement (no ORM objects: this runs
+#: before every "my payments" read, issue 12).
+_PERSON_SESSION = (
+    select(
+        AuthSession.id,
+        AuthSession.account_kind,
+        AuthSession.csrf_token,
+        AuthSession.last_seen_at,
+        AuthSession.expires_at,
+        AuthSession.revoked_at,
+        Person.id,
+        Person.name,
+        Person.region_code,
+        Person.id_number,
+        Person.password_hash.is_not(None),
+        Person.verified_at.is_not(None),
+    )
+    .outerjoin(
+        Person, and_(AuthSession.account_kind == "person", Person.id == AuthSession.account_id)
+    )
+    .where(AuthSession.token_hash == bindparam("token_hash"))
+)
+
+
+def peek_person_session(
+    session: Session, *, token: str, at: datetime, settings: Settings
+) -> PersonPeek:
+    """`peek_session` of a person's session on the session's connection, without writing:
+    the same answers (revoked, ended, idle timer due -> `needs_write`, unverified account)."""
+    if len(token) > MAX_TOKEN_CHARS:
+        return PersonPeek(None, needs_write=False)
+    row = session.connection().execute(_PERSON_SESSION, {"token_hash": token_hash(token)}).first()
+    if row is None or row[5] is not None:
+        return PersonPeek(None, needs_write=False)
+    if _ended_at(row[3], row[4], at, settings) or _touch_due_at(row[3], at, settings):
+        return PersonPeek(None, needs_write=True)
+    if row[1] != "person":
+        return PersonPeek(None, needs_write=False, kind=row[1])
+    if row[6] is None or (row[10] and not row[11]):  # gone, or awaits real-name registration
+        return PersonPeek(None, needs_write=False)
+    principal = Principal(
+        "person", row[6], row[7], row[8], row[0], row[2], expires_at=as_utc(row[4])
+    )
+    return PersonPeek(
+        principal,
+        needs_write=False,
+        kind="person",
+        payer_name=row[7],
+        id_number_masked=identity.mask_id_number(row[9]),
+    )
 
 
 def revoke_session(session: Session, *, session_id: int, at: datetime) -> None:

@@ -33,6 +33,7 @@ from ..models import Application, DepositAccount, MedicalPayment, MedicalRegistr
 from . import applications, deposit_accounts, reapply, views
 from .applications import Actor
 from .deposit_accounts import BIGINT_MAX, FormInvalid
+from .views import Payer
 
 MAX_PAYMENTS_PER_APPLICATION = 50
 PAYMENT_ID_MAX = 40
@@ -274,6 +275,7 @@ def list_payments(
     insurance_year: int | None = None,
     registration_id: str | None = None,
     today: date,
+    payer: Payer | None = None,
 ) -> PaymentList:
     """城乡居民医疗社保费(退费) for one 参保年度 and registration.
 
@@ -288,9 +290,10 @@ def list_payments(
     if insurance_year is not None:
         years.check_medical_insurance_year(insurance_year)
     reg = _choose_registration(session, person_id=person_id, registration_id=registration_id)
-    person = session.get(Person, person_id)
-    payer_name = person.name if person else ""
-    masked = identity.mask_id_number(person.id_number) if person else ""
+    if payer is None:  # `payer`: the caller has them already (accounts.peek_person_session)
+        person = session.get(Person, person_id)
+        payer = Payer(person.name, identity.mask_id_number(person.id_number)) if person else None
+    payer_name, masked = (payer.name, payer.id_number_masked) if payer else ("", "")
     if reg is None:
         return PaymentList(_year(insurance_year, today), None, [], payer_name, masked)
     with_payments = [

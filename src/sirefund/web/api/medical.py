@@ -21,7 +21,7 @@ from ...services.medical import MedicalRefundIn
 from ...services.reissue import MedicalReissueIn
 from ...services.views import ApplicationView
 from .. import medical_presenters as present
-from ..deps import Clock, CurrentPerson, DbSession, current_person
+from ..deps import Clock, CurrentPerson, DbSession, PersonReading, current_person
 from .listing import create_once, page_of
 from .medical_schemas import (
     DepositAccountList,
@@ -82,20 +82,21 @@ def list_registrations(person: CurrentPerson, db: DbSession, paging: Paged) -> d
     responses=error_responses(404, 422),
 )
 def list_payments(
-    person: CurrentPerson,
-    db: DbSession,
+    reader: PersonReading,
     clock: Clock,
     paging: Paged,
     insurance_year: InsuranceYear = None,
     registration_id: Annotated[str | None, Query(max_length=40, description="登记信息编号")] = None,
 ) -> dict[str, Any]:
-    with db.read() as session:
+    # One read-only transaction for the session lookup and the payments (issue 12).
+    with reader.read() as read:
         result = medical.list_payments(
-            session,
-            person_id=person.account_id,
+            read.session,
+            person_id=read.person.account_id,
             insurance_year=insurance_year,
             registration_id=registration_id or None,
             today=clock.today(),
+            payer=read.payer,
         )
     return {
         **page_of(result.items, paging, present.payment),
