@@ -30,7 +30,7 @@ from ..domain import identity, rules, workflow, years
 from ..domain.errors import Conflict, DomainError, Invalid, NotFound
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, DepositAccount, MedicalPayment, MedicalRegistration, Person
-from . import applications, deposit_accounts, reapply, views
+from . import applications, deposit_accounts, queries, reapply, views
 from .applications import Actor
 from .deposit_accounts import BIGINT_MAX, FormInvalid
 from .views import Payer
@@ -248,23 +248,24 @@ def _latest_applications(session: Session, payment_ids: Sequence[str]) -> dict[s
     return chosen
 
 
-def _payment_row(pay: MedicalPayment, app: Application | None) -> PaymentRow:
+def _queried_row(row: queries.MedicalPaymentRow) -> PaymentRow:
+    status = row.application_status
     return PaymentRow(
-        payment_id=pay.payment_id,
-        registration_id=pay.registration_id,
-        ticket_no=pay.ticket_no,
-        item_name=pay.item_name,
-        refund_amount_fen=pay.refund_amount_fen,
-        medical_amount_fen=pay.medical_amount_fen,
-        ltc_amount_fen=pay.ltc_amount_fen or 0,
-        period_start=pay.period_start,
-        period_end=pay.period_end,
-        payment_date=pay.payment_date,
-        insurance_year=pay.insurance_year,
-        refundable=not (app is not None and workflow.is_active(app.status)),
-        not_refundable_reason=rules.medical_not_refundable_reason(app.status if app else None),
-        application_id=app.id if app else None,
-        status=ApplicationStatus(app.status) if app else None,
+        payment_id=row.payment_id,
+        registration_id=row.registration_id,
+        ticket_no=row.ticket_no,
+        item_name=row.item_name,
+        refund_amount_fen=row.medical_amount_fen + row.ltc_amount_fen,
+        medical_amount_fen=row.medical_amount_fen,
+        ltc_amount_fen=row.ltc_amount_fen,
+        period_start=row.period_start,
+        period_end=row.period_end,
+        payment_date=row.payment_date,
+        insurance_year=row.insurance_year,
+        refundable=not (status is not None and workflow.is_active(status)),
+        not_refundable_reason=rules.medical_not_refundable_reason(status),
+        application_id=row.application_id,
+        status=ApplicationStatus(status) if status else None,
     )
 
 
@@ -298,31 +299,17 @@ def list_payments(
         return PaymentList(_year(insurance_year, today), None, [], payer_name, masked)
     with_payments = [
         y
-        for y in session.execute(
-            select(MedicalPayment.insurance_year)
-            .where(MedicalPayment.registration_id == reg.registration_id)
-            .distinct()
-            .order_by(MedicalPayment.insurance_year.desc())
-        ).scalars()
+        for y in queries.medical_years_with_payments(session, registration_id=reg.registration_id)
         if y >= years.MIN_MEDICAL_INSURANCE_YEAR
     ]
     if insurance_year is None and with_payments:
         insurance_year = with_payments[0]
     year = _year(insurance_year, today)
-    payments = list(
-        session.execute(
-            select(MedicalPayment)
-            .where(
-                MedicalPayment.registration_id == reg.registration_id,
-                MedicalPayment.insurance_year == year,
-            )
-            .order_by(
-                MedicalPayment.period_start, MedicalPayment.payment_date, MedicalPayment.payment_id
-            )
-        ).scalars()
+    # One statement for the payments and their applications (queries: the hot read).
+    rows = queries.medical_payments_for_registration(
+        session, registration_id=reg.registration_id, insurance_year=year
     )
-    apps = _latest_applications(session, [p.payment_id for p in payments])
-    items = [_payment_row(p, apps.get(p.payment_id)) for p in payments]
+    items = [_queried_row(r) for r in rows]
     return PaymentList(year, registration_view(reg), items, payer_name, masked, with_payments)
 
 

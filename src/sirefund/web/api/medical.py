@@ -87,7 +87,7 @@ def list_payments(
     paging: Paged,
     insurance_year: InsuranceYear = None,
     registration_id: Annotated[str | None, Query(max_length=40, description="登记信息编号")] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     # One read-only transaction for the session lookup and the payments (issue 12).
     with reader.read() as read:
         result = medical.list_payments(
@@ -98,14 +98,18 @@ def list_payments(
             today=clock.today(),
             payer=read.payer,
         )
-    return {
-        **page_of(result.items, paging, present.payment),
-        "insurance_year": result.insurance_year,
-        "insurance_years": result.insurance_years,
-        "registration": result.registration,
-        "payer_name": result.payer_name,
-        "id_number_masked": result.id_number_masked,
-    }
+    # Built as the response model's very fields (plain JSON values), so sent as it is without
+    # FastAPI validating it again against the model.
+    return JSONResponse(
+        {
+            **page_of(result.items, paging, present.payment),
+            "insurance_year": result.insurance_year,
+            "insurance_years": result.insurance_years,
+            "registration": asdict(result.registration) if result.registration else None,
+            "payer_name": result.payer_name,
+            "id_number_masked": result.id_number_masked,
+        }
+    )
 
 
 # --------------------------------------------------------------------------- deposit accounts
