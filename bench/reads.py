@@ -242,23 +242,15 @@ def explain_reads(engine: Engine, person_id: int) -> None:
     # driver cursor (not seen by the listener): their own SQL.
     placeholder = "?" if engine.dialect.name == "sqlite" else "%s"
     from sirefund.services import queries  # noqa: PLC0415
-    from sirefund.services.accounts import _PERSON_SESSION  # noqa: PLC0415
+    from sirefund.services.accounts import PERSON_SESSION_SQL  # noqa: PLC0415
 
-    compiled = _PERSON_SESSION.compile(dialect=engine.dialect)
-    lookup = str(compiled)
-    named = {**compiled.params, "token_hash": "0" * 64}
-    lookup_params: Any = (
-        tuple(named[k] for k in compiled.positiontup or ())
-        if engine.dialect.paramstyle == "qmark"
-        else named
-    )
     with engine.connect() as conn:
         registration = conn.exec_driver_sql(
             f"SELECT registration_id FROM medical_registrations WHERE person_id = {placeholder}",
             (person_id,),
         ).scalar()
     statements = [
-        (lookup, lookup_params),
+        (PERSON_SESSION_SQL.format(p=placeholder), ("0" * 64,)),
         (queries._pension_sql(placeholder, True, "all"), (person_id, YEAR)),
         (queries._MEDICAL_YEARS_SQL.format(p=placeholder), (registration,)),
         (queries._MEDICAL_SQL.format(p=placeholder), (registration, YEAR)),

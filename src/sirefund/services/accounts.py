@@ -30,7 +30,6 @@ from sqlalchemy import (
     CursorResult,
     Executable,
     and_,
-    bindparam,
     delete,
     func,
     select,
@@ -46,7 +45,7 @@ from ..domain import identity
 from ..domain.audit import AuditAction
 from ..domain.errors import Conflict, Forbidden, Invalid, TooManyRequests, Unauthenticated
 from ..models import AuthSession, LoginFailure, Officer, Person, SecurityEvent, Unit
-from . import audit, passwords, totp, verification
+from . import audit, passwords, queries, totp, verification
 from .ports import IdentityCheck
 
 AccountKind = Literal["person", "unit", "officer"]
@@ -237,28 +236,23 @@ class PersonPeek:
     id_number_masked: str = ""
 
 
-#: The person's session and the person, in one Core statement (no ORM objects: this runs
-#: before every "my payments" read, issue 12).
-_PERSON_SESSION = (
-    select(
-        AuthSession.id,
-        AuthSession.account_kind,
-        AuthSession.csrf_token,
-        AuthSession.last_seen_at,
-        AuthSession.expires_at,
-        AuthSession.revoked_at,
-        Person.id,
-        Person.name,
-        Person.region_code,
-        Person.id_number,
-        Person.password_hash.is_not(None),
-        Person.verified_at.is_not(None),
-    )
-    .outerjoin(
-        Person, and_(AuthSession.account_kind == "person", Person.id == AuthSession.account_id)
-    )
-    .where(AuthSession.token_hash == bindparam("token_hash"))
+#: The person's session and the person in one statement, run on the driver cursor (no ORM
+#: objects, no SQL building: this runs before every "my payments" read, issue 12).
+PERSON_SESSION_SQL = (
+    "SELECT s.id, s.account_kind, s.csrf_token, s.last_seen_at, s.expires_at, s.revoked_at, "
+    "p.id, p.name, p.region_code, p.id_number, "
+    "p.password_hash IS NOT NULL, p.verified_at IS NOT NULL "
+    "FROM auth_sessions s LEFT OUTER JOIN persons p "
+    "ON s.account_kind = 'person' AND p.id = s.account_id "
+    "WHERE s.token_hash = {p}"
 )
+
+
+def _instant(value: object) -> datetime:
+    """A timestamp as the driver hands it back (SQLite: ISO text, stored as UTC)."""
+    return as_utc(
+        datetime.fromisoformat(value) if isinstance(value, str) else cast("datetime", value)
+    )
 
 
 def peek_person_session(
@@ -268,24 +262,33 @@ def peek_person_session(
     the same answers (revoked, ended, idle timer due -> `needs_write`, unverified account)."""
     if len(token) > MAX_TOKEN_CHARS:
         return PersonPeek(None, needs_write=False)
-    row = session.connection().execute(_PERSON_SESSION, {"token_hash": token_hash(token)}).first()
+    found = queries.driver_rows(session, PERSON_SESSION_SQL, (token_hash(token),))
+    row = found[0] if found else None
     if row is None or row[5] is not None:
         return PersonPeek(None, needs_write=False)
-    if _ended_at(row[3], row[4], at, settings) or _touch_due_at(row[3], at, settings):
+    last_seen, expires = _instant(row[3]), _instant(row[4])
+    if _ended_at(last_seen, expires, at, settings) or _touch_due_at(last_seen, at, settings):
         return PersonPeek(None, needs_write=True)
     if row[1] != "person":
-        return PersonPeek(None, needs_write=False, kind=row[1])
+        return PersonPeek(None, needs_write=False, kind=str(row[1]))
     if row[6] is None or (row[10] and not row[11]):  # gone, or awaits real-name registration
         return PersonPeek(None, needs_write=False)
+    name = str(row[7])
     principal = Principal(
-        "person", row[6], row[7], row[8], row[0], row[2], expires_at=as_utc(row[4])
+        "person",
+        int(cast("int", row[6])),
+        name,
+        str(row[8]),
+        int(cast("int", row[0])),
+        str(row[2]),
+        expires_at=expires,
     )
     return PersonPeek(
         principal,
         needs_write=False,
         kind="person",
-        payer_name=row[7],
-        id_number_masked=identity.mask_id_number(row[9]),
+        payer_name=name,
+        id_number_masked=identity.mask_id_number(cast("str | None", row[9])),
     )
 
 

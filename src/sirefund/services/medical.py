@@ -215,6 +215,31 @@ def _choose_registration(
     return regs[0] if regs else None
 
 
+_REGISTRATIONS_SQL = (
+    "SELECT registration_id, agency_name, agency_code, ss_code, person_id "
+    "FROM medical_registrations WHERE {column} = {{p}} ORDER BY registration_id"
+)
+
+
+def _chosen_registration(
+    session: Session, *, person_id: int, registration_id: str | None
+) -> Registration | None:
+    """`_choose_registration` (the same answers and errors) as the view, read on the driver:
+    it runs before every medical "my payments" read (issue 12)."""
+    column, key = (
+        ("registration_id", registration_id) if registration_id else ("person_id", person_id)
+    )
+    rows = queries.driver_rows(session, _REGISTRATIONS_SQL.format(column=column), (key,))
+    if registration_id and (not rows or rows[0][4] != person_id):
+        raise NotFound("medical.registration_not_found", "登记信息不存在", "registration_id")
+    if len(rows) > 1:
+        raise Invalid("medical.registration_required", "请选择登记信息", "registration_id")
+    if not rows:
+        return None
+    r = rows[0]
+    return Registration(str(r[0]), str(r[1]), str(r[2]), str(r[3]))
+
+
 def default_year(today: date) -> int:
     """参保年度 the query starts with: the current one (2023-09-01..2024-08-31 -> 2024)."""
     return years.insurance_year(today)
@@ -290,7 +315,7 @@ def list_payments(
     """
     if insurance_year is not None:
         years.check_medical_insurance_year(insurance_year)
-    reg = _choose_registration(session, person_id=person_id, registration_id=registration_id)
+    reg = _chosen_registration(session, person_id=person_id, registration_id=registration_id)
     if payer is None:  # `payer`: the caller has them already (accounts.peek_person_session)
         person = session.get(Person, person_id)
         payer = Payer(person.name, identity.mask_id_number(person.id_number)) if person else None
@@ -310,7 +335,7 @@ def list_payments(
         session, registration_id=reg.registration_id, insurance_year=year
     )
     items = [_queried_row(r) for r in rows]
-    return PaymentList(year, registration_view(reg), items, payer_name, masked, with_payments)
+    return PaymentList(year, reg, items, payer_name, masked, with_payments)
 
 
 # --------------------------------------------------------------------------- views

@@ -137,7 +137,7 @@ def pension_payments_for_person(
     ]
 
 
-def _fetch(session: Session, sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
+def driver_rows(session: Session, sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
     """Rows of one statement on the session's connection and transaction, at the driver
     level (``{p}`` in ``sql`` stands for the driver's placeholder)."""
     connection = session.connection()
@@ -193,7 +193,7 @@ def medical_payments_for_registration(
     period: one statement over the (registration_id, insurance_year) index of the payments
     and the medical_payment_id index of the applications, on the driver (like the pension
     query: the medical "my payments" read is as hot)."""
-    rows = _fetch(session, _MEDICAL_SQL, (registration_id, insurance_year))
+    rows = driver_rows(session, _MEDICAL_SQL, (registration_id, insurance_year))
     return [
         MedicalPaymentRow(
             str(r[0]),
@@ -215,4 +215,6 @@ def medical_payments_for_registration(
 
 def medical_years_with_payments(session: Session, *, registration_id: str) -> list[int]:
     """The 参保年度 the registration has payments of, newest first."""
-    return [int(cast("int", r[0])) for r in _fetch(session, _MEDICAL_YEARS_SQL, (registration_id,))]
+    return [
+        int(cast("int", r[0])) for r in driver_rows(session, _MEDICAL_YEARS_SQL, (registration_id,))
+    ]

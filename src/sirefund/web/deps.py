@@ -204,8 +204,8 @@ CurrentOfficer = Annotated[Principal, Depends(_of_kind("officer"))]
 
 @dataclass(frozen=True, slots=True)
 class PersonRead:
-    """What a person's read runs with: who (the live person session), the read-only
-    transaction the session was looked up in, and 缴费人 as the answers show it."""
+    """What a person's read runs with: who (the live person session), the session (and
+    connection) it was looked up on, and 缴费人 as the answers show it."""
 
     person: Principal
     session: Session
@@ -213,9 +213,10 @@ class PersonRead:
 
 
 class PersonReader:
-    """A logged-in person's read (the "my payments" answers, issue 12) in ONE read-only
-    transaction on one connection: the session lookup (accounts.peek_person_session, a Core
-    statement) and the route's queries, run together in the route's worker thread; the
+    """A logged-in person's read (the "my payments" answers, issue 12) on ONE connection
+    checkout (`db.statement_reads`: one read-only transaction on SQLite, autocommit statements
+    on PostgreSQL): the session lookup (accounts.peek_person_session, one
+    statement on the driver) and the route's queries, run together in the route's worker thread; the
     dependency itself (`person_reader`) only takes the token, so no database call runs on
     the event loop. Same answers as `CurrentPerson`: 401 without a live session, 403 for
     another kind of account; the idle timer is written back, when due, in a write
@@ -229,7 +230,7 @@ class PersonReader:
     def read(self) -> Iterator[PersonRead]:
         state = self._app.state
         factory: sessionmaker[Session] = getattr(
-            state, "read_session_factory", state.session_factory
+            state, "statement_read_factory", state.session_factory
         )
         at, settings = state.clock.now(), state.settings
         with factory() as session, session.begin():
