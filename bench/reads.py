@@ -238,11 +238,24 @@ def explain_reads(engine: Engine, person_id: int) -> None:
             )
     finally:
         event.remove(engine, "before_cursor_execute", listen)
-    # The pension read runs on the driver cursor (not seen by the listener): its own SQL.
+    # The session lookup is a Core statement and the pension and medical reads run on the
+    # driver cursor (not seen by the listener): their own SQL.
     placeholder = "?" if engine.dialect.name == "sqlite" else "%s"
-    from sirefund.services.queries import _pension_sql  # noqa: PLC0415
+    from sirefund.services import queries  # noqa: PLC0415
+    from sirefund.services.accounts import PERSON_SESSION_SQL  # noqa: PLC0415
 
-    statements = [(_pension_sql(placeholder, True, "all"), (person_id, YEAR)), *seen]
+    with engine.connect() as conn:
+        registration = conn.exec_driver_sql(
+            f"SELECT registration_id FROM medical_registrations WHERE person_id = {placeholder}",
+            (person_id,),
+        ).scalar()
+    statements = [
+        (PERSON_SESSION_SQL.format(p=placeholder), ("0" * 64,)),
+        (queries._pension_sql(placeholder, True, "all"), (person_id, YEAR)),
+        (queries._MEDICAL_YEARS_SQL.format(p=placeholder), (registration,)),
+        (queries._MEDICAL_SQL.format(p=placeholder), (registration, YEAR)),
+        *seen,
+    ]
     prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
     raw = engine.raw_connection()
     try:

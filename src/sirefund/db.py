@@ -168,6 +168,16 @@ def read_only(engine: Engine) -> Engine:
     return engine.execution_options(**{READ_ONLY: True})
 
 
+def statement_reads(engine: Engine) -> Engine:
+    """The same engine and pool, for a few reads that need no common snapshot (a session
+    lookup, then one statement of the person's payments): on PostgreSQL each statement is its
+    own transaction (autocommit: no BEGIN and COMMIT round trips, issue 12); on SQLite a
+    deferred transaction (`read_only`: no round trips there)."""
+    if engine.dialect.name == "sqlite":
+        return read_only(engine)
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 

@@ -73,3 +73,82 @@ def test_an_authenticated_read_answers_while_another_process_holds_the_write_loc
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+# The person's "my payments" reads look the session up themselves (deps.PersonReader): the same
+# rules as every other authenticated request.
+
+PAYMENT_READS = [
+    f"{API}/pension/payments?year=2025",
+    f"{API}/medical/payments?insurance_year=2026",
+]
+
+
+def _person_with_payments(session):  # type: ignore[no-untyped-def]
+    person = f.make_person(session)
+    f.make_pension_payment(session, person, year=2025)
+    f.make_medical_payment(session, f.make_registration(session, person), year=2026)
+    return person.id
+
+
+@pytest.fixture
+def checkouts(engine):
+    """How many connections the app has checked out of the pool so far."""
+    seen: list[int] = []
+
+    def _count(*_args):  # type: ignore[no-untyped-def]
+        seen.append(1)
+
+    event.listen(engine, "checkout", _count)
+    yield lambda: len(seen)
+    event.remove(engine, "checkout", _count)
+
+
+@pytest.mark.parametrize("path", PAYMENT_READS)
+def test_a_payments_read_looks_the_session_up_and_reads_on_one_connection(
+    client, seed, login, checkouts, path
+):
+    headers = login("person", seed(_person_with_payments))
+    before = checkouts()
+    resp = client.get(path, headers=headers)
+    assert resp.status_code == 200
+    assert checkouts() - before == 1
+    body = resp.json()
+    assert body["total"] == 1
+    # 缴费人 comes with the session: name and the ID number still masked
+    payer = body if "payer_name" in body else body["items"][0]
+    assert payer["payer_name"] == "邱世贵"
+    assert payer["id_number_masked"].count("*") == 16
+
+
+@pytest.mark.parametrize("path", PAYMENT_READS)
+def test_payments_reads_restart_the_idle_timer_with_a_write_at_most_once_a_minute(
+    client, seed, login, clock, session_updates, path
+):
+    headers = login("person", seed(_person_with_payments))
+    clock.advance(seconds=30)
+    assert client.get(path, headers=headers).status_code == 200
+    assert session_updates() == 0
+    clock.advance(seconds=35)  # 65 s since the login
+    assert client.get(path, headers=headers).json()["total"] == 1
+    assert session_updates() == 1
+    clock.advance(minutes=29, seconds=30)  # 29:30 idle since the recorded use
+    assert client.get(path, headers=headers).status_code == 200
+    clock.advance(minutes=30)
+    out = client.get(path, headers=headers)
+    assert out.status_code == 401
+
+
+@pytest.mark.parametrize("path", PAYMENT_READS)
+def test_payments_reads_refuse_a_logged_out_session_and_other_kinds_of_account(
+    client, seed, login, path
+):
+    headers = login("person", seed(_person_with_payments))
+    assert client.delete(f"{API}/sessions/current", headers=headers).status_code == 204
+    assert client.get(path, headers=headers).status_code == 401
+    unit = login("unit", seed(lambda s: f.make_unit(s).id))
+    out = client.get(path, headers=unit)
+    assert out.status_code == 403
+    assert out.json()["error"]["code"] == "auth.wrong_account_kind"
+    assert client.get(path, headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert client.get(path).status_code == 401

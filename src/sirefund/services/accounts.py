@@ -26,7 +26,16 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, Executable, and_, delete, func, select, true, update
+from sqlalchemy import (
+    CursorResult,
+    Executable,
+    and_,
+    delete,
+    func,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,7 +45,7 @@ from ..domain import identity
 from ..domain.audit import AuditAction
 from ..domain.errors import Conflict, Forbidden, Invalid, TooManyRequests, Unauthenticated
 from ..models import AuthSession, LoginFailure, Officer, Person, SecurityEvent, Unit
-from . import audit, passwords, totp, verification
+from . import audit, passwords, queries, totp, verification
 from .ports import IdentityCheck
 
 AccountKind = Literal["person", "unit", "officer"]
@@ -166,12 +175,20 @@ TOUCH_FRACTION = 30
 
 
 def _ended(row: AuthSession, at: datetime, settings: Settings) -> bool:
-    idle_limit = as_utc(row.last_seen_at) + timedelta(minutes=settings.session_idle_minutes)
-    return at >= as_utc(row.expires_at) or at >= idle_limit
+    return _ended_at(row.last_seen_at, row.expires_at, at, settings)
+
+
+def _ended_at(last_seen: datetime, expires: datetime, at: datetime, settings: Settings) -> bool:
+    idle_limit = as_utc(last_seen) + timedelta(minutes=settings.session_idle_minutes)
+    return at >= as_utc(expires) or at >= idle_limit
 
 
 def _touch_due(row: AuthSession, at: datetime, settings: Settings) -> bool:
-    since = at - as_utc(row.last_seen_at)
+    return _touch_due_at(row.last_seen_at, at, settings)
+
+
+def _touch_due_at(last_seen: datetime, at: datetime, settings: Settings) -> bool:
+    since = at - as_utc(last_seen)
     return since >= timedelta(minutes=settings.session_idle_minutes) / TOUCH_FRACTION
 
 
@@ -204,6 +221,75 @@ def peek_session(session: Session, *, token: str, at: datetime, settings: Settin
     if _ended(row, at, settings) or _touch_due(row, at, settings):
         return SessionPeek(None, needs_write=True)
     return SessionPeek(_principal_for(session, row), needs_write=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonPeek:
+    """`peek_session` for a person's own reads: the principal (None: not a live person
+    session; `kind` says whose it is), or that `resolve_session` must run first; with the
+    person's name and masked ID number, which the "my payments" answers show."""
+
+    principal: Principal | None
+    needs_write: bool
+    kind: str | None = None
+    payer_name: str = ""
+    id_number_masked: str = ""
+
+
+#: The person's session and the person in one statement, run on the driver cursor (no ORM
+#: objects, no SQL building: this runs before every "my payments" read, issue 12).
+PERSON_SESSION_SQL = (
+    "SELECT s.id, s.account_kind, s.csrf_token, s.last_seen_at, s.expires_at, s.revoked_at, "
+    "p.id, p.name, p.region_code, p.id_number, "
+    "p.password_hash IS NOT NULL, p.verified_at IS NOT NULL "
+    "FROM auth_sessions s LEFT OUTER JOIN persons p "
+    "ON s.account_kind = 'person' AND p.id = s.account_id "
+    "WHERE s.token_hash = {p}"
+)
+
+
+def _instant(value: object) -> datetime:
+    """A timestamp as the driver hands it back (SQLite: ISO text, stored as UTC)."""
+    return as_utc(
+        datetime.fromisoformat(value) if isinstance(value, str) else cast("datetime", value)
+    )
+
+
+def peek_person_session(
+    session: Session, *, token: str, at: datetime, settings: Settings
+) -> PersonPeek:
+    """`peek_session` of a person's session on the session's connection, without writing:
+    the same answers (revoked, ended, idle timer due -> `needs_write`, unverified account)."""
+    if len(token) > MAX_TOKEN_CHARS:
+        return PersonPeek(None, needs_write=False)
+    found = queries.driver_rows(session, PERSON_SESSION_SQL, (token_hash(token),))
+    row = found[0] if found else None
+    if row is None or row[5] is not None:
+        return PersonPeek(None, needs_write=False)
+    last_seen, expires = _instant(row[3]), _instant(row[4])
+    if _ended_at(last_seen, expires, at, settings) or _touch_due_at(last_seen, at, settings):
+        return PersonPeek(None, needs_write=True)
+    if row[1] != "person":
+        return PersonPeek(None, needs_write=False, kind=str(row[1]))
+    if row[6] is None or (row[10] and not row[11]):  # gone, or awaits real-name registration
+        return PersonPeek(None, needs_write=False)
+    name = str(row[7])
+    principal = Principal(
+        "person",
+        int(cast("int", row[6])),
+        name,
+        str(row[8]),
+        int(cast("int", row[0])),
+        str(row[2]),
+        expires_at=expires,
+    )
+    return PersonPeek(
+        principal,
+        needs_write=False,
+        kind="person",
+        payer_name=name,
+        id_number_masked=identity.mask_id_number(cast("str | None", row[9])),
+    )
 
 
 def revoke_session(session: Session, *, session_id: int, at: datetime) -> None:

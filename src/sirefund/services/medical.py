@@ -30,9 +30,10 @@ from ..domain import identity, rules, workflow, years
 from ..domain.errors import Conflict, DomainError, Invalid, NotFound
 from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, DepositAccount, MedicalPayment, MedicalRegistration, Person
-from . import applications, deposit_accounts, heir_claims, reapply, views
+from . import applications, deposit_accounts, heir_claims, queries, reapply, views
 from .applications import Actor
 from .deposit_accounts import BIGINT_MAX, FormInvalid
+from .views import Payer
 
 MAX_PAYMENTS_PER_APPLICATION = 50
 PAYMENT_ID_MAX = 40
@@ -221,6 +222,31 @@ def _choose_registration(
     return regs[0] if regs else None
 
 
+_REGISTRATIONS_SQL = (
+    "SELECT registration_id, agency_name, agency_code, ss_code, person_id "
+    "FROM medical_registrations WHERE {column} = {{p}} ORDER BY registration_id"
+)
+
+
+def _chosen_registration(
+    session: Session, *, person_id: int, registration_id: str | None
+) -> Registration | None:
+    """`_choose_registration` (the same answers and errors) as the view, read on the driver:
+    it runs before every medical "my payments" read (issue 12)."""
+    column, key = (
+        ("registration_id", registration_id) if registration_id else ("person_id", person_id)
+    )
+    rows = queries.driver_rows(session, _REGISTRATIONS_SQL.format(column=column), (key,))
+    if registration_id and (not rows or rows[0][4] != person_id):
+        raise NotFound("medical.registration_not_found", "登记信息不存在", "registration_id")
+    if len(rows) > 1:
+        raise Invalid("medical.registration_required", "请选择登记信息", "registration_id")
+    if not rows:
+        return None
+    r = rows[0]
+    return Registration(str(r[0]), str(r[1]), str(r[2]), str(r[3]))
+
+
 def default_year(today: date) -> int:
     """参保年度 the query starts with: the current one (2023-09-01..2024-08-31 -> 2024)."""
     return years.insurance_year(today)
@@ -254,23 +280,24 @@ def _latest_applications(session: Session, payment_ids: Sequence[str]) -> dict[s
     return chosen
 
 
-def _payment_row(pay: MedicalPayment, app: Application | None) -> PaymentRow:
+def _queried_row(row: queries.MedicalPaymentRow) -> PaymentRow:
+    status = row.application_status
     return PaymentRow(
-        payment_id=pay.payment_id,
-        registration_id=pay.registration_id,
-        ticket_no=pay.ticket_no,
-        item_name=pay.item_name,
-        refund_amount_fen=pay.refund_amount_fen,
-        medical_amount_fen=pay.medical_amount_fen,
-        ltc_amount_fen=pay.ltc_amount_fen or 0,
-        period_start=pay.period_start,
-        period_end=pay.period_end,
-        payment_date=pay.payment_date,
-        insurance_year=pay.insurance_year,
-        refundable=not (app is not None and workflow.is_active(app.status)),
-        not_refundable_reason=rules.medical_not_refundable_reason(app.status if app else None),
-        application_id=app.id if app else None,
-        status=ApplicationStatus(app.status) if app else None,
+        payment_id=row.payment_id,
+        registration_id=row.registration_id,
+        ticket_no=row.ticket_no,
+        item_name=row.item_name,
+        refund_amount_fen=row.medical_amount_fen + row.ltc_amount_fen,
+        medical_amount_fen=row.medical_amount_fen,
+        ltc_amount_fen=row.ltc_amount_fen,
+        period_start=row.period_start,
+        period_end=row.period_end,
+        payment_date=row.payment_date,
+        insurance_year=row.insurance_year,
+        refundable=not (status is not None and workflow.is_active(status)),
+        not_refundable_reason=rules.medical_not_refundable_reason(status),
+        application_id=row.application_id,
+        status=ApplicationStatus(status) if status else None,
     )
 
 
@@ -281,6 +308,7 @@ def list_payments(
     insurance_year: int | None = None,
     registration_id: str | None = None,
     today: date,
+    payer: Payer | None = None,
 ) -> PaymentList:
     """城乡居民医疗社保费(退费) for one 参保年度 and registration.
 
@@ -294,40 +322,27 @@ def list_payments(
     """
     if insurance_year is not None:
         years.check_medical_insurance_year(insurance_year)
-    reg = _choose_registration(session, person_id=person_id, registration_id=registration_id)
-    person = session.get(Person, person_id)
-    payer_name = person.name if person else ""
-    masked = identity.mask_id_number(person.id_number) if person else ""
+    reg = _chosen_registration(session, person_id=person_id, registration_id=registration_id)
+    if payer is None:  # `payer`: the caller has them already (accounts.peek_person_session)
+        person = session.get(Person, person_id)
+        payer = Payer(person.name, identity.mask_id_number(person.id_number)) if person else None
+    payer_name, masked = (payer.name, payer.id_number_masked) if payer else ("", "")
     if reg is None:
         return PaymentList(_year(insurance_year, today), None, [], payer_name, masked)
     with_payments = [
         y
-        for y in session.execute(
-            select(MedicalPayment.insurance_year)
-            .where(MedicalPayment.registration_id == reg.registration_id)
-            .distinct()
-            .order_by(MedicalPayment.insurance_year.desc())
-        ).scalars()
+        for y in queries.medical_years_with_payments(session, registration_id=reg.registration_id)
         if y >= years.MIN_MEDICAL_INSURANCE_YEAR
     ]
     if insurance_year is None and with_payments:
         insurance_year = with_payments[0]
     year = _year(insurance_year, today)
-    payments = list(
-        session.execute(
-            select(MedicalPayment)
-            .where(
-                MedicalPayment.registration_id == reg.registration_id,
-                MedicalPayment.insurance_year == year,
-            )
-            .order_by(
-                MedicalPayment.period_start, MedicalPayment.payment_date, MedicalPayment.payment_id
-            )
-        ).scalars()
+    # One statement for the payments and their applications (queries: the hot read).
+    rows = queries.medical_payments_for_registration(
+        session, registration_id=reg.registration_id, insurance_year=year
     )
-    apps = _latest_applications(session, [p.payment_id for p in payments])
-    items = [_payment_row(p, apps.get(p.payment_id)) for p in payments]
-    return PaymentList(year, registration_view(reg), items, payer_name, masked, with_payments)
+    items = [_queried_row(r) for r in rows]
+    return PaymentList(year, reg, items, payer_name, masked, with_payments)
 
 
 def heir_list_payments(

@@ -29,7 +29,7 @@ from . import applications, bank_details, heir_claims, queries, reapply, views
 from .applications import Actor, not_cancellable
 from .bank_details import BankDetailsIn, check_account_name, checked, refusal
 from .queries import PensionPaymentRow, PensionState
-from .views import ApplicationView, EventView
+from .views import ApplicationView, EventView, Payer
 
 KIND = ApplicationKind.PENSION.value
 MAX_SELECTED = 100
@@ -123,17 +123,21 @@ def payments(
     year: int | None = None,
     state: PensionState = "all",
     arrival: ArrivalStatus | None = None,
+    payer: Payer | None = None,
 ) -> list[PaymentLine]:
     """The person's pension payments of 缴费年度 `year` (all years when None), by period.
 
     `state`: ``refundable`` (the person may apply now: not arrived and no active application),
     ``applied`` (an active application: 已申请, 人社退费中, 退费成功) or ``all``. Rows come
     from queries.pension_payments_for_person (one statement); a person has few payments, so
-    the caller pages them.
+    the caller pages them. `payer`: the person's name and masked ID number when the caller
+    has them already (accounts.peek_person_session); else the person is loaded.
     """
-    person = session.get(Person, person_id)
-    if person is None:
-        return []
+    if payer is None:
+        person = session.get(Person, person_id)
+        if person is None:
+            return []
+        payer = Payer(person.name, identity.mask_id_number(person.id_number))
     rows = queries.pension_payments_for_person(
         session, person_id=person_id, year=year, state=state, arrival=arrival
     )
@@ -152,8 +156,9 @@ def payments(
                 )
             ).scalars()
         )
-    masked = identity.mask_id_number(person.id_number)
-    return [_line(r, person.name, masked, r.application_id in cancellable) for r in rows]
+    return [
+        _line(r, payer.name, payer.id_number_masked, r.application_id in cancellable) for r in rows
+    ]
 
 
 def _line(row: PensionPaymentRow, name: str, masked: str, cancellable: bool) -> PaymentLine:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
 from sqlalchemy.orm import Session
 
@@ -134,4 +134,87 @@ def pension_payments_for_person(
             r[10],
         )
         for r in rows
+    ]
+
+
+def driver_rows(session: Session, sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
+    """Rows of one statement on the session's connection and transaction, at the driver
+    level (``{p}`` in ``sql`` stands for the driver's placeholder)."""
+    connection = session.connection()
+    placeholder = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql.format(p=placeholder), params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+@dataclass(frozen=True, slots=True)
+class MedicalPaymentRow:
+    """A medical payment with the application that speaks for it: its active one, else its
+    latest (a payment has at most one active application: uq_applications_active_medical_payment)."""
+
+    payment_id: str
+    registration_id: str
+    ticket_no: str
+    item_name: str
+    medical_amount_fen: int
+    ltc_amount_fen: int
+    period_start: date
+    period_end: date
+    payment_date: date
+    insurance_year: int
+    application_id: int | None
+    application_status: str | None
+
+
+_MEDICAL_SQL = (
+    "SELECT m.payment_id, m.registration_id, m.ticket_no, m.item_name, m.medical_amount_fen, "
+    "m.ltc_amount_fen, m.period_start, m.period_end, m.payment_date, m.insurance_year, "
+    "a.id, a.status "
+    "FROM medical_payments m LEFT OUTER JOIN applications a ON a.id = ("
+    " SELECT c.id FROM applications c WHERE c.medical_payment_id = m.payment_id"
+    " ORDER BY CASE WHEN c.status IN ({active}) THEN 0 ELSE 1 END, c.id DESC LIMIT 1) "
+    "WHERE m.registration_id = {{p}} AND m.insurance_year = {{p}} "
+    "ORDER BY m.period_start, m.payment_date, m.payment_id"
+).format(active=", ".join(f"'{s}'" for s in sorted(_ACTIVE_VALUES)))
+
+_MEDICAL_YEARS_SQL = (
+    "SELECT DISTINCT insurance_year FROM medical_payments WHERE registration_id = {p} "
+    "ORDER BY insurance_year DESC"
+)
+
+
+def medical_payments_for_registration(
+    session: Session, *, registration_id: str, insurance_year: int
+) -> list[MedicalPaymentRow]:
+    """The registration's medical payments of one 参保年度 with their applications, by
+    period: one statement over the (registration_id, insurance_year) index of the payments
+    and the medical_payment_id index of the applications, on the driver (like the pension
+    query: the medical "my payments" read is as hot)."""
+    rows = driver_rows(session, _MEDICAL_SQL, (registration_id, insurance_year))
+    return [
+        MedicalPaymentRow(
+            str(r[0]),
+            str(r[1]),
+            str(r[2]),
+            str(r[3]),
+            int(cast("int", r[4])),
+            int(cast("int", r[5] or 0)),
+            _as_date(cast("date", r[6])),
+            _as_date(cast("date", r[7])),
+            _as_date(cast("date", r[8])),
+            int(cast("int", r[9])),
+            cast("int | None", r[10]),
+            cast("str | None", r[11]),
+        )
+        for r in rows
+    ]
+
+
+def medical_years_with_payments(session: Session, *, registration_id: str) -> list[int]:
+    """The 参保年度 the registration has payments of, newest first."""
+    return [
+        int(cast("int", r[0])) for r in driver_rows(session, _MEDICAL_YEARS_SQL, (registration_id,))
     ]

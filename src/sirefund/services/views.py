@@ -152,3 +152,11 @@ def event(
         reason=ev.reason,
         audience=audience,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Payer:
+    """缴费人 as the person's own answers show it: name and masked ID number."""
+
+    name: str
+    id_number_masked: str

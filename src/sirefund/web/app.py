@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from ..clock import SystemClock
 from ..config import Settings
-from ..db import make_engine, make_session_factory, read_only
+from ..db import make_engine, make_session_factory, read_only, statement_reads
 from ..services.ports import DeathRegistry, IdentityCheck, SmsGateway
 from . import errors, metrics
 from .api import accounts as api_accounts
@@ -126,6 +126,7 @@ def create_app(
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.read_session_factory = make_session_factory(read_only(engine))
+    app.state.statement_read_factory = make_session_factory(statement_reads(engine))
     app.state.clock = clock or SystemClock()
     app.state.sms = sms
     app.state.identity_check = identity_check

@@ -10,7 +10,9 @@ import hmac
 import ipaddress
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, NoReturn
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +23,7 @@ from ..domain.errors import Forbidden, Unauthenticated, Unavailable
 from ..services import accounts, audit
 from ..services.accounts import Principal
 from ..services.ports import DeathRegistry, IdentityCheck, SmsGateway
+from ..services.views import Payer
 
 SESSION_COOKIE = "sirefund_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -98,12 +101,26 @@ def get_death_registry(request: Request) -> DeathRegistry | None:
     return registry
 
 
-DbSession = Annotated[Db, Depends(get_db)]
+# FastAPI runs a plain `def` dependency in the threadpool (a hop per dependency per request):
+# these only read app state, so their dependencies are coroutines.
+async def _db_dependency(request: Request) -> Db:
+    return get_db(request)
+
+
+async def _clock_dependency(request: Request) -> clocks.Clock:
+    return get_clock(request)
+
+
+async def _settings_dependency(request: Request) -> Settings:
+    return get_settings(request)
+
+
+DbSession = Annotated[Db, Depends(_db_dependency)]
 Deaths = Annotated[DeathRegistry | None, Depends(get_death_registry)]
 Sms = Annotated[SmsGateway, Depends(get_sms)]
 RealNameCheck = Annotated[IdentityCheck, Depends(get_identity_check)]
-Clock = Annotated[clocks.Clock, Depends(get_clock)]
-AppSettings = Annotated[Settings, Depends(get_settings)]
+Clock = Annotated[clocks.Clock, Depends(_clock_dependency)]
+AppSettings = Annotated[Settings, Depends(_settings_dependency)]
 
 
 def _token_from(request: Request) -> tuple[str | None, bool]:
@@ -183,6 +200,86 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 CurrentPerson = Annotated[Principal, Depends(current_person)]
 CurrentUnit = Annotated[Principal, Depends(current_unit)]
 CurrentOfficer = Annotated[Principal, Depends(_of_kind("officer"))]
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRead:
+    """What a person's read runs with: who (the live person session), the session (and
+    connection) it was looked up on, and 缴费人 as the answers show it."""
+
+    person: Principal
+    session: Session
+    payer: Payer | None
+
+
+class PersonReader:
+    """A logged-in person's read (the "my payments" answers, issue 12) on ONE connection
+    checkout (`db.statement_reads`: one read-only transaction on SQLite, autocommit statements
+    on PostgreSQL): the session lookup (accounts.peek_person_session, one
+    statement on the driver) and the route's queries, run together in the route's worker thread; the
+    dependency itself (`person_reader`) only takes the token, so no database call runs on
+    the event loop. Same answers as `CurrentPerson`: 401 without a live session, 403 for
+    another kind of account; the idle timer is written back, when due, in a write
+    transaction of its own before the read (`resolve_session`)."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self._app = app
+        self._token = token
+
+    @contextmanager
+    def read(self) -> Iterator[PersonRead]:
+        state = self._app.state
+        factory: sessionmaker[Session] = getattr(
+            state, "statement_read_factory", state.session_factory
+        )
+        at, settings = state.clock.now(), state.settings
+        with factory() as session, session.begin():
+            peek = accounts.peek_person_session(
+                session, token=self._token, at=at, settings=settings
+            )
+            if not peek.needs_write:
+                if peek.principal is None:
+                    _refuse(self._other_kind(session, peek, at))
+                yield PersonRead(
+                    peek.principal, session, Payer(peek.payer_name, peek.id_number_masked)
+                )
+                return
+        with _db_of(self._app).begin() as session:
+            principal = accounts.resolve_session(
+                session, token=self._token, at=at, settings=settings
+            )
+        if principal is None or principal.kind != "person":
+            _refuse(principal)
+        with factory() as session, session.begin():
+            yield PersonRead(principal, session, None)
+
+    def _other_kind(
+        self, session: Session, peek: accounts.PersonPeek, at: datetime
+    ) -> Principal | None:
+        """The live principal of a unit's or officer's session (for its 403), else None."""
+        if peek.kind is None or peek.kind == "person":
+            return None
+        settings = self._app.state.settings
+        return accounts.peek_session(session, token=self._token, at=at, settings=settings).principal
+
+
+def _refuse(principal: Principal | None) -> NoReturn:
+    """401 without a principal, 403 for one of another kind (as `current_person`)."""
+    if principal is None:
+        raise Unauthenticated()
+    raise Forbidden("auth.wrong_account_kind", "当前登录的账户类型无权使用此功能")
+
+
+async def person_reader(request: Request) -> PersonReader:
+    """The `PersonReader` of the request's token (401 at once without one); a GET-only
+    dependency (no CSRF check)."""
+    token, _ = _token_from(request)
+    if not token:
+        raise Unauthenticated()
+    return PersonReader(request.app, token)
+
+
+PersonReading = Annotated[PersonReader, Depends(person_reader)]
 
 
 #: Longest address kept (an IPv6 address with a zone is under 50 characters).

@@ -21,7 +21,7 @@ from ...services.medical import MedicalRefundIn
 from ...services.reissue import MedicalReissueIn
 from ...services.views import ApplicationView
 from .. import medical_presenters as present
-from ..deps import Clock, CurrentPerson, DbSession, current_person
+from ..deps import Clock, CurrentPerson, DbSession, PersonReading, current_person
 from .listing import create_once, page_of
 from .medical_schemas import (
     DepositAccountList,
@@ -82,8 +82,7 @@ def list_registrations(person: CurrentPerson, db: DbSession, paging: Paged) -> d
     responses=error_responses(404, 409, 422),
 )
 def list_payments(
-    person: CurrentPerson,
-    db: DbSession,
+    reader: PersonReading,
     clock: Clock,
     paging: Paged,
     insurance_year: InsuranceYear = None,
@@ -97,12 +96,13 @@ def list_payments(
             "他人的申请 404，未核实或核实不通过的 409 `heir_claim.not_verified`",
         ),
     ] = None,
-) -> dict[str, Any]:
-    with db.read() as session:
+) -> JSONResponse:
+    # One read-only transaction for the session lookup and the payments (issue 12).
+    with reader.read() as read:
         if heir_claim_id is not None:
             result = medical.heir_list_payments(
-                session,
-                person_id=person.account_id,
+                read.session,
+                person_id=read.person.account_id,
                 heir_claim_id=heir_claim_id,
                 insurance_year=insurance_year,
                 registration_id=registration_id or None,
@@ -110,20 +110,25 @@ def list_payments(
             )
         else:
             result = medical.list_payments(
-                session,
-                person_id=person.account_id,
+                read.session,
+                person_id=read.person.account_id,
                 insurance_year=insurance_year,
                 registration_id=registration_id or None,
                 today=clock.today(),
+                payer=read.payer,
             )
-    return {
-        **page_of(result.items, paging, present.payment),
-        "insurance_year": result.insurance_year,
-        "insurance_years": result.insurance_years,
-        "registration": result.registration,
-        "payer_name": result.payer_name,
-        "id_number_masked": result.id_number_masked,
-    }
+    # Built as the response model's very fields (plain JSON values), so sent as it is without
+    # FastAPI validating it again against the model.
+    return JSONResponse(
+        {
+            **page_of(result.items, paging, present.payment),
+            "insurance_year": result.insurance_year,
+            "insurance_years": result.insurance_years,
+            "registration": asdict(result.registration) if result.registration else None,
+            "payer_name": result.payer_name,
+            "id_number_masked": result.id_number_masked,
+        }
+    )
 
 
 # --------------------------------------------------------------------------- deposit accounts

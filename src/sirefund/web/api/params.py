@@ -32,7 +32,8 @@ class Paging:
         return slice(start, start + self.page_size)
 
 
-def _paging(page: PageNo = 1, page_size: PageSize = DEFAULT_PAGE_SIZE) -> Paging:
+async def _paging(page: PageNo = 1, page_size: PageSize = DEFAULT_PAGE_SIZE) -> Paging:
+    # A coroutine: FastAPI runs a plain `def` dependency in the threadpool (a hop per request).
     return Paging(page, page_size)
 
 

@@ -18,7 +18,7 @@ from ...services.accounts import Principal
 from ...services.queries import PensionState
 from ...services.views import ApplicationView
 from .. import presenters, refund_presenters
-from ..deps import CurrentPerson, DbSession, current_person
+from ..deps import CurrentPerson, DbSession, PersonReading, current_person
 from .listing import create_once, page_of
 from .params import Paged, Paging, Year, year_query
 from .refund_routes import (
@@ -49,8 +49,7 @@ router = APIRouter(tags=["pension"], responses=error_responses(401, 403))
     responses=error_responses(404, 409, 422),
 )
 def list_payments(
-    person: CurrentPerson,
-    db: DbSession,
+    reader: PersonReading,
     paging: Paged,
     year: Year = None,
     state: Annotated[
@@ -72,8 +71,12 @@ def list_payments(
             "他人的申请 404，未核实的 409 `heir_claim.not_verified`",
         ),
     ] = None,
-) -> dict[str, Any]:
-    with db.read() as session:
+) -> JSONResponse:
+    # One read-only transaction for the session lookup and the payments; the answer is built
+    # as the response model's very fields (refund_presenters.pension_line), so it is sent as it
+    # is, without FastAPI validating it again against the model (issue 12).
+    with reader.read() as read:
+        session, person = read.session, read.person
         if heir_claim_id is not None:
             rows = pension.heir_payments(
                 session,
@@ -90,8 +93,9 @@ def list_payments(
                 year=year,
                 state=state,
                 arrival=arrival_status,
+                payer=read.payer,
             )
-    return page_of(rows, paging, refund_presenters.pension_line)
+    return JSONResponse(page_of(rows, paging, refund_presenters.pension_line))
 
 
 @router.post(
