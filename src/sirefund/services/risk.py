@@ -372,3 +372,21 @@ def is_flagged(session: Session, application_id: int) -> bool:
             select(exists().where(ApplicationRiskFlag.application_id == application_id))
         ).scalar()
     )
+
+
+def flagged_among(session: Session, application_ids: Sequence[int]) -> set[int]:
+    """Which of these applications have a 风险提示 (:func:`is_flagged` for many)."""
+    found: set[int] = set()
+    ids = list(application_ids)
+    for first in range(0, len(ids), _IN_CHUNK):
+        found.update(
+            session.execute(
+                select(ApplicationRiskFlag.application_id).where(
+                    ApplicationRiskFlag.application_id.in_(ids[first : first + _IN_CHUNK])
+                )
+            ).scalars()
+        )
+    return found
+
+
+_IN_CHUNK = 5000  # ids per IN list (SQLite's limit on bound parameters is 32,766)
