@@ -114,10 +114,20 @@ def prepare(url: str, persons: int, regions: int, existing: int) -> list[Payer]:
 
 def _earlier_applications(engine: Engine, count: int) -> None:
     """``count`` decided (rejected) applications of last year, each with its own account and
-    contact phone, spread over the persons: the table a peak day's submissions look up."""
+    contact phone, of ``count / 5`` other payers: the table a peak day's submissions look
+    up."""
     with engine.begin() as conn:
-        persons = conn.exec_driver_sql("SELECT count(*) FROM persons").scalar()
-        who = "JOIN persons p ON p.id = (SELECT min(id) FROM persons) + g %% %(persons)s"
+        # Their own payers (five applications each), not the measured ones: a payer's
+        # earlier applications are what the 风险提示 rules read on each submission.
+        first = conn.exec_driver_sql("SELECT coalesce(max(id), 0) + 1 FROM persons").scalar()
+        persons = max(1, count // 5)
+        conn.exec_driver_sql(
+            "INSERT INTO persons (id_number, name, region_code) "
+            "SELECT 'EX' || lpad(g::text, 16, '0'), '王桂英', '420102' "
+            "FROM generate_series(1, %(n)s) g",
+            {"n": persons},
+        )
+        who = f"JOIN persons p ON p.id = {int(first)} + g %% %(persons)s"
         conn.exec_driver_sql(
             "INSERT INTO pension_payments (payment_id, person_id, amount_fen, period_start, "
             "period_end, payment_year, payment_date, channel, arrival_status) "
