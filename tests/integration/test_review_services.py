@@ -15,8 +15,24 @@ from sqlalchemy import func, select
 
 from sirefund.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from sirefund.domain.workflow import ApplicationKind, ApplicationStatus, Channel
-from sirefund.models import OutboxMessage, SecurityEvent
-from sirefund.services import officer_refunds, review_decisions, review_detail, review_queue
+from sirefund.models import (
+    Application,
+    ApplicationEvent,
+    AuditRecord,
+    Notification,
+    OutboxMessage,
+    SecurityEvent,
+    StatsCell,
+)
+from sirefund.services import (
+    applications,
+    audit,
+    officer_refunds,
+    review_decisions,
+    review_detail,
+    review_queue,
+    risk,
+)
 from sirefund.services.officer_refunds import InitiateRefund
 from sirefund.services.review_decisions import (
     ApproveRequest,
@@ -27,7 +43,7 @@ from sirefund.services.review_decisions import (
 from sirefund.services.review_detail import RevealRequest
 from sirefund.services.review_queue import QueueFilters
 from tests import factories as f
-from tests.web.officer_helpers import ACCOUNT, medical_app, pension_app
+from tests.web.officer_helpers import ACCOUNT, medical_app, pension_app, unit_app
 
 TODAY = date(2026, 3, 10)
 ANY = QueueFilters()
@@ -243,28 +259,25 @@ def test_two_batches_crossing_the_same_counties_in_opposite_orders_both_commit(
     session_factory, monkeypatch
 ):
     """The statistics summary's triggers lock a row per county and status until commit; each
-    batch walks its ids in one global order, so two officers' batches never deadlock (on
-    PostgreSQL one of them would be aborted). Each batch pauses after its first decision
-    until the other has made one too (or 3 s have passed), which is where crossing orders
-    would lock each other out."""
+    batch updates its applications in one global order, so two officers' batches never
+    deadlock (on PostgreSQL one of them would be aborted). Each batch pauses after its first
+    row's update until the other has updated one too (or 3 s have passed), which is where
+    crossing orders would lock each other out."""
     with session_factory() as s, s.begin():
         first, second = f.make_officer(s, region="420700"), f.make_officer(s, region="420700")
         x1, y1 = pension_app(s, region="420703"), pension_app(s, region="420703")
         x2, y2 = pension_app(s, region="420704"), pension_app(s, region="420704")
         batches = {first.code: [x1.id, x2.id], second.code: [y2.id, y1.id]}
     met = threading.Barrier(2, timeout=3)
-    decide = review_decisions._decide
-    first_decision = threading.local()
+    update_rows = applications.update_rows
 
-    def decide_then_meet(*args: object, **kwargs: object) -> object:
-        app = decide(*args, **kwargs)
-        if not getattr(first_decision, "done", False):
-            first_decision.done = True
-            with contextlib.suppress(threading.BrokenBarrierError):
-                met.wait()
-        return app
+    def first_row_then_meet(session, statement, params):
+        changed = update_rows(session, statement, params[:1])
+        with contextlib.suppress(threading.BrokenBarrierError):
+            met.wait()
+        return changed + (update_rows(session, statement, params[1:]) if params[1:] else 0)
 
-    monkeypatch.setattr(review_decisions, "_decide", decide_then_meet)
+    monkeypatch.setattr(applications, "update_rows", first_row_then_meet)
     results: dict[str, object] = {}
 
     def run(officer_code: str) -> None:
@@ -407,3 +420,150 @@ def test_a_reveal_needs_a_reason_and_records_it_without_the_value(session, clock
     (event,) = session.execute(select(SecurityEvent)).scalars()
     assert (event.kind, event.actor) == ("reveal", "officer:OFLOOK")
     assert "缴费人来电核对" in event.detail and ACCOUNT not in event.detail
+
+
+def _written(session, ids: list[int]) -> dict[str, list[tuple]]:
+    """What deciding ``ids`` wrote, ids (sequences) and random request ids aside: the
+    applications, their history, notices, agency requests, audit rows (with the chain's
+    hashes) and the statistics summary."""
+    audit.flush_pending(session)
+    a, e, n, o, r = Application, ApplicationEvent, Notification, OutboxMessage, AuditRecord
+
+    def rows(*columns, where, order):
+        return [
+            tuple(row) for row in session.execute(select(*columns).where(where).order_by(*order))
+        ]
+
+    return {
+        "applications": rows(
+            a.id,
+            a.status,
+            a.version,
+            a.updated_at,
+            a.reviewed_by_officer_id,
+            a.review_opinion,
+            a.reviewed_at,
+            where=a.id.in_(ids),
+            order=[a.id],
+        ),
+        "events": rows(
+            e.application_id,
+            e.at,
+            e.actor_kind,
+            e.actor_id,
+            e.from_status,
+            e.to_status,
+            e.reason,
+            where=e.application_id.in_(ids) & (e.from_status.is_not(None)),
+            order=[e.id],
+        ),
+        "notices": rows(
+            n.recipient_kind,
+            n.recipient_id,
+            n.application_id,
+            n.title,
+            n.body,
+            n.created_at,
+            n.read_at,
+            n.sms_state,
+            n.sms_attempts,
+            n.sms_next_at,
+            n.sms_claimed_until,
+            where=n.application_id.in_(ids) & (n.title != "退费申请已受理"),
+            order=[n.id],
+        ),
+        "outbox": rows(
+            o.application_id,
+            o.agency,
+            o.operation,
+            o.payload,
+            o.state,
+            o.attempts,
+            o.next_attempt_at,
+            o.origin_request_id,
+            o.created_at,
+            o.updated_at,
+            where=o.application_id.in_(ids),
+            order=[o.id],
+        ),
+        "audit": rows(
+            r.at,
+            r.actor_kind,
+            r.actor_id,
+            r.action,
+            r.application_id,
+            r.person_id,
+            r.address,
+            r.details,
+            r.prev_hash,
+            r.row_hash,
+            where=r.details.contains('"from":"pending_review"'),
+            order=[r.id],
+        ),
+        "summary": rows(
+            StatsCell.region_code,
+            StatsCell.month,
+            StatsCell.status,
+            StatsCell.kind,
+            StatsCell.channel,
+            StatsCell.count,
+            StatsCell.amount_fen,
+            where=StatsCell.count != 0,
+            order=[
+                StatsCell.region_code,
+                StatsCell.month,
+                StatsCell.status,
+                StatsCell.kind,
+                StatsCell.channel,
+            ],
+        ),
+    }
+
+
+@pytest.mark.parametrize("decision", [Decision.APPROVE, Decision.REJECT])
+def test_a_batch_writes_exactly_the_rows_deciding_each_application_alone_writes(
+    session, clock, decision
+):
+    officer = f.make_officer(session, region="420000")
+    apps = [
+        pension_app(session, region="420704"),
+        unit_app(session, region="420703"),
+        medical_app(session, region="420102"),
+        pension_app(session, region="420703", channel="mobile_app"),
+        pension_app(session, region="420703"),
+    ]
+    audit.flush_pending(session)
+    ids = [app.id for app in apps]
+    at = clock.now()
+    opinion = "同意" if decision == Decision.APPROVE else "缴费记录已到账"
+    with session.begin_nested() as savepoint:
+        batch = BatchReview(application_ids=ids, decision=decision, opinion=opinion)
+        outcomes = review_decisions.review_many(session, officer=officer, request=batch, at=at)
+        by_batch = _written(session, ids)
+        savepoint.rollback()
+    flagged = risk.flagged_among(session, ids)
+    assert flagged  # a 风险提示 among them: left out of a batch approval, not of a rejection
+    left_out = flagged if decision == Decision.APPROVE else set()
+    assert [o.error_code for o in outcomes] == [
+        "risk.confirm_individually" if i in left_out else None for i in ids
+    ]
+    assert len(by_batch["events"]) == len(by_batch["audit"]) == len(ids) - len(left_out)
+
+    for app_id, *_ in by_batch["events"]:  # one by one, in the order the batch went
+        if decision == Decision.APPROVE:
+            review_decisions.approve(
+                session,
+                officer=officer,
+                application_id=app_id,
+                request=ApproveRequest(opinion=opinion),
+                at=at,
+            )
+        else:
+            review_decisions.reject(
+                session,
+                officer=officer,
+                application_id=app_id,
+                request=RejectRequest(opinion=opinion),
+                at=at,
+            )
+    assert _written(session, ids) == by_batch

@@ -290,3 +290,32 @@ def test_changing_the_deposit_account_of_a_pending_medical_refund_flags_it(sessi
             today=later.date(),
         )
     assert "申请后存款账户于2026-03-13变更" in _flags(session_factory, app_id)["account_changed"]
+
+
+def test_a_phone_counts_the_accounts_given_with_it_as_contact_handler_or_the_persons_own(
+    session,
+):
+    """The phone rule's three sources (looked up as three indexed queries): an application's
+    contact phone, its handler's phone, and the phone on record of the person applying;
+    cancelled applications and other phones do not count."""
+    phone = "13912340000"
+
+    def app(account: str, *, person=None, **values) -> Application:
+        person = person or f.make_person(session, id_number=unique_resident_id("420703"))
+        pay = f.make_pension_payment(session, person)
+        values.setdefault("contact_phone", "13700000000")
+        return f.submit(
+            session, f.pension_application(person, pay, bank_account_no=account, **values)
+        )
+
+    by_contact = app(MULE, contact_phone=phone)
+    app(OWN, handler_phone=phone)
+    owner = f.make_person(session, id_number=unique_resident_id("420703"), phone=phone)
+    app(OTHER, person=owner)
+    cancelled = app("6228480402564890042", contact_phone=phone)
+    applications.cancel_by_person(
+        session, application=cancelled, person_id=cancelled.person_id, at=f.AT
+    )
+    app("6228480402564890059", contact_phone="13600000000")
+
+    assert risk.facts(session, by_contact).phone_accounts == 3
