@@ -123,25 +123,31 @@ def _text(data: dict[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
+async def signed_json(request: Request, *, secret: str, clock: Clock) -> dict[str, Any] | None:
+    """The request's JSON object when its signature is good (``{}`` for a body that is not
+    one), None for a bad or stale signature."""
+    body = await request.body()
+    verdict = verify(
+        secret,
+        timestamp=request.headers.get(TIMESTAMP_HEADER),
+        signature=request.headers.get(SIGNATURE_HEADER),
+        body=body,
+        at=clock.now(),
+    )
+    if not verdict.ok:
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def add_realname_routes(app: FastAPI, state: RealNameState, *, secret: str, clock: Clock) -> None:
     """The SMS gateway, the real-name check and their /_sim control endpoints."""
 
     async def _signed_json(request: Request) -> dict[str, Any] | None:
-        body = await request.body()
-        verdict = verify(
-            secret,
-            timestamp=request.headers.get(TIMESTAMP_HEADER),
-            signature=request.headers.get(SIGNATURE_HEADER),
-            body=body,
-            at=clock.now(),
-        )
-        if not verdict.ok:
-            return None
-        try:
-            data = json.loads(body)
-        except ValueError:
-            return {}
-        return data if isinstance(data, dict) else {}
+        return await signed_json(request, secret=secret, clock=clock)
 
     @app.post(SMS_PATH)
     async def send_sms(request: Request) -> Response:
@@ -218,18 +224,10 @@ def add_death_routes(app: FastAPI, state: RealNameState, *, secret: str, clock: 
 
     @app.post(DEATHS_PATH)
     async def check_death(request: Request) -> Response:
-        body = await request.body()
-        verdict = verify(
-            secret,
-            timestamp=request.headers.get(TIMESTAMP_HEADER),
-            signature=request.headers.get(SIGNATURE_HEADER),
-            body=body,
-            at=clock.now(),
-        )
-        if not verdict.ok:
+        data = await signed_json(request, secret=secret, clock=clock)
+        if data is None:
             return _error(HTTPStatus.UNAUTHORIZED, "signature.invalid", "签名无效")
         try:
-            data = json.loads(body)
             id_number, name = str(data["id_number"]), str(data["name"])
             death_date = date.fromisoformat(str(data["death_date"]))
         except (ValueError, TypeError, KeyError):

@@ -33,7 +33,7 @@ from .medical_schemas import (
     RegistrationOut,
     ReportList,
 )
-from .params import Paged, Paging
+from .params import HeirClaimId, Paged, Paging
 from .refund_routes import CORRECT_SUMMARY, Answer, Changed, Reissue, add_refund_routes
 from .refund_schemas import Page, error_responses
 
@@ -87,15 +87,7 @@ def list_payments(
     paging: Paged,
     insurance_year: InsuranceYear = None,
     registration_id: Annotated[str | None, Query(max_length=40, description="登记信息编号")] = None,
-    heir_claim_id: Annotated[
-        int | None,
-        Query(
-            ge=1,
-            le=2**63 - 1,
-            description="继承人代办：已核实的继承人代办申请编号，查询已故参保人的缴费；"
-            "他人的申请 404，未核实或核实不通过的 409 `heir_claim.not_verified`",
-        ),
-    ] = None,
+    heir_claim_id: HeirClaimId = None,
 ) -> JSONResponse:
     # One read-only transaction for the session lookup and the payments (issue 12).
     with reader.read() as read:

@@ -17,6 +17,16 @@ ApplicationId = Annotated[int, Path(ge=1, le=2**63 - 1, description="退费申�
 Year = Annotated[int | None, Query(ge=1900, le=2100, description="缴费年度；不填为全部年度")]
 PageNo = Annotated[int, Query(ge=1, le=1_000_000, description="页码，从1开始")]
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="每页条数")]
+#: 继承人代办: the heir's verified claim whose deceased's payments are read (GET …/payments).
+HeirClaimId = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        le=2**63 - 1,
+        description="继承人代办：已核实的继承人代办申请编号，查询已故参保人的缴费；"
+        "他人的申请 404，未核实或核实不通过的 409 `heir_claim.not_verified`",
+    ),
+]
 
 
 @dataclass(frozen=True)

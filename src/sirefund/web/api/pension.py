@@ -20,7 +20,7 @@ from ...services.views import ApplicationView
 from .. import presenters, refund_presenters
 from ..deps import CurrentPerson, DbSession, PersonReading, current_person
 from .listing import create_once, page_of
-from .params import Paged, Paging, Year, year_query
+from .params import HeirClaimId, Paged, Paging, Year, year_query
 from .refund_routes import (
     CORRECT_SUMMARY,
     Answer,
@@ -62,15 +62,7 @@ def list_payments(
             description="到账状态：not_arrived 未到账 / abnormal 异常 / arrived 已到账；不填为全部"
         ),
     ] = None,
-    heir_claim_id: Annotated[
-        int | None,
-        Query(
-            ge=1,
-            le=2**63 - 1,
-            description="继承人代办：已核实的继承人代办申请编号，查询已故参保人的缴费；"
-            "他人的申请 404，未核实的 409 `heir_claim.not_verified`",
-        ),
-    ] = None,
+    heir_claim_id: HeirClaimId = None,
 ) -> JSONResponse:
     # One read-only transaction for the session lookup and the payments; the answer is built
     # as the response model's very fields (refund_presenters.pension_line), so it is sent as it

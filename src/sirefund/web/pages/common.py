@@ -233,13 +233,7 @@ def denied_response(request: Request, exc: guard.PageDenied) -> Response:
             keep_typed(request, response, exc.typed, target)
         return response
     if isinstance(exc, guard.PageNotFound):
-        return error_page(
-            request,
-            title="页面不存在",
-            message="您访问的页面不存在或已调整，请从首页重新进入。",
-            back_url=home_url(request),
-            status_code=404,
-        )
+        return not_found_page(request)
     if isinstance(exc, guard.WrongAccountKind):
         who = {"person": "自然人", "unit": "单位（村组）"}.get(exc.kind, exc.kind)
         message = f"当前登录的账户类型无权使用此功能，请以{who}身份登录。"
@@ -311,19 +305,24 @@ def error_page(
     return render(request, _error_template(request), context, status_code=status_code)
 
 
+def not_found_page(request: Request, **layout: Any) -> Response:
+    """页面不存在 (404) of the visitor's site, with a way back to its home."""
+    return error_page(
+        request,
+        title="页面不存在",
+        message="您访问的页面不存在或已调整，请从首页重新进入。",
+        back_url=home_url(request),
+        status_code=404,
+        **layout,
+    )
+
+
 def add_not_found_route(router: APIRouter, prefix: str, **layout: Any) -> None:
     """Any other address under ``prefix`` (/etax, /m) answers a Chinese page of that site, not
     the API's JSON. Registered last: it matches every path below the prefix."""
 
     async def not_found(request: Request, rest: str, principal: guard.PagePrincipal) -> Response:
-        return error_page(
-            request,
-            title="页面不存在",
-            message="您访问的页面不存在或已调整，请从首页重新进入。",
-            back_url=home_url(request),
-            status_code=404,
-            **layout,
-        )
+        return not_found_page(request, **layout)
 
     router.add_api_route(prefix + "/{rest:path}", not_found, methods=["GET"])
 
