@@ -1,8 +1,11 @@
 """继承人代办 on both sites (PC /etax/heirs, phone /m/heirs): the claim form (关系, 已故参保人
 证件号码、姓名、死亡日期), the heir's claims with their 核实状态 and reason, and once a claim
 is verified the deceased's payments with the pension application form (the heir's own
-account). services/heir_claims.py and services/pension.py do the work; the death registry
-is the one the app was built with (deps.get_death_registry)."""
+account) and, under 城乡居民医疗保险, the deceased's medical payments of the newest 参保年度
+that has payments with the medical application form (a deposit account of the heir's own
+report; medical_flows reads the form as on the medical pages). services/heir_claims.py,
+services/pension.py and services/medical.py do the work; the death registry is the one the
+app was built with (deps.get_death_registry)."""
 
 from __future__ import annotations
 
