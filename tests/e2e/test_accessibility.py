@@ -373,6 +373,8 @@ def _seed(site) -> dict:
         app = f.submit(s, f.pension_application(other, pay), at=f.AT)
         deceased = f.make_person(s, name="关怀故", region="420703")
         f.make_pension_payment(s, deceased)
+        # The claim page's 城乡居民医疗保险 section with a payment to apply for.
+        f.make_medical_payment(s, f.make_registration(s, deceased))
         claim = HeirClaim(
             heir_person_id=person.id,
             relationship="child",

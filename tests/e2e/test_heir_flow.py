@@ -142,3 +142,55 @@ def test_phone_verified_heir_applies_for_the_deceased_payment(open_page, applica
     expect(page.locator(".alert-success")).to_contain_text("退费申请已提交")
     [app] = applications(site, pension_payment_id=case["payment_id"])
     assert (app.person_id, app.channel) == (case["heir_id"], "mobile_app")
+
+
+def test_pc_heir_applies_for_the_deceased_medical_payment_into_the_heir_own_account(
+    open_page, applicant_site
+):
+    site = applicant_site
+
+    def build(s):
+        deceased = f.make_person(s, name="邱老汉", region="420703")
+        pay = f.make_medical_payment(s, f.make_registration(s, deceased), medical_fen=41000)
+        heir = f.make_person(s, name="邱四妹", region="420102", password=f.PASSWORD)
+        mine = f.make_submitted_account(s, heir, account_no="6228480402564890026")
+        return {
+            "deceased_id": deceased.id_number,
+            "payment_id": pay.payment_id,
+            "heir_login": heir.id_number,
+            "heir_id": heir.id,
+            "account_id": mine.id,
+        }
+
+    case = seed(site, build)
+    httpx.post(
+        f"{site['base']}/_agencies/_sim/deaths",
+        json=[{"id_number": case["deceased_id"], "death_date": DEATH, "name": "邱老汉"}],
+    ).raise_for_status()
+    page = open_page()
+    login_pc(page, site, kind="person", login=case["heir_login"])
+    page.goto(site["base"] + "/etax/heirs")
+    _claim(page, case)
+    expect(page.locator("[data-claim-status]")).to_have_text("已核实")
+    section = page.locator("section[aria-labelledby='med-title']")
+    expect(section).to_contain_text("城乡居民医疗保险")
+    expect(section).to_contain_text("410.00")
+    section.get_by_role("checkbox", name=re.compile("选择票证")).check()
+    # Without 办税人电话 and 退费理由 the form says so next to each field.
+    section.get_by_role("button", name="申请医疗保险退费").click()
+    expect(page.locator("#med-handler_phone-error")).to_be_visible()
+    expect(page.locator("#med-reason_code-error")).to_contain_text("退费理由")
+    screenshot(page, "pc-heir-medical-errors")
+    section = page.locator("section[aria-labelledby='med-title']")
+    section.get_by_role("checkbox", name=re.compile("选择票证")).check()
+    section.get_by_label("办税人电话").fill("13812341234")
+    section.get_by_label("退费理由", exact=True).select_option("deceased")
+    section.get_by_role("button", name="申请医疗保险退费").click()
+    expect(page.locator(".alert-success")).to_contain_text("退费申请已提交")
+    expect(
+        page.locator("section[aria-labelledby='med-title']").get_by_role("checkbox")
+    ).to_have_count(0)
+    screenshot(page, "pc-heir-medical-applied")
+    [app] = applications(site, medical_payment_id=case["payment_id"])
+    assert (app.person_id, app.deposit_account_id) == (case["heir_id"], case["account_id"])
+    assert app.heir_claim_id is not None

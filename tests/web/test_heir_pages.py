@@ -151,3 +151,149 @@ def test_the_claims_answer_arrives_in_the_message_centre_and_leads_back_to_the_c
     assert opened.status_code == 200
     assert "原因：姓名与死亡登记信息不符" in text(opened.text)
     assert f'href="{claim_url}"' in opened.text and "查看继承人代办" in opened.text
+
+
+# --------------------------------------------------------------------------- 城乡居民医疗保险
+
+HEIR_CARD = "6228480402564890018"
+
+
+@pytest.fixture
+def medical_family(seed, realname_sim):
+    """The deceased with a registration and a 2026 medical payment of 410.00 (and an older
+    2024 one); their child with a submitted deposit account of the heir's own; a stranger."""
+
+    def build(s):
+        deceased = f.make_person(s, name="邱世贵", region="420703")
+        reg = f.make_registration(s, deceased)
+        f.make_medical_payment(s, reg, year=2024, medical_fen=30000)
+        pay = f.make_medical_payment(s, reg, year=2026, medical_fen=41000)
+        heir = f.make_person(s, name="邱小贵", region="420102", password=f.PASSWORD)
+        mine = f.make_submitted_account(s, heir, account_no=HEIR_CARD)
+        stranger = f.make_person(s, name="冒领人", region="420102", password=f.PASSWORD)
+        return {
+            "deceased_id": deceased.id_number,
+            "payment": pay.payment_id,
+            "ticket": pay.ticket_no,
+            "heir": heir.id,
+            "heir_account": mine.id,
+            "stranger": stranger.id,
+        }
+
+    found = seed(build)
+    realname_sim.add_death(found["deceased_id"], DEATH, name="邱世贵")
+    return found
+
+
+def medical_form(csrf, world, **overrides):
+    return {
+        "csrf_token": csrf,
+        "payment_ids": world["payment"],
+        "deposit_account_id": str(world["heir_account"]),
+        "handler_phone": "13812341234",
+        "reason_code": "deceased",
+        "reason_text": "",
+        **overrides,
+    }
+
+
+def verified_claim(client, csrf, world, site="etax", **overrides):
+    r = client.post(
+        f"/{site}/heirs",
+        data=claim_form(csrf, world["deceased_id"], **overrides),
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    return r.headers["location"]
+
+
+@pytest.mark.parametrize("site", ["etax", "m"])
+def test_the_claim_page_lists_the_deceased_medical_payments_of_the_newest_year(
+    client, browse, medical_family, site
+):
+    csrf = browse("person", medical_family["heir"])
+    page = client.get(verified_claim(client, csrf, medical_family, site))
+    assert page.status_code == 200
+    shown = text(page.text)
+    assert "城乡居民医疗保险" in shown
+    assert "2026参保年度" in shown
+    assert medical_family["ticket"] in shown and "410.00" in shown
+    assert "300.00" not in shown  # the 2024 payment is of an older year
+    assert medical_family["deceased_id"] not in page.text
+    assert f'action="/{site}/heirs/' in page.text and '/medical"' in page.text
+
+
+@pytest.mark.parametrize("site", ["etax", "m"])
+def test_the_heir_applies_for_the_deceased_medical_payment_into_the_heir_own_account(
+    client, browse, medical_family, session_factory, site
+):
+    csrf = browse("person", medical_family["heir"])
+    claim_url = verified_claim(client, csrf, medical_family, site)
+    r = client.post(
+        f"{claim_url}/medical", data=medical_form(csrf, medical_family), follow_redirects=False
+    )
+    assert r.status_code == 303, r.text
+    assert r.headers["location"].startswith(claim_url)
+    with session_factory() as s:
+        app = s.query(Application).filter_by(medical_payment_id=medical_family["payment"]).one()
+        assert (app.person_id, app.deposit_account_id) == (
+            medical_family["heir"],
+            medical_family["heir_account"],
+        )
+        assert app.heir_claim_id == int(claim_url.rsplit("/", 1)[1])
+    assert "退费申请已提交" in text(client.get(r.headers["location"]).text)
+
+
+@pytest.mark.parametrize("site", ["etax", "m"])
+def test_medical_form_errors_are_shown_next_to_their_fields_in_chinese(
+    client, browse, medical_family, session_factory, site
+):
+    csrf = browse("person", medical_family["heir"])
+    claim_url = verified_claim(client, csrf, medical_family, site)
+    r = client.post(
+        f"{claim_url}/medical",
+        data=medical_form(csrf, medical_family, handler_phone="12", reason_code=""),
+    )
+    assert r.status_code == 422
+    assert 'id="med-handler_phone-error"' in r.text
+    assert 'id="med-reason_code-error"' in r.text
+    assert "请选择退费理由" in text(r.text)
+    with session_factory() as s:
+        assert (
+            s.query(Application).filter_by(medical_payment_id=medical_family["payment"]).count()
+            == 0
+        )
+
+
+def test_another_person_claim_page_and_medical_form_are_not_found(
+    client, browse, medical_family, session_factory
+):
+    csrf = browse("person", medical_family["heir"])
+    claim_url = verified_claim(client, csrf, medical_family)
+    csrf = browse("person", medical_family["stranger"])
+    assert client.get(claim_url).status_code == 404
+    r = client.post(f"{claim_url}/medical", data=medical_form(csrf, medical_family))
+    assert r.status_code == 404
+    with session_factory() as s:
+        assert (
+            s.query(Application).filter_by(medical_payment_id=medical_family["payment"]).count()
+            == 0
+        )
+
+
+def test_a_refused_claim_shows_no_medical_payment_and_cannot_apply(
+    client, browse, medical_family, session_factory
+):
+    csrf = browse("person", medical_family["heir"])
+    claim_url = verified_claim(client, csrf, medical_family, death_date="2025-01-02")
+    page = client.get(claim_url)
+    assert "核实不通过" in text(page.text)
+    assert medical_family["ticket"] not in page.text
+    assert "城乡居民医疗保险" not in text(page.text)
+    r = client.post(f"{claim_url}/medical", data=medical_form(csrf, medical_family))
+    assert r.status_code == 422
+    with session_factory() as s:
+        assert (
+            s.query(Application).filter_by(medical_payment_id=medical_family["payment"]).count()
+            == 0
+        )

@@ -1,8 +1,11 @@
 """继承人代办 on both sites (PC /etax/heirs, phone /m/heirs): the claim form (关系, 已故参保人
 证件号码、姓名、死亡日期), the heir's claims with their 核实状态 and reason, and once a claim
 is verified the deceased's payments with the pension application form (the heir's own
-account). services/heir_claims.py and services/pension.py do the work; the death registry
-is the one the app was built with (deps.get_death_registry)."""
+account) and, under 城乡居民医疗保险, the deceased's medical payments of the newest 参保年度
+that has payments with the medical application form (a deposit account of the heir's own
+report; medical_flows reads the form as on the medical pages). services/heir_claims.py,
+services/pension.py and services/medical.py do the work; the death registry is the one the
+app was built with (deps.get_death_registry)."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from ...services.heir_claims import HeirClaimIn
 from ...services.pension import PensionRefundIn
 from .. import deps, refund_presenters
 from ..deps import DbSession
-from . import guard
+from . import guard, medical_flows
 from .common import Form, in_transaction, read_form, redirect, render, validate_form
 from .pension_flow import BANK_CHOICES
 
@@ -30,6 +33,10 @@ ID_MAX_DIGITS = 12
 SITES = {"etax": "etax", "m": "mobile"}
 CHANNELS = {"etax": "web", "m": "mobile_app"}
 CLAIM_FIELDS = ("relationship", "deceased_id_number", "deceased_name", "death_date")
+#: The medical form's fields that show their own error; the others' errors are moved next to
+#: the field they concern (the account's holder: the account chosen) or above the form.
+MEDICAL_SHOWN = {"payment_ids", "deposit_account_id", "handler_phone", "reason_code", "reason_text"}
+MEDICAL_ALIASES = {"bank_account_name": "deposit_account_id"}
 CLAIM_LABELS = {
     "relationship": "与已故参保人关系",
     "deceased_id_number": "已故参保人证件号码",
@@ -118,21 +125,24 @@ async def _claim_page(
     site: str,
     claim_id: int,
     form: Form | None = None,
+    medical_form: Form | None = None,
 ) -> Response:
     at = request.app.state.clock.now()
+    today = request.app.state.clock.today()
     registry = deps.get_death_registry(request)
 
-    def read(s: Any) -> tuple[heir_claims.HeirClaimView, list[dict[str, Any]]]:
+    def read(s: Any) -> tuple[heir_claims.HeirClaimView, list[dict[str, Any]], dict[str, Any]]:
         claim = heir_claims.show(
             s, person_id=principal.account_id, claim_id=claim_id, registry=registry, at=at
         )
         if claim.status != "verified":
-            return claim, []
+            return claim, [], {}
         lines = pension.heir_payments(s, person_id=principal.account_id, heir_claim_id=claim_id)
-        return claim, [refund_presenters.pension_line(line) for line in lines]
+        medical_data = medical_flows.heir_listing(s, principal, heir_claim_id=claim_id, today=today)
+        return claim, [refund_presenters.pension_line(line) for line in lines], medical_data
 
     try:
-        claim, rows = await in_transaction(db, read)
+        claim, rows, medical_data = await in_transaction(db, read)
     except DomainError:
         raise guard.PageNotFound() from None
     values = form.values if form else {"bank_account_name": principal.display_name}
@@ -145,10 +155,39 @@ async def _claim_page(
         errors=form.errors if form else {},
         codes=form.codes if form else {},
         selected=(form.values.get("payment_ids", []) if form else []),
+        medical=medical_data,
+        medical_values=medical_form.values if medical_form else {},
+        medical_errors=medical_form.errors if medical_form else {},
+        medical_selected=(medical_form.values.get("payment_ids", []) if medical_form else []),
+        reasons=medical_flows.REASON_OPTIONS,
         **_layout(site, claim_id=claim_id),
     )
-    status = 422 if form and form.errors else 200
+    status = 200
+    if form and form.errors:
+        status = 422
+    elif medical_form and medical_form.errors:
+        status = medical_flows.refusal_status(medical_form)
     return render(request, f"{SITES[site]}/heir.html", ctx, status_code=status)
+
+
+async def _apply_medical(
+    request: Request, db: DbSession, principal: Principal, site: str, claim_id: int
+) -> Response:
+    """申请退费 of the deceased's medical payments into a deposit account of the heir's own
+    report; the problems next to their fields on the claim page."""
+    form = await read_form(request)
+    year, ids = await medical_flows.apply_from_form(
+        request, db, principal, form, channel=CHANNELS[site], heir_claim_id=claim_id
+    )
+    if year is not None:
+        return redirect(f"/{site}/heirs/{claim_id}", done="applied")
+    form.values["payment_ids"] = ids
+    for name in [n for n in form.errors if n not in MEDICAL_SHOWN]:
+        target = MEDICAL_ALIASES.get(name, "_form")
+        message, code = form.errors.pop(name), form.codes.pop(name, "")
+        if target not in form.errors:
+            form.errors[target], form.codes[target] = message, code
+    return await _claim_page(request, db, principal, site, claim_id, medical_form=form)
 
 
 async def _apply(
@@ -203,6 +242,13 @@ async def etax_apply(
     return await _apply(request, db, principal, "etax", claim_id)
 
 
+@router.post("/etax/heirs/{claim_id}/medical")
+async def etax_apply_medical(
+    request: Request, db: DbSession, principal: guard.PagePerson, claim_id: ClaimId
+) -> Response:
+    return await _apply_medical(request, db, principal, "etax", claim_id)
+
+
 @router.get("/m/heirs")
 async def m_heirs(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
     return await _claims_page(request, db, principal, "m")
@@ -225,3 +271,10 @@ async def m_apply(
     request: Request, db: DbSession, principal: guard.PagePerson, claim_id: ClaimId
 ) -> Response:
     return await _apply(request, db, principal, "m", claim_id)
+
+
+@router.post("/m/heirs/{claim_id}/medical")
+async def m_apply_medical(
+    request: Request, db: DbSession, principal: guard.PagePerson, claim_id: ClaimId
+) -> Response:
+    return await _apply_medical(request, db, principal, "m", claim_id)

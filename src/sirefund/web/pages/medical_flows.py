@@ -363,11 +363,42 @@ def form_query(form: Form) -> Query:
     )
 
 
-async def submit_application(
-    request: Request, db: Db, principal: Principal, form: Form, *, channel: str
-) -> str | tuple[dict[str, Any], list[str]]:
-    """提交 / 退费 of the application form: the 参保年度 on success (for the redirect), else the
-    state to re-render with every problem next to its field."""
+def heir_listing(
+    session: Session, principal: Principal, *, heir_claim_id: int, today: date
+) -> dict[str, Any]:
+    """继承人代办: the deceased's payments of the newest 参保年度 that has payments, and the
+    heir's own submitted deposit accounts the refund may go to (the claim must be verified)."""
+    data: dict[str, Any] = {"rows": [], "registration_id": "", "error": ""}
+    try:
+        listing = medical.heir_list_payments(
+            session, person_id=principal.account_id, heir_claim_id=heir_claim_id, today=today
+        )
+    except DomainError as exc:
+        data["error"] = exc.message
+        data["insurance_year"] = medical.default_year(today)
+    else:
+        data["rows"] = listing.items
+        data["insurance_year"] = listing.insurance_year
+        if listing.registration is not None:
+            data["registration_id"] = listing.registration.registration_id
+    data["deposit_accounts"] = deposit_accounts.submitted_accounts(
+        session, person_id=principal.account_id
+    )
+    return data
+
+
+async def apply_from_form(
+    request: Request,
+    db: Db,
+    principal: Principal,
+    form: Form,
+    *,
+    channel: str,
+    heir_claim_id: int | None = None,
+) -> tuple[str | None, list[str]]:
+    """The application form to 申请退费: (the 参保年度 applied for, or None with every problem
+    in ``form``; the ticked payment ids). ``heir_claim_id``: an heir applying for the
+    deceased's payments (继承人代办)."""
     ids = form.many("payment_ids", max_items=medical.MAX_PAYMENTS_PER_APPLICATION + 1)
     registration_id = form.text("registration_id", max_chars=40)
     form.text("insurance_year", max_chars=8)
@@ -386,6 +417,7 @@ async def submit_application(
             "reason_code": reason_code,
             "reason_text": reason_text or None,
             "channel": channel,
+            "heir_claim_id": heir_claim_id,
         },
     )
     for err in refused:
@@ -399,13 +431,24 @@ async def submit_application(
 
     if not form.errors:
         try:
-            return await in_transaction(db, work)
+            return await in_transaction(db, work), ids
         except FormInvalid as exc:
             for err in exc.errors:
                 form.fail(err)
         except DomainError as exc:
             form.fail(exc)
-    today = clock.today()
+    return None, ids
+
+
+async def submit_application(
+    request: Request, db: Db, principal: Principal, form: Form, *, channel: str
+) -> str | tuple[dict[str, Any], list[str]]:
+    """提交 / 退费 of the application form: the 参保年度 on success (for the redirect), else the
+    state to re-render with every problem next to its field."""
+    year, ids = await apply_from_form(request, db, principal, form, channel=channel)
+    if year is not None:
+        return year
+    today = request.app.state.clock.today()
     data = await in_transaction(
         db,
         lambda s: apply_state(s, principal, payment_ids=ids, query=form_query(form), today=today),
