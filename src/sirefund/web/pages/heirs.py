@@ -218,63 +218,42 @@ async def _apply(
     return await _claim_page(request, db, principal, site, claim_id, form)
 
 
-@router.get("/etax/heirs")
-async def etax_heirs(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
-    return await _claims_page(request, db, principal, "etax")
+def _add_site(site: str) -> None:
+    """The heir's pages on ``site`` (etax: PC, m: phone): the claims and a new claim, one
+    claim with the deceased's payments, and the pension and medical applications."""
+
+    async def claims(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
+        return await _claims_page(request, db, principal, site)
+
+    async def create(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
+        return await _create(request, db, principal, site)
+
+    async def claim(
+        request: Request, db: DbSession, principal: guard.PagePerson, claim_id: ClaimId
+    ) -> Response:
+        return await _claim_page(request, db, principal, site, claim_id)
+
+    async def apply(
+        request: Request, db: DbSession, principal: guard.PagePerson, claim_id: ClaimId
+    ) -> Response:
+        return await _apply(request, db, principal, site, claim_id)
+
+    async def apply_medical(
+        request: Request, db: DbSession, principal: guard.PagePerson, claim_id: ClaimId
+    ) -> Response:
+        return await _apply_medical(request, db, principal, site, claim_id)
+
+    base = f"/{site}/heirs"
+    router.add_api_route(base, claims, methods=["GET"], name=f"{site}_heirs")
+    router.add_api_route(base, create, methods=["POST"], name=f"{site}_heir_claim")
+    router.add_api_route(base + "/{claim_id}", claim, methods=["GET"], name=f"{site}_heir")
+    router.add_api_route(
+        base + "/{claim_id}/apply", apply, methods=["POST"], name=f"{site}_heir_apply"
+    )
+    router.add_api_route(
+        base + "/{claim_id}/medical", apply_medical, methods=["POST"], name=f"{site}_heir_medical"
+    )
 
 
-@router.post("/etax/heirs")
-async def etax_claim(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
-    return await _create(request, db, principal, "etax")
-
-
-@router.get("/etax/heirs/{claim_id}")
-async def etax_heir(
-    request: Request, db: DbSession, principal: guard.PagePerson, claim_id: ClaimId
-) -> Response:
-    return await _claim_page(request, db, principal, "etax", claim_id)
-
-
-@router.post("/etax/heirs/{claim_id}/apply")
-async def etax_apply(
-    request: Request, db: DbSession, principal: guard.PagePerson, claim_id: ClaimId
-) -> Response:
-    return await _apply(request, db, principal, "etax", claim_id)
-
-
-@router.post("/etax/heirs/{claim_id}/medical")
-async def etax_apply_medical(
-    request: Request, db: DbSession, principal: guard.PagePerson, claim_id: ClaimId
-) -> Response:
-    return await _apply_medical(request, db, principal, "etax", claim_id)
-
-
-@router.get("/m/heirs")
-async def m_heirs(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
-    return await _claims_page(request, db, principal, "m")
-
-
-@router.post("/m/heirs")
-async def m_claim(request: Request, db: DbSession, principal: guard.PagePerson) -> Response:
-    return await _create(request, db, principal, "m")
-
-
-@router.get("/m/heirs/{claim_id}")
-async def m_heir(
-    request: Request, db: DbSession, principal: guard.PagePerson, claim_id: ClaimId
-) -> Response:
-    return await _claim_page(request, db, principal, "m", claim_id)
-
-
-@router.post("/m/heirs/{claim_id}/apply")
-async def m_apply(
-    request: Request, db: DbSession, principal: guard.PagePerson, claim_id: ClaimId
-) -> Response:
-    return await _apply(request, db, principal, "m", claim_id)
-
-
-@router.post("/m/heirs/{claim_id}/medical")
-async def m_apply_medical(
-    request: Request, db: DbSession, principal: guard.PagePerson, claim_id: ClaimId
-) -> Response:
-    return await _apply_medical(request, db, principal, "m", claim_id)
+_add_site("etax")
+_add_site("m")
