@@ -11,20 +11,23 @@ import io
 import json
 import re
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from sqlalchemy.orm import Session
 
 from ..clock import CHINA_TZ, as_utc
-from ..services.audit_log import AuditEntry
+from ..services import audit_log
+from ..services.accounts import Principal
+from ..services.audit_log import AuditEntry, AuditFilters
 from ..services.paging import Page
 from ..services.views import ACTOR_LABELS
 from .presenters import AGENCY_LABELS, iso
-from .xlsx_download import XlsxDownload
+from .xlsx_download import OfficerExport, XlsxDownload
 
-DOWNLOAD = XlsxDownload("audit-log", "审计日志")
 EXPORT_HEADERS = (
     "序号",
     "时间（北京时间）",
@@ -127,3 +130,11 @@ def xlsx(entries: Iterable[AuditEntry]) -> bytes:
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()
+
+
+def _export(session: Session, officer: Principal, filters: AuditFilters, _today: date) -> bytes:
+    return xlsx(audit_log.export_rows(session, officer=officer, filters=filters))
+
+
+#: 导出审计日志: the filtered log (every page) as a workbook, on the API and the page.
+EXPORT = OfficerExport(XlsxDownload("audit-log", "审计日志"), _export)

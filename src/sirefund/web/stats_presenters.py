@@ -11,20 +11,23 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook
+from sqlalchemy.orm import Session
 
 from ..domain import regions, workflow
 from ..domain.money import format_yuan
 from ..domain.workflow import ApplicationStatus as S
-from ..services.statistics import Bucket, Rate, RegionStats
+from ..services import statistics
+from ..services.accounts import Principal
+from ..services.statistics import Bucket, Rate, RegionStats, StatsFilters
 from .officer_presenters import KIND_LABELS
 from .xlsx_cells import row
-from .xlsx_download import XlsxDownload
+from .xlsx_download import OfficerExport, XlsxDownload
 
-DOWNLOAD = XlsxDownload("statistics", "统计分析")
 FEN_PER_YUAN = 100
 
 STATUS_LABELS = {
@@ -276,3 +279,13 @@ def charts(s: RegionStats) -> dict[str, Any]:
         "region": bar_chart("chart-region", "按地区统计（笔数）", "by_region", s.by_region),
         "month": line_chart("chart-month", "按申请月份趋势（笔数）", s.by_month),
     }
+
+
+def _export(session: Session, officer: Principal, filters: StatsFilters, today: date) -> bytes:
+    found = statistics.region_stats(session, officer=officer, filters=filters, today=today)
+    return xlsx(found)
+
+
+#: 导出统计分析: the figures as a workbook (a sheet 概况 and one per grouping), on the API
+#: and the page.
+EXPORT = OfficerExport(XlsxDownload("statistics", "统计分析"), _export)

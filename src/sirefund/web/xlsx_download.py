@@ -5,13 +5,18 @@ in Chinese (RFC 6266), never cached.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 from fastapi.responses import Response, StreamingResponse
+from sqlalchemy.orm import Session
+
+from ..services.accounts import Principal
+
+Filters = TypeVar("Filters")
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: The OpenAPI description of a route's 200 answer that is a workbook.
@@ -42,3 +47,13 @@ class XlsxDownload:
     def streamed(self, chunks: Iterator[bytes], today: date) -> StreamingResponse:
         """The workbook sent as it is read (a large export: web/export_worker.py)."""
         return StreamingResponse(chunks, media_type=XLSX_MEDIA_TYPE, headers=self.headers(today))
+
+
+@dataclass(frozen=True)
+class OfficerExport(Generic[Filters]):
+    """An officer's filtered 导出Excel as the API and the console page both answer it: the
+    download, and ``build``, the workbook for the officer, the filters and today, made inside
+    the request's transaction (a DomainError where the officer may not export)."""
+
+    download: XlsxDownload
+    build: Callable[[Session, Principal, Filters, date], bytes]

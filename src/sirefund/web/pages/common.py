@@ -41,7 +41,7 @@ from ...services.accounts import Principal
 from ...services.deposit_accounts import FormInvalid
 from .. import deps, officer_presenters
 from ..errors import ErrorDetail, describe_validation_error
-from ..xlsx_download import XlsxDownload
+from ..xlsx_download import OfficerExport
 from . import guard
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -163,21 +163,33 @@ def query_filters(
         return query, None, {name: invalid(name)}
 
 
-async def download_or_page(
-    request: Request,
-    db: deps.Db,
-    build: Callable[[Session, date], bytes],
-    download: XlsxDownload,
-    page: Callable[[], Awaitable[Response]],
-) -> Response:
-    """导出Excel: the workbook ``build(session, today)`` makes, named for today, or ``page``
-    again when the service refuses (an officer without the role sees why there)."""
-    today = request.app.state.clock.today()
-    try:
-        content = await in_transaction(db, lambda s: build(s, today))
-    except DomainError:
-        return await page()
-    return download.response(content, today)
+def add_export_page(
+    router: APIRouter,
+    path: str,
+    export: OfficerExport[T],
+    *,
+    name: str,
+    filters: Callable[[Request], T | None],
+    page: Callable[[Request, deps.Db, Principal], Awaitable[Response]],
+) -> None:
+    """导出Excel of what an officer's page shows: ``export``'s workbook of the page's
+    ``filters`` (None when one is wrong), named for today, or the ``page`` again when a filter
+    is wrong or the service refuses (an officer without the role sees why there)."""
+
+    async def download(
+        request: Request, db: deps.DbSession, principal: guard.PageOfficer
+    ) -> Response:
+        chosen = filters(request)
+        if chosen is None:
+            return await page(request, db, principal)
+        today = request.app.state.clock.today()
+        try:
+            content = await in_transaction(db, lambda s: export.build(s, principal, chosen, today))
+        except DomainError:
+            return await page(request, db, principal)
+        return export.download.response(content, today)
+
+    router.add_api_route(path, download, methods=["GET"], name=name)
 
 
 # --------------------------------------------------------------------------- who is calling
