@@ -474,11 +474,7 @@ UNIT_REISSUE = _reissue_site(
 )
 
 
-@router.api_route(PENSION_REISSUE.path, methods=["GET", "POST"])
-async def pension_reissue(
-    request: Request, application_id: ApplicationId, db: DbSession, principal: guard.PagePerson
-) -> Response:
-    return await reissue_flow.pension_page(request, db, principal, application_id, PENSION_REISSUE)
+reissue_flow.add_person_page(router, PENSION_REISSUE, name="pension_reissue")
 
 
 @router.api_route(UNIT_REISSUE.path, methods=["GET", "POST"])

@@ -163,15 +163,7 @@ REISSUE = reissue_flow.Site(
 )
 
 
-@router.api_route(REISSUE.path, methods=["GET", "POST"])
-async def progress_reissue(
-    request: Request,
-    application_id: reissue_flow.ApplicationId,
-    db: DbSession,
-    principal: guard.PagePerson,
-) -> Response:
-    """重新提交账户 of a medical refund whose payout failed (退付失败)."""
-    return await reissue_flow.medical_page(request, db, principal, application_id, REISSUE)
+reissue_flow.add_person_page(router, REISSUE, name="progress_reissue")
 
 
 @router.get("/etax/medical/progress")

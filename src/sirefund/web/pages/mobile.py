@@ -354,15 +354,7 @@ PENSION_REISSUE = reissue_flow.Site(
 )
 
 
-@router.api_route(PENSION_REISSUE.path, methods=["GET", "POST"])
-async def pension_reissue(
-    request: Request,
-    application_id: reissue_flow.ApplicationId,
-    db: DbSession,
-    principal: guard.PagePerson,
-) -> Response:
-    """重新提交账户 of a pension refund whose payout failed (GET the form, POST re-issues)."""
-    return await reissue_flow.pension_page(request, db, principal, application_id, PENSION_REISSUE)
+reissue_flow.add_person_page(router, PENSION_REISSUE, name="pension_reissue")
 
 
 # --------------------------------------------------------------------------- 医保 (2.1)
@@ -378,15 +370,7 @@ MEDICAL_REISSUE = reissue_flow.Site(
 )
 
 
-@router.api_route(MEDICAL_REISSUE.path, methods=["GET", "POST"])
-async def medical_reissue(
-    request: Request,
-    application_id: reissue_flow.ApplicationId,
-    db: DbSession,
-    principal: guard.PagePerson,
-) -> Response:
-    """重新提交账户 of a medical refund whose payout failed (退付失败)."""
-    return await reissue_flow.medical_page(request, db, principal, application_id, MEDICAL_REISSUE)
+reissue_flow.add_person_page(router, MEDICAL_REISSUE, name="medical_reissue")
 
 
 @router.get("/m/medical")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from ...domain.errors import DomainError
@@ -226,3 +226,19 @@ async def medical_page(
         status = 422
     ctx["deposit_accounts"] = await deposit_choices(db, person_id=principal.account_id)
     return common.render(request, site.template, ctx, status_code=status)
+
+
+def add_person_page(router: APIRouter, site: Site, *, name: str) -> None:
+    """GET and POST of ``site``'s page for a person's own case: medical_page for a medical
+    refund, pension_page for a pension one (the unit's page needs a unit: its site declares it)."""
+    show = medical_page if site.kind is ApplicationKind.MEDICAL else pension_page
+
+    async def page(
+        request: Request,
+        application_id: ApplicationId,
+        db: deps.DbSession,
+        principal: guard.PagePerson,
+    ) -> Response:
+        return await show(request, db, principal, application_id, site)
+
+    router.add_api_route(site.path, page, methods=["GET", "POST"], name=name)
