@@ -25,6 +25,7 @@ from ..services.accounts import Principal
 from ..services.audit_log import AuditEntry, AuditFilters
 from ..services.paging import Page
 from ..services.views import ACTOR_LABELS
+from . import presenters
 from .presenters import AGENCY_LABELS, iso
 from .xlsx_download import OfficerExport, XlsxDownload
 
@@ -83,12 +84,7 @@ def entry(e: AuditEntry) -> dict[str, Any]:
 
 
 def page(p: Page[AuditEntry]) -> dict[str, Any]:
-    return {
-        "items": [entry(e) for e in p.items],
-        "total": p.total,
-        "page": p.page,
-        "page_size": p.page_size,
-    }
+    return presenters.page(p, entry)
 
 
 def china_time(e: AuditEntry) -> str:

@@ -120,13 +120,8 @@ def queue_item(item: QueueItem) -> dict[str, Any]:
 
 
 def queue_page(page: Page[QueueItem]) -> dict[str, Any]:
-    return {
-        "items": [queue_item(i) for i in page.items],
-        "total": page.total,
-        "total_exact": page.total_exact,
-        "page": page.page,
-        "page_size": page.page_size,
-    }
+    """The queue's page, with ``total_exact`` (false: ``total`` rows or more were counted)."""
+    return {**presenters.page(page, queue_item), "total_exact": page.total_exact}
 
 
 def _officer(brief: OfficerBrief | None) -> dict[str, Any] | None:

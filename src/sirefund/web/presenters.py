@@ -5,15 +5,19 @@ so a screen and the JSON never disagree about how an application reads.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from ..clock import CHINA_TZ, as_utc
 from ..domain import workflow
 from ..domain.agencies import Agency
 from ..domain.money import format_yuan
 from ..domain.rules import BANK_CATEGORIES, MEDICAL_REFUND_REASONS
+from ..services.paging import Page
 from ..services.views import ACTOR_LABELS, ApplicationView, EventView
+
+T = TypeVar("T")
 
 AGENCY_LABELS = {a.value: a.label for a in Agency}
 
@@ -122,4 +126,15 @@ def event(view: EventView) -> dict[str, Any]:
         ),
         "to_label": workflow.labels(view.to_status, view.kind).refund_status,
         "reason": view.reason,
+    }
+
+
+def page(found: Page[T], present: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
+    """A page the service counted (services.paging.Page) as the contract's list page
+    (``{"items", "total", "page", "page_size"}``, api.md), each item presented."""
+    return {
+        "items": [present(item) for item in found.items],
+        "total": found.total,
+        "page": found.page,
+        "page_size": found.page_size,
     }

@@ -73,19 +73,14 @@ def _screen(
     return context
 
 
+# The tiles both 首页 and 更多功能 show: (label, address, glyph).
+_REFUND_TILE = ("退税", "/m/refund", "退")
+_SIF_TILE = ("社保费退费", "/m/sif", "社")
+_PROGRESS_TILE = ("退费进度", "/m/pension?view=progress", "查")
+
 HOME_SCREEN = _screen(
     "楚税通",
-    tiles=[
-        (
-            "常用服务",
-            [
-                ("退税", "/m/refund", "退"),
-                ("社保费退费", "/m/sif", "社"),
-                ("退费进度", "/m/pension?view=progress", "查"),
-                ("更多功能", "/m/more", "⋯"),
-            ],
-        )
-    ],
+    tiles=[("常用服务", [_REFUND_TILE, _SIF_TILE, _PROGRESS_TILE, ("更多功能", "/m/more", "⋯")])],
     heading="楚税通",
     banner="湖北税务 · 楚税通",
     tabbar="home",
@@ -94,14 +89,14 @@ HOME_SCREEN = _screen(
 MORE_SCREEN = _screen(
     "更多功能",
     tiles=[
-        ("退税", [("退税", "/m/refund", "退"), ("社保费退费", "/m/sif", "社")]),
+        ("退税", [_REFUND_TILE, _SIF_TILE]),
         (
             "社保费退费",
             [
                 ("养老退费", "/m/pension", "养"),
                 ("医保退费", "/m/medical", "医"),
                 ("继承人代办", "/m/heirs", "继"),
-                ("退费进度", "/m/pension?view=progress", "查"),
+                _PROGRESS_TILE,
             ],
         ),
     ],
