@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 from tests import factories as f
 from tests.e2e.conftest import PHONE, add_officer, officer_login, screenshot, shot
-from tests.e2e.test_applicant_flows import applications, login_pc, seed
+from tests.e2e.test_applicant_flows import applications, login_pc, login_phone, seed
 
 pytestmark = pytest.mark.e2e
 
@@ -32,12 +32,36 @@ def _family(site, heir_name: str) -> dict:
         }
 
     found = seed(site, build)
-    r = httpx.post(
-        f"{site['base']}/_agencies/_sim/deaths",
-        json=[{"id_number": found["deceased_id"], "death_date": DEATH, "name": "邱老汉"}],
-    )
-    r.raise_for_status()
+    _register_death(site, found["deceased_id"])
     return found
+
+
+def _register_death(site, deceased_id: str) -> None:
+    """邱老汉 died on DEATH, as the simulator's death registry (HRSS) knows."""
+    httpx.post(
+        f"{site['base']}/_agencies/_sim/deaths",
+        json=[{"id_number": deceased_id, "death_date": DEATH, "name": "邱老汉"}],
+    ).raise_for_status()
+
+
+def _phone_heirs(open_page, site, case: dict):
+    """The phone's 继承人代办 page, the heir logged in on the way."""
+    page = open_page(PHONE)
+    page.goto(site["base"] + "/m/heirs")
+    login_phone(page, login=case["heir_login"])
+    page.goto(site["base"] + "/m/heirs")
+    return page
+
+
+def _fill_bank(page, contact_name: str) -> None:
+    """The deceased's payment chosen and the heir's bank card and contact typed (the
+    account's holder is left to the test)."""
+    page.get_by_role("checkbox", name=re.compile("选择缴费")).check()
+    page.get_by_label("账户类型").select_option("bank_card")
+    page.get_by_label("银行账号").fill("6228480402564890018")
+    page.get_by_label("银行类别").select_option("103")
+    page.get_by_label("联系人名称").fill(contact_name)
+    page.get_by_label("联系人电话").fill("13812341234")
 
 
 def _claim(page, case: dict, *, death_date: str = DEATH) -> None:
@@ -58,12 +82,7 @@ def test_pc_heir_claims_applies_and_the_officer_sees_the_claim(open_page, applic
     _claim(page, case)
     expect(page.locator("[data-claim-status]")).to_have_text("已核实")
     expect(page.locator("body")).not_to_contain_text(case["deceased_id"])
-    page.get_by_role("checkbox", name=re.compile("选择缴费")).check()
-    page.get_by_label("账户类型").select_option("bank_card")
-    page.get_by_label("银行账号").fill("6228480402564890018")
-    page.get_by_label("银行类别").select_option("103")
-    page.get_by_label("联系人名称").fill("邱小妹")
-    page.get_by_label("联系人电话").fill("13812341234")
+    _fill_bank(page, "邱小妹")
     # The deceased's name as the account's holder is refused next to the field.
     page.get_by_label("银行账户名称").fill("邱老汉")
     page.get_by_role("button", name="申请退费").click()
@@ -94,12 +113,7 @@ def test_pc_heir_claims_applies_and_the_officer_sees_the_claim(open_page, applic
 def test_phone_refused_claim_shows_the_reason_and_no_payment(open_page, applicant_site):
     site = applicant_site
     case = _family(site, "邱小弟")
-    page = open_page(PHONE)
-    page.goto(site["base"] + "/m/heirs")
-    page.get_by_label(re.compile("证件号码|手机号码|用户名")).first.fill(case["heir_login"])
-    page.get_by_label("密码", exact=True).fill(f.PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.goto(site["base"] + "/m/heirs")
+    page = _phone_heirs(open_page, site, case)
     expect(page.locator(".appbar-title")).to_have_text("继承人代办")
     _claim(page, case, death_date="2025-11-30")
     expect(page.locator("[data-claim-status]")).to_have_text("核实不通过")
@@ -122,20 +136,10 @@ def test_phone_refused_claim_shows_the_reason_and_no_payment(open_page, applican
 def test_phone_verified_heir_applies_for_the_deceased_payment(open_page, applicant_site):
     site = applicant_site
     case = _family(site, "邱三妹")
-    page = open_page(PHONE)
-    page.goto(site["base"] + "/m/heirs")
-    page.get_by_label(re.compile("证件号码|手机号码|用户名")).first.fill(case["heir_login"])
-    page.get_by_label("密码", exact=True).fill(f.PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.goto(site["base"] + "/m/heirs")
+    page = _phone_heirs(open_page, site, case)
     _claim(page, case)
     expect(page.locator("[data-claim-status]")).to_have_text("已核实")
-    page.get_by_role("checkbox", name=re.compile("选择缴费")).check()
-    page.get_by_label("账户类型").select_option("bank_card")
-    page.get_by_label("银行账号").fill("6228480402564890018")
-    page.get_by_label("银行类别").select_option("103")
-    page.get_by_label("联系人名称").fill("邱三妹")
-    page.get_by_label("联系人电话").fill("13812341234")
+    _fill_bank(page, "邱三妹")
     page.get_by_label("银行账户名称").fill("邱三妹")
     screenshot(page, "phone-heir-claim-verified")
     page.get_by_role("button", name="申请退费").click()
@@ -163,10 +167,7 @@ def test_pc_heir_applies_for_the_deceased_medical_payment_into_the_heir_own_acco
         }
 
     case = seed(site, build)
-    httpx.post(
-        f"{site['base']}/_agencies/_sim/deaths",
-        json=[{"id_number": case["deceased_id"], "death_date": DEATH, "name": "邱老汉"}],
-    ).raise_for_status()
+    _register_death(site, case["deceased_id"])
     page = open_page()
     login_pc(page, site, kind="person", login=case["heir_login"])
     page.goto(site["base"] + "/etax/heirs")

@@ -62,6 +62,25 @@ def make_claim(client, headers, world, **overrides):
     return r.json()
 
 
+def apply_under(client, headers, world, claim, **bank):
+    """POST /pension/refunds of the deceased's payment under ``claim``, into BANK (``bank``
+    overriding its fields)."""
+    return client.post(
+        f"{API}/pension/refunds",
+        json={"payment_ids": [world["payment"]], **BANK, **bank, "heir_claim_id": claim["id"]},
+        headers=headers,
+    )
+
+
+def heir_application(client, login, world) -> tuple[int, dict]:
+    """The verified heir's claim and the application made under it: (its id, the claim)."""
+    heir = login("person", world["heir"])
+    claim = make_claim(client, heir, world)
+    r = apply_under(client, heir, world, claim)
+    assert r.status_code == 201, r.text
+    return r.json()["applications"][0]["id"], claim
+
+
 def test_a_claim_is_answered_201_and_confirmed_by_the_death_registry(client, login, world):
     heir = login("person", world["heir"])
     made = make_claim(client, heir, world)
@@ -127,11 +146,7 @@ def test_the_verified_heir_sees_the_deceased_payments_and_applies_into_their_own
     assert [(i["payment_id"], i["refundable"]) for i in listed["items"]] == [
         (world["payment"], True)
     ]
-    r = client.post(
-        f"{API}/pension/refunds",
-        json={"payment_ids": [world["payment"]], **BANK, "heir_claim_id": claim["id"]},
-        headers=heir,
-    )
+    r = apply_under(client, heir, world, claim)
     assert r.status_code == 201, r.text
     app_id = r.json()["applications"][0]["id"]
     # The heir follows it among their own applications.
@@ -142,16 +157,7 @@ def test_the_verified_heir_sees_the_deceased_payments_and_applies_into_their_own
 def test_the_heir_account_must_be_in_the_heir_name(client, login, world):
     heir = login("person", world["heir"])
     claim = make_claim(client, heir, world)
-    r = client.post(
-        f"{API}/pension/refunds",
-        json={
-            "payment_ids": [world["payment"]],
-            **BANK,
-            "bank_account_name": "邱世贵",
-            "heir_claim_id": claim["id"],
-        },
-        headers=heir,
-    )
+    r = apply_under(client, heir, world, claim, bank_account_name="邱世贵")
     assert r.status_code == 422
     assert r.json()["error"]["code"] == "bank_account_name.not_heir"
 
@@ -165,11 +171,7 @@ def test_someone_knowing_the_dead_person_id_and_name_but_refused_sees_nothing(cl
     )
     assert r.status_code == 409
     assert world["payment"] not in r.text
-    r = client.post(
-        f"{API}/pension/refunds",
-        json={"payment_ids": [world["payment"]], **BANK, "heir_claim_id": refused["id"]},
-        headers=stranger,
-    )
+    r = apply_under(client, stranger, world, refused)
     assert r.status_code == 409
     # Without a claim the payment is simply not theirs.
     r = client.post(
@@ -186,50 +188,31 @@ def test_another_person_cannot_use_or_read_the_heir_claim(client, login, world):
         f"{API}/pension/payments", params={"heir_claim_id": claim["id"]}, headers=stranger
     )
     assert r.status_code == 404
-    r = client.post(
-        f"{API}/pension/refunds",
-        json={
-            "payment_ids": [world["payment"]],
-            **BANK,
-            "bank_account_name": "冒领人",
-            "heir_claim_id": claim["id"],
-        },
-        headers=stranger,
-    )
+    r = apply_under(client, stranger, world, claim, bank_account_name="冒领人")
     assert r.status_code == 404
 
 
 def test_a_second_heir_cannot_apply_for_a_payment_already_applied_for(client, login, world):
     heir = login("person", world["heir"])
     claim = make_claim(client, heir, world)
-    body = {"payment_ids": [world["payment"]], **BANK, "heir_claim_id": claim["id"]}
-    assert client.post(f"{API}/pension/refunds", json=body, headers=heir).status_code == 201
-    assert client.post(f"{API}/pension/refunds", json=body, headers=heir).status_code == 409
+    assert apply_under(client, heir, world, claim).status_code == 201
+    assert apply_under(client, heir, world, claim).status_code == 409
     sibling = login("person", world["stranger"])
     other = make_claim(client, sibling, world, relationship="spouse")
-    r = client.post(
-        f"{API}/pension/refunds",
-        json={
-            **body,
-            "bank_account_no": "6222021234567890128",
-            "bank_account_name": "冒领人",
-            "heir_claim_id": other["id"],
-        },
-        headers=sibling,
+    r = apply_under(
+        client,
+        sibling,
+        world,
+        other,
+        bank_account_no="6222021234567890128",
+        bank_account_name="冒领人",
     )
     assert r.status_code == 409
     assert r.json()["error"]["code"] == "application.already_applied"
 
 
 def test_the_officer_sees_the_claim_evidence_and_the_heir_risk_flag(client, login, world):
-    heir = login("person", world["heir"])
-    claim = make_claim(client, heir, world)
-    r = client.post(
-        f"{API}/pension/refunds",
-        json={"payment_ids": [world["payment"]], **BANK, "heir_claim_id": claim["id"]},
-        headers=heir,
-    )
-    app_id = r.json()["applications"][0]["id"]
+    app_id, _claim = heir_application(client, login, world)
     officer = login("officer", world["officer"])
     detail = client.get(f"{API}/officer/applications/{app_id}", headers=officer).json()
     evidence = detail["heir_claim"]
@@ -287,14 +270,7 @@ def test_the_heir_of_a_refused_claim_is_told_the_reason_and_the_stranger_nothing
 def test_the_officer_queue_filters_the_heirs_applications_and_marks_them(
     client, login, world, seed
 ):
-    heir = login("person", world["heir"])
-    claim = make_claim(client, heir, world)
-    r = client.post(
-        f"{API}/pension/refunds",
-        json={"payment_ids": [world["payment"]], **BANK, "heir_claim_id": claim["id"]},
-        headers=heir,
-    )
-    heirs_app = r.json()["applications"][0]["id"]
+    heirs_app, claim = heir_application(client, login, world)
     own_app = seed(lambda s: pension_app(s, region="420703")).id
     officer = login("officer", world["officer"])
 
