@@ -133,4 +133,4 @@ def _export(session: Session, officer: Principal, filters: AuditFilters, _today:
 
 
 #: 导出审计日志: the filtered log (every page) as a workbook, on the API and the page.
-EXPORT = OfficerExport(XlsxDownload("audit-log", "审计日志"), _export)
+EXPORT = OfficerExport("/officer/audit.xlsx", XlsxDownload("audit-log", "审计日志"), _export)

@@ -288,4 +288,4 @@ def _export(session: Session, officer: Principal, filters: StatsFilters, today: 
 
 #: 导出统计分析: the figures as a workbook (a sheet 概况 and one per grouping), on the API
 #: and the page.
-EXPORT = OfficerExport(XlsxDownload("statistics", "统计分析"), _export)
+EXPORT = OfficerExport("/officer/stats.xlsx", XlsxDownload("statistics", "统计分析"), _export)

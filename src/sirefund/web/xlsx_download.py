@@ -51,9 +51,11 @@ class XlsxDownload:
 
 @dataclass(frozen=True)
 class OfficerExport(Generic[Filters]):
-    """An officer's filtered 导出Excel as the API and the console page both answer it: the
-    download, and ``build``, the workbook for the officer, the filters and today, made inside
-    the request's transaction (a DomainError where the officer may not export)."""
+    """An officer's filtered 导出Excel as the API and the console page both answer it: its
+    ``path`` (the page's, and the API's under /api/v1), the download, and ``build``, the
+    workbook for the officer, the filters and today, made inside the request's transaction (a
+    DomainError where the officer may not export)."""
 
+    path: str
     download: XlsxDownload
     build: Callable[[Session, Principal, Filters, date], bytes]

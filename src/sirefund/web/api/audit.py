@@ -78,7 +78,6 @@ def _filters(q: Annotated[AuditFilters, Query()]) -> AuditFilters:
 
 add_export_route(
     router,
-    "/officer/audit.xlsx",
     audit_presenters.EXPORT,
     filters=_filters,
     name="export_audit",

@@ -21,7 +21,6 @@ Filters = TypeVar("Filters")
 
 def add_export_route(
     router: APIRouter,
-    path: str,
     export: OfficerExport[Filters],
     *,
     filters: Callable[..., Filters],
@@ -29,11 +28,11 @@ def add_export_route(
     summary: str,
     description: str,
 ) -> None:
-    """``GET path``: ``export``'s workbook for the logged-in officer, named for today;
+    """``GET`` the export's path: its workbook for the logged-in officer, named for today;
     ``filters`` is a dependency whose one parameter is the filters model, read from the query
     (as if declared on the route)."""
 
-    @router.get(path, summary=summary, description=description, name=name, **XLSX_ROUTE)
+    @router.get(export.path, summary=summary, description=description, name=name, **XLSX_ROUTE)
     def export_workbook(
         officer: CurrentOfficer,
         db: DbSession,

@@ -78,7 +78,6 @@ def _filters(q: Annotated[StatsFilters, Query()]) -> StatsFilters:
 
 add_export_route(
     router,
-    "/officer/stats.xlsx",
     stats_presenters.EXPORT,
     filters=_filters,
     name="export_stats",

@@ -165,10 +165,8 @@ def query_filters(
 
 def add_export_page(
     router: APIRouter,
-    path: str,
     export: OfficerExport[T],
     *,
-    name: str,
     filters: Callable[[Request], T | None],
     page: Callable[[Request, deps.Db, Principal], Awaitable[Response]],
 ) -> None:
@@ -189,7 +187,8 @@ def add_export_page(
             return await page(request, db, principal)
         return export.download.response(content, today)
 
-    router.add_api_route(path, download, methods=["GET"], name=name)
+    name = f"export_{export.download.ascii_name}"
+    router.add_api_route(export.path, download, methods=["GET"], name=name)
 
 
 # --------------------------------------------------------------------------- who is calling

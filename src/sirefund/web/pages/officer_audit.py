@@ -77,7 +77,7 @@ async def audit_page(request: Request, db: DbSession, principal: guard.PageOffic
             "rows": rows,
             "keep": keep,
             "pager": common.Pager(found.page, AUDIT_PAGE_SIZE, found.total),
-            "export_url": "/officer/audit.xlsx" + (f"?{urlencode(keep)}" if keep else ""),
+            "export_url": audit_presenters.EXPORT.path + (f"?{urlencode(keep)}" if keep else ""),
             "allowed": status_code != HTTPStatus.FORBIDDEN,
         }
     )
@@ -87,10 +87,5 @@ async def audit_page(request: Request, db: DbSession, principal: guard.PageOffic
 # 导出Excel of what the page shows; the page again, with its 403, for officers
 # without the role.
 common.add_export_page(
-    router,
-    "/officer/audit.xlsx",
-    audit_presenters.EXPORT,
-    name="export_audit",
-    filters=lambda request: _filters(request)[1],
-    page=audit_page,
+    router, audit_presenters.EXPORT, filters=lambda request: _filters(request)[1], page=audit_page
 )

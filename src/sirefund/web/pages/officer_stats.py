@@ -72,7 +72,7 @@ async def stats_page(request: Request, db: DbSession, principal: guard.PageOffic
             },
             "refusal_rate": stats_presenters.percent(found.agency_refusal) if found else "--",
             "failure_rate": stats_presenters.percent(found.payment_failure) if found else "--",
-            "export_url": "/officer/stats.xlsx" + (f"?{urlencode(keep)}" if keep else ""),
+            "export_url": stats_presenters.EXPORT.path + (f"?{urlencode(keep)}" if keep else ""),
         }
     )
     return render(request, "officer/stats.html", ctx, status_code=status_code)
@@ -81,10 +81,5 @@ async def stats_page(request: Request, db: DbSession, principal: guard.PageOffic
 # 导出Excel of what the page shows; the page again, with its 403, for officers
 # without the role.
 common.add_export_page(
-    router,
-    "/officer/stats.xlsx",
-    stats_presenters.EXPORT,
-    name="export_stats",
-    filters=lambda request: _filters(request)[1],
-    page=stats_page,
+    router, stats_presenters.EXPORT, filters=lambda request: _filters(request)[1], page=stats_page
 )
