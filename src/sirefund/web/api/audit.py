@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 from pydantic import Field
 
 from ...services import audit_log
 from ...services.audit_log import AuditFilters
 from ...services.paging import MAX_PAGE_SIZE
 from .. import audit_presenters
-from ..deps import CurrentOfficer, DbSession
+from ..deps import Clock, CurrentOfficer, DbSession
 from ..errors import error_responses
-from .exports import add_export_route
+from ..xlsx_download import XLSX_ROUTE
 
 _ROW = {
     "id": 1042,
@@ -71,17 +72,15 @@ def list_audit(
     return audit_presenters.page(found)
 
 
-def _filters(q: Annotated[AuditFilters, Query()]) -> AuditFilters:
-    """The log's filters, read from the query (the export's dependency)."""
-    return q
-
-
-add_export_route(
-    router,
-    audit_presenters.EXPORT,
-    filters=_filters,
-    name="export_audit",
+@router.get(
+    audit_presenters.EXPORT.path,
     summary="导出审计日志（xlsx）",
-    description="The filtered log (same filters, no paging) as an Excel workbook; every cell is "
-    "text.",
+    **XLSX_ROUTE,
 )
+def export_audit(
+    officer: CurrentOfficer, db: DbSession, clock: Clock, q: Annotated[AuditFilters, Query()]
+) -> Response:
+    """The filtered log (same filters, no paging) as an Excel workbook; every cell is text."""
+    with db.begin() as session:
+        content = audit_presenters.EXPORT.build(session, officer, q, clock.today())
+    return audit_presenters.EXPORT.download.response(content, clock.today())
