@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -16,7 +16,7 @@ from ..clock import as_utc
 from ..domain.audit import AuditAction
 from ..domain.errors import Forbidden, Invalid
 from ..models import Application, AuditRecord, Officer
-from .list_filters import blank_to_none, check_range, within_days
+from .list_filters import DateRangeFilters, blank_to_none, within_days
 from .officers import OfficerRef, active_officer
 from .paging import Page, check_page
 
@@ -25,10 +25,12 @@ EXPORT_MAX_ROWS = 200_000
 _ACTOR_MAX = 80
 
 
-class AuditFilters(BaseModel):
+class AuditFilters(DateRangeFilters):
     """The log's filters (query string of the API and of the page); None means any."""
 
     model_config = ConfigDict(frozen=True)
+    range_code = "audit.date_range"
+    range_message = "日期起不能晚于日期止"
 
     application_id: int | None = Field(default=None, ge=1, description="申请编号")
     actor: str | None = Field(
@@ -41,7 +43,7 @@ class AuditFilters(BaseModel):
     date_from: date | None = Field(default=None, description="日期起 YYYY-MM-DD（北京时间）")
     date_to: date | None = Field(default=None, description="日期止 YYYY-MM-DD（北京时间）")
 
-    @field_validator("application_id", "person_id", "date_from", "date_to", mode="before")
+    @field_validator("application_id", "person_id", mode="before")
     @classmethod
     def _blank(cls, value: object) -> object:
         return blank_to_none(value)
@@ -54,13 +56,6 @@ class AuditFilters(BaseModel):
         if not isinstance(value, str) or len(value.strip()) > _ACTOR_MAX:
             raise Invalid("audit.actor", "操作人格式不正确", "actor")
         return value.strip()
-
-    @model_validator(mode="after")
-    def _range(self) -> AuditFilters:
-        check_range(
-            self.date_from, self.date_to, code="audit.date_range", message="日期起不能晚于日期止"
-        )
-        return self
 
 
 @dataclass(frozen=True, slots=True)

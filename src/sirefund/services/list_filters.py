@@ -6,8 +6,9 @@ and turned into bounds on a timestamp stored in UTC.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+from pydantic import BaseModel, field_validator, model_validator
 from sqlalchemy import ColumnElement
 
 from ..clock import CHINA_TZ
@@ -38,6 +39,33 @@ def check_range(date_from: date | None, date_to: date | None, *, code: str, mess
     """422 ``code`` (on ``date_from``) when the range ends before it starts."""
     if date_from and date_to and date_from > date_to:
         raise Invalid(code, message, "date_from")
+
+
+class DateRangeFilters(BaseModel):
+    """The 日期起/止 of a list's filter model: a blank date is any, and a range that ends
+    before it starts is 422 ``range_code`` (``range_message``, on ``date_from``).
+
+    Each subclass declares ``date_from`` and ``date_to`` itself, with its own descriptions
+    and where they stand among its other fields: that order is the order of the query
+    parameters in the API's documentation and of the checks (the first bad value answers).
+    """
+
+    range_code: ClassVar[str]
+    range_message: ClassVar[str] = DATE_RANGE_MESSAGE
+
+    if TYPE_CHECKING:  # the subclass's fields (see above)
+        date_from: date | None
+        date_to: date | None
+
+    @field_validator("date_from", "date_to", mode="before", check_fields=False)
+    @classmethod
+    def _blank_date(cls, value: object) -> object:
+        return blank_to_none(value)
+
+    @model_validator(mode="after")
+    def _date_range(self) -> Self:
+        check_range(self.date_from, self.date_to, code=self.range_code, message=self.range_message)
+        return self
 
 
 def china_midnight(day: date) -> datetime:

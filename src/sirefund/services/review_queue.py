@@ -16,12 +16,10 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 from sqlalchemy import (
     ColumnElement,
@@ -45,9 +43,8 @@ from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, Officer, Person
 from . import holidays, risk, views
 from .list_filters import (
-    DATE_RANGE_MESSAGE,
+    DateRangeFilters,
     blank_to_none,
-    check_range,
     china_midnight,
     division_code,
     within_days,
@@ -144,11 +141,12 @@ _CHOICES: dict[str, tuple[type[StrEnum], str]] = {
 _YES_NO_LABELS = {"risk": "风险提示", "heir": "继承人代办"}
 
 
-class QueueFilters(BaseModel):
+class QueueFilters(DateRangeFilters):
     """The queue's filters, built by the API from the query string and by the page from the
     same query string; None means "any". A bad value raises ``Invalid`` with its field."""
 
     model_config = ConfigDict(frozen=True)
+    range_code = "queue.date_range"
 
     status: ApplicationStatus | None = Field(
         default=None, description="pending_review / approved / rejected / …"
@@ -245,18 +243,6 @@ class QueueFilters(BaseModel):
         if value not in SORTS:
             raise Invalid("queue.sort", "排序方式不正确", "sort")
         return value
-
-    @field_validator("date_from", "date_to", mode="before")
-    @classmethod
-    def _date(cls, value: object) -> object:
-        return blank_to_none(value)
-
-    @model_validator(mode="after")
-    def _range(self) -> QueueFilters:
-        check_range(
-            self.date_from, self.date_to, code="queue.date_range", message=DATE_RANGE_MESSAGE
-        )
-        return self
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import ConfigDict, field_validator
 from sqlalchemy import ColumnElement, Date, cast, func, select
 from sqlalchemy.orm import Session
 
@@ -30,13 +30,7 @@ from ..domain.errors import Forbidden
 from ..domain.workflow import ApplicationStatus as S
 from ..models import Application, Officer, StatsCell, StatsRefundDays
 from . import holidays
-from .list_filters import (
-    DATE_RANGE_MESSAGE,
-    blank_to_none,
-    check_range,
-    china_midnight,
-    division_code,
-)
+from .list_filters import DateRangeFilters, china_midnight, division_code
 from .officers import OfficerRef, active_officer, region_clause
 from .stats_summary import FIRST_DAY, LAST_DAY
 
@@ -46,31 +40,20 @@ _ANSWERED = (S.AGENCY_REJECTED, S.REFUNDED, S.REFUND_FAILED)
 _PAID_OR_FAILED = (S.REFUNDED, S.REFUND_FAILED)
 
 
-class StatsFilters(BaseModel):
+class StatsFilters(DateRangeFilters):
     """申请日期起/止 (China dates, inclusive) and 地区 (a division within the officer's)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    range_code = "stats.date_range"
 
     date_from: date | None = None
     date_to: date | None = None
     region: str | None = None
 
-    @field_validator("date_from", "date_to", mode="before")
-    @classmethod
-    def _date(cls, value: object) -> object:
-        return blank_to_none(value)
-
     @field_validator("region", mode="before")
     @classmethod
     def _region(cls, value: object) -> object:
         return division_code(value, code="stats.region")
-
-    @model_validator(mode="after")
-    def _range(self) -> StatsFilters:
-        check_range(
-            self.date_from, self.date_to, code="stats.date_range", message=DATE_RANGE_MESSAGE
-        )
-        return self
 
 
 @dataclass(frozen=True, slots=True)
