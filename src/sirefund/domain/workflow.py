@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from .errors import Conflict
+from .labelled import LabelledEnum
 
 
 class ApplicationStatus(StrEnum):
@@ -35,17 +36,11 @@ class ApplicationKind(StrEnum):
     MEDICAL = "medical"
 
 
-class Channel(StrEnum):
-    WEB = "web"
-    MOBILE_APP = "mobile_app"
-    OFFICER = "officer"
+class Channel(LabelledEnum):
+    WEB = "web", "电子税务局"
+    MOBILE_APP = "mobile_app", "楚税通"
+    OFFICER = "officer", "税务端"
 
-
-CHANNEL_LABELS = {
-    Channel.WEB: "电子税务局",
-    Channel.MOBILE_APP: "楚税通",
-    Channel.OFFICER: "税务端",
-}
 
 # Agency results only move an application forward; terminal states have no way out. The ways
 # back are the applicant's: after 退付失败 a corrected account re-issues the bank step
@@ -82,21 +77,13 @@ CANCELLABLE = frozenset({S.PENDING_REVIEW, S.RETURNED})
 CORRECTION_DAYS = 15
 
 
-class CorrectionField(StrEnum):
+class CorrectionField(LabelledEnum):
     """What an officer may ask the applicant to fix (domain.md "退回补正")."""
 
-    BANK_ACCOUNT = "bank_account"
-    CONTACT = "contact"
-    REASON = "reason"
-    DEPOSIT_ACCOUNT = "deposit_account"
-
-
-CORRECTION_FIELD_LABELS = {
-    CorrectionField.BANK_ACCOUNT: "银行账户信息",
-    CorrectionField.CONTACT: "联系人信息",
-    CorrectionField.REASON: "退费理由",
-    CorrectionField.DEPOSIT_ACCOUNT: "存款账户",
-}
+    BANK_ACCOUNT = "bank_account", "银行账户信息"
+    CONTACT = "contact", "联系人信息"
+    REASON = "reason", "退费理由"
+    DEPOSIT_ACCOUNT = "deposit_account", "存款账户"
 
 
 def correction_fields_for(kind: ApplicationKind | str) -> tuple[CorrectionField, ...]:
