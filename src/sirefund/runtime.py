@@ -172,11 +172,7 @@ def serve(
     finally:
         for sig, handler in echo.items():
             signal.signal(sig, handler)
-        stop.set()
-        if thread is not None:
-            thread.join(timeout=settings.agency_timeout_seconds + 5)
-        for adapter in adapters.values():
-            adapter.close()
+        _stop_dispatcher(settings, stop, thread, adapters)
         if simulator_state is not None:
             simulator_state.close()
         for outside in (*served.realname_adapters, served.death_registry):
@@ -245,6 +241,21 @@ def _start_dispatcher(
     thread = threading.Thread(target=_run, name="sirefund-worker", daemon=True)
     thread.start()
     return thread
+
+
+def _stop_dispatcher(
+    settings: Settings,
+    stop: threading.Event,
+    thread: threading.Thread | None,
+    adapters: dispatcher.Adapters,
+) -> None:
+    """Ask the dispatcher thread (when one runs) to stop, give its attempt in flight the
+    agencies' timeout to finish, then close the agency adapters."""
+    stop.set()
+    if thread is not None:
+        thread.join(timeout=settings.agency_timeout_seconds + 5)
+    for adapter in adapters.values():
+        adapter.close()
 
 
 # --------------------------------------------------------------------------- many processes
@@ -363,11 +374,7 @@ def serve_many(
     try:
         Multiprocess(config, sockets=[sock]).run()
     finally:
-        stop.set()
-        if thread is not None:
-            thread.join(timeout=settings.agency_timeout_seconds + 5)
-        for adapter in adapters.values():
-            adapter.close()
+        _stop_dispatcher(settings, stop, thread, adapters)
         if sms_gateway is not None:
             sms_gateway.close()
         if engine is not None:
