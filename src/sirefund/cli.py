@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
@@ -28,6 +28,8 @@ from .services import totp
 
 #: Exit status of a command interrupted with Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
+
+T = TypeVar("T")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -324,20 +326,34 @@ def _show_totp_secret(secret: str, officer_code: str) -> None:
     print(f"URI:  {uri}")
 
 
+def _in_transaction(work: Callable[[Session], T]) -> T | None:
+    """`work` (use cases) in one transaction on the configured database, and what it returns;
+    None, with the refusal's code and Chinese message on stderr and nothing committed, when a
+    use case refuses (DomainError)."""
+    factory = make_session_factory(_engine(load_settings()))
+    try:
+        with unit_of_work(factory) as session:
+            return work(session)
+    except DomainError as exc:
+        print(f"{exc.code}: {exc.message}", file=sys.stderr)
+        return None
+
+
 def _officer_command(
     args: argparse.Namespace, change: Callable[[Session], Officer], *, done: str
 ) -> int:
     """Run `change` (a use case on one officer) in its own transaction; print `done`, and the
     new TOTP secret when the command made one (no --totp-secret given); exit 1 with the
     Chinese reason on a refusal."""
-    factory = make_session_factory(_engine(load_settings()))
-    try:
-        with unit_of_work(factory) as session:
-            officer = change(session)
-            code, secret = officer.code, officer.totp_secret
-    except DomainError as exc:
-        print(f"{exc.code}: {exc.message}", file=sys.stderr)
+
+    def work(session: Session) -> tuple[str, str | None]:
+        officer = change(session)
+        return officer.code, officer.totp_secret
+
+    changed = _in_transaction(work)
+    if changed is None:
         return 1
+    code, secret = changed
     print(f"officer {code} {done}")
     if args.totp_secret is None and secret is not None:
         _show_totp_secret(secret, code)
@@ -401,43 +417,41 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_holidays(args: argparse.Namespace) -> int:
     """`sirefund holidays add|list|remove`: the calendar_days table (services/holidays.py)."""
-    from .services import holidays  # noqa: PLC0415 - lazy: only this command reads the calendar
-
-    factory = make_session_factory(_engine(load_settings()))
     try:
-        with unit_of_work(factory) as session:
-            if args.holidays_command == "add":
-                day = holidays.set_day(
-                    session,
-                    holidays.CalendarDayIn(
-                        day=args.date, is_workday=args.workday, label=args.label
-                    ),
-                    changed_by=f"cli:{_os_user()}",
-                    at=SystemClock().now(),
-                )
-                kind = "工作日" if day.is_workday else "休息日"
-                print(f"{day.day.isoformat()} 已设为{kind}（{day.label}）")
-            elif args.holidays_command == "remove":
-                if not holidays.remove_day(session, args.date):
-                    print(f"{args.date.isoformat()} 不在税务端节假日表中", file=sys.stderr)
-                    return 1
-                print(f"{args.date.isoformat()} 已从节假日表中删除")
-            else:
-                first, last = holidays.package_years()
-                if not first <= args.year <= last:
-                    print(
-                        f"chinesecalendar 未收录{args.year}年（收录{first}-{last}年），以下仅为节假日表中的日期"
-                    )
-                for d in holidays.list_days(session, args.year):
-                    kind = "上班" if d.is_workday else "休息"
-                    source = "节假日表" if d.source == "table" else "chinesecalendar"
-                    print(f"{d.day.isoformat()}\t{kind}\t{d.label}\t{source}")
-    except DomainError as exc:
-        print(f"{exc.code}: {exc.message}", file=sys.stderr)
-        return 1
+        done = _in_transaction(lambda session: _holidays(session, args))
     except ValidationError as exc:
         print(f"calendar.invalid: {exc.errors()[0]['msg']}", file=sys.stderr)
         return 1
+    return 1 if done is None else done
+
+
+def _holidays(session: Session, args: argparse.Namespace) -> int:
+    from .services import holidays  # noqa: PLC0415 - lazy: only this command reads the calendar
+
+    if args.holidays_command == "add":
+        day = holidays.set_day(
+            session,
+            holidays.CalendarDayIn(day=args.date, is_workday=args.workday, label=args.label),
+            changed_by=f"cli:{_os_user()}",
+            at=SystemClock().now(),
+        )
+        kind = "工作日" if day.is_workday else "休息日"
+        print(f"{day.day.isoformat()} 已设为{kind}（{day.label}）")
+    elif args.holidays_command == "remove":
+        if not holidays.remove_day(session, args.date):
+            print(f"{args.date.isoformat()} 不在税务端节假日表中", file=sys.stderr)
+            return 1
+        print(f"{args.date.isoformat()} 已从节假日表中删除")
+    else:
+        first, last = holidays.package_years()
+        if not first <= args.year <= last:
+            print(
+                f"chinesecalendar 未收录{args.year}年（收录{first}-{last}年），以下仅为节假日表中的日期"
+            )
+        for d in holidays.list_days(session, args.year):
+            kind = "上班" if d.is_workday else "休息"
+            source = "节假日表" if d.source == "table" else "chinesecalendar"
+            print(f"{d.day.isoformat()}\t{kind}\t{d.label}\t{source}")
     return 0
 
 
@@ -450,27 +464,26 @@ def _rule_line(rule: Any) -> str:
 
 def cmd_risk_rules(args: argparse.Namespace) -> int:
     """`sirefund risk-rules list|set`: the risk_rules table (services/risk.py)."""
+    done = _in_transaction(lambda session: _risk_rules(session, args))
+    return 1 if done is None else done
+
+
+def _risk_rules(session: Session, args: argparse.Namespace) -> int:
     from .services import risk  # noqa: PLC0415 - lazy like the other commands' services
 
-    factory = make_session_factory(_engine(load_settings()))
-    try:
-        with unit_of_work(factory) as session:
-            if args.risk_rules_command == "set":
-                rule = risk.set_rule(
-                    session,
-                    code=args.code,
-                    enabled=args.enabled,
-                    threshold=args.threshold,
-                    window_days=args.window_days,
-                )
-                print(_rule_line(rule))
-            else:
-                print("code\tenabled\tthreshold\twindow_days\tlabel")
-                for rule in risk.rules(session):
-                    print(_rule_line(rule))
-    except DomainError as exc:
-        print(f"{exc.code}: {exc.message}", file=sys.stderr)
-        return 1
+    if args.risk_rules_command == "set":
+        rule = risk.set_rule(
+            session,
+            code=args.code,
+            enabled=args.enabled,
+            threshold=args.threshold,
+            window_days=args.window_days,
+        )
+        print(_rule_line(rule))
+    else:
+        print("code\tenabled\tthreshold\twindow_days\tlabel")
+        for rule in risk.rules(session):
+            print(_rule_line(rule))
     return 0
 
 

@@ -80,14 +80,7 @@ def build(settings: Settings, *, host: str, port: int, simulate_agencies: bool) 
         settings = settings.model_copy(
             update={"agency_url": simulators, "sms_url": simulators, "identity_url": simulators}
         )
-    pool_size, max_overflow = settings.pool_limits(1)
-    engine = make_engine(
-        settings.database_url,
-        echo=settings.echo_sql,
-        pool_size=pool_size,
-        max_overflow=max_overflow,
-        pooler=settings.db_pooler,
-    )
+    engine = _app_engine(settings, processes=1)
     # The outside services registration calls (services/ports.py), injected here: web/
     # never imports agencies/.
     sms, identity_check = agencies.build_realname_adapters(settings)
@@ -172,11 +165,7 @@ def serve(
     finally:
         for sig, handler in echo.items():
             signal.signal(sig, handler)
-        stop.set()
-        if thread is not None:
-            thread.join(timeout=settings.agency_timeout_seconds + 5)
-        for adapter in adapters.values():
-            adapter.close()
+        _stop_dispatcher(settings, stop, thread, adapters)
         if simulator_state is not None:
             simulator_state.close()
         for outside in (*served.realname_adapters, served.death_registry):
@@ -247,6 +236,21 @@ def _start_dispatcher(
     return thread
 
 
+def _stop_dispatcher(
+    settings: Settings,
+    stop: threading.Event,
+    thread: threading.Thread | None,
+    adapters: dispatcher.Adapters,
+) -> None:
+    """Ask the dispatcher thread (when one runs) to stop, give its attempt in flight the
+    agencies' timeout to finish, then close the agency adapters."""
+    stop.set()
+    if thread is not None:
+        thread.join(timeout=settings.agency_timeout_seconds + 5)
+    for adapter in adapters.values():
+        adapter.close()
+
+
 # --------------------------------------------------------------------------- many processes
 
 #: How many app processes share the database (each sizes its pool to its share).
@@ -272,20 +276,26 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def app_from_environment() -> FastAPI:
-    """The app of one of N `serve --workers N` processes (uvicorn imports it by name in each
-    child): settings from the environment like the parent's, a pool sized to 1/N of the
-    connections (Settings.pool_limits)."""
-    settings = load_settings()
-    logconfig.configure(settings.log_format)
-    pool_size, max_overflow = settings.pool_limits(int(os.environ.get(PROCESSES_ENV, "1")))
-    engine = make_engine(
+def _app_engine(settings: Settings, *, processes: int) -> Engine:
+    """The engine of one app process, its pool sized to its share of the connections when
+    `processes` processes share the database (Settings.pool_limits)."""
+    pool_size, max_overflow = settings.pool_limits(processes)
+    return make_engine(
         settings.database_url,
         echo=settings.echo_sql,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pooler=settings.db_pooler,
     )
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of N `serve --workers N` processes (uvicorn imports it by name in each
+    child): settings from the environment like the parent's, a pool sized to 1/N of the
+    connections (Settings.pool_limits)."""
+    settings = load_settings()
+    logconfig.configure(settings.log_format)
+    engine = _app_engine(settings, processes=int(os.environ.get(PROCESSES_ENV, "1")))
     return create_app(
         settings, engine=engine, death_registry=agencies.build_death_registry(settings)
     )
@@ -363,11 +373,7 @@ def serve_many(
     try:
         Multiprocess(config, sockets=[sock]).run()
     finally:
-        stop.set()
-        if thread is not None:
-            thread.join(timeout=settings.agency_timeout_seconds + 5)
-        for adapter in adapters.values():
-            adapter.close()
+        _stop_dispatcher(settings, stop, thread, adapters)
         if sms_gateway is not None:
             sms_gateway.close()
         if engine is not None:

@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sirefund import cli, imports
 from sirefund.config import Settings
-from sirefund.domain.audit import GENESIS_HASH, AuditAction, canonical_details, row_digest
+from sirefund.domain.audit import (
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    AuditAction,
+    canonical_details,
+    row_digest,
+)
 from sirefund.domain.errors import Unauthenticated
 from sirefund.models import AuditChainHead, AuditCheckpoint, AuditRecord, Officer, Person
 from sirefund.services import (
@@ -305,13 +311,13 @@ def test_a_rewritten_chain_contradicts_the_checkpoint_taken_before(session_facto
     assert _verify(session_factory).broken is None  # anchors row 5
     # Rewrite everything from row 3 on, every hash recomputed, the head too.
     with session_factory() as s:
-        rows = [{c: getattr(r, c) for c in ("id", *audit._HASHED, "row_hash")} for r in _rows(s)]
+        rows = [{c: getattr(r, c) for c in ("id", *HASHED_FIELDS, "row_hash")} for r in _rows(s)]
     prev = str(rows[1]["row_hash"])
     statements: list[tuple[str, dict[str, object]]] = []
     for row in rows[2:]:
         row["details"] = canonical_details({"i": "forged"})
         row["prev_hash"] = prev
-        prev = row_digest(**{k: row[k] for k in audit._HASHED})
+        prev = row_digest(**{k: row[k] for k in HASHED_FIELDS})
         statements.append(
             (
                 "UPDATE audit_log SET details = :d, prev_hash = :p, row_hash = :h WHERE id = :i",

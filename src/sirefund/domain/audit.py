@@ -79,8 +79,9 @@ def instant(at: datetime) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class ChainRow:
-    """One stored audit row, as the chain sees it."""
+class AuditRow:
+    """What one stored audit row says: who, when, what, about whom, from where; `details` is
+    the canonical JSON (no ID, phone or card number in it)."""
 
     id: int
     at: datetime
@@ -93,8 +94,31 @@ class ChainRow:
     officer_id: int | None
     address: str | None
     details: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainRow(AuditRow):
+    """One stored audit row, as the chain sees it: with its hashes."""
+
     prev_hash: str
     row_hash: str
+
+
+#: What a row's hash covers, in the order hashed: all it says but its id, then the previous
+#: row's hash (the keyword arguments of `row_digest`).
+HASHED_FIELDS = (
+    "at",
+    "actor_kind",
+    "actor_id",
+    "action",
+    "application_id",
+    "person_id",
+    "unit_id",
+    "officer_id",
+    "address",
+    "details",
+    "prev_hash",
+)
 
 
 # One encoder for every row: json.dumps with options builds a new one per call.
@@ -135,19 +159,7 @@ def row_digest(
 
 
 def digest_of(row: ChainRow) -> str:
-    return row_digest(
-        at=row.at,
-        actor_kind=row.actor_kind,
-        actor_id=row.actor_id,
-        action=row.action,
-        application_id=row.application_id,
-        person_id=row.person_id,
-        unit_id=row.unit_id,
-        officer_id=row.officer_id,
-        address=row.address,
-        details=row.details,
-        prev_hash=row.prev_hash,
-    )
+    return row_digest(**{name: getattr(row, name) for name in HASHED_FIELDS})
 
 
 BreakKind = Literal["changed", "deleted", "inserted"]

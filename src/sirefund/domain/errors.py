@@ -23,15 +23,28 @@ class Invalid(DomainError):
     status = 422
 
 
-class NotFound(DomainError):
+class _Defaulted(DomainError):
+    """An error that may be raised bare: its code and message are then the class's
+    ``default``."""
+
+    default: tuple[str, str]
+
+    def __init__(
+        self, code: str | None = None, message: str | None = None, field: str | None = None
+    ) -> None:
+        default_code, default_message = self.default
+        super().__init__(
+            default_code if code is None else code,
+            default_message if message is None else message,
+            field,
+        )
+
+
+class NotFound(_Defaulted):
     """Absent, or not the caller's: 404 (never reveal another person's data)."""
 
     status = 404
-
-    def __init__(
-        self, code: str = "not_found", message: str = "记录不存在", field: str | None = None
-    ):
-        super().__init__(code, message, field)
+    default = ("not_found", "记录不存在")
 
 
 class Conflict(DomainError):
@@ -54,13 +67,9 @@ class Unavailable(DomainError):
     status = 503
 
 
-class Unauthenticated(DomainError):
+class Unauthenticated(_Defaulted):
     status = 401
-
-    def __init__(
-        self, code: str = "auth.required", message: str = "请先登录", field: str | None = None
-    ):
-        super().__init__(code, message, field)
+    default = ("auth.required", "请先登录")
 
 
 class TooManyRequests(DomainError):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from .errors import Conflict
+from .labelled import LabelledEnum
 
 
 class ApplicationStatus(StrEnum):
@@ -35,17 +36,11 @@ class ApplicationKind(StrEnum):
     MEDICAL = "medical"
 
 
-class Channel(StrEnum):
-    WEB = "web"
-    MOBILE_APP = "mobile_app"
-    OFFICER = "officer"
+class Channel(LabelledEnum):
+    WEB = "web", "电子税务局"
+    MOBILE_APP = "mobile_app", "楚税通"
+    OFFICER = "officer", "税务端"
 
-
-CHANNEL_LABELS = {
-    Channel.WEB: "电子税务局",
-    Channel.MOBILE_APP: "楚税通",
-    Channel.OFFICER: "税务端",
-}
 
 # Agency results only move an application forward; terminal states have no way out. The ways
 # back are the applicant's: after 退付失败 a corrected account re-issues the bank step
@@ -82,21 +77,13 @@ CANCELLABLE = frozenset({S.PENDING_REVIEW, S.RETURNED})
 CORRECTION_DAYS = 15
 
 
-class CorrectionField(StrEnum):
+class CorrectionField(LabelledEnum):
     """What an officer may ask the applicant to fix (domain.md "退回补正")."""
 
-    BANK_ACCOUNT = "bank_account"
-    CONTACT = "contact"
-    REASON = "reason"
-    DEPOSIT_ACCOUNT = "deposit_account"
-
-
-CORRECTION_FIELD_LABELS = {
-    CorrectionField.BANK_ACCOUNT: "银行账户信息",
-    CorrectionField.CONTACT: "联系人信息",
-    CorrectionField.REASON: "退费理由",
-    CorrectionField.DEPOSIT_ACCOUNT: "存款账户",
-}
+    BANK_ACCOUNT = "bank_account", "银行账户信息"
+    CONTACT = "contact", "联系人信息"
+    REASON = "reason", "退费理由"
+    DEPOSIT_ACCOUNT = "deposit_account", "存款账户"
 
 
 def correction_fields_for(kind: ApplicationKind | str) -> tuple[CorrectionField, ...]:
@@ -204,28 +191,28 @@ def payment_labels(
     return labels(status, kind)
 
 
+#: The two columns of the unit progress table for each state: 人社处理状态 and 税务审核结果
+#: (通过 / 不通过 / -- while pending).
+_UNIT_PROGRESS = {
+    S.PENDING_REVIEW: ("未申请", "--"),
+    S.CANCELLED: ("未申请", "--"),
+    S.REJECTED: ("未申请", "不通过"),
+    S.APPROVED: ("处理中", "通过"),
+    S.AT_AGENCY: ("处理中", "通过"),
+    S.AGENCY_REJECTED: ("退回", "通过"),
+    S.REFUNDED: ("已退费", "通过"),
+    # Not an end any more: the case waits for the unit's corrected account.
+    S.REFUND_FAILED: ("退付失败", "通过"),
+    S.RETURNED: ("未申请", "退回补正"),
+    S.LAPSED: ("未申请", "--"),
+}
+
+
 def hrss_status_label(status: ApplicationStatus | str) -> str:
     """人社处理状态 on the unit progress table."""
-    status = ApplicationStatus(status)
-    if status in (S.PENDING_REVIEW, S.REJECTED, S.CANCELLED, S.RETURNED, S.LAPSED):
-        return "未申请"
-    if status in (S.APPROVED, S.AT_AGENCY):
-        return "处理中"
-    if status == S.REFUNDED:
-        return "已退费"
-    if status == S.REFUND_FAILED:
-        # Not an end any more: the case waits for the unit's corrected account.
-        return "退付失败"
-    return "退回"
+    return _UNIT_PROGRESS[ApplicationStatus(status)][0]
 
 
 def tax_review_result_label(status: ApplicationStatus | str) -> str:
-    """税务审核结果 on the unit progress table: 通过 / 不通过 / -- while pending."""
-    status = ApplicationStatus(status)
-    if status in {S.PENDING_REVIEW, S.CANCELLED, S.LAPSED}:
-        return "--"
-    if status == S.RETURNED:
-        return "退回补正"
-    if status == S.REJECTED:
-        return "不通过"
-    return "通过"
+    """税务审核结果 on the unit progress table."""
+    return _UNIT_PROGRESS[ApplicationStatus(status)][1]

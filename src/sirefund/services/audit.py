@@ -27,6 +27,7 @@ from ..clock import as_utc
 from ..domain.audit import (
     CHECKPOINT_EVERY,
     GENESIS_HASH,
+    HASHED_FIELDS,
     AuditAction,
     ChainRow,
     Walk,
@@ -173,7 +174,7 @@ def flush_pending(session: Session) -> int:
         last_id += 1
         row["id"] = last_id
         row["prev_hash"] = last_hash
-        last_hash = row["row_hash"] = row_digest(**{k: row[k] for k in _HASHED})
+        last_hash = row["row_hash"] = row_digest(**{k: row[k] for k in HASHED_FIELDS})
         if last_id % CHECKPOINT_EVERY == 0:
             anchors.append(
                 {"at": row["at"], "audit_id": last_id, "row_hash": last_hash, "reason": "periodic"}
@@ -184,21 +185,6 @@ def flush_pending(session: Session) -> int:
     head.last_id, head.last_hash = last_id, last_hash
     session.flush()
     return len(pending.rows)
-
-
-_HASHED = (
-    "at",
-    "actor_kind",
-    "actor_id",
-    "action",
-    "application_id",
-    "person_id",
-    "unit_id",
-    "officer_id",
-    "address",
-    "details",
-    "prev_hash",
-)
 
 
 @event.listens_for(Session, "before_commit")

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from pydantic import ConfigDict, Field, field_validator
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..clock import as_utc
-from ..domain.audit import AuditAction
+from ..domain.audit import AuditAction, AuditRow
 from ..domain.errors import Forbidden, Invalid
 from ..models import Application, AuditRecord, Officer
 from .list_filters import DateRangeFilters, blank_to_none, within_days
@@ -59,22 +59,10 @@ class AuditFilters(DateRangeFilters):
 
 
 @dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One audit row: who, when (UTC), what, about whom, from where; `details` is the stored
-    canonical JSON (no ID, phone or card number in it)."""
+class AuditEntry(AuditRow):
+    """One audit row as the 审计日志 shows it: `at` in UTC, the action with its label."""
 
-    id: int
-    at: datetime
-    actor_kind: str
-    actor_id: str | None
-    action: str
     action_label: str
-    application_id: int | None
-    person_id: int | None
-    unit_id: int | None
-    officer_id: int | None
-    address: str | None
-    details: str
 
 
 def _auditor(session: Session, officer: OfficerRef) -> Officer:

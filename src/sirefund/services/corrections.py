@@ -181,11 +181,11 @@ def return_for_correction(
         if wanted not in allowed:
             raise Invalid(
                 "correction.field_unknown",
-                f"此类申请没有“{workflow.CORRECTION_FIELD_LABELS[wanted]}”可补正",
+                f"此类申请没有“{wanted.label}”可补正",
                 "fields",
             )
     fields = [f for f in allowed if f in request.fields]
-    names = "、".join(workflow.CORRECTION_FIELD_LABELS[f] for f in fields)
+    names = "、".join(f.label for f in fields)
     applications.transition(
         session,
         application=app,
@@ -238,7 +238,7 @@ def correct(
         if extra:
             raise Invalid(
                 "correction.field_not_requested",
-                f"“{workflow.CORRECTION_FIELD_LABELS[field]}”不在补正要求之内，不能修改",
+                f"“{field.label}”不在补正要求之内，不能修改",
                 extra[0],
             )
     values: dict[str, object] = {}
@@ -252,7 +252,7 @@ def correct(
             errors.append(exc)
     if errors:
         raise FormInvalid(errors)
-    names = "、".join(workflow.CORRECTION_FIELD_LABELS[f] for f in asked)
+    names = "、".join(f.label for f in asked)
     applications.transition(
         session,
         application=app,

@@ -129,11 +129,11 @@ class HeirClaimView:
 
     @property
     def status_label(self) -> str:
-        return heirs.STATUS_LABELS[self.status]
+        return self.status.label
 
     @property
     def relationship_label(self) -> str:
-        return heirs.RELATIONSHIP_LABELS[self.relationship]
+        return self.relationship.label
 
 
 def view(claim: HeirClaim) -> HeirClaimView:
@@ -211,7 +211,7 @@ def _confirm(
     to_status = ClaimStatus.VERIFIED if answer.confirmed else ClaimStatus.REFUSED
     _record(session, claim, actor=REGISTRY_ACTOR, to_status=to_status, reason=answer.result, at=at)
     notifications.notify_heir_claim(
-        session, claim, relationship_label=heirs.relationship_label(claim.relationship), at=at
+        session, claim, relationship_label=heirs.Relationship(claim.relationship).label, at=at
     )
 
 
@@ -264,7 +264,7 @@ def create(
         row,
         actor=Actor.person(person_id),
         to_status=ClaimStatus.PENDING_VERIFICATION,
-        reason=heirs.RELATIONSHIP_LABELS[heirs.Relationship(claim.relationship)],
+        reason=heirs.Relationship(claim.relationship).label,
         at=at,
     )
     _confirm(session, row, registry, at=at)

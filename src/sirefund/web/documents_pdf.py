@@ -19,7 +19,7 @@ from fpdf.enums import XPos, YPos
 from ..clock import CHINA_TZ
 from ..domain.errors import Unavailable
 from ..domain.money import format_yuan
-from ..domain.workflow import CHANNEL_LABELS, ApplicationKind
+from ..domain.workflow import ApplicationKind
 from ..services.documents import RefundDocument
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ def _common_rows(doc: RefundDocument) -> list[tuple[str, str]]:
         ("退费账户户名", doc.bank_account_name or "—"),
         ("退费账号", doc.bank_account_masked or "—"),
         ("开户银行", doc.bank_name or "—"),
-        ("申请渠道", CHANNEL_LABELS[doc.channel]),
+        ("申请渠道", doc.channel.label),
         ("申请时间", _instant(doc.submitted_at)),
     ]
     return rows

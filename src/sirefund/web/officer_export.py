@@ -84,7 +84,7 @@ def write_queue_xlsx(
                     item.payer_name,
                     item.payer_id_number_masked,
                     amount,
-                    workflow.CHANNEL_LABELS[app.channel],
+                    workflow.Channel(app.channel).label,
                     labels.refund_status,
                     labels.review_status,
                     labels.review_result,

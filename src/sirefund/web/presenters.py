@@ -52,7 +52,7 @@ def application(view: ApplicationView) -> dict[str, Any]:
         "review_result_label": lab.review_result,
         "amount": format_yuan(view.amount_fen),
         "channel": view.channel.value,
-        "channel_label": workflow.CHANNEL_LABELS[view.channel],
+        "channel_label": view.channel.label,
         "created_at": iso(view.created_at),
         "updated_at": iso(view.updated_at),
         "payment_year": view.payment_year,
@@ -96,9 +96,7 @@ def correction(view: ApplicationView) -> dict[str, Any]:
     return {
         "deposit_account_id": view.deposit_account_id,
         "correction_fields": [f.value for f in view.correction_fields],
-        "correction_field_labels": [
-            workflow.CORRECTION_FIELD_LABELS[f] for f in view.correction_fields
-        ],
+        "correction_field_labels": [f.label for f in view.correction_fields],
         "correction_due": iso(due),
         "correction_due_local": (
             due.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M") if due is not None else None

@@ -66,7 +66,7 @@ def label(section: str, key: str) -> str:
     if section == "by_kind" and key in _KINDS:
         return KIND_LABELS[workflow.ApplicationKind(key)]
     if section == "by_channel" and key in _CHANNELS:
-        return workflow.CHANNEL_LABELS[workflow.Channel(key)]
+        return workflow.Channel(key).label
     if section == "by_region":
         return regions.division_name(key) or key
     if section == "by_month":

@@ -57,6 +57,7 @@ from ...domain.agencies import POSITIVE, RECEIVED, Agency
 from ...signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers, verify
 from ..base import ATTEMPT_HEADER, PATHS
 from .accounts import AccountRegistry
+from .control import error_response
 from .realname import RealNameState, add_death_routes, add_realname_routes
 from .statements import StatementFaults, add_statement_routes, booked_payee
 
@@ -458,12 +459,6 @@ class _DroppedResponse(Response):
         # Returning without finishing the body makes the server close the connection.
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"code": code, "message": message, "field": None}}, status_code=status
-    )
-
-
 def _parse_request(body: bytes) -> dict[str, Any] | None:
     """A request body with a non-empty string request id, or None."""
     try:
@@ -479,11 +474,11 @@ def _parse_request(body: bytes) -> dict[str, Any] | None:
 def _scripted_failure(rule: Rule | None) -> Response | None:
     """The answer a `reject` or `error` rule gives instead of booking, if that is the rule."""
     if rule is not None and rule.action == "reject":
-        return _error(
+        return error_response(
             rule.status_code or REJECT_STATUS, "agency.request_refused", rule.reason or "请求被拒绝"
         )
     if rule is not None and rule.action == "error":
-        return _error(rule.status_code or ERROR_STATUS, "agency.unavailable", "系统繁忙")
+        return error_response(rule.status_code or ERROR_STATUS, "agency.unavailable", "系统繁忙")
     return None
 
 
@@ -521,10 +516,10 @@ def create_simulator_app(
         async def submit(request: Request) -> Response:
             body = await request.body()
             if not _signed(request, body):
-                return _error(HTTPStatus.UNAUTHORIZED, "signature.invalid", "签名无效")
+                return error_response(HTTPStatus.UNAUTHORIZED, "signature.invalid", "签名无效")
             data = _parse_request(body)
             if data is None:
-                return _error(HTTPStatus.BAD_REQUEST, "request.malformed", "请求格式不正确")
+                return error_response(HTTPStatus.BAD_REQUEST, "request.malformed", "请求格式不正确")
             application_id = _int(data.get("application_id"))
             state.log_request(
                 agency,
@@ -542,7 +537,9 @@ def create_simulator_app(
                 await anyio.sleep(rule.seconds)
             if rule is not None and rule.action == "drop":
                 if rule.mode == "503":
-                    return _error(HTTPStatus.SERVICE_UNAVAILABLE, "agency.unavailable", "系统繁忙")
+                    return error_response(
+                        HTTPStatus.SERVICE_UNAVAILABLE, "agency.unavailable", "系统繁忙"
+                    )
                 return _DroppedResponse()
             return JSONResponse(booking.wire())
 
@@ -552,18 +549,20 @@ def create_simulator_app(
     def make_query(agency: Agency) -> Callable[[str, Request], Awaitable[Response]]:
         async def query(request_id: str, request: Request) -> Response:
             if not _signed(request, b""):
-                return _error(HTTPStatus.UNAUTHORIZED, "signature.invalid", "签名无效")
+                return error_response(HTTPStatus.UNAUTHORIZED, "signature.invalid", "签名无效")
             booking = state.find(agency, request_id)
             state.log_request(
                 agency, "query", request_id, None, booking.application_id if booking else None
             )
             rule = state.script.take(agency, "query", booking.application_id if booking else None)
             if rule is not None and rule.action == "error":
-                return _error(rule.status_code or ERROR_STATUS, "agency.unavailable", "系统繁忙")
+                return error_response(
+                    rule.status_code or ERROR_STATUS, "agency.unavailable", "系统繁忙"
+                )
             if rule is not None and rule.action == "hang":
                 await anyio.sleep(rule.seconds)
             if booking is None:
-                return _error(HTTPStatus.NOT_FOUND, "request.not_found", "无此请求")
+                return error_response(HTTPStatus.NOT_FOUND, "request.not_found", "无此请求")
             return JSONResponse(booking.wire())
 
         query.__name__ = f"query_{agency}"
@@ -612,7 +611,7 @@ def _add_control_routes(app: FastAPI, state: SimulatorState) -> None:
         try:
             state.script.update(json.loads(await request.body()))
         except (ValueError, TypeError) as exc:
-            return _error(
+            return error_response(
                 HTTPStatus.UNPROCESSABLE_ENTITY,
                 "script.invalid",
                 str(exc)[:_SCRIPT_ERROR_MAX_CHARS],
@@ -635,7 +634,7 @@ def _add_control_routes(app: FastAPI, state: SimulatorState) -> None:
         try:
             added = state.accounts.register(json.loads(await request.body()))
         except ValueError as exc:
-            return _error(
+            return error_response(
                 HTTPStatus.UNPROCESSABLE_ENTITY,
                 "accounts.invalid",
                 str(exc)[:_SCRIPT_ERROR_MAX_CHARS],

@@ -32,6 +32,7 @@ from ...clock import Clock
 from ...signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from ..deaths import DEATHS_PATH
 from ..realname import IDENTITY_PATH, SMS_PATH
+from .control import error_response, json_list
 
 #: Messages kept (the oldest are dropped beyond).
 MAX_MESSAGES = 10_000
@@ -112,12 +113,6 @@ class RealNameState:
         return count
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"code": code, "message": message, "field": None}}, status_code=status
-    )
-
-
 def _text(data: dict[str, Any], key: str) -> str | None:
     value = data.get(key)
     return value if isinstance(value, str) and value.strip() else None
@@ -153,10 +148,10 @@ def add_realname_routes(app: FastAPI, state: RealNameState, *, secret: str, cloc
     async def send_sms(request: Request) -> Response:
         data = await _signed_json(request)
         if data is None:
-            return _error(HTTPStatus.UNAUTHORIZED, "signature.invalid", "签名无效")
+            return error_response(HTTPStatus.UNAUTHORIZED, "signature.invalid", "签名无效")
         phone, text = _text(data, "phone"), _text(data, "text")
         if phone is None or text is None:
-            return _error(HTTPStatus.BAD_REQUEST, "request.malformed", "请求格式不正确")
+            return error_response(HTTPStatus.BAD_REQUEST, "request.malformed", "请求格式不正确")
         state.record(
             SentMessage(
                 phone=phone,
@@ -171,10 +166,10 @@ def add_realname_routes(app: FastAPI, state: RealNameState, *, secret: str, cloc
     async def check_identity(request: Request) -> Response:
         data = await _signed_json(request)
         if data is None:
-            return _error(HTTPStatus.UNAUTHORIZED, "signature.invalid", "签名无效")
+            return error_response(HTTPStatus.UNAUTHORIZED, "signature.invalid", "签名无效")
         id_number, name, phone = (_text(data, k) for k in ("id_number", "name", "phone"))
         if id_number is None or name is None or phone is None:
-            return _error(HTTPStatus.BAD_REQUEST, "request.malformed", "请求格式不正确")
+            return error_response(HTTPStatus.BAD_REQUEST, "request.malformed", "请求格式不正确")
         return JSONResponse({"match": state.matches(id_number=id_number, name=name, phone=phone)})
 
     @app.get("/_sim/sms")
@@ -201,17 +196,14 @@ def add_realname_routes(app: FastAPI, state: RealNameState, *, secret: str, cloc
     @app.post("/_sim/identities")
     async def add_identities(request: Request) -> Response:
         try:
-            items = json.loads(await request.body())
-            if not isinstance(items, list):
-                raise TypeError
-            for item in items:
+            for item in await json_list(request, of="identities"):
                 state.add_identity(
                     id_number=str(item["id_number"]),
                     name=str(item["name"]),
                     phone=str(item["phone"]),
                 )
         except (ValueError, TypeError, KeyError):
-            return _error(
+            return error_response(
                 HTTPStatus.UNPROCESSABLE_ENTITY,
                 "identities.invalid",
                 "应为 [{id_number, name, phone}] 列表",
@@ -226,22 +218,19 @@ def add_death_routes(app: FastAPI, state: RealNameState, *, secret: str, clock: 
     async def check_death(request: Request) -> Response:
         data = await signed_json(request, secret=secret, clock=clock)
         if data is None:
-            return _error(HTTPStatus.UNAUTHORIZED, "signature.invalid", "签名无效")
+            return error_response(HTTPStatus.UNAUTHORIZED, "signature.invalid", "签名无效")
         try:
             id_number, name = str(data["id_number"]), str(data["name"])
             death_date = date.fromisoformat(str(data["death_date"]))
         except (ValueError, TypeError, KeyError):
-            return _error(HTTPStatus.BAD_REQUEST, "request.malformed", "请求格式不正确")
+            return error_response(HTTPStatus.BAD_REQUEST, "request.malformed", "请求格式不正确")
         mismatch = state.death_mismatch(id_number=id_number, name=name, death_date=death_date)
         return JSONResponse({"confirmed": mismatch is None, "mismatch": mismatch})
 
     @app.post("/_sim/deaths")
     async def add_deaths(request: Request) -> Response:
         try:
-            items = json.loads(await request.body())
-            if not isinstance(items, list):
-                raise TypeError
-            for item in items:
+            for item in await json_list(request, of="deaths"):
                 name = item.get("name")
                 state.add_death(
                     id_number=str(item["id_number"]),
@@ -249,7 +238,7 @@ def add_death_routes(app: FastAPI, state: RealNameState, *, secret: str, clock: 
                     name=str(name) if name else None,
                 )
         except (ValueError, TypeError, KeyError, AttributeError):
-            return _error(
+            return error_response(
                 HTTPStatus.UNPROCESSABLE_ENTITY,
                 "deaths.invalid",
                 "应为 [{id_number, death_date, name?}] 列表",

@@ -21,7 +21,6 @@ in process). Each names an agency and an application:
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -36,6 +35,7 @@ from ...domain.agencies import Agency
 from ...domain.money import format_yuan
 from ...signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from ..base import STATEMENT_PATHS
+from .control import error_response, json_list
 
 if TYPE_CHECKING:
     from . import Booking, SimulatorState
@@ -147,12 +147,6 @@ def statement(state: SimulatorState, agency: Agency, day: date) -> dict[str, Any
     return {"agency": agency.value, "date": day.isoformat(), "rows": rows}
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"code": code, "message": message, "field": None}}, status_code=status
-    )
-
-
 def _day(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value) if value else None
@@ -164,7 +158,7 @@ def add_statement_routes(app: FastAPI, state: SimulatorState) -> None:
     def answer(agency: Agency, value: str | None) -> Response:
         day = _day(value)
         if day is None:
-            return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "date.invalid", "对账日期不正确")
+            return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "date.invalid", "对账日期不正确")
         return JSONResponse(statement(state, agency, day))
 
     def make_signed(agency: Agency) -> Any:
@@ -177,7 +171,7 @@ def add_statement_routes(app: FastAPI, state: SimulatorState) -> None:
                 at=state.clock.now(),
             )
             if not verdict.ok:
-                return _error(HTTPStatus.UNAUTHORIZED, "signature.invalid", "签名无效")
+                return error_response(HTTPStatus.UNAUTHORIZED, "signature.invalid", "签名无效")
             return answer(agency, date)
 
         signed_statement.__name__ = f"statement_{agency}"
@@ -191,7 +185,7 @@ def add_statement_routes(app: FastAPI, state: SimulatorState) -> None:
         try:
             which = Agency(agency)
         except ValueError:
-            return _error(HTTPStatus.NOT_FOUND, "agency.unknown", "未知的机构")
+            return error_response(HTTPStatus.NOT_FOUND, "agency.unknown", "未知的机构")
         return answer(which, date)
 
     @app.get("/_sim/statements-faults")
@@ -201,13 +195,10 @@ def add_statement_routes(app: FastAPI, state: SimulatorState) -> None:
     @app.post("/_sim/statements-faults")
     async def add_faults(request: Request) -> Response:
         try:
-            items = json.loads(await request.body())
-            if not isinstance(items, list):
-                raise TypeError("a list of faults")  # noqa: TRY301 - answered below
-            for item in items:
+            for item in await json_list(request, of="faults"):
                 state.statement_faults.add(**item)
         except (ValueError, TypeError) as exc:
-            return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "faults.invalid", str(exc)[:200])
+            return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "faults.invalid", str(exc)[:200])
         return JSONResponse({"items": [asdict(f) for f in state.statement_faults.all()]})
 
     @app.delete("/_sim/statements-faults")

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from ...domain.errors import DomainError
-from ...domain.heirs import RELATIONSHIP_LABELS
+from ...domain.heirs import Relationship
 from ...services import bank_details, heir_claims, pension
 from ...services.accounts import Principal
 from ...services.heir_claims import HeirClaimIn
@@ -68,7 +68,7 @@ def _base(site: str, **extra: Any) -> dict[str, Any]:
         "title": TITLE,
         "site": site,
         "home": f"/{site}/heirs",
-        "relationships": [(r.value, label) for r, label in RELATIONSHIP_LABELS.items()],
+        "relationships": [(r.value, r.label) for r in Relationship],
         **BANK_CHOICES,
         **extra,
     }

@@ -33,12 +33,7 @@ from ...domain.agencies import Agency
 from ...domain.dispatch import DispatchState
 from ...domain.errors import DomainError, NotFound
 from ...domain.rules import BANK_ACCOUNT_TYPE_LABELS, BANK_CATEGORIES
-from ...domain.workflow import (
-    CHANNEL_LABELS,
-    CORRECTION_FIELD_LABELS,
-    ApplicationStatus,
-    correction_fields_for,
-)
+from ...domain.workflow import ApplicationStatus, Channel, correction_fields_for
 from ...services import (
     bank_details,
     corrections,
@@ -85,7 +80,7 @@ STATUS_OPTIONS = [
     (ApplicationStatus.CANCELLED.value, "已撤销"),
 ]
 KIND_OPTIONS = [(k.value, label) for k, label in officer_presenters.KIND_LABELS.items()]
-CHANNEL_OPTIONS = [(c.value, label) for c, label in CHANNEL_LABELS.items()]
+CHANNEL_OPTIONS = [(c.value, c.label) for c in Channel]
 DISPATCH_STATE_OPTIONS = [(s.value, s.label) for s in DispatchState]
 AGENCY_OPTIONS = [(a.value, a.label) for a in Agency]
 QUEUE_FILTERS = (
@@ -602,9 +597,7 @@ async def _detail_response(
         crumbs=[QUEUE_CRUMB, ("审核详情", None)],
     )
     blocked = ""
-    correction_options = [
-        (f.value, CORRECTION_FIELD_LABELS[f]) for f in correction_fields_for(app["kind"])
-    ]
+    correction_options = [(f.value, f.label) for f in correction_fields_for(app["kind"])]
     if found.application.status != ApplicationStatus.PENDING_REVIEW:
         blocked = "该申请已审核或已撤销，不能再审核"
     elif found.actions.four_eyes_blocked:
