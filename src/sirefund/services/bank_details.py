@@ -130,7 +130,11 @@ class AccountIn(BaseModel):
         description="银行类别（CNAPS 行别代码，如 103 中国农业银行）"
     )
 
-    @field_validator("bank_account_type", "bank_category")
+    # One validator for every field with a check of its own in _FIELD_CHECKS, the contact
+    # fields of BankDetailsIn among them (check_fields=False: this model has not got those).
+    @field_validator(
+        "bank_account_type", "bank_category", "contact_name", "contact_phone", check_fields=False
+    )
     @classmethod
     def _own_check(cls, value: str, info: ValidationInfo) -> str:
         check = _FIELD_CHECKS[str(info.field_name)]
@@ -156,12 +160,6 @@ class BankDetailsIn(AccountIn):
     contact_phone: Annotated[str, StringConstraints(max_length=CONTACT_PHONE_MAX)] = Field(
         description="联系人电话"
     )
-
-    @field_validator("contact_name", "contact_phone")
-    @classmethod
-    def _contact_check(cls, value: str, info: ValidationInfo) -> str:
-        check = _FIELD_CHECKS[str(info.field_name)]
-        return checked(lambda: check(value))
 
 
 class PayoutAccountIn(AccountIn):
