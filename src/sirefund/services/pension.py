@@ -329,15 +329,11 @@ def apply(
 
 
 @dataclass(frozen=True, slots=True)
-class Refund:
+class Refund(views.ProgressRow):
     """One of the person's applications in 退费进度查询, with its payment's 缴费渠道 and 到账状态."""
 
-    application: ApplicationView
     payment_channel: str
     arrival_status: ArrivalStatus
-    cancellable: bool
-    # Refused and its payment refundable again: 重新申请 is offered (services/reapply.py).
-    reapplicable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
