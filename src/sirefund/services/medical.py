@@ -113,24 +113,19 @@ class Registration:
 
 
 @dataclass(frozen=True)
-class PaymentRow:
-    """One row of 城乡居民医疗社保费(退费); 退费金额 = 医疗金额 + 长护金额 (0 when none)."""
+class PaymentRow(queries.MedicalPaymentColumns):
+    """One row of 城乡居民医疗社保费(退费): the payment's columns and whether it can be
+    applied for."""
 
-    payment_id: str
-    registration_id: str
-    ticket_no: str
-    item_name: str
-    refund_amount_fen: int
-    medical_amount_fen: int
-    ltc_amount_fen: int
-    period_start: date
-    period_end: date
-    payment_date: date
-    insurance_year: int
     refundable: bool
     not_refundable_reason: str | None  # why not, in words (None when refundable)
     application_id: int | None
     status: ApplicationStatus | None
+
+    @property
+    def refund_amount_fen(self) -> int:
+        """退费金额 = 医疗金额 + 长护金额 (0 when none)."""
+        return self.medical_amount_fen + self.ltc_amount_fen
 
     @property
     def labels(self) -> workflow.Labels:
@@ -287,7 +282,6 @@ def _queried_row(row: queries.MedicalPaymentRow) -> PaymentRow:
         registration_id=row.registration_id,
         ticket_no=row.ticket_no,
         item_name=row.item_name,
-        refund_amount_fen=row.medical_amount_fen + row.ltc_amount_fen,
         medical_amount_fen=row.medical_amount_fen,
         ltc_amount_fen=row.ltc_amount_fen,
         period_start=row.period_start,
