@@ -101,6 +101,17 @@ def check_account_name(value: str) -> str:
 
 # --------------------------------------------------------------------------- the input model
 
+
+def input_config(example: JsonDict, *, strip: bool = False) -> ConfigDict:
+    """The config of an applicant's or officer's input model: an unknown field is refused,
+    ``example`` is what the API documentation shows of it, and with ``strip`` every string
+    is trimmed first."""
+    config = ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
+    if strip:
+        config["str_strip_whitespace"] = True
+    return config
+
+
 #: The details as the API documentation shows them in each refund's example.
 EXAMPLE: JsonDict = {
     "bank_account_type": "bank_card",
@@ -166,19 +177,14 @@ class PayoutAccountIn(AccountIn):
     """重新提交账户 after 退付失败 (pension, unit): the corrected account and its 户名, which
     must be the payee's (the payer's name, or the unit's)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "bank_account_type": "bank_card",
-                    "bank_account_no": "6228480402564890026",
-                    "account_no_confirmed": False,
-                    "bank_account_name": "邱世贵",
-                    "bank_category": "103",
-                }
-            ]
-        },
+    model_config = input_config(
+        {
+            "bank_account_type": "bank_card",
+            "bank_account_no": "6228480402564890026",
+            "account_no_confirmed": False,
+            "bank_account_name": "邱世贵",
+            "bank_category": "103",
+        }
     )
 
     bank_account_name: Annotated[str, StringConstraints(max_length=ACCOUNT_NAME_MAX)] = Field(

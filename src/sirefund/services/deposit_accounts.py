@@ -45,6 +45,7 @@ from ..domain.rules import (
 )
 from ..models import DepositAccount, DepositAccountReport, Person
 from . import audit, risk
+from .bank_details import input_config
 
 
 class ReportState(StrEnum):
@@ -175,7 +176,7 @@ _REPORT_EXAMPLE: dict[str, Any] = {
 class ReportIn(BaseModel):
     """社会保险费缴费人存款账户账号报告: ``submit`` false = 暂存, true = 提交."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_REPORT_EXAMPLE]})
+    model_config = input_config(_REPORT_EXAMPLE)
 
     handler_name: Str50 = Field(default=None, description="*经办人（可与退费人不一致）")
     report_date: date | None = Field(default=None, description="*报告日期")

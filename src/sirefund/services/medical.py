@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,7 @@ from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, DepositAccount, MedicalPayment, MedicalRegistration, Person
 from . import applications, deposit_accounts, heir_claims, queries, reapply, views
 from .applications import Actor
+from .bank_details import input_config
 from .deposit_accounts import BIGINT_MAX, FormInvalid
 from .views import Payer
 
@@ -52,21 +53,16 @@ Str500 = Annotated[str | None, StringConstraints(max_length=500)]
 class MedicalRefundIn(BaseModel):
     """申请退费 of the ticked payments, with the chosen account, 办理人电话 and 退费理由."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "payment_ids": ["MP00000001"],
-                    "registration_id": "MR00000001",
-                    "deposit_account_id": 12,
-                    "handler_phone": "13812341234",
-                    "reason_code": "duplicate_payment",
-                    "reason_text": "",
-                    "channel": "web",
-                }
-            ]
-        },
+    model_config = input_config(
+        {
+            "payment_ids": ["MP00000001"],
+            "registration_id": "MR00000001",
+            "deposit_account_id": 12,
+            "handler_phone": "13812341234",
+            "reason_code": "duplicate_payment",
+            "reason_text": "",
+            "channel": "web",
+        }
     )
 
     payment_ids: list[Annotated[str, StringConstraints(max_length=PAYMENT_ID_MAX)]] = Field(

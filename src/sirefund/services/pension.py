@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -184,11 +184,8 @@ def _line(row: PensionPaymentRow, name: str, masked: str, cancellable: bool) -> 
 class PensionRefundIn(BankDetailsIn):
     """申请退费: one application per selected payment, with the dialog's bank details."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"payment_ids": ["PP00000001"], **bank_details.EXAMPLE, "channel": "web"}]
-        },
+    model_config = bank_details.input_config(
+        {"payment_ids": ["PP00000001"], **bank_details.EXAMPLE, "channel": "web"}
     )
 
     payment_ids: list[Annotated[str, StringConstraints(max_length=PAYMENT_ID_MAX)]] = Field(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, field_validator
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
@@ -308,19 +308,14 @@ def list_persons(
 class UnitBatchIn(BankDetailsIn):
     """保存 in the 退费维护区: the chosen persons (退费区), 缴费月份 and the bank details."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "unit_payment_id": "UP00000001",
-                    "line_ids": ["UL00000001", "UL00000002"],
-                    "payment_month": 1,
-                    **bank_details.EXAMPLE,
-                    "bank_account_name": "华容区庙岭镇新庙村村民委员会",
-                }
-            ]
-        },
+    model_config = bank_details.input_config(
+        {
+            "unit_payment_id": "UP00000001",
+            "line_ids": ["UL00000001", "UL00000002"],
+            "payment_month": 1,
+            **bank_details.EXAMPLE,
+            "bank_account_name": "华容区庙岭镇新庙村村民委员会",
+        }
     )
 
     unit_payment_id: Annotated[str, StringConstraints(max_length=ID_MAX)]
