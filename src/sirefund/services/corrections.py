@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -65,14 +65,8 @@ FIELD_INPUTS: dict[CorrectionField, tuple[str, ...]] = {
 class ReturnIn(BaseModel):
     """退回补正: the opinion (税务机关意见, required) and the fields the applicant must fix."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        str_strip_whitespace=True,
-        json_schema_extra={
-            "examples": [
-                {"opinion": "银行账号与户名不符，请核对后补正", "fields": ["bank_account"]}
-            ]
-        },
+    model_config = bank_details.input_config(
+        {"opinion": "银行账号与户名不符，请核对后补正", "fields": ["bank_account"]}, strip=True
     )
 
     opinion: str | None = Field(
@@ -101,19 +95,14 @@ class CorrectionIn(BaseModel):
     Every field is optional here; which ones must and may be given depends on what was
     asked (checked by :func:`correct`)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        str_strip_whitespace=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "bank_account_type": "bank_card",
-                    "bank_account_no": "6228480402564890018",
-                    "bank_account_name": "邱世贵",
-                    "bank_category": "103",
-                }
-            ]
+    model_config = bank_details.input_config(
+        {
+            "bank_account_type": "bank_card",
+            "bank_account_no": "6228480402564890018",
+            "bank_account_name": "邱世贵",
+            "bank_category": "103",
         },
+        strip=True,
     )
 
     bank_account_type: str | None = Field(

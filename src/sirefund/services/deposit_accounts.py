@@ -45,6 +45,7 @@ from ..domain.rules import (
 )
 from ..models import DepositAccount, DepositAccountReport, Person
 from . import audit, risk
+from .bank_details import input_config
 
 
 class ReportState(StrEnum):
@@ -175,7 +176,7 @@ _REPORT_EXAMPLE: dict[str, Any] = {
 class ReportIn(BaseModel):
     """社会保险费缴费人存款账户账号报告: ``submit`` false = 暂存, true = 提交."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_REPORT_EXAMPLE]})
+    model_config = input_config(_REPORT_EXAMPLE)
 
     handler_name: Str50 = Field(default=None, description="*经办人（可与退费人不一致）")
     report_date: date | None = Field(default=None, description="*报告日期")
@@ -443,18 +444,20 @@ class _Row:
     account_id: int | None
     values: dict[str, Any]  # column -> value, assigned to the DepositAccount as they are
     account_no_confirmed: bool
+    errors: list[DomainError]  # the whole form's, shared by its rows: reported at once
 
     def field(self, name: str) -> str:
         return f"accounts.{self.index}.{name}"
 
+    def refuse(self, code: str, message: str, name: str) -> None:
+        """Note a problem of this row's field ``name``."""
+        self.errors.append(Invalid(code, message, self.field(name)))
+
 
 def _row(index: int, raw: AccountRowIn, errors: list[DomainError]) -> _Row:
     """A row's column values, with the problems a single field shows (unknown codes, 币种)."""
-    row = _Row(index, raw.account_id, {}, raw.account_no_confirmed)
-
-    def refuse(code: str, message: str, name: str) -> None:
-        errors.append(Invalid(code, message, row.field(name)))
-
+    row = _Row(index, raw.account_id, {}, raw.account_no_confirmed, errors)
+    refuse = row.refuse
     nature = _blank(raw.account_nature)
     if nature is not None and nature not in ACCOUNT_NATURES:
         refuse("deposit_account.account_nature", "请选择账户性质", "account_nature")
@@ -504,19 +507,10 @@ def _row(index: int, raw: AccountRowIn, errors: list[DomainError]) -> _Row:
 
 
 def _check_submitted_row(
-    row: _Row,
-    *,
-    saved: DepositAccount | None,
-    person: Person,
-    today: date,
-    errors: list[DomainError],
+    row: _Row, *, saved: DepositAccount | None, person: Person, today: date
 ) -> None:
     """The checks of 提交 for one row that is (or stays) an account in force."""
-    v = row.values
-
-    def refuse(code: str, message: str, name: str) -> None:
-        errors.append(Invalid(code, message, row.field(name)))
-
+    v, refuse = row.values, row.refuse
     if saved is None and v["operation_type"] != ADD:
         refuse(
             "deposit_account.not_saved",
@@ -524,28 +518,19 @@ def _check_submitted_row(
             "operation_type",
         )
     for name, (label, verb) in _REQUIRED.items():
-        if v.get(name) is None and not any(e.field == row.field(name) for e in errors):
+        if v.get(name) is None and not any(e.field == row.field(name) for e in row.errors):
             refuse("deposit_account.required", f"{verb}{label}", name)
-    _check_filled_row(row, saved=saved, person=person, today=today, errors=errors)
+    _check_filled_row(row, saved=saved, person=person, today=today)
     if saved is not None and v["changed_on"] is None and _key_fields_changed(saved, v):
         refuse("deposit_account.change_date_required", CHANGE_DATE_HINT, "changed_on")
 
 
 def _check_filled_row(
-    row: _Row,
-    *,
-    saved: DepositAccount | None,
-    person: Person,
-    today: date,
-    errors: list[DomainError],
+    row: _Row, *, saved: DepositAccount | None, person: Person, today: date
 ) -> None:
     """The checks of what a row has filled in — at 暂存 as at 提交 (a draft may leave fields
     empty, but what it holds must be right): the account name, the number, the dates."""
-    v = row.values
-
-    def refuse(code: str, message: str, name: str) -> None:
-        errors.append(Invalid(code, message, row.field(name)))
-
+    v, refuse = row.values, row.refuse
     if v["account_name"] is not None and v["account_name"] != person.name.strip():
         refuse("deposit_account.name_mismatch", "账户名称必须与退费人名称一致", "account_name")
     if v["account_no"] is not None:
@@ -558,7 +543,7 @@ def _check_filled_row(
                 field=row.field("account_no"),
             )
         except DomainError as exc:
-            errors.append(exc)
+            row.errors.append(exc)
     if v["opened_on"] is not None and v["opened_on"] > today:
         refuse("deposit_account.opened_on_future", "开户日期不能晚于今天", "opened_on")
     changed_on = v["changed_on"]
@@ -571,13 +556,11 @@ def _check_filled_row(
             )
 
 
-def _check_draft_rows(
-    rows: Sequence[_Row], *, person: Person, today: date, errors: list[DomainError]
-) -> None:
+def _check_draft_rows(rows: Sequence[_Row], *, person: Person, today: date) -> None:
     """暂存 (issue 10, part 9): incomplete rows are kept, wrong ones are not."""
     for row in rows:
         if row.values["operation_type"] != DELETE:
-            _check_filled_row(row, saved=None, person=person, today=today, errors=errors)
+            _check_filled_row(row, saved=None, person=person, today=today)
 
 
 def _key_fields_changed(saved: DepositAccount, values: Mapping[str, Any]) -> bool:
@@ -675,12 +658,12 @@ def save_report(
             if not _deletes_saved_account(row, saved_rows, submitted_before):
                 # Deleting a saved account needs nothing more; every other row is checked.
                 saved = in_force.get(row.account_id) if row.account_id else None
-                _check_submitted_row(row, saved=saved, person=person, today=today, errors=errors)
+                _check_submitted_row(row, saved=saved, person=person, today=today)
         errors += _check_header(
             handler_name=handler_name, report_date=report_in.report_date, today=today
         )
     else:
-        _check_draft_rows(rows, person=person, today=today, errors=errors)
+        _check_draft_rows(rows, person=person, today=today)
     if errors:
         raise FormInvalid(errors)
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -37,7 +37,7 @@ from ..domain.heirs import ClaimStatus, DeathConfirmation
 from ..models import HeirClaim, HeirClaimEvent, Person
 from . import audit, notifications
 from .audit import Actor
-from .bank_details import checked, refusal
+from .bank_details import checked, input_config, refusal
 from .ports import DeathRegistry
 
 REGISTRY_ACTOR = Actor.agency("hrss")
@@ -71,18 +71,13 @@ def check_heir_account_holder(account_name: str, heir_name: str) -> None:
 class HeirClaimIn(BaseModel):
     """继承人代办申请: who died, when, and how the heir is related."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "deceased_id_number": "420102195001010013",
-                    "deceased_name": "张三",
-                    "death_date": "2026-03-01",
-                    "relationship": "child",
-                }
-            ]
-        },
+    model_config = input_config(
+        {
+            "deceased_id_number": "420102195001010013",
+            "deceased_name": "张三",
+            "death_date": "2026-03-01",
+            "relationship": "child",
+        }
     )
 
     deceased_id_number: Annotated[str, StringConstraints(max_length=40)] = Field(

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,7 @@ from ..domain.workflow import ApplicationKind, ApplicationStatus, Channel
 from ..models import Application, DepositAccount, MedicalPayment, MedicalRegistration, Person
 from . import applications, deposit_accounts, heir_claims, queries, reapply, views
 from .applications import Actor
+from .bank_details import input_config
 from .deposit_accounts import BIGINT_MAX, FormInvalid
 from .views import Payer
 
@@ -52,21 +53,16 @@ Str500 = Annotated[str | None, StringConstraints(max_length=500)]
 class MedicalRefundIn(BaseModel):
     """申请退费 of the ticked payments, with the chosen account, 办理人电话 and 退费理由."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "payment_ids": ["MP00000001"],
-                    "registration_id": "MR00000001",
-                    "deposit_account_id": 12,
-                    "handler_phone": "13812341234",
-                    "reason_code": "duplicate_payment",
-                    "reason_text": "",
-                    "channel": "web",
-                }
-            ]
-        },
+    model_config = input_config(
+        {
+            "payment_ids": ["MP00000001"],
+            "registration_id": "MR00000001",
+            "deposit_account_id": 12,
+            "handler_phone": "13812341234",
+            "reason_code": "duplicate_payment",
+            "reason_text": "",
+            "channel": "web",
+        }
     )
 
     payment_ids: list[Annotated[str, StringConstraints(max_length=PAYMENT_ID_MAX)]] = Field(
@@ -113,24 +109,19 @@ class Registration:
 
 
 @dataclass(frozen=True)
-class PaymentRow:
-    """One row of 城乡居民医疗社保费(退费); 退费金额 = 医疗金额 + 长护金额 (0 when none)."""
+class PaymentRow(queries.MedicalPaymentColumns):
+    """One row of 城乡居民医疗社保费(退费): the payment's columns and whether it can be
+    applied for."""
 
-    payment_id: str
-    registration_id: str
-    ticket_no: str
-    item_name: str
-    refund_amount_fen: int
-    medical_amount_fen: int
-    ltc_amount_fen: int
-    period_start: date
-    period_end: date
-    payment_date: date
-    insurance_year: int
     refundable: bool
     not_refundable_reason: str | None  # why not, in words (None when refundable)
     application_id: int | None
     status: ApplicationStatus | None
+
+    @property
+    def refund_amount_fen(self) -> int:
+        """退费金额 = 医疗金额 + 长护金额 (0 when none)."""
+        return self.medical_amount_fen + self.ltc_amount_fen
 
     @property
     def labels(self) -> workflow.Labels:
@@ -287,7 +278,6 @@ def _queried_row(row: queries.MedicalPaymentRow) -> PaymentRow:
         registration_id=row.registration_id,
         ticket_no=row.ticket_no,
         item_name=row.item_name,
-        refund_amount_fen=row.medical_amount_fen + row.ltc_amount_fen,
         medical_amount_fen=row.medical_amount_fen,
         ltc_amount_fen=row.ltc_amount_fen,
         period_start=row.period_start,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -39,18 +39,13 @@ class InitiateRefund(BankDetailsIn):
     """What the officer fills in: the payment, why, and where the money goes (the bank
     details checked by :class:`BankDetailsIn`, as for the citizen's own refund)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        str_strip_whitespace=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "payment_id": "PP00012345",
-                    "reason": "缴费人重复缴费，到办税服务厅申请退费",
-                    **bank_details.EXAMPLE,
-                }
-            ]
+    model_config = bank_details.input_config(
+        {
+            "payment_id": "PP00012345",
+            "reason": "缴费人重复缴费，到办税服务厅申请退费",
+            **bank_details.EXAMPLE,
         },
+        strip=True,
     )
 
     payment_id: str = Field(min_length=1, max_length=PAYMENT_ID_MAX)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -184,11 +184,8 @@ def _line(row: PensionPaymentRow, name: str, masked: str, cancellable: bool) -> 
 class PensionRefundIn(BankDetailsIn):
     """申请退费: one application per selected payment, with the dialog's bank details."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"payment_ids": ["PP00000001"], **bank_details.EXAMPLE, "channel": "web"}]
-        },
+    model_config = bank_details.input_config(
+        {"payment_ids": ["PP00000001"], **bank_details.EXAMPLE, "channel": "web"}
     )
 
     payment_ids: list[Annotated[str, StringConstraints(max_length=PAYMENT_ID_MAX)]] = Field(
@@ -329,15 +326,11 @@ def apply(
 
 
 @dataclass(frozen=True, slots=True)
-class Refund:
+class Refund(views.ProgressRow):
     """One of the person's applications in 退费进度查询, with its payment's 缴费渠道 and 到账状态."""
 
-    application: ApplicationView
     payment_channel: str
     arrival_status: ArrivalStatus
-    cancellable: bool
-    # Refused and its payment refundable again: 重新申请 is offered (services/reapply.py).
-    reapplicable: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -151,9 +151,8 @@ def driver_rows(session: Session, sql: str, params: tuple[object, ...]) -> list[
 
 
 @dataclass(frozen=True, slots=True)
-class MedicalPaymentRow:
-    """A medical payment with the application that speaks for it: its active one, else its
-    latest (a payment has at most one active application: uq_applications_active_medical_payment)."""
+class MedicalPaymentColumns:
+    """A medical payment's own columns, as the payment lists show them."""
 
     payment_id: str
     registration_id: str
@@ -165,6 +164,13 @@ class MedicalPaymentRow:
     period_end: date
     payment_date: date
     insurance_year: int
+
+
+@dataclass(frozen=True, slots=True)
+class MedicalPaymentRow(MedicalPaymentColumns):
+    """A medical payment with the application that speaks for it: its active one, else its
+    latest (a payment has at most one active application: uq_applications_active_medical_payment)."""
+
     application_id: int | None
     application_status: str | None
 

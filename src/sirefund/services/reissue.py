@@ -25,7 +25,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -38,7 +38,7 @@ from ..domain.workflow import ApplicationStatus as S
 from ..models import Application, OutboxMessage, Person, Unit
 from . import applications, deposit_accounts, dispatches, risk, views
 from .applications import Actor
-from .bank_details import PayoutAccountIn
+from .bank_details import PayoutAccountIn, input_config
 from .deposit_accounts import BIGINT_MAX
 from .views import ApplicationView
 
@@ -55,9 +55,7 @@ class MedicalReissueIn(BaseModel):
     """重新提交账户 of a medical refund: another (or the corrected) account of the person's
     submitted 存款账户账号报告."""
 
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"deposit_account_id": 13}]}
-    )
+    model_config = input_config({"deposit_account_id": 13})
 
     deposit_account_id: int = Field(
         ge=1, le=BIGINT_MAX, description="银行账户信息（GET /deposit-accounts）"

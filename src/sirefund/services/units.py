@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, field_validator
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
@@ -88,16 +88,23 @@ class UnitPaymentView:
 
 
 @dataclass(frozen=True, slots=True)
-class PersonLine:
-    """A person of a unit payment (选择区 / 退费区), ID number masked."""
+class RefundPerson:
+    """The 退费人数 drill-down: 姓名, 证件号码 (masked), 个人编号, 缴费金额, 税款所属期起/止."""
 
     line_id: str
     name: str
-    ss_no: str
     id_number_masked: str
+    ss_no: str
     amount_fen: int
     period_start: date
     period_end: date
+
+
+@dataclass(frozen=True, slots=True)
+class PersonLine(RefundPerson):
+    """A person of a unit payment (选择区 / 退费区), ID number masked, and whether it can be
+    chosen."""
+
     refundable: bool
     not_refundable_reason: str | None
     application_id: int | None
@@ -112,29 +119,12 @@ class SavedBatch:
 
 
 @dataclass(frozen=True, slots=True)
-class UnitRefund:
+class UnitRefund(views.ProgressRow):
     """One row of 退费进度: an application and its unit's 纳税人名称 / 单位社保号."""
 
-    application: ApplicationView
     unit_name: str
     unit_ss_no: str
     unit_payment_id: str
-    cancellable: bool
-    # Refused and its person line refundable again: 重新申请 (services/reapply.py).
-    reapplicable: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class RefundPerson:
-    """The 退费人数 drill-down: 姓名, 证件号码 (masked), 个人编号, 缴费金额, 税款所属期起/止."""
-
-    line_id: str
-    name: str
-    id_number_masked: str
-    ss_no: str
-    amount_fen: int
-    period_start: date
-    period_end: date
 
 
 # --------------------------------------------------------------------------- payments
@@ -318,19 +308,14 @@ def list_persons(
 class UnitBatchIn(BankDetailsIn):
     """保存 in the 退费维护区: the chosen persons (退费区), 缴费月份 and the bank details."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "unit_payment_id": "UP00000001",
-                    "line_ids": ["UL00000001", "UL00000002"],
-                    "payment_month": 1,
-                    **bank_details.EXAMPLE,
-                    "bank_account_name": "华容区庙岭镇新庙村村民委员会",
-                }
-            ]
-        },
+    model_config = bank_details.input_config(
+        {
+            "unit_payment_id": "UP00000001",
+            "line_ids": ["UL00000001", "UL00000002"],
+            "payment_month": 1,
+            **bank_details.EXAMPLE,
+            "bank_account_name": "华容区庙岭镇新庙村村民委员会",
+        }
     )
 
     unit_payment_id: Annotated[str, StringConstraints(max_length=ID_MAX)]

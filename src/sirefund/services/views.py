@@ -85,6 +85,17 @@ class EventView:
     audience: Audience
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProgressRow:
+    """One of the applicant's own applications in 退费进度 (a pension or a unit row adds its
+    payment's columns): whether it can still be cancelled, and whether 重新申请 is offered
+    (refused, and its payment or person line refundable again: services/reapply.py)."""
+
+    application: ApplicationView
+    cancellable: bool
+    reapplicable: bool = False
+
+
 def application(app: Application, *, audience: Audience = "owner") -> ApplicationView:
     """The typed view of ``app``. audience "owner" masks as domain.md says for citizens;
     "officer" shows the longer officer masks (first six, last four). Full values only through
