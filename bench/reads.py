@@ -210,8 +210,12 @@ def prepare(url: str, args: argparse.Namespace) -> Engine:
         print(f"   data written in {time.perf_counter() - started:.0f} s")
     migrate.upgrade(engine)
     with engine.connect() as conn:
-        if conn.exec_driver_sql("SELECT count(*) FROM applications").scalar_one() == 0:
-            add_applications(url)
+        empty = conn.exec_driver_sql("SELECT count(*) FROM applications").scalar_one() == 0
+    # The migration's connection may still hold SQLite's write lock in the pool: let go of
+    # it before another engine writes the applications.
+    engine.dispose()
+    if empty:
+        add_applications(url)
     analyze(engine)
     with engine.connect() as conn:
         for table in ("pension_payments", "medical_payments", "applications", "persons"):
