@@ -171,11 +171,32 @@ def read_only(engine: Engine) -> Engine:
 def statement_reads(engine: Engine) -> Engine:
     """The same engine and pool, for a few reads that need no common snapshot (a session
     lookup, then one statement of the person's payments): on PostgreSQL each statement is its
-    own transaction (autocommit: no BEGIN and COMMIT round trips, issue 12); on SQLite a
-    deferred transaction (`read_only`: no round trips there)."""
+    own transaction (autocommit: no BEGIN and COMMIT round trips, issue 12); on SQLite the
+    driver statements of a `statement_session` are too (pysqlite's autocommit: a read takes
+    no write lock), and an ORM transaction begins deferred (`read_only`)."""
     if engine.dialect.name == "sqlite":
         return read_only(engine)
     return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+#: `Session.info` key of the connection a `statement_session` runs its driver statements on.
+DRIVER_CONNECTION = "sirefund.driver_connection"
+
+
+@contextmanager
+def statement_session(engine: Engine) -> Iterator[Session]:
+    """A Session on ONE connection of `engine` (a `statement_reads` engine) for a hot read:
+    the driver statements (services.queries.driver_rows) run on that connection's cursor
+    directly, each its own transaction (autocommit), without the ORM's transaction
+    bookkeeping around them (issue 12: it cost more than the statements); an ORM statement,
+    if the read needs one, begins a transaction on the same connection as usual."""
+    with engine.connect() as connection:
+        session = Session(bind=connection, expire_on_commit=False)
+        session.info[DRIVER_CONNECTION] = connection
+        try:
+            yield session
+        finally:
+            session.close()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
