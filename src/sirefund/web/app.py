@@ -151,6 +151,9 @@ def create_app(
         return {"status": "ok"}
 
     metrics.install(app)
+    # The persons' payments reads, the hottest requests of a refund season, next.
+    api_pension.add_hot_route(app.router, API_PREFIX)
+    api_medical.add_hot_route(app.router, API_PREFIX)
 
     for module in (
         api_accounts,

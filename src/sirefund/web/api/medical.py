@@ -169,6 +169,8 @@ async def _lean_payments(request: Request) -> Response | None:
     return JSONResponse(body)
 
 
+_LEAN_PAYMENTS = lean_route(_lean_payments)
+
 router.add_api_route(
     "/medical/payments",
     list_payments,
@@ -179,8 +181,22 @@ router.add_api_route(
     "有多条登记信息而未选择时返回 422 `medical.registration_required`（请选择登记信息）；"
     "他人的登记信息返回 404。继承人代办：带 `heir_claim_id`（本人已核实的申请）查询已故参保人的缴费。",
     responses=error_responses(404, 409, 422),
-    route_class_override=lean_route(_lean_payments),
+    route_class_override=_LEAN_PAYMENTS,
 )
+
+
+def add_hot_route(front: APIRouter, prefix: str) -> None:
+    """GET /medical/payments once more, on the app's own router ahead of the included
+    routers, out of the OpenAPI document (the copy above documents it): FastAPI matches an
+    included router's routes one by one, twice per request, behind every router included
+    before it (issue 12). Same endpoint and fast path, so the same answers."""
+    front.add_api_route(
+        prefix + "/medical/payments",
+        list_payments,
+        methods=["GET"],
+        include_in_schema=False,
+        route_class_override=_LEAN_PAYMENTS,
+    )
 
 
 # --------------------------------------------------------------------------- deposit accounts
