@@ -45,6 +45,10 @@ def create_owner_only(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY))
 
 
+#: Connections an SQLite engine keeps open (each costs a file handle and its page cache).
+SQLITE_POOL_SIZE = 40
+
+
 def make_engine(
     url: str,
     *,
@@ -83,6 +87,11 @@ def make_engine(
             # pysqlite's own transaction handling is off; we emit BEGIN ourselves below.
             isolation_level=None,
             hide_parameters=True,
+            # As many kept connections as the app's worker threads (anyio's default limit):
+            # with SQLAlchemy's default of 5, the 6th concurrent request opened a connection
+            # (file, PRAGMAs, an empty page cache) and closed it again (issue 12).
+            pool_size=SQLITE_POOL_SIZE,
+            max_overflow=10,
         )
 
         @event.listens_for(engine, "connect")
