@@ -23,6 +23,7 @@ statement the two reads run (captured from the service calls), with the load ave
 
     .venv/bin/python bench/reads.py [--payments 1000000] [--postgres-url postgresql+psycopg://…]
         [--workdir var/bench] [--reuse] [--duration 10] [--connections 16] [--rounds 2]
+        [--baseline-src ../main/src]   # "before": another checkout's code, in the same rounds
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -210,8 +212,12 @@ def prepare(url: str, args: argparse.Namespace) -> Engine:
         print(f"   data written in {time.perf_counter() - started:.0f} s")
     migrate.upgrade(engine)
     with engine.connect() as conn:
-        if conn.exec_driver_sql("SELECT count(*) FROM applications").scalar_one() == 0:
-            add_applications(url)
+        empty = conn.exec_driver_sql("SELECT count(*) FROM applications").scalar_one() == 0
+    # The migration's connection may still hold SQLite's write lock in the pool: let go of
+    # it before another engine writes the applications.
+    engine.dispose()
+    if empty:
+        add_applications(url)
     analyze(engine)
     with engine.connect() as conn:
         for table in ("pension_payments", "medical_payments", "applications", "persons"):
@@ -293,6 +299,32 @@ def start(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen[by
 def sirefund_server(url: str, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "SIREFUND_DATABASE_URL": url, "SIREFUND_SECRET_KEY": SECRET}
     return start([str(BIN / "sirefund"), "serve", "--port", str(port)], env, port)
+
+
+def baseline_server(url: str, port: int, src: Path) -> subprocess.Popen[bytes]:
+    """`sirefund serve` with another checkout's code (`--baseline-src DIR/src`): "before" in
+    the same run as "after"."""
+    env = {
+        **os.environ,
+        "SIREFUND_DATABASE_URL": url,
+        "SIREFUND_SECRET_KEY": SECRET,
+        "PYTHONPATH": str(src),
+    }
+    cmd = [
+        sys.executable,
+        "-c",
+        "import sys; from sirefund.cli import main; sys.exit(main())",
+        "serve",
+        "--port",
+        str(port),
+    ]
+    return start(cmd, env, port)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def minimal_server(url: str, port: int) -> subprocess.Popen[bytes]:
@@ -379,35 +411,80 @@ def bench_database(label: str, url: str, args: argparse.Namespace) -> None:
     files = request_files(args.workdir, persons, tokens)
     script = args.workdir / "reads.lua"
     script.write_text(WRK_SCRIPT)
+    servers: list[tuple[str, Any]] = [("sirefund", sirefund_server), ("minimal", minimal_server)]
+    if args.baseline_src:
+        src = args.baseline_src.resolve()
+        servers.insert(1, ("before", lambda u, p: baseline_server(u, p, src)))
+        files.update({f"before:{k}": files[f"sirefund:{k}"] for k in KINDS})
     runs: dict[str, list[dict[str, float]]] = {}
+    loads = [os.getloadavg()[0]]
+    warm_up = argparse.Namespace(connections=args.connections, duration=2)
     for _ in range(args.rounds):
-        for server, launch in (("sirefund", sirefund_server), ("minimal", minimal_server)):
+        for server, launch in servers:
+            if server != "minimal":
+                # Fresh sessions for each server's run (well under a minute): sessions made
+                # together come due for their idle-timer write together, once a minute, a
+                # burst of 2,000 writes landing on whichever server was being measured.
+                fresh_engine = make_engine(url)
+                tokens = sessions(fresh_engine, persons)
+                fresh_engine.dispose()
+                files.update(request_files(args.workdir, persons, tokens))
+                if server == "before":
+                    files.update({f"before:{k}": files[f"sirefund:{k}"] for k in KINDS})
             port = free_port()
             proc = launch(url, port)
             try:
-                for kind in ("pension", "medical", "healthz"):
+                for kind in KINDS:  # warm up: pool, threads, each connection's page cache
+                    wrk(port, files[f"{server}:{kind}"], warm_up, script)
+                for kind in KINDS:
                     key = f"{server}:{kind}"
-                    runs.setdefault(key, []).append(wrk(port, files[key], args, script))
+                    cpu = cpu_seconds(proc.pid)
+                    result = wrk(port, files[key], args, script)
+                    # The server's own CPU per answer: steadier than req/s on a shared machine.
+                    answers = max(result["rps"] * args.duration, 1.0)
+                    result["cpu_ms"] = (cpu_seconds(proc.pid) - cpu) / answers * 1000
+                    runs.setdefault(key, []).append(result)
+                    loads.append(os.getloadavg()[0])
             finally:
                 proc.terminate()
                 proc.wait(timeout=30)
     print(
-        f"-- wrk -c {args.connections} -d {args.duration}s, {args.rounds} rounds (best req/s, its p99)"
-        f"; load average {os.getloadavg()[0]:.1f}"
+        f"-- wrk -c {args.connections} -d {args.duration}s, {args.rounds} rounds interleaved "
+        f"(best req/s with its p50/p99; server CPU per answer, median of the rounds); load "
+        f"average {min(loads):.1f}-{max(loads):.1f}"
     )
-    for kind in ("pension", "medical", "healthz"):
-        best = {
-            s: max(runs[f"{s}:{kind}"], key=lambda r: r["rps"]) for s in ("sirefund", "minimal")
-        }
-        app, floor = best["sirefund"], best["minimal"]
-        print(
-            f"{kind:<8} sirefund {app['rps']:8.0f} req/s p50 {app.get('p50', 0):7.1f} ms "
-            f"p99 {app.get('p99', 0):7.1f} ms | minimal {floor['rps']:8.0f} req/s "
-            f"p50 {floor.get('p50', 0):7.1f} ms p99 {floor.get('p99', 0):7.1f} ms | "
-            f"req/s {app['rps'] / max(floor['rps'], 1e-9):.2f}x p99 "
-            f"{app.get('p99', 0) / max(floor.get('p99', 1e-9), 1e-9):.2f}x | non-2xx "
-            f"{int(app['non2xx'])}/{int(floor['non2xx'])}"
-        )
+    for kind in KINDS:
+        floor = _best(runs[f"minimal:{kind}"])
+        for server, _ in servers:
+            if server == "minimal":
+                continue
+            app = _best(runs[f"{server}:{kind}"])
+            print(
+                f"{kind:<8} {server:<8} {app['rps']:6.0f} req/s p50 {app.get('p50', 0):6.1f} "
+                f"p99 {app.get('p99', 0):6.1f} ms cpu {app['cpu_ms']:.3f} ms | minimal "
+                f"{floor['rps']:6.0f} req/s p50 {floor.get('p50', 0):6.1f} p99 "
+                f"{floor.get('p99', 0):6.1f} ms cpu {floor['cpu_ms']:.3f} ms | req/s "
+                f"{app['rps'] / max(floor['rps'], 1e-9):.2f}x p99 "
+                f"{app.get('p99', 0) / max(floor.get('p99', 1e-9), 1e-9):.2f}x cpu "
+                f"{floor['cpu_ms'] / max(app['cpu_ms'], 1e-9):.2f}x | non-2xx "
+                f"{int(app['non2xx'])}/{int(floor['non2xx'])}"
+            )
+    for kind in KINDS:
+        ratios = [
+            a["rps"] / max(m["rps"], 1e-9)
+            for a, m in zip(runs[f"sirefund:{kind}"], runs[f"minimal:{kind}"], strict=True)
+        ]
+        print(f"   {kind} req/s ratio per round: " + ", ".join(f"{r:.2f}" for r in ratios))
+
+
+KINDS = ("pension", "medical", "healthz")
+
+
+def _best(results: list[dict[str, float]]) -> dict[str, float]:
+    """The round with the most req/s (its p50, p99), with the median CPU per answer."""
+    best = dict(max(results, key=lambda r: r["rps"]))
+    best["cpu_ms"] = statistics.median(r["cpu_ms"] for r in results)
+    return best
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -421,6 +498,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--persons-sampled", type=int, default=2000)
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        default=None,
+        help="the src/ of another checkout: its `sirefund serve` runs as 'before' in each round",
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("wrk is needed: apt-get install -y wrk")

@@ -13,7 +13,9 @@ in the same order (interleaved, so a noisy neighbour hits them all alike):
 
 What is measured on each: `--requests` GET /healthz one after the other on ONE keep-alive
 connection (p50 / p99 latency: Nagle's algorithm with the client's delayed ACK shows as
-~40 ms per request), then `--threads` keep-alive connections in parallel for throughput.
+~40 ms per request), then `--threads` keep-alive connections in parallel for throughput,
+driven by `wrk` (`--client wrk`, the default when it is installed: one C thread; the Python
+client, `--client python`, takes a whole core of the two it measures).
 Target: `serve --workers 2` p50 <= 0.25 x the plain uvicorn p50.
 """
 
@@ -23,6 +25,8 @@ import argparse
 import http.client
 import os
 import platform
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -94,6 +98,31 @@ def parallel(port: int, threads: int, seconds: float, path: str = "/healthz") ->
     return sum(counts) / seconds
 
 
+def parallel_wrk(port: int, connections: int, seconds: float, path: str = "/healthz") -> float:
+    """req/s of `wrk` (C, one thread: a fraction of a core, where the Python client above
+    took a whole one) on `connections` keep-alive connections."""
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            "1",
+            "-c",
+            str(connections),
+            "-d",
+            f"{max(1, round(seconds))}s",
+            f"http://127.0.0.1:{port}{path}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if bad:
+        print(f"   {bad.group(1)} non-2xx answers on port {port}")
+    return float(found.group(1)) if found else 0.0
+
+
 def start(kind: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     if kind == "uvicorn --workers 2":
         cmd = [
@@ -129,6 +158,12 @@ def main(argv: list[str] | None = None) -> int:
         default="/healthz",
         help="what the parallel connections ask for; /readyz runs three indexed SELECTs",
     )
+    p.add_argument(
+        "--client",
+        choices=["wrk", "python"],
+        default="wrk" if shutil.which("wrk") else "python",
+        help="what drives the parallel connections (wrk: apt-get install wrk)",
+    )
     args = p.parse_args(argv)
     url = os.environ.get("SIREFUND_BENCH_POSTGRES_URL")
     if not url:
@@ -144,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     kinds = ["uvicorn --workers 2", "serve --workers 2", "serve (1 process)"]
     latency: dict[str, list[float]] = {k: [] for k in kinds}
     rate: dict[str, list[float]] = {k: [] for k in kinds}
+    loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as var:
         env = {
             **os.environ,
@@ -164,7 +200,12 @@ def main(argv: list[str] | None = None) -> int:
                     # Warm every process (each has its own caches, e.g. the migration head
                     # /readyz compares with), then measure.
                     parallel(port, args.threads, 1.0, args.path)
-                    rate[kind].append(parallel(port, args.threads, args.seconds, args.path))
+                    if args.client == "wrk":
+                        measured = parallel_wrk(port, args.threads, args.seconds, args.path)
+                    else:
+                        measured = parallel(port, args.threads, args.seconds, args.path)
+                    rate[kind].append(measured)
+                    loads.append(os.getloadavg()[0])
                 finally:
                     proc.terminate()
                     proc.wait(timeout=30)
@@ -182,6 +223,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     scale = statistics.mean(rate["serve --workers 2"]) / statistics.mean(rate["serve (1 process)"])
     print(f"serve --workers 2 req/s / serve req/s = {scale:.2f}  (cores here: {os.cpu_count()})")
+    rounds = [
+        f"{two / max(one, 1e-9):.2f}"
+        for two, one in zip(rate["serve --workers 2"], rate["serve (1 process)"], strict=True)
+    ]
+    print(
+        f"   per round: {', '.join(rounds)}; client {args.client}; load average "
+        f"{min(loads):.1f}-{max(loads):.1f}"
+    )
     return 0
 
 

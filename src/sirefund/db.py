@@ -45,6 +45,10 @@ def create_owner_only(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY))
 
 
+#: Connections an SQLite engine keeps open (each costs a file handle and its page cache).
+SQLITE_POOL_SIZE = 40
+
+
 def make_engine(
     url: str,
     *,
@@ -83,6 +87,11 @@ def make_engine(
             # pysqlite's own transaction handling is off; we emit BEGIN ourselves below.
             isolation_level=None,
             hide_parameters=True,
+            # As many kept connections as the app's worker threads (anyio's default limit):
+            # with SQLAlchemy's default of 5, the 6th concurrent request opened a connection
+            # (file, PRAGMAs, an empty page cache) and closed it again (issue 12).
+            pool_size=SQLITE_POOL_SIZE,
+            max_overflow=10,
         )
 
         @event.listens_for(engine, "connect")
@@ -171,11 +180,32 @@ def read_only(engine: Engine) -> Engine:
 def statement_reads(engine: Engine) -> Engine:
     """The same engine and pool, for a few reads that need no common snapshot (a session
     lookup, then one statement of the person's payments): on PostgreSQL each statement is its
-    own transaction (autocommit: no BEGIN and COMMIT round trips, issue 12); on SQLite a
-    deferred transaction (`read_only`: no round trips there)."""
+    own transaction (autocommit: no BEGIN and COMMIT round trips, issue 12); on SQLite the
+    driver statements of a `statement_session` are too (pysqlite's autocommit: a read takes
+    no write lock), and an ORM transaction begins deferred (`read_only`)."""
     if engine.dialect.name == "sqlite":
         return read_only(engine)
     return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+#: `Session.info` key of the connection a `statement_session` runs its driver statements on.
+DRIVER_CONNECTION = "sirefund.driver_connection"
+
+
+@contextmanager
+def statement_session(engine: Engine) -> Iterator[Session]:
+    """A Session on ONE connection of `engine` (a `statement_reads` engine) for a hot read:
+    the driver statements (services.queries.driver_rows) run on that connection's cursor
+    directly, each its own transaction (autocommit), without the ORM's transaction
+    bookkeeping around them (issue 12: it cost more than the statements); an ORM statement,
+    if the read needs one, begins a transaction on the same connection as usual."""
+    with engine.connect() as connection:
+        session = Session(bind=connection, expire_on_commit=False)
+        session.info[DRIVER_CONNECTION] = connection
+        try:
+            yield session
+        finally:
+            session.close()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

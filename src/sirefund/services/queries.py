@@ -7,8 +7,10 @@ from datetime import date
 from functools import lru_cache
 from typing import Literal, cast, get_args
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from ..db import DRIVER_CONNECTION
 from ..domain.errors import Invalid
 from ..domain.rules import ArrivalStatus
 from ..domain.workflow import ACTIVE, ApplicationKind
@@ -105,7 +107,7 @@ def pension_payments_for_person(
     """
     if state not in PENSION_STATES:
         raise Invalid("state.unknown", "查询状态应为 all、refundable 或 applied", "state")
-    connection = session.connection()
+    connection = driver_connection(session)
     placeholder = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     sql = _pension_sql(placeholder, year is not None, state, arrival is not None)
     params: tuple[object, ...] = (person_id,) if year is None else (person_id, year)
@@ -137,10 +139,18 @@ def pension_payments_for_person(
     ]
 
 
+def driver_connection(session: Session) -> Connection:
+    """Where the session's driver statements run: a statement_session's own connection
+    (db.statement_session: autocommit, no ORM transaction around them), else the
+    connection of the session's transaction."""
+    connection = cast("Connection | None", session.info.get(DRIVER_CONNECTION))
+    return connection if connection is not None else session.connection()
+
+
 def driver_rows(session: Session, sql: str, params: tuple[object, ...]) -> list[tuple[object, ...]]:
     """Rows of one statement on the session's connection and transaction, at the driver
     level (``{p}`` in ``sql`` stands for the driver's placeholder)."""
-    connection = session.connection()
+    connection = driver_connection(session)
     placeholder = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     cursor = connection.connection.cursor()
     try:

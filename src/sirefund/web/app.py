@@ -29,7 +29,7 @@ from .api import pension as api_pension
 from .api import reconciliations as api_reconciliations
 from .api import stats as api_stats
 from .api import unit as api_unit
-from .body_limit import BodyLimitMiddleware
+from .edge import EdgeMiddleware
 from .pages import care as pages_care
 from .pages import common as pages_common
 from .pages import correction_pages as pages_correction
@@ -42,8 +42,6 @@ from .pages import officer as pages_officer
 from .pages import officer_audit as pages_officer_audit
 from .pages import officer_calendar as pages_officer_calendar
 from .pages import officer_stats as pages_officer_stats
-from .request_id import RequestContextMiddleware
-from .security_headers import SecurityHeadersMiddleware
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Swagger UI 5 (it reads OpenAPI 3.1, which FastAPI writes; the UI 4 of swagger-ui-bundle
@@ -126,7 +124,7 @@ def create_app(
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.read_session_factory = make_session_factory(read_only(engine))
-    app.state.statement_read_factory = make_session_factory(statement_reads(engine))
+    app.state.statement_read_engine = statement_reads(engine)
     app.state.clock = clock or SystemClock()
     app.state.sms = sms
     app.state.identity_check = identity_check
@@ -139,13 +137,11 @@ def create_app(
         app, applicant=pages_common.denied_response, officer=pages_officer.denied_response
     )
 
-    # Oversize bodies are refused before anything parses them, whatever Content-Length says
-    # (chunked or understated bodies are counted as they arrive).
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    # Outermost: its headers reach every answer, the body limit's 413 included.
-    app.add_middleware(SecurityHeadersMiddleware, settings=settings)
-    # Outermost of all: the request id, the metrics and the access line cover every answer.
-    app.add_middleware(RequestContextMiddleware)
+    # One pure-ASGI layer, outermost: the request id, the metrics and the access line cover
+    # every answer, the security headers reach every answer (the body limit's 413 included),
+    # and oversize bodies are refused before anything parses them, whatever Content-Length
+    # says (chunked or understated bodies are counted as they arrive).
+    app.add_middleware(EdgeMiddleware, settings=settings)
 
     # The probes first: a request is matched against the routes in order, and at the end of
     # some 150 routes /healthz spent most of its time in FastAPI's matching (issue 12:
@@ -155,6 +151,9 @@ def create_app(
         return {"status": "ok"}
 
     metrics.install(app)
+    # The persons' payments reads, the hottest requests of a refund season, next.
+    api_pension.add_hot_route(app.router, API_PREFIX)
+    api_medical.add_hot_route(app.router, API_PREFIX)
 
     for module in (
         api_accounts,

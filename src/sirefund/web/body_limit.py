@@ -2,7 +2,7 @@
 
 A Content-Length above the limit is refused at once. A body sent chunked (no Content-Length)
 or longer than its announced length is counted while it is read and refused as soon as it
-passes the limit, so no handler ever buffers more than `max_bytes`.
+passes the limit, so no handler ever buffers more than `max_bytes` (web/edge.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.status import HTTP_413_CONTENT_TOO_LARGE
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from .errors import error_body
 
@@ -26,48 +26,7 @@ class BodyTooLarge(HTTPException):
         super().__init__(status_code=HTTP_413_CONTENT_TOO_LARGE)
 
 
-class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = _content_length(scope)
-        if declared is not None and (declared < 0 or declared > self.max_bytes):
-            await _too_large(scope, receive, send)
-            return
-
-        received = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge()
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            # Reached only when the body was read outside the app's exception handling.
-            if started:
-                raise
-            await _too_large(scope, receive, send)
-
-
-def _content_length(scope: Scope) -> int | None:
+def content_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
             try:
@@ -77,7 +36,7 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+async def too_large(scope: Scope, receive: Receive, send: Send) -> None:
     response = JSONResponse(
         error_body(*_TOO_LARGE),
         status_code=HTTP_413_CONTENT_TOO_LARGE,

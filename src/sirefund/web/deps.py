@@ -15,10 +15,12 @@ from datetime import datetime
 from typing import Annotated, Any, NoReturn
 
 from fastapi import Depends, Request
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from .. import clock as clocks
 from ..config import IPNetwork, Settings
+from ..db import statement_session
 from ..domain.errors import Forbidden, Unauthenticated, Unavailable
 from ..services import accounts, audit
 from ..services.accounts import Principal
@@ -214,8 +216,8 @@ class PersonRead:
 
 class PersonReader:
     """A logged-in person's read (the "my payments" answers, issue 12) on ONE connection
-    checkout (`db.statement_reads`: one read-only transaction on SQLite, autocommit statements
-    on PostgreSQL): the session lookup (accounts.peek_person_session, one
+    checkout (`db.statement_session`: autocommit driver statements, on SQLite without the
+    write lock): the session lookup (accounts.peek_person_session, one
     statement on the driver) and the route's queries, run together in the route's worker thread; the
     dependency itself (`person_reader`) only takes the token, so no database call runs on
     the event loop. Same answers as `CurrentPerson`: 401 without a live session, 403 for
@@ -229,11 +231,9 @@ class PersonReader:
     @contextmanager
     def read(self) -> Iterator[PersonRead]:
         state = self._app.state
-        factory: sessionmaker[Session] = getattr(
-            state, "statement_read_factory", state.session_factory
-        )
+        engine: Engine = getattr(state, "statement_read_engine", None) or state.engine
         at, settings = state.clock.now(), state.settings
-        with factory() as session, session.begin():
+        with statement_session(engine) as session:
             peek = accounts.peek_person_session(
                 session, token=self._token, at=at, settings=settings
             )
@@ -250,7 +250,7 @@ class PersonReader:
             )
         if principal is None or principal.kind != "person":
             _refuse(principal)
-        with factory() as session, session.begin():
+        with statement_session(engine) as session:
             yield PersonRead(principal, session, None)
 
     def _other_kind(

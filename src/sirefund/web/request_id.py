@@ -8,25 +8,21 @@ which stores it with the message so the worker logs it when it sends).
 Requests are labelled with their route's template (`/api/v1/officer/applications/{id}`),
 never the raw path, so no id ends up in a metric label or in the access line; uvicorn's own
 access log, which prints raw paths, is switched off where the server starts (runtime.py).
+The middleware that does it is web/edge.py.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
 
-from starlette.datastructures import MutableHeaders
 from starlette.routing import Mount
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from .. import request_context
-from . import metrics
+from starlette.types import Scope
 
 HEADER = "X-Request-ID"
 _HEADER_KEY = HEADER.lower().encode("latin-1")
 #: Probes poll all day long: counted in the metrics, not written to the log.
-_QUIET = frozenset({"/healthz", "/readyz", "/metrics"})
+QUIET = frozenset({"/healthz", "/readyz", "/metrics"})
 UNMATCHED = "unmatched"
 _DIGITS = re.compile(r"\d{3,}")
 
@@ -55,50 +51,8 @@ def route_label(scope: Scope) -> str:
     return prefix + template
 
 
-def _client_id(scope: Scope) -> str | None:
+def client_id(scope: Scope) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == _HEADER_KEY:
             return bytes(value).decode("latin-1")
     return None
-
-
-class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = request_context.accept(_client_id(scope))
-        status = 500
-        started = time.perf_counter()
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-                MutableHeaders(scope=message)[HEADER] = request_id
-            await send(message)
-
-        with request_context.bound(request_id):
-            try:
-                await self.app(scope, receive, send_with_id)
-            finally:
-                seconds = time.perf_counter() - started
-                route = route_label(scope)
-                method = str(scope.get("method", ""))
-                metrics.observe_request(method, route, status, seconds)
-                if route not in _QUIET:
-                    access_log.info(
-                        "%s %s %s",
-                        method,
-                        route,
-                        status,
-                        extra={
-                            "method": method,
-                            "route": route,
-                            "status": status,
-                            "duration_ms": round(seconds * 1000, 2),
-                        },
-                    )

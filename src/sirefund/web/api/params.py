@@ -13,9 +13,15 @@ from fastapi import Depends, Path, Query
 
 from ...services.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
+#: Bounds of `Year` and `PageNo` (also checked by the lean routes' fast paths, lean_route.py).
+YEAR_MIN, YEAR_MAX = 1900, 2100
+PAGE_NO_MAX = 1_000_000
+
 ApplicationId = Annotated[int, Path(ge=1, le=2**63 - 1, description="退费申请编号")]
-Year = Annotated[int | None, Query(ge=1900, le=2100, description="缴费年度；不填为全部年度")]
-PageNo = Annotated[int, Query(ge=1, le=1_000_000, description="页码，从1开始")]
+Year = Annotated[
+    int | None, Query(ge=YEAR_MIN, le=YEAR_MAX, description="缴费年度；不填为全部年度")
+]
+PageNo = Annotated[int, Query(ge=1, le=PAGE_NO_MAX, description="页码，从1开始")]
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="每页条数")]
 #: 继承人代办: the heir's verified claim whose deceased's payments are read (GET …/payments).
 HeirClaimId = Annotated[
