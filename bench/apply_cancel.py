@@ -355,8 +355,8 @@ def sirefund_server(url: str, port: int) -> subprocess.Popen[bytes]:
     return reads.sirefund_server(url, port)
 
 
-def minimal_server(url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "BENCH_DATABASE_URL": url}
+def minimal_server(url: str, port: int, *, lean: bool = False) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "BENCH_DATABASE_URL": url, "BENCH_MINIMAL_LEAN": "1" if lean else ""}
     cmd = [
         sys.executable,
         "-m",
@@ -371,6 +371,12 @@ def minimal_server(url: str, port: int) -> subprocess.Popen[bytes]:
         "warning",
     ]
     return reads.start(cmd, env, port)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU the server process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -388,6 +394,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--existing", type=int, default=100_000)
     parser.add_argument("--profile-locks", action="store_true")
+    parser.add_argument(
+        "--lean",
+        action="store_true",
+        help="also run the earlier, leaner floor (application and event rows only)",
+    )
     args = parser.parse_args(argv)
     if not args.postgres_url:
         print("--postgres-url (or SIREFUND_BENCH_POSTGRES_URL) is needed")
@@ -397,11 +408,15 @@ def main(argv: list[str] | None = None) -> int:
         f"== PostgreSQL: {len(payers)} persons in {args.regions} counties, "
         f"{args.existing:,} earlier applications, {args.connections} connections"
     )
-    runs: dict[str, list[dict]] = {"sirefund": [], "minimal": []}
+    servers = [("sirefund", sirefund_server), ("minimal", minimal_server)]
+    if args.lean:
+        servers.append(("lean", lambda url, port: minimal_server(url, port, lean=True)))
+    runs: dict[str, list[dict]] = {name: [] for name, _ in servers}
     for _ in range(args.rounds):
-        for name, launch in (("sirefund", sirefund_server), ("minimal", minimal_server)):
+        for name, launch in servers:
             port = reads.free_port()
             proc = launch(args.postgres_url, port)
+            cpu0 = _cpu_seconds(proc.pid)
             try:
                 if name == "sirefund" and args.profile_locks:
                     with LockSampler(args.postgres_url) as sampler:
@@ -409,17 +424,26 @@ def main(argv: list[str] | None = None) -> int:
                     print("   locks:", sampler.report())
                 else:
                     runs[name].append(load(port, Target(name == "sirefund"), payers, args))
+                cpu = _cpu_seconds(proc.pid) - cpu0
             finally:
                 proc.terminate()
                 proc.wait(timeout=30)
             r = runs[name][-1]
+            served = max(r["rps"] * args.duration, 1)
             print(
                 f"   {name:<8} {r['rps']:7.0f} req/s  p50 {r['p50']:6.1f} ms  "
                 f"p99 {r['p99']:6.1f} ms  errors {r['errors']} {r['kinds'] or ''}  "
+                f"server CPU {cpu / args.duration:.0%} ({1000 * cpu / served:.2f} ms/req)  "
                 f"load {os.getloadavg()[0]:.1f}"
             )
     app = max(runs["sirefund"], key=lambda r: r["rps"])
     floor = max(runs["minimal"], key=lambda r: r["rps"])
+    if args.lean:
+        lean = max(runs["lean"], key=lambda r: r["rps"])
+        print(
+            f"-- the earlier lean floor: {lean['rps']:.0f} req/s, "
+            f"ratio {app['rps'] / max(lean['rps'], 1e-9):.2f}x"
+        )
     print(
         f"-- best of {args.rounds}: sirefund {app['rps']:.0f} req/s p99 {app['p99']:.0f} ms | "
         f"minimal {floor['rps']:.0f} req/s p99 {floor['p99']:.0f} ms | "
