@@ -4,24 +4,28 @@ inserts and updates with raw psycopg, 0 errors at 32 connections").
 A fresh schema on ``--postgres-url`` gets ``--persons`` persons (own bank account and phone
 each, so no 风险提示 ties them) in ``--regions`` counties, each with one pension payment not
 yet arrived and a server session (its bearer token), and ``--existing`` earlier (rejected)
-applications with their own accounts and phones, the table a submission's checks read. Then ``sirefund serve`` and the minimal app
-(bench/apply_cancel_minimal.py: the same INSERT of an application + its event and UPDATE to
-cancelled + its event on raw psycopg) run in turn, ``--rounds`` times (interleaved, so a
-slow minute of the shared machine falls on both), each under the same load: ``--connections``
-keep-alive connections, each a loop of one person's 申请退费 (POST /api/v1/pension/refunds)
-then 撤销 (POST /api/v1/pension/refunds/{id}/cancel) of the same payment, for ``--duration``
-seconds. The load generator is a small asyncio HTTP/1.1 client (each apply's id is needed by
-the following cancel, which wrk's scripts cannot pair on one connection).
+applications with their own accounts and phones, the table a submission's checks read.
+Then ``sirefund serve`` and the minimal app (bench/apply_cancel_minimal.py: on raw psycopg,
+the same writes as sirefund's apply — the county's 文书号 counter, the application and its
+event, the notice, the audit row chained under the tip — and cancel — the UPDATE to cancelled,
+its event and audit row) run in turn, ``--rounds`` times (interleaved, so a slow minute of the
+shared machine falls on both), each under the same load: ``--connections`` keep-alive
+connections, each a loop of one person's 申请退费 (POST /api/v1/pension/refunds) then 撤销
+(POST /api/v1/pension/refunds/{id}/cancel) of the same payment, for ``--duration`` seconds.
+The load generator is a small asyncio HTTP/1.1 client (each apply's id is needed by the
+following cancel, which wrk's scripts cannot pair on one connection). ``--earlier-src``
+adds another checkout's sirefund (before a change) to the same rounds; ``--lean`` the floor
+used before 2026-11-30, which wrote only the application and event rows.
 
 Printed per server: requests/s (applies and cancels both count), p50 / p99 in ms, errors
-(non-2xx and connection failures), the ratio sirefund / minimal, and the load average. With
-``--profile-locks`` the share of time sirefund's writers spend waiting on a lock (sampled from
-``pg_stat_activity``: the audit chain tip, the statistics summary rows, others).
+(non-2xx and connection failures), the server process's CPU (share of one core, and ms per
+request), the ratio sirefund / minimal, and the load average. With ``--profile-locks`` the
+share of time sirefund's writers spend waiting on a lock (sampled from ``pg_stat_activity``:
+the audit chain tip, the statistics summary rows, others).
 
     .venv/bin/python bench/apply_cancel.py --postgres-url postgresql+psycopg://…/db
         [--persons 64] [--regions 1] [--existing 100000] [--connections 32] [--duration 10]
-        [--rounds 2]
-        [--profile-locks]
+        [--rounds 2] [--profile-locks] [--earlier-src /path/to/other/checkout/src] [--lean]
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -355,8 +360,24 @@ def sirefund_server(url: str, port: int) -> subprocess.Popen[bytes]:
     return reads.sirefund_server(url, port)
 
 
-def minimal_server(url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "BENCH_DATABASE_URL": url}
+def earlier_sirefund_server(src: str) -> Callable[[str, int], subprocess.Popen[bytes]]:
+    """``sirefund serve`` from another checkout's ``src`` (PYTHONPATH), e.g. the commit before
+    a change, measured in the same rounds as this one."""
+
+    def launch(url: str, port: int) -> subprocess.Popen[bytes]:
+        env = {
+            **os.environ,
+            "PYTHONPATH": src,
+            "SIREFUND_DATABASE_URL": url,
+            "SIREFUND_SECRET_KEY": SECRET,
+        }
+        return reads.start([str(BIN / "sirefund"), "serve", "--port", str(port)], env, port)
+
+    return launch
+
+
+def minimal_server(url: str, port: int, *, lean: bool = False) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "BENCH_DATABASE_URL": url, "BENCH_MINIMAL_LEAN": "1" if lean else ""}
     cmd = [
         sys.executable,
         "-m",
@@ -371,6 +392,12 @@ def minimal_server(url: str, port: int) -> subprocess.Popen[bytes]:
         "warning",
     ]
     return reads.start(cmd, env, port)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU the server process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -388,6 +415,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--existing", type=int, default=100_000)
     parser.add_argument("--profile-locks", action="store_true")
+    parser.add_argument(
+        "--earlier-src",
+        help="also run sirefund from this src directory (another checkout), as 'earlier'",
+    )
+    parser.add_argument(
+        "--lean",
+        action="store_true",
+        help="also run the earlier, leaner floor (application and event rows only)",
+    )
     args = parser.parse_args(argv)
     if not args.postgres_url:
         print("--postgres-url (or SIREFUND_BENCH_POSTGRES_URL) is needed")
@@ -397,29 +433,51 @@ def main(argv: list[str] | None = None) -> int:
         f"== PostgreSQL: {len(payers)} persons in {args.regions} counties, "
         f"{args.existing:,} earlier applications, {args.connections} connections"
     )
-    runs: dict[str, list[dict]] = {"sirefund": [], "minimal": []}
+    servers = [("sirefund", sirefund_server), ("minimal", minimal_server)]
+    if args.earlier_src:
+        servers.insert(1, ("earlier", earlier_sirefund_server(args.earlier_src)))
+    if args.lean:
+        servers.append(("lean", lambda url, port: minimal_server(url, port, lean=True)))
+    runs: dict[str, list[dict]] = {name: [] for name, _ in servers}
     for _ in range(args.rounds):
-        for name, launch in (("sirefund", sirefund_server), ("minimal", minimal_server)):
+        for name, launch in servers:
             port = reads.free_port()
             proc = launch(args.postgres_url, port)
+            cpu0 = _cpu_seconds(proc.pid)
             try:
                 if name == "sirefund" and args.profile_locks:
                     with LockSampler(args.postgres_url) as sampler:
                         runs[name].append(load(port, Target(True), payers, args))
                     print("   locks:", sampler.report())
                 else:
-                    runs[name].append(load(port, Target(name == "sirefund"), payers, args))
+                    target = Target(name in ("sirefund", "earlier"))
+                    runs[name].append(load(port, target, payers, args))
+                cpu = _cpu_seconds(proc.pid) - cpu0
             finally:
                 proc.terminate()
                 proc.wait(timeout=30)
             r = runs[name][-1]
+            served = max(r["rps"] * args.duration, 1)
             print(
                 f"   {name:<8} {r['rps']:7.0f} req/s  p50 {r['p50']:6.1f} ms  "
                 f"p99 {r['p99']:6.1f} ms  errors {r['errors']} {r['kinds'] or ''}  "
+                f"server CPU {cpu / args.duration:.0%} ({1000 * cpu / served:.2f} ms/req)  "
                 f"load {os.getloadavg()[0]:.1f}"
             )
     app = max(runs["sirefund"], key=lambda r: r["rps"])
     floor = max(runs["minimal"], key=lambda r: r["rps"])
+    if args.earlier_src:
+        before = max(runs["earlier"], key=lambda r: r["rps"])
+        print(
+            f"-- earlier sirefund: {before['rps']:.0f} req/s p99 {before['p99']:.0f} ms, "
+            f"ratio {before['rps'] / max(floor['rps'], 1e-9):.2f}x"
+        )
+    if args.lean:
+        lean = max(runs["lean"], key=lambda r: r["rps"])
+        print(
+            f"-- the earlier lean floor: {lean['rps']:.0f} req/s, "
+            f"ratio {app['rps'] / max(lean['rps'], 1e-9):.2f}x"
+        )
     print(
         f"-- best of {args.rounds}: sirefund {app['rps']:.0f} req/s p99 {app['p99']:.0f} ms | "
         f"minimal {floor['rps']:.0f} req/s p99 {floor['p99']:.0f} ms | "

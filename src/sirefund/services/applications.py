@@ -15,6 +15,7 @@ from typing import Any, TypeVarTuple, cast
 from sqlalchemy import CursorResult, Select, Table, Update, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..domain import workflow
 from ..domain.audit import AuditAction
@@ -181,7 +182,7 @@ def create(
         person_id=application.person_id,
     )
     # 风险提示 are part of the submission: the officer's queue shows them from the start.
-    risk.assess(session, application, at=at)
+    risk.assess(session, application, at=at, new=True)
     return application
 
 
@@ -233,7 +234,13 @@ def transition(
         at=at,
         person_id=application.person_id,
     )
-    session.expire(application)
+    if values:
+        session.expire(application)
+    else:
+        # The row now holds exactly what the UPDATE wrote: the object is told so, rather than
+        # expired and read back (a SELECT more per transition, with the row locked).
+        for key, value in changes.items():
+            set_committed_value(application, key, value)
     return application
 
 

@@ -62,9 +62,19 @@ def package_years() -> tuple[int, int]:
 
 
 def working_days(session: Session) -> WorkingDays:
-    """The calendar to count with: the officers' table over the package's days."""
+    """The calendar to count with: the officers' table over the package's days.
+
+    The table is read every time (a few rows), so a day an officer sets, in this process or
+    another, counts from the next transaction on; the calendar built from those rows is
+    kept per process, by the rows themselves (a changed table is a new key)."""
     rows = session.execute(select(CalendarDay.day, CalendarDay.is_workday)).all()
-    return published_working_days().overlaid({day: bool(w) for day, w in rows})
+    return _overlaid(tuple(sorted((day, bool(w)) for day, w in rows)))
+
+
+@lru_cache(maxsize=16)
+def _overlaid(table: tuple[tuple[date, bool], ...]) -> WorkingDays:
+    """The package's days with ``table`` on top (WorkingDays is never changed once built)."""
+    return published_working_days().overlaid(dict(table))
 
 
 class CalendarDayIn(BaseModel):

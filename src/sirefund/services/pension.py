@@ -393,5 +393,4 @@ def cancel(
     if not _cancellable_by_person(app):
         raise not_cancellable()
     applications.cancel_by_person(session, application=app, person_id=person_id, at=at)
-    session.refresh(app)
     return views.application(app)

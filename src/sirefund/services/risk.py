@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 
-from sqlalchemy import ColumnElement, delete, exists, select, union
+from sqlalchemy import ColumnElement, delete, exists, func, select, union
 from sqlalchemy.orm import Session
 
 from ..clock import CHINA_TZ, as_utc
@@ -56,14 +57,23 @@ class FlagView:
 
 def rules(session: Session) -> list[RiskRule]:
     """Every rule as configured: the table's rows over the defaults, in the defaults' order
-    (rules only the table knows come after)."""
-    rows = {r.code: r for r in session.execute(select(RiskRuleRow)).scalars()}
-    configured: list[RiskRule] = []
-    for default in risk.DEFAULT_RULES:
-        row = rows.pop(default.code, None)
-        configured.append(default if row is None else _rule(row))
-    configured += [_rule(r) for r in rows.values()]
-    return configured
+    (rules only the table knows come after).
+
+    The table is read every time (a few rows), so an officer's change counts from the next
+    transaction on, in every process; what is built from the rows is kept per process, by
+    the rows themselves."""
+    t = RiskRuleRow
+    rows = session.execute(
+        select(t.code, t.label, t.enabled, t.threshold, t.window_days).order_by(t.code)
+    ).all()
+    return list(_configured(tuple(RiskRule(*row) for row in rows)))
+
+
+@lru_cache(maxsize=16)
+def _configured(table: tuple[RiskRule, ...]) -> tuple[RiskRule, ...]:
+    by_code = {r.code: r for r in table}
+    configured = [by_code.pop(default.code, default) for default in risk.DEFAULT_RULES]
+    return (*configured, *by_code.values())
 
 
 def _rule(row: RiskRuleRow) -> RiskRule:
@@ -115,17 +125,25 @@ def _china_date(value: datetime) -> date:
 
 
 def _payee(app: Application) -> str:
-    if app.kind == ApplicationKind.UNIT_PENSION and app.unit_id is not None:
-        return f"unit:{app.unit_id}"
-    return f"person:{app.person_id}"
+    return _payee_of(app.kind, app.unit_id, app.person_id)
+
+
+def _payee_of(kind: str, unit_id: int | None, person_id: int | None) -> str:
+    if kind == ApplicationKind.UNIT_PENSION and unit_id is not None:
+        return f"unit:{unit_id}"
+    return f"person:{person_id}"
 
 
 def _submission(app: Application) -> str:
+    return _submission_of(app.batch_id, _payee(app), app.created_at)
+
+
+def _submission_of(batch_id: int | None, payee: str, created_at: datetime) -> str:
     """One submission: a unit's batch, or what one payee filed at one moment (several
     payments selected on one form are one submission, not several)."""
-    if app.batch_id is not None:
-        return f"batch:{app.batch_id}"
-    return f"{_payee(app)}@{as_utc(app.created_at).isoformat()}"
+    if batch_id is not None:
+        return f"batch:{batch_id}"
+    return f"{payee}@{as_utc(created_at).isoformat()}"
 
 
 def _account_no(session: Session, app: Application) -> str | None:
@@ -217,26 +235,34 @@ def facts(session: Session, app: Application) -> RiskFacts:
     applied_on = _china_date(app.created_at)
     uses: tuple[AccountUse, ...] = ()
     if account_no is not None:
+        # The columns the rules read, not whole applications.
+        a = Application
         others = session.execute(
-            select(Application).where(
-                Application.bank_account_no == account_no,
-                Application.id != app.id,
-                Application.status != S.CANCELLED.value,
+            select(a.kind, a.unit_id, a.person_id, a.batch_id, a.created_at).where(
+                a.bank_account_no == account_no,
+                a.id != app.id,
+                a.status != S.CANCELLED.value,
             )
-        ).scalars()
+        ).all()
         uses = tuple(
             AccountUse(
-                payee=_payee(o), applied_on=_china_date(o.created_at), submission=_submission(o)
+                payee=(payee := _payee_of(kind, unit_id, person_id)),
+                applied_on=_china_date(created_at),
+                submission=_submission_of(batch_id, payee, created_at),
             )
-            for o in others
+            for kind, unit_id, person_id, batch_id, created_at in others
         )
+    # Each account the payer used before, with the last time: the rule looks for the
+    # latest use of another account (a payer's cancelled tries are many rows, few accounts).
     earlier = session.execute(
-        select(Application.bank_account_no, Application.created_at).where(
+        select(Application.bank_account_no, func.max(Application.created_at))
+        .where(
             _same_payee(app),
             Application.id != app.id,
             Application.created_at <= app.created_at,
             Application.bank_account_no.is_not(None),
         )
+        .group_by(Application.bank_account_no)
     ).all()
     return RiskFacts(
         kind=ApplicationKind(app.kind),
@@ -260,16 +286,17 @@ def facts(session: Session, app: Application) -> RiskFacts:
 
 
 def assess(
-    session: Session, app: Application, *, at: datetime, spread: bool = True
+    session: Session, app: Application, *, at: datetime, spread: bool = True, new: bool = False
 ) -> list[risk.Finding]:
     """Evaluate the rules for ``app`` and store what they find (replacing earlier flags).
 
     ``spread``: when the account is shared or busy, assess the other pending applications
-    paid into it again (without spreading further)."""
+    paid into it again (without spreading further). ``new``: ``app`` was inserted in this
+    transaction, so it has no flags yet to replace."""
     session.flush()
     configured = rules(session)
     found = risk.evaluate(facts(session, app), configured)
-    _store(session, app.id, found, at=at)
+    _store(session, app.id, found, at=at, new=new)
     account_no = _account_no(session, app)
     if spread and account_no is not None and any(f.code in _SPREADING for f in found):
         others = session.execute(
@@ -301,14 +328,27 @@ def assess_person_medical(session: Session, *, person_id: int, at: datetime) -> 
 
 
 def _store(
-    session: Session, application_id: int, found: Sequence[risk.Finding], *, at: datetime
+    session: Session,
+    application_id: int,
+    found: Sequence[risk.Finding],
+    *,
+    at: datetime,
+    new: bool = False,
 ) -> None:
-    existing = {
-        f.code: f
-        for f in session.execute(
-            select(ApplicationRiskFlag).where(ApplicationRiskFlag.application_id == application_id)
-        ).scalars()
-    }
+    if new and not found:
+        return
+    existing = (
+        {}
+        if new
+        else {
+            f.code: f
+            for f in session.execute(
+                select(ApplicationRiskFlag).where(
+                    ApplicationRiskFlag.application_id == application_id
+                )
+            ).scalars()
+        }
+    )
     codes = {f.code for f in found}
     gone = [code for code in existing if code not in codes]
     if gone:
