@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import Response
 from pydantic import Field
 
 from ...services import audit_log
 from ...services.audit_log import AuditFilters
 from ...services.paging import MAX_PAGE_SIZE
 from .. import audit_presenters
-from ..deps import Clock, CurrentOfficer, DbSession
+from ..deps import CurrentOfficer, DbSession
 from ..errors import error_responses
-from ..xlsx_download import XLSX_ROUTE
+from .exports import add_export_route
 
 _ROW = {
     "id": 1042,
@@ -72,15 +71,11 @@ def list_audit(
     return audit_presenters.page(found)
 
 
-@router.get(
-    audit_presenters.EXPORT.path,
+add_export_route(
+    router,
+    audit_presenters.EXPORT,
+    AuditFilters,
+    name="export_audit",
     summary="导出审计日志（xlsx）",
-    **XLSX_ROUTE,
+    description="The filtered log (same filters, no paging) as an Excel workbook; every cell is text.",
 )
-def export_audit(
-    officer: CurrentOfficer, db: DbSession, clock: Clock, q: Annotated[AuditFilters, Query()]
-) -> Response:
-    """The filtered log (same filters, no paging) as an Excel workbook; every cell is text."""
-    with db.begin() as session:
-        content = audit_presenters.EXPORT.build(session, officer, q, clock.today())
-    return audit_presenters.EXPORT.download.response(content, clock.today())

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import Response
 
 from ...services import statistics
 from ...services.statistics import StatsFilters
 from .. import stats_presenters
 from ..deps import Clock, CurrentOfficer, DbSession
 from ..errors import error_responses
-from ..xlsx_download import XLSX_ROUTE
+from .exports import add_export_route
 
 _BUCKET = {"key": "420703", "label": "华容区", "count": 120, "amount": "36000.00"}
 _EXAMPLE = {
@@ -72,15 +71,11 @@ def region_stats(
     return stats_presenters.stats(found)
 
 
-@router.get(
-    stats_presenters.EXPORT.path,
+add_export_route(
+    router,
+    stats_presenters.EXPORT,
+    StatsFilters,
+    name="export_stats",
     summary="导出统计分析（xlsx）",
-    **XLSX_ROUTE,
+    description="The same figures as an Excel workbook (a sheet 概况 and one per grouping).",
 )
-def export_stats(
-    officer: CurrentOfficer, db: DbSession, clock: Clock, q: Annotated[StatsFilters, Query()]
-) -> Response:
-    """The same figures as an Excel workbook (a sheet 概况 and one per grouping)."""
-    with db.begin() as session:
-        content = stats_presenters.EXPORT.build(session, officer, q, clock.today())
-    return stats_presenters.EXPORT.download.response(content, clock.today())
