@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
@@ -110,3 +111,33 @@ def lean_route(fast: FastPath) -> type[APIRoute]:
             return handler
 
     return LeanRoute
+
+
+#: Adds a hot read once more on the app's router, under the API's prefix.
+AddHotCopy = Callable[[APIRouter, str], None]
+
+
+def add_hot_read(
+    router: APIRouter, path: str, endpoint: Callable[..., Any], fast: FastPath, **documented: Any
+) -> AddHotCopy:
+    """``GET path`` on ``router`` (documented with ``documented``, the keywords of
+    `APIRouter.add_api_route`) with the fast path ``fast`` in front; answers the function that
+    adds the same route once more on the app's own router ahead of the included routers, out
+    of the OpenAPI document: FastAPI matches an included router's routes one by one, twice
+    per request, behind every router included before it (issue 12). Same endpoint and fast
+    path, so the same answers."""
+    route_class = lean_route(fast)
+    router.add_api_route(
+        path, endpoint, methods=["GET"], route_class_override=route_class, **documented
+    )
+
+    def add_copy(front: APIRouter, prefix: str) -> None:
+        front.add_api_route(
+            prefix + path,
+            endpoint,
+            methods=["GET"],
+            include_in_schema=False,
+            route_class_override=route_class,
+        )
+
+    return add_copy

@@ -33,7 +33,7 @@ from ..deps import (
     get_clock,
     person_reader,
 )
-from ..lean_route import IntQuery, QuerySpec, lean_route, plain_query
+from ..lean_route import IntQuery, QuerySpec, add_hot_read, plain_query
 from .listing import create_once, page_of
 from .medical_schemas import (
     DepositAccountList,
@@ -169,34 +169,19 @@ async def _lean_payments(request: Request) -> Response | None:
     return JSONResponse(body)
 
 
-_LEAN_PAYMENTS = lean_route(_lean_payments)
-
-router.add_api_route(
+#: GET /medical/payments, documented here; app.py adds its hot copy ahead of the included routers.
+add_hot_route = add_hot_read(
+    router,
     "/medical/payments",
     list_payments,
-    methods=["GET"],
+    _lean_payments,
     response_model=MedicalPaymentPage,
     summary="城乡居民医疗社保费(退费)：按参保年度查询可退费信息",
     description="参保年度不填为有缴费的最近参保年度（都没有时为当前参保年度），`insurance_years` 列出有缴费的参保年度；2023年以前返回 422 `medical.year_unsupported`。"
     "有多条登记信息而未选择时返回 422 `medical.registration_required`（请选择登记信息）；"
     "他人的登记信息返回 404。继承人代办：带 `heir_claim_id`（本人已核实的申请）查询已故参保人的缴费。",
     responses=error_responses(404, 409, 422),
-    route_class_override=_LEAN_PAYMENTS,
 )
-
-
-def add_hot_route(front: APIRouter, prefix: str) -> None:
-    """GET /medical/payments once more, on the app's own router ahead of the included
-    routers, out of the OpenAPI document (the copy above documents it): FastAPI matches an
-    included router's routes one by one, twice per request, behind every router included
-    before it (issue 12). Same endpoint and fast path, so the same answers."""
-    front.add_api_route(
-        prefix + "/medical/payments",
-        list_payments,
-        methods=["GET"],
-        include_in_schema=False,
-        route_class_override=_LEAN_PAYMENTS,
-    )
 
 
 # --------------------------------------------------------------------------- deposit accounts

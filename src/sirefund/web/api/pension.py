@@ -28,7 +28,7 @@ from ..deps import (
     current_person,
     person_reader,
 )
-from ..lean_route import ChoiceQuery, IntQuery, QuerySpec, lean_route, plain_query
+from ..lean_route import ChoiceQuery, IntQuery, QuerySpec, add_hot_read, plain_query
 from .listing import create_once, page_of
 from .params import PAGE_NO_MAX, YEAR_MAX, YEAR_MIN, HeirClaimId, Paged, Paging, Year, year_query
 from .refund_routes import (
@@ -136,31 +136,16 @@ async def _lean_payments(request: Request) -> Response | None:
     return JSONResponse(body)
 
 
-_LEAN_PAYMENTS = lean_route(_lean_payments)
-
-router.add_api_route(
+#: GET /pension/payments, documented here; app.py adds its hot copy ahead of the included routers.
+add_hot_route = add_hot_read(
+    router,
     "/pension/payments",
     list_payments,
-    methods=["GET"],
+    _lean_payments,
     response_model=Page[PensionPaymentOut],
     summary="退费信息查询：本人的城乡居民养老保险缴费（继承人代办：已故参保人的缴费）",
     responses=error_responses(404, 409, 422),
-    route_class_override=_LEAN_PAYMENTS,
 )
-
-
-def add_hot_route(front: APIRouter, prefix: str) -> None:
-    """GET /pension/payments once more, on the app's own router ahead of the included
-    routers, out of the OpenAPI document (the copy above documents it): FastAPI matches an
-    included router's routes one by one, twice per request, behind every router included
-    before it (issue 12). Same endpoint and fast path, so the same answers."""
-    front.add_api_route(
-        prefix + "/pension/payments",
-        list_payments,
-        methods=["GET"],
-        include_in_schema=False,
-        route_class_override=_LEAN_PAYMENTS,
-    )
 
 
 @router.post(
