@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import Field
 
 from ...services import audit_log
@@ -12,8 +12,7 @@ from ...services.audit_log import AuditFilters
 from ...services.paging import MAX_PAGE_SIZE
 from .. import audit_presenters
 from ..deps import CurrentOfficer, DbSession
-from ..errors import error_responses
-from .exports import add_export_route
+from .exports import add_export_route, report_router
 
 _ROW = {
     "id": 1042,
@@ -32,17 +31,7 @@ _ROW = {
 }
 _PAGE = {"items": [_ROW], "total": 1, "page": 1, "page_size": 20}
 
-_ERRORS = error_responses(
-    401,
-    403,
-    422,
-    descriptions={
-        401: "未登录",
-        403: "不是税务人员，或不是审计人员（auditor 角色）",
-        422: "筛选条件不正确",
-    },
-)
-router = APIRouter(tags=["officer"], responses=_ERRORS)
+router = report_router("不是税务人员，或不是审计人员（auditor 角色）")
 
 
 class AuditPageQuery(AuditFilters):

@@ -1,5 +1,6 @@
-"""An officer's filtered 导出Excel on the API (审计日志, 统计分析): the route that answers an
-`OfficerExport`'s workbook, the JSON counterpart of `pages.common.add_export_page`."""
+"""An officer's filtered report on the API (审计日志, 统计分析): its router, and the route of
+its 导出Excel that answers an `OfficerExport`'s workbook, the JSON counterpart of
+`pages.common.add_export_page`."""
 
 from __future__ import annotations
 
@@ -9,9 +10,23 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from ..deps import Clock, CurrentOfficer, DbSession
+from ..errors import error_responses
 from ..xlsx_download import XLSX_ROUTE, OfficerExport
 
 T = TypeVar("T")
+
+
+def report_router(forbidden: str) -> APIRouter:
+    """The router of an officer's filtered report and its export, with the errors each of its
+    routes may answer: 401, 403 (``forbidden``: who may not see the report) and 422 (a wrong
+    filter)."""
+    errors = error_responses(
+        401,
+        403,
+        422,
+        descriptions={401: "未登录", 403: forbidden, 422: "筛选条件不正确"},
+    )
+    return APIRouter(tags=["officer"], responses=errors)
 
 
 def add_export_route(

@@ -10,9 +10,8 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from ...domain.workflow import ApplicationKind
 from ...services import deposit_accounts, medical, reissue
@@ -31,9 +30,8 @@ from ..deps import (
     PersonReading,
     current_person,
     get_clock,
-    person_reader,
 )
-from ..lean_route import IntQuery, QuerySpec, add_hot_read, plain_query
+from ..lean_route import IntQuery, PlainQuery, QuerySpec, add_hot_read, person_read
 from .listing import create_once, page_of
 from .medical_schemas import (
     DepositAccountList,
@@ -151,14 +149,9 @@ PAYMENTS_QUERY: QuerySpec = {
 }
 
 
-async def _lean_payments(request: Request) -> Response | None:
+def _lean_payments(reader: PersonReader, query: PlainQuery, request: Request) -> dict[str, Any]:
     """GET /medical/payments without FastAPI's dependency solving (lean_route.py)."""
-    query = plain_query(request, PAYMENTS_QUERY)
-    if query is None:
-        return None
-    reader = await person_reader(request)
-    body = await run_in_threadpool(
-        _payments,
+    return _payments(
         reader,
         get_clock(request).today(),
         Paging(query.number("page"), query.number("page_size")),
@@ -166,7 +159,6 @@ async def _lean_payments(request: Request) -> Response | None:
         None,
         None,
     )
-    return JSONResponse(body)
 
 
 #: GET /medical/payments, documented here; app.py adds its hot copy ahead of the included routers.
@@ -174,7 +166,7 @@ add_hot_route = add_hot_read(
     router,
     "/medical/payments",
     list_payments,
-    _lean_payments,
+    person_read(PAYMENTS_QUERY, _lean_payments),
     response_model=MedicalPaymentPage,
     summary="城乡居民医疗社保费(退费)：按参保年度查询可退费信息",
     description="参保年度不填为有缴费的最近参保年度（都没有时为当前参保年度），`insurance_years` 列出有缴费的参保年度；2023年以前返回 422 `medical.year_unsupported`。"

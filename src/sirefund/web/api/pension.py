@@ -8,9 +8,8 @@ from datetime import datetime
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from ...domain.rules import ArrivalStatus
 from ...domain.workflow import ApplicationKind
@@ -26,9 +25,15 @@ from ..deps import (
     PersonReader,
     PersonReading,
     current_person,
-    person_reader,
 )
-from ..lean_route import ChoiceQuery, IntQuery, QuerySpec, add_hot_read, plain_query
+from ..lean_route import (
+    ChoiceQuery,
+    IntQuery,
+    PlainQuery,
+    QuerySpec,
+    add_hot_read,
+    person_read,
+)
 from .listing import create_once, page_of
 from .params import PAGE_NO_MAX, YEAR_MAX, YEAR_MIN, HeirClaimId, Paged, Paging, Year, year_query
 from .refund_routes import (
@@ -117,15 +122,10 @@ PAYMENTS_QUERY: QuerySpec = {
 }
 
 
-async def _lean_payments(request: Request) -> Response | None:
+def _lean_payments(reader: PersonReader, query: PlainQuery, _request: Request) -> dict[str, Any]:
     """GET /pension/payments without FastAPI's dependency solving (lean_route.py)."""
-    query = plain_query(request, PAYMENTS_QUERY)
-    if query is None:
-        return None
-    reader = await person_reader(request)
     arrival = query.texts["arrival_status"]
-    body = await run_in_threadpool(
-        _payments,
+    return _payments(
         reader,
         Paging(query.number("page"), query.number("page_size")),
         query.ints["year"],
@@ -133,7 +133,6 @@ async def _lean_payments(request: Request) -> Response | None:
         ArrivalStatus(arrival) if arrival else None,
         None,
     )
-    return JSONResponse(body)
 
 
 #: GET /pension/payments, documented here; app.py adds its hot copy ahead of the included routers.
@@ -141,7 +140,7 @@ add_hot_route = add_hot_read(
     router,
     "/pension/payments",
     list_payments,
-    _lean_payments,
+    person_read(PAYMENTS_QUERY, _lean_payments),
     response_model=Page[PensionPaymentOut],
     summary="退费信息查询：本人的城乡居民养老保险缴费（继承人代办：已故参保人的缴费）",
     responses=error_responses(404, 409, 422),

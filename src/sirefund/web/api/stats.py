@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from ...services import statistics
 from ...services.statistics import StatsFilters
 from .. import stats_presenters
 from ..deps import Clock, CurrentOfficer, DbSession
-from ..errors import error_responses
-from .exports import add_export_route
+from .exports import add_export_route, report_router
 
 _BUCKET = {"key": "420703", "label": "华容区", "count": 120, "amount": "36000.00"}
 _EXAMPLE = {
@@ -36,17 +35,7 @@ _EXAMPLE = {
     "payment_failure": {"count": 0, "of": 100, "rate": 0.0},
 }
 
-_ERRORS = error_responses(
-    401,
-    403,
-    422,
-    descriptions={
-        401: "未登录",
-        403: "不是统计分析人员（supervisor 角色），或所选地区不在管辖范围内",
-        422: "筛选条件不正确",
-    },
-)
-router = APIRouter(tags=["officer"], responses=_ERRORS)
+router = report_router("不是统计分析人员（supervisor 角色），或所选地区不在管辖范围内")
 
 
 @router.get(
