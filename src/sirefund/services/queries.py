@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import Literal, cast, get_args
+from typing import Any, Literal, cast, get_args
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
@@ -49,8 +50,15 @@ class PensionPaymentRow:
 
 
 @lru_cache(maxsize=32)
-def _pension_sql(placeholder: str, with_year: bool, state: str, with_arrival: bool = False) -> str:
-    """The statement, per driver placeholder style, year filter and state.
+def _pension_sql(
+    placeholder: str,
+    with_year: bool,
+    state: str,
+    with_arrival: bool = False,
+    person: str | None = None,
+) -> str:
+    """The statement, per driver placeholder style, year filter and state (`person`: what
+    the person id is compared with, a parameter unless given).
 
     The join picks the payment's active application, else its latest: a correlated subquery
     ordered by (active first, newest first). Filtering it on person and kind first lets the
@@ -58,7 +66,7 @@ def _pension_sql(placeholder: str, with_year: bool, state: str, with_arrival: bo
     filter uses the (person_id, payment_year) index of pension_payments.
     """
     active = ", ".join(f"'{s}'" for s in sorted(_ACTIVE_VALUES))
-    where = [f"p.person_id = {placeholder}"]
+    where = [f"p.person_id = {person or placeholder}"]
     if with_year:
         where.append(f"p.payment_year = {placeholder}")
     if with_arrival:
@@ -119,6 +127,10 @@ def pension_payments_for_person(
         rows = cursor.fetchall()
     finally:
         cursor.close()
+    return _pension_rows(rows)
+
+
+def _pension_rows(rows: Sequence[Sequence[Any]]) -> list[PensionPaymentRow]:
     # Positional: the hot path builds these for every lookup (field order as declared).
     return [
         PensionPaymentRow(
@@ -137,6 +149,74 @@ def pension_payments_for_person(
         )
         for r in rows
     ]
+
+
+#: A person's session and the person in one statement, on the driver (``{p}``: the driver's
+#: placeholder): no ORM objects, no SQL building; it runs before every "my payments" read.
+PERSON_SESSION_SQL = (
+    "SELECT s.id, s.account_kind, s.csrf_token, s.last_seen_at, s.expires_at, s.revoked_at, "
+    "p.id, p.name, p.region_code, p.id_number, "
+    "p.password_hash IS NOT NULL, p.verified_at IS NOT NULL "
+    "FROM auth_sessions s LEFT OUTER JOIN persons p "
+    "ON s.account_kind = 'person' AND p.id = s.account_id "
+    "WHERE s.token_hash = {p}"
+)
+#: The columns of PERSON_SESSION_SQL.
+PERSON_SESSION_COLUMNS = 12
+
+
+@lru_cache(maxsize=16)
+def _pension_with_session_sql(with_year: bool, state: str, with_arrival: bool) -> str:
+    """PERSON_SESSION_SQL and the person's pension payments (`_pension_sql`) in one
+    statement (PostgreSQL): the session row comes once per payment, or once with NULL
+    payment columns; the payments are joined only to a person's unrevoked session."""
+    session_sql = PERSON_SESSION_SQL.format(p="%s")
+    payments = _pension_sql("%s", with_year, state, with_arrival, person="ses.pid")
+    return (
+        "WITH ses (sid, kind, csrf, last_seen, expires, revoked, pid, name, region, id_number,"
+        f" has_password, verified) AS ({session_sql}) "
+        f"SELECT ses.*, x.* FROM ses LEFT OUTER JOIN LATERAL ({payments}) x "
+        "ON ses.revoked IS NULL AND ses.pid IS NOT NULL "
+        "ORDER BY x.period_start, x.payment_id"
+    )
+
+
+#: What `pension_payments_with_session` read: the PERSON_SESSION_SQL row (None: no such
+#: session) and the pension payments of its person (empty unless a person's unrevoked session;
+#: the caller still decides whether the session is live before using them).
+SessionAndPensionRows = tuple[tuple[object, ...] | None, list[PensionPaymentRow]]
+
+
+def pension_payments_with_session(
+    session: Session,
+    *,
+    token_hash: str,
+    year: int | None,
+    state: PensionState = "all",
+    arrival: ArrivalStatus | None = None,
+) -> SessionAndPensionRows | None:
+    """The session lookup (PERSON_SESSION_SQL) and `pension_payments_for_person` of its
+    person in ONE statement and round trip, on PostgreSQL; None on another database (the
+    caller runs the two statements: on SQLite a statement is no round trip, issue 12)."""
+    if state not in PENSION_STATES:
+        raise Invalid("state.unknown", "查询状态应为 all、refundable 或 applied", "state")
+    connection = driver_connection(session)
+    if connection.dialect.name != "postgresql":
+        return None
+    params: tuple[object, ...] = (token_hash,) if year is None else (token_hash, year)
+    if arrival is not None:
+        params += (ArrivalStatus(arrival).value,)
+    sql = _pension_with_session_sql(year is not None, state, arrival is not None)
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    if not rows:
+        return None, []
+    cut = PERSON_SESSION_COLUMNS
+    return tuple(rows[0][:cut]), _pension_rows([r[cut:] for r in rows if r[cut] is not None])
 
 
 def driver_connection(session: Session) -> Connection:
