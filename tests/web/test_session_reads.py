@@ -152,3 +152,24 @@ def test_payments_reads_refuse_a_logged_out_session_and_other_kinds_of_account(
     assert out.json()["error"]["code"] == "auth.wrong_account_kind"
     assert client.get(path, headers={"Authorization": "Bearer nope"}).status_code == 401
     assert client.get(path).status_code == 401
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_on_postgresql_a_pension_read_is_one_statement_with_the_session_lookup(
+    client, seed, login, monkeypatch, db_url
+):
+    import psycopg  # noqa: PLC0415 - PostgreSQL only
+
+    headers = login("person", seed(_person_with_payments))
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def counting(cursor, query, *args, **kwargs):  # type: ignore[no-untyped-def]
+        sent.append(str(query))
+        return execute(cursor, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counting)
+    resp = client.get(f"{API}/pension/payments?year=2025", headers=headers)
+    assert resp.status_code == 200
+    assert resp.json()["total"] == 1
+    assert len(sent) == 1, sent  # one round trip: the session row comes with the payments
