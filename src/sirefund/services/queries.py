@@ -165,26 +165,45 @@ PERSON_SESSION_SQL = (
 PERSON_SESSION_COLUMNS = 12
 
 
-@lru_cache(maxsize=16)
-def _pension_with_session_sql(with_year: bool, state: str, with_arrival: bool) -> str:
-    """PERSON_SESSION_SQL and the person's pension payments (`_pension_sql`) in one
-    statement (PostgreSQL): the session row comes once per payment, or once with NULL
-    payment columns; the payments are joined only to a person's unrevoked session."""
+#: What a statement joined to the session lookup read: the PERSON_SESSION_SQL row (None: no
+#: such session) and the joined statement's rows (none unless a person's unrevoked session;
+#: the caller still decides whether the session is live before using them).
+SessionAndRows = tuple[tuple[object, ...] | None, list[tuple[Any, ...]]]
+SessionAndPensionRows = tuple[tuple[object, ...] | None, list[PensionPaymentRow]]
+
+
+@lru_cache(maxsize=32)
+def _with_session_sql(sql: str, order: str) -> str:
     session_sql = PERSON_SESSION_SQL.format(p="%s")
-    payments = _pension_sql("%s", with_year, state, with_arrival, person="ses.pid")
     return (
         "WITH ses (sid, kind, csrf, last_seen, expires, revoked, pid, name, region, id_number,"
         f" has_password, verified) AS ({session_sql}) "
-        f"SELECT ses.*, x.* FROM ses LEFT OUTER JOIN LATERAL ({payments}) x "
-        "ON ses.revoked IS NULL AND ses.pid IS NOT NULL "
-        "ORDER BY x.period_start, x.payment_id"
+        f"SELECT ses.*, x.* FROM ses LEFT OUTER JOIN LATERAL ({sql}) x "
+        "ON ses.revoked IS NULL AND ses.pid IS NOT NULL" + (f" ORDER BY {order}" if order else "")
     )
 
 
-#: What `pension_payments_with_session` read: the PERSON_SESSION_SQL row (None: no such
-#: session) and the pension payments of its person (empty unless a person's unrevoked session;
-#: the caller still decides whether the session is live before using them).
-SessionAndPensionRows = tuple[tuple[object, ...] | None, list[PensionPaymentRow]]
+def with_person_session(
+    session: Session, *, token_hash: str, sql: str, params: tuple[object, ...] = (), order: str = ""
+) -> SessionAndRows | None:
+    """The session lookup (PERSON_SESSION_SQL) and `sql`, a statement about the session's
+    person (``ses.pid``; ``%s`` parameters; its first column never NULL), in ONE statement
+    and round trip (issue 12), ordered by `order` (columns of `sql` as ``x.``); None on a
+    database other than PostgreSQL (the caller runs them one after the other: on SQLite a
+    statement is no round trip)."""
+    connection = driver_connection(session)
+    if connection.dialect.name != "postgresql":
+        return None
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(_with_session_sql(sql, order), (token_hash, *params))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    if not rows:
+        return None, []
+    cut = PERSON_SESSION_COLUMNS
+    return tuple(rows[0][:cut]), [tuple(r[cut:]) for r in rows if r[cut] is not None]
 
 
 def pension_payments_with_session(
@@ -195,28 +214,18 @@ def pension_payments_with_session(
     state: PensionState = "all",
     arrival: ArrivalStatus | None = None,
 ) -> SessionAndPensionRows | None:
-    """The session lookup (PERSON_SESSION_SQL) and `pension_payments_for_person` of its
-    person in ONE statement and round trip, on PostgreSQL; None on another database (the
-    caller runs the two statements: on SQLite a statement is no round trip, issue 12)."""
+    """The session lookup and `pension_payments_for_person` of its person in one statement
+    (`with_person_session`); None on a database other than PostgreSQL."""
     if state not in PENSION_STATES:
         raise Invalid("state.unknown", "查询状态应为 all、refundable 或 applied", "state")
-    connection = driver_connection(session)
-    if connection.dialect.name != "postgresql":
-        return None
-    params: tuple[object, ...] = (token_hash,) if year is None else (token_hash, year)
+    params: tuple[object, ...] = () if year is None else (year,)
     if arrival is not None:
         params += (ArrivalStatus(arrival).value,)
-    sql = _pension_with_session_sql(year is not None, state, arrival is not None)
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
-    if not rows:
-        return None, []
-    cut = PERSON_SESSION_COLUMNS
-    return tuple(rows[0][:cut]), _pension_rows([r[cut:] for r in rows if r[cut] is not None])
+    sql = _pension_sql("%s", year is not None, state, arrival is not None, person="ses.pid")
+    both = with_person_session(
+        session, token_hash=token_hash, sql=sql, params=params, order="x.period_start, x.payment_id"
+    )
+    return None if both is None else (both[0], _pension_rows(both[1]))
 
 
 def driver_connection(session: Session) -> Connection:
