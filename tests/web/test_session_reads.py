@@ -155,8 +155,14 @@ def test_payments_reads_refuse_a_logged_out_session_and_other_kinds_of_account(
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_on_postgresql_a_pension_read_is_one_statement_with_the_session_lookup(
-    client, seed, login, monkeypatch, db_url
+@pytest.mark.parametrize(
+    ("path", "statements"),
+    # pension: the session row comes with the payments; medical: the session row comes with
+    # the registrations, then the registration's years and its payments
+    zip(PAYMENT_READS, [1, 3], strict=True),
+)
+def test_on_postgresql_the_session_lookup_is_in_the_reads_first_statement(
+    client, seed, login, monkeypatch, db_url, path, statements
 ):
     import psycopg  # noqa: PLC0415 - PostgreSQL only
 
@@ -169,7 +175,7 @@ def test_on_postgresql_a_pension_read_is_one_statement_with_the_session_lookup(
         return execute(cursor, query, *args, **kwargs)
 
     monkeypatch.setattr(psycopg.Cursor, "execute", counting)
-    resp = client.get(f"{API}/pension/payments?year=2025", headers=headers)
+    resp = client.get(path, headers=headers)
     assert resp.status_code == 200
     assert resp.json()["total"] == 1
-    assert len(sent) == 1, sent  # one round trip: the session row comes with the payments
+    assert len(sent) == statements, sent
