@@ -262,12 +262,17 @@ def explain_reads(engine: Engine, person_id: int) -> None:
         (queries._MEDICAL_SQL.format(p=placeholder), (registration, YEAR)),
         *seen,
     ]
+    if engine.dialect.name == "postgresql":
+        # What the reads send there: the session lookup joined to their first statement.
+        pension_sql = queries._pension_sql("%s", True, "all", person="ses.pid")
+        order = "x.period_start, x.payment_id"
+        statements.insert(1, (queries._with_session_sql(pension_sql, order), ("0" * 64, YEAR)))
     prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
         for statement, parameters in statements:
-            if not statement.lstrip().upper().startswith("SELECT"):
+            if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
                 continue  # BEGIN of the harness's own session
             cur.execute(prefix + statement, parameters)
             print("   " + " ".join(statement.split())[:150] + " …")

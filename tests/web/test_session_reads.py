@@ -152,3 +152,30 @@ def test_payments_reads_refuse_a_logged_out_session_and_other_kinds_of_account(
     assert out.json()["error"]["code"] == "auth.wrong_account_kind"
     assert client.get(path, headers={"Authorization": "Bearer nope"}).status_code == 401
     assert client.get(path).status_code == 401
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize(
+    ("path", "statements"),
+    # pension: the session row comes with the payments; medical: the session row comes with
+    # the registrations, then the registration's years and its payments
+    zip(PAYMENT_READS, [1, 3], strict=True),
+)
+def test_on_postgresql_the_session_lookup_is_in_the_reads_first_statement(
+    client, seed, login, monkeypatch, db_url, path, statements
+):
+    import psycopg  # noqa: PLC0415 - PostgreSQL only
+
+    headers = login("person", seed(_person_with_payments))
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def counting(cursor, query, *args, **kwargs):  # type: ignore[no-untyped-def]
+        sent.append(str(query))
+        return execute(cursor, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counting)
+    resp = client.get(path, headers=headers)
+    assert resp.status_code == 200
+    assert resp.json()["total"] == 1
+    assert len(sent) == statements, sent

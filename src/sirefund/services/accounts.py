@@ -236,16 +236,8 @@ class PersonPeek:
     id_number_masked: str = ""
 
 
-#: The person's session and the person in one statement, run on the driver cursor (no ORM
-#: objects, no SQL building: this runs before every "my payments" read, issue 12).
-PERSON_SESSION_SQL = (
-    "SELECT s.id, s.account_kind, s.csrf_token, s.last_seen_at, s.expires_at, s.revoked_at, "
-    "p.id, p.name, p.region_code, p.id_number, "
-    "p.password_hash IS NOT NULL, p.verified_at IS NOT NULL "
-    "FROM auth_sessions s LEFT OUTER JOIN persons p "
-    "ON s.account_kind = 'person' AND p.id = s.account_id "
-    "WHERE s.token_hash = {p}"
-)
+#: The person's session and the person in one statement (issue 12; bench/reads.py reads it here).
+PERSON_SESSION_SQL = queries.PERSON_SESSION_SQL
 
 
 def _instant(value: object) -> datetime:
@@ -263,7 +255,11 @@ def peek_person_session(
     if len(token) > MAX_TOKEN_CHARS:
         return PersonPeek(None, needs_write=False)
     found = queries.driver_rows(session, PERSON_SESSION_SQL, (token_hash(token),))
-    row = found[0] if found else None
+    return person_peek(found[0] if found else None, at=at, settings=settings)
+
+
+def person_peek(row: tuple[object, ...] | None, *, at: datetime, settings: Settings) -> PersonPeek:
+    """What a PERSON_SESSION_SQL row (None: no such session) says, as `peek_person_session`."""
     if row is None or row[5] is not None:
         return PersonPeek(None, needs_write=False)
     last_seen, expires = _instant(row[3]), _instant(row[4])

@@ -219,15 +219,34 @@ _REGISTRATIONS_SQL = (
 )
 
 
+def registrations_with_session(session: Session, token_hash: str) -> queries.SessionAndRows | None:
+    """The session lookup and the registrations of its person (as `list_payments` reads
+    them without a chosen registration) in one statement on PostgreSQL, else None
+    (queries.with_person_session)."""
+    sql = _REGISTRATIONS_SQL.format(column="person_id").format(p="ses.pid")
+    return queries.with_person_session(
+        session, token_hash=token_hash, sql=sql, order="x.registration_id"
+    )
+
+
 def _chosen_registration(
-    session: Session, *, person_id: int, registration_id: str | None
+    session: Session,
+    *,
+    person_id: int,
+    registration_id: str | None,
+    read: Sequence[Sequence[object]] | None = None,
 ) -> Registration | None:
     """`_choose_registration` (the same answers and errors) as the view, read on the driver:
-    it runs before every medical "my payments" read (issue 12)."""
+    it runs before every medical "my payments" read (issue 12). `read`: the person's
+    registrations as read already (`registrations_with_session`; no registration chosen)."""
     column, key = (
         ("registration_id", registration_id) if registration_id else ("person_id", person_id)
     )
-    rows = queries.driver_rows(session, _REGISTRATIONS_SQL.format(column=column), (key,))
+    rows = (
+        read
+        if read is not None and not registration_id
+        else queries.driver_rows(session, _REGISTRATIONS_SQL.format(column=column), (key,))
+    )
     if registration_id and (not rows or rows[0][4] != person_id):
         raise NotFound("medical.registration_not_found", "登记信息不存在", "registration_id")
     if len(rows) > 1:
@@ -299,6 +318,7 @@ def list_payments(
     registration_id: str | None = None,
     today: date,
     payer: Payer | None = None,
+    registrations: Sequence[Sequence[object]] | None = None,
 ) -> PaymentList:
     """城乡居民医疗社保费(退费) for one 参保年度 and registration.
 
@@ -312,7 +332,9 @@ def list_payments(
     """
     if insurance_year is not None:
         years.check_medical_insurance_year(insurance_year)
-    reg = _chosen_registration(session, person_id=person_id, registration_id=registration_id)
+    reg = _chosen_registration(
+        session, person_id=person_id, registration_id=registration_id, read=registrations
+    )
     if payer is None:  # `payer`: the caller has them already (accounts.peek_person_session)
         person = session.get(Person, person_id)
         payer = Payer(person.name, identity.mask_id_number(person.id_number)) if person else None

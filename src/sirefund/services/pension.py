@@ -124,6 +124,7 @@ def payments(
     state: PensionState = "all",
     arrival: ArrivalStatus | None = None,
     payer: Payer | None = None,
+    rows: list[PensionPaymentRow] | None = None,
 ) -> list[PaymentLine]:
     """The person's pension payments of 缴费年度 `year` (all years when None), by period.
 
@@ -131,16 +132,18 @@ def payments(
     ``applied`` (an active application: 已申请, 人社退费中, 退费成功) or ``all``. Rows come
     from queries.pension_payments_for_person (one statement); a person has few payments, so
     the caller pages them. `payer`: the person's name and masked ID number when the caller
-    has them already (accounts.peek_person_session); else the person is loaded.
+    has them already (accounts.peek_person_session); else the person is loaded. `rows`: the
+    payments as read already with the session (queries.pension_payments_with_session).
     """
     if payer is None:
         person = session.get(Person, person_id)
         if person is None:
             return []
         payer = Payer(person.name, identity.mask_id_number(person.id_number))
-    rows = queries.pension_payments_for_person(
-        session, person_id=person_id, year=year, state=state, arrival=arrival
-    )
+    if rows is None:
+        rows = queries.pension_payments_for_person(
+            session, person_id=person_id, year=year, state=state, arrival=arrival
+        )
     pending = [
         r.application_id
         for r in rows

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import Literal, cast, get_args
+from typing import Any, Literal, cast, get_args
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
@@ -49,8 +50,15 @@ class PensionPaymentRow:
 
 
 @lru_cache(maxsize=32)
-def _pension_sql(placeholder: str, with_year: bool, state: str, with_arrival: bool = False) -> str:
-    """The statement, per driver placeholder style, year filter and state.
+def _pension_sql(
+    placeholder: str,
+    with_year: bool,
+    state: str,
+    with_arrival: bool = False,
+    person: str | None = None,
+) -> str:
+    """The statement, per driver placeholder style, year filter and state (`person`: what
+    the person id is compared with, a parameter unless given).
 
     The join picks the payment's active application, else its latest: a correlated subquery
     ordered by (active first, newest first). Filtering it on person and kind first lets the
@@ -58,7 +66,7 @@ def _pension_sql(placeholder: str, with_year: bool, state: str, with_arrival: bo
     filter uses the (person_id, payment_year) index of pension_payments.
     """
     active = ", ".join(f"'{s}'" for s in sorted(_ACTIVE_VALUES))
-    where = [f"p.person_id = {placeholder}"]
+    where = [f"p.person_id = {person or placeholder}"]
     if with_year:
         where.append(f"p.payment_year = {placeholder}")
     if with_arrival:
@@ -119,6 +127,10 @@ def pension_payments_for_person(
         rows = cursor.fetchall()
     finally:
         cursor.close()
+    return _pension_rows(rows)
+
+
+def _pension_rows(rows: Sequence[Sequence[Any]]) -> list[PensionPaymentRow]:
     # Positional: the hot path builds these for every lookup (field order as declared).
     return [
         PensionPaymentRow(
@@ -137,6 +149,83 @@ def pension_payments_for_person(
         )
         for r in rows
     ]
+
+
+#: A person's session and the person in one statement, on the driver (``{p}``: the driver's
+#: placeholder): no ORM objects, no SQL building; it runs before every "my payments" read.
+PERSON_SESSION_SQL = (
+    "SELECT s.id, s.account_kind, s.csrf_token, s.last_seen_at, s.expires_at, s.revoked_at, "
+    "p.id, p.name, p.region_code, p.id_number, "
+    "p.password_hash IS NOT NULL, p.verified_at IS NOT NULL "
+    "FROM auth_sessions s LEFT OUTER JOIN persons p "
+    "ON s.account_kind = 'person' AND p.id = s.account_id "
+    "WHERE s.token_hash = {p}"
+)
+#: The columns of PERSON_SESSION_SQL.
+PERSON_SESSION_COLUMNS = 12
+
+
+#: What a statement joined to the session lookup read: the PERSON_SESSION_SQL row (None: no
+#: such session) and the joined statement's rows (none unless a person's unrevoked session;
+#: the caller still decides whether the session is live before using them).
+SessionAndRows = tuple[tuple[object, ...] | None, list[tuple[Any, ...]]]
+SessionAndPensionRows = tuple[tuple[object, ...] | None, list[PensionPaymentRow]]
+
+
+@lru_cache(maxsize=32)
+def _with_session_sql(sql: str, order: str) -> str:
+    session_sql = PERSON_SESSION_SQL.format(p="%s")
+    return (
+        "WITH ses (sid, kind, csrf, last_seen, expires, revoked, pid, name, region, id_number,"
+        f" has_password, verified) AS ({session_sql}) "
+        f"SELECT ses.*, x.* FROM ses LEFT OUTER JOIN LATERAL ({sql}) x "
+        "ON ses.revoked IS NULL AND ses.pid IS NOT NULL" + (f" ORDER BY {order}" if order else "")
+    )
+
+
+def with_person_session(
+    session: Session, *, token_hash: str, sql: str, params: tuple[object, ...] = (), order: str = ""
+) -> SessionAndRows | None:
+    """The session lookup (PERSON_SESSION_SQL) and `sql`, a statement about the session's
+    person (``ses.pid``; ``%s`` parameters; its first column never NULL), in ONE statement
+    and round trip (issue 12), ordered by `order` (columns of `sql` as ``x.``); None on a
+    database other than PostgreSQL (the caller runs them one after the other: on SQLite a
+    statement is no round trip)."""
+    connection = driver_connection(session)
+    if connection.dialect.name != "postgresql":
+        return None
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(_with_session_sql(sql, order), (token_hash, *params))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    if not rows:
+        return None, []
+    cut = PERSON_SESSION_COLUMNS
+    return tuple(rows[0][:cut]), [tuple(r[cut:]) for r in rows if r[cut] is not None]
+
+
+def pension_payments_with_session(
+    session: Session,
+    *,
+    token_hash: str,
+    year: int | None,
+    state: PensionState = "all",
+    arrival: ArrivalStatus | None = None,
+) -> SessionAndPensionRows | None:
+    """The session lookup and `pension_payments_for_person` of its person in one statement
+    (`with_person_session`); None on a database other than PostgreSQL."""
+    if state not in PENSION_STATES:
+        raise Invalid("state.unknown", "查询状态应为 all、refundable 或 applied", "state")
+    params: tuple[object, ...] = () if year is None else (year,)
+    if arrival is not None:
+        params += (ArrivalStatus(arrival).value,)
+    sql = _pension_sql("%s", year is not None, state, arrival is not None, person="ses.pid")
+    both = with_person_session(
+        session, token_hash=token_hash, sql=sql, params=params, order="x.period_start, x.payment_id"
+    )
+    return None if both is None else (both[0], _pension_rows(both[1]))
 
 
 def driver_connection(session: Session) -> Connection:

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
@@ -214,6 +214,18 @@ class PersonRead:
     payer: Payer | None
 
 
+T = TypeVar("T")
+
+#: A read's first statement joined to the session lookup (PERSON_SESSION_SQL), given the
+#: session and the token's hash: the session row (None: no such session) and what it read;
+#: None where the database does not join them (the lookup then runs alone first).
+JoinedRead = Callable[[Session, str], tuple[tuple[object, ...] | None, T] | None]
+
+
+def _alone(session: Session, token_hash: str) -> None:
+    """No statement joined to the session lookup."""
+
+
 class PersonReader:
     """A logged-in person's read (the "my payments" answers, issue 12) on ONE connection
     checkout (`db.statement_session`: autocommit driver statements, on SQLite without the
@@ -230,19 +242,32 @@ class PersonReader:
 
     @contextmanager
     def read(self) -> Iterator[PersonRead]:
+        with self.read_with(_alone) as (read, _):
+            yield read
+
+    @contextmanager
+    def read_with(self, joined: JoinedRead[T]) -> Iterator[tuple[PersonRead, T | None]]:
+        """`read`, with the read's first statement run in the session lookup's own (one
+        round trip: `joined`, where the database joins them); what it read comes with the
+        PersonRead once the session is known to be live, else None (the route reads alone)."""
         state = self._app.state
         engine: Engine = getattr(state, "statement_read_engine", None) or state.engine
         at, settings = state.clock.now(), state.settings
         with statement_session(engine) as session:
-            peek = accounts.peek_person_session(
-                session, token=self._token, at=at, settings=settings
+            both = (
+                joined(session, accounts.token_hash(self._token))
+                if len(self._token) <= accounts.MAX_TOKEN_CHARS
+                else None
             )
+            if both is None:
+                peek, first = self._peek(session, at), None
+            else:
+                peek, first = accounts.person_peek(both[0], at=at, settings=settings), both[1]
             if not peek.needs_write:
                 if peek.principal is None:
                     _refuse(self._other_kind(session, peek, at))
-                yield PersonRead(
-                    peek.principal, session, Payer(peek.payer_name, peek.id_number_masked)
-                )
+                payer = Payer(peek.payer_name, peek.id_number_masked)
+                yield PersonRead(peek.principal, session, payer), first
                 return
         with _db_of(self._app).begin() as session:
             principal = accounts.resolve_session(
@@ -251,7 +276,11 @@ class PersonReader:
         if principal is None or principal.kind != "person":
             _refuse(principal)
         with statement_session(engine) as session:
-            yield PersonRead(principal, session, None)
+            yield PersonRead(principal, session, None), None
+
+    def _peek(self, session: Session, at: datetime) -> accounts.PersonPeek:
+        settings = self._app.state.settings
+        return accounts.peek_person_session(session, token=self._token, at=at, settings=settings)
 
     def _other_kind(
         self, session: Session, peek: accounts.PersonPeek, at: datetime

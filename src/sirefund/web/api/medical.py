@@ -105,9 +105,10 @@ def _payments(
     registration_id: str | None,
     heir_claim_id: int | None,
 ) -> dict[str, Any]:
-    # One read-only transaction for the session lookup and the payments (issue 12).
-    with reader.read() as read:
-        if heir_claim_id is not None:
+    # One connection for the session lookup and the payments (issue 12); on PostgreSQL the
+    # lookup and the person's registrations are one statement.
+    if heir_claim_id is not None:
+        with reader.read() as read:
             result = medical.heir_list_payments(
                 read.session,
                 person_id=read.person.account_id,
@@ -116,7 +117,8 @@ def _payments(
                 registration_id=registration_id,
                 today=today,
             )
-        else:
+    elif registration_id is not None:
+        with reader.read() as read:
             result = medical.list_payments(
                 read.session,
                 person_id=read.person.account_id,
@@ -124,6 +126,16 @@ def _payments(
                 registration_id=registration_id,
                 today=today,
                 payer=read.payer,
+            )
+    else:
+        with reader.read_with(medical.registrations_with_session) as (read, registrations):
+            result = medical.list_payments(
+                read.session,
+                person_id=read.person.account_id,
+                insurance_year=insurance_year,
+                today=today,
+                payer=read.payer,
+                registrations=registrations,
             )
     # Built as the response model's very fields (plain JSON values), so sent as it is without
     # FastAPI validating it again against the model.

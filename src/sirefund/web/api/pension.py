@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ...domain.rules import ArrivalStatus
 from ...domain.workflow import ApplicationKind
-from ...services import pension
+from ...services import pension, queries
 from ...services.accounts import Principal
 from ...services.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from ...services.queries import PENSION_STATES, PensionState
@@ -87,26 +87,34 @@ def _payments(
     # One read-only transaction for the session lookup and the payments; the answer is built
     # as the response model's very fields (refund_presenters.pension_line), so it is sent as it
     # is, without FastAPI validating it again against the model (issue 12).
-    with reader.read() as read:
-        session, person = read.session, read.person
-        if heir_claim_id is not None:
+    if heir_claim_id is not None:
+        with reader.read() as read:
             rows = pension.heir_payments(
-                session,
-                person_id=person.account_id,
+                read.session,
+                person_id=read.person.account_id,
                 heir_claim_id=heir_claim_id,
                 year=year,
                 state=state,
                 arrival=arrival_status,
             )
-        else:
-            rows = pension.payments(
-                session,
-                person_id=person.account_id,
-                year=year,
-                state=state,
-                arrival=arrival_status,
-                payer=read.payer,
-            )
+        return page_of(rows, paging, refund_presenters.pension_line)
+
+    def joined(session: Session, token_hash: str) -> queries.SessionAndPensionRows | None:
+        return queries.pension_payments_with_session(
+            session, token_hash=token_hash, year=year, state=state, arrival=arrival_status
+        )
+
+    # On PostgreSQL the session lookup and the payments are one statement (issue 12).
+    with reader.read_with(joined) as (read, first):
+        rows = pension.payments(
+            read.session,
+            person_id=read.person.account_id,
+            year=year,
+            state=state,
+            arrival=arrival_status,
+            payer=read.payer,
+            rows=first,
+        )
     return page_of(rows, paging, refund_presenters.pension_line)
 
 
