@@ -84,7 +84,7 @@ def _payments(
     arrival_status: ArrivalStatus | None,
     heir_claim_id: int | None,
 ) -> dict[str, Any]:
-    # One read-only transaction for the session lookup and the payments; the answer is built
+    # One plain connection for the session lookup and the payments; the answer is built
     # as the response model's very fields (refund_presenters.pension_line), so it is sent as it
     # is, without FastAPI validating it again against the model (issue 12).
     if heir_claim_id is not None:
